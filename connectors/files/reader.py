@@ -1,0 +1,523 @@
+"""Read a folder of CSV files into canonical records (SPEC "CSV input").
+
+Every bad cell is collected, never stopped at: the run gets one ``InputError`` that lists each problem as
+``file:line: column: problem``, ``line`` being the physical line in the file (the header is line 1).
+Cells are converted here (dates, numbers as exact Decimals, choices, currencies) so that the messages
+speak of what the user typed; the records' TypeAdapters then check ranges and required values, a whole
+file at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gc
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args
+from zoneinfo import ZoneInfo
+
+from cosell.errors import InputError, Problem
+from cosell.money import parse_decimal
+from cosell.program import Program
+from cosell.records import (
+    Activity,
+    ClaimStatus,
+    Deal,
+    DealStatus,
+    Involvement,
+    MdfClaim,
+    Partner,
+    PartnerStatus,
+    RecordSet,
+    Role,
+)
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+PARTNERS_FILE = "partners.csv"
+DEALS_FILE = "deals.csv"
+DEAL_PARTNERS_FILE = "deal_partners.csv"
+ACTIVITIES_FILE = "activities.csv"
+MDF_CLAIMS_FILE = "mdf_claims.csv"
+INPUT_FILES = (PARTNERS_FILE, DEALS_FILE, DEAL_PARTNERS_FILE, ACTIVITIES_FILE, MDF_CLAIMS_FILE)
+"""The files a folder may hold, in the order their problems are reported."""
+
+DEFAULT_ROLE: Role = "sourced"
+"""The role of the partner named in ``deals.csv`` when its ``role`` cell is empty (like Salesforce's
+``PartnerAccountId``)."""
+
+_PARTNERS: TypeAdapter[list[Partner]] = TypeAdapter(list[Partner])
+_DEALS: TypeAdapter[list[Deal]] = TypeAdapter(list[Deal])
+_INVOLVEMENTS: TypeAdapter[list[Involvement]] = TypeAdapter(list[Involvement])
+_ACTIVITIES: TypeAdapter[list[Activity]] = TypeAdapter(list[Activity])
+_MDF_CLAIMS: TypeAdapter[list[MdfClaim]] = TypeAdapter(list[MdfClaim])
+
+T = TypeVar("T")
+Converter = Callable[[str], Any]
+"""Turns a non-empty, stripped cell into the value a record takes; raises ValueError with a message."""
+
+
+# --- problems ----------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Problems found so far, reported in file order, then line, then column order."""
+
+    def __init__(self) -> None:
+        self._found: list[tuple[int, int, int, int, Problem]] = []
+
+    def add(self, file: str, line: int | None, column: str | None, message: str, rank: int = -1) -> None:
+        where = f"{file}:{line}" if line is not None else file
+        text = f"{column}: {message}" if column else message
+        order = INPUT_FILES.index(file) if file in INPUT_FILES else len(INPUT_FILES)
+        self._found.append((order, line or 0, rank, len(self._found), Problem(where, text)))
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def sorted(self) -> list[Problem]:
+        return [p for *_, p in sorted(self._found, key=lambda f: f[:4])]
+
+
+# --- reading a file ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """One CSV file: its columns and its non-blank rows of the right width (cells stripped)."""
+
+    name: str
+    columns: dict[str, int]
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    complete: bool = True
+    """False when a required column is missing: its rows are not validated (each would repeat it)."""
+
+    def rank(self, column: str) -> int:
+        return self.columns.get(column, len(self.columns))  # a column the file lacks sorts last
+
+    def cell(self, cells: Sequence[str], column: str) -> str:
+        index = self.columns.get(column)
+        return "" if index is None else cells[index]
+
+
+def _load(
+    folder: Path, name: str, required: Sequence[str], problems: _Problems, *, needed: bool
+) -> _Table | None:
+    path = folder / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if needed:
+            problems.add(name, None, None, f"file not found in {folder}")
+        return None
+    except OSError as exc:
+        problems.add(name, None, None, f"cannot be read: {exc.strerror}")
+        return None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = start + exc.start
+        line = data.count(b"\n", 0, at) + 1
+        message = f"not UTF-8 text (byte {data[at]:#04x}): save the file as UTF-8"
+        problems.add(name, line, None, message)
+        return None
+    table: _Table | None = None
+    width = 0
+    last = 0
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for cells in reader:
+            line, last = last + 1, reader.line_num
+            cells = [cell.strip() for cell in cells]
+            if not any(cells):
+                continue  # a blank line
+            if table is None:
+                table = _header(name, line, cells, required, problems)
+                width = len(cells)
+                continue
+            if len(cells) != width:
+                message = f"the row has {len(cells)} cells but the header has {width} columns"
+                problems.add(name, line, None, message)
+                continue
+            table.rows.append((line, cells))
+    except csv.Error as exc:
+        problems.add(name, last + 1, None, f"not valid CSV: {exc}")
+    if table is None:
+        problems.add(name, 1, None, "the file is empty: it needs a header row naming its columns")
+    return table
+
+
+def _header(
+    name: str, line: int, cells: Sequence[str], required: Sequence[str], problems: _Problems
+) -> _Table:
+    columns: dict[str, int] = {}
+    for index, raw in enumerate(cells):
+        column = raw.strip()
+        if not column:
+            continue  # an unnamed column (a trailing comma, say) carries nothing cosell reads
+        if column in columns:
+            problems.add(name, line, column, "the column appears twice", index)
+            continue
+        columns[column] = index
+    table = _Table(name, columns)
+    for column in required:
+        if column not in columns:
+            problems.add(name, line, column, "required column is missing", len(cells))
+            table.complete = False
+    return table
+
+
+# --- converting cells --------------------------------------------------------------------------
+
+
+def _date_converter(zone: ZoneInfo) -> Converter:
+    def to_date(text: str) -> date:
+        try:
+            if len(text) == 10 and text[4] == "-" and text[7] == "-":
+                return date.fromisoformat(text)
+            if len(text) > 10 and text[4] == "-" and text[7] == "-" and text[10] in "T ":
+                moment = datetime.fromisoformat(text)
+                # A moment with an offset is a date only where the program keeps its calendar.
+                return (moment.astimezone(zone) if moment.tzinfo is not None else moment).date()
+        except ValueError:
+            pass
+        raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD)")
+
+    return to_date
+
+
+def _number(text: str) -> Decimal:
+    return parse_decimal(text)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _choice(choices: tuple[str, ...]) -> Converter:
+    allowed = ", ".join(choices)
+
+    def to_choice(text: str) -> str:
+        value = text.lower()
+        if value not in choices:
+            raise ValueError(f"{text!r} must be one of {allowed}")
+        return value
+
+    return to_choice
+
+
+def _currency_converter(program: Program) -> Converter:
+    def to_currency(text: str) -> str:
+        code = text.upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"{text!r} is not a currency code (use ISO 4217, e.g. EUR)")
+        if program.fx_rate(code) is None:
+            raise ValueError(f"no exchange rate for {code} in the program's fx table")
+        return code
+
+    return to_currency
+
+
+@dataclass(slots=True)
+class _Row:
+    """One row on its way to a record: where it is, its converted values, and its bad columns."""
+
+    table: _Table
+    line: int
+    cells: list[str]
+    values: dict[str, Any]
+    bad: set[str]
+
+
+Plan = list[tuple[str, int, Converter]]
+"""(column, its index in the row, its converter) for the columns a file has."""
+
+
+def _plan(table: _Table, converters: Mapping[str, Converter]) -> Plan:
+    columns = table.columns
+    return [(column, columns[column], convert) for column, convert in converters.items() if column in columns]
+
+
+def _convert(table: _Table, line: int, cells: list[str], plan: Plan, problems: _Problems) -> _Row:
+    values: dict[str, Any] = {}
+    bad: set[str] = set()
+    for column, index, convert in plan:
+        text = cells[index]
+        if not text:
+            continue  # an empty cell is an absent value
+        try:
+            values[column] = convert(text)
+        except ValueError as exc:
+            problems.add(table.name, line, column, str(exc), index)
+            bad.add(column)
+    return _Row(table, line, cells, values, bad)
+
+
+# --- validating records ------------------------------------------------------------------------
+
+
+def _message(error: ErrorDetails, text: str) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    shown = f"{text!r} " if text else ""
+    if kind == "missing":
+        return "a value is required"
+    if kind == "greater_than_equal":
+        return f"{shown}must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"{shown}must be at most {ctx['le']}"
+    if kind == "greater_than":
+        return f"{shown}must be more than {ctx['gt']}"
+    if kind == "less_than":
+        return f"{shown}must be less than {ctx['lt']}"
+    return shown + error["msg"].removeprefix("Value error, ")
+
+
+def _validate(adapter: TypeAdapter[list[T]], rows: Sequence[_Row], problems: _Problems) -> list[T] | None:
+    """Validate rows in one call; report each error at its row and column. None when any failed."""
+    try:
+        return adapter.validate_python([row.values for row in rows])
+    except ValidationError as err:
+        for error in err.errors(include_url=False):
+            loc = error["loc"]
+            row = rows[int(loc[0])]
+            column = str(loc[1]) if len(loc) > 1 else None
+            if column in row.bad:
+                continue  # already reported when its cell was converted
+            text = row.table.cell(row.cells, column) if column else ""
+            rank = row.table.rank(column or "")
+            problems.add(row.table.name, row.line, column, _message(error, text), rank)
+        return None
+
+
+# --- cross-record checks -----------------------------------------------------------------------
+
+
+def _ids(table: _Table | None, problems: _Problems) -> set[str] | None:
+    """The ids a file holds, reporting repeats; None when the file (or its id column) is missing."""
+    if table is None or "id" not in table.columns:
+        return None
+    index = table.columns["id"]
+    first_line: dict[str, int] = {}
+    for line, cells in table.rows:
+        record_id = cells[index]
+        if not record_id:
+            continue
+        seen = first_line.setdefault(record_id, line)
+        if seen != line:
+            problems.add(table.name, line, "id", f"{record_id!r} appears twice (first on line {seen})", index)
+    return set(first_line)
+
+
+def _check_reference(
+    row: _Row, column: str, known: set[str] | None, what: str, source: str, problems: _Problems
+) -> None:
+    if known is None or column in row.bad:
+        return
+    value = row.values.get(column)
+    if isinstance(value, str) and value not in known:
+        problems.add(
+            row.table.name, row.line, column, f"no {what} {value!r} in {source}", row.table.rank(column)
+        )
+
+
+def _check_date_given(row: _Row, status: str, needs: str, column: str, problems: _Problems) -> None:
+    if row.values.get("status") == status and column not in row.values and column not in row.bad:
+        problems.add(row.table.name, row.line, column, f"{needs} needs {column}", row.table.rank(column))
+
+
+# --- the folder --------------------------------------------------------------------------------
+
+_PARTNER_COLUMNS = ("id", "name", "joined_on", "status", "exit_on", "crm_tier")
+_REQUIRED: Mapping[str, tuple[str, ...]] = {
+    PARTNERS_FILE: ("id", "name", "joined_on"),
+    DEALS_FILE: ("id", "name", "amount", "stage", "status", "created_on"),
+    DEAL_PARTNERS_FILE: ("deal_id", "partner_id", "role"),
+    ACTIVITIES_FILE: ("id", "partner_id", "type", "occurred_on"),
+    MDF_CLAIMS_FILE: ("id", "partner_id", "campaign", "amount", "status"),
+}
+"""The columns each file must have: the record's required fields (a deal's currency may be left out)."""
+
+
+def read_folder(folder: Path, program: Program) -> RecordSet:
+    """Read ``partners.csv``, ``deals.csv`` and the optional ``deal_partners.csv``, ``activities.csv``
+    and ``mdf_claims.csv`` of ``folder`` (see docs/csv.md).
+
+    Amounts stay in each record's own currency (the engine converts them); an empty deal ``currency``
+    is the program currency. Raises ``InputError`` listing every bad cell when anything is wrong.
+    """
+    # Reading creates millions of small objects and frees none: the cyclic collector would walk them
+    # again and again (half the time on 100k deals) and could find nothing to free.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _Folder(Path(folder), program).read()
+    finally:
+        if paused:
+            gc.enable()
+
+
+class _Folder:
+    """One read of a folder: the files, the ids they define, and the problems found so far."""
+
+    def __init__(self, folder: Path, program: Program) -> None:
+        self.folder = folder
+        self.program = program
+        self.problems = _Problems()
+        self.to_date = _date_converter(program.zone)
+        self.to_currency = _currency_converter(program)
+        self.to_role = _choice(get_args(Role))
+        self.to_claim = _choice(get_args(ClaimStatus))
+
+    def read(self) -> RecordSet:
+        if not self.folder.is_dir():
+            message = "not a folder (give the folder holding partners.csv and deals.csv)"
+            raise InputError([Problem(str(self.folder), message)])
+        partners_table = self._load(PARTNERS_FILE, needed=True)
+        deals_table = self._load(DEALS_FILE, needed=True)
+        links_table = self._load(DEAL_PARTNERS_FILE)
+        activities_table = self._load(ACTIVITIES_FILE)
+        claims_table = self._load(MDF_CLAIMS_FILE)
+        # Ids come from every row, even a bad one, so that one bad partner row does not make each of its
+        # deals "unknown" too. A file that is missing checks no references to it.
+        self.partner_ids = _ids(partners_table, self.problems)
+        self.deal_ids = _ids(deals_table, self.problems)
+        _ids(activities_table, self.problems)
+        _ids(claims_table, self.problems)
+
+        partners = self._partners(partners_table)
+        deal_rows, links = self._deal_rows(deals_table)
+        links += self._deal_partner_rows(links_table)
+        deals = self._deals(deal_rows, links)
+        activities = self._activities(activities_table)
+        claims = self._claims(claims_table)
+        if self.problems or partners is None or deals is None or activities is None or claims is None:
+            raise InputError(self.problems.sorted())
+        return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims))
+
+    def _load(self, name: str, *, needed: bool = False) -> _Table | None:
+        return _load(self.folder, name, _REQUIRED[name], self.problems, needed=needed)
+
+    def _rows(self, table: _Table | None, converters: Mapping[str, Converter]) -> list[_Row]:
+        """The file's rows with their cells converted; none when the file is missing or incomplete."""
+        if table is None or not table.complete:
+            return []
+        plan = _plan(table, converters)
+        return [_convert(table, line, cells, plan, self.problems) for line, cells in table.rows]
+
+    def _reference(self, row: _Row, column: str, to: Literal["partner", "deal"]) -> None:
+        known, source = (self.partner_ids, PARTNERS_FILE) if to == "partner" else (self.deal_ids, DEALS_FILE)
+        _check_reference(row, column, known, to, source, self.problems)
+
+    def _partners(self, table: _Table | None) -> list[Partner] | None:
+        # The record's columns; every other column is an attribute, for plugins to read.
+        rows = self._rows(table, {
+            "id": _text, "name": _text, "joined_on": self.to_date, "status": _choice(get_args(PartnerStatus)),
+            "exit_on": self.to_date, "crm_tier": _text,
+        })  # fmt: skip
+        if table is not None:
+            extra = [(c, i) for c, i in table.columns.items() if c not in _PARTNER_COLUMNS]
+            for row in rows:
+                row.values["attributes"] = {column: row.cells[i] for column, i in extra if row.cells[i]}
+                for status in ("exiting", "exited"):
+                    _check_date_given(row, status, f"an {status} partner", "exit_on", self.problems)
+        return _validate(_PARTNERS, rows, self.problems)
+
+    def _deal_rows(self, table: _Table | None) -> tuple[list[_Row], list[tuple[str, _Row]]]:
+        """The deals, and the partner a row of deals.csv names (role ``sourced`` unless given)."""
+        rows = self._rows(table, {
+            "id": _text, "name": _text, "amount": _number, "currency": self.to_currency, "stage": _text,
+            "status": _choice(get_args(DealStatus)), "created_on": self.to_date, "closed_on": self.to_date,
+            "discount_pct": _number, "margin_pct": _number, "campaign": _text, "refunded_on": self.to_date,
+        })  # fmt: skip
+        links: list[tuple[str, _Row]] = []
+        if table is None or not rows:
+            return rows, links
+        plan = _plan(table, {"partner_id": _text, "role": self.to_role, "share": _number})
+        for row in rows:
+            if "currency" not in row.bad:
+                row.values.setdefault("currency", self.program.currency)
+            for status in ("won", "lost"):
+                _check_date_given(row, status, f"a {status} deal", "closed_on", self.problems)
+            link = _convert(table, row.line, row.cells, plan, self.problems)
+            if "partner_id" in link.values:
+                link.values.setdefault("role", DEFAULT_ROLE)
+                self._reference(link, "partner_id", "partner")
+                links.append((row.values.get("id", ""), link))
+            elif "partner_id" not in link.bad:
+                for column in ("role", "share"):
+                    if column in link.values:
+                        message = "given without a partner_id"
+                        self.problems.add(table.name, row.line, column, message, table.rank(column))
+        return rows, links
+
+    def _deal_partner_rows(self, table: _Table | None) -> list[tuple[str, _Row]]:
+        converters = {"deal_id": _text, "partner_id": _text, "role": self.to_role, "share": _number}
+        rows = self._rows(table, converters)
+        links = []
+        for link in rows:
+            self._reference(link, "deal_id", "deal")
+            self._reference(link, "partner_id", "partner")
+            if "deal_id" not in link.values and "deal_id" not in link.bad:
+                message = "a value is required"
+                self.problems.add(link.table.name, link.line, "deal_id", message, link.table.rank("deal_id"))
+            links.append((link.values.pop("deal_id", ""), link))
+        return links
+
+    def _deals(self, rows: list[_Row], links: list[tuple[str, _Row]]) -> list[Deal] | None:
+        """Deals with their partners: the one deals.csv names first, then deal_partners.csv's in file
+        order. A partner named twice stays twice here; the engine merges them (SPEC)."""
+        _check_shares(links, self.problems)
+        involvements = _validate(_INVOLVEMENTS, [link for _, link in links], self.problems)
+        if involvements is not None:
+            by_deal: dict[str, list[Involvement]] = {}
+            for (deal_id, _), involvement in zip(links, involvements, strict=True):
+                by_deal.setdefault(deal_id, []).append(involvement)
+            for row in rows:
+                found = by_deal.get(row.values.get("id", ""))
+                if found:
+                    row.values["partners"] = tuple(found)
+        return _validate(_DEALS, rows, self.problems)
+
+    def _activities(self, table: _Table | None) -> list[Activity] | None:
+        rows = self._rows(table, {
+            "id": _text, "partner_id": _text, "type": _text, "occurred_on": self.to_date, "deal_id": _text,
+            "quantity": _number,
+        })  # fmt: skip
+        for row in rows:
+            self._reference(row, "partner_id", "partner")
+            self._reference(row, "deal_id", "deal")
+        return _validate(_ACTIVITIES, rows, self.problems)
+
+    def _claims(self, table: _Table | None) -> list[MdfClaim] | None:
+        rows = self._rows(table, {
+            "id": _text, "partner_id": _text, "campaign": _text, "amount": _number, "status": self.to_claim,
+            "approved_on": self.to_date, "currency": self.to_currency,
+        })  # fmt: skip
+        for row in rows:
+            self._reference(row, "partner_id", "partner")
+            for status in ("approved", "paid"):
+                _check_date_given(row, status, f"a {status} claim", "approved_on", self.problems)
+        return _validate(_MDF_CLAIMS, rows, self.problems)
+
+
+def _check_shares(involvement_rows: Sequence[tuple[str, _Row]], problems: _Problems) -> None:
+    """Shares on one deal add up to at most 1: report the row that takes a deal past 1, with the sum."""
+    totals: dict[str, Decimal] = {}
+    over: dict[str, _Row] = {}
+    for deal_id, link in involvement_rows:
+        share = link.values.get("share")
+        if not isinstance(share, Decimal) or not 0 <= share <= 1:
+            continue  # no share, or a bad one reported on its own
+        total = totals[deal_id] = totals.get(deal_id, Decimal(0)) + share
+        if total > 1 and deal_id not in over:
+            over[deal_id] = link
+    for deal_id, link in over.items():
+        message = f"the shares of deal {deal_id!r} add up to {totals[deal_id]}, more than 1"
+        problems.add(link.table.name, link.line, "share", message, link.table.rank("share"))

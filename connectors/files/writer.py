@@ -1,0 +1,284 @@
+"""Write-back to CSV files: the no-credentials target (SPEC "CSV input", docs/csv.md).
+
+The output folder holds ``accounts.csv`` and ``deals.csv`` with every record's current managed values,
+and ``changes.csv`` with the changes of the latest run. A write replaces a whole file atomically (a temp
+file in the same folder, then ``os.replace``), so a reader never sees half a file, and a batch that
+changes nothing leaves the files untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, ObjectName, RecordKey, WriteOutcome
+from cosell.errors import ConfigError
+from cosell.program import Program
+from cosell.records import RecordSet
+
+from .reader import read_folder
+
+COLUMN_PREFIX = "cosell_"
+"""A canonical field ``tier`` is the column ``cosell_tier``."""
+
+OUTPUT_FILES: Mapping[ObjectName, str] = {"account": "accounts.csv", "deal": "deals.csv"}
+CHANGES_FILE = "changes.csv"
+CHANGES_HEADER = ("object", "id", "field", "old", "new")
+
+
+def column_of(field_name: str) -> str:
+    return COLUMN_PREFIX + field_name
+
+
+@dataclass
+class _OutputTable:
+    """One output file in memory: its header (id, the managed columns, any column a user added) and
+    its rows by record id. ``stamp`` identifies the file version it was read from."""
+
+    header: list[str]
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    stamp: tuple[int, int, int] | None = None
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
+    """Write a file through a temp file in its folder and ``os.replace``: readers see old or new, never
+    half. ``write`` gets the open text file."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide the mode, as for any file the user creates.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _same_folder(first: Path, second: Path) -> bool:
+    return first.resolve() == second.resolve()
+
+
+def _object_name(name: str) -> ObjectName | None:
+    if name == "account":
+        return "account"
+    if name == "deal":
+        return "deal"
+    return None
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename itself is durable only once the folder is synced (POSIX); elsewhere this is a no-op.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesConnector:
+    """Reads records from an input folder of CSV files and writes managed fields to an output folder.
+
+    Options: ``input`` (the folder ``read`` reads) and ``output`` (the folder write-back fills; created
+    when missing). They must differ: the output's ``deals.csv`` would overwrite the input's.
+    """
+
+    name = "files"
+    write_batch_size = 1_000_000
+    """One call replaces each file once with all its rows: the larger the batch, the fewer rewrites."""
+
+    def __init__(self, input: Path | None = None, output: Path | None = None) -> None:
+        self.input = Path(input) if input is not None else None
+        self.output = Path(output) if output is not None else None
+        if self.input is not None and self.output is not None and _same_folder(self.input, self.output):
+            raise ConfigError(
+                f"the output folder {self.output} is the input folder",
+                hint="write-back would overwrite the input deals.csv: give another --output folder",
+            )
+        self._tables: dict[ObjectName, _OutputTable] = {}
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> FilesConnector:
+        """Build from the CLI's options: ``input`` and ``output`` as paths or text."""
+        input, output = options.get("input"), options.get("output")
+        return cls(
+            Path(input) if input is not None else None,
+            Path(output) if output is not None else None,
+        )
+
+    @property
+    def target(self) -> str:
+        """What the ledger's outbox keys pending writes by: the output folder, so that writes planned
+        for one folder are never sent to another."""
+        return f"files:{self.output.resolve()}" if self.output is not None else "files"
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read(self, program: Program, ledger: object = None) -> RecordSet:
+        """Every record in the input folder (the ledger is not needed: a folder is read whole)."""
+        if self.input is None:
+            raise ConfigError("the files connector needs an input folder", hint="give --input DIR")
+        return read_folder(self.input, program)
+
+    # --- write-back ---------------------------------------------------------------------------
+
+    def begin_run(self) -> None:
+        """Start the run's ``changes.csv`` afresh (header only), so it lists this run's changes alone.
+
+        The engine calls it once before the first ``write`` of a run; without it changes accumulate.
+        """
+        folder = self._output_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / CHANGES_FILE
+        header = ",".join(CHANGES_HEADER) + "\n"
+        if (
+            path.is_file()
+            and path.stat().st_size == len(header)
+            and path.read_text(encoding="utf-8") == header
+        ):
+            return  # already empty: leave the file (and its modification time) alone
+        _write_atomically(path, lambda handle: handle.write(header))
+
+    def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
+        """The managed values the output files hold for ``keys``; a record not in its file is left out."""
+        found: dict[RecordKey, FieldValues] = {}
+        for key in keys:
+            object_name, record_id = _object_name(key[0]), key[1]
+            if object_name is None:
+                continue
+            row = self._table(object_name).rows.get(record_id)
+            if row is not None:
+                found[key] = {name: row.get(column_of(name)) or None for name in MANAGED_FIELDS[object_name]}
+        return found
+
+    def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
+        """Upsert the values into ``accounts.csv``/``deals.csv``; append what changed to ``changes.csv``.
+
+        A file whose rows do not change is not rewritten. A file that cannot be written fails the writes
+        it carried (retried on the next run); the other object's writes still land.
+        """
+        folder = self._output_folder()
+        by_object: dict[ObjectName, list[FieldWrite]] = {}
+        for write in writes:
+            if write.object not in OUTPUT_FILES:
+                raise ValueError(f"the files connector writes accounts and deals, not {write.object!r}")
+            unknown = set(write.values) - set(MANAGED_FIELDS[write.object])
+            if unknown:
+                raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
+            by_object.setdefault(write.object, []).append(write)
+        failed: dict[ObjectName, str] = {}
+        changes: list[tuple[str, str, str, str, str]] = []
+        for object_name, object_writes in by_object.items():
+            try:
+                changes += self._upsert(folder, object_name, object_writes)
+            except OSError as exc:
+                self._tables.pop(object_name, None)  # read again from disk: the cached rows were changed
+                path = folder / OUTPUT_FILES[object_name]
+                failed[object_name] = f"cannot write {path}: {exc.strerror or exc}"
+        if changes:
+            self._append_changes(folder / CHANGES_FILE, changes)
+        return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _output_folder(self) -> Path:
+        if self.output is None:
+            raise ConfigError("the files connector needs an output folder", hint="give --output DIR")
+        return self.output
+
+    def _default_header(self, object_name: ObjectName) -> list[str]:
+        return ["id", *(column_of(name) for name in MANAGED_FIELDS[object_name])]
+
+    def _table(self, object_name: ObjectName) -> _OutputTable:
+        """The output file as last read or written; read again when it changed on disk since."""
+        path = self._output_folder() / OUTPUT_FILES[object_name]
+        stamp = _stamp(path)
+        table = self._tables.get(object_name)
+        if table is None or table.stamp != stamp:
+            table = self._tables[object_name] = self._load(path, object_name, stamp)
+        return table
+
+    def _load(self, path: Path, object_name: ObjectName, stamp: tuple[int, int, int] | None) -> _OutputTable:
+        header = self._default_header(object_name)
+        if stamp is None:
+            return _OutputTable(header)
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            found = next((row for row in reader if any(row)), None)
+            if found is None:
+                return _OutputTable(header, stamp=stamp)
+            found = [name.strip() for name in found]
+            if "id" not in found:
+                raise ConfigError(f"{path}: no id column: this is not a file cosell wrote")
+            # Keep columns a user added after the managed ones, so a rewrite does not drop them.
+            header += [name for name in found if name and name not in header]
+            table = _OutputTable(header, stamp=stamp)
+            for cells in reader:
+                if not any(cells):
+                    continue
+                row = {name: value for name, value in zip(found, cells, strict=False) if name and value}
+                record_id = row.get("id")
+                if record_id is not None:
+                    table.rows.setdefault(record_id, row)
+        return table
+
+    def _upsert(
+        self, folder: Path, object_name: ObjectName, writes: Iterable[FieldWrite]
+    ) -> list[tuple[str, str, str, str, str]]:
+        table = self._table(object_name)
+        changes: list[tuple[str, str, str, str, str]] = []
+        added = False
+        for write in writes:
+            row = table.rows.get(write.record_id)
+            if row is None:
+                row = table.rows[write.record_id] = {"id": write.record_id}
+                added = True
+            for name, value in write.values.items():
+                column = column_of(name)
+                old, new = row.get(column, ""), value or ""
+                if new != old:
+                    row[column] = new
+                    changes.append((object_name, write.record_id, name, old, new))
+        if changes or added:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / OUTPUT_FILES[object_name]
+            header = table.header
+
+            def dump(handle: TextIO) -> None:
+                out = csv.writer(handle, lineterminator="\n")
+                out.writerow(header)
+                for record_id in sorted(table.rows):
+                    row = table.rows[record_id]
+                    out.writerow([row.get(name, "") for name in header])
+
+            _write_atomically(path, dump)
+            table.stamp = _stamp(path)
+        return changes
+
+    def _append_changes(self, path: Path, changes: Sequence[tuple[str, str, str, str, str]]) -> None:
+        fresh = _stamp(path) is None or path.stat().st_size == 0
+        with path.open("a", encoding="utf-8", newline="") as handle:
+            out = csv.writer(handle, lineterminator="\n")
+            if fresh:
+                out.writerow(CHANGES_HEADER)
+            out.writerows(changes)
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,5 @@
+"""cosell: partner-incentive logic inside the CRM you already run."""
+
+from .hookspecs import hookimpl
+
+__all__ = ["hookimpl"]

@@ -1,0 +1,423 @@
+"""The ``cosell`` command line: thin commands over the engine, the ledger and the plugins.
+
+Every command turns a CosellError into its exit code and a message that says where and what;
+anything else is a bug: a short message on screen, the traceback in the log file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import statements
+from .connector import Connector
+from .context import RunReport
+from .engine import check_program, compute, explain_partner
+from .engine import run as run_engine
+from .errors import ConfigError, CosellError, FinishedWithFailures
+from .ledger import Ledger
+from .periods import Period
+from .pluginmanager import Plugins
+from .program import LoadedProgram, load_program, program_json_schema
+
+app = typer.Typer(
+    name="cosell",
+    help="Partner-incentive logic inside the CRM you already run: scores, tiers and payouts, kept in a ledger "
+    "and written back as CRM fields.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("cosell")
+F = TypeVar("F", bound=Callable[..., Any])
+
+ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
+]
+PeriodOpt = Annotated[
+    str | None, typer.Option("--period", help="2026-Q3 or 2026-07 (default: the program's).")
+]
+ConnectorOpt = Annotated[
+    str, typer.Option("--connector", "-c", help="Where records come from: files, salesforce, hubspot.")
+]
+InputOpt = Annotated[
+    Path | None, typer.Option("--input", "-i", help="files connector: the folder of CSV exports.")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="files connector: the folder written back to.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document for scripts instead of tables.")]
+
+
+def _log_path() -> Path:
+    return Path(os.environ.get("COSELL_LOG", "cosell.log"))
+
+
+def reports_errors(command: F) -> F:
+    """Turn CosellError into its exit code and any other exception into exit 1 with the traceback logged."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except FinishedWithFailures as exc:
+            if isinstance(exc.report, RunReport):
+                _print_report(exc.report, as_json=False)
+            err.print(f"[red]{_escape(exc.render())}[/red]")
+            raise typer.Exit(exc.exit_code) from None
+        except CosellError as exc:
+            err.print(f"[red]error:[/red] {_escape(exc.render())}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: the outbox keeps unsent writes for the next run")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            path = _log_path()
+            try:
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write(f"--- {datetime.now(UTC).isoformat()} cosell {command.__name__}\n")
+                    fh.write(traceback.format_exc())
+                where = f"the traceback is in {path}"
+            except OSError:
+                where = "the traceback follows:\n" + traceback.format_exc()
+            err.print(
+                f"[red]internal error[/red] ({type(exc).__name__}: {_escape(str(exc))}); this is a bug in cosell or a plugin, {where}"
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+class _Bars:
+    """Rich progress bars on a terminal, nothing elsewhere (cron, CI, pipes)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+
+    def step(self, name: str, total: int | None = None) -> Callable[[int], None]:
+        if self.progress is None:
+            return lambda n: None
+        task = self.progress.add_task(name, total=total)
+        if total is None:
+            self.progress.update(task, total=1, completed=1)
+        return lambda n: self.progress.advance(task, n) if self.progress else None
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[_Bars]:
+    if not enabled or not err.is_terminal:
+        yield _Bars(None)
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        yield _Bars(progress)
+
+
+def _plugins() -> Plugins:
+    return Plugins()
+
+
+def _connector(
+    plugins: Plugins, name: str, input_dir: Path | None, output_dir: Path | None, *, writes: bool = True
+) -> Connector:
+    connectors = plugins.connectors()
+    if name not in connectors:
+        known = ", ".join(sorted(connectors))
+        hint = f"pip install 'cosell[{name}]'" if name in ("salesforce", "hubspot") else None
+        raise ConfigError(f"no connector named {name!r} is installed (installed: {known})", hint=hint)
+    if name == "files":
+        if input_dir is None:
+            raise ConfigError("the files connector needs --input DIR (the folder of CSV exports)")
+        if output_dir is None and writes:
+            raise ConfigError(
+                "the files connector needs --output DIR (where accounts.csv and deals.csv are written)"
+            )
+    return connectors[name].factory({"input": input_dir, "output": output_dir})
+
+
+def _period(loaded: LoadedProgram, text: str | None) -> Period:
+    if text is None:
+        return loaded.program.the_period
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+
+
+@app.command()
+@reports_errors
+def run(
+    program: ProgramOpt,
+    connector: ConnectorOpt = "files",
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    ledger: LedgerOpt = None,
+    period: PeriodOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute and show the planned field changes; write nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
+    loaded = load_program(program)
+    plugins = _plugins()
+    source = _connector(plugins, connector, input, output)
+    with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
+        report = run_engine(
+            loaded, source, book, plugins, period=_period(loaded, period), dry_run=dry_run, progress=bars
+        )
+    _print_report(report, as_json=as_json)
+
+
+def _print_report(report: RunReport, *, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(_report_json(report)))
+        return
+    table = Table(
+        title=f"Partners, {report.period}" + (" (dry run: nothing written)" if report.dry_run else "")
+    )
+    for column, justify in (
+        ("Partner", "left"),
+        ("Name", "left"),
+        ("Score", "right"),
+        ("Tier", "left"),
+        ("Earnings", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in report.partners:
+        tier = row["tier"]
+        if row["previous_tier"] and row["previous_tier"] != tier:
+            tier = f"{tier} (was {row['previous_tier']})"
+        elif row["eligible_tier"] != row["tier"]:
+            tier = f"{tier} (eligible {row['eligible_tier']}, grace)"
+        table.add_row(row["id"], row["name"], row["score"], tier, row["earnings"])
+    out.print(table)
+    if report.dry_run:
+        _print_changes(report)
+        return
+    failed = f", {len(report.failures)} refused" if report.failures else ""
+    out.print(
+        f"{len(report.changes)} record(s) to update, {report.written} written{failed}; run {report.run_id}."
+    )
+
+
+def _print_changes(report: RunReport) -> None:
+    if not report.changes:
+        out.print("No field would change.")
+        return
+    table = Table(title="Planned field changes")
+    for column in ("Object", "Id", "Field", "Now", "Would be"):
+        table.add_column(column)
+    for write in report.changes:
+        for field, value in write.values.items():
+            table.add_row(
+                write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)"
+            )
+    out.print(table)
+
+
+def _report_json(report: RunReport) -> dict[str, Any]:
+    return {
+        "period": report.period,
+        "run_id": report.run_id,
+        "dry_run": report.dry_run,
+        "partners": list(report.partners),
+        "changes": [
+            {"object": w.object, "id": w.record_id, "values": dict(w.values), "old": dict(w.old)}
+            for w in report.changes
+        ],
+        "written": report.written,
+        "failures": list(report.failures),
+    }
+
+
+@app.command()
+@reports_errors
+def validate(program: Annotated[Path, typer.Argument(help="The program file to check.")]) -> None:
+    """Check a program file: its keys, values and the metrics and plugin settings it names."""
+    loaded = load_program(program)
+    check_program(loaded, _plugins())
+    p = loaded.program
+    out.print(
+        f"ok: {program}: {p.program!r}, period {p.period}, {len(p.tiers)} tier(s), currency {p.currency}"
+    )
+
+
+@app.command()
+@reports_errors
+def schema() -> None:
+    """Print the program file's JSON Schema (for editors)."""
+    out.print_json(json.dumps(program_json_schema()))
+
+
+@app.command()
+@reports_errors
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to create the starter program and sample data in.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Write a commented starter program and sample CSV data to a folder."""
+    starter = resources.files("cosell") / "starter"
+    targets = [("program.yaml", folder / "program.yaml")] + [
+        (f"data/{entry.name}", folder / "data" / entry.name)
+        for entry in (starter / "data").iterdir()
+        if entry.name.endswith(".csv")
+    ]
+    existing = [str(t) for _, t in targets if t.exists()]
+    if existing and not force:
+        raise ConfigError(
+            f"would overwrite {', '.join(existing)}", hint="use --force, or pick an empty folder"
+        )
+    for name, target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (starter / name).open("rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    out.print(f"wrote {folder / 'program.yaml'} and {folder / 'data'}/; now run:")
+    out.print(
+        f"  cosell run --program {folder / 'program.yaml'} --input {folder / 'data'} --output {folder / 'out'}"
+    )
+
+
+@app.command()
+@reports_errors
+def explain(
+    partner: Annotated[str, typer.Argument(help="The partner id.")],
+    program: ProgramOpt,
+    connector: ConnectorOpt = "files",
+    input: InputOpt = None,
+    ledger: LedgerOpt = None,
+    period: PeriodOpt = None,
+) -> None:
+    """Show how a partner's metrics, score, tier and every payout line come about (computes; writes nothing)."""
+    loaded = load_program(program)
+    plugins = _plugins()
+    settings = check_program(loaded, plugins)
+    source = _connector(plugins, connector, input, None, writes=False)
+    the_period = _period(loaded, period)
+    with Ledger.connect(ledger) as book:
+        history = book.history(the_period)
+        computation = compute(
+            loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
+        )
+    try:
+        facts, standing, lines = explain_partner(computation, partner)
+    except KeyError:
+        raise ConfigError(f"no partner with id {partner!r} in the input") from None
+    statements.print_explanation(out, computation, facts, standing, lines)
+
+
+@app.command()
+@reports_errors
+def statement(
+    period: Annotated[str, typer.Option("--period", help="The period, e.g. 2026-Q3.")],
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner.")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    ledger: LedgerOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the ledger's payout lines for a period: every line with its explanation."""
+    the_period = Period.parse(period) if _valid_period(period) else None
+    if the_period is None:
+        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    with Ledger.connect(ledger) as book:
+        text = statements.render(book, the_period.key, partner, format)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def _valid_period(text: str) -> bool:
+    try:
+        Period.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+@app.command()
+@reports_errors
+def close(
+    period: Annotated[str, typer.Option("--period", help="The period to close, e.g. 2026-Q3.")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Close a period: it is never rewritten; later facts about it land in a later period."""
+    if not _valid_period(period):
+        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    with Ledger.connect(ledger) as book:
+        book.close_period(Period.parse(period))
+    out.print(f"closed {period}")
+
+
+@app.command()
+@reports_errors
+def plugins(as_json: JsonOpt = False) -> None:
+    """List every plugin, its package and version, and the hooks it implements."""
+    infos = _plugins().describe()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "package": i.package,
+                        "version": i.version,
+                        "hooks": list(i.hooks),
+                        "builtin": i.builtin,
+                        "source": i.source,
+                    }
+                    for i in infos
+                ]
+            )
+        )
+        return
+    table = Table(title="Plugins")
+    for column in ("Name", "Package", "Version", "Hooks"):
+        table.add_column(column)
+    for i in infos:
+        table.add_row(
+            i.name + (" (built-in)" if i.builtin else ""),
+            i.package or "",
+            i.version or "",
+            ", ".join(i.hooks),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    app(prog_name="cosell")

@@ -1,0 +1,85 @@
+"""What a connector is: a source of records and a target for the managed fields.
+
+Connectors register themselves through the ``cosell_register_connectors`` hook. The engine asks one
+for the records, computes, plans the field values, and hands the connector only the changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .records import RecordSet
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .program import Program
+
+ObjectName = Literal["account", "deal"]
+"""Canonical names of the objects cosell writes: a partner's account and a deal."""
+
+ACCOUNT_FIELDS = ("tier", "score", "period_earnings")
+DEAL_FIELDS = ("incentive", "incentive_status", "incentive_note")
+MANAGED_FIELDS: Mapping[str, tuple[str, ...]] = {"account": ACCOUNT_FIELDS, "deal": DEAL_FIELDS}
+"""The only fields cosell ever writes, by canonical name; each connector maps them to its own names."""
+
+RecordKey = tuple[str, str]
+"""(object, record id)."""
+
+FieldValues = Mapping[str, str | None]
+"""Canonical field name → value as text (money and scores as plain decimals); None clears the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """The managed fields one record should hold (only those that differ from the target)."""
+
+    object: ObjectName
+    record_id: str
+    values: FieldValues
+    old: FieldValues = field(default_factory=dict)
+
+    @property
+    def key(self) -> RecordKey:
+        return (self.object, self.record_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What the target said of one record's write: confirmed, or refused with the target's error."""
+
+    key: RecordKey
+    ok: bool
+    error: str | None = None
+
+
+class Connector(Protocol):
+    """A source of canonical records and a target for managed fields."""
+
+    name: str
+    write_batch_size: int
+    """How many records one write call may carry (200 for Salesforce collections, 100 for HubSpot)."""
+
+    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+        """Every record the engine computes from. CRM connectors sync into the ledger's snapshot first."""
+        ...
+
+    def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        """The managed fields' values the target holds now; a key it lacks may be left out."""
+        ...
+
+    def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
+        """Send one batch (at most ``write_batch_size`` records); one outcome per record."""
+        ...
+
+
+ConnectorFactory = Callable[[Mapping[str, Any]], Connector]
+"""Builds a connector from options (``input``, ``output`` from the CLI; credentials come from the env)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    name: str
+    factory: ConnectorFactory
+    description: str = ""

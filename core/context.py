@@ -1,0 +1,72 @@
+"""What hooks receive: one partner's facts, and the run they belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .periods import Period
+from .records import Activity, Deal, MdfClaim, Partner, RecordSet, Role
+from .results import History
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .connector import FieldWrite
+    from .program import Program
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerDeal:
+    """A deal seen from one partner: the partner's role and its resolved share (0–1)."""
+
+    deal: Deal
+    role: Role
+    share: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFacts:
+    """A partner and every record that involves it, over all dates (rules pick the period's dates).
+
+    Amounts are already in the program currency.
+    """
+
+    partner: Partner
+    deals: tuple[PartnerDeal, ...] = ()
+    activities: tuple[Activity, ...] = ()
+    mdf_claims: tuple[MdfClaim, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.partner.id
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """The run every hook call belongs to."""
+
+    program: Program
+    period: Period
+    history: History
+    records: RecordSet
+    settings: Mapping[str, BaseModel] = field(default_factory=dict)
+
+    def setting(self, key: str) -> Any:
+        """A plugin's validated settings from the program's ``plugins:`` section, or None."""
+        return self.settings.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a run did: for the CLI summary, ``--json`` and the ``finished`` hook."""
+
+    period: str
+    run_id: int | None
+    dry_run: bool
+    partners: tuple[dict[str, Any], ...]
+    changes: tuple[FieldWrite, ...]
+    written: int = 0
+    failures: tuple[str, ...] = ()

@@ -1,0 +1,131 @@
+"""The hooks cosell calls, in the order a run calls them.
+
+A plugin is any module or object with functions decorated ``@hookimpl`` (``from cosell import
+hookimpl``) whose names are these. An implementation may declare any subset of a hook's arguments.
+Every hook below is called by the engine implementation by implementation, in pluggy's order
+(``tryfirst`` ones first, ``trylast`` ones last, otherwise the most recently registered first), so
+that an error or a wrong result can name the plugin it came from. Built-in rules are ``tryfirst``, so
+third-party implementations of the payout hooks see the built-in lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .connector import ConnectorSpec
+    from .context import PartnerFacts, RunContext, RunReport
+    from .results import MetricDefinition, PartnerStanding, PayoutLine, Projection, Score, TierDecision
+
+PROJECT = "cosell"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def cosell_plugin_settings() -> tuple[str, type[BaseModel]] | None:
+    """Declare the settings this plugin reads from the program's ``plugins:`` section.
+
+    Return ``(key, Model)``: the program's ``plugins.<key>`` entry is validated by the pydantic
+    ``Model`` (errors name the file and line) and reaches hooks as ``context.settings[key]``. An entry
+    under ``plugins:`` that no installed plugin declares is a program error.
+    """
+
+
+@hookspec
+def cosell_register_connectors(register: Callable[[ConnectorSpec], None]) -> None:
+    """Register connectors: call ``register(ConnectorSpec(name, factory, description))`` for each."""
+
+
+@hookspec
+def cosell_metric_definitions() -> Iterable[MetricDefinition]:
+    """Name the metrics this plugin computes in ``cosell_metrics``.
+
+    Called once per run, before any record is read, so that a program naming a metric no plugin
+    provides is refused up front. Two plugins defining the same name is an error naming both.
+    """
+    return ()
+
+
+@hookspec
+def cosell_run_started(context: RunContext) -> None:
+    """Called once the records are loaded and converted, before anything is computed."""
+
+
+@hookspec
+def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, Decimal | None]:
+    """Compute this plugin's metrics for one partner over the period.
+
+    ``partner`` holds the partner and every record that involves it; ``context`` the program, the
+    period and a read-only view of the ledger's history. Return ``{metric name: value}`` for the
+    names this plugin declared; ``None`` means undefined (it scores 0). Called once per partner.
+    """
+    return {}
+
+
+@hookspec(firstresult=True)
+def cosell_score(
+    partner: PartnerFacts, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> Score | None:
+    """Score one partner from its metrics. The first implementation returning a Score wins."""
+
+
+@hookspec(firstresult=True)
+def cosell_tier(
+    partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> TierDecision | None:
+    """Decide the partner's eligible and assigned tier. The first implementation returning one wins.
+
+    Earlier periods' tiers are in ``context.history.tiers_of(partner_id)``.
+    """
+
+
+@hookspec
+def cosell_payout_lines(
+    partner: PartnerFacts,
+    standing: PartnerStanding,
+    lines: tuple[PayoutLine, ...],
+    context: RunContext,
+) -> Iterable[PayoutLine] | None:
+    """Add payout lines for one partner and the period.
+
+    ``lines`` holds the lines the implementations called before this one produced for the partner
+    (built-in rules run first, in SPEC order: signing bonus, baseline, commission, accelerator,
+    milestones, clawbacks, MDF). Amounts must be rounded to cents (``cosell.money.round_cents``) and
+    every line needs an explanation a partner can read. Mark a line ``uncapped=True`` to keep it
+    outside the per-partner cap.
+    """
+
+
+@hookspec
+def cosell_projections(
+    partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> Iterable[Projection] | None:
+    """What each open deal would pay this partner if won on the period's last day (never paid)."""
+
+
+@hookspec
+def cosell_adjustments(
+    lines: Mapping[str, tuple[PayoutLine, ...]], context: RunContext
+) -> Iterable[PayoutLine] | None:
+    """Adjust every partner's lines at once (caps, then budget).
+
+    ``lines`` maps partner id to all its lines so far, including the adjustments of implementations
+    called before this one; return the new adjustment lines (usually negative). The built-in cap is
+    ``tryfirst`` and the budget ``trylast``, so the budget always sees capped totals.
+    """
+
+
+@hookspec
+def cosell_run_finished(context: RunContext, report: RunReport) -> None:
+    """Called after write-back. An exception here is reported and the run exits 3; nothing is undone."""
+
+
+def all_hook_names() -> tuple[str, ...]:
+    return tuple(name for name, value in globals().items() if name.startswith("cosell_") and callable(value))

@@ -1,0 +1,1286 @@
+"""The ledger: periods, runs, payout lines, tier history, the CRM snapshot, sync cursors and the outbox.
+
+SQLAlchemy Core (no ORM) over a SQLite file by default, or PostgreSQL by URL. Money is stored as integer
+cents, scores and metric values as exact decimal text, never as a float column. The schema is versioned in
+``cosell_schema`` and migrated by :data:`MIGRATIONS`. docs/ledger.md explains every table and column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Literal, TypeVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from .connector import FieldWrite, ObjectName
+from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
+from .money import to_cents
+from .periods import Period, PeriodKind
+from .results import (
+    History,
+    LedgerLine,
+    PartnerStanding,
+    PayoutLine,
+    Projection,
+    TierRecord,
+    frozen_mapping,
+)
+
+__all__ = [
+    "CONNECT_RETRY_DELAYS",
+    "DEFAULT_URL",
+    "MIGRATIONS",
+    "Ledger",
+    "OutboxItem",
+    "StoredStanding",
+    "decode_json",
+    "encode_json",
+    "schema_version",
+]
+
+DEFAULT_URL = "sqlite:///cosell.db"
+"""The ledger when neither ``--ledger`` nor ``COSELL_LEDGER`` names one: a file in the working folder."""
+
+CONNECT_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0)
+"""Seconds to wait before each retry of a failed first connection (credentials refused: no retry)."""
+
+SQLITE_BUSY_SECONDS = 30.0
+"""How long a SQLite statement waits for another process's write transaction before giving up."""
+
+_CHUNK = 5_000
+"""Rows per executemany call: bounded memory for 1.5 M lines, few round trips."""
+
+_LOCK_POLL_SECONDS = 0.1
+
+OutboxStatus = Literal["pending", "done", "failed", "superseded"]
+PeriodStatus = Literal["open", "closed"]
+
+# ---------------------------------------------------------------------------------------------------
+# Tables (docs/ledger.md says why each one is as it is)
+# ---------------------------------------------------------------------------------------------------
+
+metadata = sa.MetaData()
+
+# Ids and keys compare byte-wise on both backends, so "ordered by id" is the same order everywhere
+# (PostgreSQL's default collation would sort 'a' < 'B' by locale; SQLite's BINARY and "C" do not).
+_Key = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
+schema_table = sa.Table(
+    "cosell_schema",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.CheckConstraint("id = 1", name="cosell_schema_one_row"),
+)
+
+periods_table = sa.Table(
+    "cosell_periods",
+    metadata,
+    sa.Column("period", _Key, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("closed_at", sa.Text, nullable=True),
+    sa.CheckConstraint("kind IN ('quarter', 'month')", name="cosell_periods_kind"),
+    sa.CheckConstraint("status IN ('open', 'closed')", name="cosell_periods_status"),
+    sa.Index("cosell_periods_starts_on", "starts_on"),
+)
+
+runs_table = sa.Table(
+    "cosell_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", _Key, sa.ForeignKey("cosell_periods.period"), nullable=False),
+    sa.Column("program", sa.Text, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("finished_at", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Index("cosell_runs_period", "period"),
+)
+
+lines_table = sa.Table(
+    "cosell_lines",
+    metadata,
+    sa.Column("period", _Key, sa.ForeignKey("cosell_periods.period"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("cosell_runs.id"), nullable=False),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("deal_id", _Key, nullable=True),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("withheld", sa.Boolean, nullable=False),
+    sa.Column("uncapped", sa.Boolean, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Index("cosell_lines_partner", "period", "partner_id"),
+)
+
+standings_table = sa.Table(
+    "cosell_standings",
+    metadata,
+    sa.Column("period", _Key, sa.ForeignKey("cosell_periods.period"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("cosell_runs.id"), nullable=False),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("score", sa.Text, nullable=False),
+    sa.Column("eligible", sa.Text, nullable=False),
+    sa.Column("assigned", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.UniqueConstraint("period", "partner_id", name="cosell_standings_partner"),
+)
+
+projections_table = sa.Table(
+    "cosell_projections",
+    metadata,
+    sa.Column("period", _Key, sa.ForeignKey("cosell_periods.period"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("cosell_runs.id"), nullable=False),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("deal_id", _Key, nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("withheld", sa.Boolean, nullable=False),
+)
+
+outbox_table = sa.Table(
+    "cosell_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("cosell_runs.id"), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("object", sa.Text, nullable=False),
+    sa.Column("record_id", _Key, nullable=False),
+    sa.Column("field_values", sa.Text, nullable=False),
+    sa.Column("old_values", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"
+    ),
+    sa.Index("cosell_outbox_target_status", "target", "status", "id"),
+    sa.Index("cosell_outbox_run", "run_id"),
+)
+
+snapshot_table = sa.Table(
+    "cosell_snapshot",
+    metadata,
+    sa.Column("connector", _Key, primary_key=True),
+    sa.Column("object", _Key, primary_key=True),
+    sa.Column("record_id", _Key, primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+cursors_table = sa.Table(
+    "cosell_cursors",
+    metadata,
+    sa.Column("connector", _Key, primary_key=True),
+    sa.Column("stream", _Key, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Schema versions
+# ---------------------------------------------------------------------------------------------------
+
+Migration = Callable[[Connection], None]
+
+
+def _migrate_to_1(conn: Connection) -> None:
+    # Version 1 is today's `metadata`. When version 2 changes a table, copy the version-1 definitions
+    # into this function first, so a new ledger still goes through 1 then 2 (docs/ledger.md).
+    metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1)]
+"""Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
+
+
+def schema_version() -> int:
+    """The schema version this code writes (the last migration's)."""
+    return MIGRATIONS[-1][0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON with exact decimals
+# ---------------------------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in the ledger: {value!r}")
+
+
+def _json_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        key, value = next(iter(obj.items()))
+        if key == "$decimal" and isinstance(value, str):
+            return Decimal(value)
+        if key == "$date" and isinstance(value, str):
+            return date.fromisoformat(value)
+        if key == "$datetime" and isinstance(value, str):
+            return datetime.fromisoformat(value)
+    return obj
+
+
+def encode_json(value: Any) -> str:
+    """JSON text in which a Decimal is ``{"$decimal": "12.30"}`` (exact, digits kept), a date
+    ``{"$date": ...}`` and a datetime ``{"$datetime": ...}``; tuples become lists, sets sorted lists."""
+    return json.dumps(
+        value, default=_json_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
+
+
+def decode_json(text: str) -> Any:
+    """The inverse of :func:`encode_json`: decimals, dates and datetimes come back as such."""
+    return json.loads(text, object_hook=_json_hook)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Public value types
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One planned write of the managed fields of one record, as the outbox holds it."""
+
+    id: int
+    run_id: int
+    target: str
+    status: str
+    write: FieldWrite
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStanding:
+    """A partner's score, tiers and metrics for one period, as the ledger holds them."""
+
+    period: str
+    partner_id: str
+    score: Decimal
+    eligible: str
+    assigned: str
+    metrics: Mapping[str, Decimal | None]
+    reason: str
+
+
+# ---------------------------------------------------------------------------------------------------
+# URLs and errors
+# ---------------------------------------------------------------------------------------------------
+
+_SECRET_QUERY_KEYS = frozenset({"password", "passfile", "sslpassword"})
+_RAW_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@]*@")
+
+
+def _mask_url(url: URL) -> str:
+    if url.password is not None:
+        url = url.set(password="***")
+    if any(k.lower() in _SECRET_QUERY_KEYS for k in url.query):
+        url = url.update_query_dict(
+            {k: "***" for k in url.query if k.lower() in _SECRET_QUERY_KEYS}, append=False
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def _mask_raw(text: str) -> str:
+    return _RAW_PASSWORD.sub(r"\1***@", text)
+
+
+def _utc_now() -> str:
+    # Audit only (when a run started, when a period was closed): never part of a computed result.
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int = _CHUNK) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _period_key(period: str) -> str:
+    try:
+        return Period.parse(period).key
+    except ValueError as exc:
+        raise PeriodError(str(exc)) from None
+
+
+def _tags_text(tags: frozenset[str]) -> str:
+    return json.dumps(sorted(tags), ensure_ascii=False) if tags else "[]"
+
+
+def _tags_of(text: str) -> frozenset[str]:
+    return frozenset(json.loads(text)) if text != "[]" else frozenset()
+
+
+def _metrics_text(metrics: Mapping[str, Decimal | None]) -> str:
+    return json.dumps(
+        {k: (None if v is None else str(v)) for k, v in metrics.items()},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _metrics_of(text: str) -> Mapping[str, Decimal | None]:
+    raw: dict[str, str | None] = json.loads(text)
+    return frozen_mapping({k: (None if v is None else Decimal(v)) for k, v in raw.items()})
+
+
+def _values_text(values: Mapping[str, str | None]) -> str:
+    return json.dumps(dict(values), ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The ledger
+# ---------------------------------------------------------------------------------------------------
+
+
+class Ledger:
+    """A connection to one ledger database. Open with :meth:`connect`; close with :meth:`close` (or use
+    it as a context manager). Every method runs in its own short transaction; :meth:`record_run` writes a
+    whole run in one."""
+
+    url: str
+    """The ledger's URL with any password masked: safe to print."""
+
+    def __init__(self, engine: Engine, url: str, *, sqlite_path: Path | None, pg_schema: str | None) -> None:
+        self._engine = engine
+        self.url = url
+        self._sqlite_path = sqlite_path
+        self._pg = engine.dialect.name == "postgresql"
+        self._pg_schema = pg_schema
+        self._memory_locks: dict[str, threading.Lock] = {}
+        self._memory_locks_guard = threading.Lock()
+
+    # -- opening and closing ------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, url: str | None = None) -> Ledger:
+        """Open (creating or migrating) the ledger at ``url``; None → env ``COSELL_LEDGER``, else
+        ``sqlite:///cosell.db`` in the working folder. A bad URL raises ConfigError; a server that cannot
+        be reached or refuses the credentials raises UnreachableError naming the masked URL."""
+        raw = url or os.environ.get("COSELL_LEDGER") or DEFAULT_URL
+        parsed = _parse_url(raw)
+        masked = _mask_url(parsed)
+        backend = parsed.get_backend_name()
+        sqlite_path: Path | None = None
+        engine: Engine
+        if backend == "sqlite":
+            db = parsed.database or ""
+            memory = db in ("", ":memory:") or parsed.query.get("mode") == "memory"
+            if not memory and not db.startswith("file:"):
+                sqlite_path = Path(db).expanduser().absolute()
+                if not sqlite_path.parent.is_dir():
+                    raise ConfigError(
+                        f"cannot open the ledger at {masked}: folder {sqlite_path.parent} does not exist"
+                    )
+                # Absolute, so that a later chdir cannot point new pool connections at another file.
+                parsed = parsed.set(database=str(sqlite_path))
+                masked = _mask_url(parsed)
+            engine = _sqlite_engine(parsed, memory=memory)
+        else:
+            engine = _postgres_engine(parsed)
+        ledger = cls(engine, masked, sqlite_path=sqlite_path, pg_schema=None)
+        try:
+            ledger._first_contact()
+            ledger._migrate()
+        except BaseException:
+            engine.dispose()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.url!r})"
+
+    def _first_contact(self) -> None:
+        delays = list(CONNECT_RETRY_DELAYS)
+        while True:
+            try:
+                with self._engine.connect() as conn:
+                    if self._pg:
+                        self._pg_schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+                return
+            except DBAPIError as exc:
+                refused = _credentials_refused(exc)
+                if refused or not delays:
+                    raise self._unreachable(exc) from None
+                time.sleep(delays.pop(0))
+
+    def _unreachable(self, exc: DBAPIError) -> UnreachableError:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        password = make_url_password(self._engine.url)
+        if password:
+            reason = reason.replace(password, "***")
+        return UnreachableError(
+            f"cannot reach the ledger at {self.url}: {reason}",
+            hint="check that the database server is running and the URL and credentials are right",
+        )
+
+    # -- transactions --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            if _is_connection_problem(exc, postgres=self._pg):
+                raise self._unreachable(exc) from None
+            raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite (takes the write lock up front, so it waits for
+        another writer instead of failing half-way); on PostgreSQL a transaction-scoped advisory lock
+        serialises cosell's writers to this ledger."""
+        with self._guard(), self._engine.connect() as conn:
+            conn.execution_options(cosell_write=True)
+            with conn.begin():
+                if self._pg:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("ledger"))))
+                yield conn
+
+    def _pg_key(self, name: str) -> int:
+        digest = hashlib.blake2b(f"cosell:{self._pg_schema}:{name}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    # -- schema --------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._read() as conn:
+            version = _stored_version(conn)
+        self._refuse_newer(version)
+        if version == schema_version():
+            return
+        with self._write() as conn:
+            if self._pg:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("schema"))))
+            version = _stored_version(conn)  # another process may have migrated meanwhile
+            self._refuse_newer(version)
+            for target, migrate in MIGRATIONS:
+                if target <= version:
+                    continue
+                migrate(conn)
+                if version == 0:
+                    conn.execute(schema_table.insert().values(id=1, version=target))
+                else:
+                    conn.execute(schema_table.update().values(version=target))
+                version = target
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > schema_version():
+            raise ConfigError(
+                f"the ledger at {self.url} has schema version {version}, newer than this cosell knows "
+                f"({schema_version()})",
+                hint="upgrade cosell, or point --ledger at another database",
+            )
+
+    # -- periods -------------------------------------------------------------------------------------
+
+    def period_kind(self) -> PeriodKind | None:
+        """The kind of period this ledger holds (quarters or months), None while it holds none."""
+        with self._read() as conn:
+            return _period_kind(conn)
+
+    def period_status(self, period: str) -> Literal["open", "closed"] | None:
+        with self._read() as conn:
+            return _period_status(conn, period)
+
+    def latest_period_with_lines(self) -> str | None:
+        """The latest period a run has been recorded in (its lines, standings and projections; a period
+        whose run produced no line counts too: its account fields were written all the same)."""
+        with self._read() as conn:
+            return _latest_period(conn)
+
+    def closed_periods(self) -> frozenset[str]:
+        with self._read() as conn:
+            return _closed_periods(conn)
+
+    def periods(self) -> list[tuple[str, str]]:
+        """(period, status) of every period with a recorded run, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(periods_table.c.period, periods_table.c.status).order_by(periods_table.c.starts_on)
+            ).all()
+        return [(r.period, r.status) for r in rows]
+
+    def check_runnable(self, period: Period) -> None:
+        """Raise PeriodError when ``period`` may not be run: the ledger holds the other kind of period,
+        the period is closed, or it is older than the latest period with lines."""
+        with self._read() as conn:
+            _check_runnable(conn, period)
+
+    def close_period(self, period: Period) -> None:
+        """Close ``period``: it is never rewritten again. Idempotent; PeriodError when it has no run."""
+        with self._write() as conn:
+            status = _period_status(conn, period.key)
+            if status is None:
+                raise PeriodError(f"period {period.key} has no run in this ledger: nothing to close")
+            if status == "closed":
+                return
+            conn.execute(
+                periods_table.update()
+                .where(periods_table.c.period == period.key)
+                .values(status="closed", closed_at=_utc_now())
+            )
+
+    # -- one run at a time ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def hold_period(self, period: str, wait_seconds: float = 10.0) -> Iterator[None]:
+        """Hold ``period`` for one run; a second holder (any process) waits up to ``wait_seconds``, then
+        gets LockHeldError. The lock dies with the process that holds it."""
+        key = _period_key(period)
+        if self._pg:
+            with self._hold_postgres(key, wait_seconds):
+                yield
+        elif self._sqlite_path is not None:
+            with self._hold_file(key, wait_seconds):
+                yield
+        else:
+            with self._hold_memory(key, wait_seconds):
+                yield
+
+    def _held(self, period: str, holder: str = "") -> LockHeldError:
+        return LockHeldError(
+            f"another run holds period {period}{holder}",
+            hint="wait for it to finish, then run again",
+        )
+
+    @contextlib.contextmanager
+    def _hold_postgres(self, period: str, wait_seconds: float) -> Iterator[None]:
+        # A session advisory lock on a dedicated connection: PostgreSQL drops it when that session ends,
+        # including when the process holding it is killed.
+        lock_key = self._pg_key(f"period:{period}")
+        deadline = time.monotonic() + wait_seconds
+        with self._guard(), self._engine.connect() as conn:
+            while True:
+                got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_key))).scalar_one()
+                conn.commit()
+                if got:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._held(period)
+                time.sleep(min(_LOCK_POLL_SECONDS, remaining))
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_key)))
+                    conn.commit()
+                except DBAPIError:
+                    conn.invalidate()  # closing the session releases the lock all the same
+
+    @contextlib.contextmanager
+    def _hold_file(self, period: str, wait_seconds: float) -> Iterator[None]:
+        # flock on '<db>.<period>.lock': the kernel drops it when the process dies. The file is left in
+        # place (removing it would let two processes lock two different files of the same name).
+        import fcntl
+
+        assert self._sqlite_path is not None
+        path = self._sqlite_path.with_name(f"{self._sqlite_path.name}.{period}.lock")
+        deadline = time.monotonic() + wait_seconds
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._held(period, _holder_of(path)) from None
+                    time.sleep(min(_LOCK_POLL_SECONDS, remaining))
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _hold_memory(self, period: str, wait_seconds: float) -> Iterator[None]:
+        with self._memory_locks_guard:
+            lock = self._memory_locks.setdefault(period, threading.Lock())
+        if not lock.acquire(timeout=max(wait_seconds, 0.0)):
+            raise self._held(period)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- history -------------------------------------------------------------------------------------
+
+    def history(self, before: Period) -> History:
+        """Tier records and payout lines of the periods strictly before ``before``, per partner, oldest
+        first (lines in period order, then stored order), and the closed periods."""
+        p, s, li = periods_table, standings_table, lines_table
+        tiers: dict[str, list[TierRecord]] = {}
+        lines: dict[str, list[LedgerLine]] = {}
+        strings: dict[str, str] = {}
+        with self._read() as conn, _gc_paused():
+            for r in conn.execute(
+                sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
+                .join(p, p.c.period == s.c.period)
+                .where(p.c.starts_on < before.start)
+                .order_by(p.c.starts_on, s.c.seq)
+            ):
+                record = TierRecord(
+                    period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
+                )
+                tiers.setdefault(r.partner_id, []).append(record)
+            result = conn.execute(
+                sa.select(*_line_columns())
+                .join(p, p.c.period == li.c.period)
+                .where(p.c.starts_on < before.start)
+                .order_by(p.c.starts_on, li.c.seq)
+            )
+            for row in _raw_rows(result):
+                line = _ledger_line(row, strings)
+                lines.setdefault(line.partner_id, []).append(line)
+            closed = _closed_periods(conn)
+        return History(
+            tiers=MappingProxyType({k: tuple(v) for k, v in tiers.items()}),
+            lines=MappingProxyType({k: tuple(v) for k, v in lines.items()}),
+            closed_periods=closed,
+        )
+
+    # -- a run ---------------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        *,
+        period: Period,
+        program: str,
+        connector: str,
+        target: str,
+        lines: Sequence[PayoutLine],
+        standings: Sequence[PartnerStanding],
+        projections: Sequence[Projection],
+        writes: Sequence[FieldWrite],
+    ) -> int:
+        """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
+        period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
+        pending rows. Returns the run id. PeriodError when the period may not be run."""
+        key = period.key
+        with self._write() as conn:
+            _check_runnable(conn, period)
+            if _period_status(conn, key) is None:
+                conn.execute(
+                    periods_table.insert().values(
+                        period=key, kind=period.kind, starts_on=period.start, status="open", closed_at=None
+                    )
+                )
+            inserted = conn.execute(
+                runs_table.insert().values(
+                    period=key,
+                    program=program,
+                    connector=connector,
+                    target=target,
+                    status="computed",
+                    started_at=_utc_now(),
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            run_id = int(inserted[0])
+            for table in (lines_table, standings_table, projections_table):
+                conn.execute(table.delete().where(table.c.period == key))
+            self._bulk_insert(
+                conn,
+                lines_table,
+                (
+                    (
+                        key,
+                        seq,
+                        run_id,
+                        ln.partner_id,
+                        ln.kind,
+                        ln.deal_id,
+                        to_cents(ln.amount),
+                        ln.explanation,
+                        ln.withheld,
+                        ln.uncapped,
+                        _tags_text(ln.tags),
+                    )
+                    for seq, ln in enumerate(lines)
+                ),
+            )
+            self._bulk_insert(
+                conn,
+                standings_table,
+                (
+                    (
+                        key,
+                        seq,
+                        run_id,
+                        st.partner_id,
+                        str(st.score.value),
+                        st.tier.eligible,
+                        st.tier.assigned,
+                        st.tier.reason,
+                        _metrics_text(st.metrics),
+                    )
+                    for seq, st in enumerate(standings)
+                ),
+            )
+            self._bulk_insert(
+                conn,
+                projections_table,
+                (
+                    (key, seq, run_id, p.partner_id, p.deal_id, to_cents(p.amount), p.explanation, p.withheld)
+                    for seq, p in enumerate(projections)
+                ),
+            )
+            conn.execute(
+                outbox_table.update()
+                .where(outbox_table.c.target == target, outbox_table.c.status == "pending")
+                .values(status="superseded")
+            )
+            self._bulk_insert(
+                conn,
+                outbox_table,
+                (
+                    (
+                        run_id,
+                        target,
+                        w.object,
+                        w.record_id,
+                        _values_text(w.values),
+                        _values_text(w.old),
+                        "pending",
+                        None,
+                    )
+                    for w in writes
+                ),
+                skip=("id",),
+            )
+        return int(run_id)
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any] | None = None) -> None:
+        """Record how a run ended (``done``, ``failed``, ``finished_with_failures``, ...) and its summary
+        (JSON; Decimal values are kept exact)."""
+        with self._write() as conn:
+            result = conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=_utc_now(),
+                    summary=None if summary is None else encode_json(dict(summary)),
+                )
+            )
+            if result.rowcount == 0:
+                raise ValueError(f"no run {run_id} in the ledger")
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """A run's row (id, period, program, connector, target, status, started_at, finished_at, summary)."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).first()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        out["summary"] = None if out["summary"] is None else decode_json(out["summary"])
+        return out
+
+    # -- the write-back outbox -----------------------------------------------------------------------
+
+    def pending_writes(self, target: str) -> list[OutboxItem]:
+        """The writes planned for ``target`` and not yet confirmed, oldest first."""
+        o = outbox_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(o).where(o.c.target == target, o.c.status == "pending").order_by(o.c.id)
+            ).all()
+        return [_outbox_item(r) for r in rows]
+
+    def mark_written(self, ids: Sequence[int]) -> None:
+        """The target confirmed these writes: status ``done``."""
+        with self._write() as conn:
+            for chunk in _chunks(ids, 500):
+                conn.execute(
+                    outbox_table.update()
+                    .where(outbox_table.c.id.in_(chunk))
+                    .values(status="done", error=None)
+                )
+
+    def mark_failed(self, failures: Mapping[int, str]) -> None:
+        """The target refused these writes: status ``failed``, with the target's error text."""
+        if not failures:
+            return
+        stmt = (
+            outbox_table.update()
+            .where(outbox_table.c.id == sa.bindparam("b_id"))
+            .values(status="failed", error=sa.bindparam("b_error"))
+        )
+        with self._write() as conn:
+            for chunk in _chunks(failures.items()):
+                conn.execute(stmt, [{"b_id": i, "b_error": e} for i, e in chunk])
+
+    def outbox(self, run_id: int | None = None) -> list[OutboxItem]:
+        """Every outbox row (or a run's), in the order they were planned."""
+        o = outbox_table
+        query = sa.select(o).order_by(o.c.id)
+        if run_id is not None:
+            query = query.where(o.c.run_id == run_id)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_outbox_item(r) for r in rows]
+
+    # -- reading results back ------------------------------------------------------------------------
+
+    def lines(self, period: str, partner_id: str | None = None) -> list[LedgerLine]:
+        """A period's payout lines (one partner's, if given), in stored order."""
+        li = lines_table
+        query = sa.select(*_line_columns()).where(li.c.period == period)
+        if partner_id is not None:
+            query = query.where(li.c.partner_id == partner_id)
+        with self._read() as conn:
+            strings: dict[str, str] = {}
+            return [_ledger_line(r, strings) for r in _raw_rows(conn.execute(query.order_by(li.c.seq)))]
+
+    def standings(self, period: str) -> list[StoredStanding]:
+        s = standings_table
+        with self._read() as conn:
+            rows = conn.execute(sa.select(s).where(s.c.period == period).order_by(s.c.seq)).all()
+        return [
+            StoredStanding(
+                period=r.period,
+                partner_id=r.partner_id,
+                score=Decimal(r.score),
+                eligible=r.eligible,
+                assigned=r.assigned,
+                metrics=_metrics_of(r.metrics),
+                reason=r.reason,
+            )
+            for r in rows
+        ]
+
+    def projections(self, period: str) -> list[Projection]:
+        pr = projections_table
+        with self._read() as conn:
+            rows = conn.execute(sa.select(pr).where(pr.c.period == period).order_by(pr.c.seq)).all()
+        return [
+            Projection(
+                partner_id=r.partner_id,
+                deal_id=r.deal_id,
+                amount=_cents_to_decimal(r.amount_cents),
+                explanation=r.explanation,
+                withheld=bool(r.withheld),
+            )
+            for r in rows
+        ]
+
+    # -- CRM snapshot and sync cursors ---------------------------------------------------------------
+
+    def snapshot_upsert(
+        self, connector: str, obj: str, records: Iterable[tuple[str, Mapping[str, Any]]]
+    ) -> int:
+        """Insert or replace records (id, payload) of ``connector``'s ``obj``; returns how many were given.
+        Payloads are stored as JSON by :func:`encode_json` (Decimal, date and datetime values come back
+        as such from :meth:`snapshot`)."""
+        count = 0
+        with self._write() as conn:
+            if self._pg:
+                # COPY into a scratch table, then one INSERT ... ON CONFLICT per chunk: an order of
+                # magnitude faster than row-by-row executemany over the network.
+                conn.exec_driver_sql(
+                    'CREATE TEMPORARY TABLE cosell_snapshot_in (record_id text COLLATE "C", payload text) '
+                    "ON COMMIT DROP"
+                )
+            for chunk in _chunks(records):
+                # One id twice in a chunk: the last payload wins, as it would over two calls.
+                rows = {rid: encode_json(payload) for rid, payload in chunk}
+                count += len(chunk)
+                if self._pg:
+                    _copy(conn, "cosell_snapshot_in", ("record_id", "payload"), rows.items())
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO cosell_snapshot (connector, object, record_id, payload) "
+                            "SELECT :connector, :object, record_id, payload FROM cosell_snapshot_in "
+                            "ON CONFLICT (connector, object, record_id) "
+                            "DO UPDATE SET payload = EXCLUDED.payload"
+                        ),
+                        {"connector": connector, "object": obj},
+                    )
+                    conn.exec_driver_sql("TRUNCATE cosell_snapshot_in")
+                else:
+                    conn.exec_driver_sql(
+                        "INSERT INTO cosell_snapshot (connector, object, record_id, payload) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (connector, object, record_id) "
+                        "DO UPDATE SET payload = excluded.payload",
+                        [(connector, obj, rid, payload) for rid, payload in rows.items()],
+                    )
+        return count
+
+    def snapshot_delete(self, connector: str, obj: str, ids: Iterable[str]) -> int:
+        """Remove records (deleted in the CRM); returns how many were there."""
+        s = snapshot_table
+        deleted = 0
+        with self._write() as conn:
+            for chunk in _chunks(ids, 500):
+                result = conn.execute(
+                    s.delete().where(s.c.connector == connector, s.c.object == obj, s.c.record_id.in_(chunk))
+                )
+                deleted += result.rowcount
+        return deleted
+
+    def snapshot(self, connector: str, obj: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every stored record of ``connector``'s ``obj``, ordered by id (byte-wise), read in pages."""
+        s = snapshot_table
+        last: str | None = None
+        while True:
+            query = sa.select(s.c.record_id, s.c.payload).where(s.c.connector == connector, s.c.object == obj)
+            if last is not None:
+                query = query.where(s.c.record_id > last)
+            with self._read() as conn:
+                rows = conn.execute(query.order_by(s.c.record_id).limit(_CHUNK)).all()
+            for rid, payload in rows:
+                yield rid, decode_json(payload)
+            if len(rows) < _CHUNK:
+                return
+            last = rows[-1][0]
+
+    def snapshot_count(self, connector: str, obj: str) -> int:
+        s = snapshot_table
+        with self._read() as conn:
+            query = sa.select(sa.func.count()).select_from(s)
+            return int(conn.execute(query.where(s.c.connector == connector, s.c.object == obj)).scalar_one())
+
+    def cursor(self, connector: str, stream: str) -> str | None:
+        c = cursors_table
+        with self._read() as conn:
+            value = conn.execute(
+                sa.select(c.c.value).where(c.c.connector == connector, c.c.stream == stream)
+            ).scalar_one_or_none()
+        return cast("str | None", value)
+
+    def set_cursor(self, connector: str, stream: str, value: str) -> None:
+        stmt = self._upsert(cursors_table, ["connector", "stream"], ["value"])
+        with self._write() as conn:
+            conn.execute(stmt, [{"connector": connector, "stream": stream, "value": value}])
+
+    def _bulk_insert(
+        self, conn: Connection, table: sa.Table, rows: Iterable[tuple[Any, ...]], skip: tuple[str, ...] = ()
+    ) -> None:
+        """Insert plain tuples (in the table's column order, less ``skip``): COPY on PostgreSQL, chunked
+        executemany on SQLite. No per-row SQLAlchemy work: 1.5 M lines must go in within seconds."""
+        columns = tuple(c.name for c in table.columns if c.name not in skip)
+        if self._pg:
+            _copy(conn, table.name, columns, rows)
+            return
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        for chunk in _chunks(rows):
+            conn.exec_driver_sql(sql, chunk)
+
+    def _upsert(self, table: sa.Table, keys: list[str], updated: list[str]) -> sa.Executable:
+        if self._pg:
+            pg_stmt = pg_dialect.insert(table)
+            return pg_stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: pg_stmt.excluded[c] for c in updated}
+            )
+        lite_stmt = sqlite_dialect.insert(table)
+        return lite_stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: lite_stmt.excluded[c] for c in updated}
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers that run inside a transaction
+# ---------------------------------------------------------------------------------------------------
+
+
+def _stored_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table(schema_table.name):
+        return 0
+    version = conn.execute(sa.select(schema_table.c.version)).scalar_one_or_none()
+    return int(version) if version is not None else 0
+
+
+def _period_kind(conn: Connection) -> PeriodKind | None:
+    kind = conn.execute(sa.select(periods_table.c.kind).limit(1)).scalar_one_or_none()
+    return cast("PeriodKind | None", kind)
+
+
+def _period_status(conn: Connection, period: str) -> PeriodStatus | None:
+    status = conn.execute(
+        sa.select(periods_table.c.status).where(periods_table.c.period == period)
+    ).scalar_one_or_none()
+    return cast("PeriodStatus | None", status)
+
+
+def _latest_period(conn: Connection) -> str | None:
+    p = periods_table
+    latest = conn.execute(sa.select(p.c.period).order_by(p.c.starts_on.desc()).limit(1)).scalar_one_or_none()
+    return cast("str | None", latest)
+
+
+def _closed_periods(conn: Connection) -> frozenset[str]:
+    p = periods_table
+    return frozenset(conn.execute(sa.select(p.c.period).where(p.c.status == "closed")).scalars())
+
+
+def _check_runnable(conn: Connection, period: Period) -> None:
+    kind = _period_kind(conn)
+    if kind is not None and kind != period.kind:
+        raise PeriodError(
+            f"period {period.key} is a {period.kind}, but this ledger holds {kind}s: "
+            "a ledger holds one kind of period",
+            hint=f"run a {kind}, or use another ledger for {period.kind}s",
+        )
+    p = periods_table
+    row = conn.execute(sa.select(p.c.status, p.c.closed_at).where(p.c.period == period.key)).first()
+    if row is not None and row.status == "closed":
+        when = f" on {row.closed_at[:10]}" if row.closed_at else ""
+        raise PeriodError(
+            f"period {period.key} was closed{when}; later facts land in a later period",
+            hint=f"run {period.next().key} or later",
+        )
+    latest = _latest_period(conn)
+    if latest is not None and Period.parse(latest).start > period.start:
+        raise PeriodError(
+            f"period {period.key} is older than {latest}, the latest period with lines: "
+            "account fields always show the latest period",
+            hint=f"run {latest} or later",
+        )
+
+
+def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    """COPY rows into a PostgreSQL table inside the connection's current transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _line_columns() -> list[sa.ColumnElement[Any]]:
+    li = lines_table
+    return [
+        li.c.period,
+        li.c.partner_id,
+        li.c.kind,
+        li.c.amount_cents,
+        li.c.explanation,
+        li.c.deal_id,
+        li.c.withheld,
+        li.c.uncapped,
+        li.c.tags,
+    ]
+
+
+_CENT = Decimal("0.01")
+
+
+def _cents_to_decimal(cents: int) -> Decimal:
+    # Same value and exponent as money.from_cents (Decimal('1.00'), Decimal('-0.05')), several times
+    # faster: history() turns millions of stored lines back into Decimals.
+    return Decimal(cents) * _CENT
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small, acyclic objects are built: its passes
+    over them would cost about as much as building them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _raw_rows(result: sa.CursorResult[Any]) -> Iterator[Sequence[Any]]:
+    """The DBAPI cursor's plain tuples, in pages: no SQLAlchemy Row per line when reading millions. Only
+    for columns that need no result processing (text, integers; booleans are passed through bool())."""
+    cursor = result.cursor
+    while rows := cursor.fetchmany(_CHUNK):
+        yield from rows
+    result.close()
+
+
+def _ledger_line(row: Sequence[Any], strings: dict[str, str]) -> LedgerLine:
+    """A stored line as a LedgerLine; ``strings`` shares the many equal period, partner and kind strings."""
+    period, partner_id, kind, cents, explanation, deal_id, withheld, uncapped, tags = row
+    return LedgerLine(
+        period=strings.setdefault(period, period),
+        partner_id=strings.setdefault(partner_id, partner_id),
+        kind=strings.setdefault(kind, kind),
+        amount=_cents_to_decimal(cents),
+        explanation=explanation,
+        deal_id=deal_id,
+        withheld=bool(withheld),
+        uncapped=bool(uncapped),
+        tags=_tags_of(tags) if tags != "[]" else _NO_TAGS,
+    )
+
+
+_NO_TAGS: frozenset[str] = frozenset()
+
+
+def _outbox_item(row: sa.Row[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        run_id=row.run_id,
+        target=row.target,
+        status=row.status,
+        write=FieldWrite(
+            object=cast(ObjectName, row.object),
+            record_id=row.record_id,
+            values=json.loads(row.field_values),
+            old=json.loads(row.old_values),
+        ),
+        error=row.error,
+    )
+
+
+def _holder_of(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Engines
+# ---------------------------------------------------------------------------------------------------
+
+
+def _parse_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"{_mask_raw(raw)!r} is not a ledger URL",
+            hint="use sqlite:///path/to/cosell.db or postgresql://user@host/database",
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return url
+    raise ConfigError(
+        f"{_mask_url(url)}: the ledger runs on SQLite (sqlite:///file) or PostgreSQL "
+        f"(postgresql://..., psycopg 3 driver), not {url.drivername}",
+    )
+
+
+def make_url_password(url: URL) -> str | None:
+    password = url.password
+    return str(password) if password else None
+
+
+def _sqlite_engine(url: URL, *, memory: bool) -> Engine:
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}}
+    if memory:
+        # One connection for the Ledger's lifetime: an in-memory database lives and dies with it.
+        kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"]["check_same_thread"] = False
+    engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN: the sqlite3 module's own implicit BEGIN
+        # would skip SELECTs and DDL and could never be IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("cosell_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10
+    try:
+        return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError):
+        raise ConfigError(
+            f"{_mask_url(url)}: the PostgreSQL driver is not installed",
+            hint="pip install 'cosell[postgres]' (psycopg 3)",
+        ) from None
+
+
+_REFUSED = ("password authentication failed", "no pg_hba.conf entry", "role ", "authentication")
+
+
+def _credentials_refused(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in _REFUSED)
+
+
+def _is_connection_problem(exc: DBAPIError, *, postgres: bool) -> bool:
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return False
+    if postgres:
+        return True
+    text = str(exc.orig).lower()
+    return any(m in text for m in ("database is locked", "unable to open", "disk i/o error"))

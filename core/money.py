@@ -1,0 +1,68 @@
+"""Money is Decimal; this module is the one place that rounds it."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Round half-up to cents (SPEC: every payout line)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def floor_cents(amount: Decimal) -> Decimal:
+    """Round down to cents (SPEC: budget scaling before the leftover cents are shared)."""
+    return amount.quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def round_score(score: Decimal) -> Decimal:
+    """Scores are rounded half-up to 2 decimals."""
+    return score.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_cents(amount: Decimal) -> int:
+    """An amount already rounded to cents, as an integer number of cents (how the ledger stores it)."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of cents")
+    return int(cents)
+
+
+def from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Parse user text as Decimal; raises ValueError with a readable message."""
+    try:
+        value = Decimal(text.strip().replace("_", ""))
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def format_money(amount: Decimal) -> str:
+    """Plain decimal with two places, as statements and CSV write-back show money."""
+    return f"{round_cents(amount):.2f}"
+
+
+def show(amount: Decimal) -> str:
+    """Money for explanations: thousands separated, two places (``12,500.00``)."""
+    return f"{round_cents(amount):,.2f}"
+
+
+def show_number(value: Decimal) -> str:
+    """A rate, share or count without trailing zeros (``0.5``, ``12``), never in exponent form."""
+    if value == value.to_integral_value():
+        return f"{value.to_integral_value():f}"
+    return f"{value.normalize():f}"
+
+
+def show_percent(rate: Decimal) -> str:
+    """A rate as a percentage (``0.12`` → ``12%``)."""
+    return f"{show_number(rate * 100)}%"

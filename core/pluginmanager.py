@@ -1,0 +1,289 @@
+"""The plugin manager: built-in rules registered like third-party plugins, then entry points.
+
+Like pytest, cosell's own rules are plugins listed in ``DEFAULT_PLUGINS`` and registered by name.
+Entry points of the ``cosell`` and ``cosell.connectors`` groups load after them, sorted by name so
+that the order (and so every ``firstresult`` winner and the order of lines) is the same on every
+machine. ``COSELL_LOAD_PLUGINS`` (comma-separated entry-point names; empty for none) pins the set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+from . import hookspecs
+from .connector import ConnectorSpec
+from .errors import PluginError, Problem, ProgramError
+from .program import LoadedProgram, describe_loc
+from .results import MetricDefinition
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "cosell.plugins.metrics",
+    "cosell.plugins.scoring",
+    "cosell.plugins.tiers",
+    "cosell.plugins.commission",
+    "cosell.connectors.files",
+)
+"""Built-in plugins, in the order their payout lines come (SPEC's order of payout lines)."""
+
+ENTRY_POINT_GROUPS = ("cosell", "cosell.connectors")
+LOAD_ENV = "COSELL_LOAD_PLUGINS"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    package: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+    source: str | None
+    builtin: bool
+
+
+class Plugins:
+    """cosell's plugins: registration, ordered calls that name the plugin, and what they provide."""
+
+    def __init__(self, *, entry_points: bool = True, extra: Mapping[str, object] | None = None) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._dist: dict[str, tuple[str, str]] = {}
+        self._builtin: set[str] = set()
+        # pluggy calls the most recently registered first: register in reverse so calls follow the tuple.
+        for module_name in reversed(DEFAULT_PLUGINS):
+            short = module_name.rsplit(".", 1)[-1]
+            self._register(importlib.import_module(module_name), short)
+            self._builtin.add(short)
+        if entry_points:
+            self._load_entry_points()
+        for name, plugin in (extra or {}).items():
+            self._register(plugin, name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or "?"
+            raise PluginError(
+                name, _pending_message(exc), hint=f"defined in {source_of(exc.plugin)}"
+            ) from None
+
+    # --- registration -------------------------------------------------------------------------
+
+    def _register(self, plugin: object, name: str) -> None:
+        if self.pm.has_plugin(name):
+            raise PluginError(name, "two plugins are registered under this name")
+        try:
+            self.pm.register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                name, _validation_message(exc), hint=f"defined in {source_of(plugin)}"
+            ) from None
+
+    def _load_entry_points(self) -> None:
+        wanted = os.environ.get(LOAD_ENV)
+        allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+        found = [ep for group in ENTRY_POINT_GROUPS for ep in metadata.entry_points(group=group)]
+        for ep in sorted(found, key=lambda e: (e.name, e.group, e.value)):
+            if allowed is not None and ep.name not in allowed:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(ep.name, f"cannot be loaded from {ep.value}: {exc}") from exc
+            self._register(plugin, ep.name)
+            if ep.dist is not None:
+                self._dist[ep.name] = (ep.dist.name, ep.dist.version)
+
+    def register(self, plugin: object, name: str) -> None:
+        """Register one more plugin (tests and embedding applications)."""
+        self._register(plugin, name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(name, _pending_message(exc), hint=f"defined in {source_of(plugin)}") from None
+
+    # --- calling ------------------------------------------------------------------------------
+
+    def implementations(self, hook: str) -> list[tuple[str, Any]]:
+        """(plugin name, function) for a hook, in call order."""
+        caller = getattr(self.pm.hook, hook)
+        impls = []
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                raise PluginError(
+                    impl.plugin_name,
+                    f"wraps {hook}; cosell calls this hook implementation by implementation "
+                    "and does not support wrappers on it",
+                )
+            impls.append((impl.plugin_name, _bind(impl)))
+        return impls
+
+    def call_each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Call every implementation in order, yielding (plugin, result); an exception names the plugin."""
+        for plugin, call in self.implementations(hook):
+            yield plugin, guarded(plugin, hook, call, kwargs)
+
+    def first_result(self, hook: str, **kwargs: Any) -> tuple[str, Any] | None:
+        for plugin, result in self.call_each(hook, **kwargs):
+            if result is not None:
+                return plugin, result
+        return None
+
+    # --- what plugins provide -----------------------------------------------------------------
+
+    def connectors(self) -> dict[str, ConnectorSpec]:
+        found: dict[str, ConnectorSpec] = {}
+        for plugin, call in self.implementations("cosell_register_connectors"):
+            registered: list[ConnectorSpec] = []
+            guarded(plugin, "cosell_register_connectors", call, {"register": registered.append})
+            for spec in registered:
+                if not isinstance(spec, ConnectorSpec):
+                    raise PluginError(plugin, f"registered {spec!r}, which is not a ConnectorSpec")
+                found.setdefault(spec.name, spec)
+        return found
+
+    def metric_definitions(self) -> dict[str, tuple[str, MetricDefinition]]:
+        """metric name → (plugin, definition); two plugins defining one name is an error naming both."""
+        found: dict[str, tuple[str, MetricDefinition]] = {}
+        for plugin, result in self.call_each("cosell_metric_definitions"):
+            for definition in result or ():
+                if not isinstance(definition, MetricDefinition):
+                    raise PluginError(
+                        plugin, f"cosell_metric_definitions returned {definition!r}, not a MetricDefinition"
+                    )
+                if definition.name in found:
+                    other = found[definition.name][0]
+                    raise PluginError(
+                        plugin,
+                        f"defines metric {definition.name!r}, which plugin {other!r} defines too",
+                        hint="rename one of them; metric names are global to a program",
+                    )
+                found[definition.name] = (plugin, definition)
+        return found
+
+    def settings_models(self) -> dict[str, tuple[str, type[BaseModel]]]:
+        found: dict[str, tuple[str, type[BaseModel]]] = {}
+        for plugin, result in self.call_each("cosell_plugin_settings"):
+            if result is None:
+                continue
+            try:
+                key, model = result
+                ok = isinstance(key, str) and inspect.isclass(model) and issubclass(model, BaseModel)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise PluginError(plugin, "cosell_plugin_settings must return (key, pydantic model class)")
+            found[key] = (plugin, model)
+        return found
+
+    def validate_settings(self, loaded: LoadedProgram) -> dict[str, BaseModel]:
+        """Check the program's ``plugins:`` entries against the installed plugins' models."""
+        models = self.settings_models()
+        problems: list[Problem] = []
+        settings: dict[str, BaseModel] = {}
+        for key, raw in loaded.program.plugins.items():
+            if key not in models:
+                known = ", ".join(sorted(models)) or "none declare settings"
+                problems.append(
+                    Problem(
+                        loaded.where("plugins", key), f"plugins.{key}: no installed plugin reads it ({known})"
+                    )
+                )
+                continue
+            try:
+                settings[key] = models[key][1].model_validate(raw)
+            except ValidationError as err:
+                for e in err.errors(include_url=False):
+                    loc = ("plugins", key, *e["loc"])
+                    problems.append(Problem(loaded.where(*loc), f"{describe_loc(loc)}: {e['msg']}"))
+        for key, (_, model) in models.items():
+            if key not in settings and key not in loaded.program.plugins:
+                # a plugin whose settings are required simply has none until configured
+                with contextlib.suppress(ValidationError):
+                    settings[key] = model()
+        if problems:
+            raise ProgramError(problems)
+        return settings
+
+    def describe(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(
+            self.pm.list_name_plugin(), key=lambda item: (item[0] not in self._builtin, item[0])
+        ):
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            package, version = self._dist.get(
+                name, ("cosell", _cosell_version()) if name in self._builtin else (None, None)
+            )
+            infos.append(PluginInfo(name, package, version, hooks, source_of(plugin), name in self._builtin))
+        return infos
+
+
+def _bind(impl: Any) -> Any:
+    function = impl.function
+    argnames = tuple(impl.argnames)
+
+    def call(kwargs: Mapping[str, Any]) -> Any:
+        return function(*[kwargs[name] for name in argnames])
+
+    return call
+
+
+def guarded(plugin: str, hook: str, call: Any, kwargs: Mapping[str, Any]) -> Any:
+    """Run one implementation; any exception becomes a PluginError naming the plugin."""
+    try:
+        return call(kwargs)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(plugin, f"{hook} raised {type(exc).__name__}: {exc}") from exc
+
+
+def source_of(plugin: object) -> str:
+    try:
+        target = plugin if inspect.ismodule(plugin) or inspect.isclass(plugin) else type(plugin)
+        return inspect.getsourcefile(target) or "?"
+    except TypeError:
+        return "?"
+
+
+def _pending_message(exc: pluggy.PluginValidationError) -> str:
+    text = str(exc)
+    if "unknown hook" in text:
+        hook = text.split("unknown hook", 1)[1].strip().split()[0].strip("'\"")
+        known = [h for h in hookspecs.all_hook_names() if _close(h, hook)]
+        suggestion = f"; did you mean {known[0]!r}?" if known else ""
+        return f"implements unknown hook {hook!r}{suggestion}"
+    return text
+
+
+def _validation_message(exc: pluggy.PluginValidationError) -> str:
+    text = str(exc)
+    hook = text.split("for hook", 1)[1].split("\n")[0].strip(" '\"") if "for hook" in text else "?"
+    if "can not be found in the hookspec" in text:
+        names = text.split("Argument(s)", 1)[1].split("are declared", 1)[0].strip()
+        spec = getattr(getattr(hookspecs, hook, None), "__code__", None)
+        offered = ", ".join(spec.co_varnames[: spec.co_argcount]) if spec else "?"
+        return f"{hook} declares argument(s) {names} that the hook does not pass (it passes: {offered})"
+    return " ".join(line.strip() for line in text.splitlines())
+
+
+def _close(a: str, b: str) -> bool:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio() > 0.8
+
+
+def _cosell_version() -> str:
+    try:
+        return metadata.version("cosell")
+    except metadata.PackageNotFoundError:
+        return "0"

@@ -1,0 +1,344 @@
+"""The program file: a YAML document validated by pydantic, with errors that name the key and its line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError
+
+from .errors import Problem, ProgramError
+from .periods import Period
+from .records import CurrencyCode, Role, _no_float
+
+Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, allow_inf_nan=False)]
+Rate = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0, allow_inf_nan=False)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricTarget(_Section):
+    weight: Rate
+    target: Positive
+    better: Literal["higher", "lower"] = "higher"
+
+
+class Scoring(_Section):
+    scale: Positive = Decimal(100)
+    metrics: dict[str, MetricTarget] = Field(default_factory=dict)
+
+
+class Tier(_Section):
+    name: str = Field(min_length=1)
+    min_score: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)]
+    commission_rate: Rate = Decimal(0)
+    mdf_budget: Amount = Decimal(0)
+    quota: Amount = Decimal(0)
+    requires: dict[str, Annotated[Decimal, BeforeValidator(_no_float)]] = Field(default_factory=dict)
+
+
+class AcceleratorBand(_Section):
+    attainment: Rate
+    multiplier: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=1)]
+
+
+class Milestone(_Section):
+    name: str = Field(min_length=1)
+    kind: Literal["first_win", "activities"]
+    amount: Amount
+    type: str | None = None
+    count: Positive | None = None
+
+    @model_validator(mode="after")
+    def _activities_need_type_and_count(self) -> Milestone:
+        if self.kind == "activities" and (self.type is None or self.count is None):
+            raise ValueError("an `activities` milestone needs `type` and `count`")
+        if self.kind == "first_win" and (self.type is not None or self.count is not None):
+            raise ValueError("a `first_win` milestone takes no `type` or `count`")
+        return self
+
+
+class Payouts(_Section):
+    baseline_per_qualified_opportunity: Amount | None = None
+    role_multipliers: dict[Role, Rate] = Field(default_factory=dict)
+    accelerators: tuple[AcceleratorBand, ...] = ()
+    signing_bonus: Amount | None = None
+    milestones: tuple[Milestone, ...] = ()
+
+    def role_multiplier(self, role: Role) -> Decimal:
+        return self.role_multipliers.get(role, Decimal(1))
+
+
+class Guardrails(_Section):
+    max_discount_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100)] | None = None
+    min_margin_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(le=100)] | None = None
+    margin_floor_factor: Rate | None = None
+
+    @model_validator(mode="after")
+    def _margin_floor_needs_factor(self) -> Guardrails:
+        if self.min_margin_pct is not None and self.margin_floor_factor is None:
+            raise ValueError("`min_margin_pct` needs `margin_floor_factor`")
+        return self
+
+
+class Caps(_Section):
+    per_partner: Amount | None = None
+    program_budget: Amount | None = None
+
+
+class Mdf(_Section):
+    release_on_approval: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1)]
+    release_pipeline_multiple: Rate
+
+
+class Program(_Section):
+    """A partner program: SPEC "The program file". Every section but program, period, currency and
+    tiers may be left out, and then its rules do not apply."""
+
+    program: str = Field(min_length=1)
+    period: str
+    currency: CurrencyCode
+    fx: dict[CurrencyCode, Positive] = Field(default_factory=dict)
+    qualified_stages: tuple[str, ...] = ()
+    activity_weights: dict[str, Rate] = Field(default_factory=dict)
+    scoring: Scoring | None = None
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    demotion_grace_periods: int = Field(default=0, ge=0)
+    payouts: Payouts | None = None
+    guardrails: Guardrails | None = None
+    caps: Caps | None = None
+    clawback_window_days: int | None = Field(default=None, ge=0)
+    mdf: Mdf | None = None
+    wind_down_days: int | None = Field(default=None, ge=0)
+    timezone: str = "UTC"
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("period")
+    @classmethod
+    def _period_is_a_quarter_or_month(cls, value: str) -> str:
+        return Period.parse(value).key
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_iana(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. UTC, America/New_York)") from None
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_rise(cls, tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+        names = [t.name for t in tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        for lower, higher in itertools.pairwise(tiers):
+            if higher.min_score <= lower.min_score:
+                raise ValueError(
+                    f"tiers must be listed lowest first in rising min_score: {higher.name!r} "
+                    f"({higher.min_score}) comes after {lower.name!r} ({lower.min_score})"
+                )
+        return tiers
+
+    @property
+    def the_period(self) -> Period:
+        return Period.parse(self.period)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def fx_rate(self, currency: str) -> Decimal | None:
+        """Units of program currency for one unit of ``currency``; None when the table lacks it."""
+        if currency == self.currency:
+            return Decimal(1)
+        return self.fx.get(currency)
+
+    @cached_property
+    def _tiers_by_name(self) -> dict[str, tuple[int, Tier]]:
+        return {t.name: (i, t) for i, t in enumerate(self.tiers)}
+
+    def tier(self, name: str) -> Tier | None:
+        found = self._tiers_by_name.get(name)
+        return found[1] if found else None
+
+    def tier_rank(self, name: str) -> int:
+        """Position of a tier, lowest 0; an unknown name (a CRM value, say) ranks as the lowest."""
+        found = self._tiers_by_name.get(name)
+        return found[0] if found else 0
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+class _ExactConstructor(RoundTripConstructor):
+    """Reads YAML floats as exact Decimals from their text: `commission_rate: 0.05` is 0.05, not a float."""
+
+    def construct_yaml_float(self, node: Any) -> Decimal:  # type: ignore[override]
+        text = str(self.construct_scalar(node)).replace("_", "")
+        return Decimal(text)
+
+
+_ExactConstructor.add_constructor("tag:yaml.org,2002:float", _ExactConstructor.construct_yaml_float)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _ExactConstructor
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+LinePath = tuple[str | int, ...]
+
+
+def _line_index(
+    node: Any, path: LinePath = (), index: dict[LinePath, int] | None = None
+) -> dict[LinePath, int]:
+    """Map every key path in a round-trip YAML tree to its 1-based line."""
+    if index is None:
+        index = {}
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            with contextlib.suppress(KeyError, TypeError):
+                index[(*path, str(key))] = node.lc.key(key)[0] + 1
+            _line_index(value, (*path, str(key)), index)
+    elif isinstance(node, CommentedSeq):
+        for i, value in enumerate(node):
+            with contextlib.suppress(KeyError, TypeError, IndexError):
+                index[(*path, i)] = node.lc.item(i)[0] + 1
+            _line_index(value, (*path, i), index)
+    return index
+
+
+def _plain(node: Any) -> Any:
+    """Round-trip YAML containers and scalars as plain Python values."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def line_of(index: Mapping[LinePath, int], loc: Sequence[str | int]) -> int | None:
+    """The line of the deepest known prefix of ``loc``."""
+    path = tuple(loc)
+    while path:
+        if path in index:
+            return index[path]
+        path = path[:-1]
+    return None
+
+
+def describe_loc(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _problems(err: ValidationError, source: str, index: Mapping[LinePath, int]) -> list[Problem]:
+    problems = []
+    errors = err.errors(include_url=False)
+    deeper = {tuple(e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
+    for e in errors:
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+        if e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper):
+            continue  # "needs at least one item" only echoes the error inside that item
+        line = line_of(index, loc) or 1
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        key = describe_loc(loc)
+        problems.append(Problem(f"{source}:{line}", f"{key}: {msg}" if key else msg))
+    return problems
+
+
+class LoadedProgram:
+    """A validated program with the file it came from and a line for every key path."""
+
+    def __init__(self, program: Program, source: str, lines: Mapping[LinePath, int]) -> None:
+        self.program = program
+        self.source = source
+        self.lines = lines
+
+    def where(self, *loc: str | int) -> str:
+        """``file:line`` of a key path, for errors found after validation (unknown metric, plugin...)."""
+        return f"{self.source}:{line_of(self.lines, loc) or 1}"
+
+
+def parse_program(text: str, source: str = "<program>") -> LoadedProgram:
+    """Validate program text; raises ProgramError listing every problem with its line."""
+    try:
+        tree = _yaml().load(io.StringIO(text))
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 1
+        key = (exc.problem or "").split('"')[1] if '"' in (exc.problem or "") else ""
+        raise ProgramError(
+            [
+                Problem(
+                    f"{source}:{line}", f"duplicate key {key!r}: each key may appear once".replace(" ''", "")
+                )
+            ]
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ProgramError([Problem(f"{source}:{line}", f"not valid YAML: {exc.problem or exc}")]) from None
+    if not isinstance(tree, Mapping):
+        raise ProgramError([Problem(f"{source}:1", "a program file is a YAML mapping of keys to values")])
+    index = _line_index(tree)
+    try:
+        program = Program.model_validate(_plain(tree))
+    except ValidationError as err:
+        raise ProgramError(_problems(err, source, index)) from None
+    return LoadedProgram(program, source, index)
+
+
+def load_program(path: str | Path) -> LoadedProgram:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProgramError([Problem(str(path), f"cannot read the program file: {exc.strerror}")]) from None
+    return parse_program(text, str(path))
+
+
+def program_json_schema() -> dict[str, Any]:
+    schema = Program.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cosell program"
+    return schema

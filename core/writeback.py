@@ -1,0 +1,198 @@
+"""The write-back planner and writer: which managed fields each record should hold, which of those
+differ from what the target holds, and sending them through the ledger's outbox."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Protocol
+
+from .connector import DEAL_FIELDS, Connector, FieldValues, FieldWrite, RecordKey
+from .money import round_cents
+from .results import History, LedgerLine, PayoutLine, Projection
+
+if TYPE_CHECKING:
+    from .engine import Computation
+    from .ledger import Ledger
+
+NOTE_LIMIT = 255
+PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "Clawed back"
+DEAL_LINE_KINDS = ("commission", "clawback")
+ZERO = Decimal(0)
+
+
+class _Steps(Protocol):
+    def step(self, name: str, total: int | None = None) -> Callable[[int], None]: ...
+
+
+def planned_writes(computation: Computation, history: History) -> list[FieldWrite]:
+    """Every managed field value the records should hold after this run, accounts then deals.
+
+    A won deal holds the net of its commission and clawback lines over all periods, an open one its
+    projection, a lost one nothing. Deals cosell has nothing to say about are left alone.
+    """
+    writes = [
+        FieldWrite(
+            "account",
+            facts.id,
+            {
+                "tier": standing.tier.assigned,
+                "score": f"{standing.score.value:.2f}",
+                "period_earnings": f"{computation.earnings(facts.id):.2f}",
+            },
+        )
+        for facts, standing in zip(computation.facts, computation.standings, strict=True)
+    ]
+    names = {f.id: f.partner.name for f in computation.facts}
+    adjusted = {
+        pid for pid, lines in computation.lines.items() if any(ln.kind in ("cap", "budget") for ln in lines)
+    }
+    deal_lines: dict[str, list[LedgerLine | PayoutLine]] = defaultdict(list)
+    earlier: list[LedgerLine | PayoutLine] = [ln for lines in history.lines.values() for ln in lines]
+    for line in earlier + list(computation.all_lines()):
+        if line.deal_id and line.kind in DEAL_LINE_KINDS:
+            deal_lines[line.deal_id].append(line)
+    projections: dict[str, list[Projection]] = defaultdict(list)
+    for projection in computation.projections:
+        projections[projection.deal_id].append(projection)
+
+    program = computation.context.program
+    period_end = computation.context.period.end
+    for deal in computation.context.records.deals:
+        rate = program.fx_rate(deal.currency) or Decimal(1)
+        if deal.status == "lost":
+            writes.append(FieldWrite("deal", deal.id, dict.fromkeys(DEAL_FIELDS)))
+        elif deal.status == "open" and deal.id in projections:
+            items = projections[deal.id]
+            status = WITHHELD if all(p.withheld for p in items) else PROJECTED
+            parts = [
+                f"{names.get(p.partner_id, p.partner_id)}: {_note_amount(p.amount, rate, deal.currency)}"
+                for p in items
+            ]
+            note = f"{status} if won by {period_end}: " + "; ".join(parts)
+            writes.append(_deal_write(deal.id, sum((p.amount for p in items), ZERO), rate, status, note))
+        elif deal.status == "won" and deal.id in deal_lines:
+            writes.append(_won_deal_write(deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted))
+    return writes
+
+
+def _won_deal_write(
+    deal_id: str,
+    currency: str,
+    rate: Decimal,
+    items: Sequence[LedgerLine | PayoutLine],
+    names: Mapping[str, str],
+    adjusted: set[str],
+) -> FieldWrite:
+    if any(line.kind == "clawback" for line in items):
+        status = CLAWED_BACK
+    elif all(line.withheld for line in items):
+        status = WITHHELD
+    else:
+        status = EARNED
+    by_partner: dict[str, Decimal] = defaultdict(Decimal)
+    for line in items:
+        by_partner[line.partner_id] += line.amount
+    parts = []
+    for pid, amount in by_partner.items():
+        part = f"{names.get(pid, pid)}: {_note_amount(amount, rate, currency)}"
+        if pid in adjusted:
+            part += " (partner total capped/scaled this period)"
+        parts.append(part)
+    reason = ""
+    if status == WITHHELD:
+        reason = " (" + items[-1].explanation.split(": ", 1)[-1] + ")"
+    total = sum((line.amount for line in items), ZERO)
+    return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
+
+
+def in_record_currency(amount: Decimal, rate: Decimal) -> Decimal:
+    """An amount in the program currency shown in a record's own currency, rounded half-up to cents."""
+    return round_cents(amount / rate)
+
+
+def _note_amount(amount: Decimal, rate: Decimal, currency: str) -> str:
+    return f"{in_record_currency(amount, rate):,.2f} {currency}"
+
+
+def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: str) -> FieldWrite:
+    if len(note) > NOTE_LIMIT:
+        note = note[: NOTE_LIMIT - 1] + "…"
+    return FieldWrite(
+        "deal",
+        deal_id,
+        {
+            "incentive": f"{in_record_currency(total, rate):.2f}",
+            "incentive_status": status,
+            "incentive_note": note,
+        },
+    )
+
+
+def same_value(a: str | None, b: str | None) -> bool:
+    """Field values compare as numbers when both are numbers (a CRM may answer 7200.0 for 7200.00)."""
+    a = a if a not in ("", None) else None
+    b = b if b not in ("", None) else None
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    try:
+        return Decimal(a) == Decimal(b)
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def changed_writes(
+    desired: Sequence[FieldWrite], current: Mapping[RecordKey, FieldValues]
+) -> list[FieldWrite]:
+    """Only the fields whose value differs from the target's, with the old values kept for the report."""
+    changes = []
+    for write in desired:
+        now = current.get(write.key, {})
+        diff = {f: v for f, v in write.values.items() if not same_value(v, now.get(f))}
+        if diff:
+            changes.append(FieldWrite(write.object, write.record_id, diff, {f: now.get(f) for f in diff}))
+    return changes
+
+
+def _holds(current: FieldValues, values: FieldValues) -> bool:
+    return all(same_value(v, current.get(f)) for f, v in values.items())
+
+
+def write_pending(
+    connector: Connector, ledger: Ledger, target: str, progress: _Steps
+) -> tuple[int, list[str]]:
+    """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
+    equal on the target and marked done without being sent again."""
+    pending = ledger.pending_writes(target)
+    if not pending:
+        return 0, []
+    begin = getattr(connector, "begin_run", None)
+    if callable(begin):
+        begin()
+    current = connector.current_values([item.write.key for item in pending])
+    landed = {item.id for item in pending if _holds(current.get(item.write.key, {}), item.write.values)}
+    ledger.mark_written(sorted(landed))
+    todo = [item for item in pending if item.id not in landed]
+    advance = progress.step("writing back", len(todo))
+    written, failures = 0, []
+    size = max(1, connector.write_batch_size)
+    for start in range(0, len(todo), size):
+        batch = todo[start : start + size]
+        outcomes = {o.key: o for o in connector.write([item.write for item in batch])}
+        ok, failed = [], {}
+        for item in batch:
+            outcome = outcomes.get(item.write.key)
+            if outcome is not None and outcome.ok:
+                ok.append(item.id)
+            else:
+                error = outcome.error if outcome is not None else "the target gave no answer for this record"
+                failed[item.id] = error or "refused"
+                failures.append(f"{item.write.object} {item.write.record_id}: {error}")
+        ledger.mark_written(ok)
+        ledger.mark_failed(failed)
+        written += len(ok)
+        advance(len(batch))
+    return written, failures

@@ -1,0 +1,1 @@
+"""The built-in incentive rules, each a plugin that uses only the public hooks."""

@@ -1,0 +1,191 @@
+"""Commission: each deal won in the period pays amount × share × role multiplier × the tier's rate.
+
+The discount and margin guardrails belong here, so later rules (the accelerator) see guarded
+commission. Open deals get the same arithmetic as a projection, written back and never paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from cosell import hookimpl
+from cosell.context import PartnerDeal, PartnerFacts, RunContext
+from cosell.money import round_cents, show, show_number, show_percent
+from cosell.periods import Period
+from cosell.program import Guardrails, Program
+from cosell.records import ROLES, Role
+from cosell.results import PartnerStanding, PayoutLine, Projection
+
+KIND = "commission"
+MARGIN_FLOOR = "margin_floor"
+LATE = "late"
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class RateCard:
+    """What one partner's commission is computed with this period: its tier's rate and the multipliers."""
+
+    partner_id: str
+    tier: str
+    rate: Decimal
+    multipliers: dict[Role, Decimal]
+    guard: Guardrails | None
+    currency: str
+    last_commission_day: date | None
+    """The end of an exiting partner's wind-down; None when commission has no end."""
+    exit_text: str
+
+    @classmethod
+    def of(cls, partner: PartnerFacts, standing: PartnerStanding, program: Program) -> RateCard:
+        tier = program.tier(standing.tier.assigned) or program.tiers[0]
+        payouts = program.payouts
+        multipliers = {role: payouts.role_multiplier(role) if payouts else Decimal(1) for role in ROLES}
+        p, days = partner.partner, program.wind_down_days
+        last = None
+        exit_text = ""
+        if p.status != "active" and p.exit_on is not None and days is not None:
+            last = p.exit_on + timedelta(days=days)
+            exit_text = (
+                f"won after the wind-down ({days} days after the partner's exit on {p.exit_on}, until {last})"
+            )
+        return cls(
+            partner.id,
+            tier.name,
+            tier.commission_rate,
+            multipliers,
+            program.guardrails,
+            program.currency,
+            last,
+            exit_text,
+        )
+
+
+@hookimpl(tryfirst=True)
+def cosell_payout_lines(
+    partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> Iterable[PayoutLine]:
+    period = context.period
+    card = RateCard.of(partner, standing, context.program)
+    unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
+    lines = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if deal.status != "won" or deal.closed_on is None:
+            continue
+        if period.start <= deal.closed_on <= period.end:
+            lines.append(commission_line(card, involvement, context, deal.closed_on))
+        elif deal.id in unpaid_late:
+            lines.append(commission_line(card, involvement, context, deal.closed_on, late=True))
+    return lines
+
+
+@hookimpl(tryfirst=True)
+def cosell_projections(
+    partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> Iterable[Projection]:
+    """Open deals that exist by the period's end, priced as if won on its last day."""
+    card = RateCard.of(partner, standing, context.program)
+    end = context.period.end
+    out = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if deal.status == "open" and deal.created_on <= end:
+            amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
+            out.append(Projection(partner.id, deal.id, round_cents(amount), terms, withheld))
+    return out
+
+
+def commission_line(
+    card: RateCard, involvement: PartnerDeal, context: RunContext, won_on: date, *, late: bool = False
+) -> PayoutLine:
+    """One won deal's commission line for one partner, its arithmetic explained."""
+    deal = involvement.deal
+    what = f"{deal.name} ({deal.id}) won {won_on.isoformat()}"
+    if late:
+        what += f", a deal of closed period {Period.containing(won_on, context.period.kind)} not paid before"
+    amount, terms, withheld, tags = commission_terms(card, involvement, won_on, context)
+    if late:
+        tags |= {LATE}
+    if not withheld:
+        rate = context.program.fx_rate(deal.currency)
+        price = f"{card.currency} {show(deal.amount)}"
+        if rate is not None and rate != 1:
+            price = f"{deal.currency} {show(deal.amount / rate)} at {_number(rate)} = {price}"
+        terms = f"{price} × {terms} = {show(amount)}"
+    return PayoutLine(
+        card.partner_id, KIND, round_cents(amount), f"{what}: {terms}", deal.id, withheld, False, tags
+    )
+
+
+def commission_terms(
+    card: RateCard, involvement: PartnerDeal, won_on: date, context: RunContext, *, projected: bool = False
+) -> tuple[Decimal, str, bool, frozenset[str]]:
+    """(amount before rounding, the terms or the reason withheld, withheld?, tags) for one deal and partner,
+    with the discount guardrail, the wind-down and the margin floor applied."""
+    deal = involvement.deal
+    guard = card.guard
+    limit = guard.max_discount_pct if guard else None
+    if limit is not None and deal.discount_pct is not None and deal.discount_pct > limit:
+        reason = f"withheld, discount {_number(deal.discount_pct)}% is above the {_number(limit)}% limit"
+        return ZERO, reason, True, frozenset()
+    if card.last_commission_day is not None and won_on > card.last_commission_day:
+        return ZERO, f"withheld, {card.exit_text}", True, frozenset()
+    if not projected and _refunded_in_won_period(deal.refunded_on, won_on, context):
+        return ZERO, f"0.00, refunded {deal.refunded_on} in the period it was won", True, frozenset()
+    multiplier = card.multipliers[involvement.role]
+    amount = deal.amount * involvement.share * multiplier * card.rate
+    terms = (
+        f"share {_number(involvement.share)} × {involvement.role} {_number(multiplier)} × "
+        f"{card.tier} rate {_percent(card.rate)}"
+    )
+    floor = guard.min_margin_pct if guard else None
+    if guard and floor is not None and deal.margin_pct is not None and deal.margin_pct < floor:
+        factor = guard.margin_floor_factor or Decimal(1)
+        amount *= factor
+        terms += (
+            f" × margin floor {_number(factor)} (margin {_number(deal.margin_pct)}% is below "
+            f"{_number(floor)}%; no accelerator)"
+        )
+        return amount, terms, False, frozenset({MARGIN_FLOOR})
+    return amount, terms, False, frozenset()
+
+
+@lru_cache(maxsize=4096)
+def _number(value: Decimal) -> str:
+    return show_number(value)
+
+
+@lru_cache(maxsize=256)
+def _percent(value: Decimal) -> str:
+    return show_percent(value)
+
+
+def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) -> set[str]:
+    """Deals won inside a closed period that the ledger never paid this partner (paid once, now)."""
+    closed = context.history.closed_periods
+    if not closed:
+        return set()
+    paid = {line.deal_id for line in context.history.lines_of(partner.id) if line.kind == KIND}
+    kind = context.period.kind
+    return {
+        pd.deal.id
+        for pd in partner.deals
+        if pd.deal.status == "won"
+        and pd.deal.closed_on is not None
+        and pd.deal.closed_on < context.period.start
+        and pd.deal.id not in paid
+        and Period.containing(pd.deal.closed_on, kind).key in closed
+    }
+
+
+def _refunded_in_won_period(refunded_on: date | None, won_on: date, context: RunContext) -> bool:
+    window = context.program.clawback_window_days
+    if refunded_on is None or window is None:
+        return False
+    won_period = Period.containing(won_on, context.period.kind)
+    return refunded_on in won_period and refunded_on <= won_on + timedelta(days=window)

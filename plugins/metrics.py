@@ -1,0 +1,88 @@
+"""The six SPEC metrics, computed per partner over the period's dates in one pass over its deals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from cosell import hookimpl
+from cosell.context import PartnerFacts, RunContext
+from cosell.results import MetricDefinition
+
+SOURCED_PIPELINE = "sourced_pipeline"
+QUALIFIED_OPPORTUNITIES = "qualified_opportunities"
+WON_REVENUE = "won_revenue"
+WIN_RATE = "win_rate"
+JOINT_ACTIVITIES = "joint_activities"
+DEAL_VELOCITY_DAYS = "deal_velocity_days"
+
+DEFINITIONS = (
+    MetricDefinition(
+        SOURCED_PIPELINE,
+        "Σ amount × share of deals created in the period that the partner sourced",
+        money=True,
+    ),
+    MetricDefinition(QUALIFIED_OPPORTUNITIES, "deals created in the period in a qualified stage or won"),
+    MetricDefinition(WON_REVENUE, "Σ amount × share of deals won in the period, any role", money=True),
+    MetricDefinition(WIN_RATE, "won ÷ (won + lost) of deals closed in the period; 0 when none closed"),
+    MetricDefinition(JOINT_ACTIVITIES, "Σ quantity × weight of the partner's activities in the period"),
+    MetricDefinition(DEAL_VELOCITY_DAYS, "median days from created to closed of deals won in the period"),
+)
+ZERO = Decimal(0)
+
+
+@hookimpl(tryfirst=True)
+def cosell_metric_definitions() -> Iterable[MetricDefinition]:
+    return DEFINITIONS
+
+
+@hookimpl(tryfirst=True)
+def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, Decimal | None]:
+    start, end = context.period.start, context.period.end
+    qualified_stages = frozenset(context.program.qualified_stages)
+    sourced = won_revenue = ZERO
+    qualified = won = lost = 0
+    days_to_win: list[int] = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if start <= deal.created_on <= end:
+            if involvement.role == "sourced":
+                sourced += deal.amount * involvement.share
+            if deal.status == "won" or deal.stage in qualified_stages:
+                qualified += 1
+        closed = deal.closed_on
+        if closed is not None and start <= closed <= end:
+            if deal.status == "won":
+                won += 1
+                won_revenue += deal.amount * involvement.share
+                days_to_win.append((closed - deal.created_on).days)
+            elif deal.status == "lost":
+                lost += 1
+    weights = context.program.activity_weights
+    activities = sum(
+        (
+            a.quantity * weights.get(a.type, Decimal(1))
+            for a in partner.activities
+            if start <= a.occurred_on <= end
+        ),
+        ZERO,
+    )
+    return {
+        SOURCED_PIPELINE: sourced,
+        QUALIFIED_OPPORTUNITIES: Decimal(qualified),
+        WON_REVENUE: won_revenue,
+        WIN_RATE: Decimal(won) / Decimal(won + lost) if won + lost else ZERO,
+        JOINT_ACTIVITIES: activities,
+        DEAL_VELOCITY_DAYS: median(days_to_win),
+    }
+
+
+def median(values: list[int]) -> Decimal | None:
+    """The middle value, or the mean of the middle two; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return Decimal(ordered[mid])
+    return (Decimal(ordered[mid - 1]) + Decimal(ordered[mid])) / 2

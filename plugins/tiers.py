@@ -1,0 +1,96 @@
+"""The tier: highest eligible by score and ``requires``; promotion at once, demotion after a grace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from cosell import hookimpl
+from cosell.context import PartnerFacts, RunContext
+from cosell.money import show_number
+from cosell.program import Program, Tier
+from cosell.results import Score, TierDecision
+
+
+def eligible_tier(program: Program, score: Decimal, metrics: Mapping[str, Decimal | None]) -> Tier:
+    """The highest tier whose min_score the score reaches and whose every requirement is met."""
+    chosen = program.tiers[0]
+    for tier in program.tiers:
+        if score >= tier.min_score and all(
+            (value := metrics.get(name)) is not None and value >= needed
+            for name, needed in tier.requires.items()
+        ):
+            chosen = tier
+    return chosen
+
+
+def unmet_requirements(tier: Tier, metrics: Mapping[str, Decimal | None]) -> list[str]:
+    out = []
+    for name, needed in tier.requires.items():
+        value = metrics.get(name)
+        if value is None or value < needed:
+            shown = "undefined" if value is None else show_number(value)
+            out.append(f"{name} {shown} < {show_number(needed)}")
+    return out
+
+
+@hookimpl(tryfirst=True)
+def cosell_tier(
+    partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> TierDecision:
+    program = context.program
+    eligible = eligible_tier(program, score.value, metrics)
+    history = context.history.tiers_of(partner.id)
+    if history:
+        current, source = history[-1].assigned, f"tier of {history[-1].period}"
+    elif partner.partner.crm_tier and program.tier(partner.partner.crm_tier):
+        current, source = partner.partner.crm_tier, "tier the CRM shows"
+    else:
+        current, source = program.tiers[0].name, "lowest tier"
+    if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest
+        current, source = program.tiers[0].name, "lowest tier"
+    why = _why_eligible(program, eligible, score.value, metrics)
+    if program.tier_rank(eligible.name) >= program.tier_rank(current):
+        verb = "promoted to" if eligible.name != current else "stays"
+        reason = f"{why}; {verb} {eligible.name}" + (
+            "" if eligible.name == current else f" (from {current}, {source})"
+        )
+        return TierDecision(eligible.name, eligible.name, current, 0, reason)
+    below = 1 + _periods_below_before(context, partner.id)
+    grace = program.demotion_grace_periods
+    if below > grace:
+        reason = (
+            f"{why}; below {current} for {below} consecutive period(s), more than the grace of {grace}: "
+            f"drops to {eligible.name}"
+        )
+        return TierDecision(eligible.name, eligible.name, current, below, reason)
+    reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
+    return TierDecision(eligible.name, current, current, below, reason)
+
+
+def _periods_below_before(context: RunContext, partner_id: str) -> int:
+    """Consecutive earlier periods, back from the one just before this, whose eligible tier was below
+    the tier the partner held then."""
+    program = context.program
+    expected = context.period.previous()
+    count = 0
+    for record in reversed(context.history.tiers_of(partner_id)):
+        if record.period != expected.key:
+            break
+        if program.tier_rank(record.eligible) >= program.tier_rank(record.assigned):
+            break
+        count += 1
+        expected = expected.previous()
+    return count
+
+
+def _why_eligible(program: Program, tier: Tier, score: Decimal, metrics: Mapping[str, Decimal | None]) -> str:
+    text = f"score {score:.2f} makes it eligible for {tier.name} (min {show_number(tier.min_score)})"
+    above = program.tiers[program.tier_rank(tier.name) + 1 :]
+    for higher in above:
+        if score >= higher.min_score:
+            unmet = unmet_requirements(higher, metrics)
+            if unmet:
+                text += f"; {higher.name} needs {', '.join(unmet)}"
+            break
+    return text

@@ -1,0 +1,293 @@
+"""The files connector's write-back: accounts.csv and deals.csv hold every record's current values, a
+run rewrites only what changed (atomically), and changes.csv lists the latest run's changes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pluggy
+import pytest
+from cosell import hookspecs
+from cosell.connector import ConnectorSpec, FieldWrite
+from cosell.connectors import files
+from cosell.connectors.files import FilesConnector
+from cosell.errors import ConfigError
+from cosell.program import parse_program
+
+PROGRAM = """\
+program: Test Program
+period: 2026-Q3
+currency: USD
+tiers:
+  - {name: Registered, min_score: 0}
+"""
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def stat_of(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return (info.st_ino, info.st_mtime_ns)
+
+
+def account(record_id: str, **values: str | None) -> FieldWrite:
+    return FieldWrite("account", record_id, values)
+
+
+def deal(record_id: str, **values: str | None) -> FieldWrite:
+    return FieldWrite("deal", record_id, values)
+
+
+FIRST_RUN = [
+    account("P2", tier="Silver", score="45.50", period_earnings="1200.00"),
+    account("P1", tier="Gold", score="80.00", period_earnings="5000.00"),
+    deal("D1", incentive="120.00", incentive_status="Earned", incentive_note="12% of 1000.00"),
+    deal("D2", incentive="40.00", incentive_status="Projected", incentive_note="if won: 8% of 500.00"),
+]
+
+
+@pytest.fixture
+def connector(tmp_path: Path) -> FilesConnector:
+    connector = FilesConnector(output=tmp_path / "out")
+    connector.begin_run()
+    return connector
+
+
+def test_first_write_creates_the_files_with_every_value(connector: FilesConnector, tmp_path: Path) -> None:
+    outcomes = connector.write(FIRST_RUN)
+    out = tmp_path / "out"
+    assert [(o.key, o.ok, o.error) for o in outcomes] == [
+        (("account", "P2"), True, None),
+        (("account", "P1"), True, None),
+        (("deal", "D1"), True, None),
+        (("deal", "D2"), True, None),
+    ]
+    # Rows are sorted by id, whatever the order of the writes.
+    assert (out / "accounts.csv").read_text(encoding="utf-8") == (
+        "id,cosell_tier,cosell_score,cosell_period_earnings\nP1,Gold,80.00,5000.00\nP2,Silver,45.50,1200.00\n"
+    )
+    assert rows(out / "deals.csv") == [
+        {
+            "id": "D1",
+            "cosell_incentive": "120.00",
+            "cosell_incentive_status": "Earned",
+            "cosell_incentive_note": "12% of 1000.00",
+        },
+        {
+            "id": "D2",
+            "cosell_incentive": "40.00",
+            "cosell_incentive_status": "Projected",
+            "cosell_incentive_note": "if won: 8% of 500.00",
+        },
+    ]
+
+
+def test_changes_csv_lists_each_changed_field_with_old_and_new(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    connector.write(FIRST_RUN)
+    connector.begin_run()
+    connector.write([account("P1", tier="Platinum", score="80.00"), deal("D3", incentive="10.00")])
+    assert rows(tmp_path / "out" / "changes.csv") == [
+        {"object": "account", "id": "P1", "field": "tier", "old": "Gold", "new": "Platinum"},
+        {"object": "deal", "id": "D3", "field": "incentive", "old": "", "new": "10.00"},
+    ]
+
+
+def test_first_run_changes_list_every_new_value(connector: FilesConnector, tmp_path: Path) -> None:
+    connector.write(FIRST_RUN[:1])
+    assert rows(tmp_path / "out" / "changes.csv") == [
+        {"object": "account", "id": "P2", "field": "tier", "old": "", "new": "Silver"},
+        {"object": "account", "id": "P2", "field": "score", "old": "", "new": "45.50"},
+        {"object": "account", "id": "P2", "field": "period_earnings", "old": "", "new": "1200.00"},
+    ]
+
+
+def test_identical_second_write_rewrites_nothing(connector: FilesConnector, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    connector.write(FIRST_RUN)
+    before = {name: stat_of(out / name) for name in ("accounts.csv", "deals.csv")}
+    again = FilesConnector(output=out)
+    again.begin_run()
+    changes_before = stat_of(out / "changes.csv")
+    outcomes = again.write(FIRST_RUN)
+    assert all(o.ok for o in outcomes) and len(outcomes) == 4
+    assert {name: stat_of(out / name) for name in ("accounts.csv", "deals.csv")} == before
+    assert stat_of(out / "changes.csv") == changes_before
+    assert rows(out / "changes.csv") == []
+
+
+def test_only_the_changed_file_and_rows_change(connector: FilesConnector, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    connector.write(FIRST_RUN)
+    accounts_before = stat_of(out / "accounts.csv")
+    connector.write([deal("D2", incentive_status="Withheld")])
+    assert stat_of(out / "accounts.csv") == accounts_before
+    d1, d2 = rows(out / "deals.csv")
+    assert d1["cosell_incentive_status"] == "Earned"
+    # Values the write did not name are kept.
+    assert d2 == {
+        "id": "D2",
+        "cosell_incentive": "40.00",
+        "cosell_incentive_status": "Withheld",
+        "cosell_incentive_note": "if won: 8% of 500.00",
+    }
+
+
+def test_clearing_a_field_leaves_an_empty_cell(connector: FilesConnector, tmp_path: Path) -> None:
+    connector.write(FIRST_RUN)
+    connector.begin_run()
+    connector.write([deal("D1", incentive=None, incentive_status=None, incentive_note=None)])
+    d1 = rows(tmp_path / "out" / "deals.csv")[0]
+    assert d1 == {
+        "id": "D1",
+        "cosell_incentive": "",
+        "cosell_incentive_status": "",
+        "cosell_incentive_note": "",
+    }
+    assert rows(tmp_path / "out" / "changes.csv")[0] == {
+        "object": "deal",
+        "id": "D1",
+        "field": "incentive",
+        "old": "120.00",
+        "new": "",
+    }
+    assert connector.current_values([("deal", "D1")]) == {
+        ("deal", "D1"): {"incentive": None, "incentive_status": None, "incentive_note": None}
+    }
+
+
+def test_files_are_replaced_atomically_leaving_no_temp_files(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    connector.write(FIRST_RUN)
+    inode = (out / "deals.csv").stat().st_ino
+    connector.write([deal("D1", incentive="130.00")])
+    # A new file took the old one's name (os.replace), rather than the old one being rewritten in place.
+    assert (out / "deals.csv").stat().st_ino != inode
+    assert sorted(p.name for p in out.iterdir()) == ["accounts.csv", "changes.csv", "deals.csv"]
+
+
+def test_current_values_come_from_the_files(connector: FilesConnector, tmp_path: Path) -> None:
+    assert connector.current_values([("account", "P1")]) == {}
+    connector.write(FIRST_RUN)
+    # A fresh connector reads what an earlier run wrote; records not in the files are left out.
+    fresh = FilesConnector(output=tmp_path / "out")
+    assert fresh.current_values([("account", "P1"), ("deal", "D2"), ("deal", "D9")]) == {
+        ("account", "P1"): {"tier": "Gold", "score": "80.00", "period_earnings": "5000.00"},
+        ("deal", "D2"): {
+            "incentive": "40.00",
+            "incentive_status": "Projected",
+            "incentive_note": "if won: 8% of 500.00",
+        },
+    }
+
+
+def test_current_values_see_an_edit_made_outside_cosell(connector: FilesConnector, tmp_path: Path) -> None:
+    connector.write(FIRST_RUN)
+    path = tmp_path / "out" / "accounts.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("Gold", "Bronze!"), encoding="utf-8")
+    assert connector.current_values([("account", "P1")])[("account", "P1")]["tier"] == "Bronze!"
+
+
+def test_begin_run_starts_changes_csv_afresh(connector: FilesConnector, tmp_path: Path) -> None:
+    connector.write(FIRST_RUN)
+    connector.begin_run()
+    assert (tmp_path / "out" / "changes.csv").read_text(encoding="utf-8") == "object,id,field,old,new\n"
+
+
+def test_changes_accumulate_when_begin_run_is_not_called(tmp_path: Path) -> None:
+    connector = FilesConnector(output=tmp_path / "out")
+    connector.write([deal("D1", incentive="1.00")])
+    connector.write([deal("D1", incentive="2.00")])
+    assert [r["new"] for r in rows(tmp_path / "out" / "changes.csv")] == ["1.00", "2.00"]
+
+
+def test_columns_a_user_added_are_kept(connector: FilesConnector, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "deals.csv").write_text("id,owner,cosell_incentive\nD1,kim,5.00\n", encoding="utf-8")
+    connector.write([deal("D1", incentive="6.00"), deal("D0", incentive="1.00")])
+    assert (out / "deals.csv").read_text(encoding="utf-8") == (
+        "id,cosell_incentive,cosell_incentive_status,cosell_incentive_note,owner\nD0,1.00,,,\nD1,6.00,,,kim\n"
+    )
+
+
+def test_a_file_that_cannot_be_replaced_fails_its_writes_only(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    (tmp_path / "out" / "deals.csv").mkdir()  # os.replace cannot put a file where a folder is
+    outcomes = connector.write([deal("D1", incentive="1.00"), account("P1", tier="Gold")])
+    assert [(o.key, o.ok) for o in outcomes] == [(("deal", "D1"), False), (("account", "P1"), True)]
+    assert "cannot write" in (outcomes[0].error or "")
+    assert [(r["object"], r["id"]) for r in rows(tmp_path / "out" / "changes.csv")] == [("account", "P1")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "accounts.csv",
+        "changes.csv",
+        "deals.csv",
+    ]
+
+
+def test_unknown_field_is_refused(connector: FilesConnector) -> None:
+    with pytest.raises(ValueError, match="no managed field 'owner'"):
+        connector.write([deal("D1", owner="kim")])
+
+
+def test_output_folder_is_created_when_missing(tmp_path: Path) -> None:
+    connector = FilesConnector(output=tmp_path / "a" / "b")
+    connector.write([account("P1", tier="Gold")])
+    assert rows(tmp_path / "a" / "b" / "accounts.csv")[0]["cosell_tier"] == "Gold"
+
+
+def test_output_folder_must_differ_from_the_input(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is the input folder"):
+        FilesConnector(input=tmp_path, output=tmp_path / "." / "")
+
+
+def test_writing_without_an_output_folder_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="needs an output folder"):
+        FilesConnector().write([account("P1", tier="Gold")])
+
+
+def test_read_reads_the_input_folder(tmp_path: Path) -> None:
+    (tmp_path / "partners.csv").write_text("id,name,joined_on\nP1,Acme,2026-01-05\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text(
+        "id,name,amount,stage,status,created_on,partner_id\nD1,One,10,Proposal,open,2026-07-01,P1\n",
+        encoding="utf-8",
+    )
+    connector = FilesConnector.from_options({"input": str(tmp_path), "output": str(tmp_path / "out")})
+    records = connector.read(parse_program(PROGRAM).program, None)
+    assert [d.id for d in records.deals] == ["D1"]
+    assert connector.output == tmp_path / "out"
+
+
+def test_connector_registers_itself_through_the_hook(tmp_path: Path) -> None:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(files)
+    specs: list[ConnectorSpec] = []
+    pm.hook.cosell_register_connectors(register=specs.append)
+    (spec,) = specs
+    assert spec.name == "files"
+    assert spec.description
+    made = spec.factory({"input": tmp_path, "output": tmp_path / "out"})
+    assert isinstance(made, FilesConnector)
+    assert made.name == "files"
+    assert made.write_batch_size >= 100_000
+
+
+def test_outbox_target_names_the_output_folder(tmp_path: Path) -> None:
+    assert FilesConnector(output=tmp_path / "out").target == f"files:{(tmp_path / 'out').resolve()}"
+
+
+def test_begin_run_leaves_an_already_empty_changes_csv_alone(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    path = tmp_path / "out" / "changes.csv"
+    before = stat_of(path)
+    connector.begin_run()
+    assert stat_of(path) == before

@@ -1,0 +1,195 @@
+"""The whole run against a real ledger and the CSV connector: nothing written on failure, resumable
+write-back, tier history across periods."""
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cosell import hookimpl
+from cosell.connectors.files import FilesConnector
+from cosell.engine import run
+from cosell.errors import PluginError
+from cosell.ledger import Ledger
+from cosell.periods import Period
+from cosell.pluginmanager import Plugins
+from cosell.program import load_program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
+    return tmp_path
+
+
+@pytest.fixture
+def ledger(folder):
+    with Ledger.connect(f"sqlite:///{folder / 'ledger.db'}") as book:
+        yield book
+
+
+def example():
+    return load_program(ROOT / "examples" / "program.yaml")
+
+
+class Exploding:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        if partner.id == "P004":
+            raise ValueError("no rate for Tailspin")
+
+
+def test_a_plugin_that_raises_stops_the_run_naming_it_and_nothing_is_written(folder, ledger):
+    plugins = Plugins(entry_points=False, extra={"exploding": Exploding()})
+    connector = FilesConnector(folder / "data", folder / "out")
+    with pytest.raises(PluginError) as info:
+        run(example(), connector, ledger, plugins)
+    assert "plugin 'exploding'" in str(info.value) and "no rate for Tailspin" in str(info.value)
+    assert ledger.period_status("2026-Q3") is None and ledger.lines("2026-Q3") == []
+    assert not (folder / "out").exists()
+
+
+class CrashAfterFirstBatch(FilesConnector):
+    """Writes one batch, then dies as a killed process would (before the next batch is confirmed)."""
+
+    write_batch_size = 4
+
+    def __init__(self, *args, crash_after=1):
+        super().__init__(*args)
+        self.calls = 0
+        self.crash_after = crash_after
+
+    def write(self, writes):
+        if self.calls >= self.crash_after:
+            raise KeyboardInterrupt("killed")
+        self.calls += 1
+        return super().write(writes)
+
+
+class Counting(FilesConnector):
+    write_batch_size = 4
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.sent = []
+
+    def write(self, writes):
+        self.sent.extend(w.key for w in writes)
+        return super().write(writes)
+
+
+def test_write_back_interrupted_between_two_writes_resumes_with_only_what_is_left(folder, ledger):
+    plugins = Plugins(entry_points=False)
+    crashing = CrashAfterFirstBatch(folder / "data", folder / "out")
+    with pytest.raises(KeyboardInterrupt):
+        run(example(), crashing, ledger, plugins)
+    pending = ledger.pending_writes(crashing.target)
+    total = len(ledger.outbox())
+    assert 0 < len(pending) == total - 4  # the first batch of 4 was confirmed
+
+    resumed = Counting(folder / "data", folder / "out")
+    report = run(example(), resumed, ledger, plugins)
+    assert len(resumed.sent) == len(pending)  # nothing of the first batch is sent again
+    assert report.written == len(pending)
+
+    # The end state equals an uninterrupted run's.
+    shutil.copytree(folder / "data", folder / "clean")
+    with Ledger.connect(f"sqlite:///{folder / 'clean.db'}") as clean_ledger:
+        run(example(), FilesConnector(folder / "clean", folder / "clean_out"), clean_ledger, plugins)
+    for name in ("accounts.csv", "deals.csv"):
+        assert (folder / "out" / name).read_text() == (folder / "clean_out" / name).read_text()
+
+
+def test_a_batch_that_landed_before_the_crash_is_not_sent_twice(folder, ledger):
+    """The crash comes after the target took the batch but before the ledger marked it done."""
+    plugins = Plugins(entry_points=False)
+
+    class LandsThenDies(FilesConnector):
+        write_batch_size = 1000
+
+        def write(self, writes):
+            super().write(writes)
+            raise KeyboardInterrupt("killed after the write landed")
+
+    dying = LandsThenDies(folder / "data", folder / "out")
+    with pytest.raises(KeyboardInterrupt):
+        run(example(), dying, ledger, plugins)
+    assert ledger.pending_writes(dying.target)
+    again = Counting(folder / "data", folder / "out")
+    report = run(example(), again, ledger, plugins)
+    assert again.sent == [] and report.written == 0
+    assert ledger.pending_writes(dying.target) == []
+
+
+def test_demotion_grace_across_two_periods_through_the_ledger(folder, ledger):
+    """Contoso is Gold in Q3; with no new deals it scores low in Q4 (kept Gold: grace 1) and drops in 2027-Q1."""
+    plugins = Plugins(entry_points=False)
+    program = example()
+
+    def tier_of(period):
+        run(
+            program,
+            FilesConnector(folder / "data", folder / "out"),
+            ledger,
+            plugins,
+            period=Period.parse(period),
+        )
+        return next(s for s in ledger.standings(period) if s.partner_id == "P002")
+
+    q3 = tier_of("2026-Q3")
+    assert (q3.eligible, q3.assigned) == ("Gold", "Gold")
+    q4 = tier_of("2026-Q4")
+    assert q4.eligible != "Gold" and q4.assigned == "Gold"
+    q1 = tier_of("2027-Q1")
+    assert q1.assigned == q1.eligible != "Gold"
+
+
+def test_older_period_than_the_latest_with_lines_is_refused(folder, ledger):
+    from cosell.errors import PeriodError
+
+    plugins = Plugins(entry_points=False)
+    run(
+        example(),
+        FilesConnector(folder / "data", folder / "out"),
+        ledger,
+        plugins,
+        period=Period.parse("2026-Q4"),
+    )
+    with pytest.raises(PeriodError):
+        run(
+            example(),
+            FilesConnector(folder / "data", folder / "out"),
+            ledger,
+            plugins,
+            period=Period.parse("2026-Q3"),
+        )
+
+
+def test_commission_of_a_closed_period_is_paid_once_in_the_next(folder, ledger):
+    """A deal won in Q3 after Q3 was run and closed... lands in Q4 once, and not again in 2027-Q1."""
+    plugins = Plugins(entry_points=False)
+    program = example()
+    run(program, FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    ledger.close_period(Period.parse("2026-Q3"))
+    deals = (folder / "data" / "deals.csv").read_text()
+    deals += "D9001,Late entry,10000,USD,Closed Won,won,2026-07-01,2026-09-29,,,,,P003,sourced,\n"
+    (folder / "data" / "deals.csv").write_text(deals)
+    run(
+        program,
+        FilesConnector(folder / "data", folder / "out"),
+        ledger,
+        plugins,
+        period=Period.parse("2026-Q4"),
+    )
+    late = [line for line in ledger.lines("2026-Q4", "P003") if line.deal_id == "D9001"]
+    assert len(late) == 1 and late[0].amount == Decimal("800.00")  # Silver 8% (Q4 tier)
+    run(
+        program,
+        FilesConnector(folder / "data", folder / "out"),
+        ledger,
+        plugins,
+        period=Period.parse("2027-Q1"),
+    )
+    assert [line for line in ledger.lines("2027-Q1", "P003") if line.deal_id == "D9001"] == []

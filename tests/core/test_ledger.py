@@ -1,0 +1,691 @@
+"""The ledger, on a SQLite file and on PostgreSQL (each test in a fresh schema; see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+import cosell.ledger as ledger_module
+from cosell.connector import FieldWrite
+from cosell.errors import ConfigError, LockHeldError, PeriodError, UnreachableError
+from cosell.ledger import Ledger, OutboxItem, StoredStanding, decode_json, encode_json
+from cosell.money import from_cents
+from cosell.periods import Period
+from cosell.results import LedgerLine, PartnerStanding, PayoutLine, Projection, Score, TierDecision, TierRecord
+
+Q1, Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (1, 2, 3, 4))
+TARGET = "files:/tmp/out"
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    with Ledger.connect(ledger_url) as opened:
+        yield opened
+
+
+def line(partner: str, amount: str, kind: str = "commission", deal: str | None = "D1", **kw: Any) -> PayoutLine:
+    return PayoutLine(partner, kind, Decimal(amount), f"{kind} for {partner}", deal_id=deal, **kw)
+
+
+def standing(partner: str, score: str, eligible: str = "Silver", assigned: str = "Silver") -> PartnerStanding:
+    return PartnerStanding(
+        partner_id=partner,
+        metrics={"sourced_pipeline": Decimal("125000.50"), "win_rate": Decimal("0.4"), "deal_velocity_days": None},
+        score=Score(Decimal(score)),
+        tier=TierDecision(eligible=eligible, assigned=assigned, previous=None, periods_below=0, reason="why"),
+    )
+
+
+def write(record_id: str, incentive: str = "10.00") -> FieldWrite:
+    return FieldWrite("deal", record_id, {"incentive": incentive, "incentive_status": "Earned"}, {"incentive": None})
+
+
+def record(
+    ledger: Ledger,
+    period: Period = Q3,
+    *,
+    lines: Sequence[PayoutLine] = (),
+    standings: Sequence[PartnerStanding] = (),
+    projections: Sequence[Projection] = (),
+    writes: Sequence[FieldWrite] = (),
+    target: str = TARGET,
+) -> int:
+    return ledger.record_run(
+        period=period,
+        program="Global Partner Program",
+        connector="files",
+        target=target,
+        lines=lines,
+        standings=standings,
+        projections=projections,
+        writes=writes,
+    )
+
+
+def raw_rows(url: str, table: str, *, without: Sequence[str] = ("run_id",)) -> list[dict[str, Any]]:
+    """Rows exactly as stored, in key order, without the given columns."""
+    engine = sa.create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            tbl = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            rows = conn.execute(sa.select(tbl).order_by(*tbl.primary_key.columns)).mappings().all()
+    finally:
+        engine.dispose()
+    return [{k: v for k, v in r.items() if k not in without} for r in rows]
+
+
+def execute(url: str, sql: str) -> None:
+    engine = sa.create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+def start_child(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        raise AssertionError(f"child said nothing in {timeout}s")
+    text = proc.stdout.readline().strip()
+    if not text:
+        proc.wait()
+        assert proc.stderr is not None
+        raise AssertionError(f"child ended: {proc.stderr.read()}")
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# money
+# --------------------------------------------------------------------------------------------------
+
+AMOUNTS = [
+    "0.00",
+    "0.01",
+    "-0.01",
+    "100",
+    "1234567890123.45",  # 10^12 scale
+    "-999999999999.99",
+    "90071992547409.93",  # 2^53 + 1 cents: no float holds it
+    "12345678901234567.89",
+]
+
+
+def test_amounts_round_trip_to_the_cent(ledger: Ledger, ledger_url: str) -> None:
+    assert Decimal(float(Decimal("90071992547409.93"))) != Decimal("90071992547409.93")  # why cents
+    lines = [line("P1", a, deal=f"D{i}") for i, a in enumerate(AMOUNTS)]
+    projections = [Projection("P1", f"O{i}", Decimal(a), "if won") for i, a in enumerate(AMOUNTS)]
+    record(ledger, lines=lines, projections=projections)
+
+    back = [ln.amount for ln in ledger.lines("2026-Q3")]
+    assert back == [Decimal(a) for a in AMOUNTS]
+    assert [str(a) for a in back] == [str(from_cents(int(Decimal(a) * 100))) for a in AMOUNTS]
+    assert [p.amount for p in ledger.projections("2026-Q3")] == [Decimal(a) for a in AMOUNTS]
+    assert sum(back) == sum(Decimal(a) for a in AMOUNTS)
+    stored = [r["amount_cents"] for r in raw_rows(ledger_url, "cosell_lines")]
+    assert stored == [int(Decimal(a) * 100) for a in AMOUNTS]
+    assert all(type(c) is int for c in stored)
+    history = ledger.history(Q4)
+    assert [ln.amount for ln in history.lines_of("P1")] == [Decimal(a) for a in AMOUNTS]
+
+
+def test_any_whole_cent_amount_round_trips(ledger: Ledger) -> None:
+    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.integers(-(10**17), 10**17), min_size=1, max_size=8))
+    def check(cents: list[int]) -> None:
+        amounts = [from_cents(c) for c in cents]
+        record(ledger, lines=[PayoutLine("P", "commission", a, "x") for a in amounts])
+        assert [ln.amount for ln in ledger.lines("2026-Q3")] == amounts
+
+    check()
+
+
+def test_an_amount_that_is_not_whole_cents_writes_nothing(ledger: Ledger) -> None:
+    record(ledger, lines=[line("P1", "5.00")], writes=[write("D1")])
+    with pytest.raises(ValueError, match="whole number of cents"):
+        record(ledger, lines=[line("P1", "7.00"), line("P1", "0.001")], writes=[write("D2")])
+    assert [ln.amount for ln in ledger.lines("2026-Q3")] == [Decimal("5.00")]
+    assert [i.write.record_id for i in ledger.pending_writes(TARGET)] == ["D1"]
+    assert ledger.periods() == [("2026-Q3", "open")]
+
+
+# --------------------------------------------------------------------------------------------------
+# periods
+# --------------------------------------------------------------------------------------------------
+
+
+def test_rerunning_an_open_period_replaces_its_lines_and_standings_with_identical_rows(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    lines = [line("P2", "30.00", deal="D9"), line("P1", "10.00", tags=frozenset({"margin_floor", "a"}))]
+    lines.append(line("P1", "0.00", withheld=True, kind="commission", deal="D3"))
+    lines.append(line("P1", "-5.00", kind="cap", deal=None, uncapped=True))
+    standings = [standing("P2", "71.25", "Gold", "Gold"), standing("P1", "40.00")]
+    projections = [Projection("P1", "O1", Decimal("12.34"), "if won"), Projection("P2", "O1", Decimal("0"), "w", True)]
+
+    def snapshot() -> list[list[dict[str, Any]]]:
+        return [raw_rows(ledger_url, t) for t in ("cosell_lines", "cosell_standings", "cosell_projections")]
+
+    first_run = record(ledger, lines=lines, standings=standings, projections=projections)
+    first = snapshot()
+    first_read = (ledger.lines("2026-Q3"), ledger.standings("2026-Q3"), ledger.projections("2026-Q3"))
+    second_run = record(ledger, lines=lines, standings=standings, projections=projections)
+    assert second_run != first_run
+    assert snapshot() == first
+    assert (ledger.lines("2026-Q3"), ledger.standings("2026-Q3"), ledger.projections("2026-Q3")) == first_read
+    assert {r["run_id"] for r in raw_rows(ledger_url, "cosell_lines", without=())} == {second_run}
+
+    assert [ln.partner_id for ln in first_read[0]] == ["P2", "P1", "P1", "P1"]  # stored order kept
+    assert first_read[0][1].tags == frozenset({"margin_floor", "a"})
+    assert first_read[0][2].withheld and first_read[0][3].uncapped and first_read[0][3].deal_id is None
+    assert first_read[1][0] == StoredStanding(
+        period="2026-Q3",
+        partner_id="P2",
+        score=Decimal("71.25"),
+        eligible="Gold",
+        assigned="Gold",
+        metrics=first_read[1][0].metrics,
+        reason="why",
+    )
+    assert dict(first_read[1][0].metrics) == {
+        "sourced_pipeline": Decimal("125000.50"),
+        "win_rate": Decimal("0.4"),
+        "deal_velocity_days": None,
+    }
+    assert str(first_read[1][0].metrics["sourced_pipeline"]) == "125000.50"
+    assert first_read[2] == projections
+
+    record(ledger, lines=[line("P3", "1.00")], standings=[standing("P3", "1")])
+    assert [ln.partner_id for ln in ledger.lines("2026-Q3")] == ["P3"]
+    assert [s.partner_id for s in ledger.standings("2026-Q3")] == ["P3"]
+    assert ledger.projections("2026-Q3") == []
+    assert ledger.lines("2026-Q3", "P1") == []
+
+
+def test_a_closed_period_refuses_record_run_and_is_never_rewritten(ledger: Ledger, ledger_url: str) -> None:
+    with pytest.raises(PeriodError, match="no run"):
+        ledger.close_period(Q3)
+    record(ledger, lines=[line("P1", "10.00")], standings=[standing("P1", "50")])
+    assert ledger.period_status("2026-Q3") == "open"
+    ledger.close_period(Q3)
+    ledger.close_period(Q3)  # idempotent
+    assert ledger.period_status("2026-Q3") == "closed"
+    assert ledger.closed_periods() == frozenset({"2026-Q3"})
+    before = [raw_rows(ledger_url, t) for t in ("cosell_lines", "cosell_standings", "cosell_runs")]
+
+    with pytest.raises(PeriodError, match=r"2026-Q3 was closed on \d{4}-\d\d-\d\d; later facts land in a later"):
+        record(ledger, lines=[line("P1", "99.00")])
+    with pytest.raises(PeriodError) as caught:
+        ledger.check_runnable(Q3)
+    assert caught.value.exit_code == 2
+    assert [raw_rows(ledger_url, t) for t in ("cosell_lines", "cosell_standings", "cosell_runs")] == before
+    assert ledger.periods() == [("2026-Q3", "closed")]
+    record(ledger, Q4, lines=[line("P1", "-10.00", kind="clawback")])  # later facts land later
+    assert ledger.periods() == [("2026-Q3", "closed"), ("2026-Q4", "open")]
+
+
+def test_running_a_period_older_than_the_latest_with_lines_is_refused(ledger: Ledger) -> None:
+    assert ledger.latest_period_with_lines() is None
+    record(ledger, Q3, lines=[line("P1", "1.00")])
+    assert ledger.latest_period_with_lines() == "2026-Q3"
+    with pytest.raises(PeriodError, match="older than 2026-Q3.*account fields always show the latest period"):
+        ledger.check_runnable(Q2)
+    with pytest.raises(PeriodError, match="older than 2026-Q3"):
+        record(ledger, Q2, lines=[line("P1", "2.00")])
+    assert ledger.lines("2026-Q2") == []
+    ledger.check_runnable(Q3)  # rerunning the latest open period is fine
+    record(ledger, Q4)  # a run without lines still moves the account fields to its period
+    assert ledger.latest_period_with_lines() == "2026-Q4"
+    with pytest.raises(PeriodError, match="older than 2026-Q4"):
+        ledger.check_runnable(Q3)
+
+
+def test_mixing_quarters_and_months_is_refused(ledger: Ledger) -> None:
+    assert ledger.period_kind() is None
+    record(ledger, Q3)
+    assert ledger.period_kind() == "quarter"
+    october = Period.parse("2026-10")
+    with pytest.raises(PeriodError, match="2026-10 is a month, but this ledger holds quarters"):
+        ledger.check_runnable(october)
+    with pytest.raises(PeriodError, match="holds quarters"):
+        record(ledger, october)
+    assert ledger.periods() == [("2026-Q3", "open")]
+
+
+def test_history_sees_only_earlier_periods_oldest_first(ledger: Ledger) -> None:
+    for period, (a, b) in zip((Q1, Q2, Q3), (("1.00", "2.00"), ("3.00", "4.00"), ("5.00", "6.00")), strict=True):
+        record(
+            ledger,
+            period,
+            lines=[line("A", a, deal="DA"), line("B", b), line("A", "0.50", kind="baseline", deal=None)],
+            standings=[standing("A", a, "Gold", "Silver"), standing("B", b)],
+        )
+    ledger.close_period(Q1)
+    assert ledger.periods() == [("2026-Q1", "closed"), ("2026-Q2", "open"), ("2026-Q3", "open")]
+
+    empty = ledger.history(Q1)
+    assert dict(empty.tiers) == {} and dict(empty.lines) == {}
+
+    history = ledger.history(Q3)
+    assert history.tiers_of("A") == (
+        TierRecord("2026-Q1", Decimal("1.00"), "Gold", "Silver"),
+        TierRecord("2026-Q2", Decimal("3.00"), "Gold", "Silver"),
+    )
+    assert [(ln.period, ln.kind, ln.amount) for ln in history.lines_of("A")] == [
+        ("2026-Q1", "commission", Decimal("1.00")),
+        ("2026-Q1", "baseline", Decimal("0.50")),
+        ("2026-Q2", "commission", Decimal("3.00")),
+        ("2026-Q2", "baseline", Decimal("0.50")),
+    ]
+    assert history.lines_of("B")[0] == LedgerLine(
+        period="2026-Q1", partner_id="B", kind="commission", amount=Decimal("2.00"),
+        explanation="commission for B", deal_id="D1",
+    )
+    assert history.closed_periods == frozenset({"2026-Q1"})
+    assert history.lines_of("nobody") == () and history.tiers_of("nobody") == ()
+    assert [t.period for t in ledger.history(Q4).tiers_of("B")] == ["2026-Q1", "2026-Q2", "2026-Q3"]
+    with pytest.raises(TypeError):
+        history.lines["C"] = ()  # type: ignore[index]  # read-only
+
+
+# --------------------------------------------------------------------------------------------------
+# runs and the outbox
+# --------------------------------------------------------------------------------------------------
+
+
+def test_finish_run_keeps_its_status_and_summary(ledger: Ledger) -> None:
+    run_id = record(ledger)
+    assert ledger.run(run_id) is not None
+    assert ledger.run(run_id)["status"] == "computed"  # type: ignore[index]
+    ledger.finish_run(run_id, "done", {"lines": 3, "total": Decimal("12.30"), "failures": []})
+    run = ledger.run(run_id)
+    assert run is not None
+    assert run["status"] == "done" and run["finished_at"] and run["program"] == "Global Partner Program"
+    assert run["summary"] == {"lines": 3, "total": Decimal("12.30"), "failures": []}
+    assert str(run["summary"]["total"]) == "12.30"
+    with pytest.raises(ValueError, match="no run"):
+        ledger.finish_run(run_id + 100, "done")
+    assert ledger.run(run_id + 100) is None
+
+
+def test_writes_are_stored_pending_then_marked_done_or_failed(ledger: Ledger) -> None:
+    writes = [write("D1"), write("D2", "20.00"), FieldWrite("account", "P1", {"tier": "Gold", "score": None})]
+    run_id = record(ledger, writes=writes)
+    pending = ledger.pending_writes(TARGET)
+    assert [i.write for i in pending] == writes
+    assert all(i.status == "pending" and i.run_id == run_id and i.target == TARGET for i in pending)
+    assert [i.id for i in pending] == sorted(i.id for i in pending)
+    assert ledger.pending_writes("other") == []
+
+    ledger.mark_written([pending[0].id])
+    ledger.mark_failed({pending[2].id: "FIELD_CUSTOM_VALIDATION_EXCEPTION: tier is locked"})
+    assert [i.write.record_id for i in ledger.pending_writes(TARGET)] == ["D2"]
+    by_id = {i.id: i for i in ledger.outbox(run_id)}
+    assert by_id[pending[0].id].status == "done" and by_id[pending[0].id].error is None
+    assert by_id[pending[2].id].status == "failed"
+    assert by_id[pending[2].id].error == "FIELD_CUSTOM_VALIDATION_EXCEPTION: tier is locked"
+    ledger.mark_written([])
+    ledger.mark_failed({})
+
+
+def test_a_new_run_supersedes_the_older_pending_writes_of_the_same_target(ledger: Ledger) -> None:
+    first = record(ledger, writes=[write("D1"), write("D2")])
+    done = ledger.pending_writes(TARGET)[0].id
+    ledger.mark_written([done])
+    other = record(ledger, writes=[write("D7")], target="salesforce:https://example.my.salesforce.com")
+    third = record(ledger, writes=[write("D2", "25.00"), write("D3")])
+
+    assert [(i.write.record_id, i.run_id) for i in ledger.pending_writes(TARGET)] == [("D2", third), ("D3", third)]
+    assert [i.status for i in ledger.outbox(first)] == ["done", "superseded"]
+    assert [i.status for i in ledger.outbox(other)] == ["pending"]
+    assert [i.write.record_id for i in ledger.outbox()] == ["D1", "D2", "D7", "D2", "D3"]
+
+
+CRASHER = """
+import os, signal, sys
+from decimal import Decimal
+from cosell.connector import FieldWrite
+from cosell.ledger import Ledger
+from cosell.periods import Period
+ledger = Ledger.connect(sys.argv[1])
+writes = [FieldWrite("deal", f"D{i}", {"incentive": f"{i}.00"}) for i in range(6)]
+run_id = ledger.record_run(period=Period.parse("2026-Q3"), program="p", connector="files", target="T",
+                           lines=[], standings=[], projections=[], writes=writes)
+items = ledger.pending_writes("T")
+ledger.mark_written([items[0].id, items[3].id])   # the batches the target confirmed before the crash
+print(run_id, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_pending_writes_after_a_crash_are_exactly_the_unconfirmed_rows(ledger_url: str) -> None:
+    child = start_child(CRASHER, ledger_url)
+    run_id = int(read_line(child))
+    assert child.wait(timeout=30) == -signal.SIGKILL
+    with Ledger.connect(ledger_url) as ledger:
+        pending = ledger.pending_writes("T")
+        assert [i.write.record_id for i in pending] == ["D1", "D2", "D4", "D5"]
+        assert [i.write.values for i in pending] == [{"incentive": f"{n}.00"} for n in (1, 2, 4, 5)]
+        assert {i.run_id for i in pending} == {run_id}
+        assert [i.status for i in ledger.outbox(run_id)] == ["done", "pending", "pending", "done", "pending", "pending"]
+        assert ledger.run(run_id)["status"] == "computed"  # type: ignore[index]  # never finished
+
+
+# --------------------------------------------------------------------------------------------------
+# one run at a time
+# --------------------------------------------------------------------------------------------------
+
+HOLDER = """
+import sys, time
+from cosell.ledger import Ledger
+ledger = Ledger.connect(sys.argv[1])
+with ledger.hold_period(sys.argv[2], wait_seconds=float(sys.argv[4])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[3]))
+print("released", flush=True)
+"""
+
+
+def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_with_its_process(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    holder = start_child(HOLDER, ledger_url, "2026-Q3", "120", "0")
+    try:
+        assert read_line(holder) == "held"
+        started = time.monotonic()
+        with pytest.raises(LockHeldError, match="another run holds period 2026-Q3") as caught, ledger.hold_period(
+            "2026-Q3", wait_seconds=0.6
+        ):
+            pytest.fail("the lock is held by the child")
+        assert time.monotonic() - started >= 0.6
+        assert caught.value.exit_code == 5
+        with ledger.hold_period("2026-Q4", wait_seconds=0):  # other periods are free
+            pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        with ledger.hold_period("2026-Q3", wait_seconds=10):  # released by the kill
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_holder_waits_for_the_first_to_finish(ledger: Ledger, ledger_url: str) -> None:
+    with ledger.hold_period("2026-Q3", wait_seconds=0):
+        child = start_child(HOLDER, ledger_url, "2026-Q3", "0", "20")
+        time.sleep(0.8)  # the child is polling now
+    try:
+        assert read_line(child) == "held"
+        assert read_line(child) == "released"
+        assert child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_period_is_held_once_within_one_process_too(ledger: Ledger) -> None:
+    with ledger.hold_period("2026-Q3"):
+        with pytest.raises(LockHeldError), ledger.hold_period("2026-Q3", wait_seconds=0.2):
+            pass
+    with ledger.hold_period("2026-Q3", wait_seconds=0):  # released on exit
+        pass
+    with pytest.raises(PeriodError, match="not a period"), ledger.hold_period("../etc"):
+        pass
+
+
+def test_an_in_memory_ledger_holds_periods_with_a_process_local_lock() -> None:
+    with Ledger.connect("sqlite://") as ledger:
+        record(ledger, lines=[line("P1", "1.00")])
+        assert [ln.amount for ln in ledger.lines("2026-Q3")] == [Decimal("1.00")]
+        errors: list[BaseException] = []
+        with ledger.hold_period("2026-Q3"):
+
+            def second() -> None:
+                try:
+                    with ledger.hold_period("2026-Q3", wait_seconds=0.2):
+                        pass
+                except LockHeldError as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join()
+        assert len(errors) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# CRM snapshot and cursors
+# --------------------------------------------------------------------------------------------------
+
+
+def test_snapshot_upsert_delete_and_read_back(ledger: Ledger) -> None:
+    payload = {
+        "Amount": Decimal("1234567890123.4567"),
+        "Rate": Decimal("0.10"),
+        "CloseDate": date(2026, 9, 30),
+        "SystemModstamp": datetime(2026, 9, 30, 12, 5, tzinfo=UTC),
+        "IsWon": True,
+        "Count": 3,
+        "Name": "Zürich — deal",
+        "Partners": [{"id": "P1", "share": Decimal("0.5")}],
+        "Nothing": None,
+    }
+    ids = ["b", "a", "B", "10", "9", "é", "a-1"]
+    assert ledger.snapshot_upsert("salesforce", "Opportunity", ((i, payload | {"Id": i}) for i in ids)) == len(ids)
+    ledger.snapshot_upsert("salesforce", "Account", [("a", {"Name": "other object"})])
+    ledger.snapshot_upsert("hubspot", "Opportunity", [("a", {"Name": "other connector"})])
+
+    got = list(ledger.snapshot("salesforce", "Opportunity"))
+    assert [rid for rid, _ in got] == sorted(ids)  # byte order on both backends
+    assert got[0][1] == payload | {"Id": sorted(ids)[0]}
+    assert str(got[0][1]["Rate"]) == "0.10" and str(got[0][1]["Amount"]) == "1234567890123.4567"
+    assert isinstance(got[0][1]["CloseDate"], date) and got[0][1]["SystemModstamp"].tzinfo is not None
+
+    assert ledger.snapshot_upsert("salesforce", "Opportunity", [("a", {"Id": "a", "v": 2}), ("a", {"v": 3})]) == 2
+    assert dict(ledger.snapshot("salesforce", "Opportunity"))["a"] == {"v": 3}
+    assert ledger.snapshot_delete("salesforce", "Opportunity", ["a", "b", "missing"]) == 2
+    assert [rid for rid, _ in ledger.snapshot("salesforce", "Opportunity")] == sorted(set(ids) - {"a", "b"})
+    assert ledger.snapshot_count("salesforce", "Opportunity") == len(ids) - 2
+    assert list(ledger.snapshot("salesforce", "Account")) == [("a", {"Name": "other object"})]
+    assert list(ledger.snapshot("hubspot", "Opportunity")) == [("a", {"Name": "other connector"})]
+    assert list(ledger.snapshot("files", "Opportunity")) == []
+
+
+def test_snapshot_upsert_of_100000_records_is_fast(ledger: Ledger) -> None:
+    def records(version: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        for i in range(100_000):
+            yield f"006{i:012d}", {"Amount": Decimal(f"{i}.25"), "StageName": "Proposal", "v": version}
+
+    started = time.monotonic()
+    assert ledger.snapshot_upsert("salesforce", "Opportunity", records(1)) == 100_000
+    assert ledger.snapshot_upsert("salesforce", "Opportunity", records(2)) == 100_000  # all updates
+    elapsed = time.monotonic() - started
+    seen = 0
+    for n, (rid, payload) in enumerate(ledger.snapshot("salesforce", "Opportunity")):
+        assert rid == f"006{n:012d}" and payload["v"] == 2 and payload["Amount"] == Decimal(f"{n}.25")
+        seen += 1
+    assert seen == 100_000
+    assert elapsed < 20, f"200,000 upserts took {elapsed:.1f}s"
+
+
+def test_sync_cursors_are_kept_per_connector_and_stream(ledger: Ledger) -> None:
+    assert ledger.cursor("salesforce", "Opportunity") is None
+    ledger.set_cursor("salesforce", "Opportunity", "2026-09-30T12:00:00.000+0000")
+    ledger.set_cursor("salesforce", "Account", "2026-09-01T00:00:00.000+0000")
+    ledger.set_cursor("hubspot", "Opportunity", "1759233600000")
+    ledger.set_cursor("salesforce", "Opportunity", "2026-10-01T08:00:00.000+0000")
+    assert ledger.cursor("salesforce", "Opportunity") == "2026-10-01T08:00:00.000+0000"
+    assert ledger.cursor("salesforce", "Account") == "2026-09-01T00:00:00.000+0000"
+    assert ledger.cursor("hubspot", "Opportunity") == "1759233600000"
+
+
+def test_json_keeps_decimals_dates_and_datetimes_exact() -> None:
+    value = {"a": Decimal("1E+3"), "b": [Decimal("-0.00")], "c": date(2026, 1, 2), "d": (1, "x")}
+    text = encode_json(value)
+    assert '{"$decimal":"1E+3"}' in text
+    back = decode_json(text)
+    assert back == {"a": Decimal("1E+3"), "b": [Decimal("-0.00")], "c": date(2026, 1, 2), "d": [1, "x"]}
+    assert str(back["a"]) == "1E+3" and str(back["b"][0]) == "-0.00"
+    with pytest.raises(TypeError, match="cannot store"):
+        encode_json({"x": object()})
+    with pytest.raises(ValueError):
+        encode_json({"x": float("nan")})
+
+
+def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
+    lines = [PayoutLine(f"P{i % 97}", "commission", from_cents(i * 7 - 1000), f"line {i}", f"D{i}") for i in range(12_345)]
+    record(ledger, lines=lines, writes=[write(f"D{i}") for i in range(12_345)])
+    back = ledger.lines("2026-Q3")
+    assert [(ln.partner_id, ln.amount, ln.explanation) for ln in back] == [
+        (ln.partner_id, ln.amount, ln.explanation) for ln in lines
+    ]
+    assert [ln.deal_id for ln in ledger.lines("2026-Q3", "P5")] == [f"D{i}" for i in range(5, 12_345, 97)]
+    assert len(ledger.pending_writes(TARGET)) == 12_345
+
+
+# --------------------------------------------------------------------------------------------------
+# schema and connection
+# --------------------------------------------------------------------------------------------------
+
+
+def test_the_schema_version_is_stored(ledger: Ledger, ledger_url: str) -> None:
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": ledger_module.schema_version()}]
+    Ledger.connect(ledger_url).close()  # reopening a current ledger changes nothing
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 1}]
+
+
+def test_a_ledger_with_a_future_schema_version_is_refused(ledger: Ledger, ledger_url: str) -> None:
+    execute(ledger_url, "UPDATE cosell_schema SET version = 99")
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(1\)") as caught:
+        Ledger.connect(ledger_url)
+    assert caught.value.exit_code == 2
+    assert "upgrade cosell" in str(caught.value)
+
+
+def test_an_older_schema_is_migrated_in_order(
+    ledger: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record(ledger, lines=[line("P1", "10.00")])
+    ledger.close()
+    calls: list[int] = []
+
+    def to_2(conn: sa.Connection) -> None:
+        calls.append(2)
+        conn.exec_driver_sql("CREATE TABLE cosell_extra (x INTEGER)")
+
+    def to_3(conn: sa.Connection) -> None:
+        calls.append(3)
+        conn.exec_driver_sql("INSERT INTO cosell_extra (x) VALUES (3)")
+
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", [*ledger_module.MIGRATIONS, (2, to_2), (3, to_3)])
+    with Ledger.connect(ledger_url) as migrated:
+        assert calls == [2, 3]
+        assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]  # data kept
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 3}]
+    assert raw_rows(ledger_url, "cosell_extra", without=()) == [{"x": 3}]
+    Ledger.connect(ledger_url).close()
+    assert calls == [2, 3]  # each migration runs once
+
+
+def test_a_password_in_the_url_never_appears_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "CONNECT_RETRY_DELAYS", ())
+    for url in (
+        "postgresql://cosell:s3cr3t-pw@127.0.0.1:1/ledger",
+        "postgresql+psycopg://cosell@127.0.0.1:1/ledger?password=s3cr3t-pw",
+    ):
+        with pytest.raises(UnreachableError) as caught:
+            Ledger.connect(url)
+        message = str(caught.value)
+        assert "s3cr3t-pw" not in message and "s3cr3t-pw" not in repr(caught.value)
+        assert caught.value.exit_code == 4
+        assert "cannot reach the ledger at postgresql+psycopg://cosell" in message and "***" in message
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    with pytest.raises(ConfigError) as bad:
+        Ledger.connect("mysql://cosell:s3cr3t-pw@db/ledger")
+    assert "s3cr3t-pw" not in str(bad.value) and "SQLite" in str(bad.value)
+    with pytest.raises(ConfigError) as garbage:
+        Ledger.connect("postgresql://cosell:s3cr3t-pw@db:notaport/ledger")
+    assert "s3cr3t-pw" not in str(garbage.value)
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_url_never_appears_in_ledger_url(postgres_url: str) -> None:
+    # trust auth: the server ignores the password, so the ledger opens and shows its URL
+    with_password = make_url(postgres_url).set(password="s3cr3t-pw").render_as_string(hide_password=False)
+    with Ledger.connect(with_password) as ledger:
+        assert "s3cr3t-pw" not in ledger.url and "s3cr3t-pw" not in repr(ledger)
+        assert ledger.url.startswith("postgresql+psycopg://postgres:***@")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_url_uses_the_psycopg_3_driver(postgres_url: str) -> None:
+    plain = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with Ledger.connect(plain) as ledger:
+        assert ledger.url.startswith("postgresql+psycopg://")
+        record(ledger, lines=[line("P1", "1.00")])
+
+
+def test_a_bad_ledger_url_is_a_config_error(tmp_path: Path) -> None:
+    for url in ("not a url", "mysql://db/ledger", "postgresql+psycopg2://db/ledger"):
+        with pytest.raises(ConfigError):
+            Ledger.connect(url)
+    with pytest.raises(ConfigError, match="does not exist"):
+        Ledger.connect(f"sqlite:///{tmp_path}/missing/ledger.db")
+
+
+def test_connect_uses_cosell_ledger_then_cosell_db_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COSELL_LEDGER", raising=False)
+    with Ledger.connect() as ledger:
+        assert ledger.url == f"sqlite:///{tmp_path}/cosell.db"
+    assert (tmp_path / "cosell.db").exists()
+    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{tmp_path}/team.db")
+    with Ledger.connect() as ledger:
+        record(ledger)
+    assert (tmp_path / "team.db").exists()
+    monkeypatch.setenv("COSELL_LEDGER", "sqlite:///relative.db")
+    with Ledger.connect() as ledger:  # resolved once, at connect
+        assert ledger.url == f"sqlite:///{tmp_path}/relative.db"
+
+
+def test_outbox_items_are_plain_values(ledger: Ledger) -> None:
+    record(ledger, writes=[write("D1")])
+    (item,) = ledger.outbox()
+    assert isinstance(item, OutboxItem)
+    assert item.write == FieldWrite("deal", "D1", {"incentive": "10.00", "incentive_status": "Earned"}, {"incentive": None})
+    with pytest.raises(AttributeError):
+        item.status = "done"  # type: ignore[misc]

@@ -1,0 +1,151 @@
+from decimal import Decimal
+
+import pytest
+from cosell import hookimpl
+from cosell.engine import check_program
+from cosell.errors import PluginError, ProgramError
+from cosell.pluginmanager import Plugins
+from cosell.results import MetricDefinition, PayoutLine
+from cosell.testing import compute_period, deal, partner, program
+
+
+class Exploding:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        raise RuntimeError("boom")
+
+
+def test_hook_that_raises_stops_the_computation_naming_the_plugin():
+    plugins = Plugins(entry_points=False, extra={"exploding": Exploding()})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "plugin 'exploding'" in str(info.value) and "RuntimeError: boom" in str(info.value)
+
+
+class Misspelled:
+    @hookimpl
+    def cosell_payout_line(self, partner):
+        return []
+
+
+def test_misspelled_hook_is_refused_naming_the_plugin_and_suggesting_the_hook():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"typo": Misspelled()})
+    text = str(info.value)
+    assert "plugin 'typo'" in text and "cosell_payout_lines" in text and "test_plugins.py" in text
+
+
+class WrongArgument:
+    @hookimpl
+    def cosell_payout_lines(self, partner, deals):
+        return []
+
+
+def test_hook_argument_the_spec_does_not_have_is_refused():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"wrongarg": WrongArgument()})
+    assert "plugin 'wrongarg'" in str(info.value) and "deals" in str(info.value)
+
+
+class WrongType:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        return [{"kind": "bonus", "amount": 5}]
+
+
+def test_plugin_returning_the_wrong_type_is_named():
+    plugins = Plugins(entry_points=False, extra={"wrongtype": WrongType()})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "plugin 'wrongtype'" in str(info.value) and "not a PayoutLine" in str(info.value)
+
+
+class FloatAmount:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        return [PayoutLine(partner.id, "bonus", 5.5, "a float")]  # type: ignore[arg-type]
+
+
+def test_float_amount_is_refused():
+    plugins = Plugins(entry_points=False, extra={"floaty": FloatAmount()})
+    with pytest.raises(PluginError, match="not Decimal"):
+        compute_period(program(), [partner("P1")], plugins=plugins)
+
+
+class Bonus:
+    @hookimpl
+    def cosell_payout_lines(self, partner, lines):
+        earned = sum((line.amount for line in lines), Decimal(0))
+        return [
+            PayoutLine(
+                partner.id, "loyalty", Decimal("10.00"), f"10.00 on top of {earned} from built-in rules"
+            )
+        ]
+
+
+def test_third_party_payout_hook_sees_built_in_lines_and_adds_its_own():
+    plugins = Plugins(entry_points=False, extra={"bonus": Bonus()})
+    result = compute_period(
+        program(),
+        [partner("P1")],
+        [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")],
+        plugins=plugins,
+    )
+    kinds = [(line.kind, line.amount) for line in result.all_lines()]
+    assert kinds == [("commission", Decimal("50.00")), ("loyalty", Decimal("10.00"))]
+    assert "on top of 50.00" in result.all_lines()[1].explanation
+
+
+class ClashingMetric:
+    @hookimpl
+    def cosell_metric_definitions(self):
+        return [MetricDefinition("win_rate", "my own win rate")]
+
+
+def test_metric_name_clash_between_two_plugins_names_both():
+    plugins = Plugins(entry_points=False, extra={"clash": ClashingMetric()})
+    with pytest.raises(PluginError) as info:
+        plugins.metric_definitions()
+    assert "plugin 'clash'" in str(info.value) and "'metrics'" in str(info.value)
+
+
+def test_program_naming_a_metric_no_plugin_provides_is_a_program_error_with_its_line():
+    loaded = program("""\
+program: P
+period: 2026-Q3
+currency: USD
+scoring:
+  metrics:
+    nps: {weight: 1, target: 50}
+tiers: [{name: Registered, min_score: 0}]
+""")
+    with pytest.raises(ProgramError) as info:
+        check_program(loaded, Plugins(entry_points=False))
+    assert str(info.value.problems[0]).startswith(
+        "<test program>:6: scoring.metrics.nps: no plugin provides this metric"
+    )
+
+
+def test_plugins_entry_for_a_plugin_not_installed_is_an_error_naming_it():
+    loaded = program(plugins={"nps": {"field": "NPS__c"}})
+    with pytest.raises(ProgramError, match=r"plugins\.nps: no installed plugin reads it"):
+        check_program(loaded, Plugins(entry_points=False))
+
+
+def test_built_in_plugins_are_listed_with_their_hooks():
+    infos = {i.name: i for i in Plugins(entry_points=False).describe()}
+    assert {"metrics", "scoring", "tiers", "commission", "files"} <= set(infos)
+    assert "cosell_payout_lines" in infos["commission"].hooks and infos["commission"].builtin
+
+
+def test_same_input_gives_the_same_lines():
+    deals = [
+        deal(
+            f"D{i}", str(1000 + i), partners=[("P1", "sourced", "0.5"), ("P2", "cosell")], won_on="2026-08-01"
+        )
+        for i in range(20)
+    ]
+    first = compute_period(program(), [partner("P1"), partner("P2")], deals)
+    second = compute_period(program(), [partner("P2"), partner("P1")], list(reversed(deals)))
+    assert sorted(map(repr, first.all_lines())) == sorted(map(repr, second.all_lines()))
+    assert [s.partner_id for s in first.standings] == ["P1", "P2"]

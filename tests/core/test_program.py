@@ -1,0 +1,106 @@
+from decimal import Decimal
+
+import pytest
+from cosell.errors import ProgramError
+from cosell.program import load_program, parse_program, program_json_schema
+from cosell.testing import program
+
+MINIMAL = """\
+program: P
+period: 2026-Q3
+currency: USD
+tiers:
+  - {name: Registered, min_score: 0}
+"""
+
+
+def problems_of(text):
+    with pytest.raises(ProgramError) as info:
+        parse_program(text, "prog.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_minimal_program_defaults_the_sections_left_out():
+    p = parse_program(MINIMAL).program
+    assert p.scoring is None and p.payouts is None and p.caps is None
+    assert p.tiers[0].commission_rate == 0 and p.demotion_grace_periods == 0 and p.timezone == "UTC"
+
+
+def test_unknown_key_is_refused_with_its_path_and_line():
+    text = MINIMAL + "caps: {per_partner: 10, per_deal: 5}\n"
+    assert problems_of(text) == ["prog.yaml:6: caps.per_deal: unknown key"]
+
+
+def test_unknown_nested_key_in_a_list_names_the_item():
+    text = MINIMAL.replace("min_score: 0}", "min_score: 0, rate: 1}")
+    assert problems_of(text) == ["prog.yaml:5: tiers[0].rate: unknown key"]
+
+
+def test_duplicate_key_is_refused_with_its_line():
+    assert problems_of(MINIMAL + "currency: EUR\n") == [
+        "prog.yaml:6: duplicate key 'currency': each key may appear once"
+    ]
+
+
+def test_unquoted_decimals_are_read_exactly_not_as_floats():
+    p = parse_program(MINIMAL.replace("min_score: 0}", "min_score: 0, commission_rate: 0.07}")).program
+    assert p.tiers[0].commission_rate == Decimal("0.07")
+
+
+def test_targets_must_be_positive_and_weights_not_negative():
+    text = MINIMAL + "scoring:\n  metrics:\n    win_rate: {weight: -1, target: 0}\n"
+    found = problems_of(text)
+    assert "prog.yaml:8: scoring.metrics.win_rate.weight: Input should be greater than or equal to 0" in found
+    assert "prog.yaml:8: scoring.metrics.win_rate.target: Input should be greater than 0" in found
+
+
+def test_tiers_must_rise_in_min_score():
+    text = MINIMAL + "  - {name: Gold, min_score: 70}\n  - {name: Silver, min_score: 40}\n"
+    [problem] = problems_of(text)
+    assert problem.startswith("prog.yaml:4: tiers: ") and "'Silver' (40) comes after 'Gold' (70)" in problem
+
+
+def test_min_margin_needs_the_floor_factor():
+    assert problems_of(MINIMAL + "guardrails: {min_margin_pct: 30}\n") == [
+        "prog.yaml:6: guardrails: `min_margin_pct` needs `margin_floor_factor`"
+    ]
+
+
+def test_mdf_needs_both_keys():
+    [problem] = problems_of(MINIMAL + "mdf: {release_on_approval: 0.5}\n")
+    assert problem == "prog.yaml:6: mdf.release_pipeline_multiple: required key is missing"
+
+
+def test_period_timezone_and_currency_are_checked():
+    text = MINIMAL.replace("2026-Q3", "2026-Q5").replace("USD", "usd") + "timezone: Mars/Olympus\n"
+    found = problems_of(text)
+    assert any(p.startswith("prog.yaml:2: period:") and "not a period" in p for p in found)
+    assert any(p.startswith("prog.yaml:3: currency:") for p in found)
+    assert any(p.startswith("prog.yaml:6: timezone:") and "IANA" in p for p in found)
+
+
+def test_all_problems_are_reported_at_once():
+    text = MINIMAL + "bogus: 1\nwind_down_days: -3\n"
+    assert len(problems_of(text)) == 2
+
+
+def test_missing_file_is_a_program_error_naming_it(tmp_path):
+    with pytest.raises(ProgramError) as info:
+        load_program(tmp_path / "nope.yaml")
+    assert "nope.yaml" in str(info.value)
+
+
+def test_json_schema_forbids_unknown_keys():
+    schema = program_json_schema()
+    assert schema["additionalProperties"] is False
+    assert "tiers" in schema["required"]
+
+
+def test_fx_rate_of_program_currency_is_one_and_missing_is_none():
+    p = program(fx={"EUR": "1.08"}).program
+    assert p.fx_rate("USD") == 1 and p.fx_rate("EUR") == Decimal("1.08") and p.fx_rate("JPY") is None
+
+
+def test_the_bundled_example_program_is_valid():
+    p = load_program("examples/program.yaml").program
+    assert [t.name for t in p.tiers] == ["Registered", "Silver", "Gold"]

@@ -1,0 +1,175 @@
+"""The CLI over the CSV connector and a SQLite ledger: what a RevOps user runs."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cosell.cli import app
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_PROGRAM = ROOT / "examples" / "program.yaml"
+EXAMPLE_DATA = ROOT / "examples" / "data"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COSELL_LEDGER", raising=False)
+    shutil.copytree(EXAMPLE_DATA, tmp_path / "data")
+    shutil.copy(EXAMPLE_PROGRAM, tmp_path / "program.yaml")
+    return tmp_path
+
+
+def cosell(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run_args(extra=()):
+    return ("run", "--program", "program.yaml", "--input", "data", "--output", "out", *extra)
+
+
+def rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_run_prints_the_partner_table_and_writes_fields_and_ledger(work):
+    result = cosell(*run_args())
+    assert result.exit_code == 0, result.output
+    assert "Northwind Partners" in result.output and "Partners, 2026-Q3" in result.output
+    accounts = {r["id"]: r for r in rows(work / "out" / "accounts.csv")}
+    assert accounts["P002"]["cosell_tier"] == "Gold"
+    deals = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
+    # 180,000 EUR × 1.08 = 194,400 USD; P001 share 0.9 sourced at Silver 8% = 13,996.80 USD;
+    # P006 share 0.1 influenced 0.25 at Silver 8% = 388.80 USD; together 14,385.60 USD = 13,320.00 EUR
+    assert deals["D1001"]["cosell_incentive"] == "13320.00"
+    assert deals["D1001"]["cosell_incentive_status"] == "Earned"
+    assert (work / "cosell.db").exists()
+
+
+def test_rerun_of_an_open_period_gives_identical_lines_and_writes_nothing(work):
+    assert cosell(*run_args()).exit_code == 0
+    first = cosell("statement", "--period", "2026-Q3", "--format", "csv").output
+    before = (work / "out" / "deals.csv").stat().st_mtime_ns
+    again = cosell(*run_args(["--json"]))
+    assert again.exit_code == 0
+    report = json.loads(again.output)
+    assert report["changes"] == [] and report["written"] == 0
+    assert cosell("statement", "--period", "2026-Q3", "--format", "csv").output == first
+    assert (work / "out" / "deals.csv").stat().st_mtime_ns == before
+
+
+def test_dry_run_shows_planned_changes_and_writes_nothing(work):
+    result = cosell(*run_args(["--dry-run"]))
+    assert result.exit_code == 0, result.output
+    assert "Planned field changes" in result.output and "dry run" in result.output
+    assert not (work / "out").exists()
+    assert cosell("statement", "--period", "2026-Q3").exit_code == 2  # the ledger has no run
+
+
+def test_bad_cells_are_all_reported_with_file_line_and_column_and_nothing_is_written(work):
+    text = (work / "data" / "deals.csv").read_text()
+    text = text.replace("D1001,Northwind - Data platform,180000", "D1001,Northwind - Data platform,18O000")
+    text = text.replace("2026-07-05,2026-09-15", "2026-07-05,2026-09-31")
+    (work / "data" / "deals.csv").write_text(text)
+    result = cosell(*run_args())
+    assert result.exit_code == 2
+    assert "deals.csv:2: amount:" in result.output
+    assert "deals.csv:8: closed_on:" in result.output
+    assert not (work / "out").exists()
+    assert cosell("statement", "--period", "2026-Q3").exit_code == 2
+
+
+def test_bad_program_exits_2_naming_the_line(work):
+    (work / "program.yaml").write_text((work / "program.yaml").read_text() + "bonus_pool: 5\n")
+    result = cosell(*run_args())
+    assert result.exit_code == 2
+    assert "program.yaml:" in result.output and "bonus_pool: unknown key" in result.output
+
+
+def test_closed_period_refuses_to_rerun(work):
+    assert cosell(*run_args()).exit_code == 0
+    closed = cosell("close", "--period", "2026-Q3")
+    assert closed.exit_code == 0, closed.output
+    result = cosell(*run_args())
+    assert result.exit_code == 2 and "closed" in result.output
+
+
+def test_statement_csv_has_the_spec_columns_and_two_place_amounts(work):
+    assert cosell(*run_args()).exit_code == 0
+    result = cosell("statement", "--period", "2026-Q3", "--partner", "P001", "--format", "csv")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "partner_id,period,kind,deal_id,amount,explanation"
+    assert lines[1].startswith("P001,2026-Q3,commission,D1001,13996.80,")
+
+
+def test_statement_json_lists_partners_with_tier_and_earnings(work):
+    assert cosell(*run_args()).exit_code == 0
+    doc = json.loads(cosell("statement", "--period", "2026-Q3", "--format", "json").output)
+    p002 = next(p for p in doc["partners"] if p["partner_id"] == "P002")
+    assert p002["tier"] == "Gold" and p002["lines"][0]["kind"] == "commission"
+
+
+def test_validate_schema_init_and_plugins(work):
+    assert cosell("validate", "program.yaml").exit_code == 0
+    assert json.loads(cosell("schema").output)["title"] == "cosell program"
+    init = cosell("init", "starter")
+    assert init.exit_code == 0 and (work / "starter" / "program.yaml").exists()
+    assert cosell("validate", "starter/program.yaml").exit_code == 0
+    assert cosell("init", "starter").exit_code == 2  # refuses to overwrite
+    started = cosell(
+        "run", "--program", "starter/program.yaml", "--input", "starter/data", "--output", "starter/out"
+    )
+    assert started.exit_code == 0, started.output
+    listed = json.loads(cosell("plugins", "--json").output)
+    assert {"commission", "metrics", "files"} <= {p["name"] for p in listed}
+
+
+def test_explain_shows_metrics_score_arithmetic_tier_reason_and_lines(work):
+    result = cosell("explain", "P001", "--program", "program.yaml", "--input", "data")
+    assert result.exit_code == 0, result.output
+    assert "score = 100 ×" in result.output and "88.00" in result.output
+    assert "Gold needs won_revenue" in result.output and "13996.80" in result.output
+
+
+def test_unknown_connector_and_missing_folder_are_config_errors(work):
+    assert cosell("run", "--program", "program.yaml", "--connector", "nope").exit_code == 2
+    result = cosell("run", "--program", "program.yaml", "--input", "missing", "--output", "out")
+    assert result.exit_code == 2 and "missing" in result.output
+
+
+def test_unreachable_ledger_exits_4_without_showing_the_password(work):
+    result = cosell(*run_args(["--ledger", "postgresql://cosell:s3cret@127.0.0.1:9/nowhere"]))
+    assert result.exit_code == 4, result.output
+    assert "s3cret" not in result.output
+
+
+def test_another_run_holding_the_period_exits_5(work, monkeypatch):
+    from cosell.ledger import Ledger
+
+    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{work / 'held.db'}")
+    import cosell.engine as engine
+
+    real_run = engine.run
+    monkeypatch.setattr(
+        "cosell.cli.run_engine", lambda *a, **k: real_run(*a, **{**k, "lock_wait_seconds": 0.2})
+    )
+    with Ledger.connect(f"sqlite:///{work / 'held.db'}") as other, other.hold_period("2026-Q3"):
+        result = cosell(*run_args())
+    assert result.exit_code == 5, result.output
+    assert "2026-Q3" in result.output
+
+
+def test_an_internal_error_exits_1_with_a_short_message_and_the_traceback_in_the_log(work, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("cosell.cli.run_engine", broken)
+    result = cosell(*run_args())
+    assert result.exit_code == 1
+    assert "internal error" in result.output and "Traceback" not in result.output
+    assert "ZeroDivisionError" in (work / "cosell.log").read_text()

@@ -1,0 +1,74 @@
+from decimal import Decimal
+from types import MappingProxyType
+
+from cosell.results import History, LedgerLine
+from cosell.testing import compute_period, deal, partner, program
+
+TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.10"}]
+PAYOUTS = {"role_multipliers": {"sourced": "1.0", "cosell": "0.5"}}
+
+
+def lines_of(deals, pid="P1", history=None, **overrides):
+    prog = program(tiers=TIERS, payouts=PAYOUTS, fx={"EUR": "1.08"}, **overrides)
+    result = compute_period(prog, [partner("P1"), partner("P2")], deals, history=history)
+    return [line for line in result.all_lines() if line.partner_id == pid]
+
+
+def test_commission_is_amount_times_share_times_role_multiplier_times_tier_rate():
+    [line] = lines_of(
+        [deal("D1", "10000", partners=[("P1", "cosell", "0.3"), ("P2", "sourced")], won_on="2026-08-01")]
+    )
+    assert line.amount == Decimal("150.00")  # 10000 × 0.3 × 0.5 × 0.10
+    assert line.kind == "commission" and line.deal_id == "D1"
+    assert "× share 0.3 × cosell 0.5 × Registered rate 10%" in line.explanation
+
+
+def test_role_missing_from_multipliers_counts_as_one():
+    [line] = lines_of([deal("D1", "1000", partners=[("P1", "influenced")], won_on="2026-08-01")])
+    assert line.amount == Decimal("100.00")
+
+
+def test_commission_rounds_half_up_to_cents():
+    [line] = lines_of([deal("D1", "0.45", partners=["P1"], won_on="2026-08-01")])  # 0.045 → 0.05
+    assert line.amount == Decimal("0.05")
+
+
+def test_only_deals_won_in_the_period_pay():
+    lines = lines_of(
+        [
+            deal("D1", "1000", partners=["P1"], won_on="2026-06-30"),
+            deal("D2", "1000", partners=["P1"], won_on="2026-10-01"),
+            deal("D3", "1000", partners=["P1"], lost_on="2026-08-01"),
+            deal("D4", "1000", partners=["P1"]),
+        ]
+    )
+    assert lines == []
+
+
+def test_foreign_currency_is_converted_before_commission():
+    [line] = lines_of([deal("D1", "1000", currency="EUR", partners=["P1"], won_on="2026-08-01")])
+    assert line.amount == Decimal("108.00")
+
+
+def test_deal_won_in_a_closed_period_that_was_never_paid_is_paid_once_now():
+    history = History(closed_periods=frozenset({"2026-Q2"}))
+    [line] = lines_of(
+        [deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")], history=history
+    )
+    assert line.amount == Decimal("100.00") and "not paid before" in line.explanation
+    paid = History(
+        closed_periods=frozenset({"2026-Q2"}),
+        lines=MappingProxyType(
+            {"P1": (LedgerLine("2026-Q2", "P1", "commission", Decimal("100.00"), "x", "D1"),)}
+        ),
+    )
+    assert (
+        lines_of(
+            [deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")], history=paid
+        )
+        == []
+    )
+
+
+def test_deal_of_an_earlier_period_that_is_not_closed_is_not_paid_late():
+    assert lines_of([deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")]) == []

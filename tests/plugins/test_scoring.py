@@ -1,0 +1,60 @@
+from decimal import Decimal
+
+from cosell.testing import compute_period, deal, partner, program
+
+
+def score_of(prog, deals):
+    return compute_period(prog, [partner("P1")], deals).standings[0].score
+
+
+SCORING = {
+    "scale": 100,
+    "metrics": {
+        "sourced_pipeline": {"weight": 3, "target": 100000},
+        "win_rate": {"weight": 2, "target": "0.5"},
+        "deal_velocity_days": {"weight": 1, "target": 30, "better": "lower"},
+    },
+}
+
+
+def test_score_is_scale_times_weighted_fractions_capped_at_one_rounded_half_up():
+    # pipeline 40000 → f = 0.4; win rate 1/3 → f = 2/3; velocity 45 days (lower better) → f = 30/45 = 2/3
+    deals = [
+        deal("D1", "40000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-15"),
+        deal("D2", "1", partners=[("P1", "cosell")], created_on="2026-07-01", lost_on="2026-07-02"),
+        deal("D3", "1", partners=[("P1", "cosell")], created_on="2026-07-01", lost_on="2026-07-03"),
+    ]
+    score = score_of(program(scoring=SCORING), deals)
+    # 100 × (3×0.4 + 2×(2/3) + 1×(2/3)) ÷ 6 = 100 × 3.2 ÷ 6 = 53.333… → 53.33
+    assert score.value == Decimal("53.33")
+    assert score.parts[0].fraction == Decimal("0.4")
+
+
+def test_fraction_is_capped_at_one_and_lower_is_better_is_one_at_zero():
+    deals = [deal("D1", "900000", partners=["P1"], created_on="2026-07-01", won_on="2026-07-01")]  # 0 days
+    score = score_of(program(scoring=SCORING), deals)
+    assert score.value == Decimal("100.00")
+
+
+def test_undefined_metric_scores_zero():
+    deals = [
+        deal("D1", "100000", partners=["P1"], created_on="2026-07-01")
+    ]  # nothing closed: velocity undefined
+    score = score_of(program(scoring=SCORING), deals)
+    # pipeline f = 1, win rate 0 → f = 0, velocity undefined → 0: 100 × 3 ÷ 6
+    assert score.value == Decimal("50.00")
+
+
+def test_score_rounds_half_up_at_the_second_decimal():
+    scoring = {"scale": 100, "metrics": {"sourced_pipeline": {"weight": 1, "target": 200000}}}
+    assert score_of(program(scoring=scoring), [deal("D1", "24669", partners=["P1"])]).value == Decimal(
+        "12.33"
+    )
+    # 12.3345 would round to 12.33, 12.335 to 12.34 (half up, not to even)
+    assert score_of(program(scoring=scoring), [deal("D1", "24670", partners=["P1"])]).value == Decimal(
+        "12.34"
+    )  # 12.335
+
+
+def test_no_scoring_section_scores_zero():
+    assert score_of(program(), [deal("D1", "100000", partners=["P1"])]).value == 0

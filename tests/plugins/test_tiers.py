@@ -1,0 +1,75 @@
+from decimal import Decimal
+from types import MappingProxyType
+
+from cosell.results import History, TierRecord
+from cosell.testing import compute_period, deal, partner, program
+
+TIERS = [
+    {"name": "Registered", "min_score": 0, "commission_rate": "0.05"},
+    {"name": "Silver", "min_score": 40, "commission_rate": "0.08"},
+    {"name": "Gold", "min_score": 70, "commission_rate": "0.12", "requires": {"won_revenue": 250000}},
+]
+SCORING = {"metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}}
+
+
+def decide(pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="2026-Q3"):
+    """A partner whose score is pipeline ÷ 1000 (capped at 100) and whose won revenue is ``won``."""
+    prog = program(tiers=TIERS, scoring=SCORING, demotion_grace_periods=grace, period=period)
+    start = {"2026-Q3": "2026-07-01", "2026-Q4": "2026-10-01"}[period]
+    deals = [deal("D1", pipeline, partners=["P1"], created_on=start)]
+    if Decimal(won):
+        deals.append(deal("D2", won, partners=[("P1", "influenced")], created_on="2026-01-01", won_on=start))
+    fields = {"crm_tier": crm_tier} if crm_tier else {}
+    hist = History(tiers=MappingProxyType({"P1": tuple(history)}))
+    return compute_period(prog, [partner("P1", **fields)], deals, history=hist).standings[0].tier
+
+
+def test_eligible_tier_is_highest_reached_by_score():
+    assert decide("45000").eligible == "Silver"
+    assert decide("39994").eligible == "Registered"  # 39.99
+    assert decide("39995").eligible == "Silver"  # the score is rounded (to 40.00) before tiers compare it
+
+
+def test_tier_requires_every_named_metric_to_reach_its_value():
+    assert decide("80000", won="249999.99").eligible == "Silver"  # score 80 but won revenue short
+    assert decide("80000", won="250000").eligible == "Gold"  # exactly reached counts
+
+
+def test_promotion_is_immediate():
+    history = [TierRecord("2026-Q2", Decimal(10), "Registered", "Registered")]
+    decision = decide("45000", history=history)
+    assert (decision.eligible, decision.assigned, decision.previous) == ("Silver", "Silver", "Registered")
+
+
+def test_demotion_waits_for_more_than_the_grace_periods_below():
+    # grace 1: first period below keeps Gold, the second consecutive one drops to the eligible tier
+    q2 = TierRecord("2026-Q2", Decimal(80), "Gold", "Gold")
+    first = decide("45000", history=[q2])
+    assert (first.eligible, first.assigned, first.periods_below) == ("Silver", "Gold", 1)
+    q3 = TierRecord("2026-Q3", Decimal(45), first.eligible, first.assigned)
+    second = decide("10000", history=[q2, q3], period="2026-Q4")
+    assert (second.eligible, second.assigned, second.periods_below) == ("Registered", "Registered", 2)
+
+
+def test_demotion_with_zero_grace_is_immediate():
+    q2 = TierRecord("2026-Q2", Decimal(80), "Gold", "Gold")
+    assert decide("45000", history=[q2], grace=0).assigned == "Silver"
+
+
+def test_a_period_back_at_the_tier_resets_the_grace_count():
+    history = [
+        TierRecord("2026-Q1", Decimal(45), "Silver", "Gold"),  # below, kept
+        TierRecord("2026-Q2", Decimal(80), "Gold", "Gold"),  # back at Gold
+    ]
+    assert decide("45000", history=history).assigned == "Gold"  # first period below again
+
+
+def test_current_tier_comes_from_crm_when_ledger_has_none_else_lowest():
+    assert decide("45000", crm_tier="Gold").assigned == "Gold"  # within grace of the CRM's Gold
+    assert decide("45000", crm_tier="Platinum").assigned == "Silver"  # unknown CRM tier: lowest, promoted
+    assert decide("10000").previous == "Registered"
+
+
+def test_ledger_history_wins_over_crm_tier():
+    history = [TierRecord("2026-Q2", Decimal(10), "Registered", "Registered")]
+    assert decide("45000", history=history, crm_tier="Gold").assigned == "Silver"

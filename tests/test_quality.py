@@ -1,0 +1,43 @@
+"""The package stays ruff- and mypy-clean (strict): checked here so CI holds every change to it."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from typecheck_tree import ROOT, build
+
+SOURCES = ["core", "connectors", "plugins", "contrib", "tests", "bench"]
+
+
+def _tool(name):
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[dev]')")
+    return path
+
+
+def test_ruff_finds_nothing():
+    result = subprocess.run([_tool("ruff"), "check", *SOURCES], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_finds_nothing(tmp_path):
+    build(tmp_path)
+    result = subprocess.run(
+        [
+            _tool("mypy"),
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / ".cache"),
+            "-p",
+            "cosell",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -301,18 +301,13 @@ class StoredStanding:
 # URLs and errors
 # ---------------------------------------------------------------------------------------------------
 
-_SECRET_QUERY_KEYS = frozenset({"password", "passfile", "sslpassword"})
+_QUERY_SECRET = re.compile(r"(?i)\b(password|sslpassword|passfile)=[^&]*")
 _RAW_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@]*@")
 
 
 def _mask_url(url: URL) -> str:
-    if url.password is not None:
-        url = url.set(password="***")
-    if any(k.lower() in _SECRET_QUERY_KEYS for k in url.query):
-        url = url.update_query_dict(
-            {k: "***" for k in url.query if k.lower() in _SECRET_QUERY_KEYS}, append=False
-        )
-    return url.render_as_string(hide_password=False)
+    text = url.render_as_string(hide_password=True)
+    return _QUERY_SECRET.sub(r"\1=***", text)
 
 
 def _mask_raw(text: str) -> str:
@@ -447,6 +442,9 @@ class Ledger:
                         self._pg_schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
                 return
             except DBAPIError as exc:
+                if not self._pg:  # not a database file, permissions, ...: retrying will not help
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+                    raise ConfigError(f"cannot open the ledger at {self.url}: {reason}") from None
                 refused = _credentials_refused(exc)
                 if refused or not delays:
                     raise self._unreachable(exc) from None
@@ -454,9 +452,8 @@ class Ledger:
 
     def _unreachable(self, exc: DBAPIError) -> UnreachableError:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-        password = make_url_password(self._engine.url)
-        if password:
-            reason = reason.replace(password, "***")
+        for secret in _secrets_of(self._engine.url):
+            reason = reason.replace(secret, "***")
         return UnreachableError(
             f"cannot reach the ledger at {self.url}: {reason}",
             hint="check that the database server is running and the URL and credentials are right",
@@ -479,14 +476,15 @@ class Ledger:
             yield conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, *, serial: bool = False) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite (takes the write lock up front, so it waits for
-        another writer instead of failing half-way); on PostgreSQL a transaction-scoped advisory lock
-        serialises cosell's writers to this ledger."""
+        another writer instead of failing half-way, and so serialises every writer). On PostgreSQL,
+        ``serial`` takes a transaction-scoped advisory lock, so that the checks of record_run and
+        close_period (closed? older than the latest?) cannot race another process's run."""
         with self._guard(), self._engine.connect() as conn:
             conn.execution_options(cosell_write=True)
             with conn.begin():
-                if self._pg:
+                if self._pg and serial:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("ledger"))))
                 yield conn
 
@@ -502,9 +500,7 @@ class Ledger:
         self._refuse_newer(version)
         if version == schema_version():
             return
-        with self._write() as conn:
-            if self._pg:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("schema"))))
+        with self._write(serial=True) as conn:
             version = _stored_version(conn)  # another process may have migrated meanwhile
             self._refuse_newer(version)
             for target, migrate in MIGRATIONS:
@@ -562,7 +558,7 @@ class Ledger:
 
     def close_period(self, period: Period) -> None:
         """Close ``period``: it is never rewritten again. Idempotent; PeriodError when it has no run."""
-        with self._write() as conn:
+        with self._write(serial=True) as conn:
             status = _period_status(conn, period.key)
             if status is None:
                 raise PeriodError(f"period {period.key} has no run in this ledger: nothing to close")
@@ -716,7 +712,7 @@ class Ledger:
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
         pending rows. Returns the run id. PeriodError when the period may not be run."""
         key = period.key
-        with self._write() as conn:
+        with self._write(serial=True) as conn:
             _check_runnable(conn, period)
             if _period_status(conn, key) is None:
                 conn.execute(
@@ -1219,9 +1215,12 @@ def _parse_url(raw: str) -> URL:
     )
 
 
-def make_url_password(url: URL) -> str | None:
-    password = url.password
-    return str(password) if password else None
+def _secrets_of(url: URL) -> list[str]:
+    secrets = [str(url.password)] if url.password else []
+    for key, value in url.query.items():
+        if key.lower() in ("password", "sslpassword"):
+            secrets += [value] if isinstance(value, str) else list(value)
+    return [s for s in secrets if s]
 
 
 def _sqlite_engine(url: URL, *, memory: bool) -> Engine:

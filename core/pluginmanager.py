@@ -30,7 +30,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosell.plugins.metrics",
     "cosell.plugins.scoring",
     "cosell.plugins.tiers",
+    "cosell.plugins.signing_bonus",
+    "cosell.plugins.baseline",
     "cosell.plugins.commission",
+    "cosell.plugins.accelerator",
+    "cosell.plugins.milestones",
+    "cosell.plugins.clawbacks",
+    "cosell.plugins.mdf",
+    "cosell.plugins.caps",
+    "cosell.plugins.budget",
     "cosell.connectors.files",
 )
 """Built-in plugins, in the order their payout lines come (SPEC's order of payout lines)."""

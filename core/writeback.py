@@ -73,7 +73,11 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             note = f"{status} if won by {period_end}: " + "; ".join(parts)
             writes.append(_deal_write(deal.id, sum((p.amount for p in items), ZERO), rate, status, note))
         elif deal.status == "won" and deal.id in deal_lines:
-            writes.append(_won_deal_write(deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted))
+            # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
+            paid_now = {ln.partner_id for ln in deal_lines[deal.id] if isinstance(ln, PayoutLine)}
+            writes.append(
+                _won_deal_write(deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now)
+            )
     return writes
 
 
@@ -166,12 +170,12 @@ def write_pending(
 ) -> tuple[int, list[str]]:
     """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
     equal on the target and marked done without being sent again."""
+    begin = getattr(connector, "begin_run", None)
+    if callable(begin):
+        begin()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
     pending = ledger.pending_writes(target)
     if not pending:
         return 0, []
-    begin = getattr(connector, "begin_run", None)
-    if callable(begin):
-        begin()
     current = connector.current_values([item.write.key for item in pending])
     landed = {item.id for item in pending if _holds(current.get(item.write.key, {}), item.write.values)}
     ledger.mark_written(sorted(landed))

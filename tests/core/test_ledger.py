@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import select
 import signal
 import subprocess
@@ -15,20 +14,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import cosell.ledger as ledger_module
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
-import cosell.ledger as ledger_module
 from cosell.connector import FieldWrite
 from cosell.errors import ConfigError, LockHeldError, PeriodError, UnreachableError
 from cosell.ledger import Ledger, OutboxItem, StoredStanding, decode_json, encode_json
 from cosell.money import from_cents
 from cosell.periods import Period
-from cosell.results import LedgerLine, PartnerStanding, PayoutLine, Projection, Score, TierDecision, TierRecord
+from cosell.results import (
+    LedgerLine,
+    PartnerStanding,
+    PayoutLine,
+    Projection,
+    Score,
+    TierDecision,
+    TierRecord,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 Q1, Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (1, 2, 3, 4))
 TARGET = "files:/tmp/out"
@@ -260,7 +266,7 @@ def test_running_a_period_older_than_the_latest_with_lines_is_refused(ledger: Le
     assert ledger.latest_period_with_lines() is None
     record(ledger, Q3, lines=[line("P1", "1.00")])
     assert ledger.latest_period_with_lines() == "2026-Q3"
-    with pytest.raises(PeriodError, match="older than 2026-Q3.*account fields always show the latest period"):
+    with pytest.raises(PeriodError, match=r"older than 2026-Q3.*account fields always show the latest period"):
         ledger.check_runnable(Q2)
     with pytest.raises(PeriodError, match="older than 2026-Q3"):
         record(ledger, Q2, lines=[line("P1", "2.00")])
@@ -456,9 +462,8 @@ def test_a_second_holder_waits_for_the_first_to_finish(ledger: Ledger, ledger_ur
 
 
 def test_a_period_is_held_once_within_one_process_too(ledger: Ledger) -> None:
-    with ledger.hold_period("2026-Q3"):
-        with pytest.raises(LockHeldError), ledger.hold_period("2026-Q3", wait_seconds=0.2):
-            pass
+    with ledger.hold_period("2026-Q3"), pytest.raises(LockHeldError), ledger.hold_period("2026-Q3", wait_seconds=0.2):
+        pass
     with ledger.hold_period("2026-Q3", wait_seconds=0):  # released on exit
         pass
     with pytest.raises(PeriodError, match="not a period"), ledger.hold_period("../etc"):
@@ -663,6 +668,9 @@ def test_a_bad_ledger_url_is_a_config_error(tmp_path: Path) -> None:
             Ledger.connect(url)
     with pytest.raises(ConfigError, match="does not exist"):
         Ledger.connect(f"sqlite:///{tmp_path}/missing/ledger.db")
+    (tmp_path / "notes.txt").write_text("not a database, but long enough to have a header page\n" * 20)
+    with pytest.raises(ConfigError, match="cannot open the ledger"):
+        Ledger.connect(f"sqlite:///{tmp_path}/notes.txt")
 
 
 def test_connect_uses_cosell_ledger_then_cosell_db_in_the_working_folder(

@@ -104,14 +104,19 @@ def test_statement_csv_has_the_spec_columns_and_two_place_amounts(work):
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0] == "partner_id,period,kind,deal_id,amount,explanation"
-    assert lines[1].startswith("P001,2026-Q3,commission,D1001,13996.80,")
+    assert lines[1].startswith("P001,2026-Q3,baseline,,400.00,")
+    assert any(line.startswith("P001,2026-Q3,commission,D1001,13996.80,") for line in lines)
 
 
 def test_statement_json_lists_partners_with_tier_and_earnings(work):
     assert cosell(*run_args()).exit_code == 0
     doc = json.loads(cosell("statement", "--period", "2026-Q3", "--format", "json").output)
     p002 = next(p for p in doc["partners"] if p["partner_id"] == "P002")
-    assert p002["tier"] == "Gold" and p002["lines"][0]["kind"] == "commission"
+    assert p002["tier"] == "Gold"
+    assert [line["kind"] for line in p002["lines"]][:2] == ["baseline", "commission"]
+    # baseline 600 + commissions 38,400 + 5,400 + 0 + accelerator 19,200, capped at 50,000, then scaled
+    # by the budget: 50,000 × 120,000 ÷ 121,250 = 49,484.536… → 49,484.54
+    assert p002["period_earnings"] == "49484.54"
 
 
 def test_validate_schema_init_and_plugins(work):

@@ -1,0 +1,60 @@
+"""Clawbacks: a deal refunded within ``clawback_window_days`` of ``closed_on``, whose commission was paid
+in an earlier period, takes that commission back (not its accelerator, cap or budget share).
+
+Once per deal and partner, in the period that holds ``refunded_on`` or, when that period was closed or
+already run before the refund was known, in the period being run. A deal refunded in the period it was
+won is the commission rule's business: it earns 0 there. Outside caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+
+from cosell import hookimpl
+from cosell.context import PartnerFacts, RunContext
+from cosell.money import show
+from cosell.periods import Period
+from cosell.results import PayoutLine
+
+from .commission import KIND as COMMISSION
+
+KIND = "clawback"
+
+
+@hookimpl(tryfirst=True)
+def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[PayoutLine]:
+    window = context.program.clawback_window_days
+    if window is None:
+        return ()
+    period = context.period
+    history = context.history.lines_of(partner.id)
+    lines = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        refunded = deal.refunded_on
+        if refunded is None or deal.closed_on is None or deal.status != "won" or refunded > period.end:
+            continue
+        if refunded > deal.closed_on + timedelta(days=window):
+            continue
+        refund_period = Period.containing(refunded, period.kind)
+        paid = [
+            ln
+            for ln in history
+            if ln.kind == COMMISSION and ln.deal_id == deal.id and Period.parse(ln.period) < refund_period
+        ]
+        already = any(ln.kind == KIND and ln.deal_id == deal.id for ln in history)
+        total = sum((ln.amount for ln in paid), Decimal(0))
+        if already or total == 0:
+            continue
+        where = ", ".join(sorted({ln.period for ln in paid}))
+        text = (
+            f"clawback: {deal.name} ({deal.id}) was refunded on {refunded}, {(refunded - deal.closed_on).days} days "
+            f"after it was won on {deal.closed_on} (window {window} days): the commission of {show(total)} paid in "
+            f"{where} is taken back"
+        )
+        if refund_period != period:
+            text += f" (refund in {refund_period}, entered after that period was run)"
+        lines.append(PayoutLine(partner.id, KIND, -total, text, deal.id, uncapped=True))
+    return lines

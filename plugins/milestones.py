@@ -1,0 +1,87 @@
+"""Milestones: ``first_win`` once ever, in the period of the partner's first won deal; ``activities``
+each period in which the partner's activities of a type add up to a count. None after ``exit_on``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from cosell import hookimpl
+from cosell.context import PartnerFacts, RunContext
+from cosell.money import round_cents, show, show_number
+from cosell.program import Milestone
+from cosell.results import PayoutLine
+
+KIND = "milestone"
+
+
+def milestone_tag(name: str) -> str:
+    return f"milestone:{name}"
+
+
+@hookimpl(tryfirst=True)
+def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[PayoutLine]:
+    payouts = context.program.payouts
+    if payouts is None or not payouts.milestones:
+        return ()
+    period = context.period
+    exit_on = partner.partner.exit_on if partner.partner.status != "active" else None
+    last_day = min(period.end, exit_on) if exit_on is not None else period.end
+    if last_day < period.start:
+        return ()
+    lines = []
+    for milestone in payouts.milestones:
+        if milestone.kind == "first_win":
+            line = _first_win(partner, milestone, context, last_day)
+        else:
+            line = _activities(partner, milestone, period.start, last_day)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def _first_win(
+    partner: PartnerFacts, milestone: Milestone, context: RunContext, last_day: date
+) -> PayoutLine | None:
+    tag = milestone_tag(milestone.name)
+    if any(tag in line.tags for line in context.history.lines_of(partner.id)):
+        return None
+    won = [
+        (pd.deal.closed_on, pd.deal.id)
+        for pd in partner.deals
+        if pd.deal.status == "won" and pd.deal.closed_on
+    ]
+    if not won:
+        return None
+    first_on, first_id = min(won)
+    assert first_on is not None
+    if not (context.period.start <= first_on <= last_day):
+        return None
+    amount = round_cents(milestone.amount)
+    text = (
+        f"milestone {milestone.name}: the partner's first won deal, {first_id} on {first_on}, {show(amount)}"
+    )
+    return PayoutLine(partner.id, KIND, amount, text, first_id, tags=frozenset({tag}))
+
+
+def _activities(
+    partner: PartnerFacts, milestone: Milestone, start: date, last_day: date
+) -> PayoutLine | None:
+    assert milestone.type is not None and milestone.count is not None
+    total = sum(
+        (
+            a.quantity
+            for a in partner.activities
+            if a.type == milestone.type and start <= a.occurred_on <= last_day
+        ),
+        Decimal(0),
+    )
+    if total < milestone.count:
+        return None
+    amount = round_cents(milestone.amount)
+    text = (
+        f"milestone {milestone.name}: {show_number(total)} {milestone.type} activities this period, "
+        f"at least {show_number(milestone.count)}, {show(amount)}"
+    )
+    return PayoutLine(partner.id, KIND, amount, text, tags=frozenset({milestone_tag(milestone.name)}))

@@ -1,0 +1,70 @@
+from decimal import Decimal
+
+from cosell.plugins.budget import scaled_totals
+from cosell.testing import compute_period, deal, mdf_claim, partner, program
+
+TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.10", "mdf_budget": 5000}]
+
+
+def run(caps, amounts, **extra):
+    partners = [partner(f"P{i}") for i in range(1, len(amounts) + 1)]
+    deals = [
+        deal(f"D{i}", amount, partners=[f"P{i}"], won_on="2026-08-01") for i, amount in enumerate(amounts, 1)
+    ]
+    return compute_period(program(tiers=TIERS, caps=caps, **extra), partners, deals, extra.pop("claims", ()))
+
+
+def test_cap_brings_a_partner_total_to_the_cap():
+    result = run({"per_partner": 5000}, ["80000"])  # commission 8,000
+    assert [(ln.kind, ln.amount) for ln in result.all_lines()] == [
+        ("commission", Decimal("8000.00")),
+        ("cap", Decimal("-3000.00")),
+    ]
+    assert result.earnings("P1") == Decimal("5000.00")
+
+
+def test_cap_and_budget_both_binding_scale_the_capped_totals():
+    # commissions 8,000 / 3,000 / 1,000; cap 5,000 → 5,000 / 3,000 / 1,000 = 9,000 > budget 6,000
+    # scaled: 5000×6000/9000 = 3333.333…, 2000, 666.666… → floors 3333.33, 2000.00, 666.66 (5999.99);
+    # the leftover cent goes to the largest remainder: P3 (0.00666…) over P1 (0.00333…)
+    result = run({"per_partner": 5000, "program_budget": 6000}, ["80000", "30000", "10000"])
+    assert [result.earnings(p) for p in ("P1", "P2", "P3")] == [
+        Decimal("3333.33"),
+        Decimal("2000.00"),
+        Decimal("666.67"),
+    ]
+    budget_lines = [(ln.partner_id, ln.amount) for ln in result.all_lines() if ln.kind == "budget"]
+    assert budget_lines == [
+        ("P1", Decimal("-1666.67")),
+        ("P2", Decimal("-1000.00")),
+        ("P3", Decimal("-333.33")),
+    ]
+    assert sum(result.earnings(p) for p in ("P1", "P2", "P3")) == Decimal("6000.00")
+
+
+def test_leftover_cents_go_to_the_largest_remainders_with_ties_by_partner_id():
+    scaled = scaled_totals(
+        {"P2": Decimal("1.00"), "P1": Decimal("1.00"), "P3": Decimal("1.00")}, Decimal("2.00")
+    )
+    # each exact share is 0.666…: floors 0.66 × 3 = 1.98; two cents left, equal remainders: P1 and P2 get them
+    assert scaled == {"P1": Decimal("0.67"), "P2": Decimal("0.67"), "P3": Decimal("0.66")}
+
+
+def test_budget_not_binding_leaves_totals_alone():
+    result = run({"program_budget": 100000}, ["80000"])
+    assert [ln.kind for ln in result.all_lines()] == ["commission"]
+
+
+def test_mdf_stays_outside_caps_and_period_earnings():
+    claims = [mdf_claim("M1", "P1", "Launch", "4000", approved_on="2026-07-05")]
+    prog = program(
+        tiers=TIERS,
+        caps={"per_partner": 1000},
+        mdf={"release_on_approval": "0.5", "release_pipeline_multiple": 3},
+    )
+    result = compute_period(
+        prog, [partner("P1")], [deal("D1", "80000", partners=["P1"], won_on="2026-08-01")], mdf_claims=claims
+    )
+    kinds = [(ln.kind, ln.amount) for ln in result.all_lines()]
+    assert ("cap", Decimal("-7000.00")) in kinds and ("mdf", Decimal("2000.00")) in kinds
+    assert result.earnings("P1") == Decimal("1000.00")

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import statements
-from .connector import Connector
+from .connector import Connector, ConnectorSpec
 from .context import RunReport
 from .engine import check_program, compute, explain_partner
 from .engine import run as run_engine
@@ -149,14 +149,38 @@ def _plugins() -> Plugins:
     return Plugins()
 
 
-def _connector(
-    plugins: Plugins, name: str, input_dir: Path | None, output_dir: Path | None, *, writes: bool = True
-) -> Connector:
+def _connector_spec(plugins: Plugins, name: str) -> ConnectorSpec:
     connectors = plugins.connectors()
     if name not in connectors:
         known = ", ".join(sorted(connectors))
         hint = f"pip install 'cosell[{name}]'" if name in ("salesforce", "hubspot") else None
         raise ConfigError(f"no connector named {name!r} is installed (installed: {known})", hint=hint)
+    return connectors[name]
+
+
+def _options(
+    loaded: LoadedProgram | None, settings: Mapping[str, Any], input_dir: Path | None, output_dir: Path | None
+) -> dict[str, Any]:
+    return {
+        "input": input_dir,
+        "output": output_dir,
+        "program": loaded.program if loaded else None,
+        "settings": dict(settings),
+        "env": dict(os.environ),
+    }
+
+
+def _connector(
+    plugins: Plugins,
+    name: str,
+    input_dir: Path | None,
+    output_dir: Path | None,
+    *,
+    writes: bool = True,
+    loaded: LoadedProgram | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Connector:
+    spec = _connector_spec(plugins, name)
     if name == "files":
         if input_dir is None:
             raise ConfigError("the files connector needs --input DIR (the folder of CSV exports)")
@@ -164,7 +188,7 @@ def _connector(
             raise ConfigError(
                 "the files connector needs --output DIR (where accounts.csv and deals.csv are written)"
             )
-    return connectors[name].factory({"input": input_dir, "output": output_dir})
+    return spec.factory(_options(loaded, settings or {}, input_dir, output_dir))
 
 
 def _period(loaded: LoadedProgram, text: str | None) -> Period:
@@ -193,7 +217,9 @@ def run(
     """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
     loaded = load_program(program)
     plugins = _plugins()
-    source = _connector(plugins, connector, input, output)
+    source = _connector(
+        plugins, connector, input, output, loaded=loaded, settings=check_program(loaded, plugins)
+    )
     with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
         report = run_engine(
             loaded, source, book, plugins, period=_period(loaded, period), dry_run=dry_run, progress=bars
@@ -260,6 +286,7 @@ def _report_json(report: RunReport) -> dict[str, Any]:
         ],
         "written": report.written,
         "failures": list(report.failures),
+        "notes": list(report.notes),
     }
 
 
@@ -324,7 +351,7 @@ def explain(
     loaded = load_program(program)
     plugins = _plugins()
     settings = check_program(loaded, plugins)
-    source = _connector(plugins, connector, input, None, writes=False)
+    source = _connector(plugins, connector, input, None, writes=False, loaded=loaded, settings=settings)
     the_period = _period(loaded, period)
     with Ledger.connect(ledger) as book:
         history = book.history(the_period)
@@ -417,6 +444,87 @@ def plugins(as_json: JsonOpt = False) -> None:
             ", ".join(i.hooks),
         )
     out.print(table)
+
+
+@app.command()
+@reports_errors
+def setup(
+    connector: Annotated[str, typer.Argument(help="salesforce or hubspot")],
+    program: Annotated[
+        Path | None, typer.Option("--program", "-p", help="Program file (for connector settings).")
+    ] = None,
+) -> None:
+    """Create the fields cosell writes in the CRM (idempotent: existing fields are left as they are)."""
+    plugins = _plugins()
+    spec = _connector_spec(plugins, connector)
+    if spec.setup is None:
+        out.print(f"the {connector} connector has nothing to set up")
+        return
+    loaded = load_program(program) if program else None
+    settings = check_program(loaded, plugins) if loaded else plugins.default_settings()
+    result = spec.setup(_options(loaded, settings, None, None))
+    for name in result.created:
+        out.print(f"created   {name}")
+    for name in result.existing:
+        out.print(f"exists    {name}")
+    for problem in result.problems:
+        err.print(f"[red]problem[/red]   {_escape(problem)}")
+    if result.next_steps:
+        out.print("\nWhat an admin must do next:")
+        for step in result.next_steps:
+            out.print(f"  - {step}")
+    if result.problems:
+        raise typer.Exit(FinishedWithFailures.exit_code)
+
+
+@app.command()
+@reports_errors
+def sync(
+    program: ProgramOpt,
+    connector: ConnectorOpt = "salesforce",
+    ledger: LedgerOpt = None,
+) -> None:
+    """Pull changed CRM records into the ledger's snapshot without computing (``run`` syncs too)."""
+    loaded = load_program(program)
+    plugins = _plugins()
+    source = _connector(
+        plugins, connector, None, None, writes=False, loaded=loaded, settings=check_program(loaded, plugins)
+    )
+    syncing = getattr(source, "sync", None)
+    if not callable(syncing):
+        raise ConfigError(
+            f"the {connector} connector reads its source whole on every run; it has nothing to sync"
+        )
+    with Ledger.connect(ledger) as book:
+        counts = syncing(loaded.program, book)
+    out.print(
+        "synced: " + ", ".join(f"{n} {obj}" for obj, n in counts.items()) if counts else "nothing changed"
+    )
+
+
+@app.command()
+@reports_errors
+def sandbox(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same records and ids.")] = 0,
+    partners: Annotated[int, typer.Option("--partners", help="Partner accounts to seed.")] = 50,
+    deals: Annotated[int, typer.Option("--deals", help="Deals to seed.")] = 500,
+    faults: Annotated[
+        str | None,
+        typer.Option("--faults", help="e.g. 429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2"),
+    ] = None,
+) -> None:
+    """Serve the CRM sandbox (Salesforce REST and HubSpot CRM APIs on loopback, over TLS) until stopped.
+
+    The first line on stdout is a JSON object with the URLs, the token and the CA bundle to trust."""
+    try:
+        from .contrib.sandbox import FaultSpecError, serve_forever
+    except ImportError as exc:  # the sandbox needs the `sandbox` extra (cryptography)
+        raise ConfigError(f"the sandbox cannot start: {exc}", hint="pip install 'cosell[sandbox]'") from None
+    try:
+        serve_forever(port=port, seed=seed, partners=partners, deals=deals, faults=faults)
+    except FaultSpecError as exc:
+        raise ConfigError(f"--faults: {exc}") from None
 
 
 def main() -> None:

@@ -75,7 +75,23 @@ class Connector(Protocol):
 
 
 ConnectorFactory = Callable[[Mapping[str, Any]], Connector]
-"""Builds a connector from options (``input``, ``output`` from the CLI; credentials come from the env)."""
+"""Builds a connector from options: ``input`` and ``output`` (CLI folders), ``program`` (the Program, or
+None), ``settings`` (every plugin's validated settings by key, the connector's own included) and ``env``
+(the environment: credentials come from there, never from files or arguments)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetupResult:
+    """What ``cosell setup`` did: fields created, found, found wrong, and the steps left to an admin."""
+
+    created: tuple[str, ...] = ()
+    existing: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    next_steps: tuple[str, ...] = ()
+
+
+SetupFunction = Callable[[Mapping[str, Any]], SetupResult]
+"""Creates the managed fields in the CRM, idempotently; gets the same options as the factory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +99,19 @@ class ConnectorSpec:
     name: str
     factory: ConnectorFactory
     description: str = ""
+    setup: SetupFunction | None = None
+    """``cosell setup NAME``: None for connectors with nothing to set up (files)."""
+
+
+class Syncs(Protocol):
+    """Optional: connectors that keep a snapshot in the ledger implement ``sync`` (``cosell sync``)."""
+
+    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+        """Pull records changed since the cursors into the snapshot; returns counts per object."""
+        ...
+
+
+class Notes(Protocol):
+    """Optional: lines a connector wants shown after a run (API calls left, say)."""
+
+    def notes(self) -> Sequence[str]: ...

@@ -70,3 +70,5 @@ class RunReport:
     changes: tuple[FieldWrite, ...]
     written: int = 0
     failures: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the connector wants said after the run (API calls left, say)."""

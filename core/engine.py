@@ -420,7 +420,17 @@ def run(
             writes=changes,
         )
         written, failures = write_pending(connector, ledger, target, progress or _Silent())
-        report = RunReport(period.key, run_id, False, partners, tuple(changes), written, tuple(failures))
+        notes = getattr(connector, "notes", None)
+        report = RunReport(
+            period.key,
+            run_id,
+            False,
+            partners,
+            tuple(changes),
+            written,
+            tuple(failures),
+            tuple(notes() if callable(notes) else ()),
+        )
         problems = list(failures)
         for plugin, call in plugins.implementations("cosell_run_finished"):
             try:

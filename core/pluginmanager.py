@@ -40,6 +40,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosell.plugins.caps",
     "cosell.plugins.budget",
     "cosell.connectors.files",
+    "cosell.connectors.salesforce",
+    "cosell.connectors.hubspot",
 )
 """Built-in plugins, in the order their payout lines come (SPEC's order of payout lines)."""
 
@@ -220,6 +222,14 @@ class Plugins:
                     settings[key] = model()
         if problems:
             raise ProgramError(problems)
+        return settings
+
+    def default_settings(self) -> dict[str, BaseModel]:
+        """Every plugin's settings with their defaults (when no program file is given)."""
+        settings: dict[str, BaseModel] = {}
+        for key, (_, model) in self.settings_models().items():
+            with contextlib.suppress(ValidationError):
+                settings[key] = model()
         return settings
 
     def describe(self) -> list[PluginInfo]:

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
 from cosell.errors import InputError, Problem
 from cosell.money import parse_decimal
 from cosell.program import Program
@@ -36,8 +39,6 @@ from cosell.records import (
     RecordSet,
     Role,
 )
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
 
 PARTNERS_FILE = "partners.csv"
 DEALS_FILE = "deals.csv"

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from cosell.connectors.files import read_folder
 from cosell.errors import InputError
 from cosell.program import Program, parse_program

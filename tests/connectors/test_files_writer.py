@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
+
 from cosell import hookspecs
 from cosell.connector import ConnectorSpec, FieldWrite
 from cosell.connectors import files

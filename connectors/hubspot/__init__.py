@@ -1,0 +1,1 @@
+"""The HubSpot connector (being built: see docs/hubspot.md when it lands)."""

@@ -1,0 +1,1 @@
+"""The Salesforce connector (being built: see docs/salesforce.md when it lands)."""

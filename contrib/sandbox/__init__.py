@@ -1,0 +1,133 @@
+"""The cosell CRM sandbox: a loopback HTTPS server speaking the Salesforce REST subset and the
+HubSpot CRM v3/v4 subset that cosell uses, for the unmodified client libraries.
+
+>>> from cosell.contrib.sandbox import serve
+>>> with serve(seed=1, partners=10, deals=200) as sb:        # doctest: +SKIP
+...     sb.salesforce_instance_url, sb.token, sb.ca_bundle
+
+See docs/sandbox.md for the endpoints, the seeded data and the fault syntax.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from .faults import Faults, FaultSpecError, parse_faults
+from .server import SandboxHTTPServer, SandboxState
+from .tls import make_certificates, server_context
+
+__all__ = ["FaultSpecError", "Faults", "Sandbox", "parse_faults", "serve", "serve_forever"]
+
+FaultsArg = str | Mapping[str, Any] | Faults | None
+
+
+class Sandbox:
+    """A running sandbox (what :func:`serve` yields)."""
+
+    def __init__(self, server: SandboxHTTPServer) -> None:
+        self._server = server
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self._server.port}"
+
+    @property
+    def salesforce_instance_url(self) -> str:
+        return self.base_url
+
+    @property
+    def hubspot_base_url(self) -> str:
+        return self.base_url
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def token(self) -> str:
+        return self._server.state.token
+
+    @property
+    def ca_bundle(self) -> str:
+        return self._server.ca_bundle
+
+    @property
+    def seed(self) -> int:
+        return self._server.state.seed
+
+    def info(self) -> dict[str, Any]:
+        """The JSON object printed as the first stdout line by ``serve_forever``."""
+        return self._server.info()
+
+    def stats(self) -> dict[str, Any]:
+        """``{"requests": {"METHOD /path": n}, "records_written": {...}}`` (as ``GET /_sandbox/stats``)."""
+        return self._server.state.stats()
+
+    def reset(self) -> None:
+        """Reseed the data, drop runtime custom fields and jobs, zero the counters (faults stay)."""
+        self._server.state.reset()
+
+    def set_faults(self, faults: FaultsArg) -> Faults:
+        """Replace the faults in force (``None`` clears them); returns the parsed faults."""
+        return self._server.state.set_faults(faults)
+
+    @property
+    def faults(self) -> Faults:
+        return self._server.state.faults
+
+
+@contextmanager
+def serve(
+    *,
+    port: int = 0,
+    seed: int = 0,
+    partners: int = 50,
+    deals: int = 500,
+    faults: FaultsArg = None,
+    token: str | None = None,
+) -> Iterator[Sandbox]:
+    """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread."""
+    parsed = parse_faults(faults)
+    folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
+    try:
+        files = make_certificates(folder)
+        state = SandboxState(
+            seed=seed,
+            partners=partners,
+            deals=deals,
+            faults=parsed,
+            token=token or f"00DSANDBOX!{secrets.token_urlsafe(24)}",
+        )
+        server = SandboxHTTPServer(port, state, server_context(files), str(files.ca_bundle))
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="cosell-sandbox", daemon=True
+        )
+        thread.start()
+        try:
+            yield Sandbox(server)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve_forever(
+    port: int = 0, seed: int = 0, partners: int = 50, deals: int = 500, faults: FaultsArg = None
+) -> None:
+    """Serve until interrupted; the first stdout line is the JSON of :meth:`Sandbox.info`."""
+    with serve(port=port, seed=seed, partners=partners, deals=deals, faults=faults) as sandbox:
+        sys.stdout.write(json.dumps(sandbox.info()) + "\n")
+        sys.stdout.flush()
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()

@@ -1,0 +1,949 @@
+"""The HubSpot CRM subset: v3 objects (list, read, update, search, batch read/update), v4
+associations, pipelines, properties and property groups, and the MDF custom object's schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .messages import Request, Response, json_response
+from .store import (
+    DEFAULT_ASSOC,
+    MDF_OBJECT_NAME,
+    MDF_OBJECT_TYPE_ID,
+    OBJECT_TYPE_IDS,
+    STAGE_IDS,
+    HSObject,
+    HSProperty,
+    HubSpotStore,
+    hs_datetime,
+)
+
+SEARCH_LIMIT = 100
+LIST_LIMIT = 100
+SEARCH_CAP = 10_000
+BATCH_LIMIT = 100
+ASSOC_BATCH_LIMIT = 1000
+PORTAL_ID = 99_000_001
+_SINGULAR = {"companies": "company", "deals": "deal", "meetings": "meeting", MDF_OBJECT_NAME: "mdf_claim"}
+_DEFAULT_PROPS = {
+    "deals": [
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ],
+    "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
+    "meetings": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+    MDF_OBJECT_NAME: ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+}
+_FIELD_TYPES = {
+    "string": {"text", "textarea", "html", "phonenumber", "file"},
+    "number": {"number"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "bool": {"booleancheckbox", "calculation_equation"},
+    "enumeration": {"select", "radio", "checkbox", "booleancheckbox"},
+}
+
+
+class HubSpotAPI:
+    """Handlers for ``/crm/v3/...`` and ``/crm/v4/...``; callers hold the sandbox lock."""
+
+    def __init__(
+        self, store: HubSpotStore, correlation: Callable[[], str], invalid: frozenset[str] = frozenset()
+    ) -> None:
+        self.store = store
+        self.correlation = correlation
+        self.invalid = invalid
+        self.written: dict[str, int] = {}
+        self.search_cache: OrderedDict[str, list[str]] = OrderedDict()
+
+    # ------------------------------------------------------------------ helpers
+    def error(
+        self,
+        status: int,
+        category: str,
+        message: str,
+        context: dict[str, Any] | None = None,
+        sub: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        body: dict[str, Any] = {
+            "status": "error",
+            "message": message,
+            "correlationId": self.correlation(),
+            "category": category,
+        }
+        if sub:
+            body["subCategory"] = sub
+        if context:
+            body["context"] = context
+        return json_response(status, body, headers)
+
+    def validation(self, message: str) -> Response:
+        return self.error(400, "VALIDATION_ERROR", message)
+
+    def batch_error(self, category: str, message: str, ids: list[str]) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "category": category,
+            "message": message,
+            "context": {"ids": ids},
+            "errors": [],
+            "links": {},
+        }
+
+    def now(self) -> str:
+        return hs_datetime(self.store.clock.now)
+
+    def obj_json(
+        self, type_name: str, obj: HSObject, props: list[str] | None, associations: list[str] | None = None
+    ) -> dict[str, Any]:
+        names = props if props is not None else _DEFAULT_PROPS[type_name]
+        defined = self.store.properties[type_name]
+        out_props: dict[str, str | None] = {}
+        for name in names:
+            if name in defined:
+                out_props[name] = obj.properties.get(name)
+        for always in (
+            "hs_object_id",
+            "createdate" if "createdate" in defined else "hs_createdate",
+            "hs_lastmodifieddate",
+        ):
+            out_props.setdefault(always, obj.properties.get(always))
+        out: dict[str, Any] = {
+            "id": obj.id,
+            "properties": out_props,
+            "createdAt": obj.created_at,
+            "updatedAt": obj.updated_at,
+            "archived": obj.archived,
+        }
+        if obj.archived:
+            out["archivedAt"] = obj.updated_at
+        if associations:
+            assoc: dict[str, Any] = {}
+            for to_name in associations:
+                to_type = self.store.resolve_type(to_name)
+                if to_type is None:
+                    continue
+                rows = self.store.assoc.get((type_name, to_type), {}).get(obj.id, {}).values()
+                results = []
+                for row in rows:
+                    for category, type_id, label in row.types:
+                        results.append(
+                            {
+                                "id": row.to_id,
+                                "type": self._v3_type(type_name, to_type, category, type_id, label),
+                            }
+                        )
+                if results:
+                    assoc[to_name] = {"results": results}
+            if assoc:
+                out["associations"] = assoc
+        return out
+
+    @staticmethod
+    def _v3_type(from_type: str, to_type: str, category: str, type_id: int, label: str | None) -> str:
+        base = f"{_SINGULAR.get(from_type, from_type)}_to_{_SINGULAR.get(to_type, to_type)}"
+        if category == "HUBSPOT_DEFINED":
+            return base if label else f"{base}_unlabeled"
+        return (label or str(type_id)).lower().replace("-", "_").replace(" ", "_")
+
+    def _props_param(self, req: Request) -> list[str] | None:
+        values = req.query.get("properties")
+        if not values:
+            return None
+        return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+    def _type(self, name: str) -> str | None:
+        return self.store.resolve_type(name)
+
+    def bad_type(self, name: str) -> Response:
+        return self.validation(f"Unable to infer object type from: {name}")
+
+    # ------------------------------------------------------------------ routing
+    def handle(self, req: Request, parts: list[str]) -> Response:
+        m = req.method
+        if len(parts) < 2:
+            return self.not_found(req)
+        version, area, rest = parts[0], parts[1], parts[2:]
+        if version == "v3" and area == "objects" and rest:
+            type_name = self._type(rest[0])
+            if type_name is None:
+                return self.bad_type(rest[0])
+            if len(rest) == 1 and m == "GET":
+                return self.list_objects(req, type_name)
+            if len(rest) == 2 and rest[1] == "search" and m == "POST":
+                return self.search(req, type_name)
+            if len(rest) == 3 and rest[1] == "batch" and m == "POST":
+                if rest[2] == "read":
+                    return self.batch_read(req, type_name)
+                if rest[2] == "update":
+                    return self.batch_update(req, type_name)
+            if len(rest) == 2 and rest[1] != "batch":
+                if m == "GET":
+                    return self.get_object(req, type_name, rest[1])
+                if m == "PATCH":
+                    return self.patch_object(req, type_name, rest[1])
+        if version == "v4" and area == "associations" and len(rest) >= 3:
+            from_type, to_type = self._type(rest[0]), self._type(rest[1])
+            if from_type is None or to_type is None:
+                return self.bad_type(rest[0] if from_type is None else rest[1])
+            if rest[2:] == ["batch", "read"] and m == "POST":
+                return self.assoc_batch_read(req, from_type, to_type)
+            if rest[2:] == ["labels"] and m == "GET":
+                return self.assoc_labels(from_type, to_type)
+        if (
+            version == "v4"
+            and area == "objects"
+            and len(rest) == 4
+            and rest[2] == "associations"
+            and m == "GET"
+        ):
+            from_type, to_type = self._type(rest[0]), self._type(rest[3])
+            if from_type is None or to_type is None:
+                return self.bad_type(rest[0] if from_type is None else rest[3])
+            return self.assoc_list(from_type, rest[1], to_type)
+        if version == "v3" and area == "pipelines" and rest:
+            if rest[0] != "deals":
+                return self.error(404, "OBJECT_NOT_FOUND", f"No pipelines found for object type {rest[0]}")
+            return self.pipelines(rest[1:])
+        if version == "v3" and area == "properties" and rest:
+            type_name = self._type(rest[0])
+            if type_name is None:
+                return self.bad_type(rest[0])
+            return self.properties(req, type_name, rest[1:])
+        if version == "v3" and area == "schemas" and m == "GET":
+            if not rest:
+                return json_response(200, {"results": [self.schema()]})
+            if self._type(rest[0]) == MDF_OBJECT_NAME:
+                return json_response(200, self.schema())
+            return self.error(404, "OBJECT_NOT_FOUND", f"Unable to find object type {rest[0]}")
+        return self.not_found(req)
+
+    def not_found(self, req: Request) -> Response:
+        return self.error(404, "OBJECT_NOT_FOUND", f"No route for {req.method} {req.path}")
+
+    # ------------------------------------------------------------------ reads
+    def list_objects(self, req: Request, type_name: str) -> Response:
+        try:
+            limit = int(req.param("limit") or 10)
+            offset = int(req.param("after") or 0)
+        except ValueError:
+            return self.validation("limit and after must be integers")
+        if limit < 1 or limit > LIST_LIMIT:
+            return self.validation(f"limit must be between 1 and {LIST_LIMIT}, got {limit}")
+        archived = (req.param("archived") or "false").lower() == "true"
+        objs = [o for o in self.store.objects[type_name].values() if o.archived == archived]
+        page = objs[offset : offset + limit]
+        assoc = [a for v in req.query.get("associations", []) for a in v.split(",") if a]
+        props = self._props_param(req)
+        body: dict[str, Any] = {"results": [self.obj_json(type_name, o, props, assoc) for o in page]}
+        if offset + limit < len(objs):
+            nxt = str(offset + limit)
+            body["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
+        return json_response(200, body)
+
+    def get_object(self, req: Request, type_name: str, object_id: str) -> Response:
+        obj = self.store.objects[type_name].get(object_id)
+        archived = (req.param("archived") or "false").lower() == "true"
+        if obj is None or obj.archived != archived:
+            return self.error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Object not found.  objectId are usually numeric.",
+                {"id": [object_id]},
+            )
+        assoc = [a for v in req.query.get("associations", []) for a in v.split(",") if a]
+        return json_response(200, self.obj_json(type_name, obj, self._props_param(req), assoc))
+
+    def batch_read(self, req: Request, type_name: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return self.validation("Invalid input JSON: 'inputs' is required")
+        if len(inputs) > BATCH_LIMIT:
+            return self.validation(
+                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
+                "Please reduce the number of items and try again"
+            )
+        props = body.get("properties") if isinstance(body.get("properties"), list) else []
+        started = self.now()
+        results, missing = [], []
+        for item in inputs:
+            oid = str(item.get("id")) if isinstance(item, dict) else str(item)
+            obj = self.store.objects[type_name].get(oid)
+            if obj is None or obj.archived:
+                missing.append(oid)
+                continue
+            results.append(self.obj_json(type_name, obj, props))
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": self.now(),
+        }
+        if missing:
+            out["numErrors"] = 1
+            out["errors"] = [
+                self.batch_error(
+                    "OBJECT_NOT_FOUND",
+                    f"Could not get some {_SINGULAR[type_name].upper()} objects, they may be deleted "
+                    "or not exist. Check that ids are valid.",
+                    missing,
+                )
+            ]
+            return json_response(207, out)
+        return json_response(200, out)
+
+    # ------------------------------------------------------------------ search
+    def _coerce_filter_value(self, prop: HSProperty, value: Any) -> Any:
+        return self._typed(prop, None if value is None else str(value), filter_value=True)
+
+    @staticmethod
+    def _typed(prop: HSProperty, value: str | None, filter_value: bool = False) -> Any:
+        if value is None or value == "":
+            return None
+        t = prop.type
+        try:
+            if t == "number":
+                return Decimal(value)
+            if t in ("datetime", "date"):
+                if re.fullmatch(r"-?\d+", value):
+                    ms = int(value)
+                else:
+                    text = value.replace("Z", "+00:00")
+                    parsed = (
+                        dt.datetime.fromisoformat(text)
+                        if "T" in text
+                        else dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), tzinfo=dt.UTC)
+                    )
+                    if parsed.tzinfo is None:
+                        parsed = parsed.replace(tzinfo=dt.UTC)
+                    ms = int(parsed.timestamp() * 1000)
+                if t == "date":
+                    ms -= ms % 86_400_000
+                return ms
+        except (InvalidOperation, ValueError):
+            if filter_value:
+                raise
+            return None
+        if t == "bool":
+            return value.lower() == "true"
+        return value.casefold()
+
+    def _sort_key(self, prop: HSProperty, name: str) -> Callable[[HSObject], Any]:
+        return lambda o: self._typed(prop, o.properties.get(name))
+
+    def _compile_filter(self, type_name: str, flt: dict[str, Any]) -> Callable[[HSObject], bool]:
+        name = flt.get("propertyName")
+        op = str(flt.get("operator", "EQ")).upper()
+        props = self.store.properties[type_name]
+        if not isinstance(name, str) or name not in props:
+            raise ValueError(
+                f"There was a problem with the request: property {name!r} does not exist on {type_name}"
+            )
+        prop = props[name]
+
+        def get(o: HSObject) -> Any:
+            return self._typed(prop, o.properties.get(name))
+
+        if op == "HAS_PROPERTY":
+            return lambda o: o.properties.get(name) not in (None, "")
+        if op == "NOT_HAS_PROPERTY":
+            return lambda o: o.properties.get(name) in (None, "")
+        if op in ("IN", "NOT_IN"):
+            values = flt.get("values")
+            if not isinstance(values, list):
+                raise ValueError(f"operator {op} requires 'values'")
+            keys = {self._coerce_filter_value(prop, v) for v in values}
+            if op == "IN":
+                return lambda o: get(o) in keys
+            return lambda o: get(o) not in keys
+        if op == "BETWEEN":
+            lo = self._coerce_filter_value(prop, flt.get("value"))
+            hi = self._coerce_filter_value(prop, flt.get("highValue"))
+            if lo is None or hi is None:
+                raise ValueError("operator BETWEEN requires 'value' and 'highValue'")
+            return lambda o: (v := get(o)) is not None and lo <= v <= hi
+        if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+            token = str(flt.get("value", "")).casefold().replace("*", "")
+            if op == "CONTAINS_TOKEN":
+                return lambda o: token in str(o.properties.get(name) or "").casefold()
+            return lambda o: token not in str(o.properties.get(name) or "").casefold()
+        if "value" not in flt:
+            raise ValueError(f"operator {op} requires 'value'")
+        target = self._coerce_filter_value(prop, flt.get("value"))
+        cmp: dict[str, Callable[[Any, Any], bool]] = {
+            "EQ": lambda a, b: bool(a == b),
+            "NEQ": lambda a, b: bool(a != b),
+            "LT": lambda a, b: bool(a < b),
+            "LTE": lambda a, b: bool(a <= b),
+            "GT": lambda a, b: bool(a > b),
+            "GTE": lambda a, b: bool(a >= b),
+        }
+        if op not in cmp:
+            raise ValueError(f"Unknown operator {op}")
+        fn = cmp[op]
+        if op == "NEQ":
+            return lambda o: (v := get(o)) is None or fn(v, target)
+        return lambda o: (v := get(o)) is not None and fn(v, target)
+
+    def search(self, req: Request, type_name: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        try:
+            limit = int(body.get("limit", 10))
+            after = int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return self.validation("Invalid input JSON: limit and after must be integers")
+        if limit > SEARCH_LIMIT or limit < 0:
+            return self.validation(f"limit must be less than or equal to {SEARCH_LIMIT}, got {limit}")
+        if after >= SEARCH_CAP:
+            return self.validation(
+                f"The search endpoints are limited to {SEARCH_CAP} total results for any given "
+                f"query; after={after} is past that limit."
+            )
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list):
+            return self.validation("filterGroups must be a list")
+        if len(groups) > 5:
+            return self.validation("Too many filter groups: up to 5 are allowed")
+        if sum(len(g.get("filters") or []) for g in groups if isinstance(g, dict)) > 18:
+            return self.validation("Too many filters: up to 18 in all are allowed")
+        sorts_raw = body.get("sorts") or []
+        props = body.get("properties") if isinstance(body.get("properties"), list) else None
+        key = json.dumps(
+            [type_name, groups, sorts_raw, body.get("query"), self.store.version], sort_keys=True
+        )
+        ids = self.search_cache.get(key)
+        if ids is None:
+            try:
+                compiled = []
+                for g in groups:
+                    filters = g.get("filters") or []
+                    if len(filters) > 6:
+                        raise ValueError("Too many filters in a filter group: up to 6 are allowed")
+                    compiled.append([self._compile_filter(type_name, f) for f in filters])
+                sorts: list[tuple[str, bool]] = []
+                for s in sorts_raw:
+                    if isinstance(s, str):
+                        sorts.append((s.lstrip("-"), s.startswith("-")))
+                    elif isinstance(s, dict):
+                        sorts.append(
+                            (
+                                str(s.get("propertyName")),
+                                str(s.get("direction", "ASCENDING")).upper() == "DESCENDING",
+                            )
+                        )
+                if len(sorts) > 1:
+                    raise ValueError("Only one sort is supported")
+                for name, _ in sorts:
+                    if name not in self.store.properties[type_name]:
+                        raise ValueError(
+                            f"There was a problem with the request: property {name!r} does not exist"
+                        )
+            except (ValueError, InvalidOperation) as exc:
+                return self.validation(str(exc))
+            query_text = str(body.get("query") or "").casefold()
+            rows = [o for o in self.store.objects[type_name].values() if not o.archived]
+            if compiled:
+                rows = [o for o in rows if any(all(f(o) for f in grp) for grp in compiled)]
+            if query_text:
+                rows = [
+                    o
+                    for o in rows
+                    if any(query_text in str(v).casefold() for v in o.properties.values() if v)
+                ]
+            rows.sort(key=lambda o: int(o.id))
+            for name, desc in reversed(sorts):
+                prop = self.store.properties[type_name][name]
+                present = [o for o in rows if o.properties.get(name) not in (None, "")]
+                absent = [o for o in rows if o.properties.get(name) in (None, "")]
+                present.sort(key=self._sort_key(prop, name), reverse=desc)
+                rows = present + absent
+            ids = [o.id for o in rows]
+            self.search_cache[key] = ids
+            while len(self.search_cache) > 32:
+                self.search_cache.popitem(last=False)
+        page = ids[after : after + limit]
+        objs = self.store.objects[type_name]
+        out: dict[str, Any] = {
+            "total": len(ids),
+            "results": [self.obj_json(type_name, objs[i], props) for i in page],
+        }
+        if after + limit < len(ids) and limit > 0:
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(200, out)
+
+    # ------------------------------------------------------------------ writes
+    def _json_body(self, req: Request) -> dict[str, Any] | Response:
+        try:
+            body = req.json()
+        except (ValueError, UnicodeDecodeError):
+            return self.validation("Invalid input JSON on line 1, column 1: Cannot build request body")
+        if not isinstance(body, dict):
+            return self.validation("Invalid input JSON: expected an object")
+        return body
+
+    def _normalise(
+        self, type_name: str, props: dict[str, Any]
+    ) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
+        defined = self.store.properties[type_name]
+        values: dict[str, str | None] = {}
+        problems: list[dict[str, Any]] = []
+        for name, raw in props.items():
+            prop = defined.get(name)
+            if prop is None:
+                msg = f'Property "{name}" does not exist'
+                problems.append(
+                    {
+                        "isValid": False,
+                        "message": msg,
+                        "error": "PROPERTY_DOESNT_EXIST",
+                        "name": name,
+                        "localizedErrorMessage": msg,
+                        "portalId": PORTAL_ID,
+                    }
+                )
+                continue
+            if prop.read_only:
+                msg = f'"{name}" is a read only property; its value cannot be set.'
+                problems.append(
+                    {
+                        "isValid": False,
+                        "message": msg,
+                        "error": "READ_ONLY_VALUE",
+                        "name": name,
+                        "localizedErrorMessage": msg,
+                        "portalId": PORTAL_ID,
+                    }
+                )
+                continue
+            if raw is None or raw == "":
+                values[name] = None
+                continue
+            text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+            error = None
+            if prop.type == "number":
+                try:
+                    Decimal(text)
+                except InvalidOperation:
+                    error = ("INVALID_FLOAT", f"{text} was not a valid number.")
+            elif prop.type in ("date", "datetime"):
+                try:
+                    ms = self._typed(prop, text, filter_value=True)
+                    stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+                    if prop.type == "date":
+                        if ms % 86_400_000:
+                            error = ("INVALID_DATE", f"{text} is not a valid date: it is not at midnight UTC")
+                        text = stamp.date().isoformat()
+                    else:
+                        text = hs_datetime(stamp)
+                except (ValueError, InvalidOperation, OverflowError):
+                    error = ("INVALID_DATE", f"{text} was not a valid date.")
+            elif prop.type == "bool":
+                if text.lower() not in ("true", "false"):
+                    error = ("INVALID_BOOLEAN", f"{text} was not a valid boolean.")
+                text = text.lower()
+            elif prop.type == "enumeration" and prop.options:
+                allowed = [o["value"] for o in prop.options]
+                if prop.field_type == "checkbox":
+                    bad = [v for v in text.split(";") if v not in allowed]
+                else:
+                    bad = [] if text in allowed else [text]
+                if bad:
+                    error = ("INVALID_OPTION", f"{bad[0]} was not one of the allowed options: {allowed}")
+            if error:
+                problems.append(
+                    {
+                        "isValid": False,
+                        "message": error[1],
+                        "error": error[0],
+                        "name": name,
+                        "localizedErrorMessage": error[1],
+                        "portalId": PORTAL_ID,
+                    }
+                )
+                continue
+            values[name] = text
+        return values, problems
+
+    def _invalid_props(self, problems: list[dict[str, Any]]) -> Response:
+        return self.validation(
+            "Property values were not valid: " + json.dumps(problems, separators=(",", ":"))
+        )
+
+    def _write(self, type_name: str, obj: HSObject, values: dict[str, str | None], stamp: str) -> None:
+        obj.properties.update(values)
+        obj.properties["hs_lastmodifieddate"] = stamp
+        obj.updated_at = stamp
+        if type_name == "deals" and "dealstage" in values:
+            stage = values["dealstage"]
+            obj.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
+            obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
+        self.written[type_name] = self.written.get(type_name, 0) + 1
+
+    def patch_object(self, req: Request, type_name: str, object_id: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        obj = self.store.objects[type_name].get(object_id)
+        if obj is None or obj.archived:
+            return self.error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Object not found.  objectId are usually numeric.",
+                {"id": [object_id]},
+            )
+        props = body.get("properties")
+        if not isinstance(props, dict):
+            return self.validation("Invalid input JSON: 'properties' is required")
+        values, problems = self._normalise(type_name, props)
+        if problems:
+            return self._invalid_props(problems)
+        if object_id in self.invalid:
+            return self.validation(f"Record {object_id} failed validation (sandbox invalid fault)")
+        self.store.version += 1
+        self._write(type_name, obj, values, hs_datetime(self.store.clock.tick()))
+        return json_response(200, self.obj_json(type_name, obj, list(values)))
+
+    def batch_update(self, req: Request, type_name: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return self.validation("Invalid input JSON: 'inputs' is required")
+        if len(inputs) > BATCH_LIMIT:
+            return self.validation(
+                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
+                "Please reduce the number of items and try again"
+            )
+        seen: set[str] = set()
+        dupes: list[str] = []
+        planned: list[tuple[HSObject, dict[str, str | None]]] = []
+        missing: list[str] = []
+        invalid: list[str] = []
+        all_problems: list[dict[str, Any]] = []
+        started = self.now()
+        for item in inputs:
+            if not isinstance(item, dict) or not isinstance(item.get("properties"), dict):
+                return self.validation("Invalid input JSON: each input needs 'id' and 'properties'")
+            oid = str(item.get("id"))
+            if oid in seen:
+                dupes.append(oid)
+            seen.add(oid)
+            values, problems = self._normalise(type_name, item["properties"])
+            all_problems.extend(problems)
+            obj = self.store.objects[type_name].get(oid)
+            if obj is None or obj.archived:
+                missing.append(oid)
+            elif oid in self.invalid:
+                invalid.append(oid)
+            else:
+                planned.append((obj, values))
+        if dupes:
+            return self.validation(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
+        if all_problems:
+            return self._invalid_props(all_problems)
+        results = []
+        if planned:
+            self.store.version += 1
+            stamp = hs_datetime(self.store.clock.tick())
+            for obj, values in planned:
+                self._write(type_name, obj, values, stamp)
+                results.append(self.obj_json(type_name, obj, list(values)))
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": self.now(),
+        }
+        errors = []
+        if missing:
+            errors.append(
+                self.batch_error(
+                    "OBJECT_NOT_FOUND",
+                    f"Could not update some {_SINGULAR[type_name].upper()} "
+                    "objects, they may be deleted or not exist. Check that ids are valid.",
+                    missing,
+                )
+            )
+        for oid in invalid:
+            errors.append(
+                self.batch_error(
+                    "VALIDATION_ERROR",
+                    f"Record {oid} failed a validation rule: it is locked "
+                    "for incentive changes (sandbox invalid fault)",
+                    [oid],
+                )
+            )
+        if errors:
+            out["numErrors"] = len(errors)
+            out["errors"] = errors
+            return json_response(207, out)
+        return json_response(200, out)
+
+    # ------------------------------------------------------------------ associations v4
+    def assoc_batch_read(self, req: Request, from_type: str, to_type: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return self.validation("Invalid input JSON: 'inputs' is required")
+        if len(inputs) > ASSOC_BATCH_LIMIT:
+            return self.validation(
+                f"The maximum number of inputs supported in a batch request is "
+                f"{ASSOC_BATCH_LIMIT}. Please reduce the number of items and try again"
+            )
+        table = self.store.assoc.get((from_type, to_type), {})
+        started = self.now()
+        results, errors = [], []
+        for item in inputs:
+            oid = str(item.get("id")) if isinstance(item, dict) else str(item)
+            rows = list(table.get(oid, {}).values())
+            if not rows:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {_SINGULAR.get(to_type, to_type)} is associated with "
+                        f"{_SINGULAR.get(from_type, from_type)} {oid}.",
+                        "context": {"fromObjectId": [oid]},
+                        "errors": [],
+                        "links": {},
+                    }
+                )
+                continue
+            results.append(
+                {
+                    "from": {"id": oid},
+                    "to": [
+                        {
+                            "toObjectId": int(r.to_id),
+                            "associationTypes": [
+                                {"category": c, "typeId": t, "label": lab} for c, t, lab in r.types
+                            ],
+                        }
+                        for r in rows
+                    ],
+                }
+            )
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": self.now(),
+        }
+        if errors:
+            out["numErrors"] = len(errors)
+            out["errors"] = errors
+            return json_response(207, out)
+        return json_response(200, out)
+
+    def assoc_list(self, from_type: str, object_id: str, to_type: str) -> Response:
+        rows = self.store.assoc.get((from_type, to_type), {}).get(object_id, {}).values()
+        return json_response(
+            200,
+            {
+                "results": [
+                    {
+                        "toObjectId": int(r.to_id),
+                        "associationTypes": [
+                            {"category": c, "typeId": t, "label": lab} for c, t, lab in r.types
+                        ],
+                    }
+                    for r in rows
+                ]
+            },
+        )
+
+    def assoc_labels(self, from_type: str, to_type: str) -> Response:
+        results: list[dict[str, Any]] = []
+        default = DEFAULT_ASSOC.get((from_type, to_type))
+        if default is not None:
+            results.append({"category": "HUBSPOT_DEFINED", "typeId": default, "label": None})
+        seen: set[int] = set()
+        for rows in self.store.assoc.get((from_type, to_type), {}).values():
+            for row in rows.values():
+                for c, t, lab in row.types:
+                    if t != default and t not in seen:
+                        seen.add(t)
+                        results.append({"category": c, "typeId": t, "label": lab})
+        results.sort(key=lambda r: (r["category"] != "HUBSPOT_DEFINED", r["typeId"]))
+        return json_response(200, {"results": results})
+
+    # ------------------------------------------------------------------ pipelines
+    def pipeline(self) -> dict[str, Any]:
+        probabilities = {
+            "appointmentscheduled": "0.1",
+            "qualifiedtobuy": "0.2",
+            "presentationscheduled": "0.5",
+            "contractsent": "0.8",
+            "closedwon": "1.0",
+            "closedlost": "0.0",
+        }
+        stamp = "2025-01-01T00:00:00.000Z"
+        stages = [
+            {
+                "id": sid,
+                "label": label,
+                "displayOrder": i,
+                "metadata": {
+                    "isClosed": "true" if sid in ("closedwon", "closedlost") else "false",
+                    "probability": probabilities[sid],
+                },
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            }
+            for i, (label, sid) in enumerate(STAGE_IDS.items())
+        ]
+        return {
+            "id": "default",
+            "label": "Sales Pipeline",
+            "displayOrder": 0,
+            "stages": stages,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+        }
+
+    def pipelines(self, rest: list[str]) -> Response:
+        if not rest:
+            return json_response(200, {"results": [self.pipeline()]})
+        if rest[0] != "default":
+            return self.error(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline with id {rest[0]}")
+        if len(rest) == 1:
+            return json_response(200, self.pipeline())
+        if rest[1:] == ["stages"]:
+            return json_response(200, {"results": self.pipeline()["stages"]})
+        return self.error(404, "OBJECT_NOT_FOUND", "Not found")
+
+    # ------------------------------------------------------------------ properties and groups
+    def properties(self, req: Request, type_name: str, rest: list[str]) -> Response:
+        defined = self.store.properties[type_name]
+        groups = self.store.groups[type_name]
+        if rest and rest[0] == "groups":
+            if len(rest) == 1 and req.method == "GET":
+                return json_response(200, {"results": list(groups.values())})
+            if len(rest) == 2 and req.method == "GET":
+                group = groups.get(rest[1])
+                if group is None:
+                    return self.error(404, "OBJECT_NOT_FOUND", f"Unable to find property group {rest[1]}")
+                return json_response(200, group)
+            if len(rest) == 1 and req.method == "POST":
+                body = self._json_body(req)
+                if isinstance(body, Response):
+                    return body
+                name, label = body.get("name"), body.get("label")
+                if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not label:
+                    return self.validation("A property group needs a lowercase 'name' and a 'label'")
+                if name in groups:
+                    return self.error(
+                        409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists."
+                    )
+                groups[name] = {
+                    "name": name,
+                    "label": str(label),
+                    "displayOrder": int(body.get("displayOrder", -1)),
+                    "archived": False,
+                }
+                return json_response(201, groups[name])
+            return self.not_found(req)
+        if not rest:
+            if req.method == "GET":
+                return json_response(200, {"results": [p.as_json() for p in defined.values()]})
+            if req.method == "POST":
+                return self.create_property(req, type_name)
+        if len(rest) == 1 and req.method == "GET":
+            prop = defined.get(rest[0])
+            if prop is None:
+                return self.error(
+                    404, "OBJECT_NOT_FOUND", f"Unable to find property {rest[0]} on {type_name}"
+                )
+            return json_response(200, prop.as_json())
+        return self.not_found(req)
+
+    def create_property(self, req: Request, type_name: str) -> Response:
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+        if missing:
+            return self.validation(f"Missing required fields: {missing}")
+        name, ptype, ftype = str(body["name"]), str(body["type"]), str(body["fieldType"])
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            return self.validation(
+                f"Property name '{name}' must be lowercase letters, digits and underscores"
+            )
+        if ptype not in _FIELD_TYPES or ftype not in _FIELD_TYPES[ptype]:
+            return self.validation(f"Invalid type/fieldType combination: {ptype}/{ftype}")
+        if body["groupName"] not in self.store.groups[type_name]:
+            return self.validation(f"Property group '{body['groupName']}' does not exist on {type_name}")
+        if name in self.store.properties[type_name]:
+            return self.error(409, "OBJECT_ALREADY_EXISTS", f"Property named '{name}' already exists.")
+        options = body.get("options") or []
+        if ptype == "enumeration" and not options:
+            return self.validation("Enumeration properties need options")
+        prop = HSProperty(
+            name,
+            str(body["label"]),
+            ptype,
+            ftype,
+            str(body["groupName"]),
+            description=str(body.get("description") or ""),
+            options=list(options),
+            hubspot_defined=False,
+            created_at=hs_datetime(self.store.clock.now),
+            display_order=int(body.get("displayOrder", -1)),
+        )
+        self.store.properties[type_name][name] = prop
+        for obj in self.store.objects[type_name].values():
+            obj.properties.setdefault(name, None)
+        self.store.version += 1
+        return json_response(201, prop.as_json())
+
+    def schema(self) -> dict[str, Any]:
+        props = [p.as_json() for p in self.store.properties[MDF_OBJECT_NAME].values()]
+        stamp = "2025-01-01T00:00:00.000Z"
+        return {
+            "id": MDF_OBJECT_TYPE_ID.split("-")[1],
+            "objectTypeId": MDF_OBJECT_TYPE_ID,
+            "fullyQualifiedName": MDF_OBJECT_NAME,
+            "name": "mdf_claims",
+            "labels": {"singular": "MDF claim", "plural": "MDF claims"},
+            "primaryDisplayProperty": "claim_name",
+            "requiredProperties": ["claim_name"],
+            "searchableProperties": ["claim_name", "campaign"],
+            "secondaryDisplayProperties": ["status"],
+            "properties": props,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+            "associations": [
+                {
+                    "id": str(DEFAULT_ASSOC[(MDF_OBJECT_NAME, "companies")]),
+                    "fromObjectTypeId": MDF_OBJECT_TYPE_ID,
+                    "toObjectTypeId": OBJECT_TYPE_IDS["companies"],
+                    "name": "mdf_claims_to_company",
+                }
+            ],
+        }

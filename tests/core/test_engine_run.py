@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from cosell import hookimpl
 from cosell.connectors.files import FilesConnector
 from cosell.engine import run

@@ -14,9 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import cosell.ledger as ledger_module
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+import cosell.ledger as ledger_module
 from cosell.connector import FieldWrite
 from cosell.errors import ConfigError, LockHeldError, PeriodError, UnreachableError
 from cosell.ledger import Ledger, OutboxItem, StoredStanding, decode_json, encode_json
@@ -31,10 +36,6 @@ from cosell.results import (
     TierDecision,
     TierRecord,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 Q1, Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (1, 2, 3, 4))
 TARGET = "files:/tmp/out"

@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from cosell.periods import Period
 
 

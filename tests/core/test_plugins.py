@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from cosell import hookimpl
 from cosell.engine import check_program
 from cosell.errors import PluginError, ProgramError

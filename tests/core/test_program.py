@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from cosell.errors import ProgramError
 from cosell.program import load_program, parse_program, program_json_schema
 from cosell.testing import program

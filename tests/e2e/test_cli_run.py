@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cosell.cli import app
 from typer.testing import CliRunner
+
+from cosell.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_PROGRAM = ROOT / "examples" / "program.yaml"

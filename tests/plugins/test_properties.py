@@ -3,10 +3,11 @@
 import decimal
 from decimal import Decimal
 
-from cosell.plugins.caps import capped_total
-from cosell.testing import activity, compute_period, deal, mdf_claim, partner, program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from cosell.plugins.caps import capped_total
+from cosell.testing import activity, compute_period, deal, mdf_claim, partner, program
 
 PARTNERS = [f"P{i}" for i in range(1, 6)]
 DAYS = [f"2026-{m:02d}-{d:02d}" for m in (5, 6, 7, 8, 9, 10) for d in (1, 10, 20, 28)]

@@ -39,6 +39,10 @@ class RateCard:
     last_commission_day: date | None
     """The end of an exiting partner's wind-down; None when commission has no end."""
     exit_text: str
+    factors: dict[Role, Decimal]
+    """Role multiplier × tier rate, by role: one multiplication per deal instead of two."""
+    role_terms: dict[Role, str]
+    """`` × sourced 1 × Gold rate 12%``, by role: built once per partner, not once per deal."""
 
     @classmethod
     def of(cls, partner: PartnerFacts, standing: PartnerStanding, program: Program) -> RateCard:
@@ -62,6 +66,11 @@ class RateCard:
             program.currency,
             last,
             exit_text,
+            {role: multipliers[role] * tier.commission_rate for role in ROLES},
+            {
+                role: f" × {role} {_number(multipliers[role])} × {tier.name} rate {_percent(tier.commission_rate)}"
+                for role in ROLES
+            },
         )
 
 
@@ -137,12 +146,8 @@ def commission_terms(
         return ZERO, f"withheld, {card.exit_text}", True, frozenset()
     if not projected and _refunded_in_won_period(deal.refunded_on, won_on, context):
         return ZERO, f"0.00, refunded {deal.refunded_on} in the period it was won", True, frozenset()
-    multiplier = card.multipliers[involvement.role]
-    amount = deal.amount * involvement.share * multiplier * card.rate
-    terms = (
-        f"share {_number(involvement.share)} × {involvement.role} {_number(multiplier)} × "
-        f"{card.tier} rate {_percent(card.rate)}"
-    )
+    amount = deal.amount * involvement.share * card.factors[involvement.role]
+    terms = f"share {_number(involvement.share)}{card.role_terms[involvement.role]}"
     floor = guard.min_margin_pct if guard else None
     if guard and floor is not None and deal.margin_pct is not None and deal.margin_pct < floor:
         factor = guard.margin_floor_factor or Decimal(1)

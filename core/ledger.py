@@ -1243,6 +1243,11 @@ def _sqlite_engine(url: URL, *, memory: bool) -> Engine:
         try:
             if not memory:
                 cur.execute("PRAGMA journal_mode=WAL")
+                # A run's WAL can reach hundreds of MB (1.5 M lines); give the file back after checkpoints.
+                cur.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
+            # 64 MiB page cache (default 2 MiB): index inserts of 1.5 M lines thrash a small cache
+            # (measured: 11.5 s → 7.4 s to write them, 27 s → 12 s to replace them).
+            cur.execute("PRAGMA cache_size=-65536")
             cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:

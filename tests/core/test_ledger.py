@@ -169,7 +169,7 @@ def test_amounts_round_trip_to_the_cent(ledger: Ledger, ledger_url: str) -> None
 
 
 def test_any_whole_cent_amount_round_trips(ledger: Ledger) -> None:
-    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.integers(-(10**17), 10**17), min_size=1, max_size=8))
     def check(cents: list[int]) -> None:
         amounts = [from_cents(c) for c in cents]

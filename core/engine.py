@@ -249,6 +249,10 @@ def compute(
     gc.disable()
     try:
         return _compute(program, period, records, history, plugins, settings, progress)
+    except PluginError as exc:
+        if exc.hint is None and exc.plugin != "cosell":
+            raise PluginError(exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}") from exc
+        raise
     finally:
         if paused:
             gc.enable()

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from . import hookspecs
 from .connector import ConnectorSpec
 from .errors import PluginError, Problem, ProgramError
-from .program import LoadedProgram, describe_loc
+from .program import LoadedProgram, validation_problems
 from .results import MetricDefinition
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -212,9 +212,7 @@ class Plugins:
             try:
                 settings[key] = models[key][1].model_validate(raw)
             except ValidationError as err:
-                for e in err.errors(include_url=False):
-                    loc = ("plugins", key, *e["loc"])
-                    problems.append(Problem(loaded.where(*loc), f"{describe_loc(loc)}: {e['msg']}"))
+                problems += validation_problems(err, loaded.source, loaded.lines, ("plugins", key))
         for key, (_, model) in models.items():
             if key not in settings and key not in loaded.program.plugins:
                 # a plugin whose settings are required simply has none until configured
@@ -223,6 +221,11 @@ class Plugins:
         if problems:
             raise ProgramError(problems)
         return settings
+
+    def source(self, name: str) -> str:
+        """The file a plugin is defined in, for errors that name it."""
+        plugin = self.pm.get_plugin(name)
+        return source_of(plugin) if plugin is not None else "?"
 
     def default_settings(self) -> dict[str, BaseModel]:
         """Every plugin's settings with their defaults (when no program file is given)."""

@@ -266,12 +266,16 @@ def describe_loc(loc: Sequence[str | int]) -> str:
     return text
 
 
-def _problems(err: ValidationError, source: str, index: Mapping[LinePath, int]) -> list[Problem]:
+def validation_problems(
+    err: ValidationError, source: str, index: Mapping[LinePath, int], prefix: LinePath = ()
+) -> list[Problem]:
+    """pydantic's errors as ``file:line: key.path: message`` problems; ``prefix`` is the path of the
+    validated part within the file (``("plugins", "nps")`` for a plugin's settings)."""
     problems = []
     errors = err.errors(include_url=False)
-    deeper = {tuple(e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
+    deeper = {(*prefix, *e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
     for e in errors:
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+        loc = (*prefix, *(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after"))))
         if e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper):
             continue  # "needs at least one item" only echoes the error inside that item
         line = line_of(index, loc) or 1
@@ -324,7 +328,7 @@ def parse_program(text: str, source: str = "<program>") -> LoadedProgram:
     try:
         program = Program.model_validate(_plain(tree))
     except ValidationError as err:
-        raise ProgramError(_problems(err, source, index)) from None
+        raise ProgramError(validation_problems(err, source, index)) from None
     return LoadedProgram(program, source, index)
 
 

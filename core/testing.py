@@ -1,7 +1,15 @@
-"""Builders for tests of cosell and of plugins: records in one line, programs from a few keys.
+"""Testing cosell plugins: builders, a whole run in memory, and pytest fixtures.
 
-from cosell.testing import deal, partner, program, compute_period
-result = compute_period(program(), [partner("P1")], [deal("D1", "1000", won_on="2026-08-01", partners=["P1"])])
+Builders make records and programs in one line::
+
+    from cosell.testing import deal, partner, program, compute_period
+    result = compute_period(program(), [partner("P1")], [deal("D1", "1000", won_on="2026-08-01", partners=["P1"])])
+
+``run_program`` runs the whole engine (ledger, outbox, write-back) against an in-memory target and
+returns the lines, the standings, the statement and the field values written. This module is also a
+pytest plugin (entry point ``pytest11``): with cosell installed, tests get the fixtures
+``cosell_ledger`` (a ledger in a temp file), ``cosell_plugins`` (every installed plugin, yours
+included) and ``run_program`` (``run_program`` bound to both).
 """
 
 from __future__ import annotations
@@ -12,12 +20,23 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import hookspecs
+from .connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
+from .context import RunReport
 from .engine import Computation, compute
+from .engine import run as run_engine
+from .ledger import Ledger
 from .periods import Period
 from .pluginmanager import Plugins
 from .program import LoadedProgram, Program, parse_program
 from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Partner, RecordSet
-from .results import History
+from .results import History, LedgerLine
+from .statements import render as render_statement
 
 BASE_PROGRAM: dict[str, Any] = {
     "program": "Test Program",
@@ -146,3 +165,132 @@ def compute_period(
     return compute(
         prog, Period.parse(period or prog.period), records, history or History(), plugins, settings
     )
+
+
+# --- a whole run in memory -------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryConnector:
+    """A connector over records in memory whose target is a dict: what a CRM would hold after the run."""
+
+    records: RecordSet
+    fields: dict[RecordKey, dict[str, str | None]] = field(default_factory=dict)
+    name: str = "memory"
+    write_batch_size: int = 100
+    writes: list[FieldWrite] = field(default_factory=list)
+    refuse: frozenset[str] = frozenset()
+    """Record ids whose writes the target refuses, as a CRM's validation rule would."""
+
+    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+        return self.records
+
+    def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        return {key: dict(self.fields[key]) for key in keys if key in self.fields}
+
+    def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
+        outcomes = []
+        for w in writes:
+            if w.record_id in self.refuse:
+                outcomes.append(WriteOutcome(w.key, False, "FIELD_CUSTOM_VALIDATION_EXCEPTION: refused by the test"))
+                continue
+            self.writes.append(w)
+            self.fields.setdefault(w.key, dict.fromkeys(MANAGED_FIELDS[w.object]))
+            self.fields[w.key].update(w.values)
+            outcomes.append(WriteOutcome(w.key, True))
+        return outcomes
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """What ``run_program`` returns: the stored lines, the report, the statement and the target's fields."""
+
+    report: RunReport
+    lines: list[LedgerLine]
+    statement_csv: str
+    statement_json: str
+    fields: dict[RecordKey, dict[str, str | None]]
+
+    def lines_of(self, partner_id: str, kind: str | None = None) -> list[LedgerLine]:
+        return [ln for ln in self.lines if ln.partner_id == partner_id and (kind is None or ln.kind == kind)]
+
+
+def run_program(
+    loaded: LoadedProgram,
+    partners: Iterable[Partner],
+    deals: Iterable[Deal] = (),
+    activities: Iterable[Activity] = (),
+    mdf_claims: Iterable[MdfClaim] = (),
+    *,
+    ledger: Ledger,
+    plugins: Plugins | None = None,
+    period: str | None = None,
+    connector: MemoryConnector | None = None,
+) -> ProgramRun:
+    """Run the whole engine for one period (stored in ``ledger``, written to a MemoryConnector)."""
+    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims))
+    target = connector or MemoryConnector(records)
+    target.records = records
+    the_period = Period.parse(period or loaded.program.period)
+    report = run_engine(loaded, target, ledger, plugins or Plugins(), period=the_period)
+    return ProgramRun(
+        report,
+        ledger.lines(the_period.key),
+        render_statement(ledger, the_period.key, None, "csv"),
+        render_statement(ledger, the_period.key, None, "json"),
+        target.fields,
+    )
+
+
+def assert_hookimpl_signature(plugin: object) -> None:
+    """Check that every ``cosell_*`` function of a plugin (a module or an object) names a real hook and
+    only arguments that hook passes; raise AssertionError saying what is wrong."""
+    problems = []
+    for name, function in inspect.getmembers(plugin, callable):
+        if not name.startswith("cosell_"):
+            continue
+        spec = getattr(hookspecs, name, None)
+        if spec is None:
+            problems.append(f"{name}: no such hook (hooks: {', '.join(hookspecs.all_hook_names())})")
+            continue
+        offered = list(inspect.signature(spec).parameters)
+        wanted = [p for p in inspect.signature(function).parameters if p != "self"]
+        extra = [p for p in wanted if p not in offered]
+        if extra:
+            problems.append(f"{name}: the hook does not pass {', '.join(extra)} (it passes {', '.join(offered)})")
+        if not hasattr(function, "cosell_impl"):
+            problems.append(f"{name}: not marked @hookimpl (from cosell import hookimpl), so it is never called")
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+# --- pytest fixtures -------------------------------------------------------------------------------
+
+try:
+    import pytest
+except ImportError:  # the builders above work without pytest
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def cosell_ledger(tmp_path: Path) -> Iterator[Ledger]:
+        """A ledger in a temp SQLite file."""
+        with Ledger.connect(f"sqlite:///{tmp_path / 'cosell-test.db'}") as ledger:
+            yield ledger
+
+    @pytest.fixture
+    def cosell_plugins() -> Plugins:
+        """Every installed plugin (built-in rules, entry points: the plugin under test included)."""
+        return Plugins()
+
+    @pytest.fixture(name="run_program")
+    def run_program_fixture(cosell_ledger: Ledger, cosell_plugins: Plugins) -> Callable[..., ProgramRun]:
+        """``run_program`` with the test's ledger and plugins."""
+
+        def bound(loaded: LoadedProgram, *args: Any, **kwargs: Any) -> ProgramRun:
+            kwargs.setdefault("ledger", cosell_ledger)
+            kwargs.setdefault("plugins", cosell_plugins)
+            return run_program(loaded, *args, **kwargs)
+
+        return bound

@@ -59,6 +59,7 @@ def test_plugin_returning_the_wrong_type_is_named():
     with pytest.raises(PluginError) as info:
         compute_period(program(), [partner("P1")], plugins=plugins)
     assert "plugin 'wrongtype'" in str(info.value) and "not a PayoutLine" in str(info.value)
+    assert "defined in" in str(info.value) and "test_plugins.py" in str(info.value)
 
 
 class FloatAmount:

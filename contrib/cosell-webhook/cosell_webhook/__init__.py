@@ -1,0 +1,1 @@
+"""cosell-webhook: a run-finished notification, as a cosell plugin."""

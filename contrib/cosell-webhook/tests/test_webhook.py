@@ -1,0 +1,82 @@
+"""The webhook plugin against a real HTTP receiver on loopback."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from cosell.errors import FinishedWithFailures
+from cosell.testing import assert_hookimpl_signature, deal, partner, program
+
+PROGRAM = """\
+program: Webhook program
+period: 2026-Q3
+currency: USD
+tiers: [{name: Registered, min_score: 0, commission_rate: "0.10"}]
+plugins:
+  webhook: {url: "URL", timeout_seconds: 5}
+"""
+
+
+@pytest.fixture
+def receiver():
+    received = []
+    status = {"code": 204}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(status["code"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, status
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_plugin_implements_real_hooks():
+    from cosell_webhook import plugin
+
+    assert_hookimpl_signature(plugin)
+
+
+def test_a_finished_run_posts_its_summary(receiver, run_program):
+    url, received, _ = receiver
+    run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    [body] = received
+    assert body["period"] == "2026-Q3" and body["program"] == "Webhook program"
+    assert body["partners"] == [{"id": "P1", "name": "Partner P1", "tier": "Registered", "score": "0.00", "earnings": "100.00"}]
+    assert body["records_written"] == 2  # the account and the deal
+
+
+def test_a_failing_webhook_is_reported_naming_the_plugin_after_the_run_is_stored(receiver, run_program, cosell_ledger):
+    url, _, status = receiver
+    status["code"] = 500
+    with pytest.raises(FinishedWithFailures) as info:
+        run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    assert info.value.exit_code == 3
+    assert "plugin 'webhook'" in str(info.value) and "500" in str(info.value)
+    assert [line.kind for line in cosell_ledger.lines("2026-Q3")] == ["commission"]  # nothing undone
+
+
+def test_without_settings_the_plugin_does_nothing(receiver, run_program):
+    _, received, _ = receiver
+    loaded = program(PROGRAM.split("plugins:")[0])
+    run_program(loaded, [partner("P1")])
+    assert received == []
+
+
+def test_a_bad_url_is_a_program_error(run_program):
+    from cosell.errors import ProgramError
+
+    with pytest.raises(ProgramError, match=r"plugins\.webhook\.url"):
+        run_program(program(PROGRAM.replace("URL", "not a url")), [partner("P1")])

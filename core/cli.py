@@ -370,8 +370,16 @@ def explain(
 def statement(
     period: Annotated[str, typer.Option("--period", help="The period, e.g. 2026-Q3.")],
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner.")] = None,
-    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    format: Annotated[
+        str, typer.Option("--format", help="csv, json, or html (one page a partner can read).")
+    ] = "csv",
     ledger: LedgerOpt = None,
+    program: Annotated[
+        Path | None,
+        typer.Option(
+            "--program", "-p", help="html: the program file, for targets, weights and the next tier's needs."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -380,8 +388,16 @@ def statement(
     the_period = Period.parse(period) if _valid_period(period) else None
     if the_period is None:
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    if format not in statements.FORMATS:
+        raise ConfigError(f"--format: {format!r} is not one of {', '.join(statements.FORMATS)}")
+    loaded = load_program(program) if program else None
+    definitions = (
+        {name: d for name, (_, d) in _plugins().metric_definitions().items()} if format == "html" else {}
+    )
     with Ledger.connect(ledger) as book:
-        text = statements.render(book, the_period.key, partner, format)
+        text = statements.render(
+            book, the_period.key, partner, format, loaded.program if loaded else None, definitions
+        )
     if output:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}")
@@ -525,6 +541,21 @@ def sandbox(
         serve_forever(port=port, seed=seed, partners=partners, deals=deals, faults=faults)
     except FaultSpecError as exc:
         raise ConfigError(f"--faults: {exc}") from None
+
+
+@app.command()
+@reports_errors
+def demo(
+    folder: Annotated[Path, typer.Option("--folder", help="Where the demo's ledgers and statements go.")] = Path(
+        "cosell-demo"
+    ),
+    partners: Annotated[int, typer.Option("--partners", help="Partners the sandbox seeds.")] = 20,
+    deals: Annotated[int, typer.Option("--deals", help="Deals the sandbox seeds.")] = 300,
+) -> None:
+    """Start the CRM sandbox, set up the fields, run a program against Salesforce then HubSpot, show the result."""
+    from .demo import run_demo
+
+    run_demo(folder, out, lambda report: _print_report(report, as_json=False), partners=partners, deals=deals)
 
 
 def main() -> None:

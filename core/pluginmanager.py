@@ -175,7 +175,8 @@ class Plugins:
                     raise PluginError(
                         plugin,
                         f"defines metric {definition.name!r}, which plugin {other!r} defines too",
-                        hint="rename one of them; metric names are global to a program",
+                        hint=f"rename one of them ({self.source(plugin)}, {self.source(other)}); "
+                        "metric names are global to a program",
                     )
                 found[definition.name] = (plugin, definition)
         return found

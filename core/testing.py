@@ -14,16 +14,14 @@ included) and ``run_program`` (``run_program`` bound to both).
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-import inspect
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import hookspecs
 from .connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
@@ -192,7 +190,9 @@ class MemoryConnector:
         outcomes = []
         for w in writes:
             if w.record_id in self.refuse:
-                outcomes.append(WriteOutcome(w.key, False, "FIELD_CUSTOM_VALIDATION_EXCEPTION: refused by the test"))
+                outcomes.append(
+                    WriteOutcome(w.key, False, "FIELD_CUSTOM_VALIDATION_EXCEPTION: refused by the test")
+                )
                 continue
             self.writes.append(w)
             self.fields.setdefault(w.key, dict.fromkeys(MANAGED_FIELDS[w.object]))
@@ -257,9 +257,13 @@ def assert_hookimpl_signature(plugin: object) -> None:
         wanted = [p for p in inspect.signature(function).parameters if p != "self"]
         extra = [p for p in wanted if p not in offered]
         if extra:
-            problems.append(f"{name}: the hook does not pass {', '.join(extra)} (it passes {', '.join(offered)})")
+            problems.append(
+                f"{name}: the hook does not pass {', '.join(extra)} (it passes {', '.join(offered)})"
+            )
         if not hasattr(function, "cosell_impl"):
-            problems.append(f"{name}: not marked @hookimpl (from cosell import hookimpl), so it is never called")
+            problems.append(
+                f"{name}: not marked @hookimpl (from cosell import hookimpl), so it is never called"
+            )
     if problems:
         raise AssertionError("; ".join(problems))
 

@@ -109,6 +109,7 @@ def test_metric_name_clash_between_two_plugins_names_both():
     with pytest.raises(PluginError) as info:
         plugins.metric_definitions()
     assert "plugin 'clash'" in str(info.value) and "'metrics'" in str(info.value)
+    assert "test_plugins.py" in str(info.value) and "plugins/metrics.py" in str(info.value)
 
 
 def test_program_naming_a_metric_no_plugin_provides_is_a_program_error_with_its_line():

@@ -35,14 +35,18 @@ def test_a_program_scoring_on_the_nps_metric_runs_end_to_end_from_the_cli(tmp_pa
     shutil.copytree(ROOT / "examples" / "data", "data")
     partners = Path("data/partners.csv").read_text().splitlines()
     scores = ["nps", "64", "38", "71", "", "55", "12"]
-    Path("data/partners.csv").write_text("\n".join(f"{row},{nps}" for row, nps in zip(partners, scores, strict=True)) + "\n")
+    Path("data/partners.csv").write_text(
+        "\n".join(f"{row},{nps}" for row, nps in zip(partners, scores, strict=True)) + "\n"
+    )
     Path("program.yaml").write_text(PROGRAM)
     runner = CliRunner()
     plugins = json.loads(runner.invoke(app, ["plugins", "--json"]).output)
     nps = next(p for p in plugins if p["name"] == "nps")
     assert nps["package"] == "cosell-nps" and "cosell_metrics" in nps["hooks"]
 
-    result = runner.invoke(app, ["run", "--program", "program.yaml", "--input", "data", "--output", "out", "--json"])
+    result = runner.invoke(
+        app, ["run", "--program", "program.yaml", "--input", "data", "--output", "out", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = {p["id"]: p for p in json.loads(result.output)["partners"]}
     # P001: NPS 64 → 1; win rate 1 won of 2 closed = 0.5 → 1: score 100, Silver

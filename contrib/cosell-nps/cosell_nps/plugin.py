@@ -32,7 +32,9 @@ class NpsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     attribute: str = Field("nps", description="the partner attribute holding the score (-100 to 100)")
-    bonus_threshold: Decimal | None = Field(None, ge=-100, le=100, description="pay the bonus at or above this NPS")
+    bonus_threshold: Decimal | None = Field(
+        None, ge=-100, le=100, description="pay the bonus at or above this NPS"
+    )
     bonus: Decimal = Field(Decimal(0), ge=0, description="the bonus, in the program currency")
 
 
@@ -64,10 +66,17 @@ def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, D
 
 
 @hookimpl
-def cosell_payout_lines(partner: PartnerFacts, standing: PartnerStanding, context: RunContext) -> Iterable[PayoutLine]:
+def cosell_payout_lines(
+    partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> Iterable[PayoutLine]:
     settings: NpsSettings = context.setting(METRIC) or NpsSettings()
     value = standing.metrics.get(METRIC)
-    if settings.bonus_threshold is None or settings.bonus == 0 or value is None or value < settings.bonus_threshold:
+    if (
+        settings.bonus_threshold is None
+        or settings.bonus == 0
+        or value is None
+        or value < settings.bonus_threshold
+    ):
         return ()
     amount = round_cents(settings.bonus)
     text = f"NPS bonus: customer NPS {show_number(value)} is at or above {show_number(settings.bonus_threshold)}, {show(amount)}"

@@ -31,7 +31,10 @@ def test_nps_scores_against_its_target_and_decides_the_tier(run_program):
     result = run_program(
         program(PROGRAM),
         [partner("P1", attributes={"nps": "45"}), partner("P2", attributes={"nps": "72"})],
-        [deal("D1", "1000", partners=["P1"], won_on="2026-08-01"), deal("D2", "1000", partners=["P2"], won_on="2026-08-01")],
+        [
+            deal("D1", "1000", partners=["P1"], won_on="2026-08-01"),
+            deal("D2", "1000", partners=["P2"], won_on="2026-08-01"),
+        ],
     )
     partners = {row["id"]: row for row in result.report.partners}
     assert partners["P1"]["score"] == "90.00"  # 100 × min(45 ÷ 50, 1)

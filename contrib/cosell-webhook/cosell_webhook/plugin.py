@@ -39,7 +39,13 @@ def summary(context: RunContext, report: RunReport) -> dict[str, Any]:
         "period": report.period,
         "run_id": report.run_id,
         "partners": [
-            {"id": p["id"], "name": p["name"], "tier": p["tier"], "score": p["score"], "earnings": p["earnings"]}
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "tier": p["tier"],
+                "score": p["score"],
+                "earnings": p["earnings"],
+            }
             for p in report.partners
         ],
         "currency": context.program.currency,
@@ -54,6 +60,8 @@ def cosell_run_finished(context: RunContext, report: RunReport) -> None:
     settings: WebhookSettings | None = context.setting(KEY)
     if settings is None:
         return
-    response = requests.post(str(settings.url), json=summary(context, report), timeout=settings.timeout_seconds)
+    response = requests.post(
+        str(settings.url), json=summary(context, report), timeout=settings.timeout_seconds
+    )
     if response.status_code >= 300:
         raise RuntimeError(f"the webhook answered {response.status_code} {response.reason}")

@@ -51,18 +51,30 @@ def test_the_plugin_implements_real_hooks():
 
 def test_a_finished_run_posts_its_summary(receiver, run_program):
     url, received, _ = receiver
-    run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    run_program(
+        program(PROGRAM.replace("URL", url)),
+        [partner("P1")],
+        [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")],
+    )
     [body] = received
     assert body["period"] == "2026-Q3" and body["program"] == "Webhook program"
-    assert body["partners"] == [{"id": "P1", "name": "Partner P1", "tier": "Registered", "score": "0.00", "earnings": "100.00"}]
+    assert body["partners"] == [
+        {"id": "P1", "name": "Partner P1", "tier": "Registered", "score": "0.00", "earnings": "100.00"}
+    ]
     assert body["records_written"] == 2  # the account and the deal
 
 
-def test_a_failing_webhook_is_reported_naming_the_plugin_after_the_run_is_stored(receiver, run_program, cosell_ledger):
+def test_a_failing_webhook_is_reported_naming_the_plugin_after_the_run_is_stored(
+    receiver, run_program, cosell_ledger
+):
     url, _, status = receiver
     status["code"] = 500
     with pytest.raises(FinishedWithFailures) as info:
-        run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+        run_program(
+            program(PROGRAM.replace("URL", url)),
+            [partner("P1")],
+            [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")],
+        )
     assert info.value.exit_code == 3
     assert "plugin 'webhook'" in str(info.value) and "500" in str(info.value)
     assert [line.kind for line in cosell_ledger.lines("2026-Q3")] == ["commission"]  # nothing undone

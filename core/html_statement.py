@@ -1,0 +1,432 @@
+"""The partner statement as one static HTML page: inline CSS, charts as inline SVG, no script, no
+external asset, every text escaped. It renders ``PartnerStatement``s; it adds no money up itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from html import escape
+from typing import TYPE_CHECKING
+
+from .money import show, show_number
+from .periods import Period
+from .statements import LineGroup, MdfClaimStatus, PartnerStatement, StatementLine, number
+
+if TYPE_CHECKING:
+    from .program import Program
+    from .results import MetricDefinition, ScorePart
+
+BAR_WIDTH = 240
+"""Width in px of a metric's bar at 100% of its target: a bar is fraction × BAR_WIDTH wide."""
+BAR_HEIGHT = 12
+
+CSS = """
+:root { --ink: #1b2430; --muted: #5d6877; --rule: #dfe4ea; --soft: #f5f7fa; --accent: #1f5fbf;
+  --good: #1d7f4a; --neg: #a8321f; --warn-bg: #fff7e6; --warn: #8a5a00; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { margin: 0 auto; max-width: 980px; padding: 40px 32px 64px; color: var(--ink); background: #fff;
+  font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+h1 { font-size: 26px; margin: 2px 0 4px; font-weight: 650; letter-spacing: -0.01em; }
+h2 { font-size: 21px; margin: 0; font-weight: 650; }
+h3 { font-size: 13px; margin: 30px 0 10px; text-transform: uppercase; letter-spacing: 0.06em;
+  color: var(--muted); font-weight: 650; }
+h4 { font-size: 15px; margin: 0 0 6px; font-weight: 650; }
+p { margin: 6px 0; }
+.eyebrow { font-size: 12px; text-transform: uppercase; letter-spacing: 0.08em; color: var(--accent);
+  font-weight: 650; }
+.meta, .muted, .note { color: var(--muted); }
+.meta { font-size: 14px; }
+small, .small { font-size: 12.5px; }
+code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--muted); }
+header.doc { border-bottom: 2px solid var(--ink); padding-bottom: 16px; margin-bottom: 8px; }
+.notice { background: var(--warn-bg); color: var(--warn); border: 1px solid #f1d9a6; border-radius: 6px;
+  padding: 10px 14px; margin: 14px 0 0; font-size: 14px; }
+section.partner { padding-top: 28px; margin-top: 28px; border-top: 1px solid var(--rule); }
+section.partner:first-of-type { border-top: 0; margin-top: 0; }
+.partner-head { display: flex; align-items: baseline; gap: 12px; flex-wrap: wrap; }
+.partner-head .id { color: var(--muted); font-size: 14px; }
+.badge { display: inline-block; border-radius: 999px; padding: 1px 10px; font-size: 12.5px; font-weight: 600;
+  background: #e8effb; color: var(--accent); border: 1px solid #c9d8f2; }
+.badge.withheld { background: var(--soft); color: var(--muted); border-color: var(--rule); margin-left: 6px; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; margin: 18px 0 4px; }
+.card { border: 1px solid var(--rule); border-radius: 8px; padding: 12px 14px; background: var(--soft); }
+.card .label { font-size: 12px; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); }
+.card .value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; margin-top: 2px; }
+.card .sub { font-size: 12.5px; color: var(--muted); }
+table { width: 100%; border-collapse: collapse; font-size: 14px; }
+th, td { text-align: left; vertical-align: top; padding: 7px 10px; border-bottom: 1px solid var(--rule); }
+thead th { font-size: 12px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted);
+  font-weight: 650; border-bottom: 1.5px solid var(--ink); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.bar { width: 1%; white-space: nowrap; }
+.neg { color: var(--neg); }
+tr.group th { background: var(--soft); font-size: 13px; font-weight: 650; padding-top: 9px; }
+tr.group th .kind { font-weight: 400; }
+tr.subtotal th, tr.subtotal td { font-weight: 650; border-top: 1.5px solid var(--ink); }
+tr.subtotal .small { font-weight: 400; }
+tr.adjustment th { font-weight: 600; }
+tr.total th, tr.total td { font-weight: 700; font-size: 15.5px; border-top: 2px solid var(--ink);
+  border-bottom: 2px solid var(--ink); }
+tr.quiet th, tr.quiet td { color: var(--muted); font-weight: 400; }
+.formula { font-size: 13.5px; color: var(--muted); margin-top: 8px; font-variant-numeric: tabular-nums; }
+.tier { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.box { border: 1px solid var(--rule); border-radius: 8px; padding: 12px 14px; }
+.box ul { margin: 4px 0 0; padding-left: 0; list-style: none; }
+.box li { padding: 2px 0 2px 22px; position: relative; }
+.box li::before { position: absolute; left: 0; font-weight: 700; }
+.box li.met::before { content: "✓"; color: var(--good); }
+.box li.unmet::before { content: "○"; color: var(--neg); }
+.mdf-totals { display: flex; gap: 28px; flex-wrap: wrap; margin: 0 0 10px; font-size: 14px; }
+.mdf-totals b { font-variant-numeric: tabular-nums; }
+footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule); color: var(--muted);
+  font-size: 12.5px; }
+@media (max-width: 720px) { .cards { grid-template-columns: repeat(2, 1fr); } .tier { grid-template-columns: 1fr; } }
+@page { size: A4; margin: 16mm 14mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; }
+  section.partner { break-before: page; border-top: 0; margin-top: 0; padding-top: 0; }
+  section.partner:first-of-type { break-before: auto; }
+  tr, .card, .box { break-inside: avoid; }
+  thead { display: table-header-group; }
+  h3 { break-after: avoid; }
+}
+"""
+
+
+def render_html(
+    statements: Sequence[PartnerStatement],
+    *,
+    period: str,
+    status: str,
+    program: Program | None,
+    definitions: Mapping[str, MetricDefinition],
+) -> str:
+    """The whole page: a header for the program and period, then one section per partner."""
+    the_period = Period.parse(period)
+    currency = program.currency if program else None
+    title = f"Partner statement, {period}" + (f" — {program.program}" if program else "")
+    head = [
+        '<header class="doc">',
+        '<div class="eyebrow">Partner statement</div>',
+        f"<h1>{_e(program.program if program else 'Partner incentives')}, {_e(period)}</h1>",
+        f'<p class="meta">{_e(the_period.start.isoformat())} to {_e(the_period.end.isoformat())} · period '
+        f"{_e(status)}"
+        + (f" · amounts in {_e(currency)}" if currency else " · amounts in the program currency")
+        + "</p>",
+    ]
+    if program is None:
+        head.append(
+            '<p class="notice">Targets are unavailable: the ledger keeps each partner\'s results, not the '
+            "program. Metric values are shown without targets, weights or bars, and what the next tier "
+            "needs is left out. Run <code>cosell statement</code> with <code>--program FILE</code> to "
+            "show them.</p>"
+        )
+    head.append("</header>")
+    body = [_partner(s, definitions, currency) for s in statements]
+    if not body:
+        body = ['<p class="muted">The ledger holds no partner for this period.</p>']
+    footer = (
+        "<footer>Every amount is rounded to cents"
+        + (f" and in {_e(currency)}" if currency else "")
+        + ". Period earnings are the sum of the period's lines, MDF left out; the per-partner cap applies "
+        "first, then the program budget. Produced by cosell from its ledger.</footer>"
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *head,
+            *body,
+            footer,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _partner(
+    s: PartnerStatement,
+    definitions: Mapping[str, MetricDefinition],
+    currency: str | None,
+) -> str:
+    money_unit = f" {currency}" if currency else ""
+    mdf = s.mdf
+    scale = f"of {show_number(s.scale)}" if s.scale is not None else "targets unavailable"
+    tier_sub = "eligible " + (s.eligible or "—")
+    if s.eligible and s.eligible != s.assigned:
+        tier_sub += ", kept under the demotion grace"
+    parts = [
+        f'<section class="partner" id="partner-{_e(s.partner_id)}">',
+        '<div class="partner-head">',
+        f"<h2>{_e(s.name or 'Partner ' + s.partner_id)}</h2>",
+        f'<span class="id">{_e(s.partner_id)}</span>' if s.name else "",
+        f'<span class="badge">{_e(s.assigned)}</span>' if s.assigned else "",
+        "</div>",
+        '<div class="cards">',
+        _card("Score", f"{s.score:.2f}", scale),
+        _card("Tier", s.assigned or "—", tier_sub),
+        _card("Period earnings", show(s.earnings), f"{currency + ', ' if currency else ''}MDF left out"),
+        _card("MDF paid", show(mdf.paid), f"{show(mdf.pending_amount)} pending"),
+        "</div>",
+        "<h3>Score</h3>",
+        _score_table(s, definitions, currency),
+        "<h3>Tier</h3>",
+        _tier(s),
+        "<h3>Payout lines</h3>",
+        _lines_table(s, money_unit),
+        "<h3>Market-development funds</h3>",
+        _mdf(s, money_unit),
+        "</section>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _card(label: str, value: str, sub: str) -> str:
+    return (
+        f'<div class="card"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>'
+        f'<div class="sub">{_e(sub)}</div></div>'
+    )
+
+
+def _score_table(
+    s: PartnerStatement, definitions: Mapping[str, MetricDefinition], currency: str | None
+) -> str:
+    rows = []
+    if s.targets_known:
+        head = (
+            "<thead><tr><th>Metric</th><th class='num'>Value</th><th class='num'>Target</th>"
+            "<th class='num'>Weight</th><th class='num'>Reached</th><th>Against target</th></tr></thead>"
+        )
+        for part in s.parts:
+            target = ("≤ " if part.better == "lower" else "") + _metric_value(
+                part.metric, part.target, definitions
+            )
+            rows.append(
+                f"<tr><td>{_metric_name(part.metric, definitions)}</td>"
+                f"<td class='num'>{_e(_metric_value(part.metric, part.value, definitions))}</td>"
+                f"<td class='num'>{_e(target)}</td><td class='num'>{_e(show_number(part.weight))}</td>"
+                f"<td class='num'>{_e(_percent(part.fraction))}</td><td class='bar'>{_bar(part)}</td></tr>"
+            )
+        for name, value in s.other_metrics:
+            rows.append(
+                f"<tr><td>{_metric_name(name, definitions)}</td>"
+                f"<td class='num'>{_e(_metric_value(name, value, definitions))}</td>"
+                "<td class='num muted' colspan='3'>not scored</td><td></td></tr>"
+            )
+    else:
+        head = "<thead><tr><th>Metric</th><th class='num'>Value</th><th>Target</th></tr></thead>"
+        for name, value in s.other_metrics:
+            rows.append(
+                f"<tr><td>{_metric_name(name, definitions)}</td>"
+                f"<td class='num'>{_e(_metric_value(name, value, definitions))}</td>"
+                "<td class='muted'>unavailable</td></tr>"
+            )
+    table = f"<table class='score'>{head}<tbody>{''.join(rows)}</tbody></table>"
+    if s.parts and s.scale is not None:
+        terms = " + ".join(f"{show_number(p.weight)} × {_fraction_text(p.fraction)}" for p in s.parts)
+        total = sum((p.weight for p in s.parts), Decimal(0))
+        formula = (
+            f"score = {show_number(s.scale)} × ({terms}) ÷ {show_number(total)} = {s.score:.2f}, "
+            "each metric reaching at most its target"
+        )
+    elif s.targets_known:
+        formula = f"score = {s.score:.2f} (the program has no scoring section)"
+    else:
+        formula = f"score = {s.score:.2f}, as the ledger holds it"
+    table += f"<p class='formula'>{_e(formula)}</p>"
+    if s.score_note:
+        table += f"<p class='notice'>{_e(s.score_note)}</p>"
+    return table
+
+
+def _bar(part: ScorePart) -> str:
+    width = part.fraction * BAR_WIDTH
+    color = "#1d7f4a" if part.fraction >= 1 else "#1f5fbf"
+    label = f"{part.metric}: {_percent(part.fraction)} of target"
+    return (
+        f'<svg class="bar" width="{BAR_WIDTH + 2}" height="{BAR_HEIGHT + 4}" '
+        f'viewBox="0 0 {BAR_WIDTH + 2} {BAR_HEIGHT + 4}" role="img" aria-label="{_e(label)}" '
+        f'data-fraction="{_e(_fraction_text(part.fraction))}">'
+        f'<rect x="0" y="2" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="3" fill="#e6ebf1"/>'
+        f'<rect class="fill" x="0" y="2" width="{width:.2f}" height="{BAR_HEIGHT}" rx="3" fill="{color}"/>'
+        f'<line x1="{BAR_WIDTH}" y1="0" x2="{BAR_WIDTH}" y2="{BAR_HEIGHT + 4}" stroke="#5d6877" '
+        'stroke-width="1.5"/></svg>'
+    )
+
+
+def _tier(s: PartnerStatement) -> str:
+    out = [
+        "<p>Assigned <b>"
+        + _e(s.assigned or "—")
+        + "</b>, eligible <b>"
+        + _e(s.eligible or "—")
+        + "</b>.</p>",
+        f"<p class='muted small'>{_e(s.reason)}</p>",
+    ]
+    if s.goals is None:
+        out.append(
+            "<p class='muted'>What the next tier needs is unavailable without the program "
+            "(<code>--program FILE</code>).</p>"
+        )
+        return "\n".join(out)
+    boxes = []
+    for goal in s.goals:
+        items = "".join(
+            f"<li class='{'met' if met else 'unmet'}'>{_e(text)}</li>" for text, met in goal.needs()
+        )
+        boxes.append(f"<div class='box'><h4>{_e(goal.heading())}</h4><ul>{items}</ul></div>")
+    if s.top_tier:
+        boxes.append(
+            f"<div class='box'><h4>Highest tier</h4><p class='muted'><b>{_e(s.assigned)}</b> is the program's "
+            "highest tier.</p></div>"
+        )
+    out.append(f"<div class='tier'>{''.join(boxes)}</div>")
+    return "\n".join(out)
+
+
+def _lines_table(s: PartnerStatement, money_unit: str) -> str:
+    adj = s.adjustments
+    head = (
+        "<thead><tr><th style='width:11%'>Deal</th><th>Explanation</th>"
+        "<th class='num' style='width:15%'>Amount</th></tr></thead>"
+    )
+    earning = [g for g in s.groups if g.kind not in ("cap", "budget")]
+    rows: list[str] = []
+    for group in earning:
+        rows.extend(_group_rows(group))
+    if not earning:
+        rows.append("<tr class='quiet'><td colspan='3'>No payout lines this period.</td></tr>")
+    split = ""
+    if adj.outside_caps:
+        split = (
+            f"<div class='small muted'>{_e(show(adj.capped_subtotal))} subject to the cap; "
+            f"{_e(show(adj.outside_caps))} outside it (clawbacks)</div>"
+        )
+    rows.append(
+        f"<tr class='subtotal'><th colspan='2'>Subtotal before adjustments{split}</th>"
+        f"{_amount_cell(adj.subtotal)}</tr>"
+    )
+    cap_lines = next((g.lines for g in s.groups if g.kind == "cap"), ())
+    budget_lines = next((g.lines for g in s.groups if g.kind == "budget"), ())
+    rows.append(_adjustment_row("Per-partner cap", adj.cap_text(), adj.cap, cap_lines))
+    rows.append(_adjustment_row("Program budget", adj.budget_text(), adj.budget, budget_lines))
+    rows.append(
+        f"<tr class='total'><th colspan='2'>Period earnings <span class='small muted'>(MDF left out)</span></th>"
+        f"{_amount_cell(adj.earnings, money_unit)}</tr>"
+    )
+    return f"<table class='lines'>{head}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def _group_rows(group: LineGroup) -> list[str]:
+    count = len(group.lines)
+    rows = [
+        f"<tr class='group'><th colspan='2'>{_e(group.title)} <span class='kind small muted'>"
+        f"<code>{_e(group.kind)}</code> · {count} line{'' if count == 1 else 's'}</span></th>"
+        f"<th class='num{' neg' if group.total < 0 else ''}'>{_e(show(group.total))}</th></tr>"
+    ]
+    rows.extend(_line_row(line) for line in group.lines)
+    return rows
+
+
+def _line_row(line: StatementLine) -> str:
+    withheld = "<span class='badge withheld'>withheld</span>" if line.withheld else ""
+    return (
+        f"<tr><td>{_e(line.deal_id or '')}</td><td>{_e(line.explanation)}{withheld}</td>"
+        f"{_amount_cell(line.amount)}</tr>"
+    )
+
+
+def _adjustment_row(title: str, plain: str, amount: Decimal | None, lines: Sequence[StatementLine]) -> str:
+    if amount is None:
+        return f"<tr class='adjustment quiet'><th>{_e(title)}</th><td>{_e(plain)}</td><td class='num'>—</td></tr>"
+    detail = "".join(f"<div class='small muted'>{_e(ln.explanation)}</div>" for ln in lines)
+    return (
+        f"<tr class='adjustment'><th>{_e(title)}</th><td>{_e(plain)}{detail}</td>{_amount_cell(amount)}</tr>"
+    )
+
+
+def _mdf(s: PartnerStatement, money_unit: str) -> str:
+    mdf = s.mdf
+    if not mdf.lines and not mdf.claims:
+        return "<p class='muted'>No MDF claim was approved, released or pending this period.</p>"
+    out = [
+        "<div class='mdf-totals'>",
+        f"<span>Funded this period <b>{_e(show(mdf.funded))}</b></span>",
+        f"<span>Paid on approval <b>{_e(show(mdf.paid_on_approval))}</b></span>",
+        f"<span>Released <b>{_e(show(mdf.released))}</b></span>",
+        f"<span>Paid this period <b>{_e(show(mdf.paid) + money_unit)}</b></span>",
+        f"<span>Pending <b>{_e(show(mdf.pending_amount))}</b></span>",
+        "</div>",
+    ]
+    rows = [_claim_row(c) for c in mdf.claims]
+    out.append(
+        "<table class='mdf'><thead><tr><th>Claim</th><th>Campaign</th><th>Approved</th>"
+        "<th class='num'>Funded</th><th class='num'>Paid on approval</th><th class='num'>Released</th>"
+        f"<th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    if mdf.lines:
+        line_rows = "".join(_line_row(line) for line in mdf.lines)
+        out.append(
+            "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
+            f"<th>MDF line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{line_rows}"
+            f"<tr class='subtotal'><th colspan='2'>MDF paid this period</th>{_amount_cell(mdf.paid, money_unit)}"
+            "</tr></tbody></table>"
+        )
+    return "\n".join(out)
+
+
+def _claim_row(c: MdfClaimStatus) -> str:
+    status = c.status
+    if status == "pending":
+        status_html = f"<b>pending</b> {_e(show(c.rest))}<div class='small muted'>{_e(c.needs())}</div>"
+    elif status == "released" and c.released_in_period:
+        status_html = "released this period"
+    else:
+        status_html = _e(status)
+    return (
+        f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.campaign)}</td><td>{_e(str(c.approved_on or ''))}</td>"
+        f"<td class='num'>{_e(show(c.funded))}</td><td class='num'>{_e(show(c.paid_on_approval))}</td>"
+        f"<td class='num'>{_e(show(c.released))}</td><td>{status_html}</td></tr>"
+    )
+
+
+def _amount_cell(amount: Decimal, unit: str = "") -> str:
+    css = "num neg" if amount < 0 else "num"
+    return f"<td class='{css}'>{_e(show(amount) + unit)}</td>"
+
+
+def _metric_name(name: str, definitions: Mapping[str, MetricDefinition]) -> str:
+    title = name.replace("_", " ").capitalize()
+    definition = definitions.get(name)
+    about = f"<div class='small muted'>{_e(definition.description)}</div>" if definition else ""
+    return f"{_e(title)} <code>{_e(name)}</code>{about}"
+
+
+def _metric_value(name: str, value: Decimal | None, definitions: Mapping[str, MetricDefinition]) -> str:
+    if value is None:
+        return "undefined"
+    definition = definitions.get(name)
+    if definition is not None and definition.money:
+        return show(value)
+    return number(value)
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{(fraction * 100).quantize(Decimal('0.1')).normalize():f}%"
+
+
+def _fraction_text(fraction: Decimal) -> str:
+    return f"{fraction:.4f}".rstrip("0").rstrip(".") or "0"
+
+
+def _e(text: str) -> str:
+    return escape(text, quote=True)

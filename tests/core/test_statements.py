@@ -1,0 +1,237 @@
+"""PartnerStatement: what a partner's lines imply (adjustments, MDF status, the next tier), and the HTML
+page that renders it. Numbers are the bundled example's (examples/program.yaml), worked by hand."""
+
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from cosell.html_statement import BAR_WIDTH, render_html
+from cosell.program import load_program
+from cosell.results import LedgerLine
+from cosell.statements import PartnerStatement, grouped, period_earnings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = load_program(ROOT / "examples" / "program.yaml").program
+D = Decimal
+
+
+def line(
+    kind, amount, explanation="", deal_id=None, *, uncapped=False, withheld=False, tags=(), period="2026-Q3"
+):
+    return LedgerLine(
+        period,
+        "P002",
+        kind,
+        D(amount),
+        explanation or f"{kind} line",
+        deal_id,
+        withheld,
+        uncapped,
+        frozenset(tags),
+    )
+
+
+def approval(claim, funded, paid, campaign="NA Data Summit", approved="2026-07-18", period="2026-Q3"):
+    tags = {
+        f"mdf_claim:{claim}",
+        "mdf_stage:approval",
+        f"mdf_funded:{funded}",
+        f"mdf_campaign:{campaign}",
+        f"mdf_approved:{approved}",
+    }
+    return line("mdf", paid, f"MDF claim {claim} approved", uncapped=True, tags=tags, period=period)
+
+
+def release(claim, amount, period="2026-Q3"):
+    tags = {f"mdf_claim:{claim}", "mdf_stage:release"}
+    return line("mdf", amount, f"MDF claim {claim} released", uncapped=True, tags=tags, period=period)
+
+
+# P002 in 2026-Q3 of the two-period example run (Q2 run and closed first, so D2005's refund claws back).
+P002_LINES = (
+    line("baseline", "600.00"),
+    line("commission", "38400.00", deal_id="D2001"),
+    line("commission", "5400.00", deal_id="D2002", tags={"margin_floor"}),
+    line("commission", "0.00", deal_id="D2004", withheld=True),
+    line("accelerator", "19200.00"),
+    line("clawback", "-8400.00", deal_id="D2005", uncapped=True),
+    approval("M001", "12000.00", "6000.00"),
+    release("M001", "6000.00"),
+    line("cap", "-13600.00", "cap: lines subject to the cap add up to 63,600.00"),
+    line("budget", "-515.46", "budget: this partner's 50,000.00 is scaled to 49,484.54"),
+)
+P002_METRICS = {
+    "sourced_pipeline": D(933000),
+    "qualified_opportunities": D(6),
+    "won_revenue": D(505000),
+    "win_rate": D(1),
+    "joint_activities": D(10),
+    "deal_velocity_days": D(72),
+}
+
+
+def statement(
+    lines=P002_LINES,
+    *,
+    program=PROGRAM,
+    metrics=None,
+    score="90.33",
+    eligible="Gold",
+    assigned="Gold",
+    earlier=(),
+):
+    return PartnerStatement.build(
+        "P002",
+        "2026-Q3",
+        score=D(score),
+        eligible=eligible,
+        assigned=assigned,
+        reason="score 90.33 makes it eligible for Gold (min 70); stays Gold",
+        metrics=P002_METRICS if metrics is None else metrics,
+        lines=lines,
+        earlier_lines=earlier,
+        program=program,
+    )
+
+
+def page(*statements, program=PROGRAM):
+    return render_html(list(statements), period="2026-Q3", status="open", program=program, definitions={})
+
+
+def test_lines_are_grouped_in_spec_order_plugin_kinds_before_the_cap_and_budget_and_mdf_last():
+    shuffled = [line("budget", "-1"), line("mdf", "5", uncapped=True), line("nps_bonus", "10"), line("cap", "-2"),
+                line("clawback", "-3", uncapped=True), line("commission", "7"), line("signing_bonus", "1000")]  # fmt: skip
+    assert [g.kind for g in grouped(shuffled)] == [
+        "signing_bonus", "commission", "clawback", "nps_bonus", "cap", "budget", "mdf",
+    ]  # fmt: skip
+
+
+def test_cap_then_budget_take_the_capped_subtotal_to_period_earnings_and_clawbacks_stay_outside():
+    adj = statement().adjustments
+    # 600 + 38,400 + 5,400 + 0 + 19,200 = 63,600 subject to the cap; the clawback of −8,400 is outside it
+    assert adj.capped_subtotal == D("63600.00") and adj.outside_caps == D("-8400.00")
+    assert adj.subtotal == D("55200.00")
+    assert adj.cap_text() == "capped from 63,600.00 to 50,000.00"
+    assert adj.budget_text() == "scaled by the program budget from 50,000.00 to 49,484.54"
+    # 55,200 − 13,600 − 515.46 = 41,084.54: every line but MDF, as SPEC "Period earnings" says
+    assert adj.earnings == D("41084.54") == period_earnings(P002_LINES)
+
+
+def test_a_partner_under_the_cap_and_budget_says_so_plainly():
+    adj = statement(lines=(line("commission", "3200.00", deal_id="D3001"),)).adjustments
+    assert adj.cap is None and adj.budget is None and adj.earnings == D("3200.00")
+    assert adj.cap_text() == "3,200.00 is within the per-partner cap of 50,000.00"
+    assert adj.budget_text() == "not scaled (program budget 120,000.00)"
+
+
+def test_next_tier_needs_its_min_score_and_each_unmet_requirement():
+    # P001: score 88.00, Silver; Gold needs min_score 70 (met) and won_revenue ≥ 250,000 (174,960 reached)
+    s = statement(
+        score="88.00", eligible="Silver", assigned="Silver", metrics={"won_revenue": D("174960.00")}
+    )
+    (goal,) = s.goals
+    assert goal.tier == "Gold" and not s.top_tier
+    assert goal.needs() == [
+        ("score ≥ 70: met (88.00)", True),
+        ("won_revenue ≥ 250,000: 174,960 now, 75,040 to go", False),
+    ]
+
+
+def test_a_tier_held_under_the_demotion_grace_shows_what_it_needs_to_be_eligible_again():
+    # P001 in 2026-Q2: score 0.00, eligible Registered, keeps Silver (the CRM's tier) for one grace period
+    s = statement(score="0.00", eligible="Registered", assigned="Silver", metrics={"won_revenue": D(0)})
+    keep, nxt = s.goals
+    assert keep.keep and keep.tier == "Silver"
+    assert keep.needs() == [("score ≥ 40: 0.00 now, 40 points to go", False)]
+    assert nxt.tier == "Gold" and len(nxt.needs()) == 2
+
+
+def test_the_highest_tier_has_no_next_tier():
+    s = statement()
+    assert s.goals == () and s.top_tier
+
+
+def test_without_the_program_there_are_no_targets_and_no_next_tier():
+    s = statement(program=None)
+    assert not s.targets_known and s.parts == () and s.goals is None
+    assert dict(s.other_metrics)["won_revenue"] == D(505000)
+    assert s.adjustments.earnings == D("41084.54")  # money does not depend on the program
+
+
+def test_score_parts_from_the_program_reproduce_the_stored_score():
+    s = statement()
+    fractions = {p.metric: p.fraction for p in s.parts}
+    # 6 of 10 qualified opportunities = 0.6; velocity 72 days against ≤ 60 = 60 ÷ 72 = 0.8333…
+    assert fractions["qualified_opportunities"] == D("0.6")
+    assert round(fractions["deal_velocity_days"], 4) == D("0.8333")
+    # 100 × (3 + 1.2 + 2 + 2 + 0.8333…) ÷ 10 = 90.33, as the ledger holds it: no warning
+    assert s.score_note is None
+    changed = statement(score="75.00")
+    assert changed.score_note is not None and "90.33" in changed.score_note
+
+
+def test_an_mdf_claim_approved_without_a_release_line_is_pending_with_the_pipeline_it_needs():
+    # P001's M003: funded 8,000, 50% paid on approval; the rest waits for 3 × 8,000 = 24,000 of pipeline
+    lines = (approval("M003", "8000.00", "4000.00", campaign="EMEA Cloud Push", approved="2026-07-09"),)
+    mdf = statement(lines=lines).mdf
+    (claim,) = mdf.pending
+    assert claim.claim_id == "M003" and claim.rest == D("4000.00")
+    assert claim.needed_pipeline == D("24000.00")
+    assert "EMEA Cloud Push" in claim.needs() and "24,000.00" in claim.needs()
+    assert mdf.funded == D("8000.00") and mdf.paid_on_approval == D("4000.00") and mdf.released == 0
+    assert mdf.pending_amount == D("4000.00")
+
+
+def test_an_mdf_claim_approved_in_an_earlier_period_stays_pending_until_its_release_line():
+    earlier = (approval("M003", "8000.00", "4000.00", period="2026-Q2"),)
+    waiting = statement(lines=(), earlier=earlier).mdf
+    assert [c.claim_id for c in waiting.pending] == ["M003"] and waiting.paid == 0
+    released = statement(lines=(release("M003", "4000.00"),), earlier=earlier).mdf
+    (claim,) = released.claims
+    assert claim.status == "released" and claim.released_in_period and not claim.approved_in_period
+    assert released.released == D("4000.00") and released.pending == ()
+
+
+def test_an_mdf_claim_released_in_its_approval_period_is_not_pending():
+    mdf = statement().mdf
+    (claim,) = mdf.claims
+    assert claim.status == "released" and mdf.paid == D("12000.00") and mdf.pending_amount == 0
+
+
+def test_html_escapes_every_explanation_and_tier_reason():
+    hostile = "Acme <Beta> & \"Co\" (D9) won: <script>alert('x')</script>"
+    html = page(statement(lines=(line("commission", "10.00", hostile, "D9"),)))
+    assert (
+        "Acme &lt;Beta&gt; &amp; &quot;Co&quot; (D9) won: &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+        in html
+    )
+    assert "<script" not in html and "<Beta>" not in html
+
+
+def test_html_bar_width_is_the_fraction_of_the_bar_width():
+    html = page(statement())
+    bars = dict(
+        re.findall(r'aria-label="(\w+): [^"]*".*?<rect class="fill" x="0" y="2" width="([\d.]+)"', html)
+    )
+    assert D(bars["qualified_opportunities"]) == D("0.6") * BAR_WIDTH
+    assert D(bars["sourced_pipeline"]) == BAR_WIDTH  # 933,000 of 500,000: capped at the target
+    assert D(bars["deal_velocity_days"]) == (D(60) / D(72) * BAR_WIDTH).quantize(D("0.01"))
+
+
+def test_html_money_has_thousands_separators_two_places_and_the_program_currency():
+    html = page(statement())
+    assert "41,084.54 USD" in html and "-13,600.00" in html and "38,400.00" in html
+
+
+def test_html_without_the_program_says_targets_are_unavailable_and_has_no_bars():
+    html = page(statement(program=None), program=None)
+    assert "Targets are unavailable" in html and "<svg" not in html
+    assert "41,084.54" in html
+
+
+def test_html_is_self_contained():
+    html = page(statement())
+    assert "http://" not in html and "https://" not in html
+    assert "<link" not in html and "<script" not in html and "<img" not in html
+    assert date(2026, 7, 1).isoformat() in html

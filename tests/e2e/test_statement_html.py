@@ -1,0 +1,206 @@
+"""`cosell statement --format html` and `cosell explain` over the bundled example: the page a partner reads."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cosell.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_PROGRAM = ROOT / "examples" / "program.yaml"
+EXAMPLE_DATA = ROOT / "examples" / "data"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COSELL_LEDGER", raising=False)
+    shutil.copytree(EXAMPLE_DATA, tmp_path / "data")
+    shutil.copy(EXAMPLE_PROGRAM, tmp_path / "program.yaml")
+    return tmp_path
+
+
+def cosell(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run(*extra):
+    result = cosell("run", "--program", "program.yaml", "--input", "data", "--output", "out", *extra)
+    assert result.exit_code == 0, result.output
+
+
+def two_periods():
+    """2026-Q2 run and closed, then 2026-Q3: D2005's refund claws back its Q2 commission."""
+    run("--period", "2026-Q2")
+    assert cosell("close", "--period", "2026-Q2").exit_code == 0
+    run()
+
+
+def html(*extra):
+    result = cosell("statement", "--period", "2026-Q3", "--format", "html", *extra)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def section(page, partner_id):
+    start = page.index(f'id="partner-{partner_id}"')
+    end = page.find("<section", start)
+    return page[start : end if end != -1 else len(page)]
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_html_is_one_self_contained_page_with_a_section_per_partner(work):
+    run()
+    page = html("--program", "program.yaml")
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert "<link" not in page and "<script" not in page and "<img" not in page
+    assert "http://" not in page and "https://" not in page
+    assert [f"P00{i}" for i in range(1, 7)] == re.findall(
+        r'<section class="partner" id="partner-(\w+)"', page
+    )
+    assert "Global Partner Program" in page and "amounts in USD" in page
+
+
+def test_html_shows_every_line_explanation_escaped(work):
+    edit(work / "data" / "deals.csv", "Fabrikam - First order", 'Fabrikam <First> & "order"')
+    run()
+    page = html("--program", "program.yaml", "--partner", "P003")
+    assert (
+        "Fabrikam &lt;First&gt; &amp; &quot;order&quot; (D3001) won 2026-09-12: USD 40,000.00 × share 1 × "
+        "sourced 1 × Silver rate 8% = 3,200.00" in page
+    )
+    assert "<First>" not in page
+    # the tier reason's "<" is escaped too
+    p001 = html("--program", "program.yaml", "--partner", "P001")
+    assert "Gold needs won_revenue 174960 &lt; 250000" in p001
+
+
+def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
+    two_periods()
+    p002 = section(html("--program", "program.yaml"), "P002")
+    # 600 + 38,400 + 5,400 + 0 + 19,200 = 63,600 under the cap; the −8,400 clawback is outside it
+    assert "Subtotal before adjustments" in p002 and "55,200.00" in p002
+    assert "63,600.00 subject to the cap; -8,400.00 outside it" in p002
+    assert "capped from 63,600.00 to 50,000.00" in p002 and "-13,600.00" in p002
+    assert "cap: lines subject to the cap add up to 63,600.00, above the per-partner cap of 50,000.00" in p002
+    assert "scaled by the program budget from 50,000.00 to 49,484.54" in p002 and "-515.46" in p002
+    assert "program budget of 120,000.00; this partner&#x27;s 50,000.00 is scaled to 49,484.54" in p002
+    assert "41,084.54 USD" in p002  # 55,200 − 13,600 − 515.46, MDF left out
+    assert "clawback: Contoso - Payroll (D2005) was refunded on 2026-07-10" in p002
+
+
+def test_html_groups_lines_in_spec_order(work):
+    two_periods()
+    p002 = section(html("--program", "program.yaml"), "P002")
+    order = ["Baseline", "Commission", "Accelerator", "Clawbacks", "Subtotal before adjustments",
+             "Per-partner cap", "Program budget", "Period earnings", "Market-development funds"]  # fmt: skip
+    lines = p002[p002.index("<h3>Payout lines</h3>") :]
+    positions = [lines.index(title) for title in order]
+    assert positions == sorted(positions)
+
+
+def test_html_shows_what_the_next_tier_needs(work):
+    run()
+    p001 = section(html("--program", "program.yaml"), "P001")
+    assert "Next tier: Gold" in p001
+    assert "score ≥ 70: met (88.00)" in p001
+    assert "won_revenue ≥ 250,000: 174,960 now, 75,040 to go" in p001
+    assert "Gold</b> is the program's highest tier" in section(html("--program", "program.yaml"), "P002")
+
+
+def test_html_bars_are_as_wide_as_the_fraction_of_the_target_reached(work):
+    run()
+    p001 = section(html("--program", "program.yaml"), "P001")
+    widths = dict(re.findall(r'aria-label="(\w+): [^"]*"[^>]*>.*?class="fill"[^>]*width="([\d.]+)"', p001))
+    # 4 qualified opportunities of the 10 targeted: 40% of the 240 px bar
+    assert widths["qualified_opportunities"] == "96.00"
+    # 515,160 of 500,000 sourced pipeline, win rate 0.5 of 0.4, 8 of 8 activities, 49 days of ≤ 60: full bars
+    assert {
+        widths[m] for m in ("sourced_pipeline", "win_rate", "joint_activities", "deal_velocity_days")
+    } == {"240.00"}
+    assert "won_revenue" not in widths  # not scored: a value, no bar
+    assert "score = 100 × (3 × 1 + 2 × 0.4 + 2 × 1 + 2 × 1 + 1 × 1) ÷ 10 = 88.00" in p001
+
+
+def test_html_shows_an_mdf_claim_still_waiting_for_its_pipeline_as_pending(work):
+    # Without a campaign on P001's deals, M003 (funded 8,000, 4,000 paid on approval) waits for 24,000
+    edit(work / "data" / "deals.csv", ",EMEA Cloud Push,", ",,")
+    run()
+    p001 = section(html("--program", "program.yaml"), "P001")
+    assert "pending</b> 4,000.00" in p001
+    assert "deals of campaign EMEA Cloud Push created on or after 2026-07-09 reaches 24,000.00" in p001
+    assert "Paid this period <b>4,000.00 USD</b>" in p001
+
+
+def test_html_without_program_still_renders_and_says_targets_are_unavailable(work):
+    run()
+    page = html()
+    assert "Targets are unavailable" in page and "<svg" not in page
+    assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
+    p002 = section(page, "P002")
+    assert "capped from 63,600.00 to 50,000.00" in p002 and "49,484.54" in p002
+
+
+def test_html_output_goes_to_the_file_named(work):
+    run()
+    result = cosell(
+        "statement", "--period", "2026-Q3", "--format", "html", "--partner", "P004", "-o", "p4.html"
+    )
+    assert result.exit_code == 0, result.output
+    page = (work / "p4.html").read_text(encoding="utf-8")
+    assert 'id="partner-P004"' in page and 'id="partner-P001"' not in page
+    # Tailspin exits on 2026-08-15: its unreleased MDF is paid in the period that holds the exit
+    assert "the partner exits on 2026-08-15, so the unreleased 3,000.00 is paid now" in page
+
+
+def test_an_unknown_format_exits_2(work):
+    run()
+    result = cosell("statement", "--period", "2026-Q3", "--format", "pdf")
+    assert result.exit_code == 2 and "html" in result.output
+
+
+def test_a_partner_not_in_the_ledger_exits_2(work):
+    run()
+    result = cosell("statement", "--period", "2026-Q3", "--format", "html", "--partner", "P999")
+    assert result.exit_code == 2 and "P999" in result.output
+
+
+def test_a_bad_program_file_exits_2(work):
+    run()
+    (work / "bad.yaml").write_text("program: x\n")
+    result = cosell("statement", "--period", "2026-Q3", "--format", "html", "--program", "bad.yaml")
+    assert result.exit_code == 2
+
+
+def test_explain_shows_the_next_tier_adjustments_and_mdf_like_the_page(work):
+    two_periods()
+    result = cosell("explain", "P002", "--program", "program.yaml", "--input", "data")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert (
+        "subtotal before adjustments: 55,200.00 (63,600.00 subject to the cap, -8,400.00 outside it)" in out
+    )
+    assert "cap: capped from 63,600.00 to 50,000.00" in out
+    assert "budget: scaled by the program budget from 50,000.00 to 49,484.54" in out
+    assert "period earnings (MDF left out): 41,084.54 USD" in out
+    assert "30,000.00 funded, 15,000.00 paid on approval, 15,000.00 released, 0.00 pending" in out
+    p001 = cosell("explain", "P001", "--program", "program.yaml", "--input", "data").output
+    assert "Next tier: Gold" in p001 and "won_revenue ≥ 250,000: 174,960 now, 75,040 to go" in p001
+
+
+def test_explain_shows_the_pipeline_a_pending_mdf_claim_still_needs(work):
+    edit(work / "data" / "deals.csv", ",EMEA Cloud Push,", ",,")
+    result = cosell("explain", "P001", "--program", "program.yaml", "--input", "data")
+    assert result.exit_code == 0, result.output
+    assert (
+        "M003 pending 4,000.00: released once the pipeline of deals of campaign EMEA Cloud Push created on or "
+        "after 2026-07-09 reaches 24,000.00 (now 0.00, 24,000.00 to go)" in result.output
+    )

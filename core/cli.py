@@ -257,6 +257,8 @@ def _print_report(report: RunReport, *, as_json: bool) -> None:
     out.print(
         f"{len(report.changes)} record(s) to update, {report.written} written{failed}; run {report.run_id}."
     )
+    for note in report.notes:
+        out.print(note)
 
 
 def _print_changes(report: RunReport) -> None:

@@ -299,7 +299,7 @@ def _compute(
             raise PluginError(
                 tier_plugin_name(tier_impls), f"cosell_tier chose a tier the program does not have: {tier}"
             )
-        standing = PartnerStanding(partner.id, frozen_mapping(metrics), score, tier)
+        standing = PartnerStanding(partner.id, frozen_mapping(metrics), score, tier, partner.partner.name)
         standings.append(standing)
         kwargs["standing"] = standing
         partner_lines: tuple[PayoutLine, ...] = ()

@@ -153,6 +153,7 @@ standings_table = sa.Table(
     sa.Column("assigned", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("partner_name", sa.Text, nullable=False),
     sa.UniqueConstraint("period", "partner_id", name="cosell_standings_partner"),
 )
 
@@ -298,6 +299,7 @@ class StoredStanding:
     assigned: str
     metrics: Mapping[str, Decimal | None]
     reason: str
+    name: str = ""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -771,6 +773,7 @@ class Ledger:
                         st.tier.assigned,
                         st.tier.reason,
                         _metrics_text(st.metrics),
+                        st.name,
                     )
                     for seq, st in enumerate(standings)
                 ),
@@ -903,6 +906,7 @@ class Ledger:
                 assigned=r.assigned,
                 metrics=_metrics_of(r.metrics),
                 reason=r.reason,
+                name=r.partner_name,
             )
             for r in rows
         ]

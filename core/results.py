@@ -54,6 +54,8 @@ class PartnerStanding:
     metrics: Mapping[str, Decimal | None]
     score: Score
     tier: TierDecision
+    name: str = ""
+    """The partner's name when the standing was computed (statements show it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -563,6 +563,7 @@ def ledger_statements(
                 eligible=standing.eligible if standing else "",
                 assigned=standing.assigned if standing else "",
                 reason=standing.reason if standing else "the ledger holds no standing for this partner",
+                name=standing.name if standing and standing.name else None,
                 metrics=standing.metrics if standing else {},
                 lines=lines.get(pid, ()),
                 earlier_lines=history.lines_of(pid),

@@ -49,5 +49,5 @@ def test_shares_over_one_on_a_deal_from_a_crm_are_an_input_error():
         (partner("P1"), partner("P2")),
         (deal("D1", "1", partners=[("P1", "sourced", "0.7"), ("P2", "cosell", "0.6")]),),
     )
-    with pytest.raises(InputError, match="deal D1: partners: shares add up to 1.3, more than 1"):
+    with pytest.raises(InputError, match=r"deal D1: partners: shares add up to 1\.3, more than 1"):
         group_by_partner(records)

@@ -1,0 +1,125 @@
+"""Benchmark of the Salesforce connector against the sandbox: API calls for the read and the write-back
+(against the minimum: ⌈changed/200⌉ writes, 0 on an unchanged rerun) and wall time.
+
+    python bench/salesforce.py                 # 10,000 and 100,000 deals
+    python bench/salesforce.py --deals 10000
+
+The sandbox runs in its own process (``python -m cosell.contrib.sandbox``), so timings are cosell's
+plus the sandbox's answers over loopback TLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from typer.testing import CliRunner
+
+from cosell.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = ROOT / "examples" / "program.yaml"
+WRITE = "PATCH /services/data/vXX.X/composite/sobjects"
+
+
+def _stats(info: dict[str, Any]) -> dict[str, Any]:
+    answer = requests.get(info["base_url"] + "/_sandbox/stats", verify=info["ca_bundle"], timeout=60)
+    return dict(answer.json())
+
+
+def _calls(stats: dict[str, Any]) -> tuple[int, int]:
+    requests_by_path: dict[str, int] = stats["requests"]
+    writes = requests_by_path.get(WRITE, 0)
+    reads = sum(
+        n
+        for key, n in requests_by_path.items()
+        if key != WRITE and "tooling" not in key and "describe" not in key
+    )
+    return reads, writes
+
+
+def _written(stats: dict[str, Any]) -> int:
+    return int(stats["records_written"].get("Opportunity", 0)) + int(
+        stats["records_written"].get("Account", 0)
+    )
+
+
+def bench(deals: int) -> list[str]:
+    partners = max(50, deals // 200)
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cosell.contrib.sandbox",
+            "--seed",
+            "1",
+            "--partners",
+            str(partners),
+            "--deals",
+            str(deals),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout is not None
+        info = json.loads(sandbox.stdout.readline())
+        with tempfile.TemporaryDirectory() as folder:
+            env = {
+                "SF_INSTANCE_URL": info["salesforce_instance_url"],
+                "SF_ACCESS_TOKEN": info["token"],
+                "SF_CA_BUNDLE": info["ca_bundle"],
+                "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
+                "COSELL_LOG": os.path.join(folder, "cosell.log"),
+                "COSELL_LOAD_PLUGINS": "",
+            }
+            runner = CliRunner()
+            setup = runner.invoke(app, ["setup", "salesforce"], env=env)
+            assert setup.exit_code == 0, setup.output
+            lines = [f"{deals:,} deals, {partners} partners"]
+            before = _stats(info)
+            for label in ("first run", "unchanged rerun"):
+                started = time.perf_counter()
+                result = runner.invoke(
+                    app, ["run", "--program", str(PROGRAM), "--connector", "salesforce", "--json"], env=env
+                )
+                wall = time.perf_counter() - started
+                assert result.exit_code == 0, result.output[-2000:]
+                after = _stats(info)
+                r0, w0 = _calls(before)
+                r1, w1 = _calls(after)
+                changed = _written(after) - _written(before)
+                minimum = math.ceil(changed / 200)
+                lines.append(
+                    f"  {label:16s} read calls {r1 - r0:5d}   write calls {w1 - w0:4d} (minimum {minimum:4d}, "
+                    f"{changed:,} records changed)   wall {wall:6.1f} s"
+                )
+                before = after
+            return lines
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--deals", type=int, action="append", help="deals to seed (repeatable)")
+    args = parser.parse_args()
+    for deals in args.deals or [10_000, 100_000]:
+        for line in bench(deals):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

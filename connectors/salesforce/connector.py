@@ -1,0 +1,97 @@
+"""The Salesforce connector: sync into the ledger's snapshot, records from the whole snapshot,
+write-back through sObject Collections.
+
+``current_values`` answers from the snapshot the run has just synced: it holds the managed fields as
+the org had them (cosell's own writes bump ``SystemModstamp``, so the next sync reads them back), so
+comparing costs no API call. Without a sync in this process it queries the org by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
+from cosell.connectors.common import RetryPolicy
+from cosell.errors import ConfigError
+from cosell.records import RecordSet
+
+from .client import SalesforceClient, connect
+from .mapping import SalesforceSettings
+from .reader import CONNECTOR, records_from_snapshot, sync_all
+from .writer import CollectionsWriter
+
+if TYPE_CHECKING:
+    from cosell.ledger import Ledger
+    from cosell.program import Program
+
+
+def settings_from(options: Mapping[str, Any]) -> SalesforceSettings:
+    given = (options.get("settings") or {}).get("salesforce")
+    if given is None:
+        return SalesforceSettings()
+    if isinstance(given, SalesforceSettings):
+        return given
+    if isinstance(given, Mapping):
+        return SalesforceSettings.model_validate(dict(given))
+    raise ConfigError(f"plugins.salesforce: expected the Salesforce settings, got {type(given).__name__}")
+
+
+def client_from(options: Mapping[str, Any], settings: SalesforceSettings) -> SalesforceClient:
+    retry = RetryPolicy(budget_seconds=settings.retry_budget_seconds)
+    return connect(
+        options.get("env") or {},
+        api_version=settings.api_version,
+        retry=retry,
+        timeout=settings.request_timeout_seconds,
+    )
+
+
+class SalesforceConnector:
+    """A Salesforce org as cosell's source and target (see docs/salesforce.md)."""
+
+    name = CONNECTOR
+
+    def __init__(self, client: SalesforceClient, settings: SalesforceSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.write_batch_size = settings.write_batch_size
+        self.target = f"salesforce:{urlsplit(client.instance_url).netloc}"
+        self._writer = CollectionsWriter(client, settings)
+        self._current: dict[RecordKey, FieldValues] | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SalesforceConnector:
+        settings = settings_from(options)
+        return cls(client_from(options, settings), settings)
+
+    def __repr__(self) -> str:
+        return f"<SalesforceConnector {self.target}>"
+
+    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+        """Pull records changed since the cursors into the snapshot; counts per sObject."""
+        return sync_all(self.client, ledger, self.settings)
+
+    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+        self.sync(program, ledger)
+        built = records_from_snapshot(ledger, self.settings, program)
+        self._current = dict(built.current)
+        return built.records
+
+    def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        if self._current is not None:
+            return {k: self._current[k] for k in keys if k in self._current}
+        return self._writer.current_values(keys)
+
+    def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
+        outcomes = self._writer.write(writes)
+        if self._current is not None:
+            # keep the in-memory view equal to the org, so a later comparison in this process is right
+            for w, o in zip(writes, outcomes, strict=True):
+                if o.ok:
+                    self._current[w.key] = {**self._current.get(w.key, {}), **w.values}
+        return outcomes
+
+    def notes(self) -> Sequence[str]:
+        return self.client.notes()

@@ -1,0 +1,516 @@
+"""Incremental reads into the ledger's snapshot, and canonical records built from the whole snapshot.
+
+Each stream (an sObject with the fields the settings name) keeps a ``SystemModstamp`` cursor in the
+ledger. A first read (or a read after the stream's fields or filter changed) is full and replaces the
+stream's snapshot; later reads ask ``queryAll`` for records stamped since the cursor minus the overlap
+window, upserting live ones and removing deleted ones. OpportunityPartner rows change without touching
+the deal's stamp, so they are read in full every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from cosell.connector import FieldValues, RecordKey
+from cosell.connectors.common import Cursor
+from cosell.errors import InputError, Problem
+from cosell.records import (
+    ACTIVITY,
+    DEAL,
+    MDF_CLAIM,
+    PARTNER,
+    Activity,
+    Deal,
+    Involvement,
+    MdfClaim,
+    Partner,
+    RecordSet,
+)
+
+from . import soql
+from .client import SalesforceClient
+from .mapping import SalesforceSettings, flatten
+
+if TYPE_CHECKING:
+    from cosell.ledger import Ledger
+    from cosell.program import Program
+
+CONNECTOR = "salesforce"
+_UPSERT_CHUNK = 2000
+ACCOUNT_MANAGED = ("tier", "score", "period_earnings")
+DEAL_MANAGED = ("incentive", "incentive_status", "incentive_note")
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One sObject read into the snapshot: payload key → SOQL path, and the admin's filter if any."""
+
+    sobject: str
+    columns: Mapping[str, str]
+    filter: str | None = None
+    full_each_run: bool = False
+
+    @property
+    def cursor_key(self) -> str:
+        # The cursor belongs to this exact field list and filter: change either and the next read is full.
+        shape = json.dumps([self.sobject, sorted(self.columns.items()), self.filter])
+        return f"{self.sobject}#{hashlib.sha256(shape.encode()).hexdigest()[:10]}"
+
+    def soql(self, where: list[str], *, deleted: bool = False) -> str:
+        extra = ["IsDeleted"] if deleted else []
+        return soql.select(["Id", "SystemModstamp", *extra, *self.columns.values()], self.sobject, where)
+
+    def payload(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: flatten(row, path) for key, path in self.columns.items()}
+
+
+def streams(settings: SalesforceSettings) -> dict[str, Stream]:
+    """The streams the settings ask for, by snapshot object name."""
+    f = settings.fields
+    partner: dict[str, str] = {"name": settings.partner_name_field, "created": "CreatedDate"}
+    _put(partner, "status", settings.partner_status_field)
+    _put(partner, "joined", settings.partner_joined_field)
+    _put(partner, "exit", settings.partner_exit_field)
+    partner.update({"tier": f.tier, "score": f.score, "period_earnings": f.period_earnings})
+    for name in settings.partner_attribute_fields:
+        partner[f"attr:{name}"] = name
+    deal: dict[str, str] = {
+        "name": "Name",
+        "amount": "Amount",
+        "stage": "StageName",
+        "won": "IsWon",
+        "closed": "IsClosed",
+        "created": "CreatedDate",
+        "close_date": "CloseDate",
+    }
+    for key, path in (
+        ("currency", settings.currency_field),
+        ("discount", settings.discount_field),
+        ("margin", settings.margin_field),
+        ("campaign", settings.campaign_field),
+        ("refund", settings.refund_field),
+        ("partner", settings.partner_account_field),
+    ):
+        _put(deal, key, path)
+    deal.update(
+        {"incentive": f.incentive, "incentive_status": f.incentive_status, "incentive_note": f.incentive_note}
+    )
+    out = {
+        "Account": Stream("Account", partner, settings.partner_filter),
+        "Opportunity": Stream("Opportunity", deal, settings.opportunity_filter),
+    }
+    if settings.opportunity_partners:
+        out["OpportunityPartner"] = Stream(
+            "OpportunityPartner",
+            {"deal": "OpportunityId", "partner": "AccountToId", "role": "Role"},
+            full_each_run=True,
+        )
+    for obj in settings.activity_objects:
+        activity = {"partner": settings.activity_partner_field, "date": settings.activity_date_field}
+        _put(activity, "type", settings.activity_type_field)
+        _put(activity, "type_fallback", settings.activity_type_fallback)
+        out[obj] = Stream(obj, activity)
+    if settings.mdf_object:
+        claim = {
+            "partner": settings.mdf_partner_field,
+            "amount": settings.mdf_amount_field,
+            "status": settings.mdf_status_field,
+        }
+        _put(claim, "approved_on", settings.mdf_approved_on_field)
+        _put(claim, "campaign", settings.mdf_campaign_field)
+        _put(claim, "currency", settings.mdf_currency_field)
+        out[settings.mdf_object] = Stream(settings.mdf_object, claim)
+    return out
+
+
+def _put(target: dict[str, str], key: str, path: str | None) -> None:
+    if path:
+        target[key] = path
+
+
+# --- sync ------------------------------------------------------------------------------------------
+
+
+def sync_all(client: SalesforceClient, ledger: Ledger, settings: SalesforceSettings) -> dict[str, int]:
+    """Pull every stream's changes into the snapshot; returns records changed per sObject."""
+    overlap = timedelta(seconds=settings.overlap_seconds)
+    return {name: sync_stream(client, ledger, stream, overlap) for name, stream in streams(settings).items()}
+
+
+def sync_stream(client: SalesforceClient, ledger: Ledger, stream: Stream, overlap: timedelta) -> int:
+    cursor = Cursor.load(ledger, CONNECTOR, stream.cursor_key, overlap)
+    if stream.full_each_run or cursor.since is None:
+        changed, newest = _full_read(client, ledger, stream)
+    else:
+        changed, newest = _incremental_read(client, ledger, stream, cursor.since)
+    if not stream.full_each_run:
+        cursor.advanced(newest).save(ledger)
+    return changed
+
+
+def _full_read(client: SalesforceClient, ledger: Ledger, stream: Stream) -> tuple[int, datetime | None]:
+    """Read the whole stream and make the snapshot equal to it (only differing rows are stored)."""
+    before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
+    where = [stream.filter] if stream.filter else []
+    newest: datetime | None = None
+    seen: set[str] = set()
+    changed: list[tuple[str, dict[str, Any]]] = []
+    count = 0
+    for row in client.query(stream.soql(where)):
+        rid = str(row["Id"])
+        seen.add(rid)
+        newest = _later(newest, row.get("SystemModstamp"))
+        payload = stream.payload(row)
+        if before.get(rid) != _stored(payload):
+            changed.append((rid, payload))
+        if len(changed) >= _UPSERT_CHUNK:
+            count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, changed)
+            changed = []
+    count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, changed) if changed else 0
+    stale = [rid for rid in before if rid not in seen]
+    if stale:
+        count += ledger.snapshot_delete(CONNECTOR, stream.sobject, stale)
+    return count, newest
+
+
+def _incremental_read(
+    client: SalesforceClient, ledger: Ledger, stream: Stream, since: datetime
+) -> tuple[int, datetime | None]:
+    """Records stamped since ``since`` (deleted ones too, through queryAll); only those that differ
+    from the snapshot are stored, so the count says what really changed."""
+    before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
+    stamp = f"SystemModstamp >= {soql.datetime_literal(since)}"
+    where = [stamp]
+    if stream.filter:
+        where.append(f"({stream.filter}) OR IsDeleted = true")
+    newest: datetime | None = None
+    upserts: list[tuple[str, dict[str, Any]]] = []
+    deletes: list[str] = []
+    count = 0
+    for row in client.query(stream.soql(where, deleted=True), include_deleted=True):
+        newest = _later(newest, row.get("SystemModstamp"))
+        rid = str(row["Id"])
+        if _truthy(row.get("IsDeleted")):
+            if rid in before:
+                deletes.append(rid)
+            continue
+        payload = stream.payload(row)
+        if before.get(rid) != _stored(payload):
+            upserts.append((rid, payload))
+        if len(upserts) >= _UPSERT_CHUNK:
+            count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, upserts)
+            upserts = []
+    if upserts:
+        count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, upserts)
+    if stream.filter:
+        # records that stopped matching the filter (an account no longer a partner) leave the snapshot
+        gone = soql.select(["Id"], stream.sobject, [stamp, f"NOT ({stream.filter})"])
+        deletes.extend(rid for row in client.query(gone) if (rid := str(row["Id"])) in before)
+    if deletes:
+        count += ledger.snapshot_delete(CONNECTOR, stream.sobject, deletes)
+    return count, newest
+
+
+def _stored(payload: Mapping[str, Any]) -> Any:
+    """A payload as the snapshot gives it back (JSON round trip), for comparing."""
+    from cosell.ledger import decode_json, encode_json
+
+    return decode_json(encode_json(payload))
+
+
+def _later(current: datetime | None, stamp: Any) -> datetime | None:
+    if not stamp:
+        return current
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return current
+    return moment if current is None or moment > current else current
+
+
+# --- records from the snapshot ---------------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, obj: str, rid: str, field: str, message: str) -> None:
+        self.items.append(Problem(f"{obj} {rid}", f"{field}: {message}"))
+
+
+def to_date(value: Any, zone: ZoneInfo) -> date | None:
+    """A Salesforce date (``2026-01-05``) or datetime (``2026-01-05T14:03:00.000+0000``) as a date in
+    the program's time zone."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(zone).date()
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone).date()
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecords:
+    """What :func:`records_from_snapshot` gives: the records, and the managed values the org holds."""
+
+    records: RecordSet
+    current: Mapping[RecordKey, FieldValues]
+
+
+def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program: Program) -> SnapshotRecords:
+    """Canonical records from the whole snapshot. Every bad value is reported at once (InputError)."""
+    zone = program.zone
+    problems = _Problems()
+    current: dict[RecordKey, FieldValues] = {}
+    names = _api_names(settings)
+
+    partners: list[Partner] = []
+    for rid, p in ledger.snapshot(CONNECTOR, "Account"):
+        current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
+        partner = _convert(
+            problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)
+        )
+        if partner is not None:
+            partners.append(partner)
+    partner_ids = {p.id for p in partners}
+
+    involvements: dict[str, list[Involvement]] = defaultdict(list)
+    if settings.opportunity_partners:
+        for _rid, row in ledger.snapshot(CONNECTOR, "OpportunityPartner"):
+            role = settings.role_of(_text(row.get("role")))
+            deal_id, partner_id = _text(row.get("deal")), _text(row.get("partner"))
+            if role is None or not deal_id or not partner_id:
+                continue
+            involvements[deal_id].append(Involvement(partner_id, role))
+
+    deals: list[Deal] = []
+    for rid, d in ledger.snapshot(CONNECTOR, "Opportunity"):
+        current[("deal", rid)] = {k: _value_text(d.get(k)) for k in DEAL_MANAGED}
+        deal = _convert(
+            problems,
+            "Opportunity",
+            rid,
+            names["Opportunity"],
+            partial(_deal, rid, d, settings, program.currency, zone, involvements.get(rid, ())),
+        )
+        if deal is not None:
+            deals.append(deal)
+
+    activities: list[Activity] = []
+    for obj in settings.activity_objects:
+        for rid, a in ledger.snapshot(CONNECTOR, obj):
+            if _text(a.get("partner")) not in partner_ids:
+                continue  # an activity on a customer account, or on no account
+            activity = _convert(problems, obj, rid, names["activity"], partial(_activity, rid, a, zone))
+            if activity is not None:
+                activities.append(activity)
+
+    claims: list[MdfClaim] = []
+    if settings.mdf_object:
+        for rid, c in ledger.snapshot(CONNECTOR, settings.mdf_object):
+            claim = _convert(
+                problems, settings.mdf_object, rid, names["mdf"], partial(_claim, rid, c, settings, zone)
+            )
+            if claim is not None:
+                claims.append(claim)
+    if problems.items:
+        raise InputError(problems.items)
+    return SnapshotRecords(
+        RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims)), current
+    )
+
+
+def _value_text(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _convert(
+    problems: _Problems, obj: str, rid: str, api: Mapping[str, str], build: Callable[[], Any]
+) -> Any:
+    try:
+        return build()
+    except _FieldProblem as exc:
+        problems.add(obj, rid, api.get(exc.key, exc.key), str(exc))
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            key = str(e["loc"][0]) if e["loc"] else "?"
+            problems.add(obj, rid, api.get(key, key), e["msg"])
+    return None
+
+
+def _field(key: str, fn: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return fn(value)
+    except (ValueError, TypeError) as exc:
+        raise _FieldProblem(key, str(exc) or f"{value!r} is not valid") from None
+
+
+def _partner(rid: str, p: Mapping[str, Any], s: SalesforceSettings, zone: ZoneInfo) -> Partner:
+    status_text = _text(p.get("status"))
+    status = "active"
+    if status_text is not None:
+        if status_text not in s.partner_status_values:
+            known = ", ".join(sorted(s.partner_status_values))
+            raise _FieldProblem("status", f"{status_text!r} is not a known partner status ({known})")
+        status = s.partner_status_values[status_text]
+    joined = _field("joined_on", lambda v: to_date(v, zone), p.get("joined")) or _field(
+        "created", lambda v: to_date(v, zone), p.get("created")
+    )
+    attributes = {
+        key[5:]: str(value) for key, value in p.items() if key.startswith("attr:") and value not in (None, "")
+    }
+    return PARTNER.validate_python(
+        {
+            "id": rid,
+            "name": _text(p.get("name")) or rid,
+            "joined_on": joined,
+            "status": status,
+            "exit_on": _field("exit_on", lambda v: to_date(v, zone), p.get("exit")),
+            "crm_tier": _text(p.get("tier")),
+            "attributes": attributes,
+        }
+    )
+
+
+def _deal(
+    rid: str,
+    d: Mapping[str, Any],
+    s: SalesforceSettings,
+    program_currency: str,
+    zone: ZoneInfo,
+    others: Iterable[Involvement],
+) -> Deal:
+    won, closed = _truthy(d.get("won")), _truthy(d.get("closed"))
+    partners: list[Involvement] = []
+    sourcing = _text(d.get("partner"))
+    if sourcing:
+        partners.append(Involvement(sourcing, s.partner_account_role))
+    partners.extend(others)  # a partner named twice is kept as given: the engine merges
+    return DEAL.validate_python(
+        {
+            "id": rid,
+            "name": _text(d.get("name")) or rid,
+            "amount": _field("amount", to_decimal, d.get("amount")) or Decimal(0),
+            "currency": _text(d.get("currency")) or program_currency,
+            "stage": _text(d.get("stage")) or "",
+            "status": "won" if won else ("lost" if closed else "open"),
+            "created_on": _field("created_on", lambda v: to_date(v, zone), d.get("created")),
+            "closed_on": _field("closed_on", lambda v: to_date(v, zone), d.get("close_date"))
+            if closed
+            else None,
+            "discount_pct": _field("discount_pct", to_decimal, d.get("discount")),
+            "margin_pct": _field("margin_pct", to_decimal, d.get("margin")),
+            "campaign": _text(d.get("campaign")),
+            "refunded_on": _field("refunded_on", lambda v: to_date(v, zone), d.get("refund")),
+            "partners": tuple(partners),
+        }
+    )
+
+
+def _activity(rid: str, a: Mapping[str, Any], zone: ZoneInfo) -> Activity | None:
+    occurred = _field("occurred_on", lambda v: to_date(v, zone), a.get("date"))
+    if occurred is None:
+        return None  # an open task without a date belongs to no period
+    kind = _text(a.get("type")) or _text(a.get("type_fallback")) or "other"
+    return ACTIVITY.validate_python(
+        {"id": rid, "partner_id": _text(a.get("partner")), "type": kind, "occurred_on": occurred}
+    )
+
+
+def _claim(rid: str, c: Mapping[str, Any], s: SalesforceSettings, zone: ZoneInfo) -> MdfClaim | None:
+    status_text = _text(c.get("status"))
+    if status_text not in s.mdf_status_values:
+        known = ", ".join(sorted(s.mdf_status_values))
+        raise _FieldProblem("status", f"{status_text!r} is not a known claim status ({known})")
+    partner = _text(c.get("partner"))
+    if partner is None:
+        return None  # a claim of no partner cannot be funded
+    return MDF_CLAIM.validate_python(
+        {
+            "id": rid,
+            "partner_id": partner,
+            "campaign": _text(c.get("campaign")) or "",
+            "amount": _field("amount", to_decimal, c.get("amount")) or Decimal(0),
+            "status": s.mdf_status_values[status_text],
+            "approved_on": _field("approved_on", lambda v: to_date(v, zone), c.get("approved_on")),
+            "currency": _text(c.get("currency")),
+        }
+    )
+
+
+def _api_names(s: SalesforceSettings) -> dict[str, dict[str, str]]:
+    """Canonical or payload key → the API field it came from, for problem messages."""
+    return {
+        "Account": {
+            "name": s.partner_name_field,
+            "status": s.partner_status_field or "status",
+            "joined_on": s.partner_joined_field or "CreatedDate",
+            "created": "CreatedDate",
+            "exit_on": s.partner_exit_field or "exit_on",
+            "crm_tier": s.fields.tier,
+        },
+        "Opportunity": {
+            "name": "Name",
+            "amount": "Amount",
+            "currency": s.currency_field or "CurrencyIsoCode",
+            "stage": "StageName",
+            "created_on": "CreatedDate",
+            "closed_on": "CloseDate",
+            "discount_pct": s.discount_field or "discount_pct",
+            "margin_pct": s.margin_field or "margin_pct",
+            "campaign": s.campaign_field or "campaign",
+            "refunded_on": s.refund_field or "refunded_on",
+            "partners": s.partner_account_field or "OpportunityPartner",
+        },
+        "activity": {"occurred_on": s.activity_date_field, "partner_id": s.activity_partner_field},
+        "mdf": {
+            "status": s.mdf_status_field,
+            "amount": s.mdf_amount_field,
+            "approved_on": s.mdf_approved_on_field or "approved_on",
+            "currency": s.mdf_currency_field or "currency",
+            "partner_id": s.mdf_partner_field,
+        },
+    }

@@ -1,0 +1,152 @@
+"""Write-back through sObject Collections: ``PATCH composite/sobjects``, at most 200 records a call,
+``allOrNone=false``, only the managed fields, numbers sent as JSON numbers.
+
+Records the org refuses come back one by one as ``CODE: message``; ``UNABLE_TO_LOCK_ROW`` (another
+process holds the row) is retried a few rounds in smaller batches before it is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
+
+from . import soql
+from .client import SalesforceClient
+from .mapping import SOBJECT_OF, SalesforceSettings, flatten
+
+log = logging.getLogger("cosell.connectors.salesforce")
+
+NUMERIC_FIELDS = frozenset({"score", "period_earnings", "incentive"})
+"""Managed fields whose Salesforce type is a number or currency: sent as JSON numbers."""
+COLLECTION_LIMIT = 200
+LOCKED = "UNABLE_TO_LOCK_ROW"
+_NUMBER_MARK = re.compile(r'"\\u0000(-?\d+(?:\.\d+)?)\\u0000"')
+
+
+def collection_body(records: Sequence[Mapping[str, Any]]) -> str:
+    """The JSON of a collections PATCH, Decimal values written as exact JSON numbers (not floats, not text)."""
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return "\x00" + format(value, "f") + "\x00"
+        raise TypeError(f"cannot send {type(value).__name__} to Salesforce")
+
+    text = json.dumps({"allOrNone": False, "records": list(records)}, default=mark, ensure_ascii=False)
+    return _NUMBER_MARK.sub(r"\1", text)
+
+
+def api_value(canonical: str, value: str | None) -> Any:
+    """A canonical value (text) as Salesforce takes it: None clears; numbers as Decimal."""
+    if value in (None, ""):
+        return None
+    if canonical in NUMERIC_FIELDS:
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{canonical}: {value!r} is not a number") from None
+    return value
+
+
+class CollectionsWriter:
+    """Sends managed field values and reads them back when the snapshot cannot answer."""
+
+    def __init__(self, client: SalesforceClient, settings: SalesforceSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self.calls = 0
+
+    def _record(self, write: FieldWrite) -> dict[str, Any]:
+        record: dict[str, Any] = {"attributes": {"type": SOBJECT_OF[write.object]}, "id": write.record_id}
+        for canonical, value in write.values.items():
+            if canonical not in MANAGED_FIELDS[write.object]:
+                raise ValueError(f"{canonical!r} is not a field cosell manages on {write.object}")
+            record[self.settings.fields.api_name(canonical)] = api_value(canonical, value)
+        return record
+
+    def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
+        outcomes: dict[RecordKey, WriteOutcome] = {}
+        todo: list[FieldWrite] = []
+        for w in writes:
+            if not soql.is_record_id(w.record_id):
+                outcomes[w.key] = WriteOutcome(
+                    w.key, False, f"MALFORMED_ID: {w.record_id!r} is not a Salesforce id"
+                )
+            else:
+                todo.append(w)
+        size = min(COLLECTION_LIMIT, self.settings.write_batch_size)
+        for attempt in range(self.settings.lock_retry_rounds + 1):
+            locked: list[FieldWrite] = []
+            for start in range(0, len(todo), size):
+                batch = todo[start : start + size]
+                for w, outcome in zip(batch, self._send(batch), strict=True):
+                    if not outcome.ok and (outcome.error or "").startswith(LOCKED):
+                        locked.append(w)
+                    outcomes[w.key] = outcome
+            if not locked or attempt == self.settings.lock_retry_rounds:
+                break
+            log.warning("%d record(s) locked by another process; retrying in smaller batches", len(locked))
+            time.sleep(random.uniform(0.2, 0.5) * 2**attempt)
+            todo, size = locked, max(1, size // 4)
+        return [outcomes[w.key] for w in writes]
+
+    def _send(self, batch: Sequence[FieldWrite]) -> list[WriteOutcome]:
+        self.calls += 1
+        body = collection_body([self._record(w) for w in batch])
+        answer = self.client.restful("composite/sobjects", method="PATCH", body=body)
+        results = answer if isinstance(answer, list) else []
+        outcomes = []
+        for i, w in enumerate(batch):
+            result = results[i] if i < len(results) and isinstance(results[i], Mapping) else None
+            if result is None:
+                outcomes.append(WriteOutcome(w.key, False, "Salesforce gave no result for this record"))
+            elif result.get("success"):
+                outcomes.append(WriteOutcome(w.key, True))
+            else:
+                outcomes.append(WriteOutcome(w.key, False, _error_text(result.get("errors"))))
+        return outcomes
+
+    def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
+        """The managed values the org holds, queried by id (used only when no snapshot was read)."""
+        by_object: dict[str, list[str]] = defaultdict(list)
+        for obj, rid in keys:
+            if obj in SOBJECT_OF and soql.is_record_id(rid):
+                by_object[obj].append(rid)
+        found: dict[RecordKey, FieldValues] = {}
+        for obj, ids in by_object.items():
+            canon = MANAGED_FIELDS[obj]
+            api = [self.settings.fields.api_name(c) for c in canon]
+            for start in range(0, len(ids), COLLECTION_LIMIT):
+                chunk = ids[start : start + COLLECTION_LIMIT]
+                query = soql.select(["Id", *api], SOBJECT_OF[obj], [f"Id IN {soql.id_list(chunk)}"])  # type: ignore[index]
+                for row in self.client.query(query):
+                    found[(obj, str(row["Id"]))] = {
+                        c: _text(flatten(row, a)) for c, a in zip(canon, api, strict=True)
+                    }
+        return found
+
+
+def _text(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _error_text(errors: Any) -> str:
+    if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+        parts = []
+        for e in errors:
+            code = e.get("statusCode") or e.get("errorCode") or "ERROR"
+            fields = e.get("fields") or []
+            where = f" ({', '.join(map(str, fields))})" if fields else ""
+            parts.append(f"{code}: {str(e.get('message', '')).strip()}{where}")
+        return "; ".join(parts)
+    return "refused without an error"

@@ -1,0 +1,235 @@
+"""The Salesforce connector end to end: the real CLI and simple-salesforce against the sandbox's org.
+
+REQUESTS_CA_BUNDLE stays as this machine sets it: SF_CA_BUNDLE must win over it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from cosell.cli import app
+from cosell.contrib.sandbox import Sandbox, serve
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "examples" / "program.yaml"
+ACCOUNT_FIELDS = ("Cosell_Tier__c", "Cosell_Score__c", "Cosell_Period_Earnings__c")
+DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentive_Note__c")
+PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with serve(seed=3, partners=30, deals=1500) as sb:
+        yield sb
+
+
+@pytest.fixture()
+def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
+    sandbox.set_faults(None)
+    sandbox.reset()
+    yield sandbox
+    sandbox.set_faults(None)
+
+
+def env_of(sb: Sandbox, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SF_INSTANCE_URL": sb.salesforce_instance_url,
+        "SF_ACCESS_TOKEN": sb.token,
+        "SF_CA_BUNDLE": sb.ca_bundle,
+        "COSELL_LEDGER": f"sqlite:///{tmp_path}/ledger.db",
+        "COSELL_LOG": str(tmp_path / "cosell.log"),
+        "COSELL_LOAD_PLUGINS": "",  # built-in plugins only: other packages in this venv do not matter
+    }
+
+
+def cosell(env: dict[str, str], *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def run(env: dict[str, str], *extra: str) -> Any:
+    return cosell(env, "run", "--program", str(PROGRAM), "--connector", "salesforce", *extra)
+
+
+def org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
+    """Every managed value the org holds, by record id (read with plain requests, not the connector)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for obj, fields in (("Account", ACCOUNT_FIELDS), ("Opportunity", DEAL_FIELDS)):
+        url: str | None = f"/services/data/v59.0/query?q=SELECT Id, {', '.join(fields)} FROM {obj}"
+        while url:
+            answer = requests.get(
+                sb.base_url + url,
+                headers={"Authorization": f"Bearer {sb.token}"},
+                verify=sb.ca_bundle,
+                timeout=30,
+            ).json()
+            for r in answer["records"]:
+                out[r["Id"]] = tuple(r[f] for f in fields)
+            url = answer.get("nextRecordsUrl")
+    return out
+
+
+def patch_calls(sb: Sandbox) -> int:
+    return int(sb.stats()["requests"].get(PATCH, 0))
+
+
+def written(sb: Sandbox) -> int:
+    w = sb.stats()["records_written"]
+    return int(w.get("Opportunity", 0)) + int(w.get("Account", 0))
+
+
+def test_setup_creates_the_fields_once_and_then_finds_them(sb: Sandbox, tmp_path: Path) -> None:
+    env = env_of(sb, tmp_path)
+    first = cosell(env, "setup", "salesforce")
+    assert first.exit_code == 0, first.output
+    assert first.output.count("created") == 6 and "Opportunity.Cosell_Incentive_Note__c" in first.output
+    assert "Permission Sets" in first.output
+    again = cosell(env, "setup", "salesforce")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("exists") == 6 and "created" not in again.output
+    assert sb.stats()["requests"]["POST /services/data/vXX.X/tooling/sobjects/CustomField"] == 6
+
+
+def test_first_run_writes_in_full_batches_and_an_unchanged_rerun_writes_nothing(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    first = run(env, "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    changed = written(sb)
+    assert changed > 200 and report["written"] == changed
+    assert patch_calls(sb) == math.ceil(changed / 200)
+    assert any(n.startswith("Salesforce API calls: ") for n in report["notes"])
+    before = sb.stats()["requests"]
+    again = run(env, "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["written"] == 0
+    after = sb.stats()["requests"]
+    assert after.get(PATCH) == before.get(PATCH)  # 0 write calls
+    read_calls = sum(after.values()) - sum(before.values())
+    assert read_calls <= 8  # five incremental queryAll, the demoted-partner check, OpportunityPartner
+
+
+def test_an_incremental_sync_reads_only_what_changed(sb: Sandbox, tmp_path: Path) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    assert run(env).exit_code == 0
+    assert cosell(env, "sync", "--program", str(PROGRAM)).exit_code == 0  # absorbs cosell's own writes
+    quiet = cosell(env, "sync", "--program", str(PROGRAM))
+    assert "Opportunity" not in quiet.output or "0 Opportunity" in quiet.output
+    deal = next(i for i, v in org_values(sb).items() if i.startswith("006") and v[0] is not None)
+    requests.patch(
+        f"{sb.base_url}/services/data/v59.0/sobjects/Opportunity/{deal}",
+        json={"Amount": 123456.78},
+        headers={"Authorization": f"Bearer {sb.token}"},
+        verify=sb.ca_bundle,
+        timeout=30,
+    ).raise_for_status()
+    synced = cosell(env, "sync", "--program", str(PROGRAM))
+    assert synced.exit_code == 0, synced.output
+    assert "1 Opportunity" in synced.output and "0 Account" in synced.output
+
+
+def test_refused_records_exit_3_the_others_are_written_and_the_next_run_retries_them(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    bad = sorted(i for i in org_values(sb) if i.startswith("006"))[:400:100]
+    sb.set_faults({"invalid": bad})
+    first = run(env)
+    assert first.exit_code == 3, first.output
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in first.output
+    refused = [b for b in bad if b in first.output]
+    assert refused, "some of the invalid ids have values to write"
+    landed = written(sb)
+    sb.set_faults(None)
+    second = run(env, "--json")
+    assert second.exit_code == 0, second.output
+    assert written(sb) - landed == len(refused)
+
+
+def test_a_30_percent_429_503_storm_still_converges(sb: Sandbox, tmp_path: Path) -> None:
+    env = env_of(sb, tmp_path)
+    done = cosell(env, "setup", "salesforce")
+    assert done.exit_code == 0, done.output
+    sb.set_faults("429=0.2,503=0.1,retry_after=0")
+    stormy = run(env)
+    assert stormy.exit_code == 0, stormy.output
+    sb.set_faults(None)
+    before = patch_calls(sb)
+    calm = run(env, "--json")
+    assert calm.exit_code == 0 and json.loads(calm.output)["written"] == 0
+    assert patch_calls(sb) == before
+
+
+def test_a_run_killed_mid_write_back_resumes_to_the_same_org_without_writing_twice(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    # the reference: one uninterrupted run
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    env = env_of(sb, clean_dir)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    assert run(env).exit_code == 0
+    reference, changed = org_values(sb), written(sb)
+
+    sb.reset()
+    killed_dir = tmp_path / "killed"
+    killed_dir.mkdir()
+    env = env_of(sb, killed_dir)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    sb.set_faults("latency=150ms")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from cosell.cli import main; main()",
+            "run",
+            "--program",
+            str(PROGRAM),
+            "--connector",
+            "salesforce",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while written(sb) == 0 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    partly = written(sb)
+    assert 0 < partly < changed, "the kill landed between the first and the last write"
+    sb.set_faults(None)
+    resumed = run(env)
+    assert resumed.exit_code == 0, resumed.output
+    assert org_values(sb) == reference
+    assert written(sb) == changed  # nothing written twice
+
+
+def test_a_refused_token_exits_4_and_appears_in_no_output_or_log(sb: Sandbox, tmp_path: Path) -> None:
+    env = {**env_of(sb, tmp_path), "SF_ACCESS_TOKEN": "00DWRONG!secret-token-value-123"}
+    result = run(env)
+    assert result.exit_code == 4, result.output
+    assert "INVALID_SESSION_ID" in result.output
+    log = tmp_path / "cosell.log"
+    seen = result.output + (log.read_text() if log.exists() else "")
+    assert "secret-token-value" not in seen and sb.token not in seen

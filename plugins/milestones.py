@@ -4,13 +4,14 @@ each period in which the partner's activities of a type add up to a count. None 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
 from cosell.program import Milestone
+from cosell.records import Deal
 from cosell.results import PayoutLine
 
 KIND = "milestone"
@@ -47,10 +48,13 @@ def _first_win(
     tag = milestone_tag(milestone.name)
     if any(tag in line.tags for line in context.history.lines_of(partner.id)):
         return None
+    window = context.program.clawback_window_days
     won = [
         (pd.deal.closed_on, pd.deal.id)
         for pd in partner.deals
-        if pd.deal.status == "won" and pd.deal.closed_on
+        if pd.deal.status == "won"
+        and pd.deal.closed_on
+        and not _refunded_within(pd.deal, window, context.period.end)
     ]
     if not won:
         return None
@@ -63,6 +67,14 @@ def _first_win(
         f"milestone {milestone.name}: the partner's first won deal, {first_id} on {first_on}, {show(amount)}"
     )
     return PayoutLine(partner.id, KIND, amount, text, first_id, tags=frozenset({tag}))
+
+
+def _refunded_within(deal: Deal, window: int | None, as_of: date) -> bool:
+    """A win refunded inside the clawback window, by the end of the period being run, is no win for the
+    first-win milestone (when the program claws back at all: without a window a refund changes nothing)."""
+    if window is None or deal.refunded_on is None or deal.closed_on is None or deal.refunded_on > as_of:
+        return False
+    return deal.refunded_on <= deal.closed_on + timedelta(days=window)
 
 
 def _activities(

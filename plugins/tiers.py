@@ -24,13 +24,20 @@ def eligible_tier(program: Program, score: Decimal, metrics: Mapping[str, Decima
     return chosen
 
 
+def readable(value: Decimal) -> str:
+    """A metric value for a sentence: thousands separated, at most two decimals (174,960 or 0.47)."""
+    if value == value.to_integral_value():
+        return f"{value.to_integral_value():,f}"
+    return f"{value.quantize(Decimal('0.01')):,f}"
+
+
 def unmet_requirements(tier: Tier, metrics: Mapping[str, Decimal | None]) -> list[str]:
     out = []
     for name, needed in tier.requires.items():
         value = metrics.get(name)
         if value is None or value < needed:
-            shown = "undefined" if value is None else show_number(value)
-            out.append(f"{name} {shown} < {show_number(needed)}")
+            shown = "undefined" if value is None else readable(value)
+            out.append(f"{name} {shown} < {readable(needed)}")
     return out
 
 

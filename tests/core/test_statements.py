@@ -59,7 +59,7 @@ P002_LINES = (
     approval("M001", "12000.00", "6000.00"),
     release("M001", "6000.00"),
     line("cap", "-13600.00", "cap: lines subject to the cap add up to 63,600.00"),
-    line("budget", "-515.46", "budget: this partner's 50,000.00 is scaled to 49,484.54"),
+    line("budget", "-1578.95", "budget: this partner's 50,000.00 is scaled to 48,421.05"),
 )
 P002_METRICS = {
     "sourced_pipeline": D(933000),
@@ -113,16 +113,16 @@ def test_cap_then_budget_take_the_capped_subtotal_to_period_earnings_and_clawbac
     assert adj.capped_subtotal == D("63600.00") and adj.outside_caps == D("-8400.00")
     assert adj.subtotal == D("55200.00")
     assert adj.cap_text() == "capped from 63,600.00 to 50,000.00"
-    assert adj.budget_text() == "scaled by the program budget from 50,000.00 to 49,484.54"
-    # 55,200 − 13,600 − 515.46 = 41,084.54: every line but MDF, as SPEC "Period earnings" says
-    assert adj.earnings == D("41084.54") == period_earnings(P002_LINES)
+    assert adj.budget_text() == "scaled by the program budget from 50,000.00 to 48,421.05"
+    # 55,200 − 13,600 − 1,578.95 = 40,021.05: every line but MDF, as SPEC "Period earnings" says
+    assert adj.earnings == D("40021.05") == period_earnings(P002_LINES)
 
 
 def test_a_partner_under_the_cap_and_budget_says_so_plainly():
     adj = statement(lines=(line("commission", "3200.00", deal_id="D3001"),)).adjustments
     assert adj.cap is None and adj.budget is None and adj.earnings == D("3200.00")
     assert adj.cap_text() == "3,200.00 is within the per-partner cap of 50,000.00"
-    assert adj.budget_text() == "not scaled (program budget 120,000.00)"
+    assert adj.budget_text() == "not scaled (program budget 115,000.00)"
 
 
 def test_next_tier_needs_its_min_score_and_each_unmet_requirement():
@@ -156,7 +156,7 @@ def test_without_the_program_there_are_no_targets_and_no_next_tier():
     s = statement(program=None)
     assert not s.targets_known and s.parts == () and s.goals is None
     assert dict(s.other_metrics)["won_revenue"] == D(505000)
-    assert s.adjustments.earnings == D("41084.54")  # money does not depend on the program
+    assert s.adjustments.earnings == D("40021.05")  # money does not depend on the program
 
 
 def test_score_parts_from_the_program_reproduce_the_stored_score():
@@ -221,13 +221,13 @@ def test_html_bar_width_is_the_fraction_of_the_bar_width():
 
 def test_html_money_has_thousands_separators_two_places_and_the_program_currency():
     html = page(statement())
-    assert "41,084.54 USD" in html and "-13,600.00" in html and "38,400.00" in html
+    assert "40,021.05 USD" in html and "-13,600.00" in html and "38,400.00" in html
 
 
 def test_html_without_the_program_says_targets_are_unavailable_and_has_no_bars():
     html = page(statement(program=None), program=None)
     assert "Targets are unavailable" in html and "<svg" not in html
-    assert "41,084.54" in html
+    assert "40,021.05" in html
 
 
 def test_html_is_self_contained():

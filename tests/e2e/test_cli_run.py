@@ -115,9 +115,10 @@ def test_statement_json_lists_partners_with_tier_and_earnings(work):
     p002 = next(p for p in doc["partners"] if p["partner_id"] == "P002")
     assert p002["tier"] == "Gold"
     assert [line["kind"] for line in p002["lines"]][:2] == ["baseline", "commission"]
-    # baseline 600 + commissions 38,400 + 5,400 + 0 + accelerator 19,200, capped at 50,000, then scaled
-    # by the budget: 50,000 × 120,000 ÷ 121,250 = 49,484.536… → 49,484.54
-    assert p002["period_earnings"] == "49484.54"
+    # baseline 600 + commissions 38,400 + 5,400 + 0 + accelerator 19,200 + first win 2,500 (D2001: D2005 was
+    # refunded inside the window), capped at 50,000, then scaled by the budget:
+    # 50,000 × 115,000 ÷ 118,750 = 48,421.0526… → 48,421.05
+    assert p002["period_earnings"] == "48421.05"
 
 
 def test_validate_schema_init_and_plugins(work):

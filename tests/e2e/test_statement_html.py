@@ -80,7 +80,7 @@ def test_html_shows_every_line_explanation_escaped(work):
     assert "<First>" not in page
     # the tier reason's "<" is escaped too
     p001 = html("--program", "program.yaml", "--partner", "P001")
-    assert "Gold needs won_revenue 174960 &lt; 250000" in p001
+    assert "Gold needs won_revenue 174,960 &lt; 250,000" in p001
 
 
 def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
@@ -91,9 +91,9 @@ def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
     assert "63,600.00 subject to the cap; -8,400.00 outside it" in p002
     assert "capped from 63,600.00 to 50,000.00" in p002 and "-13,600.00" in p002
     assert "cap: lines subject to the cap add up to 63,600.00, above the per-partner cap of 50,000.00" in p002
-    assert "scaled by the program budget from 50,000.00 to 49,484.54" in p002 and "-515.46" in p002
-    assert "program budget of 120,000.00; this partner&#x27;s 50,000.00 is scaled to 49,484.54" in p002
-    assert "41,084.54 USD" in p002  # 55,200 − 13,600 − 515.46, MDF left out
+    assert "scaled by the program budget from 50,000.00 to 48,421.05" in p002 and "-1,578.95" in p002
+    assert "program budget of 115,000.00; this partner&#x27;s 50,000.00 is scaled to 48,421.05" in p002
+    assert "40,021.05 USD" in p002  # 55,200 − 13,600 − 1,578.95, MDF left out
     assert "clawback: Contoso - Payroll (D2005) was refunded on 2026-07-10" in p002
 
 
@@ -146,7 +146,8 @@ def test_html_without_program_still_renders_and_says_targets_are_unavailable(wor
     assert "Targets are unavailable" in page and "<svg" not in page
     assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
     p002 = section(page, "P002")
-    assert "capped from 63,600.00 to 50,000.00" in p002 and "49,484.54" in p002
+    # a single period: D2005 (won in Q2, refunded in Q3) is no first win, so D2001 is: +2,500 under the cap
+    assert "capped from 66,100.00 to 50,000.00" in p002 and "48,421.05" in p002
 
 
 def test_html_output_goes_to_the_file_named(work):
@@ -189,8 +190,8 @@ def test_explain_shows_the_next_tier_adjustments_and_mdf_like_the_page(work):
         "subtotal before adjustments: 55,200.00 (63,600.00 subject to the cap, -8,400.00 outside it)" in out
     )
     assert "cap: capped from 63,600.00 to 50,000.00" in out
-    assert "budget: scaled by the program budget from 50,000.00 to 49,484.54" in out
-    assert "period earnings (MDF left out): 41,084.54 USD" in out
+    assert "budget: scaled by the program budget from 50,000.00 to 48,421.05" in out
+    assert "period earnings (MDF left out): 40,021.05 USD" in out
     assert "30,000.00 funded, 15,000.00 paid on approval, 15,000.00 released, 0.00 pending" in out
     p001 = cosell("explain", "P001", "--program", "program.yaml", "--input", "data").output
     assert "Next tier: Gold" in p001 and "won_revenue ≥ 250,000: 174,960 now, 75,040 to go" in p001

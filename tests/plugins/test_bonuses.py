@@ -68,6 +68,17 @@ def test_first_win_is_paid_once_ever_in_the_period_of_the_first_won_deal():
     assert [ln for ln in lines([partner("P1")], deals, history=paid) if ln.kind == "milestone"] == []
 
 
+def test_a_win_refunded_inside_the_clawback_window_is_not_the_first_win():
+    deals = [
+        deal("D1", partners=["P1"], won_on="2026-07-10", created_on="2026-07-01", refunded_on="2026-07-20"),
+        deal("D2", partners=["P1"], won_on="2026-08-01", created_on="2026-07-01"),
+    ]
+    found = [ln for ln in lines([partner("P1")], deals, clawback_window_days=30) if ln.kind == "milestone"]
+    assert [ln.deal_id for ln in found] == ["D2"]
+    # without a clawback window a refund changes nothing: D1 is the first win
+    assert [ln.deal_id for ln in lines([partner("P1")], deals) if ln.kind == "milestone"] == ["D1"]
+
+
 def test_first_win_of_an_earlier_period_is_not_paid_now():
     deals = [deal("D1", partners=["P1"], won_on="2026-06-30", created_on="2026-06-01")]
     assert [ln for ln in lines([partner("P1")], deals) if ln.kind == "milestone"] == []

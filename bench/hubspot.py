@@ -1,0 +1,90 @@
+"""HubSpot connector against the sandbox: API calls against the minimum, and wall time.
+
+    python bench/hubspot.py [--deals 10000 100000] [--search-rate 1000]
+
+For each size: `cosell setup hubspot`, a first run (full sync, every managed value written), and an
+unchanged rerun (incremental sync, nothing written). Write calls are compared with the minimum,
+⌈changed companies/100⌉ + ⌈changed deals/100⌉ (a batch update holds one object type). Search requests
+are paced to --search-rate a second; HubSpot allows about 4, so the pacing floor of a real portal is
+printed too (search calls ÷ 4 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and this file would shadow the
+# hubspot-api-client package (also named `hubspot`): take the folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from typer.testing import CliRunner  # noqa: E402
+
+from cosell.cli import app  # noqa: E402
+from cosell.contrib.sandbox import serve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HUBSPOT_SEARCH_PER_SECOND = 4
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--deals", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--partners", type=int, default=50)
+    parser.add_argument("--search-rate", type=float, default=1000.0)
+    args = parser.parse_args()
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        os.environ.pop(name, None)
+    print(f"{'deals':>8} {'run':<10} {'wall s':>7} {'search':>6} {'assoc':>5} {'other':>5} "
+          f"{'written':>7} {'writes':>6} {'min':>4} {'4/s floor s':>11}")  # fmt: skip
+    for deals in args.deals:
+        bench(deals, args.partners, args.search_rate)
+
+
+def bench(deals: int, partners: int, rate: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp, serve(seed=1, partners=partners, deals=deals) as sb:
+        program = Path(tmp) / "program.yaml"
+        program.write_text(
+            (ROOT / "examples" / "program.yaml").read_text()
+            + f"\nplugins:\n  hubspot: {{search_requests_per_second: {rate}}}\n"
+        )
+        os.environ.update({
+            "HUBSPOT_ACCESS_TOKEN": sb.token, "HUBSPOT_BASE_URL": sb.hubspot_base_url,
+            "HUBSPOT_CA_BUNDLE": sb.ca_bundle, "COSELL_LEDGER": f"sqlite:///{tmp}/ledger.db",
+            "COSELL_LOG": f"{tmp}/cosell.log",
+        })  # fmt: skip
+        runner = CliRunner()
+        setup = runner.invoke(app, ["setup", "hubspot"])
+        if setup.exit_code != 0:
+            raise SystemExit(f"setup failed ({setup.exit_code}): {setup.output[-2000:]}")
+        for label in ("first", "unchanged"):
+            before = sb.stats()
+            started = time.perf_counter()
+            result = runner.invoke(
+                app, ["run", "--program", str(program), "--connector", "hubspot", "--json"]
+            )
+            wall = time.perf_counter() - started
+            if result.exit_code != 0:
+                raise SystemExit(f"run failed ({result.exit_code}): {result.output[-2000:]}")
+            after = sb.stats()
+            calls = {k: n - before["requests"].get(k, 0) for k, n in after["requests"].items()}
+            written = {
+                k: n - before["records_written"].get(k, 0) for k, n in after["records_written"].items()
+            }
+            search = sum(n for k, n in calls.items() if k.endswith("/search"))
+            assoc = sum(n for k, n in calls.items() if "/associations/" in k)
+            writes = sum(n for k, n in calls.items() if k.endswith("/batch/update"))
+            other = sum(calls.values()) - search - assoc - writes
+            minimum = -(-written.get("companies", 0) // 100) + -(-written.get("deals", 0) // 100)
+            total_written = written.get("companies", 0) + written.get("deals", 0)
+            floor = search / HUBSPOT_SEARCH_PER_SECOND
+            print(f"{deals:>8} {label:<10} {wall:>7.1f} {search:>6} {assoc:>5} {other:>5} "
+                  f"{total_written:>7} {writes:>6} {minimum:>4} {floor:>11.0f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,428 @@
+"""A thin layer over hubspot-api-client: credentials from the environment, one retry layer, and answers
+as plain dicts.
+
+Retries live in one place, tenacity (``RetryPolicy``): the client gets a urllib3 ``Retry`` of 0, so a
+refused call is never retried twice over (urllib3 would otherwise retry GETs itself and skip POSTs).
+Every call is classified here: 429 (burst: wait Retry-After; DAILY: give up, exit 4), 5xx and connection
+errors are transient; 401/403 mean the token was refused (exit 4); other 4xx come back as
+:class:`HubSpotRefused` for the caller to judge (a bad record, a missing property).
+
+The token lives only inside the hubspot-api-client configuration: it is never part of a message, a log
+line or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cosell.connectors.common import RetryPolicy, TransientError, parse_retry_after
+from cosell.errors import ConfigError, UnreachableError
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+INSTALL_HINT = "pip install 'cosell[hubspot]'"
+T = TypeVar("T")
+
+
+class HubSpotRefused(Exception):
+    """HubSpot answered a 4xx other than 401/403/429: the request (or a record in it) was refused."""
+
+    def __init__(self, status: int, category: str, message: str, context: Mapping[str, Any] | None) -> None:
+        super().__init__(f"{status} {category}: {message}")
+        self.status = status
+        self.category = category
+        self.message = message
+        self.context = dict(context or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Where and as whom to call HubSpot. ``repr`` never shows the token."""
+
+    token: str
+    base_url: str
+    ca_bundle: str | None
+
+    def __repr__(self) -> str:
+        return f"Credentials(token=***, base_url={self.base_url!r}, ca_bundle={self.ca_bundle!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+        token = (env.get("HUBSPOT_ACCESS_TOKEN") or "").strip()
+        if not token:
+            raise ConfigError(
+                "HUBSPOT_ACCESS_TOKEN is not set",
+                hint="set it to a private-app token (or an OAuth access token) with the crm.objects and "
+                "crm.schemas scopes; HUBSPOT_BASE_URL points cosell at a sandbox",
+            )
+        base = (env.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        if not base.startswith("https://"):
+            raise ConfigError(f"HUBSPOT_BASE_URL must be an https:// URL, got {base!r}")
+        # HUBSPOT_CA_BUNDLE wins; urllib3 does not read REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, but a user who
+        # set only those for a TLS-inspecting proxy expects them to count.
+        ca = (
+            env.get("HUBSPOT_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
+        )
+        return cls(token, base, ca)
+
+
+def _body(exc: Any) -> dict[str, Any]:
+    raw = getattr(exc, "body", None)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": str(raw)[:300]}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _header(exc: Any, name: str) -> str | None:
+    headers = getattr(exc, "headers", None) or {}
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def classify(what: str, exc: BaseException) -> BaseException:
+    """The exception a failed call becomes: TransientError, UnreachableError, HubSpotRefused or ``exc``."""
+    import urllib3
+
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        reason = getattr(exc, "reason", None)
+        if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
+            return _tls_refused(what)
+        return TransientError(f"connection problem: {type(reason or exc).__name__}")
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or not hasattr(exc, "reason"):
+        return exc
+    body = _body(exc)
+    message = str(body.get("message") or getattr(exc, "reason", "") or "").strip()
+    category = str(body.get("category") or body.get("errorType") or "")
+    if status == 0:
+        if "SSL" in str(getattr(exc, "reason", "")):
+            return _tls_refused(what)
+        return TransientError("connection problem")
+    if status == 401:
+        return UnreachableError(
+            f"{what}: HubSpot refused the access token (401 {category or 'INVALID_AUTHENTICATION'})",
+            hint="check HUBSPOT_ACCESS_TOKEN (a private-app token, or an unexpired OAuth access token)",
+        )
+    if status == 403:
+        return UnreachableError(
+            f"{what}: HubSpot refused the call (403 {category}): {message}",
+            hint="give the private app the scopes docs/hubspot.md lists",
+        )
+    if status == 429:
+        policy = str(body.get("policyName") or "")
+        if policy.upper() == "DAILY":
+            return UnreachableError(
+                f"{what}: the portal's daily API limit is spent (429 policyName DAILY)",
+                hint="the limit resets at midnight in the portal's time zone; the next run resumes",
+            )
+        return TransientError(
+            f"429 rate limited ({policy or 'burst'})",
+            retry_after=parse_retry_after(_header(exc, "Retry-After")),
+            status=429,
+        )
+    if status >= 500 or status in (408, 423):
+        return TransientError(
+            f"HubSpot answered {status}",
+            retry_after=parse_retry_after(_header(exc, "Retry-After")),
+            status=status,
+        )
+    return HubSpotRefused(status, category, message, body.get("context"))
+
+
+def _tls_refused(what: str) -> UnreachableError:
+    return UnreachableError(
+        f"{what}: the TLS certificate of HubSpot's server was not trusted",
+        hint="set HUBSPOT_CA_BUNDLE to the CA file to trust (a sandbox's ca_bundle, or your proxy's CA)",
+    )
+
+
+class HubSpotClient:
+    """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit.
+
+    ``calls`` counts calls made (attempts included) by kind, for ``notes`` and the benchmark."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        policy: RetryPolicy | None = None,
+        search_per_second: float = 4.0,
+        api: Any = None,
+    ) -> None:
+        self.credentials = credentials
+        self.policy = policy or RetryPolicy()
+        self._search_interval = 1.0 / search_per_second if search_per_second > 0 else 0.0
+        self._last_search = 0.0
+        self.calls: Counter[str] = Counter()
+        self._api = api if api is not None else _build(credentials)
+        self._endpoints: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"HubSpotClient(base_url={self.credentials.base_url!r})"
+
+    # -- the one door every call goes through ---------------------------------------------------------
+
+    def call(self, what: str, kind: str, fn: Callable[[], T], *, search: bool = False) -> T:
+        def attempt() -> T:
+            if search:
+                self._pace()
+            self.calls[kind] += 1
+            try:
+                return fn()
+            except Exception as exc:
+                mapped = classify(what, exc)
+                if mapped is exc:
+                    raise
+                raise mapped from None
+
+        return self.policy.call(what, attempt)
+
+    def _endpoint(self, name: str) -> Any:
+        # hubspot-api-client builds a new ApiClient (a new connection pool, so a new TLS handshake) on
+        # every `hs.crm.objects.search_api` access: build each once and keep it.
+        api = self._endpoints.get(name)
+        if api is None:
+            crm = self._api.crm
+            api = self._endpoints[name] = {
+                "search": lambda: crm.objects.search_api,
+                "basic": lambda: crm.objects.basic_api,
+                "batch": lambda: crm.objects.batch_api,
+                "associations": lambda: crm.associations.v4.batch_api,
+                "pipelines": lambda: crm.pipelines.pipelines_api,
+                "properties": lambda: crm.properties.core_api,
+                "groups": lambda: crm.properties.groups_api,
+            }[name]()
+        return api
+
+    def _pace(self) -> None:
+        # HubSpot limits search to a few requests a second per portal: spread them out rather than
+        # collect 429s (which would count against the burst limit too).
+        wait = self._last_search + self._search_interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_search = time.monotonic()
+
+    # -- objects ----------------------------------------------------------------------------------------
+
+    def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One search page: ``{"results": [{"id", "properties"}], "next": after or None, "total"}``."""
+        from hubspot.crm.objects import PublicObjectSearchRequest
+
+        request = PublicObjectSearchRequest(**body)
+        page = self.call(
+            f"searching HubSpot {object_type}",
+            "search",
+            lambda: self._endpoint("search").do_search(object_type, public_object_search_request=request),
+            search=True,
+        )
+        nxt = page.paging.next.after if page.paging and page.paging.next else None
+        return {
+            "results": [
+                {"id": str(r.id), "properties": dict(r.properties or {})} for r in page.results or ()
+            ],
+            "next": nxt,
+            "total": page.total,
+        }
+
+    def archived_ids(self, object_type: str, page_size: int = 100) -> list[str]:
+        """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            page = self.call(
+                f"listing archived HubSpot {object_type}",
+                "list",
+                lambda a=after: self._endpoint("basic").get_page(  # type: ignore[misc]
+                    object_type, limit=page_size, after=a, properties=["hs_object_id"], archived=True
+                ),
+            )
+            ids += [str(r.id) for r in page.results or ()]
+            if not (page.paging and page.paging.next and page.paging.next.after):
+                return ids
+            after = page.paging.next.after
+
+    def batch_read(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Records by id (≤ 100); ids HubSpot does not find are left out."""
+        from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        request = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in ids],
+            properties=list(properties),
+            properties_with_history=[],
+        )
+        answer = self.call(
+            f"reading HubSpot {object_type}",
+            "batch_read",
+            lambda: self._endpoint("batch").read(
+                object_type, batch_read_input_simple_public_object_id=request
+            ),
+        )
+        for error in getattr(answer, "errors", None) or ():
+            if getattr(error, "category", "") != "OBJECT_NOT_FOUND":
+                raise UnreachableError(f"reading HubSpot {object_type}: {error.category}: {error.message}")
+        return [{"id": str(r.id), "properties": dict(r.properties or {})} for r in answer.results or ()]
+
+    def batch_update(self, object_type: str, items: Sequence[tuple[str, Mapping[str, str]]]) -> BatchAnswer:
+        """Update ≤ 100 records; a 207 answer's per-record errors are returned, never dropped."""
+        from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+        request = BatchInputSimplePublicObjectBatchInput(
+            inputs=[SimplePublicObjectBatchInput(id=rid, properties=dict(props)) for rid, props in items]
+        )
+        answer = self.call(
+            f"updating HubSpot {object_type}",
+            "batch_update",
+            lambda: self._endpoint("batch").update(
+                object_type, batch_input_simple_public_object_batch_input=request
+            ),
+        )
+        written = {str(r.id) for r in answer.results or ()}
+        failed: dict[str, str] = {}
+        # hubspot-api-client returns a ...WithErrors object for 207 instead of raising: read it.
+        for error in getattr(answer, "errors", None) or ():
+            text = f"{error.category}: {error.message}"
+            for rid in (error.context or {}).get("ids", ()) or ():
+                failed[str(rid)] = text
+        return BatchAnswer(written, failed)
+
+    # -- associations, pipelines, properties ------------------------------------------------------------
+
+    def associations(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """``from id → [(to id, labels)]`` for ≤ 1,000 ids (HubSpot's limit since 2025-02); ids without
+        associations are left out. More than one page of associations per record is followed."""
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        todo: list[tuple[str, str | None]] = [(i, None) for i in ids]
+        while todo:
+            request = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[PublicFetchAssociationsBatchRequest(id=i, after=a) for i, a in todo]
+            )
+            answer = self.call(
+                f"reading HubSpot {from_type}→{to_type} associations",
+                "associations",
+                lambda r=request: self._endpoint("associations").get_page(  # type: ignore[misc]
+                    from_type, to_type, batch_input_public_fetch_associations_batch_request=r
+                ),
+            )
+            for error in getattr(answer, "errors", None) or ():
+                sub = str(getattr(error, "sub_category", "") or "") + str(getattr(error, "category", ""))
+                text = str(getattr(error, "message", ""))
+                if "NO_ASSOCIATIONS_FOUND" not in sub + text:
+                    raise UnreachableError(
+                        f"reading HubSpot {from_type}→{to_type} associations: {error.category}: {text}"
+                    )
+            todo = []
+            for result in answer.results or ():
+                rid = str(result._from.id)
+                rows = found.setdefault(rid, [])
+                for to in result.to or ():
+                    labels = tuple(t.label for t in to.association_types or () if t.label)
+                    rows.append((str(to.to_object_id), labels))
+                paging = getattr(result, "paging", None)
+                if paging and paging.next and paging.next.after:
+                    todo.append((rid, paging.next.after))
+        return found
+
+    def deal_stages(self) -> list[dict[str, Any]]:
+        """Every deal stage of every pipeline: ``{"id", "label", "closed", "won"}``."""
+        answer = self.call(
+            "reading HubSpot deal pipelines",
+            "pipelines",
+            lambda: self._endpoint("pipelines").get_all("deals"),
+        )
+        stages = []
+        for pipeline in answer.results or ():
+            for stage in pipeline.stages or ():
+                meta = dict(stage.metadata or {})
+                closed = str(meta.get("isClosed", "false")).lower() == "true"
+                try:
+                    won = closed and float(meta.get("probability", "0")) >= 1.0
+                except ValueError:
+                    won = False
+                stages.append({"id": str(stage.id), "label": str(stage.label), "closed": closed, "won": won})
+        return stages
+
+    def properties(self, object_type: str) -> dict[str, dict[str, Any]]:
+        answer = self.call(
+            f"reading HubSpot {object_type} properties",
+            "properties",
+            lambda: self._endpoint("properties").get_all(object_type),
+        )
+        return {
+            p.name: {"type": p.type, "fieldType": p.field_type, "groupName": p.group_name}
+            for p in answer.results or ()
+        }
+
+    def property_groups(self, object_type: str) -> set[str]:
+        answer = self.call(
+            f"reading HubSpot {object_type} property groups",
+            "properties",
+            lambda: self._endpoint("groups").get_all(object_type),
+        )
+        return {g.name for g in answer.results or ()}
+
+    def create_group(self, object_type: str, name: str, label: str) -> None:
+        from hubspot.crm.properties import PropertyGroupCreate
+
+        group = PropertyGroupCreate(name=name, label=label, display_order=-1)
+        self.call(
+            f"creating HubSpot {object_type} property group {name}",
+            "properties",
+            lambda: self._endpoint("groups").create(object_type, property_group_create=group),
+        )
+
+    def create_property(self, object_type: str, definition: Mapping[str, Any]) -> None:
+        from hubspot.crm.properties import Option, PropertyCreate
+
+        spec = dict(definition)
+        options = [
+            Option(label=o, value=o, display_order=i, hidden=False)
+            for i, o in enumerate(spec.pop("options", ()))
+        ]
+        prop = PropertyCreate(**spec, options=options or None)
+        self.call(
+            f"creating HubSpot {object_type} property {definition['name']}",
+            "properties",
+            lambda: self._endpoint("properties").create(object_type, property_create=prop),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    written: set[str]
+    failed: dict[str, str]
+
+
+def _build(credentials: Credentials) -> Any:
+    try:
+        from urllib3.util.retry import Retry
+
+        from hubspot import HubSpot
+    except ImportError:
+        raise ConfigError("the hubspot connector needs hubspot-api-client", hint=INSTALL_HINT) from None
+    # Retry(0): tenacity is the only retry layer (see the module docstring).
+    no_retry = Retry(total=0, connect=0, read=0, status=0, redirect=0, raise_on_status=False)
+    return HubSpot(
+        access_token=credentials.token,
+        host=credentials.base_url,
+        ssl_ca_cert=credentials.ca_bundle,
+        retry=no_retry,
+    )

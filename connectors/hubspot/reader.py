@@ -1,0 +1,244 @@
+"""Incremental sync of a HubSpot portal into the ledger's snapshot, and the snapshot read back.
+
+- Objects come from the search API, changed since the stream's cursor (``hs_lastmodifieddate``, with an
+  overlap window), sorted by ``hs_object_id`` and windowed on it (``hs_object_id > last``) whenever a
+  query reaches HubSpot's 10,000-result cap, so any number of records is read; properties travel in
+  the request body. The first read of a stream (no cursor) asks only for what cosell uses (partner
+  companies, typed engagements); later reads take every record changed since.
+- Associations change without touching a record's stamp, so they are re-read in full each run (v4 batch
+  read, 1,000 ids a call) and stored beside the records.
+- Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
+  HubSpot) and removes them; a full read also drops every snapshot record it did not see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cosell.connectors.common import Cursor
+from cosell.errors import ConfigError
+
+from .client import HubSpotClient, HubSpotRefused
+from .mapping import HubSpotSettings, Snapshot, Stage, to_stamp
+
+if TYPE_CHECKING:
+    from cosell.ledger import Ledger
+
+CONNECTOR = "hubspot"
+SEARCH_CAP = 10_000
+"""HubSpot answers at most this many results to one search query."""
+BATCH_READ_SIZE = 100
+STAGES_KEY = ("pipelines", "deals")
+
+
+def _links_object(stream: str) -> str:
+    return f"links:{stream}"
+
+
+class HubSpotSync:
+    """One sync of the snapshot (see the module docstring)."""
+
+    def __init__(self, client: HubSpotClient, settings: HubSpotSettings, ledger: Ledger) -> None:
+        self.client = client
+        self.s = settings
+        self.ledger = ledger
+
+    # -- the streams ------------------------------------------------------------------------------------
+
+    def streams(self) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+        """(object type, properties, filters of a first read) for each object cosell reads."""
+        s = self.s
+        partner_filter: dict[str, Any] = (
+            {"propertyName": s.partner_property, "operator": "IN", "values": list(s.partner_values)}
+            if s.partner_values
+            else {"propertyName": s.partner_property, "operator": "HAS_PROPERTY"}
+        )
+        streams = [
+            ("companies", s.company_properties(), [partner_filter]),
+            ("deals", s.deal_properties(), []),
+        ]
+        typed = {"propertyName": s.activity_type_property, "operator": "HAS_PROPERTY"}
+        streams += [(obj, s.activity_properties(), [typed]) for obj in s.activity_objects]
+        if s.mdf_object:
+            streams.append((s.mdf_object, s.mdf_properties(), []))
+        return streams
+
+    def run(self) -> dict[str, int]:
+        try:
+            return self._run()
+        except HubSpotRefused as exc:
+            raise ConfigError(
+                f"HubSpot refused a read: {exc}",
+                hint="check the hubspot settings (object, property and label names) against the portal",
+            ) from None
+
+    def _run(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for obj, props, first_filters in self.streams():
+            read, deleted = self._stream(obj, props, first_filters)
+            counts[obj] = read
+            if deleted:
+                counts[f"{obj} deleted"] = deleted
+        self._stages()
+        self._links("deals", self._ids("deals"))
+        for obj in self.s.activity_objects:
+            typed = [
+                rid
+                for rid, props in self.ledger.snapshot(CONNECTOR, obj)
+                if props.get(self.s.activity_type_property)
+            ]
+            self._links(obj, typed)
+        if self.s.mdf_object:
+            self._links(self.s.mdf_object, self._ids(self.s.mdf_object))
+        counts["companies"] += self._labelled_companies()
+        return counts
+
+    def _ids(self, obj: str) -> list[str]:
+        return [rid for rid, _ in self.ledger.snapshot(CONNECTOR, obj)]
+
+    def _stream(self, obj: str, props: list[str], first_filters: list[dict[str, Any]]) -> tuple[int, int]:
+        overlap = timedelta(minutes=self.s.overlap_minutes)
+        cursor = Cursor.load(self.ledger, CONNECTOR, obj, overlap)
+        since = cursor.since
+        newest: datetime | None = None
+        seen: set[str] = set()
+        count = 0
+        for results in self._search(obj, props, [] if since else first_filters, since):
+            self.ledger.snapshot_upsert(CONNECTOR, obj, ((r["id"], r["properties"]) for r in results))
+            count += len(results)
+            for r in results:
+                stamp = to_stamp(r["properties"].get("hs_lastmodifieddate"))
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+                if since is None:
+                    seen.add(r["id"])
+        gone: set[str] = set()
+        if since is None:
+            gone |= {rid for rid in self._ids(obj) if rid not in seen}
+        if self.s.read_archived:
+            gone |= set(self.client.archived_ids(obj))
+        deleted = self.ledger.snapshot_delete(CONNECTOR, obj, sorted(gone)) if gone else 0
+        if deleted:
+            self.ledger.snapshot_delete(CONNECTOR, _links_object(obj), sorted(gone))
+        # saved last: a sync that fails half-way reads the same records again next time
+        cursor.advanced(newest).save(self.ledger)
+        return count, deleted
+
+    def _search(
+        self, obj: str, props: list[str], filters: list[dict[str, Any]], since: datetime | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
+        last id read whenever one query's results are spent."""
+        size = self.s.search_page_size
+        last_id: str | None = None
+        while True:
+            group = list(filters)
+            if since is not None:
+                millis = str(int(since.timestamp() * 1000))
+                group.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": millis})
+            if last_id is not None:
+                group.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+            body: dict[str, Any] = {
+                "filter_groups": [{"filters": group}] if group else [],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props,
+                "limit": size,
+            }
+            in_window = 0
+            after: str | None = None
+            while True:
+                try:
+                    page = self.client.search(obj, {**body, "after": after})
+                except HubSpotRefused as exc:
+                    raise ConfigError(
+                        f"HubSpot refused a search of {obj}: {exc.message}",
+                        hint="check the hubspot settings (property and object names) against the portal",
+                    ) from None
+                results = page["results"]
+                if results:
+                    yield results
+                in_window += len(results)
+                if not page["next"] or not results:
+                    return
+                if in_window + size > SEARCH_CAP:
+                    last_id = results[-1]["id"]
+                    break
+                after = str(page["next"])
+
+    # -- associations, pipelines, label-only partners ------------------------------------------------------
+
+    def _links(self, obj: str, ids: Sequence[str]) -> None:
+        stored = {rid: payload for rid, payload in self.ledger.snapshot(CONNECTOR, _links_object(obj))}
+        fresh: dict[str, dict[str, Any]] = {}
+        size = self.s.association_batch_size
+        for start in range(0, len(ids), size):
+            found = self.client.associations(obj, "companies", ids[start : start + size])
+            for rid, rows in found.items():
+                fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
+        changed = [(rid, payload) for rid, payload in fresh.items() if stored.get(rid) != payload]
+        if changed:
+            self.ledger.snapshot_upsert(CONNECTOR, _links_object(obj), changed)
+        gone = sorted(set(stored) - set(fresh))
+        if gone:
+            self.ledger.snapshot_delete(CONNECTOR, _links_object(obj), gone)
+
+    def _stages(self) -> None:
+        stages = self.client.deal_stages()
+        self.ledger.snapshot_upsert(CONNECTOR, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
+
+    def _labelled_companies(self) -> int:
+        """Companies a deal names with a partner label that the partner-property read did not bring."""
+        known = set(self._ids("companies"))
+        missing: set[str] = set()
+        for _, payload in self.ledger.snapshot(CONNECTOR, _links_object("deals")):
+            for cid, labels in payload.get("to", ()):
+                if cid not in known and any(label in self.s.role_labels for label in labels):
+                    missing.add(cid)
+        ordered = sorted(missing)
+        read = 0
+        for start in range(0, len(ordered), BATCH_READ_SIZE):
+            rows = self.client.batch_read(
+                "companies", ordered[start : start + BATCH_READ_SIZE], self.s.company_properties()
+            )
+            self.ledger.snapshot_upsert(CONNECTOR, "companies", ((r["id"], r["properties"]) for r in rows))
+            read += len(rows)
+        return read
+
+
+def load_snapshot(ledger: Ledger, settings: HubSpotSettings) -> Snapshot:
+    """Everything synced so far, as the mapping reads it."""
+    snap = Snapshot()
+    snap.companies = dict(ledger.snapshot(CONNECTOR, "companies"))
+    snap.deals = dict(ledger.snapshot(CONNECTOR, "deals"))
+    snap.deal_links = _links(ledger, "deals")
+    for obj in settings.activity_objects:
+        snap.activities[obj] = dict(ledger.snapshot(CONNECTOR, obj))
+        snap.activity_links[obj] = _links(ledger, obj)
+    if settings.mdf_object:
+        snap.claims = dict(ledger.snapshot(CONNECTOR, settings.mdf_object))
+        snap.claim_links = _links(ledger, settings.mdf_object)
+    for rid, payload in ledger.snapshot(CONNECTOR, STAGES_KEY[0]):
+        if rid == STAGES_KEY[1]:
+            snap.stages = {
+                st["id"]: Stage(st["label"], bool(st["closed"]), bool(st["won"])) for st in payload["stages"]
+            }
+    return snap
+
+
+def _links(ledger: Ledger, obj: str) -> dict[str, list[tuple[str, list[str]]]]:
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for rid, payload in ledger.snapshot(CONNECTOR, _links_object(obj)):
+        rows: Sequence[Any] = payload.get("to", ())
+        out[rid] = [(str(cid), list(labels)) for cid, labels in rows]
+    return out
+
+
+def managed_values(props: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, str | None]:
+    """Canonical field → the value a record's managed property holds (None when empty)."""
+    out: dict[str, str | None] = {}
+    for canonical, prop in names.items():
+        value = props.get(prop)
+        out[canonical] = None if value in (None, "") else str(value)
+    return out

@@ -1,0 +1,145 @@
+"""The HubSpot connector: sync then read the snapshot, compare and write the managed properties.
+
+``current_values`` answers from the snapshot the run's own sync has just refreshed: the sync reads the
+managed properties along with the rest, so comparing costs no API call. Records cosell wrote bump
+``hs_lastmodifieddate`` and come back in the next incremental read, which is how a batch that landed
+before a crash is seen as landed by the next run (HubSpot's search index trails writes by seconds; a
+record read before the index caught up is re-sent with the same values, which changes nothing).
+Keys missing from the snapshot are read with batch read (100 a call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
+from cosell.connectors.common import RetryPolicy
+from cosell.errors import ConfigError
+from cosell.records import RecordSet
+
+from .client import Credentials, HubSpotClient, HubSpotRefused
+from .mapping import HubSpotSettings, build_records
+from .reader import CONNECTOR, HubSpotSync, load_snapshot, managed_values
+
+if TYPE_CHECKING:
+    from cosell.ledger import Ledger
+    from cosell.program import Program
+
+OBJECT_TYPES = {"account": "companies", "deal": "deals"}
+"""cosell's objects → HubSpot object types."""
+
+
+class HubSpotConnector:
+    """Records from a HubSpot portal; managed properties written back with batch update (100 a call)."""
+
+    name = CONNECTOR
+    write_batch_size = 100
+
+    def __init__(self, client: HubSpotClient, settings: HubSpotSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._held: dict[RecordKey, FieldValues] = {}
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(base_url={self.client.credentials.base_url!r})"
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, client: HubSpotClient | None = None
+    ) -> HubSpotConnector:
+        settings = settings_of(options)
+        if client is None:
+            credentials = Credentials.from_env(options.get("env") or {})
+            client = HubSpotClient(
+                credentials,
+                policy=RetryPolicy(budget_seconds=settings.retry_budget_seconds),
+                search_per_second=settings.search_requests_per_second,
+            )
+        return cls(client, settings)
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+        return HubSpotSync(self.client, self.settings, ledger).run()
+
+    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+        self.sync(program, ledger)
+        snap = load_snapshot(ledger, self.settings)
+        accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
+        self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
+        self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})
+        return build_records(snap, self.settings, program.zone, program.currency)
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        found = {key: self._held[key] for key in keys if key in self._held}
+        for obj, object_type in OBJECT_TYPES.items():
+            names = self.settings.managed(obj)
+            missing = sorted({rid for o, rid in keys if o == obj and (o, rid) not in found})
+            for start in range(0, len(missing), 100):
+                for row in self.client.batch_read(
+                    object_type, missing[start : start + 100], list(names.values())
+                ):
+                    found[(obj, row["id"])] = managed_values(row["properties"], names)
+        return found
+
+    def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
+        outcomes: list[WriteOutcome] = []
+        for obj, object_type in OBJECT_TYPES.items():
+            names = self.settings.managed(obj)
+            items = [
+                (w.record_id, {names[f]: ("" if v is None else v) for f, v in w.values.items() if f in names})
+                for w in writes
+                if w.object == obj
+            ]
+            outcomes += [
+                WriteOutcome((obj, rid), ok, error) for rid, ok, error in self._update(object_type, items)
+            ]
+        return outcomes
+
+    def _update(
+        self, object_type: str, items: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[tuple[str, bool, str | None]]:
+        """Batch update; a batch refused whole (400) is split until the refused records are found."""
+        if not items:
+            return []
+        try:
+            answer = self.client.batch_update(object_type, items)
+        except HubSpotRefused as exc:
+            if "PROPERTY_DOESNT_EXIST" in exc.message:
+                raise ConfigError(
+                    f"HubSpot {object_type}: a managed property does not exist ({exc.message[:200]})",
+                    hint="run `cosell setup hubspot` (the writes wait in the outbox)",
+                ) from None
+            if len(items) == 1:
+                return [(items[0][0], False, f"{exc.category or exc.status}: {exc.message}")]
+            half = len(items) // 2
+            return self._update(object_type, items[:half]) + self._update(object_type, items[half:])
+        results: list[tuple[str, bool, str | None]] = []
+        for rid, _ in items:
+            if rid in answer.failed:
+                results.append((rid, False, answer.failed[rid]))
+            elif rid in answer.written:
+                results.append((rid, True, None))
+            else:
+                results.append((rid, False, "HubSpot did not confirm this record"))
+        return results
+
+    def notes(self) -> Sequence[str]:
+        calls = self.client.calls
+        if not calls:
+            return ()
+        return ("HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),)
+
+
+def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:
+    raw = (options.get("settings") or {}).get("hubspot")
+    if raw is None:
+        return HubSpotSettings()
+    if isinstance(raw, HubSpotSettings):
+        return raw
+    if isinstance(raw, Mapping):
+        return HubSpotSettings.model_validate(dict(raw))
+    return HubSpotSettings.model_validate(raw.model_dump() if hasattr(raw, "model_dump") else raw)

@@ -1,0 +1,213 @@
+"""The HubSpot connector's client, writer and mapping, with HTTP faked at the urllib3 level (the
+hubspot-api-client's own request path runs; only the connection pool answers from a script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import urllib3
+
+from cosell.connector import FieldWrite
+from cosell.connectors.common import RetryPolicy
+from cosell.connectors.hubspot.client import Credentials, HubSpotClient
+from cosell.connectors.hubspot.mapping import HubSpotSettings, Snapshot, Stage, build_records
+from cosell.connectors.hubspot.writer import HubSpotConnector
+from cosell.errors import ConfigError, InputError, UnreachableError
+from hubspot import HubSpot
+
+TOKEN = "pat-na1-0123-very-secret"
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+class FakePool:
+    """Stands in for urllib3's PoolManager: records each request, answers from ``reply``."""
+
+    def __init__(self, reply: Callable[[str, str, dict[str, Any]], Answer]) -> None:
+        self.reply = reply
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    def request(self, method: str, url: str, body: Any = None, **_: Any) -> urllib3.HTTPResponse:
+        payload = json.loads(body) if body else {}
+        self.requests.append((method, url, payload))
+        status, answer, headers = self.reply(method, url, payload)
+        return urllib3.HTTPResponse(
+            body=json.dumps(answer).encode(),
+            status=status,
+            headers={"Content-Type": "application/json", **headers},
+            preload_content=True,
+        )
+
+
+def faked(reply: Callable[[str, str, dict[str, Any]], Answer]) -> tuple[HubSpotClient, FakePool]:
+    credentials = Credentials(TOKEN, "https://portal.invalid", None)
+    api = HubSpot(access_token=TOKEN, host=credentials.base_url)
+    client = HubSpotClient(credentials, policy=RetryPolicy(budget_seconds=5, initial_wait=0.01), api=api)
+    pool = FakePool(reply)
+    for name in ("search", "basic", "batch", "associations", "pipelines", "properties", "groups"):
+        client._endpoint(name).api_client.rest_client.pool_manager = pool
+    return client, pool
+
+
+def deal_write(rid: str) -> FieldWrite:
+    return FieldWrite(
+        "deal", rid, {"incentive": "10.00", "incentive_status": "Earned", "incentive_note": None}
+    )
+
+
+def test_a_multi_status_answer_fails_only_the_records_it_names() -> None:
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        ids = [i["id"] for i in body["inputs"]]
+        error = {
+            "status": "error",
+            "category": "VALIDATION_ERROR",
+            "message": "bad",
+            "context": {"ids": ["2"]},
+        }
+        results = [{"id": i, "properties": {}, "createdAt": "2026-01-01T00:00:00Z",
+                    "updatedAt": "2026-01-01T00:00:00Z", "archived": False} for i in ids if i != "2"]  # fmt: skip
+        return 207, {"status": "COMPLETE", "results": results, "numErrors": 1, "errors": [error],
+                     "startedAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T00:00:00Z"}, {}  # fmt: skip
+
+    client, pool = faked(reply)
+    outcomes = HubSpotConnector(client, HubSpotSettings()).write(
+        [deal_write("1"), deal_write("2"), deal_write("3")]
+    )
+    assert [(o.key[1], o.ok) for o in outcomes] == [("1", True), ("2", False), ("3", True)]
+    assert "VALIDATION_ERROR" in (outcomes[1].error or "")
+    sent = pool.requests[0][2]["inputs"][0]["properties"]
+    assert sent == {
+        "cosell_incentive": "10.00",
+        "cosell_incentive_status": "Earned",
+        "cosell_incentive_note": "",
+    }
+
+
+def test_a_batch_refused_whole_is_split_until_the_bad_record_is_found() -> None:
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        ids = [i["id"] for i in body["inputs"]]
+        if "5" in ids:
+            return (
+                400,
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": "Property values were not valid",
+                },
+                {},
+            )
+        results = [{"id": i, "properties": {}, "createdAt": "2026-01-01T00:00:00Z",
+                    "updatedAt": "2026-01-01T00:00:00Z", "archived": False} for i in ids]  # fmt: skip
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": "2026-01-01T00:00:00Z",
+                     "completedAt": "2026-01-01T00:00:00Z"}, {}  # fmt: skip
+
+    client, pool = faked(reply)
+    outcomes = HubSpotConnector(client, HubSpotSettings()).write([deal_write(str(i)) for i in range(8)])
+    assert [o.key[1] for o in outcomes if not o.ok] == ["5"]
+    assert sum(o.ok for o in outcomes) == 7
+    assert len(pool.requests) <= 7  # 1 + a binary search, not one call per record
+
+
+def test_a_burst_429_waits_retry_after_then_succeeds() -> None:
+    answers = iter(
+        [(429, {"status": "error", "policyName": "SECONDLY", "message": "secondly"}, {"Retry-After": "0"})]
+    )
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        return next(answers, (200, {"results": [{"id": "default", "label": "Sales", "displayOrder": 0, "archived": False,
+                                                  "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+                                                  "stages": []}]}, {}))  # fmt: skip
+
+    client, pool = faked(reply)
+    assert client.deal_stages() == []
+    assert len(pool.requests) == 2
+
+
+def test_a_daily_limit_is_not_waited_for_it_is_exit_4() -> None:
+    client, pool = faked(lambda *_: (429, {"status": "error", "policyName": "DAILY", "message": "daily"}, {}))
+    with pytest.raises(UnreachableError) as caught:
+        client.deal_stages()
+    assert caught.value.exit_code == 4 and "daily" in str(caught.value)
+    assert len(pool.requests) == 1
+
+
+def test_a_refused_token_is_exit_4_and_the_token_appears_nowhere() -> None:
+    client, _ = faked(
+        lambda *_: (401, {"status": "error", "category": "INVALID_AUTHENTICATION", "message": "no"}, {})
+    )
+    with pytest.raises(UnreachableError) as caught:
+        client.deal_stages()
+    assert "401" in str(caught.value)
+    for text in (
+        str(caught.value),
+        repr(client),
+        repr(client.credentials),
+        repr(HubSpotConnector(client, HubSpotSettings())),
+    ):
+        assert TOKEN not in text
+
+
+def test_credentials_come_from_the_environment_and_the_hubspot_ca_bundle_wins() -> None:
+    env = {
+        "HUBSPOT_ACCESS_TOKEN": TOKEN,
+        "REQUESTS_CA_BUNDLE": "/etc/proxy.pem",
+        "HUBSPOT_CA_BUNDLE": "/tmp/ca.pem",
+    }
+    credentials = Credentials.from_env(env)
+    assert credentials.ca_bundle == "/tmp/ca.pem" and credentials.base_url == "https://api.hubapi.com"
+    with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN"):
+        Credentials.from_env({})
+
+
+def test_the_module_imports_without_hubspot_api_client_and_says_how_to_install_it() -> None:
+    code = (
+        "import sys; sys.modules['hubspot'] = None\n"
+        "import cosell.connectors.hubspot as h\n"
+        "from cosell.errors import ConfigError\n"
+        "try:\n    h._hubspot_connector({'env': {}})\nexcept ConfigError as e:\n    print(e.hint)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'cosell[hubspot]'" in result.stdout
+
+
+def snapshot(**deal: Any) -> Snapshot:
+    snap = Snapshot()
+    snap.companies = {"10": {"name": "Acme", "partner_type": "Reseller", "partner_joined_on": "2025-01-01"},
+                      "11": {"name": "Customer"}}  # fmt: skip
+    snap.deals = {"20": {"dealname": "Big", "amount": "1000", "deal_currency_code": "EUR", "dealstage": "closedwon",
+                         "createdate": "2026-07-01T02:00:00.000Z", "closedate": "2026-08-01T12:00:00.000Z", **deal}}  # fmt: skip
+    snap.deal_links = {"20": [("11", []), ("10", ["Partner"])]}
+    snap.stages = {"closedwon": Stage("Closed Won", True, True), "open1": Stage("Proposal", False, False)}
+    return snap
+
+
+def test_records_map_labels_to_roles_and_datetimes_to_dates_in_the_program_zone() -> None:
+    records = build_records(snapshot(), HubSpotSettings(), ZoneInfo("America/New_York"), "USD")
+    assert [p.id for p in records.partners] == ["10"]
+    deal = records.deals[0]
+    assert (deal.amount, deal.currency, deal.stage, deal.status) == (
+        Decimal(1000),
+        "EUR",
+        "Closed Won",
+        "won",
+    )
+    assert deal.created_on == date(2026, 6, 30)  # 02:00 UTC is still June 30 in New York
+    assert [(i.partner_id, i.role) for i in deal.partners] == [("10", "sourced")]
+
+
+def test_bad_records_are_reported_together_naming_object_id_and_property() -> None:
+    snap = snapshot(amount="lots", deal_currency_code="EURO")
+    snap.deals["21"] = {"dealname": "X", "dealstage": "gone", "createdate": "2026-07-01T00:00:00Z"}
+    with pytest.raises(InputError) as caught:
+        build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    text = str(caught.value)
+    assert "HubSpot deal 20: amount: not a number" in text
+    assert "HubSpot deal 20: deal_currency_code" in text
+    assert "HubSpot deal 21: dealstage: stage 'gone'" in text

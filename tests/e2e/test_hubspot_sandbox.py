@@ -1,0 +1,224 @@
+"""`cosell setup/sync/run --connector hubspot` against the sandbox, through the unmodified hubspot-api-client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cosell.cli import app
+from cosell.contrib.sandbox import Sandbox, serve
+from cosell.ledger import Ledger
+from hubspot import HubSpot
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, retry_budget_seconds: 60}\n"
+MANAGED = {
+    "companies": ["cosell_tier", "cosell_score", "cosell_period_earnings"],
+    "deals": ["cosell_incentive", "cosell_incentive_status", "cosell_incentive_note"],
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        mp.delenv("CURL_CA_BUNDLE", raising=False)
+        with serve(seed=7, partners=30, deals=1200) as sb:
+            yield sb
+
+
+@pytest.fixture()
+def sb(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    sandbox.set_faults(None)
+    sandbox.reset()
+    point_at(sandbox, tmp_path, monkeypatch)
+    yield sandbox
+    sandbox.set_faults(None)
+
+
+def point_at(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", sb.token)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", sb.hubspot_base_url)
+    monkeypatch.setenv("HUBSPOT_CA_BUNDLE", sb.ca_bundle)
+    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{tmp_path}/ledger.db")
+    monkeypatch.setenv("COSELL_LOG", str(tmp_path / "cosell.log"))
+    (tmp_path / "program.yaml").write_text((ROOT / "examples" / "program.yaml").read_text() + FAST)
+
+
+def cosell(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def run(*extra: str) -> Result:
+    return cosell("run", "--program", "program.yaml", "--connector", "hubspot", "--json", *extra)
+
+
+def report(result: Result) -> dict[str, Any]:
+    assert result.exit_code in (0, 3), result.output
+    return dict(json.loads(result.output[result.output.index("{") :]))
+
+
+def writes(sb: Sandbox) -> int:
+    stats = sb.stats()
+    return sum(n for key, n in stats["requests"].items() if key.endswith("/batch/update"))
+
+
+def org_state(sb: Sandbox) -> dict[str, dict[str, dict[str, str | None]]]:
+    hs = HubSpot(access_token=sb.token, host=sb.hubspot_base_url, ssl_ca_cert=sb.ca_bundle)
+    state: dict[str, dict[str, dict[str, str | None]]] = {}
+    for object_type, props in MANAGED.items():
+        rows: dict[str, dict[str, str | None]] = {}
+        after = None
+        while True:
+            page = hs.crm.objects.basic_api.get_page(object_type, limit=100, after=after, properties=props)
+            for r in page.results:
+                rows[r.id] = {p: r.properties.get(p) for p in props}
+            if not (page.paging and page.paging.next):
+                break
+            after = page.paging.next.after
+        state[object_type] = rows
+    return state
+
+
+def test_setup_creates_properties_once_then_lists_them(sb: Sandbox) -> None:
+    first = cosell("setup", "hubspot")
+    assert first.exit_code == 0, first.output
+    assert "created   deals.cosell_incentive (number)" in first.output
+    again = cosell("setup", "hubspot")
+    assert again.exit_code == 0 and "created" not in again.output.replace("created them", "")
+    assert "deals.cosell_incentive_status (enumeration)" in again.output
+
+
+def test_first_run_writes_then_unchanged_rerun_sends_nothing_and_a_change_sends_one(sb: Sandbox) -> None:
+    assert cosell("setup", "hubspot").exit_code == 0
+    first = report(run())
+    changed = len(first["changes"]) if "changes" in first else None
+    calls = writes(sb)
+    written = sum(sb.stats()["records_written"].values())
+    assert written > 100 and (changed is None or changed == written)
+    assert calls <= -(-written // 100) + 1  # one extra call when a batch holds companies and deals
+
+    report(run())
+    assert writes(sb) == calls  # unchanged rerun: 0 write calls
+
+    # incremental: one won deal's amount changes in the portal; the rerun reads it and rewrites it
+    with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
+        won = [
+            d
+            for d, p in book.snapshot("hubspot", "deals")
+            if p.get("dealstage") == "closedwon" and p.get("cosell_incentive")
+        ]
+    hs = HubSpot(access_token=sb.token, host=sb.hubspot_base_url, ssl_ca_cert=sb.ca_bundle)
+    from hubspot.crm.objects import SimplePublicObjectInput
+
+    old = hs.crm.objects.basic_api.get_by_id("deals", won[0], properties=["amount", "cosell_incentive"])
+    amount = str(int(float(old.properties["amount"])) * 2)
+    hs.crm.objects.basic_api.update("deals", won[0], SimplePublicObjectInput(properties={"amount": amount}))
+    again = report(run())
+    assert {c["id"] for c in again["changes"] if c["object"] == "deal"} == {won[0]}
+    assert 1 <= writes(sb) - calls <= 2  # the deal, and its partners' earnings
+    new = hs.crm.objects.basic_api.get_by_id("deals", won[0], properties=["cosell_incentive"])
+    assert new.properties["cosell_incentive"] != old.properties["cosell_incentive"]
+
+
+def test_refused_records_exit_3_and_the_others_are_written(sb: Sandbox) -> None:
+    assert cosell("setup", "hubspot").exit_code == 0
+    clean = report(run("--dry-run"))
+    deal_ids = [c["id"] for c in clean["changes"] if c["object"] == "deal"][:2]
+    sb.set_faults({"invalid": deal_ids})
+    result = run()
+    assert result.exit_code == 3, result.output
+    assert all(d in result.output for d in deal_ids)
+    assert sum(sb.stats()["records_written"].values()) == len(clean["changes"]) - 2
+    sb.set_faults(None)
+    assert run().exit_code == 0  # the refused ones are retried on the next run
+    assert sum(sb.stats()["records_written"].values()) == len(clean["changes"])
+
+
+def test_a_30_percent_429_storm_converges(sb: Sandbox) -> None:
+    assert cosell("setup", "hubspot").exit_code == 0
+    sb.set_faults("429=0.3,retry_after=0")
+    result = run()
+    assert result.exit_code == 0, result.output
+    sb.set_faults(None)
+    calls = writes(sb)
+    report(run())
+    assert writes(sb) == calls
+
+
+def test_a_refused_token_is_exit_4_and_never_printed(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-secret-0000")
+    result = run()
+    assert result.exit_code == 4
+    assert "401" in result.output and "secret-0000" not in result.output
+    assert "secret-0000" not in (Path("cosell.log").read_text() if Path("cosell.log").exists() else "")
+
+
+def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with serve(seed=5, partners=10, deals=10_500) as big:
+        point_at(big, tmp_path, monkeypatch)
+        hs = HubSpot(access_token=big.token, host=big.hubspot_base_url, ssl_ca_cert=big.ca_bundle)
+        from hubspot.crm.objects import PublicObjectSearchRequest
+
+        total = hs.crm.objects.search_api.do_search("deals", PublicObjectSearchRequest(limit=1)).total
+        assert total > 10_000
+        result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")
+        assert result.exit_code == 0, result.output
+        with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
+            assert book.snapshot_count("hubspot", "deals") == total
+
+
+def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:
+    assert cosell("setup", "hubspot").exit_code == 0
+    clean = report(run())
+    expected_state = org_state(sb)
+    expected_written = sum(sb.stats()["records_written"].values())
+    assert expected_written > 300
+
+    sb.reset()
+    os.remove(tmp_path / "ledger.db")
+    assert cosell("setup", "hubspot").exit_code == 0
+    args = ["run", "--program", "program.yaml", "--connector", "hubspot"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cosell.cli import main; main()", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        slowed = False
+        while time.monotonic() < deadline:
+            stats = sb.stats()
+            if not slowed and stats["requests"].get("GET /crm/v3/pipelines/deals"):
+                sb.set_faults("latency=400ms")  # the reads are done: make each write slow
+                slowed = True
+            if sum(stats["records_written"].values()) >= 100:
+                break
+            time.sleep(0.02)
+        landed = sum(sb.stats()["records_written"].values())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert 100 <= landed < expected_written, "kill -9 came too early or too late"
+    sb.set_faults(None)
+    report(run())
+    assert sum(sb.stats()["records_written"].values()) == expected_written  # nothing written twice
+    assert org_state(sb) == expected_state
+    assert clean  # the clean run's report was read

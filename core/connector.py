@@ -111,6 +111,14 @@ class Syncs(Protocol):
         ...
 
 
+class Targets(Protocol):
+    """Optional: what the outbox keys pending writes by (default: the connector's name). The files
+    connector uses its output folder, so writes planned for one folder are never sent to another."""
+
+    @property
+    def target(self) -> str: ...
+
+
 class Notes(Protocol):
     """Optional: lines a connector wants shown after a run (API calls left, say)."""
 

@@ -68,6 +68,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             status = WITHHELD if all(p.withheld for p in items) else PROJECTED
             parts = [
                 f"{names.get(p.partner_id, p.partner_id)}: {_note_amount(p.amount, rate, deal.currency)}"
+                + (f" ({p.explanation})" if p.withheld else "")
                 for p in items
             ]
             note = f"{status} if won by {period_end}: " + "; ".join(parts)

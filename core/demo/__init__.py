@@ -117,13 +117,11 @@ def _show_deals(
     ledger: Ledger,
     count: int = 6,
 ) -> None:
-    """Read back a few deals the run wrote (after a sync, so the values come from the CRM)."""
+    """Read back a few deals the run wrote: a fresh read, so the values are the CRM's, not the plan's."""
     keys = [w.key for w in report.changes if w.object == "deal" and w.values.get("incentive")][:count]
     if not keys:
         return
-    syncing = getattr(connector, "sync", None)
-    if callable(syncing):
-        syncing(loaded.program, ledger)
+    connector.read(loaded.program, ledger)
     held = connector.current_values(keys)
     table = Table(title="A few deals, as the CRM now holds them")
     for column in ("Deal", "Incentive", "Status", "Note"):

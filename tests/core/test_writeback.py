@@ -1,0 +1,104 @@
+"""What the CRM holds after a run: SPEC "Projected incentive" and the write-back values."""
+
+from decimal import Decimal
+from types import MappingProxyType
+
+import pytest
+
+from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
+from cosell.writeback import changed_writes, planned_writes, same_value
+
+PROGRAM = program(
+    tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}],
+    fx={"EUR": "1.25"},
+    payouts={"role_multipliers": {"cosell": "0.5"}},
+    guardrails={"max_discount_pct": 25},
+    clawback_window_days=90,
+    caps={"per_partner": 1000},
+)
+
+
+@pytest.fixture
+def fields(cosell_ledger):
+    deals = [
+        deal(
+            "W",
+            "10000",
+            currency="EUR",
+            partners=[("P1", "sourced", "0.6"), ("P2", "cosell")],
+            won_on="2026-08-01",
+        ),
+        deal("O", "1000", partners=["P1"]),
+        deal("X", "1000", partners=["P1"], discount_pct="30"),
+        deal("L", "1000", partners=["P1"], lost_on="2026-08-01"),
+        deal("N", "1000"),  # no partner: nothing to say
+    ]
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    target.fields[("deal", "L")] = {
+        "incentive": "50.00",
+        "incentive_status": "Projected",
+        "incentive_note": "old",
+    }
+    run_program(PROGRAM, [partner("P1"), partner("P2")], deals, ledger=cosell_ledger, connector=target)
+    return target.fields
+
+
+def test_won_deal_holds_the_sum_of_its_commission_lines_in_its_own_currency(fields):
+    # 10,000 EUR = 12,500 USD; P1 12,500 × 0.6 × 10% = 750; P2 12,500 × 0.4 × 0.5 × 10% = 250: 1,000 USD = 800 EUR
+    assert fields[("deal", "W")]["incentive"] == "800.00"
+    assert fields[("deal", "W")]["incentive_status"] == "Earned"
+    assert fields[("deal", "W")]["incentive_note"] == "Earned: Partner P1: 600.00 EUR; Partner P2: 200.00 EUR"
+
+
+def test_open_deal_holds_its_projection_and_past_the_discount_limit_zero_withheld_with_the_reason(fields):
+    assert (fields[("deal", "O")]["incentive"], fields[("deal", "O")]["incentive_status"]) == (
+        "100.00",
+        "Projected",
+    )
+    assert (
+        fields[("deal", "X")]["incentive"] == "0.00"
+        and fields[("deal", "X")]["incentive_status"] == "Withheld"
+    )
+    assert "discount 30% is above the 25% limit" in fields[("deal", "X")]["incentive_note"]
+
+
+def test_lost_deal_is_cleared_and_a_deal_without_partners_is_left_alone(fields):
+    assert fields[("deal", "L")] == {"incentive": None, "incentive_status": None, "incentive_note": None}
+    assert ("deal", "N") not in fields
+
+
+def test_account_holds_tier_score_and_period_earnings(fields):
+    assert fields[("account", "P1")] == {"tier": "Silver", "score": "0.00", "period_earnings": "750.00"}
+
+
+def test_clawed_back_deal_holds_the_net_of_its_lines_with_status_clawed_back():
+    from cosell.results import History, LedgerLine
+
+    history = History(
+        lines=MappingProxyType(
+            {"P1": (LedgerLine("2026-Q2", "P1", "commission", Decimal("100.00"), "paid", "D1"),)}
+        )
+    )
+    d = deal(
+        "D1", "1000", partners=["P1"], created_on="2026-05-01", won_on="2026-06-15", refunded_on="2026-07-01"
+    )
+    result = compute_period(PROGRAM, [partner("P1")], [d], history=history)
+    [write] = [w for w in planned_writes(result, history) if w.key == ("deal", "D1")]
+    assert write.values["incentive"] == "0.00" and write.values["incentive_status"] == "Clawed back"
+
+
+def test_note_is_cut_to_255_characters():
+    many = [partner(f"P{i}", name=f"A partner with a rather long name number {i}") for i in range(12)]
+    d = deal("D1", "1000", partners=[p.id for p in many], won_on="2026-08-01")
+    result = compute_period(PROGRAM, many, [d])
+    [write] = [w for w in planned_writes(result, result.context.history) if w.key == ("deal", "D1")]
+    assert len(write.values["incentive_note"]) == 255 and write.values["incentive_note"].endswith("…")
+
+
+def test_only_fields_that_differ_are_written_and_numbers_compare_as_numbers():
+    result = compute_period(PROGRAM, [partner("P1")], [deal("D1", "1000", partners=["P1"])])
+    desired = planned_writes(result, result.context.history)
+    current = {("account", "P1"): {"tier": "Silver", "score": "0", "period_earnings": "0.0"}}
+    changes = changed_writes(desired, current)
+    assert [w.key for w in changes] == [("deal", "D1")]
+    assert same_value("7200.0", "7200.00") and same_value("", None) and not same_value("Gold", "Silver")

@@ -29,6 +29,13 @@ from cosell.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "examples" / "program.yaml"
 WRITE = "PATCH /services/data/vXX.X/composite/sobjects"
+INGEST = "/services/data/vXX.X/jobs/ingest"
+NEW_JOB = "POST /services/data/vXX.X/jobs/ingest"
+QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
+
+
+def _is_write(key: str) -> bool:
+    return key == WRITE or INGEST in key
 
 
 def _stats(info: dict[str, Any]) -> dict[str, Any]:
@@ -36,15 +43,12 @@ def _stats(info: dict[str, Any]) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _calls(stats: dict[str, Any]) -> tuple[int, int]:
+def _calls(stats: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Read calls, write calls (collections and every Bulk ingest call), Bulk ingest jobs, Bulk query jobs."""
     requests_by_path: dict[str, int] = stats["requests"]
-    writes = requests_by_path.get(WRITE, 0)
-    reads = sum(
-        n
-        for key, n in requests_by_path.items()
-        if key != WRITE and "tooling" not in key and "describe" not in key
-    )
-    return reads, writes
+    writes = sum(n for key, n in requests_by_path.items() if _is_write(key))
+    reads = sum(n for key, n in requests_by_path.items() if not _is_write(key) and "tooling" not in key)
+    return reads, writes, requests_by_path.get(NEW_JOB, 0), requests_by_path.get(QUERY_JOB, 0)
 
 
 def _written(stats: dict[str, Any]) -> int:
@@ -53,7 +57,7 @@ def _written(stats: dict[str, Any]) -> int:
     )
 
 
-def bench(deals: int) -> list[str]:
+def bench(deals: int, *, bulk: bool = True) -> list[str]:
     partners = max(50, deals // 200)
     sandbox = subprocess.Popen(
         [
@@ -82,25 +86,33 @@ def bench(deals: int) -> list[str]:
                 "COSELL_LOG": os.path.join(folder, "cosell.log"),
                 "COSELL_LOAD_PLUGINS": "",
             }
+            program = PROGRAM
+            if not bulk:  # the collections and REST paths only, for comparison
+                program = Path(folder) / "program.yaml"
+                program.write_text(
+                    PROGRAM.read_text()
+                    + "plugins:\n  salesforce:\n    bulk_write_threshold: null\n    bulk_query_threshold: null\n"
+                )
             runner = CliRunner()
             setup = runner.invoke(app, ["setup", "salesforce"], env=env)
             assert setup.exit_code == 0, setup.output
-            lines = [f"{deals:,} deals, {partners} partners"]
+            lines = [f"{deals:,} deals, {partners} partners" + ("" if bulk else " (Bulk off)")]
             before = _stats(info)
             for label in ("first run", "unchanged rerun"):
                 started = time.perf_counter()
                 result = runner.invoke(
-                    app, ["run", "--program", str(PROGRAM), "--connector", "salesforce", "--json"], env=env
+                    app, ["run", "--program", str(program), "--connector", "salesforce", "--json"], env=env
                 )
                 wall = time.perf_counter() - started
                 assert result.exit_code == 0, result.output[-2000:]
                 after = _stats(info)
-                r0, w0 = _calls(before)
-                r1, w1 = _calls(after)
+                r0, w0, j0, q0 = _calls(before)
+                r1, w1, j1, q1 = _calls(after)
                 changed = _written(after) - _written(before)
                 minimum = math.ceil(changed / 200)
                 lines.append(
-                    f"  {label:16s} read calls {r1 - r0:5d}   write calls {w1 - w0:4d} (minimum {minimum:4d}, "
+                    f"  {label:16s} read calls {r1 - r0:5d} ({q1 - q0} Bulk query jobs)   "
+                    f"write calls {w1 - w0:4d} ({j1 - j0} Bulk jobs; collections minimum {minimum:4d}, "
                     f"{changed:,} records changed)   wall {wall:6.1f} s"
                 )
                 before = after
@@ -115,9 +127,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--deals", type=int, action="append", help="deals to seed (repeatable)")
+    parser.add_argument("--no-bulk", action="store_true", help="REST query and collections only")
     args = parser.parse_args()
     for deals in args.deals or [10_000, 100_000]:
-        for line in bench(deals):
+        for line in bench(deals, bulk=not args.no_bulk):
             print(line, flush=True)
 
 

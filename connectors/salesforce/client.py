@@ -231,6 +231,36 @@ class SalesforceClient:
             f"{method} {path.split('?')[0]}", lambda: self.sf.restful(path, method=method, **kwargs)
         )
 
+    def first_page(self, soql: str, *, include_deleted: bool = False) -> dict[str, Any]:
+        """The first page of a REST query (``totalSize``, ``done``, ``records``, ``nextRecordsUrl``)."""
+        what = "query " + soql.split(" WHERE ")[0]
+        return dict(self.call(what, lambda: self.sf.query(soql, include_deleted=include_deleted)))
+
+    def next_page(self, next_url: str, *, what: str = "query") -> dict[str, Any]:
+        return dict(self.call(what, lambda: self.sf.query_more(next_url, identifier_is_url=True)))
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """A REST call whose answer is not JSON (Bulk API 2.0 CSV) or whose headers matter
+        (``Sforce-Locator``); errors are cosell's, as for every other call."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        if method.upper() == "GET":
+            headers["Accept"] = "text/csv"
+        response: requests.Response = self.call(
+            f"{method} {path}",
+            lambda: self.sf._call_salesforce(
+                method, self.sf.base_url + path, name=path, data=body, headers=headers, params=params
+            ),
+        )
+        return response
+
     def describe(self, sobject: str) -> dict[str, Any]:
         result = self.restful(f"sobjects/{sobject}/describe")
         return dict(result or {})

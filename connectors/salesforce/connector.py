@@ -1,5 +1,5 @@
 """The Salesforce connector: sync into the ledger's snapshot, records from the whole snapshot,
-write-back through sObject Collections.
+write-back through sObject Collections, or one Bulk API 2.0 job for a large sObject (bulk.py).
 
 ``current_values`` answers from the snapshot the run has just synced: it holds the managed fields as
 the org had them (cosell's own writes bump ``SystemModstamp``, so the next sync reads them back), so
@@ -56,7 +56,11 @@ class SalesforceConnector:
     def __init__(self, client: SalesforceClient, settings: SalesforceSettings) -> None:
         self.client = client
         self.settings = settings
-        self.write_batch_size = settings.write_batch_size
+        # With Bulk writes on, the outbox hands over up to bulk_write_batch_size records a call, and the
+        # writer splits them: collections of 200, or one Bulk job for an sObject with enough records.
+        bulk = settings.bulk_write_threshold is not None
+        self.write_batch_size = settings.bulk_write_batch_size if bulk else settings.write_batch_size
+        self._ledger: Ledger | None = None
         self.target = f"salesforce:{urlsplit(client.instance_url).netloc}"
         self._writer = CollectionsWriter(client, settings)
         self._current: dict[RecordKey, FieldValues] | None = None
@@ -70,7 +74,12 @@ class SalesforceConnector:
         return f"<SalesforceConnector {self.target}>"
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
-        """Pull records changed since the cursors into the snapshot; counts per sObject."""
+        """Pull records changed since the cursors into the snapshot; counts per sObject.
+
+        A Bulk job a killed run left is settled first, so its writes are in what is read (and the
+        outbox's comparison finds them landed instead of sending them again)."""
+        self._ledger = ledger
+        self._writer.settle(ledger)
         return sync_all(self.client, ledger, self.settings)
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
@@ -85,7 +94,7 @@ class SalesforceConnector:
         return self._writer.current_values(keys)
 
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
-        outcomes = self._writer.write(writes)
+        outcomes = self._writer.write(writes, self._ledger)
         if self._current is not None:
             # keep the in-memory view equal to the org, so a later comparison in this process is right
             for w, o in zip(writes, outcomes, strict=True):

@@ -130,6 +130,16 @@ class SalesforceSettings(BaseModel):
     overlap_seconds: int = Field(300, ge=0)
     lock_retry_rounds: int = Field(3, ge=0, le=10)
 
+    # Bulk API 2.0
+    bulk_write_threshold: int | None = Field(2000, ge=1)
+    """Records of one sObject in one write call from which one Bulk ingest job is used; null: never."""
+    bulk_write_batch_size: int = Field(10_000, ge=200, le=150_000)
+    """Records handed to one write call when Bulk writes are on (so the most one job carries)."""
+    bulk_query_threshold: int | None = Field(10_000, ge=1)
+    """A read whose query matches more records than this goes through a Bulk query job; null: never."""
+    bulk_query_page_size: int = Field(50_000, ge=2000)
+    bulk_poll_timeout_seconds: float = Field(1800.0, gt=0)
+
     @model_validator(mode="after")
     def _names_are_names(self) -> SalesforceSettings:
         for key, value in self:

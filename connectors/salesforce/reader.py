@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,7 @@ from cosell.records import (
 )
 
 from . import soql
+from .bulk import BulkQuery, Poller
 from .client import SalesforceClient
 from .mapping import SalesforceSettings, flatten
 
@@ -142,24 +143,58 @@ def _put(target: dict[str, str], key: str, path: str | None) -> None:
 # --- sync ------------------------------------------------------------------------------------------
 
 
+class Source:
+    """Where a stream's rows come from: a REST query, or a Bulk API 2.0 query job when the first REST
+    page's ``totalSize`` is above ``bulk_query_threshold`` (that page is then dropped: one call)."""
+
+    def __init__(self, client: SalesforceClient, settings: SalesforceSettings) -> None:
+        self.client = client
+        self.threshold = settings.bulk_query_threshold
+        self.bulk = BulkQuery(
+            client,
+            page_size=settings.bulk_query_page_size,
+            poller=Poller(timeout=settings.bulk_poll_timeout_seconds),
+        )
+        self.bulk_queries = 0
+
+    def rows(
+        self, soql_text: str, sobject: str, *, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        if self.threshold is None:
+            yield from self.client.query(soql_text, include_deleted=include_deleted)
+            return
+        page = self.client.first_page(soql_text, include_deleted=include_deleted)
+        if not page.get("done", True) and int(page.get("totalSize") or 0) > self.threshold:
+            self.bulk_queries += 1
+            yield from self.bulk.rows(soql_text, sobject, include_deleted=include_deleted)
+            return
+        while True:
+            yield from page.get("records") or []
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self.client.next_page(str(next_url), what=f"query {sobject}")
+
+
 def sync_all(client: SalesforceClient, ledger: Ledger, settings: SalesforceSettings) -> dict[str, int]:
     """Pull every stream's changes into the snapshot; returns records changed per sObject."""
     overlap = timedelta(seconds=settings.overlap_seconds)
-    return {name: sync_stream(client, ledger, stream, overlap) for name, stream in streams(settings).items()}
+    source = Source(client, settings)
+    return {name: sync_stream(source, ledger, stream, overlap) for name, stream in streams(settings).items()}
 
 
-def sync_stream(client: SalesforceClient, ledger: Ledger, stream: Stream, overlap: timedelta) -> int:
+def sync_stream(source: Source, ledger: Ledger, stream: Stream, overlap: timedelta) -> int:
     cursor = Cursor.load(ledger, CONNECTOR, stream.cursor_key, overlap)
     if stream.full_each_run or cursor.since is None:
-        changed, newest = _full_read(client, ledger, stream)
+        changed, newest = _full_read(source, ledger, stream)
     else:
-        changed, newest = _incremental_read(client, ledger, stream, cursor.since)
+        changed, newest = _incremental_read(source, ledger, stream, cursor.since)
     if not stream.full_each_run:
         cursor.advanced(newest).save(ledger)
     return changed
 
 
-def _full_read(client: SalesforceClient, ledger: Ledger, stream: Stream) -> tuple[int, datetime | None]:
+def _full_read(source: Source, ledger: Ledger, stream: Stream) -> tuple[int, datetime | None]:
     """Read the whole stream and make the snapshot equal to it (only differing rows are stored)."""
     before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
     where = [stream.filter] if stream.filter else []
@@ -167,7 +202,7 @@ def _full_read(client: SalesforceClient, ledger: Ledger, stream: Stream) -> tupl
     seen: set[str] = set()
     changed: list[tuple[str, dict[str, Any]]] = []
     count = 0
-    for row in client.query(stream.soql(where)):
+    for row in source.rows(stream.soql(where), stream.sobject):
         rid = str(row["Id"])
         seen.add(rid)
         newest = _later(newest, row.get("SystemModstamp"))
@@ -185,7 +220,7 @@ def _full_read(client: SalesforceClient, ledger: Ledger, stream: Stream) -> tupl
 
 
 def _incremental_read(
-    client: SalesforceClient, ledger: Ledger, stream: Stream, since: datetime
+    source: Source, ledger: Ledger, stream: Stream, since: datetime
 ) -> tuple[int, datetime | None]:
     """Records stamped since ``since`` (deleted ones too, through queryAll); only those that differ
     from the snapshot are stored, so the count says what really changed."""
@@ -198,7 +233,7 @@ def _incremental_read(
     upserts: list[tuple[str, dict[str, Any]]] = []
     deletes: list[str] = []
     count = 0
-    for row in client.query(stream.soql(where, deleted=True), include_deleted=True):
+    for row in source.rows(stream.soql(where, deleted=True), stream.sobject, include_deleted=True):
         newest = _later(newest, row.get("SystemModstamp"))
         rid = str(row["Id"])
         if _truthy(row.get("IsDeleted")):
@@ -216,7 +251,7 @@ def _incremental_read(
     if stream.filter:
         # records that stopped matching the filter (an account no longer a partner) leave the snapshot
         gone = soql.select(["Id"], stream.sobject, [stamp, f"NOT ({stream.filter})"])
-        deletes.extend(rid for row in client.query(gone) if (rid := str(row["Id"])) in before)
+        deletes.extend(rid for row in source.client.query(gone) if (rid := str(row["Id"])) in before)
     if deletes:
         count += ledger.snapshot_delete(CONNECTOR, stream.sobject, deletes)
     return count, newest

@@ -1,5 +1,6 @@
 """Write-back through sObject Collections: ``PATCH composite/sobjects``, at most 200 records a call,
-``allOrNone=false``, only the managed fields, numbers sent as JSON numbers.
+``allOrNone=false``, only the managed fields, numbers sent as JSON numbers; and through one Bulk API 2.0
+ingest job for an sObject with ``bulk_write_threshold`` records or more in one write call (bulk.py).
 
 Records the org refuses come back one by one as ``CODE: message``; ``UNABLE_TO_LOCK_ROW`` (another
 process holds the row) is retried a few rounds in smaller batches before it is reported.
@@ -15,13 +16,18 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
+from cosell.writeback import same_value
 
 from . import soql
+from .bulk import NULL, BulkIngest, Poller
 from .client import SalesforceClient
 from .mapping import SOBJECT_OF, SalesforceSettings, flatten
+
+if TYPE_CHECKING:
+    from cosell.ledger import Ledger
 
 log = logging.getLogger("cosell.connectors.salesforce")
 
@@ -63,6 +69,7 @@ class CollectionsWriter:
         self.client = client
         self.settings = settings
         self.calls = 0
+        self.bulk_jobs = 0
 
     def _record(self, write: FieldWrite) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": {"type": SOBJECT_OF[write.object]}, "id": write.record_id}
@@ -72,7 +79,10 @@ class CollectionsWriter:
             record[self.settings.fields.api_name(canonical)] = api_value(canonical, value)
         return record
 
-    def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
+    def write(self, writes: Sequence[FieldWrite], ledger: Ledger | None = None) -> list[WriteOutcome]:
+        """Send ``writes``: an sObject with at least ``bulk_write_threshold`` records here goes in one Bulk
+        job (when a ledger can record it), the rest in collections of 200. Records a job settled from an
+        earlier run already wrote, with the same values, are not sent again."""
         outcomes: dict[RecordKey, WriteOutcome] = {}
         todo: list[FieldWrite] = []
         for w in writes:
@@ -82,6 +92,93 @@ class CollectionsWriter:
                 )
             else:
                 todo.append(w)
+        if ledger is not None:
+            todo = self._settle(ledger, todo, outcomes)
+            todo = self._bulk(ledger, todo, outcomes)
+        self._collections(todo, outcomes)
+        return [outcomes[w.key] for w in writes]
+
+    def settle(self, ledger: Ledger) -> None:
+        """Settle the Bulk jobs a killed run recorded (before a read: their writes are then read back)."""
+        bulk = BulkIngest(self.client, ledger, self._poller())
+        for sobject in sorted(set(SOBJECT_OF.values())):
+            bulk.settle(sobject)
+
+    def _settle(
+        self, ledger: Ledger, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
+    ) -> list[FieldWrite]:
+        """Settle jobs a killed run recorded; writes one of them already made (same values) are done."""
+        bulk = BulkIngest(self.client, ledger, self._poller())
+        landed: dict[str, Mapping[str, str]] = {}
+        for sobject in sorted(set(SOBJECT_OF.values())):
+            result = bulk.settle(sobject)
+            if result is not None:
+                landed.update({rid[:15]: row for rid, row in result.succeeded.items()})
+        if not landed:
+            return todo
+        left = []
+        for w in todo:
+            row = landed.get(w.record_id[:15])
+            if row is not None and self._row_holds(w, row):
+                outcomes[w.key] = WriteOutcome(w.key, True)
+            else:
+                left.append(w)
+        return left
+
+    def _row_holds(self, write: FieldWrite, row: Mapping[str, str]) -> bool:
+        for canonical, value in write.values.items():
+            sent = row.get(self.settings.fields.api_name(canonical))
+            if sent is None or sent == "":
+                return False  # the job did not set this field
+            if not same_value(None if sent == NULL else sent, value):
+                return False
+        return True
+
+    def _poller(self) -> Poller:
+        return Poller(timeout=self.settings.bulk_poll_timeout_seconds)
+
+    def _bulk(
+        self, ledger: Ledger, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
+    ) -> list[FieldWrite]:
+        """One Bulk job per sObject with enough records; gives back what goes by collections (the other
+        records, and those a job found locked, to be retried in smaller batches)."""
+        threshold = self.settings.bulk_write_threshold
+        if threshold is None:
+            return todo
+        by_object: dict[str, list[FieldWrite]] = defaultdict(list)
+        for w in todo:
+            by_object[w.object].append(w)
+        big = {obj for obj, ws in by_object.items() if len(ws) >= threshold}
+        if not big:
+            return todo
+        rest = [w for w in todo if w.object not in big]
+        bulk = BulkIngest(self.client, ledger, self._poller())
+        for obj in sorted(big):
+            ws = by_object[obj]
+            rows = [self._bulk_row(w) for w in ws]
+            columns = sorted({c for row in rows for c in row if c != "Id"})
+            self.bulk_jobs += 1
+            result = bulk.update(SOBJECT_OF[obj], columns, rows)  # type: ignore[index]
+            for w in ws:
+                if w.record_id in result.succeeded:
+                    outcomes[w.key] = WriteOutcome(w.key, True)
+                elif w.record_id in result.failed:
+                    error = result.failed[w.record_id]
+                    if error.startswith(LOCKED):
+                        rest.append(w)
+                    outcomes[w.key] = WriteOutcome(w.key, False, error)
+                else:
+                    why = result.error or "not processed"
+                    outcomes[w.key] = WriteOutcome(w.key, False, f"BULK_JOB_{result.state.upper()}: {why}")
+        return rest
+
+    def _bulk_row(self, write: FieldWrite) -> dict[str, Any]:
+        record = self._record(write)
+        del record["attributes"]
+        record["Id"] = record.pop("id")
+        return record
+
+    def _collections(self, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]) -> None:
         size = min(COLLECTION_LIMIT, self.settings.write_batch_size)
         for attempt in range(self.settings.lock_retry_rounds + 1):
             locked: list[FieldWrite] = []
@@ -96,7 +193,6 @@ class CollectionsWriter:
             log.warning("%d record(s) locked by another process; retrying in smaller batches", len(locked))
             time.sleep(random.uniform(0.2, 0.5) * 2**attempt)
             todo, size = locked, max(1, size // 4)
-        return [outcomes[w.key] for w in writes]
 
     def _send(self, batch: Sequence[FieldWrite]) -> list[WriteOutcome]:
         self.calls += 1

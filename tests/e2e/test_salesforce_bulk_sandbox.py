@@ -1,0 +1,228 @@
+"""Bulk API 2.0 end to end against the sandbox: a large write-back goes through one ingest job, a large
+read through a query job, and a job a killed run left is settled instead of sent again.
+
+The thresholds are lowered in the program's ``plugins.salesforce`` so a 2,500-deal org is "large".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from cosell.cli import app
+from cosell.connector import FieldWrite
+from cosell.connectors.salesforce import bulk as bulk_module
+from cosell.connectors.salesforce.connector import SalesforceConnector
+from cosell.contrib.sandbox import Sandbox, serve
+from cosell.ledger import Ledger
+from cosell.program import load_program
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "examples" / "program.yaml"
+ACCOUNT_FIELDS = ("Cosell_Tier__c", "Cosell_Score__c", "Cosell_Period_Earnings__c")
+DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentive_Note__c")
+PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
+INGEST = "POST /services/data/vXX.X/jobs/ingest"
+QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with serve(seed=3, partners=30, deals=2500) as sb:
+        yield sb
+
+
+@pytest.fixture()
+def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
+    sandbox.set_faults(None)
+    sandbox.reset()
+    yield sandbox
+    sandbox.set_faults(None)
+
+
+def env_of(sb: Sandbox, folder: Path) -> dict[str, str]:
+    return {
+        "SF_INSTANCE_URL": sb.salesforce_instance_url,
+        "SF_ACCESS_TOKEN": sb.token,
+        "SF_CA_BUNDLE": sb.ca_bundle,
+        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
+        "COSELL_LOG": str(folder / "cosell.log"),
+        "COSELL_LOAD_PLUGINS": "",
+    }
+
+
+def program_with(folder: Path, **settings: Any) -> Path:
+    """The example program with a ``plugins.salesforce`` section."""
+    path = folder / "program.yaml"
+    text = PROGRAM.read_text()
+    if settings:
+        text += "plugins:\n  salesforce:\n" + "".join(
+            f"    {k}: {json.dumps(v)}\n" for k, v in settings.items()
+        )
+    path.write_text(text)
+    return path
+
+
+def cosell(env: dict[str, str], *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, tuple[Any, ...]] = {}
+    for obj, fields in (("Account", ACCOUNT_FIELDS), ("Opportunity", DEAL_FIELDS)):
+        url: str | None = f"/services/data/v59.0/query?q=SELECT Id, {', '.join(fields)} FROM {obj}"
+        while url:
+            answer = requests.get(
+                sb.base_url + url,
+                headers={"Authorization": f"Bearer {sb.token}"},
+                verify=sb.ca_bundle,
+                timeout=30,
+            ).json()
+            for r in answer["records"]:
+                out[r["Id"]] = tuple(r[f] for f in fields)
+            url = answer.get("nextRecordsUrl")
+    return out
+
+
+def calls(sb: Sandbox, key: str) -> int:
+    return int(sb.stats()["requests"].get(key, 0))
+
+
+def test_a_large_write_back_goes_through_one_bulk_job_and_leaves_the_org_as_collections_do(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    # the reference: collections only
+    (tmp_path / "rest").mkdir()
+    env = env_of(sb, tmp_path / "rest")
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = program_with(tmp_path / "rest", bulk_write_threshold=None)
+    assert cosell(env, "run", "--program", str(program), "--connector", "salesforce").exit_code == 0
+    reference = org_values(sb)
+    assert calls(sb, INGEST) == 0
+
+    sb.reset()
+    (tmp_path / "bulk").mkdir()
+    env = env_of(sb, tmp_path / "bulk")
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = program_with(tmp_path / "bulk", bulk_write_threshold=300)
+    result = cosell(env, "run", "--program", str(program), "--connector", "salesforce", "--json")
+    assert result.exit_code == 0, result.output
+    stats = sb.stats()
+    deals, accounts = stats["records_written"]["Opportunity"], stats["records_written"]["Account"]
+    assert deals > 300 and json.loads(result.output)["written"] == deals + accounts
+    assert stats["requests"][INGEST] == 1  # one job for every Opportunity
+    assert stats["requests"]["PUT /services/data/vXX.X/jobs/ingest/{id}/batches"] == 1
+    # the 30 partner Accounts (under the threshold) go by collections; no Opportunity does
+    assert stats["requests"].get(PATCH, 0) == math.ceil(accounts / 200)
+    assert org_values(sb) == reference
+    with Ledger.connect(f"sqlite:///{tmp_path / 'bulk'}/ledger.db") as ledger:
+        assert not ledger.cursor("salesforce", "bulk_job:Opportunity")  # settled and forgotten
+
+    again = cosell(env, "run", "--program", str(program), "--connector", "salesforce", "--json")
+    assert again.exit_code == 0 and json.loads(again.output)["written"] == 0
+    assert calls(sb, INGEST) == 1
+
+
+def test_a_bulk_query_read_gives_the_same_records_as_the_rest_read(sb: Sandbox, tmp_path: Path) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = load_program(PROGRAM).program
+    records = {}
+    for label, threshold in (("rest", None), ("bulk", 500)):
+        options = {"env": env, "settings": {"salesforce": {"bulk_query_threshold": threshold}}}
+        connector = SalesforceConnector.from_options(options)
+        with Ledger.connect("sqlite://") as ledger:
+            records[label] = connector.read(program, ledger)
+            snapshot = sorted(ledger.snapshot("salesforce", "Opportunity"))
+            if label == "bulk":
+                # a rerun reads incrementally over REST and finds nothing new: the snapshot's values
+                # are typed the same whichever path read them
+                assert connector.sync(program, ledger)["Opportunity"] == 0
+                assert sorted(ledger.snapshot("salesforce", "Opportunity")) == snapshot
+    assert calls(sb, QUERY_JOB) >= 2  # Opportunity and OpportunityPartner (2,500 deals, 2,500+ rows)
+    assert records["bulk"] == records["rest"]
+    assert len(records["bulk"].deals) > 1000
+
+
+def _deal_writes(sb: Sandbox, n: int) -> list[FieldWrite]:
+    ids = sorted(i for i in org_values(sb) if i.startswith("006"))[:n]
+    return [
+        FieldWrite(
+            "deal", rid, {"incentive": f"{k}.25", "incentive_status": "Projected", "incentive_note": None}
+        )
+        for k, rid in enumerate(ids)
+    ]
+
+
+def test_a_job_closed_by_a_killed_run_is_settled_not_sent_again(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = load_program(PROGRAM).program
+    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    writes = _deal_writes(sb, 150)
+    with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+        first = SalesforceConnector.from_options(options)
+        first.sync(program, ledger)
+
+        def killed(self: Any, job_id: str, sobject: str) -> Any:
+            raise KeyboardInterrupt  # the run dies after closing the job, before reading its results
+
+        with monkeypatch.context() as m:
+            m.setattr(bulk_module.BulkIngest, "_finish", killed)
+            with pytest.raises(KeyboardInterrupt):
+                first.write(writes)
+        assert ledger.cursor("salesforce", "bulk_job:Opportunity")
+        assert sb.stats()["records_written"]["Opportunity"] == 150
+
+        # the rerun, as write_pending would do it without a read: the job is settled and its results used
+        second = SalesforceConnector.from_options(options)
+        second._ledger = ledger
+        outcomes = second.write(writes)
+        assert all(o.ok for o in outcomes)
+        assert calls(sb, INGEST) == 1 and calls(sb, PATCH) == 0
+        assert sb.stats()["records_written"]["Opportunity"] == 150  # nothing written twice
+        assert not ledger.cursor("salesforce", "bulk_job:Opportunity")
+
+
+def test_a_job_never_closed_is_aborted_and_its_records_sent_in_a_new_one(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = load_program(PROGRAM).program
+    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    writes = _deal_writes(sb, 120)
+    with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+        first = SalesforceConnector.from_options(options)
+        first.sync(program, ledger)
+        real_raw = first.client.raw
+
+        def dies_on_upload(method: str, path: str, **kwargs: Any) -> Any:
+            if method == "PUT":
+                raise KeyboardInterrupt
+            return real_raw(method, path, **kwargs)
+
+        monkeypatch.setattr(first.client, "raw", dies_on_upload)
+        with pytest.raises(KeyboardInterrupt):
+            first.write(writes)
+        assert sb.stats()["records_written"].get("Opportunity", 0) == 0
+
+        second = SalesforceConnector.from_options(options)
+        second.sync(program, ledger)  # settles: the open job is aborted
+        assert calls(sb, "PATCH /services/data/vXX.X/jobs/ingest/{id}") == 1
+        assert all(o.ok for o in second.write(writes))
+        assert calls(sb, INGEST) == 2
+        assert sb.stats()["records_written"]["Opportunity"] == 120
+    values = org_values(sb)
+    assert values[writes[7].record_id] == (7.25, "Projected", None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from hubspot.crm.associations.v4 import (
@@ -24,25 +22,12 @@ from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
 from cosell.contrib.sandbox import Sandbox, serve
 from hubspot import HubSpot
+from sandboxes import module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("REQUESTS_CA_BUNDLE", raising=False)
-        mp.delenv("CURL_CA_BUNDLE", raising=False)
-        with serve(seed=11, partners=40, deals=1500) as sb:
-            yield sb
-
-
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.set_faults(None)
-    sandbox.reset()
-    yield sandbox
-    sandbox.set_faults(None)
+sandbox, sb = module_sandbox(seed=11, partners=40, deals=1500)
 
 
 def client(sb: Sandbox, token: str | None = None) -> HubSpot:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,27 +14,13 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from cosell.contrib.sandbox import Sandbox, serve
+from cosell.contrib.sandbox import Sandbox
+from sandboxes import module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with pytest.MonkeyPatch.context() as mp:
-        # requests lets these override a session's verify=; the tests must trust the sandbox's own CA.
-        mp.delenv("REQUESTS_CA_BUNDLE", raising=False)
-        mp.delenv("CURL_CA_BUNDLE", raising=False)
-        with serve(seed=7, partners=30, deals=4500) as sb:
-            yield sb
-
-
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.set_faults(None)
-    sandbox.reset()
-    yield sandbox
-    sandbox.set_faults(None)
+sandbox, sb = module_sandbox(seed=7, partners=30, deals=4500)
 
 
 def client(sb: Sandbox, token: str | None = None) -> Salesforce:

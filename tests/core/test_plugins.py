@@ -152,3 +152,21 @@ def test_same_input_gives_the_same_lines():
     second = compute_period(program(), [partner("P2"), partner("P1")], list(reversed(deals)))
     assert sorted(map(repr, first.all_lines())) == sorted(map(repr, second.all_lines()))
     assert [s.partner_id for s in first.standings] == ["P1", "P2"]
+
+
+def test_cosell_load_plugins_pins_which_entry_point_plugins_load(monkeypatch):
+    pytest.importorskip("cosell_nps", reason="needs the contrib/cosell-nps package installed")
+    monkeypatch.setenv("COSELL_LOAD_PLUGINS", "")
+    assert "nps" not in {i.name for i in Plugins().describe()}
+    monkeypatch.setenv("COSELL_LOAD_PLUGINS", "nps")
+    names = {i.name for i in Plugins().describe()}
+    assert "nps" in names and "webhook" not in names
+    monkeypatch.delenv("COSELL_LOAD_PLUGINS")
+    assert {"nps", "webhook"} <= {i.name for i in Plugins().describe()}
+
+
+def test_entry_point_plugins_are_described_with_their_package_and_version():
+    pytest.importorskip("cosell_nps", reason="needs the contrib/cosell-nps package installed")
+    info = next(i for i in Plugins().describe() if i.name == "nps")
+    assert (info.package, info.version, info.builtin) == ("cosell-nps", "0.1.0", False)
+    assert info.source and info.source.endswith("cosell_nps/plugin.py")

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.sandbox
 def test_demo_runs_each_crm_and_writes_a_statement(tmp_path, monkeypatch):
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(app, ["demo", "--folder", str(tmp_path / "demo"), "--partners", "6", "--deals", "60"])
+    result = CliRunner().invoke(
+        app, ["demo", "--folder", str(tmp_path / "demo"), "--partners", "6", "--deals", "60"]
+    )
     assert result.exit_code == 0, result.output
     assert "CRM sandbox on https://127.0.0.1:" in result.output
     assert "Partners, 2026-Q3" in result.output

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox, serve
 from cosell.ledger import Ledger
 from hubspot import HubSpot
+from sandboxes import module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -30,22 +30,13 @@ MANAGED = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("REQUESTS_CA_BUNDLE", raising=False)
-        mp.delenv("CURL_CA_BUNDLE", raising=False)
-        with serve(seed=7, partners=30, deals=1200) as sb:
-            yield sb
+sandbox, fresh = module_sandbox(seed=7, partners=30, deals=1200, drop_ca_variables=False, fresh_name="fresh")
 
 
 @pytest.fixture()
-def sb(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    sandbox.set_faults(None)
-    sandbox.reset()
-    point_at(sandbox, tmp_path, monkeypatch)
-    yield sandbox
-    sandbox.set_faults(None)
+def sb(fresh: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    point_at(fresh, tmp_path, monkeypatch)
+    return fresh
 
 
 def point_at(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

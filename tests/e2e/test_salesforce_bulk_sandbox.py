@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ from cosell.cli import app
 from cosell.connector import FieldWrite
 from cosell.connectors.salesforce import bulk as bulk_module
 from cosell.connectors.salesforce.connector import SalesforceConnector
-from cosell.contrib.sandbox import Sandbox, serve
+from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from cosell.program import load_program
+from sandboxes import module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -35,18 +35,7 @@ INGEST = "POST /services/data/vXX.X/jobs/ingest"
 QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with serve(seed=3, partners=30, deals=2500) as sb:
-        yield sb
-
-
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.set_faults(None)
-    sandbox.reset()
-    yield sandbox
-    sandbox.set_faults(None)
+sandbox, sb = module_sandbox(seed=3, partners=30, deals=2500, drop_ca_variables=False)
 
 
 def env_of(sb: Sandbox, folder: Path) -> dict[str, str]:

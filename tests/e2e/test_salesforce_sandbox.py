@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ import requests
 from typer.testing import CliRunner
 
 from cosell.cli import app
-from cosell.contrib.sandbox import Sandbox, serve
+from cosell.contrib.sandbox import Sandbox
+from sandboxes import module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -32,18 +32,7 @@ DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Ince
 PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with serve(seed=3, partners=30, deals=1500) as sb:
-        yield sb
-
-
-@pytest.fixture()
-def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.set_faults(None)
-    sandbox.reset()
-    yield sandbox
-    sandbox.set_faults(None)
+sandbox, sb = module_sandbox(seed=3, partners=30, deals=1500, drop_ca_variables=False)
 
 
 def env_of(sb: Sandbox, tmp_path: Path) -> dict[str, str]:

@@ -46,7 +46,6 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-log = logging.getLogger("cosell")
 F = TypeVar("F", bound=Callable[..., Any])
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
@@ -217,12 +216,18 @@ def run(
     """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
     loaded = load_program(program)
     plugins = _plugins()
-    source = _connector(
-        plugins, connector, input, output, loaded=loaded, settings=check_program(loaded, plugins)
-    )
+    settings = check_program(loaded, plugins)
+    source = _connector(plugins, connector, input, output, loaded=loaded, settings=settings)
     with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
         report = run_engine(
-            loaded, source, book, plugins, period=_period(loaded, period), dry_run=dry_run, progress=bars
+            loaded,
+            source,
+            book,
+            plugins,
+            period=_period(loaded, period),
+            dry_run=dry_run,
+            progress=bars,
+            settings=settings,
         )
     _print_report(report, as_json=as_json)
 
@@ -548,9 +553,9 @@ def sandbox(
 @app.command()
 @reports_errors
 def demo(
-    folder: Annotated[Path, typer.Option("--folder", help="Where the demo's ledgers and statements go.")] = Path(
-        "cosell-demo"
-    ),
+    folder: Annotated[
+        Path, typer.Option("--folder", help="Where the demo's ledgers and statements go.")
+    ] = Path("cosell-demo"),
     partners: Annotated[int, typer.Option("--partners", help="Partners the sandbox seeds.")] = 20,
     deals: Annotated[int, typer.Option("--deals", help="Deals the sandbox seeds.")] = 300,
 ) -> None:
@@ -561,4 +566,6 @@ def demo(
 
 
 def main() -> None:
+    # Retries and other warnings from connectors go to stderr, one line each (credentials never reach them).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app(prog_name="cosell")

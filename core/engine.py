@@ -251,7 +251,9 @@ def compute(
         return _compute(program, period, records, history, plugins, settings, progress)
     except PluginError as exc:
         if exc.hint is None and exc.plugin != "cosell":
-            raise PluginError(exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}") from exc
+            raise PluginError(
+                exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}"
+            ) from exc
         raise
     finally:
         if paused:
@@ -419,12 +421,16 @@ def run(
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait_seconds: float = 10.0,
+    settings: Mapping[str, BaseModel] | None = None,
 ) -> RunReport:
     """Sync, compute, store and write back one period. Raises a CosellError subclass on failure; nothing
-    is stored when computing fails, and an interrupted write-back resumes on the next run."""
+    is stored when computing fails, and an interrupted write-back resumes on the next run.
+
+    ``settings`` are the plugin settings ``check_program`` returned, when the caller checked already."""
     program = loaded.program
     period = period or program.the_period
-    settings = check_program(loaded, plugins)
+    if settings is None:
+        settings = check_program(loaded, plugins)
     ledger.check_runnable(period)
     with ledger.hold_period(period.key, lock_wait_seconds):
         ledger.check_runnable(period)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+HALF = Decimal("0.5")
 
 
 class Progress(Protocol):
@@ -172,9 +173,20 @@ def resolve_involvements(deal: Deal) -> list[tuple[str, Role, Decimal]]:
     """One involvement per partner (the first role in the order sourced, cosell, influenced), and the
     shares resolved: partners with no share split what the given shares leave, equally."""
     involved = deal.partners
-    if len(involved) == 1:  # the common case, kept fast
+    # The common cases, kept fast (a million deals pass here): one partner, or two distinct partners
+    # with at most one share given.
+    if len(involved) == 1:
         only = involved[0]
         return [(only.partner_id, only.role, ONE if only.share is None else only.share)]
+    if len(involved) == 2:
+        first, second = involved
+        if first.partner_id != second.partner_id and (first.share is None or second.share is None):
+            given = second.share if first.share is None else first.share
+            if given is None:
+                return [(first.partner_id, first.role, HALF), (second.partner_id, second.role, HALF)]
+            rest = ONE - given  # given ≤ 1: a share is validated to 0–1
+            a, b = (rest, given) if first.share is None else (given, rest)
+            return [(first.partner_id, first.role, a), (second.partner_id, second.role, b)]
     merged: dict[str, list[Any]] = {}
     for inv in involved:
         seen = merged.get(inv.partner_id)
@@ -199,13 +211,6 @@ def group_by_partner(records: RecordSet) -> tuple[PartnerFacts, ...]:
     deals: dict[str, list[PartnerDeal]] = defaultdict(list)
     problems: list[Problem] = []
     for deal in records.deals:
-        involved = deal.partners
-        if len(involved) == 1:  # the common case, kept fast: a million deals pass here
-            only = involved[0]
-            deals[only.partner_id].append(
-                PartnerDeal(deal, only.role, ONE if only.share is None else only.share)
-            )
-            continue
         try:
             resolved = resolve_involvements(deal)
         except InputError as err:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from cosell.contrib.sandbox import Sandbox, serve
 
@@ -40,3 +41,25 @@ def module_sandbox(
         sandbox.set_faults(None)
 
     return sandbox, sb
+
+
+SALESFORCE_ACCOUNT_FIELDS = ("Cosell_Tier__c", "Cosell_Score__c", "Cosell_Period_Earnings__c")
+SALESFORCE_DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentive_Note__c")
+
+
+def salesforce_org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
+    """Every managed value the sandbox org holds, by record id (read with plain requests, not the connector)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for obj, fields in (("Account", SALESFORCE_ACCOUNT_FIELDS), ("Opportunity", SALESFORCE_DEAL_FIELDS)):
+        url: str | None = f"/services/data/v59.0/query?q=SELECT Id, {', '.join(fields)} FROM {obj}"
+        while url:
+            answer = requests.get(
+                sb.base_url + url,
+                headers={"Authorization": f"Bearer {sb.token}"},
+                verify=sb.ca_bundle,
+                timeout=30,
+            ).json()
+            for record in answer["records"]:
+                out[record["Id"]] = tuple(record[f] for f in fields)
+            url = answer.get("nextRecordsUrl")
+    return out

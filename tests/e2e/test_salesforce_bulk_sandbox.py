@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from typer.testing import CliRunner
 
 from cosell.cli import app
@@ -23,13 +22,12 @@ from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from cosell.program import load_program
 from sandboxes import module_sandbox
+from sandboxes import salesforce_org_values as org_values
 
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "program.yaml"
-ACCOUNT_FIELDS = ("Cosell_Tier__c", "Cosell_Score__c", "Cosell_Period_Earnings__c")
-DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentive_Note__c")
 PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
 INGEST = "POST /services/data/vXX.X/jobs/ingest"
 QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
@@ -63,23 +61,6 @@ def program_with(folder: Path, **settings: Any) -> Path:
 
 def cosell(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(app, list(args), env=env)
-
-
-def org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
-    out: dict[str, tuple[Any, ...]] = {}
-    for obj, fields in (("Account", ACCOUNT_FIELDS), ("Opportunity", DEAL_FIELDS)):
-        url: str | None = f"/services/data/v59.0/query?q=SELECT Id, {', '.join(fields)} FROM {obj}"
-        while url:
-            answer = requests.get(
-                sb.base_url + url,
-                headers={"Authorization": f"Bearer {sb.token}"},
-                verify=sb.ca_bundle,
-                timeout=30,
-            ).json()
-            for r in answer["records"]:
-                out[r["Id"]] = tuple(r[f] for f in fields)
-            url = answer.get("nextRecordsUrl")
-    return out
 
 
 def calls(sb: Sandbox, key: str) -> int:

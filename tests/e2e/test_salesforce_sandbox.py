@@ -22,13 +22,12 @@ from typer.testing import CliRunner
 from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox
 from sandboxes import module_sandbox
+from sandboxes import salesforce_org_values as org_values
 
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "program.yaml"
-ACCOUNT_FIELDS = ("Cosell_Tier__c", "Cosell_Score__c", "Cosell_Period_Earnings__c")
-DEAL_FIELDS = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentive_Note__c")
 PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
 
 
@@ -52,24 +51,6 @@ def cosell(env: dict[str, str], *args: str) -> Any:
 
 def run(env: dict[str, str], *extra: str) -> Any:
     return cosell(env, "run", "--program", str(PROGRAM), "--connector", "salesforce", *extra)
-
-
-def org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
-    """Every managed value the org holds, by record id (read with plain requests, not the connector)."""
-    out: dict[str, tuple[Any, ...]] = {}
-    for obj, fields in (("Account", ACCOUNT_FIELDS), ("Opportunity", DEAL_FIELDS)):
-        url: str | None = f"/services/data/v59.0/query?q=SELECT Id, {', '.join(fields)} FROM {obj}"
-        while url:
-            answer = requests.get(
-                sb.base_url + url,
-                headers={"Authorization": f"Bearer {sb.token}"},
-                verify=sb.ca_bundle,
-                timeout=30,
-            ).json()
-            for r in answer["records"]:
-                out[r["Id"]] = tuple(r[f] for f in fields)
-            url = answer.get("nextRecordsUrl")
-    return out
 
 
 def patch_calls(sb: Sandbox) -> int:

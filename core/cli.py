@@ -354,7 +354,10 @@ def explain(
     ledger: LedgerOpt = None,
     period: PeriodOpt = None,
 ) -> None:
-    """Show how a partner's metrics, score, tier and every payout line come about (computes; writes nothing)."""
+    """Show how a partner's metrics, score, tier and every payout line come about.
+
+    Computes from the current records; stores no line and writes no CRM field (a CRM connector does
+    refresh the ledger's snapshot of the records it reads)."""
     loaded = load_program(program)
     plugins = _plugins()
     settings = check_program(loaded, plugins)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -173,12 +174,14 @@ def test_stop_after_drops_every_later_request_without_an_answer(sb: Sandbox) -> 
     assert requests.get(f"{sb.base_url}/_sandbox/stats", verify=sb.ca_bundle, timeout=10).status_code == 200
 
 
-def test_command_line_prints_the_connection_json_first() -> None:
+COSELL = str(Path(sys.executable).with_name("cosell"))
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "cosell.contrib.sandbox"], [COSELL, "sandbox"]])
+def test_command_line_prints_the_connection_json_first(command: list[str]) -> None:
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "cosell.contrib.sandbox",
+            *command,
             "--seed",
             "2",
             "--partners",

@@ -268,17 +268,10 @@ class HubSpotAPI:
         return json_response(200, self.obj_json(type_name, obj, self._props_param(req), assoc))
 
     def batch_read(self, req: Request, type_name: str) -> Response:
-        body = self._json_body(req)
-        if isinstance(body, Response):
-            return body
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            return self.validation("Invalid input JSON: 'inputs' is required")
-        if len(inputs) > BATCH_LIMIT:
-            return self.validation(
-                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
-                "Please reduce the number of items and try again"
-            )
+        batch = self._batch_body(req)
+        if isinstance(batch, Response):
+            return batch
+        body, inputs = batch
         props = body.get("properties") if isinstance(body.get("properties"), list) else []
         started = self.now()
         results, missing = [], []
@@ -490,6 +483,21 @@ class HubSpotAPI:
         return json_response(200, out)
 
     # ------------------------------------------------------------------ writes
+    def _batch_body(self, req: Request) -> tuple[dict[str, Any], list[Any]] | Response:
+        """A batch call's body and its ``inputs``, or the error HubSpot answers (400 over the limit)."""
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            return self.validation("Invalid input JSON: 'inputs' is required")
+        if len(inputs) > BATCH_LIMIT:
+            return self.validation(
+                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
+                "Please reduce the number of items and try again"
+            )
+        return body, inputs
+
     def _json_body(self, req: Request) -> dict[str, Any] | Response:
         try:
             body = req.json()
@@ -622,17 +630,10 @@ class HubSpotAPI:
         return json_response(200, self.obj_json(type_name, obj, list(values)))
 
     def batch_update(self, req: Request, type_name: str) -> Response:
-        body = self._json_body(req)
-        if isinstance(body, Response):
-            return body
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            return self.validation("Invalid input JSON: 'inputs' is required")
-        if len(inputs) > BATCH_LIMIT:
-            return self.validation(
-                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
-                "Please reduce the number of items and try again"
-            )
+        batch = self._batch_body(req)
+        if isinstance(batch, Response):
+            return batch
+        _, inputs = batch
         seen: set[str] = set()
         dupes: list[str] = []
         planned: list[tuple[HSObject, dict[str, str | None]]] = []

@@ -1,30 +1,8 @@
 """`cosell statement --format html` and `cosell explain` over the bundled example: the page a partner reads."""
 
 import re
-import shutil
-from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from cosell.cli import app
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_PROGRAM = ROOT / "examples" / "program.yaml"
-EXAMPLE_DATA = ROOT / "examples" / "data"
-
-
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("COSELL_LEDGER", raising=False)
-    shutil.copytree(EXAMPLE_DATA, tmp_path / "data")
-    shutil.copy(EXAMPLE_PROGRAM, tmp_path / "program.yaml")
-    return tmp_path
-
-
-def cosell(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+from invoke import cosell
 
 
 def run(*extra):

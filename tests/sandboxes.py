@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,3 +64,15 @@ def salesforce_org_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
                 out[record["Id"]] = tuple(record[f] for f in fields)
             url = answer.get("nextRecordsUrl")
     return out
+
+
+def salesforce_env(sb: Sandbox, folder: Path) -> dict[str, str]:
+    """What a RevOps user sets to run cosell against the sandbox org, with a ledger and log in ``folder``."""
+    return {
+        "SF_INSTANCE_URL": sb.salesforce_instance_url,
+        "SF_ACCESS_TOKEN": sb.token,
+        "SF_CA_BUNDLE": sb.ca_bundle,
+        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
+        "COSELL_LOG": str(folder / "cosell.log"),
+        "COSELL_LOAD_PLUGINS": "",  # built-in plugins only: other packages in the venv do not matter
+    }

@@ -483,7 +483,9 @@ class HubSpotAPI:
         return json_response(200, out)
 
     # ------------------------------------------------------------------ writes
-    def _batch_body(self, req: Request) -> tuple[dict[str, Any], list[Any]] | Response:
+    def _batch_body(
+        self, req: Request, limit: int = BATCH_LIMIT
+    ) -> tuple[dict[str, Any], list[Any]] | Response:
         """A batch call's body and its ``inputs``, or the error HubSpot answers (400 over the limit)."""
         body = self._json_body(req)
         if isinstance(body, Response):
@@ -491,9 +493,9 @@ class HubSpotAPI:
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
             return self.validation("Invalid input JSON: 'inputs' is required")
-        if len(inputs) > BATCH_LIMIT:
+        if len(inputs) > limit:
             return self.validation(
-                f"The maximum number of inputs supported in a batch request is {BATCH_LIMIT}. "
+                f"The maximum number of inputs supported in a batch request is {limit}. "
                 "Please reduce the number of items and try again"
             )
         return body, inputs
@@ -701,17 +703,10 @@ class HubSpotAPI:
 
     # ------------------------------------------------------------------ associations v4
     def assoc_batch_read(self, req: Request, from_type: str, to_type: str) -> Response:
-        body = self._json_body(req)
-        if isinstance(body, Response):
-            return body
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            return self.validation("Invalid input JSON: 'inputs' is required")
-        if len(inputs) > ASSOC_BATCH_LIMIT:
-            return self.validation(
-                f"The maximum number of inputs supported in a batch request is "
-                f"{ASSOC_BATCH_LIMIT}. Please reduce the number of items and try again"
-            )
+        batch = self._batch_body(req, ASSOC_BATCH_LIMIT)
+        if isinstance(batch, Response):
+            return batch
+        _, inputs = batch
         table = self.store.assoc.get((from_type, to_type), {})
         started = self.now()
         results, errors = [], []

@@ -22,6 +22,7 @@ from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from cosell.program import load_program
 from sandboxes import module_sandbox
+from sandboxes import salesforce_env as env_of
 from sandboxes import salesforce_org_values as org_values
 
 pytestmark = pytest.mark.sandbox
@@ -34,17 +35,6 @@ QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
 
 
 sandbox, sb = module_sandbox(seed=3, partners=30, deals=2500, drop_ca_variables=False)
-
-
-def env_of(sb: Sandbox, folder: Path) -> dict[str, str]:
-    return {
-        "SF_INSTANCE_URL": sb.salesforce_instance_url,
-        "SF_ACCESS_TOKEN": sb.token,
-        "SF_CA_BUNDLE": sb.ca_bundle,
-        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
-        "COSELL_LOG": str(folder / "cosell.log"),
-        "COSELL_LOAD_PLUGINS": "",
-    }
 
 
 def program_with(folder: Path, **settings: Any) -> Path:

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox
 from sandboxes import module_sandbox
+from sandboxes import salesforce_env as env_of
 from sandboxes import salesforce_org_values as org_values
 
 pytestmark = pytest.mark.sandbox
@@ -32,17 +33,6 @@ PATCH = "PATCH /services/data/vXX.X/composite/sobjects"
 
 
 sandbox, sb = module_sandbox(seed=3, partners=30, deals=1500, drop_ca_variables=False)
-
-
-def env_of(sb: Sandbox, tmp_path: Path) -> dict[str, str]:
-    return {
-        "SF_INSTANCE_URL": sb.salesforce_instance_url,
-        "SF_ACCESS_TOKEN": sb.token,
-        "SF_CA_BUNDLE": sb.ca_bundle,
-        "COSELL_LEDGER": f"sqlite:///{tmp_path}/ledger.db",
-        "COSELL_LOG": str(tmp_path / "cosell.log"),
-        "COSELL_LOAD_PLUGINS": "",  # built-in plugins only: other packages in this venv do not matter
-    }
 
 
 def cosell(env: dict[str, str], *args: str) -> Any:

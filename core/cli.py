@@ -453,6 +453,19 @@ def plugins(as_json: JsonOpt = False) -> None:
                         "hooks": list(i.hooks),
                         "builtin": i.builtin,
                         "source": i.source,
+                        "line_kinds": [
+                            {
+                                "name": k.name,
+                                "title": k.title,
+                                "capped": k.capped,
+                                "in_budget": k.in_budget,
+                                "deal_incentive": k.deal_incentive,
+                                "reverses": k.reverses,
+                                "period_earnings": k.period_earnings,
+                                "adjustment": k.adjustment,
+                            }
+                            for k in i.line_kinds
+                        ],
                     }
                     for i in infos
                 ]
@@ -460,7 +473,7 @@ def plugins(as_json: JsonOpt = False) -> None:
         )
         return
     table = Table(title="Plugins")
-    for column in ("Name", "Package", "Version", "Hooks"):
+    for column in ("Name", "Package", "Version", "Hooks", "Line kinds"):
         table.add_column(column)
     for i in infos:
         table.add_row(
@@ -468,6 +481,7 @@ def plugins(as_json: JsonOpt = False) -> None:
             i.package or "",
             i.version or "",
             ", ".join(i.hooks),
+            "\n".join(f"{k.name}: {k.treatment()}" for k in i.line_kinds),
         )
     out.print(table)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .periods import Period
 from .records import Activity, Deal, MdfClaim, Partner, RecordSet, Role
-from .results import History
+from .results import History, LineKind
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,6 +53,13 @@ class RunContext:
     history: History
     records: RecordSet
     settings: Mapping[str, BaseModel] = field(default_factory=dict)
+    line_kinds: Mapping[str, LineKind] = field(default_factory=dict)
+    """Every declared line kind by name: how the cap, the budget and the CRM fields treat its lines."""
+
+    def line_kind(self, name: str) -> LineKind | None:
+        """The declaration of a line kind; None for a kind no installed plugin declares (a line of an
+        earlier period whose plugin is gone)."""
+        return self.line_kinds.get(name)
 
     def setting(self, key: str) -> Any:
         """A plugin's validated settings from the program's ``plugins:`` section, or None."""

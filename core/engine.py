@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -27,6 +28,7 @@ from .program import LoadedProgram, Program
 from .records import ROLES, Deal, Involvement, MdfClaim, RecordSet, Role
 from .results import (
     History,
+    LineKind,
     MetricDefinition,
     PartnerStanding,
     PayoutLine,
@@ -71,7 +73,15 @@ class Computation:
 
     def earnings(self, partner_id: str) -> Decimal:
         """Period earnings: the sum of the partner's lines, MDF left out."""
-        return sum((line.amount for line in self.lines.get(partner_id, ()) if line.kind != "mdf"), ZERO)
+        kinds = self.context.line_kinds
+        return sum(
+            (
+                line.amount
+                for line in self.lines.get(partner_id, ())
+                if (kind := kinds.get(line.kind)) is None or kind.period_earnings
+            ),
+            ZERO,
+        )
 
 
 # --- validate --------------------------------------------------------------------------------------
@@ -277,7 +287,16 @@ def _compute(
     progress = progress or _Silent()
     records = convert(records, program)
     facts = group_by_partner(records)
-    context = RunContext(program, period, history, records, dict(settings or {}))
+    kinds = plugins.line_kinds()
+    context = RunContext(
+        program,
+        period,
+        history,
+        records,
+        dict(settings or {}),
+        MappingProxyType({name: kind for name, (_, kind) in kinds.items()}),
+    )
+    lines_check = _LineCheck(kinds, frozenset(deal.id for deal in records.deals))
     for _ in plugins.call_each("cosell_run_started", context=context):
         pass
     declared = {name: plugin for name, (plugin, _) in plugins.metric_definitions().items()}
@@ -313,7 +332,7 @@ def _compute(
         for plugin, call in line_impls:
             kwargs["lines"] = partner_lines
             produced = guarded(plugin, "cosell_payout_lines", call, kwargs)
-            partner_lines += _checked_lines(plugin, "cosell_payout_lines", produced, partner.id)
+            partner_lines += lines_check(plugin, "cosell_payout_lines", produced, partner.id)
         lines[partner.id] = partner_lines
         for plugin, call in projection_impls:
             projections.extend(
@@ -323,7 +342,7 @@ def _compute(
 
     for plugin, call in plugins.implementations("cosell_adjustments"):
         produced = guarded(plugin, "cosell_adjustments", call, {"lines": dict(lines), "context": context})
-        for line in _checked_lines(plugin, "cosell_adjustments", produced, None):
+        for line in lines_check(plugin, "cosell_adjustments", produced, None):
             if line.partner_id not in lines:
                 raise PluginError(
                     plugin, f"cosell_adjustments returned a line for unknown partner {line.partner_id!r}"
@@ -372,17 +391,45 @@ def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> M
     return out
 
 
-def _checked_lines(plugin: str, hook: str, produced: Any, partner_id: str | None) -> tuple[PayoutLine, ...]:
-    if produced is None:
-        return ()
-    if isinstance(produced, PayoutLine) or not isinstance(produced, Iterable):
-        raise PluginError(
-            plugin, f"{hook} must return an iterable of PayoutLine, not {type(produced).__name__}"
-        )
-    out = []
-    for line in produced:
-        if not isinstance(line, PayoutLine):
-            raise PluginError(plugin, f"{hook} returned {type(line).__name__} {line!r}, not a PayoutLine")
+class _LineCheck:
+    """Checks every line a plugin returns: a PayoutLine of a kind the plugin itself declared, a Decimal
+    rounded to cents, a one-line explanation, a deal of the run's records. Sets ``uncapped`` from the
+    kind's declaration, so the ledger keeps the treatment the line was computed with."""
+
+    def __init__(self, kinds: Mapping[str, tuple[str, LineKind]], deal_ids: frozenset[str]) -> None:
+        self.kinds = kinds
+        self.deal_ids = deal_ids
+
+    def __call__(
+        self, plugin: str, hook: str, produced: Any, partner_id: str | None
+    ) -> tuple[PayoutLine, ...]:
+        if produced is None:
+            return ()
+        if isinstance(produced, PayoutLine) or not isinstance(produced, Iterable):
+            raise PluginError(
+                plugin, f"{hook} must return an iterable of PayoutLine, not {type(produced).__name__}"
+            )
+        return tuple(self._checked(plugin, hook, line, partner_id) for line in produced)
+
+    def _checked(self, plugin: str, hook: str, produced: object, partner_id: str | None) -> PayoutLine:
+        if not isinstance(produced, PayoutLine):
+            raise PluginError(
+                plugin, f"{hook} returned {type(produced).__name__} {produced!r}, not a PayoutLine"
+            )
+        line = produced
+        owner, kind = self.kinds.get(line.kind, (None, None))
+        if kind is None:
+            raise PluginError(
+                plugin,
+                f"{hook}: returned a line of kind {line.kind!r}, which it does not declare "
+                "(declare it in cosell_line_kinds)",
+            )
+        if owner != plugin:
+            raise PluginError(
+                plugin,
+                f"{hook}: returned a line of kind {line.kind!r}, which belongs to plugin {owner!r}; "
+                "a plugin produces only the kinds it declares in cosell_line_kinds",
+            )
         if not isinstance(line.amount, Decimal):
             raise PluginError(
                 plugin,
@@ -395,13 +442,23 @@ def _checked_lines(plugin: str, hook: str, produced: Any, partner_id: str | None
             )
         if not line.explanation.strip():
             raise PluginError(plugin, f"{hook}: a {line.kind!r} line has no explanation")
+        if line.explanation.splitlines() != [line.explanation]:
+            raise PluginError(
+                plugin, f"{hook}: a {line.kind!r} line's explanation spans several lines; give one line"
+            )
         if partner_id is not None and line.partner_id != partner_id:
             raise PluginError(
                 plugin,
                 f"{hook}: returned a line for partner {line.partner_id!r} while computing {partner_id!r}",
             )
-        out.append(line)
-    return tuple(out)
+        if line.deal_id is not None and line.deal_id not in self.deal_ids:
+            raise PluginError(
+                plugin,
+                f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which is not among the run's deals",
+            )
+        if line.uncapped != (not kind.capped):
+            line = dataclasses.replace(line, uncapped=not kind.capped)
+        return line
 
 
 def _checked_projections(plugin: str, produced: Any) -> list[Projection]:

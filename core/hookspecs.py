@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
     from .connector import ConnectorSpec
     from .context import PartnerFacts, RunContext, RunReport
-    from .results import MetricDefinition, PartnerStanding, PayoutLine, Projection, Score, TierDecision
+    from .results import (
+        LineKind,
+        MetricDefinition,
+        PartnerStanding,
+        PayoutLine,
+        Projection,
+        Score,
+        TierDecision,
+    )
 
 PROJECT = "cosell"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -49,6 +57,17 @@ def cosell_metric_definitions() -> Iterable[MetricDefinition]:
 
     Called once per run, before any record is read, so that a program naming a metric no plugin
     provides is refused up front. Two plugins defining the same name is an error naming both.
+    """
+    return ()
+
+
+@hookspec
+def cosell_line_kinds() -> Iterable[LineKind]:
+    """Declare the kinds of payout line this plugin produces, each with its treatment.
+
+    Called once per run, before any record is read. A line whose kind its plugin did not declare
+    (or that another plugin declared: the built-in kinds belong to the built-in rules) stops the run.
+    Two plugins declaring one kind is an error naming both.
     """
     return ()
 
@@ -97,9 +116,10 @@ def cosell_payout_lines(
 
     ``lines`` holds the lines the implementations called before this one produced for the partner
     (built-in rules run first, in SPEC order: signing bonus, baseline, commission, accelerator,
-    milestones, clawbacks, MDF). Amounts must be rounded to cents (``cosell.money.round_cents``) and
-    every line needs an explanation a partner can read. Mark a line ``uncapped=True`` to keep it
-    outside the per-partner cap.
+    milestones, clawbacks, MDF). Every line's kind must be one this plugin declares in
+    ``cosell_line_kinds`` (its treatment by the cap, the budget and the CRM fields comes from there);
+    amounts must be rounded to cents (``cosell.money.round_cents``); every line needs a one-line
+    explanation a partner can read; a ``deal_id`` must name a deal of the run's records.
     """
 
 

@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import inspect
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -24,7 +24,7 @@ from . import hookspecs
 from .connector import ConnectorSpec
 from .errors import PluginError, Problem, ProgramError
 from .program import LoadedProgram, validation_problems
-from .results import MetricDefinition
+from .results import LineKind, MetricDefinition
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "cosell.plugins.metrics",
@@ -57,6 +57,7 @@ class PluginInfo:
     hooks: tuple[str, ...]
     source: str | None
     builtin: bool
+    line_kinds: tuple[LineKind, ...] = ()
 
 
 class Plugins:
@@ -83,6 +84,7 @@ class Plugins:
             raise PluginError(
                 name, _pending_message(exc), hint=f"defined in {source_of(exc.plugin)}"
             ) from None
+        self._check_declarations()
 
     # --- registration -------------------------------------------------------------------------
 
@@ -120,6 +122,12 @@ class Plugins:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginError(name, _pending_message(exc), hint=f"defined in {source_of(plugin)}") from None
+        self._check_declarations()
+
+    def _check_declarations(self) -> None:
+        """What plugins claim must be theirs alone: line kinds and ``plugins:`` settings keys."""
+        self.line_kinds()
+        self.settings_models()
 
     # --- calling ------------------------------------------------------------------------------
 
@@ -193,7 +201,37 @@ class Plugins:
                 ok = False
             if not ok:
                 raise PluginError(plugin, "cosell_plugin_settings must return (key, pydantic model class)")
+            if key in found:
+                other = found[key][0]
+                raise PluginError(
+                    plugin,
+                    f"declares the settings key plugins.{key}, which plugin {other!r} declares too",
+                    hint=f"one of them must use another key ({self.source(plugin)}, {self.source(other)})",
+                )
             found[key] = (plugin, model)
+        return found
+
+    def line_kinds(self) -> dict[str, tuple[str, LineKind]]:
+        """kind name → (plugin, declaration), in call order; two plugins declaring one kind is an error
+        naming both."""
+        found: dict[str, tuple[str, LineKind]] = {}
+        for plugin, result in self.call_each("cosell_line_kinds"):
+            if result is None or isinstance(result, LineKind | str) or not isinstance(result, Iterable):
+                raise PluginError(
+                    plugin, f"cosell_line_kinds must return an iterable of LineKind, not {result!r}"
+                )
+            for kind in result:
+                if not isinstance(kind, LineKind):
+                    raise PluginError(plugin, f"cosell_line_kinds returned {kind!r}, not a LineKind")
+                if kind.name in found:
+                    other = found[kind.name][0]
+                    raise PluginError(
+                        plugin,
+                        f"declares line kind {kind.name!r}, which plugin {other!r} declares too",
+                        hint=f"rename one of them ({self.source(plugin)}, {self.source(other)}); "
+                        "a kind belongs to the one plugin that produces its lines",
+                    )
+                found[kind.name] = (plugin, kind)
         return found
 
     def validate_settings(self, loaded: LoadedProgram) -> dict[str, BaseModel]:
@@ -237,6 +275,9 @@ class Plugins:
         return settings
 
     def describe(self) -> list[PluginInfo]:
+        kinds: dict[str, list[LineKind]] = {}
+        for owner, kind in self.line_kinds().values():
+            kinds.setdefault(owner, []).append(kind)
         infos = []
         for name, plugin in sorted(
             self.pm.list_name_plugin(), key=lambda item: (item[0] not in self._builtin, item[0])
@@ -245,7 +286,17 @@ class Plugins:
             package, version = self._dist.get(
                 name, ("cosell", _cosell_version()) if name in self._builtin else (None, None)
             )
-            infos.append(PluginInfo(name, package, version, hooks, source_of(plugin), name in self._builtin))
+            infos.append(
+                PluginInfo(
+                    name,
+                    package,
+                    version,
+                    hooks,
+                    source_of(plugin),
+                    name in self._builtin,
+                    tuple(kinds.get(name, ())),
+                )
+            )
         return infos
 
 

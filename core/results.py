@@ -59,10 +59,48 @@ class PartnerStanding:
 
 
 @dataclass(frozen=True, slots=True)
+class LineKind:
+    """A kind of payout line, declared by the one plugin that may produce it, and how cosell treats
+    its lines. Only the declaring plugin's lines may carry this kind.
+
+    ``capped``: the lines count toward the per-partner cap. ``in_budget``: they count toward the
+    program budget. ``deal_incentive``: a line with a ``deal_id`` counts in that deal's incentive
+    field on the CRM (summed with the deal's other such lines over all periods). ``reverses``: a line
+    of this kind takes back an earlier payment (the deal's status becomes "Clawed back").
+    ``period_earnings``: the lines count in the partner's period earnings on the CRM account.
+    ``adjustment``: the kind is produced by ``cosell_adjustments`` (statements show it after the
+    earning lines)."""
+
+    name: str
+    title: str
+    """How statements head the lines of this kind ("Commission")."""
+    capped: bool = True
+    in_budget: bool = True
+    deal_incentive: bool = False
+    reverses: bool = False
+    period_earnings: bool = True
+    adjustment: bool = False
+    description: str = ""
+
+    def treatment(self) -> str:
+        """One line saying how the lines of this kind are treated (``cosell plugins``)."""
+        parts = [
+            "inside the per-partner cap" if self.capped else "outside the per-partner cap",
+            "inside the program budget" if self.in_budget else "outside the program budget",
+        ]
+        if self.deal_incentive:
+            parts.append("shown on the deal")
+        if not self.period_earnings:
+            parts.append("not in period earnings")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutLine:
     """One computed line of a partner's statement. ``amount`` is in the program currency, rounded to
-    cents. ``withheld`` marks a line of 0 kept for its reason; ``uncapped`` lines stay outside caps.
-    ``tags`` carry facts later rules read (``margin_floor`` on a commission line, say)."""
+    cents. ``withheld`` marks a line of 0 kept for its reason. ``uncapped`` is set by cosell from the
+    line's declared ``LineKind`` (a plugin need not set it). ``tags`` carry facts later rules read
+    (``margin_floor`` on a commission line, say)."""
 
     partner_id: str
     kind: str
@@ -72,6 +110,16 @@ class PayoutLine:
     withheld: bool = False
     uncapped: bool = False
     tags: frozenset[str] = frozenset()
+
+
+INTERNAL_NOTE = "internal:"
+"""Prefix of a line tag that carries a sentence for the program's own people (``cosell explain``),
+never shown on the statements partners read: program-wide figures, say."""
+
+
+def internal_notes(tags: frozenset[str]) -> tuple[str, ...]:
+    """The internal sentences among a line's tags, sorted."""
+    return tuple(sorted(t[len(INTERNAL_NOTE) :] for t in tags if t.startswith(INTERNAL_NOTE)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from rich.table import Table
 from .errors import ConfigError
 from .money import format_money, round_score, show, show_number
 from .periods import Period
-from .results import ScorePart
+from .results import ScorePart, internal_notes
 
 if TYPE_CHECKING:
     from .context import PartnerFacts
@@ -153,7 +153,8 @@ class Adjustments:
         if self.budget is not None:
             return f"scaled by the program budget from {show(self.after_cap)} to {show(self.after_budget)}"
         if self.program_budget is not None:
-            return f"not scaled (program budget {show(self.program_budget)})"
+            # the budget's amount is the program's business, not the partner's
+            return "not scaled: the program stayed within its budget"
         return "no budget line"
 
 
@@ -751,7 +752,7 @@ def print_explanation(
             escape(line.kind + (" (withheld)" if line.withheld else "")),
             escape(line.deal_id or ""),
             format_money(line.amount),
-            escape(line.explanation),
+            escape("; ".join((line.explanation, *internal_notes(line.tags)))),
         )
     console.print(table if table.row_count else "no payout lines this period")
     adj = statement.adjustments

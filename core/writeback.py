@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 NOTE_LIMIT = 255
 PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "Clawed back"
-DEAL_LINE_KINDS = ("commission", "clawback")
 ZERO = Decimal(0)
 
 
@@ -45,13 +44,17 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         for facts, standing in zip(computation.facts, computation.standings, strict=True)
     ]
     names = {f.id: f.partner.name for f in computation.facts}
+    kinds = computation.context.line_kinds
+    adjustments = {name for name, kind in kinds.items() if kind.adjustment}
+    on_deals = {name for name, kind in kinds.items() if kind.deal_incentive}
+    reversing = frozenset(name for name, kind in kinds.items() if kind.reverses)
     adjusted = {
-        pid for pid, lines in computation.lines.items() if any(ln.kind in ("cap", "budget") for ln in lines)
+        pid for pid, lines in computation.lines.items() if any(ln.kind in adjustments for ln in lines)
     }
     deal_lines: dict[str, list[LedgerLine | PayoutLine]] = defaultdict(list)
     earlier: list[LedgerLine | PayoutLine] = [ln for lines in history.lines.values() for ln in lines]
     for line in earlier + list(computation.all_lines()):
-        if line.deal_id and line.kind in DEAL_LINE_KINDS:
+        if line.deal_id and line.kind in on_deals:
             deal_lines[line.deal_id].append(line)
     projections: dict[str, list[Projection]] = defaultdict(list)
     for projection in computation.projections:
@@ -77,7 +80,9 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
             paid_now = {ln.partner_id for ln in deal_lines[deal.id] if isinstance(ln, PayoutLine)}
             writes.append(
-                _won_deal_write(deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now)
+                _won_deal_write(
+                    deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
+                )
             )
     return writes
 
@@ -89,8 +94,9 @@ def _won_deal_write(
     items: Sequence[LedgerLine | PayoutLine],
     names: Mapping[str, str],
     adjusted: set[str],
+    reversing: frozenset[str],
 ) -> FieldWrite:
-    if any(line.kind == "clawback" for line in items):
+    if any(line.kind in reversing for line in items):
         status = CLAWED_BACK
     elif all(line.withheld for line in items):
         status = WITHHELD

@@ -9,13 +9,18 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.results import PartnerStanding, PayoutLine
+from cosell.results import LineKind, PartnerStanding, PayoutLine
 
 from .commission import KIND as COMMISSION
 from .commission import MARGIN_FLOOR
 from .metrics import WON_REVENUE
 
 KIND = "accelerator"
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Accelerator"),)
 
 
 @hookimpl(tryfirst=True)

@@ -10,11 +10,14 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import RunContext
 from cosell.money import CENT, floor_cents, show
-from cosell.results import PayoutLine
-
-from .caps import capped_total
+from cosell.results import INTERNAL_NOTE, LineKind, PayoutLine
 
 KIND = "budget"
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Program budget", capped=False, in_budget=False, adjustment=True),)
 
 
 def scaled_totals(totals: Mapping[str, Decimal], budget: Decimal) -> dict[str, Decimal]:
@@ -29,6 +32,16 @@ def scaled_totals(totals: Mapping[str, Decimal], budget: Decimal) -> dict[str, D
     return floored
 
 
+def budgeted_total(lines: Iterable[PayoutLine], context: RunContext) -> Decimal:
+    """The sum of a partner's lines whose kind counts toward the program budget (after the cap)."""
+    total = Decimal(0)
+    for line in lines:
+        kind = context.line_kind(line.kind)
+        if kind is not None and kind.in_budget:
+            total += line.amount
+    return total
+
+
 @hookimpl(trylast=True)
 def cosell_adjustments(
     lines: Mapping[str, tuple[PayoutLine, ...]], context: RunContext
@@ -37,19 +50,25 @@ def cosell_adjustments(
     if caps is None or caps.program_budget is None:
         return ()
     budget = caps.program_budget
-    totals = {pid: capped_total(partner_lines) for pid, partner_lines in lines.items()}
+    totals = {pid: budgeted_total(partner_lines, context) for pid, partner_lines in lines.items()}
     totals = {pid: total for pid, total in totals.items() if total > 0}
     whole = sum(totals.values(), Decimal(0))
     if whole <= budget:
         return ()
     scaled = scaled_totals(totals, budget)
-    out = []
+    factor = budget / whole
+    internal = (
+        f"{INTERNAL_NOTE}all partners' totals subject to the budget add up to {show(whole)}, above the "
+        f"program budget of {show(budget)}"
+    )
+    out: list[PayoutLine] = []
     for pid in sorted(totals):
         cut = scaled[pid] - totals[pid]
         if cut:
+            # A partner reads its own amounts and the factor, never the program's total or budget.
             text = (
-                f"budget: all partners' capped totals add up to {show(whole)}, above the program budget of "
-                f"{show(budget)}; this partner's {show(totals[pid])} is scaled to {show(scaled[pid])}"
+                f"budget: the program budget is exceeded, so every partner's total subject to it is scaled "
+                f"by {factor:.6f}; this partner's {show(totals[pid])} is scaled to {show(scaled[pid])}"
             )
-            out.append(PayoutLine(pid, KIND, cut, text))
+            out.append(PayoutLine(pid, KIND, cut, text, tags=frozenset({internal})))
     return out

@@ -1,5 +1,6 @@
 """The per-partner cap: when a partner's capped lines exceed ``caps.per_partner``, a negative ``cap``
-line brings them to the cap. Lines marked ``uncapped`` (clawbacks, MDF) stay outside. Per period."""
+line brings them to the cap. Lines whose kind is declared outside the cap (clawbacks, MDF) stay
+outside. Per period."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import RunContext
 from cosell.money import show
-from cosell.results import PayoutLine
+from cosell.results import LineKind, PayoutLine
 
 KIND = "cap"
 
 
-def capped_total(lines: Iterable[PayoutLine]) -> Decimal:
-    """The sum of a partner's lines that count toward caps and the budget."""
-    return sum((line.amount for line in lines if not line.uncapped), Decimal(0))
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Per-partner cap", capped=False, adjustment=True),)
+
+
+def capped_total(lines: Iterable[PayoutLine], context: RunContext) -> Decimal:
+    """The sum of a partner's lines whose kind counts toward the per-partner cap."""
+    return sum((line.amount for line in lines if _counts(context.line_kind(line.kind))), Decimal(0))
+
+
+def _counts(kind: LineKind | None) -> bool:
+    return kind is not None and kind.capped
 
 
 @hookimpl(tryfirst=True)
@@ -29,7 +39,7 @@ def cosell_adjustments(
     cap = caps.per_partner
     out = []
     for partner_id, partner_lines in lines.items():
-        total = capped_total(partner_lines)
+        total = capped_total(partner_lines, context)
         if total > cap:
             text = f"cap: lines subject to the cap add up to {show(total)}, above the per-partner cap of {show(cap)}"
             out.append(PayoutLine(partner_id, KIND, cap - total, text))

@@ -16,11 +16,16 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show
 from cosell.periods import Period
-from cosell.results import PayoutLine
+from cosell.results import LineKind, PayoutLine
 
 from .commission import KIND as COMMISSION
 
 KIND = "clawback"
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Clawbacks", capped=False, in_budget=False, deal_incentive=True, reverses=True),)
 
 
 @hookimpl(tryfirst=True)

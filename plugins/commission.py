@@ -18,12 +18,17 @@ from cosell.money import round_cents, show, show_number, show_percent
 from cosell.periods import Period
 from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
-from cosell.results import PartnerStanding, PayoutLine, Projection
+from cosell.results import LineKind, PartnerStanding, PayoutLine, Projection
 
 KIND = "commission"
 MARGIN_FLOOR = "margin_floor"
 LATE = "late"
 ZERO = Decimal(0)
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Commission", deal_incentive=True),)
 
 
 @dataclass(frozen=True, slots=True)

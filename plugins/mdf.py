@@ -20,11 +20,16 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.results import PartnerStanding, PayoutLine
+from cosell.results import LineKind, PartnerStanding, PayoutLine
 
 KIND = "mdf"
 APPROVAL, RELEASE = "approval", "release"
 ZERO = Decimal(0)
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Market-development funds", capped=False, in_budget=False, period_earnings=False),)
 
 
 def claim_tag(claim_id: str) -> str:

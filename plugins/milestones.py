@@ -12,9 +12,14 @@ from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
 from cosell.program import Milestone
 from cosell.records import Deal
-from cosell.results import PayoutLine
+from cosell.results import LineKind, PayoutLine
 
 KIND = "milestone"
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Milestones"),)
 
 
 def milestone_tag(name: str) -> str:

@@ -7,9 +7,14 @@ from collections.abc import Iterable
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show
-from cosell.results import PayoutLine
+from cosell.results import LineKind, PayoutLine
 
 KIND = "signing_bonus"
+
+
+@hookimpl(tryfirst=True)
+def cosell_line_kinds() -> Iterable[LineKind]:
+    return (LineKind(KIND, "Signing bonus"),)
 
 
 @hookimpl(tryfirst=True)

@@ -6,7 +6,7 @@ from cosell import hookimpl
 from cosell.engine import check_program
 from cosell.errors import PluginError, ProgramError
 from cosell.pluginmanager import Plugins
-from cosell.results import MetricDefinition, PayoutLine
+from cosell.results import LineKind, MetricDefinition, PayoutLine
 from cosell.testing import compute_period, deal, partner, program
 
 
@@ -64,6 +64,10 @@ def test_plugin_returning_the_wrong_type_is_named():
 
 class FloatAmount:
     @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("bonus", "Bonus")]
+
+    @hookimpl
     def cosell_payout_lines(self, partner):
         return [PayoutLine(partner.id, "bonus", 5.5, "a float")]  # type: ignore[arg-type]
 
@@ -75,6 +79,10 @@ def test_float_amount_is_refused():
 
 
 class Bonus:
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("loyalty", "Loyalty")]
+
     @hookimpl
     def cosell_payout_lines(self, partner, lines):
         earned = sum((line.amount for line in lines), Decimal(0))

@@ -122,7 +122,7 @@ def test_a_partner_under_the_cap_and_budget_says_so_plainly():
     adj = statement(lines=(line("commission", "3200.00", deal_id="D3001"),)).adjustments
     assert adj.cap is None and adj.budget is None and adj.earnings == D("3200.00")
     assert adj.cap_text() == "3,200.00 is within the per-partner cap of 50,000.00"
-    assert adj.budget_text() == "not scaled (program budget 115,000.00)"
+    assert adj.budget_text() == "not scaled: the program stayed within its budget"
 
 
 def test_next_tier_needs_its_min_score_and_each_unmet_requirement():

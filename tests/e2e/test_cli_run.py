@@ -158,3 +158,12 @@ def test_an_internal_error_exits_1_with_a_short_message_and_the_traceback_in_the
     assert result.exit_code == 1
     assert "internal error" in result.output and "Traceback" not in result.output
     assert "ZeroDivisionError" in (work / "cosell.log").read_text()
+
+
+def test_explain_tells_the_program_owner_the_budgets_full_arithmetic_that_statements_keep_private(work):
+    assert cosell(*run_args()).exit_code == 0
+    statement = cosell("statement", "--period", "2026-Q3", "--format", "csv", "--partner", "P002").output
+    assert "scaled by 0.968421" in statement and "118,750.00" not in statement
+    explained = cosell("explain", "P002", "--program", "program.yaml", "--input", "data")
+    assert explained.exit_code == 0, explained.output
+    assert "118,750.00" in explained.output and "115,000.00" in explained.output

@@ -70,7 +70,8 @@ def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
     assert "capped from 63,600.00 to 50,000.00" in p002 and "-13,600.00" in p002
     assert "cap: lines subject to the cap add up to 63,600.00, above the per-partner cap of 50,000.00" in p002
     assert "scaled by the program budget from 50,000.00 to 48,421.05" in p002 and "-1,578.95" in p002
-    assert "program budget of 115,000.00; this partner&#x27;s 50,000.00 is scaled to 48,421.05" in p002
+    assert "scaled by 0.968421; this partner&#x27;s 50,000.00 is scaled to 48,421.05" in p002
+    assert "118,750.00" not in p002 and "115,000.00" not in p002  # the program's total and budget
     assert "40,021.05 USD" in p002  # 55,200 − 13,600 − 1,578.95, MDF left out
     assert "clawback: Contoso - Payroll (D2005) was refunded on 2026-07-10" in p002
 

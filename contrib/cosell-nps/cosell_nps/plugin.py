@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.results import MetricDefinition, PartnerStanding, PayoutLine
+from cosell.results import LineKind, MetricDefinition, PartnerStanding, PayoutLine
 
 METRIC = "nps"
 KIND = "nps_bonus"
@@ -58,6 +58,12 @@ def partner_nps(partner: PartnerFacts, settings: NpsSettings) -> Decimal | None:
     except InvalidOperation:
         return None
     return value if value.is_finite() and -100 <= value <= 100 else None
+
+
+@hookimpl
+def cosell_line_kinds() -> Iterable[LineKind]:
+    # A bonus like any other: inside the per-partner cap and the program budget, not tied to a deal.
+    return [LineKind(KIND, "NPS bonus", description="paid when the partner's NPS reaches the threshold")]
 
 
 @hookimpl

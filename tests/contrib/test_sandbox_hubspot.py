@@ -146,7 +146,10 @@ def test_an_archived_deal_is_read_only_with_archived_true_until_purged(sb: Sandb
     assert gone.value.status == 404
     assert hs.crm.deals.basic_api.get_by_id(deal, archived=True).archived is True
     assert deal not in deal_ids(hs, 100)
-    assert hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=1)).total == live_before - 1
+    assert (
+        hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=1)).total
+        == live_before - 1
+    )
     archived = hs.crm.deals.basic_api.get_page(limit=100, archived=True).results
     assert deal in {d.id for d in archived}
     assert sb.purge()["hubspot"] == len(archived)  # the seed archives about 1 % of deals too

@@ -81,9 +81,15 @@ def test_a_deleted_record_goes_to_the_recycle_bin_then_a_purge_removes_it_from_q
     with pytest.raises(SalesforceResourceNotFound):
         sf.Opportunity.update(deal, {"Amount": 1})
     assert sb.purge()["salesforce"] > 0
-    assert sf.query_all(f"SELECT Id FROM Opportunity WHERE Id = '{deal}'", include_deleted=True)["totalSize"] == 0
+    assert (
+        sf.query_all(f"SELECT Id FROM Opportunity WHERE Id = '{deal}'", include_deleted=True)["totalSize"]
+        == 0
+    )
     assert sf.query_all(rows, include_deleted=True)["totalSize"] == 0
-    assert sf.query_all("SELECT Id FROM Opportunity WHERE IsDeleted = true", include_deleted=True)["totalSize"] == 0
+    assert (
+        sf.query_all("SELECT Id FROM Opportunity WHERE IsDeleted = true", include_deleted=True)["totalSize"]
+        == 0
+    )
 
 
 def test_activities_older_than_365_days_are_archived_hidden_from_query_not_query_all(sb: Sandbox) -> None:
@@ -106,7 +112,9 @@ def test_the_versions_resource_answers_without_a_session(sb: Sandbox) -> None:
     answer = requests.get(f"{sb.salesforce_instance_url}/services/data/", verify=sb.ca_bundle, timeout=30)
     assert answer.status_code == 200
     assert {"version": "59.0", "url": "/services/data/v59.0"}.items() <= answer.json()[0].items()
-    denied = requests.get(f"{sb.salesforce_instance_url}/services/data/v59.0/limits", verify=sb.ca_bundle, timeout=30)
+    denied = requests.get(
+        f"{sb.salesforce_instance_url}/services/data/v59.0/limits", verify=sb.ca_bundle, timeout=30
+    )
     assert denied.status_code == 401
 
 

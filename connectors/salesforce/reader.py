@@ -218,16 +218,14 @@ def sync_all(
 def sync_stream(source: Source, ledger: Ledger, stream: Stream, overlap: timedelta) -> tuple[int, bool]:
     """Sync one stream; returns records changed, and whether the read was full."""
     cursor = Cursor.load(ledger, CONNECTOR, stream.cursor_key, overlap)
-    full = stream.full_each_run or cursor.since is None
-    if full:
+    since = None if stream.full_each_run else cursor.since
+    if since is None:
         changed, newest = _full_read(source, ledger, stream)
     else:
-        since = cursor.since
-        assert since is not None
         changed, newest = _incremental_read(source, ledger, stream, since)
     if not stream.full_each_run:
         cursor.advanced(newest).save(ledger)
-    return changed, full
+    return changed, since is None
 
 
 def _live_ids(source: Source, stream: Stream) -> Iterator[str]:

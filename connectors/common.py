@@ -195,4 +195,5 @@ class Reconciler:
         if not total:
             return f"{crm} ids checked against the snapshot: no record left"
         per = ", ".join(f"{obj} {n}" for obj, n in sorted(self.left.items()) if n)
-        return f"{crm} ids checked against the snapshot: {total} deleted records left it ({per})"
+        records = "record" if total == 1 else "records"
+        return f"{crm} ids checked against the snapshot: {total} deleted {records} left it ({per})"

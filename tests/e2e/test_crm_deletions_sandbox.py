@@ -132,7 +132,7 @@ def test_salesforce_a_won_deal_deleted_and_purged_earns_nothing_once_the_ids_are
     assert deal not in earnings(env)
     assert deal not in snapshot_ids(env, "salesforce", "Opportunity")
     assert not rerun["failures"] and deal not in {c["id"] for c in rerun["changes"]}
-    assert any("1 deleted records left it (Opportunity 1)" in note for note in rerun["notes"])
+    assert any("1 deleted record left it (Opportunity 1)" in note for note in rerun["notes"])
     quiet = run(env, "salesforce")  # checked just now: not again
     assert not any("ids checked" in note for note in quiet["notes"])
 
@@ -202,7 +202,7 @@ def test_hubspot_a_won_deal_archived_and_purged_earns_nothing_once_the_ids_are_c
     assert deal not in snapshot_ids(env, "hubspot", "deals")
     assert deal not in snapshot_ids(env, "hubspot", "links:deals")
     assert not rerun["failures"] and deal not in {c["id"] for c in rerun["changes"]}
-    assert any("1 deleted records left it (deals 1)" in note for note in rerun["notes"])
+    assert any("1 deleted record left it (deals 1)" in note for note in rerun["notes"])
 
 
 def test_hubspot_an_archived_deal_not_yet_purged_leaves_through_the_incremental_read(

@@ -1,4 +1,5 @@
-"""Pieces both CRM connectors share: retries that honour Retry-After, and incremental-sync cursors.
+"""Pieces both CRM connectors share: retries that honour Retry-After, incremental-sync cursors, and
+the reconciliation that removes records the CRM purged.
 
 Retries are bounded by time, not by a small count: under a 30 % fault storm five attempts still lose
 about 0.2 % of calls, while a time budget keeps trying as long as a scheduled run can afford to.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -115,6 +116,84 @@ class Cursor:
 
     def save(self, ledger: Ledger) -> None:
         if self.value is not None:
-            ledger.set_cursor(self.connector, self.stream, self.value.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+            ledger.set_cursor(
+                self.connector, self.stream, self.value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            )
 
 
+RECONCILED_STREAM = "reconciled"
+"""The cursor (per connector) holding when the snapshot was last checked against the CRM's ids."""
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reconciler:
+    """Removes from the snapshot the records the CRM no longer has, whenever the last check is older
+    than the CRM's shortest retention of deleted records.
+
+    An incremental read sees a deleted record only while the CRM keeps it (Salesforce's recycle bin:
+    15 days, less when the bin is emptied or full, none after a hard delete; HubSpot's archive: 90
+    days). A record deleted and purged between two reads would stay in the snapshot, and so in every
+    total and write-back, for good. So once per retention window each stream that was read
+    incrementally is checked against an ids-only read of the CRM, and snapshot records missing there
+    are removed.
+
+    The wall clock decides only *when* to check (the time of the last check is kept as a cursor); it
+    never changes what a run computes from the records it reads.
+    """
+
+    def __init__(
+        self, connector: str, retention: timedelta, clock: Callable[[], datetime] = _wall_clock
+    ) -> None:
+        self.connector = connector
+        self.retention = retention
+        self.clock = clock
+        self.left: dict[str, int] = {}
+        """Records removed per object by the last check this process made."""
+        self.checked = False
+
+    def due(self, ledger: Ledger) -> bool:
+        """True when the snapshot was never checked, or the last check is a retention window old."""
+        text = ledger.cursor(self.connector, RECONCILED_STREAM)
+        if not text:
+            return True
+        last = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return self.clock() - last >= self.retention
+
+    def remove_missing(self, ledger: Ledger, obj: str, live_ids: Iterable[str]) -> list[str]:
+        """Remove the snapshot records of ``obj`` that are not among ``live_ids`` (read whole before
+        anything is removed, so a read that fails half-way removes nothing); returns their ids."""
+        live = set(live_ids)
+        gone = sorted(ledger.snapshot_ids(self.connector, obj) - live)
+        if gone:
+            ledger.snapshot_delete(self.connector, obj, gone)
+        self.left[obj] = self.left.get(obj, 0) + len(gone)
+        self.checked = True
+        return gone
+
+    def check_after_refusals(
+        self, ledger: Ledger | None, errors: Iterable[str | None], gone_codes: tuple[str, ...]
+    ) -> None:
+        """Make the next sync check the ids when the CRM refused a write because the record does not
+        exist (``gone_codes``: the error codes saying so): it was deleted, and maybe purged already,
+        so only the check can take it out of the snapshot (and its payouts) before the window ends."""
+        if ledger is not None and any(e is not None and e.startswith(gone_codes) for e in errors):
+            ledger.set_cursor(self.connector, RECONCILED_STREAM, "")
+
+    def done(self, ledger: Ledger) -> None:
+        """Record that the snapshot was checked now (a first read, being full, counts as a check)."""
+        stamp = self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z")
+        ledger.set_cursor(self.connector, RECONCILED_STREAM, stamp)
+
+    def note(self, crm: str) -> str | None:
+        """The run-output line saying how many records left, when this process checked a stream."""
+        if not self.checked:
+            return None
+        total = sum(self.left.values())
+        if not total:
+            return f"{crm} ids checked against the snapshot: no record left"
+        per = ", ".join(f"{obj} {n}" for obj, n in sorted(self.left.items()) if n)
+        records = "record" if total == 1 else "records"
+        return f"{crm} ids checked against the snapshot: {total} deleted {records} left it ({per})"

@@ -1015,6 +1015,13 @@ class Ledger:
         with self._write() as conn:
             conn.execute(stmt, [{"connector": connector, "stream": stream, "value": value}])
 
+    def snapshot_ids(self, connector: str, obj: str) -> set[str]:
+        """The ids of every stored record of ``connector``'s ``obj`` (payloads are not read)."""
+        s = snapshot_table
+        with self._read() as conn:
+            rows = conn.execute(sa.select(s.c.record_id).where(s.c.connector == connector, s.c.object == obj))
+            return {str(rid) for (rid,) in rows}
+
     def _bulk_insert(
         self, conn: Connection, table: sa.Table, rows: Iterable[tuple[Any, ...]], skip: tuple[str, ...] = ()
     ) -> None:

@@ -8,7 +8,9 @@
 - Associations change without touching a record's stamp, so they are re-read in full each run (v4 batch
   read, 1,000 ids a call) and stored beside the records.
 - Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
-  HubSpot) and removes them; a full read also drops every snapshot record it did not see.
+  HubSpot) and removes them; a full read also drops every snapshot record it did not see. Records
+  archived and purged between two syncs are caught by the reconciliation: once every 90 days each
+  stream read incrementally is checked against the portal's ids (see :meth:`HubSpotSync._live_ids`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cosell.connectors.common import Cursor
+from cosell.connectors.common import Cursor, Reconciler
 from cosell.errors import ConfigError
 
 from .client import HubSpotClient, HubSpotRefused
@@ -30,6 +32,11 @@ CONNECTOR = "hubspot"
 SEARCH_CAP = 10_000
 """HubSpot answers at most this many results to one search query."""
 BATCH_READ_SIZE = 100
+ID_SEARCH_PAGE = 200
+"""Search pages of an ids-only read: the most HubSpot's search answers a call (the list endpoint: 100)."""
+RETENTION = timedelta(days=90)
+"""How long HubSpot keeps an archived record: the snapshot is checked against the portal's ids at
+least this often."""
 STAGES_KEY = ("pipelines", "deals")
 
 
@@ -40,10 +47,18 @@ def _links_object(stream: str) -> str:
 class HubSpotSync:
     """One sync of the snapshot (see the module docstring)."""
 
-    def __init__(self, client: HubSpotClient, settings: HubSpotSettings, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        client: HubSpotClient,
+        settings: HubSpotSettings,
+        ledger: Ledger,
+        reconciler: Reconciler | None = None,
+    ) -> None:
         self.client = client
         self.s = settings
         self.ledger = ledger
+        self.reconciler = reconciler
+        self._check = False
 
     # -- the streams ------------------------------------------------------------------------------------
 
@@ -76,11 +91,14 @@ class HubSpotSync:
 
     def _run(self) -> dict[str, int]:
         counts: dict[str, int] = {}
+        self._check = self.reconciler is not None and self.reconciler.due(self.ledger)
         for obj, props, first_filters in self.streams():
             read, deleted = self._stream(obj, props, first_filters)
             counts[obj] = read
             if deleted:
                 counts[f"{obj} deleted"] = deleted
+        if self._check and self.reconciler is not None:
+            self.reconciler.done(self.ledger)
         self._stages()
         self._links("deals", self._ids("deals"))
         for obj in self.s.activity_objects:
@@ -120,18 +138,46 @@ class HubSpotSync:
         if self.s.read_archived:
             gone |= set(self.client.archived_ids(obj))
         deleted = self.ledger.snapshot_delete(CONNECTOR, obj, sorted(gone)) if gone else 0
+        if since is not None and self._check and self.reconciler is not None:
+            left = self.reconciler.remove_missing(self.ledger, obj, self._live_ids(obj, first_filters))
+            deleted += len(left)
+            gone.update(left)
         if deleted:
             self.ledger.snapshot_delete(CONNECTOR, _links_object(obj), sorted(gone))
         # saved last: a sync that fails half-way reads the same records again next time
         cursor.advanced(newest).save(self.ledger)
         return count, deleted
 
+    def _live_ids(self, obj: str, first_filters: list[dict[str, Any]]) -> set[str]:
+        """The ids of the snapshot's ``obj`` records that the portal still has (not archived).
+
+        A search asking only for ``hs_object_id`` with the stream's first-read filter, 200 a page (the
+        list endpoint gives 100 a page and cannot filter, so it would page through every customer
+        company and untyped engagement too); then the snapshot ids it did not return (records that no
+        longer match the filter) are asked for by batch read, 100 a call, and those not found are gone.
+        """
+        live = {
+            r["id"]
+            for page in self._search(obj, ["hs_object_id"], first_filters, None, ID_SEARCH_PAGE)
+            for r in page
+        }
+        unsure = sorted(self.ledger.snapshot_ids(CONNECTOR, obj) - live)
+        for start in range(0, len(unsure), BATCH_READ_SIZE):
+            rows = self.client.batch_read(obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
+            live.update(str(r["id"]) for r in rows)
+        return live
+
     def _search(
-        self, obj: str, props: list[str], filters: list[dict[str, Any]], since: datetime | None
+        self,
+        obj: str,
+        props: list[str],
+        filters: list[dict[str, Any]],
+        since: datetime | None,
+        size: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
         last id read whenever one query's results are spent."""
-        size = self.s.search_page_size
+        size = size or self.s.search_page_size
         last_id: str | None = None
         while True:
             group = list(filters)

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import RetryPolicy
+from cosell.connectors.common import Reconciler, RetryPolicy
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
 from .client import Credentials, HubSpotClient, HubSpotRefused
 from .mapping import HubSpotSettings, build_records
-from .reader import CONNECTOR, HubSpotSync, load_snapshot, managed_values
+from .reader import CONNECTOR, RETENTION, HubSpotSync, load_snapshot, managed_values
 
 if TYPE_CHECKING:
     from cosell.ledger import Ledger
@@ -40,6 +40,8 @@ class HubSpotConnector:
         self.client = client
         self.settings = settings
         self._held: dict[RecordKey, FieldValues] = {}
+        self.reconciler = Reconciler(CONNECTOR, RETENTION)
+        self._ledger: Ledger | None = None
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.client.credentials.base_url!r})"
@@ -61,7 +63,8 @@ class HubSpotConnector:
     # -- reading ----------------------------------------------------------------------------------------
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
-        return HubSpotSync(self.client, self.settings, ledger).run()
+        self._ledger = ledger
+        return HubSpotSync(self.client, self.settings, ledger, self.reconciler).run()
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
         self.sync(program, ledger)
@@ -97,6 +100,10 @@ class HubSpotConnector:
             outcomes += [
                 WriteOutcome((obj, rid), ok, error) for rid, ok, error in self._update(object_type, items)
             ]
+        # a record archived (or purged) since the read: the next sync checks the portal's ids
+        self.reconciler.check_after_refusals(
+            self._ledger, (o.error for o in outcomes if not o.ok), ("OBJECT_NOT_FOUND",)
+        )
         return outcomes
 
     def _update(
@@ -129,9 +136,13 @@ class HubSpotConnector:
 
     def notes(self) -> Sequence[str]:
         calls = self.client.calls
-        if not calls:
-            return ()
-        return ("HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),)
+        left = self.reconciler.note("HubSpot")
+        lines = [left] if left else []
+        if calls:
+            lines.insert(
+                0, "HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items()))
+            )
+        return lines
 
 
 def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:

@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import RetryPolicy
+from cosell.connectors.common import Reconciler, RetryPolicy
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
 from .client import SalesforceClient, connect
 from .mapping import SalesforceSettings
-from .reader import CONNECTOR, records_from_snapshot, sync_all
+from .reader import CONNECTOR, RETENTION, records_from_snapshot, sync_all
 from .writer import CollectionsWriter
 
 if TYPE_CHECKING:
     from cosell.ledger import Ledger
     from cosell.program import Program
+
+
+GONE_CODES = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
+"""Write errors saying the record is not in the org (in the recycle bin, or purged): cosell writes
+only its own fields, never lookups, so a bad reference can only be the record's own id."""
 
 
 def settings_from(options: Mapping[str, Any]) -> SalesforceSettings:
@@ -64,6 +69,7 @@ class SalesforceConnector:
         self.target = f"salesforce:{urlsplit(client.instance_url).netloc}"
         self._writer = CollectionsWriter(client, settings)
         self._current: dict[RecordKey, FieldValues] | None = None
+        self.reconciler = Reconciler(CONNECTOR, RETENTION)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SalesforceConnector:
@@ -80,7 +86,7 @@ class SalesforceConnector:
         outbox's comparison finds them landed instead of sending them again)."""
         self._ledger = ledger
         self._writer.settle(ledger)
-        return sync_all(self.client, ledger, self.settings)
+        return sync_all(self.client, ledger, self.settings, self.reconciler)
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
         self.sync(program, ledger)
@@ -95,6 +101,9 @@ class SalesforceConnector:
 
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
         outcomes = self._writer.write(writes, self._ledger)
+        self.reconciler.check_after_refusals(
+            self._ledger, (o.error for o in outcomes if not o.ok), GONE_CODES
+        )
         if self._current is not None:
             # keep the in-memory view equal to the org, so a later comparison in this process is right
             for w, o in zip(writes, outcomes, strict=True):
@@ -103,4 +112,5 @@ class SalesforceConnector:
         return outcomes
 
     def notes(self) -> Sequence[str]:
-        return self.client.notes()
+        left = self.reconciler.note("Salesforce")
+        return [*self.client.notes(), *([left] if left else [])]

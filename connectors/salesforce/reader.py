@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Cursor
+from cosell.connectors.common import Cursor, Reconciler
 from cosell.errors import InputError, Problem
 from cosell.records import (
     ACTIVITY,
@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 
 CONNECTOR = "salesforce"
 _UPSERT_CHUNK = 2000
+ARCHIVED_ACTIVITY_OBJECTS = frozenset({"Task", "Event"})
+"""The sObjects whose old records Salesforce archives, hiding them from ``query``."""
+RETENTION = timedelta(days=15)
+"""How long the recycle bin keeps a deleted record at most: the snapshot is checked against the org's
+ids at least this often."""
 ACCOUNT_MANAGED = ("tier", "score", "period_earnings")
 DEAL_MANAGED = ("incentive", "incentive_status", "incentive_note")
 
@@ -61,6 +66,10 @@ class Stream:
     columns: Mapping[str, str]
     filter: str | None = None
     full_each_run: bool = False
+    archived: bool = False
+    """Tasks and Events: ``query`` hides those Salesforce archived (Events older than 365 days, closed
+    Tasks due more than 365 days ago), so full and ids-only reads go through ``queryAll`` with
+    ``IsDeleted = false``."""
 
     @property
     def cursor_key(self) -> str:
@@ -71,6 +80,11 @@ class Stream:
     def soql(self, where: list[str], *, deleted: bool = False) -> str:
         extra = ["IsDeleted"] if deleted else []
         return soql.select(["Id", "SystemModstamp", *extra, *self.columns.values()], self.sobject, where)
+
+    def live_where(self) -> list[str]:
+        """The conditions of a read of the records as they are now (no deleted ones)."""
+        where = [self.filter] if self.filter else []
+        return [*where, "IsDeleted = false"] if self.archived else where
 
     def payload(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {key: flatten(row, path) for key, path in self.columns.items()}
@@ -121,7 +135,7 @@ def streams(settings: SalesforceSettings) -> dict[str, Stream]:
         activity = {"partner": settings.activity_partner_field, "date": settings.activity_date_field}
         _put(activity, "type", settings.activity_type_field)
         _put(activity, "type_fallback", settings.activity_type_fallback)
-        out[obj] = Stream(obj, activity)
+        out[obj] = Stream(obj, activity, archived=obj in ARCHIVED_ACTIVITY_OBJECTS)
     if settings.mdf_object:
         claim = {
             "partner": settings.mdf_partner_field,
@@ -176,33 +190,60 @@ class Source:
             page = self.client.next_page(str(next_url), what=f"query {sobject}")
 
 
-def sync_all(client: SalesforceClient, ledger: Ledger, settings: SalesforceSettings) -> dict[str, int]:
-    """Pull every stream's changes into the snapshot; returns records changed per sObject."""
+def sync_all(
+    client: SalesforceClient,
+    ledger: Ledger,
+    settings: SalesforceSettings,
+    reconciler: Reconciler | None = None,
+) -> dict[str, int]:
+    """Pull every stream's changes into the snapshot; returns records changed per sObject.
+
+    When ``reconciler`` says the last check is a recycle-bin retention old, every stream read
+    incrementally is then checked against the org's ids (``SELECT Id``), and records the org no longer
+    has (deleted and purged since) leave the snapshot. A full read needs no check: it replaces the
+    stream's snapshot."""
     overlap = timedelta(seconds=settings.overlap_seconds)
     source = Source(client, settings)
-    return {name: sync_stream(source, ledger, stream, overlap) for name, stream in streams(settings).items()}
+    check = reconciler is not None and reconciler.due(ledger)
+    counts: dict[str, int] = {}
+    for name, stream in streams(settings).items():
+        counts[name], full = sync_stream(source, ledger, stream, overlap)
+        if check and reconciler is not None and not full:
+            counts[name] += len(reconciler.remove_missing(ledger, stream.sobject, _live_ids(source, stream)))
+    if check and reconciler is not None:
+        reconciler.done(ledger)
+    return counts
 
 
-def sync_stream(source: Source, ledger: Ledger, stream: Stream, overlap: timedelta) -> int:
+def sync_stream(source: Source, ledger: Ledger, stream: Stream, overlap: timedelta) -> tuple[int, bool]:
+    """Sync one stream; returns records changed, and whether the read was full."""
     cursor = Cursor.load(ledger, CONNECTOR, stream.cursor_key, overlap)
-    if stream.full_each_run or cursor.since is None:
+    since = None if stream.full_each_run else cursor.since
+    if since is None:
         changed, newest = _full_read(source, ledger, stream)
     else:
-        changed, newest = _incremental_read(source, ledger, stream, cursor.since)
+        changed, newest = _incremental_read(source, ledger, stream, since)
     if not stream.full_each_run:
         cursor.advanced(newest).save(ledger)
-    return changed
+    return changed, since is None
+
+
+def _live_ids(source: Source, stream: Stream) -> Iterator[str]:
+    """The ids of the stream's records in the org now: ``SELECT Id`` only, through REST (2,000 a page)
+    or, above ``bulk_query_threshold``, a Bulk query job (50,000 a result page)."""
+    text = soql.select(["Id"], stream.sobject, stream.live_where())
+    for row in source.rows(text, stream.sobject, include_deleted=stream.archived):
+        yield str(row["Id"])
 
 
 def _full_read(source: Source, ledger: Ledger, stream: Stream) -> tuple[int, datetime | None]:
     """Read the whole stream and make the snapshot equal to it (only differing rows are stored)."""
     before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
-    where = [stream.filter] if stream.filter else []
     newest: datetime | None = None
     seen: set[str] = set()
     changed: list[tuple[str, dict[str, Any]]] = []
     count = 0
-    for row in source.rows(stream.soql(where), stream.sobject):
+    for row in source.rows(stream.soql(stream.live_where()), stream.sobject, include_deleted=stream.archived):
         rid = str(row["Id"])
         seen.add(rid)
         newest = _later(newest, row.get("SystemModstamp"))

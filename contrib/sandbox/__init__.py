@@ -76,6 +76,11 @@ class Sandbox:
         """Reseed the data, drop runtime custom fields and jobs, zero the counters (faults stay)."""
         self._server.state.reset()
 
+    def purge(self) -> dict[str, int]:
+        """Empty both recycle bins, as the retention windows would (as ``POST /_sandbox/purge``):
+        records deleted (Salesforce) or archived (HubSpot) are gone for good. Counts per CRM."""
+        return self._server.state.purge()
+
     def set_faults(self, faults: FaultsArg) -> Faults:
         """Replace the faults in force (``None`` clears them); returns the parsed faults."""
         return self._server.state.set_faults(faults)

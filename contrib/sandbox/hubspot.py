@@ -24,11 +24,14 @@ from .store import (
     hs_datetime,
 )
 
-SEARCH_LIMIT = 100
+SEARCH_LIMIT = 200
 LIST_LIMIT = 100
 SEARCH_CAP = 10_000
 BATCH_LIMIT = 100
 ASSOC_BATCH_LIMIT = 1000
+FILTER_GROUPS_MAX = 5
+FILTERS_PER_GROUP_MAX = 10
+FILTERS_MAX = 25
 PORTAL_ID = 99_000_001
 _SINGULAR = {"companies": "company", "deals": "deal", "meetings": "meeting", MDF_OBJECT_NAME: "mdf_claim"}
 _DEFAULT_PROPS = {
@@ -195,6 +198,8 @@ class HubSpotAPI:
                     return self.get_object(req, type_name, rest[1])
                 if m == "PATCH":
                     return self.patch_object(req, type_name, rest[1])
+                if m == "DELETE":
+                    return self.archive_object(type_name, rest[1])
         if version == "v4" and area == "associations" and len(rest) >= 3:
             from_type, to_type = self._type(rest[0]), self._type(rest[1])
             if from_type is None or to_type is None:
@@ -413,10 +418,13 @@ class HubSpotAPI:
         groups = body.get("filterGroups") or []
         if not isinstance(groups, list):
             return self.validation("filterGroups must be a list")
-        if len(groups) > 5:
-            return self.validation("Too many filter groups: up to 5 are allowed")
-        if sum(len(g.get("filters") or []) for g in groups if isinstance(g, dict)) > 18:
-            return self.validation("Too many filters: up to 18 in all are allowed")
+        if len(groups) > FILTER_GROUPS_MAX:
+            return self.validation(
+                f"Too many filter groups ({len(groups)}): up to {FILTER_GROUPS_MAX} are allowed"
+            )
+        total = sum(len(g.get("filters") or []) for g in groups if isinstance(g, dict))
+        if total > FILTERS_MAX:
+            return self.validation(f"Too many filters ({total}): up to {FILTERS_MAX} in all are allowed")
         sorts_raw = body.get("sorts") or []
         props = body.get("properties") if isinstance(body.get("properties"), list) else None
         key = json.dumps(
@@ -428,8 +436,11 @@ class HubSpotAPI:
                 compiled = []
                 for g in groups:
                     filters = g.get("filters") or []
-                    if len(filters) > 6:
-                        raise ValueError("Too many filters in a filter group: up to 6 are allowed")
+                    if len(filters) > FILTERS_PER_GROUP_MAX:
+                        raise ValueError(
+                            f"Too many filters in a filter group ({len(filters)}): "
+                            f"up to {FILTERS_PER_GROUP_MAX} are allowed"
+                        )
                     compiled.append([self._compile_filter(type_name, f) for f in filters])
                 sorts: list[tuple[str, bool]] = []
                 for s in sorts_raw:
@@ -630,6 +641,36 @@ class HubSpotAPI:
         self.store.version += 1
         self._write(type_name, obj, values, hs_datetime(self.store.clock.tick()))
         return json_response(200, self.obj_json(type_name, obj, list(values)))
+
+    def archive_object(self, type_name: str, object_id: str) -> Response:
+        """``DELETE /crm/v3/objects/{type}/{id}``: archived (readable with ``archived=true``, gone from
+        search, list and batch read) until purged; 204 also for an id already archived or unknown."""
+        obj = self.store.objects[type_name].get(object_id)
+        if obj is not None and not obj.archived:
+            self.store.version += 1
+            obj.archived = True
+            obj.updated_at = hs_datetime(self.store.clock.tick())
+        return Response(204)
+
+    def purge(self) -> int:
+        """Drop every archived record and its associations, as 90 days would. Returns how many."""
+        gone = 0
+        for type_name, objs in self.store.objects.items():
+            archived = {oid for oid, o in objs.items() if o.archived}
+            for oid in archived:
+                del objs[oid]
+            for (from_type, to_type), table in self.store.assoc.items():
+                if from_type == type_name:
+                    for oid in archived:
+                        table.pop(oid, None)
+                elif to_type == type_name:
+                    for rows in table.values():
+                        for oid in archived & rows.keys():
+                            del rows[oid]
+            gone += len(archived)
+        if gone:
+            self.store.version += 1
+        return gone
 
     def batch_update(self, req: Request, type_name: str) -> Response:
         batch = self._batch_body(req)

@@ -298,7 +298,7 @@ class SalesforceAPI:
             return sf_error(400, exc.code, exc.message)
         records = list(objects[parsed.object].records.values())
         if not include_deleted and not tooling:
-            records = [r for r in records if not r.get("IsDeleted")]
+            records = [r for r in records if self.store.visible_to_query(parsed.object, r)]
         rows = soql.run(parsed, parser, records)
         if parsed.count_only:
             return json_response(200, {"totalSize": len(rows), "done": True, "records": []})
@@ -431,9 +431,19 @@ class SalesforceAPI:
             for n in names:
                 out[n] = rec.get(n)
             return json_response(200, out)
+        if req.method == "DELETE":
+            # into the recycle bin: queryAll still sees it (IsDeleted = true) until it is purged
+            if rec is None:
+                return not_found()
+            if rec.get("IsDeleted"):
+                return sf_error(404, "ENTITY_IS_DELETED", "entity is deleted")
+            self.store.delete(obj.name, rec)
+            return Response(204)
         if req.method == "PATCH":
             if rec is None:
                 return not_found()
+            if rec.get("IsDeleted"):
+                return sf_error(404, "ENTITY_IS_DELETED", "entity is deleted")
             try:
                 body = req.json()
             except (ValueError, UnicodeDecodeError):
@@ -454,7 +464,9 @@ class SalesforceAPI:
             self.count_written(obj.name, 1)
             return Response(204)
         return sf_error(
-            405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. Allowed are GET,PATCH"
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{req.method}' not allowed. Allowed are GET,PATCH,DELETE",
         )
 
     # ------------------------------------------------------------------ writes
@@ -904,7 +916,7 @@ class SalesforceAPI:
                 )
             records = list(self.store.objects[parsed.object].records.values())
             if operation == "query":
-                records = [r for r in records if not r.get("IsDeleted")]
+                records = [r for r in records if self.store.visible_to_query(parsed.object, r)]
             rows = soql.run(parsed, parser, records)
             header = [fp.key for fp in parsed.fields]
             getters = [parser.getter(fp) for fp in parsed.fields]

@@ -88,6 +88,12 @@ class SandboxState:
             del self.sf, self.hs, self.sf_store, self.hs_store
             self._load()
 
+    def purge(self) -> dict[str, int]:
+        """Empty both recycle bins, as the CRMs do after their retention (Salesforce 15 days, HubSpot
+        90): deleted and archived records are gone for good. Counts per CRM."""
+        with self.lock:
+            return {"salesforce": self.sf_store.purge(), "hubspot": self.hs.purge()}
+
     def set_faults(self, faults: str | Mapping[str, Any] | Faults | None) -> Faults:
         parsed = parse_faults(faults)
         with self.lock:
@@ -180,10 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 resp.headers.update(retry)
                 return resp
-            if req.headers.get("authorization") != f"Bearer {state.token}":
-                return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
-            m = _SF_PREFIX.match(req.path)
             if req.path.rstrip("/") == "/services/data":
+                # the Versions resource answers without a session, as in a real org
                 return json_response(
                     200,
                     [
@@ -191,6 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
                         {"label": "Spring '25", "url": "/services/data/v63.0", "version": "63.0"},
                     ],
                 )
+            if req.headers.get("authorization") != f"Bearer {state.token}":
+                return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            m = _SF_PREFIX.match(req.path)
             if not m:
                 return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
             with state.lock:
@@ -255,6 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
         if route == ("POST", "/_sandbox/reset"):
             state.reset()
             return json_response(200, {"reset": True, "seed": state.seed})
+        if route == ("POST", "/_sandbox/purge"):
+            return json_response(200, state.purge())
         if route == ("GET", "/_sandbox/info"):
             return json_response(200, self.server.info())
         if route == ("GET", "/_sandbox/faults"):

@@ -21,6 +21,8 @@ from typing import Any
 from . import seed as seedmod
 
 CLOCK_START = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+ARCHIVE_AGE = dt.timedelta(days=365)
+"""Salesforce archives Events, and closed Tasks, dated more than this before today."""
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
@@ -578,6 +580,48 @@ class SalesforceStore:
         self.objects[obj].add_field(f)
         for rec in self.objects[obj].records.values():
             rec.setdefault(f.name, False if f.type == "boolean" else None)
+
+    # -- the recycle bin and archived activities ------------------------------------------------------
+
+    def archived(self, obj: str, rec: dict[str, Any]) -> bool:
+        """An activity Salesforce has archived: an Event dated more than 365 days before the org's
+        today (the logical clock's date), or a closed Task due that long ago. ``query`` hides them,
+        ``queryAll`` returns them."""
+        if obj not in ("Task", "Event"):
+            return False
+        day = rec.get("ActivityDate")
+        if not day or (obj == "Task" and rec.get("Status") != "Completed"):
+            return False
+        return dt.date.fromisoformat(str(day)) < self.clock.now.date() - ARCHIVE_AGE
+
+    def visible_to_query(self, obj: str, rec: dict[str, Any]) -> bool:
+        """What ``query`` (not ``queryAll``) returns: neither in the recycle bin nor archived."""
+        return not rec.get("IsDeleted") and not self.archived(obj, rec)
+
+    def delete(self, obj: str, rec: dict[str, Any]) -> None:
+        """Move a record to the recycle bin (``IsDeleted`` true, stamps bumped); an Opportunity takes
+        its OpportunityPartner rows with it, as in a real org."""
+        stamp = sf_datetime(self.clock.tick())
+        doomed = [rec]
+        if obj == "Opportunity":
+            doomed += [
+                r
+                for r in self.objects["OpportunityPartner"].records.values()
+                if r.get("OpportunityId") == rec["Id"] and not r.get("IsDeleted")
+            ]
+        for r in doomed:
+            r.update({"IsDeleted": True, "LastModifiedDate": stamp, "SystemModstamp": stamp})
+
+    def purge(self) -> int:
+        """Empty the recycle bin, as 15 days (or an admin emptying it) would: deleted records are gone,
+        from ``queryAll`` too. Returns how many records went."""
+        gone = 0
+        for sobject in self.objects.values():
+            deleted = [rid for rid, r in sobject.records.items() if r.get("IsDeleted")]
+            for rid in deleted:
+                del sobject.records[rid]
+            gone += len(deleted)
+        return gone
 
 
 # ----------------------------------------------------------------------------------- HubSpot side

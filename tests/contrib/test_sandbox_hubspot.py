@@ -98,11 +98,65 @@ def test_search_filters_sorts_and_pages_with_total(sb: Sandbox) -> None:
         assert float(d.properties["discount_percent"]) > 25
 
 
-def test_search_limit_over_100_is_a_validation_error(sb: Sandbox) -> None:
+def test_search_takes_200_a_page_and_over_200_is_a_validation_error(sb: Sandbox) -> None:
+    hs = client(sb)
+    page = hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=200))
+    assert len(page.results) == 200 and page.paging.next.after == "200"
     with pytest.raises(ApiException) as exc:
-        client(sb).crm.deals.search_api.do_search(public_object_search_request=search(limit=101))
+        hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=201))
     assert exc.value.status == 400
     assert '"category":"VALIDATION_ERROR"' in exc.value.body
+
+
+def _groups(*sizes: int) -> list[FilterGroup]:
+    amount = Filter(property_name="amount", operator="GT", value="0")
+    return [FilterGroup(filters=[amount] * n) for n in sizes]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "allowed"),
+    [
+        ((10,), True),  # 10 filters in a group
+        ((5, 5, 5, 5, 5), True),  # 5 groups, 25 filters in all
+        ((11,), False),
+        ((1, 1, 1, 1, 1, 1), False),  # a sixth group
+        ((10, 10, 6), False),  # 26 filters in all
+    ],
+)
+def test_search_filter_limits_are_5_groups_10_a_group_25_in_all(
+    sb: Sandbox, sizes: tuple[int, ...], allowed: bool
+) -> None:
+    request = search(limit=1, filter_groups=_groups(*sizes))
+    if allowed:
+        assert client(sb).crm.deals.search_api.do_search(public_object_search_request=request).total > 0
+        return
+    with pytest.raises(ApiException) as exc:
+        client(sb).crm.deals.search_api.do_search(public_object_search_request=request)
+    assert exc.value.status == 400
+    assert '"category":"VALIDATION_ERROR"' in exc.value.body
+
+
+def test_an_archived_deal_is_read_only_with_archived_true_until_purged(sb: Sandbox) -> None:
+    hs = client(sb)
+    deal = deal_ids(hs, 1)[0]
+    live_before = hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=1)).total
+    hs.crm.deals.basic_api.archive(deal)
+    with pytest.raises(ApiException) as gone:
+        hs.crm.deals.basic_api.get_by_id(deal)
+    assert gone.value.status == 404
+    assert hs.crm.deals.basic_api.get_by_id(deal, archived=True).archived is True
+    assert deal not in deal_ids(hs, 100)
+    assert (
+        hs.crm.deals.search_api.do_search(public_object_search_request=search(limit=1)).total
+        == live_before - 1
+    )
+    archived = hs.crm.deals.basic_api.get_page(limit=100, archived=True).results
+    assert deal in {d.id for d in archived}
+    assert sb.purge()["hubspot"] == len(archived)  # the seed archives about 1 % of deals too
+    assert hs.crm.deals.basic_api.get_page(limit=100, archived=True).results == []
+    with pytest.raises(ApiException) as purged:
+        hs.crm.deals.basic_api.get_by_id(deal, archived=True)
+    assert purged.value.status == 404
 
 
 def test_search_stops_at_10000_results() -> None:

@@ -12,6 +12,7 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
 )
 
 from cosell.contrib.sandbox import Sandbox
@@ -59,6 +60,62 @@ def test_deleted_records_are_visible_through_query_all_only(sb: Sandbox) -> None
     assert deleted, "the seed marks about 1 % of deals deleted"
     assert everything["totalSize"] == live + len(deleted) == 4500
     assert sf.query(f"SELECT Id FROM Opportunity WHERE Id = '{deleted[0]['Id']}'")["totalSize"] == 0
+
+
+def test_a_deleted_record_goes_to_the_recycle_bin_then_a_purge_removes_it_from_query_all(
+    sb: Sandbox,
+) -> None:
+    sf = client(sb)
+    deal = opportunity_ids(sf, "WHERE IsWon = true", 1)[0]
+    partners = sf.query(f"SELECT Id FROM OpportunityPartner WHERE OpportunityId = '{deal}'")["totalSize"]
+    assert sf.Opportunity.delete(deal) == 204
+    assert sf.query(f"SELECT Id FROM Opportunity WHERE Id = '{deal}'")["totalSize"] == 0
+    binned = sf.query_all(f"SELECT Id, IsDeleted FROM Opportunity WHERE Id = '{deal}'", include_deleted=True)
+    assert [r["IsDeleted"] for r in binned["records"]] == [True]
+    rows = f"SELECT Id FROM OpportunityPartner WHERE OpportunityId = '{deal}'"
+    assert sf.query(rows)["totalSize"] == 0  # its partner rows go with it
+    assert sf.query_all(rows, include_deleted=True)["totalSize"] == partners
+    with pytest.raises(SalesforceResourceNotFound) as again:
+        sf.Opportunity.delete(deal)
+    assert again.value.content[0]["errorCode"] == "ENTITY_IS_DELETED"
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Opportunity.update(deal, {"Amount": 1})
+    assert sb.purge()["salesforce"] > 0
+    assert (
+        sf.query_all(f"SELECT Id FROM Opportunity WHERE Id = '{deal}'", include_deleted=True)["totalSize"]
+        == 0
+    )
+    assert sf.query_all(rows, include_deleted=True)["totalSize"] == 0
+    assert (
+        sf.query_all("SELECT Id FROM Opportunity WHERE IsDeleted = true", include_deleted=True)["totalSize"]
+        == 0
+    )
+
+
+def test_activities_older_than_365_days_are_archived_hidden_from_query_not_query_all(sb: Sandbox) -> None:
+    sf = client(sb)
+    task, event = (
+        sf.query(f"SELECT Id FROM {obj} ORDER BY Id LIMIT 1")["records"][0]["Id"] for obj in ("Task", "Event")
+    )
+    # the org's today is the logical clock's (2027-01-01 onwards): 2025-12-31 is over 365 days ago
+    sf.Task.update(task, {"ActivityDate": "2025-12-31"})
+    sf.Event.update(event, {"ActivityDate": "2025-12-31"})
+    for obj, rid in (("Task", task), ("Event", event)):
+        where = f"SELECT Id, IsDeleted FROM {obj} WHERE Id = '{rid}'"
+        assert sf.query(where)["totalSize"] == 0
+        assert [r["IsDeleted"] for r in sf.query_all(where, include_deleted=True)["records"]] == [False]
+    sf.Task.update(task, {"Status": "Not Started"})  # an open task is never archived
+    assert sf.query(f"SELECT Id FROM Task WHERE Id = '{task}'")["totalSize"] == 1
+
+
+def test_the_versions_resource_answers_without_a_session(sb: Sandbox) -> None:
+    answer = requests.get(f"{sb.salesforce_instance_url}/services/data/", verify=sb.ca_bundle, timeout=30)
+    assert answer.status_code == 200
+    assert {"version": "59.0", "url": "/services/data/v59.0"}.items() <= answer.json()[0].items()
+    denied = requests.get(
+        f"{sb.salesforce_instance_url}/services/data/v59.0/limits", verify=sb.ca_bundle, timeout=30
+    )
+    assert denied.status_code == 401
 
 
 def test_soql_where_order_limit_and_relationship_fields(sb: Sandbox) -> None:

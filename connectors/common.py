@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 
 from cosell.errors import UnreachableError
@@ -118,3 +120,71 @@ class Cursor:
             ledger.set_cursor(self.connector, self.stream, self.value.astimezone(UTC).isoformat().replace("+00:00", "Z"))
 
 
+
+
+# --- managed fields must be fields cosell owns -------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedName:
+    """A managed field setting: its role, the CRM name it gives, and where it sits in the settings."""
+
+    role: str
+    name: str
+    loc: Loc
+    given: bool
+    """True when the program file sets it (the error then points at it); False for a default."""
+
+
+def check_managed_names(
+    title: str,
+    managed: Sequence[ManagedName],
+    read: Sequence[tuple[Loc, str | None]],
+    not_owned: Callable[[str], str | None],
+) -> None:
+    """Refuse managed fields cosell does not own (SPEC: cosell writes only its own fields).
+
+    A managed field must pass ``not_owned`` (which says why a name is a CRM's standard field), must not
+    be a field any setting reads (``read``: where each read name is set, and the name), and two roles
+    must not share one field. Names compare case-insensitively, as both CRMs do. Raises a pydantic
+    ``ValidationError`` whose locations point at the offending setting, so program errors name its line.
+    """
+    errors: list[InitErrorDetails] = []
+    readers: dict[str, Loc] = {}
+    for loc, name in read:
+        if name:
+            readers.setdefault(name.lower(), loc)
+    roles: dict[str, ManagedName] = {}
+
+    def refuse(m: ManagedName, message: str, other: Loc | None = None) -> None:
+        # a default managed name that collides with a setting the file gives: point at that setting
+        loc = other if other is not None and not m.given else m.loc
+        errors.append(
+            InitErrorDetails(
+                type=PydanticCustomError("managed_field", "{message}", {"message": message}),
+                loc=loc,
+                input=m.name,
+            )
+        )
+
+    for m in managed:
+        key = m.name.lower()
+        why = not_owned(m.name)
+        if why is not None:
+            refuse(m, f"{m.name!r} cannot hold cosell's {m.role}: {why}")
+        elif key in readers:
+            where = ".".join(str(p) for p in readers[key])
+            refuse(
+                m,
+                f"{m.name!r} cannot hold cosell's {m.role}: cosell reads it ({where}); "
+                "a managed field must be one only cosell writes",
+                readers[key],
+            )
+        elif key in roles:
+            first = roles[key]
+            refuse(m, f"{m.name!r} cannot hold both cosell's {first.role} and its {m.role}", first.loc)
+        roles.setdefault(key, m)
+    if errors:
+        raise ValidationError.from_exception_data(title, errors)

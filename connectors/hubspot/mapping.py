@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from cosell.connectors.common import ManagedName, check_managed_names
-
 from cosell.errors import InputError, Problem
 from cosell.records import (
     ROLES,
@@ -113,7 +112,9 @@ class HubSpotSettings(BaseModel):
         for key, value in self:
             if key.endswith("_property") and key.removesuffix("_property") not in _MANAGED_ROLES:
                 out.append(((key,), value))
-        out += [(("partner_attribute_properties", i), n) for i, n in enumerate(self.partner_attribute_properties)]
+        out += [
+            (("partner_attribute_properties", i), n) for i, n in enumerate(self.partner_attribute_properties)
+        ]
         return out
 
     def managed(self, obj: str) -> dict[str, str]:
@@ -146,7 +147,9 @@ class HubSpotSettings(BaseModel):
         return _unique(names)
 
 
-_MANAGED_ROLES = frozenset({"tier", "score", "period_earnings", "incentive", "incentive_status", "incentive_note"})
+_MANAGED_ROLES = frozenset(
+    {"tier", "score", "period_earnings", "incentive", "incentive_status", "incentive_note"}
+)
 
 # HubSpot's own company and deal properties (besides every hs_* and hubspot_* one): cosell never writes them.
 _DEFAULT_PROPERTIES = frozenset({

@@ -188,3 +188,66 @@ def check_managed_names(
         roles.setdefault(key, m)
     if errors:
         raise ValidationError.from_exception_data(title, errors)
+
+
+# --- which CRM a ledger's snapshot belongs to, and when to read it whole again -----------------------
+
+FULL_READ_AT = "full_read_at"
+"""The cursor (under a CRM's storage key) holding when its last full read finished (audit time, UTC)."""
+IDENTITY = "identity"
+"""The cursor (under the connector's bare name) holding the storage key of the CRM it last read."""
+
+
+def identity_notes(ledger: Ledger, connector: str, key: str, what: str) -> list[str]:
+    """What to tell the user when the CRM behind a connector is not the one this ledger last read
+    (a refreshed sandbox, another org), or when the ledger holds a snapshot from before snapshots were
+    keyed by the CRM's identity. Either way nothing of the other CRM is used: its rows sit under
+    another key. Records ``key`` as the CRM this ledger reads now."""
+    notes = []
+    before = ledger.cursor(connector, IDENTITY)
+    if before and before != key:
+        notes.append(
+            f"{what} {key.partition(':')[2]} is not the one this ledger last read "
+            f"({before.partition(':')[2]}): read in full; nothing synced from the other one "
+            "(snapshot, cursors, pending writes) is used"
+        )
+    elif not before and ledger.cursor(key, FULL_READ_AT) is None and _has_unkeyed_rows(ledger, connector):
+        notes.append(
+            f"this ledger's snapshot was not keyed by the {what}'s id (an older cosell): read in full"
+        )
+    if before != key:
+        ledger.set_cursor(connector, IDENTITY, key)
+    return notes
+
+
+def _has_unkeyed_rows(ledger: Ledger, connector: str) -> bool:
+    objects = ("Account", "Opportunity", "companies", "deals")
+    return any(ledger.snapshot_count(connector, obj) for obj in objects)
+
+
+def full_read_due(
+    ledger: Ledger, key: str, *, forced: bool, after_days: float | None, now: datetime
+) -> tuple[bool, str | None]:
+    """Whether this sync reads every stream whole (so the managed values compared before writing are
+    the CRM's own, not the snapshot's copy), and the note that says why. Due when asked for
+    (``--full-sync``), on the first read of a CRM, and once the last full read is ``after_days`` old;
+    the clock only decides when to read, never what a run computes."""
+    if forced:
+        return True, "read in full (--full-sync): managed values compared with what the CRM holds now"
+    last_text = ledger.cursor(key, FULL_READ_AT)
+    if not last_text:
+        return True, None
+    if after_days is None:
+        return False, None
+    last = datetime.fromisoformat(last_text.replace("Z", "+00:00"))
+    if now - last < timedelta(days=after_days):
+        return False, None
+    return True, (
+        f"read in full: the last full read was {last_text[:10]}, more than {after_days:g} day(s) ago "
+        "(full_read_after_days)"
+    )
+
+
+def full_read_done(ledger: Ledger, key: str, now: datetime) -> None:
+    stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    ledger.set_cursor(key, FULL_READ_AT, stamp)

@@ -11,16 +11,17 @@ Keys missing from the snapshot are read with batch read (100 a call).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import RetryPolicy
+from cosell.connectors.common import RetryPolicy, full_read_done, full_read_due, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
 from .client import Credentials, HubSpotClient, HubSpotRefused
 from .mapping import HubSpotSettings, build_records
-from .reader import CONNECTOR, HubSpotSync, load_snapshot, managed_values
+from .reader import CONNECTOR, HubSpotSync, load_snapshot, managed_values, storage_key
 
 if TYPE_CHECKING:
     from cosell.ledger import Ledger
@@ -36,10 +37,13 @@ class HubSpotConnector:
     name = CONNECTOR
     write_batch_size = 100
 
-    def __init__(self, client: HubSpotClient, settings: HubSpotSettings) -> None:
+    def __init__(self, client: HubSpotClient, settings: HubSpotSettings, *, full_sync: bool = False) -> None:
         self.client = client
         self.settings = settings
+        self.full_sync = full_sync
         self._held: dict[RecordKey, FieldValues] = {}
+        self._key: str | None = None
+        self._notes: list[str] = []
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.client.credentials.base_url!r})"
@@ -56,16 +60,42 @@ class HubSpotConnector:
                 policy=RetryPolicy(budget_seconds=settings.retry_budget_seconds),
                 search_per_second=settings.search_requests_per_second,
             )
-        return cls(client, settings)
+        return cls(client, settings, full_sync=bool(options.get("full_sync")))
+
+    @property
+    def key(self) -> str:
+        """``hubspot:<portal id>``: what the ledger keys this portal's snapshot, cursors and outbox rows
+        by (one call, ``GET /account-info/v3/details``, the first time)."""
+        if self._key is None:
+            self._key = storage_key(self.client.portal_id())
+        return self._key
+
+    @property
+    def target(self) -> str:
+        """The outbox target: the portal, so writes planned for one portal are never sent to another."""
+        return self.key
 
     # -- reading ----------------------------------------------------------------------------------------
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
-        return HubSpotSync(self.client, self.settings, ledger).run()
+        """Pull changes into the snapshot. Every stream is read whole on the first read of a portal, with
+        ``--full-sync`` and once the last full read is ``full_read_after_days`` old."""
+        key = self.key
+        self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
+        now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
+        full, why = full_read_due(
+            ledger, key, forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now
+        )
+        if why:
+            self._notes.append(why)
+        counts = HubSpotSync(self.client, self.settings, ledger, key, full=full).run()
+        if full:
+            full_read_done(ledger, key, now)
+        return counts
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
         self.sync(program, ledger)
-        snap = load_snapshot(ledger, self.settings)
+        snap = load_snapshot(ledger, self.settings, self.key)
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
         self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
         self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})
@@ -130,8 +160,11 @@ class HubSpotConnector:
     def notes(self) -> Sequence[str]:
         calls = self.client.calls
         if not calls:
-            return ()
-        return ("HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),)
+            return tuple(self._notes)
+        return (
+            *self._notes,
+            "HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),
+        )
 
 
 def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:

@@ -129,6 +129,8 @@ class SalesforceSettings(BaseModel):
     retry_budget_seconds: float = Field(300.0, gt=0)
     request_timeout_seconds: float = Field(120.0, gt=0)
     overlap_seconds: int = Field(300, ge=0)
+    full_read_after_days: float | None = Field(7.0, gt=0)
+    """Read every stream whole again once the last full read is this old; null: only when asked."""
     lock_retry_rounds: int = Field(3, ge=0, le=10)
 
     # Bulk API 2.0

@@ -109,7 +109,7 @@ def test_first_run_writes_then_unchanged_rerun_sends_nothing_and_a_change_sends_
     with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
         won = [
             d
-            for d, p in book.snapshot("hubspot", "deals")
+            for d, p in book.snapshot(f"hubspot:{sb.portal_id}", "deals")
             if p.get("dealstage") == "closedwon" and p.get("cosell_incentive")
         ]
     hs = HubSpot(access_token=sb.token, host=sb.hubspot_base_url, ssl_ca_cert=sb.ca_bundle)
@@ -171,7 +171,7 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
         result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")
         assert result.exit_code == 0, result.output
         with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
-            assert book.snapshot_count("hubspot", "deals") == total
+            assert book.snapshot_count(f"hubspot:{big.portal_id}", "deals") == total
 
 
 def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:

@@ -196,3 +196,20 @@ def test_another_crm_under_the_same_ledger_starts_fresh_and_says_so(crm: Crm, tm
             )
             targets = {item.target for item in ledger.outbox()}
         assert targets == {first_key, crm.key(other)}
+
+
+def test_a_ledger_synced_before_snapshots_were_keyed_by_the_crm_is_read_in_full_and_says_so(
+    crm: Crm, tmp_path: Path
+) -> None:
+    with serve(**SIZE, **crm.ids) as sb:
+        env = crm.env(sb, tmp_path)
+        setup(crm, env)
+        with Ledger.connect(env["COSELL_LEDGER"]) as ledger:
+            # what an older cosell left: rows under the connector's bare name, holding stale values
+            obj = "Opportunity" if crm.name == "salesforce" else "deals"
+            ledger.snapshot_upsert(crm.name, obj, [("stale", {"name": "from before"})])
+        first = run(crm, env, tmp_path)
+        assert first["written"] > 50
+        assert any("not keyed by the" in note for note in first["notes"])
+        again = run(crm, env, tmp_path)
+        assert again["written"] == 0 and not any("not keyed by the" in n for n in again["notes"])

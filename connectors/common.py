@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 
 from cosell.errors import UnreachableError
@@ -197,3 +199,135 @@ class Reconciler:
         per = ", ".join(f"{obj} {n}" for obj, n in sorted(self.left.items()) if n)
         records = "record" if total == 1 else "records"
         return f"{crm} ids checked against the snapshot: {total} deleted {records} left it ({per})"
+
+
+
+# --- managed fields must be fields cosell owns -------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedName:
+    """A managed field setting: its role, the CRM name it gives, and where it sits in the settings."""
+
+    role: str
+    name: str
+    loc: Loc
+    given: bool
+    """True when the program file sets it (the error then points at it); False for a default."""
+
+
+def check_managed_names(
+    title: str,
+    managed: Sequence[ManagedName],
+    read: Sequence[tuple[Loc, str | None]],
+    not_owned: Callable[[str], str | None],
+) -> None:
+    """Refuse managed fields cosell does not own (SPEC: cosell writes only its own fields).
+
+    A managed field must pass ``not_owned`` (which says why a name is a CRM's standard field), must not
+    be a field any setting reads (``read``: where each read name is set, and the name), and two roles
+    must not share one field. Names compare case-insensitively, as both CRMs do. Raises a pydantic
+    ``ValidationError`` whose locations point at the offending setting, so program errors name its line.
+    """
+    errors: list[InitErrorDetails] = []
+    readers: dict[str, Loc] = {}
+    for loc, name in read:
+        if name:
+            readers.setdefault(name.lower(), loc)
+    roles: dict[str, ManagedName] = {}
+
+    def refuse(m: ManagedName, message: str, other: Loc | None = None) -> None:
+        # a default managed name that collides with a setting the file gives: point at that setting
+        loc = other if other is not None and not m.given else m.loc
+        errors.append(
+            InitErrorDetails(
+                type=PydanticCustomError("managed_field", "{message}", {"message": message}),
+                loc=loc,
+                input=m.name,
+            )
+        )
+
+    for m in managed:
+        key = m.name.lower()
+        why = not_owned(m.name)
+        if why is not None:
+            refuse(m, f"{m.name!r} cannot hold cosell's {m.role}: {why}")
+        elif key in readers:
+            where = ".".join(str(p) for p in readers[key])
+            refuse(
+                m,
+                f"{m.name!r} cannot hold cosell's {m.role}: cosell reads it ({where}); "
+                "a managed field must be one only cosell writes",
+                readers[key],
+            )
+        elif key in roles:
+            first = roles[key]
+            refuse(m, f"{m.name!r} cannot hold both cosell's {first.role} and its {m.role}", first.loc)
+        roles.setdefault(key, m)
+    if errors:
+        raise ValidationError.from_exception_data(title, errors)
+
+
+# --- which CRM a ledger's snapshot belongs to, and when to read it whole again -----------------------
+
+FULL_READ_AT = "full_read_at"
+"""The cursor (under a CRM's storage key) holding when its last full read finished (audit time, UTC)."""
+IDENTITY = "identity"
+"""The cursor (under the connector's bare name) holding the storage key of the CRM it last read."""
+
+
+def identity_notes(ledger: Ledger, connector: str, key: str, what: str) -> list[str]:
+    """What to tell the user when the CRM behind a connector is not the one this ledger last read
+    (a refreshed sandbox, another org), or when the ledger holds a snapshot from before snapshots were
+    keyed by the CRM's identity. Either way nothing of the other CRM is used: its rows sit under
+    another key. Records ``key`` as the CRM this ledger reads now."""
+    notes = []
+    before = ledger.cursor(connector, IDENTITY)
+    if before and before != key:
+        notes.append(
+            f"{what} {key.partition(':')[2]} is not the one this ledger last read "
+            f"({before.partition(':')[2]}): read in full; nothing synced from the other one "
+            "(snapshot, cursors, pending writes) is used"
+        )
+    elif not before and ledger.cursor(key, FULL_READ_AT) is None and _has_unkeyed_rows(ledger, connector):
+        notes.append(
+            f"this ledger's snapshot was not keyed by the {what}'s id (an older cosell): read in full"
+        )
+    if before != key:
+        ledger.set_cursor(connector, IDENTITY, key)
+    return notes
+
+
+def _has_unkeyed_rows(ledger: Ledger, connector: str) -> bool:
+    objects = ("Account", "Opportunity", "companies", "deals")
+    return any(ledger.snapshot_count(connector, obj) for obj in objects)
+
+
+def full_read_due(
+    ledger: Ledger, key: str, *, forced: bool, after_days: float | None, now: datetime
+) -> tuple[bool, str | None]:
+    """Whether this sync reads every stream whole (so the managed values compared before writing are
+    the CRM's own, not the snapshot's copy), and the note that says why. Due when asked for
+    (``--full-sync``), on the first read of a CRM, and once the last full read is ``after_days`` old;
+    the clock only decides when to read, never what a run computes."""
+    if forced:
+        return True, "read in full (--full-sync): managed values compared with what the CRM holds now"
+    last_text = ledger.cursor(key, FULL_READ_AT)
+    if not last_text:
+        return True, None
+    if after_days is None:
+        return False, None
+    last = datetime.fromisoformat(last_text.replace("Z", "+00:00"))
+    if now - last < timedelta(days=after_days):
+        return False, None
+    return True, (
+        f"read in full: the last full read was {last_text[:10]}, more than {after_days:g} day(s) ago "
+        "(full_read_after_days)"
+    )
+
+
+def full_read_done(ledger: Ledger, key: str, now: datetime) -> None:
+    stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    ledger.set_cursor(key, FULL_READ_AT, stamp)

@@ -66,6 +66,14 @@ OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="files connector: the folder written back to.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document for scripts instead of tables.")]
+FullSyncOpt = Annotated[
+    bool,
+    typer.Option(
+        "--full-sync",
+        help="Read every CRM record again (not only changes), so write-back compares with what the CRM "
+        "holds now: after a CRM was restored from a backup.",
+    ),
+]
 
 
 def _log_path() -> Path:
@@ -158,7 +166,12 @@ def _connector_spec(plugins: Plugins, name: str) -> ConnectorSpec:
 
 
 def _options(
-    loaded: LoadedProgram | None, settings: Mapping[str, Any], input_dir: Path | None, output_dir: Path | None
+    loaded: LoadedProgram | None,
+    settings: Mapping[str, Any],
+    input_dir: Path | None,
+    output_dir: Path | None,
+    *,
+    full_sync: bool = False,
 ) -> dict[str, Any]:
     return {
         "input": input_dir,
@@ -166,6 +179,7 @@ def _options(
         "program": loaded.program if loaded else None,
         "settings": dict(settings),
         "env": dict(os.environ),
+        "full_sync": full_sync,
     }
 
 
@@ -178,6 +192,7 @@ def _connector(
     writes: bool = True,
     loaded: LoadedProgram | None = None,
     settings: Mapping[str, Any] | None = None,
+    full_sync: bool = False,
 ) -> Connector:
     spec = _connector_spec(plugins, name)
     if name == "files":
@@ -187,7 +202,7 @@ def _connector(
             raise ConfigError(
                 "the files connector needs --output DIR (where accounts.csv and deals.csv are written)"
             )
-    return spec.factory(_options(loaded, settings or {}, input_dir, output_dir))
+    return spec.factory(_options(loaded, settings or {}, input_dir, output_dir, full_sync=full_sync))
 
 
 def _period(loaded: LoadedProgram, text: str | None) -> Period:
@@ -211,13 +226,16 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compute and show the planned field changes; write nothing.")
     ] = False,
+    full_sync: FullSyncOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
     loaded = load_program(program)
     plugins = _plugins()
     settings = check_program(loaded, plugins)
-    source = _connector(plugins, connector, input, output, loaded=loaded, settings=settings)
+    source = _connector(
+        plugins, connector, input, output, loaded=loaded, settings=settings, full_sync=full_sync
+    )
     with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
         report = run_engine(
             loaded,
@@ -523,12 +541,14 @@ def sync(
     program: ProgramOpt,
     connector: ConnectorOpt = "salesforce",
     ledger: LedgerOpt = None,
+    full_sync: FullSyncOpt = False,
 ) -> None:
     """Pull changed CRM records into the ledger's snapshot without computing (``run`` syncs too)."""
     loaded = load_program(program)
     plugins = _plugins()
+    settings = check_program(loaded, plugins)
     source = _connector(
-        plugins, connector, None, None, writes=False, loaded=loaded, settings=check_program(loaded, plugins)
+        plugins, connector, None, None, writes=False, loaded=loaded, settings=settings, full_sync=full_sync
     )
     syncing = getattr(source, "sync", None)
     if not callable(syncing):
@@ -540,6 +560,9 @@ def sync(
     out.print(
         "synced: " + ", ".join(f"{n} {obj}" for obj, n in counts.items()) if counts else "nothing changed"
     )
+    notes = getattr(source, "notes", None)
+    for note in notes() if callable(notes) else ():
+        out.print(note)
 
 
 @app.command()

@@ -360,6 +360,28 @@ class HubSpotClient:
                 stages.append({"id": str(stage.id), "label": str(stage.label), "closed": closed, "won": won})
         return stages
 
+    def portal_id(self) -> str:
+        """The portal's id (``GET /account-info/v3/details``, which any token may call).
+        hubspot-api-client has no model for it: the call goes through a generated API client, so the
+        configured host, CA file and no-retry policy apply."""
+
+        def details() -> Any:
+            api_client = self._endpoint("basic").api_client
+            return api_client.call_api(
+                "/account-info/v3/details",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"],
+                _return_http_data_only=True,
+                _preload_content=False,
+            )
+
+        answer = self.call("reading the HubSpot account details", "account", details)
+        portal = json.loads(answer.data or b"{}").get("portalId")
+        if portal in (None, ""):
+            raise ConfigError("HubSpot gave no portalId (GET /account-info/v3/details)")
+        return str(portal)
+
     def properties(self, object_type: str) -> dict[str, dict[str, Any]]:
         answer = self.call(
             f"reading HubSpot {object_type} properties",

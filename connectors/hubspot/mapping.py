@@ -14,8 +14,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from cosell.connectors.common import ManagedName, check_managed_names
 from cosell.errors import InputError, Problem
 from cosell.records import (
     ROLES,
@@ -92,7 +93,31 @@ class HubSpotSettings(BaseModel):
     association_batch_size: int = Field(1000, ge=1, le=1000)
     retry_budget_seconds: float = Field(300.0, gt=0)
     overlap_minutes: float = Field(5.0, ge=0)
+    full_read_after_days: float | None = Field(7.0, gt=0)
+    """Read every stream whole again once the last full read is this old; null: only when asked."""
     read_archived: bool = True
+
+    @model_validator(mode="after")
+    def _managed_properties_are_cosells(self) -> HubSpotSettings:
+        managed = [
+            ManagedName(role, name, (f"{role}_property",), f"{role}_property" in self.model_fields_set)
+            for obj in ("account", "deal")
+            for role, name in self.managed(obj).items()
+        ]
+        check_managed_names("HubSpotSettings", managed, self.read_properties(), _hubspot_defined)
+        return self
+
+    def read_properties(self) -> list[tuple[tuple[str | int, ...], str | None]]:
+        """Every property name the reader reads, with the setting that names it: a managed property may
+        be none of them."""
+        out: list[tuple[tuple[str | int, ...], str | None]] = []
+        for key, value in self:
+            if key.endswith("_property") and key.removesuffix("_property") not in _MANAGED_ROLES:
+                out.append(((key,), value))
+        out += [
+            (("partner_attribute_properties", i), n) for i, n in enumerate(self.partner_attribute_properties)
+        ]
+        return out
 
     def managed(self, obj: str) -> dict[str, str]:
         """Canonical field → HubSpot property, for ``account`` or ``deal``."""
@@ -122,6 +147,32 @@ class HubSpotSettings(BaseModel):
                  self.mdf_approved_property, self.mdf_campaign_property, self.mdf_partner_property,
                  "hs_lastmodifieddate"]  # fmt: skip
         return _unique(names)
+
+
+_MANAGED_ROLES = frozenset(
+    {"tier", "score", "period_earnings", "incentive", "incentive_status", "incentive_note"}
+)
+
+# HubSpot's own company and deal properties (besides every hs_* and hubspot_* one): cosell never writes them.
+_DEFAULT_PROPERTIES = frozenset({
+    "about_us", "address", "address2", "amount", "amount_in_home_currency", "annualrevenue", "city",
+    "closed_lost_reason", "closed_won_reason", "closedate", "country", "createdate", "days_to_close",
+    "deal_currency_code", "dealname", "dealstage", "dealtype", "description", "domain",
+    "engagements_last_meeting_booked", "facebook_company_page", "first_contact_createdate",
+    "first_deal_created_date", "founded_year", "industry", "is_public", "lifecyclestage",
+    "linkedin_company_page", "linkedinbio", "name", "notes_last_contacted", "notes_last_updated",
+    "notes_next_activity_date", "num_associated_contacts", "num_associated_deals", "num_contacted_notes",
+    "num_notes", "numberofemployees", "phone", "pipeline", "recent_deal_amount", "recent_deal_close_date",
+    "state", "timezone", "total_money_raised", "total_revenue", "twitterhandle", "type", "web_technologies",
+    "website", "zip",
+})  # fmt: skip
+
+
+def _hubspot_defined(name: str) -> str | None:
+    lower = name.lower()
+    if lower.startswith(("hs_", "hubspot_")) or lower in _DEFAULT_PROPERTIES:
+        return "it is a HubSpot default property; cosell writes only the custom properties it creates"
+    return None
 
 
 def _unique(names: Iterable[str | None]) -> list[str]:

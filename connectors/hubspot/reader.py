@@ -52,11 +52,18 @@ class HubSpotSync:
         client: HubSpotClient,
         settings: HubSpotSettings,
         ledger: Ledger,
+        key: str = CONNECTOR,
+        *,
+        full: bool = False,
         reconciler: Reconciler | None = None,
     ) -> None:
         self.client = client
         self.s = settings
         self.ledger = ledger
+        self.key = key
+        """The ledger key of this portal's snapshot and cursors (:func:`storage_key`)."""
+        self.full = full
+        """Read every stream whole, whatever the cursors say."""
         self.reconciler = reconciler
         self._check = False
 
@@ -97,14 +104,14 @@ class HubSpotSync:
             counts[obj] = read
             if deleted:
                 counts[f"{obj} deleted"] = deleted
-        if self._check and self.reconciler is not None:
+        if (self._check or self.full) and self.reconciler is not None:
             self.reconciler.done(self.ledger)
         self._stages()
         self._links("deals", self._ids("deals"))
         for obj in self.s.activity_objects:
             typed = [
                 rid
-                for rid, props in self.ledger.snapshot(CONNECTOR, obj)
+                for rid, props in self.ledger.snapshot(self.key, obj)
                 if props.get(self.s.activity_type_property)
             ]
             self._links(obj, typed)
@@ -114,17 +121,17 @@ class HubSpotSync:
         return counts
 
     def _ids(self, obj: str) -> list[str]:
-        return [rid for rid, _ in self.ledger.snapshot(CONNECTOR, obj)]
+        return [rid for rid, _ in self.ledger.snapshot(self.key, obj)]
 
     def _stream(self, obj: str, props: list[str], first_filters: list[dict[str, Any]]) -> tuple[int, int]:
         overlap = timedelta(minutes=self.s.overlap_minutes)
-        cursor = Cursor.load(self.ledger, CONNECTOR, obj, overlap)
-        since = cursor.since
+        cursor = Cursor.load(self.ledger, self.key, obj, overlap)
+        since = None if self.full else cursor.since
         newest: datetime | None = None
         seen: set[str] = set()
         count = 0
         for results in self._search(obj, props, [] if since else first_filters, since):
-            self.ledger.snapshot_upsert(CONNECTOR, obj, ((r["id"], r["properties"]) for r in results))
+            self.ledger.snapshot_upsert(self.key, obj, ((r["id"], r["properties"]) for r in results))
             count += len(results)
             for r in results:
                 stamp = to_stamp(r["properties"].get("hs_lastmodifieddate"))
@@ -137,13 +144,13 @@ class HubSpotSync:
             gone |= {rid for rid in self._ids(obj) if rid not in seen}
         if self.s.read_archived:
             gone |= set(self.client.archived_ids(obj))
-        deleted = self.ledger.snapshot_delete(CONNECTOR, obj, sorted(gone)) if gone else 0
+        deleted = self.ledger.snapshot_delete(self.key, obj, sorted(gone)) if gone else 0
         if since is not None and self._check and self.reconciler is not None:
             left = self.reconciler.remove_missing(self.ledger, obj, self._live_ids(obj, first_filters))
             deleted += len(left)
             gone.update(left)
         if deleted:
-            self.ledger.snapshot_delete(CONNECTOR, _links_object(obj), sorted(gone))
+            self.ledger.snapshot_delete(self.key, _links_object(obj), sorted(gone))
         # saved last: a sync that fails half-way reads the same records again next time
         cursor.advanced(newest).save(self.ledger)
         return count, deleted
@@ -161,7 +168,7 @@ class HubSpotSync:
             for page in self._search(obj, ["hs_object_id"], first_filters, None, ID_SEARCH_PAGE)
             for r in page
         }
-        unsure = sorted(self.ledger.snapshot_ids(CONNECTOR, obj) - live)
+        unsure = sorted(self.ledger.snapshot_ids(self.key, obj) - live)
         for start in range(0, len(unsure), BATCH_READ_SIZE):
             rows = self.client.batch_read(obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
             live.update(str(r["id"]) for r in rows)
@@ -216,7 +223,7 @@ class HubSpotSync:
     # -- associations, pipelines, label-only partners ------------------------------------------------------
 
     def _links(self, obj: str, ids: Sequence[str]) -> None:
-        stored = {rid: payload for rid, payload in self.ledger.snapshot(CONNECTOR, _links_object(obj))}
+        stored = {rid: payload for rid, payload in self.ledger.snapshot(self.key, _links_object(obj))}
         fresh: dict[str, dict[str, Any]] = {}
         size = self.s.association_batch_size
         for start in range(0, len(ids), size):
@@ -225,20 +232,20 @@ class HubSpotSync:
                 fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
         changed = [(rid, payload) for rid, payload in fresh.items() if stored.get(rid) != payload]
         if changed:
-            self.ledger.snapshot_upsert(CONNECTOR, _links_object(obj), changed)
+            self.ledger.snapshot_upsert(self.key, _links_object(obj), changed)
         gone = sorted(set(stored) - set(fresh))
         if gone:
-            self.ledger.snapshot_delete(CONNECTOR, _links_object(obj), gone)
+            self.ledger.snapshot_delete(self.key, _links_object(obj), gone)
 
     def _stages(self) -> None:
         stages = self.client.deal_stages()
-        self.ledger.snapshot_upsert(CONNECTOR, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
+        self.ledger.snapshot_upsert(self.key, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
 
     def _labelled_companies(self) -> int:
         """Companies a deal names with a partner label that the partner-property read did not bring."""
         known = set(self._ids("companies"))
         missing: set[str] = set()
-        for _, payload in self.ledger.snapshot(CONNECTOR, _links_object("deals")):
+        for _, payload in self.ledger.snapshot(self.key, _links_object("deals")):
             for cid, labels in payload.get("to", ()):
                 if cid not in known and any(label in self.s.role_labels for label in labels):
                     missing.add(cid)
@@ -248,24 +255,30 @@ class HubSpotSync:
             rows = self.client.batch_read(
                 "companies", ordered[start : start + BATCH_READ_SIZE], self.s.company_properties()
             )
-            self.ledger.snapshot_upsert(CONNECTOR, "companies", ((r["id"], r["properties"]) for r in rows))
+            self.ledger.snapshot_upsert(self.key, "companies", ((r["id"], r["properties"]) for r in rows))
             read += len(rows)
         return read
 
 
-def load_snapshot(ledger: Ledger, settings: HubSpotSettings) -> Snapshot:
+def storage_key(portal_id: str) -> str:
+    """What the ledger keys this portal's snapshot, cursors and outbox rows by: another portal under the
+    same ledger finds none of them and starts with a full read."""
+    return f"{CONNECTOR}:{portal_id}"
+
+
+def load_snapshot(ledger: Ledger, settings: HubSpotSettings, key: str) -> Snapshot:
     """Everything synced so far, as the mapping reads it."""
     snap = Snapshot()
-    snap.companies = dict(ledger.snapshot(CONNECTOR, "companies"))
-    snap.deals = dict(ledger.snapshot(CONNECTOR, "deals"))
-    snap.deal_links = _links(ledger, "deals")
+    snap.companies = dict(ledger.snapshot(key, "companies"))
+    snap.deals = dict(ledger.snapshot(key, "deals"))
+    snap.deal_links = _links(ledger, "deals", key)
     for obj in settings.activity_objects:
-        snap.activities[obj] = dict(ledger.snapshot(CONNECTOR, obj))
-        snap.activity_links[obj] = _links(ledger, obj)
+        snap.activities[obj] = dict(ledger.snapshot(key, obj))
+        snap.activity_links[obj] = _links(ledger, obj, key)
     if settings.mdf_object:
-        snap.claims = dict(ledger.snapshot(CONNECTOR, settings.mdf_object))
-        snap.claim_links = _links(ledger, settings.mdf_object)
-    for rid, payload in ledger.snapshot(CONNECTOR, STAGES_KEY[0]):
+        snap.claims = dict(ledger.snapshot(key, settings.mdf_object))
+        snap.claim_links = _links(ledger, settings.mdf_object, key)
+    for rid, payload in ledger.snapshot(key, STAGES_KEY[0]):
         if rid == STAGES_KEY[1]:
             snap.stages = {
                 st["id"]: Stage(st["label"], bool(st["closed"]), bool(st["won"])) for st in payload["stages"]
@@ -273,9 +286,9 @@ def load_snapshot(ledger: Ledger, settings: HubSpotSettings) -> Snapshot:
     return snap
 
 
-def _links(ledger: Ledger, obj: str) -> dict[str, list[tuple[str, list[str]]]]:
+def _links(ledger: Ledger, obj: str, key: str) -> dict[str, list[tuple[str, list[str]]]]:
     out: dict[str, list[tuple[str, list[str]]]] = {}
-    for rid, payload in ledger.snapshot(CONNECTOR, _links_object(obj)):
+    for rid, payload in ledger.snapshot(key, _links_object(obj)):
         rows: Sequence[Any] = payload.get("to", ())
         out[rid] = [(str(cid), list(labels)) for cid, labels in rows]
     return out

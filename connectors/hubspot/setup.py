@@ -68,6 +68,12 @@ def setup_portal(client: HubSpotClient, settings: HubSpotSettings) -> SetupResul
                     problems.append(f"{where}: HubSpot refused to create it: {exc.message}")
                     continue
                 created.append(f"{where} ({definition['type']})")
+            elif found.get("groupName") != settings.property_group:
+                problems.append(
+                    f"{where} exists in the property group {found.get('groupName')!r}, not cosell's "
+                    f"{settings.property_group!r}: cosell writes only the properties it created (name "
+                    "another property in the hubspot settings)"
+                )
             elif found["type"] not in _ACCEPTED[definition["type"]]:
                 problems.append(
                     f"{where} exists with type {found['type']}; cosell writes a {definition['type']} there "

@@ -11,16 +11,17 @@ Keys missing from the snapshot are read with batch read (100 a call).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import Reconciler, RetryPolicy
+from cosell.connectors.common import Reconciler, RetryPolicy, full_read_done, full_read_due, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
 from .client import Credentials, HubSpotClient, HubSpotRefused
 from .mapping import HubSpotSettings, build_records
-from .reader import CONNECTOR, RETENTION, HubSpotSync, load_snapshot, managed_values
+from .reader import CONNECTOR, RETENTION, HubSpotSync, load_snapshot, managed_values, storage_key
 
 if TYPE_CHECKING:
     from cosell.ledger import Ledger
@@ -36,12 +37,15 @@ class HubSpotConnector:
     name = CONNECTOR
     write_batch_size = 100
 
-    def __init__(self, client: HubSpotClient, settings: HubSpotSettings) -> None:
+    def __init__(self, client: HubSpotClient, settings: HubSpotSettings, *, full_sync: bool = False) -> None:
         self.client = client
         self.settings = settings
+        self.full_sync = full_sync
         self._held: dict[RecordKey, FieldValues] = {}
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
         self._ledger: Ledger | None = None
+        self._key: str | None = None
+        self._notes: list[str] = []
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.client.credentials.base_url!r})"
@@ -58,17 +62,46 @@ class HubSpotConnector:
                 policy=RetryPolicy(budget_seconds=settings.retry_budget_seconds),
                 search_per_second=settings.search_requests_per_second,
             )
-        return cls(client, settings)
+        return cls(client, settings, full_sync=bool(options.get("full_sync")))
+
+    @property
+    def key(self) -> str:
+        """``hubspot:<portal id>``: what the ledger keys this portal's snapshot, cursors and outbox rows
+        by (one call, ``GET /account-info/v3/details``, the first time)."""
+        if self._key is None:
+            self._key = storage_key(self.client.portal_id())
+        return self._key
+
+    @property
+    def target(self) -> str:
+        """The outbox target: the portal, so writes planned for one portal are never sent to another."""
+        return self.key
 
     # -- reading ----------------------------------------------------------------------------------------
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+        """Pull changes into the snapshot. Every stream is read whole on the first read of a portal, with
+        ``--full-sync`` and once the last full read is ``full_read_after_days`` old."""
+        key = self.key
         self._ledger = ledger
-        return HubSpotSync(self.client, self.settings, ledger, self.reconciler).run()
+        self.reconciler.connector = key
+        self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
+        now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
+        full, why = full_read_due(
+            ledger, key, forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now
+        )
+        if why:
+            self._notes.append(why)
+        counts = HubSpotSync(
+            self.client, self.settings, ledger, key, full=full, reconciler=self.reconciler
+        ).run()
+        if full:
+            full_read_done(ledger, key, now)
+        return counts
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
         self.sync(program, ledger)
-        snap = load_snapshot(ledger, self.settings)
+        snap = load_snapshot(ledger, self.settings, self.key)
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
         self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
         self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})
@@ -137,12 +170,13 @@ class HubSpotConnector:
     def notes(self) -> Sequence[str]:
         calls = self.client.calls
         left = self.reconciler.note("HubSpot")
-        lines = [left] if left else []
-        if calls:
-            lines.insert(
-                0, "HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items()))
-            )
-        return lines
+        notes = [*self._notes, *([left] if left else [])]
+        if not calls:
+            return tuple(notes)
+        return (
+            *notes,
+            "HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),
+        )
 
 
 def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:

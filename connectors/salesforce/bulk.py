@@ -125,21 +125,25 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 class BulkIngest:
     """Update jobs: create, record, upload, close, wait, results (and settling recorded ones)."""
 
-    def __init__(self, client: SalesforceClient, ledger: Ledger, poller: Poller | None = None) -> None:
+    def __init__(
+        self, client: SalesforceClient, ledger: Ledger, poller: Poller | None = None, key: str = CONNECTOR
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.poller = poller or Poller()
+        self.key = key
+        """The ledger key the job ids are recorded under (the org's, see reader.storage_key)."""
 
     # --- the recorded job --------------------------------------------------------------------------
 
     def recorded(self, sobject: str) -> str | None:
-        return self.ledger.cursor(CONNECTOR, job_key(sobject)) or None
+        return self.ledger.cursor(self.key, job_key(sobject)) or None
 
     def _record(self, sobject: str, job_id: str) -> None:
-        self.ledger.set_cursor(CONNECTOR, job_key(sobject), job_id)
+        self.ledger.set_cursor(self.key, job_key(sobject), job_id)
 
     def _forget(self, sobject: str) -> None:
-        self.ledger.set_cursor(CONNECTOR, job_key(sobject), "")
+        self.ledger.set_cursor(self.key, job_key(sobject), "")
 
     def settle(self, sobject: str) -> IngestResult | None:
         """Finish what a killed run left: abort a recorded job never closed (nothing of it was applied),

@@ -9,17 +9,18 @@ comparing costs no API call. Without a sync in this process it queries the org b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import Reconciler, RetryPolicy
+from cosell.connectors.common import Reconciler, RetryPolicy, full_read_done, full_read_due, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
 from .client import SalesforceClient, connect
 from .mapping import SalesforceSettings
-from .reader import CONNECTOR, RETENTION, records_from_snapshot, sync_all
+from .reader import CONNECTOR, RETENTION, records_from_snapshot, storage_key, sync_all
 from .writer import CollectionsWriter
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ class SalesforceConnector:
 
     name = CONNECTOR
 
-    def __init__(self, client: SalesforceClient, settings: SalesforceSettings) -> None:
+    def __init__(
+        self, client: SalesforceClient, settings: SalesforceSettings, *, full_sync: bool = False
+    ) -> None:
         self.client = client
         self.settings = settings
         # With Bulk writes on, the outbox hands over up to bulk_write_batch_size records a call, and the
@@ -66,7 +69,10 @@ class SalesforceConnector:
         bulk = settings.bulk_write_threshold is not None
         self.write_batch_size = settings.bulk_write_batch_size if bulk else settings.write_batch_size
         self._ledger: Ledger | None = None
-        self.target = f"salesforce:{urlsplit(client.instance_url).netloc}"
+        self._host = urlsplit(client.instance_url).netloc
+        self.full_sync = full_sync
+        self._key: str | None = None
+        self._notes: list[str] = []
         self._writer = CollectionsWriter(client, settings)
         self._current: dict[RecordKey, FieldValues] | None = None
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
@@ -74,23 +80,54 @@ class SalesforceConnector:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SalesforceConnector:
         settings = settings_from(options)
-        return cls(client_from(options, settings), settings)
+        return cls(client_from(options, settings), settings, full_sync=bool(options.get("full_sync")))
 
     def __repr__(self) -> str:
-        return f"<SalesforceConnector {self.target}>"
+        return f"<SalesforceConnector {self._host}>"
+
+    @property
+    def key(self) -> str:
+        """``salesforce:<organization id>``: what the ledger keys this org's snapshot, cursors, Bulk jobs
+        and outbox rows by (one call, ``SELECT Id FROM Organization``, the first time)."""
+        if self._key is None:
+            rows = list(self.client.query("SELECT Id FROM Organization"))
+            if not rows or not rows[0].get("Id"):
+                raise ConfigError("Salesforce gave no organization id (SELECT Id FROM Organization)")
+            self._key = storage_key(str(rows[0]["Id"]))
+            self._writer.key = self._key
+        return self._key
+
+    @property
+    def target(self) -> str:
+        """The outbox target: the org, so writes planned for one org are never sent to another."""
+        return self.key
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
-        """Pull records changed since the cursors into the snapshot; counts per sObject.
+        """Pull records changed since the cursors into the snapshot; counts per sObject. Every stream
+        is read whole on the first read of an org, with ``--full-sync`` and once the last full read is
+        ``full_read_after_days`` old.
 
         A Bulk job a killed run left is settled first, so its writes are in what is read (and the
         outbox's comparison finds them landed instead of sending them again)."""
+        key = self.key
         self._ledger = ledger
+        self._notes += identity_notes(ledger, CONNECTOR, key, "Salesforce org")
         self._writer.settle(ledger)
-        return sync_all(self.client, ledger, self.settings, self.reconciler)
+        now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
+        full, why = full_read_due(
+            ledger, key, forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now
+        )
+        if why:
+            self._notes.append(why)
+        self.reconciler.connector = key
+        counts = sync_all(self.client, ledger, self.settings, key, full=full, reconciler=self.reconciler)
+        if full:
+            full_read_done(ledger, key, now)
+        return counts
 
     def read(self, program: Program, ledger: Ledger) -> RecordSet:
         self.sync(program, ledger)
-        built = records_from_snapshot(ledger, self.settings, program)
+        built = records_from_snapshot(ledger, self.settings, program, self.key)
         self._current = dict(built.current)
         return built.records
 
@@ -100,6 +137,8 @@ class SalesforceConnector:
         return self._writer.current_values(keys)
 
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
+        if self._ledger is not None:
+            self._writer.key = self.key  # Bulk jobs are recorded under the org's key
         outcomes = self._writer.write(writes, self._ledger)
         self.reconciler.check_after_refusals(
             self._ledger, (o.error for o in outcomes if not o.ok), GONE_CODES
@@ -113,4 +152,4 @@ class SalesforceConnector:
 
     def notes(self) -> Sequence[str]:
         left = self.reconciler.note("Salesforce")
-        return [*self.client.notes(), *([left] if left else [])]
+        return [*self._notes, *self.client.notes(), *([left] if left else [])]

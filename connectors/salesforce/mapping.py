@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cosell.connector import ObjectName
+from cosell.connectors.common import ManagedName, check_managed_names
 from cosell.records import ClaimStatus, PartnerStatus, Role
 
 from . import soql
@@ -128,6 +129,8 @@ class SalesforceSettings(BaseModel):
     retry_budget_seconds: float = Field(300.0, gt=0)
     request_timeout_seconds: float = Field(120.0, gt=0)
     overlap_seconds: int = Field(300, ge=0)
+    full_read_after_days: float | None = Field(7.0, gt=0)
+    """Read every stream whole again once the last full read is this old; null: only when asked."""
     lock_retry_rounds: int = Field(3, ge=0, le=10)
 
     # Bulk API 2.0
@@ -152,10 +155,42 @@ class SalesforceSettings(BaseModel):
             _checked("opportunity_filter", self.opportunity_filter, soql.checked_filter)
         return self
 
+    @model_validator(mode="after")
+    def _managed_fields_are_cosells(self) -> SalesforceSettings:
+        given = self.fields.model_fields_set
+        managed = [
+            ManagedName(role, str(value), ("fields", role), role in given) for role, value in self.fields
+        ]
+        check_managed_names("SalesforceSettings", managed, self.read_fields(), _not_custom)
+        return self
+
+    def read_fields(self) -> list[tuple[tuple[str | int, ...], str | None]]:
+        """Every field name the reader reads, with the setting that names it (the fixed ones by their
+        use): a managed field may be none of them."""
+        out: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("Opportunity",), name) for name in _FIXED_READS
+        ]
+        for key, value in self:
+            if key.endswith("_field") and isinstance(value, str):
+                out.append(((key,), value))
+        out += [(("partner_attribute_fields", i), n) for i, n in enumerate(self.partner_attribute_fields)]
+        return out
+
     def role_of(self, crm_role: str | None) -> Role | None:
         if crm_role is None:
             return self.unmapped_partner_role
         return self.opportunity_partner_roles.get(crm_role, self.unmapped_partner_role)
+
+
+_FIXED_READS = ("Id", "SystemModstamp", "IsDeleted", "CreatedDate", "Name", "Amount", "StageName", "IsWon",
+                "IsClosed", "CloseDate")  # fmt: skip
+"""Fields the reader reads whatever the settings say."""
+
+
+def _not_custom(name: str) -> str | None:
+    if not name.lower().endswith("__c"):
+        return "it is a standard field; cosell writes only custom fields it creates (API names end in __c)"
+    return None
 
 
 def _checked(key: str, value: str, check: Any) -> None:

@@ -190,13 +190,23 @@ class Source:
             page = self.client.next_page(str(next_url), what=f"query {sobject}")
 
 
+def storage_key(org_id: str) -> str:
+    """What the ledger keys this org's snapshot, cursors and Bulk jobs by: another org (a refreshed
+    sandbox, another customer) under the same ledger finds none of them and starts with a full read."""
+    return f"{CONNECTOR}:{org_id}"
+
+
 def sync_all(
     client: SalesforceClient,
     ledger: Ledger,
     settings: SalesforceSettings,
+    key: str,
+    *,
+    full: bool = False,
     reconciler: Reconciler | None = None,
 ) -> dict[str, int]:
-    """Pull every stream's changes into the snapshot; returns records changed per sObject.
+    """Pull every stream's changes into the snapshot under ``key``; returns records changed per sObject.
+    ``full`` reads every stream whole, whatever the cursors say.
 
     When ``reconciler`` says the last check is a recycle-bin retention old, every stream read
     incrementally is then checked against the org's ids (``SELECT Id``), and records the org no longer
@@ -207,25 +217,27 @@ def sync_all(
     check = reconciler is not None and reconciler.due(ledger)
     counts: dict[str, int] = {}
     for name, stream in streams(settings).items():
-        counts[name], full = sync_stream(source, ledger, stream, overlap)
-        if check and reconciler is not None and not full:
+        counts[name], was_full = sync_stream(source, ledger, stream, overlap, key, full=full)
+        if check and reconciler is not None and not was_full:
             counts[name] += len(reconciler.remove_missing(ledger, stream.sobject, _live_ids(source, stream)))
-    if check and reconciler is not None:
+    if (check or full) and reconciler is not None:
         reconciler.done(ledger)
     return counts
 
 
-def sync_stream(source: Source, ledger: Ledger, stream: Stream, overlap: timedelta) -> tuple[int, bool]:
+def sync_stream(
+    source: Source, ledger: Ledger, stream: Stream, overlap: timedelta, key: str, *, full: bool = False
+) -> tuple[int, bool]:
     """Sync one stream; returns records changed, and whether the read was full."""
-    cursor = Cursor.load(ledger, CONNECTOR, stream.cursor_key, overlap)
-    since = None if stream.full_each_run else cursor.since
-    if since is None:
-        changed, newest = _full_read(source, ledger, stream)
+    cursor = Cursor.load(ledger, key, stream.cursor_key, overlap)
+    was_full = full or stream.full_each_run or cursor.since is None
+    if was_full or cursor.since is None:
+        changed, newest = _full_read(source, ledger, stream, key)
     else:
-        changed, newest = _incremental_read(source, ledger, stream, since)
+        changed, newest = _incremental_read(source, ledger, stream, cursor.since, key)
     if not stream.full_each_run:
         cursor.advanced(newest).save(ledger)
-    return changed, since is None
+    return changed, was_full
 
 
 def _live_ids(source: Source, stream: Stream) -> Iterator[str]:
@@ -236,9 +248,9 @@ def _live_ids(source: Source, stream: Stream) -> Iterator[str]:
         yield str(row["Id"])
 
 
-def _full_read(source: Source, ledger: Ledger, stream: Stream) -> tuple[int, datetime | None]:
+def _full_read(source: Source, ledger: Ledger, stream: Stream, key: str) -> tuple[int, datetime | None]:
     """Read the whole stream and make the snapshot equal to it (only differing rows are stored)."""
-    before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
+    before = dict(ledger.snapshot(key, stream.sobject))
     newest: datetime | None = None
     seen: set[str] = set()
     changed: list[tuple[str, dict[str, Any]]] = []
@@ -251,21 +263,21 @@ def _full_read(source: Source, ledger: Ledger, stream: Stream) -> tuple[int, dat
         if before.get(rid) != _stored(payload):
             changed.append((rid, payload))
         if len(changed) >= _UPSERT_CHUNK:
-            count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, changed)
+            count += ledger.snapshot_upsert(key, stream.sobject, changed)
             changed = []
-    count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, changed) if changed else 0
+    count += ledger.snapshot_upsert(key, stream.sobject, changed) if changed else 0
     stale = [rid for rid in before if rid not in seen]
     if stale:
-        count += ledger.snapshot_delete(CONNECTOR, stream.sobject, stale)
+        count += ledger.snapshot_delete(key, stream.sobject, stale)
     return count, newest
 
 
 def _incremental_read(
-    source: Source, ledger: Ledger, stream: Stream, since: datetime
+    source: Source, ledger: Ledger, stream: Stream, since: datetime, key: str
 ) -> tuple[int, datetime | None]:
     """Records stamped since ``since`` (deleted ones too, through queryAll); only those that differ
     from the snapshot are stored, so the count says what really changed."""
-    before = dict(ledger.snapshot(CONNECTOR, stream.sobject))
+    before = dict(ledger.snapshot(key, stream.sobject))
     stamp = f"SystemModstamp >= {soql.datetime_literal(since)}"
     where = [stamp]
     if stream.filter:
@@ -285,16 +297,16 @@ def _incremental_read(
         if before.get(rid) != _stored(payload):
             upserts.append((rid, payload))
         if len(upserts) >= _UPSERT_CHUNK:
-            count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, upserts)
+            count += ledger.snapshot_upsert(key, stream.sobject, upserts)
             upserts = []
     if upserts:
-        count += ledger.snapshot_upsert(CONNECTOR, stream.sobject, upserts)
+        count += ledger.snapshot_upsert(key, stream.sobject, upserts)
     if stream.filter:
         # records that stopped matching the filter (an account no longer a partner) leave the snapshot
         gone = soql.select(["Id"], stream.sobject, [stamp, f"NOT ({stream.filter})"])
         deletes.extend(rid for row in source.client.query(gone) if (rid := str(row["Id"])) in before)
     if deletes:
-        count += ledger.snapshot_delete(CONNECTOR, stream.sobject, deletes)
+        count += ledger.snapshot_delete(key, stream.sobject, deletes)
     return count, newest
 
 
@@ -368,15 +380,18 @@ class SnapshotRecords:
     current: Mapping[RecordKey, FieldValues]
 
 
-def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program: Program) -> SnapshotRecords:
-    """Canonical records from the whole snapshot. Every bad value is reported at once (InputError)."""
+def records_from_snapshot(
+    ledger: Ledger, settings: SalesforceSettings, program: Program, key: str
+) -> SnapshotRecords:
+    """Canonical records from the whole snapshot under ``key``. Every bad value is reported at once
+    (InputError)."""
     zone = program.zone
     problems = _Problems()
     current: dict[RecordKey, FieldValues] = {}
     names = _api_names(settings)
 
     partners: list[Partner] = []
-    for rid, p in ledger.snapshot(CONNECTOR, "Account"):
+    for rid, p in ledger.snapshot(key, "Account"):
         current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
         partner = _convert(
             problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)
@@ -387,7 +402,7 @@ def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program:
 
     involvements: dict[str, list[Involvement]] = defaultdict(list)
     if settings.opportunity_partners:
-        for _rid, row in ledger.snapshot(CONNECTOR, "OpportunityPartner"):
+        for _rid, row in ledger.snapshot(key, "OpportunityPartner"):
             role = settings.role_of(_text(row.get("role")))
             deal_id, partner_id = _text(row.get("deal")), _text(row.get("partner"))
             if role is None or not deal_id or not partner_id:
@@ -395,7 +410,7 @@ def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program:
             involvements[deal_id].append(Involvement(partner_id, role))
 
     deals: list[Deal] = []
-    for rid, d in ledger.snapshot(CONNECTOR, "Opportunity"):
+    for rid, d in ledger.snapshot(key, "Opportunity"):
         current[("deal", rid)] = {k: _value_text(d.get(k)) for k in DEAL_MANAGED}
         deal = _convert(
             problems,
@@ -409,7 +424,7 @@ def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program:
 
     activities: list[Activity] = []
     for obj in settings.activity_objects:
-        for rid, a in ledger.snapshot(CONNECTOR, obj):
+        for rid, a in ledger.snapshot(key, obj):
             if _text(a.get("partner")) not in partner_ids:
                 continue  # an activity on a customer account, or on no account
             activity = _convert(problems, obj, rid, names["activity"], partial(_activity, rid, a, zone))
@@ -418,7 +433,7 @@ def records_from_snapshot(ledger: Ledger, settings: SalesforceSettings, program:
 
     claims: list[MdfClaim] = []
     if settings.mdf_object:
-        for rid, c in ledger.snapshot(CONNECTOR, settings.mdf_object):
+        for rid, c in ledger.snapshot(key, settings.mdf_object):
             claim = _convert(
                 problems, settings.mdf_object, rid, names["mdf"], partial(_claim, rid, c, settings, zone)
             )

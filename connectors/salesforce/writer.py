@@ -22,7 +22,7 @@ from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey,
 from cosell.writeback import same_value
 
 from . import soql
-from .bulk import NULL, BulkIngest, Poller
+from .bulk import CONNECTOR, NULL, BulkIngest, Poller
 from .client import SalesforceClient
 from .mapping import SOBJECT_OF, SalesforceSettings, flatten
 
@@ -70,6 +70,8 @@ class CollectionsWriter:
         self.settings = settings
         self.calls = 0
         self.bulk_jobs = 0
+        self.key = CONNECTOR
+        """The ledger key Bulk jobs are recorded under: the connector sets the org's once it knows it."""
 
     def _record(self, write: FieldWrite) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": {"type": SOBJECT_OF[write.object]}, "id": write.record_id}
@@ -100,7 +102,7 @@ class CollectionsWriter:
 
     def settle(self, ledger: Ledger) -> None:
         """Settle the Bulk jobs a killed run recorded (before a read: their writes are then read back)."""
-        bulk = BulkIngest(self.client, ledger, self._poller())
+        bulk = BulkIngest(self.client, ledger, self._poller(), self.key)
         for sobject in sorted(set(SOBJECT_OF.values())):
             bulk.settle(sobject)
 
@@ -108,7 +110,7 @@ class CollectionsWriter:
         self, ledger: Ledger, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
     ) -> list[FieldWrite]:
         """Settle jobs a killed run recorded; writes one of them already made (same values) are done."""
-        bulk = BulkIngest(self.client, ledger, self._poller())
+        bulk = BulkIngest(self.client, ledger, self._poller(), self.key)
         landed: dict[str, Mapping[str, str]] = {}
         for sobject in sorted(set(SOBJECT_OF.values())):
             result = bulk.settle(sobject)
@@ -152,7 +154,7 @@ class CollectionsWriter:
         if not big:
             return todo
         rest = [w for w in todo if w.object not in big]
-        bulk = BulkIngest(self.client, ledger, self._poller())
+        bulk = BulkIngest(self.client, ledger, self._poller(), self.key)
         for obj in sorted(big):
             ws = by_object[obj]
             rows = [self._bulk_row(w) for w in ws]

@@ -61,6 +61,16 @@ class Sandbox:
         return self._server.ca_bundle
 
     @property
+    def org_id(self) -> str:
+        """The Salesforce organization id (``SELECT Id FROM Organization``)."""
+        return self._server.state.org_id
+
+    @property
+    def portal_id(self) -> int:
+        """The HubSpot portal id (``GET /account-info/v3/details``)."""
+        return self._server.state.portal_id
+
+    @property
     def seed(self) -> int:
         return self._server.state.seed
 
@@ -99,8 +109,14 @@ def serve(
     deals: int = 500,
     faults: FaultsArg = None,
     token: str | None = None,
+    org_id: str | None = None,
+    portal_id: int | None = None,
 ) -> Iterator[Sandbox]:
-    """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread."""
+    """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread.
+
+    Each start is a new org: a new Salesforce organization id and HubSpot portal id (the records and
+    their ids still follow ``seed``), unless ``org_id``/``portal_id`` are given; :meth:`Sandbox.reset`
+    keeps them."""
     parsed = parse_faults(faults)
     folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
     try:
@@ -111,6 +127,8 @@ def serve(
             deals=deals,
             faults=parsed,
             token=token or f"00DSANDBOX!{secrets.token_urlsafe(24)}",
+            org_id=org_id,
+            portal_id=portal_id,
         )
         server = SandboxHTTPServer(port, state, server_context(files), str(files.ca_bundle))
         thread = threading.Thread(

@@ -63,9 +63,14 @@ class HubSpotAPI:
     """Handlers for ``/crm/v3/...`` and ``/crm/v4/...``; callers hold the sandbox lock."""
 
     def __init__(
-        self, store: HubSpotStore, correlation: Callable[[], str], invalid: frozenset[str] = frozenset()
+        self,
+        store: HubSpotStore,
+        correlation: Callable[[], str],
+        invalid: frozenset[str] = frozenset(),
+        portal_id: int = PORTAL_ID,
     ) -> None:
         self.store = store
+        self.portal_id = portal_id
         self.correlation = correlation
         self.invalid = invalid
         self.written: dict[str, int] = {}
@@ -175,6 +180,23 @@ class HubSpotAPI:
         return self.validation(f"Unable to infer object type from: {name}")
 
     # ------------------------------------------------------------------ routing
+    def account_details(self) -> Response:
+        """``GET /account-info/v3/details``: the portal's id and settings (HubSpot's documented shape)."""
+        return json_response(
+            200,
+            {
+                "portalId": self.portal_id,
+                "accountType": "SANDBOX",
+                "timeZone": "US/Eastern",
+                "companyCurrency": "USD",
+                "additionalCurrencies": ["EUR", "GBP"],
+                "utcOffset": "-05:00",
+                "utcOffsetMilliseconds": -18000000,
+                "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1",
+            },
+        )
+
     def handle(self, req: Request, parts: list[str]) -> Response:
         m = req.method
         if len(parts) < 2:
@@ -537,7 +559,7 @@ class HubSpotAPI:
                         "error": "PROPERTY_DOESNT_EXIST",
                         "name": name,
                         "localizedErrorMessage": msg,
-                        "portalId": PORTAL_ID,
+                        "portalId": self.portal_id,
                     }
                 )
                 continue
@@ -550,7 +572,7 @@ class HubSpotAPI:
                         "error": "READ_ONLY_VALUE",
                         "name": name,
                         "localizedErrorMessage": msg,
-                        "portalId": PORTAL_ID,
+                        "portalId": self.portal_id,
                     }
                 )
                 continue
@@ -596,7 +618,7 @@ class HubSpotAPI:
                         "error": error[0],
                         "name": name,
                         "localizedErrorMessage": error[1],
-                        "portalId": PORTAL_ID,
+                        "portalId": self.portal_id,
                     }
                 )
                 continue

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import json
 import re
+import secrets
 import socket
 import ssl
 import threading
@@ -20,7 +21,7 @@ from .faults import Faults, FaultSpecError, parse_faults
 from .hubspot import HubSpotAPI
 from .messages import Request, Response, json_response
 from .salesforce import API_MAX, SalesforceAPI, sf_error
-from .store import HubSpotStore, SalesforceStore
+from .store import HubSpotStore, SalesforceStore, sf_id
 
 _SF_PREFIX = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
 _ID_SEGMENT = re.compile(r"^(?=[A-Za-z0-9-]*\d)(?:\d+|[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?:-\d+)?)$")
@@ -51,8 +52,22 @@ def normalise_path(path: str) -> str:
 class SandboxState:
     """Everything one sandbox holds; shared by the handler threads under ``lock``."""
 
-    def __init__(self, *, seed: int, partners: int, deals: int, faults: Faults, token: str) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        partners: int,
+        deals: int,
+        faults: Faults,
+        token: str,
+        org_id: str | None = None,
+        portal_id: int | None = None,
+    ) -> None:
         self.seed, self.partners, self.deals, self.token = seed, partners, deals, token
+        # Each sandbox is a new org unless told otherwise (a refreshed Salesforce sandbox gets a new org
+        # id while its records keep theirs); a reset keeps them, like an org restored from a backup.
+        self.org_id = org_id or sf_id("00D", secrets.randbelow(62**9))
+        self.portal_id = portal_id if portal_id is not None else 10_000_000 + secrets.randbelow(89_000_000)
         self.faults = faults
         self.lock = threading.RLock()
         self._counter_lock = threading.Lock()
@@ -67,6 +82,7 @@ class SandboxState:
         try:
             data = seedmod.generate(self.seed, self.partners, self.deals)
             self.sf_store = SalesforceStore(data)
+            self.sf_store.set_organization(self.org_id)
             self.hs_store = HubSpotStore(data)
             del data
         finally:
@@ -74,7 +90,7 @@ class SandboxState:
                 gc.enable()
         gc.freeze()
         self.sf = SalesforceAPI(self.sf_store, self.faults.invalid, self.faults.locked)
-        self.hs = HubSpotAPI(self.hs_store, self._correlation, self.faults.invalid)
+        self.hs = HubSpotAPI(self.hs_store, self._correlation, self.faults.invalid, self.portal_id)
         self.counter = 0
         self.sf_calls = 0
         self.requests: dict[str, int] = {}
@@ -238,6 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         parts = [p for p in req.path.split("/") if p]
+        if req.method == "GET" and parts == ["account-info", "v3", "details"]:
+            return state.hs.account_details()
         if not parts or parts[0] != "crm":
             return json_response(
                 404,
@@ -312,6 +330,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             "ca_bundle": self.ca_bundle,
             "base_url": base,
             "seed": self.state.seed,
+            "org_id": self.state.org_id,
+            "portal_id": self.state.portal_id,
             "partners": self.state.partners,
             "deals": self.state.deals,
         }

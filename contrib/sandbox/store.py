@@ -348,6 +348,17 @@ def salesforce_schema() -> dict[str, SFObject]:
     )
     claim.add_field(_std("Approved_On__c", "date", custom=True, updateable=True))
     objs["PartnerFundClaim"] = claim
+
+    # the org itself: one read-only record, its Id the organization id (SELECT Id FROM Organization)
+    org = SFObject("Organization", "00D", "Organization")
+    org.add_field(_std("Id", "id", nillable=False, length=18))
+    org.add_field(_std("Name", "string", nillable=False, length=80))
+    org.add_field(_std("OrganizationType", "string", length=40))
+    org.add_field(_std("IsSandbox", "boolean", nillable=False))
+    org.add_field(_std("InstanceName", "string", length=5))
+    for stamp in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
+        org.add_field(_std(stamp, "datetime", nillable=False))
+    objs["Organization"] = org
     return objs
 
 
@@ -575,6 +586,22 @@ class SalesforceStore:
             if record_id.startswith(obj.key_prefix) and record_id in obj.records:
                 return obj.name
         return None
+
+    def set_organization(self, org_id: str) -> None:
+        """The org's one Organization record (its id survives a reset, like an org restored from backup)."""
+        stamp = sf_datetime(dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC))
+        self.objects["Organization"].records = {
+            org_id: {
+                "Id": org_id,
+                "Name": "cosell sandbox",
+                "OrganizationType": "Developer Edition",
+                "IsSandbox": True,
+                "InstanceName": "CS1",
+                "CreatedDate": stamp,
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+            }
+        }
 
     def add_custom_field(self, obj: str, f: SFField) -> None:
         self.objects[obj].add_field(f)

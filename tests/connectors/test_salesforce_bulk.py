@@ -54,6 +54,7 @@ def no_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
 def connector(ledger: Ledger, **settings: Any) -> SalesforceConnector:
     conn = SalesforceConnector(client(), SalesforceSettings(**settings))
     conn._ledger = ledger
+    conn._key = "salesforce"  # as a sync of the org would have set it (its organization id, here none)
     return conn
 
 

@@ -373,7 +373,7 @@ def test_bad_records_are_reported_all_at_once_naming_object_id_and_field():
             ],
         )
         with pytest.raises(InputError) as err:
-            records_from_snapshot(ledger, SalesforceSettings(), program)
+            records_from_snapshot(ledger, SalesforceSettings(), program, "salesforce")
     text = err.value.render()
     assert "Account 001000000000001AAA: Partner_Status__c: 'Gone' is not a known partner status" in text
     assert "Opportunity 006000000000001AAA: Discount_Percent__c:" in text

@@ -209,3 +209,32 @@ def test_command_line_prints_the_connection_json_first(command: list[str]) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_each_sandbox_is_a_new_org_and_a_reset_keeps_its_ids() -> None:
+    def hs_details(s: Sandbox) -> dict[str, object]:
+        answer = requests.get(
+            f"{s.base_url}/account-info/v3/details",
+            headers={"Authorization": f"Bearer {s.token}"},
+            verify=s.ca_bundle,
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        return dict(answer.json())
+
+    def org_id(s: Sandbox) -> str:
+        rows = sf_get(s, "query", q="SELECT Id, IsSandbox FROM Organization").json()["records"]
+        assert len(rows) == 1 and rows[0]["IsSandbox"] is True
+        return str(rows[0]["Id"])
+
+    with serve(seed=3, partners=2, deals=5, org_id="00D5e000000AbCdEAA", portal_id=20_000_001) as s:
+        assert org_id(s) == s.org_id == s.info()["org_id"] == "00D5e000000AbCdEAA"
+        details = hs_details(s)
+        assert details["portalId"] == s.portal_id == s.info()["portal_id"] == 20_000_001
+        assert {"accountType", "timeZone", "companyCurrency", "uiDomain"} <= set(details)
+        s.reset()  # a restore from backup: the same org
+        assert org_id(s) == "00D5e000000AbCdEAA" and hs_details(s)["portalId"] == 20_000_001
+    with serve(seed=3, partners=2, deals=5) as a, serve(seed=3, partners=2, deals=5) as b:
+        # a refresh: the same records and ids, another org
+        assert org_id(a) != org_id(b) and org_id(a).startswith("00D") and len(org_id(a)) == 18
+        assert hs_details(a)["portalId"] != hs_details(b)["portalId"]

@@ -127,10 +127,10 @@ def test_salesforce_a_won_deal_deleted_and_purged_earns_nothing_once_the_ids_are
     assert earnings(env)[deal] > 0
     assert not any("left" in note for note in within["notes"])
 
-    age_last_check(env, "salesforce", days=16)
+    age_last_check(env, f"salesforce:{sb.org_id}", days=16)
     rerun = run(env, "salesforce")
     assert deal not in earnings(env)
-    assert deal not in snapshot_ids(env, "salesforce", "Opportunity")
+    assert deal not in snapshot_ids(env, f"salesforce:{sb.org_id}", "Opportunity")
     assert not rerun["failures"] and deal not in {c["id"] for c in rerun["changes"]}
     assert any("1 deleted record left it (Opportunity 1)" in note for note in rerun["notes"])
     quiet = run(env, "salesforce")  # checked just now: not again
@@ -163,7 +163,7 @@ def test_salesforce_a_deleted_deal_still_in_the_recycle_bin_leaves_through_the_i
     simple_salesforce(sb).Opportunity.delete(deal)
     rerun = run(env, "salesforce")
     assert deal not in earnings(env)
-    assert deal not in snapshot_ids(env, "salesforce", "Opportunity")
+    assert deal not in snapshot_ids(env, f"salesforce:{sb.org_id}", "Opportunity")
     assert not rerun["failures"]
 
 
@@ -176,7 +176,7 @@ def test_salesforce_an_archived_activity_is_read_on_a_full_read(sb: Sandbox, tmp
     assert cosell(env, "setup", "salesforce").exit_code == 0
     synced = cosell(env, "sync", "--program", env["PROGRAM"])  # the first sync: a full read
     assert synced.exit_code == 0, synced.output
-    assert task in snapshot_ids(env, "salesforce", "Task")
+    assert task in snapshot_ids(env, f"salesforce:{sb.org_id}", "Task")
 
 
 # --- HubSpot --------------------------------------------------------------------------------------
@@ -193,14 +193,14 @@ def test_hubspot_a_won_deal_archived_and_purged_earns_nothing_once_the_ids_are_c
 
     within = run(env, "hubspot")
     # the purge took its associations, so it names no partner now, but it still counts as a deal
-    assert deal in snapshot_ids(env, "hubspot", "deals")
+    assert deal in snapshot_ids(env, f"hubspot:{sb.portal_id}", "deals")
     assert not any("left" in note for note in within["notes"])
 
-    age_last_check(env, "hubspot", days=91)
+    age_last_check(env, f"hubspot:{sb.portal_id}", days=91)
     rerun = run(env, "hubspot")
     assert deal not in earnings(env)
-    assert deal not in snapshot_ids(env, "hubspot", "deals")
-    assert deal not in snapshot_ids(env, "hubspot", "links:deals")
+    assert deal not in snapshot_ids(env, f"hubspot:{sb.portal_id}", "deals")
+    assert deal not in snapshot_ids(env, f"hubspot:{sb.portal_id}", "links:deals")
     assert not rerun["failures"] and deal not in {c["id"] for c in rerun["changes"]}
     assert any("1 deleted record left it (deals 1)" in note for note in rerun["notes"])
 
@@ -215,5 +215,5 @@ def test_hubspot_an_archived_deal_not_yet_purged_leaves_through_the_incremental_
     hubspot_client(sb).crm.deals.basic_api.archive(deal)
     rerun = run(env, "hubspot")
     assert deal not in earnings(env)
-    assert deal not in snapshot_ids(env, "hubspot", "deals")
+    assert deal not in snapshot_ids(env, f"hubspot:{sb.portal_id}", "deals")
     assert not rerun["failures"]

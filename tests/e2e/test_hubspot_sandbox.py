@@ -109,7 +109,7 @@ def test_first_run_writes_then_unchanged_rerun_sends_nothing_and_a_change_sends_
     with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
         won = [
             d
-            for d, p in book.snapshot("hubspot", "deals")
+            for d, p in book.snapshot(f"hubspot:{sb.portal_id}", "deals")
             if p.get("dealstage") == "closedwon" and p.get("cosell_incentive")
         ]
     hs = HubSpot(access_token=sb.token, host=sb.hubspot_base_url, ssl_ca_cert=sb.ca_bundle)
@@ -171,7 +171,7 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
         result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")
         assert result.exit_code == 0, result.output
         with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
-            assert book.snapshot_count("hubspot", "deals") == total
+            assert book.snapshot_count(f"hubspot:{big.portal_id}", "deals") == total
 
 
 def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:
@@ -213,3 +213,21 @@ def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox
     assert sum(sb.stats()["records_written"].values()) == expected_written  # nothing written twice
     assert org_state(sb) == expected_state
     assert clean  # the clean run's report was read
+
+
+def test_setup_refuses_a_managed_property_that_lives_outside_cosells_group(sb: Sandbox) -> None:
+    from hubspot.crm.properties import PropertyCreate
+
+    hs = HubSpot(access_token=sb.token, host=sb.hubspot_base_url, ssl_ca_cert=sb.ca_bundle)
+    hs.crm.properties.core_api.create(
+        "deals",
+        property_create=PropertyCreate(
+            name="partner_incentive", label="Partner incentive", type="number", field_type="number",
+            group_name="dealinformation",
+        ),
+    )  # fmt: skip
+    program = Path("program.yaml").read_text()
+    Path("program.yaml").write_text(program.replace("60}", "60, incentive_property: partner_incentive}"))
+    result = cosell("setup", "hubspot", "--program", "program.yaml")
+    assert result.exit_code == 3, result.output
+    assert "deals.partner_incentive exists in the property group 'dealinformation'" in result.output

@@ -85,7 +85,7 @@ def test_a_large_write_back_goes_through_one_bulk_job_and_leaves_the_org_as_coll
     assert stats["requests"].get(PATCH, 0) == math.ceil(accounts / 200)
     assert org_values(sb) == reference
     with Ledger.connect(f"sqlite:///{tmp_path / 'bulk'}/ledger.db") as ledger:
-        assert not ledger.cursor("salesforce", "bulk_job:Opportunity")  # settled and forgotten
+        assert not ledger.cursor(f"salesforce:{sb.org_id}", "bulk_job:Opportunity")  # settled and forgotten
 
     again = cosell(env, "run", "--program", str(program), "--connector", "salesforce", "--json")
     assert again.exit_code == 0 and json.loads(again.output)["written"] == 0
@@ -102,12 +102,12 @@ def test_a_bulk_query_read_gives_the_same_records_as_the_rest_read(sb: Sandbox, 
         connector = SalesforceConnector.from_options(options)
         with Ledger.connect("sqlite://") as ledger:
             records[label] = connector.read(program, ledger)
-            snapshot = sorted(ledger.snapshot("salesforce", "Opportunity"))
+            snapshot = sorted(ledger.snapshot(f"salesforce:{sb.org_id}", "Opportunity"))
             if label == "bulk":
                 # a rerun reads incrementally over REST and finds nothing new: the snapshot's values
                 # are typed the same whichever path read them
                 assert connector.sync(program, ledger)["Opportunity"] == 0
-                assert sorted(ledger.snapshot("salesforce", "Opportunity")) == snapshot
+                assert sorted(ledger.snapshot(f"salesforce:{sb.org_id}", "Opportunity")) == snapshot
     assert calls(sb, QUERY_JOB) >= 2  # Opportunity and OpportunityPartner (2,500 deals, 2,500+ rows)
     assert records["bulk"] == records["rest"]
     assert len(records["bulk"].deals) > 1000
@@ -142,7 +142,7 @@ def test_a_job_closed_by_a_killed_run_is_settled_not_sent_again(
             m.setattr(bulk_module.BulkIngest, "_finish", killed)
             with pytest.raises(KeyboardInterrupt):
                 first.write(writes)
-        assert ledger.cursor("salesforce", "bulk_job:Opportunity")
+        assert ledger.cursor(f"salesforce:{sb.org_id}", "bulk_job:Opportunity")
         assert sb.stats()["records_written"]["Opportunity"] == 150
 
         # the rerun, as write_pending would do it without a read: the job is settled and its results used
@@ -152,7 +152,7 @@ def test_a_job_closed_by_a_killed_run_is_settled_not_sent_again(
         assert all(o.ok for o in outcomes)
         assert calls(sb, INGEST) == 1 and calls(sb, PATCH) == 0
         assert sb.stats()["records_written"]["Opportunity"] == 150  # nothing written twice
-        assert not ledger.cursor("salesforce", "bulk_job:Opportunity")
+        assert not ledger.cursor(f"salesforce:{sb.org_id}", "bulk_job:Opportunity")
 
 
 def test_a_job_never_closed_is_aborted_and_its_records_sent_in_a_new_one(

@@ -214,7 +214,8 @@ class _Builder:
         if value is None or name is None:
             return None
         try:
-            number = Decimal(value.replace(",", ""))
+            # Decimal() reads any Unicode digit: only ASCII ones are numbers here.
+            number = Decimal(value.replace(",", "")) if value.isascii() else Decimal("NaN")
         except InvalidOperation:
             number = Decimal("NaN")
         if not number.is_finite():

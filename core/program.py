@@ -60,19 +60,44 @@ def _a_multiplier(value: Decimal) -> Decimal:
     return value
 
 
+MAX_PLACES = 12
+"""Decimal places a program number may have: more only push exact arithmetic past its exponent range."""
+
+
+def _few_places(value: Decimal) -> Decimal:
+    # Not normalize(): it would round 1E-999999999 to 0 first.
+    _, digits, exponent = value.as_tuple()
+    if value and isinstance(exponent, int) and exponent < -MAX_PLACES:
+        trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+        if exponent + trailing_zeros < -MAX_PLACES:
+            raise ValueError(f"{value} has more than {MAX_PLACES} decimal places")
+    return value
+
+
+_FEW_PLACES = AfterValidator(_few_places)
+
 Number = Annotated[
-    Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False)
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False),
+    _FEW_PLACES,
 ]
 """Any number of the program: bounded so that no sum or product of them overflows exact arithmetic."""
-Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Rate = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Positive = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Amount = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
+Rate = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
+Positive = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
 FractionRate = Annotated[Rate, AfterValidator(_a_fraction)]
 """A rate from 0 to 1 (0.12 is 12 %)."""
 Multiplier = Annotated[Rate, AfterValidator(_a_multiplier)]
 Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 Percentage = Annotated[
-    Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False)
+    Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False), _FEW_PLACES
 ]
 
 
@@ -247,6 +272,14 @@ class _ExactConstructor(RoundTripConstructor):
         if not value.is_finite():
             raise ConstructorError(None, None, f"{text!r} is not a finite number", node.start_mark)
         return value
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # ruamel's own constructors raise bare ValueErrors for some values (`!!int abc`, `2026-13-45`):
+        # give them the line of their node.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ConstructorError(None, None, f"cannot read this value: {exc}", node.start_mark) from None
 
 
 _ExactConstructor.add_constructor("tag:yaml.org,2002:float", _ExactConstructor.construct_yaml_float)

@@ -196,6 +196,21 @@ def test_a_missing_optional_file_the_program_does_not_need_is_no_warning(work, c
             "program.yaml:37: not valid YAML: '-.inf' is not a finite number",
         ),
         (
+            "target: 500000}",
+            "target: 1e-999999999}",
+            "program.yaml:12: scoring.metrics.sourced_pipeline.target: 1E-999999999 has more than 12 decimal places",
+        ),
+        (
+            "program: Global Partner Program",
+            "program: !!int abc",
+            "program.yaml:3: not valid YAML: cannot read this value: invalid literal for int()",
+        ),
+        (
+            "period: 2026-Q3",
+            "period: 2026-13-45",
+            "program.yaml:4: not valid YAML: cannot read this value: month must be in 1..12",
+        ),
+        (
             "period: 2026-Q3",
             "period: 0001-Q1",
             "program.yaml:4: period: '0001-Q1' is not a period: the year must be from 1900 to 2999",

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from invoke import cosell
 
 RUN = ("run", "--program", "program.yaml", "--input", "data", "--output", "out")

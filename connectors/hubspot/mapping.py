@@ -164,7 +164,7 @@ _CLAIMS: TypeAdapter[list[MdfClaim]] = TypeAdapter(list[MdfClaim])
 def to_date(text: str, zone: ZoneInfo) -> date:
     """A HubSpot value as a date: a date property as is, a datetime (ISO or epoch ms) in ``zone``."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # epoch milliseconds (isdigit() alone takes any script's digits)
         return datetime.fromtimestamp(int(text) / 1000, UTC).astimezone(zone).date()
     if "T" not in text:
         return date.fromisoformat(text)
@@ -177,7 +177,7 @@ def to_date(text: str, zone: ZoneInfo) -> date:
 def to_stamp(text: str | None) -> datetime | None:
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return datetime.fromtimestamp(int(text) / 1000, UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

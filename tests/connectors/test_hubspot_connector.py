@@ -224,6 +224,5 @@ def test_a_negative_or_oversized_or_non_ascii_amount_is_refused_naming_the_deal(
         assert [str(p) for p in caught.value.problems] == [message]
     with pytest.raises(InputError) as caught:
         build_records(snapshot(createdate="١٧٨٢٨٧٠٤٠٠٠٠٠"), HubSpotSettings(), ZoneInfo("UTC"), "USD")
-    assert [str(p) for p in caught.value.problems] == [
-        "HubSpot deal 20: createdate: not a date: '١٧٨٢٨٧٠٤٠٠٠٠٠'"
-    ]
+    problems = [str(p) for p in caught.value.problems]
+    assert "HubSpot deal 20: createdate: not a date: '١٧٨٢٨٧٠٤٠٠٠٠٠'" in problems

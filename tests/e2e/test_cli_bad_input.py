@@ -2,6 +2,8 @@
 values that are valid but probably not meant, a warning naming where they are."""
 
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -272,3 +274,15 @@ def test_a_period_option_before_1900_names_the_year_range(work):
     result = cosell(*RUN, "--period", "0001-Q1")
     assert result.exit_code == 2, result.output
     assert "--period: '0001-Q1' is not a period: the year must be from 1900 to 2999" in result.output
+
+
+def test_cosell_validate_prints_warnings_on_stderr_one_line_each(work):
+    edit(work / "program.yaml", "max_discount_pct: 25", 'max_discount_pct: "0.25"')
+    command = [sys.executable, "-c", "from cosell.cli import main; main()", "validate", "program.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "WARNING cosell.program: program.yaml:32: guardrails.max_discount_pct: 0.25 is less than 1%: "
+        "percentages are 0-100: did you mean 25?"
+    ]
+    assert result.stdout.startswith("ok: program.yaml")

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from .connector import Connector, FieldWrite
 from .context import PartnerDeal, PartnerFacts, RunContext, RunReport
 from .errors import FinishedWithFailures, InputError, PluginError, Problem, ProgramError
-from .money import round_cents
+from .money import round_cents, show, show_number
 from .periods import Period
 from .pluginmanager import Plugins, guarded
 from .program import LoadedProgram, Program
-from .records import ROLES, Deal, Involvement, MdfClaim, RecordSet, Role
+from .records import MAX_AMOUNT, ROLES, Deal, Involvement, MdfClaim, RecordSet, Role
 from .results import (
     History,
     LineKind,
@@ -141,6 +141,8 @@ def convert(records: RecordSet, program: Program) -> RecordSet:
             )
         elif rate != 1:
             deal = _with_amount(deal, deal.amount * rate)
+            if deal.amount > MAX_AMOUNT:
+                problems.append(_too_large(f"deal {deal.id}", deal.amount, program.currency))
         deals.append(deal)
     claims: list[MdfClaim] = []
     for claim in records.mdf_claims:
@@ -154,10 +156,18 @@ def convert(records: RecordSet, program: Program) -> RecordSet:
             )
         elif rate != 1:
             claim = dataclasses.replace(claim, amount=claim.amount * rate)
+            if claim.amount > MAX_AMOUNT:
+                problems.append(_too_large(f"MDF claim {claim.id}", claim.amount, program.currency))
         claims.append(claim)
     if problems:
         raise InputError(problems)
     return RecordSet(records.partners, tuple(deals), records.activities, tuple(claims))
+
+
+def _too_large(where: str, amount: Decimal, currency: str) -> Problem:
+    return Problem(
+        where, f"amount: {show(amount)} {currency} after conversion is too large: at most {MAX_AMOUNT:,}"
+    )
 
 
 def _with_amount(d: Deal, amount: Decimal) -> Deal:
@@ -203,10 +213,15 @@ def resolve_involvements(deal: Deal) -> list[tuple[str, Role, Decimal]]:
         if seen is None:
             merged[inv.partner_id] = [inv.role, inv.share]
         else:
+            if inv.share != seen[1]:
+                # One partner, one share: two different ones (or a share and none) cannot both hold.
+                shares = " and ".join("none" if x is None else show_number(x) for x in (seen[1], inv.share))
+                message = (
+                    f"partners: partner {inv.partner_id} is named twice with different shares ({shares})"
+                )
+                raise InputError([Problem(f"deal {deal.id}", message)])
             if ROLES.index(inv.role) < ROLES.index(seen[0]):
                 seen[0] = inv.role
-            if seen[1] is None:
-                seen[1] = inv.share
     given = sum((s for _, s in merged.values() if s is not None), ZERO)
     if given > 1:
         raise InputError([Problem(f"deal {deal.id}", f"partners: shares add up to {given}, more than 1")])

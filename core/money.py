@@ -36,7 +36,10 @@ def from_cents(cents: int) -> Decimal:
 
 
 def parse_decimal(text: str) -> Decimal:
-    """Parse user text as Decimal; raises ValueError with a readable message."""
+    """Parse user text as Decimal (ASCII digits only); raises ValueError with a readable message."""
+    if not text.isascii():
+        # Decimal() would read any Unicode digit ('١٢٣' is 123) and full-width ones too.
+        raise ValueError(f"{text!r} is not a number: use the digits 0-9")
     try:
         value = Decimal(text.strip().replace("_", ""))
     except InvalidOperation:

@@ -9,8 +9,11 @@ from typing import Literal
 
 PeriodKind = Literal["quarter", "month"]
 
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# [0-9], not \d: \d matches any Unicode digit, and int() would read it.
+_QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""The years a period may be in: four digits, and room on either side for the periods around it."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -25,12 +28,15 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> Period:
         text = text.strip()
-        if m := _QUARTER.match(text):
-            year, q = int(m.group(1)), int(m.group(2))
-            return cls.quarter(year, q)
-        if m := _MONTH.match(text):
-            return cls.month(int(m.group(1)), int(m.group(2)))
-        raise ValueError(f"{text!r} is not a period: use a quarter (2026-Q3) or a month (2026-07)")
+        m = _QUARTER.match(text) or _MONTH.match(text)
+        if m is None:
+            raise ValueError(f"{text!r} is not a period: use a quarter (2026-Q3) or a month (2026-07)")
+        year = int(m.group(1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(f"{text!r} is not a period: the year must be from {FIRST_YEAR} to {LAST_YEAR}")
+        if m.re is _QUARTER:
+            return cls.quarter(year, int(m.group(2)))
+        return cls.month(year, int(m.group(2)))
 
     @classmethod
     def quarter(cls, year: int, q: int) -> Period:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import itertools
+import logging
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,16 +26,79 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.reader import ReaderError
 
 from .errors import Problem, ProgramError
+from .money import show_number
 from .periods import Period
-from .records import CurrencyCode, Role, _no_float
+from .records import MAX_AMOUNT, MAX_DAYS, CurrencyCode, Role, _no_float
 
-Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, allow_inf_nan=False)]
-Rate = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0, allow_inf_nan=False)]
+log = logging.getLogger(__name__)
+
+MAX_MULTIPLIER = Decimal(10)
+"""The largest role or accelerator multiplier: a multiplier of 1.5 pays 150 %, so 125 means 1.25."""
+
+
+def _a_fraction(value: Decimal) -> Decimal:
+    if value > 1:
+        raise ValueError(
+            f"{show_number(value)} is more than 1: rates are fractions: did you mean {show_number(value / 100)}?"
+        )
+    return value
+
+
+def _a_multiplier(value: Decimal) -> Decimal:
+    if value > MAX_MULTIPLIER:
+        raise ValueError(
+            f"{show_number(value)} is more than {MAX_MULTIPLIER}: a multiplier of 1.5 pays 150%: "
+            f"did you mean {show_number(value / 100)}?"
+        )
+    return value
+
+
+MAX_PLACES = 12
+"""Decimal places a program number may have: more only push exact arithmetic past its exponent range."""
+
+
+def _few_places(value: Decimal) -> Decimal:
+    # Not normalize(): it would round 1E-999999999 to 0 first.
+    _, digits, exponent = value.as_tuple()
+    if value and isinstance(exponent, int) and exponent < -MAX_PLACES:
+        trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+        if exponent + trailing_zeros < -MAX_PLACES:
+            raise ValueError(f"{value} has more than {MAX_PLACES} decimal places")
+    return value
+
+
+_FEW_PLACES = AfterValidator(_few_places)
+
+Number = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False),
+    _FEW_PLACES,
+]
+"""Any number of the program: bounded so that no sum or product of them overflows exact arithmetic."""
+Amount = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
+Rate = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
+Positive = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False), _FEW_PLACES
+]
+FractionRate = Annotated[Rate, AfterValidator(_a_fraction)]
+"""A rate from 0 to 1 (0.12 is 12 %)."""
+Multiplier = Annotated[Rate, AfterValidator(_a_multiplier)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+Percentage = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False), _FEW_PLACES
+]
 
 
 class _Section(BaseModel):
@@ -52,16 +118,16 @@ class Scoring(_Section):
 
 class Tier(_Section):
     name: str = Field(min_length=1)
-    min_score: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)]
-    commission_rate: Rate = Decimal(0)
+    min_score: Rate
+    commission_rate: FractionRate = Decimal(0)
     mdf_budget: Amount = Decimal(0)
     quota: Amount = Decimal(0)
-    requires: dict[str, Annotated[Decimal, BeforeValidator(_no_float)]] = Field(default_factory=dict)
+    requires: dict[str, Number] = Field(default_factory=dict)
 
 
 class AcceleratorBand(_Section):
     attainment: Rate
-    multiplier: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=1)]
+    multiplier: Annotated[Multiplier, Field(ge=1)]
 
 
 class Milestone(_Section):
@@ -82,7 +148,7 @@ class Milestone(_Section):
 
 class Payouts(_Section):
     baseline_per_qualified_opportunity: Amount | None = None
-    role_multipliers: dict[Role, Rate] = Field(default_factory=dict)
+    role_multipliers: dict[Role, Multiplier] = Field(default_factory=dict)
     accelerators: tuple[AcceleratorBand, ...] = ()
     signing_bonus: Amount | None = None
     milestones: tuple[Milestone, ...] = ()
@@ -92,9 +158,9 @@ class Payouts(_Section):
 
 
 class Guardrails(_Section):
-    max_discount_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100)] | None = None
-    min_margin_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(le=100)] | None = None
-    margin_floor_factor: Rate | None = None
+    max_discount_pct: Annotated[Percentage, Field(ge=0)] | None = None
+    min_margin_pct: Percentage | None = None
+    margin_floor_factor: FractionRate | None = None
 
     @model_validator(mode="after")
     def _margin_floor_needs_factor(self) -> Guardrails:
@@ -109,7 +175,7 @@ class Caps(_Section):
 
 
 class Mdf(_Section):
-    release_on_approval: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1)]
+    release_on_approval: FractionRate
     release_pipeline_multiple: Rate
 
 
@@ -125,13 +191,13 @@ class Program(_Section):
     activity_weights: dict[str, Rate] = Field(default_factory=dict)
     scoring: Scoring | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
-    demotion_grace_periods: int = Field(default=0, ge=0)
+    demotion_grace_periods: int = Field(default=0, ge=0, le=1000)
     payouts: Payouts | None = None
     guardrails: Guardrails | None = None
     caps: Caps | None = None
-    clawback_window_days: int | None = Field(default=None, ge=0)
+    clawback_window_days: Days | None = None
     mdf: Mdf | None = None
-    wind_down_days: int | None = Field(default=None, ge=0)
+    wind_down_days: Days | None = None
     timezone: str = "UTC"
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -199,15 +265,55 @@ class _ExactConstructor(RoundTripConstructor):
 
     def construct_yaml_float(self, node: Any) -> Decimal:  # type: ignore[override]
         text = str(self.construct_scalar(node)).replace("_", "")
-        return Decimal(text)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")  # .nan, .inf and their spellings: YAML's, not Decimal's
+        if not value.is_finite():
+            raise ConstructorError(None, None, f"{text!r} is not a finite number", node.start_mark)
+        return value
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # ruamel's own constructors raise bare ValueErrors for some values (`!!int abc`, `2026-13-45`):
+        # give them the line of their node.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ConstructorError(None, None, f"cannot read this value: {exc}", node.start_mark) from None
 
 
 _ExactConstructor.add_constructor("tag:yaml.org,2002:float", _ExactConstructor.construct_yaml_float)
+
+MAX_NESTING = 32
+"""How deep a program file may nest; the deepest section needs five levels."""
+
+
+class _ProgramComposer(Composer):
+    """Refuses aliases and deep nesting. A program file never needs ``*alias`` (and nested aliases
+    expand exponentially: a few lines can stand for billions of values); thousands of nested lists
+    would exhaust the stack."""
+
+    nesting = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            message = f"alias *{event.anchor} is not allowed in a program file: write the value out"
+            raise ComposerError(None, None, message, event.start_mark)
+        if self.nesting >= MAX_NESTING:
+            message = f"nested more than {MAX_NESTING} levels deep"
+            raise ComposerError(None, None, message, event.start_mark)
+        self.nesting += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.nesting -= 1
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Constructor = _ExactConstructor
+    yaml.Composer = _ProgramComposer
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -282,6 +388,8 @@ def validation_problems(
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif e["type"] == "less_than_equal" and (e.get("ctx") or {}).get("le") == MAX_AMOUNT:
+            msg = f"{e['input']} is too large: numbers in a program are at most {MAX_AMOUNT:,}"
         elif e["type"] == "missing":
             msg = "required key is missing"
         msg = msg.removeprefix("Value error, ")
@@ -291,12 +399,20 @@ def validation_problems(
 
 
 class LoadedProgram:
-    """A validated program with the file it came from and a line for every key path."""
+    """A validated program with the file it came from, a line for every key path, and the warnings
+    its values raised (values that are valid but probably not meant)."""
 
-    def __init__(self, program: Program, source: str, lines: Mapping[LinePath, int]) -> None:
+    def __init__(
+        self,
+        program: Program,
+        source: str,
+        lines: Mapping[LinePath, int],
+        warnings: Sequence[Problem] = (),
+    ) -> None:
         self.program = program
         self.source = source
         self.lines = lines
+        self.warnings = tuple(warnings)
 
     def where(self, *loc: str | int) -> str:
         """``file:line`` of a key path, for errors found after validation (unknown metric, plugin...)."""
@@ -304,9 +420,17 @@ class LoadedProgram:
 
 
 def parse_program(text: str, source: str = "<program>") -> LoadedProgram:
-    """Validate program text; raises ProgramError listing every problem with its line."""
+    """Validate program text; raises ProgramError listing every problem with its line. Warnings (a
+    percentage given as a fraction, say) are logged, one line each, and kept on the result."""
     try:
         tree = _yaml().load(io.StringIO(text))
+    except ReaderError as exc:
+        # A character YAML does not allow (a NUL byte, a control character): name its line.
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        character = f"{exc.character:#06x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ProgramError(
+            [Problem(f"{source}:{line}", f"not valid YAML: character {character} is not allowed")]
+        ) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 1
@@ -325,19 +449,60 @@ def parse_program(text: str, source: str = "<program>") -> LoadedProgram:
     if not isinstance(tree, Mapping):
         raise ProgramError([Problem(f"{source}:1", "a program file is a YAML mapping of keys to values")])
     index = _line_index(tree)
+    plain = _plain(tree)
+    problems = _fx_problems(plain, source, index)
     try:
-        program = Program.model_validate(_plain(tree))
+        program = Program.model_validate(plain)
     except ValidationError as err:
-        raise ProgramError(validation_problems(err, source, index)) from None
-    return LoadedProgram(program, source, index)
+        raise ProgramError(validation_problems(err, source, index) + problems) from None
+    if problems:
+        raise ProgramError(problems)
+    warnings = _percentage_warnings(program, source, index)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return LoadedProgram(program, source, index, warnings)
+
+
+def _fx_problems(plain: Mapping[str, Any], source: str, index: Mapping[LinePath, int]) -> list[Problem]:
+    currency, fx = plain.get("currency"), plain.get("fx")
+    if isinstance(currency, str) and isinstance(fx, Mapping) and currency in fx:
+        line = line_of(index, ("fx", currency)) or 1
+        message = f"fx.{currency}: the program's own currency takes no rate (it is always 1): remove it"
+        return [Problem(f"{source}:{line}", message)]
+    return []
+
+
+def _percentage_warnings(program: Program, source: str, index: Mapping[LinePath, int]) -> list[Problem]:
+    """Percentages between 0 and 1 (exclusive): valid, but most likely a fraction meant as a percentage."""
+    warnings: list[Problem] = []
+    if program.guardrails is None:
+        return warnings
+    for key in ("max_discount_pct", "min_margin_pct"):
+        value = getattr(program.guardrails, key)
+        if value is not None and 0 < value < 1:
+            line = line_of(index, ("guardrails", key)) or 1
+            message = (
+                f"guardrails.{key}: {show_number(value)} is less than 1%: percentages are 0-100: "
+                f"did you mean {show_number(value * 100)}?"
+            )
+            warnings.append(Problem(f"{source}:{line}", message))
+    return warnings
 
 
 def load_program(path: str | Path) -> LoadedProgram:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ProgramError([Problem(str(path), f"cannot read the program file: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        at = start + exc.start
+        line = data.count(b"\n", 0, at) + 1
+        message = f"not UTF-8 text (byte {data[at]:#04x}): save the file as UTF-8"
+        raise ProgramError([Problem(f"{path}:{line}", message)]) from None
     return parse_program(text, str(path))
 
 

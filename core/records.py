@@ -25,15 +25,31 @@ DealStatus = Literal["open", "won", "lost"]
 ClaimStatus = Literal["submitted", "approved", "paid", "rejected"]
 
 
+MAX_AMOUNT = 10**12
+"""The largest amount an input or a program may hold, in its currency. The ledger keeps integer cents in
+64-bit columns (at most about 9.2 × 10^16 units): this bound leaves room for the sum of tens of thousands
+of lines at the bound, and for an amount converted with an exchange rate (checked again after
+conversion)."""
+
+MAX_DAYS = 36500
+"""The longest span of days a program may give (a hundred years); date arithmetic fails far beyond it."""
+
+
 def _no_float(value: Any) -> Any:
     # A float has already lost the cents it was meant to carry: refuse it rather than guess.
     if isinstance(value, float):
         raise ValueError("give money and rates as text or Decimal, not as a float")
+    # Decimal() reads any Unicode digit ('١٢٣' is 123): only ASCII digits are numbers here.
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"{value!r} is not a number: use the digits 0-9")
     return value
 
 
 Money = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
 """A Decimal amount; floats are refused."""
+Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+"""An amount a record holds (a deal's, a claim's): from 0 to ``MAX_AMOUNT``. A refund is a date on the
+deal, never a negative amount."""
 Fraction = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1, allow_inf_nan=False)]
 Percent = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100, allow_inf_nan=False)]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -84,7 +100,7 @@ class Deal:
 
     id: RecordId
     name: str
-    amount: Money
+    amount: Amount
     currency: CurrencyCode
     stage: str
     status: DealStatus
@@ -106,7 +122,9 @@ class Activity:
     type: str
     occurred_on: date
     deal_id: str | None = None
-    quantity: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)] = Decimal(1)
+    quantity: Annotated[
+        Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    ] = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +136,7 @@ class MdfClaim:
     id: RecordId
     partner_id: RecordId
     campaign: str
-    amount: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)]
+    amount: Amount
     status: ClaimStatus
     approved_on: date | None = None
     currency: CurrencyCode | None = None

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import gc
 import io
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +30,7 @@ from cosell.errors import InputError, Problem
 from cosell.money import parse_decimal
 from cosell.program import Program
 from cosell.records import (
+    MAX_AMOUNT,
     Activity,
     ClaimStatus,
     Deal,
@@ -47,6 +50,8 @@ ACTIVITIES_FILE = "activities.csv"
 MDF_CLAIMS_FILE = "mdf_claims.csv"
 INPUT_FILES = (PARTNERS_FILE, DEALS_FILE, DEAL_PARTNERS_FILE, ACTIVITIES_FILE, MDF_CLAIMS_FILE)
 """The files a folder may hold, in the order their problems are reported."""
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ROLE: Role = "sourced"
 """The role of the partner named in ``deals.csv`` when its ``role`` cell is empty (like Salesforce's
@@ -263,15 +268,19 @@ def _convert(table: _Table, line: int, cells: list[str], plan: Plan, problems: _
 # --- validating records ------------------------------------------------------------------------
 
 
-def _message(error: ErrorDetails, text: str) -> str:
+def _message(error: ErrorDetails, text: str, file: str, column: str | None) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     shown = f"{text!r} " if text else ""
     if kind == "missing":
         return "a value is required"
     if kind == "greater_than_equal":
+        if file == DEALS_FILE and column == "amount":
+            return f"{shown}must be at least 0: a refund is a refunded_on date, not a negative amount"
         return f"{shown}must be at least {ctx['ge']}"
     if kind == "less_than_equal":
+        if ctx["le"] == MAX_AMOUNT:
+            return f"{shown}is too large: it must be at most {MAX_AMOUNT:,}"
         return f"{shown}must be at most {ctx['le']}"
     if kind == "greater_than":
         return f"{shown}must be more than {ctx['gt']}"
@@ -293,7 +302,8 @@ def _validate(adapter: TypeAdapter[list[T]], rows: Sequence[_Row], problems: _Pr
                 continue  # already reported when its cell was converted
             text = row.table.cell(row.cells, column) if column else ""
             rank = row.table.rank(column or "")
-            problems.add(row.table.name, row.line, column, _message(error, text), rank)
+            message = _message(error, text, row.table.name, column)
+            problems.add(row.table.name, row.line, column, message, rank)
         return None
 
 
@@ -331,6 +341,14 @@ def _check_reference(
 def _check_date_given(row: _Row, status: str, needs: str, column: str, problems: _Problems) -> None:
     if row.values.get("status") == status and column not in row.values and column not in row.bad:
         problems.add(row.table.name, row.line, column, f"{needs} needs {column}", row.table.rank(column))
+
+
+def _check_not_before(row: _Row, column: str, earlier: str, problems: _Problems) -> None:
+    """``column``'s date is not before ``earlier``'s (a deal closes after it is created)."""
+    day, first = row.values.get(column), row.values.get(earlier)
+    if isinstance(day, date) and isinstance(first, date) and day < first:
+        message = f"{day.isoformat()} is before {earlier} {first.isoformat()}"
+        problems.add(row.table.name, row.line, column, message, row.table.rank(column))
 
 
 # --- the folder --------------------------------------------------------------------------------
@@ -385,6 +403,8 @@ class _Folder:
         links_table = self._load(DEAL_PARTNERS_FILE)
         activities_table = self._load(ACTIVITIES_FILE)
         claims_table = self._load(MDF_CLAIMS_FILE)
+        for warning in _file_warnings(self.folder, self.program):
+            log.warning("%s", warning)
         # Ids come from every row, even a bad one, so that one bad partner row does not make each of its
         # deals "unknown" too. A file that is missing checks no references to it.
         self.partner_ids = _ids(partners_table, self.problems)
@@ -446,6 +466,7 @@ class _Folder:
                 row.values.setdefault("currency", self.program.currency)
             for status in ("won", "lost"):
                 _check_date_given(row, status, f"a {status} deal", "closed_on", self.problems)
+            _check_not_before(row, "closed_on", "created_on", self.problems)
             link = _convert(table, row.line, row.cells, plan, self.problems)
             if "partner_id" in link.values:
                 link.values.setdefault("role", DEFAULT_ROLE)
@@ -474,6 +495,7 @@ class _Folder:
     def _deals(self, rows: list[_Row], links: list[tuple[str, _Row]]) -> list[Deal] | None:
         """Deals with their partners: the one deals.csv names first, then deal_partners.csv's in file
         order. A partner named twice stays twice here; the engine merges them (SPEC)."""
+        _check_repeated_partners(links, self.problems)
         _check_shares(links, self.problems)
         involvements = _validate(_INVOLVEMENTS, [link for _, link in links], self.problems)
         if involvements is not None:
@@ -508,14 +530,82 @@ class _Folder:
         return _validate(_MDF_CLAIMS, rows, self.problems)
 
 
+ACTIVITY_METRIC = "joint_activities"
+"""The built-in metric that counts activities."""
+
+
+def _file_warnings(folder: Path, program: Program) -> list[Problem]:
+    """Files that look like input but are not read (``Activities.csv``, ``activity.csv``), and optional
+    files the program needs but the folder lacks: each silently leaves records out."""
+    warnings: list[Problem] = []
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name in INPUT_FILES or name.startswith(".") or not path.is_file():
+            continue
+        if (
+            name.lower() in INPUT_FILES
+            and (folder / name.lower()).is_file()
+            and path.samefile(folder / name.lower())
+        ):
+            continue  # a case-insensitive file system: this is the file read
+        nearest = difflib.get_close_matches(name.lower(), INPUT_FILES, n=1, cutoff=0.6)
+        if nearest:
+            warnings.append(Problem(name, f"cosell does not read this file: did you mean {nearest[0]}?"))
+        elif name.lower().endswith(".csv"):
+            expected = ", ".join(INPUT_FILES)
+            warnings.append(Problem(name, f"cosell does not read this file (it reads {expected})"))
+    scoring = program.scoring.metrics if program.scoring else {}
+    counts_activities = (
+        ACTIVITY_METRIC in scoring
+        or any(ACTIVITY_METRIC in tier.requires for tier in program.tiers)
+        or any(m.kind == "activities" for m in (program.payouts.milestones if program.payouts else ()))
+    )
+    if counts_activities and not (folder / ACTIVITIES_FILE).exists():
+        message = f"not in {folder}: the program counts activities, and every partner has none"
+        warnings.append(Problem(ACTIVITIES_FILE, message))
+    if program.mdf is not None and not (folder / MDF_CLAIMS_FILE).exists():
+        message = f"not in {folder}: the program releases MDF, and no partner has a claim"
+        warnings.append(Problem(MDF_CLAIMS_FILE, message))
+    return warnings
+
+
+def _check_repeated_partners(involvement_rows: Sequence[tuple[str, _Row]], problems: _Problems) -> None:
+    """A partner named twice on one deal has one share: rows whose share cells differ (one empty and one
+    given differ too) are reported at the later row, naming the earlier one."""
+    first: dict[tuple[str, str], _Row] = {}
+    for deal_id, link in involvement_rows:
+        partner_id = link.values.get("partner_id")
+        if not deal_id or not isinstance(partner_id, str) or "share" in link.bad:
+            continue
+        seen = first.setdefault((deal_id, partner_id), link)
+        if seen is link or "share" in seen.bad or seen.values.get("share") == link.values.get("share"):
+            continue
+        message = (
+            f"partner {partner_id!r} is named twice on deal {deal_id!r} with different shares: "
+            f"{_share_text(link)} here, {_share_text(seen)} on {seen.table.name}:{seen.line}"
+        )
+        problems.add(link.table.name, link.line, "share", message, link.table.rank("share"))
+
+
+def _share_text(link: _Row) -> str:
+    share = link.values.get("share")
+    return "no share" if share is None else repr(link.table.cell(link.cells, "share"))
+
+
 def _check_shares(involvement_rows: Sequence[tuple[str, _Row]], problems: _Problems) -> None:
-    """Shares on one deal add up to at most 1: report the row that takes a deal past 1, with the sum."""
+    """Shares on one deal add up to at most 1: report the row that takes a deal past 1, with the sum. A
+    partner named twice counts once (its rows give one share, or are reported on their own)."""
     totals: dict[str, Decimal] = {}
     over: dict[str, _Row] = {}
+    counted: set[tuple[str, object]] = set()
     for deal_id, link in involvement_rows:
         share = link.values.get("share")
         if not isinstance(share, Decimal) or not 0 <= share <= 1:
             continue  # no share, or a bad one reported on its own
+        partner = (deal_id, link.values.get("partner_id"))
+        if partner in counted:
+            continue
+        counted.add(partner)
         total = totals[deal_id] = totals.get(deal_id, Decimal(0)) + share
         if total > 1 and deal_id not in over:
             over[deal_id] = link

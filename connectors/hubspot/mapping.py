@@ -215,7 +215,7 @@ _CLAIMS: TypeAdapter[list[MdfClaim]] = TypeAdapter(list[MdfClaim])
 def to_date(text: str, zone: ZoneInfo) -> date:
     """A HubSpot value as a date: a date property as is, a datetime (ISO or epoch ms) in ``zone``."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # epoch milliseconds (isdigit() alone takes any script's digits)
         return datetime.fromtimestamp(int(text) / 1000, UTC).astimezone(zone).date()
     if "T" not in text:
         return date.fromisoformat(text)
@@ -228,7 +228,7 @@ def to_date(text: str, zone: ZoneInfo) -> date:
 def to_stamp(text: str | None) -> datetime | None:
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return datetime.fromtimestamp(int(text) / 1000, UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -265,7 +265,8 @@ class _Builder:
         if value is None or name is None:
             return None
         try:
-            number = Decimal(value.replace(",", ""))
+            # Decimal() reads any Unicode digit: only ASCII ones are numbers here.
+            number = Decimal(value.replace(",", "")) if value.isascii() else Decimal("NaN")
         except InvalidOperation:
             number = Decimal("NaN")
         if not number.is_finite():

@@ -356,7 +356,7 @@ def to_date(value: Any, zone: ZoneInfo) -> date | None:
 def to_decimal(value: Any) -> Decimal | None:
     if value in (None, ""):
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):
         raise ValueError(f"{value!r} is not a number")
     try:
         return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -120,16 +120,17 @@ def test_deals_csv_partner_comes_first_then_deal_partners_rows_in_file_order(
             "deal_id,partner_id,role,share\n"
             "D2,P2,cosell,\n"
             "D1,P2,influenced,0.25\n"
-            "D1,P1,cosell,\n"
+            "D1,P1,cosell,0.50\n"
             "D2,P1,sourced,0.4\n"
         ),
     )
     one, two = read_folder(folder, program).deals
-    # deals.csv's partner has role `sourced` when its role cell is empty; a partner named twice stays twice.
+    # deals.csv's partner has role `sourced` when its role cell is empty; a partner named twice with the
+    # same share stays twice (the engine merges it).
     assert one.partners == (
         Involvement("P1", "sourced", Decimal("0.5")),
         Involvement("P2", "influenced", Decimal("0.25")),
-        Involvement("P1", "cosell", None),
+        Involvement("P1", "cosell", Decimal("0.5")),
     )
     assert two.partners == (Involvement("P2", "cosell", None), Involvement("P1", "sourced", Decimal("0.4")))
 
@@ -359,8 +360,9 @@ def test_duplicate_id_is_reported_with_its_first_line(tmp_path: Path, program: P
 def test_shares_over_one_are_reported_where_the_sum_passes_one(tmp_path: Path, program: Program) -> None:
     folder = folder_with(
         tmp_path,
+        partners_csv=PARTNERS + "P3,Gamma,2026-02-01\nP4,Delta,2026-02-01\n",
         deals_csv="id,name,amount,stage,status,created_on,partner_id,share\nD1,One,10,Proposal,open,2026-07-01,P1,0.6\n",
-        deal_partners_csv="deal_id,partner_id,role,share\nD1,P2,cosell,0.3\nD1,P2,influenced,0.2\nD1,P1,cosell,0.1\n",
+        deal_partners_csv="deal_id,partner_id,role,share\nD1,P2,cosell,0.3\nD1,P3,influenced,0.2\nD1,P4,cosell,0.1\n",
     )
     assert problems_of(folder, program) == [
         "deal_partners.csv:3: share: the shares of deal 'D1' add up to 1.2, more than 1"

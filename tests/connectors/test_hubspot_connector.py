@@ -211,3 +211,18 @@ def test_bad_records_are_reported_together_naming_object_id_and_property() -> No
     assert "HubSpot deal 20: amount: not a number" in text
     assert "HubSpot deal 20: deal_currency_code" in text
     assert "HubSpot deal 21: dealstage: stage 'gone'" in text
+
+
+def test_a_negative_or_oversized_or_non_ascii_amount_is_refused_naming_the_deal() -> None:
+    for amount, message in [
+        ("-500", "HubSpot deal 20: amount: Input should be greater than or equal to 0"),
+        ("1e30", "HubSpot deal 20: amount: Input should be less than or equal to 1000000000000"),
+        ("١٠٠٠", "HubSpot deal 20: amount: not a number: '١٠٠٠'"),
+    ]:
+        with pytest.raises(InputError) as caught:
+            build_records(snapshot(amount=amount), HubSpotSettings(), ZoneInfo("UTC"), "USD")
+        assert [str(p) for p in caught.value.problems] == [message]
+    with pytest.raises(InputError) as caught:
+        build_records(snapshot(createdate="١٧٨٢٨٧٠٤٠٠٠٠٠"), HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    problems = [str(p) for p in caught.value.problems]
+    assert "HubSpot deal 20: createdate: not a date: '١٧٨٢٨٧٠٤٠٠٠٠٠'" in problems

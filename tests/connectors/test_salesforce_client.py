@@ -379,3 +379,31 @@ def test_bad_records_are_reported_all_at_once_naming_object_id_and_field():
     assert "Opportunity 006000000000001AAA: Discount_Percent__c:" in text
     assert "Opportunity 006000000000002AAA: CreatedDate:" in text
     assert len(err.value.problems) == 3
+
+
+def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportunity():
+    from cosell.connectors.salesforce.reader import records_from_snapshot
+    from cosell.errors import InputError
+
+    program = Program.model_validate(
+        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
+    )
+    deal = {"name": "D", "stage": "Closed Won", "won": True, "closed": True, "close_date": "2026-07-02"}
+    deal["created"] = "2026-07-01T00:00:00.000+0000"
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(
+            "salesforce",
+            "Opportunity",
+            [
+                ("006000000000001AAA", {**deal, "amount": Decimal(-10)}),
+                ("006000000000002AAA", {**deal, "amount": Decimal("1e30")}),
+                ("006000000000003AAA", {**deal, "amount": "١٠"}),
+            ],
+        )
+        with pytest.raises(InputError) as err:
+            records_from_snapshot(ledger, SalesforceSettings(), program)
+    assert [str(p) for p in err.value.problems] == [
+        "Opportunity 006000000000001AAA: Amount: Input should be greater than or equal to 0",
+        "Opportunity 006000000000002AAA: Amount: Input should be less than or equal to 1000000000000",
+        "Opportunity 006000000000003AAA: Amount: '١٠' is not a number",
+    ]

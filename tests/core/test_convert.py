@@ -51,3 +51,60 @@ def test_shares_over_one_on_a_deal_from_a_crm_are_an_input_error():
     )
     with pytest.raises(InputError, match=r"deal D1: partners: shares add up to 1\.3, more than 1"):
         group_by_partner(records)
+
+
+def test_a_partner_named_twice_with_different_shares_is_an_input_error():
+    records = RecordSet(
+        (partner("P1"), partner("P2")),
+        (
+            deal(
+                "D1", "1", partners=[("P2", "sourced", None), ("P1", "cosell"), ("P2", "influenced", "0.2")]
+            ),
+            deal("D2", "1", partners=[("P1", "sourced", "0.5"), ("P1", "cosell", "0.4")]),
+        ),
+    )
+    with pytest.raises(InputError) as info:
+        group_by_partner(records)
+    assert [str(p) for p in info.value.problems] == [
+        "deal D1: partners: partner P2 is named twice with different shares (none and 0.2)",
+        "deal D2: partners: partner P1 is named twice with different shares (0.5 and 0.4)",
+    ]
+
+
+def test_a_partner_named_twice_with_the_same_share_keeps_the_first_role_in_precedence_order():
+    records = RecordSet(
+        (partner("P1"), partner("P2")),
+        (
+            deal(
+                "D1", "1", partners=[("P1", "influenced", "0.5"), ("P2", "cosell"), ("P1", "sourced", "0.50")]
+            ),
+        ),
+    )
+    p1, p2 = group_by_partner(records)
+    assert [(d.role, d.share) for d in p1.deals] == [("sourced", Decimal("0.5"))]
+    assert [(d.role, d.share) for d in p2.deals] == [("cosell", Decimal("0.5"))]
+
+
+def test_an_amount_too_large_once_converted_names_the_record():
+    records = RecordSet(
+        (partner("P1"),),
+        (deal("D1", "999999999999", currency="GBP", partners=["P1"]),),
+        (),
+        (mdf_claim("M1", "P1", "Launch", "900000000000", currency="GBP"),),
+    )
+    with pytest.raises(InputError) as info:
+        convert(records, PROGRAM)
+    assert [str(p) for p in info.value.problems] == [
+        "deal D1: amount: 1,269,999,999,998.73 USD after conversion is too large: at most 1,000,000,000,000",
+        "MDF claim M1: amount: 1,143,000,000,000.00 USD after conversion is too large: at most 1,000,000,000,000",
+    ]
+
+
+def test_a_negative_or_oversized_record_amount_is_refused_whatever_the_connector():
+    from pydantic import ValidationError
+
+    for amount in ("-1", "1000000000000.01", "1e30"):
+        with pytest.raises(ValidationError):
+            deal("D1", amount)
+        with pytest.raises(ValidationError):
+            mdf_claim("M1", "P1", "Launch", amount)

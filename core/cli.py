@@ -218,7 +218,8 @@ def run(
     plugins = _plugins()
     settings = check_program(loaded, plugins)
     source = _connector(plugins, connector, input, output, loaded=loaded, settings=settings)
-    with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
+    # create=False: a run refused before it stores anything (bad input, dry run) leaves no ledger file.
+    with Ledger.connect(ledger, create=False) as book, _progress(not as_json) as bars:
         report = run_engine(
             loaded,
             source,
@@ -363,7 +364,7 @@ def explain(
     settings = check_program(loaded, plugins)
     source = _connector(plugins, connector, input, None, writes=False, loaded=loaded, settings=settings)
     the_period = _period(loaded, period)
-    with Ledger.connect(ledger) as book:
+    with Ledger.connect(ledger, create=False) as book:
         history = book.history(the_period)
         computation = compute(
             loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
@@ -404,7 +405,7 @@ def statement(
     definitions = (
         {name: d for name, (_, d) in _plugins().metric_definitions().items()} if format == "html" else {}
     )
-    with Ledger.connect(ledger) as book:
+    with _existing_ledger(ledger) as book:
         text = statements.render(
             book, the_period.key, partner, format, loaded.program if loaded else None, definitions
         )
@@ -413,6 +414,17 @@ def statement(
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text)
+
+
+@contextmanager
+def _existing_ledger(url: str | None) -> Iterator[Ledger]:
+    """The ledger for a command that reads or changes what runs stored: never created here."""
+    with Ledger.connect(url, create=False) as book:
+        if not book.exists:
+            raise ConfigError(
+                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        yield book
 
 
 def _valid_period(text: str) -> bool:
@@ -432,7 +444,7 @@ def close(
     """Close a period: it is never rewritten; later facts about it land in a later period."""
     if not _valid_period(period):
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
-    with Ledger.connect(ledger) as book:
+    with _existing_ledger(ledger) as book:
         book.close_period(Period.parse(period))
     out.print(f"closed {period}")
 

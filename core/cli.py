@@ -35,6 +35,7 @@ from .ledger import Ledger
 from .periods import Period
 from .pluginmanager import Plugins
 from .program import LoadedProgram, load_program, program_json_schema
+from .textsafe import terminal_text
 
 app = typer.Typer(
     name="cosell",
@@ -110,7 +111,8 @@ def reports_errors(command: F) -> F:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    # Names, ids and messages carry text from the CRM or CSV: never markup, never a control sequence.
+    return terminal_text(text)
 
 
 class _Bars:
@@ -254,7 +256,8 @@ def _print_report(report: RunReport, *, as_json: bool) -> None:
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
             tier = f"{tier} (eligible {row['eligible_tier']}, grace)"
-        table.add_row(row["id"], row["name"], row["score"], tier, row["earnings"])
+        cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
+        table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
     if report.dry_run:
         _print_changes(report)
@@ -264,7 +267,7 @@ def _print_report(report: RunReport, *, as_json: bool) -> None:
         f"{len(report.changes)} record(s) to update, {report.written} written{failed}; run {report.run_id}."
     )
     for note in report.notes:
-        out.print(note)
+        out.print(_escape(note))
 
 
 def _print_changes(report: RunReport) -> None:
@@ -276,9 +279,8 @@ def _print_changes(report: RunReport) -> None:
         table.add_column(column)
     for write in report.changes:
         for field, value in write.values.items():
-            table.add_row(
-                write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)"
-            )
+            cells = (write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)")
+            table.add_row(*(_escape(cell) for cell in cells))
     out.print(table)
 
 
@@ -411,7 +413,7 @@ def statement(
         )
     if output:
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {output}")
+        err.print(f"wrote {_escape(str(output))}")
     else:
         sys.stdout.write(text)
 
@@ -476,10 +478,10 @@ def plugins(as_json: JsonOpt = False) -> None:
         table.add_column(column)
     for i in infos:
         table.add_row(
-            i.name + (" (built-in)" if i.builtin else ""),
-            i.package or "",
-            i.version or "",
-            ", ".join(i.hooks),
+            _escape(i.name + (" (built-in)" if i.builtin else "")),
+            _escape(i.package or ""),
+            _escape(i.version or ""),
+            _escape(", ".join(i.hooks)),
         )
     out.print(table)
 
@@ -502,15 +504,15 @@ def setup(
     settings = check_program(loaded, plugins) if loaded else plugins.default_settings()
     result = spec.setup(_options(loaded, settings, None, None))
     for name in result.created:
-        out.print(f"created   {name}")
+        out.print(f"created   {_escape(name)}")
     for name in result.existing:
-        out.print(f"exists    {name}")
+        out.print(f"exists    {_escape(name)}")
     for problem in result.problems:
         err.print(f"[red]problem[/red]   {_escape(problem)}")
     if result.next_steps:
         out.print("\nWhat an admin must do next:")
         for step in result.next_steps:
-            out.print(f"  - {step}")
+            out.print(f"  - {_escape(step)}")
     if result.problems:
         raise typer.Exit(FinishedWithFailures.exit_code)
 

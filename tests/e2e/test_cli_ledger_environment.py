@@ -245,3 +245,24 @@ def test_a_run_that_read_history_another_run_changed_since_stores_nothing_and_ex
         result = cosell("run", "--program", "program.yaml", "--ledger", serial, *step)
         assert result.exit_code == 0, result.output
     assert statements(url) == statements(serial)
+
+
+def test_the_next_run_marks_a_killed_run_interrupted(work):
+    from cosell.ledger import Ledger
+    from cosell.periods import Period
+
+    with Ledger.connect(f"sqlite:///{work / 'cosell.db'}") as ledger:
+        killed = ledger.record_run(
+            period=Period.parse("2026-Q3"),
+            program="Global Partner Program",
+            connector="files",
+            target="files:elsewhere",
+            lines=[],
+            standings=[],
+            projections=[],
+            writes=[],
+        )  # recorded, then the process was killed before it finished
+    assert cosell(*RUN).exit_code == 0
+    with Ledger.connect(f"sqlite:///{work / 'cosell.db'}") as ledger:
+        assert ledger.run(killed)["status"] == "interrupted"
+        assert ledger.run(killed + 1)["status"] == "done"

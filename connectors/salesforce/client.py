@@ -332,8 +332,11 @@ def connect(
         raise ConfigError("the Salesforce connector needs simple-salesforce", hint=INSTALL_HINT) from None
     creds = Credentials.from_env(env)
     redact = Redactor(creds.secrets())
-    if creds.ca_bundle is not None:
-        checked_ca_bundle("SF_CA_BUNDLE", creds.ca_bundle)
+    # The CA file requests will use: SF_CA_BUNDLE, else the variables requests itself reads.
+    for variable in ("SF_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if env.get(variable):
+            checked_ca_bundle(variable, env[variable])
+            break
     session = SalesforceSession(ca_bundle=creds.ca_bundle, retry=retry, timeout=timeout, redact=redact)
     common: dict[str, Any] = {"session": session, "version": api_version, "parse_float": Decimal}
     client = SalesforceClient(None, session, redact)

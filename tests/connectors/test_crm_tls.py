@@ -31,8 +31,8 @@ OTHER_CA = certifi.where()
 """A real CA bundle that does not hold the sandbox's CA."""
 
 
-def salesforce(sb: Sandbox, ca: str) -> SalesforceClient:
-    env = {"SF_INSTANCE_URL": sb.salesforce_instance_url, "SF_ACCESS_TOKEN": sb.token, "SF_CA_BUNDLE": ca}
+def salesforce(sb: Sandbox, ca: str, variable: str = "SF_CA_BUNDLE") -> SalesforceClient:
+    env = {"SF_INSTANCE_URL": sb.salesforce_instance_url, "SF_ACCESS_TOKEN": sb.token, variable: ca}
     return connect(env, api_version="59.0", retry=PATIENT, timeout=5)
 
 
@@ -71,9 +71,11 @@ def test_a_ca_file_that_cannot_be_used_is_a_config_error_naming_variable_and_pat
     sb: Sandbox, tmp_path: Path, broken: str
 ) -> None:
     path = {"missing": str(tmp_path / "nope.pem"), "garbage": garbage(tmp_path), "folder": str(tmp_path)}[broken]
-    with pytest.raises(ConfigError) as on_salesforce:
-        salesforce(sb, path)
-    assert "SF_CA_BUNDLE" in on_salesforce.value.render() and path in on_salesforce.value.render()
+    for variable in ("SF_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
+        with pytest.raises(ConfigError) as on_salesforce:
+            salesforce(sb, path, variable)
+        assert variable in on_salesforce.value.render() and path in on_salesforce.value.render()
+        assert on_salesforce.value.exit_code == 2
     for variable in ("HUBSPOT_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
         with pytest.raises(ConfigError) as on_hubspot:
             hubspot(sb, **{variable: path})

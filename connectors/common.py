@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 
-from cosell.errors import UnreachableError
+from cosell.errors import ConfigError, UnreachableError
 
 if TYPE_CHECKING:
     from cosell.ledger import Ledger
@@ -52,7 +53,9 @@ def parse_retry_after(value: str | None) -> float | None:
 class RetryPolicy:
     """How long to keep trying one call, and the backoff when the server gives no Retry-After."""
 
-    budget_seconds: float = 300.0
+    budget_seconds: float = 60.0
+    """About a minute: a CRM that does not answer for that long is down, not slow (exit 4); a run
+    that can afford to wait longer sets the connector's ``retry_budget_seconds``."""
     initial_wait: float = 0.5
     max_wait: float = 30.0
 
@@ -84,6 +87,29 @@ class RetryPolicy:
                 f"{what}: still failing after {self.budget_seconds:.0f} s of retries: {exc}",
                 hint="the next run resumes: writes not confirmed stay in the outbox",
             ) from None
+
+
+def checked_ca_bundle(variable: str, path: str) -> str:
+    """``path`` when it is a readable file holding at least one CA certificate (PEM); otherwise
+    ConfigError (exit 2) naming ``variable`` (``SF_CA_BUNDLE``, ``HUBSPOT_CA_BUNDLE``, ...) and the path,
+    before any call: a CA file that cannot be used is a configuration error, not an outage."""
+    hint = f"set {variable} to a PEM file of the CA to trust (a sandbox's ca_bundle, or your proxy's CA)"
+    try:
+        ssl.create_default_context(cafile=path)
+    except OSError as exc:  # missing, unreadable, a folder (ssl.SSLError is an OSError: caught below first)
+        if isinstance(exc, ssl.SSLError):
+            raise ConfigError(f"{variable} names {path}, which holds no CA certificate", hint=hint) from None
+        raise ConfigError(f"{variable} names {path}, which cannot be read: {exc.strerror or exc}", hint=hint) from None
+    return path
+
+
+def tls_not_trusted(what: str, server: str, variable: str) -> UnreachableError:
+    """The answer to a TLS handshake the CA bundle in use does not trust: said at once, not retried
+    (another attempt meets the same certificate)."""
+    return UnreachableError(
+        f"{what}: the TLS certificate of {server}'s server was not trusted",
+        hint=f"set {variable} to the CA file to trust (a sandbox's ca_bundle, or your proxy's CA)",
+    )
 
 
 @dataclass(frozen=True, slots=True)

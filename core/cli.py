@@ -35,6 +35,7 @@ from .ledger import Ledger
 from .periods import Period
 from .pluginmanager import Plugins
 from .program import LoadedProgram, load_program, program_json_schema
+from .textsafe import terminal_text
 
 app = typer.Typer(
     name="cosell",
@@ -118,7 +119,8 @@ def reports_errors(command: F) -> F:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    # Names, ids and messages carry text from the CRM or CSV: never markup, never a control sequence.
+    return terminal_text(text)
 
 
 class _Bars:
@@ -236,7 +238,8 @@ def run(
     source = _connector(
         plugins, connector, input, output, loaded=loaded, settings=settings, full_sync=full_sync
     )
-    with Ledger.connect(ledger) as book, _progress(not as_json) as bars:
+    # create=False: a run refused before it stores anything (bad input, dry run) leaves no ledger file.
+    with Ledger.connect(ledger, create=False) as book, _progress(not as_json) as bars:
         report = run_engine(
             loaded,
             source,
@@ -271,7 +274,8 @@ def _print_report(report: RunReport, *, as_json: bool) -> None:
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
             tier = f"{tier} (eligible {row['eligible_tier']}, grace)"
-        table.add_row(row["id"], row["name"], row["score"], tier, row["earnings"])
+        cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
+        table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
     if report.dry_run:
         _print_changes(report)
@@ -281,7 +285,7 @@ def _print_report(report: RunReport, *, as_json: bool) -> None:
         f"{len(report.changes)} record(s) to update, {report.written} written{failed}; run {report.run_id}."
     )
     for note in report.notes:
-        out.print(note)
+        out.print(_escape(note))
 
 
 def _print_changes(report: RunReport) -> None:
@@ -293,9 +297,8 @@ def _print_changes(report: RunReport) -> None:
         table.add_column(column)
     for write in report.changes:
         for field, value in write.values.items():
-            table.add_row(
-                write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)"
-            )
+            cells = (write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)")
+            table.add_row(*(_escape(cell) for cell in cells))
     out.print(table)
 
 
@@ -381,7 +384,7 @@ def explain(
     settings = check_program(loaded, plugins)
     source = _connector(plugins, connector, input, None, writes=False, loaded=loaded, settings=settings)
     the_period = _period(loaded, period)
-    with Ledger.connect(ledger) as book:
+    with Ledger.connect(ledger, create=False) as book:
         history = book.history(the_period)
         computation = compute(
             loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
@@ -422,15 +425,26 @@ def statement(
     definitions = (
         {name: d for name, (_, d) in _plugins().metric_definitions().items()} if format == "html" else {}
     )
-    with Ledger.connect(ledger) as book:
+    with _existing_ledger(ledger) as book:
         text = statements.render(
             book, the_period.key, partner, format, loaded.program if loaded else None, definitions
         )
     if output:
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {output}")
+        err.print(f"wrote {_escape(str(output))}")
     else:
         sys.stdout.write(text)
+
+
+@contextmanager
+def _existing_ledger(url: str | None) -> Iterator[Ledger]:
+    """The ledger for a command that reads or changes what runs stored: never created here."""
+    with Ledger.connect(url, create=False) as book:
+        if not book.exists:
+            raise ConfigError(
+                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        yield book
 
 
 def _valid_period(text: str) -> bool:
@@ -450,7 +464,7 @@ def close(
     """Close a period: it is never rewritten; later facts about it land in a later period."""
     if not _valid_period(period):
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
-    with Ledger.connect(ledger) as book:
+    with _existing_ledger(ledger) as book:
         book.close_period(Period.parse(period))
     out.print(f"closed {period}")
 
@@ -495,11 +509,11 @@ def plugins(as_json: JsonOpt = False) -> None:
         table.add_column(column)
     for i in infos:
         table.add_row(
-            i.name + (" (built-in)" if i.builtin else ""),
-            i.package or "",
-            i.version or "",
-            ", ".join(i.hooks),
-            "\n".join(f"{k.name}: {k.treatment()}" for k in i.line_kinds),
+            _escape(i.name + (" (built-in)" if i.builtin else "")),
+            _escape(i.package or ""),
+            _escape(i.version or ""),
+            _escape(", ".join(i.hooks)),
+            _escape("\n".join(f"{k.name}: {k.treatment()}" for k in i.line_kinds)),
         )
     out.print(table)
 
@@ -522,15 +536,15 @@ def setup(
     settings = check_program(loaded, plugins) if loaded else plugins.default_settings()
     result = spec.setup(_options(loaded, settings, None, None))
     for name in result.created:
-        out.print(f"created   {name}")
+        out.print(f"created   {_escape(name)}")
     for name in result.existing:
-        out.print(f"exists    {name}")
+        out.print(f"exists    {_escape(name)}")
     for problem in result.problems:
         err.print(f"[red]problem[/red]   {_escape(problem)}")
     if result.next_steps:
         out.print("\nWhat an admin must do next:")
         for step in result.next_steps:
-            out.print(f"  - {step}")
+            out.print(f"  - {_escape(step)}")
     if result.problems:
         raise typer.Exit(FinishedWithFailures.exit_code)
 

@@ -508,12 +508,19 @@ def run(
     period = period or program.the_period
     if settings is None:
         settings = check_program(loaded, plugins)
+    if not dry_run:
+        ledger.check_writable()  # before computing: a read-only ledger would refuse only at the end
     ledger.check_runnable(period)
     with ledger.hold_period(period.key, lock_wait_seconds):
         ledger.check_runnable(period)
+        if not dry_run:
+            ledger.mark_interrupted_runs(period.key)
         step = (progress or _Silent()).step
         step("reading records")
         records = connector.read(program, ledger)
+        # Read before the history: record_run stores only if no other run or close changed the ledger
+        # since, so results are never computed from stale history (overlapping runs of other periods).
+        generation = ledger.generation()
         history = ledger.history(period)
         computation = compute(program, period, records, history, plugins, settings, progress)
         desired = planned_writes(computation, history)
@@ -533,6 +540,7 @@ def run(
             standings=computation.standings,
             projections=computation.projections,
             writes=changes,
+            generation=generation,
         )
         written, failures = write_pending(connector, ledger, target, progress or _Silent())
         notes = getattr(connector, "notes", None)

@@ -206,6 +206,28 @@ cursors_table = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+generation_table = sa.Table(
+    "cosell_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("id = 1", name="cosell_generation_one_row"),
+)
+"""One row counting every change to lines, standings (tier history) and period status: a run that read
+history at generation N stores only if the ledger is still at N (docs/ledger.md, "Overlapping runs")."""
+
+_VERSION_1_TABLES = (
+    schema_table,
+    periods_table,
+    runs_table,
+    lines_table,
+    standings_table,
+    projections_table,
+    outbox_table,
+    snapshot_table,
+    cursors_table,
+)
+
 
 # ---------------------------------------------------------------------------------------------------
 # Schema versions
@@ -215,12 +237,19 @@ Migration = Callable[[Connection], None]
 
 
 def _migrate_to_1(conn: Connection) -> None:
-    # Version 1 is today's `metadata`. When version 2 changes a table, copy the version-1 definitions
-    # into this function first, so a new ledger still goes through 1 then 2 (docs/ledger.md).
-    metadata.create_all(conn)
+    # The version-1 tables are unchanged since, so their definitions are today's. When a later version
+    # changes one of them, copy its version-1 definition here first (docs/ledger.md).
+    metadata.create_all(conn, tables=list(_VERSION_1_TABLES))
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1)]
+def _migrate_to_2(conn: Connection) -> None:
+    # Version 2: the generation counter, so overlapping runs of different periods cannot store results
+    # computed from history another run has changed since.
+    generation_table.create(conn)
+    conn.execute(generation_table.insert().values(id=1, value=0))
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1), (2, _migrate_to_2)]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
 
@@ -386,14 +415,21 @@ class Ledger:
         self._pg_schema = pg_schema
         self._memory_locks: dict[str, threading.Lock] = {}
         self._memory_locks_guard = threading.Lock()
+        self._exists = True
+        self._empty: Engine | None = None
+        self._deferred_holds: dict[str, Callable[[], None]] = {}
 
     # -- opening and closing ------------------------------------------------------------------------
 
     @classmethod
-    def connect(cls, url: str | None = None) -> Ledger:
+    def connect(cls, url: str | None = None, *, create: bool = True) -> Ledger:
         """Open (creating or migrating) the ledger at ``url``; None → env ``COSELL_LEDGER``, else
         ``sqlite:///cosell.db`` in the working folder. A bad URL raises ConfigError; a server that cannot
-        be reached or refuses the credentials raises UnreachableError naming the masked URL."""
+        be reached or refuses the credentials raises UnreachableError naming the masked URL.
+
+        With ``create=False`` a ledger that does not exist yet is not created on open: reads answer as
+        for an empty ledger (:attr:`exists` is False), and the SQLite file, its lock files or the tables
+        appear with the first write. A run refused for its program or input so leaves nothing behind."""
         raw = url or os.environ.get("COSELL_LEDGER") or DEFAULT_URL
         parsed = _parse_url(raw)
         masked = _mask_url(parsed)
@@ -417,8 +453,11 @@ class Ledger:
             engine = _postgres_engine(parsed)
         ledger = cls(engine, masked, sqlite_path=sqlite_path, pg_schema=None)
         try:
-            ledger._first_contact()
-            ledger._migrate()
+            if not create and sqlite_path is not None and not sqlite_path.exists():
+                ledger._exists = False  # opening would create the file: wait for the first write
+            else:
+                ledger._first_contact()
+                ledger._open_schema(create)
         except BaseException:
             engine.dispose()
             raise
@@ -426,6 +465,13 @@ class Ledger:
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._empty is not None:
+            self._empty.dispose()
+
+    @property
+    def exists(self) -> bool:
+        """False while a ledger opened with ``create=False`` has nothing stored (no file, no tables)."""
+        return self._exists
 
     def __enter__(self) -> Ledger:
         return self
@@ -445,9 +491,18 @@ class Ledger:
                 with self._engine.connect() as conn:
                     if self._pg:
                         self._pg_schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+                        if self._pg_schema is None:
+                            path = conn.execute(sa.text("SHOW search_path")).scalar_one()
+                            raise ConfigError(
+                                f"the ledger at {self.url}: no schema of its search_path ({path}) exists",
+                                hint="create it first (CREATE SCHEMA name;), or fix search_path in the URL",
+                            )
                 return
             except DBAPIError as exc:
                 if not self._pg:  # not a database file, permissions, ...: retrying will not help
+                    problem = _environment_problem(exc)
+                    if problem is not None:
+                        raise ConfigError(f"the ledger at {self.url} {problem[0]}", hint=problem[1]) from None
                     reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
                     raise ConfigError(f"cannot open the ledger at {self.url}: {reason}") from None
                 refused = _credentials_refused(exc)
@@ -473,12 +528,42 @@ class Ledger:
         except DBAPIError as exc:
             if _is_connection_problem(exc, postgres=self._pg):
                 raise self._unreachable(exc) from None
+            problem = _environment_problem(exc)
+            if problem is not None:
+                raise ConfigError(f"the ledger at {self.url} {problem[0]}", hint=problem[1]) from None
             raise
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._guard(), self._engine.connect() as conn, conn.begin():
+    def _read(self, *, stored: bool = False) -> Iterator[Connection]:
+        """A read transaction; ``stored`` reads the database even before the ledger exists in it."""
+        engine = self._engine if self._exists or stored else self._empty_engine()
+        with self._guard(), engine.connect() as conn, conn.begin():
             yield conn
+
+    def _empty_engine(self) -> Engine:
+        # A ledger not created yet answers reads as an empty one: the current schema in memory.
+        if self._empty is None:
+            self._empty = sa.create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+            with self._empty.begin() as conn:
+                metadata.create_all(conn)
+                conn.execute(schema_table.insert().values(id=1, version=schema_version()))
+                conn.execute(generation_table.insert().values(id=1, value=0))
+        return self._empty
+
+    def _create(self) -> None:
+        """Create the ledger (file, tables) on its first write, then take the period locks that
+        :meth:`hold_period` deferred until there was a file to lock."""
+        if self._sqlite_path is not None and not self._sqlite_path.parent.is_dir():
+            raise ConfigError(
+                f"cannot create the ledger at {self.url}: folder {self._sqlite_path.parent} does not exist"
+            )
+        self._first_contact()
+        self._migrate()
+        self._exists = True
+        for take in list(self._deferred_holds.values()):
+            take()
 
     @contextlib.contextmanager
     def _write(self, *, serial: bool = False) -> Iterator[Connection]:
@@ -486,6 +571,13 @@ class Ledger:
         another writer instead of failing half-way, and so serialises every writer). On PostgreSQL,
         ``serial`` takes a transaction-scoped advisory lock, so that the checks of record_run and
         close_period (closed? older than the latest?) cannot race another process's run."""
+        if not self._exists:
+            self._create()
+        with self._transaction(serial=serial) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self, *, serial: bool) -> Iterator[Connection]:
         with self._guard(), self._engine.connect() as conn:
             conn.execution_options(cosell_write=True)
             with conn.begin():
@@ -499,15 +591,44 @@ class Ledger:
 
     # -- schema --------------------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
-        with self._read() as conn:
+    def _open_schema(self, create: bool) -> None:
+        with self._read(stored=True) as conn:
+            version = self._checked_version(conn)
+        if version == 0 and not create:
+            self._exists = False  # tables appear with the first write
+            return
+        self._migrate()
+
+    def _checked_version(self, conn: Connection) -> int:
+        try:
             version = _stored_version(conn)
+        except _BadVersion as exc:
+            raise ConfigError(
+                f"the ledger at {self.url} holds schema version {exc.args[0]!r} in cosell_schema, not a "
+                "number: it was not written by cosell, or it is damaged",
+                hint="restore it from a backup, or point --ledger at another database",
+            ) from None
+        if version == 0:
+            foreign = [t.name for t in metadata.sorted_tables if sa.inspect(conn).has_table(t.name)]
+            if foreign:
+                self._refuse_foreign(foreign)
         self._refuse_newer(version)
+        return version
+
+    def _refuse_foreign(self, names: Sequence[str]) -> None:
+        raise ConfigError(
+            f"the database at {self.url} has tables cosell did not create ({', '.join(sorted(names))}) "
+            "and no cosell schema version",
+            hint="point --ledger at another database, or another PostgreSQL schema (search_path)",
+        )
+
+    def _migrate(self) -> None:
+        with self._read(stored=True) as conn:
+            version = self._checked_version(conn)
         if version == schema_version():
             return
-        with self._write(serial=True) as conn:
-            version = _stored_version(conn)  # another process may have migrated meanwhile
-            self._refuse_newer(version)
+        with self._transaction(serial=True) as conn:
+            version = self._checked_version(conn)  # another process may have migrated meanwhile
             for target, migrate in MIGRATIONS:
                 if target <= version:
                     continue
@@ -555,6 +676,46 @@ class Ledger:
             ).all()
         return [(r.period, r.status) for r in rows]
 
+    def check_writable(self) -> None:
+        """Raise ConfigError when a run could not store its results here (a read-only file or folder, a
+        read-only server such as a standby), so that it is refused before computing. Writes nothing."""
+        path = self._sqlite_path
+        if path is not None:
+            for item in (path, path.parent) if path.exists() else (path.parent,):
+                # Write bits too, not only access(): root may write anything, but a file marked
+                # read-only says it is not to be written.
+                if not os.access(item, os.W_OK) or not item.stat().st_mode & 0o222:
+                    what = "file" if item == path else "folder"
+                    raise ConfigError(
+                        f"the ledger at {self.url} is read-only: its {what} {item} is not writable",
+                        hint="make it writable, or point --ledger at another file",
+                    )
+        if self._pg:
+            with self._guard(), self._engine.connect() as conn:
+                read_only = conn.execute(sa.text("SELECT current_setting('transaction_read_only')")).scalar()
+            if read_only == "on":
+                raise ConfigError(
+                    f"the ledger at {self.url} is read-only (a standby server, or "
+                    "default_transaction_read_only is on)",
+                    hint="point --ledger at the primary server, with a role that may write",
+                )
+        if not self._exists:
+            return
+        # A write that changes nothing, rolled back: the server (or SQLite) says whether it may write.
+        with self._guard(), self._engine.connect() as conn:
+            conn.execution_options(cosell_write=True)
+            transaction = conn.begin()
+            try:
+                conn.execute(generation_table.update().values(value=generation_table.c.value))
+            finally:
+                transaction.rollback()
+
+    def generation(self) -> int:
+        """The ledger's generation: bumped by every change to lines, standings or period status. Read it
+        before :meth:`history` and give it to :meth:`record_run`, which stores only if it has not moved."""
+        with self._read() as conn:
+            return _generation(conn)
+
     def check_runnable(self, period: Period) -> None:
         """Raise PeriodError when ``period`` may not be run: the ledger holds the other kind of period,
         the period is closed, or it is older than the latest period with lines."""
@@ -574,6 +735,7 @@ class Ledger:
                 .where(periods_table.c.period == period.key)
                 .values(status="closed", closed_at=_utc_now())
             )
+            _bump_generation(conn)
 
     # -- one run at a time ---------------------------------------------------------------------------
 
@@ -585,6 +747,16 @@ class Ledger:
         if self._pg:
             with self._hold_postgres(key, wait_seconds):
                 yield
+        elif self._sqlite_path is not None and not self._exists:
+            # No file to lock beside yet: the lock is taken when the first write creates the ledger
+            # (a run refused before storing anything leaves no file). Two first runs racing are then
+            # told apart by the generation record_run checks.
+            with contextlib.ExitStack() as stack:
+                self._deferred_holds[key] = lambda: stack.enter_context(self._hold_file(key, wait_seconds))
+                try:
+                    yield
+                finally:
+                    self._deferred_holds.pop(key, None)
         elif self._sqlite_path is not None:
             with self._hold_file(key, wait_seconds):
                 yield
@@ -630,7 +802,10 @@ class Ledger:
         import fcntl
 
         assert self._sqlite_path is not None
-        path = self._sqlite_path.with_name(f"{self._sqlite_path.name}.{period}.lock")
+        # Named after the real file: a symlink (or another spelling of the path) to the same ledger
+        # must take the same lock.
+        real = self._sqlite_path.resolve()
+        path = real.with_name(f"{real.name}.{period}.lock")
         deadline = time.monotonic() + wait_seconds
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -712,13 +887,24 @@ class Ledger:
         standings: Sequence[PartnerStanding],
         projections: Sequence[Projection],
         writes: Sequence[FieldWrite],
+        generation: int | None = None,
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
-        pending rows. Returns the run id. PeriodError when the period may not be run."""
+        pending rows. Returns the run id. PeriodError when the period may not be run.
+
+        ``generation`` is what :meth:`generation` said before the run read its history: when another run
+        or a close has changed the ledger since, nothing is stored and LockHeldError (exit 5) says so."""
         key = period.key
         with self._write(serial=True) as conn:
+            if generation is not None and _generation(conn) != generation:
+                raise LockHeldError(
+                    f"the ledger changed while this run of {key} computed (another run or a close stored "
+                    "since): nothing stored",
+                    hint="run again: it computes from the ledger as it is now",
+                )
             _check_runnable(conn, period)
+            _bump_generation(conn)
             if _period_status(conn, key) is None:
                 conn.execute(
                     periods_table.insert().values(
@@ -826,6 +1012,33 @@ class Ledger:
             )
             if result.rowcount == 0:
                 raise ValueError(f"no run {run_id} in the ledger")
+
+    def mark_interrupted_runs(self, held: str) -> list[int]:
+        """Mark ``interrupted`` the runs left ``computed`` by a process that died before finishing: those
+        of ``held`` (the period the caller holds) and of every period whose lock nobody holds now.
+        Returns their ids."""
+        r = runs_table
+        with self._read() as conn:
+            periods = set(conn.execute(sa.select(r.c.period).where(r.c.status == "computed")).scalars())
+        marked: list[int] = []
+        for period in sorted(periods):
+            if period == held:
+                marked += self._mark_interrupted(period)
+                continue
+            try:
+                with self.hold_period(period, wait_seconds=0):
+                    marked += self._mark_interrupted(period)
+            except LockHeldError:
+                continue  # its run is still going
+        return marked
+
+    def _mark_interrupted(self, period: str) -> list[int]:
+        r = runs_table
+        with self._write() as conn:
+            query = sa.select(r.c.id).where(r.c.period == period, r.c.status == "computed")
+            ids = list(conn.execute(query).scalars())
+            conn.execute(r.update().where(r.c.id.in_(ids)).values(status="interrupted"))
+        return ids
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """A run's row (id, period, program, connector, target, status, started_at, finished_at, summary)."""
@@ -1052,11 +1265,28 @@ class Ledger:
 # ---------------------------------------------------------------------------------------------------
 
 
+class _BadVersion(Exception):
+    """cosell_schema holds a version that is not a whole number."""
+
+
 def _stored_version(conn: Connection) -> int:
     if not sa.inspect(conn).has_table(schema_table.name):
         return 0
-    version = conn.execute(sa.select(schema_table.c.version)).scalar_one_or_none()
-    return int(version) if version is not None else 0
+    # Read as text: SQLite keeps whatever was stored in an INTEGER column.
+    version = conn.execute(sa.select(sa.cast(schema_table.c.version, sa.Text))).scalar_one_or_none()
+    if version is None:
+        return 0
+    if not str(version).isdigit():
+        raise _BadVersion(version)
+    return int(version)
+
+
+def _generation(conn: Connection) -> int:
+    return int(conn.execute(sa.select(generation_table.c.value)).scalar_one())
+
+
+def _bump_generation(conn: Connection) -> None:
+    conn.execute(generation_table.update().values(value=generation_table.c.value + 1))
 
 
 def _period_kind(conn: Connection) -> PeriodKind | None:
@@ -1302,3 +1532,29 @@ def _is_connection_problem(exc: DBAPIError, *, postgres: bool) -> bool:
         return True
     text = str(exc.orig).lower()
     return any(m in text for m in ("database is locked", "unable to open", "disk i/o error"))
+
+
+_SQLITE_READ_ONLY = ("readonly database", "read-only", "attempt to write a readonly")
+_SQLITE_DAMAGED = ("malformed", "file is encrypted")
+
+
+def _environment_problem(exc: DBAPIError) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when a database error says the ledger cannot be used as it is: a
+    read-only file or server, a damaged file. None for anything else (a bug: exit 1)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == "25006":  # read_only_sql_transaction: a standby, or default_transaction_read_only
+        return (
+            "is read-only (a standby server, or default_transaction_read_only is on)",
+            "point --ledger at the primary server, with a role that may write",
+        )
+    text = str(exc.orig).lower()
+    if any(m in text for m in _SQLITE_READ_ONLY):
+        return ("is read-only", "make the file and its folder writable, or point --ledger at another file")
+    if "not a database" in text:
+        return ("is not a SQLite database, or is damaged", "point --ledger at the ledger's file")
+    if any(m in text for m in _SQLITE_DAMAGED):
+        return (
+            f"is damaged ({str(exc.orig).strip()})",
+            "restore it from a backup (sqlite3 FILE '.recover' can salvage rows), or point --ledger elsewhere",
+        )
+    return None

@@ -19,13 +19,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from .errors import ConfigError
 from .money import format_money, round_score, show, show_number
 from .periods import Period
 from .results import ScorePart, internal_notes
+from .textsafe import spreadsheet_cell
+from .textsafe import terminal_text as escape  # markup and control characters: text comes from CRMs
 
 if TYPE_CHECKING:
     from .context import PartnerFacts
@@ -601,16 +602,15 @@ def render(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for line in lines:
-            writer.writerow(
-                [
-                    line.partner_id,
-                    line.period,
-                    line.kind,
-                    line.deal_id or "",
-                    format_money(line.amount),
-                    line.explanation,
-                ]
+            cells = (
+                line.partner_id,
+                line.period,
+                line.kind,
+                line.deal_id or "",
+                format_money(line.amount),
+                line.explanation,
             )
+            writer.writerow([spreadsheet_cell(cell) for cell in cells])
         return buffer.getvalue()
     if fmt == "html":
         from .html_statement import render_html  # here, not at the top: html_statement builds on this module

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from .connector import DEAL_FIELDS, Connector, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
 from .results import History, LedgerLine, PayoutLine, Projection
+from .textsafe import without_nul
 
 if TYPE_CHECKING:
     from .engine import Computation
@@ -84,7 +85,11 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
                 )
             )
-    return writes
+    # Names and explanations in the values come from CRM and CSV text: no NUL reaches a CRM or a file.
+    return [
+        FieldWrite(w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()})
+        for w in writes
+    ]
 
 
 def _won_deal_write(

@@ -3,13 +3,16 @@
 The output folder holds ``accounts.csv`` and ``deals.csv`` with every record's current managed values,
 and ``changes.csv`` with the changes of the latest run. A write replaces a whole file atomically (a temp
 file in the same folder, then ``os.replace``), so a reader never sees half a file, and a batch that
-changes nothing leaves the files untouched.
+changes nothing leaves the files untouched. Temp files a killed run left behind are removed by the next
+run. Every cell is written through :func:`cosell.textsafe.spreadsheet_cell` (no formula runs when the
+file is opened in a spreadsheet) and read back through ``from_spreadsheet_cell``.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, ObjectName
 from cosell.errors import ConfigError
 from cosell.program import Program
 from cosell.records import RecordSet
+from cosell.textsafe import from_spreadsheet_cell, spreadsheet_cell
 
 from .reader import read_folder
 
@@ -29,6 +33,10 @@ COLUMN_PREFIX = "cosell_"
 OUTPUT_FILES: Mapping[ObjectName, str] = {"account": "accounts.csv", "deal": "deals.csv"}
 CHANGES_FILE = "changes.csv"
 CHANGES_HEADER = ("object", "id", "field", "old", "new")
+
+
+Dump = Callable[[TextIO], object]
+"""Writes a whole file's text to the open handle."""
 
 
 def column_of(field_name: str) -> str:
@@ -69,6 +77,40 @@ def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
         temp.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temp files of output files that a killed process left behind (its pid is not alive);
+    a live process's temp file is its write under way. Returns what was removed."""
+    removed = []
+    names = {*OUTPUT_FILES.values(), CHANGES_FILE}
+    for path in folder.glob(".*.tmp"):
+        found = _TEMP_NAME.fullmatch(path.name)
+        if found is None or found["name"] not in names:
+            continue
+        pid = int(found["pid"])
+        if pid == os.getpid() or _process_alive(pid):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _csv_row(cells: Iterable[str]) -> list[str]:
+    return [spreadsheet_cell(cell) for cell in cells]
 
 
 def _same_folder(first: Path, second: Path) -> bool:
@@ -147,6 +189,7 @@ class FilesConnector:
         """
         folder = self._output_folder()
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(folder)
         path = folder / CHANGES_FILE
         header = ",".join(CHANGES_HEADER) + "\n"
         if (
@@ -185,19 +228,38 @@ class FilesConnector:
                 raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
             by_object.setdefault(write.object, []).append(write)
         failed: dict[ObjectName, str] = {}
-        changes: list[tuple[str, str, str, str, str]] = []
+        planned: dict[ObjectName, tuple[list[tuple[str, str, str, str, str]], Dump | None]] = {}
         for object_name, object_writes in by_object.items():
             try:
-                changes += self._upsert(folder, object_name, object_writes)
+                planned[object_name] = self._upserted(object_name, object_writes)
             except OSError as exc:
-                self._tables.pop(object_name, None)  # read again from disk: the cached rows were changed
-                path = folder / OUTPUT_FILES[object_name]
-                failed[object_name] = f"cannot write {path}: {exc.strerror or exc}"
+                self._fail(folder, object_name, exc, failed)
+        changes = [change for object_changes, _ in planned.values() for change in object_changes]
+        changes_file = folder / CHANGES_FILE
+        before = changes_file.read_text(encoding="utf-8") if changes_file.is_file() else ""
         if changes:
-            self._append_changes(folder / CHANGES_FILE, changes)
+            # changes.csv first: a run killed after it replaced accounts.csv or deals.csv has still
+            # listed what it changed there. The whole file is replaced, never appended in place.
+            folder.mkdir(parents=True, exist_ok=True)
+            self._write_changes(changes_file, before, changes)
+        for object_name, (_, dump) in planned.items():
+            if dump is None:
+                continue
+            try:
+                self._replace(folder, object_name, dump)
+            except OSError as exc:
+                self._fail(folder, object_name, exc, failed)
+        if failed and changes:
+            kept = [change for change in changes if change[0] not in failed]
+            self._write_changes(changes_file, before, kept)
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _fail(self, folder: Path, object_name: ObjectName, exc: OSError, failed: dict[ObjectName, str]) -> None:
+        self._tables.pop(object_name, None)  # read again from disk: the cached rows were changed
+        path = folder / OUTPUT_FILES[object_name]
+        failed[object_name] = f"cannot write {path}: {exc.strerror or exc}"
 
     def _output_folder(self) -> Path:
         if self.output is None:
@@ -225,24 +287,27 @@ class FilesConnector:
             found = next((row for row in reader if any(row)), None)
             if found is None:
                 return _OutputTable(header, stamp=stamp)
-            found = [name.strip() for name in found]
+            found = [from_spreadsheet_cell(name.strip()) for name in found]
             if "id" not in found:
                 raise ConfigError(f"{path}: no id column: this is not a file cosell wrote")
             # Keep columns a user added after the managed ones, so a rewrite does not drop them.
             header += [name for name in found if name and name not in header]
             table = _OutputTable(header, stamp=stamp)
-            for cells in reader:
-                if not any(cells):
+            for raw in reader:
+                if not any(raw):
                     continue
+                cells = [from_spreadsheet_cell(cell) for cell in raw]
                 row = {name: value for name, value in zip(found, cells, strict=False) if name and value}
                 record_id = row.get("id")
                 if record_id is not None:
                     table.rows.setdefault(record_id, row)
         return table
 
-    def _upsert(
-        self, folder: Path, object_name: ObjectName, writes: Iterable[FieldWrite]
-    ) -> list[tuple[str, str, str, str, str]]:
+    def _upserted(
+        self, object_name: ObjectName, writes: Iterable[FieldWrite]
+    ) -> tuple[list[tuple[str, str, str, str, str]], Dump | None]:
+        """Apply ``writes`` to the table in memory: the changes, and how to dump the new file (None when
+        the file need not be rewritten)."""
         table = self._table(object_name)
         changes: list[tuple[str, str, str, str, str]] = []
         added = False
@@ -257,28 +322,38 @@ class FilesConnector:
                 if new != old:
                     row[column] = new
                     changes.append((object_name, write.record_id, name, old, new))
-        if changes or added:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / OUTPUT_FILES[object_name]
-            header = table.header
+        if not (changes or added):
+            return changes, None
+        header = table.header
 
-            def dump(handle: TextIO) -> None:
-                out = csv.writer(handle, lineterminator="\n")
-                out.writerow(header)
-                for record_id in sorted(table.rows):
-                    row = table.rows[record_id]
-                    out.writerow([row.get(name, "") for name in header])
-
-            _write_atomically(path, dump)
-            table.stamp = _stamp(path)
-        return changes
-
-    def _append_changes(self, path: Path, changes: Sequence[tuple[str, str, str, str, str]]) -> None:
-        fresh = _stamp(path) is None or path.stat().st_size == 0
-        with path.open("a", encoding="utf-8", newline="") as handle:
+        def dump(handle: TextIO) -> None:
             out = csv.writer(handle, lineterminator="\n")
-            if fresh:
+            out.writerow(_csv_row(header))
+            for record_id in sorted(table.rows):
+                row = table.rows[record_id]
+                out.writerow(_csv_row(row.get(name, "") for name in header))
+
+        return changes, dump
+
+    def _replace(self, folder: Path, object_name: ObjectName, dump: Dump) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / OUTPUT_FILES[object_name]
+        _write_atomically(path, dump)
+        table = self._tables.get(object_name)
+        if table is not None:  # the file just written is the table in memory: no need to read it again
+            table.stamp = _stamp(path)
+
+    def _write_changes(
+        self, path: Path, before: str, changes: Sequence[tuple[str, str, str, str, str]]
+    ) -> None:
+        """Replace ``changes.csv`` by what it held (``before``) and ``changes`` after it."""
+
+        def dump(handle: TextIO) -> None:
+            if before:
+                handle.write(before if before.endswith("\n") else before + "\n")
+            out = csv.writer(handle, lineterminator="\n")
+            if not before:
                 out.writerow(CHANGES_HEADER)
-            out.writerows(changes)
-            handle.flush()
-            os.fsync(handle.fileno())
+            out.writerows(_csv_row(change) for change in changes)
+
+        _write_atomically(path, dump)

@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cosell.connectors.common import RetryPolicy, TransientError, parse_retry_after
+from cosell.connectors.common import (
+    RetryPolicy,
+    TransientError,
+    checked_ca_bundle,
+    parse_retry_after,
+    tls_not_trusted,
+)
 from cosell.errors import ConfigError, UnreachableError
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -46,6 +52,8 @@ class Credentials:
     token: str
     base_url: str
     ca_bundle: str | None
+    ca_variable: str = "HUBSPOT_CA_BUNDLE"
+    """The environment variable ``ca_bundle`` came from, named when the file cannot be used."""
 
     def __repr__(self) -> str:
         return f"Credentials(token=***, base_url={self.base_url!r}, ca_bundle={self.ca_bundle!r})"
@@ -64,10 +72,10 @@ class Credentials:
             raise ConfigError(f"HUBSPOT_BASE_URL must be an https:// URL, got {base!r}")
         # HUBSPOT_CA_BUNDLE wins; urllib3 does not read REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, but a user who
         # set only those for a TLS-inspecting proxy expects them to count.
-        ca = (
-            env.get("HUBSPOT_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
-        )
-        return cls(token, base, ca)
+        for variable in ("HUBSPOT_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            if env.get(variable):
+                return cls(token, base, env[variable], variable)
+        return cls(token, base, None)
 
 
 def _body(exc: Any) -> dict[str, Any]:
@@ -140,10 +148,7 @@ def classify(what: str, exc: BaseException) -> BaseException:
 
 
 def _tls_refused(what: str) -> UnreachableError:
-    return UnreachableError(
-        f"{what}: the TLS certificate of HubSpot's server was not trusted",
-        hint="set HUBSPOT_CA_BUNDLE to the CA file to trust (a sandbox's ca_bundle, or your proxy's CA)",
-    )
+    return tls_not_trusted(what, "HubSpot", "HUBSPOT_CA_BUNDLE")
 
 
 class HubSpotClient:
@@ -164,6 +169,8 @@ class HubSpotClient:
         self._search_interval = 1.0 / search_per_second if search_per_second > 0 else 0.0
         self._last_search = 0.0
         self.calls: Counter[str] = Counter()
+        if api is None and credentials.ca_bundle is not None:
+            checked_ca_bundle(credentials.ca_variable, credentials.ca_bundle)
         self._api = api if api is not None else _build(credentials)
         self._endpoints: dict[str, Any] = {}
 

@@ -91,7 +91,7 @@ class HubSpotSettings(BaseModel):
     search_page_size: int = Field(100, ge=1, le=200)
     search_requests_per_second: float = Field(4.0, gt=0)
     association_batch_size: int = Field(1000, ge=1, le=1000)
-    retry_budget_seconds: float = Field(300.0, gt=0)
+    retry_budget_seconds: float = Field(60.0, gt=0)
     overlap_minutes: float = Field(5.0, ge=0)
     full_read_after_days: float | None = Field(7.0, gt=0)
     """Read every stream whole again once the last full read is this old; null: only when asked."""

@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from cosell.connectors.common import RetryPolicy, TransientError, parse_retry_after
+from cosell.connectors.common import (
+    RetryPolicy,
+    TransientError,
+    checked_ca_bundle,
+    parse_retry_after,
+    tls_not_trusted,
+)
 from cosell.errors import ConfigError, CosellError, UnreachableError
 
 log = logging.getLogger("cosell.connectors.salesforce")
@@ -136,6 +142,8 @@ class SalesforceSession(requests.Session):
             self.calls += 1
             try:
                 response = super(SalesforceSession, self).request(method, url, *args, **kwargs)
+            except requests.exceptions.SSLError:
+                raise tls_not_trusted(what, "Salesforce", "SF_CA_BUNDLE") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise TransientError(f"{type(exc).__name__} (no answer)") from None
             self._note_usage(response)
@@ -324,11 +332,11 @@ def connect(
         raise ConfigError("the Salesforce connector needs simple-salesforce", hint=INSTALL_HINT) from None
     creds = Credentials.from_env(env)
     redact = Redactor(creds.secrets())
-    if creds.ca_bundle is not None:
-        from pathlib import Path
-
-        if not Path(creds.ca_bundle).is_file():
-            raise ConfigError(f"SF_CA_BUNDLE names no file: {creds.ca_bundle}")
+    # The CA file requests will use: SF_CA_BUNDLE, else the variables requests itself reads.
+    for variable in ("SF_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if env.get(variable):
+            checked_ca_bundle(variable, env[variable])
+            break
     session = SalesforceSession(ca_bundle=creds.ca_bundle, retry=retry, timeout=timeout, redact=redact)
     common: dict[str, Any] = {"session": session, "version": api_version, "parse_float": Decimal}
     client = SalesforceClient(None, session, redact)

@@ -126,7 +126,7 @@ class SalesforceSettings(BaseModel):
 
     # limits
     write_batch_size: int = Field(200, ge=1, le=200)
-    retry_budget_seconds: float = Field(300.0, gt=0)
+    retry_budget_seconds: float = Field(60.0, gt=0)
     request_timeout_seconds: float = Field(120.0, gt=0)
     overlap_seconds: int = Field(300, ge=0)
     full_read_after_days: float | None = Field(7.0, gt=0)

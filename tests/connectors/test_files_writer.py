@@ -4,6 +4,9 @@ run rewrites only what changed (atomically), and changes.csv lists the latest ru
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pluggy
@@ -292,3 +295,82 @@ def test_begin_run_leaves_an_already_empty_changes_csv_alone(
     before = stat_of(path)
     connector.begin_run()
     assert stat_of(path) == before
+
+
+# --- a killed run, and cells a spreadsheet would run ------------------------------------------------
+
+
+def test_begin_run_removes_temp_files_a_killed_run_left_and_keeps_a_live_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [out / f".deals.csv.{dead.pid}.0a1b2c3d.tmp", out / f".changes.csv.{dead.pid}.99aa00ff.tmp"]
+    for path in left:
+        path.write_text("id,cosell_incentive\nD1,1")
+    live = out / f".deals.csv.{os.getppid()}.deadbeef.tmp"  # a write under way in a process still running
+    live.write_text("id")
+    unrelated = out / ".notes.txt.1.tmp"
+    unrelated.write_text("a user's file")
+    FilesConnector(output=out).begin_run()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["changes.csv", live.name, unrelated.name])
+
+
+def test_changes_csv_is_replaced_whole_so_a_kill_while_writing_it_leaves_the_old_file(
+    connector: FilesConnector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector.write(FIRST_RUN)
+    before = (tmp_path / "out" / "changes.csv").read_text()
+    real_replace = os.replace
+
+    def killed_at_changes(src: str | Path, dst: str | Path) -> None:
+        if Path(dst).name == "changes.csv":
+            raise KeyboardInterrupt  # the process dies before the rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_changes)
+    with pytest.raises(KeyboardInterrupt):
+        connector.write([deal("D1", incentive="150.00")])
+    assert (tmp_path / "out" / "changes.csv").read_text() == before
+
+
+def test_changes_csv_lists_a_batch_before_the_files_it_changes_are_replaced(
+    connector: FilesConnector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+
+    def killed_at_deals(src: str | Path, dst: str | Path) -> None:
+        if Path(dst).name == "deals.csv":
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_deals)
+    with pytest.raises(KeyboardInterrupt):
+        connector.write(FIRST_RUN)
+    listed = {(r["object"], r["id"], r["field"]) for r in rows(tmp_path / "out" / "changes.csv")}
+    assert ("deal", "D1", "incentive") in listed and ("account", "P1", "tier") in listed
+
+
+def test_a_cell_a_spreadsheet_would_run_is_written_as_text_and_read_back_as_given(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    formula = '=HYPERLINK("http://attacker.example")'
+    writes = [
+        deal(formula, incentive="-12.50", incentive_status="Clawed back", incentive_note="@SUM(A1:A9)"),
+        deal("D2", incentive="+5", incentive_note="-note\tx"),
+        account("P1", tier="'quoted", score="-1", period_earnings="-0.50"),
+    ]
+    connector.write(writes)
+    with (tmp_path / "out" / "deals.csv").open(newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert f"'{formula}" in cells and "'@SUM(A1:A9)" in cells and "'-note\tx" in cells
+    assert "-12.50" in cells and "+5" in cells  # plain numbers stay numbers
+    assert not any(cell.startswith(("=", "@")) for cell in cells)
+    assert rows(tmp_path / "out" / "accounts.csv")[0]["cosell_tier"] == "''quoted"
+    fresh = FilesConnector(output=tmp_path / "out")
+    assert fresh.current_values([("deal", formula), ("account", "P1")]) == {
+        ("deal", formula): {"incentive": "-12.50", "incentive_status": "Clawed back", "incentive_note": "@SUM(A1:A9)"},
+        ("account", "P1"): {"tier": "'quoted", "score": "-1", "period_earnings": "-0.50"},
+    }
+    assert all(outcome.ok for outcome in fresh.write(writes))
+    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(f"'{formula}") == 3  # no new change

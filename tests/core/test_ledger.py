@@ -589,12 +589,12 @@ def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
 def test_the_schema_version_is_stored(ledger: Ledger, ledger_url: str) -> None:
     assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": ledger_module.schema_version()}]
     Ledger.connect(ledger_url).close()  # reopening a current ledger changes nothing
-    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 1}]
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 2}]
 
 
 def test_a_ledger_with_a_future_schema_version_is_refused(ledger: Ledger, ledger_url: str) -> None:
     execute(ledger_url, "UPDATE cosell_schema SET version = 99")
-    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(1\)") as caught:
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(2\)") as caught:
         Ledger.connect(ledger_url)
     assert caught.value.exit_code == 2
     assert "upgrade cosell" in str(caught.value)
@@ -607,22 +607,22 @@ def test_an_older_schema_is_migrated_in_order(
     ledger.close()
     calls: list[int] = []
 
-    def to_2(conn: sa.Connection) -> None:
-        calls.append(2)
-        conn.exec_driver_sql("CREATE TABLE cosell_extra (x INTEGER)")
-
     def to_3(conn: sa.Connection) -> None:
         calls.append(3)
-        conn.exec_driver_sql("INSERT INTO cosell_extra (x) VALUES (3)")
+        conn.exec_driver_sql("CREATE TABLE cosell_extra (x INTEGER)")
 
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", [*ledger_module.MIGRATIONS, (2, to_2), (3, to_3)])
+    def to_4(conn: sa.Connection) -> None:
+        calls.append(4)
+        conn.exec_driver_sql("INSERT INTO cosell_extra (x) VALUES (4)")
+
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", [*ledger_module.MIGRATIONS, (3, to_3), (4, to_4)])
     with Ledger.connect(ledger_url) as migrated:
-        assert calls == [2, 3]
+        assert calls == [3, 4]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]  # data kept
-    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 3}]
-    assert raw_rows(ledger_url, "cosell_extra", without=()) == [{"x": 3}]
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
+    assert raw_rows(ledger_url, "cosell_extra", without=()) == [{"x": 4}]
     Ledger.connect(ledger_url).close()
-    assert calls == [2, 3]  # each migration runs once
+    assert calls == [3, 4]  # each migration runs once
 
 
 def test_a_password_in_the_url_never_appears_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -670,7 +670,7 @@ def test_a_bad_ledger_url_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Ledger.connect(f"sqlite:///{tmp_path}/missing/ledger.db")
     (tmp_path / "notes.txt").write_text("not a database, but long enough to have a header page\n" * 20)
-    with pytest.raises(ConfigError, match="cannot open the ledger"):
+    with pytest.raises(ConfigError, match="is not a SQLite database"):
         Ledger.connect(f"sqlite:///{tmp_path}/notes.txt")
 
 
@@ -698,3 +698,105 @@ def test_outbox_items_are_plain_values(ledger: Ledger) -> None:
     assert item.write == FieldWrite("deal", "D1", {"incentive": "10.00", "incentive_status": "Earned"}, {"incentive": None})
     with pytest.raises(AttributeError):
         item.status = "done"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------------
+# the generation: overlapping runs of different periods
+# --------------------------------------------------------------------------------------------------
+
+
+def test_record_run_refuses_to_store_when_another_run_stored_since_its_history_was_read(ledger: Ledger) -> None:
+    record(ledger, Q3, lines=[line("P1", "100.00")])
+    read_at = ledger.generation()
+    record(ledger, Q3, lines=[line("P1", "120.00")])  # a rerun of Q3 lands while Q4 computes
+    with pytest.raises(LockHeldError, match="the ledger changed while this run of 2026-Q4 computed") as caught:
+        ledger.record_run(
+            period=Q4,
+            program="p",
+            connector="files",
+            target=TARGET,
+            lines=[line("P1", "-100.00", kind="clawback")],
+            standings=[],
+            projections=[],
+            writes=[write("D1")],
+            generation=read_at,
+        )
+    assert caught.value.exit_code == 5
+    assert ledger.periods() == [("2026-Q3", "open")] and ledger.lines("2026-Q4") == []
+    assert [item.run_id for item in ledger.outbox()] == []
+    now = ledger.generation()
+    ledger.record_run(
+        period=Q4,
+        program="p",
+        connector="files",
+        target=TARGET,
+        lines=[],
+        standings=[],
+        projections=[],
+        writes=[],
+        generation=now,
+    )
+    assert ledger.generation() == now + 1
+
+
+def test_closing_a_period_moves_the_generation_once(ledger: Ledger) -> None:
+    record(ledger, Q3)
+    before = ledger.generation()
+    ledger.close_period(Q3)
+    ledger.close_period(Q3)  # idempotent: nothing changes the second time
+    assert ledger.generation() == before + 1
+
+
+def test_a_version_1_ledger_is_migrated_to_the_generation_counter_keeping_its_data(ledger_url: str) -> None:
+    # A version-1 ledger as the code before the generation counter made it: the same tables, less
+    # cosell_generation, at version 1.
+    with Ledger.connect(ledger_url) as made:
+        record(made, Q3, lines=[line("P1", "10.00")])
+    execute(ledger_url, "DROP TABLE cosell_generation")
+    execute(ledger_url, "UPDATE cosell_schema SET version = 1")
+    with Ledger.connect(ledger_url) as migrated:
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 2}]
+        assert migrated.generation() == 0
+        assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]
+        record(migrated, Q4)
+        assert migrated.generation() == 1
+
+
+def test_a_ledger_opened_without_create_writes_nothing_until_its_first_write(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/new.db"
+    with Ledger.connect(url, create=False) as ledger:
+        assert not ledger.exists
+        assert ledger.periods() == [] and ledger.history(Q3).lines == {} and ledger.generation() == 0
+        with ledger.hold_period("2026-Q3"):
+            assert list(tmp_path.iterdir()) == []
+            record(ledger, Q3, lines=[line("P1", "1.00")])
+            assert ledger.exists
+            assert (tmp_path / "new.db.2026-Q3.lock").exists()
+            with (
+                Ledger.connect(url) as other,
+                pytest.raises(LockHeldError),  # the deferred lock is held
+                other.hold_period("2026-Q3", wait_seconds=0.1),
+            ):
+                pass
+    with Ledger.connect(url) as reopened:
+        assert [ln.amount for ln in reopened.lines("2026-Q3")] == [Decimal("1.00")]
+
+
+# --------------------------------------------------------------------------------------------------
+# runs that did not finish
+# --------------------------------------------------------------------------------------------------
+
+
+def test_runs_left_computed_by_a_dead_process_are_marked_interrupted(ledger: Ledger, ledger_url: str) -> None:
+    killed = record(ledger, Q3)  # recorded, then the process died before finish_run
+    done = record(ledger, Q4)
+    ledger.finish_run(done, "done")
+    with Ledger.connect(ledger_url) as other, other.hold_period("2026-Q4"):
+        still_running = record(other, Q4)  # another process's run of Q4, holding its lock
+        with ledger.hold_period("2027-Q1"):
+            assert ledger.mark_interrupted_runs("2027-Q1") == [killed]
+    assert [ledger.run(i)["status"] for i in (killed, done, still_running)] == [  # type: ignore[index]
+        "interrupted",
+        "done",
+        "computed",
+    ]

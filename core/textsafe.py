@@ -1,0 +1,49 @@
+"""Text from a CRM or a CSV file, made safe for where cosell shows or writes it.
+
+Partner names, ids and notes come from people: they may hold rich markup (``[bold red]``), terminal
+control sequences (``\\x1b[2J`` clears the screen), NUL bytes, or a spreadsheet formula
+(``=HYPERLINK(...)``) that would run when finance opens a CSV cosell wrote.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.markup import escape
+
+__all__ = ["FORMULA_STARTS", "from_spreadsheet_cell", "spreadsheet_cell", "terminal_text", "without_nul"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters, less tab and newline: ESC starts a terminal control sequence."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection")."""
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` for a rich console: markup escaped, control characters shown as ``\\x1b``, never sent."""
+    visible = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escape(visible)
+
+
+def without_nul(text: str) -> str:
+    """``text`` without NUL bytes, which CRMs and CSV readers refuse or cut the value at."""
+    return text.replace("\x00", "")
+
+
+def spreadsheet_cell(text: str) -> str:
+    """A cell for a CSV file people open in a spreadsheet: NULs dropped, and a cell a spreadsheet would
+    take as a formula prefixed with ``'`` (shown as text, the ``'`` hidden). A plain number such as
+    ``-12.50`` stays as it is. A cell that already starts with ``'`` gets one more, so that
+    :func:`from_spreadsheet_cell` gives back exactly what was written."""
+    text = without_nul(text)
+    if text.startswith((*FORMULA_STARTS, "'")) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def from_spreadsheet_cell(text: str) -> str:
+    """The value :func:`spreadsheet_cell` was given (cosell reads back the CSV files it wrote)."""
+    return text[1:] if text.startswith("'") else text

@@ -392,7 +392,7 @@ def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportun
     deal["created"] = "2026-07-01T00:00:00.000+0000"
     with Ledger.connect("sqlite://") as ledger:
         ledger.snapshot_upsert(
-            "salesforce",
+            "salesforce:00D000000000001AAA",
             "Opportunity",
             [
                 ("006000000000001AAA", {**deal, "amount": Decimal(-10)}),
@@ -401,7 +401,7 @@ def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportun
             ],
         )
         with pytest.raises(InputError) as err:
-            records_from_snapshot(ledger, SalesforceSettings(), program)
+            records_from_snapshot(ledger, SalesforceSettings(), program, "salesforce:00D000000000001AAA")
     assert [str(p) for p in err.value.problems] == [
         "Opportunity 006000000000001AAA: Amount: Input should be greater than or equal to 0",
         "Opportunity 006000000000002AAA: Amount: Input should be less than or equal to 1000000000000",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from .connector import Connector, FieldWrite
+from .connector import Connector, FieldValues, FieldWrite, RecordKey
 from .context import PartnerDeal, PartnerFacts, RunContext, RunReport
 from .errors import FinishedWithFailures, InputError, PluginError, Problem, ProgramError
 from .money import round_cents, show, show_number
@@ -525,12 +525,12 @@ def run(
         computation = compute(program, period, records, history, plugins, settings, progress)
         desired = planned_writes(computation, history)
         step("comparing with the target")
-        current = connector.current_values([w.key for w in desired])
+        target = getattr(connector, "target", connector.name)
+        current = _current_values(connector, ledger, target, [w.key for w in desired])
         changes = changed_writes(desired, current)
         partners = _partner_rows(computation)
         if dry_run:
             return RunReport(period.key, None, True, partners, tuple(changes))
-        target = getattr(connector, "target", connector.name)
         run_id = ledger.record_run(
             period=period,
             program=program.program,
@@ -566,6 +566,23 @@ def run(
         if problems:
             raise FinishedWithFailures(problems, report=report)
         return report
+
+
+def _current_values(
+    connector: Connector, ledger: Ledger, target: str, keys: Sequence[RecordKey]
+) -> Mapping[RecordKey, FieldValues]:
+    """What the target holds for ``keys``. A CRM connector answers from the records it just synced;
+    records an interrupted run may have written meanwhile (its unconfirmed outbox rows: a batch can
+    land after the process died) are read from the target itself, so a landed write is not sent twice."""
+    current = connector.current_values(keys)
+    fresh = getattr(connector, "fresh_values", None)
+    if not callable(fresh):
+        return current
+    wanted = set(keys)
+    unconfirmed = sorted({item.write.key for item in ledger.pending_writes(target)} & wanted)
+    if not unconfirmed:
+        return current
+    return {**current, **fresh(unconfirmed)}
 
 
 def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:

@@ -111,6 +111,16 @@ class HubSpotConnector:
 
     def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
         found = {key: self._held[key] for key in keys if key in self._held}
+        return {**found, **self._batch_read([key for key in keys if key not in found])}
+
+    def fresh_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        """The managed values the portal holds now, by batch read (not the copy this run synced)."""
+        found = self._batch_read(keys)
+        self._held.update(found)
+        return found
+
+    def _batch_read(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
+        found: dict[RecordKey, FieldValues] = {}
         for obj, object_type in OBJECT_TYPES.items():
             names = self.settings.managed(obj)
             missing = sorted({rid for o, rid in keys if o == obj and (o, rid) not in found})

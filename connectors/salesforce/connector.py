@@ -136,6 +136,13 @@ class SalesforceConnector:
             return {k: self._current[k] for k in keys if k in self._current}
         return self._writer.current_values(keys)
 
+    def fresh_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
+        """The managed values the org holds now, queried by id (not the copy this run synced)."""
+        found = self._writer.current_values(keys)
+        if self._current is not None:
+            self._current.update(found)
+        return found
+
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
         if self._ledger is not None:
             self._writer.key = self.key  # Bulk jobs are recorded under the org's key

@@ -193,3 +193,49 @@ def test_a_refused_token_exits_4_and_appears_in_no_output_or_log(sb: Sandbox, tm
     log = tmp_path / "cosell.log"
     seen = result.output + (log.read_text() if log.exists() else "")
     assert "secret-token-value" not in seen and sb.token not in seen
+
+
+def test_a_batch_that_lands_after_the_next_runs_sync_read_is_not_sent_again(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed run's last batch can reach the org after the process died, even after the next run has
+    synced: the next run must compare that run's unconfirmed writes with the org itself, not with the
+    records it just synced, or it sends them a second time."""
+    from cosell.connectors.salesforce.connector import SalesforceConnector
+    from cosell.connectors.salesforce.writer import CollectionsWriter
+
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    env = env_of(sb, clean_dir)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    assert run(env).exit_code == 0
+    reference, changed = org_values(sb), written(sb)
+
+    sb.reset()
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    real_send, real_read = CollectionsWriter._send, SalesforceConnector.read
+    sent: list[Any] = []
+
+    def dies_sending_the_second_batch(self: CollectionsWriter, batch: Any) -> Any:
+        sent.append(list(batch))
+        if len(sent) == 2:
+            raise SystemExit(137)  # killed: the second batch is in flight, unconfirmed
+        return real_send(self, batch)
+
+    monkeypatch.setattr(CollectionsWriter, "_send", dies_sending_the_second_batch)
+    run(env)
+    assert len(sent) == 2
+    in_flight = sent[1]
+
+    def lands_after_the_sync(self: SalesforceConnector, program: Any, ledger: Any) -> Any:
+        records = real_read(self, program, ledger)
+        real_send(self._writer, in_flight)  # the killed run's batch reaches the org now
+        return records
+
+    monkeypatch.setattr(CollectionsWriter, "_send", real_send)
+    monkeypatch.setattr(SalesforceConnector, "read", lands_after_the_sync)
+    resumed = run(env)
+    assert resumed.exit_code == 0, resumed.output
+    assert org_values(sb) == reference
+    assert written(sb) == changed  # nothing written twice

@@ -75,7 +75,7 @@ def program_docs(draw: st.DrawFn) -> dict[str, Any]:
     tiers = []
     for i, min_score in enumerate([0, *mins]):
         tier: dict[str, Any] = {"name": f"T{i}", "min_score": min_score}
-        if draw(st.booleans()):
+        if draw(st.integers(0, 4)):  # left out (a rate of 0) one time in five
             tier["commission_rate"] = draw(rates())
         if draw(st.booleans()):
             tier["quota"] = draw(around(*GRID[1:4], "3500"))
@@ -190,7 +190,8 @@ class Data:
 
 
 @st.composite
-def datas(draw: st.DrawFn) -> Data:
+def datas(draw: st.DrawFn, closing: tuple[str, ...] = Q3) -> Data:
+    """Records over 2026-Q2 to 2026-Q4; deals close mostly on the ``closing`` days."""
     people = []
     for pid in PARTNERS:
         p: dict[str, Any] = {"id": pid, "joined_on": draw(st.sampled_from(("2025-01-01", *DAYS)))}
@@ -211,10 +212,11 @@ def datas(draw: st.DrawFn) -> Data:
             elif shares == "one" and n == 0:
                 share = draw(st.sampled_from(["0", "0.25", "1"]))
             involvements.append((pid, role, share))
-        created = draw(st.sampled_from(DAYS[:6]))
+        created = draw(st.sampled_from([d for d in DAYS[:6] if d <= max(closing)]))
         outcome = draw(st.sampled_from(["open", "won", "won", "lost"]))
         # Mostly closed inside the period being run (2026-Q3), where the payout rules bite.
-        closed = draw(st.sampled_from([d for d in (Q3 if draw(st.integers(0, 4)) else DAYS) if d >= created]))
+        days = [d for d in (closing if draw(st.integers(0, 4)) else DAYS) if d >= created] or [created]
+        closed = draw(st.sampled_from(days))
         d: dict[str, Any] = {
             "id": f"D{i}",
             "amount": draw(amounts()),
@@ -226,7 +228,9 @@ def datas(draw: st.DrawFn) -> Data:
         if outcome == "won":
             d["won_on"] = closed
             if draw(st.booleans()):
-                d["refunded_on"] = draw(st.sampled_from([x for x in DAYS if x >= closed]))
+                # Mostly refunded in 2026-Q3: the refund of a deal won before it is a clawback.
+                later = [x for x in (Q3 if draw(st.integers(0, 3)) else DAYS) if x >= closed]
+                d["refunded_on"] = draw(st.sampled_from(later or [closed]))
         elif outcome == "lost":
             d["lost_on"] = closed
         else:

@@ -41,9 +41,14 @@ def test_margin_floor_factor_of_zero_pays_nothing_under_the_floor_and_no_acceler
     )
     under = deal("D1", "10000", partners=["P1"], won_on="2026-08-01", margin_pct="29")
     above = deal("D2", "4000", partners=["P1"], won_on="2026-08-02", margin_pct="30")
-    lines = {(ln.kind, ln.deal_id): ln for ln in compute_period(prog, [partner("P1")], [under, above]).all_lines()}
+    lines = {
+        (ln.kind, ln.deal_id): ln for ln in compute_period(prog, [partner("P1")], [under, above]).all_lines()
+    }
     # D1: 10000 × 0.10 × 0 = 0.00, under the floor; D2: 4000 × 0.10 = 400.00 at the floor, paid in full.
-    assert lines["commission", "D1"].amount == Decimal("0.00") and "margin_floor" in lines["commission", "D1"].tags
+    assert (
+        lines["commission", "D1"].amount == Decimal("0.00")
+        and "margin_floor" in lines["commission", "D1"].tags
+    )
     assert "margin floor 0 " in lines["commission", "D1"].explanation
     assert lines["commission", "D2"].amount == Decimal("400.00")
     # Attainment 14000 ÷ 10000 = 1.4 reaches band 1.0: (1.5 − 1) × 400.00 (D2 only) = 200.00.

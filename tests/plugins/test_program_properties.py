@@ -21,6 +21,7 @@ from cosell.program import Program
 from cosell.testing import run_program
 from program_strategies import (
     FAST,
+    Q2,
     Data,
     build_program,
     capped_total,
@@ -358,3 +359,41 @@ def test_the_same_input_gives_byte_identical_statements_and_any_order_the_same_l
     # the order of lines of one kind: in another order the statement holds the very same lines (the
     # lines of one kind follow the order in which the records were read).
     assert unordered(first) == unordered(statements(doc, data, reverse=True))
+
+
+@settings(FAST, max_examples=15)
+@given(program_docs(), datas(closing=Q2), st.sampled_from([None, 0, 20, 50, 51, 120]))
+def test_a_refund_inside_the_window_takes_back_exactly_the_commission_paid_before(doc, data, window):
+    loaded = build_program({**doc, "clawback_window_days": window})
+    window = loaded.program.clawback_window_days
+    partners, deals, acts, claims = data.build()
+    with Ledger.connect("sqlite://") as ledger, decimal.localcontext() as ctx:
+        ctx.traps[decimal.FloatOperation] = True
+        plugins = Plugins(entry_points=False)
+        q2 = run_program(
+            loaded, partners, deals, acts, claims, ledger=ledger, plugins=plugins, period="2026-Q2"
+        )
+        q3 = run_program(
+            loaded, partners, deals, acts, claims, ledger=ledger, plugins=plugins, period="2026-Q3"
+        )
+    paid = {}
+    for line in q2.lines:
+        if line.kind == "commission" and line.deal_id is not None:
+            paid[line.partner_id, line.deal_id] = paid.get((line.partner_id, line.deal_id), 0) + line.amount
+    expected = {}
+    for d in deals:
+        refund, won = d.refunded_on, d.closed_on
+        if d.status != "won" or refund is None or won is None or window is None:
+            continue
+        if (
+            refund.isoformat() >= "2026-07-01"
+            and refund.isoformat() <= "2026-09-30"
+            and (refund - won).days <= window
+        ):
+            for pid in {i.partner_id for i in d.partners}:
+                if paid.get((pid, d.id), 0) != 0:
+                    expected[pid, d.id] = -paid[pid, d.id]
+    clawed = {(ln.partner_id, ln.deal_id): ln.amount for ln in q3.lines if ln.kind == "clawback"}
+    assert clawed == expected
+    for line in q3.lines:
+        assert line.kind != "clawback" or line.uncapped

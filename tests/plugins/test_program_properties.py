@@ -52,6 +52,34 @@ def expected_commission(result: Computation, partner_id: str, deal_id: str) -> D
     return round_cents(amount)
 
 
+def withheld(result: Computation, partner_id: str, deal_id: str) -> bool:
+    """A won deal pays 0 past the discount limit (strictly above it), when won after an exiting partner's
+    wind-down, or when refunded inside the clawback window in the period it was won."""
+    program = result.context.program
+    deal = next(pd.deal for f in result.facts for pd in f.deals if pd.deal.id == deal_id)
+    who = next(f.partner for f in result.facts if f.id == partner_id)
+    assert deal.closed_on is not None
+    limit = program.guardrails.max_discount_pct if program.guardrails else None
+    if limit is not None and deal.discount_pct is not None and deal.discount_pct > limit:
+        return True
+    days, exit_on = program.wind_down_days, who.exit_on
+    if (
+        who.status != "active"
+        and exit_on is not None
+        and days is not None
+        and (deal.closed_on - exit_on).days > days
+    ):
+        return True
+    window = program.clawback_window_days
+    refund = deal.refunded_on
+    return (
+        window is not None
+        and refund is not None
+        and refund in result.context.period
+        and (refund - deal.closed_on).days <= window
+    )
+
+
 def under_floor(program: Program, margin: Decimal | None) -> bool:
     guard = program.guardrails
     return bool(
@@ -110,6 +138,7 @@ def test_every_commission_line_is_amount_share_multiplier_rate_and_floor_factor(
             continue
         assert line.deal_id is not None
         paid[line.partner_id, line.deal_id] = paid.get((line.partner_id, line.deal_id), 0) + 1
+        assert line.withheld == withheld(result, line.partner_id, line.deal_id), line
         if line.withheld:
             assert line.amount == 0
         else:
@@ -397,3 +426,63 @@ def test_a_refund_inside_the_window_takes_back_exactly_the_commission_paid_befor
     assert clawed == expected
     for line in q3.lines:
         assert line.kind != "clawback" or line.uncapped
+
+
+@FAST
+@given(program_docs(), datas())
+def test_signing_bonus_baseline_and_milestones_pay_what_the_program_says(doc, data):
+    result = compute_strictly(build_program(doc), data)
+    program, period = result.context.program, result.context.period
+    payouts = program.payouts
+    for facts in result.facts:
+        p = facts.partner
+        exit_on = p.exit_on if p.status != "active" else None
+        last = min(period.end, exit_on) if exit_on is not None else period.end
+        got = {
+            (ln.kind, *sorted(ln.tags)): ln.amount for ln in result.lines[facts.id] if ln.kind != "commission"
+        }
+        want: dict[tuple[str, ...], Decimal] = {}
+        if payouts and payouts.signing_bonus is not None and p.joined_on in period:
+            want["signing_bonus",] = payouts.signing_bonus
+        qualified = [
+            pd
+            for pd in facts.deals
+            if pd.role == "sourced"
+            and period.start <= pd.deal.created_on <= last
+            and (pd.deal.status == "won" or pd.deal.stage in program.qualified_stages)
+        ]
+        if payouts and payouts.baseline_per_qualified_opportunity is not None and qualified:
+            want["baseline",] = payouts.baseline_per_qualified_opportunity * len(qualified)
+        for milestone in payouts.milestones if payouts else ():
+            if last < period.start:
+                continue
+            tag = f"milestone:{milestone.name}"
+            if milestone.kind == "activities":
+                assert milestone.count is not None
+                done = sum(
+                    (
+                        a.quantity
+                        for a in facts.activities
+                        if a.type == milestone.type and period.start <= a.occurred_on <= last
+                    ),
+                    Decimal(0),
+                )
+                if done >= milestone.count:
+                    want["milestone", tag] = milestone.amount
+                continue
+            window = program.clawback_window_days
+            wins = sorted(
+                (pd.deal.closed_on, pd.deal.id)
+                for pd in facts.deals
+                if pd.deal.status == "won"
+                and pd.deal.closed_on is not None
+                and not (
+                    window is not None
+                    and pd.deal.refunded_on is not None
+                    and pd.deal.refunded_on <= period.end
+                    and (pd.deal.refunded_on - pd.deal.closed_on).days <= window
+                )
+            )
+            if wins and period.start <= wins[0][0] <= last:
+                want["milestone", tag] = milestone.amount
+        assert {k: v for k, v in got.items() if k[0] in ("signing_bonus", "baseline", "milestone")} == want

@@ -32,7 +32,9 @@ def cosell_payout_lines(
     tier = program.tier(standing.tier.assigned)
     if not bands or tier is None or tier.quota == 0:
         return ()
-    won = standing.metrics.get(WON_REVENUE) or Decimal(0)
+    won = standing.metrics.get(WON_REVENUE)
+    if won is None:
+        won = Decimal(0)
     attainment = won / tier.quota
     reached = [band for band in bands if attainment >= band.attainment]
     if not reached:

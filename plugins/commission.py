@@ -155,7 +155,8 @@ def commission_terms(
     terms = f"share {_number(involvement.share)}{card.role_terms[involvement.role]}"
     floor = guard.min_margin_pct if guard else None
     if guard and floor is not None and deal.margin_pct is not None and deal.margin_pct < floor:
-        factor = guard.margin_floor_factor or Decimal(1)
+        factor = guard.margin_floor_factor
+        assert factor is not None, "the program requires margin_floor_factor with min_margin_pct"
         amount *= factor
         terms += (
             f" × margin floor {_number(factor)} (margin {_number(deal.margin_pct)}% is below "

@@ -288,4 +288,4 @@ def pre_cap_total(lines: Any) -> Decimal:
 
 def capped_total(lines: Any) -> Decimal:
     """A partner's lines subject to the cap, after the cap and the budget."""
-    return sum((ln.amount for ln in lines if not ln.uncapped), Decimal(0))
+    return sum((ln.amount for ln in lines if not ln.uncapped or ln.kind in CAP_KINDS), Decimal(0))

@@ -282,20 +282,22 @@ def raised(doc: dict[str, Any], knob: str, by: Decimal, which: int) -> dict[str,
     doc = copy.deepcopy(doc)
     payouts = doc.get("payouts")
 
-    def up(mapping: dict[str, Any], key: str, default: str = "0") -> None:
-        mapping[key] = str(Decimal(mapping.get(key, default)) + by)
+    def up(mapping: dict[str, Any], key: str, default: str = "0", most: str | None = None) -> None:
+        # rates stay fractions (at most 1) and multipliers at most 10, as the program file requires
+        value = Decimal(mapping.get(key, default)) + by
+        mapping[key] = str(value if most is None else min(value, Decimal(most)))
 
     if knob == "commission_rate":
-        up(doc["tiers"][which % len(doc["tiers"])], "commission_rate")
+        up(doc["tiers"][which % len(doc["tiers"])], "commission_rate", most="1")
     elif knob == "margin_floor_factor" and doc.get("guardrails", {}).get("margin_floor_factor") is not None:
-        up(doc["guardrails"], "margin_floor_factor")
+        up(doc["guardrails"], "margin_floor_factor", most="1")
     elif payouts is None:
         assume(False)
     elif knob == "role_multiplier":
         multipliers = payouts.setdefault("role_multipliers", {})
-        up(multipliers, ROLES[which % 3], default="1")
+        up(multipliers, ROLES[which % 3], default="1", most="10")
     elif knob == "accelerator_multiplier" and payouts.get("accelerators"):
-        up(payouts["accelerators"][which % len(payouts["accelerators"])], "multiplier")
+        up(payouts["accelerators"][which % len(payouts["accelerators"])], "multiplier", most="10")
     elif knob in ("baseline", "signing_bonus") and knob in payouts:
         up(payouts, "baseline_per_qualified_opportunity" if knob == "baseline" else knob)
     elif knob == "milestone" and payouts.get("milestones"):

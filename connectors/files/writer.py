@@ -155,6 +155,11 @@ class FilesConnector:
                 f"the output folder {self.output} is the input folder",
                 hint="write-back would overwrite the input deals.csv: give another --output folder",
             )
+        if self.output is not None and self.output.exists() and not self.output.is_dir():
+            raise ConfigError(
+                f"--output: {self.output} is a file, not a folder",
+                hint="give a folder for the CRM fields (it is created when missing)",
+            )
         self._tables: dict[ObjectName, _OutputTable] = {}
 
     @classmethod

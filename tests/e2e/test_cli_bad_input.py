@@ -286,3 +286,11 @@ def test_cosell_validate_prints_warnings_on_stderr_one_line_each(work):
         "percentages are 0-100: did you mean 25?"
     ]
     assert result.stdout.startswith("ok: program.yaml")
+
+
+def test_an_output_that_is_a_file_is_a_config_error_and_nothing_is_written(work):
+    (work / "out").write_text("not a folder\n")
+    result = cosell("run", "--program", "program.yaml", "--input", "data", "--output", "out")
+    assert result.exit_code == 2, result.output
+    assert "--output: out is a file, not a folder" in result.output
+    assert (work / "out").read_text() == "not a folder\n" and not (work / "cosell.db").exists()

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import statements
-from .connector import Connector, ConnectorSpec
+from .connector import Connector, ConnectorSpec, Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner
 from .engine import run as run_engine
@@ -564,18 +564,16 @@ def sync(
     source = _connector(
         plugins, connector, None, None, writes=False, loaded=loaded, settings=settings, full_sync=full_sync
     )
-    syncing = getattr(source, "sync", None)
-    if not callable(syncing):
+    if not isinstance(source, Syncs):
         raise ConfigError(
             f"the {connector} connector reads its source whole on every run; it has nothing to sync"
         )
     with Ledger.connect(ledger) as book:
-        counts = syncing(loaded.program, book)
+        counts = source.sync(loaded.program, book)
     out.print(
         "synced: " + ", ".join(f"{n} {obj}" for obj, n in counts.items()) if counts else "nothing changed"
     )
-    notes = getattr(source, "notes", None)
-    for note in notes() if callable(notes) else ():
+    for note in source.notes() if isinstance(source, Notes) else ():
         out.print(note)
 
 

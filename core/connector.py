@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .records import RecordSet
 
@@ -103,23 +103,51 @@ class ConnectorSpec:
     """``cosell setup NAME``: None for connectors with nothing to set up (files)."""
 
 
+# --- what a connector may also do (the engine and the CLI check with isinstance) ---------------------
+
+
+@runtime_checkable
 class Syncs(Protocol):
-    """Optional: connectors that keep a snapshot in the ledger implement ``sync`` (``cosell sync``)."""
+    """Connectors that keep a snapshot in the ledger implement ``sync`` (``cosell sync``)."""
 
     def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
         """Pull records changed since the cursors into the snapshot; returns counts per object."""
         ...
 
 
+@runtime_checkable
 class Targets(Protocol):
-    """Optional: what the outbox keys pending writes by (default: the connector's name). The files
-    connector uses its output folder, so writes planned for one folder are never sent to another."""
+    """What the outbox keys pending writes by (default: the connector's name). The files connector uses
+    its output folder and a CRM its org or portal, so writes planned for one are never sent to another."""
 
     @property
     def target(self) -> str: ...
 
 
+@runtime_checkable
 class Notes(Protocol):
-    """Optional: lines a connector wants shown after a run (API calls left, say)."""
+    """Lines a connector wants shown after a run (API calls left, say)."""
 
     def notes(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class BeginsRun(Protocol):
+    """Called once before a run's write-back, even when nothing changes (the files connector starts the
+    run's ``changes.csv``)."""
+
+    def begin_run(self) -> None: ...
+
+
+@runtime_checkable
+class ReadsFresh(Protocol):
+    """Connectors whose ``current_values`` answer from the records they synced can also read the managed
+    values from the target itself: the engine asks that for the records an interrupted run may have
+    written after this run's sync (its unconfirmed outbox rows)."""
+
+    def fresh_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]: ...
+
+
+def target_of(connector: Connector) -> str:
+    """What the outbox keys a connector's writes by."""
+    return connector.target if isinstance(connector, Targets) else connector.name

@@ -1,31 +1,38 @@
-"""The run, top to bottom: load → validate → convert → metrics → score → tier → payout lines →
-adjustments → ledger → write-back plan → write-back.
+"""The run, top to bottom, as its named steps:
 
-Data flows forward as immutable records and lines; no step reaches back into an earlier one. Hooks
-are called per partner, so their number grows with partners, not deals.
+    validate → lock → load → history → compute → plan → store → write back → finish
+
+``compute`` is pure (no I/O, no clock): convert and group the records (``cosell.facts``), then per
+partner metrics → score → tier → payout lines → projections, then the adjustments over all partners
+(caps, then budget). ``plan`` is the write-back planner (``cosell.writeback``); ``write back`` sends
+the outbox (``cosell.outbox``). Data flows forward as immutable records and lines; no step reaches
+back into an earlier one. Hooks are called per partner, so their number grows with partners, not deals.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .connector import Connector, FieldValues, FieldWrite, RecordKey
-from .context import PartnerDeal, PartnerFacts, RunContext, RunReport
-from .errors import FinishedWithFailures, InputError, PluginError, Problem, ProgramError
-from .money import round_cents, show, show_number
+from .computation import Computation, Progress, Silent
+from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, RecordKey, target_of
+from .context import PartnerFacts, RunContext, RunReport
+from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
+from .facts import convert, group_by_partner, resolve_involvements
+from .money import round_cents
+from .outbox import write_pending
 from .periods import Period
 from .pluginmanager import Plugins, guarded
 from .program import LoadedProgram, Program
-from .records import MAX_AMOUNT, ROLES, Deal, Involvement, MdfClaim, RecordSet, Role
+from .records import Involvement, RecordSet
 from .results import (
     History,
     LineKind,
@@ -37,51 +44,10 @@ from .results import (
     TierDecision,
     frozen_mapping,
 )
-from .writeback import changed_writes, planned_writes, write_pending
+from .writeback import changed_writes, planned_writes
 
 if TYPE_CHECKING:
     from .ledger import Ledger
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
-HALF = Decimal("0.5")
-
-
-class Progress(Protocol):
-    """Reports progress of long steps (the CLI shows bars on a terminal; elsewhere it is silent)."""
-
-    def step(self, name: str, total: int | None = None) -> Callable[[int], None]: ...
-
-
-class _Silent:
-    def step(self, name: str, total: int | None = None) -> Callable[[int], None]:
-        return lambda n: None
-
-
-@dataclass(frozen=True, slots=True)
-class Computation:
-    """Everything a run computed for a period, before anything is stored or written."""
-
-    context: RunContext
-    facts: tuple[PartnerFacts, ...]
-    standings: tuple[PartnerStanding, ...]
-    lines: Mapping[str, tuple[PayoutLine, ...]]
-    projections: tuple[Projection, ...]
-
-    def all_lines(self) -> list[PayoutLine]:
-        return [line for facts in self.facts for line in self.lines.get(facts.id, ())]
-
-    def earnings(self, partner_id: str) -> Decimal:
-        """Period earnings: the sum of the partner's lines, MDF left out."""
-        kinds = self.context.line_kinds
-        return sum(
-            (
-                line.amount
-                for line in self.lines.get(partner_id, ())
-                if (kind := kinds.get(line.kind)) is None or kind.period_earnings
-            ),
-            ZERO,
-        )
 
 
 # --- validate --------------------------------------------------------------------------------------
@@ -121,145 +87,6 @@ def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseMode
     return settings
 
 
-# --- convert ---------------------------------------------------------------------------------------
-
-
-def convert(records: RecordSet, program: Program) -> RecordSet:
-    """Amounts into the program currency with the program's fx table; a missing rate is an input error."""
-    problems: list[Problem] = []
-    deals = []
-    rates: dict[str, Decimal | None] = {}
-    for deal in records.deals:
-        currency = deal.currency
-        rate = rates[currency] if currency in rates else rates.setdefault(currency, program.fx_rate(currency))
-        if rate is None:
-            problems.append(
-                Problem(
-                    f"deal {deal.id}",
-                    f"currency: no exchange rate for {deal.currency} in the program's fx table",
-                )
-            )
-        elif rate != 1:
-            deal = _with_amount(deal, deal.amount * rate)
-            if deal.amount > MAX_AMOUNT:
-                problems.append(_too_large(f"deal {deal.id}", deal.amount, program.currency))
-        deals.append(deal)
-    claims: list[MdfClaim] = []
-    for claim in records.mdf_claims:
-        rate = program.fx_rate(claim.currency or program.currency)
-        if rate is None:
-            problems.append(
-                Problem(
-                    f"MDF claim {claim.id}",
-                    f"currency: no exchange rate for {claim.currency} in the program's fx table",
-                )
-            )
-        elif rate != 1:
-            claim = dataclasses.replace(claim, amount=claim.amount * rate)
-            if claim.amount > MAX_AMOUNT:
-                problems.append(_too_large(f"MDF claim {claim.id}", claim.amount, program.currency))
-        claims.append(claim)
-    if problems:
-        raise InputError(problems)
-    return RecordSet(records.partners, tuple(deals), records.activities, tuple(claims))
-
-
-def _too_large(where: str, amount: Decimal, currency: str) -> Problem:
-    return Problem(
-        where, f"amount: {show(amount)} {currency} after conversion is too large: at most {MAX_AMOUNT:,}"
-    )
-
-
-def _with_amount(d: Deal, amount: Decimal) -> Deal:
-    # Positional construction: several times faster than dataclasses.replace on a million deals.
-    return Deal(
-        d.id,
-        d.name,
-        amount,
-        d.currency,
-        d.stage,
-        d.status,
-        d.created_on,
-        d.closed_on,
-        d.discount_pct,
-        d.margin_pct,
-        d.campaign,
-        d.refunded_on,
-        d.partners,
-    )
-
-
-def resolve_involvements(deal: Deal) -> list[tuple[str, Role, Decimal]]:
-    """One involvement per partner (the first role in the order sourced, cosell, influenced), and the
-    shares resolved: partners with no share split what the given shares leave, equally."""
-    involved = deal.partners
-    # The common cases, kept fast (a million deals pass here): one partner, or two distinct partners
-    # with at most one share given.
-    if len(involved) == 1:
-        only = involved[0]
-        return [(only.partner_id, only.role, ONE if only.share is None else only.share)]
-    if len(involved) == 2:
-        first, second = involved
-        if first.partner_id != second.partner_id and (first.share is None or second.share is None):
-            given = second.share if first.share is None else first.share
-            if given is None:
-                return [(first.partner_id, first.role, HALF), (second.partner_id, second.role, HALF)]
-            rest = ONE - given  # given ≤ 1: a share is validated to 0–1
-            a, b = (rest, given) if first.share is None else (given, rest)
-            return [(first.partner_id, first.role, a), (second.partner_id, second.role, b)]
-    merged: dict[str, list[Any]] = {}
-    for inv in involved:
-        seen = merged.get(inv.partner_id)
-        if seen is None:
-            merged[inv.partner_id] = [inv.role, inv.share]
-        else:
-            if inv.share != seen[1]:
-                # One partner, one share: two different ones (or a share and none) cannot both hold.
-                shares = " and ".join("none" if x is None else show_number(x) for x in (seen[1], inv.share))
-                message = (
-                    f"partners: partner {inv.partner_id} is named twice with different shares ({shares})"
-                )
-                raise InputError([Problem(f"deal {deal.id}", message)])
-            if ROLES.index(inv.role) < ROLES.index(seen[0]):
-                seen[0] = inv.role
-    given = sum((s for _, s in merged.values() if s is not None), ZERO)
-    if given > 1:
-        raise InputError([Problem(f"deal {deal.id}", f"partners: shares add up to {given}, more than 1")])
-    open_count = sum(1 for _, s in merged.values() if s is None)
-    rest = (ONE - given) / open_count if open_count else ZERO
-    return [(pid, role, rest if share is None else share) for pid, (role, share) in merged.items()]
-
-
-def group_by_partner(records: RecordSet) -> tuple[PartnerFacts, ...]:
-    """Each partner with every record that involves it, partners in id order. Involvements of ids that
-    are not partners of the program are ignored (a CRM account not flagged as a partner, say)."""
-    deals: dict[str, list[PartnerDeal]] = defaultdict(list)
-    problems: list[Problem] = []
-    for deal in records.deals:
-        try:
-            resolved = resolve_involvements(deal)
-        except InputError as err:
-            problems.extend(err.problems)
-            continue
-        for pid, role, share in resolved:
-            deals[pid].append(PartnerDeal(deal, role, share))
-    if problems:
-        raise InputError(problems)
-    activities = defaultdict(list)
-    for activity in records.activities:
-        activities[activity.partner_id].append(activity)
-    claims = defaultdict(list)
-    for claim in records.mdf_claims:
-        claims[claim.partner_id].append(claim)
-    partners = sorted(records.partners, key=lambda p: p.id)
-    return tuple(
-        PartnerFacts(
-            p, tuple(deals.get(p.id, ())), tuple(activities.get(p.id, ())), tuple(claims.get(p.id, ()))
-        )
-        for p in partners
-    )
-
-
 # --- compute ---------------------------------------------------------------------------------------
 
 
@@ -278,7 +105,7 @@ def compute(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compute(program, period, records, history, plugins, settings, progress)
+        return _compute(program, period, records, history, plugins, settings, progress or Silent())
     except PluginError as exc:
         if exc.hint is None and exc.plugin != "cosell":
             raise PluginError(
@@ -290,6 +117,31 @@ def compute(
             gc.enable()
 
 
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """The implementations of the per-partner hooks, in call order, looked up once per run."""
+
+    declared_metrics: Mapping[str, str]
+    metrics: Sequence[tuple[str, Any]]
+    score: Sequence[tuple[str, Any]]
+    tier: Sequence[tuple[str, Any]]
+    payout_lines: Sequence[tuple[str, Any]]
+    projections: Sequence[tuple[str, Any]]
+    lines_check: _LineCheck
+
+    @classmethod
+    def of(cls, plugins: Plugins, lines_check: _LineCheck) -> _Hooks:
+        return cls(
+            {name: plugin for name, (plugin, _) in plugins.metric_definitions().items()},
+            plugins.implementations("cosell_metrics"),
+            plugins.implementations("cosell_score"),
+            plugins.implementations("cosell_tier"),
+            plugins.implementations("cosell_payout_lines"),
+            plugins.implementations("cosell_projections"),
+            lines_check,
+        )
+
+
 def _compute(
     program: Program,
     period: Period,
@@ -297,9 +149,8 @@ def _compute(
     history: History,
     plugins: Plugins,
     settings: Mapping[str, BaseModel] | None,
-    progress: Progress | None,
+    progress: Progress,
 ) -> Computation:
-    progress = progress or _Silent()
     records = convert(records, program)
     facts = group_by_partner(records)
     kinds = plugins.line_kinds()
@@ -311,50 +162,85 @@ def _compute(
         dict(settings or {}),
         MappingProxyType({name: kind for name, (_, kind) in kinds.items()}),
     )
-    lines_check = _LineCheck(kinds, frozenset(deal.id for deal in records.deals))
+    hooks = _Hooks.of(plugins, _LineCheck(kinds, frozenset(deal.id for deal in records.deals)))
     for _ in plugins.call_each("cosell_run_started", context=context):
         pass
-    declared = {name: plugin for name, (plugin, _) in plugins.metric_definitions().items()}
-    metric_impls = plugins.implementations("cosell_metrics")
-    score_impls = plugins.implementations("cosell_score")
-    tier_impls = plugins.implementations("cosell_tier")
-    line_impls = plugins.implementations("cosell_payout_lines")
-    projection_impls = plugins.implementations("cosell_projections")
-
     standings: list[PartnerStanding] = []
     lines: dict[str, tuple[PayoutLine, ...]] = {}
     projections: list[Projection] = []
     advance = progress.step("computing partners", len(facts))
     for partner in facts:
-        kwargs: dict[str, Any] = {"partner": partner, "context": context}
-        metrics: dict[str, Decimal | None] = {}
-        for plugin, call in metric_impls:
-            metrics.update(
-                _checked_metrics(plugin, guarded(plugin, "cosell_metrics", call, kwargs), declared)
-            )
-        kwargs["metrics"] = metrics
-        score = _first(score_impls, "cosell_score", kwargs, Score)
-        kwargs["score"] = score
-        tier = _first(tier_impls, "cosell_tier", kwargs, TierDecision)
-        if context.program.tier(tier.assigned) is None or context.program.tier(tier.eligible) is None:
-            raise PluginError(
-                tier_plugin_name(tier_impls), f"cosell_tier chose a tier the program does not have: {tier}"
-            )
+        metrics = _metrics(hooks, partner, context)
+        score = _score(hooks, partner, metrics, context)
+        tier = _tier(hooks, partner, score, metrics, context)
         standing = PartnerStanding(partner.id, frozen_mapping(metrics), score, tier, partner.partner.name)
         standings.append(standing)
-        kwargs["standing"] = standing
-        partner_lines: tuple[PayoutLine, ...] = ()
-        for plugin, call in line_impls:
-            kwargs["lines"] = partner_lines
-            produced = guarded(plugin, "cosell_payout_lines", call, kwargs)
-            partner_lines += lines_check(plugin, "cosell_payout_lines", produced, partner.id)
-        lines[partner.id] = partner_lines
-        for plugin, call in projection_impls:
-            projections.extend(
-                _checked_projections(plugin, guarded(plugin, "cosell_projections", call, kwargs))
-            )
+        lines[partner.id] = _payout_lines(hooks, partner, standing, context)
+        projections.extend(_projections(hooks, partner, standing, context))
         advance(1)
+    _adjustments(plugins, hooks.lines_check, lines, context)
+    return Computation(context, facts, tuple(standings), lines, tuple(projections))
 
+
+def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[str, Decimal | None]:
+    metrics: dict[str, Decimal | None] = {}
+    kwargs = {"partner": partner, "context": context}
+    for plugin, call in hooks.metrics:
+        produced = guarded(plugin, "cosell_metrics", call, kwargs)
+        metrics.update(_checked_metrics(plugin, produced, hooks.declared_metrics))
+    return metrics
+
+
+def _score(
+    hooks: _Hooks, partner: PartnerFacts, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> Score:
+    kwargs = {"partner": partner, "metrics": metrics, "context": context}
+    score: Score = _first(hooks.score, "cosell_score", kwargs, Score)
+    return score
+
+
+def _tier(
+    hooks: _Hooks,
+    partner: PartnerFacts,
+    score: Score,
+    metrics: Mapping[str, Decimal | None],
+    context: RunContext,
+) -> TierDecision:
+    kwargs = {"partner": partner, "score": score, "metrics": metrics, "context": context}
+    tier: TierDecision = _first(hooks.tier, "cosell_tier", kwargs, TierDecision)
+    if context.program.tier(tier.assigned) is None or context.program.tier(tier.eligible) is None:
+        raise PluginError(
+            tier_plugin_name(hooks.tier), f"cosell_tier chose a tier the program does not have: {tier}"
+        )
+    return tier
+
+
+def _payout_lines(
+    hooks: _Hooks, partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> tuple[PayoutLine, ...]:
+    """Each implementation sees the lines of those called before it (the accelerator reads commission)."""
+    lines: tuple[PayoutLine, ...] = ()
+    for plugin, call in hooks.payout_lines:
+        kwargs = {"partner": partner, "standing": standing, "lines": lines, "context": context}
+        produced = guarded(plugin, "cosell_payout_lines", call, kwargs)
+        lines += hooks.lines_check(plugin, "cosell_payout_lines", produced, partner.id)
+    return lines
+
+
+def _projections(
+    hooks: _Hooks, partner: PartnerFacts, standing: PartnerStanding, context: RunContext
+) -> list[Projection]:
+    projections: list[Projection] = []
+    kwargs = {"partner": partner, "standing": standing, "context": context}
+    for plugin, call in hooks.projections:
+        projections.extend(_checked_projections(plugin, guarded(plugin, "cosell_projections", call, kwargs)))
+    return projections
+
+
+def _adjustments(
+    plugins: Plugins, lines_check: _LineCheck, lines: dict[str, tuple[PayoutLine, ...]], context: RunContext
+) -> None:
+    """Caps, then budget: each implementation sees every partner's lines with the earlier adjustments."""
     for plugin, call in plugins.implementations("cosell_adjustments"):
         produced = guarded(plugin, "cosell_adjustments", call, {"lines": dict(lines), "context": context})
         for line in lines_check(plugin, "cosell_adjustments", produced, None):
@@ -363,7 +249,6 @@ def _compute(
                     plugin, f"cosell_adjustments returned a line for unknown partner {line.partner_id!r}"
                 )
             lines[line.partner_id] += (line,)
-    return Computation(context, facts, tuple(standings), lines, tuple(projections))
 
 
 def tier_plugin_name(impls: Sequence[tuple[str, Any]]) -> str:
@@ -504,85 +389,146 @@ def run(
     is stored when computing fails, and an interrupted write-back resumes on the next run.
 
     ``settings`` are the plugin settings ``check_program`` returned, when the caller checked already."""
-    program = loaded.program
+    program, progress = loaded.program, progress or Silent()
     period = period or program.the_period
+    settings = _validate(loaded, plugins, ledger, period, settings, dry_run=dry_run)
+    with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
+        records = _load(connector, program, ledger, progress)
+        generation, history = _history(ledger, period)
+        computation = compute(program, period, records, history, plugins, settings, progress)
+        changes = _plan(computation, history, connector, ledger, progress)
+        if dry_run:
+            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
+        run_id = _store(ledger, computation, changes, connector, generation)
+        written, failures = write_pending(connector, ledger, target_of(connector), progress)
+        return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
+
+
+def _validate(
+    loaded: LoadedProgram,
+    plugins: Plugins,
+    ledger: Ledger,
+    period: Period,
+    settings: Mapping[str, BaseModel] | None,
+    *,
+    dry_run: bool,
+) -> Mapping[str, BaseModel]:
+    """The program against the plugins, the ledger writable (checked before computing: a read-only
+    ledger would refuse only at the end) and the period runnable. Returns the plugin settings."""
     if settings is None:
         settings = check_program(loaded, plugins)
     if not dry_run:
-        ledger.check_writable()  # before computing: a read-only ledger would refuse only at the end
+        ledger.check_writable()
     ledger.check_runnable(period)
-    with ledger.hold_period(period.key, lock_wait_seconds):
-        ledger.check_runnable(period)
+    return settings
+
+
+@contextlib.contextmanager
+def _lock(ledger: Ledger, period: Period, wait_seconds: float, *, dry_run: bool) -> Iterator[None]:
+    """Hold the period for this run; runs a killed process left unfinished are marked interrupted."""
+    with ledger.hold_period(period.key, wait_seconds):
+        ledger.check_runnable(period)  # again: another run may have stored a later period meanwhile
         if not dry_run:
             ledger.mark_interrupted_runs(period.key)
-        step = (progress or _Silent()).step
-        step("reading records")
-        records = connector.read(program, ledger)
-        # Read before the history: record_run stores only if no other run or close changed the ledger
-        # since, so results are never computed from stale history (overlapping runs of other periods).
-        generation = ledger.generation()
-        history = ledger.history(period)
-        computation = compute(program, period, records, history, plugins, settings, progress)
-        desired = planned_writes(computation, history)
-        step("comparing with the target")
-        target = getattr(connector, "target", connector.name)
-        current = _current_values(connector, ledger, target, [w.key for w in desired])
-        changes = changed_writes(desired, current)
-        partners = _partner_rows(computation)
-        if dry_run:
-            return RunReport(period.key, None, True, partners, tuple(changes))
-        run_id = ledger.record_run(
-            period=period,
-            program=program.program,
-            connector=connector.name,
-            target=target,
-            lines=computation.all_lines(),
-            standings=computation.standings,
-            projections=computation.projections,
-            writes=changes,
-            generation=generation,
-        )
-        written, failures = write_pending(connector, ledger, target, progress or _Silent())
-        notes = getattr(connector, "notes", None)
-        report = RunReport(
-            period.key,
-            run_id,
-            False,
-            partners,
-            tuple(changes),
-            written,
-            tuple(failures),
-            tuple(notes() if callable(notes) else ()),
-        )
-        problems = list(failures)
-        for plugin, call in plugins.implementations("cosell_run_finished"):
-            try:
-                call({"context": computation.context, "report": report})
-            except Exception as exc:
-                problems.append(f"plugin {plugin!r}: cosell_run_finished raised {type(exc).__name__}: {exc}")
-        ledger.finish_run(
-            run_id, "failed" if problems else "done", {"written": written, "failures": len(problems)}
-        )
-        if problems:
-            raise FinishedWithFailures(problems, report=report)
-        return report
+        yield
+
+
+def _load(connector: Connector, program: Program, ledger: Ledger, progress: Progress) -> RecordSet:
+    progress.step("reading records")
+    return connector.read(program, ledger)
+
+
+def _history(ledger: Ledger, period: Period) -> tuple[int, History]:
+    # The generation is read before the history: the run stores only if no other run or close changed
+    # the ledger since, so results are never computed from stale history (overlapping runs).
+    generation = ledger.generation()
+    return generation, ledger.history(period)
+
+
+def _plan(
+    computation: Computation, history: History, connector: Connector, ledger: Ledger, progress: Progress
+) -> list[FieldWrite]:
+    """The managed field values that differ from what the target holds."""
+    desired = planned_writes(computation, history)
+    progress.step("comparing with the target")
+    current = _current_values(connector, ledger, [w.key for w in desired])
+    return changed_writes(desired, current)
+
+
+def _store(
+    ledger: Ledger,
+    computation: Computation,
+    changes: Sequence[FieldWrite],
+    connector: Connector,
+    generation: int,
+) -> int:
+    """Lines, standings and projections replace the period's previous ones; the changes enter the
+    outbox as pending. One transaction; refused when the ledger moved since the history was read."""
+    context = computation.context
+    return ledger.record_run(
+        period=context.period,
+        program=context.program.program,
+        connector=connector.name,
+        target=target_of(connector),
+        lines=computation.all_lines(),
+        standings=computation.standings,
+        projections=computation.projections,
+        writes=changes,
+        generation=generation,
+    )
+
+
+def _finish(
+    ledger: Ledger,
+    plugins: Plugins,
+    connector: Connector,
+    computation: Computation,
+    run_id: int,
+    changes: Sequence[FieldWrite],
+    written: int,
+    failures: Sequence[str],
+) -> RunReport:
+    """The run's report, ``cosell_run_finished``, and the run's status (failed with refused writes or a
+    raising hook: exit 3)."""
+    notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
+    report = RunReport(
+        computation.context.period.key,
+        run_id,
+        False,
+        _partner_rows(computation),
+        tuple(changes),
+        written,
+        tuple(failures),
+        notes,
+    )
+    problems = list(failures)
+    for plugin, call in plugins.implementations("cosell_run_finished"):
+        try:
+            call({"context": computation.context, "report": report})
+        except Exception as exc:
+            problems.append(f"plugin {plugin!r}: cosell_run_finished raised {type(exc).__name__}: {exc}")
+    ledger.finish_run(
+        run_id, "failed" if problems else "done", {"written": written, "failures": len(problems)}
+    )
+    if problems:
+        raise FinishedWithFailures(problems, report=report)
+    return report
 
 
 def _current_values(
-    connector: Connector, ledger: Ledger, target: str, keys: Sequence[RecordKey]
+    connector: Connector, ledger: Ledger, keys: Sequence[RecordKey]
 ) -> Mapping[RecordKey, FieldValues]:
     """What the target holds for ``keys``. A CRM connector answers from the records it just synced;
     records an interrupted run may have written meanwhile (its unconfirmed outbox rows: a batch can
     land after the process died) are read from the target itself, so a landed write is not sent twice."""
     current = connector.current_values(keys)
-    fresh = getattr(connector, "fresh_values", None)
-    if not callable(fresh):
+    if not isinstance(connector, ReadsFresh):
         return current
     wanted = set(keys)
-    unconfirmed = sorted({item.write.key for item in ledger.pending_writes(target)} & wanted)
+    unconfirmed = sorted({item.write.key for item in ledger.pending_writes(target_of(connector))} & wanted)
     if not unconfirmed:
         return current
-    return {**current, **fresh(unconfirmed)}
+    return {**current, **connector.fresh_values(unconfirmed)}
 
 
 def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
@@ -617,9 +563,11 @@ __all__ = [
     "FieldWrite",
     "Involvement",
     "MetricDefinition",
+    "Progress",
     "check_program",
     "compute",
     "convert",
     "group_by_partner",
+    "resolve_involvements",
     "run",
 ]

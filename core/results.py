@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -93,6 +93,17 @@ class LineKind:
         if not self.period_earnings:
             parts.append("not in period earnings")
         return ", ".join(parts)
+
+
+def period_earnings(lines: Iterable[PayoutLine | LedgerLine], kinds: Mapping[str, LineKind]) -> Decimal:
+    """A partner's period earnings: the sum of its lines whose kind counts in them (MDF does not). A
+    line of a kind no installed plugin declares counts."""
+    total = Decimal(0)
+    for line in lines:
+        kind = kinds.get(line.kind)
+        if kind is None or kind.period_earnings:
+            total += line.amount
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from .textsafe import spreadsheet_cell
 from .textsafe import terminal_text as escape  # markup and control characters: text comes from CRMs
 
 if TYPE_CHECKING:
+    from .computation import Computation
     from .context import PartnerFacts
-    from .engine import Computation
     from .ledger import Ledger
     from .program import Program
     from .results import MetricDefinition, PartnerStanding, PayoutLine

@@ -1,29 +1,21 @@
-"""The write-back planner and writer: which managed fields each record should hold, which of those
-differ from what the target holds, and sending them through the ledger's outbox."""
+"""The write-back planner: which managed fields each record should hold, and which of those differ from
+what the target holds. Pure: sending them is the outbox's (``cosell.outbox``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Protocol
 
-from .connector import DEAL_FIELDS, Connector, FieldValues, FieldWrite, RecordKey
+from .computation import Computation
+from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
 from .results import History, LedgerLine, PayoutLine, Projection
 from .textsafe import without_nul
 
-if TYPE_CHECKING:
-    from .engine import Computation
-    from .ledger import Ledger
-
 NOTE_LIMIT = 255
 PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "Clawed back"
 ZERO = Decimal(0)
-
-
-class _Steps(Protocol):
-    def step(self, name: str, total: int | None = None) -> Callable[[int], None]: ...
 
 
 def planned_writes(computation: Computation, history: History) -> list[FieldWrite]:
@@ -87,7 +79,9 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             )
     # Names and explanations in the values come from CRM and CSV text: no NUL reaches a CRM or a file.
     return [
-        FieldWrite(w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()})
+        FieldWrite(
+            w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()}
+        )
         for w in writes
     ]
 
@@ -171,44 +165,3 @@ def changed_writes(
         if diff:
             changes.append(FieldWrite(write.object, write.record_id, diff, {f: now.get(f) for f in diff}))
     return changes
-
-
-def _holds(current: FieldValues, values: FieldValues) -> bool:
-    return all(same_value(v, current.get(f)) for f, v in values.items())
-
-
-def write_pending(
-    connector: Connector, ledger: Ledger, target: str, progress: _Steps
-) -> tuple[int, list[str]]:
-    """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
-    equal on the target and marked done without being sent again."""
-    begin = getattr(connector, "begin_run", None)
-    if callable(begin):
-        begin()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
-    pending = ledger.pending_writes(target)
-    if not pending:
-        return 0, []
-    current = connector.current_values([item.write.key for item in pending])
-    landed = {item.id for item in pending if _holds(current.get(item.write.key, {}), item.write.values)}
-    ledger.mark_written(sorted(landed))
-    todo = [item for item in pending if item.id not in landed]
-    advance = progress.step("writing back", len(todo))
-    written, failures = 0, []
-    size = max(1, connector.write_batch_size)
-    for start in range(0, len(todo), size):
-        batch = todo[start : start + size]
-        outcomes = {o.key: o for o in connector.write([item.write for item in batch])}
-        ok, failed = [], {}
-        for item in batch:
-            outcome = outcomes.get(item.write.key)
-            if outcome is not None and outcome.ok:
-                ok.append(item.id)
-            else:
-                error = outcome.error if outcome is not None else "the target gave no answer for this record"
-                failed[item.id] = error or "refused"
-                failures.append(f"{item.write.object} {item.write.record_id}: {error}")
-        ledger.mark_written(ok)
-        ledger.mark_failed(failed)
-        written += len(ok)
-        advance(len(batch))
-    return written, failures

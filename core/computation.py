@@ -1,0 +1,41 @@
+"""What a run computed for a period, before anything is stored or written, and how long steps report
+progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from .context import PartnerFacts, RunContext
+from .results import PartnerStanding, PayoutLine, Projection, period_earnings
+
+
+class Progress(Protocol):
+    """Reports progress of long steps (the CLI shows bars on a terminal; elsewhere it is silent)."""
+
+    def step(self, name: str, total: int | None = None) -> Callable[[int], None]: ...
+
+
+class Silent:
+    def step(self, name: str, total: int | None = None) -> Callable[[int], None]:
+        return lambda n: None
+
+
+@dataclass(frozen=True, slots=True)
+class Computation:
+    """Everything a run computed for a period, before anything is stored or written."""
+
+    context: RunContext
+    facts: tuple[PartnerFacts, ...]
+    standings: tuple[PartnerStanding, ...]
+    lines: Mapping[str, tuple[PayoutLine, ...]]
+    projections: tuple[Projection, ...]
+
+    def all_lines(self) -> list[PayoutLine]:
+        return [line for facts in self.facts for line in self.lines.get(facts.id, ())]
+
+    def earnings(self, partner_id: str) -> Decimal:
+        """Period earnings: the sum of the partner's lines whose kind counts in them (MDF does not)."""
+        return period_earnings(self.lines.get(partner_id, ()), self.context.line_kinds)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -620,27 +620,36 @@ def sync(
         out.print(note)
 
 
-def _add_plugin_commands() -> None:
-    """Add the commands plugins register (``cosell_cli_commands``), the built-in ones included."""
-    taken = {
+def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
+    """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
+    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands."""
+    for name, (_, command) in plugins.cli_commands(_command_names(target)).items():
+        if isinstance(command, typer.Typer):
+            target.add_typer(command, name=name)
+        else:
+            target.command(name=name)(reports_errors(cast(Callable[..., Any], command)))
+
+
+def _command_names(target: typer.Typer) -> set[str]:
+    return {
         (info.name or info.callback.__name__).replace("_", "-")
-        for info in app.registered_commands
+        for info in target.registered_commands
         if info.callback is not None
     }
+
+
+def _add_installed_commands() -> None:
     try:
-        commands = Plugins().cli_commands(taken)
+        plugins = Plugins()
+        plugins.cli_commands(_command_names(app))  # any plugin error surfaces before a command is added
     except CosellError:
         # A broken installed plugin must not take the command line down: the built-in commands still
         # come, and every command that loads the plugins reports the error.
-        commands = Plugins(entry_points=False).cli_commands(taken)
-    for name, (_, command) in commands.items():
-        if isinstance(command, typer.Typer):
-            app.add_typer(command, name=name)
-        else:
-            app.command(name=name)(reports_errors(command))
+        plugins = Plugins(entry_points=False)
+    add_plugin_commands(app, plugins)
 
 
-_add_plugin_commands()
+_add_installed_commands()
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ are called per partner, so their number grows with partners, not deals.
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 from .connector import Connector, FieldValues, FieldWrite, RecordKey
 from .context import PartnerDeal, PartnerFacts, RunContext, RunReport
 from .errors import FinishedWithFailures, InputError, PluginError, Problem, ProgramError
+from .gc_pause import gc_paused
 from .money import round_cents, show, show_number
 from .periods import Period
 from .pluginmanager import Plugins, guarded
@@ -275,19 +275,15 @@ def compute(
     """Records (already validated) to standings, lines and projections. Pure: no I/O, no clock."""
     # The step allocates millions of small objects and makes no reference cycles: the cyclic garbage
     # collector would only rescan the records again and again (it doubled the time on a million deals).
-    paused = gc.isenabled()
-    gc.disable()
     try:
-        return _compute(program, period, records, history, plugins, settings, progress)
+        with gc_paused():
+            return _compute(program, period, records, history, plugins, settings, progress)
     except PluginError as exc:
         if exc.hint is None and exc.plugin != "cosell":
             raise PluginError(
                 exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}"
             ) from exc
         raise
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _compute(

@@ -72,7 +72,6 @@ _CHUNK = 5_000
 
 _LOCK_POLL_SECONDS = 0.1
 
-OutboxStatus = Literal["pending", "done", "failed", "superseded"]
 PeriodStatus = Literal["open", "closed"]
 
 # ---------------------------------------------------------------------------------------------------

@@ -531,6 +531,19 @@ def plugins(as_json: JsonOpt = False) -> None:
                             }
                             for k in i.line_kinds
                         ],
+                        "connectors": [
+                            {
+                                "name": c.name,
+                                "description": c.description,
+                                "input": c.input,
+                                "output": c.output,
+                                "extra": c.extra,
+                                "env": list(c.env),
+                                "default_for": list(c.default_for),
+                                "setup": c.setup is not None,
+                            }
+                            for c in i.connectors
+                        ],
                     }
                     for i in infos
                 ]

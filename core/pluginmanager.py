@@ -55,6 +55,7 @@ class PluginInfo:
     source: str | None
     builtin: bool
     line_kinds: tuple[LineKind, ...] = ()
+    connectors: tuple[ConnectorSpec, ...] = ()
 
 
 class Plugins:
@@ -156,14 +157,19 @@ class Plugins:
 
     def connectors(self) -> dict[str, ConnectorSpec]:
         found: dict[str, ConnectorSpec] = {}
+        for _, specs in self._connectors_by_plugin():
+            for spec in specs:
+                found.setdefault(spec.name, spec)
+        return found
+
+    def _connectors_by_plugin(self) -> Iterator[tuple[str, list[ConnectorSpec]]]:
         for plugin, call in self.implementations("cosell_register_connectors"):
             registered: list[ConnectorSpec] = []
             guarded(plugin, "cosell_register_connectors", call, {"register": registered.append})
             for spec in registered:
                 if not isinstance(spec, ConnectorSpec):
                     raise PluginError(plugin, f"registered {spec!r}, which is not a ConnectorSpec")
-                found.setdefault(spec.name, spec)
-        return found
+            yield plugin, registered
 
     def cli_commands(self, taken: Iterable[str] = ()) -> dict[str, tuple[str, object]]:
         """command name → (plugin, command function or typer app) that plugins add to the command line.
@@ -302,6 +308,7 @@ class Plugins:
         kinds: dict[str, list[LineKind]] = {}
         for owner, kind in self.line_kinds().values():
             kinds.setdefault(owner, []).append(kind)
+        connectors = dict(self._connectors_by_plugin())
         infos = []
         for name, plugin in sorted(
             self.pm.list_name_plugin(), key=lambda item: (item[0] not in self._builtin, item[0])
@@ -319,6 +326,7 @@ class Plugins:
                     source_of(plugin),
                     name in self._builtin,
                     tuple(kinds.get(name, ())),
+                    tuple(connectors.get(name, ())),
                 )
             )
         return infos

@@ -124,3 +124,17 @@ def test_without_connector_a_command_uses_the_connector_that_declares_itself_its
     assert [name for name, spec in specs.items() if "sync" in spec.default_for] == ["salesforce"]
     with pytest.raises(ConfigError, match="cosell setup needs --connector NAME"):
         _connector(plugins, None, None, None, command="setup")
+
+
+def test_cosell_plugins_lists_what_each_connector_needs():
+    import json
+
+    from cosell.cli import app
+
+    listed = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).output)
+    connectors = {c["name"]: c for p in listed for c in p["connectors"]}
+    assert connectors["files"]["input"] == "the folder of CSV exports" and connectors["files"]["env"] == []
+    assert (
+        connectors["hubspot"]["extra"] == "hubspot" and "HUBSPOT_ACCESS_TOKEN" in connectors["hubspot"]["env"]
+    )
+    assert connectors["salesforce"]["default_for"] == ["sync"] and connectors["salesforce"]["setup"] is True

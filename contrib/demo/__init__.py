@@ -4,6 +4,7 @@ it adds the ``demo`` command."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from importlib import resources
@@ -16,6 +17,8 @@ from rich.table import Table
 
 from cosell.connector import Connector
 from cosell.context import RunReport
+from cosell.contrib.sandbox import SandboxUnavailable, serve
+from cosell.contrib.sandbox.cli import INSTALL_HINT
 from cosell.engine import check_program, run
 from cosell.errors import ConfigError
 from cosell.hookspecs import hookimpl
@@ -78,17 +81,17 @@ def run_demo(
     seed: int = 7,
 ) -> list[Path]:
     """Run the demo; returns the statements written."""
-    try:
-        from cosell.contrib.sandbox import serve
-    except ImportError as exc:
-        raise ConfigError(f"the sandbox cannot start: {exc}", hint="pip install 'cosell[sandbox]'") from None
-    folder.mkdir(parents=True, exist_ok=True)
     loaded = demo_program()
     plugins = Plugins()
     settings = check_program(loaded, plugins)
     specs = plugins.connectors()
     written: list[Path] = []
-    with serve(seed=seed, partners=partners, deals=deals) as sandbox:
+    with contextlib.ExitStack() as stack:
+        try:
+            sandbox = stack.enter_context(serve(seed=seed, partners=partners, deals=deals))
+        except SandboxUnavailable as exc:
+            raise ConfigError(f"the sandbox cannot start: {exc}", hint=INSTALL_HINT) from None
+        folder.mkdir(parents=True, exist_ok=True)
         info = sandbox.info()
         console.print(f"CRM sandbox on {info['base_url']} (seed {seed}: {partners} partners, {deals} deals)")
         for crm in CRMS:

@@ -25,9 +25,21 @@ from typing import Any
 from .faults import Faults, FaultSpecError, parse_faults
 from .server import SandboxHTTPServer, SandboxState
 
-__all__ = ["FaultSpecError", "Faults", "Sandbox", "parse_faults", "serve", "serve_forever"]
+__all__ = [
+    "FaultSpecError",
+    "Faults",
+    "Sandbox",
+    "SandboxUnavailable",
+    "parse_faults",
+    "serve",
+    "serve_forever",
+]
 
 FaultsArg = str | Mapping[str, Any] | Faults | None
+
+
+class SandboxUnavailable(ImportError):
+    """The sandbox cannot start: its TLS library (the ``sandbox`` extra) is not installed."""
 
 
 class Sandbox:
@@ -149,7 +161,10 @@ def _tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
     """A throwaway CA (written to ``folder/ca.pem``, the bundle clients trust) and a server context for
     127.0.0.1 and localhost signed by it: clients verify the connection the normal way (``verify=`` for
     requests, ``ssl_ca_cert`` for urllib3) and TLS verification never has to be turned off."""
-    import trustme  # the `sandbox` extra; imported here so that `cosell` starts without it
+    try:
+        import trustme  # the `sandbox` extra; imported here so that `cosell` starts without it
+    except ImportError as exc:
+        raise SandboxUnavailable(f"the sandbox needs trustme ({exc})") from None
 
     ca = trustme.CA(organization_name="cosell sandbox")
     ca_bundle = folder / "ca.pem"

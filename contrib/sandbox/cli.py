@@ -10,6 +10,8 @@ import typer
 from cosell.errors import ConfigError
 from cosell.hookspecs import hookimpl
 
+INSTALL_HINT = "pip install 'cosell[sandbox]'"
+
 
 @hookimpl
 def cosell_cli_commands(register: Callable[..., None]) -> None:
@@ -29,11 +31,11 @@ def sandbox(
     """Serve the CRM sandbox (Salesforce REST and HubSpot CRM APIs on loopback, over TLS) until stopped.
 
     The first line on stdout is a JSON object with the URLs, the token and the CA bundle to trust."""
-    from . import FaultSpecError, serve_forever
+    from . import FaultSpecError, SandboxUnavailable, serve_forever
 
     try:
         serve_forever(port=port, seed=seed, partners=partners, deals=deals, faults=faults)
-    except ImportError as exc:  # the sandbox needs the `sandbox` extra (trustme)
-        raise ConfigError(f"the sandbox cannot start: {exc}", hint="pip install 'cosell[sandbox]'") from None
+    except SandboxUnavailable as exc:
+        raise ConfigError(f"the sandbox cannot start: {exc}", hint=INSTALL_HINT) from None
     except FaultSpecError as exc:
         raise ConfigError(f"--faults: {exc}") from None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -48,6 +48,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
 LedgerOpt = Annotated[
@@ -58,13 +59,17 @@ PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="2026-Q3 or 2026-07 (default: the program's).")
 ]
 ConnectorOpt = Annotated[
-    str, typer.Option("--connector", "-c", help="Where records come from: files, salesforce, hubspot.")
+    str | None,
+    typer.Option(
+        "--connector", "-c", help="Where records come from (`cosell plugins` lists the installed connectors)."
+    ),
 ]
 InputOpt = Annotated[
-    Path | None, typer.Option("--input", "-i", help="files connector: the folder of CSV exports.")
+    Path | None, typer.Option("--input", "-i", help="For a connector that reads a folder: that folder.")
 ]
 OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="files connector: the folder written back to.")
+    Path | None,
+    typer.Option("--output", "-o", help="For a connector that writes to a folder: the folder written back to."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document for scripts instead of tables.")]
 FullSyncOpt = Annotated[
@@ -92,7 +97,7 @@ def reports_errors(command: F) -> F:
             raise
         except FinishedWithFailures as exc:
             if isinstance(exc.report, RunReport):
-                _print_report(exc.report, as_json=False)
+                print_report(exc.report, as_json=False)
             err.print(f"[red]{_escape(exc.render())}[/red]")
             raise typer.Exit(exc.exit_code) from None
         except CosellError as exc:
@@ -158,13 +163,32 @@ def _plugins() -> Plugins:
     return Plugins()
 
 
-def _connector_spec(plugins: Plugins, name: str) -> ConnectorSpec:
+def _connector_spec(plugins: Plugins, name: str | None, command: str) -> ConnectorSpec:
+    """The connector ``--connector`` names, else the first installed one that declares itself the
+    command's default."""
     connectors = plugins.connectors()
+    if name is None:
+        defaults = [spec for spec in connectors.values() if command in spec.default_for]
+        if not defaults:
+            raise ConfigError(f"cosell {command} needs --connector NAME (installed: {', '.join(connectors)})")
+        return defaults[0]
     if name not in connectors:
         known = ", ".join(sorted(connectors))
-        hint = f"pip install 'cosell[{name}]'" if name in ("salesforce", "hubspot") else None
-        raise ConfigError(f"no connector named {name!r} is installed (installed: {known})", hint=hint)
+        raise ConfigError(
+            f"no connector named {name!r} is installed (installed: {known})",
+            hint="`cosell plugins` lists the installed plugins and the connectors they add",
+        )
     return connectors[name]
+
+
+def _built(spec: ConnectorSpec, build: Callable[[Mapping[str, Any]], T], options: Mapping[str, Any]) -> T:
+    """Build a connector (or set one up): a client library that is not installed is a config error that
+    names the connector's install extra."""
+    try:
+        return build(options)
+    except ImportError as exc:
+        hint = f"pip install 'cosell[{spec.extra}]'" if spec.extra else None
+        raise ConfigError(f"the {spec.name} connector cannot start: {exc}", hint=hint) from None
 
 
 def _options(
@@ -187,24 +211,24 @@ def _options(
 
 def _connector(
     plugins: Plugins,
-    name: str,
+    name: str | None,
     input_dir: Path | None,
     output_dir: Path | None,
     *,
+    command: str,
     writes: bool = True,
     loaded: LoadedProgram | None = None,
     settings: Mapping[str, Any] | None = None,
     full_sync: bool = False,
 ) -> Connector:
-    spec = _connector_spec(plugins, name)
-    if name == "files":
-        if input_dir is None:
-            raise ConfigError("the files connector needs --input DIR (the folder of CSV exports)")
-        if output_dir is None and writes:
-            raise ConfigError(
-                "the files connector needs --output DIR (where accounts.csv and deals.csv are written)"
-            )
-    return spec.factory(_options(loaded, settings or {}, input_dir, output_dir, full_sync=full_sync))
+    spec = _connector_spec(plugins, name, command)
+    if spec.input is not None and input_dir is None:
+        raise ConfigError(f"the {spec.name} connector needs --input DIR ({spec.input})")
+    if spec.output is not None and output_dir is None and writes:
+        raise ConfigError(f"the {spec.name} connector needs --output DIR ({spec.output})")
+    return _built(
+        spec, spec.factory, _options(loaded, settings or {}, input_dir, output_dir, full_sync=full_sync)
+    )
 
 
 def _period(loaded: LoadedProgram, text: str | None) -> Period:
@@ -220,7 +244,7 @@ def _period(loaded: LoadedProgram, text: str | None) -> Period:
 @reports_errors
 def run(
     program: ProgramOpt,
-    connector: ConnectorOpt = "files",
+    connector: ConnectorOpt = None,
     input: InputOpt = None,
     output: OutputOpt = None,
     ledger: LedgerOpt = None,
@@ -236,7 +260,14 @@ def run(
     plugins = _plugins()
     settings = check_program(loaded, plugins)
     source = _connector(
-        plugins, connector, input, output, loaded=loaded, settings=settings, full_sync=full_sync
+        plugins,
+        connector,
+        input,
+        output,
+        command="run",
+        loaded=loaded,
+        settings=settings,
+        full_sync=full_sync,
     )
     # create=False: a run refused before it stores anything (bad input, dry run) leaves no ledger file.
     with Ledger.connect(ledger, create=False) as book, _progress(not as_json) as bars:
@@ -250,10 +281,10 @@ def run(
             progress=bars,
             settings=settings,
         )
-    _print_report(report, as_json=as_json)
+    print_report(report, as_json=as_json)
 
 
-def _print_report(report: RunReport, *, as_json: bool) -> None:
+def print_report(report: RunReport, *, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(_report_json(report)))
         return
@@ -370,7 +401,7 @@ def init(
 def explain(
     partner: Annotated[str, typer.Argument(help="The partner id.")],
     program: ProgramOpt,
-    connector: ConnectorOpt = "files",
+    connector: ConnectorOpt = None,
     input: InputOpt = None,
     ledger: LedgerOpt = None,
     period: PeriodOpt = None,
@@ -382,7 +413,9 @@ def explain(
     loaded = load_program(program)
     plugins = _plugins()
     settings = check_program(loaded, plugins)
-    source = _connector(plugins, connector, input, None, writes=False, loaded=loaded, settings=settings)
+    source = _connector(
+        plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
+    )
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
         history = book.history(the_period)
@@ -498,6 +531,19 @@ def plugins(as_json: JsonOpt = False) -> None:
                             }
                             for k in i.line_kinds
                         ],
+                        "connectors": [
+                            {
+                                "name": c.name,
+                                "description": c.description,
+                                "input": c.input,
+                                "output": c.output,
+                                "extra": c.extra,
+                                "env": list(c.env),
+                                "default_for": list(c.default_for),
+                                "setup": c.setup is not None,
+                            }
+                            for c in i.connectors
+                        ],
                     }
                     for i in infos
                 ]
@@ -521,20 +567,20 @@ def plugins(as_json: JsonOpt = False) -> None:
 @app.command()
 @reports_errors
 def setup(
-    connector: Annotated[str, typer.Argument(help="salesforce or hubspot")],
+    connector: Annotated[str, typer.Argument(help="The connector whose fields to create.")],
     program: Annotated[
         Path | None, typer.Option("--program", "-p", help="Program file (for connector settings).")
     ] = None,
 ) -> None:
     """Create the fields cosell writes in the CRM (idempotent: existing fields are left as they are)."""
     plugins = _plugins()
-    spec = _connector_spec(plugins, connector)
+    spec = _connector_spec(plugins, connector, "setup")
     if spec.setup is None:
         out.print(f"the {connector} connector has nothing to set up")
         return
     loaded = load_program(program) if program else None
     settings = check_program(loaded, plugins) if loaded else plugins.default_settings()
-    result = spec.setup(_options(loaded, settings, None, None))
+    result = _built(spec, spec.setup, _options(loaded, settings, None, None))
     for name in result.created:
         out.print(f"created   {_escape(name)}")
     for name in result.existing:
@@ -553,7 +599,7 @@ def setup(
 @reports_errors
 def sync(
     program: ProgramOpt,
-    connector: ConnectorOpt = "salesforce",
+    connector: ConnectorOpt = None,
     ledger: LedgerOpt = None,
     full_sync: FullSyncOpt = False,
 ) -> None:
@@ -562,11 +608,19 @@ def sync(
     plugins = _plugins()
     settings = check_program(loaded, plugins)
     source = _connector(
-        plugins, connector, None, None, writes=False, loaded=loaded, settings=settings, full_sync=full_sync
+        plugins,
+        connector,
+        None,
+        None,
+        command="sync",
+        writes=False,
+        loaded=loaded,
+        settings=settings,
+        full_sync=full_sync,
     )
     if not isinstance(source, Syncs):
         raise ConfigError(
-            f"the {connector} connector reads its source whole on every run; it has nothing to sync"
+            f"the {source.name} connector reads its source whole on every run; it has nothing to sync"
         )
     with Ledger.connect(ledger) as book:
         counts = source.sync(loaded.program, book)
@@ -577,44 +631,36 @@ def sync(
         out.print(note)
 
 
-@app.command()
-@reports_errors
-def sandbox(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same records and ids.")] = 0,
-    partners: Annotated[int, typer.Option("--partners", help="Partner accounts to seed.")] = 50,
-    deals: Annotated[int, typer.Option("--deals", help="Deals to seed.")] = 500,
-    faults: Annotated[
-        str | None,
-        typer.Option("--faults", help="e.g. 429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2"),
-    ] = None,
-) -> None:
-    """Serve the CRM sandbox (Salesforce REST and HubSpot CRM APIs on loopback, over TLS) until stopped.
+def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
+    """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
+    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands."""
+    for name, (_, command) in plugins.cli_commands(_command_names(target)).items():
+        if isinstance(command, typer.Typer):
+            target.add_typer(command, name=name)
+        else:
+            target.command(name=name)(reports_errors(cast(Callable[..., Any], command)))
 
-    The first line on stdout is a JSON object with the URLs, the token and the CA bundle to trust."""
+
+def _command_names(target: typer.Typer) -> set[str]:
+    return {
+        (info.name or info.callback.__name__).replace("_", "-")
+        for info in target.registered_commands
+        if info.callback is not None
+    }
+
+
+def _add_installed_commands() -> None:
     try:
-        from .contrib.sandbox import FaultSpecError, serve_forever
-    except ImportError as exc:  # the sandbox needs the `sandbox` extra (cryptography)
-        raise ConfigError(f"the sandbox cannot start: {exc}", hint="pip install 'cosell[sandbox]'") from None
-    try:
-        serve_forever(port=port, seed=seed, partners=partners, deals=deals, faults=faults)
-    except FaultSpecError as exc:
-        raise ConfigError(f"--faults: {exc}") from None
+        plugins = Plugins()
+        plugins.cli_commands(_command_names(app))  # any plugin error surfaces before a command is added
+    except CosellError:
+        # A broken installed plugin must not take the command line down: the built-in commands still
+        # come, and every command that loads the plugins reports the error.
+        plugins = Plugins(entry_points=False)
+    add_plugin_commands(app, plugins)
 
 
-@app.command()
-@reports_errors
-def demo(
-    folder: Annotated[
-        Path, typer.Option("--folder", help="Where the demo's ledgers and statements go.")
-    ] = Path("cosell-demo"),
-    partners: Annotated[int, typer.Option("--partners", help="Partners the sandbox seeds.")] = 20,
-    deals: Annotated[int, typer.Option("--deals", help="Deals the sandbox seeds.")] = 300,
-) -> None:
-    """Start the CRM sandbox, set up the fields, run a program against Salesforce then HubSpot, show the result."""
-    from .demo import run_demo
-
-    run_demo(folder, out, lambda report: _print_report(report, as_json=False), partners=partners, deals=deals)
+_add_installed_commands()
 
 
 def main() -> None:

@@ -96,11 +96,27 @@ SetupFunction = Callable[[Mapping[str, Any]], SetupResult]
 
 @dataclass(frozen=True, slots=True)
 class ConnectorSpec:
+    """A connector as its plugin registers it: how to build it and what it needs from the command line,
+    the installation and the environment (the CLI's messages come from here, never from its name)."""
+
     name: str
     factory: ConnectorFactory
     description: str = ""
     setup: SetupFunction | None = None
-    """``cosell setup NAME``: None for connectors with nothing to set up (files)."""
+    """``cosell setup NAME``: None for connectors with nothing to set up."""
+    input: str | None = None
+    """What ``--input DIR`` holds, for a connector that reads a folder (None: it reads no folder).
+    A command that reads records refuses to start without it."""
+    output: str | None = None
+    """What goes to ``--output DIR``, for a connector that writes to a folder (None: it writes no
+    folder). A command that writes back refuses to start without it."""
+    extra: str | None = None
+    """The install extra its client library comes with (``cosell[extra]``), named when it is missing."""
+    env: tuple[str, ...] = ()
+    """The environment variables it reads (credentials and endpoints), for the docs and ``cosell plugins``."""
+    default_for: tuple[str, ...] = ()
+    """The commands (``run``, ``explain``, ``sync``) that use this connector when ``--connector`` is not
+    given; the first installed connector naming a command is its default."""
 
 
 # --- what a connector may also do (the engine and the CLI check with isinstance) ---------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +26,7 @@ from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, Re
 from .context import PartnerFacts, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
+from .gc_pause import gc_paused
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
@@ -102,19 +102,15 @@ def compute(
     """Records (already validated) to standings, lines and projections. Pure: no I/O, no clock."""
     # The step allocates millions of small objects and makes no reference cycles: the cyclic garbage
     # collector would only rescan the records again and again (it doubled the time on a million deals).
-    paused = gc.isenabled()
-    gc.disable()
     try:
-        return _compute(program, period, records, history, plugins, settings, progress or Silent())
+        with gc_paused():
+            return _compute(program, period, records, history, plugins, settings, progress or Silent())
     except PluginError as exc:
         if exc.hint is None and exc.plugin != "cosell":
             raise PluginError(
                 exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}"
             ) from exc
         raise
-    finally:
-        if paused:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

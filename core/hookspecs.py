@@ -149,3 +149,16 @@ def cosell_run_finished(context: RunContext, report: RunReport) -> None:
 
 def all_hook_names() -> tuple[str, ...]:
     return tuple(name for name, value in globals().items() if name.startswith("cosell_") and callable(value))
+
+
+@hookspec
+def cosell_cli_commands(register: Callable[..., None]) -> None:
+    """Add commands to the ``cosell`` command line.
+
+    Call ``register(command, name=None)`` for each: ``command`` is a function that typer turns into a
+    command (its parameters annotated as for any typer command; a ``CosellError`` it raises becomes
+    the exit code and located message, an unexpected exception exit 1 with the traceback logged, as
+    for cosell's own commands), or a ``typer.Typer`` app, added as a group of sub-commands. ``name``
+    defaults to the function's name. A name that cosell or another plugin already uses is an error
+    naming the plugin. Called once when the command line starts, before any program is read.
+    """

@@ -8,7 +8,6 @@ cents, scores and metric values as exact decimal text, never as a float column. 
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from sqlalchemy.pool import StaticPool
 
 from .connector import FieldWrite, ObjectName
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
+from .gc_pause import gc_paused
 from .money import to_cents
 from .periods import Period, PeriodKind
 from .results import (
@@ -72,7 +72,6 @@ _CHUNK = 5_000
 
 _LOCK_POLL_SECONDS = 0.1
 
-OutboxStatus = Literal["pending", "done", "failed", "superseded"]
 PeriodStatus = Literal["open", "closed"]
 
 # ---------------------------------------------------------------------------------------------------
@@ -847,7 +846,7 @@ class Ledger:
         tiers: dict[str, list[TierRecord]] = {}
         lines: dict[str, list[LedgerLine]] = {}
         strings: dict[str, str] = {}
-        with self._read() as conn, _gc_paused():
+        with self._read() as conn, gc_paused():
             for r in conn.execute(
                 sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
                 .join(p, p.c.period == s.c.period)
@@ -1368,19 +1367,6 @@ def _cents_to_decimal(cents: int) -> Decimal:
     # Same value and exponent as money.from_cents (Decimal('1.00'), Decimal('-0.05')), several times
     # faster: history() turns millions of stored lines back into Decimals.
     return Decimal(cents) * _CENT
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of small, acyclic objects are built: its passes
-    over them would cost about as much as building them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _raw_rows(result: sa.CursorResult[Any]) -> Iterator[Sequence[Any]]:

@@ -26,24 +26,21 @@ from .errors import PluginError, Problem, ProgramError
 from .program import LoadedProgram, validation_problems
 from .results import LineKind, MetricDefinition
 
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "cosell.plugins.metrics",
-    "cosell.plugins.scoring",
-    "cosell.plugins.tiers",
-    "cosell.plugins.signing_bonus",
-    "cosell.plugins.baseline",
-    "cosell.plugins.commission",
-    "cosell.plugins.accelerator",
-    "cosell.plugins.milestones",
-    "cosell.plugins.clawbacks",
-    "cosell.plugins.mdf",
-    "cosell.plugins.caps",
-    "cosell.plugins.budget",
-    "cosell.connectors.files",
-    "cosell.connectors.salesforce",
-    "cosell.connectors.hubspot",
-)
-"""Built-in plugins, in the order their payout lines come (SPEC's order of payout lines)."""
+BUILTIN_PACKAGES: tuple[str, ...] = ("cosell.plugins", "cosell.connectors", "cosell.contrib")
+"""The packages that ship cosell's built-in plugins, registered by the plugin manager itself (the way
+pytest registers its own). Each package lists its plugin modules, relative to itself and in call order,
+in ``BUILTIN_PLUGINS``; the rules come first, in the order their payout lines come."""
+
+
+def builtin_plugins() -> tuple[tuple[str, str], ...]:
+    """(plugin name, module) of every built-in plugin, in call order. A plugin's name is the first part
+    of its module's path inside its package (``sandbox`` for ``cosell.contrib.sandbox.cli``)."""
+    found: list[tuple[str, str]] = []
+    for package in BUILTIN_PACKAGES:
+        modules: tuple[str, ...] = importlib.import_module(package).BUILTIN_PLUGINS
+        found += [(relative.split(".", 1)[0], f"{package}.{relative}") for relative in modules]
+    return tuple(found)
+
 
 ENTRY_POINT_GROUPS = ("cosell", "cosell.connectors")
 LOAD_ENV = "COSELL_LOAD_PLUGINS"
@@ -58,6 +55,7 @@ class PluginInfo:
     source: str | None
     builtin: bool
     line_kinds: tuple[LineKind, ...] = ()
+    connectors: tuple[ConnectorSpec, ...] = ()
 
 
 class Plugins:
@@ -69,8 +67,7 @@ class Plugins:
         self._dist: dict[str, tuple[str, str]] = {}
         self._builtin: set[str] = set()
         # pluggy calls the most recently registered first: register in reverse so calls follow the tuple.
-        for module_name in reversed(DEFAULT_PLUGINS):
-            short = module_name.rsplit(".", 1)[-1]
+        for short, module_name in reversed(builtin_plugins()):
             self._register(importlib.import_module(module_name), short)
             self._builtin.add(short)
         if entry_points:
@@ -160,13 +157,46 @@ class Plugins:
 
     def connectors(self) -> dict[str, ConnectorSpec]:
         found: dict[str, ConnectorSpec] = {}
+        for _, specs in self._connectors_by_plugin():
+            for spec in specs:
+                found.setdefault(spec.name, spec)
+        return found
+
+    def _connectors_by_plugin(self) -> Iterator[tuple[str, list[ConnectorSpec]]]:
         for plugin, call in self.implementations("cosell_register_connectors"):
             registered: list[ConnectorSpec] = []
             guarded(plugin, "cosell_register_connectors", call, {"register": registered.append})
             for spec in registered:
                 if not isinstance(spec, ConnectorSpec):
                     raise PluginError(plugin, f"registered {spec!r}, which is not a ConnectorSpec")
-                found.setdefault(spec.name, spec)
+            yield plugin, registered
+
+    def cli_commands(self, taken: Iterable[str] = ()) -> dict[str, tuple[str, object]]:
+        """command name → (plugin, command function or typer app) that plugins add to the command line.
+
+        A name in ``taken`` (the command line's own) or registered by two plugins is an error naming
+        the plugin."""
+        found: dict[str, tuple[str, object]] = {}
+        reserved = set(taken)
+        for plugin, call in self.implementations("cosell_cli_commands"):
+
+            def register(command: object, name: str | None = None, plugin: str = plugin) -> None:
+                name = name or getattr(command, "__name__", None)
+                if not callable(command) or not isinstance(name, str) or not name:
+                    raise PluginError(
+                        plugin, f"cosell_cli_commands registered {command!r} under {name!r}: "
+                        "give a function or a typer app, and a name"
+                    )
+                name = name.replace("_", "-")
+                if name in reserved:
+                    raise PluginError(plugin, f"adds the command {name!r}, which cosell itself has")
+                if name in found:
+                    raise PluginError(
+                        plugin, f"adds the command {name!r}, which plugin {found[name][0]!r} adds too"
+                    )
+                found[name] = (plugin, command)
+
+            guarded(plugin, "cosell_cli_commands", call, {"register": register})
         return found
 
     def metric_definitions(self) -> dict[str, tuple[str, MetricDefinition]]:
@@ -278,6 +308,7 @@ class Plugins:
         kinds: dict[str, list[LineKind]] = {}
         for owner, kind in self.line_kinds().values():
             kinds.setdefault(owner, []).append(kind)
+        connectors = dict(self._connectors_by_plugin())
         infos = []
         for name, plugin in sorted(
             self.pm.list_name_plugin(), key=lambda item: (item[0] not in self._builtin, item[0])
@@ -295,6 +326,7 @@ class Plugins:
                     source_of(plugin),
                     name in self._builtin,
                     tuple(kinds.get(name, ())),
+                    tuple(connectors.get(name, ())),
                 )
             )
         return infos

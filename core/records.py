@@ -45,8 +45,6 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
-"""A Decimal amount; floats are refused."""
 Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 """An amount a record holds (a deal's, a claim's): from 0 to ``MAX_AMOUNT``. A refund is a date on the
 deal, never a negative amount."""
@@ -160,4 +158,3 @@ PARTNER = TypeAdapter(Partner)
 DEAL = TypeAdapter(Deal)
 ACTIVITY = TypeAdapter(Activity)
 MDF_CLAIM = TypeAdapter(MdfClaim)
-INVOLVEMENT = TypeAdapter(Involvement)

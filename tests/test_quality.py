@@ -1,5 +1,6 @@
 """The package stays ruff- and mypy-clean (strict): checked here so CI holds every change to it."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,26 @@ SOURCES = ["core", "connectors", "plugins", "contrib", "tests", "bench"]
 def _tool(name):
     path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (pip install -e '.[dev]')")
+        message = f"{name} is not installed (pip install -e '.[dev]')"
+        if _in_ci():
+            # CI must check the code, not skip the check: a lost dev dependency fails the build.
+            pytest.fail(message)
+        pytest.skip(message)
     return path
+
+
+def _in_ci():
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="ruff is not installed"):
+        _tool("ruff")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="ruff is not installed"):
+        _tool("ruff")
 
 
 def test_ruff_finds_nothing():

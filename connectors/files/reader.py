@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
-import gc
 import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from cosell.errors import InputError, Problem
+from cosell.gc_pause import gc_paused
 from cosell.money import parse_decimal
 from cosell.program import Program
 from cosell.records import (
@@ -373,13 +373,8 @@ def read_folder(folder: Path, program: Program) -> RecordSet:
     """
     # Reading creates millions of small objects and frees none: the cyclic collector would walk them
     # again and again (half the time on 100k deals) and could find nothing to free.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _Folder(Path(folder), program).read()
-    finally:
-        if paused:
-            gc.enable()
 
 
 class _Folder:

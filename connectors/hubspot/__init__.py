@@ -55,6 +55,8 @@ def cosell_register_connectors(register: Callable[[ConnectorSpec], None]) -> Non
             factory=_hubspot_connector,
             description="HubSpot CRM (HUBSPOT_ACCESS_TOKEN): companies, deals, engagements, MDF custom object",
             setup=_hubspot_setup,
+            extra="hubspot",
+            env=("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL", "HUBSPOT_CA_BUNDLE"),
         )
     )
 

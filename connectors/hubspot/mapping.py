@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -30,11 +30,6 @@ from cosell.records import (
     RecordSet,
     Role,
 )
-
-CanonicalField = Literal[
-    "tier", "score", "period_earnings", "incentive", "incentive_status", "incentive_note"
-]
-
 
 _STATUSES: dict[str, PartnerStatus] = {"active": "active", "exiting": "exiting", "exited": "exited"}
 _ROLE_LABELS: dict[str, Role] = {"Partner": "sourced", "Co-sell": "cosell", "Influenced": "influenced"}
@@ -181,8 +176,6 @@ def _unique(names: Iterable[str | None]) -> list[str]:
 
 # -- a snapshot becomes records --------------------------------------------------------------------
 
-Links = Mapping[str, Sequence[tuple[str, Sequence[str]]]]
-"""from id → [(company id, association labels)]"""
 
 
 @dataclass(frozen=True, slots=True)

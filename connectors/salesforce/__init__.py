@@ -40,6 +40,19 @@ def cosell_register_connectors(register: Callable[[ConnectorSpec], None]) -> Non
             factory=_salesforce_connector,
             description="Salesforce: Accounts, Opportunities, Tasks/Events and MDF claims; fields on Account and Opportunity",
             setup=_salesforce_setup,
+            extra="salesforce",
+            env=(
+                "SF_INSTANCE_URL",
+                "SF_ACCESS_TOKEN",
+                "SF_USERNAME",
+                "SF_PASSWORD",
+                "SF_SECURITY_TOKEN",
+                "SF_CONSUMER_KEY",
+                "SF_PRIVATE_KEY_FILE",
+                "SF_DOMAIN",
+                "SF_CA_BUNDLE",
+            ),
+            default_for=("sync",),
         )
     )
 

@@ -31,7 +31,6 @@ log = logging.getLogger("cosell.connectors.salesforce")
 T = TypeVar("T")
 
 INSTALL_HINT = "pip install 'cosell[salesforce]'"
-SECRET_VARIABLES = ("SF_ACCESS_TOKEN", "SF_PASSWORD", "SF_SECURITY_TOKEN")
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 

@@ -69,7 +69,6 @@ class CollectionsWriter:
         self.client = client
         self.settings = settings
         self.calls = 0
-        self.bulk_jobs = 0
         self.key = CONNECTOR
         """The ledger key Bulk jobs are recorded under: the connector sets the org's once it knows it."""
 
@@ -159,7 +158,6 @@ class CollectionsWriter:
             ws = by_object[obj]
             rows = [self._bulk_row(w) for w in ws]
             columns = sorted({c for row in rows for c in row if c != "Id"})
-            self.bulk_jobs += 1
             result = bulk.update(SOBJECT_OF[obj], columns, rows)  # type: ignore[index]
             for w in ws:
                 if w.record_id in result.succeeded:

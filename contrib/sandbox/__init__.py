@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import ssl
 import sys
 import tempfile
 import threading
@@ -23,11 +24,22 @@ from typing import Any
 
 from .faults import Faults, FaultSpecError, parse_faults
 from .server import SandboxHTTPServer, SandboxState
-from .tls import make_certificates, server_context
 
-__all__ = ["FaultSpecError", "Faults", "Sandbox", "parse_faults", "serve", "serve_forever"]
+__all__ = [
+    "FaultSpecError",
+    "Faults",
+    "Sandbox",
+    "SandboxUnavailable",
+    "parse_faults",
+    "serve",
+    "serve_forever",
+]
 
 FaultsArg = str | Mapping[str, Any] | Faults | None
+
+
+class SandboxUnavailable(ImportError):
+    """The sandbox cannot start: its TLS library (the ``sandbox`` extra) is not installed."""
 
 
 class Sandbox:
@@ -120,7 +132,7 @@ def serve(
     parsed = parse_faults(faults)
     folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
     try:
-        files = make_certificates(folder)
+        context, ca_bundle = _tls(folder)
         state = SandboxState(
             seed=seed,
             partners=partners,
@@ -130,7 +142,7 @@ def serve(
             org_id=org_id,
             portal_id=portal_id,
         )
-        server = SandboxHTTPServer(port, state, server_context(files), str(files.ca_bundle))
+        server = SandboxHTTPServer(port, state, context, str(ca_bundle))
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="cosell-sandbox", daemon=True
         )
@@ -143,6 +155,24 @@ def serve(
             thread.join(timeout=5)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A throwaway CA (written to ``folder/ca.pem``, the bundle clients trust) and a server context for
+    127.0.0.1 and localhost signed by it: clients verify the connection the normal way (``verify=`` for
+    requests, ``ssl_ca_cert`` for urllib3) and TLS verification never has to be turned off."""
+    try:
+        import trustme  # the `sandbox` extra; imported here so that `cosell` starts without it
+    except ImportError as exc:
+        raise SandboxUnavailable(f"the sandbox needs trustme ({exc})") from None
+
+    ca = trustme.CA(organization_name="cosell sandbox")
+    ca_bundle = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_bundle))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context, ca_bundle
 
 
 def serve_forever(

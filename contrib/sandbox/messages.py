@@ -46,5 +46,3 @@ def text_response(status: int, text: str, content_type: str = "text/csv") -> Res
     return Response(status, text.encode("utf-8"), {"Content-Type": f"{content_type};charset=UTF-8"})
 
 
-class BadJSON(Exception):
-    """The request body is not the JSON the endpoint needs."""

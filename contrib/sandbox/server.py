@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cosell.gc_pause import gc_paused
+
 from . import seed as seedmod
 from .faults import Faults, FaultSpecError, parse_faults
 from .hubspot import HubSpotAPI
@@ -77,17 +79,12 @@ class SandboxState:
     def _load(self) -> None:
         # Building 100k-deal stores makes millions of small objects: the cyclic GC would rescan
         # them over and over (10x slower), so it is paused during the build and the result frozen.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             data = seedmod.generate(self.seed, self.partners, self.deals)
             self.sf_store = SalesforceStore(data)
             self.sf_store.set_organization(self.org_id)
             self.hs_store = HubSpotStore(data)
             del data
-        finally:
-            if enabled:
-                gc.enable()
         gc.freeze()
         self.sf = SalesforceAPI(self.sf_store, self.faults.invalid, self.faults.locked)
         self.hs = HubSpotAPI(self.hs_store, self._correlation, self.faults.invalid, self.portal_id)

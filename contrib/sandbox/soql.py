@@ -166,7 +166,6 @@ class Query:
     order: list[tuple[FieldPath, bool, bool]]  # (field, descending, nulls_last)
     limit: int | None
     offset: int
-    mentions_is_deleted: bool = False
     filter_fields: list[FieldPath] = field(default_factory=list)
 
 
@@ -393,8 +392,6 @@ class Parser:
             self.unexpected(tok)
         fp = self.field_path(tok)
         q.filter_fields.append(fp)
-        if fp.path == ("IsDeleted",):
-            q.mentions_is_deleted = True
         getter = self.getter(fp)
         negate = False
         if self.is_kw("not"):

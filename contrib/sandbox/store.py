@@ -373,16 +373,6 @@ class Clock:
         return self.now
 
 
-@dataclass
-class CustomFieldRow:
-    id: str
-    table: str
-    developer_name: str
-    full_name: str
-    metadata: dict[str, Any]
-    created: str
-
-
 class SalesforceStore:
     """The Salesforce org: sObjects, their records, custom fields made through the Tooling API."""
 
@@ -390,7 +380,6 @@ class SalesforceStore:
         self.objects = salesforce_schema()
         self.lower = {name.lower(): name for name in self.objects}
         self.clock = Clock()
-        self.custom_fields: list[CustomFieldRow] = []
         self._serial = data.seed * 10_000_000 + 1_000_000
         self._build(data)
 
@@ -580,12 +569,6 @@ class SalesforceStore:
                 if key[:15] == record_id:
                     return records[key]
         return rec
-
-    def object_for_id(self, record_id: str) -> str | None:
-        for obj in self.objects.values():
-            if record_id.startswith(obj.key_prefix) and record_id in obj.records:
-                return obj.name
-        return None
 
     def set_organization(self, org_id: str) -> None:
         """The org's one Organization record (its id survives a reset, like an org restored from backup)."""

@@ -1,21 +1,27 @@
 """``cosell demo``: the CRM sandbox in-process, then setup, a full run and a look at the CRM's fields,
-through the real connectors (the CSV example where a connector is not installed)."""
+through the real connectors (the CSV example where a connector is not installed). A built-in plugin:
+it adds the ``demo`` command."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from cosell.connector import Connector
 from cosell.context import RunReport
+from cosell.contrib.sandbox import SandboxUnavailable, serve
+from cosell.contrib.sandbox.cli import INSTALL_HINT
 from cosell.engine import check_program, run
 from cosell.errors import ConfigError
+from cosell.hookspecs import hookimpl
 from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.program import LoadedProgram, load_program
@@ -24,8 +30,26 @@ from cosell.statements import render
 CRMS = ("salesforce", "hubspot")
 
 
+@hookimpl
+def cosell_cli_commands(register: Callable[..., None]) -> None:
+    register(demo, "demo")
+
+
+def demo(
+    folder: Annotated[
+        Path, typer.Option("--folder", help="Where the demo's ledgers and statements go.")
+    ] = Path("cosell-demo"),
+    partners: Annotated[int, typer.Option("--partners", help="Partners the sandbox seeds.")] = 20,
+    deals: Annotated[int, typer.Option("--deals", help="Deals the sandbox seeds.")] = 300,
+) -> None:
+    """Start the CRM sandbox, set up the fields, run a program against Salesforce then HubSpot, show the result."""
+    from cosell.cli import out, print_report
+
+    run_demo(folder, out, lambda report: print_report(report, as_json=False), partners=partners, deals=deals)
+
+
 def demo_program() -> LoadedProgram:
-    with resources.as_file(resources.files("cosell") / "demo" / "program.yaml") as path:
+    with resources.as_file(resources.files(__name__) / "program.yaml") as path:
         return load_program(path)
 
 
@@ -57,17 +81,17 @@ def run_demo(
     seed: int = 7,
 ) -> list[Path]:
     """Run the demo; returns the statements written."""
-    try:
-        from cosell.contrib.sandbox import serve
-    except ImportError as exc:
-        raise ConfigError(f"the sandbox cannot start: {exc}", hint="pip install 'cosell[sandbox]'") from None
-    folder.mkdir(parents=True, exist_ok=True)
     loaded = demo_program()
     plugins = Plugins()
     settings = check_program(loaded, plugins)
     specs = plugins.connectors()
     written: list[Path] = []
-    with serve(seed=seed, partners=partners, deals=deals) as sandbox:
+    with contextlib.ExitStack() as stack:
+        try:
+            sandbox = stack.enter_context(serve(seed=seed, partners=partners, deals=deals))
+        except SandboxUnavailable as exc:
+            raise ConfigError(f"the sandbox cannot start: {exc}", hint=INSTALL_HINT) from None
+        folder.mkdir(parents=True, exist_ok=True)
         info = sandbox.info()
         console.print(f"CRM sandbox on {info['base_url']} (seed {seed}: {partners} partners, {deals} deals)")
         for crm in CRMS:
@@ -140,13 +164,11 @@ def _show_deals(
 def _csv_demo(
     folder: Path, console: Console, print_report: Callable[[RunReport], None], plugins: Plugins
 ) -> list[Path]:
-    from cosell.connectors.files import FilesConnector
-
     root = Path(__file__).resolve().parents[2] / "examples"
     if not (root / "program.yaml").exists():
         raise ConfigError("the bundled CSV example is not available in this installation")
     loaded = load_program(root / "program.yaml")
-    connector = FilesConnector(root / "data", folder / "csv-out")
+    connector = plugins.connectors()["files"].factory({"input": root / "data", "output": folder / "csv-out"})
     with Ledger.connect(f"sqlite:///{folder / 'csv.db'}") as ledger:
         report = run(loaded, connector, ledger, plugins)
         print_report(report)

@@ -37,6 +37,7 @@ from .results import (
     TierDecision,
     frozen_mapping,
 )
+from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes, write_pending
 
 if TYPE_CHECKING:
@@ -541,6 +542,11 @@ def run(
             projections=computation.projections,
             writes=changes,
             generation=generation,
+            statement=statement_facts.encode(
+                statement_facts.run_record(
+                    program, computation.standings, computation.context.line_kinds.values()
+                )
+            ),
         )
         written, failures = write_pending(connector, ledger, target, progress or _Silent())
         notes = getattr(connector, "notes", None)

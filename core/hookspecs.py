@@ -149,3 +149,16 @@ def cosell_run_finished(context: RunContext, report: RunReport) -> None:
 
 def all_hook_names() -> tuple[str, ...]:
     return tuple(name for name, value in globals().items() if name.startswith("cosell_") and callable(value))
+
+
+# The statement hooks (appended here, after the run's hooks)
+if TYPE_CHECKING:
+    from .statements import StatementDocument
+
+
+@hookspec
+def cosell_statement_renderers(register: Callable[[str, Callable[[StatementDocument], str]], None]) -> None:
+    """Register statement formats: ``register(name, renderer)``, where ``renderer`` takes a
+    ``cosell.statements.StatementDocument`` (the period's statements as the ledger holds them) and
+    returns the text ``cosell statement --format name`` prints. cosell registers csv, json, html and
+    terminal itself; a name registered twice is an error naming the plugin."""

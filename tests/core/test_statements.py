@@ -6,10 +6,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from cosell.html_statement import BAR_WIDTH, render_html
 from cosell.program import load_program
 from cosell.results import LedgerLine
 from cosell.statements import PartnerStatement, grouped, period_earnings
+from cosell.statements.html import BAR_WIDTH, render_html
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(ROOT / "examples" / "program.yaml").program

@@ -8,13 +8,14 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from .money import show, show_number
-from .periods import Period
-from .statements import LineGroup, MdfClaimStatus, PartnerStatement, StatementLine, number
+from ..money import show, show_number
+from ..periods import Period
+from .model import LineGroup, MdfClaimStatus, PartnerStatement, StatementLine, number
 
 if TYPE_CHECKING:
-    from .program import Program
-    from .results import MetricDefinition, ScorePart
+    from ..program import Program
+    from ..results import MetricDefinition, ScorePart
+    from .document import StatementDocument
 
 BAR_WIDTH = 240
 """Width in px of a metric's bar at 100% of its target: a bar is fraction × BAR_WIDTH wide."""
@@ -94,6 +95,18 @@ footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule);
 """
 
 
+def render(doc: StatementDocument) -> str:
+    """``--format html``: the page from the ledger alone."""
+    return page(
+        doc.statements,
+        period=doc.period,
+        status=doc.status,
+        program=doc.program,
+        currency=doc.currency,
+        definitions=doc.definitions,
+    )
+
+
 def render_html(
     statements: Sequence[PartnerStatement],
     *,
@@ -102,25 +115,44 @@ def render_html(
     program: Program | None,
     definitions: Mapping[str, MetricDefinition],
 ) -> str:
+    """The page for statements built with a program at hand: its name and currency head the page."""
+    return page(
+        statements,
+        period=period,
+        status=status,
+        program=program.program if program else None,
+        currency=program.currency if program else None,
+        definitions=definitions,
+    )
+
+
+def page(
+    statements: Sequence[PartnerStatement],
+    *,
+    period: str,
+    status: str,
+    program: str | None,
+    currency: str | None,
+    definitions: Mapping[str, MetricDefinition],
+) -> str:
     """The whole page: a header for the program and period, then one section per partner."""
     the_period = Period.parse(period)
-    currency = program.currency if program else None
-    title = f"Partner statement, {period}" + (f" — {program.program}" if program else "")
+    title = f"Partner statement, {period}" + (f" — {program}" if program else "")
     head = [
         '<header class="doc">',
         '<div class="eyebrow">Partner statement</div>',
-        f"<h1>{_e(program.program if program else 'Partner incentives')}, {_e(period)}</h1>",
+        f"<h1>{_e(program or 'Partner incentives')}, {_e(period)}</h1>",
         f'<p class="meta">{_e(the_period.start.isoformat())} to {_e(the_period.end.isoformat())} · period '
         f"{_e(status)}"
         + (f" · amounts in {_e(currency)}" if currency else " · amounts in the program currency")
         + "</p>",
     ]
-    if program is None:
+    if statements and not any(s.targets_known for s in statements):
         head.append(
-            '<p class="notice">Targets are unavailable: the ledger keeps each partner\'s results, not the '
-            "program. Metric values are shown without targets, weights or bars, and what the next tier "
-            "needs is left out. Run <code>cosell statement</code> with <code>--program FILE</code> to "
-            "show them.</p>"
+            '<p class="notice">Targets are unavailable: they were not recorded by the run that stored '
+            "this period (a ledger written before cosell recorded the score's targets and the tier goals). "
+            "Metric values are shown without targets, weights or bars, and what the next tier needs is "
+            "left out. Run the period again to record them.</p>"
         )
     head.append("</header>")
     body = [_partner(s, definitions, currency) for s in statements]
@@ -273,10 +305,7 @@ def _tier(s: PartnerStatement) -> str:
         f"<p class='muted small'>{_e(s.reason)}</p>",
     ]
     if s.goals is None:
-        out.append(
-            "<p class='muted'>What the next tier needs is unavailable without the program "
-            "(<code>--program FILE</code>).</p>"
-        )
+        out.append("<p class='muted'>What the next tier needs: not recorded.</p>")
         return "\n".join(out)
     boxes = []
     for goal in s.goals:
@@ -299,7 +328,7 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         "<thead><tr><th style='width:11%'>Deal</th><th>Explanation</th>"
         "<th class='num' style='width:15%'>Amount</th></tr></thead>"
     )
-    earning = [g for g in s.groups if g.kind not in ("cap", "budget")]
+    earning = [g for g in s.groups if not g.adjustment]
     rows: list[str] = []
     for group in earning:
         rows.extend(_group_rows(group))
@@ -315,8 +344,9 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         f"<tr class='subtotal'><th colspan='2'>Subtotal before adjustments{split}</th>"
         f"{_amount_cell(adj.subtotal)}</tr>"
     )
-    cap_lines = next((g.lines for g in s.groups if g.kind == "cap"), ())
-    budget_lines = next((g.lines for g in s.groups if g.kind == "budget"), ())
+    # the adjustment counting in the program budget is the cap (applied first); the other, the budget
+    cap_lines = tuple(ln for g in s.groups if g.adjustment and _in_budget(g) for ln in g.lines)
+    budget_lines = tuple(ln for g in s.groups if g.adjustment and not _in_budget(g) for ln in g.lines)
     rows.append(_adjustment_row("Per-partner cap", adj.cap_text(), adj.cap, cap_lines))
     rows.append(_adjustment_row("Program budget", adj.budget_text(), adj.budget, budget_lines))
     rows.append(
@@ -324,6 +354,10 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         f"{_amount_cell(adj.earnings, money_unit)}</tr>"
     )
     return f"<table class='lines'>{head}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def _in_budget(group: LineGroup) -> bool:
+    return group.declaration is not None and group.declaration.in_budget
 
 
 def _group_rows(group: LineGroup) -> list[str]:
@@ -369,7 +403,7 @@ def _mdf(s: PartnerStatement, money_unit: str) -> str:
     ]
     rows = [_claim_row(c) for c in mdf.claims]
     out.append(
-        "<table class='mdf'><thead><tr><th>Claim</th><th>Campaign</th><th>Approved</th>"
+        "<table class='claims'><thead><tr><th>Claim</th><th>Campaign</th><th>Approved</th>"
         "<th class='num'>Funded</th><th class='num'>Paid on approval</th><th class='num'>Released</th>"
         f"<th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )

@@ -1,0 +1,57 @@
+"""Statements: what a partner reads about its period.
+
+``model`` builds a ``PartnerStatement`` from stored data; ``facts`` is what a run records for it;
+``document`` reads a period's statements from the ledger and picks the renderer of a format; ``csv``,
+``json``, ``html`` and ``terminal`` are the built-in renderers.
+"""
+
+from .document import (
+    Renderer,
+    StatementDocument,
+    builtin_renderers,
+    document,
+    ledger_statements,
+    render,
+    statement_renderers,
+)
+from .facts import PartnerRecord, RunRecord, run_record
+from .model import (
+    Adjustments,
+    LineGroup,
+    MdfClaimStatus,
+    MdfSummary,
+    PartnerStatement,
+    Requirement,
+    StatementLine,
+    TierGoal,
+    grouped,
+    number,
+    period_earnings,
+)
+from .terminal import computed_statement, print_explanation
+
+__all__ = [
+    "Adjustments",
+    "LineGroup",
+    "MdfClaimStatus",
+    "MdfSummary",
+    "PartnerRecord",
+    "PartnerStatement",
+    "Renderer",
+    "Requirement",
+    "RunRecord",
+    "StatementDocument",
+    "StatementLine",
+    "TierGoal",
+    "builtin_renderers",
+    "computed_statement",
+    "document",
+    "grouped",
+    "ledger_statements",
+    "number",
+    "period_earnings",
+    "print_explanation",
+    "render",
+    "run_record",
+    "statement_renderers",
+]

@@ -393,7 +393,7 @@ def explain(
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
         raise ConfigError(f"no partner with id {partner!r} in the input") from None
-    statements.print_explanation(out, computation, facts, standing, lines)
+    statements.print_explanation(out, computation, facts, standing, lines, plugins)
 
 
 @app.command()

@@ -542,11 +542,7 @@ def run(
             projections=computation.projections,
             writes=changes,
             generation=generation,
-            statement=statement_facts.encode(
-                statement_facts.run_record(
-                    program, computation.standings, computation.context.line_kinds.values()
-                )
-            ),
+            statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
         )
         written, failures = write_pending(connector, ledger, target, progress or _Silent())
         notes = getattr(connector, "notes", None)

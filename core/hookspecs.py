@@ -153,7 +153,10 @@ def all_hook_names() -> tuple[str, ...]:
 
 # The statement hooks (appended here, after the run's hooks)
 if TYPE_CHECKING:
-    from .statements import StatementDocument
+    from collections.abc import Sequence
+
+    from .results import LedgerLine
+    from .statements import StatementDocument, StatementSection
 
 
 @hookspec
@@ -162,3 +165,18 @@ def cosell_statement_renderers(register: Callable[[str, Callable[[StatementDocum
     ``cosell.statements.StatementDocument`` (the period's statements as the ledger holds them) and
     returns the text ``cosell statement --format name`` prints. cosell registers csv, json, html and
     terminal itself; a name registered twice is an error naming the plugin."""
+
+
+@hookspec
+def cosell_statement_sections(
+    partner_id: str,
+    partner: PartnerFacts,
+    lines: Sequence[PayoutLine],
+    earlier_lines: Sequence[LedgerLine],
+    context: RunContext,
+) -> Iterable[StatementSection] | None:
+    """Called once per partner when a run (or ``cosell explain``) has computed its lines: return the
+    sections this plugin adds to the partner's statement (``cosell.statements.StatementSection``: a
+    title, figures, a table, pending items, the lines of the plugin's kinds). The run records them in
+    the ledger, and every statement format shows them the same way, from the ledger alone.
+    ``earlier_lines`` are the partner's lines of earlier periods."""

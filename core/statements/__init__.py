@@ -14,12 +14,10 @@ from .document import (
     render,
     statement_renderers,
 )
-from .facts import PartnerRecord, RunRecord, run_record
+from .facts import PartnerRecord, RunRecord, SectionRow, StatementSection, run_record
 from .model import (
     Adjustments,
     LineGroup,
-    MdfClaimStatus,
-    MdfSummary,
     PartnerStatement,
     Requirement,
     StatementLine,
@@ -33,15 +31,15 @@ from .terminal import computed_statement, print_explanation
 __all__ = [
     "Adjustments",
     "LineGroup",
-    "MdfClaimStatus",
-    "MdfSummary",
     "PartnerRecord",
     "PartnerStatement",
     "Renderer",
     "Requirement",
     "RunRecord",
+    "SectionRow",
     "StatementDocument",
     "StatementLine",
+    "StatementSection",
     "TierGoal",
     "builtin_renderers",
     "computed_statement",

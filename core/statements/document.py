@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError, PluginError
-from ..periods import Period
 from .facts import RunRecord, decode_run
 from .model import ZERO, PartnerStatement, StatementLine
 
@@ -84,7 +83,6 @@ def ledger_statements(
     lines: dict[str, list[StatementLine]] = {}
     for line in ledger.lines(period, partner_id):
         lines.setdefault(line.partner_id, []).append(line)
-    history = ledger.history(Period.parse(period))
     out = []
     for pid in sorted(set(standings) | set(lines)):
         standing = standings.get(pid)
@@ -99,7 +97,6 @@ def ledger_statements(
                 name=standing.name if standing and standing.name else None,
                 metrics=standing.metrics if standing else {},
                 lines=lines.get(pid, ()),
-                earlier_lines=history.lines_of(pid),
                 record=record.partners.get(pid) if record else None,
                 run=record,
                 standing_recorded=standing is not None,

@@ -16,11 +16,48 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..errors import PluginError
 from ..results import LineKind, ScorePart
 
 if TYPE_CHECKING:
+    from ..context import PartnerFacts, RunContext
+    from ..engine import Computation
+    from ..pluginmanager import Plugins
     from ..program import Program
-    from ..results import PartnerStanding
+    from ..results import PayoutLine
+
+
+@dataclass(frozen=True, slots=True)
+class SectionRow:
+    """One figure or item of a section: a label, an amount (None when it has none) and a sentence."""
+
+    label: str
+    amount: Decimal | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementSection:
+    """A part of a statement a plugin contributes (``cosell_statement_sections``), recorded with the run
+    and shown the same way by every format: a title, figures, a table, what is still pending, and the
+    lines of the plugin's ``kinds``."""
+
+    title: str
+    card: SectionRow | None = None
+    """The figure the statement's summary shows for the section (html: a card)."""
+    totals: tuple[SectionRow, ...] = ()
+    """Figures: label and amount."""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    """A table: one tuple of cell texts a row, as many cells as ``columns``."""
+    pending: tuple[SectionRow, ...] = ()
+    """What is still due: the item, the amount still due and what it waits for."""
+    kinds: tuple[str, ...] = ()
+    """The line kinds whose lines the section shows (with their total)."""
+    summary: str = ""
+    """One sentence summing the section up (the terminal prints it)."""
+    empty: str = ""
+    """What the section says when it has no row, no figure and no line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +80,8 @@ class PartnerRecord:
     """The program's scoring scale; None when the program has no scoring section."""
     goals: tuple[GoalRecord, ...]
     top_tier: bool
+    sections: tuple[StatementSection, ...] = ()
+    """What plugins add to the partner's statement (``cosell_statement_sections``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +93,6 @@ class RunRecord:
     per_partner_cap: Decimal | None
     program_budget: Decimal | None
     line_kinds: tuple[LineKind, ...]
-    mdf_release_multiple: Decimal | None = None
     partners: Mapping[str, PartnerRecord] = field(default_factory=dict)
 
 
@@ -62,12 +100,18 @@ class RunRecord:
 
 
 def partner_record(
-    program: Program, score: Decimal, parts: Sequence[ScorePart], eligible: str, assigned: str
+    program: Program,
+    score: Decimal,
+    parts: Sequence[ScorePart],
+    eligible: str,
+    assigned: str,
+    sections: Sequence[StatementSection] = (),
 ) -> PartnerRecord:
-    """The score's own parts, and the goals of the tier held under grace and of the tier above."""
+    """The score's own parts, the goals of the tier held under grace and of the tier above, and the
+    plugins' sections."""
     scale = program.scoring.scale if program.scoring else None
     if not assigned:
-        return PartnerRecord(tuple(parts), scale, (), False)
+        return PartnerRecord(tuple(parts), scale, (), False, tuple(sections))
     rank = program.tier_rank(assigned)
     goals = []
 
@@ -80,27 +124,64 @@ def partner_record(
     top = rank + 1 >= len(program.tiers)
     if not top:
         goals.append(goal(rank + 1))
-    return PartnerRecord(tuple(parts), scale, tuple(goals), top)
+    return PartnerRecord(tuple(parts), scale, tuple(goals), top, tuple(sections))
 
 
-def run_record(
-    program: Program, standings: Iterable[PartnerStanding], line_kinds: Iterable[LineKind]
-) -> RunRecord:
-    """What a run of ``program`` records for the statements of its standings."""
+def statement_sections(
+    plugins: Plugins, partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> tuple[StatementSection, ...]:
+    """Every plugin's sections for one partner's statement (``cosell_statement_sections``), in call
+    order. A plugin returning anything but StatementSections is a PluginError naming it."""
+    found: list[StatementSection] = []
+    for plugin, result in plugins.call_each(
+        "cosell_statement_sections",
+        partner_id=partner.id,
+        partner=partner,
+        lines=tuple(lines),
+        earlier_lines=context.history.lines_of(partner.id),
+        context=context,
+    ):
+        if result is None:
+            continue
+        if isinstance(result, StatementSection) or not isinstance(result, Iterable):
+            raise PluginError(
+                plugin,
+                f"cosell_statement_sections must return an iterable of StatementSection, not {result!r}",
+            )
+        for section in result:
+            if not isinstance(section, StatementSection):
+                raise PluginError(
+                    plugin, f"cosell_statement_sections returned {section!r}, not a StatementSection"
+                )
+            found.append(section)
+    return tuple(found)
+
+
+def run_record(computation: Computation, plugins: Plugins, only: str | None = None) -> RunRecord:
+    """What a run records for the statements of its partners (only partner ``only``, if given)."""
+    context = computation.context
+    program = context.program
     caps = program.caps
+    partners = {}
+    for facts, standing in zip(computation.facts, computation.standings, strict=True):
+        if only is not None and facts.id != only:
+            continue
+        sections = statement_sections(plugins, facts, computation.lines.get(facts.id, ()), context)
+        partners[facts.id] = partner_record(
+            program,
+            standing.score.value,
+            standing.score.parts,
+            standing.tier.eligible,
+            standing.tier.assigned,
+            sections,
+        )
     return RunRecord(
         program=program.program,
         currency=program.currency,
         per_partner_cap=caps.per_partner if caps else None,
         program_budget=caps.program_budget if caps else None,
-        line_kinds=tuple(line_kinds),
-        mdf_release_multiple=program.mdf.release_pipeline_multiple if program.mdf else None,
-        partners={
-            st.partner_id: partner_record(
-                program, st.score.value, st.score.parts, st.tier.eligible, st.tier.assigned
-            )
-            for st in standings
-        },
+        line_kinds=tuple(context.line_kinds.values()),
+        partners=partners,
     )
 
 
@@ -124,7 +205,6 @@ def encode_run(record: RunRecord) -> str:
             "per_partner_cap": _number(record.per_partner_cap),
             "program_budget": _number(record.program_budget),
             "line_kinds": [asdict(kind) for kind in record.line_kinds],
-            "mdf_release_multiple": _number(record.mdf_release_multiple),
         },
         sort_keys=True,
     )
@@ -156,8 +236,45 @@ def encode_partner(record: PartnerRecord) -> str:
                 for g in record.goals
             ],
             "top_tier": record.top_tier,
+            "sections": [_section_doc(s) for s in record.sections],
         },
         sort_keys=True,
+    )
+
+
+def _row_doc(row: SectionRow) -> dict[str, Any]:
+    return {"label": row.label, "amount": _number(row.amount), "text": row.text}
+
+
+def _row(doc: dict[str, Any]) -> SectionRow:
+    return SectionRow(doc["label"], _decimal(doc["amount"]), doc["text"])
+
+
+def _section_doc(section: StatementSection) -> dict[str, Any]:
+    return {
+        "title": section.title,
+        "card": None if section.card is None else _row_doc(section.card),
+        "totals": [_row_doc(r) for r in section.totals],
+        "columns": list(section.columns),
+        "rows": [list(r) for r in section.rows],
+        "pending": [_row_doc(r) for r in section.pending],
+        "kinds": list(section.kinds),
+        "summary": section.summary,
+        "empty": section.empty,
+    }
+
+
+def _section(doc: dict[str, Any]) -> StatementSection:
+    return StatementSection(
+        title=doc["title"],
+        card=None if doc["card"] is None else _row(doc["card"]),
+        totals=tuple(_row(r) for r in doc["totals"]),
+        columns=tuple(doc["columns"]),
+        rows=tuple(tuple(r) for r in doc["rows"]),
+        pending=tuple(_row(r) for r in doc["pending"]),
+        kinds=tuple(doc["kinds"]),
+        summary=doc["summary"],
+        empty=doc["empty"],
     )
 
 
@@ -170,7 +287,6 @@ def decode_run(text: str, partners: Mapping[str, str]) -> RunRecord:
         per_partner_cap=_decimal(doc["per_partner_cap"]),
         program_budget=_decimal(doc["program_budget"]),
         line_kinds=tuple(LineKind(**kind) for kind in doc["line_kinds"]),
-        mdf_release_multiple=_decimal(doc["mdf_release_multiple"]),
         partners={pid: decode_partner(body) for pid, body in partners.items()},
     )
 
@@ -200,6 +316,7 @@ def decode_partner(text: str) -> PartnerRecord:
             for g in doc["goals"]
         ),
         top_tier=doc["top_tier"],
+        sections=tuple(_section(s) for s in doc["sections"]),
     )
 
 

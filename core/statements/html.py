@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..money import show, show_number
 from ..periods import Period
-from .model import LineGroup, MdfClaimStatus, PartnerStatement, StatementLine, number
+from .facts import StatementSection
+from .model import LineGroup, PartnerStatement, StatementLine, number
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -78,8 +79,8 @@ tr.quiet th, tr.quiet td { color: var(--muted); font-weight: 400; }
 .box li::before { position: absolute; left: 0; font-weight: 700; }
 .box li.met::before { content: "✓"; color: var(--good); }
 .box li.unmet::before { content: "○"; color: var(--neg); }
-.mdf-totals { display: flex; gap: 28px; flex-wrap: wrap; margin: 0 0 10px; font-size: 14px; }
-.mdf-totals b { font-variant-numeric: tabular-nums; }
+.section-totals { display: flex; gap: 28px; flex-wrap: wrap; margin: 0 0 10px; font-size: 14px; }
+.section-totals b { font-variant-numeric: tabular-nums; }
 footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule); color: var(--muted);
   font-size: 12.5px; }
 @media (max-width: 720px) { .cards { grid-template-columns: repeat(2, 1fr); } .tier { grid-template-columns: 1fr; } }
@@ -191,7 +192,6 @@ def _partner(
     currency: str | None,
 ) -> str:
     money_unit = f" {currency}" if currency else ""
-    mdf = s.mdf
     scale = f"of {show_number(s.scale)}" if s.scale is not None else "targets unavailable"
     tier_sub = "eligible " + (s.eligible or "—")
     if s.eligible and s.eligible != s.assigned:
@@ -207,7 +207,11 @@ def _partner(
         _card("Score", f"{s.score:.2f}", scale),
         _card("Tier", s.assigned or "—", tier_sub),
         _card("Period earnings", show(s.earnings), f"{currency + ', ' if currency else ''}MDF left out"),
-        _card("MDF paid", show(mdf.paid), f"{show(mdf.pending_amount)} pending"),
+        *(
+            _card(x.card.label, show(x.card.amount) if x.card.amount is not None else "", x.card.text)
+            for x in s.sections
+            if x.card is not None
+        ),
         "</div>",
         "<h3>Score</h3>",
         _score_table(s, definitions, currency),
@@ -215,8 +219,7 @@ def _partner(
         _tier(s),
         "<h3>Payout lines</h3>",
         _lines_table(s, money_unit),
-        "<h3>Market-development funds</h3>",
-        _mdf(s, money_unit),
+        *_sections(s, money_unit),
         "</section>",
     ]
     return "\n".join(p for p in parts if p)
@@ -388,48 +391,53 @@ def _adjustment_row(title: str, plain: str, amount: Decimal | None, lines: Seque
     )
 
 
-def _mdf(s: PartnerStatement, money_unit: str) -> str:
-    mdf = s.mdf
-    if not mdf.lines and not mdf.claims:
-        return "<p class='muted'>No MDF claim was approved, released or pending this period.</p>"
-    out = [
-        "<div class='mdf-totals'>",
-        f"<span>Funded this period <b>{_e(show(mdf.funded))}</b></span>",
-        f"<span>Paid on approval <b>{_e(show(mdf.paid_on_approval))}</b></span>",
-        f"<span>Released <b>{_e(show(mdf.released))}</b></span>",
-        f"<span>Paid this period <b>{_e(show(mdf.paid) + money_unit)}</b></span>",
-        f"<span>Pending <b>{_e(show(mdf.pending_amount))}</b></span>",
-        "</div>",
-    ]
-    rows = [_claim_row(c) for c in mdf.claims]
-    out.append(
-        "<table class='claims'><thead><tr><th>Claim</th><th>Campaign</th><th>Approved</th>"
-        "<th class='num'>Funded</th><th class='num'>Paid on approval</th><th class='num'>Released</th>"
-        f"<th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-    if mdf.lines:
-        line_rows = "".join(_line_row(line) for line in mdf.lines)
-        out.append(
-            "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
-            f"<th>MDF line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{line_rows}"
-            f"<tr class='subtotal'><th colspan='2'>MDF paid this period</th>{_amount_cell(mdf.paid, money_unit)}"
-            "</tr></tbody></table>"
+def _sections(s: PartnerStatement, money_unit: str) -> list[str]:
+    """The plugins' sections, then the lines outside period earnings that no section shows."""
+    out = []
+    shown: set[str] = set()
+    for section in s.sections:
+        shown.update(section.kinds)
+        out += [f"<h3>{_e(section.title)}</h3>", _section(section, s.lines_of(section.kinds), money_unit)]
+    for group in s.other_groups:
+        if group.kind not in shown:
+            out += [f"<h3>{_e(group.title)}</h3>", _section_lines(group.title, group.lines, money_unit)]
+    return out
+
+
+def _section(section: StatementSection, lines: Sequence[StatementLine], money_unit: str) -> str:
+    if not section.rows and not lines and not section.pending:
+        return f"<p class='muted'>{_e(section.empty)}</p>"
+    out = []
+    if section.totals:
+        spans = "".join(
+            f"<span>{_e(t.label)} <b>{_e(show(t.amount) + money_unit if t.amount is not None else t.text)}</b></span>"
+            for t in section.totals
         )
+        out.append(f"<div class='section-totals'>{spans}</div>")
+    if section.rows:
+        head = "".join(f"<th>{_e(c)}</th>" for c in section.columns)
+        body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in section.rows)
+        out.append(f"<table class='section'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    if section.pending:
+        items = "".join(
+            f"<li class='unmet'><b>{_e(p.label)} pending</b> {_e(show(p.amount) if p.amount is not None else '')}"
+            f"<div class='small muted'>{_e(p.text)}</div></li>"
+            for p in section.pending
+        )
+        out.append(f"<div class='box' style='margin-top:14px'><ul>{items}</ul></div>")
+    if lines:
+        out.append(_section_lines(section.title, lines, money_unit))
     return "\n".join(out)
 
 
-def _claim_row(c: MdfClaimStatus) -> str:
-    status = c.status
-    if status == "pending":
-        status_html = f"<b>pending</b> {_e(show(c.rest))}<div class='small muted'>{_e(c.needs())}</div>"
-    elif status == "released" and c.released_in_period:
-        status_html = "released this period"
-    else:
-        status_html = _e(status)
+def _section_lines(title: str, lines: Sequence[StatementLine], money_unit: str) -> str:
+    total = sum((ln.amount for ln in lines), Decimal(0))
+    rows = "".join(_line_row(line) for line in lines)
     return (
-        f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.campaign)}</td><td>{_e(str(c.approved_on or ''))}</td>"
-        f"<td class='num'>{_e(show(c.funded))}</td><td class='num'>{_e(show(c.paid_on_approval))}</td>"
-        f"<td class='num'>{_e(show(c.released))}</td><td>{status_html}</td></tr>"
+        "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
+        f"<th>Line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{rows}"
+        f"<tr class='subtotal'><th colspan='2'>{_e(title)}: paid this period</th>"
+        f"{_amount_cell(total, money_unit)}</tr></tbody></table>"
     )
 
 

@@ -11,24 +11,19 @@ never from their names.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..money import round_score, show
 from ..results import LineKind, ScorePart
-from .facts import PartnerRecord, RunRecord, partner_record
+from .facts import PartnerRecord, RunRecord, StatementSection, partner_record
 
 if TYPE_CHECKING:
     from ..program import Program
 
 ZERO = Decimal(0)
-
-# The tags the MDF rule writes on its lines: the ledger's record of each claim.
-_MDF_CLAIM, _MDF_STAGE, _MDF_FUNDED = "mdf_claim", "mdf_stage", "mdf_funded"
-_MDF_CAMPAIGN, _MDF_APPROVED = "mdf_campaign", "mdf_approved"
 
 
 @functools.cache
@@ -59,10 +54,6 @@ class StatementLine(Protocol):
     def uncapped(self) -> bool: ...
     @property
     def tags(self) -> frozenset[str]: ...
-
-
-CampaignPipeline = Callable[[str, date], Decimal]
-"""(campaign, approved_on) → the partner's campaign pipeline since then, to the period's end."""
 
 
 def declared(kinds: Mapping[str, LineKind], name: str) -> LineKind:
@@ -213,84 +204,6 @@ class TierGoal:
 
 
 @dataclass(frozen=True, slots=True)
-class MdfClaimStatus:
-    """One MDF claim as the ledger records it up to the end of the period."""
-
-    claim_id: str
-    campaign: str
-    approved_on: date | None
-    funded: Decimal
-    paid_on_approval: Decimal
-    released: Decimal
-    approved_in_period: bool
-    released_in_period: bool
-    needed_pipeline: Decimal | None
-    """release_pipeline_multiple × funded; None without the program."""
-    pipeline: Decimal | None = None
-    """The campaign pipeline so far, where the records are at hand (``cosell explain``)."""
-
-    @property
-    def status(self) -> Literal["not funded", "paid on approval", "released", "pending"]:
-        if self.funded <= 0:
-            return "not funded"
-        if self.released:
-            return "released"
-        return "paid on approval" if self.rest <= 0 else "pending"
-
-    @property
-    def rest(self) -> Decimal:
-        """What is still to be released (0 once released)."""
-        return ZERO if self.released else self.funded - self.paid_on_approval
-
-    def needs(self) -> str:
-        """What a pending claim waits for."""
-        since = f" created on or after {self.approved_on}" if self.approved_on else ""
-        deals = f"deals of campaign {self.campaign}{since}"
-        if self.needed_pipeline is None:
-            return (
-                f"released once the pipeline of {deals} reaches the program's multiple of the funded amount"
-            )
-        text = f"released once the pipeline of {deals} reaches {show(self.needed_pipeline)}"
-        if self.pipeline is not None:
-            short = max(self.needed_pipeline - self.pipeline, ZERO)
-            text += f" (now {show(self.pipeline)}, {show(short)} to go)"
-        return text
-
-
-@dataclass(frozen=True, slots=True)
-class MdfSummary:
-    """The period's MDF: paid on approval, released, and what is still pending at its end."""
-
-    lines: tuple[StatementLine, ...]
-    claims: tuple[MdfClaimStatus, ...]
-
-    @property
-    def funded(self) -> Decimal:
-        """What the claims approved in the period were funded with (up to the tier's MDF budget)."""
-        return sum((c.funded for c in self.claims if c.approved_in_period), ZERO)
-
-    @property
-    def paid_on_approval(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines if _tag(ln, _MDF_STAGE) == "approval"), ZERO)
-
-    @property
-    def released(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines if _tag(ln, _MDF_STAGE) != "approval"), ZERO)
-
-    @property
-    def paid(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines), ZERO)
-
-    @property
-    def pending(self) -> tuple[MdfClaimStatus, ...]:
-        return tuple(c for c in self.claims if c.status == "pending")
-
-    @property
-    def pending_amount(self) -> Decimal:
-        return sum((c.rest for c in self.pending), ZERO)
-
-
-@dataclass(frozen=True, slots=True)
 class PartnerStatement:
     """One partner's period: score against targets, tier and what the next one needs, lines in the
     order of their kinds, adjustments and earnings, MDF. Built from a standing, the lines and what the
@@ -315,9 +228,12 @@ class PartnerStatement:
     """What the next tier (and a tier held under grace) needs; None when not recorded."""
     top_tier: bool
     groups: tuple[LineGroup, ...]
-    """Earning lines and the adjustments, in the order of their kinds, MDF left out (it is in ``mdf``)."""
+    """Earning lines and the adjustments, in the order of their kinds."""
     adjustments: Adjustments
-    mdf: MdfSummary
+    other_groups: tuple[LineGroup, ...] = ()
+    """Lines of the kinds outside period earnings (MDF), in the order of their kinds."""
+    sections: tuple[StatementSection, ...] = ()
+    """What plugins add to the statement (MDF claims), as the run recorded it."""
     standing_recorded: bool = True
     """False for a partner with lines but no standing in the ledger."""
 
@@ -327,8 +243,12 @@ class PartnerStatement:
 
     @property
     def lines(self) -> tuple[StatementLine, ...]:
-        """Every line in the order of the groups, MDF last."""
-        return tuple(ln for g in self.groups for ln in g.lines) + self.mdf.lines
+        """Every line in the order of the groups, those outside period earnings (MDF) last."""
+        return tuple(ln for g in (*self.groups, *self.other_groups) for ln in g.lines)
+
+    def lines_of(self, kinds: Sequence[str]) -> tuple[StatementLine, ...]:
+        """The lines of these kinds, in group order."""
+        return tuple(ln for g in self.other_groups + self.groups if g.kind in kinds for ln in g.lines)
 
     @classmethod
     def build(
@@ -342,11 +262,9 @@ class PartnerStatement:
         reason: str,
         metrics: Mapping[str, Decimal | None],
         lines: Sequence[StatementLine],
-        earlier_lines: Sequence[StatementLine] = (),
         program: Program | None = None,
         parts: Sequence[ScorePart] | None = None,
         name: str | None = None,
-        campaign_pipeline: CampaignPipeline | None = None,
         record: PartnerRecord | None = None,
         run: RunRecord | None = None,
         standing_recorded: bool = True,
@@ -354,8 +272,7 @@ class PartnerStatement:
         """From the ledger: ``record`` and ``run`` are what the run recorded (None for rows stored before
         the ledger recorded them: the statement then says "not recorded"). From a program at hand (a
         fresh computation, tests): ``parts`` are the score's own parts, or derived from the program's
-        targets when not given. ``earlier_lines`` are the partner's lines of earlier periods (MDF
-        approvals still waiting for their release)."""
+        targets when not given. The sections are the record's (``record.sections``)."""
         note = None
         if record is None and program is not None:
             scale = program.scoring.scale if program.scoring else None
@@ -368,13 +285,12 @@ class PartnerStatement:
                     )
             record = partner_record(program, score, parts, eligible, assigned)
         if run is None and program is not None:
-            caps, mdf = program.caps, program.mdf
+            caps = program.caps
             cap, budget = (caps.per_partner, caps.program_budget) if caps else (None, None)
-            multiple = mdf.release_pipeline_multiple if mdf else None
         elif run is not None:
-            cap, budget, multiple = run.per_partner_cap, run.program_budget, run.mdf_release_multiple
+            cap, budget = run.per_partner_cap, run.program_budget
         else:
-            cap = budget = multiple = None
+            cap = budget = None
         kinds = (
             {k.name: k for k in run.line_kinds}
             if run is not None and run.line_kinds
@@ -412,12 +328,8 @@ class PartnerStatement:
             top_tier=bool(record and assigned and record.top_tier),
             groups=grouped(earning, kinds),
             adjustments=adjustments_of(earning, kinds, per_partner_cap=cap, program_budget=budget),
-            mdf=mdf_summary(
-                [ln for ln in lines if not declared(kinds, ln.kind).period_earnings],
-                [ln for ln in earlier_lines if not declared(kinds, ln.kind).period_earnings],
-                multiple,
-                campaign_pipeline,
-            ),
+            other_groups=grouped([ln for ln in lines if not declared(kinds, ln.kind).period_earnings], kinds),
+            sections=record.sections if record else (),
             standing_recorded=standing_recorded,
         )
 
@@ -515,62 +427,6 @@ def _score_of(parts: Sequence[ScorePart], scale: Decimal) -> Decimal:
     if weight == 0:
         return ZERO
     return round_score(scale * sum((p.weight * p.fraction for p in parts), ZERO) / weight)
-
-
-def _tag(line: StatementLine, prefix: str) -> str | None:
-    return next((t.split(":", 1)[1] for t in line.tags if t.startswith(prefix + ":")), None)
-
-
-def mdf_summary(
-    lines: Iterable[StatementLine],
-    earlier_lines: Iterable[StatementLine],
-    multiple: Decimal | None,
-    campaign_pipeline: CampaignPipeline | None = None,
-) -> MdfSummary:
-    """The period's lines outside period earnings (MDF), and every claim approved or released in the
-    period or still pending at its end (an approval line in this period or before, and no release line
-    yet)."""
-    now = tuple(lines)
-    before = tuple(earlier_lines)
-    approvals: dict[str, tuple[StatementLine, bool]] = {}
-    released: dict[str, tuple[Decimal, bool]] = {}
-    for in_period, group in ((False, before), (True, now)):
-        for ln in group:
-            claim = _tag(ln, _MDF_CLAIM)
-            if claim is None:
-                continue
-            if _tag(ln, _MDF_STAGE) == "approval":
-                approvals[claim] = (ln, in_period)
-            else:
-                amount, _ = released.get(claim, (ZERO, False))
-                released[claim] = (amount + ln.amount, in_period)
-    claims = []
-    for claim_id, (approval, approved_now) in approvals.items():
-        funded = Decimal(_tag(approval, _MDF_FUNDED) or "0")
-        amount, released_now = released.get(claim_id, (ZERO, False))
-        approved_text = _tag(approval, _MDF_APPROVED)
-        approved_on = date.fromisoformat(approved_text) if approved_text else None
-        campaign = _tag(approval, _MDF_CAMPAIGN) or ""
-        status = MdfClaimStatus(
-            claim_id=claim_id,
-            campaign=campaign,
-            approved_on=approved_on,
-            funded=funded,
-            paid_on_approval=approval.amount,
-            released=amount,
-            approved_in_period=approved_now,
-            released_in_period=released_now,
-            needed_pipeline=None if multiple is None else multiple * funded,
-            pipeline=(
-                campaign_pipeline(campaign, approved_on)
-                if campaign_pipeline is not None and approved_on is not None
-                else None
-            ),
-        )
-        if approved_now or released_now or status.status == "pending":
-            claims.append(status)
-    claims.sort(key=lambda c: (c.approved_on or date.min, c.claim_id))
-    return MdfSummary(now, tuple(claims))
 
 
 def number(value: Decimal) -> str:

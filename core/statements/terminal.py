@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from .model import ZERO, PartnerStatement, number
 if TYPE_CHECKING:
     from ..context import PartnerFacts
     from ..engine import Computation
+    from ..pluginmanager import Plugins
     from ..results import PartnerStanding, PayoutLine
     from .document import StatementDocument
 
@@ -37,25 +37,15 @@ def render(doc: StatementDocument) -> str:
 
 
 def computed_statement(
-    computation: Computation, facts: PartnerFacts, standing: PartnerStanding, lines: Sequence[PayoutLine]
+    computation: Computation,
+    facts: PartnerFacts,
+    standing: PartnerStanding,
+    lines: Sequence[PayoutLine],
+    plugins: Plugins,
 ) -> PartnerStatement:
-    """The statement of one partner of a fresh computation (what ``cosell explain`` shows)."""
-    end = computation.context.period.end
-    context = computation.context
-    # what a run records for this partner's statement: the same record a stored statement renders
-    run = run_record(context.program, (standing,), context.line_kinds.values())
-
-    def campaign_pipeline(campaign: str, since: date) -> Decimal:
-        # As plugins/mdf.py measures it: Σ amount × share of the campaign's deals created since approval.
-        return sum(
-            (
-                pd.deal.amount * pd.share
-                for pd in facts.deals
-                if pd.deal.campaign == campaign and since <= pd.deal.created_on <= end
-            ),
-            ZERO,
-        )
-
+    """The statement of one partner of a fresh computation (what ``cosell explain`` shows): built from
+    the same record a run stores."""
+    run = run_record(computation, plugins, only=facts.id)
     return PartnerStatement.build(
         facts.id,
         computation.context.period.key,
@@ -65,11 +55,9 @@ def computed_statement(
         reason=standing.tier.reason,
         metrics=standing.metrics,
         lines=lines,
-        earlier_lines=computation.context.history.lines_of(facts.id),
         record=run.partners[facts.id],
         run=run,
         name=facts.partner.name,
-        campaign_pipeline=campaign_pipeline,
     )
 
 
@@ -79,17 +67,19 @@ def print_explanation(
     facts: PartnerFacts,
     standing: PartnerStanding,
     lines: tuple[PayoutLine, ...],
+    plugins: Plugins,
 ) -> None:
     """``cosell explain``: one partner's statement of a fresh computation."""
     program = computation.context.program
-    statement = computed_statement(computation, facts, standing, lines)
+    statement = computed_statement(computation, facts, standing, lines, plugins)
     print_statement(console, statement, computation.context.period.key, program.program, program.currency)
 
 
 def print_statement(
     console: Console, statement: PartnerStatement, period: str, program: str | None, currency: str | None
 ) -> None:
-    """The statement: metrics and score, tier and goals, lines, adjustments, earnings, MDF."""
+    """The statement: metrics and score, tier and goals, lines, adjustments, earnings, the plugins'
+    sections (MDF)."""
     unit = f" {currency}" if currency else ""
     name = statement.name or f"Partner {statement.partner_id}"
     program_text = f", program {escape(repr(program))}" if program else ""
@@ -162,34 +152,24 @@ def print_statement(
     )
     console.print(f"period earnings (MDF left out): [bold]{show(statement.earnings)}{unit}[/bold]")
 
-    mdf = statement.mdf
-    if mdf.lines or mdf.claims:
-        claims = Table(title="MDF claims")
-        for column, justify in (
-            ("Claim", "left"),
-            ("Campaign", "left"),
-            ("Approved", "left"),
-            ("Funded", "right"),
-            ("On approval", "right"),
-            ("Released", "right"),
-            ("Status", "left"),
-        ):
-            claims.add_column(column, justify=justify)  # type: ignore[arg-type]
-        for claim in mdf.claims:
-            claims.add_row(
-                escape(claim.claim_id),
-                escape(claim.campaign),
-                str(claim.approved_on or ""),
-                show(claim.funded),
-                show(claim.paid_on_approval),
-                show(claim.released),
-                escape(claim.status + (f" {show(claim.rest)}" if claim.status == "pending" else "")),
-            )
-        console.print(claims)
-        for claim in mdf.pending:
-            console.print(f"{escape(claim.claim_id)} pending {show(claim.rest)}: {escape(claim.needs())}")
-        console.print(
-            f"MDF: {show(mdf.funded)} funded, {show(mdf.paid_on_approval)} paid on approval, "
-            f"{show(mdf.released)} released, "
-            f"{show(mdf.pending_amount)} pending; {show(mdf.paid)}{unit} paid this period"
-        )
+    shown: set[str] = set()
+    for section in statement.sections:
+        shown.update(section.kinds)
+        if not section.rows and not section.pending and not statement.lines_of(section.kinds):
+            continue
+        if section.rows:
+            table = Table(title=section.title)
+            for column in section.columns:
+                table.add_column(escape(column))
+            for row in section.rows:
+                table.add_row(*(escape(cell) for cell in row))
+            console.print(table)
+        for item in section.pending:
+            amount = f" {show(item.amount)}" if item.amount is not None else ""
+            console.print(f"{escape(item.label)} pending{amount}: {escape(item.text)}")
+        if section.summary:
+            console.print(escape(section.summary))
+    for group in statement.other_groups:
+        if group.kind not in shown:
+            total = sum((ln.amount for ln in group.lines), ZERO)
+            console.print(f"{escape(group.title)}: {show(total)}{unit} paid this period")

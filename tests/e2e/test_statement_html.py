@@ -140,6 +140,11 @@ def test_html_of_a_period_run_before_statement_data_was_recorded_says_targets_ar
     page = html("--program", "program.yaml")  # the program file is not taken for the targets
     assert "Targets are unavailable" in page and "<svg" not in page
     assert "What the next tier needs: not recorded." in page
+    p002 = section(page, "P002")  # MDF lines still show, as lines of a kind outside period earnings
+    assert "<h3>Market-development funds</h3>" in p002 and "MDF claim M001 (NA Data Summit) approved" in p002
+    assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
+    # a single period: D2005 (won in Q2, refunded in Q3) is no first win, so D2001 is: +2,500 under the cap
+    assert "capped from 66,100.00 to 50,000.00" in p002 and "48,421.05" in p002
     assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
     p002 = section(page, "P002")
     # a single period: D2005 (won in Q2, refunded in Q3) is no first win, so D2001 is: +2,500 under the cap

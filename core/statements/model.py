@@ -2,7 +2,7 @@
 
 ``PartnerStatement`` is the one place that derives what the lines imply: the lines grouped in the
 order of their kinds' declarations, the subtotal before adjustments and what the cap and the budget
-did to it, period earnings, the MDF claims funded, released and pending, and what the next tier needs.
+did to it, period earnings, what the next tier needs, and the sections plugins recorded (MDF claims).
 Every renderer (csv, json, html, terminal) renders it; none adds money up on its own. Which kind is an
 adjustment, counts in period earnings or is capped comes from the kinds' ``LineKind`` declarations,
 never from their names.

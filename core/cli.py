@@ -426,7 +426,7 @@ def explain(
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
         raise ConfigError(f"no partner with id {partner!r} in the input") from None
-    statements.print_explanation(out, computation, facts, standing, lines)
+    statements.print_explanation(out, computation, facts, standing, lines, plugins)
 
 
 @app.command()
@@ -435,13 +435,20 @@ def statement(
     period: Annotated[str, typer.Option("--period", help="The period, e.g. 2026-Q3.")],
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner.")] = None,
     format: Annotated[
-        str, typer.Option("--format", help="csv, json, or html (one page a partner can read).")
+        str,
+        typer.Option(
+            "--format",
+            help="csv, json, html (one page a partner can read), terminal, or a plugin's format.",
+        ),
     ] = "csv",
     ledger: LedgerOpt = None,
     program: Annotated[
         Path | None,
         typer.Option(
-            "--program", "-p", help="html: the program file, for targets, weights and the next tier's needs."
+            "--program",
+            "-p",
+            help="The program file: names the program and its currency for a period run before the ledger "
+            "recorded them (targets and tier goals always come from the ledger).",
         ),
     ] = None,
     output: Annotated[
@@ -452,15 +459,15 @@ def statement(
     the_period = Period.parse(period) if _valid_period(period) else None
     if the_period is None:
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
-    if format not in statements.FORMATS:
-        raise ConfigError(f"--format: {format!r} is not one of {', '.join(statements.FORMATS)}")
+    plugins = _plugins()
+    renderers = statements.statement_renderers(plugins)
+    if format not in renderers:
+        raise ConfigError(f"--format: {format!r} is not one of {', '.join(renderers)}")
     loaded = load_program(program) if program else None
-    definitions = (
-        {name: d for name, (_, d) in _plugins().metric_definitions().items()} if format == "html" else {}
-    )
+    definitions = {name: d for name, (_, d) in plugins.metric_definitions().items()}
     with _existing_ledger(ledger) as book:
         text = statements.render(
-            book, the_period.key, partner, format, loaded.program if loaded else None, definitions
+            book, the_period.key, partner, format, loaded.program if loaded else None, definitions, renderers
         )
     if output:
         output.write_text(text, encoding="utf-8")

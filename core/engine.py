@@ -44,6 +44,7 @@ from .results import (
     TierDecision,
     frozen_mapping,
 )
+from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ def run(
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
-        run_id = _store(ledger, computation, changes, connector, generation)
+        run_id = _store(ledger, plugins, computation, changes, connector, generation)
         written, failures = write_pending(connector, ledger, target_of(connector), progress)
         return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
@@ -453,13 +454,15 @@ def _plan(
 
 def _store(
     ledger: Ledger,
+    plugins: Plugins,
     computation: Computation,
     changes: Sequence[FieldWrite],
     connector: Connector,
     generation: int,
 ) -> int:
-    """Lines, standings and projections replace the period's previous ones; the changes enter the
-    outbox as pending. One transaction; refused when the ledger moved since the history was read."""
+    """Lines, standings, projections and what the statements show replace the period's previous ones;
+    the changes enter the outbox as pending. One transaction; refused when the ledger moved since the
+    history was read."""
     context = computation.context
     return ledger.record_run(
         period=context.period,
@@ -471,6 +474,7 @@ def _store(
         projections=computation.projections,
         writes=changes,
         generation=generation,
+        statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
     )
 
 

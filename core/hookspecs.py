@@ -162,3 +162,34 @@ def cosell_cli_commands(register: Callable[..., None]) -> None:
     defaults to the function's name. A name that cosell or another plugin already uses is an error
     naming the plugin. Called once when the command line starts, before any program is read.
     """
+
+
+# The statement hooks (appended here, after the run's hooks)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .results import LedgerLine
+    from .statements import StatementDocument, StatementSection
+
+
+@hookspec
+def cosell_statement_renderers(register: Callable[[str, Callable[[StatementDocument], str]], None]) -> None:
+    """Register statement formats: ``register(name, renderer)``, where ``renderer`` takes a
+    ``cosell.statements.StatementDocument`` (the period's statements as the ledger holds them) and
+    returns the text ``cosell statement --format name`` prints. cosell registers csv, json, html and
+    terminal itself; a name registered twice is an error naming the plugin."""
+
+
+@hookspec
+def cosell_statement_sections(
+    partner_id: str,
+    partner: PartnerFacts,
+    lines: Sequence[PayoutLine],
+    earlier_lines: Sequence[LedgerLine],
+    context: RunContext,
+) -> Iterable[StatementSection] | None:
+    """Called once per partner when a run (or ``cosell explain``) has computed its lines: return the
+    sections this plugin adds to the partner's statement (``cosell.statements.StatementSection``: a
+    title, figures, a table, pending items, the lines of the plugin's kinds). The run records them in
+    the ledger, and every statement format shows them the same way, from the ledger alone.
+    ``earlier_lines`` are the partner's lines of earlier periods."""

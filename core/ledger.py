@@ -215,6 +215,26 @@ generation_table = sa.Table(
 """One row counting every change to lines, standings (tier history) and period status: a run that read
 history at generation N stores only if the ledger is still at N (docs/ledger.md, "Overlapping runs")."""
 
+statement_runs_table = sa.Table(
+    "cosell_statement_runs",
+    metadata,
+    sa.Column("period", _Key, primary_key=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+"""Version 3: what the period's latest run recorded for its statements, program-wide (JSON: the program's
+name and currency, the per-partner cap and budget figures, the line kinds' declarations)."""
+
+statement_partners_table = sa.Table(
+    "cosell_statement_partners",
+    metadata,
+    sa.Column("period", _Key, primary_key=True),
+    sa.Column("partner_id", _Key, primary_key=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+"""Version 3: per partner, what its statement needs (JSON: the score parts with the scale, the tier goals)."""
+
 _VERSION_1_TABLES = (
     schema_table,
     periods_table,
@@ -248,7 +268,14 @@ def _migrate_to_2(conn: Connection) -> None:
     conn.execute(generation_table.insert().values(id=1, value=0))
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1), (2, _migrate_to_2)]
+def _migrate_to_3(conn: Connection) -> None:
+    # Version 3: what each run records for its statements, so that a statement renders from the ledger
+    # alone. Periods run before have no rows here: their statements say "not recorded".
+    statement_runs_table.create(conn)
+    statement_partners_table.create(conn)
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1), (2, _migrate_to_2), (3, _migrate_to_3)]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
 
@@ -887,13 +914,17 @@ class Ledger:
         projections: Sequence[Projection],
         writes: Sequence[FieldWrite],
         generation: int | None = None,
+        statement: tuple[str, Mapping[str, str]] | None = None,
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
         pending rows. Returns the run id. PeriodError when the period may not be run.
 
         ``generation`` is what :meth:`generation` said before the run read its history: when another run
-        or a close has changed the ledger since, nothing is stored and LockHeldError (exit 5) says so."""
+        or a close has changed the ledger since, nothing is stored and LockHeldError (exit 5) says so.
+
+        ``statement`` is what the run records for its statements: (program-wide JSON text, partner id →
+        JSON text), as ``cosell.statements.facts`` makes them; the ledger keeps the text as it is."""
         key = period.key
         with self._write(serial=True) as conn:
             if generation is not None and _generation(conn) != generation:
@@ -922,8 +953,22 @@ class Ledger:
             ).inserted_primary_key
             assert inserted is not None
             run_id = int(inserted[0])
-            for table in (lines_table, standings_table, projections_table):
+            for table in (
+                lines_table,
+                standings_table,
+                projections_table,
+                statement_runs_table,
+                statement_partners_table,
+            ):
                 conn.execute(table.delete().where(table.c.period == key))
+            if statement is not None:
+                run_data, partner_data = statement
+                conn.execute(statement_runs_table.insert().values(period=key, run_id=run_id, data=run_data))
+                self._bulk_insert(
+                    conn,
+                    statement_partners_table,
+                    ((key, pid, run_id, data) for pid, data in sorted(partner_data.items())),
+                )
             self._bulk_insert(
                 conn,
                 lines_table,
@@ -1122,6 +1167,17 @@ class Ledger:
             )
             for r in rows
         ]
+
+    def statement_data(self, period: str) -> tuple[str, dict[str, str]] | None:
+        """What the period's run recorded for its statements: (program-wide JSON text, partner id →
+        JSON text); None when the run stored none (it ran before schema version 3)."""
+        sr, sp = statement_runs_table, statement_partners_table
+        with self._read() as conn:
+            run = conn.execute(sa.select(sr.c.data).where(sr.c.period == period)).scalar_one_or_none()
+            if run is None:
+                return None
+            rows = conn.execute(sa.select(sp.c.partner_id, sp.c.data).where(sp.c.period == period)).all()
+        return run, {r.partner_id: r.data for r in rows}
 
     def projections(self, period: str) -> list[Projection]:
         pr = projections_table

@@ -13,14 +13,17 @@ reads what was funded then, not what today's tier would fund.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.results import LineKind, PartnerStanding, PayoutLine
+from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine
+from cosell.statements import SectionRow, StatementLine, StatementSection
 
 KIND = "mdf"
 APPROVAL, RELEASE = "approval", "release"
@@ -155,3 +158,209 @@ def _approval_tags(claim_id: str, campaign: str, approved_on: date, funded: Deci
             f"mdf_approved:{approved_on.isoformat()}",
         }
     )
+
+
+# --- the statement's MDF section, from the lines' tags ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStatus:
+    """One MDF claim as its lines record it up to the end of the period."""
+
+    claim_id: str
+    campaign: str
+    approved_on: date | None
+    funded: Decimal
+    paid_on_approval: Decimal
+    released: Decimal
+    approved_in_period: bool
+    released_in_period: bool
+    needed_pipeline: Decimal | None
+    """release_pipeline_multiple × funded; None without the program's ``mdf`` section."""
+    pipeline: Decimal | None = None
+    """The campaign pipeline so far, where the partner's deals are at hand."""
+
+    @property
+    def status(self) -> Literal["not funded", "paid on approval", "released", "pending"]:
+        if self.funded <= 0:
+            return "not funded"
+        if self.released:
+            return "released"
+        return "paid on approval" if self.rest <= 0 else "pending"
+
+    @property
+    def rest(self) -> Decimal:
+        """What is still to be released (0 once released)."""
+        return ZERO if self.released else self.funded - self.paid_on_approval
+
+    def needs(self) -> str:
+        """What a pending claim waits for."""
+        since = f" created on or after {self.approved_on}" if self.approved_on else ""
+        deals = f"deals of campaign {self.campaign}{since}"
+        if self.needed_pipeline is None:
+            return (
+                f"released once the pipeline of {deals} reaches the program's multiple of the funded amount"
+            )
+        text = f"released once the pipeline of {deals} reaches {show(self.needed_pipeline)}"
+        if self.pipeline is not None:
+            short = max(self.needed_pipeline - self.pipeline, ZERO)
+            text += f" (now {show(self.pipeline)}, {show(short)} to go)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class MdfSummary:
+    """The period's MDF: paid on approval, released, and what is still pending at its end."""
+
+    lines: tuple[StatementLine, ...]
+    claims: tuple[ClaimStatus, ...]
+
+    @property
+    def funded(self) -> Decimal:
+        """What the claims approved in the period were funded with (up to the tier's MDF budget)."""
+        return sum((c.funded for c in self.claims if c.approved_in_period), ZERO)
+
+    @property
+    def paid_on_approval(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines if stage_tag(APPROVAL) in ln.tags), ZERO)
+
+    @property
+    def released(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines if stage_tag(APPROVAL) not in ln.tags), ZERO)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines), ZERO)
+
+    @property
+    def pending(self) -> tuple[ClaimStatus, ...]:
+        return tuple(c for c in self.claims if c.status == "pending")
+
+    @property
+    def pending_amount(self) -> Decimal:
+        return sum((c.rest for c in self.pending), ZERO)
+
+
+CampaignPipeline = Callable[[str, date], Decimal]
+"""(campaign, approved_on) → the partner's campaign pipeline since then, to the period's end."""
+
+
+def mdf_summary(
+    lines: Iterable[StatementLine],
+    earlier_lines: Iterable[StatementLine],
+    multiple: Decimal | None,
+    campaign_pipeline: CampaignPipeline | None = None,
+) -> MdfSummary:
+    """The period's MDF lines, and every claim approved or released in the period or still pending at
+    its end (an approval line in this period or before, and no release line yet)."""
+    now = tuple(ln for ln in lines if ln.kind == KIND)
+    before = tuple(ln for ln in earlier_lines if ln.kind == KIND)
+    approvals: dict[str, tuple[StatementLine, bool]] = {}
+    released: dict[str, tuple[Decimal, bool]] = {}
+    for in_period, group in ((False, before), (True, now)):
+        for ln in group:
+            claim = _tag_value(ln.tags, "mdf_claim")
+            if claim is None:
+                continue
+            if stage_tag(APPROVAL) in ln.tags:
+                approvals[claim] = (ln, in_period)
+            else:
+                amount, _ = released.get(claim, (ZERO, False))
+                released[claim] = (amount + ln.amount, in_period)
+    claims = []
+    for claim_id, (approval, approved_now) in approvals.items():
+        funded = Decimal(_tag_value(approval.tags, "mdf_funded") or "0")
+        amount, released_now = released.get(claim_id, (ZERO, False))
+        approved_text = _tag_value(approval.tags, "mdf_approved")
+        approved_on = date.fromisoformat(approved_text) if approved_text else None
+        campaign = _tag_value(approval.tags, "mdf_campaign") or ""
+        status = ClaimStatus(
+            claim_id=claim_id,
+            campaign=campaign,
+            approved_on=approved_on,
+            funded=funded,
+            paid_on_approval=approval.amount,
+            released=amount,
+            approved_in_period=approved_now,
+            released_in_period=released_now,
+            needed_pipeline=None if multiple is None else multiple * funded,
+            pipeline=(
+                campaign_pipeline(campaign, approved_on)
+                if campaign_pipeline is not None and approved_on is not None
+                else None
+            ),
+        )
+        if approved_now or released_now or status.status == "pending":
+            claims.append(status)
+    claims.sort(key=lambda c: (c.approved_on or date.min, c.claim_id))
+    return MdfSummary(now, tuple(claims))
+
+
+def mdf_section(summary: MdfSummary, currency: str) -> StatementSection:
+    """The statement section of the period's MDF."""
+
+    def status(c: ClaimStatus) -> str:
+        if c.status == "pending":
+            return f"pending {show(c.rest)}"
+        if c.status == "released" and c.released_in_period:
+            return "released this period"
+        return c.status
+
+    return StatementSection(
+        title="Market-development funds",
+        card=SectionRow("MDF paid", summary.paid, f"{show(summary.pending_amount)} pending"),
+        totals=(
+            SectionRow("Funded this period", summary.funded),
+            SectionRow("Paid on approval", summary.paid_on_approval),
+            SectionRow("Released", summary.released),
+            SectionRow("Paid this period", summary.paid),
+            SectionRow("Pending", summary.pending_amount),
+        ),
+        columns=("Claim", "Campaign", "Approved", "Funded", "On approval", "Released", "Status"),
+        rows=tuple(
+            (
+                c.claim_id,
+                c.campaign,
+                str(c.approved_on or ""),
+                show(c.funded),
+                show(c.paid_on_approval),
+                show(c.released),
+                status(c),
+            )
+            for c in summary.claims
+        ),
+        pending=tuple(SectionRow(c.claim_id, c.rest, c.needs()) for c in summary.pending),
+        kinds=(KIND,),
+        summary=(
+            f"MDF: {show(summary.funded)} funded, {show(summary.paid_on_approval)} paid on approval, "
+            f"{show(summary.released)} released, {show(summary.pending_amount)} pending; "
+            f"{show(summary.paid)} {currency} paid this period"
+        ),
+        empty="No MDF claim was approved, released or pending this period.",
+    )
+
+
+@hookimpl
+def cosell_statement_sections(
+    partner: PartnerFacts,
+    lines: Sequence[PayoutLine],
+    earlier_lines: Sequence[LedgerLine],
+    context: RunContext,
+) -> Iterable[StatementSection]:
+    end = context.period.end
+
+    def campaign_pipeline(campaign: str, since: date) -> Decimal:
+        # As the release measures it: Σ amount × share of the campaign's deals created since approval.
+        return sum(
+            (
+                pd.deal.amount * pd.share
+                for pd in partner.deals
+                if pd.deal.campaign == campaign and since <= pd.deal.created_on <= end
+            ),
+            ZERO,
+        )
+
+    mdf = context.program.mdf
+    multiple = mdf.release_pipeline_multiple if mdf else None
+    summary = mdf_summary(lines, earlier_lines, multiple, campaign_pipeline)
+    return (mdf_section(summary, context.program.currency),)

@@ -6,10 +6,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from cosell.html_statement import BAR_WIDTH, render_html
 from cosell.program import load_program
 from cosell.results import LedgerLine
 from cosell.statements import PartnerStatement, grouped, period_earnings
+from cosell.statements.html import BAR_WIDTH, render_html
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(ROOT / "examples" / "program.yaml").program
@@ -79,7 +79,6 @@ def statement(
     score="90.33",
     eligible="Gold",
     assigned="Gold",
-    earlier=(),
 ):
     return PartnerStatement.build(
         "P002",
@@ -90,7 +89,6 @@ def statement(
         reason="score 90.33 makes it eligible for Gold (min 70); stays Gold",
         metrics=P002_METRICS if metrics is None else metrics,
         lines=lines,
-        earlier_lines=earlier,
         program=program,
     )
 
@@ -169,34 +167,6 @@ def test_score_parts_from_the_program_reproduce_the_stored_score():
     assert s.score_note is None
     changed = statement(score="75.00")
     assert changed.score_note is not None and "90.33" in changed.score_note
-
-
-def test_an_mdf_claim_approved_without_a_release_line_is_pending_with_the_pipeline_it_needs():
-    # P001's M003: funded 8,000, 50% paid on approval; the rest waits for 3 × 8,000 = 24,000 of pipeline
-    lines = (approval("M003", "8000.00", "4000.00", campaign="EMEA Cloud Push", approved="2026-07-09"),)
-    mdf = statement(lines=lines).mdf
-    (claim,) = mdf.pending
-    assert claim.claim_id == "M003" and claim.rest == D("4000.00")
-    assert claim.needed_pipeline == D("24000.00")
-    assert "EMEA Cloud Push" in claim.needs() and "24,000.00" in claim.needs()
-    assert mdf.funded == D("8000.00") and mdf.paid_on_approval == D("4000.00") and mdf.released == 0
-    assert mdf.pending_amount == D("4000.00")
-
-
-def test_an_mdf_claim_approved_in_an_earlier_period_stays_pending_until_its_release_line():
-    earlier = (approval("M003", "8000.00", "4000.00", period="2026-Q2"),)
-    waiting = statement(lines=(), earlier=earlier).mdf
-    assert [c.claim_id for c in waiting.pending] == ["M003"] and waiting.paid == 0
-    released = statement(lines=(release("M003", "4000.00"),), earlier=earlier).mdf
-    (claim,) = released.claims
-    assert claim.status == "released" and claim.released_in_period and not claim.approved_in_period
-    assert released.released == D("4000.00") and released.pending == ()
-
-
-def test_an_mdf_claim_released_in_its_approval_period_is_not_pending():
-    mdf = statement().mdf
-    (claim,) = mdf.claims
-    assert claim.status == "released" and mdf.paid == D("12000.00") and mdf.pending_amount == 0
 
 
 def test_html_escapes_every_explanation_and_tier_reason():

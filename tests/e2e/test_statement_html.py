@@ -1,6 +1,7 @@
 """`cosell statement --format html` and `cosell explain` over the bundled example: the page a partner reads."""
 
 import re
+import sqlite3
 
 from invoke import cosell
 
@@ -119,10 +120,31 @@ def test_html_shows_an_mdf_claim_still_waiting_for_its_pipeline_as_pending(work)
     assert "Paid this period <b>4,000.00 USD</b>" in p001
 
 
-def test_html_without_program_still_renders_and_says_targets_are_unavailable(work):
+def test_html_without_program_renders_the_targets_and_goals_the_run_recorded(work):
     run()
     page = html()
+    assert page == html("--program", "program.yaml")
+    assert "<svg" in page and "Next tier: Gold" in section(page, "P001")
+
+
+def forget_statement_data(work):
+    """Make the ledger's 2026-Q3 look as a run before the ledger recorded statement data left it."""
+    with sqlite3.connect(work / "cosell.db") as conn:
+        conn.execute("DELETE FROM cosell_statement_runs")
+        conn.execute("DELETE FROM cosell_statement_partners")
+
+
+def test_html_of_a_period_run_before_statement_data_was_recorded_says_targets_are_unavailable(work):
+    run()
+    forget_statement_data(work)
+    page = html("--program", "program.yaml")  # the program file is not taken for the targets
     assert "Targets are unavailable" in page and "<svg" not in page
+    assert "What the next tier needs: not recorded." in page
+    p002 = section(page, "P002")  # MDF lines still show, as lines of a kind outside period earnings
+    assert "<h3>Market-development funds</h3>" in p002 and "MDF claim M001 (NA Data Summit) approved" in p002
+    assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
+    # a single period: D2005 (won in Q2, refunded in Q3) is no first win, so D2001 is: +2,500 under the cap
+    assert "capped from 66,100.00 to 50,000.00" in p002 and "48,421.05" in p002
     assert "174,960.00" in section(page, "P001")  # won revenue, a value without a target
     p002 = section(page, "P002")
     # a single period: D2005 (won in Q2, refunded in Q3) is no first win, so D2001 is: +2,500 under the cap
@@ -184,3 +206,29 @@ def test_explain_shows_the_pipeline_a_pending_mdf_claim_still_needs(work):
         "M003 pending 4,000.00: released once the pipeline of deals of campaign EMEA Cloud Push created on or "
         "after 2026-07-09 reaches 24,000.00 (now 0.00, 24,000.00 to go)" in result.output
     )
+
+
+def test_a_closed_period_renders_from_the_ledger_alone_identical_after_the_program_is_edited(work):
+    two_periods()
+    assert cosell("close", "--period", "2026-Q3").exit_code == 0
+
+    def render_all():
+        out = {}
+        for fmt in ("html", "json", "csv", "terminal"):
+            result = cosell("statement", "--period", "2026-Q3", "--format", fmt, "--program", "program.yaml")
+            assert result.exit_code == 0, result.output
+            out[fmt] = result.output.encode()
+        return out
+
+    before = render_all()
+    edit(work / "program.yaml", "sourced_pipeline:        {weight: 3, target: 500000}",
+         "sourced_pipeline:        {weight: 5, target: 900000}")  # fmt: skip
+    edit(work / "program.yaml", "win_rate:                {weight: 2, target: \"0.4\"}",
+         "win_rate:                {weight: 2, target: \"0.9\"}")  # fmt: skip
+    edit(work / "program.yaml", "requires: {won_revenue: 250000}", "requires: {won_revenue: 900000, win_rate: 2}")
+    edit(work / "program.yaml", "{name: Silver,     min_score: 40,", "{name: Silver,     min_score: 55,")
+    edit(work / "program.yaml", "{name: Gold,       min_score: 70,", "{name: Gold,       min_score: 95,")
+    edit(work / "program.yaml", "caps: {per_partner: 50000, program_budget: 115000}",
+         "caps: {per_partner: 70000, program_budget: 215000}")  # fmt: skip
+    assert render_all() == before
+    assert b"500,000" in before["html"] and b"900,000" not in before["html"]

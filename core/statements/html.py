@@ -8,13 +8,15 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from .money import show, show_number
-from .periods import Period
-from .statements import LineGroup, MdfClaimStatus, PartnerStatement, StatementLine, number
+from ..money import show, show_number
+from ..periods import Period
+from .facts import StatementSection
+from .model import LineGroup, PartnerStatement, StatementLine, number
 
 if TYPE_CHECKING:
-    from .program import Program
-    from .results import MetricDefinition, ScorePart
+    from ..program import Program
+    from ..results import MetricDefinition, ScorePart
+    from .document import StatementDocument
 
 BAR_WIDTH = 240
 """Width in px of a metric's bar at 100% of its target: a bar is fraction × BAR_WIDTH wide."""
@@ -77,8 +79,8 @@ tr.quiet th, tr.quiet td { color: var(--muted); font-weight: 400; }
 .box li::before { position: absolute; left: 0; font-weight: 700; }
 .box li.met::before { content: "✓"; color: var(--good); }
 .box li.unmet::before { content: "○"; color: var(--neg); }
-.mdf-totals { display: flex; gap: 28px; flex-wrap: wrap; margin: 0 0 10px; font-size: 14px; }
-.mdf-totals b { font-variant-numeric: tabular-nums; }
+.section-totals { display: flex; gap: 28px; flex-wrap: wrap; margin: 0 0 10px; font-size: 14px; }
+.section-totals b { font-variant-numeric: tabular-nums; }
 footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule); color: var(--muted);
   font-size: 12.5px; }
 @media (max-width: 720px) { .cards { grid-template-columns: repeat(2, 1fr); } .tier { grid-template-columns: 1fr; } }
@@ -94,6 +96,18 @@ footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule);
 """
 
 
+def render(doc: StatementDocument) -> str:
+    """``--format html``: the page from the ledger alone."""
+    return page(
+        doc.statements,
+        period=doc.period,
+        status=doc.status,
+        program=doc.program,
+        currency=doc.currency,
+        definitions=doc.definitions,
+    )
+
+
 def render_html(
     statements: Sequence[PartnerStatement],
     *,
@@ -102,25 +116,44 @@ def render_html(
     program: Program | None,
     definitions: Mapping[str, MetricDefinition],
 ) -> str:
+    """The page for statements built with a program at hand: its name and currency head the page."""
+    return page(
+        statements,
+        period=period,
+        status=status,
+        program=program.program if program else None,
+        currency=program.currency if program else None,
+        definitions=definitions,
+    )
+
+
+def page(
+    statements: Sequence[PartnerStatement],
+    *,
+    period: str,
+    status: str,
+    program: str | None,
+    currency: str | None,
+    definitions: Mapping[str, MetricDefinition],
+) -> str:
     """The whole page: a header for the program and period, then one section per partner."""
     the_period = Period.parse(period)
-    currency = program.currency if program else None
-    title = f"Partner statement, {period}" + (f" — {program.program}" if program else "")
+    title = f"Partner statement, {period}" + (f" — {program}" if program else "")
     head = [
         '<header class="doc">',
         '<div class="eyebrow">Partner statement</div>',
-        f"<h1>{_e(program.program if program else 'Partner incentives')}, {_e(period)}</h1>",
+        f"<h1>{_e(program or 'Partner incentives')}, {_e(period)}</h1>",
         f'<p class="meta">{_e(the_period.start.isoformat())} to {_e(the_period.end.isoformat())} · period '
         f"{_e(status)}"
         + (f" · amounts in {_e(currency)}" if currency else " · amounts in the program currency")
         + "</p>",
     ]
-    if program is None:
+    if statements and not any(s.targets_known for s in statements):
         head.append(
-            '<p class="notice">Targets are unavailable: the ledger keeps each partner\'s results, not the '
-            "program. Metric values are shown without targets, weights or bars, and what the next tier "
-            "needs is left out. Run <code>cosell statement</code> with <code>--program FILE</code> to "
-            "show them.</p>"
+            '<p class="notice">Targets are unavailable: they were not recorded by the run that stored '
+            "this period (a ledger written before cosell recorded the score's targets and the tier goals). "
+            "Metric values are shown without targets, weights or bars, and what the next tier needs is "
+            "left out. Run the period again to record them.</p>"
         )
     head.append("</header>")
     body = [_partner(s, definitions, currency) for s in statements]
@@ -159,7 +192,6 @@ def _partner(
     currency: str | None,
 ) -> str:
     money_unit = f" {currency}" if currency else ""
-    mdf = s.mdf
     scale = f"of {show_number(s.scale)}" if s.scale is not None else "targets unavailable"
     tier_sub = "eligible " + (s.eligible or "—")
     if s.eligible and s.eligible != s.assigned:
@@ -175,7 +207,11 @@ def _partner(
         _card("Score", f"{s.score:.2f}", scale),
         _card("Tier", s.assigned or "—", tier_sub),
         _card("Period earnings", show(s.earnings), f"{currency + ', ' if currency else ''}MDF left out"),
-        _card("MDF paid", show(mdf.paid), f"{show(mdf.pending_amount)} pending"),
+        *(
+            _card(x.card.label, show(x.card.amount) if x.card.amount is not None else "", x.card.text)
+            for x in s.sections
+            if x.card is not None
+        ),
         "</div>",
         "<h3>Score</h3>",
         _score_table(s, definitions, currency),
@@ -183,8 +219,7 @@ def _partner(
         _tier(s),
         "<h3>Payout lines</h3>",
         _lines_table(s, money_unit),
-        "<h3>Market-development funds</h3>",
-        _mdf(s, money_unit),
+        *_sections(s, money_unit),
         "</section>",
     ]
     return "\n".join(p for p in parts if p)
@@ -273,10 +308,7 @@ def _tier(s: PartnerStatement) -> str:
         f"<p class='muted small'>{_e(s.reason)}</p>",
     ]
     if s.goals is None:
-        out.append(
-            "<p class='muted'>What the next tier needs is unavailable without the program "
-            "(<code>--program FILE</code>).</p>"
-        )
+        out.append("<p class='muted'>What the next tier needs: not recorded.</p>")
         return "\n".join(out)
     boxes = []
     for goal in s.goals:
@@ -299,7 +331,7 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         "<thead><tr><th style='width:11%'>Deal</th><th>Explanation</th>"
         "<th class='num' style='width:15%'>Amount</th></tr></thead>"
     )
-    earning = [g for g in s.groups if g.kind not in ("cap", "budget")]
+    earning = [g for g in s.groups if not g.adjustment]
     rows: list[str] = []
     for group in earning:
         rows.extend(_group_rows(group))
@@ -315,8 +347,9 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         f"<tr class='subtotal'><th colspan='2'>Subtotal before adjustments{split}</th>"
         f"{_amount_cell(adj.subtotal)}</tr>"
     )
-    cap_lines = next((g.lines for g in s.groups if g.kind == "cap"), ())
-    budget_lines = next((g.lines for g in s.groups if g.kind == "budget"), ())
+    # the adjustment counting in the program budget is the cap (applied first); the other, the budget
+    cap_lines = tuple(ln for g in s.groups if g.adjustment and _in_budget(g) for ln in g.lines)
+    budget_lines = tuple(ln for g in s.groups if g.adjustment and not _in_budget(g) for ln in g.lines)
     rows.append(_adjustment_row("Per-partner cap", adj.cap_text(), adj.cap, cap_lines))
     rows.append(_adjustment_row("Program budget", adj.budget_text(), adj.budget, budget_lines))
     rows.append(
@@ -324,6 +357,10 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
         f"{_amount_cell(adj.earnings, money_unit)}</tr>"
     )
     return f"<table class='lines'>{head}<tbody>{''.join(rows)}</tbody></table>"
+
+
+def _in_budget(group: LineGroup) -> bool:
+    return group.declaration is not None and group.declaration.in_budget
 
 
 def _group_rows(group: LineGroup) -> list[str]:
@@ -354,48 +391,53 @@ def _adjustment_row(title: str, plain: str, amount: Decimal | None, lines: Seque
     )
 
 
-def _mdf(s: PartnerStatement, money_unit: str) -> str:
-    mdf = s.mdf
-    if not mdf.lines and not mdf.claims:
-        return "<p class='muted'>No MDF claim was approved, released or pending this period.</p>"
-    out = [
-        "<div class='mdf-totals'>",
-        f"<span>Funded this period <b>{_e(show(mdf.funded))}</b></span>",
-        f"<span>Paid on approval <b>{_e(show(mdf.paid_on_approval))}</b></span>",
-        f"<span>Released <b>{_e(show(mdf.released))}</b></span>",
-        f"<span>Paid this period <b>{_e(show(mdf.paid) + money_unit)}</b></span>",
-        f"<span>Pending <b>{_e(show(mdf.pending_amount))}</b></span>",
-        "</div>",
-    ]
-    rows = [_claim_row(c) for c in mdf.claims]
-    out.append(
-        "<table class='mdf'><thead><tr><th>Claim</th><th>Campaign</th><th>Approved</th>"
-        "<th class='num'>Funded</th><th class='num'>Paid on approval</th><th class='num'>Released</th>"
-        f"<th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-    if mdf.lines:
-        line_rows = "".join(_line_row(line) for line in mdf.lines)
-        out.append(
-            "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
-            f"<th>MDF line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{line_rows}"
-            f"<tr class='subtotal'><th colspan='2'>MDF paid this period</th>{_amount_cell(mdf.paid, money_unit)}"
-            "</tr></tbody></table>"
+def _sections(s: PartnerStatement, money_unit: str) -> list[str]:
+    """The plugins' sections, then the lines outside period earnings that no section shows."""
+    out = []
+    shown: set[str] = set()
+    for section in s.sections:
+        shown.update(section.kinds)
+        out += [f"<h3>{_e(section.title)}</h3>", _section(section, s.lines_of(section.kinds), money_unit)]
+    for group in s.other_groups:
+        if group.kind not in shown:
+            out += [f"<h3>{_e(group.title)}</h3>", _section_lines(group.title, group.lines, money_unit)]
+    return out
+
+
+def _section(section: StatementSection, lines: Sequence[StatementLine], money_unit: str) -> str:
+    if not section.rows and not lines and not section.pending:
+        return f"<p class='muted'>{_e(section.empty)}</p>"
+    out = []
+    if section.totals:
+        spans = "".join(
+            f"<span>{_e(t.label)} <b>{_e(show(t.amount) + money_unit if t.amount is not None else t.text)}</b></span>"
+            for t in section.totals
         )
+        out.append(f"<div class='section-totals'>{spans}</div>")
+    if section.rows:
+        head = "".join(f"<th>{_e(c)}</th>" for c in section.columns)
+        body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in section.rows)
+        out.append(f"<table class='section'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    if section.pending:
+        items = "".join(
+            f"<li class='unmet'><b>{_e(p.label)} pending</b> {_e(show(p.amount) if p.amount is not None else '')}"
+            f"<div class='small muted'>{_e(p.text)}</div></li>"
+            for p in section.pending
+        )
+        out.append(f"<div class='box' style='margin-top:14px'><ul>{items}</ul></div>")
+    if lines:
+        out.append(_section_lines(section.title, lines, money_unit))
     return "\n".join(out)
 
 
-def _claim_row(c: MdfClaimStatus) -> str:
-    status = c.status
-    if status == "pending":
-        status_html = f"<b>pending</b> {_e(show(c.rest))}<div class='small muted'>{_e(c.needs())}</div>"
-    elif status == "released" and c.released_in_period:
-        status_html = "released this period"
-    else:
-        status_html = _e(status)
+def _section_lines(title: str, lines: Sequence[StatementLine], money_unit: str) -> str:
+    total = sum((ln.amount for ln in lines), Decimal(0))
+    rows = "".join(_line_row(line) for line in lines)
     return (
-        f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.campaign)}</td><td>{_e(str(c.approved_on or ''))}</td>"
-        f"<td class='num'>{_e(show(c.funded))}</td><td class='num'>{_e(show(c.paid_on_approval))}</td>"
-        f"<td class='num'>{_e(show(c.released))}</td><td>{status_html}</td></tr>"
+        "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
+        f"<th>Line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{rows}"
+        f"<tr class='subtotal'><th colspan='2'>{_e(title)}: paid this period</th>"
+        f"{_amount_cell(total, money_unit)}</tr></tbody></table>"
     )
 
 

@@ -1,0 +1,48 @@
+"""Statements: what a partner reads about its period.
+
+``model`` builds a ``PartnerStatement`` from stored data; ``facts`` is what a run records for it;
+``document`` reads a period's statements from the ledger; ``formats`` picks the renderer of a format; ``csv``,
+``json``, ``html`` and ``terminal`` are the built-in renderers.
+"""
+
+from .document import StatementDocument, document, ledger_statements
+from .facts import PartnerRecord, RunRecord, SectionRow, StatementSection, run_record
+from .formats import Renderer, builtin_renderers, render, statement_renderers
+from .model import (
+    Adjustments,
+    LineGroup,
+    PartnerStatement,
+    Requirement,
+    StatementLine,
+    TierGoal,
+    grouped,
+    number,
+    period_earnings,
+)
+from .terminal import computed_statement, print_explanation
+
+__all__ = [
+    "Adjustments",
+    "LineGroup",
+    "PartnerRecord",
+    "PartnerStatement",
+    "Renderer",
+    "Requirement",
+    "RunRecord",
+    "SectionRow",
+    "StatementDocument",
+    "StatementLine",
+    "StatementSection",
+    "TierGoal",
+    "builtin_renderers",
+    "computed_statement",
+    "document",
+    "grouped",
+    "ledger_statements",
+    "number",
+    "period_earnings",
+    "print_explanation",
+    "render",
+    "run_record",
+    "statement_renderers",
+]

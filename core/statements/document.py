@@ -1,0 +1,120 @@
+"""A period's statements as the ledger holds them, and the renderers that turn them into text.
+
+Everything here reads the ledger alone: the lines, the standings and what each run recorded for its
+statements (score parts, tier goals, cap and budget figures, line kinds). A format is a renderer
+registered under a name, by cosell itself (csv, json, html, terminal) or by a plugin through the
+``cosell_statement_renderers`` hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import ConfigError
+from .facts import RunRecord, decode_run
+from .model import ZERO, PartnerStatement, StatementLine
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
+    from ..program import Program
+    from ..results import LedgerLine, MetricDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class StatementDocument:
+    """What every renderer gets: the period's (or one partner's) statements and stored lines."""
+
+    period: str
+    status: Literal["open", "closed"]
+    partner_id: str | None
+    lines: tuple[LedgerLine, ...]
+    """The lines in stored order (one partner's, if ``partner_id`` is given)."""
+    statements: tuple[PartnerStatement, ...]
+    """One per partner with a standing or a line, by partner id."""
+    program: str | None
+    """The program's name, as the run recorded it; None when not recorded."""
+    currency: str | None
+    recorded: bool
+    """False when the period's run stored no statement data (a ledger written before version 3)."""
+    definitions: Mapping[str, MetricDefinition] = field(default_factory=dict)
+
+
+def ledger_statements(
+    ledger: Ledger, period: str, partner_id: str | None, record: RunRecord | None = None
+) -> list[PartnerStatement]:
+    """One statement per partner with a standing or a line in the period (only ``partner_id``, if given),
+    built from what the run recorded (``record``)."""
+    standings = {s.partner_id: s for s in ledger.standings(period) if partner_id in (None, s.partner_id)}
+    lines: dict[str, list[StatementLine]] = {}
+    for line in ledger.lines(period, partner_id):
+        lines.setdefault(line.partner_id, []).append(line)
+    out = []
+    for pid in sorted(set(standings) | set(lines)):
+        standing = standings.get(pid)
+        out.append(
+            PartnerStatement.build(
+                pid,
+                period,
+                score=standing.score if standing else ZERO,
+                eligible=standing.eligible if standing else "",
+                assigned=standing.assigned if standing else "",
+                reason=standing.reason if standing else "the ledger holds no standing for this partner",
+                name=standing.name if standing and standing.name else None,
+                metrics=standing.metrics if standing else {},
+                lines=lines.get(pid, ()),
+                record=record.partners.get(pid) if record else None,
+                run=record,
+                standing_recorded=standing is not None,
+            )
+        )
+    return out
+
+
+def recorded(ledger: Ledger, period: str) -> RunRecord | None:
+    """What the period's run recorded for its statements; None for a run stored before version 3."""
+    stored = ledger.statement_data(period)
+    return None if stored is None else decode_run(*stored)
+
+
+def document(
+    ledger: Ledger,
+    period: str,
+    partner_id: str | None,
+    program: Program | None = None,
+    definitions: Mapping[str, MetricDefinition] | None = None,
+) -> StatementDocument:
+    """The period's statements from the ledger. ConfigError (exit 2) for a period the ledger has no run
+    for, or a partner it does not hold. ``program`` only names the program and its currency when the
+    run recorded neither (targets and tier goals are never taken from it)."""
+    status = ledger.period_status(period)
+    if status is None:
+        raise ConfigError(f"the ledger has no run for period {period}")
+    lines = ledger.lines(period, partner_id)
+    if (
+        partner_id is not None
+        and not lines
+        and not any(s.partner_id == partner_id for s in ledger.standings(period))
+    ):
+        raise ConfigError(f"the ledger has no partner {partner_id!r} in period {period}")
+    record = recorded(ledger, period)
+    return StatementDocument(
+        period=period,
+        status=status,
+        partner_id=partner_id,
+        lines=tuple(lines),
+        statements=tuple(ledger_statements(ledger, period, partner_id, record)),
+        program=record.program if record else program.program if program else None,
+        currency=record.currency if record else program.currency if program else None,
+        recorded=record is not None,
+        definitions=definitions or {},
+    )
+
+
+def by_partner(lines: Sequence[LedgerLine]) -> dict[str, list[LedgerLine]]:
+    """Stored lines per partner, in stored order."""
+    out: dict[str, list[LedgerLine]] = {}
+    for line in lines:
+        out.setdefault(line.partner_id, []).append(line)
+    return out

@@ -1,0 +1,325 @@
+"""What a statement needs that only the run knows, recorded with the run.
+
+A run stores, next to its lines and standings, each partner's score parts (metric, value, target,
+weight, fraction, better) with the scale, the tier goals the statement shows (the tier held under the
+demotion grace, the next tier: min_score and every ``requires``), the program's per-partner cap and
+budget figures, and the line kinds' declarations. A statement of a closed period renders from these,
+so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
+(docs/ledger.md); this module makes and reads that text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PluginError
+from ..results import LineKind, ScorePart
+
+if TYPE_CHECKING:
+    from ..computation import Computation
+    from ..context import PartnerFacts, RunContext
+    from ..pluginmanager import Plugins
+    from ..program import Program
+    from ..results import PayoutLine
+
+
+@dataclass(frozen=True, slots=True)
+class SectionRow:
+    """One figure or item of a section: a label, an amount (None when it has none) and a sentence."""
+
+    label: str
+    amount: Decimal | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementSection:
+    """A part of a statement a plugin contributes (``cosell_statement_sections``), recorded with the run
+    and shown the same way by every format: a title, figures, a table, what is still pending, and the
+    lines of the plugin's ``kinds``."""
+
+    title: str
+    card: SectionRow | None = None
+    """The figure the statement's summary shows for the section (html: a card)."""
+    totals: tuple[SectionRow, ...] = ()
+    """Figures: label and amount."""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    """A table: one tuple of cell texts a row, as many cells as ``columns``."""
+    pending: tuple[SectionRow, ...] = ()
+    """What is still due: the item, the amount still due and what it waits for."""
+    kinds: tuple[str, ...] = ()
+    """The line kinds whose lines the section shows (with their total)."""
+    summary: str = ""
+    """One sentence summing the section up (the terminal prints it)."""
+    empty: str = ""
+    """What the section says when it has no row, no figure and no line."""
+
+
+@dataclass(frozen=True, slots=True)
+class GoalRecord:
+    """A tier a partner aims at: its min_score and every ``requires`` (metric, needed value).
+    ``keep``: the tier is held under the demotion grace and the partner is not eligible for it."""
+
+    tier: str
+    min_score: Decimal
+    requires: tuple[tuple[str, Decimal], ...]
+    keep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRecord:
+    """One partner's recorded score parts and tier goals."""
+
+    parts: tuple[ScorePart, ...]
+    scale: Decimal | None
+    """The program's scoring scale; None when the program has no scoring section."""
+    goals: tuple[GoalRecord, ...]
+    top_tier: bool
+    sections: tuple[StatementSection, ...] = ()
+    """What plugins add to the partner's statement (``cosell_statement_sections``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What a run records for its statements: program-wide figures and the line kinds."""
+
+    program: str
+    currency: str
+    per_partner_cap: Decimal | None
+    program_budget: Decimal | None
+    line_kinds: tuple[LineKind, ...]
+    partners: Mapping[str, PartnerRecord] = field(default_factory=dict)
+
+
+# --- at run time ------------------------------------------------------------------------------------
+
+
+def partner_record(
+    program: Program,
+    score: Decimal,
+    parts: Sequence[ScorePart],
+    eligible: str,
+    assigned: str,
+    sections: Sequence[StatementSection] = (),
+) -> PartnerRecord:
+    """The score's own parts, the goals of the tier held under grace and of the tier above, and the
+    plugins' sections."""
+    scale = program.scoring.scale if program.scoring else None
+    if not assigned:
+        return PartnerRecord(tuple(parts), scale, (), False, tuple(sections))
+    rank = program.tier_rank(assigned)
+    goals = []
+
+    def goal(index: int, *, keep: bool = False) -> GoalRecord:
+        tier = program.tiers[index]
+        return GoalRecord(tier.name, tier.min_score, tuple(tier.requires.items()), keep)
+
+    if program.tier(assigned) is not None and program.tier_rank(eligible) < rank:
+        goals.append(goal(rank, keep=True))
+    top = rank + 1 >= len(program.tiers)
+    if not top:
+        goals.append(goal(rank + 1))
+    return PartnerRecord(tuple(parts), scale, tuple(goals), top, tuple(sections))
+
+
+def statement_sections(
+    plugins: Plugins, partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> tuple[StatementSection, ...]:
+    """Every plugin's sections for one partner's statement (``cosell_statement_sections``), in call
+    order. A plugin returning anything but StatementSections is a PluginError naming it."""
+    found: list[StatementSection] = []
+    for plugin, result in plugins.call_each(
+        "cosell_statement_sections",
+        partner_id=partner.id,
+        partner=partner,
+        lines=tuple(lines),
+        earlier_lines=context.history.lines_of(partner.id),
+        context=context,
+    ):
+        if result is None:
+            continue
+        if isinstance(result, StatementSection) or not isinstance(result, Iterable):
+            raise PluginError(
+                plugin,
+                f"cosell_statement_sections must return an iterable of StatementSection, not {result!r}",
+            )
+        for section in result:
+            if not isinstance(section, StatementSection):
+                raise PluginError(
+                    plugin, f"cosell_statement_sections returned {section!r}, not a StatementSection"
+                )
+            found.append(section)
+    return tuple(found)
+
+
+def run_record(computation: Computation, plugins: Plugins, only: str | None = None) -> RunRecord:
+    """What a run records for the statements of its partners (only partner ``only``, if given)."""
+    context = computation.context
+    program = context.program
+    caps = program.caps
+    partners = {}
+    for facts, standing in zip(computation.facts, computation.standings, strict=True):
+        if only is not None and facts.id != only:
+            continue
+        sections = statement_sections(plugins, facts, computation.lines.get(facts.id, ()), context)
+        partners[facts.id] = partner_record(
+            program,
+            standing.score.value,
+            standing.score.parts,
+            standing.tier.eligible,
+            standing.tier.assigned,
+            sections,
+        )
+    return RunRecord(
+        program=program.program,
+        currency=program.currency,
+        per_partner_cap=caps.per_partner if caps else None,
+        program_budget=caps.program_budget if caps else None,
+        line_kinds=tuple(context.line_kinds.values()),
+        partners=partners,
+    )
+
+
+# --- as the ledger stores it ------------------------------------------------------------------------
+
+
+def _number(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def encode_run(record: RunRecord) -> str:
+    """The run-wide part as JSON text (program, currency, cap and budget figures, line kinds)."""
+    return json.dumps(
+        {
+            "program": record.program,
+            "currency": record.currency,
+            "per_partner_cap": _number(record.per_partner_cap),
+            "program_budget": _number(record.program_budget),
+            "line_kinds": [asdict(kind) for kind in record.line_kinds],
+        },
+        sort_keys=True,
+    )
+
+
+def encode_partner(record: PartnerRecord) -> str:
+    """One partner's part as JSON text (score parts, scale, tier goals)."""
+    return json.dumps(
+        {
+            "parts": [
+                {
+                    "metric": p.metric,
+                    "value": _number(p.value),
+                    "target": str(p.target),
+                    "weight": str(p.weight),
+                    "fraction": str(p.fraction),
+                    "better": p.better,
+                }
+                for p in record.parts
+            ],
+            "scale": _number(record.scale),
+            "goals": [
+                {
+                    "tier": g.tier,
+                    "min_score": str(g.min_score),
+                    "requires": [[metric, str(needed)] for metric, needed in g.requires],
+                    "keep": g.keep,
+                }
+                for g in record.goals
+            ],
+            "top_tier": record.top_tier,
+            "sections": [_section_doc(s) for s in record.sections],
+        },
+        sort_keys=True,
+    )
+
+
+def _row_doc(row: SectionRow) -> dict[str, Any]:
+    return {"label": row.label, "amount": _number(row.amount), "text": row.text}
+
+
+def _row(doc: dict[str, Any]) -> SectionRow:
+    return SectionRow(doc["label"], _decimal(doc["amount"]), doc["text"])
+
+
+def _section_doc(section: StatementSection) -> dict[str, Any]:
+    return {
+        "title": section.title,
+        "card": None if section.card is None else _row_doc(section.card),
+        "totals": [_row_doc(r) for r in section.totals],
+        "columns": list(section.columns),
+        "rows": [list(r) for r in section.rows],
+        "pending": [_row_doc(r) for r in section.pending],
+        "kinds": list(section.kinds),
+        "summary": section.summary,
+        "empty": section.empty,
+    }
+
+
+def _section(doc: dict[str, Any]) -> StatementSection:
+    return StatementSection(
+        title=doc["title"],
+        card=None if doc["card"] is None else _row(doc["card"]),
+        totals=tuple(_row(r) for r in doc["totals"]),
+        columns=tuple(doc["columns"]),
+        rows=tuple(tuple(r) for r in doc["rows"]),
+        pending=tuple(_row(r) for r in doc["pending"]),
+        kinds=tuple(doc["kinds"]),
+        summary=doc["summary"],
+        empty=doc["empty"],
+    )
+
+
+def decode_run(text: str, partners: Mapping[str, str]) -> RunRecord:
+    """The record :func:`encode_run` and :func:`encode_partner` wrote."""
+    doc: dict[str, Any] = json.loads(text)
+    return RunRecord(
+        program=doc["program"],
+        currency=doc["currency"],
+        per_partner_cap=_decimal(doc["per_partner_cap"]),
+        program_budget=_decimal(doc["program_budget"]),
+        line_kinds=tuple(LineKind(**kind) for kind in doc["line_kinds"]),
+        partners={pid: decode_partner(body) for pid, body in partners.items()},
+    )
+
+
+def decode_partner(text: str) -> PartnerRecord:
+    doc: dict[str, Any] = json.loads(text)
+    return PartnerRecord(
+        parts=tuple(
+            ScorePart(
+                p["metric"],
+                _decimal(p["value"]),
+                Decimal(p["target"]),
+                Decimal(p["weight"]),
+                Decimal(p["fraction"]),
+                p["better"],
+            )
+            for p in doc["parts"]
+        ),
+        scale=_decimal(doc["scale"]),
+        goals=tuple(
+            GoalRecord(
+                g["tier"],
+                Decimal(g["min_score"]),
+                tuple((m, Decimal(n)) for m, n in g["requires"]),
+                g["keep"],
+            )
+            for g in doc["goals"]
+        ),
+        top_tier=doc["top_tier"],
+        sections=tuple(_section(s) for s in doc["sections"]),
+    )
+
+
+def encode(record: RunRecord) -> tuple[str, dict[str, str]]:
+    """The record as ``Ledger.record_run`` stores it: (program-wide text, partner id → text)."""
+    return encode_run(record), {pid: encode_partner(p) for pid, p in record.partners.items()}

@@ -1,0 +1,40 @@
+"""``--format json``: per partner its tier, score, period earnings and stored lines."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..money import format_money
+from .document import by_partner
+
+if TYPE_CHECKING:
+    from .document import StatementDocument
+
+
+def render(doc: StatementDocument) -> str:
+    lines = by_partner(doc.lines)
+    body: dict[str, Any] = {
+        "period": doc.period,
+        "status": doc.status,
+        "partners": [
+            {
+                "partner_id": s.partner_id,
+                "tier": s.assigned if s.standing_recorded else None,
+                "score": f"{s.score:.2f}" if s.standing_recorded else None,
+                "period_earnings": format_money(s.earnings),
+                "lines": [
+                    {
+                        "kind": line.kind,
+                        "deal_id": line.deal_id,
+                        "amount": format_money(line.amount),
+                        "withheld": line.withheld,
+                        "explanation": line.explanation,
+                    }
+                    for line in lines.get(s.partner_id, ())
+                ],
+            }
+            for s in doc.statements
+        ],
+    }
+    return json.dumps(body, indent=2) + "\n"

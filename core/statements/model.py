@@ -1,0 +1,437 @@
+"""The statement model: what a partner reads about its period, built from stored data.
+
+``PartnerStatement`` is the one place that derives what the lines imply: the lines grouped in the
+order of their kinds' declarations, the subtotal before adjustments and what the cap and the budget
+did to it, period earnings, what the next tier needs, and the sections plugins recorded (MDF claims).
+Every renderer (csv, json, html, terminal) renders it; none adds money up on its own. Which kind is an
+adjustment, counts in period earnings or is capped comes from the kinds' ``LineKind`` declarations,
+never from their names.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from ..money import round_score, show
+from ..results import LineKind, ScorePart
+from .facts import PartnerRecord, RunRecord, StatementSection, partner_record
+
+if TYPE_CHECKING:
+    from ..program import Program
+
+ZERO = Decimal(0)
+
+
+@functools.cache
+def installed_line_kinds() -> Mapping[str, LineKind]:
+    """The line kinds the built-in plugins declare, in declaration order: the fallback for lines stored
+    before the ledger recorded each run's kinds (docs/decisions.md)."""
+    from ..pluginmanager import Plugins  # here: only statements of an old ledger need the plugins loaded
+
+    return {name: kind for name, (_, kind) in Plugins(entry_points=False).line_kinds().items()}
+
+
+class StatementLine(Protocol):
+    """A payout line as statements read it: a computed ``PayoutLine`` or a stored ``LedgerLine``."""
+
+    @property
+    def partner_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def deal_id(self) -> str | None: ...
+    @property
+    def withheld(self) -> bool: ...
+    @property
+    def uncapped(self) -> bool: ...
+    @property
+    def tags(self) -> frozenset[str]: ...
+
+
+def declared(kinds: Mapping[str, LineKind], name: str) -> LineKind:
+    """A kind's declaration; a kind nobody declares (its plugin is gone) counts as a capped earning."""
+    found = kinds.get(name)
+    return found if found is not None else LineKind(name, name.replace("_", " ").capitalize())
+
+
+def period_earnings(lines: Iterable[StatementLine], kinds: Mapping[str, LineKind] | None = None) -> Decimal:
+    """SPEC "Period earnings": the sum of a partner's lines in the period whose kind counts in them
+    (MDF left out)."""
+    known = installed_line_kinds() if kinds is None else kinds
+    return sum((ln.amount for ln in lines if declared(known, ln.kind).period_earnings), ZERO)
+
+
+# --- the parts of a statement ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineGroup:
+    """The lines of one kind, in stored order."""
+
+    kind: str
+    lines: tuple[StatementLine, ...]
+    declaration: LineKind | None = None
+
+    @property
+    def title(self) -> str:
+        if self.declaration is not None:
+            return self.declaration.title
+        return self.kind.replace("_", " ").capitalize()
+
+    @property
+    def adjustment(self) -> bool:
+        return self.declaration is not None and self.declaration.adjustment
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustments:
+    """From the subtotal of the period's lines to period earnings: the cap, then the budget.
+
+    ``capped_subtotal`` is what the cap and the budget see (the lines not marked uncapped);
+    ``outside_caps`` the lines they never touch (clawbacks, plugin lines marked uncapped), MDF aside.
+    """
+
+    capped_subtotal: Decimal
+    outside_caps: Decimal
+    cap: Decimal | None
+    """The cap line's amount (negative), None when the partner's lines stayed under the cap."""
+    budget: Decimal | None
+    """The budget line's amount (negative), None when the program budget was not exceeded."""
+    earnings: Decimal
+    per_partner_cap: Decimal | None = None
+    program_budget: Decimal | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        """Every line before the cap and the budget, MDF left out."""
+        return self.capped_subtotal + self.outside_caps
+
+    @property
+    def after_cap(self) -> Decimal:
+        return self.capped_subtotal + (self.cap or ZERO)
+
+    @property
+    def after_budget(self) -> Decimal:
+        return self.after_cap + (self.budget or ZERO)
+
+    def cap_text(self) -> str:
+        if self.cap is not None:
+            return f"capped from {show(self.capped_subtotal)} to {show(self.after_cap)}"
+        if self.per_partner_cap is not None:
+            return (
+                f"{show(self.capped_subtotal)} is within the per-partner cap of {show(self.per_partner_cap)}"
+            )
+        return "no cap line"
+
+    def budget_text(self) -> str:
+        if self.budget is not None:
+            return f"scaled by the program budget from {show(self.after_cap)} to {show(self.after_budget)}"
+        if self.program_budget is not None:
+            # the budget's amount is the program's business, not the partner's
+            return "not scaled: the program stayed within its budget"
+        return "no budget line"
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One ``requires`` entry of a tier against the partner's metric."""
+
+    metric: str
+    needed: Decimal
+    value: Decimal | None
+
+    @property
+    def met(self) -> bool:
+        return self.value is not None and self.value >= self.needed
+
+    def text(self) -> str:
+        if self.met:
+            return f"{self.metric} ≥ {number(self.needed)}: met ({number(self.value or ZERO)})"
+        if self.value is None:
+            return f"{self.metric} ≥ {number(self.needed)}: undefined this period"
+        return (
+            f"{self.metric} ≥ {number(self.needed)}: {number(self.value)} now, "
+            f"{number(self.needed - self.value)} to go"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TierGoal:
+    """What a tier needs: its min_score and every ``requires``. ``keep`` is the tier a partner holds under
+    the demotion grace and is not eligible for; otherwise it is the tier above the assigned one."""
+
+    tier: str
+    min_score: Decimal
+    score: Decimal
+    requirements: tuple[Requirement, ...]
+    keep: bool = False
+
+    @property
+    def score_met(self) -> bool:
+        return self.score >= self.min_score
+
+    @property
+    def unmet(self) -> tuple[Requirement, ...]:
+        return tuple(r for r in self.requirements if not r.met)
+
+    def heading(self) -> str:
+        if self.keep:
+            return f"To be eligible for {self.tier} again (held under the demotion grace)"
+        return f"Next tier: {self.tier}"
+
+    def needs(self) -> list[tuple[str, bool]]:
+        """(sentence, met?) per condition: the min_score first, then each unmet requirement."""
+        if self.score_met:
+            score = f"score ≥ {number(self.min_score)}: met ({self.score:.2f})"
+        else:
+            score = (
+                f"score ≥ {number(self.min_score)}: {self.score:.2f} now, "
+                f"{number(self.min_score - self.score)} points to go"
+            )
+        return [(score, self.score_met), *((r.text(), False) for r in self.unmet)]
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerStatement:
+    """One partner's period: score against targets, tier and what the next one needs, lines in the
+    order of their kinds, adjustments and earnings, MDF. Built from a standing, the lines and what the
+    run recorded for the statement (or, for a fresh computation, the program)."""
+
+    partner_id: str
+    period: str
+    name: str | None
+    score: Decimal
+    eligible: str
+    assigned: str
+    reason: str
+    parts: tuple[ScorePart, ...]
+    """Scored metrics with target, weight and fraction; empty when not recorded."""
+    other_metrics: tuple[tuple[str, Decimal | None], ...]
+    """Metrics the score does not weigh (all of them when the parts are not recorded)."""
+    targets_known: bool
+    scale: Decimal | None
+    score_note: str | None
+    """Set when the program's targets do not give the stored score (the program changed since the run)."""
+    goals: tuple[TierGoal, ...] | None
+    """What the next tier (and a tier held under grace) needs; None when not recorded."""
+    top_tier: bool
+    groups: tuple[LineGroup, ...]
+    """Earning lines and the adjustments, in the order of their kinds."""
+    adjustments: Adjustments
+    other_groups: tuple[LineGroup, ...] = ()
+    """Lines of the kinds outside period earnings (MDF), in the order of their kinds."""
+    sections: tuple[StatementSection, ...] = ()
+    """What plugins add to the statement (MDF claims), as the run recorded it."""
+    standing_recorded: bool = True
+    """False for a partner with lines but no standing in the ledger."""
+
+    @property
+    def earnings(self) -> Decimal:
+        return self.adjustments.earnings
+
+    @property
+    def lines(self) -> tuple[StatementLine, ...]:
+        """Every line in the order of the groups, those outside period earnings (MDF) last."""
+        return tuple(ln for g in (*self.groups, *self.other_groups) for ln in g.lines)
+
+    def lines_of(self, kinds: Sequence[str]) -> tuple[StatementLine, ...]:
+        """The lines of these kinds, in group order."""
+        return tuple(ln for g in self.other_groups + self.groups if g.kind in kinds for ln in g.lines)
+
+    @classmethod
+    def build(
+        cls,
+        partner_id: str,
+        period: str,
+        *,
+        score: Decimal,
+        eligible: str,
+        assigned: str,
+        reason: str,
+        metrics: Mapping[str, Decimal | None],
+        lines: Sequence[StatementLine],
+        program: Program | None = None,
+        parts: Sequence[ScorePart] | None = None,
+        name: str | None = None,
+        record: PartnerRecord | None = None,
+        run: RunRecord | None = None,
+        standing_recorded: bool = True,
+    ) -> PartnerStatement:
+        """From the ledger: ``record`` and ``run`` are what the run recorded (None for rows stored before
+        the ledger recorded them: the statement then says "not recorded"). From a program at hand (a
+        fresh computation, tests): ``parts`` are the score's own parts, or derived from the program's
+        targets when not given. The sections are the record's (``record.sections``)."""
+        note = None
+        if record is None and program is not None:
+            scale = program.scoring.scale if program.scoring else None
+            if parts is None:
+                parts = score_parts(metrics, program)
+                if parts and scale is not None and _score_of(parts, scale) != score:
+                    note = (
+                        f"the program's targets and weights give a score of {_score_of(parts, scale):.2f}, "
+                        f"the ledger holds {score:.2f}: the program may have changed since the run"
+                    )
+            record = partner_record(program, score, parts, eligible, assigned)
+        if run is None and program is not None:
+            caps = program.caps
+            cap, budget = (caps.per_partner, caps.program_budget) if caps else (None, None)
+        elif run is not None:
+            cap, budget = run.per_partner_cap, run.program_budget
+        else:
+            cap = budget = None
+        kinds = (
+            {k.name: k for k in run.line_kinds}
+            if run is not None and run.line_kinds
+            else installed_line_kinds()
+        )
+        recorded_parts = record.parts if record else ()
+        scored = {p.metric for p in recorded_parts}
+        goals = None
+        if record is not None and assigned:
+            goals = tuple(
+                TierGoal(
+                    g.tier,
+                    g.min_score,
+                    score,
+                    tuple(Requirement(m, needed, metrics.get(m)) for m, needed in g.requires),
+                    g.keep,
+                )
+                for g in record.goals
+            )
+        earning = [ln for ln in lines if declared(kinds, ln.kind).period_earnings]
+        return cls(
+            partner_id=partner_id,
+            period=period,
+            name=name,
+            score=score,
+            eligible=eligible,
+            assigned=assigned,
+            reason=reason,
+            parts=recorded_parts,
+            other_metrics=tuple(sorted((k, v) for k, v in metrics.items() if k not in scored)),
+            targets_known=record is not None,
+            scale=record.scale if record else None,
+            score_note=note,
+            goals=goals,
+            top_tier=bool(record and assigned and record.top_tier),
+            groups=grouped(earning, kinds),
+            adjustments=adjustments_of(earning, kinds, per_partner_cap=cap, program_budget=budget),
+            other_groups=grouped([ln for ln in lines if not declared(kinds, ln.kind).period_earnings], kinds),
+            sections=record.sections if record else (),
+            standing_recorded=standing_recorded,
+        )
+
+
+# --- deriving the parts ----------------------------------------------------------------------------
+
+
+def grouped(
+    lines: Iterable[StatementLine], kinds: Mapping[str, LineKind] | None = None
+) -> tuple[LineGroup, ...]:
+    """Lines by kind in the order the kinds are declared (the built-in rules' in SPEC order): the
+    earning kinds, then kinds nobody declares (first seen first), then the adjustments (the cap, then
+    the budget), then the kinds outside period earnings (MDF). Lines keep their stored order inside a
+    kind."""
+    known = installed_line_kinds() if kinds is None else kinds
+    by_kind: dict[str, list[StatementLine]] = {}
+    for line in lines:
+        by_kind.setdefault(line.kind, []).append(line)
+    earning = [k for k, d in known.items() if d.period_earnings and not d.adjustment]
+    unknown = [k for k in by_kind if k not in known]
+    adjustments = [k for k, d in known.items() if d.adjustment]
+    other = [k for k, d in known.items() if not d.period_earnings and not d.adjustment]
+    order = [*earning, *unknown, *adjustments, *other]
+    return tuple(LineGroup(k, tuple(by_kind[k]), known.get(k)) for k in order if k in by_kind)
+
+
+def adjustments_of(
+    lines: Iterable[StatementLine],
+    kinds: Mapping[str, LineKind] | None = None,
+    *,
+    per_partner_cap: Decimal | None = None,
+    program_budget: Decimal | None = None,
+) -> Adjustments:
+    """The adjustment kinds that count in the program budget are the cap (applied first); those that
+    do not are the budget. Lines outside period earnings (MDF) are left out."""
+    known = installed_line_kinds() if kinds is None else kinds
+    capped = outside = ZERO
+    cap: Decimal | None = None
+    budget: Decimal | None = None
+    for line in lines:
+        kind = declared(known, line.kind)
+        if not kind.period_earnings:
+            continue
+        if kind.adjustment and kind.in_budget:
+            cap = (cap or ZERO) + line.amount
+        elif kind.adjustment:
+            budget = (budget or ZERO) + line.amount
+        elif line.uncapped:
+            outside += line.amount
+        else:
+            capped += line.amount
+    return Adjustments(
+        capped_subtotal=capped,
+        outside_caps=outside,
+        cap=cap,
+        budget=budget,
+        earnings=capped + outside + (cap or ZERO) + (budget or ZERO),
+        per_partner_cap=per_partner_cap,
+        program_budget=program_budget,
+    )
+
+
+def score_parts(metrics: Mapping[str, Decimal | None], program: Program) -> tuple[ScorePart, ...]:
+    """The score's parts from metric values and a program's targets (SPEC "Score and tier"): for a
+    caller holding the program; statements from the ledger use the recorded parts."""
+    if program.scoring is None:
+        return ()
+    return tuple(
+        ScorePart(
+            name,
+            metrics.get(name),
+            t.target,
+            t.weight,
+            _fraction(metrics.get(name), t.target, t.better),
+            t.better,
+        )
+        for name, t in program.scoring.metrics.items()
+    )
+
+
+def _fraction(value: Decimal | None, target: Decimal, better: str) -> Decimal:
+    # SPEC: f = min(metric ÷ target, 1), or min(target ÷ metric, 1) when lower is better (1 at 0);
+    # an undefined metric reaches 0.
+    if value is None:
+        return ZERO
+    if better == "lower":
+        reached = Decimal(1) if value <= 0 else target / value
+    else:
+        reached = value / target
+    return max(ZERO, min(reached, Decimal(1)))
+
+
+def _score_of(parts: Sequence[ScorePart], scale: Decimal) -> Decimal:
+    weight = sum((p.weight for p in parts), ZERO)
+    if weight == 0:
+        return ZERO
+    return round_score(scale * sum((p.weight * p.fraction for p in parts), ZERO) / weight)
+
+
+def number(value: Decimal) -> str:
+    """A metric value: two places when it has a fraction, thousands separated (``174,960``, ``0.5``)."""
+    if value == value.to_integral_value():
+        return f"{value.to_integral_value():,f}"
+    rounded = value.quantize(Decimal("0.01"))
+    return f"{rounded:,f}".rstrip("0").rstrip(".")

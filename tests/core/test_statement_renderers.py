@@ -1,0 +1,142 @@
+"""Statement formats are renderers registered by name (``cosell_statement_renderers``): cosell's own and
+a plugin's, looked up by ``--format``."""
+
+from decimal import Decimal
+
+import pytest
+
+from cosell import hookimpl
+from cosell.errors import ConfigError, PluginError
+from cosell.ledger import Ledger
+from cosell.periods import Period
+from cosell.pluginmanager import Plugins
+from cosell.results import LineKind, PayoutLine
+from cosell.statements import (
+    SectionRow,
+    StatementDocument,
+    StatementSection,
+    document,
+    render,
+    statement_renderers,
+)
+from cosell.testing import deal, partner, program, run_program
+
+Q3 = Period.parse("2026-Q3")
+
+
+@pytest.fixture
+def book(tmp_path):
+    with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+        ledger.record_run(
+            period=Q3,
+            program="Global Partner Program",
+            connector="files",
+            target="files:out",
+            lines=[PayoutLine("P1", "commission", Decimal("10.00"), "won D1", "D1")],
+            standings=[],
+            projections=[],
+            writes=[],
+        )
+        yield ledger
+
+
+class Totals:
+    """A plugin's format: one line a partner with its period earnings."""
+
+    @hookimpl
+    def cosell_statement_renderers(self, register):
+        def totals(doc: StatementDocument) -> str:
+            return "".join(f"{s.partner_id} {s.earnings}\n" for s in doc.statements)
+
+        register("totals", totals)
+
+
+def test_the_built_in_formats_are_registered_by_cosell_itself():
+    assert list(statement_renderers(Plugins(entry_points=False))) == ["csv", "json", "html", "terminal"]
+
+
+def test_a_plugin_registers_a_format_that_renders_from_the_ledger(book):
+    renderers = statement_renderers(Plugins(entry_points=False, extra={"totals": Totals()}))
+    assert render(book, "2026-Q3", None, "totals", renderers=renderers) == "P1 10.00\n"
+
+
+def test_an_unknown_format_names_the_known_ones(book):
+    renderers = statement_renderers(Plugins(entry_points=False, extra={"totals": Totals()}))
+    with pytest.raises(ConfigError, match=r"'pdf' is not one of csv, json, html, terminal, totals"):
+        render(book, "2026-Q3", None, "pdf", renderers=renderers)
+
+
+def test_a_plugin_registering_a_taken_format_name_is_an_error_naming_it():
+    class Csv:
+        @hookimpl
+        def cosell_statement_renderers(self, register):
+            register("csv", lambda doc: "")
+
+    with pytest.raises(PluginError, match="statement format 'csv'") as caught:
+        statement_renderers(Plugins(entry_points=False, extra={"my_csv": Csv()}))
+    assert "my_csv" in str(caught.value)
+
+
+def test_the_terminal_format_shows_each_partner_with_its_lines_and_earnings(book):
+    text = render(book, "2026-Q3", None, "terminal")
+    assert "Partner P1 (P1), 2026-Q3" in text and "won D1" in text and "10.00" in text
+    assert "[bold]" not in text and "\x1b[" not in text
+
+
+class Loyalty:
+    """A plugin kind declared as an adjustment counting in the budget (a cap of its own), and a section."""
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("loyalty_fee", "Loyalty fee", capped=False, adjustment=True)]
+
+    @hookimpl
+    def cosell_adjustments(self, lines):
+        return [PayoutLine(pid, "loyalty_fee", Decimal("-1.00"), "loyalty fee") for pid in sorted(lines)]
+
+    @hookimpl
+    def cosell_statement_sections(self, partner_id, lines, context):
+        earned = sum((ln.amount for ln in lines), Decimal(0))
+        return [
+            StatementSection(
+                "Loyalty",
+                totals=(SectionRow("Lines this period", earned),),
+                columns=("Partner", "Program"),
+                rows=((partner_id, context.program.program),),
+                pending=(SectionRow("next level", Decimal("5.00"), "reached at 10 joint activities"),),
+            )
+        ]
+
+
+def test_a_plugin_section_is_recorded_by_the_run_and_shown_by_every_format_from_the_ledger(cosell_ledger):
+    deals = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
+    plugins = Plugins(entry_points=False, extra={"loyalty": Loyalty()})
+    run_program(program(), [partner("P1")], deals, ledger=cosell_ledger, plugins=plugins)
+    page = render(cosell_ledger, "2026-Q3", "P1", "html")  # the plugin is not asked again
+    assert "<h3>Loyalty</h3>" in page and "reached at 10 joint activities" in page
+    assert "<b>next level pending</b> 5.00" in page
+    text = render(cosell_ledger, "2026-Q3", "P1", "terminal")
+    assert "next level pending 5.00: reached at 10 joint activities" in text
+
+
+def test_an_adjustment_kind_a_plugin_declares_is_shown_and_summed_as_an_adjustment(cosell_ledger):
+    deals = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
+    plugins = Plugins(entry_points=False, extra={"loyalty": Loyalty()})
+    run_program(program(), [partner("P1")], deals, ledger=cosell_ledger, plugins=plugins)
+    (statement,) = document(cosell_ledger, "2026-Q3", "P1").statements
+    assert [g.kind for g in statement.groups][-1] == "loyalty_fee"  # after the earnings, with the adjustments
+    assert statement.adjustments.cap == Decimal("-1.00")  # an adjustment inside the budget: applied first
+    assert statement.earnings == sum((ln.amount for ln in cosell_ledger.lines("2026-Q3")), Decimal(0))
+
+
+def test_a_section_hook_returning_something_else_stops_the_run_naming_the_plugin(cosell_ledger):
+    class Bad:
+        @hookimpl
+        def cosell_statement_sections(self):
+            return ["a title"]
+
+    plugins = Plugins(entry_points=False, extra={"bad": Bad()})
+    with pytest.raises(PluginError, match="not a StatementSection") as caught:
+        run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert "bad" in str(caught.value)
+    assert cosell_ledger.periods() == []

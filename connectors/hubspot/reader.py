@@ -10,7 +10,7 @@
 - Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
   HubSpot) and removes them; a full read also drops every snapshot record it did not see. Records
   archived and purged between two syncs are caught by the reconciliation: once every 90 days each
-  stream read incrementally is checked against the portal's ids (see :meth:`HubSpotSync._live_ids`).
+  stream read incrementally is checked against the portal's ids (see :meth:`SearchStream.live_ids`).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class HubSpotSync:
     def declared(self) -> Iterator[Stream]:
         """The streams as the sync helper reads them (the cursor of each is named after its object)."""
         for obj, props, first_filters in self.streams():
-            source = _SearchStream(self, obj, props, first_filters)
+            source = SearchStream(self.client, self.s, self.store, self.key, obj, props, first_filters)
             yield Stream(obj, obj, source, removed=partial(self._unlink, obj))
 
     def run(self) -> dict[str, int]:
@@ -120,71 +120,6 @@ class HubSpotSync:
     def _unlink(self, obj: str, ids: Sequence[str]) -> None:
         """Records that left the snapshot take their stored associations with them."""
         self.store.snapshot_delete(self.key, _links_object(obj), ids)
-
-    def _live_ids(self, obj: str, first_filters: list[dict[str, Any]]) -> set[str]:
-        """The ids of the snapshot's ``obj`` records that the portal still has (not archived).
-
-        A search asking only for ``hs_object_id`` with the stream's first-read filter, 200 a page (the
-        list endpoint gives 100 a page and cannot filter, so it would page through every customer
-        company and untyped engagement too); then the snapshot ids it did not return (records that no
-        longer match the filter) are asked for by batch read, 100 a call, and those not found are gone.
-        """
-        live = {
-            r["id"]
-            for page in self._search(obj, ["hs_object_id"], first_filters, None, ID_SEARCH_PAGE)
-            for r in page
-        }
-        unsure = sorted(self.store.snapshot_ids(self.key, obj) - live)
-        for start in range(0, len(unsure), BATCH_READ_SIZE):
-            rows = self.client.batch_read(obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
-            live.update(str(r["id"]) for r in rows)
-        return live
-
-    def _search(
-        self,
-        obj: str,
-        props: list[str],
-        filters: list[dict[str, Any]],
-        since: datetime | None,
-        size: int | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
-        last id read whenever one query's results are spent."""
-        size = size or self.s.search_page_size
-        last_id: str | None = None
-        while True:
-            group = list(filters)
-            if since is not None:
-                millis = str(int(since.timestamp() * 1000))
-                group.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": millis})
-            if last_id is not None:
-                group.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
-            body: dict[str, Any] = {
-                "filter_groups": [{"filters": group}] if group else [],
-                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                "properties": props,
-                "limit": size,
-            }
-            in_window = 0
-            after: str | None = None
-            while True:
-                try:
-                    page = self.client.search(obj, {**body, "after": after})
-                except HubSpotRefused as exc:
-                    raise ConfigError(
-                        f"HubSpot refused a search of {obj}: {exc.message}",
-                        hint="check the hubspot settings (property and object names) against the portal",
-                    ) from None
-                results = page["results"]
-                if results:
-                    yield results
-                in_window += len(results)
-                if not page["next"] or not results:
-                    return
-                if in_window + size > SEARCH_CAP:
-                    last_id = results[-1]["id"]
-                    break
-                after = str(page["next"])
 
     # -- associations, pipelines, label-only partners ------------------------------------------------------
 
@@ -226,32 +161,103 @@ class HubSpotSync:
         return read
 
 
-class _SearchStream:
-    """One object's pages for the sync helper: a first read asks only for what cosell uses (the
-    stream's filters); later reads every record modified since the cursor. Archived ids (when
-    ``read_archived``) depart every sync."""
+class SearchStream:
+    """One object's pages for the sync helper, through the search API: a first read asks only for what
+    cosell uses (the stream's first-read filters), later reads for every record modified since the
+    cursor; archived ids (when ``read_archived``) depart every sync."""
 
     def __init__(
-        self, sync: HubSpotSync, obj: str, props: list[str], first_filters: list[dict[str, Any]]
+        self,
+        client: HubSpotClient,
+        settings: HubSpotSettings,
+        store: SnapshotStore,
+        key: str,
+        obj: str,
+        props: list[str],
+        first_filters: list[dict[str, Any]],
     ) -> None:
-        self.sync = sync
+        self.client = client
+        self.settings = settings
+        self.store = store
+        self.key = key
         self.obj = obj
         self.props = props
         self.first_filters = first_filters
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         filters = [] if since else self.first_filters
-        for results in self.sync._search(self.obj, self.props, filters, since):
+        for results in self.search(self.props, filters, since):
             yield [
                 Row(r["id"], r["properties"], to_stamp(r["properties"].get("hs_lastmodifieddate")))
                 for r in results
             ]
 
     def departed(self, since: datetime | None) -> list[str]:
-        return self.sync.client.archived_ids(self.obj) if self.sync.s.read_archived else []
+        return self.client.archived_ids(self.obj) if self.settings.read_archived else []
 
     def live_ids(self) -> set[str]:
-        return self.sync._live_ids(self.obj, self.first_filters)
+        """The ids of the snapshot's records that the portal still has (not archived).
+
+        A search asking only for ``hs_object_id`` with the stream's first-read filter, 200 a page (the
+        list endpoint gives 100 a page and cannot filter, so it would page through every customer
+        company and untyped engagement too); then the snapshot ids it did not return (records that no
+        longer match the filter) are asked for by batch read, 100 a call, and those not found are gone.
+        """
+        live = {
+            r["id"]
+            for page in self.search(["hs_object_id"], self.first_filters, None, ID_SEARCH_PAGE)
+            for r in page
+        }
+        unsure = sorted(self.store.snapshot_ids(self.key, self.obj) - live)
+        for start in range(0, len(unsure), BATCH_READ_SIZE):
+            rows = self.client.batch_read(self.obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
+            live.update(str(r["id"]) for r in rows)
+        return live
+
+    def search(
+        self,
+        props: list[str],
+        filters: list[dict[str, Any]],
+        since: datetime | None,
+        size: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
+        last id read whenever one query's results are spent."""
+        size = size or self.settings.search_page_size
+        last_id: str | None = None
+        while True:
+            group = list(filters)
+            if since is not None:
+                millis = str(int(since.timestamp() * 1000))
+                group.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": millis})
+            if last_id is not None:
+                group.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+            body: dict[str, Any] = {
+                "filter_groups": [{"filters": group}] if group else [],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props,
+                "limit": size,
+            }
+            in_window = 0
+            after: str | None = None
+            while True:
+                try:
+                    page = self.client.search(self.obj, {**body, "after": after})
+                except HubSpotRefused as exc:
+                    raise ConfigError(
+                        f"HubSpot refused a search of {self.obj}: {exc.message}",
+                        hint="check the hubspot settings (property and object names) against the portal",
+                    ) from None
+                results = page["results"]
+                if results:
+                    yield results
+                in_window += len(results)
+                if not page["next"] or not results:
+                    return
+                if in_window + size > SEARCH_CAP:
+                    last_id = results[-1]["id"]
+                    break
+                after = str(page["next"])
 
 
 def storage_key(portal_id: str) -> str:

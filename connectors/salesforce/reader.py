@@ -222,7 +222,7 @@ class StreamReader:
             Row(
                 str(row["Id"]),
                 None if since is not None and _truthy(row.get("IsDeleted")) else stream.payload(row),
-                _later(None, row.get("SystemModstamp")),
+                _stamp(row.get("SystemModstamp")),
             )
             for row in self.source.rows(text, stream.sobject, include_deleted=everything)
         )
@@ -265,14 +265,14 @@ def sync_all(client: SalesforceClient, sync: SnapshotSync, settings: SalesforceS
     return {name: result.changed for name, result in results.items()}
 
 
-def _later(current: datetime | None, stamp: Any) -> datetime | None:
-    if not stamp:
-        return current
+def _stamp(value: Any) -> datetime | None:
+    """A ``SystemModstamp`` as a datetime (None when missing or unreadable: it then moves no cursor)."""
+    if not value:
+        return None
     try:
-        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return current
-    return moment if current is None or moment > current else current
+        return None
 
 
 # --- records from the snapshot ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Pieces both CRM connectors share: retries that honour Retry-After, incremental-sync cursors, and
-the reconciliation that removes records the CRM purged.
+"""Pieces both CRM connectors share: retries that honour Retry-After, and the sync of a CRM's streams
+into the snapshot (:class:`SnapshotSync`: full or incremental reads with their cursors, chunked upserts,
+deletions, the reconciliation that removes records the CRM purged, and when to read everything again).
 
 Retries are bounded by time, not by a small count: under a 30 % fault storm five attempts still lose
 about 0.2 % of calls, while a time budget keeps trying as long as a scheduled run can afford to.
@@ -10,10 +11,10 @@ from __future__ import annotations
 import logging
 import random
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -22,7 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from cosell.errors import ConfigError, UnreachableError
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
+    from cosell.snapshot import SnapshotStore
 
 log = logging.getLogger("cosell.connectors")
 T = TypeVar("T")
@@ -112,6 +113,9 @@ def tls_not_trusted(what: str, server: str, variable: str) -> UnreachableError:
     )
 
 
+# --- one sync of a CRM's streams into the snapshot --------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where an incremental read of one stream stopped: the newest modification stamp seen.
@@ -127,8 +131,10 @@ class Cursor:
     overlap: timedelta = timedelta(minutes=5)
 
     @classmethod
-    def load(cls, ledger: Ledger, connector: str, stream: str, overlap: timedelta | None = None) -> Cursor:
-        text = ledger.cursor(connector, stream)
+    def load(
+        cls, store: SnapshotStore, connector: str, stream: str, overlap: timedelta | None = None
+    ) -> Cursor:
+        text = store.cursor(connector, stream)
         value = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
         return cls(connector, stream, value, overlap if overlap is not None else timedelta(minutes=5))
 
@@ -138,19 +144,20 @@ class Cursor:
         return None if self.value is None else self.value - self.overlap
 
     def advanced(self, seen: datetime | None) -> Cursor:
+        """This cursor moved to ``seen`` when that is newer (a cursor never goes back)."""
         if seen is None or (self.value is not None and seen <= self.value):
             return self
         return Cursor(self.connector, self.stream, seen.astimezone(UTC), self.overlap)
 
-    def save(self, ledger: Ledger) -> None:
+    def save(self, store: SnapshotStore) -> None:
         if self.value is not None:
-            ledger.set_cursor(
+            store.set_cursor(
                 self.connector, self.stream, self.value.astimezone(UTC).isoformat().replace("+00:00", "Z")
             )
 
 
 RECONCILED_STREAM = "reconciled"
-"""The cursor (per connector) holding when the snapshot was last checked against the CRM's ids."""
+"""The connector state (per connector) holding when the snapshot was last checked against the CRM's ids."""
 
 
 def _wall_clock() -> datetime:
@@ -168,8 +175,8 @@ class Reconciler:
     incrementally is checked against an ids-only read of the CRM, and snapshot records missing there
     are removed.
 
-    The wall clock decides only *when* to check (the time of the last check is kept as a cursor); it
-    never changes what a run computes from the records it reads.
+    The wall clock decides only *when* to check (the time of the last check is kept as connector
+    state); it never changes what a run computes from the records it reads.
     """
 
     def __init__(
@@ -182,38 +189,38 @@ class Reconciler:
         """Records removed per object by the last check this process made."""
         self.checked = False
 
-    def due(self, ledger: Ledger) -> bool:
+    def due(self, store: SnapshotStore) -> bool:
         """True when the snapshot was never checked, or the last check is a retention window old."""
-        text = ledger.cursor(self.connector, RECONCILED_STREAM)
+        text = store.state(self.connector, RECONCILED_STREAM)
         if not text:
             return True
         last = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return self.clock() - last >= self.retention
 
-    def remove_missing(self, ledger: Ledger, obj: str, live_ids: Iterable[str]) -> list[str]:
+    def remove_missing(self, store: SnapshotStore, obj: str, live_ids: Iterable[str]) -> list[str]:
         """Remove the snapshot records of ``obj`` that are not among ``live_ids`` (read whole before
         anything is removed, so a read that fails half-way removes nothing); returns their ids."""
         live = set(live_ids)
-        gone = sorted(ledger.snapshot_ids(self.connector, obj) - live)
+        gone = sorted(store.snapshot_ids(self.connector, obj) - live)
         if gone:
-            ledger.snapshot_delete(self.connector, obj, gone)
+            store.snapshot_delete(self.connector, obj, gone)
         self.left[obj] = self.left.get(obj, 0) + len(gone)
         self.checked = True
         return gone
 
     def check_after_refusals(
-        self, ledger: Ledger | None, errors: Iterable[str | None], gone_codes: tuple[str, ...]
+        self, store: SnapshotStore | None, errors: Iterable[str | None], gone_codes: tuple[str, ...]
     ) -> None:
         """Make the next sync check the ids when the CRM refused a write because the record does not
         exist (``gone_codes``: the error codes saying so): it was deleted, and maybe purged already,
         so only the check can take it out of the snapshot (and its payouts) before the window ends."""
-        if ledger is not None and any(e is not None and e.startswith(gone_codes) for e in errors):
-            ledger.set_cursor(self.connector, RECONCILED_STREAM, "")
+        if store is not None and any(e is not None and e.startswith(gone_codes) for e in errors):
+            store.set_state(self.connector, RECONCILED_STREAM, "")
 
-    def done(self, ledger: Ledger) -> None:
+    def done(self, store: SnapshotStore) -> None:
         """Record that the snapshot was checked now (a first read, being full, counts as a check)."""
         stamp = self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z")
-        ledger.set_cursor(self.connector, RECONCILED_STREAM, stamp)
+        store.set_state(self.connector, RECONCILED_STREAM, stamp)
 
     def note(self, crm: str) -> str | None:
         """The run-output line saying how many records left, when this process checked a stream."""
@@ -226,6 +233,175 @@ class Reconciler:
         records = "record" if total == 1 else "records"
         return f"{crm} ids checked against the snapshot: {total} deleted {records} left it ({per})"
 
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record a stream read gives: its id, its snapshot payload (None: deleted in the CRM) and its
+    modification stamp (None when it has none)."""
+
+    id: str
+    payload: Mapping[str, Any] | None
+    stamp: datetime | None = None
+
+
+class StreamSource(Protocol):
+    """How one CRM stream is read; the CRM's own calls (SOQL, search windows, ...) live behind it."""
+
+    def pages(self, since: datetime | None) -> Iterable[Sequence[Row]]:
+        """Pages of rows. ``since`` None: every record the stream holds now (the stream's filter
+        applied). Otherwise the records modified at or after ``since``, deleted ones as rows without
+        payload where the CRM can tell."""
+        ...
+
+    def departed(self, since: datetime | None) -> Iterable[str]:
+        """Ids to take out of the snapshot that the pages do not give: records deleted (HubSpot's
+        archive) or no longer matching the stream's filter since ``since``. Asked after the pages."""
+        ...
+
+    def live_ids(self) -> Iterable[str]:
+        """The ids of every record the stream holds now (an ids-only read, for the reconciliation)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One stream a connector declares: the snapshot object it fills, its cursor's name, its source."""
+
+    object: str
+    cursor: str
+    source: StreamSource
+    full_each_run: bool = False
+    """Read whole every run and keep no cursor (rows whose changes do not touch any stamp)."""
+    removed: Callable[[Sequence[str]], None] | None = None
+    """Told the ids that left the snapshot (before the cursor is saved), to drop what hangs on them."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    """What one stream's sync did."""
+
+    full: bool
+    """Whether the read was full (it then replaced the stream's snapshot)."""
+    read: int
+    """Live records the CRM gave."""
+    stored: int
+    """Records stored because they differ from the snapshot (new or changed)."""
+    deleted: int
+    """Records removed: deleted in the CRM, no longer matching the filter, or missing from a full read."""
+    reconciled: int = 0
+    """Records removed by the check against the CRM's ids."""
+
+    @property
+    def changed(self) -> int:
+        """Records the snapshot gained, changed or lost."""
+        return self.stored + self.deleted + self.reconciled
+
+
+UPSERT_CHUNK = 2000
+"""Changed records stored per snapshot upsert: a sync that fails half-way keeps what it stored (its
+cursor is not saved, so the same records are read again)."""
+
+
+def _stored(payload: Mapping[str, Any]) -> Any:
+    """A payload as the snapshot gives it back (JSON round trip), for comparing."""
+    from cosell.ledger import decode_json, encode_json
+
+    return decode_json(encode_json(payload))
+
+
+class SnapshotSync:
+    """One sync of a CRM's streams into the snapshot under ``key`` (Singer/dlt style: the connector
+    declares streams and reads pages; this owns everything else).
+
+    - Full or incremental: a stream is read whole when asked (``full``: ``--full-sync``, the first read
+      of a CRM, a last full read ``full_read_after_days`` old: :meth:`decide_full`), when it has no
+      cursor yet (a new stream, or one whose fields or filter changed) and, for ``full_each_run``
+      streams, every run. A full read makes the snapshot equal to what it read; an incremental read asks
+      for records modified since the cursor minus the ``overlap`` window.
+    - Only records that differ from the snapshot are stored, ``UPSERT_CHUNK`` at a time.
+    - Deletions: rows without payload, the source's ``departed`` ids, and (full reads) every snapshot
+      record the read did not give.
+    - The reconciliation (:class:`Reconciler`): when due, each stream read incrementally is checked
+      against the CRM's ids.
+    - Cursor saved last: a sync that fails half-way reads the same records again next time.
+    """
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        key: str,
+        *,
+        overlap: timedelta,
+        full: bool = False,
+        reconciler: Reconciler | None = None,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.overlap = overlap
+        self.full = full
+        self.reconciler = reconciler
+        self._check = False
+
+    def decide_full(self, *, forced: bool, after_days: float | None, now: datetime) -> str | None:
+        """Set :attr:`full` as :func:`full_read_due` says; returns the note saying why, if any."""
+        self.full, why = full_read_due(self.store, self.key, forced=forced, after_days=after_days, now=now)
+        return why
+
+    def run(self, streams: Iterable[Stream]) -> dict[str, StreamResult]:
+        """Sync every stream, in order; then record the reconciliation when one was made (or the read
+        was full, which needs none)."""
+        self._check = self.reconciler is not None and self.reconciler.due(self.store)
+        results = {stream.object: self.stream(stream) for stream in streams}
+        if (self._check or self.full) and self.reconciler is not None:
+            self.reconciler.done(self.store)
+        return results
+
+    def finished(self, now: datetime) -> None:
+        """Record a full read as done at ``now`` (call once the whole sync has succeeded)."""
+        if self.full:
+            full_read_done(self.store, self.key, now)
+
+    def stream(self, stream: Stream) -> StreamResult:
+        """Sync one stream (see the class docstring)."""
+        store, key, obj = self.store, self.key, stream.object
+        cursor = Cursor.load(store, key, stream.cursor, self.overlap)
+        since = None if self.full or stream.full_each_run else cursor.since
+        before = dict(store.snapshot(key, obj))
+        newest: datetime | None = None
+        seen: set[str] = set()
+        gone: set[str] = set()
+        upserts: list[tuple[str, Mapping[str, Any]]] = []
+        read = stored = 0
+        for page in stream.source.pages(since):
+            for row in page:
+                if row.stamp is not None and (newest is None or row.stamp > newest):
+                    newest = row.stamp
+                if row.payload is None:
+                    gone.add(row.id)
+                    continue
+                read += 1
+                seen.add(row.id)
+                if before.get(row.id) != _stored(row.payload):
+                    upserts.append((row.id, row.payload))
+                if len(upserts) >= UPSERT_CHUNK:
+                    stored += store.snapshot_upsert(key, obj, upserts)
+                    upserts = []
+        if upserts:
+            stored += store.snapshot_upsert(key, obj, upserts)
+        gone.update(stream.source.departed(since))
+        if since is None:
+            gone.update(rid for rid in before if rid not in seen)
+        # only what the snapshot holds (before this read, or stored by it) is removed and reported
+        removed = sorted(rid for rid in gone if rid in before or rid in seen)
+        deleted = store.snapshot_delete(key, obj, removed) if removed else 0
+        reconciled: list[str] = []
+        if since is not None and self._check and self.reconciler is not None:
+            reconciled = self.reconciler.remove_missing(store, obj, stream.source.live_ids())
+        if stream.removed is not None and (removed or reconciled):
+            stream.removed(sorted({*removed, *reconciled}))
+        if not stream.full_each_run:
+            cursor.advanced(newest).save(store)  # saved last
+        return StreamResult(since is None, read, stored, deleted, len(reconciled))
 
 
 # --- managed fields must be fields cosell owns -------------------------------------------------------
@@ -299,40 +475,40 @@ def check_managed_names(
 # --- which CRM a ledger's snapshot belongs to, and when to read it whole again -----------------------
 
 FULL_READ_AT = "full_read_at"
-"""The cursor (under a CRM's storage key) holding when its last full read finished (audit time, UTC)."""
+"""The connector state (under a CRM's storage key) holding when its last full read finished (audit time, UTC)."""
 IDENTITY = "identity"
-"""The cursor (under the connector's bare name) holding the storage key of the CRM it last read."""
+"""The connector state (under the connector's bare name) holding the storage key of the CRM it last read."""
 
 
-def identity_notes(ledger: Ledger, connector: str, key: str, what: str) -> list[str]:
+def identity_notes(store: SnapshotStore, connector: str, key: str, what: str) -> list[str]:
     """What to tell the user when the CRM behind a connector is not the one this ledger last read
     (a refreshed sandbox, another org), or when the ledger holds a snapshot from before snapshots were
     keyed by the CRM's identity. Either way nothing of the other CRM is used: its rows sit under
     another key. Records ``key`` as the CRM this ledger reads now."""
     notes = []
-    before = ledger.cursor(connector, IDENTITY)
+    before = store.state(connector, IDENTITY)
     if before and before != key:
         notes.append(
             f"{what} {key.partition(':')[2]} is not the one this ledger last read "
             f"({before.partition(':')[2]}): read in full; nothing synced from the other one "
             "(snapshot, cursors, pending writes) is used"
         )
-    elif not before and ledger.cursor(key, FULL_READ_AT) is None and _has_unkeyed_rows(ledger, connector):
+    elif not before and store.state(key, FULL_READ_AT) is None and _has_unkeyed_rows(store, connector):
         notes.append(
             f"this ledger's snapshot was not keyed by the {what}'s id (an older cosell): read in full"
         )
     if before != key:
-        ledger.set_cursor(connector, IDENTITY, key)
+        store.set_state(connector, IDENTITY, key)
     return notes
 
 
-def _has_unkeyed_rows(ledger: Ledger, connector: str) -> bool:
+def _has_unkeyed_rows(store: SnapshotStore, connector: str) -> bool:
     objects = ("Account", "Opportunity", "companies", "deals")
-    return any(ledger.snapshot_count(connector, obj) for obj in objects)
+    return any(store.snapshot_count(connector, obj) for obj in objects)
 
 
 def full_read_due(
-    ledger: Ledger, key: str, *, forced: bool, after_days: float | None, now: datetime
+    store: SnapshotStore, key: str, *, forced: bool, after_days: float | None, now: datetime
 ) -> tuple[bool, str | None]:
     """Whether this sync reads every stream whole (so the managed values compared before writing are
     the CRM's own, not the snapshot's copy), and the note that says why. Due when asked for
@@ -340,7 +516,7 @@ def full_read_due(
     the clock only decides when to read, never what a run computes."""
     if forced:
         return True, "read in full (--full-sync): managed values compared with what the CRM holds now"
-    last_text = ledger.cursor(key, FULL_READ_AT)
+    last_text = store.state(key, FULL_READ_AT)
     if not last_text:
         return True, None
     if after_days is None:
@@ -354,6 +530,6 @@ def full_read_due(
     )
 
 
-def full_read_done(ledger: Ledger, key: str, now: datetime) -> None:
+def full_read_done(store: SnapshotStore, key: str, now: datetime) -> None:
     stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    ledger.set_cursor(key, FULL_READ_AT, stamp)
+    store.set_state(key, FULL_READ_AT, stamp)

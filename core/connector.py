@@ -7,51 +7,45 @@ for the records, computes, plans the field values, and hands the connector only 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+# The write-value types live in .fields (the ledger's outbox uses them too); re-exported from here.
+from .fields import (
+    ACCOUNT_FIELDS,
+    DEAL_FIELDS,
+    MANAGED_FIELDS,
+    FieldValues,
+    FieldWrite,
+    ObjectName,
+    RecordKey,
+    WriteOutcome,
+)
 from .records import RecordSet
+from .snapshot import SnapshotStore
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
     from .program import Program
 
-ObjectName = Literal["account", "deal"]
-"""Canonical names of the objects cosell writes: a partner's account and a deal."""
-
-ACCOUNT_FIELDS = ("tier", "score", "period_earnings")
-DEAL_FIELDS = ("incentive", "incentive_status", "incentive_note")
-MANAGED_FIELDS: Mapping[str, tuple[str, ...]] = {"account": ACCOUNT_FIELDS, "deal": DEAL_FIELDS}
-"""The only fields cosell ever writes, by canonical name; each connector maps them to its own names."""
-
-RecordKey = tuple[str, str]
-"""(object, record id)."""
-
-FieldValues = Mapping[str, str | None]
-"""Canonical field name → value as text (money and scores as plain decimals); None clears the field."""
-
-
-@dataclass(frozen=True, slots=True)
-class FieldWrite:
-    """The managed fields one record should hold (only those that differ from the target)."""
-
-    object: ObjectName
-    record_id: str
-    values: FieldValues
-    old: FieldValues = field(default_factory=dict)
-
-    @property
-    def key(self) -> RecordKey:
-        return (self.object, self.record_id)
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOutcome:
-    """What the target said of one record's write: confirmed, or refused with the target's error."""
-
-    key: RecordKey
-    ok: bool
-    error: str | None = None
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "DEAL_FIELDS",
+    "MANAGED_FIELDS",
+    "Connector",
+    "ConnectorFactory",
+    "ConnectorSpec",
+    "FieldValues",
+    "FieldWrite",
+    "Notes",
+    "ObjectName",
+    "RecordKey",
+    "SetupFunction",
+    "SetupResult",
+    "SnapshotStore",
+    "Syncs",
+    "Targets",
+    "WriteOutcome",
+]
 
 
 class Connector(Protocol):
@@ -61,7 +55,7 @@ class Connector(Protocol):
     write_batch_size: int
     """How many records one write call may carry (200 for Salesforce collections, 100 for HubSpot)."""
 
-    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+    def read(self, program: Program, ledger: SnapshotStore) -> RecordSet:
         """Every record the engine computes from. CRM connectors sync into the ledger's snapshot first."""
         ...
 
@@ -126,7 +120,7 @@ class ConnectorSpec:
 class Syncs(Protocol):
     """Connectors that keep a snapshot in the ledger implement ``sync`` (``cosell sync``)."""
 
-    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+    def sync(self, program: Program, ledger: SnapshotStore) -> Mapping[str, int]:
         """Pull records changed since the cursors into the snapshot; returns counts per object."""
         ...
 

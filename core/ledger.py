@@ -31,8 +31,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-from .connector import FieldWrite, ObjectName
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
+from .fields import FieldWrite, ObjectName
 from .gc_pause import gc_paused
 from .money import to_cents
 from .periods import Period, PeriodKind
@@ -1282,6 +1282,14 @@ class Ledger:
         stmt = self._upsert(cursors_table, ["connector", "stream"], ["value"])
         with self._write() as conn:
             conn.execute(stmt, [{"connector": connector, "stream": stream, "value": value}])
+
+    def state(self, connector: str, name: str) -> str | None:
+        """A connector's own value (a Bulk job id, when the last full read was): kept in the cursors
+        table beside the read positions, under names no stream takes (docs/ledger.md)."""
+        return self.cursor(connector, name)
+
+    def set_state(self, connector: str, name: str, value: str) -> None:
+        self.set_cursor(connector, name, value)
 
     def snapshot_ids(self, connector: str, obj: str) -> set[str]:
         """The ids of every stored record of ``connector``'s ``obj`` (payloads are not read)."""

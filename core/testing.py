@@ -34,6 +34,7 @@ from .pluginmanager import Plugins
 from .program import LoadedProgram, Program, parse_program
 from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Partner, RecordSet
 from .results import History, LedgerLine
+from .snapshot import SnapshotStore
 from .statements import render as render_statement
 
 BASE_PROGRAM: dict[str, Any] = {
@@ -180,7 +181,7 @@ class MemoryConnector:
     refuse: frozenset[str] = frozenset()
     """Record ids whose writes the target refuses, as a CRM's validation rule would."""
 
-    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+    def read(self, program: Program, ledger: SnapshotStore) -> RecordSet:
         return self.records
 
     def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:

@@ -10,23 +10,24 @@
 - Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
   HubSpot) and removes them; a full read also drops every snapshot record it did not see. Records
   archived and purged between two syncs are caught by the reconciliation: once every 90 days each
-  stream read incrementally is checked against the portal's ids (see :meth:`HubSpotSync._live_ids`).
+  stream read incrementally is checked against the portal's ids (see :meth:`SearchStream.live_ids`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from cosell.connectors.common import Cursor, Reconciler
+from cosell.connectors.common import Row, SnapshotSync, Stream
 from cosell.errors import ConfigError
 
 from .client import HubSpotClient, HubSpotRefused
 from .mapping import HubSpotSettings, Snapshot, Stage, to_stamp
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
+    from cosell.snapshot import SnapshotStore
 
 CONNECTOR = "hubspot"
 SEARCH_CAP = 10_000
@@ -45,27 +46,17 @@ def _links_object(stream: str) -> str:
 
 
 class HubSpotSync:
-    """One sync of the snapshot (see the module docstring)."""
+    """One sync of the snapshot (see the module docstring): the streams go through ``sync``
+    (:class:`~cosell.connectors.common.SnapshotSync`), then associations, pipelines and the companies
+    only a partner label names."""
 
-    def __init__(
-        self,
-        client: HubSpotClient,
-        settings: HubSpotSettings,
-        ledger: Ledger,
-        key: str = CONNECTOR,
-        *,
-        full: bool = False,
-        reconciler: Reconciler | None = None,
-    ) -> None:
+    def __init__(self, client: HubSpotClient, settings: HubSpotSettings, sync: SnapshotSync) -> None:
         self.client = client
         self.s = settings
-        self.ledger = ledger
-        self.key = key
-        """The ledger key of this portal's snapshot and cursors (:func:`storage_key`)."""
-        self.full = full
-        """Read every stream whole, whatever the cursors say."""
-        self.reconciler = reconciler
-        self._check = False
+        self.sync = sync
+        self.store = sync.store
+        self.key = sync.key
+        """The store key of this portal's snapshot and cursors (:func:`storage_key`)."""
 
     # -- the streams ------------------------------------------------------------------------------------
 
@@ -87,6 +78,12 @@ class HubSpotSync:
             streams.append((s.mdf_object, s.mdf_properties(), []))
         return streams
 
+    def declared(self) -> Iterator[Stream]:
+        """The streams as the sync helper reads them (the cursor of each is named after its object)."""
+        for obj, props, first_filters in self.streams():
+            source = SearchStream(self.client, self.s, self.store, self.key, obj, props, first_filters)
+            yield Stream(obj, obj, source, removed=partial(self._unlink, obj))
+
     def run(self) -> dict[str, int]:
         try:
             return self._run()
@@ -98,20 +95,17 @@ class HubSpotSync:
 
     def _run(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        self._check = self.reconciler is not None and self.reconciler.due(self.ledger)
-        for obj, props, first_filters in self.streams():
-            read, deleted = self._stream(obj, props, first_filters)
-            counts[obj] = read
+        for obj, result in self.sync.run(self.declared()).items():
+            counts[obj] = result.read
+            deleted = result.deleted + result.reconciled
             if deleted:
                 counts[f"{obj} deleted"] = deleted
-        if (self._check or self.full) and self.reconciler is not None:
-            self.reconciler.done(self.ledger)
         self._stages()
         self._links("deals", self._ids("deals"))
         for obj in self.s.activity_objects:
             typed = [
                 rid
-                for rid, props in self.ledger.snapshot(self.key, obj)
+                for rid, props in self.store.snapshot(self.key, obj)
                 if props.get(self.s.activity_type_property)
             ]
             self._links(obj, typed)
@@ -121,42 +115,88 @@ class HubSpotSync:
         return counts
 
     def _ids(self, obj: str) -> list[str]:
-        return [rid for rid, _ in self.ledger.snapshot(self.key, obj)]
+        return [rid for rid, _ in self.store.snapshot(self.key, obj)]
 
-    def _stream(self, obj: str, props: list[str], first_filters: list[dict[str, Any]]) -> tuple[int, int]:
-        overlap = timedelta(minutes=self.s.overlap_minutes)
-        cursor = Cursor.load(self.ledger, self.key, obj, overlap)
-        since = None if self.full else cursor.since
-        newest: datetime | None = None
-        seen: set[str] = set()
-        count = 0
-        for results in self._search(obj, props, [] if since else first_filters, since):
-            self.ledger.snapshot_upsert(self.key, obj, ((r["id"], r["properties"]) for r in results))
-            count += len(results)
-            for r in results:
-                stamp = to_stamp(r["properties"].get("hs_lastmodifieddate"))
-                if stamp is not None and (newest is None or stamp > newest):
-                    newest = stamp
-                if since is None:
-                    seen.add(r["id"])
-        gone: set[str] = set()
-        if since is None:
-            gone |= {rid for rid in self._ids(obj) if rid not in seen}
-        if self.s.read_archived:
-            gone |= set(self.client.archived_ids(obj))
-        deleted = self.ledger.snapshot_delete(self.key, obj, sorted(gone)) if gone else 0
-        if since is not None and self._check and self.reconciler is not None:
-            left = self.reconciler.remove_missing(self.ledger, obj, self._live_ids(obj, first_filters))
-            deleted += len(left)
-            gone.update(left)
-        if deleted:
-            self.ledger.snapshot_delete(self.key, _links_object(obj), sorted(gone))
-        # saved last: a sync that fails half-way reads the same records again next time
-        cursor.advanced(newest).save(self.ledger)
-        return count, deleted
+    def _unlink(self, obj: str, ids: Sequence[str]) -> None:
+        """Records that left the snapshot take their stored associations with them."""
+        self.store.snapshot_delete(self.key, _links_object(obj), ids)
 
-    def _live_ids(self, obj: str, first_filters: list[dict[str, Any]]) -> set[str]:
-        """The ids of the snapshot's ``obj`` records that the portal still has (not archived).
+    # -- associations, pipelines, label-only partners ------------------------------------------------------
+
+    def _links(self, obj: str, ids: Sequence[str]) -> None:
+        stored = {rid: payload for rid, payload in self.store.snapshot(self.key, _links_object(obj))}
+        fresh: dict[str, dict[str, Any]] = {}
+        size = self.s.association_batch_size
+        for start in range(0, len(ids), size):
+            found = self.client.associations(obj, "companies", ids[start : start + size])
+            for rid, rows in found.items():
+                fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
+        changed = [(rid, payload) for rid, payload in fresh.items() if stored.get(rid) != payload]
+        if changed:
+            self.store.snapshot_upsert(self.key, _links_object(obj), changed)
+        gone = sorted(set(stored) - set(fresh))
+        if gone:
+            self.store.snapshot_delete(self.key, _links_object(obj), gone)
+
+    def _stages(self) -> None:
+        stages = self.client.deal_stages()
+        self.store.snapshot_upsert(self.key, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
+
+    def _labelled_companies(self) -> int:
+        """Companies a deal names with a partner label that the partner-property read did not bring."""
+        known = set(self._ids("companies"))
+        missing: set[str] = set()
+        for _, payload in self.store.snapshot(self.key, _links_object("deals")):
+            for cid, labels in payload.get("to", ()):
+                if cid not in known and any(label in self.s.role_labels for label in labels):
+                    missing.add(cid)
+        ordered = sorted(missing)
+        read = 0
+        for start in range(0, len(ordered), BATCH_READ_SIZE):
+            rows = self.client.batch_read(
+                "companies", ordered[start : start + BATCH_READ_SIZE], self.s.company_properties()
+            )
+            self.store.snapshot_upsert(self.key, "companies", ((r["id"], r["properties"]) for r in rows))
+            read += len(rows)
+        return read
+
+
+class SearchStream:
+    """One object's pages for the sync helper, through the search API: a first read asks only for what
+    cosell uses (the stream's first-read filters), later reads for every record modified since the
+    cursor; archived ids (when ``read_archived``) depart every sync."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        settings: HubSpotSettings,
+        store: SnapshotStore,
+        key: str,
+        obj: str,
+        props: list[str],
+        first_filters: list[dict[str, Any]],
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.store = store
+        self.key = key
+        self.obj = obj
+        self.props = props
+        self.first_filters = first_filters
+
+    def pages(self, since: datetime | None) -> Iterator[list[Row]]:
+        filters = [] if since else self.first_filters
+        for results in self.search(self.props, filters, since):
+            yield [
+                Row(r["id"], r["properties"], to_stamp(r["properties"].get("hs_lastmodifieddate")))
+                for r in results
+            ]
+
+    def departed(self, since: datetime | None) -> list[str]:
+        return self.client.archived_ids(self.obj) if self.settings.read_archived else []
+
+    def live_ids(self) -> set[str]:
+        """The ids of the snapshot's records that the portal still has (not archived).
 
         A search asking only for ``hs_object_id`` with the stream's first-read filter, 200 a page (the
         list endpoint gives 100 a page and cannot filter, so it would page through every customer
@@ -165,18 +205,17 @@ class HubSpotSync:
         """
         live = {
             r["id"]
-            for page in self._search(obj, ["hs_object_id"], first_filters, None, ID_SEARCH_PAGE)
+            for page in self.search(["hs_object_id"], self.first_filters, None, ID_SEARCH_PAGE)
             for r in page
         }
-        unsure = sorted(self.ledger.snapshot_ids(self.key, obj) - live)
+        unsure = sorted(self.store.snapshot_ids(self.key, self.obj) - live)
         for start in range(0, len(unsure), BATCH_READ_SIZE):
-            rows = self.client.batch_read(obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
+            rows = self.client.batch_read(self.obj, unsure[start : start + BATCH_READ_SIZE], ["hs_object_id"])
             live.update(str(r["id"]) for r in rows)
         return live
 
-    def _search(
+    def search(
         self,
-        obj: str,
         props: list[str],
         filters: list[dict[str, Any]],
         since: datetime | None,
@@ -184,7 +223,7 @@ class HubSpotSync:
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
         last id read whenever one query's results are spent."""
-        size = size or self.s.search_page_size
+        size = size or self.settings.search_page_size
         last_id: str | None = None
         while True:
             group = list(filters)
@@ -203,10 +242,10 @@ class HubSpotSync:
             after: str | None = None
             while True:
                 try:
-                    page = self.client.search(obj, {**body, "after": after})
+                    page = self.client.search(self.obj, {**body, "after": after})
                 except HubSpotRefused as exc:
                     raise ConfigError(
-                        f"HubSpot refused a search of {obj}: {exc.message}",
+                        f"HubSpot refused a search of {self.obj}: {exc.message}",
                         hint="check the hubspot settings (property and object names) against the portal",
                     ) from None
                 results = page["results"]
@@ -220,45 +259,6 @@ class HubSpotSync:
                     break
                 after = str(page["next"])
 
-    # -- associations, pipelines, label-only partners ------------------------------------------------------
-
-    def _links(self, obj: str, ids: Sequence[str]) -> None:
-        stored = {rid: payload for rid, payload in self.ledger.snapshot(self.key, _links_object(obj))}
-        fresh: dict[str, dict[str, Any]] = {}
-        size = self.s.association_batch_size
-        for start in range(0, len(ids), size):
-            found = self.client.associations(obj, "companies", ids[start : start + size])
-            for rid, rows in found.items():
-                fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
-        changed = [(rid, payload) for rid, payload in fresh.items() if stored.get(rid) != payload]
-        if changed:
-            self.ledger.snapshot_upsert(self.key, _links_object(obj), changed)
-        gone = sorted(set(stored) - set(fresh))
-        if gone:
-            self.ledger.snapshot_delete(self.key, _links_object(obj), gone)
-
-    def _stages(self) -> None:
-        stages = self.client.deal_stages()
-        self.ledger.snapshot_upsert(self.key, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
-
-    def _labelled_companies(self) -> int:
-        """Companies a deal names with a partner label that the partner-property read did not bring."""
-        known = set(self._ids("companies"))
-        missing: set[str] = set()
-        for _, payload in self.ledger.snapshot(self.key, _links_object("deals")):
-            for cid, labels in payload.get("to", ()):
-                if cid not in known and any(label in self.s.role_labels for label in labels):
-                    missing.add(cid)
-        ordered = sorted(missing)
-        read = 0
-        for start in range(0, len(ordered), BATCH_READ_SIZE):
-            rows = self.client.batch_read(
-                "companies", ordered[start : start + BATCH_READ_SIZE], self.s.company_properties()
-            )
-            self.ledger.snapshot_upsert(self.key, "companies", ((r["id"], r["properties"]) for r in rows))
-            read += len(rows)
-        return read
-
 
 def storage_key(portal_id: str) -> str:
     """What the ledger keys this portal's snapshot, cursors and outbox rows by: another portal under the
@@ -266,7 +266,7 @@ def storage_key(portal_id: str) -> str:
     return f"{CONNECTOR}:{portal_id}"
 
 
-def load_snapshot(ledger: Ledger, settings: HubSpotSettings, key: str) -> Snapshot:
+def load_snapshot(ledger: SnapshotStore, settings: HubSpotSettings, key: str) -> Snapshot:
     """Everything synced so far, as the mapping reads it."""
     snap = Snapshot()
     snap.companies = dict(ledger.snapshot(key, "companies"))
@@ -286,7 +286,7 @@ def load_snapshot(ledger: Ledger, settings: HubSpotSettings, key: str) -> Snapsh
     return snap
 
 
-def _links(ledger: Ledger, obj: str, key: str) -> dict[str, list[tuple[str, list[str]]]]:
+def _links(ledger: SnapshotStore, obj: str, key: str) -> dict[str, list[tuple[str, list[str]]]]:
     out: dict[str, list[tuple[str, list[str]]]] = {}
     for rid, payload in ledger.snapshot(key, _links_object(obj)):
         rows: Sequence[Any] = payload.get("to", ())

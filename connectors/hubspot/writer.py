@@ -11,11 +11,11 @@ Keys missing from the snapshot are read with batch read (100 a call).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import Reconciler, RetryPolicy, full_read_done, full_read_due, identity_notes
+from cosell.connectors.common import Reconciler, RetryPolicy, SnapshotSync, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
@@ -24,8 +24,8 @@ from .mapping import HubSpotSettings, build_records
 from .reader import CONNECTOR, RETENTION, HubSpotSync, load_snapshot, managed_values, storage_key
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
     from cosell.program import Program
+    from cosell.snapshot import SnapshotStore
 
 OBJECT_TYPES = {"account": "companies", "deal": "deals"}
 """cosell's objects → HubSpot object types."""
@@ -43,7 +43,7 @@ class HubSpotConnector:
         self.full_sync = full_sync
         self._held: dict[RecordKey, FieldValues] = {}
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
-        self._ledger: Ledger | None = None
+        self._ledger: SnapshotStore | None = None
         self._key: str | None = None
         self._notes: list[str] = []
 
@@ -79,7 +79,7 @@ class HubSpotConnector:
 
     # -- reading ----------------------------------------------------------------------------------------
 
-    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+    def sync(self, program: Program, ledger: SnapshotStore) -> Mapping[str, int]:
         """Pull changes into the snapshot. Every stream is read whole on the first read of a portal, with
         ``--full-sync`` and once the last full read is ``full_read_after_days`` old."""
         key = self.key
@@ -87,19 +87,17 @@ class HubSpotConnector:
         self.reconciler.connector = key
         self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
-        full, why = full_read_due(
-            ledger, key, forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now
+        sync = SnapshotSync(
+            ledger, key, overlap=timedelta(minutes=self.settings.overlap_minutes), reconciler=self.reconciler
         )
+        why = sync.decide_full(forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now)
         if why:
             self._notes.append(why)
-        counts = HubSpotSync(
-            self.client, self.settings, ledger, key, full=full, reconciler=self.reconciler
-        ).run()
-        if full:
-            full_read_done(ledger, key, now)
+        counts = HubSpotSync(self.client, self.settings, sync).run()
+        sync.finished(now)
         return counts
 
-    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+    def read(self, program: Program, ledger: SnapshotStore) -> RecordSet:
         self.sync(program, ledger)
         snap = load_snapshot(ledger, self.settings, self.key)
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")

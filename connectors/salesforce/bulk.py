@@ -3,7 +3,7 @@ large reads.
 
 simple-salesforce's ``sf.bulk2`` blocks until a job ends and only then gives its id, so a run killed while
 it waits would leave a job nobody knows about, and the rerun would send the same records again. Here the
-job's id is recorded in the ledger (a connector cursor, ``bulk_job:<sObject>``) as soon as the job exists,
+job's id is recorded in the ledger (connector state, ``bulk_job:<sObject>``) as soon as the job exists,
 before its data is uploaded or the job closed. A later run first *settles* a recorded job: one still
 ``Open`` (never closed, so nothing of it was applied) is aborted; one closed is polled until it ends, and
 its results are used. Only then is anything new sent.
@@ -29,7 +29,7 @@ from cosell.errors import ConfigError, CosellError, UnreachableError
 from .client import SalesforceClient
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
+    from cosell.snapshot import SnapshotStore
 
 log = logging.getLogger("cosell.connectors.salesforce")
 
@@ -40,7 +40,7 @@ DONE_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 
 
 def job_key(sobject: str) -> str:
-    """The ledger cursor that holds the id of an ingest job not yet settled for ``sobject``."""
+    """The connector state that holds the id of an ingest job not yet settled for ``sobject``."""
     return f"bulk_job:{sobject}"
 
 
@@ -126,7 +126,11 @@ class BulkIngest:
     """Update jobs: create, record, upload, close, wait, results (and settling recorded ones)."""
 
     def __init__(
-        self, client: SalesforceClient, ledger: Ledger, poller: Poller | None = None, key: str = CONNECTOR
+        self,
+        client: SalesforceClient,
+        ledger: SnapshotStore,
+        poller: Poller | None = None,
+        key: str = CONNECTOR,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -137,13 +141,13 @@ class BulkIngest:
     # --- the recorded job --------------------------------------------------------------------------
 
     def recorded(self, sobject: str) -> str | None:
-        return self.ledger.cursor(self.key, job_key(sobject)) or None
+        return self.ledger.state(self.key, job_key(sobject)) or None
 
     def _record(self, sobject: str, job_id: str) -> None:
-        self.ledger.set_cursor(self.key, job_key(sobject), job_id)
+        self.ledger.set_state(self.key, job_key(sobject), job_id)
 
     def _forget(self, sobject: str) -> None:
-        self.ledger.set_cursor(self.key, job_key(sobject), "")
+        self.ledger.set_state(self.key, job_key(sobject), "")
 
     def settle(self, sobject: str) -> IngestResult | None:
         """Finish what a killed run left: abort a recorded job never closed (nothing of it was applied),

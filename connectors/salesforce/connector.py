@@ -9,12 +9,12 @@ comparing costs no API call. Without a sync in this process it queries the org b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
-from cosell.connectors.common import Reconciler, RetryPolicy, full_read_done, full_read_due, identity_notes
+from cosell.connectors.common import Reconciler, RetryPolicy, SnapshotSync, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
 
@@ -24,8 +24,8 @@ from .reader import CONNECTOR, RETENTION, records_from_snapshot, storage_key, sy
 from .writer import CollectionsWriter
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
     from cosell.program import Program
+    from cosell.snapshot import SnapshotStore
 
 
 GONE_CODES = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
@@ -68,7 +68,7 @@ class SalesforceConnector:
         # writer splits them: collections of 200, or one Bulk job for an sObject with enough records.
         bulk = settings.bulk_write_threshold is not None
         self.write_batch_size = settings.bulk_write_batch_size if bulk else settings.write_batch_size
-        self._ledger: Ledger | None = None
+        self._ledger: SnapshotStore | None = None
         self._host = urlsplit(client.instance_url).netloc
         self.full_sync = full_sync
         self._key: str | None = None
@@ -102,7 +102,7 @@ class SalesforceConnector:
         """The outbox target: the org, so writes planned for one org are never sent to another."""
         return self.key
 
-    def sync(self, program: Program, ledger: Ledger) -> Mapping[str, int]:
+    def sync(self, program: Program, ledger: SnapshotStore) -> Mapping[str, int]:
         """Pull records changed since the cursors into the snapshot; counts per sObject. Every stream
         is read whole on the first read of an org, with ``--full-sync`` and once the last full read is
         ``full_read_after_days`` old.
@@ -114,18 +114,18 @@ class SalesforceConnector:
         self._notes += identity_notes(ledger, CONNECTOR, key, "Salesforce org")
         self._writer.settle(ledger)
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
-        full, why = full_read_due(
-            ledger, key, forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now
+        self.reconciler.connector = key
+        sync = SnapshotSync(
+            ledger, key, overlap=timedelta(seconds=self.settings.overlap_seconds), reconciler=self.reconciler
         )
+        why = sync.decide_full(forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now)
         if why:
             self._notes.append(why)
-        self.reconciler.connector = key
-        counts = sync_all(self.client, ledger, self.settings, key, full=full, reconciler=self.reconciler)
-        if full:
-            full_read_done(ledger, key, now)
+        counts = sync_all(self.client, sync, self.settings)
+        sync.finished(now)
         return counts
 
-    def read(self, program: Program, ledger: Ledger) -> RecordSet:
+    def read(self, program: Program, ledger: SnapshotStore) -> RecordSet:
         self.sync(program, ledger)
         built = records_from_snapshot(ledger, self.settings, program, self.key)
         self._current = dict(built.current)

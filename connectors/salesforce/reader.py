@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Cursor, Reconciler
+from cosell.connectors.common import Row, SnapshotSync
+from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import InputError, Problem
 from cosell.records import (
     ACTIVITY,
@@ -44,11 +46,11 @@ from .client import SalesforceClient
 from .mapping import SalesforceSettings, flatten
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
     from cosell.program import Program
+    from cosell.snapshot import SnapshotStore
 
 CONNECTOR = "salesforce"
-_UPSERT_CHUNK = 2000
+_PAGE = 2000
 ARCHIVED_ACTIVITY_OBJECTS = frozenset({"Task", "Event"})
 """The sObjects whose old records Salesforce archives, hiding them from ``query``."""
 RETENTION = timedelta(days=15)
@@ -196,135 +198,81 @@ def storage_key(org_id: str) -> str:
     return f"{CONNECTOR}:{org_id}"
 
 
-def sync_all(
-    client: SalesforceClient,
-    ledger: Ledger,
-    settings: SalesforceSettings,
-    key: str,
-    *,
-    full: bool = False,
-    reconciler: Reconciler | None = None,
-) -> dict[str, int]:
-    """Pull every stream's changes into the snapshot under ``key``; returns records changed per sObject.
-    ``full`` reads every stream whole, whatever the cursors say.
+class StreamReader:
+    """The pages of one stream for :class:`~cosell.connectors.common.SnapshotSync`: a full read asks
+    ``query`` (``queryAll`` with ``IsDeleted = false`` for archived objects) for the stream's live
+    records; an incremental one asks ``queryAll`` for the records stamped since the cursor minus the
+    overlap, deleted ones included; records that stopped matching the admin's filter are then asked for
+    by ``SELECT Id``; the reconciliation's ids-only read is ``SELECT Id`` over the live records."""
 
-    When ``reconciler`` says the last check is a recycle-bin retention old, every stream read
-    incrementally is then checked against the org's ids (``SELECT Id``), and records the org no longer
-    has (deleted and purged since) leave the snapshot. A full read needs no check: it replaces the
-    stream's snapshot."""
-    overlap = timedelta(seconds=settings.overlap_seconds)
-    source = Source(client, settings)
-    check = reconciler is not None and reconciler.due(ledger)
-    counts: dict[str, int] = {}
-    for name, stream in streams(settings).items():
-        counts[name], was_full = sync_stream(source, ledger, stream, overlap, key, full=full)
-        if check and reconciler is not None and not was_full:
-            counts[name] += len(reconciler.remove_missing(ledger, stream.sobject, _live_ids(source, stream)))
-    if (check or full) and reconciler is not None:
-        reconciler.done(ledger)
-    return counts
+    def __init__(self, source: Source, stream: Stream) -> None:
+        self.source = source
+        self.stream = stream
 
+    def pages(self, since: datetime | None) -> Iterator[list[Row]]:
+        stream = self.stream
+        if since is None:
+            text, everything = stream.soql(stream.live_where()), stream.archived
+        else:
+            where = [_since(since)]
+            if stream.filter:
+                where.append(f"({stream.filter}) OR IsDeleted = true")
+            text, everything = stream.soql(where, deleted=True), True
+        rows = (
+            Row(
+                str(row["Id"]),
+                None if since is not None and _truthy(row.get("IsDeleted")) else stream.payload(row),
+                _stamp(row.get("SystemModstamp")),
+            )
+            for row in self.source.rows(text, stream.sobject, include_deleted=everything)
+        )
+        while page := list(islice(rows, _PAGE)):
+            yield page
 
-def sync_stream(
-    source: Source, ledger: Ledger, stream: Stream, overlap: timedelta, key: str, *, full: bool = False
-) -> tuple[int, bool]:
-    """Sync one stream; returns records changed, and whether the read was full."""
-    cursor = Cursor.load(ledger, key, stream.cursor_key, overlap)
-    was_full = full or stream.full_each_run or cursor.since is None
-    if was_full or cursor.since is None:
-        changed, newest = _full_read(source, ledger, stream, key)
-    else:
-        changed, newest = _incremental_read(source, ledger, stream, cursor.since, key)
-    if not stream.full_each_run:
-        cursor.advanced(newest).save(ledger)
-    return changed, was_full
-
-
-def _live_ids(source: Source, stream: Stream) -> Iterator[str]:
-    """The ids of the stream's records in the org now: ``SELECT Id`` only, through REST (2,000 a page)
-    or, above ``bulk_query_threshold``, a Bulk query job (50,000 a result page)."""
-    text = soql.select(["Id"], stream.sobject, stream.live_where())
-    for row in source.rows(text, stream.sobject, include_deleted=stream.archived):
-        yield str(row["Id"])
-
-
-def _full_read(source: Source, ledger: Ledger, stream: Stream, key: str) -> tuple[int, datetime | None]:
-    """Read the whole stream and make the snapshot equal to it (only differing rows are stored)."""
-    before = dict(ledger.snapshot(key, stream.sobject))
-    newest: datetime | None = None
-    seen: set[str] = set()
-    changed: list[tuple[str, dict[str, Any]]] = []
-    count = 0
-    for row in source.rows(stream.soql(stream.live_where()), stream.sobject, include_deleted=stream.archived):
-        rid = str(row["Id"])
-        seen.add(rid)
-        newest = _later(newest, row.get("SystemModstamp"))
-        payload = stream.payload(row)
-        if before.get(rid) != _stored(payload):
-            changed.append((rid, payload))
-        if len(changed) >= _UPSERT_CHUNK:
-            count += ledger.snapshot_upsert(key, stream.sobject, changed)
-            changed = []
-    count += ledger.snapshot_upsert(key, stream.sobject, changed) if changed else 0
-    stale = [rid for rid in before if rid not in seen]
-    if stale:
-        count += ledger.snapshot_delete(key, stream.sobject, stale)
-    return count, newest
-
-
-def _incremental_read(
-    source: Source, ledger: Ledger, stream: Stream, since: datetime, key: str
-) -> tuple[int, datetime | None]:
-    """Records stamped since ``since`` (deleted ones too, through queryAll); only those that differ
-    from the snapshot are stored, so the count says what really changed."""
-    before = dict(ledger.snapshot(key, stream.sobject))
-    stamp = f"SystemModstamp >= {soql.datetime_literal(since)}"
-    where = [stamp]
-    if stream.filter:
-        where.append(f"({stream.filter}) OR IsDeleted = true")
-    newest: datetime | None = None
-    upserts: list[tuple[str, dict[str, Any]]] = []
-    deletes: list[str] = []
-    count = 0
-    for row in source.rows(stream.soql(where, deleted=True), stream.sobject, include_deleted=True):
-        newest = _later(newest, row.get("SystemModstamp"))
-        rid = str(row["Id"])
-        if _truthy(row.get("IsDeleted")):
-            if rid in before:
-                deletes.append(rid)
-            continue
-        payload = stream.payload(row)
-        if before.get(rid) != _stored(payload):
-            upserts.append((rid, payload))
-        if len(upserts) >= _UPSERT_CHUNK:
-            count += ledger.snapshot_upsert(key, stream.sobject, upserts)
-            upserts = []
-    if upserts:
-        count += ledger.snapshot_upsert(key, stream.sobject, upserts)
-    if stream.filter:
+    def departed(self, since: datetime | None) -> Iterator[str]:
+        if since is None or not self.stream.filter:
+            return
         # records that stopped matching the filter (an account no longer a partner) leave the snapshot
-        gone = soql.select(["Id"], stream.sobject, [stamp, f"NOT ({stream.filter})"])
-        deletes.extend(rid for row in source.client.query(gone) if (rid := str(row["Id"])) in before)
-    if deletes:
-        count += ledger.snapshot_delete(key, stream.sobject, deletes)
-    return count, newest
+        gone = soql.select(["Id"], self.stream.sobject, [_since(since), f"NOT ({self.stream.filter})"])
+        for row in self.source.client.query(gone):
+            yield str(row["Id"])
+
+    def live_ids(self) -> Iterator[str]:
+        """``SELECT Id`` only, through REST (2,000 a page) or, above ``bulk_query_threshold``, a Bulk
+        query job (50,000 a result page)."""
+        stream = self.stream
+        text = soql.select(["Id"], stream.sobject, stream.live_where())
+        for row in self.source.rows(text, stream.sobject, include_deleted=stream.archived):
+            yield str(row["Id"])
 
 
-def _stored(payload: Mapping[str, Any]) -> Any:
-    """A payload as the snapshot gives it back (JSON round trip), for comparing."""
-    from cosell.ledger import decode_json, encode_json
-
-    return decode_json(encode_json(payload))
+def _since(since: datetime) -> str:
+    return f"SystemModstamp >= {soql.datetime_literal(since)}"
 
 
-def _later(current: datetime | None, stamp: Any) -> datetime | None:
-    if not stamp:
-        return current
+def declared_streams(source: Source, settings: SalesforceSettings) -> Iterator[SyncStream]:
+    """The streams the settings ask for, as the sync helper reads them."""
+    for name, stream in streams(settings).items():
+        yield SyncStream(
+            name, stream.cursor_key, StreamReader(source, stream), full_each_run=stream.full_each_run
+        )
+
+
+def sync_all(client: SalesforceClient, sync: SnapshotSync, settings: SalesforceSettings) -> dict[str, int]:
+    """Pull every stream's changes into the snapshot (see :class:`SnapshotSync`); returns records
+    changed per sObject (stored, removed, and removed by the check against the org's ids)."""
+    results = sync.run(declared_streams(Source(client, settings), settings))
+    return {name: result.changed for name, result in results.items()}
+
+
+def _stamp(value: Any) -> datetime | None:
+    """A ``SystemModstamp`` as a datetime (None when missing or unreadable: it then moves no cursor)."""
+    if not value:
+        return None
     try:
-        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return current
-    return moment if current is None or moment > current else current
+        return None
 
 
 # --- records from the snapshot ---------------------------------------------------------------------
@@ -381,7 +329,7 @@ class SnapshotRecords:
 
 
 def records_from_snapshot(
-    ledger: Ledger, settings: SalesforceSettings, program: Program, key: str
+    store: SnapshotStore, settings: SalesforceSettings, program: Program, key: str
 ) -> SnapshotRecords:
     """Canonical records from the whole snapshot under ``key``. Every bad value is reported at once
     (InputError)."""
@@ -391,7 +339,7 @@ def records_from_snapshot(
     names = _api_names(settings)
 
     partners: list[Partner] = []
-    for rid, p in ledger.snapshot(key, "Account"):
+    for rid, p in store.snapshot(key, "Account"):
         current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
         partner = _convert(
             problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)
@@ -402,7 +350,7 @@ def records_from_snapshot(
 
     involvements: dict[str, list[Involvement]] = defaultdict(list)
     if settings.opportunity_partners:
-        for _rid, row in ledger.snapshot(key, "OpportunityPartner"):
+        for _rid, row in store.snapshot(key, "OpportunityPartner"):
             role = settings.role_of(_text(row.get("role")))
             deal_id, partner_id = _text(row.get("deal")), _text(row.get("partner"))
             if role is None or not deal_id or not partner_id:
@@ -410,7 +358,7 @@ def records_from_snapshot(
             involvements[deal_id].append(Involvement(partner_id, role))
 
     deals: list[Deal] = []
-    for rid, d in ledger.snapshot(key, "Opportunity"):
+    for rid, d in store.snapshot(key, "Opportunity"):
         current[("deal", rid)] = {k: _value_text(d.get(k)) for k in DEAL_MANAGED}
         deal = _convert(
             problems,
@@ -424,7 +372,7 @@ def records_from_snapshot(
 
     activities: list[Activity] = []
     for obj in settings.activity_objects:
-        for rid, a in ledger.snapshot(key, obj):
+        for rid, a in store.snapshot(key, obj):
             if _text(a.get("partner")) not in partner_ids:
                 continue  # an activity on a customer account, or on no account
             activity = _convert(problems, obj, rid, names["activity"], partial(_activity, rid, a, zone))
@@ -433,7 +381,7 @@ def records_from_snapshot(
 
     claims: list[MdfClaim] = []
     if settings.mdf_object:
-        for rid, c in ledger.snapshot(key, settings.mdf_object):
+        for rid, c in store.snapshot(key, settings.mdf_object):
             claim = _convert(
                 problems, settings.mdf_object, rid, names["mdf"], partial(_claim, rid, c, settings, zone)
             )

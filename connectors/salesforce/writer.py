@@ -27,7 +27,7 @@ from .client import SalesforceClient
 from .mapping import SOBJECT_OF, SalesforceSettings, flatten
 
 if TYPE_CHECKING:
-    from cosell.ledger import Ledger
+    from cosell.snapshot import SnapshotStore
 
 log = logging.getLogger("cosell.connectors.salesforce")
 
@@ -80,7 +80,7 @@ class CollectionsWriter:
             record[self.settings.fields.api_name(canonical)] = api_value(canonical, value)
         return record
 
-    def write(self, writes: Sequence[FieldWrite], ledger: Ledger | None = None) -> list[WriteOutcome]:
+    def write(self, writes: Sequence[FieldWrite], ledger: SnapshotStore | None = None) -> list[WriteOutcome]:
         """Send ``writes``: an sObject with at least ``bulk_write_threshold`` records here goes in one Bulk
         job (when a ledger can record it), the rest in collections of 200. Records a job settled from an
         earlier run already wrote, with the same values, are not sent again."""
@@ -99,14 +99,14 @@ class CollectionsWriter:
         self._collections(todo, outcomes)
         return [outcomes[w.key] for w in writes]
 
-    def settle(self, ledger: Ledger) -> None:
+    def settle(self, ledger: SnapshotStore) -> None:
         """Settle the Bulk jobs a killed run recorded (before a read: their writes are then read back)."""
         bulk = BulkIngest(self.client, ledger, self._poller(), self.key)
         for sobject in sorted(set(SOBJECT_OF.values())):
             bulk.settle(sobject)
 
     def _settle(
-        self, ledger: Ledger, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
+        self, ledger: SnapshotStore, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
     ) -> list[FieldWrite]:
         """Settle jobs a killed run recorded; writes one of them already made (same values) are done."""
         bulk = BulkIngest(self.client, ledger, self._poller(), self.key)
@@ -139,7 +139,7 @@ class CollectionsWriter:
         return Poller(timeout=self.settings.bulk_poll_timeout_seconds)
 
     def _bulk(
-        self, ledger: Ledger, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
+        self, ledger: SnapshotStore, todo: list[FieldWrite], outcomes: dict[RecordKey, WriteOutcome]
     ) -> list[FieldWrite]:
         """One Bulk job per sObject with enough records; gives back what goes by collections (the other
         records, and those a job found locked, to be retried in smaller batches)."""

@@ -1,0 +1,48 @@
+"""The values cosell writes back: which fields it manages, and one record's write and its outcome.
+
+Both the connectors (which send them) and the ledger (whose outbox keeps them) use these types, so they
+live here, apart from both; ``cosell.connector`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+ObjectName = Literal["account", "deal"]
+"""Canonical names of the objects cosell writes: a partner's account and a deal."""
+
+ACCOUNT_FIELDS = ("tier", "score", "period_earnings")
+DEAL_FIELDS = ("incentive", "incentive_status", "incentive_note")
+MANAGED_FIELDS: Mapping[str, tuple[str, ...]] = {"account": ACCOUNT_FIELDS, "deal": DEAL_FIELDS}
+"""The only fields cosell ever writes, by canonical name; each connector maps them to its own names."""
+
+RecordKey = tuple[str, str]
+"""(object, record id)."""
+
+FieldValues = Mapping[str, str | None]
+"""Canonical field name → value as text (money and scores as plain decimals); None clears the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """The managed fields one record should hold (only those that differ from the target)."""
+
+    object: ObjectName
+    record_id: str
+    values: FieldValues
+    old: FieldValues = field(default_factory=dict)
+
+    @property
+    def key(self) -> RecordKey:
+        return (self.object, self.record_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What the target said of one record's write: confirmed, or refused with the target's error."""
+
+    key: RecordKey
+    ok: bool
+    error: str | None = None

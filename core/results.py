@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,16 @@ class LineKind:
         return ", ".join(parts)
 
 
-def period_earnings(lines: Iterable[PayoutLine | LedgerLine], kinds: Mapping[str, LineKind]) -> Decimal:
+class KindedAmount(Protocol):
+    """Any line: a computed ``PayoutLine``, a stored ``LedgerLine``, a statement's line."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+def period_earnings(lines: Iterable[KindedAmount], kinds: Mapping[str, LineKind]) -> Decimal:
     """A partner's period earnings: the sum of its lines whose kind counts in them (MDF does not). A
     line of a kind no installed plugin declares counts."""
     total = Decimal(0)

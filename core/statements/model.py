@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from .. import results
 from ..money import round_score, show
 from ..results import LineKind, ScorePart
 from .facts import PartnerRecord, RunRecord, StatementSection, partner_record
@@ -63,10 +64,8 @@ def declared(kinds: Mapping[str, LineKind], name: str) -> LineKind:
 
 
 def period_earnings(lines: Iterable[StatementLine], kinds: Mapping[str, LineKind] | None = None) -> Decimal:
-    """SPEC "Period earnings": the sum of a partner's lines in the period whose kind counts in them
-    (MDF left out)."""
-    known = installed_line_kinds() if kinds is None else kinds
-    return sum((ln.amount for ln in lines if declared(known, ln.kind).period_earnings), ZERO)
+    """The sum of a partner's lines in the period whose kind counts in them (MDF left out)."""
+    return results.period_earnings(lines, installed_line_kinds() if kinds is None else kinds)
 
 
 # --- the parts of a statement ----------------------------------------------------------------------

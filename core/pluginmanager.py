@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 from pydantic import BaseModel, ValidationError
@@ -44,6 +44,7 @@ def builtin_plugins() -> tuple[tuple[str, str], ...]:
 
 ENTRY_POINT_GROUPS = ("cosell", "cosell.connectors")
 LOAD_ENV = "COSELL_LOAD_PLUGINS"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +185,9 @@ class Plugins:
                 name = name or getattr(command, "__name__", None)
                 if not callable(command) or not isinstance(name, str) or not name:
                     raise PluginError(
-                        plugin, f"cosell_cli_commands registered {command!r} under {name!r}: "
-                        "give a function or a typer app, and a name"
+                        plugin,
+                        f"cosell_cli_commands registered {command!r} under {name!r}: "
+                        "give a function or a typer app, and a name",
                     )
                 name = name.replace("_", "-")
                 if name in reserved:
@@ -208,15 +210,15 @@ class Plugins:
                     raise PluginError(
                         plugin, f"cosell_metric_definitions returned {definition!r}, not a MetricDefinition"
                     )
-                if definition.name in found:
-                    other = found[definition.name][0]
-                    raise PluginError(
-                        plugin,
-                        f"defines metric {definition.name!r}, which plugin {other!r} defines too",
-                        hint=f"rename one of them ({self.source(plugin)}, {self.source(other)}); "
-                        "metric names are global to a program",
-                    )
-                found[definition.name] = (plugin, definition)
+                self._claim(
+                    found,
+                    definition.name,
+                    plugin,
+                    definition,
+                    "defines metric {name!r}",
+                    "rename one of them",
+                    "metric names are global to a program",
+                )
         return found
 
     def settings_models(self) -> dict[str, tuple[str, type[BaseModel]]]:
@@ -231,14 +233,14 @@ class Plugins:
                 ok = False
             if not ok:
                 raise PluginError(plugin, "cosell_plugin_settings must return (key, pydantic model class)")
-            if key in found:
-                other = found[key][0]
-                raise PluginError(
-                    plugin,
-                    f"declares the settings key plugins.{key}, which plugin {other!r} declares too",
-                    hint=f"one of them must use another key ({self.source(plugin)}, {self.source(other)})",
-                )
-            found[key] = (plugin, model)
+            self._claim(
+                found,
+                key,
+                plugin,
+                model,
+                "declares the settings key plugins.{name}",
+                "one of them must use another key",
+            )
         return found
 
     def line_kinds(self) -> dict[str, tuple[str, LineKind]]:
@@ -253,16 +255,38 @@ class Plugins:
             for kind in result:
                 if not isinstance(kind, LineKind):
                     raise PluginError(plugin, f"cosell_line_kinds returned {kind!r}, not a LineKind")
-                if kind.name in found:
-                    other = found[kind.name][0]
-                    raise PluginError(
-                        plugin,
-                        f"declares line kind {kind.name!r}, which plugin {other!r} declares too",
-                        hint=f"rename one of them ({self.source(plugin)}, {self.source(other)}); "
-                        "a kind belongs to the one plugin that produces its lines",
-                    )
-                found[kind.name] = (plugin, kind)
+                self._claim(
+                    found,
+                    kind.name,
+                    plugin,
+                    kind,
+                    "declares line kind {name!r}",
+                    "rename one of them",
+                    "a kind belongs to the one plugin that produces its lines",
+                )
         return found
+
+    def _claim(
+        self,
+        found: dict[str, tuple[str, T]],
+        name: str,
+        plugin: str,
+        value: T,
+        claim: str,
+        remedy: str,
+        why: str = "",
+    ) -> None:
+        """Record that ``plugin`` claims ``name``; a name another plugin claimed already is a PluginError
+        naming both plugins and their files."""
+        if name in found:
+            other = found[name][0]
+            text = claim.format(name=name)
+            raise PluginError(
+                plugin,
+                f"{text}, which plugin {other!r} {text.split(' ', 1)[0]} too",
+                hint=f"{remedy} ({self.source(plugin)}, {self.source(other)})" + (f"; {why}" if why else ""),
+            )
+        found[name] = (plugin, value)
 
     def validate_settings(self, loaded: LoadedProgram) -> dict[str, BaseModel]:
         """Check the program's ``plugins:`` entries against the installed plugins' models."""

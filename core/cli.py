@@ -48,6 +48,35 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+SAMPLE_CHANGES = 3
+"""Changes a dry run shows per object and field (``--show-changes`` shows them all)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("cosell")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        out.print(f"cosell {version}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _cosell(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print cosell's version and exit.", callback=_version, is_eager=True, metavar=""
+        ),
+    ] = False,
+) -> None:
+    """Partner-incentive logic inside the CRM you already run: scores, tiers and payouts, kept in a ledger
+    and written back as CRM fields."""
+
+
 T = TypeVar("T")
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
@@ -69,13 +98,23 @@ InputOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="For a connector that writes to a folder: the folder written back to."),
+    typer.Option(
+        "--output", "-o", help="For a connector that writes to a folder: the folder written back to."
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document for scripts instead of tables.")]
+
+
+def flag(name: str, help: str) -> Any:
+    """A boolean option shown in ``--help`` as the flag it is (no ``<bool>`` value after it)."""
+    return typer.Option(name, help=help, metavar="")
+
+
+JsonOpt = Annotated[bool, flag("--json", "Print a JSON document for scripts instead of tables.")]
 FullSyncOpt = Annotated[
     bool,
     typer.Option(
         "--full-sync",
+        metavar="",
         help="Read every CRM record again (not only changes), so write-back compares with what the CRM "
         "holds now: after a CRM was restored from a backup.",
     ),
@@ -250,10 +289,13 @@ def run(
     ledger: LedgerOpt = None,
     period: PeriodOpt = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Compute and show the planned field changes; write nothing.")
+        bool, flag("--dry-run", "Compute and show the planned field changes; write nothing.")
     ] = False,
     full_sync: FullSyncOpt = False,
     as_json: JsonOpt = False,
+    show_changes: Annotated[
+        bool, flag("--show-changes", "With --dry-run: list every planned change, not a summary by field.")
+    ] = False,
 ) -> None:
     """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
     loaded = load_program(program)
@@ -281,10 +323,10 @@ def run(
             progress=bars,
             settings=settings,
         )
-    print_report(report, as_json=as_json)
+    print_report(report, as_json=as_json, show_changes=show_changes)
 
 
-def print_report(report: RunReport, *, as_json: bool) -> None:
+def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False) -> None:
     if as_json:
         out.print_json(json.dumps(_report_json(report)))
         return
@@ -309,7 +351,7 @@ def print_report(report: RunReport, *, as_json: bool) -> None:
         table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
     if report.dry_run:
-        _print_changes(report)
+        _print_changes(report, show_all=show_changes)
         return
     failed = f", {len(report.failures)} refused" if report.failures else ""
     out.print(
@@ -319,18 +361,46 @@ def print_report(report: RunReport, *, as_json: bool) -> None:
         out.print(_escape(note))
 
 
-def _print_changes(report: RunReport) -> None:
+def _print_changes(report: RunReport, *, show_all: bool) -> None:
+    """A dry run's planned changes: per object and field, how many records change and a few of them;
+    every change with ``--show-changes``."""
     if not report.changes:
         out.print("No field would change.")
         return
-    table = Table(title="Planned field changes")
-    for column in ("Object", "Id", "Field", "Now", "Would be"):
-        table.add_column(column)
+    by_field: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for write in report.changes:
         for field, value in write.values.items():
-            cells = (write.object, write.record_id, field, write.old.get(field) or "", value or "(cleared)")
-            table.add_row(*(_escape(cell) for cell in cells))
-    out.print(table)
+            change = (write.record_id, write.old.get(field) or "", value or "(cleared)")
+            by_field.setdefault((write.object, field), []).append(change)
+    if show_all:
+        table = Table(title="Planned field changes")
+        for column in ("Object", "Id", "Field", "Now", "Would be"):
+            table.add_column(column)
+        for (obj, field), changes in by_field.items():
+            for record_id, now, then in changes:
+                table.add_row(*(_escape(cell) for cell in (obj, record_id, field, now, then)))
+        out.print(table)
+        return
+    summary = Table(title=f"Planned field changes: {len(report.changes)} record(s)")
+    for column, justify in (
+        ("Object", "left"),
+        ("Field", "left"),
+        ("Records", "right"),
+        ("For example", "left"),
+    ):
+        summary.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for (obj, field), changes in by_field.items():
+        sample = "; ".join(
+            f"{rid}: {now or '(empty)'} → {then}" for rid, now, then in changes[:SAMPLE_CHANGES]
+        )
+        more = f"; … and {len(changes) - SAMPLE_CHANGES} more" if len(changes) > SAMPLE_CHANGES else ""
+        summary.add_row(_escape(obj), _escape(field), str(len(changes)), _escape(sample + more))
+    out.print(summary)
+    out.print("Every change: run again with --show-changes (or --json).")
+
+
+def _short(text: str, most: int = 40) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _report_json(report: RunReport) -> dict[str, Any]:
@@ -372,7 +442,7 @@ def schema() -> None:
 @reports_errors
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create the starter program and sample data in.")],
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+    force: Annotated[bool, flag("--force", "Overwrite files that exist.")] = False,
 ) -> None:
     """Write a commented starter program and sample CSV data to a folder."""
     starter = resources.files("cosell") / "starter"

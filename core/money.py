@@ -8,13 +8,25 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
+def _refuse_float(amount: object) -> None:
+    if not isinstance(amount, Decimal):
+        raise TypeError(
+            f"money is Decimal, never float: got {type(amount).__name__} {amount!r}"
+            + (f'; use Decimal("{amount}")' if isinstance(amount, float | int) else "")
+        )
+
+
 def round_cents(amount: Decimal) -> Decimal:
-    """Round half-up to cents (SPEC: every payout line)."""
+    """Round half-up to cents (every payout line). A float is refused: money is Decimal."""
+    if type(amount) is not Decimal:
+        _refuse_float(amount)
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def floor_cents(amount: Decimal) -> Decimal:
-    """Round down to cents (SPEC: budget scaling before the leftover cents are shared)."""
+    """Round down to cents (budget scaling before the leftover cents are shared)."""
+    if type(amount) is not Decimal:
+        _refuse_float(amount)
     return amount.quantize(CENT, rounding=ROUND_FLOOR)
 
 

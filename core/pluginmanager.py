@@ -123,7 +123,11 @@ class Plugins:
         self._check_declarations()
 
     def _check_declarations(self) -> None:
-        """What plugins claim must be theirs alone: line kinds and ``plugins:`` settings keys."""
+        """No wrappers (cosell calls hooks implementation by implementation), and what plugins claim
+        must be theirs alone: line kinds and ``plugins:`` settings keys. Checked at load, so every
+        command refuses a plugin that breaks these, naming its file."""
+        for hook in hookspecs.all_hook_names():
+            self.implementations(hook)
         self.line_kinds()
         self.settings_models()
 
@@ -139,6 +143,7 @@ class Plugins:
                     impl.plugin_name,
                     f"wraps {hook}; cosell calls this hook implementation by implementation "
                     "and does not support wrappers on it",
+                    hint=f"defined in {source_of(impl.plugin)}; use a plain @hookimpl",
                 )
             impls.append((impl.plugin_name, _bind(impl)))
         return impls
@@ -384,13 +389,17 @@ def source_of(plugin: object) -> str:
         return "?"
 
 
+def hook_suggestion(name: str) -> str:
+    """``"; did you mean 'cosell_x'?"`` for a misspelled hook name, or ``""``."""
+    known = [h for h in hookspecs.all_hook_names() if _close(h, name)]
+    return f"; did you mean {known[0]!r}?" if known else ""
+
+
 def _pending_message(exc: pluggy.PluginValidationError) -> str:
     text = str(exc)
     if "unknown hook" in text:
         hook = text.split("unknown hook", 1)[1].strip().split()[0].strip("'\"")
-        known = [h for h in hookspecs.all_hook_names() if _close(h, hook)]
-        suggestion = f"; did you mean {known[0]!r}?" if known else ""
-        return f"implements unknown hook {hook!r}{suggestion}"
+        return f"implements unknown hook {hook!r}{hook_suggestion(hook)}"
     return text
 
 

@@ -30,7 +30,7 @@ from .engine import Computation, compute
 from .engine import run as run_engine
 from .ledger import Ledger
 from .periods import Period
-from .pluginmanager import Plugins
+from .pluginmanager import Plugins, hook_suggestion
 from .program import LoadedProgram, Program, parse_program
 from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Partner, RecordSet
 from .results import History, LedgerLine
@@ -252,7 +252,11 @@ def assert_hookimpl_signature(plugin: object) -> None:
             continue
         spec = getattr(hookspecs, name, None)
         if spec is None:
-            problems.append(f"{name}: no such hook (hooks: {', '.join(hookspecs.all_hook_names())})")
+            suggestion = hook_suggestion(name)
+            if suggestion:
+                problems.append(f"{name}: no such hook{suggestion}")
+            else:
+                problems.append(f"{name}: no such hook (hooks: {', '.join(hookspecs.all_hook_names())})")
             continue
         offered = list(inspect.signature(spec).parameters)
         wanted = [p for p in inspect.signature(function).parameters if p != "self"]

@@ -191,7 +191,7 @@ class TierGoal:
         return f"Next tier: {self.tier}"
 
     def needs(self) -> list[tuple[str, bool]]:
-        """(sentence, met?) per condition: the min_score first, then each unmet requirement."""
+        """(sentence, met?) per condition: the min_score first, then every requirement, met or not."""
         if self.score_met:
             score = f"score ≥ {number(self.min_score)}: met ({self.score:.2f})"
         else:
@@ -199,7 +199,7 @@ class TierGoal:
                 f"score ≥ {number(self.min_score)}: {self.score:.2f} now, "
                 f"{number(self.min_score - self.score)} points to go"
             )
-        return [(score, self.score_met), *((r.text(), False) for r in self.unmet)]
+        return [(score, self.score_met), *((r.text(), r.met) for r in self.requirements)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,3 +178,53 @@ def test_entry_point_plugins_are_described_with_their_package_and_version():
     info = next(i for i in Plugins().describe() if i.name == "nps")
     assert (info.package, info.version, info.builtin) == ("cosell-nps", "0.1.0", False)
     assert info.source and info.source.endswith("cosell_nps/plugin.py")
+
+
+class Wrapper:
+    @hookimpl(wrapper=True)
+    def cosell_run_finished(self, report):
+        return (yield)
+
+
+def test_a_hook_wrapper_is_refused_at_load_naming_the_plugin_and_its_file():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"wrapping": Wrapper()})
+    text = str(info.value)
+    assert "plugin 'wrapping'" in text and "wraps cosell_run_finished" in text and "test_plugins.py" in text
+
+
+def test_show_given_a_float_says_money_is_decimal():
+    from cosell.money import round_cents, show
+
+    with pytest.raises(
+        TypeError, match=r'money is Decimal, never float: got float 5.5; use Decimal\("5.5"\)'
+    ):
+        show(5.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="money is Decimal"):
+        round_cents(2.0)  # type: ignore[arg-type]
+
+
+def test_the_next_tier_lists_every_requirement_met_or_not():
+    from cosell.statements.model import Requirement, TierGoal
+
+    goal = TierGoal(
+        "Gold",
+        Decimal("70"),
+        Decimal("75"),
+        (
+            Requirement("won_revenue", Decimal("250000"), Decimal("300000")),
+            Requirement("win_rate", Decimal("0.5"), Decimal("0.25")),
+        ),
+    )
+    needs = goal.needs()
+    assert [met for _, met in needs] == [True, True, False]
+    assert needs[1][0].startswith("won_revenue ≥ 250,000: met")
+
+
+def test_assert_hookimpl_signature_suggests_the_hook_a_misspelled_name_meant():
+    from cosell.testing import assert_hookimpl_signature
+
+    with pytest.raises(
+        AssertionError, match=r"cosell_payout_line: no such hook; did you mean 'cosell_payout_lines'\?"
+    ):
+        assert_hookimpl_signature(Misspelled())

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 from invoke import cosell
 
@@ -167,3 +168,31 @@ def test_explain_tells_the_program_owner_the_budgets_full_arithmetic_that_statem
     explained = cosell("explain", "P002", "--program", "program.yaml", "--input", "data")
     assert explained.exit_code == 0, explained.output
     assert "118,750.00" in explained.output and "115,000.00" in explained.output
+
+
+def test_cosell_version_prints_the_installed_version():
+    from importlib import metadata
+
+    result = cosell("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"cosell {metadata.version('cosell')}"
+
+
+def test_boolean_options_show_as_flags_in_help():
+    result = cosell("run", "--help")
+    assert result.exit_code == 0
+    for name in ("--dry-run", "--json", "--full-sync", "--show-changes"):
+        line = next(line for line in result.output.splitlines() if name in line)
+        assert "<bool>" not in line, line
+
+
+def test_a_dry_run_summarises_changes_by_object_and_field_and_lists_them_all_on_request(work):
+    summary = cosell(*run_args(["--dry-run"]))
+    assert summary.exit_code == 0, summary.output
+    # 6 accounts and 19 deals change; each field is one row with a count and a sample
+    assert "Planned field changes: 25 record(s)" in summary.output
+    assert "… and 16 more" in summary.output and "--show-changes" in summary.output
+    full = cosell(*run_args(["--dry-run", "--show-changes"]))
+    assert full.exit_code == 0, full.output
+    listed = set(re.findall(r"\bD\d{4}\b", full.output))
+    sampled = set(re.findall(r"\bD\d{4}\b", summary.output))
+    assert len(listed) == 19 and len(sampled) == 3  # the first three deals stand for the rest

@@ -77,7 +77,9 @@ def generate(folder: Path, deals: int, partners: int, seed: int) -> None:
             joined = start - timedelta(days=rng.randrange(900))
             yield [f"P{i:06d}", f"Partner {i}", joined, "active", "", "", rng.choice(("EMEA", "NA", "APAC"))]
 
-    write("partners.csv", ["id", "name", "joined_on", "status", "exit_on", "crm_tier", "region"], partner_rows())
+    write(
+        "partners.csv", ["id", "name", "joined_on", "status", "exit_on", "crm_tier", "region"], partner_rows()
+    )
     second: list[tuple[str, str]] = []
 
     def deal_rows() -> Iterator[list[object]]:
@@ -193,7 +195,9 @@ def report(whole: float, seconds: dict[str, float]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--partners", type=int, default=20_000)
     parser.add_argument("--periods", type=int, default=1, help="consecutive periods to run, each closed")
@@ -208,7 +212,9 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(folder, args.deals, args.partners, args.seed)
         size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
-        print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+        )
         print(
             f"generated {args.deals:,} deals over {args.partners:,} partners "
             f"({size:,.0f} MiB of CSV) in {time.perf_counter() - t0:.1f} s"

@@ -840,8 +840,8 @@ class _Columnar:
     @staticmethod
     def _known(column: pa.StringArray, ids: pa.StringArray) -> None:
         """Every non-empty cell of ``column`` is one of ``ids``."""
-        given = pc.not_equal(column, "")
-        if not pc.all(pc.or_(pc.invert(given), pc.is_in(column, value_set=ids))).as_py():
+        unknown = pc.and_(pc.not_equal(column, ""), pc.invert(pc.is_in(column, value_set=ids)))
+        if pc.any(unknown).as_py():
             raise _Unproven  # an unknown partner or deal
 
 

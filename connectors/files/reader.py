@@ -640,6 +640,8 @@ _EDGE_SPACE = f"^[{_SPACE}]|[{_SPACE}]$"
 """A cell Python's ``str.strip`` would change (RE2's ``\\s`` knows only ASCII spaces)."""
 
 _MAX_COLUMNS = 1000
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+"""A number ``Decimal()`` reads exactly as ``parse_decimal`` does (no ``_``, exponent or other script)."""
 
 
 _FIELD_DEFAULT: Any = object()
@@ -911,12 +913,17 @@ class _Values:
                 self.columns[column] = [default] * self.size
             return
         encoded = pc.dictionary_encode(cells)
-        distinct: list[Any] = []
-        try:
-            for text in encoded.dictionary.to_pylist():
-                distinct.append(convert(text) if text else default)
-        except ValueError:
-            raise _Unproven from None
+        texts = encoded.dictionary
+        distinct: list[Any]
+        if convert is parse_decimal and pc.all(pc.match_substring_regex(texts, _PLAIN_NUMBER)).as_py():
+            distinct = list(map(Decimal, texts.to_pylist()))  # what parse_decimal gives plain digits
+        else:
+            distinct = []
+            try:
+                for text in texts.to_pylist():
+                    distinct.append(convert(text) if text else default)
+            except ValueError:
+                raise _Unproven from None
         self._check_bounds(column, [v for v in distinct if isinstance(v, Decimal)])
         self.columns[column] = list(map(distinct.__getitem__, encoded.indices.to_pylist()))
 

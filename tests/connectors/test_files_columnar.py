@@ -9,6 +9,8 @@ import csv
 import io
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -196,3 +198,12 @@ def test_a_folder_the_columns_cannot_prove_gets_the_cell_paths_errors(
         "deals.csv:5: status: 'closed' must be one of open, won, lost",
         "activities.csv:3: partner_id: no partner 'P999' in partners.csv",
     ]
+
+
+def test_the_columns_see_every_space_python_strips() -> None:
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    others = [c for c in map(chr, range(0x3100)) if not c.isspace()]
+    edged = pa.array([f"{c}x" for c in spaces] + [f"x{c}" for c in spaces])
+    assert pc.all(pc.match_substring_regex(edged, reader._EDGE_SPACE)).as_py()
+    plain = pa.array([f"{c}x{c}" for c in others])
+    assert not pc.any(pc.match_substring_regex(plain, reader._EDGE_SPACE)).as_py()

@@ -5,23 +5,33 @@ Every bad cell is collected, never stopped at: the run gets one ``InputError`` t
 Cells are converted here (dates, numbers as exact Decimals, choices, currencies) so that the messages
 speak of what the user typed; the records' TypeAdapters then check ranges and required values, a whole
 file at a time.
+
+That cell-by-cell path words the errors. A folder is first read by columns (pyarrow, at the end of this
+module), which proves a clean folder clean without a Python call per cell and hands anything else to
+the cell-by-cell path: the records and the messages are the same either way.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import difflib
 import io
+import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, get_args, get_type_hints
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -374,7 +384,13 @@ def read_folder(folder: Path, program: Program) -> RecordSet:
     # Reading creates millions of small objects and frees none: the cyclic collector would walk them
     # again and again (half the time on 100k deals) and could find nothing to free.
     with gc_paused():
-        return _Folder(Path(folder), program).read()
+        folder = Path(folder)
+        records = _read_columnar(folder, program)
+        if records is None:
+            return _Folder(folder, program).read()  # words every problem, or reads what columns cannot
+        for warning in _file_warnings(folder, program):
+            log.warning("%s", warning)
+        return records
 
 
 class _Folder:
@@ -607,3 +623,345 @@ def _check_shares(involvement_rows: Sequence[tuple[str, _Row]], problems: _Probl
     for deal_id, link in over.items():
         message = f"the shares of deal {deal_id!r} add up to {totals[deal_id]}, more than 1"
         problems.add(link.table.name, link.line, "share", message, link.table.rank("share"))
+
+
+# --- the columnar path -------------------------------------------------------------------------
+#
+# A folder that holds no problem is read column by column: pyarrow tokenizes each file, every check the
+# cell-by-cell path makes is made on whole columns (a distinct value is converted once), and the records
+# are built straight from the checked columns. The moment any check fails (or the file holds something
+# the columns cannot prove, such as a quote pyarrow reads more leniently than Python's csv module), the
+# folder is read again cell by cell: that path words every problem, so the errors stay exactly as they
+# are. Valid input gets the same records either way (tests/connectors/test_files_columnar.py).
+
+_SPACE = r"\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+"""Every character ``str.isspace()`` is true for, as an RE2 class."""
+_EDGE_SPACE = f"^[{_SPACE}]|[{_SPACE}]$"
+"""A cell Python's ``str.strip`` would change (RE2's ``\\s`` knows only ASCII spaces)."""
+
+_MAX_COLUMNS = 1000
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+"""A number ``Decimal()`` reads exactly as ``parse_decimal`` does (no ``_``, exponent or other script)."""
+
+
+_FIELD_DEFAULT: Any = object()
+
+
+class _Unproven(Exception):
+    """The columns cannot prove the folder clean: read it cell by cell."""
+
+
+def _read_columnar(folder: Path, program: Program) -> RecordSet | None:
+    """The folder's records when every check passes on whole columns; None to read it cell by cell."""
+    if not folder.is_dir():
+        return None
+    try:
+        return _Columnar(folder, program).read()
+    except _Unproven:
+        return None
+
+
+def _arrow_columns(data: bytes, required: Sequence[str]) -> dict[str, pa.StringArray]:
+    """A file's named columns (cells stripped, blank rows dropped), or _Unproven."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    rows = _strict_rows(data) if b'"' in data else None
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(data),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(_MAX_COLUMNS)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if table.num_rows == 0 or any(t != pa.string() for t in table.schema.types):
+            raise _Unproven
+        if rows is not None and rows != table.num_rows:
+            raise _Unproven
+        cells = [_stripped(column.combine_chunks()) for column in table.columns]
+    except (pa.ArrowException, ValueError):
+        raise _Unproven from None  # not valid CSV, not UTF-8, rows of another width...
+    names = [column[0].as_py() for column in cells]
+    if not all(names) or len(set(names)) != len(names) or any(c not in names for c in required):
+        raise _Unproven  # an unnamed, repeated or missing column
+    blank = pc.equal(cells[0], "")
+    for column in cells[1:]:
+        blank = pc.and_(blank, pc.equal(column, ""))
+    keep = pc.invert(blank).slice(1)
+    return {name: pc.filter(column.slice(1), keep) for name, column in zip(names, cells, strict=True)}
+
+
+def _strict_rows(data: bytes) -> int:
+    """The rows Python's strict csv module reads (blank lines aside), or _Unproven where it refuses.
+
+    pyarrow reads a quote it does not expect leniently (``"ab"c`` is ``abc``) where the cell path
+    refuses the file; only a file holding quotes can differ, and only such a file pays for this pass.
+    """
+    try:
+        lines = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), strict=True)
+        return sum(1 for cells in lines if cells)
+    except (UnicodeDecodeError, csv.Error):
+        raise _Unproven from None
+
+
+def _stripped(column: pa.StringArray) -> pa.StringArray:
+    if not pc.any(pc.match_substring_regex(column, _EDGE_SPACE)).as_py():
+        return column
+    return pa.array([cell.strip() for cell in column.to_pylist()], pa.string())
+
+
+class _Columnar:
+    """One columnar read of a folder; raises _Unproven as soon as a check fails."""
+
+    def __init__(self, folder: Path, program: Program) -> None:
+        self.folder = folder
+        self.program = program
+        self.to_date = _date_converter(program.zone)
+        self.to_currency = _currency_converter(program)
+
+    def read(self) -> RecordSet:
+        partners = self._file(PARTNERS_FILE, needed=True)
+        deals = self._file(DEALS_FILE, needed=True)
+        links = self._file(DEAL_PARTNERS_FILE)
+        activities = self._file(ACTIVITIES_FILE)
+        claims = self._file(MDF_CLAIMS_FILE)
+        assert partners is not None and deals is not None
+        self.partner_ids = _unique_ids(partners["id"])
+        self.deal_ids = _unique_ids(deals["id"])
+        return RecordSet(
+            self._partners(partners),
+            self._deals(deals, links),
+            self._activities(activities) if activities is not None else (),
+            self._claims(claims) if claims is not None else (),
+        )
+
+    def _file(self, name: str, *, needed: bool = False) -> dict[str, pa.StringArray] | None:
+        try:
+            data = (self.folder / name).read_bytes()
+        except FileNotFoundError:
+            if needed:
+                raise _Unproven from None
+            return None
+        except OSError:
+            raise _Unproven from None
+        return _arrow_columns(data, _REQUIRED[name])
+
+    def _partners(self, table: dict[str, pa.StringArray]) -> tuple[Partner, ...]:
+        values = _Values(table, Partner, _REQUIRED[PARTNERS_FILE])
+        values.text("id", "name", "crm_tier")
+        values.convert("joined_on", self.to_date)
+        values.convert("exit_on", self.to_date)
+        values.convert("status", _choice(get_args(PartnerStatus)))
+        for status in ("exiting", "exited"):
+            values.require_when("status", status, "exit_on")
+        extra = [(c, table[c].to_pylist()) for c in table if c not in _PARTNER_COLUMNS]
+        rows = range(values.size)
+        values.columns["attributes"] = [
+            MappingProxyType({c: cells[i] for c, cells in extra if cells[i]}) for i in rows
+        ]
+        return values.records()
+
+    def _deals(
+        self, table: dict[str, pa.StringArray], links_table: dict[str, pa.StringArray] | None
+    ) -> tuple[Deal, ...]:
+        values = _Values(table, Deal, _REQUIRED[DEALS_FILE])
+        values.text("id", "name", "stage", "campaign")
+        values.convert("amount", parse_decimal)
+        values.convert("discount_pct", parse_decimal)
+        values.convert("margin_pct", parse_decimal)
+        values.convert("status", _choice(get_args(DealStatus)))
+        for column in ("created_on", "closed_on", "refunded_on"):
+            values.convert(column, self.to_date)
+        values.convert("currency", self.to_currency, default=self.program.currency)
+        for status in ("won", "lost"):
+            values.require_when("status", status, "closed_on")
+        created = values.of("created_on")
+        if any(c is not None and c < o for c, o in zip(values.of("closed_on"), created, strict=True)):
+            raise _Unproven  # closed before created
+        deal_ids = values.of("id")
+        by_deal: dict[str, list[Involvement]] = {}
+        involved: list[tuple[str, Involvement]] = []
+        for column in ("role", "share"):
+            given = pc.not_equal(table[column], "") if column in table else None
+            if given is not None and "partner_id" in table:
+                given = pc.and_(given, pc.equal(table["partner_id"], ""))
+            if given is not None and pc.any(given).as_py():
+                raise _Unproven  # given without a partner_id
+        if "partner_id" in table:
+            links = _Values(table, Involvement, ())
+            links.text("partner_id")
+            links.convert("role", _choice(get_args(Role)), default=DEFAULT_ROLE)
+            links.convert("share", parse_decimal)
+            named = pc.not_equal(table["partner_id"], "")
+            self._known(table["partner_id"], self.partner_ids)
+            involvements = links.records()
+            involved = [
+                (d, i) for d, i, n in zip(deal_ids, involvements, named.to_pylist(), strict=True) if n
+            ]
+        if links_table is not None:
+            links = _Values(links_table, Involvement, _REQUIRED[DEAL_PARTNERS_FILE])
+            links.text("partner_id", "deal_id")
+            links.convert("role", _choice(get_args(Role)))
+            links.convert("share", parse_decimal)
+            self._known(links_table["deal_id"], self.deal_ids)
+            self._known(links_table["partner_id"], self.partner_ids)
+            involved += zip(links.of("deal_id"), links.records(), strict=True)
+        _check_involvements(involved)
+        for deal_id, involvement in involved:
+            by_deal.setdefault(deal_id, []).append(involvement)
+        values.columns["partners"] = [tuple(by_deal.get(d, ())) for d in deal_ids]
+        return values.records()
+
+    def _activities(self, table: dict[str, pa.StringArray]) -> tuple[Activity, ...]:
+        values = _Values(table, Activity, _REQUIRED[ACTIVITIES_FILE])
+        values.text("id", "partner_id", "type", "deal_id")
+        values.convert("occurred_on", self.to_date)
+        values.convert("quantity", parse_decimal)
+        self._known(table["partner_id"], self.partner_ids)
+        if "deal_id" in table:
+            self._known(table["deal_id"], self.deal_ids)
+        _unique_ids(table["id"])
+        return values.records()
+
+    def _claims(self, table: dict[str, pa.StringArray]) -> tuple[MdfClaim, ...]:
+        values = _Values(table, MdfClaim, _REQUIRED[MDF_CLAIMS_FILE])
+        values.text("id", "partner_id", "campaign")
+        values.convert("amount", parse_decimal)
+        values.convert("status", _choice(get_args(ClaimStatus)))
+        values.convert("approved_on", self.to_date)
+        values.convert("currency", self.to_currency)
+        for status in ("approved", "paid"):
+            values.require_when("status", status, "approved_on")
+        self._known(table["partner_id"], self.partner_ids)
+        _unique_ids(table["id"])
+        return values.records()
+
+    @staticmethod
+    def _known(column: pa.StringArray, ids: pa.StringArray) -> None:
+        """Every non-empty cell of ``column`` is one of ``ids``."""
+        unknown = pc.and_(pc.not_equal(column, ""), pc.invert(pc.is_in(column, value_set=ids)))
+        if pc.any(unknown).as_py():
+            raise _Unproven  # an unknown partner or deal
+
+
+def _unique_ids(column: pa.StringArray) -> pa.StringArray:
+    """The file's ids, each once (an empty id is a missing required value)."""
+    unique = pc.unique(column)
+    if len(unique) != len(column):
+        raise _Unproven  # an id appears twice
+    return unique
+
+
+def _check_involvements(involved: Sequence[tuple[str, Involvement]]) -> None:
+    """No partner twice on a deal (the cell path words, or merges, that case) and a deal's shares add
+    up to at most 1."""
+    pairs = {(deal_id, i.partner_id) for deal_id, i in involved}
+    if len(pairs) != len(involved):
+        raise _Unproven
+    totals: dict[str, Decimal] = {}
+    for deal_id, involvement in involved:
+        if involvement.share is not None:
+            total = totals[deal_id] = totals.get(deal_id, Decimal(0)) + involvement.share
+            if total > 1:
+                raise _Unproven
+
+
+class _Values:
+    """The checked values of one file's columns, by record field, and the records built from them.
+
+    A column is converted a distinct value at a time with the cell path's converters; the field's
+    pydantic constraints (bounds, all of them) are checked on the smallest and largest value. An empty
+    cell is the field's default; one in a required column is unproven."""
+
+    def __init__(self, table: dict[str, pa.StringArray], record: type[Any], required: Sequence[str]) -> None:
+        self.table = table
+        self.record = record
+        self.size = len(next(iter(table.values())))
+        self.required = set(required)
+        self.columns: dict[str, list[Any]] = {}
+        self.defaults = {f.name: _default(f) for f in dataclasses.fields(record)}
+
+    def of(self, column: str) -> list[Any]:
+        return self.columns[column] if column in self.columns else [self.defaults.get(column)] * self.size
+
+    def _check_required(self, column: str, cells: pa.StringArray | None) -> None:
+        if column in self.required and (cells is None or pc.any(pc.equal(cells, "")).as_py()):
+            raise _Unproven  # a value is required
+
+    def text(self, *columns: str) -> None:
+        for column in columns:
+            cells = self.table.get(column)
+            self._check_required(column, cells)
+            if cells is None:
+                continue
+            values = cells.to_pylist()
+            if column not in self.required:
+                values = [v or None for v in values]
+            self.columns[column] = values
+
+    def convert(self, column: str, convert: Converter, *, default: Any = _FIELD_DEFAULT) -> None:
+        """Convert the column's cells; an empty one is ``default`` (the field's own unless given)."""
+        if default is _FIELD_DEFAULT:
+            default = self.defaults[column]
+        cells = self.table.get(column)
+        self._check_required(column, cells)
+        if cells is None:
+            if default is not None:
+                self.columns[column] = [default] * self.size
+            return
+        encoded = pc.dictionary_encode(cells)
+        texts = encoded.dictionary
+        distinct: list[Any]
+        if convert is parse_decimal and pc.all(pc.match_substring_regex(texts, _PLAIN_NUMBER)).as_py():
+            distinct = list(map(Decimal, texts.to_pylist()))  # what parse_decimal gives plain digits
+        else:
+            distinct = []
+            try:
+                for text in texts.to_pylist():
+                    distinct.append(convert(text) if text else default)
+            except ValueError:
+                raise _Unproven from None
+        self._check_bounds(column, [v for v in distinct if isinstance(v, Decimal)])
+        self.columns[column] = list(map(distinct.__getitem__, encoded.indices.to_pylist()))
+
+    def _check_bounds(self, column: str, numbers: list[Decimal]) -> None:
+        if not numbers:
+            return
+        adapter = _FIELD_ADAPTERS[self.record][column]
+        try:
+            adapter.validate_python(min(numbers))
+            adapter.validate_python(max(numbers))
+        except ValidationError:
+            raise _Unproven from None
+
+    def require_when(self, column: str, value: str, needed: str) -> None:
+        """A row whose ``column`` is ``value`` has ``needed`` (a won deal its closed_on)."""
+        if any(v == value and n is None for v, n in zip(self.of(column), self.of(needed), strict=True)):
+            raise _Unproven
+
+    def records(self) -> tuple[Any, ...]:
+        """The records, built from the checked columns in the dataclass's field order."""
+        columns = [
+            self.columns[f.name] if f.name in self.columns else itertools.repeat(self.defaults[f.name])
+            for f in dataclasses.fields(self.record)
+        ]
+        return tuple(map(self.record, *columns))
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _field_adapters(record: type[Any]) -> dict[str, TypeAdapter[Any]]:
+    hints = get_type_hints(record, include_extras=True)
+    return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(record)}
+
+
+_FIELD_ADAPTERS = {
+    record: _field_adapters(record) for record in (Partner, Deal, Involvement, Activity, MdfClaim)
+}

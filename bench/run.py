@@ -1,0 +1,242 @@
+"""Whole-run benchmark: a `cosell run` on generated CSV exports, timed step by step, with peak memory.
+
+    python bench/run.py                                  # 1,000,000 deals over 20,000 partners
+    python bench/run.py --deals 200000 --partners 4000   # quicker
+    python bench/run.py --periods 8                      # eight quarters in a row, each closed
+    python bench/run.py --ledger postgresql+psycopg://127.0.0.1/test
+
+The CSV folder (partners, deals, deal_partners, activities, mdf_claims) is generated into a temporary
+folder, outside the timing. The run goes through the CLI app in-process (`cosell run`, then `cosell close`
+with --periods), so it does exactly what a user's run does; each step is timed by wrapping the engine's
+step functions: reading the CSV folder, computing, planning the write-back (and comparing with the output
+folder), storing in the ledger, writing the output folder, and printing the table (to /dev/null).
+
+The last line reads `whole run N.N s = X.XX x compute, peak M MiB` (with --periods:
+`period 8 / period 1: X.XX, peak M MiB`). Peak memory is the process's peak resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import gc
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import cosell.cli as cli
+import cosell.engine as engine
+from cosell.periods import Period
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "program.yaml"
+STAGES = ("Qualification", "Proposal", "Negotiation", "Discovery")
+CURRENCIES = ("USD", "USD", "USD", "EUR", "GBP")
+ACTIVITY_TYPES = ("joint_call", "joint_demo", "training", "co_marketing_event")
+CAMPAIGNS = ("EMEA Cloud Push", "NA Data Summit", "APAC Partner Week", "")
+
+# (module, function name, step) in the order a run takes them. A name the engine no longer has is
+# skipped: its time then shows under "other".
+STEPS: tuple[tuple[Any, str, str], ...] = (
+    (engine, "_load", "read CSV folder"),
+    (engine, "_history", "read history"),
+    (engine, "compute", "compute"),
+    (engine, "_plan", "plan + compare write-back"),
+    (engine, "_store", "store in ledger"),
+    (engine, "write_pending", "write output folder"),
+    (engine, "_finish", "finish run"),
+    (cli, "_print_report", "print"),
+)
+
+
+# --- the input -------------------------------------------------------------------------------------
+
+
+def generate(folder: Path, deals: int, partners: int, seed: int) -> None:
+    """CSV exports in the proportions of bench/engine.py: a quarter of the deals have a second partner
+    (deal_partners.csv), one activity per ten deals, one MDF claim per two partners."""
+    rng = random.Random(seed)
+    start = date(2026, 1, 1)
+
+    def write(name: str, header: list[str], rows: Iterator[list[object]]) -> None:
+        with open(folder / name, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(header)
+            out.writerows(rows)
+
+    def partner_rows() -> Iterator[list[object]]:
+        for i in range(partners):
+            joined = start - timedelta(days=rng.randrange(900))
+            yield [f"P{i:06d}", f"Partner {i}", joined, "active", "", "", rng.choice(("EMEA", "NA", "APAC"))]
+
+    write(
+        "partners.csv", ["id", "name", "joined_on", "status", "exit_on", "crm_tier", "region"], partner_rows()
+    )
+    second: list[tuple[str, str]] = []
+
+    def deal_rows() -> Iterator[list[object]]:
+        for i in range(deals):
+            created = start + timedelta(days=rng.randrange(365))
+            status = rng.choice(("open", "open", "won", "lost"))
+            closed = created + timedelta(days=rng.randrange(5, 120)) if status != "open" else ""
+            stage = {"won": "Closed Won", "lost": "Closed Lost"}.get(status) or rng.choice(STAGES)
+            first = rng.randrange(partners)
+            share = ""
+            if rng.random() < 0.25:
+                other = (first + 1 + rng.randrange(partners - 1)) % partners
+                second.append((f"D{i:08d}", f"P{other:06d}"))
+                share = "0.6"
+            yield [
+                f"D{i:08d}", f"Deal {i}", rng.randrange(1_000, 500_000), rng.choice(CURRENCIES), stage, status,
+                created, closed, rng.randrange(0, 35), rng.randrange(15, 60), rng.choice(CAMPAIGNS), "",
+                f"P{first:06d}", "sourced", share,
+            ]  # fmt: skip
+
+    write(
+        "deals.csv",
+        ["id", "name", "amount", "currency", "stage", "status", "created_on", "closed_on", "discount_pct",
+         "margin_pct", "campaign", "refunded_on", "partner_id", "role", "share"],
+        deal_rows(),
+    )  # fmt: skip
+    write("deal_partners.csv", ["deal_id", "partner_id", "role", "share"],
+          ([deal, partner, "cosell", ""] for deal, partner in second))  # fmt: skip
+    write(
+        "activities.csv",
+        ["id", "partner_id", "type", "occurred_on", "deal_id", "quantity"],
+        (
+            [f"A{i:08d}", f"P{rng.randrange(partners):06d}", rng.choice(ACTIVITY_TYPES),
+             start + timedelta(days=rng.randrange(365)), "", ""]
+            for i in range(deals // 10)
+        ),
+    )  # fmt: skip
+
+    def claim_rows() -> Iterator[list[object]]:
+        for i in range(partners // 2):
+            status = rng.choice(("submitted", "approved", "paid", "rejected"))
+            approved = start + timedelta(days=rng.randrange(365)) if status in ("approved", "paid") else ""
+            yield [f"M{i:07d}", f"P{rng.randrange(partners):06d}", rng.choice(CAMPAIGNS[:3]),
+                   rng.randrange(1_000, 40_000), approved, status]  # fmt: skip
+
+    write("mdf_claims.csv", ["id", "partner_id", "campaign", "amount", "approved_on", "status"], claim_rows())
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+
+def peak_mib() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def timed_steps(seconds: dict[str, float]) -> Iterator[None]:
+    """Wrap each step function so that its time adds up in ``seconds`` while the block runs."""
+    originals: list[tuple[Any, str, Callable[..., Any]]] = []
+
+    def wrap(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[step] = seconds.get(step, 0.0) + time.perf_counter() - t0
+
+        return timed
+
+    for module, name, step in STEPS:
+        function = getattr(module, name, None)
+        if callable(function):
+            originals.append((module, name, function))
+            setattr(module, name, wrap(step, function))
+    try:
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
+def invoke(args: list[str]) -> None:
+    """One CLI command in-process; its output goes to /dev/null (the benchmark prints its own)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        code = cli.app(args, prog_name="cosell", standalone_mode=False)
+    if isinstance(code, int) and code:
+        sys.exit(f"cosell {args[0]} exited with {code}")  # a failed command must not look fast
+
+
+def one_run(folder: Path, output: Path, ledger: str, period: Period) -> tuple[float, dict[str, float]]:
+    seconds: dict[str, float] = {}
+    gc.collect()
+    t0 = time.perf_counter()
+    with timed_steps(seconds):
+        invoke(["run", "--program", str(EXAMPLE), "--connector", "files", "--input", str(folder),
+                "--output", str(output), "--ledger", ledger, "--period", period.key])  # fmt: skip
+    return time.perf_counter() - t0, seconds
+
+
+def report(whole: float, seconds: dict[str, float]) -> None:
+    for _, _, step in STEPS:
+        if step in seconds:
+            print(f"  {step:<28} {seconds[step]:7.2f} s")
+    print(f"  {'other':<28} {whole - sum(seconds.values()):7.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--deals", type=int, default=1_000_000)
+    parser.add_argument("--partners", type=int, default=20_000)
+    parser.add_argument("--periods", type=int, default=1, help="consecutive periods to run, each closed")
+    parser.add_argument("--ledger", help="ledger URL (default: a SQLite file in the temporary folder)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cosell-bench-") as tmp:
+        root = Path(tmp)
+        folder, output = root / "input", root / "output"
+        folder.mkdir()
+        t0 = time.perf_counter()
+        generate(folder, args.deals, args.partners, args.seed)
+        size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+        )
+        print(
+            f"generated {args.deals:,} deals over {args.partners:,} partners "
+            f"({size:,.0f} MiB of CSV) in {time.perf_counter() - t0:.1f} s"
+        )
+        ledger = args.ledger or f"sqlite:///{root / 'ledger.db'}"
+        period = Period.parse("2026-Q3")
+        wholes: list[float] = []
+        for n in range(args.periods):
+            whole, seconds = one_run(folder, output, ledger, period)
+            wholes.append(whole)
+            print(f"{period.key}: whole run {whole:.1f} s, peak so far {peak_mib():,.0f} MiB")
+            report(whole, seconds)
+            if args.periods > 1:
+                invoke(["close", "--period", period.key, "--ledger", ledger])
+                period = period.next() if n + 1 < args.periods else period
+        peak = peak_mib()
+        if args.periods > 1:
+            print(f"period {args.periods} / period 1: {wholes[-1] / wholes[0]:.2f}, peak {peak:,.0f} MiB")
+        else:
+            compute = seconds.get("compute", float("nan"))
+            print(f"whole run {wholes[0]:.1f} s = {wholes[0] / compute:.2f} x compute, peak {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

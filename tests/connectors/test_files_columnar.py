@@ -1,0 +1,209 @@
+"""The columnar CSV path and the cell-by-cell path accept and reject the same folders: the same records
+for a folder the columns prove clean, and a folder they cannot prove is read cell by cell, which words
+every problem. Folders are the bundled example with cells and files mutated."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from cosell.connectors.files import reader
+from cosell.errors import InputError
+from cosell.program import Program, load_program
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "data"
+FILES = reader.INPUT_FILES
+
+CELLS = (
+    "", " ", "  x  ", "\t12\t", "\u200312\u3000", "\x1c7", "-1", "-0.01", "0", "0.25", "1", "1.5", "100",
+    "101", "007", "1.50", ".5", "5.", "-0", "1e5", "1_000", "9e18", "1000000000000", "1000000000000.01", "99999999999999999999.999",
+    "١٢٣", "１２", "NaN", "inf", "0x10", "2026-07-14", "2026-13-01", "2026-02-30", "0001-01-01",
+    "2026-07-01T02:00:00Z", "2026-07-01T02:00:00.000+0000", "2026-07-01 23:30:00", "07/14/2026",
+    "won", "Won", "LOST", "open", "closed", "sourced", "COSELL", "influenced", "boss", "active", "exited",
+    "exiting", "approved", "paid", "rejected", "submitted", "EUR", "eur", "GBP", "JPY", "US",
+    "P001", "P002", "P999", "D1001", "D2002", "D9999", "A001", "M001", "a,b", "line\nbreak",
+    'say "hi"', "é", "\x00", "[bold]x[/]",
+)  # fmt: skip
+"""Cells a user or a CRM export may hand over: valid values of each column's kind and near misses."""
+
+RAW = (
+    '"ab"c',
+    '"x" ',
+    'x"y',
+    '"a""b"',
+    '""',
+    '"',
+)
+"""Cells written as they are, unquoted: quotes Python's strict csv module and pyarrow read differently."""
+
+
+@pytest.fixture(scope="module")
+def program() -> Program:
+    return load_program(ROOT / "examples" / "program.yaml").program
+
+
+def _example() -> dict[str, list[list[str]]]:
+    return {
+        name: list(csv.reader(io.StringIO((EXAMPLE / name).read_text("utf-8"), newline=""))) for name in FILES
+    }
+
+
+@st.composite
+def folders(draw: st.DrawFn) -> tuple[dict[str, str | None], dict[str, bool]]:
+    """The example's files as text, mutated: cells, columns, rows, blank lines, encodings, line ends."""
+    files: dict[str, list[list[str]] | None] = dict(_example())
+    raw_cells: dict[str, set[tuple[int, int]]] = {name: set() for name in FILES}
+    for _ in range(draw(st.sampled_from((0, 1, 1, 2, 2, 3, 4)))):
+        name = draw(st.sampled_from(FILES))
+        rows = files[name]
+        if rows is None:
+            continue
+        kind = draw(st.sampled_from(("cell", "cell", "raw", "copy", "drop column", "extra column", "blank",
+                                     "short row", "drop file", "header", "pad", "pad", "case")))  # fmt: skip
+        width = len(rows[0])
+        row = draw(st.integers(1, len(rows) - 1)) if len(rows) > 1 else 0
+        column = draw(st.integers(0, width - 1))
+        in_row = bool(row) and column < len(rows[row])  # rows a mutation made shorter have fewer cells
+        if kind == "cell" and in_row:
+            rows[row][column] = draw(st.sampled_from(CELLS))
+        elif kind == "raw" and in_row:
+            rows[row][column] = draw(st.sampled_from(RAW))
+            raw_cells[name].add((row, column))
+        elif (
+            kind == "copy"
+            and in_row
+            and len(rows) > 2
+            and column < len(rows[other := draw(st.integers(1, len(rows) - 1))])
+        ):
+            rows[row][column] = rows[other][column]  # a repeated id, partner or share
+        elif kind == "pad" and in_row:  # the same value, with spaces a strip removes
+            pad = draw(st.sampled_from((" ", "\t", "\u00a0", "\u3000", "\x1f", "\u200b")))
+            rows[row][column] = pad + rows[row][column] + pad
+        elif kind == "case" and in_row:
+            rows[row][column] = rows[row][column].upper()
+        elif kind == "drop column":
+            for cells in rows:
+                del cells[column : column + 1]
+        elif kind == "extra column":
+            rows[0].append(draw(st.sampled_from(("notes", "", " ", rows[0][column]))))
+            for cells in rows[1:]:
+                cells.append(draw(st.sampled_from(CELLS)))
+        elif kind == "blank":
+            rows.insert(row + 1, draw(st.sampled_from(([], [""] * width, [" "] * width, [","]))))
+        elif kind == "short row" and row:
+            rows[row] = rows[row][:-1]
+        elif kind == "drop file":
+            files[name] = None
+        elif kind == "header":
+            rows[0][column] = draw(st.sampled_from((" id ", "ID", rows[0][(column + 1) % width], "")))
+    crlf = draw(st.booleans())
+    quoting = draw(st.sampled_from((csv.QUOTE_MINIMAL, csv.QUOTE_ALL)))
+    bom = draw(st.booleans())
+    texts: dict[str, str | None] = {}
+    for name, rows in files.items():
+        if rows is None:
+            texts[name] = None
+            continue
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n" if crlf else "\n", quoting=quoting)
+        for r, cells in enumerate(rows):
+            if any((r, c) in raw_cells[name] for c in range(len(cells))):
+                line = ",".join(cells)  # unquoted, as a hand-edited file has it
+                out.write(line + ("\r\n" if crlf else "\n"))
+            else:
+                writer.writerow(cells)
+        texts[name] = out.getvalue()
+    return texts, {"bom": bom}
+
+
+def _write(folder: Path, texts: dict[str, str | None], bom: bool) -> None:
+    for name, text in texts.items():
+        if text is not None:
+            data = text.encode("utf-8")
+            (folder / name).write_bytes((codecs.BOM_UTF8 if bom else b"") + data)
+
+
+def _outcome(read: object) -> tuple[str, object]:
+    try:
+        records = read()  # type: ignore[operator]
+    except InputError as exc:
+        return "rejected", [str(p) for p in exc.problems]
+    return "accepted", repr(records)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=folders())
+def test_columnar_and_cell_paths_accept_and_reject_the_same_folders(
+    drawn: tuple[dict[str, str | None], dict[str, bool]],
+    program: Program,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    texts, options = drawn
+    folder = tmp_path_factory.mktemp("folder")
+    _write(folder, texts, options["bom"])
+    by_cells = _outcome(lambda: reader._Folder(folder, program).read())
+    columnar = reader._read_columnar(folder, program)
+    event(f"cells {by_cells[0]}, columns {'proved' if columnar is not None else 'unproven'}")
+    if columnar is not None:
+        # The columns proved the folder clean: the cell path accepts it, with the very same records.
+        assert by_cells == ("accepted", repr(columnar))
+    assert _outcome(lambda: reader.read_folder(folder, program)) == by_cells
+
+
+def test_a_clean_folder_is_read_by_columns_with_the_cell_paths_records(
+    program: Program, tmp_path: Path
+) -> None:
+    # Spaces around cells, a BOM, CRLF line ends, quoted cells holding commas and line breaks, blank
+    # lines, datetimes, choices in any case: valid input the columns prove without the cell path.
+    rows = _example()
+    rows["partners.csv"][1][1] = ' Northwind, "Partners"\r\nEMEA '
+    rows["deals.csv"][1][5] = " Won "
+    rows["deals.csv"][1][6] = "2026-07-02T10:00:00+02:00"
+    rows["deals.csv"][2][2] = "6e4"
+    for name, cells in rows.items():
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows([*cells[:2], [], *cells[2:]])
+        (tmp_path / name).write_bytes(codecs.BOM_UTF8 + out.getvalue().encode("utf-8"))
+    columnar = reader._read_columnar(tmp_path, program)
+    assert columnar is not None
+    assert repr(columnar) == repr(reader._Folder(tmp_path, program).read())
+    assert columnar.partners[0].name == 'Northwind, "Partners"\r\nEMEA'
+
+
+def test_a_folder_the_columns_cannot_prove_gets_the_cell_paths_errors(
+    program: Program, tmp_path: Path
+) -> None:
+    rows = _example()
+    rows["deals.csv"][3][2] = "-500"
+    rows["deals.csv"][4][5] = "closed"
+    rows["activities.csv"][2][1] = "P999"
+    for name, cells in rows.items():
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(cells)
+        (tmp_path / name).write_text(out.getvalue(), "utf-8")
+    assert reader._read_columnar(tmp_path, program) is None
+    with pytest.raises(InputError) as caught:
+        reader.read_folder(tmp_path, program)
+    assert [str(p) for p in caught.value.problems] == [
+        "deals.csv:4: amount: '-500' must be at least 0: a refund is a refunded_on date, not a negative amount",
+        "deals.csv:5: status: 'closed' must be one of open, won, lost",
+        "activities.csv:3: partner_id: no partner 'P999' in partners.csv",
+    ]
+
+
+def test_the_columns_see_every_space_python_strips() -> None:
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    others = [c for c in map(chr, range(0x3100)) if not c.isspace()]
+    edged = pa.array([f"{c}x" for c in spaces] + [f"x{c}" for c in spaces])
+    assert pc.all(pc.match_substring_regex(edged, reader._EDGE_SPACE)).as_py()
+    plain = pa.array([f"{c}x{c}" for c in others])
+    assert not pc.any(pc.match_substring_regex(plain, reader._EDGE_SPACE)).as_py()

@@ -849,11 +849,12 @@ def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
 
 
 def _command_names(target: typer.Typer) -> set[str]:
-    return {
+    commands = {
         (info.name or info.callback.__name__).replace("_", "-")
         for info in target.registered_commands
         if info.callback is not None
     }
+    return commands | {group.name for group in target.registered_groups if group.name}
 
 
 def _add_installed_commands() -> None:

@@ -5,10 +5,10 @@ it pays (``context.history.adjustments``) and marks them applied when it stores 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from cosell import hookimpl
-from cosell.context import RunContext
+from cosell.context import PartnerFacts, RunContext
 from cosell.money import show
 from cosell.results import ApprovedAdjustment, LineKind, PayoutLine, adjustment_tag
 
@@ -17,42 +17,38 @@ KIND = "adjustment"
 
 @hookimpl(tryfirst=True)
 def cosell_line_kinds() -> Iterable[LineKind]:
+    # Not an ``adjustment`` kind in LineKind's sense: statements keep that for the cap and the budget,
+    # which scale other lines. This line is an amount of its own, outside both (uncapped, not in budget).
     return (
         LineKind(
             KIND,
             "Approved adjustment",
             capped=False,
             in_budget=False,
-            adjustment=True,
             description="an amount the governance body proposed and approved (cosell adjust)",
         ),
     )
 
 
 @hookimpl(tryfirst=True)
-def cosell_adjustments(
-    lines: Mapping[str, tuple[PayoutLine, ...]], context: RunContext
-) -> Iterable[PayoutLine]:
-    due = context.history.adjustments
+def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[PayoutLine]:
+    # A partner not among the run's records is never called: its adjustment stays approved until a run
+    # has it.
+    due = [a for a in context.history.adjustments if a.partner_id == partner.id]
     if not due:
         return ()
-    deal_ids = {deal.id for deal in context.records.deals}
-    out = []
-    # A partner not in this run's records gets no line: its adjustment stays approved until a run has it.
-    for adjustment in due:
-        if adjustment.partner_id in lines:
-            deal = adjustment.deal_id if adjustment.deal_id in deal_ids else None
-            out.append(
-                PayoutLine(
-                    adjustment.partner_id,
-                    KIND,
-                    adjustment.amount,
-                    _explanation(adjustment, context),
-                    deal_id=deal,
-                    tags=frozenset({adjustment_tag(adjustment.id)}),
-                )
-            )
-    return out
+    deal_ids = {d.deal.id for d in partner.deals}
+    return tuple(
+        PayoutLine(
+            partner.id,
+            KIND,
+            adjustment.amount,
+            _explanation(adjustment, context),
+            deal_id=adjustment.deal_id if adjustment.deal_id in deal_ids else None,
+            tags=frozenset({adjustment_tag(adjustment.id)}),
+        )
+        for adjustment in due
+    )
 
 
 def _explanation(adjustment: ApprovedAdjustment, context: RunContext) -> str:

@@ -69,6 +69,10 @@ def test_an_adjustment_pays_once_after_another_person_approves_it_outside_cap_an
         assert words in line["explanation"]
     assert earnings(work, "P002") == before + Decimal("1000.50")
     assert [r for r in statement(ledger) if r["kind"] in ("cap", "budget")] == others
+    page = cosell("statement", "--period", "2026-Q3", "--partner", "P002", "--format", "html", "--ledger", ledger)
+    assert "capped from 66,100.00 to 50,000.00" in page.output  # the cap and budget sentences unchanged
+    assert "scaled by the program budget from 50,000.00 to 48,421.05" in page.output
+    assert "1,000.50 outside it (approved adjustment)" in page.output
 
     run(ledger)  # a rerun of the open period: still exactly one line
     assert len(adjustment_lines(ledger)) == 1 and earnings(work, "P002") == before + Decimal("1000.50")

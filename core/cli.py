@@ -6,6 +6,7 @@ anything else is a bug: a short message on screen, the traceback in the log file
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 import logging
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
@@ -31,11 +33,13 @@ from .context import RunReport
 from .engine import check_program, compute, explain_partner
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures
-from .ledger import Ledger
+from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
+from .money import parse_decimal, round_cents
 from .periods import Period
 from .pluginmanager import Plugins
-from .program import LoadedProgram, load_program, program_json_schema
-from .textsafe import terminal_text
+from .program import Governance, LoadedProgram, load_program, program_json_schema
+from .records import MAX_AMOUNT
+from .textsafe import spreadsheet_cell, terminal_text
 
 app = typer.Typer(
     name="cosell",
@@ -708,6 +712,202 @@ def sync(
         out.print(note)
 
 
+# --- adjust: adjustments the governance body proposes and approves --------------------------------
+
+adjust_app = typer.Typer(
+    help="Adjustments: proposed by one person, approved by another, paid as one line at the next run.",
+    no_args_is_help=True,
+)
+app.add_typer(adjust_app, name="adjust")
+
+AdjustProgramOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--program",
+        "-p",
+        help="The program file: its governance section names the approvers and the approval threshold.",
+    ),
+]
+AdjustIdArg = Annotated[int, typer.Argument(help="The adjustment's id (`cosell adjust list` shows it).")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
+
+
+def _one_line(option: str, text: str) -> str:
+    """A name or reason people give: one line of visible text."""
+    text = text.strip()
+    if not text:
+        raise ConfigError(f"{option}: give a non-empty value")
+    if text.splitlines() != [text] or not text.isprintable():
+        raise ConfigError(f"{option}: give one line of text without control characters")
+    return text
+
+
+def _adjustment_amount(text: str) -> Decimal:
+    """``--amount``: a number of ASCII digits with at most 2 decimals, bounded as every amount is."""
+    try:
+        amount = parse_decimal(text)
+    except ValueError as exc:
+        raise ConfigError(f"--amount: {exc}") from None
+    if round_cents(amount) != amount:
+        raise ConfigError(f"--amount: {text!r} has more than 2 decimals")
+    if abs(amount) > MAX_AMOUNT:
+        raise ConfigError(f"--amount: {text!r} is beyond ±{MAX_AMOUNT:,}")
+    if amount == 0:
+        raise ConfigError("--amount: an adjustment of 0 changes nothing")
+    return round_cents(amount)
+
+
+def _governance(program: Path | None) -> Governance | None:
+    return load_program(program).program.governance if program is not None else None
+
+
+@adjust_app.command("propose")
+@reports_errors
+def adjust_propose(
+    partner: Annotated[str, typer.Option("--partner", help="The partner id.")],
+    amount: Annotated[str, typer.Option("--amount", help="In the program currency; negative takes back.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: shown on the partner's statement.")],
+    by: ByOpt,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="The period it belongs to (default: the next run's period)."),
+    ] = None,
+    deal: Annotated[str | None, typer.Option("--deal", help="The deal it concerns, if any.")] = None,
+    program: AdjustProgramOpt = None,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose an adjustment; it pays nothing until another person approves it (or the program's
+    threshold does, for a small amount)."""
+    value = _adjustment_amount(amount)
+    the_period = None
+    if period is not None:
+        if not _valid_period(period):
+            raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+        the_period = Period.parse(period)
+    governance = _governance(program)
+    with Ledger.connect(ledger) as book:
+        stored = book.propose_adjustment(
+            partner_id=_one_line("--partner", partner),
+            amount=value,
+            reason=_one_line("--reason", reason),
+            by=_one_line("--by", by),
+            period=the_period,
+            deal_id=None if deal is None else _one_line("--deal", deal),
+            approvers=None if governance is None else governance.approvers,
+            threshold=None if governance is None else governance.require_approval_over,
+        )
+    if as_json:
+        out.print_json(json.dumps({"id": stored.id, "state": stored.state}))
+        return
+    out.print(stored.id)
+    if stored.state == "approved":
+        err.print(f"adjustment {stored.id} approved by the program's threshold: it pays at the next run")
+
+
+@adjust_app.command("approve")
+@reports_errors
+def adjust_approve(
+    adjustment: AdjustIdArg, by: ByOpt, program: AdjustProgramOpt = None, ledger: LedgerOpt = None
+) -> None:
+    """Approve a pending adjustment: never by its proposer; with a program naming approvers, only by
+    one of them (without --program, the approvers the program named when it was proposed)."""
+    governance = _governance(program)
+    approvers = None if governance is None else governance.approvers
+    with _existing_ledger(ledger) as book:
+        stored = book.approve_adjustment(adjustment, by=_one_line("--by", by), approvers=approvers)
+    out.print(f"adjustment {stored.id} approved by {_escape(by.strip())}: it pays at the next run")
+
+
+@adjust_app.command("reject")
+@reports_errors
+def adjust_reject(
+    adjustment: AdjustIdArg,
+    by: ByOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is rejected.")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Reject a pending adjustment: it never pays."""
+    with _existing_ledger(ledger) as book:
+        stored = book.reject_adjustment(adjustment, by=_one_line("--by", by), reason=_one_line("--reason", reason))
+    out.print(f"adjustment {stored.id} rejected")
+
+
+_ADJUSTMENT_COLUMNS = (
+    "id",
+    "partner",
+    "amount",
+    "state",
+    "period",
+    "deal",
+    "reason",
+    "proposed_by",
+    "proposed_at",
+    "decided_by",
+    "decided_at",
+    "decision_reason",
+    "applied_period",
+    "applied_run",
+)
+
+
+def _adjustment_row(a: StoredAdjustment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "partner": a.partner_id,
+        "amount": f"{a.amount:.2f}",
+        "state": a.state,
+        "period": a.period,
+        "deal": a.deal_id,
+        "reason": a.reason,
+        "proposed_by": a.proposed_by,
+        "proposed_at": a.proposed_at,
+        "decided_by": a.decided_by,
+        "decided_at": a.decided_at,
+        "decision_reason": a.decision_reason,
+        "applied_period": a.applied_period,
+        "applied_run": a.applied_run,
+    }
+
+
+@adjust_app.command("list")
+@reports_errors
+def adjust_list(
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only these: pending, approved, rejected or applied.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    ledger: LedgerOpt = None,
+) -> None:
+    """List the adjustments, oldest first, with who proposed and decided each and where it was paid."""
+    if state is not None and state not in ADJUSTMENT_STATES:
+        raise ConfigError(f"--state: {state!r} is not one of {', '.join(ADJUSTMENT_STATES)}")
+    if format not in ("table", "json", "csv"):
+        raise ConfigError(f"--format: {format!r} is not one of table, json, csv")
+    with Ledger.connect(ledger, create=False) as book:
+        rows = [_adjustment_row(a) for a in book.adjustments(state)]
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    elif format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(_ADJUSTMENT_COLUMNS)
+        for row in rows:
+            writer.writerow(spreadsheet_cell("" if row[c] is None else str(row[c])) for c in _ADJUSTMENT_COLUMNS)
+    else:
+        table = Table(title="Adjustments")
+        for column in ("Id", "Partner", "Amount", "State", "Period", "Reason", "Proposed by", "Decided by", "Paid in"):
+            table.add_column(column, justify="right" if column in ("Id", "Amount") else "left")
+        for row in rows:
+            decided = row["decided_by"] or ("program threshold" if row["decided_at"] else "")
+            paid = f"{row['applied_period']} (run {row['applied_run']})" if row["applied_period"] else ""
+            cells = (
+                row["id"], row["partner"], row["amount"], row["state"], row["period"] or "", row["reason"],
+                row["proposed_by"], decided, paid,
+            )  # fmt: skip
+            table.add_row(*(_escape(str(cell)) for cell in cells))
+        out.print(table)
+
+
 def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
     """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
     reports errors as cosell's own commands do, a typer app becomes a group of sub-commands."""
@@ -719,11 +919,12 @@ def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
 
 
 def _command_names(target: typer.Typer) -> set[str]:
-    return {
+    commands = {
         (info.name or info.callback.__name__).replace("_", "-")
         for info in target.registered_commands
         if info.callback is not None
     }
+    return commands | {group.name for group in target.registered_groups if group.name}
 
 
 def _add_installed_commands() -> None:

@@ -43,6 +43,7 @@ from .results import (
     Score,
     TierDecision,
     frozen_mapping,
+    paid_adjustments,
 )
 from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
@@ -461,20 +462,22 @@ def _store(
     generation: int,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
-    the changes enter the outbox as pending. One transaction; refused when the ledger moved since the
-    history was read."""
+    the changes enter the outbox as pending, the adjustments the lines pay become applied. One
+    transaction; refused when the ledger moved since the history was read."""
     context = computation.context
+    lines = computation.all_lines()
     return ledger.record_run(
         period=context.period,
         program=context.program.program,
         connector=connector.name,
         target=target_of(connector),
-        lines=computation.all_lines(),
+        lines=lines,
         standings=computation.standings,
         projections=computation.projections,
         writes=changes,
         generation=generation,
         statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
+        adjustments=paid_adjustments(lines),
     )
 
 

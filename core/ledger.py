@@ -34,9 +34,10 @@ from sqlalchemy.pool import StaticPool
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
 from .fields import FieldWrite, ObjectName
 from .gc_pause import gc_paused
-from .money import to_cents
+from .money import show, to_cents
 from .periods import Period, PeriodKind
 from .results import (
+    ApprovedAdjustment,
     History,
     LedgerLine,
     PartnerStanding,
@@ -47,11 +48,14 @@ from .results import (
 )
 
 __all__ = [
+    "ADJUSTMENT_STATES",
     "CONNECT_RETRY_DELAYS",
     "DEFAULT_URL",
     "MIGRATIONS",
+    "AdjustmentEvent",
     "Ledger",
     "OutboxItem",
+    "StoredAdjustment",
     "StoredStanding",
     "decode_json",
     "encode_json",
@@ -235,6 +239,50 @@ statement_partners_table = sa.Table(
 )
 """Version 3: per partner, what its statement needs (JSON: the score parts with the scale, the tier goals)."""
 
+ADJUSTMENT_STATES = ("pending", "approved", "rejected", "applied")
+
+adjustments_table = sa.Table(
+    "cosell_adjustments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("period", _Key, nullable=True),
+    sa.Column("deal_id", _Key, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("proposed_at", sa.Text, nullable=False),
+    sa.Column("approvers", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decided_at", sa.Text, nullable=True),
+    sa.Column("decision_reason", sa.Text, nullable=True),
+    sa.Column("applied_period", _Key, nullable=True),
+    sa.Column("applied_run", sa.Integer, nullable=True),
+    sa.CheckConstraint(
+        "state IN ('pending', 'approved', 'rejected', 'applied')", name="cosell_adjustments_state"
+    ),
+    sa.Index("cosell_adjustments_state", "state"),
+)
+"""Version 4: adjustments the governance body proposes and approves (``cosell adjust``). ``approvers``
+is the JSON list the program named when it was proposed (None: no list); ``decided_by`` is None for one
+the program's threshold approved. Rows are never deleted; every change is also an event below."""
+
+adjustment_events_table = sa.Table(
+    "cosell_adjustment_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("adjustment_id", sa.Integer, sa.ForeignKey("cosell_adjustments.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Index("cosell_adjustment_events_adjustment", "adjustment_id", "id"),
+)
+"""Version 4: every state change of an adjustment, append-only (proposed, approved, rejected, applied,
+unapplied), with who (None: the program's threshold or a run), when and why."""
+
 _VERSION_1_TABLES = (
     schema_table,
     periods_table,
@@ -275,7 +323,18 @@ def _migrate_to_3(conn: Connection) -> None:
     statement_partners_table.create(conn)
 
 
-MIGRATIONS: list[tuple[int, Migration]] = [(1, _migrate_to_1), (2, _migrate_to_2), (3, _migrate_to_3)]
+def _migrate_to_4(conn: Connection) -> None:
+    # Version 4: adjustments and their append-only events (``cosell adjust``).
+    adjustments_table.create(conn)
+    adjustment_events_table.create(conn)
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [
+    (1, _migrate_to_1),
+    (2, _migrate_to_2),
+    (3, _migrate_to_3),
+    (4, _migrate_to_4),
+]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
 
@@ -894,10 +953,12 @@ class Ledger:
                 line = _ledger_line(row, strings)
                 lines.setdefault(line.partner_id, []).append(line)
             closed = _closed_periods(conn)
+            adjustments = _due_adjustments(conn, before)
         return History(
             tiers=MappingProxyType({k: tuple(v) for k, v in tiers.items()}),
             lines=MappingProxyType({k: tuple(v) for k, v in lines.items()}),
             closed_periods=closed,
+            adjustments=adjustments,
         )
 
     # -- a run ---------------------------------------------------------------------------------------
@@ -915,6 +976,7 @@ class Ledger:
         writes: Sequence[FieldWrite],
         generation: int | None = None,
         statement: tuple[str, Mapping[str, str]] | None = None,
+        adjustments: Sequence[int] = (),
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
@@ -924,7 +986,11 @@ class Ledger:
         or a close has changed the ledger since, nothing is stored and LockHeldError (exit 5) says so.
 
         ``statement`` is what the run records for its statements: (program-wide JSON text, partner id →
-        JSON text), as ``cosell.statements.facts`` makes them; the ledger keeps the text as it is."""
+        JSON text), as ``cosell.statements.facts`` makes them; the ledger keeps the text as it is.
+
+        ``adjustments`` are the ids of the approved adjustments the lines pay: they become ``applied`` to
+        the period in this same transaction (one this period's earlier run paid and this one does not goes
+        back to ``approved``)."""
         key = period.key
         with self._write(serial=True) as conn:
             if generation is not None and _generation(conn) != generation:
@@ -961,6 +1027,7 @@ class Ledger:
                 statement_partners_table,
             ):
                 conn.execute(table.delete().where(table.c.period == key))
+            _apply_adjustments(conn, key, run_id, adjustments)
             if statement is not None:
                 run_data, partner_data = statement
                 conn.execute(statement_runs_table.insert().values(period=key, run_id=run_id, data=run_data))
@@ -1093,6 +1160,115 @@ class Ledger:
         out = dict(row._mapping)
         out["summary"] = None if out["summary"] is None else decode_json(out["summary"])
         return out
+
+    # -- adjustments ---------------------------------------------------------------------------------
+
+    def propose_adjustment(
+        self,
+        *,
+        partner_id: str,
+        amount: Decimal,
+        reason: str,
+        by: str,
+        period: Period | None = None,
+        deal_id: str | None = None,
+        approvers: Sequence[str] | None = None,
+        threshold: Decimal | None = None,
+    ) -> StoredAdjustment:
+        """Store a proposed adjustment (``pending``). ``approvers`` is the program's list of who may approve
+        it (kept with it); when ``threshold`` is given and ``|amount|`` is at or below it, the program
+        approves it at once. PeriodError when ``period`` is of the other kind than the ledger's periods."""
+        now = _utc_now()
+        with self._write() as conn:
+            kind = _period_kind(conn)
+            if period is not None and kind is not None and kind != period.kind:
+                raise PeriodError(
+                    f"--period {period.key} is a {period.kind}, but this ledger holds {kind}s",
+                    hint=f"name a {kind}",
+                )
+            automatic = threshold is not None and abs(amount) <= threshold
+            inserted = conn.execute(
+                adjustments_table.insert().values(
+                    partner_id=partner_id,
+                    amount_cents=to_cents(amount),
+                    reason=reason,
+                    period=None if period is None else period.key,
+                    deal_id=deal_id,
+                    state="approved" if automatic else "pending",
+                    proposed_by=by,
+                    proposed_at=now,
+                    approvers=None if approvers is None else json.dumps(list(approvers)),
+                    decided_at=now if automatic else None,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            adjustment_id = int(inserted[0])
+            _adjustment_event(conn, adjustment_id, "proposed", by, now, reason)
+            if automatic:
+                assert threshold is not None
+                why = f"at or below the program's require_approval_over of {show(threshold)}"
+                _adjustment_event(conn, adjustment_id, "approved", None, now, why)
+            return _stored_adjustment(conn, adjustment_id)
+
+    def approve_adjustment(
+        self, adjustment_id: int, *, by: str, approvers: Sequence[str] | None = None
+    ) -> StoredAdjustment:
+        """Approve a pending adjustment. ConfigError (nothing changes) when it is not pending, when ``by``
+        proposed it, or when ``by`` is not among the approvers: ``approvers`` when given (the program's
+        list now), else the list kept from its proposal."""
+        now = _utc_now()
+        with self._write() as conn:
+            row = _pending_adjustment(conn, adjustment_id, "approve")
+            if _same_person(by, row.proposed_by):
+                raise ConfigError(
+                    f"adjustment {adjustment_id}: {by!r} proposed it and cannot approve it",
+                    hint="another person approves an adjustment (two-person rule)",
+                )
+            allowed = approvers if approvers is not None else _approvers_of(row.approvers)
+            if allowed is not None and not any(_same_person(by, name) for name in allowed):
+                raise ConfigError(
+                    f"adjustment {adjustment_id}: {by!r} is not among the program's approvers "
+                    f"({', '.join(allowed) or 'none named'})",
+                    hint="governance.approvers in the program names who may approve",
+                )
+            conn.execute(
+                adjustments_table.update()
+                .where(adjustments_table.c.id == adjustment_id)
+                .values(state="approved", decided_by=by, decided_at=now)
+            )
+            _adjustment_event(conn, adjustment_id, "approved", by, now, None)
+            return _stored_adjustment(conn, adjustment_id)
+
+    def reject_adjustment(self, adjustment_id: int, *, by: str, reason: str) -> StoredAdjustment:
+        """Reject a pending adjustment: it never pays. ConfigError when it is not pending."""
+        now = _utc_now()
+        with self._write() as conn:
+            _pending_adjustment(conn, adjustment_id, "reject")
+            conn.execute(
+                adjustments_table.update()
+                .where(adjustments_table.c.id == adjustment_id)
+                .values(state="rejected", decided_by=by, decided_at=now, decision_reason=reason)
+            )
+            _adjustment_event(conn, adjustment_id, "rejected", by, now, reason)
+            return _stored_adjustment(conn, adjustment_id)
+
+    def adjustments(self, state: str | None = None) -> list[StoredAdjustment]:
+        """Every adjustment (in one state, if given), oldest first."""
+        a = adjustments_table
+        query = sa.select(a.c.id).order_by(a.c.id)
+        if state is not None:
+            query = query.where(a.c.state == state)
+        with self._read() as conn:
+            return [_stored_adjustment(conn, i) for i in conn.execute(query).scalars()]
+
+    def adjustment_events(self, adjustment_id: int) -> list[AdjustmentEvent]:
+        """An adjustment's state changes, oldest first."""
+        e = adjustment_events_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(e).where(e.c.adjustment_id == adjustment_id).order_by(e.c.id)
+            ).all()
+        return [AdjustmentEvent(r.action, r.actor, r.at, r.reason, r.run_id) for r in rows]
 
     # -- the write-back outbox -----------------------------------------------------------------------
 
@@ -1342,6 +1518,163 @@ def _stored_version(conn: Connection) -> int:
     if not str(version).isdigit():
         raise _BadVersion(version)
     return int(version)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAdjustment:
+    """An adjustment as the ledger holds it (``cosell adjust list``)."""
+
+    id: int
+    partner_id: str
+    amount: Decimal
+    reason: str
+    period: str | None
+    deal_id: str | None
+    state: str
+    proposed_by: str
+    proposed_at: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
+    applied_period: str | None
+    applied_run: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentEvent:
+    """One state change of an adjustment: ``actor`` is None for the program's threshold or a run."""
+
+    action: str
+    actor: str | None
+    at: str
+    reason: str | None
+    run_id: int | None
+
+
+def _same_person(a: str, b: str) -> bool:
+    # "Ann" and "ann " are one person: the two-person rule must not be passed by spelling a name twice.
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _approvers_of(text: str | None) -> list[str] | None:
+    return None if text is None else [str(name) for name in json.loads(text)]
+
+
+def _stored_adjustment(conn: Connection, adjustment_id: int) -> StoredAdjustment:
+    a = adjustments_table
+    r = conn.execute(sa.select(a).where(a.c.id == adjustment_id)).one()
+    return StoredAdjustment(
+        id=r.id,
+        partner_id=r.partner_id,
+        amount=_cents_to_decimal(r.amount_cents),
+        reason=r.reason,
+        period=r.period,
+        deal_id=r.deal_id,
+        state=r.state,
+        proposed_by=r.proposed_by,
+        proposed_at=r.proposed_at,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        decision_reason=r.decision_reason,
+        applied_period=r.applied_period,
+        applied_run=r.applied_run,
+    )
+
+
+def _pending_adjustment(conn: Connection, adjustment_id: int, verb: str) -> sa.Row[Any]:
+    a = adjustments_table
+    row = conn.execute(sa.select(a).where(a.c.id == adjustment_id)).first()
+    if row is None:
+        raise ConfigError(f"there is no adjustment {adjustment_id} in this ledger")
+    if row.state != "pending":
+        raise ConfigError(f"adjustment {adjustment_id} is {row.state}, not pending: cannot {verb} it")
+    return row
+
+
+def _adjustment_event(
+    conn: Connection,
+    adjustment_id: int,
+    action: str,
+    actor: str | None,
+    at: str,
+    reason: str | None,
+    run_id: int | None = None,
+) -> None:
+    conn.execute(
+        adjustment_events_table.insert().values(
+            adjustment_id=adjustment_id, action=action, actor=actor, at=at, reason=reason, run_id=run_id
+        )
+    )
+
+
+def _due_adjustments(conn: Connection, period: Period) -> tuple[ApprovedAdjustment, ...]:
+    """The adjustments a run of ``period`` pays: those it paid before (a rerun), and the approved ones of
+    this period, of none, or of an earlier period (closed, or older than the latest run: it cannot be
+    run again). An approved one of a later period waits for that period."""
+    a = adjustments_table
+    rows = conn.execute(
+        sa.select(a)
+        .where(
+            sa.or_(
+                a.c.state == "approved",
+                sa.and_(a.c.state == "applied", a.c.applied_period == period.key),
+            )
+        )
+        .order_by(a.c.id)
+    ).all()
+    due = []
+    for r in rows:
+        if r.state == "approved" and r.period is not None and Period.parse(r.period).start > period.start:
+            continue
+        due.append(
+            ApprovedAdjustment(
+                id=r.id,
+                partner_id=r.partner_id,
+                amount=_cents_to_decimal(r.amount_cents),
+                reason=r.reason,
+                proposed_by=r.proposed_by,
+                approved_by=r.decided_by,
+                period=r.period,
+                deal_id=r.deal_id,
+            )
+        )
+    return tuple(due)
+
+
+def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence[int]) -> None:
+    """Within record_run: the adjustments ``ids`` are paid by this run's lines of ``period``."""
+    a = adjustments_table
+    now = _utc_now()
+    wanted = set(ids)
+    if len(wanted) != len(ids):
+        raise LockHeldError("a run paid one adjustment twice: nothing stored")
+    earlier = conn.execute(
+        sa.select(a.c.id).where(a.c.state == "applied", a.c.applied_period == period)
+    ).scalars()
+    for dropped in sorted(set(earlier) - wanted):
+        # This period's earlier run paid it, this rerun does not (its partner left the input, say): its
+        # line is gone with the period's lines, so it is due again.
+        conn.execute(
+            a.update().where(a.c.id == dropped).values(state="approved", applied_period=None, applied_run=None)
+        )
+        _adjustment_event(conn, dropped, "unapplied", None, now, f"the rerun of {period} did not pay it", run_id)
+    for adjustment_id in sorted(wanted):
+        row = conn.execute(sa.select(a.c.state, a.c.applied_period).where(a.c.id == adjustment_id)).first()
+        if row is not None and row.state == "applied" and row.applied_period == period:
+            conn.execute(a.update().where(a.c.id == adjustment_id).values(applied_run=run_id))
+            continue
+        if row is None or row.state != "approved":
+            raise LockHeldError(
+                f"adjustment {adjustment_id} is no longer due ({'unknown' if row is None else row.state}): "
+                "nothing stored",
+                hint="run again: it computes from the ledger as it is now",
+            )
+        conn.execute(
+            a.update()
+            .where(a.c.id == adjustment_id)
+            .values(state="applied", applied_period=period, applied_run=run_id)
+        )
+        _adjustment_event(conn, adjustment_id, "applied", None, now, f"paid in {period}", run_id)
 
 
 def _generation(conn: Connection) -> int:

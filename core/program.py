@@ -179,6 +179,25 @@ class Mdf(_Section):
     release_pipeline_multiple: Rate
 
 
+class Governance(_Section):
+    """Who may approve adjustments (``cosell adjust``), and the amount at or below which one is approved
+    on proposal. Leaving either out: anyone but the proposer approves; every adjustment waits."""
+
+    approvers: tuple[Annotated[str, Field(min_length=1)], ...] | None = None
+    require_approval_over: Amount | None = None
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers_unique(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is not None:
+            stripped = [n.strip().casefold() for n in names]
+            if any(not n for n in stripped):
+                raise ValueError("an approver's name is empty")
+            if len(set(stripped)) != len(stripped):
+                raise ValueError("approver names must be unique")
+        return names
+
+
 class Program(_Section):
     """A partner program: SPEC "The program file". Every section but program, period, currency and
     tiers may be left out, and then its rules do not apply."""
@@ -198,6 +217,7 @@ class Program(_Section):
     clawback_window_days: Days | None = None
     mdf: Mdf | None = None
     wind_down_days: Days | None = None
+    governance: Governance | None = None
     timezone: str = "UTC"
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -184,12 +184,49 @@ def frozen_mapping(values: Mapping[str, Decimal | None]) -> Mapping[str, Decimal
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovedAdjustment:
+    """An adjustment the governance body approved (``cosell adjust``), due in the period being run: its
+    own period, an earlier one it could not be paid in (closed, or older than the latest run), or none
+    named. ``approved_by`` is None when the program's threshold approved it on proposal."""
+
+    id: int
+    partner_id: str
+    amount: Decimal
+    reason: str
+    proposed_by: str
+    approved_by: str | None
+    period: str | None = None
+    deal_id: str | None = None
+
+
+ADJUSTMENT_TAG = "adjustment-id:"
+"""Prefix of the tag that names the adjustment a line pays (``adjustment-id:7``): the ledger marks that
+adjustment applied in the transaction that stores the line."""
+
+
+def adjustment_tag(adjustment_id: int) -> str:
+    return f"{ADJUSTMENT_TAG}{adjustment_id}"
+
+
+def paid_adjustments(lines: Iterable[PayoutLine]) -> tuple[int, ...]:
+    """The ids of the adjustments the lines pay, in line order."""
+    return tuple(
+        int(tag[len(ADJUSTMENT_TAG) :])
+        for line in lines
+        for tag in sorted(line.tags)
+        if tag.startswith(ADJUSTMENT_TAG)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """A read-only view of the ledger before the period being run (what rules may look back at)."""
 
     tiers: Mapping[str, tuple[TierRecord, ...]] = field(default_factory=lambda: MappingProxyType({}))
     lines: Mapping[str, tuple[LedgerLine, ...]] = field(default_factory=lambda: MappingProxyType({}))
     closed_periods: frozenset[str] = frozenset()
+    adjustments: tuple[ApprovedAdjustment, ...] = ()
+    """The approved adjustments the period being run pays (each once: the ledger marks it applied)."""
 
     def tiers_of(self, partner_id: str) -> tuple[TierRecord, ...]:
         """Tier records of earlier periods, oldest first."""

@@ -13,5 +13,6 @@ BUILTIN_PLUGINS = (
     "mdf",
     "caps",
     "budget",
+    "adjustments",
 )
 """The rule modules cosell registers itself, in the order their payout lines come."""

@@ -338,10 +338,12 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
     if not earning:
         rows.append("<tr class='quiet'><td colspan='3'>No payout lines this period.</td></tr>")
     split = ""
+    # the kinds whose lines the cap never touches: clawbacks, approved adjustments, a plugin's
+    outside = [g.title for g in earning if any(ln.uncapped for ln in g.lines)]
     if adj.outside_caps:
         split = (
             f"<div class='small muted'>{_e(show(adj.capped_subtotal))} subject to the cap; "
-            f"{_e(show(adj.outside_caps))} outside it (clawbacks)</div>"
+            f"{_e(show(adj.outside_caps))} outside it ({_e(', '.join(outside).lower())})</div>"
         )
     rows.append(
         f"<tr class='subtotal'><th colspan='2'>Subtotal before adjustments{split}</th>"

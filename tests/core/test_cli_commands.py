@@ -82,6 +82,14 @@ def test_a_command_name_taken_by_cosell_or_another_plugin_is_an_error_naming_the
         Plugins(entry_points=False, extra=twice).cli_commands()
 
 
+def test_a_plugin_command_named_as_a_group_of_cosell_commands_is_an_error():
+    from cosell.cli import app
+
+    taker = _plugin(cosell_cli_commands=lambda register: register(hello, "adjust"))
+    with pytest.raises(PluginError, match="'adjust', which cosell itself has"):
+        add_plugin_commands(app, Plugins(entry_points=False, extra={"taker": taker}))
+
+
 def test_the_built_in_commands_come_from_the_contrib_plugins():
     commands = Plugins(entry_points=False).cli_commands()
     assert {name: plugin for name, (plugin, _) in commands.items()} == {"sandbox": "sandbox", "demo": "demo"}

@@ -52,6 +52,8 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+TABLE_PARTNERS = 50
+"""Partners the run's table shows (``--json`` gives every one): a table of thousands helps nobody."""
 SAMPLE_CHANGES = 3
 """Changes a dry run shows per object and field (``--show-changes`` shows them all)."""
 
@@ -134,16 +136,21 @@ def reports_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = kwargs.get("as_json") is True  # --json: stdout stays one JSON document, errors included
         try:
             return command(*args, **kwargs)
         except typer.Exit:
             raise
         except FinishedWithFailures as exc:
             if isinstance(exc.report, RunReport):
-                print_report(exc.report, as_json=False)
+                print_report(exc.report, as_json=as_json)
+            elif as_json:
+                _print_json_error(exc.render(), exc.exit_code)
             err.print(f"[red]{_escape(exc.render())}[/red]")
             raise typer.Exit(exc.exit_code) from None
         except CosellError as exc:
+            if as_json:
+                _print_json_error(exc.render(), exc.exit_code)
             err.print(f"[red]error:[/red] {_escape(exc.render())}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -158,12 +165,19 @@ def reports_errors(command: F) -> F:
                 where = f"the traceback is in {path}"
             except OSError:
                 where = "the traceback follows:\n" + traceback.format_exc()
-            err.print(
-                f"[red]internal error[/red] ({type(exc).__name__}: {_escape(str(exc))}); this is a bug in cosell or a plugin, {where}"
+            message = (
+                f"internal error ({type(exc).__name__}: {exc}); this is a bug in cosell or a plugin, {where}"
             )
+            if as_json:
+                _print_json_error(message, 1)
+            err.print(f"[red]internal error[/red] {_escape(message.removeprefix('internal error '))}")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _print_json_error(message: str, exit_code: int) -> None:
+    out.print_json(json.dumps({"error": {"message": message, "exit_code": exit_code}}))
 
 
 def _escape(text: str) -> str:
@@ -345,7 +359,7 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         ("Earnings", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for row in report.partners:
+    for row in report.partners[:TABLE_PARTNERS]:
         tier = row["tier"]
         if row["previous_tier"] and row["previous_tier"] != tier:
             tier = f"{tier} (was {row['previous_tier']})"
@@ -354,6 +368,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
         table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
+    if len(report.partners) > TABLE_PARTNERS:
+        out.print(f"… and {len(report.partners) - TABLE_PARTNERS} more partners (every one: --json)")
     if report.dry_run:
         _print_changes(report, show_all=show_changes)
         return
@@ -829,7 +845,9 @@ def adjust_reject(
 ) -> None:
     """Reject a pending adjustment: it never pays."""
     with _existing_ledger(ledger) as book:
-        stored = book.reject_adjustment(adjustment, by=_one_line("--by", by), reason=_one_line("--reason", reason))
+        stored = book.reject_adjustment(
+            adjustment, by=_one_line("--by", by), reason=_one_line("--reason", reason)
+        )
     out.print(f"adjustment {stored.id} rejected")
 
 
@@ -892,10 +910,22 @@ def adjust_list(
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(_ADJUSTMENT_COLUMNS)
         for row in rows:
-            writer.writerow(spreadsheet_cell("" if row[c] is None else str(row[c])) for c in _ADJUSTMENT_COLUMNS)
+            writer.writerow(
+                spreadsheet_cell("" if row[c] is None else str(row[c])) for c in _ADJUSTMENT_COLUMNS
+            )
     else:
         table = Table(title="Adjustments")
-        for column in ("Id", "Partner", "Amount", "State", "Period", "Reason", "Proposed by", "Decided by", "Paid in"):
+        for column in (
+            "Id",
+            "Partner",
+            "Amount",
+            "State",
+            "Period",
+            "Reason",
+            "Proposed by",
+            "Decided by",
+            "Paid in",
+        ):
             table.add_column(column, justify="right" if column in ("Id", "Amount") else "left")
         for row in rows:
             decided = row["decided_by"] or ("program threshold" if row["decided_at"] else "")

@@ -196,3 +196,26 @@ def test_a_dry_run_summarises_changes_by_object_and_field_and_lists_them_all_on_
     listed = set(re.findall(r"\bD\d{4}\b", full.output))
     sampled = set(re.findall(r"\bD\d{4}\b", summary.output))
     assert len(listed) == 19 and len(sampled) == 3  # the first three deals stand for the rest
+
+
+def test_json_output_stays_one_json_document_when_the_run_fails(work):
+    text = (work / "data" / "deals.csv").read_text()
+    (work / "data" / "deals.csv").write_text(
+        text.replace("D1001,Northwind - Data platform,180000", "D1001,Northwind - Data platform,18O000")
+    )
+    result = cosell(*run_args(["--json"]))
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["exit_code"] == 2 and "deals.csv:2: amount:" in error["message"]
+
+
+def test_the_partner_table_shows_fifty_partners_and_says_how_many_more_json_lists_all(work):
+    rows = (work / "data" / "partners.csv").read_text().splitlines()
+    extra = [f"Q{i:03d},Extra {i},2024-01-01,active,,,EMEA,Reseller" for i in range(60)]
+    (work / "data" / "partners.csv").write_text("\n".join([*rows, *extra]) + "\n")
+    table = cosell(*run_args(["--dry-run"]))
+    assert table.exit_code == 0, table.output
+    assert "… and 16 more partners (every one: --json)" in table.output  # 66 partners, 50 shown
+    assert "Q059" not in table.output and "Q043" in table.output
+    listed = json.loads(cosell(*run_args(["--dry-run", "--json"])).stdout)["partners"]
+    assert len(listed) == 66

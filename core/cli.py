@@ -361,7 +361,9 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in report.partners[:TABLE_PARTNERS]:
         tier = row["tier"]
-        if row["previous_tier"] and row["previous_tier"] != tier:
+        if row.get("left"):
+            tier = f"Exited (was {tier})"
+        elif row["previous_tier"] and row["previous_tier"] != tier:
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
             tier = f"{tier} (eligible {row['eligible_tier']}, grace)"

@@ -544,6 +544,7 @@ def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
                 "score": f"{standing.score.value:.2f}",
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
+                "left": facts.partner.left_by(computation.context.period.end),
                 "previous_tier": standing.tier.previous,
                 "earnings": f"{computation.earnings(facts.id):.2f}",
                 "lines": len(computation.lines.get(facts.id, ())),

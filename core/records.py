@@ -88,6 +88,10 @@ class Partner:
     crm_tier: str | None = None
     attributes: ReadOnlyMapping = field(default_factory=_empty_mapping)
 
+    def left_by(self, day: date) -> bool:
+        """True when the partner is exiting or exited and its ``exit_on`` is on or before ``day``."""
+        return self.status != "active" and self.exit_on is not None and self.exit_on <= day
+
 
 @dataclass(frozen=True, slots=True)
 class Deal:

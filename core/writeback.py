@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from .computation import Computation
 from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
+from .records import Partner
 from .results import History, LedgerLine, PayoutLine, Projection
 from .textsafe import without_nul
 
@@ -29,7 +31,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             "account",
             facts.id,
             {
-                "tier": standing.tier.assigned,
+                "tier": tier_shown(facts.partner, standing.tier.assigned, computation.context.period.end),
                 "score": f"{standing.score.value:.2f}",
                 "period_earnings": f"{computation.earnings(facts.id):.2f}",
             },
@@ -115,6 +117,11 @@ def _won_deal_write(
         reason = " (" + items[-1].explanation.split(": ", 1)[-1] + ")"
     total = sum((line.amount for line in items), ZERO)
     return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
+
+
+def tier_shown(partner: Partner, tier: str, period_end: date) -> str:
+    """What the account's tier field says: the tier, or "Exited (was Silver)" once the partner has left."""
+    return f"Exited (was {tier})" if partner.left_by(period_end) else tier
 
 
 def in_record_currency(amount: Decimal, rate: Decimal) -> Decimal:

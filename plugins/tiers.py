@@ -57,6 +57,11 @@ def cosell_tier(
     if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest
         current, source = program.tiers[0].name, "lowest tier"
     why = _why_eligible(program, eligible, score.value, metrics)
+    left = partner.partner.exit_on if partner.partner.left_by(context.period.end) else None
+    if left is not None and program.tier_rank(eligible.name) > program.tier_rank(current):
+        # tiers are earned for the time ahead: a partner that has left the program is never promoted
+        reason = f"{why}; left the program on {left}: keeps {current} ({source}), no promotion"
+        return TierDecision(current, current, current, 0, reason)
     if program.tier_rank(eligible.name) >= program.tier_rank(current):
         verb = "promoted to" if eligible.name != current else "stays"
         reason = f"{why}; {verb} {eligible.name}" + (

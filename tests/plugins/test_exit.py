@@ -26,3 +26,38 @@ def test_open_deals_of_an_exiting_partner_project_zero_past_the_wind_down():
     )
     [projection] = result.projections
     assert projection.amount == 0 and projection.withheld  # won on 2026-09-30 would be past 2026-08-30
+
+
+GOLD = """\
+program: P
+period: 2026-Q3
+currency: USD
+scoring:
+  metrics:
+    sourced_pipeline: {weight: 1, target: 1000}
+tiers:
+  - {name: Registered, min_score: 0, commission_rate: "0.05"}
+  - {name: Gold, min_score: 50, commission_rate: "0.10"}
+"""
+
+
+def test_a_partner_that_has_left_is_never_promoted_and_its_account_says_exited(cosell_ledger):
+    from cosell.testing import run_program
+
+    people = [
+        partner("P1", status="exited", exit_on="2026-06-30"),
+        partner("P2", status="exiting", exit_on="2026-12-31"),  # leaves after the period: promoted as usual
+    ]
+    deals = [
+        deal("D1", "5000", partners=["P1"], created_on="2026-07-02"),
+        deal("D2", "5000", partners=["P2"], created_on="2026-07-02"),
+    ]
+    run = run_program(program(GOLD), people, deals, ledger=cosell_ledger)
+    standings = {s.partner_id: s for s in cosell_ledger.standings("2026-Q3")}
+    assert (
+        standings["P1"].assigned == "Registered"
+        and "left the program on 2026-06-30" in standings["P1"].reason
+    )
+    assert standings["P2"].assigned == "Gold"
+    assert run.fields[("account", "P1")]["tier"] == "Exited (was Registered)"
+    assert run.fields[("account", "P2")]["tier"] == "Gold"

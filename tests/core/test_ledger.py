@@ -36,6 +36,7 @@ from cosell.results import (
     TierDecision,
     TierRecord,
 )
+from ledgers import as_made_by_version, execute
 
 Q1, Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (1, 2, 3, 4))
 TARGET = "files:/tmp/out"
@@ -100,15 +101,6 @@ def raw_rows(url: str, table: str, *, without: Sequence[str] = ("run_id",)) -> l
     finally:
         engine.dispose()
     return [{k: v for k, v in r.items() if k not in without} for r in rows]
-
-
-def execute(url: str, sql: str) -> None:
-    engine = sa.create_engine(make_url(url), poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
 
 
 def start_child(code: str, *args: str) -> subprocess.Popen[str]:
@@ -752,12 +744,7 @@ def test_a_version_1_ledger_is_migrated_to_the_generation_counter_keeping_its_da
     # cosell_generation, at version 1.
     with Ledger.connect(ledger_url) as made:
         record(made, Q3, lines=[line("P1", "10.00")])
-    execute(ledger_url, "DROP TABLE cosell_adjustment_events")
-    execute(ledger_url, "DROP TABLE cosell_adjustments")
-    execute(ledger_url, "DROP TABLE cosell_generation")
-    execute(ledger_url, "DROP TABLE cosell_statement_runs")
-    execute(ledger_url, "DROP TABLE cosell_statement_partners")
-    execute(ledger_url, "UPDATE cosell_schema SET version = 1")
+    as_made_by_version(ledger_url, 1)
     with Ledger.connect(ledger_url) as migrated:
         assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
         assert migrated.generation() == 0
@@ -771,11 +758,7 @@ def test_a_version_2_ledger_is_migrated_to_recorded_statement_data_keeping_its_d
     # tables, at version 2; its runs recorded no statement data.
     with Ledger.connect(ledger_url) as made:
         record(made, Q3, lines=[line("P1", "10.00")])
-    execute(ledger_url, "DROP TABLE cosell_adjustment_events")
-    execute(ledger_url, "DROP TABLE cosell_adjustments")
-    execute(ledger_url, "DROP TABLE cosell_statement_runs")
-    execute(ledger_url, "DROP TABLE cosell_statement_partners")
-    execute(ledger_url, "UPDATE cosell_schema SET version = 2")
+    as_made_by_version(ledger_url, 2)
     with Ledger.connect(ledger_url) as migrated:
         assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from test_ledger import execute, raw_rows, record
+from test_ledger import raw_rows, record
 
 from cosell.errors import ConfigError, LockHeldError, PeriodError
 from cosell.ledger import Ledger
 from cosell.periods import Period
 from cosell.results import PayoutLine, adjustment_tag
+from ledgers import as_made_by_version
 
 Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (2, 3, 4))
 
@@ -52,9 +53,7 @@ def test_a_version_3_ledger_is_migrated_to_adjustments_keeping_its_data(ledger_u
     # adjustment tables, at version 3.
     with Ledger.connect(ledger_url) as made:
         record(made, Q3, lines=[PayoutLine("P1", "commission", Decimal("10.00"), "c")])
-    execute(ledger_url, "DROP TABLE cosell_adjustment_events")
-    execute(ledger_url, "DROP TABLE cosell_adjustments")
-    execute(ledger_url, "UPDATE cosell_schema SET version = 3")
+    as_made_by_version(ledger_url, 3)
     with Ledger.connect(ledger_url) as migrated:
         assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]

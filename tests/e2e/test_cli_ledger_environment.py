@@ -12,17 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from invoke import cosell
+from ledgers import execute
 
 RUN = ("run", "--program", "program.yaml", "--input", "data", "--output", "out")
-
-
-def execute(url: str, sql: str) -> None:
-    engine = sa.create_engine(make_url(url), poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
 
 
 def tables(url: str) -> set[str]:

@@ -1,0 +1,32 @@
+"""Raw SQL on a ledger for tests: what a test does behind the Ledger's back, such as making a ledger as an
+older cosell left it."""
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+TABLES_ADDED = {
+    2: ("cosell_generation",),
+    3: ("cosell_statement_runs", "cosell_statement_partners"),
+    4: ("cosell_adjustment_events", "cosell_adjustments"),
+}
+"""The tables each schema version added, in the order they are dropped to go back before it."""
+
+
+def execute(url: str, sql: str) -> None:
+    engine = sa.create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+def as_made_by_version(url: str, version: int) -> None:
+    """Turn a current ledger into one the code of schema ``version`` made: the tables later versions
+    added dropped, the version set back."""
+    for added in sorted(TABLES_ADDED, reverse=True):
+        if added > version:
+            for table in TABLES_ADDED[added]:
+                execute(url, f"DROP TABLE {table}")
+    execute(url, f"UPDATE cosell_schema SET version = {version}")

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,7 +28,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import statements
-from .connector import Connector, ConnectorSpec, Notes, Syncs
+from .cli_compare import compare as compare_command
+from .cli_connectors import built as _built
+from .cli_connectors import connector as _connector
+from .cli_connectors import connector_options as _options
+from .cli_connectors import connector_spec as _connector_spec
+from .connector import Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner
 from .engine import run as run_engine
@@ -218,74 +223,6 @@ def _progress(enabled: bool) -> Iterator[_Bars]:
 
 def _plugins() -> Plugins:
     return Plugins()
-
-
-def _connector_spec(plugins: Plugins, name: str | None, command: str) -> ConnectorSpec:
-    """The connector ``--connector`` names, else the first installed one that declares itself the
-    command's default."""
-    connectors = plugins.connectors()
-    if name is None:
-        defaults = [spec for spec in connectors.values() if command in spec.default_for]
-        if not defaults:
-            raise ConfigError(f"cosell {command} needs --connector NAME (installed: {', '.join(connectors)})")
-        return defaults[0]
-    if name not in connectors:
-        known = ", ".join(sorted(connectors))
-        raise ConfigError(
-            f"no connector named {name!r} is installed (installed: {known})",
-            hint="`cosell plugins` lists the installed plugins and the connectors they add",
-        )
-    return connectors[name]
-
-
-def _built(spec: ConnectorSpec, build: Callable[[Mapping[str, Any]], T], options: Mapping[str, Any]) -> T:
-    """Build a connector (or set one up): a client library that is not installed is a config error that
-    names the connector's install extra."""
-    try:
-        return build(options)
-    except ImportError as exc:
-        hint = f"pip install 'cosell[{spec.extra}]'" if spec.extra else None
-        raise ConfigError(f"the {spec.name} connector cannot start: {exc}", hint=hint) from None
-
-
-def _options(
-    loaded: LoadedProgram | None,
-    settings: Mapping[str, Any],
-    input_dir: Path | None,
-    output_dir: Path | None,
-    *,
-    full_sync: bool = False,
-) -> dict[str, Any]:
-    return {
-        "input": input_dir,
-        "output": output_dir,
-        "program": loaded.program if loaded else None,
-        "settings": dict(settings),
-        "env": dict(os.environ),
-        "full_sync": full_sync,
-    }
-
-
-def _connector(
-    plugins: Plugins,
-    name: str | None,
-    input_dir: Path | None,
-    output_dir: Path | None,
-    *,
-    command: str,
-    writes: bool = True,
-    loaded: LoadedProgram | None = None,
-    settings: Mapping[str, Any] | None = None,
-    full_sync: bool = False,
-) -> Connector:
-    spec = _connector_spec(plugins, name, command)
-    if spec.input is not None and input_dir is None:
-        raise ConfigError(f"the {spec.name} connector needs --input DIR ({spec.input})")
-    if spec.output is not None and output_dir is None and writes:
-        raise ConfigError(f"the {spec.name} connector needs --output DIR ({spec.output})")
-    return _built(
-        spec, spec.factory, _options(loaded, settings or {}, input_dir, output_dir, full_sync=full_sync)
-    )
 
 
 def _period(loaded: LoadedProgram, text: str | None) -> Period:
@@ -938,6 +875,9 @@ def adjust_list(
             )  # fmt: skip
             table.add_row(*(_escape(str(cell)) for cell in cells))
         out.print(table)
+
+
+app.command(name="compare")(reports_errors(compare_command))
 
 
 def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:

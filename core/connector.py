@@ -71,7 +71,8 @@ class Connector(Protocol):
 ConnectorFactory = Callable[[Mapping[str, Any]], Connector]
 """Builds a connector from options: ``input`` and ``output`` (CLI folders), ``program`` (the Program, or
 None), ``settings`` (every plugin's validated settings by key, the connector's own included) and ``env``
-(the environment: credentials come from there, never from files or arguments)."""
+(the environment: credentials come from there, never from files or arguments). ``read_only`` True: the
+command only reads (``cosell compare``): the connector must make no call that changes the source."""
 
 
 @dataclass(frozen=True, slots=True)

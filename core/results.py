@@ -143,6 +143,27 @@ def internal_notes(tags: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(t[len(INTERNAL_NOTE) :] for t in tags if t.startswith(INTERNAL_NOTE)))
 
 
+BASIS_TAG = "basis:"
+"""Prefix of the tags of a partner-wide line computed from the partner's deal lines of one kind
+(``basis:<kind>``), leaving out the withheld ones and those tagged ``basis-except:<tag>``: an
+accelerator on commission not under a margin floor, say. ``cosell compare`` reads it to tell which
+deals such a line treats differently under another program."""
+BASIS_EXCEPT_TAG = "basis-except:"
+
+
+def basis_tags(kind: str, *, except_tagged: Iterable[str] = ()) -> frozenset[str]:
+    """The tags saying a line is computed from the partner's ``kind`` lines that are not withheld and
+    carry none of ``except_tagged``."""
+    return frozenset({BASIS_TAG + kind, *(BASIS_EXCEPT_TAG + tag for tag in except_tagged)})
+
+
+def in_basis(line: PayoutLine, of: PayoutLine) -> bool:
+    """Whether ``line`` (a deal line) is among the lines the partner-wide line ``of`` is computed from."""
+    if BASIS_TAG + line.kind not in of.tags or line.withheld:
+        return False
+    return not any(BASIS_EXCEPT_TAG + tag in of.tags for tag in line.tags)
+
+
 @dataclass(frozen=True, slots=True)
 class Projection:
     """What an open deal would pay one partner if won on the period's last day (written back, never paid)."""

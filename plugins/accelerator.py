@@ -9,7 +9,7 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.results import LineKind, PartnerStanding, PayoutLine
+from cosell.results import LineKind, PartnerStanding, PayoutLine, basis_tags
 
 from .commission import KIND as COMMISSION
 from .commission import MARGIN_FLOOR
@@ -55,4 +55,8 @@ def cosell_payout_lines(
     )
     if floored:
         text += f" ({floored} deal(s) under the margin floor left out)"
-    return (PayoutLine(partner.id, KIND, amount, text),)
+    return (
+        PayoutLine(
+            partner.id, KIND, amount, text, tags=basis_tags(COMMISSION, except_tagged=(MARGIN_FLOOR,))
+        ),
+    )

@@ -31,6 +31,6 @@ def cosell_register_connectors(register: Callable[[ConnectorSpec], None]) -> Non
             description="CSV files: reads an --input folder, writes fields to an --output folder",
             input="the folder of CSV exports",
             output="where accounts.csv and deals.csv are written",
-            default_for=("run", "explain"),
+            default_for=("run", "explain", "compare"),
         )
     )

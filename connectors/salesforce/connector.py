@@ -60,7 +60,12 @@ class SalesforceConnector:
     name = CONNECTOR
 
     def __init__(
-        self, client: SalesforceClient, settings: SalesforceSettings, *, full_sync: bool = False
+        self,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        *,
+        full_sync: bool = False,
+        read_only: bool = False,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -71,6 +76,9 @@ class SalesforceConnector:
         self._ledger: SnapshotStore | None = None
         self._host = urlsplit(client.instance_url).netloc
         self.full_sync = full_sync
+        self.read_only = read_only
+        """Read and change nothing in the org (``cosell compare``): a Bulk job a killed run left is
+        left for the next run to settle."""
         self._key: str | None = None
         self._notes: list[str] = []
         self._writer = CollectionsWriter(client, settings)
@@ -80,7 +88,12 @@ class SalesforceConnector:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SalesforceConnector:
         settings = settings_from(options)
-        return cls(client_from(options, settings), settings, full_sync=bool(options.get("full_sync")))
+        return cls(
+            client_from(options, settings),
+            settings,
+            full_sync=bool(options.get("full_sync")),
+            read_only=bool(options.get("read_only")),
+        )
 
     def __repr__(self) -> str:
         return f"<SalesforceConnector {self._host}>"
@@ -112,7 +125,8 @@ class SalesforceConnector:
         key = self.key
         self._ledger = ledger
         self._notes += identity_notes(ledger, CONNECTOR, key, "Salesforce org")
-        self._writer.settle(ledger)
+        if not self.read_only:
+            self._writer.settle(ledger)
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
         self.reconciler.connector = key
         sync = SnapshotSync(

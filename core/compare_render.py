@@ -137,6 +137,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 tr.total td { font-weight: 650; border-top: 2px solid var(--ink); }
 .up { color: var(--up); } .down { color: var(--down); }
 svg text { font: 12px -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: var(--ink); }
+.wide { overflow-x: auto; }
 .legend span { display: inline-block; margin-right: 16px; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 5px; vertical-align: -1px; }
 """
@@ -161,7 +162,7 @@ def to_html(comparison: Comparison) -> str:
         "<h2>Change in period earnings per partner</h2>",
         _chart(comparison, names),
         "<h2>Partners</h2>",
-        _partners_table(comparison, names),
+        f'<div class="wide">{_partners_table(comparison, names)}</div>',
         "<h2>Partners whose tier changes</h2>",
         _tier_changes(comparison, names),
         "<h2>Deals whose treatment changes</h2>",
@@ -212,7 +213,7 @@ def program_rows(comparison: Comparison) -> list[tuple[str, list[str], bool]]:
         ("Total incentives", [show(t.incentives) for t in totals], True),
         ("Period earnings (MDF left out)", [show(t.period_earnings) for t in totals], False),
         ("Inside the program budget, before it applies", [show(t.in_budget) for t in totals], False),
-        ("Program budget", [money(t.budget) for t in totals], False),
+        ("Program budget set (caps.program_budget)", [money(t.budget) for t in totals], False),
         ("Share of the budget asked for", [percent(t.budget_used_pct) for t in totals], False),
         ("Won revenue", [show(t.won_revenue) for t in totals], False),
         ("Incentives as % of won revenue", [percent(t.pct_of_won_revenue) for t in totals], False),

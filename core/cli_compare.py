@@ -114,6 +114,15 @@ def _period(text: str | None) -> Period | None:
 
 
 def _emit(comparison: Comparison, format: str, output: Path | None) -> None:
+    try:
+        _write(comparison, format, output)
+    except OSError as exc:
+        raise ConfigError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
+    if output is not None:
+        Console(stderr=True, highlight=False).print(f"wrote {terminal_text(str(output))}")
+
+
+def _write(comparison: Comparison, format: str, output: Path | None) -> None:
     if format == "table":
         console = Console(
             file=sys.stdout if output is None else open(output, "w", encoding="utf-8"),  # noqa: SIM115
@@ -137,8 +146,6 @@ def _emit(comparison: Comparison, format: str, output: Path | None) -> None:
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8")
-    if output is not None:
-        Console(stderr=True, highlight=False).print(f"wrote {terminal_text(str(output))}")
 
 
 def print_tables(console: Console, comparison: Comparison) -> None:

@@ -278,3 +278,21 @@ def test_deals_whose_treatment_changes_are_listed_withheld_and_under_the_margin_
     table = cosell("compare", "-p", "program.yaml", "-p", "variant.yaml", "--input", "data")
     assert "Deals whose treatment changes" in table.output
     assert "D1001" in table.output and "(withheld)" in table.output
+
+
+def test_an_output_file_that_cannot_be_written_is_a_clear_error(starter):
+    result = cosell(
+        "compare",
+        "-p",
+        "program.yaml",
+        "-p",
+        "variant.yaml",
+        "--input",
+        "data",
+        "-o",
+        "no/such/dir/c.html",
+        "--format",
+        "html",
+    )
+    assert result.exit_code == 2
+    assert "-o: cannot write no/such/dir/c.html" in result.output

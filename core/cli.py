@@ -88,7 +88,6 @@ def _cosell(
     and written back as CRM fields."""
 
 
-T = TypeVar("T")
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
 LedgerOpt = Annotated[

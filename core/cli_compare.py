@@ -83,7 +83,7 @@ def compare(
         loaded=loaded[0],
         settings=settings[0],
     )
-    with Ledger.connect(ledger, create=False) as book:
+    with Ledger.connect(ledger, create=False, upgrade=False) as book:
         comparison = compare_programs(
             loaded, source, book, plugins, period=_period(period), settings=settings
         )

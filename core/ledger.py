@@ -507,14 +507,17 @@ class Ledger:
     # -- opening and closing ------------------------------------------------------------------------
 
     @classmethod
-    def connect(cls, url: str | None = None, *, create: bool = True) -> Ledger:
+    def connect(cls, url: str | None = None, *, create: bool = True, upgrade: bool = True) -> Ledger:
         """Open (creating or migrating) the ledger at ``url``; None → env ``COSELL_LEDGER``, else
         ``sqlite:///cosell.db`` in the working folder. A bad URL raises ConfigError; a server that cannot
         be reached or refuses the credentials raises UnreachableError naming the masked URL.
 
         With ``create=False`` a ledger that does not exist yet is not created on open: reads answer as
         for an empty ledger (:attr:`exists` is False), and the SQLite file, its lock files or the tables
-        appear with the first write. A run refused for its program or input so leaves nothing behind."""
+        appear with the first write. A run refused for its program or input so leaves nothing behind.
+
+        With ``upgrade=False`` a ledger of an older schema version is refused (ConfigError) instead of
+        migrated: for commands that must leave the ledger as they found it (``cosell compare``)."""
         raw = url or os.environ.get("COSELL_LEDGER") or DEFAULT_URL
         parsed = _parse_url(raw)
         masked = _mask_url(parsed)
@@ -542,7 +545,7 @@ class Ledger:
                 ledger._exists = False  # opening would create the file: wait for the first write
             else:
                 ledger._first_contact()
-                ledger._open_schema(create)
+                ledger._open_schema(create, upgrade)
         except BaseException:
             engine.dispose()
             raise
@@ -676,12 +679,18 @@ class Ledger:
 
     # -- schema --------------------------------------------------------------------------------------
 
-    def _open_schema(self, create: bool) -> None:
+    def _open_schema(self, create: bool, upgrade: bool = True) -> None:
         with self._read(stored=True) as conn:
             version = self._checked_version(conn)
         if version == 0 and not create:
             self._exists = False  # tables appear with the first write
             return
+        if 0 < version < schema_version() and not upgrade:
+            raise ConfigError(
+                f"the ledger at {self.url} has schema version {version}, older than this cosell's "
+                f"({schema_version()}), and this command changes nothing in it",
+                hint="any command that stores (cosell run, cosell sync) upgrades it first",
+            )
         self._migrate()
 
     def _checked_version(self, conn: Connection) -> int:

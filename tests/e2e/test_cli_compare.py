@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from invoke import cosell
+from ledgers import as_made_by_version
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "core" / "starter"
@@ -296,3 +297,15 @@ def test_an_output_file_that_cannot_be_written_is_a_clear_error(starter):
     )
     assert result.exit_code == 2
     assert "-o: cannot write no/such/dir/c.html" in result.output
+
+
+def test_a_ledger_of_an_older_schema_is_refused_not_upgraded(starter, ledger_url):
+    real_run("program.yaml", ledger_url, "out")
+    as_made_by_version(ledger_url, 3)
+    before = snapshot_rows(ledger_url)
+    result = cosell(
+        "compare", "-p", "program.yaml", "-p", "variant.yaml", "--input", "data", "--ledger", ledger_url
+    )
+    assert result.exit_code == 2
+    assert "has schema version 3, older than this cosell's" in result.output
+    assert snapshot_rows(ledger_url) == before

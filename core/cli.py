@@ -88,7 +88,6 @@ def _cosell(
     and written back as CRM fields."""
 
 
-
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
 LedgerOpt = Annotated[
     str | None,

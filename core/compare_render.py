@@ -137,7 +137,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 tr.total td { font-weight: 650; border-top: 2px solid var(--ink); }
 .up { color: var(--up); } .down { color: var(--down); }
 svg text { font: 12px -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: var(--ink); }
-.wide { overflow-x: auto; }
+.wide { overflow-x: auto; } .wide table { font-size: 12.5px; } .wide th, .wide td { padding: 5px 6px; }
 .legend span { display: inline-block; margin-right: 16px; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 5px; vertical-align: -1px; }
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -45,6 +46,35 @@ def unmet_requirements(tier: Tier, metrics: Mapping[str, Decimal | None]) -> lis
 def cosell_tier(
     partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
 ) -> TierDecision:
+    return with_exception(earned_tier(partner, score, metrics, context), partner, context)
+
+
+def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunContext) -> TierDecision:
+    """The decision, lifted to the tier of an approved exception in force when that tier is higher. The
+    highest such tier wins (the oldest exception among equals). A partner that has left the program is
+    never lifted: an exception keeps a partner in the program's tiers, it does not survive its exit."""
+    program = context.program
+    applicable = [e for e in context.history.tier_exceptions_of(partner.id) if program.tier(e.tier) is not None]
+    if not applicable:
+        return decision
+    best = max(applicable, key=lambda e: (program.tier_rank(e.tier), -e.id))
+    if program.tier_rank(best.tier) <= program.tier_rank(decision.assigned):
+        return decision  # earned: no exception needed
+    if partner.partner.left_by(context.period.end):
+        reason = f"{decision.reason}; tier exception {best.id} ({best.tier}) not applied: the partner has left"
+        return dataclasses.replace(decision, reason=reason)
+    reason = (
+        f"{decision.reason}; held at {best.tier} by tier exception {best.id} until {best.until} "
+        f"({' '.join(best.reason.split())}; proposed by {best.proposed_by}, approved by {best.approved_by})"
+    )
+    return dataclasses.replace(decision, assigned=best.tier, reason=reason, exception=best)
+
+
+def earned_tier(
+    partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> TierDecision:
+    """The tier by the rules alone: eligible by score and requirements, promotion at once, demotion
+    after the grace, counted from the tier the partner held (by exception or not)."""
     program = context.program
     eligible = eligible_tier(program, score.value, metrics)
     history = context.history.tiers_of(partner.id)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import cli_exceptions, statements
+from . import cli_exceptions, cli_settlement, statements
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import one_line as _one_line
@@ -943,7 +943,8 @@ def _add_installed_commands() -> None:
     add_plugin_commands(app, plugins)
 
 
-cli_exceptions.register(app, reports_errors)  # tier-override, settlement
+cli_exceptions.register(app, reports_errors)  # tier-override
+cli_settlement.register(app, reports_errors)  # settlement
 _add_installed_commands()
 
 

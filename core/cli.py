@@ -365,10 +365,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in report.partners[:TABLE_PARTNERS]:
         tier = row.get("tier_shown") or row["tier"]
-        if row.get("left"):
-            tier = f"Exited (was {row['tier']})"
-        elif row.get("tier_exception"):
-            pass  # the exception says why the tier is what it is
+        if row.get("left") or row.get("tier_exception"):
+            pass  # "Exited (was Silver)", "Gold (exception until ...)": the text says why
         elif row["previous_tier"] and row["previous_tier"] != tier:
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:

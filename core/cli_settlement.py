@@ -42,6 +42,7 @@ from .statements.html import CSS
 from .textsafe import terminal_text
 
 FORMATS = ("text", "json", "html")
+LABELS = {PAID: "paid", OWED: "owed", PROJECTED: "projected", PENDING: "pending approval", AT_RISK: "at risk"}
 HEADINGS = {
     PAID: "paid in the wind-down so far",
     OWED: "owed",
@@ -106,6 +107,13 @@ def _last(s: Settlement) -> str:
     return f"{last} (it can earn until {s.last_day})"
 
 
+def _last_for_partner(s: Settlement) -> str:
+    last = s.last_period()
+    if last is None:
+        return _last(s)
+    return f"{last}: deals you win up to {s.last_day} still earn you commission"
+
+
 def as_json(s: Settlement) -> dict[str, Any]:
     doc = encode_settlement(s)
     for part in doc["parts"]:
@@ -132,7 +140,7 @@ def as_text(s: Settlement) -> str:
             out.append("  nothing")
         for item in part.items:
             due = f" [{item.due}]" if item.due else ""
-            out.append(f"  {item.status:<16} {show(item.amount):>14}{due}  {item.explanation}")
+            out.append(f"  {LABELS[item.status]:<16} {show(item.amount):>14}{due}  {item.explanation}")
         out.append("")
     for status in STATUSES:
         out.append(f"{HEADINGS[status]}: {show(s.total(status))}{unit}")
@@ -158,7 +166,7 @@ def as_html(s: Settlement) -> str:
     for part in s.parts:
         rows = (
             "".join(
-                f"<tr><td>{e(item.status)}</td><td>{e(item.deal_id or '')}</td><td>{e(item.explanation)}</td>"
+                f"<tr><td>{e(LABELS[item.status])}</td><td>{e(item.deal_id or '')}</td><td>{e(item.explanation)}</td>"
                 f"<td>{e(item.due or (str(item.until) if item.until else ''))}</td>"
                 f"<td class='num{' neg' if item.amount < 0 else ''}'>{e(show(item.amount))}</td></tr>"
                 for item in part.items
@@ -181,7 +189,7 @@ def as_html(s: Settlement) -> str:
         "what we still owe you, what we may still owe you if open deals close in time, and what a refund could "
         "still take back, as of the end of "
         f"{e(s.period)}. Every amount follows the program's published rules.</p>",
-        f"<p><b>Last period you earn in:</b> {e(_last(s))}</p></header>",
+        f"<p><b>Last period you earn in:</b> {e(_last_for_partner(s))}</p></header>",
         f'<div class="cards">{cards}</div>',
         *sections,
         f"<footer>Amounts are rounded to cents{e(unit and ' and in' + unit)}. “Owed” is paid at the run named; "

@@ -545,7 +545,11 @@ def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
                 "score": f"{standing.score.value:.2f}",
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
-                "tier_shown": standing.tier.shown,
+                "tier_shown": (
+                    f"Exited (was {standing.tier.assigned})"
+                    if facts.partner.left_by(computation.context.period.end)
+                    else standing.tier.shown
+                ),
                 "tier_exception": _exception_json(standing.tier.exception),
                 "left": facts.partner.left_by(computation.context.period.end),
                 "previous_tier": standing.tier.previous,

@@ -1706,7 +1706,7 @@ def _approve(
     if _same_person(by, row.proposed_by):
         raise ConfigError(
             f"{kind.noun} {item_id}: {by!r} proposed it and cannot approve it",
-            hint=f"another person approves a {kind.noun} (two-person rule)",
+            hint=f"another person approves the {kind.noun} (two-person rule)",
         )
     allowed = approvers if approvers is not None else _approvers_of(row.approvers)
     if allowed is not None and not any(_same_person(by, name) for name in allowed):

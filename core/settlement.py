@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from .pluginmanager import Plugins
     from .results import PartnerStanding, PayoutLine
 
-Status = Literal["paid", "owed", "projected", "pending approval", "at risk"]
+Status = Literal["paid", "owed", "projected", "pending_approval", "at_risk"]
 PAID: Status = "paid"
 OWED: Status = "owed"
 PROJECTED: Status = "projected"
-PENDING: Status = "pending approval"
-AT_RISK: Status = "at risk"
+PENDING: Status = "pending_approval"
+AT_RISK: Status = "at_risk"
 STATUSES: tuple[Status, ...] = (PAID, OWED, PROJECTED, PENDING, AT_RISK)
 """In the order a settlement shows them: paid in the wind-down so far; owed (certain, paid at a known
 run); projected (not owed yet: owed only if it happens, an open deal won in time, say); an adjustment

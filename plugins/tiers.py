@@ -54,7 +54,11 @@ def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunCo
     highest such tier wins (the oldest exception among equals). A partner that has left the program is
     never lifted: an exception keeps a partner in the program's tiers, it does not survive its exit."""
     program = context.program
-    applicable = [e for e in context.history.tier_exceptions_of(partner.id) if program.tier(e.tier) is not None]
+    exceptions = context.history.tier_exceptions_of(partner.id)
+    applicable = [e for e in exceptions if program.tier(e.tier) is not None]
+    for gone in (e for e in exceptions if program.tier(e.tier) is None):
+        reason = f"{decision.reason}; tier exception {gone.id} names {gone.tier}, which the program does not have"
+        decision = dataclasses.replace(decision, reason=reason)
     if not applicable:
         return decision
     best = max(applicable, key=lambda e: (program.tier_rank(e.tier), -e.id))

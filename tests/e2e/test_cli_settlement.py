@@ -91,10 +91,10 @@ def test_the_settlement_as_of_a_period_matches_what_the_following_run_pays(work,
     )
     projected = [(kind, i["deal_id"], i["amount"]) for kind, i in items if i["status"] == "projected"]
     assert projected == [("commission", "D4003", "3048.00")]  # GBP 30,000 at 1.27 × Silver 8%
-    at_risk = [(kind, i["deal_id"], i["amount"]) for kind, i in items if i["status"] == "at risk"]
+    at_risk = [(kind, i["deal_id"], i["amount"]) for kind, i in items if i["status"] == "at_risk"]
     assert at_risk == [("clawback", "D4001", "-11176.00"), ("clawback", "D4002", "-8636.00")]
-    assert [i["amount"] for _, i in items if i["status"] == "pending approval"] == ["200.00"]
-    assert doc["totals"]["owed"] == "3500.00" and doc["totals"]["at risk"] == "-19812.00"
+    assert [i["amount"] for _, i in items if i["status"] == "pending_approval"] == ["200.00"]
+    assert doc["totals"]["owed"] == "3500.00" and doc["totals"]["at_risk"] == "-19812.00"
 
     # 2026-Q4 happens: the open deal is won inside the wind-down, and D4001 is refunded inside its window.
     rewrite(work / "data" / "deals.csv", {

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import cli_exceptions, cli_settlement, statements
+from .cli_shared import ByOpt, LedgerOpt
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import one_line as _one_line
@@ -90,10 +91,6 @@ def _cosell(
 T = TypeVar("T")
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
-]
 PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="2026-Q3 or 2026-07 (default: the program's).")
 ]
@@ -732,7 +729,6 @@ AdjustProgramOpt = Annotated[
     ),
 ]
 AdjustIdArg = Annotated[int, typer.Argument(help="The adjustment's id (`cosell adjust list` shows it).")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
 
 
 def _adjustment_amount(text: str) -> Decimal:

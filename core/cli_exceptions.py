@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_shared import existing_ledger, governance_of, one_line, period_option
+from .cli_shared import ByOpt, LedgerOpt, existing_ledger, governance_of, one_line, period_option
 from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
@@ -29,10 +29,6 @@ from .textsafe import spreadsheet_cell, terminal_text
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
-]
 ProgramOpt = Annotated[
     Path | None,
     typer.Option(
@@ -42,7 +38,6 @@ ProgramOpt = Annotated[
     ),
 ]
 IdArg = Annotated[int, typer.Argument(help="The exception's id (`cosell tier-override list` shows it).")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
 COLUMNS = (
     "id",
     "partner",

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_shared import existing_ledger, period_option
+from .cli_shared import LedgerOpt, existing_ledger, period_option
 from .errors import ConfigError
 from .ledger import Ledger
 from .money import format_money, show
@@ -226,10 +226,7 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
         format: Annotated[
             str, typer.Option("--format", help="text, json, or html (a page the partner can read).")
         ] = "text",
-        ledger: Annotated[
-            str | None,
-            typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
-        ] = None,
+        ledger: LedgerOpt = None,
         program: Annotated[
             Path | None, typer.Option("--program", "-p", help="The program file: its period is the default.")
         ] = None,

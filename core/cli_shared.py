@@ -6,11 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from .errors import ConfigError
 from .ledger import Ledger
 from .periods import Period
 from .program import Governance, load_program
+
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
+]
+ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
 
 
 @contextmanager

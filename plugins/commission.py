@@ -19,7 +19,7 @@ from cosell.periods import Period
 from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine, Projection
-from cosell.settlement import PAID, PROJECTED, SettlementItem, SettlementPart
+from cosell.settlement import OWED, PAID, PROJECTED, SettlementItem, SettlementPart
 
 KIND = "commission"
 MARGIN_FLOOR = "margin_floor"
@@ -137,6 +137,19 @@ def cosell_settlement(
         deal = involvement.deal
         if deal.status == "won" and deal.closed_on is not None and exit_on is not None:
             if deal.closed_on < exit_on or (last is not None and deal.closed_on > last):
+                continue
+            if deal.closed_on > end:  # won after the period's end (the records are newer): paid then
+                amount, terms, withheld, _ = commission_terms(card, involvement, deal.closed_on, context)
+                due = Period.containing(deal.closed_on, context.period.kind).key
+                text = (
+                    f"{deal.name} ({deal.id}) won {deal.closed_on}, inside the wind-down: paid in {due}"
+                    + (
+                        f", {terms}"
+                        if withheld
+                        else f" ({terms}; at the {card.tier} rate held in {context.period.key})"
+                    )
+                )
+                items.append(SettlementItem(OWED, round_cents(amount), text, deal.id, due))
                 continue
             amount = sum((a for _, a in paid.get(deal.id, ())), ZERO)
             periods = sorted({p for p, _ in paid.get(deal.id, ())})

@@ -120,6 +120,27 @@ def test_the_settlement_as_of_a_period_matches_what_the_following_run_pays(work,
     ]
 
 
+def test_a_deal_the_records_show_won_after_the_period_is_owed_in_its_own_period(work, ledger):
+    # The quarter is run after it ended: the records already show D4003 won on 2026-10-05, inside the
+    # wind-down (to 2026-10-14). It is owed, and paid by the run of 2026-Q4.
+    rewrite(
+        work / "data" / "deals.csv",
+        {"D4003": {"status": "won", "stage": "Closed Won", "closed_on": "2026-10-05"}},
+    )
+    run(ledger, "2026-Q3")
+    doc = json.loads(settlement(ledger, "--format", "json"))
+    (owed,) = [i for p in doc["parts"] for i in p["items"] if i["status"] == "owed"]
+    assert (owed["deal_id"], owed["amount"], owed["due"]) == ("D4003", "3048.00", "2026-Q4")
+    assert not [i for p in doc["parts"] for i in p["items"] if i["status"] == "projected"]
+    run(ledger, "2026-Q4")
+    paid = [
+        ln["amount"]
+        for ln in lines(ledger, "2026-Q4")
+        if ln["kind"] == "commission" and ln["deal_id"] == "D4003"
+    ]
+    assert paid == ["3048.00"]
+
+
 def test_the_settlement_page_is_one_a_partner_can_read_offline(work, ledger):
     run(ledger, "2026-Q3")
     page = settlement(ledger, "--format", "html")

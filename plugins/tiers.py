@@ -84,8 +84,8 @@ def earned_tier(
     history = context.history.tiers_of(partner.id)
     if history:
         current, source = history[-1].assigned, f"tier of {history[-1].period}"
-    elif partner.partner.crm_tier and program.tier(partner.partner.crm_tier):
-        current, source = partner.partner.crm_tier, "tier the CRM shows"
+    elif (shown := crm_tier_name(program, partner.partner.crm_tier)) is not None:
+        current, source = shown, "tier the CRM shows"
     else:
         current, source = program.tiers[0].name, "lowest tier"
     if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest
@@ -112,6 +112,19 @@ def earned_tier(
         return TierDecision(eligible.name, eligible.name, current, below, reason)
     reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
     return TierDecision(eligible.name, current, current, below, reason)
+
+
+def crm_tier_name(program: Program, text: str | None) -> str | None:
+    """The tier a CRM's tier field names: the field as cosell writes it may read "Gold", "Gold (exception
+    until 2027-Q2: ...)" or "Exited (was Silver)". None when it names no tier of the program."""
+    if not text:
+        return None
+    candidates = [text]
+    if text.startswith("Exited (was ") and text.endswith(")"):
+        candidates.append(text[len("Exited (was ") : -1])
+    if " (" in text:
+        candidates.append(text.split(" (", 1)[0])
+    return next((name for name in candidates if program.tier(name) is not None), None)
 
 
 def _periods_below_before(context: RunContext, partner_id: str) -> int:

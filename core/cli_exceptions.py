@@ -234,6 +234,25 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
             raise typer.Exit()
         propose(partner, tier, until, reason, by, program, ledger, as_json)
 
+    @tier_override_app.command("propose")
+    @reports_errors
+    def propose_command(
+        partner: Annotated[str, typer.Option("--partner", help="The partner id.")],
+        tier: Annotated[str, typer.Option("--tier", help="The tier it holds at least.")],
+        until: Annotated[
+            str, typer.Option("--until", help="The last period it holds the tier in (2027-Q2).")
+        ],
+        reason: Annotated[str, typer.Option("--reason", help="Why: shown with the tier everywhere.")],
+        by: Annotated[str, typer.Option("--by", help="Who proposes it.")],
+        program: ProgramOpt = None,
+        ledger: LedgerOpt = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print {id, state} as JSON.", metavar="")
+        ] = False,
+    ) -> None:
+        """Propose a tier exception (the same as the options without a command)."""
+        propose(partner, tier, until, reason, by, program, ledger, as_json)
+
     @tier_override_app.command("approve")
     @reports_errors
     def approve_command(

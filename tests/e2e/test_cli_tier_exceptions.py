@@ -133,6 +133,17 @@ def test_a_rejected_exception_never_applies_and_a_past_until_is_refused(work, le
     assert events == ["rejected"]
 
 
+def test_propose_as_a_command_is_the_same_as_the_options(work, ledger):
+    proposed = override(
+        ledger, "propose", "--partner", "P006", "--tier", "Gold", "--until", "2026-Q4", "--reason", REASON,
+        "--by", "ann", "--json",
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    assert json.loads(proposed.output) == {"id": 1, "state": "pending"}
+    mixed = override(ledger, "--partner", "P006", "approve", "1", "--by", "bob")
+    assert mixed.exit_code == 2 and "without a command" in mixed.output
+
+
 def test_only_the_programs_approvers_approve_an_exception(work, ledger):
     (work / "program.yaml").write_text(
         (work / "program.yaml").read_text(encoding="utf-8") + "governance: {approvers: [carol, dave]}\n",

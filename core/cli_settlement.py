@@ -104,13 +104,22 @@ def _last(s: Settlement) -> str:
             if s.open_ended
             else "unknown"
         )
+    if _over(s):
+        return f"{last} (it could earn until {s.last_day}: over)"
     return f"{last} (it can earn until {s.last_day})"
+
+
+def _over(s: Settlement) -> bool:
+    """The last day it could earn is past by the end of the settlement's period."""
+    return s.last_day is not None and s.last_day <= Period.parse(s.period).end
 
 
 def _last_for_partner(s: Settlement) -> str:
     last = s.last_period()
     if last is None:
         return _last(s)
+    if _over(s):
+        return f"{last}: deals won up to {s.last_day} earned you commission; that time is over"
     return f"{last}: deals you win up to {s.last_day} still earn you commission"
 
 

@@ -139,6 +139,7 @@ def test_a_deal_the_records_show_won_after_the_period_is_owed_in_its_own_period(
         if ln["kind"] == "commission" and ln["deal_id"] == "D4003"
     ]
     assert paid == ["3048.00"]
+    assert "last period it earns in: 2026-Q4 (it could earn until 2026-10-14: over)" in settlement(ledger)
 
 
 def test_the_settlement_page_is_one_a_partner_can_read_offline(work, ledger):

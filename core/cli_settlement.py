@@ -42,7 +42,13 @@ from .statements.html import CSS
 from .textsafe import terminal_text
 
 FORMATS = ("text", "json", "html")
-LABELS = {PAID: "paid", OWED: "owed", PROJECTED: "projected", PENDING: "pending approval", AT_RISK: "at risk"}
+LABELS = {
+    PAID: "paid",
+    OWED: "owed",
+    PROJECTED: "projected, not owed yet",
+    PENDING: "pending approval",
+    AT_RISK: "at risk",
+}
 HEADINGS = {
     PAID: "paid in the wind-down so far",
     OWED: "owed",
@@ -149,7 +155,7 @@ def as_text(s: Settlement) -> str:
             out.append("  nothing")
         for item in part.items:
             due = f" [{item.due}]" if item.due else ""
-            out.append(f"  {LABELS[item.status]:<16} {show(item.amount):>14}{due}  {item.explanation}")
+            out.append(f"  {LABELS[item.status]:<23} {show(item.amount):>14}{due}  {item.explanation}")
         out.append("")
     for status in STATUSES:
         out.append(f"{HEADINGS[status]}: {show(s.total(status))}{unit}")

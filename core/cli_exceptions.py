@@ -38,6 +38,13 @@ ProgramOpt = Annotated[
     ),
 ]
 IdArg = Annotated[int, typer.Argument(help="The exception's id (`cosell tier-override list` shows it).")]
+# The proposal's options: on the group (`cosell tier-override --partner ...`) and on `propose`.
+PARTNER = typer.Option("--partner", help="The partner id.")
+TIER = typer.Option("--tier", help="The tier it holds at least.")
+UNTIL = typer.Option("--until", help="The last period it holds the tier in (2027-Q2).")
+REASON = typer.Option("--reason", help="Why: shown with the tier everywhere.")
+PROPOSER = typer.Option("--by", help="Who proposes it.")
+AS_JSON = typer.Option("--json", help="Print {id, state} as JSON.", metavar="")
 COLUMNS = (
     "id",
     "partner",
@@ -207,20 +214,14 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
     @reports_errors
     def tier_override(
         ctx: typer.Context,
-        partner: Annotated[str | None, typer.Option("--partner", help="The partner id.")] = None,
-        tier: Annotated[str | None, typer.Option("--tier", help="The tier it holds at least.")] = None,
-        until: Annotated[
-            str | None, typer.Option("--until", help="The last period it holds the tier in (2027-Q2).")
-        ] = None,
-        reason: Annotated[
-            str | None, typer.Option("--reason", help="Why: shown with the tier everywhere.")
-        ] = None,
-        by: Annotated[str | None, typer.Option("--by", help="Who proposes it.")] = None,
+        partner: Annotated[str | None, PARTNER] = None,
+        tier: Annotated[str | None, TIER] = None,
+        until: Annotated[str | None, UNTIL] = None,
+        reason: Annotated[str | None, REASON] = None,
+        by: Annotated[str | None, PROPOSER] = None,
         program: ProgramOpt = None,
         ledger: LedgerOpt = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print {id, state} as JSON.", metavar="")
-        ] = False,
+        as_json: Annotated[bool, AS_JSON] = False,
     ) -> None:
         """Propose a tier exception (the options), or approve, reject or list them (the commands)."""
         if ctx.invoked_subcommand is not None:
@@ -237,18 +238,14 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
     @tier_override_app.command("propose")
     @reports_errors
     def propose_command(
-        partner: Annotated[str, typer.Option("--partner", help="The partner id.")],
-        tier: Annotated[str, typer.Option("--tier", help="The tier it holds at least.")],
-        until: Annotated[
-            str, typer.Option("--until", help="The last period it holds the tier in (2027-Q2).")
-        ],
-        reason: Annotated[str, typer.Option("--reason", help="Why: shown with the tier everywhere.")],
-        by: Annotated[str, typer.Option("--by", help="Who proposes it.")],
+        partner: Annotated[str, PARTNER],
+        tier: Annotated[str, TIER],
+        until: Annotated[str, UNTIL],
+        reason: Annotated[str, REASON],
+        by: Annotated[str, PROPOSER],
         program: ProgramOpt = None,
         ledger: LedgerOpt = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print {id, state} as JSON.", metavar="")
-        ] = False,
+        as_json: Annotated[bool, AS_JSON] = False,
     ) -> None:
         """Propose a tier exception (the same as the options without a command)."""
         propose(partner, tier, until, reason, by, program, ledger, as_json)

@@ -27,12 +27,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import statements
+from . import cli_exceptions, cli_settlement, statements
 from .cli_compare import compare as compare_command
 from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
+from .cli_shared import ByOpt, LedgerOpt
+from .cli_shared import existing_ledger as _existing_ledger
+from .cli_shared import governance_of as _governance
+from .cli_shared import one_line as _one_line
+from .cli_shared import valid_period as _valid_period
 from .connector import Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner
@@ -42,7 +47,7 @@ from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
 from .money import parse_decimal, round_cents
 from .periods import Period
 from .pluginmanager import Plugins
-from .program import Governance, LoadedProgram, load_program, program_json_schema
+from .program import LoadedProgram, load_program, program_json_schema
 from .records import MAX_AMOUNT
 from .textsafe import spreadsheet_cell, terminal_text
 
@@ -89,10 +94,6 @@ def _cosell(
 
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
-]
 PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="2026-Q3 or 2026-07 (default: the program's).")
 ]
@@ -295,9 +296,9 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in report.partners[:TABLE_PARTNERS]:
-        tier = row["tier"]
-        if row.get("left"):
-            tier = f"Exited (was {tier})"
+        tier = row.get("tier_shown") or row["tier"]
+        if row.get("left") or row.get("tier_exception"):
+            pass  # "Exited (was Silver)", "Gold (exception until ...)": the text says why
         elif row["previous_tier"] and row["previous_tier"] != tier:
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
@@ -503,25 +504,6 @@ def statement(
         sys.stdout.write(text)
 
 
-@contextmanager
-def _existing_ledger(url: str | None) -> Iterator[Ledger]:
-    """The ledger for a command that reads or changes what runs stored: never created here."""
-    with Ledger.connect(url, create=False) as book:
-        if not book.exists:
-            raise ConfigError(
-                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
-            )
-        yield book
-
-
-def _valid_period(text: str) -> bool:
-    try:
-        Period.parse(text)
-    except ValueError:
-        return False
-    return True
-
-
 @app.command()
 @reports_errors
 def close(
@@ -682,17 +664,6 @@ AdjustProgramOpt = Annotated[
     ),
 ]
 AdjustIdArg = Annotated[int, typer.Argument(help="The adjustment's id (`cosell adjust list` shows it).")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
-
-
-def _one_line(option: str, text: str) -> str:
-    """A name or reason people give: one line of visible text."""
-    text = text.strip()
-    if not text:
-        raise ConfigError(f"{option}: give a non-empty value")
-    if text.splitlines() != [text] or not text.isprintable():
-        raise ConfigError(f"{option}: give one line of text without control characters")
-    return text
 
 
 def _adjustment_amount(text: str) -> Decimal:
@@ -708,10 +679,6 @@ def _adjustment_amount(text: str) -> Decimal:
     if amount == 0:
         raise ConfigError("--amount: an adjustment of 0 changes nothing")
     return round_cents(amount)
-
-
-def _governance(program: Path | None) -> Governance | None:
-    return load_program(program).program.governance if program is not None else None
 
 
 @adjust_app.command("propose")
@@ -908,6 +875,8 @@ def _add_installed_commands() -> None:
     add_plugin_commands(app, plugins)
 
 
+cli_exceptions.register(app, reports_errors)  # tier-override
+cli_settlement.register(app, reports_errors)  # settlement
 _add_installed_commands()
 
 

@@ -42,6 +42,7 @@ from .results import (
     Projection,
     Score,
     TierDecision,
+    TierException,
     frozen_mapping,
     paid_adjustments,
 )
@@ -544,6 +545,12 @@ def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
                 "score": f"{standing.score.value:.2f}",
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
+                "tier_shown": (
+                    f"Exited (was {standing.tier.assigned})"
+                    if facts.partner.left_by(computation.context.period.end)
+                    else standing.tier.shown
+                ),
+                "tier_exception": _exception_json(standing.tier.exception),
                 "left": facts.partner.left_by(computation.context.period.end),
                 "previous_tier": standing.tier.previous,
                 "earnings": f"{computation.earnings(facts.id):.2f}",
@@ -551,6 +558,19 @@ def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
             }
         )
     return tuple(rows)
+
+
+def _exception_json(exception: TierException | None) -> dict[str, Any] | None:
+    if exception is None:
+        return None
+    return {
+        "id": exception.id,
+        "tier": exception.tier,
+        "until": exception.until,
+        "reason": exception.reason,
+        "proposed_by": exception.proposed_by,
+        "approved_by": exception.approved_by,
+    }
 
 
 def explain_partner(

@@ -193,3 +193,20 @@ def cosell_statement_sections(
     title, figures, a table, pending items, the lines of the plugin's kinds). The run records them in
     the ledger, and every statement format shows them the same way, from the ledger alone.
     ``earlier_lines`` are the partner's lines of earlier periods."""
+
+
+# The settlement hook (appended here, after the statement hooks)
+if TYPE_CHECKING:
+    from .settlement import SettlementPart
+
+
+@hookspec
+def cosell_settlement(
+    partner: PartnerFacts, standing: PartnerStanding, lines: Sequence[PayoutLine], context: RunContext
+) -> SettlementPart | None:
+    """Called once per partner that is exiting or has exited (status ``exiting`` or ``exited``), when a
+    run has computed its lines: return what this rule says about the partner's exit as of the period's
+    end (``cosell.settlement.SettlementPart``): items paid in the wind-down, owed at a known later run,
+    projected (owed only if something happens in time), or at risk (may be taken back), and the last day
+    the rule can still earn the partner anything. ``lines`` are the partner's lines of the period; earlier
+    ones are in ``context.history``. The run records the parts; ``cosell settlement`` shows them."""

@@ -43,6 +43,7 @@ from .results import (
     PartnerStanding,
     PayoutLine,
     Projection,
+    TierException,
     TierRecord,
     frozen_mapping,
 )
@@ -52,11 +53,13 @@ __all__ = [
     "CONNECT_RETRY_DELAYS",
     "DEFAULT_URL",
     "MIGRATIONS",
+    "TIER_EXCEPTION_STATES",
     "AdjustmentEvent",
     "Ledger",
     "OutboxItem",
     "StoredAdjustment",
     "StoredStanding",
+    "StoredTierException",
     "decode_json",
     "encode_json",
     "schema_version",
@@ -283,6 +286,45 @@ adjustment_events_table = sa.Table(
 """Version 4: every state change of an adjustment, append-only (proposed, approved, rejected, applied,
 unapplied), with who (None: the program's threshold or a run), when and why."""
 
+TIER_EXCEPTION_STATES = ("pending", "approved", "rejected")
+
+tier_exceptions_table = sa.Table(
+    "cosell_tier_exceptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("tier", sa.Text, nullable=False),
+    sa.Column("until", _Key, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("proposed_at", sa.Text, nullable=False),
+    sa.Column("approvers", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decided_at", sa.Text, nullable=True),
+    sa.Column("decision_reason", sa.Text, nullable=True),
+    sa.CheckConstraint("state IN ('pending', 'approved', 'rejected')", name="cosell_tier_exceptions_state"),
+    sa.Index("cosell_tier_exceptions_state", "state"),
+)
+"""Version 6: tier exceptions the governance body proposes and approves (``cosell tier-override``): the
+partner holds at least ``tier`` through the period ``until``. An approved one is never changed again: it
+ends by itself after ``until``. Rows are never deleted; every change is also an event below."""
+
+tier_exception_events_table = sa.Table(
+    "cosell_tier_exception_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("exception_id", sa.Integer, sa.ForeignKey("cosell_tier_exceptions.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Index("cosell_tier_exception_events_exception", "exception_id", "id"),
+)
+"""Version 6: every state change of a tier exception, append-only (proposed, approved, rejected), with
+who, when and why."""
+
 _VERSION_1_TABLES = (
     schema_table,
     periods_table,
@@ -329,11 +371,18 @@ def _migrate_to_4(conn: Connection) -> None:
     adjustment_events_table.create(conn)
 
 
+def _migrate_to_6(conn: Connection) -> None:
+    # Version 6: tier exceptions and their append-only events (``cosell tier-override``).
+    tier_exceptions_table.create(conn)
+    tier_exception_events_table.create(conn)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
     (3, _migrate_to_3),
     (4, _migrate_to_4),
+    (6, _migrate_to_6),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -963,11 +1012,13 @@ class Ledger:
                 lines.setdefault(line.partner_id, []).append(line)
             closed = _closed_periods(conn)
             adjustments = _due_adjustments(conn, before)
+            exceptions = _tier_exceptions_in_force(conn, before)
         return History(
             tiers=MappingProxyType({k: tuple(v) for k, v in tiers.items()}),
             lines=MappingProxyType({k: tuple(v) for k, v in lines.items()}),
             closed_periods=closed,
             adjustments=adjustments,
+            tier_exceptions=exceptions,
         )
 
     # -- a run ---------------------------------------------------------------------------------------
@@ -1225,40 +1276,14 @@ class Ledger:
         """Approve a pending adjustment. ConfigError (nothing changes) when it is not pending, when ``by``
         proposed it, or when ``by`` is not among the approvers: ``approvers`` when given (the program's
         list now), else the list kept from its proposal."""
-        now = _utc_now()
         with self._write() as conn:
-            row = _pending_adjustment(conn, adjustment_id, "approve")
-            if _same_person(by, row.proposed_by):
-                raise ConfigError(
-                    f"adjustment {adjustment_id}: {by!r} proposed it and cannot approve it",
-                    hint="another person approves an adjustment (two-person rule)",
-                )
-            allowed = approvers if approvers is not None else _approvers_of(row.approvers)
-            if allowed is not None and not any(_same_person(by, name) for name in allowed):
-                raise ConfigError(
-                    f"adjustment {adjustment_id}: {by!r} is not among the program's approvers "
-                    f"({', '.join(allowed) or 'none named'})",
-                    hint="governance.approvers in the program names who may approve",
-                )
-            conn.execute(
-                adjustments_table.update()
-                .where(adjustments_table.c.id == adjustment_id)
-                .values(state="approved", decided_by=by, decided_at=now)
-            )
-            _adjustment_event(conn, adjustment_id, "approved", by, now, None)
+            _approve(conn, _ADJUSTMENTS, adjustment_id, by, approvers)
             return _stored_adjustment(conn, adjustment_id)
 
     def reject_adjustment(self, adjustment_id: int, *, by: str, reason: str) -> StoredAdjustment:
         """Reject a pending adjustment: it never pays. ConfigError when it is not pending."""
-        now = _utc_now()
         with self._write() as conn:
-            _pending_adjustment(conn, adjustment_id, "reject")
-            conn.execute(
-                adjustments_table.update()
-                .where(adjustments_table.c.id == adjustment_id)
-                .values(state="rejected", decided_by=by, decided_at=now, decision_reason=reason)
-            )
-            _adjustment_event(conn, adjustment_id, "rejected", by, now, reason)
+            _reject(conn, _ADJUSTMENTS, adjustment_id, by, reason)
             return _stored_adjustment(conn, adjustment_id)
 
     def adjustments(self, state: str | None = None) -> list[StoredAdjustment]:
@@ -1272,12 +1297,87 @@ class Ledger:
 
     def adjustment_events(self, adjustment_id: int) -> list[AdjustmentEvent]:
         """An adjustment's state changes, oldest first."""
-        e = adjustment_events_table
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(e).where(e.c.adjustment_id == adjustment_id).order_by(e.c.id)
-            ).all()
-        return [AdjustmentEvent(r.action, r.actor, r.at, r.reason, r.run_id) for r in rows]
+            return _events(conn, _ADJUSTMENTS, adjustment_id)
+
+    # -- tier exceptions (cosell tier-override): approved as adjustments are ---------------------------
+
+    def propose_tier_exception(
+        self,
+        *,
+        partner_id: str,
+        tier: str,
+        until: Period,
+        reason: str,
+        by: str,
+        approvers: Sequence[str] | None = None,
+    ) -> StoredTierException:
+        """Store a proposed tier exception (``pending``): ``partner_id`` is to hold at least ``tier``
+        through ``until``. PeriodError when ``until`` is of the other kind than the ledger's periods or
+        before its latest period run (the exception would never apply)."""
+        now = _utc_now()
+        with self._write() as conn:
+            kind = _period_kind(conn)
+            if kind is not None and kind != until.kind:
+                raise PeriodError(
+                    f"--until {until.key} is a {until.kind}, but this ledger holds {kind}s", hint=f"name a {kind}"
+                )
+            latest = _latest_period(conn)
+            if latest is not None and until.start < Period.parse(latest).start:
+                raise PeriodError(
+                    f"--until {until.key} is before {latest}, the latest period run: the exception would "
+                    "never apply",
+                    hint=f"name {latest} or later",
+                )
+            inserted = conn.execute(
+                tier_exceptions_table.insert().values(
+                    partner_id=partner_id,
+                    tier=tier,
+                    until=until.key,
+                    reason=reason,
+                    state="pending",
+                    proposed_by=by,
+                    proposed_at=now,
+                    approvers=None if approvers is None else json.dumps(list(approvers)),
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            exception_id = int(inserted[0])
+            _event(conn, _TIER_EXCEPTIONS, exception_id, "proposed", by, now, reason)
+            return _stored_tier_exception(conn, exception_id)
+
+    def approve_tier_exception(
+        self, exception_id: int, *, by: str, approvers: Sequence[str] | None = None
+    ) -> StoredTierException:
+        """Approve a pending tier exception, under the rules of :meth:`approve_adjustment` (never by its
+        proposer; only by one of ``approvers``, else of the list kept from its proposal)."""
+        with self._write() as conn:
+            _approve(conn, _TIER_EXCEPTIONS, exception_id, by, approvers)
+            return _stored_tier_exception(conn, exception_id)
+
+    def reject_tier_exception(self, exception_id: int, *, by: str, reason: str) -> StoredTierException:
+        """Reject a pending tier exception: it never applies. ConfigError when it is not pending."""
+        with self._write() as conn:
+            _reject(conn, _TIER_EXCEPTIONS, exception_id, by, reason)
+            return _stored_tier_exception(conn, exception_id)
+
+    def tier_exceptions(
+        self, state: str | None = None, partner_id: str | None = None
+    ) -> list[StoredTierException]:
+        """Every tier exception (in one state, of one partner, if given), oldest first."""
+        t = tier_exceptions_table
+        query = sa.select(t.c.id).order_by(t.c.id)
+        if state is not None:
+            query = query.where(t.c.state == state)
+        if partner_id is not None:
+            query = query.where(t.c.partner_id == partner_id)
+        with self._read() as conn:
+            return [_stored_tier_exception(conn, i) for i in conn.execute(query).scalars()]
+
+    def tier_exception_events(self, exception_id: int) -> list[AdjustmentEvent]:
+        """A tier exception's state changes, oldest first."""
+        with self._read() as conn:
+            return _events(conn, _TIER_EXCEPTIONS, exception_id)
 
     # -- the write-back outbox -----------------------------------------------------------------------
 
@@ -1560,6 +1660,148 @@ class AdjustmentEvent:
     run_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTierException:
+    """A tier exception as the ledger holds it (``cosell tier-override list``)."""
+
+    id: int
+    partner_id: str
+    tier: str
+    until: str
+    reason: str
+    state: str
+    proposed_by: str
+    proposed_at: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Proposals:
+    """A table of things proposed by one person and decided by another (adjustments, tier exceptions),
+    with its append-only events: the two-person rule and the approvers are checked in one place."""
+
+    noun: str
+    table: sa.Table
+    events: sa.Table
+    key: str
+    """The events' column naming the proposal."""
+
+
+_ADJUSTMENTS = _Proposals("adjustment", adjustments_table, adjustment_events_table, "adjustment_id")
+_TIER_EXCEPTIONS = _Proposals(
+    "tier exception", tier_exceptions_table, tier_exception_events_table, "exception_id"
+)
+
+
+def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.Row[Any]:
+    t = kind.table
+    row = conn.execute(sa.select(t).where(t.c.id == item_id)).first()
+    if row is None:
+        raise ConfigError(f"there is no {kind.noun} {item_id} in this ledger")
+    if row.state != "pending":
+        raise ConfigError(f"{kind.noun} {item_id} is {row.state}, not pending: cannot {verb} it")
+    return row
+
+
+def _approve(
+    conn: Connection, kind: _Proposals, item_id: int, by: str, approvers: Sequence[str] | None
+) -> None:
+    """Approve a pending proposal: ConfigError (nothing changes) when it is not pending, when ``by``
+    proposed it, or when ``by`` is not among ``approvers`` (else the list kept from its proposal)."""
+    now = _utc_now()
+    row = _pending(conn, kind, item_id, "approve")
+    if _same_person(by, row.proposed_by):
+        raise ConfigError(
+            f"{kind.noun} {item_id}: {by!r} proposed it and cannot approve it",
+            hint=f"another person approves the {kind.noun} (two-person rule)",
+        )
+    allowed = approvers if approvers is not None else _approvers_of(row.approvers)
+    if allowed is not None and not any(_same_person(by, name) for name in allowed):
+        raise ConfigError(
+            f"{kind.noun} {item_id}: {by!r} is not among the program's approvers "
+            f"({', '.join(allowed) or 'none named'})",
+            hint="governance.approvers in the program names who may approve",
+        )
+    conn.execute(
+        kind.table.update()
+        .where(kind.table.c.id == item_id)
+        .values(state="approved", decided_by=by, decided_at=now)
+    )
+    _event(conn, kind, item_id, "approved", by, now, None)
+
+
+def _reject(conn: Connection, kind: _Proposals, item_id: int, by: str, reason: str) -> None:
+    now = _utc_now()
+    _pending(conn, kind, item_id, "reject")
+    conn.execute(
+        kind.table.update()
+        .where(kind.table.c.id == item_id)
+        .values(state="rejected", decided_by=by, decided_at=now, decision_reason=reason)
+    )
+    _event(conn, kind, item_id, "rejected", by, now, reason)
+
+
+def _event(
+    conn: Connection,
+    kind: _Proposals,
+    item_id: int,
+    action: str,
+    actor: str | None,
+    at: str,
+    reason: str | None,
+    run_id: int | None = None,
+) -> None:
+    conn.execute(
+        kind.events.insert().values(
+            {kind.key: item_id, "action": action, "actor": actor, "at": at, "reason": reason, "run_id": run_id}
+        )
+    )
+
+
+def _events(conn: Connection, kind: _Proposals, item_id: int) -> list[AdjustmentEvent]:
+    e = kind.events
+    rows = conn.execute(sa.select(e).where(e.c[kind.key] == item_id).order_by(e.c.id)).all()
+    return [AdjustmentEvent(r.action, r.actor, r.at, r.reason, r.run_id) for r in rows]
+
+
+def _stored_tier_exception(conn: Connection, exception_id: int) -> StoredTierException:
+    t = tier_exceptions_table
+    r = conn.execute(sa.select(t).where(t.c.id == exception_id)).one()
+    return StoredTierException(
+        id=r.id,
+        partner_id=r.partner_id,
+        tier=r.tier,
+        until=r.until,
+        reason=r.reason,
+        state=r.state,
+        proposed_by=r.proposed_by,
+        proposed_at=r.proposed_at,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        decision_reason=r.decision_reason,
+    )
+
+
+def _tier_exceptions_in_force(conn: Connection, period: Period) -> tuple[TierException, ...]:
+    """The approved tier exceptions whose last period is ``period`` or later, oldest first."""
+    t = tier_exceptions_table
+    rows = conn.execute(sa.select(t).where(t.c.state == "approved").order_by(t.c.id)).all()
+    return tuple(
+        TierException(r.id, r.partner_id, r.tier, r.until, r.reason, r.proposed_by, r.decided_by)
+        for r in rows
+        if _same_kind(r.until, period) and Period.parse(r.until).start >= period.start
+    )
+
+
+def _same_kind(key: str, period: Period) -> bool:
+    try:
+        return Period.parse(key).kind == period.kind
+    except ValueError:
+        return False
+
+
 def _same_person(a: str, b: str) -> bool:
     # "Ann" and "ann " are one person: the two-person rule must not be passed by spelling a name twice.
     return a.strip().casefold() == b.strip().casefold()
@@ -1590,16 +1832,6 @@ def _stored_adjustment(conn: Connection, adjustment_id: int) -> StoredAdjustment
     )
 
 
-def _pending_adjustment(conn: Connection, adjustment_id: int, verb: str) -> sa.Row[Any]:
-    a = adjustments_table
-    row = conn.execute(sa.select(a).where(a.c.id == adjustment_id)).first()
-    if row is None:
-        raise ConfigError(f"there is no adjustment {adjustment_id} in this ledger")
-    if row.state != "pending":
-        raise ConfigError(f"adjustment {adjustment_id} is {row.state}, not pending: cannot {verb} it")
-    return row
-
-
 def _adjustment_event(
     conn: Connection,
     adjustment_id: int,
@@ -1609,11 +1841,7 @@ def _adjustment_event(
     reason: str | None,
     run_id: int | None = None,
 ) -> None:
-    conn.execute(
-        adjustment_events_table.insert().values(
-            adjustment_id=adjustment_id, action=action, actor=actor, at=at, reason=reason, run_id=run_id
-        )
-    )
+    _event(conn, _ADJUSTMENTS, adjustment_id, action, actor, at, reason, run_id)
 
 
 def _due_adjustments(conn: Connection, period: Period) -> tuple[ApprovedAdjustment, ...]:

@@ -45,6 +45,13 @@ class TierDecision:
     previous: str | None
     periods_below: int
     reason: str
+    exception: TierException | None = None
+    """The approved tier exception that lifted ``assigned`` above the tier earned; None when it is earned."""
+
+    @property
+    def shown(self) -> str:
+        """The tier as people read it: "Gold", or "Gold (exception until 2027-Q2: <reason>)"."""
+        return tier_label(self.assigned, self.exception)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,36 @@ class ApprovedAdjustment:
     deal_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TierException:
+    """A tier exception the governance body approved (``cosell tier-override``): the partner holds at
+    least ``tier`` in every period up to ``until`` (inclusive), then it ends by itself."""
+
+    id: int
+    partner_id: str
+    tier: str
+    until: str
+    reason: str
+    proposed_by: str
+    approved_by: str
+
+
+def tier_label(tier: str, exception: TierException | None, most: int | None = None) -> str:
+    """``Gold``, or ``Gold (exception until 2027-Q2: <reason>)`` for a tier held by exception. With
+    ``most``, the reason is shortened (ending in "…") so that the whole label fits in ``most``
+    characters (a CRM text field's length); the tier and the period are never cut."""
+    if exception is None:
+        return tier
+    reason = " ".join(exception.reason.split())
+    head = f"{tier} (exception until {exception.until}: "
+    if most is not None and len(head) + len(reason) + 1 > most:
+        room = most - len(head) - 2
+        if room < 1:  # a tier name too long to leave room for any reason
+            return f"{tier} (exception until {exception.until})"
+        reason = reason[:room].rstrip() + "…"
+    return f"{head}{reason})"
+
+
 ADJUSTMENT_TAG = "adjustment-id:"
 """Prefix of the tag that names the adjustment a line pays (``adjustment-id:7``): the ledger marks that
 adjustment applied in the transaction that stores the line."""
@@ -248,6 +285,12 @@ class History:
     closed_periods: frozenset[str] = frozenset()
     adjustments: tuple[ApprovedAdjustment, ...] = ()
     """The approved adjustments the period being run pays (each once: the ledger marks it applied)."""
+    tier_exceptions: tuple[TierException, ...] = ()
+    """The approved tier exceptions in force in the period being run (``until`` not before it)."""
+
+    def tier_exceptions_of(self, partner_id: str) -> tuple[TierException, ...]:
+        """The partner's approved tier exceptions in force in the period being run, oldest first."""
+        return tuple(e for e in self.tier_exceptions if e.partner_id == partner_id)
 
     def tiers_of(self, partner_id: str) -> tuple[TierRecord, ...]:
         """Tier records of earlier periods, oldest first."""

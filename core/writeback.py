@@ -12,10 +12,12 @@ from .computation import Computation
 from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
 from .records import Partner
-from .results import History, LedgerLine, PayoutLine, Projection
+from .results import History, LedgerLine, PayoutLine, Projection, TierDecision, tier_label
 from .textsafe import without_nul
 
 NOTE_LIMIT = 255
+TIER_LIMIT = 80
+"""The account tier field's length (the Salesforce text field ``cosell setup`` creates holds 80)."""
 PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "Clawed back"
 ZERO = Decimal(0)
 
@@ -31,7 +33,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             "account",
             facts.id,
             {
-                "tier": tier_shown(facts.partner, standing.tier.assigned, computation.context.period.end),
+                "tier": tier_shown(facts.partner, standing.tier, computation.context.period.end),
                 "score": f"{standing.score.value:.2f}",
                 "period_earnings": f"{computation.earnings(facts.id):.2f}",
             },
@@ -119,9 +121,13 @@ def _won_deal_write(
     return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
 
 
-def tier_shown(partner: Partner, tier: str, period_end: date) -> str:
-    """What the account's tier field says: the tier, or "Exited (was Silver)" once the partner has left."""
-    return f"Exited (was {tier})" if partner.left_by(period_end) else tier
+def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> str:
+    """What the account's tier field says: the tier, "Exited (was Silver)" once the partner has left, or
+    "Gold (exception until 2027-Q2: <reason>)" for a tier held by exception, its reason shortened to fit
+    the field (``TIER_LIMIT`` characters)."""
+    if partner.left_by(period_end):
+        return f"Exited (was {decision.assigned})"
+    return tier_label(decision.assigned, decision.exception, TIER_LIMIT)
 
 
 def in_record_currency(amount: Decimal, rate: Decimal) -> Decimal:

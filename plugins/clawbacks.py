@@ -8,7 +8,7 @@ won is the commission rule's business: it earns 0 there. Outside caps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +16,8 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show
 from cosell.periods import Period
-from cosell.results import LineKind, PayoutLine
+from cosell.results import LedgerLine, LineKind, PayoutLine
+from cosell.settlement import AT_RISK, SettlementItem, SettlementPart
 
 from .commission import KIND as COMMISSION
 
@@ -63,3 +64,36 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
             text += f" (refund in {refund_period}, entered after that period was run)"
         lines.append(PayoutLine(partner.id, KIND, -total, text, deal.id, uncapped=True))
     return lines
+
+
+@hookimpl(tryfirst=True)
+def cosell_settlement(
+    partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> SettlementPart | None:
+    """Clawback exposure: each deal whose commission is paid and whose refund window is still open after
+    the period's end, with the commission a refund would take back."""
+    window = context.program.clawback_window_days
+    if window is None:
+        return None
+    end = context.period.end
+    every: list[LedgerLine | PayoutLine] = [*context.history.lines_of(partner.id), *lines]
+    items = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if deal.status != "won" or deal.closed_on is None:
+            continue
+        closes = deal.closed_on + timedelta(days=window)
+        if closes <= end or (deal.refunded_on is not None and deal.refunded_on <= end):
+            continue
+        if any(ln.kind == KIND and ln.deal_id == deal.id for ln in every):
+            continue
+        paid = sum((ln.amount for ln in every if ln.kind == COMMISSION and ln.deal_id == deal.id), Decimal(0))
+        if paid <= 0:
+            continue
+        text = (
+            f"{deal.name} ({deal.id}) won {deal.closed_on}: a refund up to {closes} ({window} days) takes back "
+            f"its commission of {show(paid)}"
+        )
+        items.append(SettlementItem(AT_RISK, -paid, text, deal.id, until=closes))
+    note = f"a deal refunded within {window} days of its win gives back its commission"
+    return SettlementPart("Clawback exposure", tuple(items), note)

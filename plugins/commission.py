@@ -6,7 +6,7 @@ commission. Open deals get the same arithmetic as a projection, written back and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,7 +18,8 @@ from cosell.money import round_cents, show, show_number, show_percent
 from cosell.periods import Period
 from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
-from cosell.results import LineKind, PartnerStanding, PayoutLine, Projection
+from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine, Projection
+from cosell.settlement import OWED, PAID, PROJECTED, SettlementItem, SettlementPart
 
 KIND = "commission"
 MARGIN_FLOOR = "margin_floor"
@@ -74,6 +75,7 @@ class RateCard:
             {role: multipliers[role] * tier.commission_rate for role in ROLES},
             {
                 role: f" × {role} {_number(multipliers[role])} × {tier.name} rate {_percent(tier.commission_rate)}"
+                + (" (tier held by exception)" if standing.tier.exception is not None else "")
                 for role in ROLES
             },
         )
@@ -112,6 +114,72 @@ def cosell_projections(
             amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
             out.append(Projection(partner.id, deal.id, round_cents(amount), terms, withheld))
     return out
+
+
+@hookimpl(tryfirst=True)
+def cosell_settlement(
+    partner: PartnerFacts, standing: PartnerStanding, lines: Sequence[PayoutLine], context: RunContext
+) -> SettlementPart:
+    """Commission in the wind-down: deals won from the exit on, as paid so far; open deals, projected at
+    this period's tier as if won the day after the period ends, while the wind-down is still open."""
+    card = RateCard.of(partner, standing, context.program)
+    exit_on, last, end = partner.partner.exit_on, card.last_commission_day, context.period.end
+    paid: dict[str, list[tuple[str, Decimal]]] = {}
+    every: list[tuple[str, LedgerLine | PayoutLine]] = [
+        (ln.period, ln) for ln in context.history.lines_of(partner.id)
+    ]
+    every += [(context.period.key, ln) for ln in lines]
+    for period, line in every:
+        if line.kind == KIND and line.deal_id is not None:
+            paid.setdefault(line.deal_id, []).append((period, line.amount))
+    items = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if deal.status == "won" and deal.closed_on is not None and exit_on is not None:
+            if deal.closed_on < exit_on or (last is not None and deal.closed_on > last):
+                continue
+            if deal.closed_on > end:  # won after the period's end (the records are newer): paid then
+                amount, terms, withheld, _ = commission_terms(card, involvement, deal.closed_on, context)
+                due = Period.containing(deal.closed_on, context.period.kind).key
+                text = (
+                    f"{deal.name} ({deal.id}) won {deal.closed_on}, inside the wind-down: paid in {due}"
+                    + (
+                        f", {terms}"
+                        if withheld
+                        else f" ({terms}; at the {card.tier} rate held in {context.period.key})"
+                    )
+                )
+                items.append(SettlementItem(OWED, round_cents(amount), text, deal.id, due))
+                continue
+            amount = sum((a for _, a in paid.get(deal.id, ())), ZERO)
+            periods = sorted({p for p, _ in paid.get(deal.id, ())})
+            where = f"paid in {', '.join(periods)}" if periods else "no commission paid"
+            text = f"{deal.name} ({deal.id}) won {deal.closed_on}, inside the wind-down: {where}"
+            items.append(SettlementItem(PAID, amount, text, deal.id, periods[-1] if periods else None))
+        elif deal.status == "open" and deal.created_on <= end and (last is None or end < last):
+            won_on = end + timedelta(days=1)
+            amount, terms, withheld, _ = commission_terms(card, involvement, won_on, context, projected=True)
+            if withheld:
+                continue
+            by = f"if won by {last}" if last is not None else "if won"
+            text = (
+                f"{deal.name} ({deal.id}), open: {show(round_cents(amount))} {by} "
+                f"({card.currency} {show(deal.amount)} × {terms}; at the {card.tier} rate held in "
+                f"{context.period.key}, before any accelerator, cap or budget)"
+            )
+            items.append(SettlementItem(PROJECTED, round_cents(amount), text, deal.id, until=last))
+    if last is None:
+        days = context.program.wind_down_days
+        note = (
+            "the program sets no wind-down: commission on deals won has no end"
+            if days is None
+            else "no exit date is recorded: commission on deals won has no end"
+        )
+        return SettlementPart("Commission in the wind-down", tuple(items), note, open_ended=True)
+    note = f"commission on deals won up to {last}, {context.program.wind_down_days} days after the exit on {exit_on}"
+    if end >= last:
+        note += "; the wind-down is over: open deals earn nothing more"
+    return SettlementPart("Commission in the wind-down", tuple(items), note, earns_until=last)
 
 
 def commission_line(

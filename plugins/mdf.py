@@ -22,7 +22,9 @@ from typing import Literal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
+from cosell.periods import Period
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine
+from cosell.settlement import OWED, PROJECTED, SettlementItem, SettlementPart
 from cosell.statements import SectionRow, StatementLine, StatementSection
 
 KIND = "mdf"
@@ -347,8 +349,13 @@ def cosell_statement_sections(
     earlier_lines: Sequence[LedgerLine],
     context: RunContext,
 ) -> Iterable[StatementSection]:
-    end = context.period.end
+    mdf = context.program.mdf
+    multiple = mdf.release_pipeline_multiple if mdf else None
+    summary = mdf_summary(lines, earlier_lines, multiple, _campaign_pipeline(partner, context.period.end))
+    return (mdf_section(summary, context.program.currency),)
 
+
+def _campaign_pipeline(partner: PartnerFacts, end: date) -> CampaignPipeline:
     def campaign_pipeline(campaign: str, since: date) -> Decimal:
         # As the release measures it: Σ amount × share of the campaign's deals created since approval.
         return sum(
@@ -360,7 +367,31 @@ def cosell_statement_sections(
             ZERO,
         )
 
+    return campaign_pipeline
+
+
+@hookimpl(tryfirst=True)
+def cosell_settlement(
+    partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> SettlementPart | None:
+    """Unreleased MDF: owed in the period that holds the exit when that period is still to come (released
+    earlier if the campaign pipeline reaches its multiple first); after it, released only by the pipeline."""
     mdf = context.program.mdf
-    multiple = mdf.release_pipeline_multiple if mdf else None
-    summary = mdf_summary(lines, earlier_lines, multiple, campaign_pipeline)
-    return (mdf_section(summary, context.program.currency),)
+    if mdf is None:
+        return None
+    period = context.period
+    earlier = context.history.lines_of(partner.id)
+    summary = mdf_summary(lines, earlier, mdf.release_pipeline_multiple, _campaign_pipeline(partner, period.end))
+    exit_on = partner.partner.exit_on
+    exit_period = Period.containing(exit_on, period.kind) if exit_on is not None else None
+    items = []
+    for claim in summary.pending:
+        what = f"MDF claim {claim.claim_id} ({claim.campaign}): {show(claim.rest)} of {show(claim.funded)} funded"
+        if exit_period is not None and exit_period.start > period.start:
+            text = f"{what}, paid in {exit_period.key}, the period of the exit on {exit_on}, or earlier: {claim.needs()}"
+            items.append(SettlementItem(OWED, claim.rest, text, due=exit_period.key))
+        else:
+            text = f"{what}, not owed yet: {claim.needs()}"
+            items.append(SettlementItem(PROJECTED, claim.rest, text))
+    note = "unreleased MDF is paid in the period that holds the exit"
+    return SettlementPart("Market-development funds", tuple(items), note)

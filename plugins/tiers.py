@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -45,13 +46,46 @@ def unmet_requirements(tier: Tier, metrics: Mapping[str, Decimal | None]) -> lis
 def cosell_tier(
     partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
 ) -> TierDecision:
+    return with_exception(earned_tier(partner, score, metrics, context), partner, context)
+
+
+def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunContext) -> TierDecision:
+    """The decision, lifted to the tier of an approved exception in force when that tier is higher. The
+    highest such tier wins (the oldest exception among equals). A partner that has left the program is
+    never lifted: an exception keeps a partner in the program's tiers, it does not survive its exit."""
+    program = context.program
+    exceptions = context.history.tier_exceptions_of(partner.id)
+    applicable = [e for e in exceptions if program.tier(e.tier) is not None]
+    for gone in (e for e in exceptions if program.tier(e.tier) is None):
+        reason = f"{decision.reason}; tier exception {gone.id} names {gone.tier}, which the program does not have"
+        decision = dataclasses.replace(decision, reason=reason)
+    if not applicable:
+        return decision
+    best = max(applicable, key=lambda e: (program.tier_rank(e.tier), -e.id))
+    if program.tier_rank(best.tier) <= program.tier_rank(decision.assigned):
+        return decision  # earned: no exception needed
+    if partner.partner.left_by(context.period.end):
+        reason = f"{decision.reason}; tier exception {best.id} ({best.tier}) not applied: the partner has left"
+        return dataclasses.replace(decision, reason=reason)
+    reason = (
+        f"{decision.reason}; held at {best.tier} by tier exception {best.id} until {best.until} "
+        f"({' '.join(best.reason.split())}; proposed by {best.proposed_by}, approved by {best.approved_by})"
+    )
+    return dataclasses.replace(decision, assigned=best.tier, reason=reason, exception=best)
+
+
+def earned_tier(
+    partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
+) -> TierDecision:
+    """The tier by the rules alone: eligible by score and requirements, promotion at once, demotion
+    after the grace, counted from the tier the partner held (by exception or not)."""
     program = context.program
     eligible = eligible_tier(program, score.value, metrics)
     history = context.history.tiers_of(partner.id)
     if history:
         current, source = history[-1].assigned, f"tier of {history[-1].period}"
-    elif partner.partner.crm_tier and program.tier(partner.partner.crm_tier):
-        current, source = partner.partner.crm_tier, "tier the CRM shows"
+    elif (shown := crm_tier_name(program, partner.partner.crm_tier)) is not None:
+        current, source = shown, "tier the CRM shows"
     else:
         current, source = program.tiers[0].name, "lowest tier"
     if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest
@@ -78,6 +112,19 @@ def cosell_tier(
         return TierDecision(eligible.name, eligible.name, current, below, reason)
     reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
     return TierDecision(eligible.name, current, current, below, reason)
+
+
+def crm_tier_name(program: Program, text: str | None) -> str | None:
+    """The tier a CRM's tier field names: the field as cosell writes it may read "Gold", "Gold (exception
+    until 2027-Q2: ...)" or "Exited (was Silver)". None when it names no tier of the program."""
+    if not text:
+        return None
+    candidates = [text]
+    if text.startswith("Exited (was ") and text.endswith(")"):
+        candidates.append(text[len("Exited (was ") : -1])
+    if " (" in text:
+        candidates.append(text.split(" (", 1)[0])
+    return next((name for name in candidates if program.tier(name) is not None), None)
 
 
 def _periods_below_before(context: RunContext, partner_id: str) -> int:

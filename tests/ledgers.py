@@ -9,6 +9,7 @@ TABLES_ADDED = {
     2: ("cosell_generation",),
     3: ("cosell_statement_runs", "cosell_statement_partners"),
     4: ("cosell_adjustment_events", "cosell_adjustments"),
+    6: ("cosell_tier_exception_events", "cosell_tier_exceptions"),
 }
 """The tables each schema version added, in the order they are dropped to go back before it."""
 

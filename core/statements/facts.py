@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
-from ..results import LineKind, ScorePart
+from ..results import LineKind, ScorePart, TierException
+from ..settlement import Settlement, decode_settlement, encode_settlement, settlement_of
 
 if TYPE_CHECKING:
     from ..computation import Computation
@@ -82,6 +83,10 @@ class PartnerRecord:
     top_tier: bool
     sections: tuple[StatementSection, ...] = ()
     """What plugins add to the partner's statement (``cosell_statement_sections``)."""
+    tier_exception: TierException | None = None
+    """The approved tier exception the partner's tier was held by, if any."""
+    settlement: Settlement | None = None
+    """For a partner exiting or exited: what is still owed, may be owed or may be taken back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +111,14 @@ def partner_record(
     eligible: str,
     assigned: str,
     sections: Sequence[StatementSection] = (),
+    tier_exception: TierException | None = None,
+    settlement: Settlement | None = None,
 ) -> PartnerRecord:
-    """The score's own parts, the goals of the tier held under grace and of the tier above, and the
-    plugins' sections."""
+    """The score's own parts, the goals of the tier held under grace and of the tier above, the
+    plugins' sections, the tier exception and the settlement."""
     scale = program.scoring.scale if program.scoring else None
     if not assigned:
-        return PartnerRecord(tuple(parts), scale, (), False, tuple(sections))
+        return PartnerRecord(tuple(parts), scale, (), False, tuple(sections), tier_exception, settlement)
     rank = program.tier_rank(assigned)
     goals = []
 
@@ -124,7 +131,7 @@ def partner_record(
     top = rank + 1 >= len(program.tiers)
     if not top:
         goals.append(goal(rank + 1))
-    return PartnerRecord(tuple(parts), scale, tuple(goals), top, tuple(sections))
+    return PartnerRecord(tuple(parts), scale, tuple(goals), top, tuple(sections), tier_exception, settlement)
 
 
 def statement_sections(
@@ -166,7 +173,8 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         if only is not None and facts.id != only:
             continue
-        sections = statement_sections(plugins, facts, computation.lines.get(facts.id, ()), context)
+        lines = computation.lines.get(facts.id, ())
+        sections = statement_sections(plugins, facts, lines, context)
         partners[facts.id] = partner_record(
             program,
             standing.score.value,
@@ -174,6 +182,8 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             standing.tier.eligible,
             standing.tier.assigned,
             sections,
+            standing.tier.exception,
+            settlement_of(plugins, facts, standing, lines, context),
         )
     return RunRecord(
         program=program.program,
@@ -237,6 +247,8 @@ def encode_partner(record: PartnerRecord) -> str:
             ],
             "top_tier": record.top_tier,
             "sections": [_section_doc(s) for s in record.sections],
+            "tier_exception": None if record.tier_exception is None else asdict(record.tier_exception),
+            "settlement": None if record.settlement is None else encode_settlement(record.settlement),
         },
         sort_keys=True,
     )
@@ -317,6 +329,9 @@ def decode_partner(text: str) -> PartnerRecord:
         ),
         top_tier=doc["top_tier"],
         sections=tuple(_section(s) for s in doc["sections"]),
+        # runs recorded before tier exceptions and settlements have neither key
+        tier_exception=TierException(**doc["tier_exception"]) if doc.get("tier_exception") else None,
+        settlement=decode_settlement(doc["settlement"]) if doc.get("settlement") else None,
     )
 
 

@@ -194,14 +194,16 @@ def _partner(
     money_unit = f" {currency}" if currency else ""
     scale = f"of {show_number(s.scale)}" if s.scale is not None else "targets unavailable"
     tier_sub = "eligible " + (s.eligible or "—")
-    if s.eligible and s.eligible != s.assigned:
+    if s.exception is not None:
+        tier_sub += f", held by exception until {s.exception.until}"
+    elif s.eligible and s.eligible != s.assigned:
         tier_sub += ", kept under the demotion grace"
     parts = [
         f'<section class="partner" id="partner-{_e(s.partner_id)}">',
         '<div class="partner-head">',
         f"<h2>{_e(s.name or 'Partner ' + s.partner_id)}</h2>",
         f'<span class="id">{_e(s.partner_id)}</span>' if s.name else "",
-        f'<span class="badge">{_e(s.assigned)}</span>' if s.assigned else "",
+        f'<span class="badge">{_e(s.tier_shown)}</span>' if s.assigned else "",
         "</div>",
         '<div class="cards">',
         _card("Score", f"{s.score:.2f}", scale),
@@ -301,7 +303,7 @@ def _bar(part: ScorePart) -> str:
 def _tier(s: PartnerStatement) -> str:
     out = [
         "<p>Assigned <b>"
-        + _e(s.assigned or "—")
+        + _e(s.tier_shown if s.assigned else "—")
         + "</b>, eligible <b>"
         + _e(s.eligible or "—")
         + "</b>.</p>",

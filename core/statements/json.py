@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..money import format_money
@@ -21,6 +22,8 @@ def render(doc: StatementDocument) -> str:
             {
                 "partner_id": s.partner_id,
                 "tier": s.assigned if s.standing_recorded else None,
+                "tier_shown": s.tier_shown if s.standing_recorded else None,
+                "tier_exception": None if s.exception is None else asdict(s.exception),
                 "score": f"{s.score:.2f}" if s.standing_recorded else None,
                 "period_earnings": format_money(s.earnings),
                 "lines": [

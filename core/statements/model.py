@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import results
 from ..money import round_score, show
-from ..results import LineKind, ScorePart
+from ..results import LineKind, ScorePart, TierException, tier_label
 from .facts import PartnerRecord, RunRecord, StatementSection, partner_record
 
 if TYPE_CHECKING:
@@ -235,6 +235,13 @@ class PartnerStatement:
     """What plugins add to the statement (MDF claims), as the run recorded it."""
     standing_recorded: bool = True
     """False for a partner with lines but no standing in the ledger."""
+    exception: TierException | None = None
+    """The approved tier exception the tier was held by, if any."""
+
+    @property
+    def tier_shown(self) -> str:
+        """The tier as people read it: "Gold (exception until 2027-Q2: <reason>)" when held by exception."""
+        return tier_label(self.assigned, self.exception)
 
     @property
     def earnings(self) -> Decimal:
@@ -330,6 +337,7 @@ class PartnerStatement:
             other_groups=grouped([ln for ln in lines if not declared(kinds, ln.kind).period_earnings], kinds),
             sections=record.sections if record else (),
             standing_recorded=standing_recorded,
+            exception=record.tier_exception if record else None,
         )
 
 

@@ -118,7 +118,7 @@ def print_statement(
         console.print(f"score = {statement.score:.2f} (the program has no scoring section)")
     else:
         console.print(f"score = {statement.score:.2f}; its targets were not recorded")
-    console.print(f"tier: [bold]{escape(statement.assigned)}[/bold]: {escape(statement.reason)}")
+    console.print(f"tier: [bold]{escape(statement.tier_shown)}[/bold]: {escape(statement.reason)}")
     if statement.goals is None:
         console.print("what the next tier needs: not recorded")
     for goal in statement.goals or ():

@@ -73,3 +73,11 @@ def test_current_tier_comes_from_crm_when_ledger_has_none_else_lowest():
 def test_ledger_history_wins_over_crm_tier():
     history = [TierRecord("2026-Q2", Decimal(10), "Registered", "Registered")]
     assert decide("45000", history=history, crm_tier="Gold").assigned == "Silver"
+
+
+def test_the_crm_tier_field_as_cosell_writes_it_names_the_tier_to_start_from():
+    # a new ledger reads the tier from the CRM field cosell wrote: an exception's or an exit's text too
+    for shown in ("Gold", "Gold (exception until 2027-Q2: launch partner)", "Exited (was Gold)"):
+        decision = decide("10000", crm_tier=shown)
+        assert (decision.previous, decision.assigned) == ("Gold", "Gold"), shown  # kept under the grace
+    assert decide("10000", crm_tier="Platinum (exception until 2027-Q2: x)").previous == "Registered"

@@ -1,0 +1,63 @@
+"""What several command modules share without importing ``cosell.cli`` (which imports them): a ledger
+that must exist, one-line texts people give, periods given as options, the program's governance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import ConfigError
+from .ledger import Ledger
+from .periods import Period
+from .program import Governance, load_program
+
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
+]
+ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
+
+
+@contextmanager
+def existing_ledger(url: str | None) -> Iterator[Ledger]:
+    """The ledger for a command that reads or changes what runs stored: never created here."""
+    with Ledger.connect(url, create=False) as book:
+        if not book.exists:
+            raise ConfigError(
+                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        yield book
+
+
+def valid_period(text: str) -> bool:
+    try:
+        Period.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def period_option(option: str, text: str) -> Period:
+    """A period given as ``option``: ConfigError (exit 2) naming the option when it is not one."""
+    if not valid_period(text):
+        raise ConfigError(f"{option}: {text!r} is not a period (2026-Q3 or 2026-07)")
+    return Period.parse(text)
+
+
+def one_line(option: str, text: str) -> str:
+    """A name or reason people give: one line of visible text."""
+    text = text.strip()
+    if not text:
+        raise ConfigError(f"{option}: give a non-empty value")
+    if text.splitlines() != [text] or not text.isprintable():
+        raise ConfigError(f"{option}: give one line of text without control characters")
+    return text
+
+
+def governance_of(program: Path | None) -> Governance | None:
+    """The program's governance section (approvers, threshold); None without a program or a section."""
+    return load_program(program).program.governance if program is not None else None

@@ -1,0 +1,71 @@
+"""The settlement hook: a plugin's part is recorded with the run and read back from the ledger; a wrong
+answer stops the run naming the plugin."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from cosell import hookimpl
+from cosell.errors import PluginError
+from cosell.pluginmanager import Plugins
+from cosell.settlement import (
+    OWED,
+    SettlementItem,
+    SettlementPart,
+    decode_settlement,
+    encode_settlement,
+    settlement_of,
+)
+from cosell.testing import compute_period, partner, program
+
+TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.05"}]
+
+
+class Loyalty:
+    @hookimpl
+    def cosell_settlement(self, partner):  # type: ignore[no-untyped-def]
+        item = SettlementItem(OWED, Decimal("120.00"), "loyalty points paid out at the exit", due="2026-Q4")
+        return SettlementPart("Loyalty", (item,), "points", earns_until=date(2026, 12, 31))
+
+
+class Careless:
+    @hookimpl
+    def cosell_settlement(self):  # type: ignore[no-untyped-def]
+        return {"owed": 120.0}
+
+
+def settle(plugins: Plugins, **fields: object):  # type: ignore[no-untyped-def]
+    prog = program(tiers=TIERS, wind_down_days=30)
+    result = compute_period(prog, [partner("P1", **fields)], plugins=plugins)
+    (facts,), (standing,) = result.facts, result.standings
+    return settlement_of(plugins, facts, standing, result.lines.get("P1", ()), result.context)
+
+
+def test_a_plugins_part_joins_the_settlement_and_its_last_day_sets_the_last_period() -> None:
+    plugins = Plugins(entry_points=False, extra={"loyalty": Loyalty()})
+    found = settle(plugins, status="exiting", exit_on="2026-08-15")
+    assert found is not None
+    assert [p.title for p in found.parts][-1] == "Loyalty"
+    assert found.total(OWED) == Decimal("120.00")
+    # the wind-down ends on 2026-09-14, the loyalty part on 2026-12-31: the later one is the last day
+    assert (found.last_day, found.last_period()) == (date(2026, 12, 31), "2026-Q4")
+    assert decode_settlement(encode_settlement(found)) == found  # as the ledger keeps it
+    assert settle(plugins) is None  # an active partner has none
+
+
+def test_a_program_without_wind_down_has_no_last_period() -> None:
+    prog = program(tiers=TIERS)
+    plugins = Plugins(entry_points=False)
+    result = compute_period(prog, [partner("P1", status="exited", exit_on="2026-08-15")], plugins=plugins)
+    found = settlement_of(plugins, result.facts[0], result.standings[0], (), result.context)
+    assert found is not None and found.open_ended and found.last_period() is None
+
+
+def test_a_wrong_answer_names_the_plugin() -> None:
+    plugins = Plugins(entry_points=False, extra={"careless": Careless()})
+    with pytest.raises(PluginError, match="not a SettlementPart") as caught:
+        settle(plugins, status="exiting", exit_on="2026-08-15")
+    assert caught.value.plugin == "careless"

@@ -1,0 +1,164 @@
+"""``cosell tier-override`` on the bundled example: proposed by one person, approved by another, shown
+wherever the tier is shown, paid at the tier's rates, and ending by itself after its last period."""
+
+import csv
+import json
+
+import pytest
+
+from invoke import cosell
+
+REASON = "Strategic launch partner for the EU region"
+SHOWN = f"Gold (exception until 2026-Q4: {REASON})"
+
+
+@pytest.fixture
+def ledger(work, ledger_url):
+    """Each test on both backends: a SQLite file, or a PostgreSQL schema of its own."""
+    return ledger_url
+
+
+def run(ledger, period="2026-Q3", *extra):
+    result = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger,
+        "--period", period, "--json", *extra,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return {row["id"]: row for row in json.loads(result.output)["partners"]}
+
+
+def override(ledger, *args):
+    return cosell("tier-override", *args, "--ledger", ledger)
+
+
+def propose(ledger, partner="P006", until="2026-Q4", by="ann", *extra):
+    result = override(
+        ledger, "--partner", partner, "--tier", "Gold", "--until", until, "--reason", REASON, "--by", by,
+        "--program", "program.yaml", "--json", *extra,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["id"]
+
+
+def account_tier(work, partner):
+    with open(work / "out" / "accounts.csv", newline="", encoding="utf-8") as fh:
+        return next(r for r in csv.DictReader(fh) if r["id"] == partner)["cosell_tier"]
+
+
+def commission(ledger, period, partner):
+    text = cosell(
+        "statement", "--period", period, "--partner", partner, "--format", "json", "--ledger", ledger
+    )
+    (statement,) = json.loads(text.output)["partners"]
+    return statement, [
+        ln for ln in statement["lines"] if ln["kind"] == "commission" and ln["deal_id"] == "D6001"
+    ]
+
+
+def test_an_exception_needs_another_persons_approval_and_then_shows_everywhere_the_tier_shows(work, ledger):
+    assert run(ledger)["P006"]["tier"] == "Silver"
+    exception = propose(ledger)
+    assert run(ledger)["P006"]["tier"] == "Silver"  # pending: nothing changes
+
+    refused = override(ledger, "approve", exception, "--by", " ANN ")
+    assert refused.exit_code == 2 and "cannot approve" in refused.output
+    approved = override(ledger, "approve", exception, "--by", "bob")
+    assert approved.exit_code == 0, approved.output
+
+    row = run(ledger)["P006"]
+    assert (row["tier"], row["tier_shown"], row["eligible_tier"]) == ("Gold", SHOWN, "Silver")
+    assert row["tier_exception"] | {"id": exception} == {
+        "id": exception, "tier": "Gold", "until": "2026-Q4", "reason": REASON, "proposed_by": "ann",
+        "approved_by": "bob",
+    }  # fmt: skip
+    table = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger
+    )
+    assert "Gold (exception" in table.output  # a cell of the table, wrapped at its width
+    assert account_tier(work, "P006") == SHOWN
+
+    statement, (line,) = commission(ledger, "2026-Q3", "P006")
+    assert statement["tier_shown"] == SHOWN and statement["tier_exception"]["approved_by"] == "bob"
+    # the tier's rates apply as if earned, and the line says the tier is held by exception:
+    # EUR 48,000 at 1.08 = 51,840.00 × sourced 1 × Gold 12% = 6,220.80 (Silver's 8% would be 4,147.20)
+    assert line["amount"] == "6220.80" and "Gold rate 12% (tier held by exception)" in line["explanation"]
+    html = cosell(
+        "statement", "--period", "2026-Q3", "--partner", "P006", "--format", "html", "--ledger", ledger
+    )
+    assert SHOWN in html.output and "held by exception until 2026-Q4" in html.output
+    terminal = cosell(
+        "statement", "--period", "2026-Q3", "--partner", "P006", "--format", "terminal", "--ledger", ledger
+    )
+    assert SHOWN in " ".join(terminal.output.split())
+    explained = cosell("explain", "P006", "--program", "program.yaml", "--input", "data", "--ledger", ledger)
+    assert SHOWN in " ".join(explained.output.split())
+    assert "held at Gold by tier exception" in " ".join(explained.output.split())
+
+
+def test_an_exception_holds_through_its_last_period_and_ends_by_itself_after_it(work, ledger):
+    run(ledger)
+    exception = propose(ledger, until="2026-Q4")
+    assert override(ledger, "approve", exception, "--by", "bob").exit_code == 0
+    assert run(ledger, "2026-Q3")["P006"]["tier_shown"] == SHOWN
+    q4 = run(ledger, "2026-Q4")["P006"]
+    assert (q4["tier"], q4["tier_shown"]) == ("Gold", SHOWN)  # the last period: still held
+    q1 = run(ledger, "2027-Q1")["P006"]
+    # After it, the tier is earned again: P006 has no activity in 2027-Q1 (eligible Registered) and was
+    # below the Gold it held in both exception periods, more than the grace of 1: it drops at once.
+    assert (q1["tier"], q1["tier_shown"], q1["tier_exception"]) == ("Registered", "Registered", None)
+    assert account_tier(work, "P006") == "Registered"
+    listed = json.loads(override(ledger, "list", "--format", "json").output)
+    assert [(e["state"], e["in_force"]) for e in listed] == [("approved", "ended")]
+
+
+def test_a_rejected_exception_never_applies_and_a_past_until_is_refused(work, ledger):
+    run(ledger)
+    exception = propose(ledger)
+    rejected = override(ledger, "reject", exception, "--by", "bob", "--reason", "earn it")
+    assert rejected.exit_code == 0, rejected.output
+    assert override(ledger, "approve", exception, "--by", "carol").exit_code == 2  # decided: stays rejected
+    assert run(ledger)["P006"]["tier"] == "Silver"
+    past = override(
+        ledger, "--partner", "P006", "--tier", "Gold", "--until", "2026-Q2", "--reason", "x", "--by", "ann"
+    )
+    assert past.exit_code == 2 and "would never apply" in past.output
+    unknown = override(
+        ledger, "--partner", "P006", "--tier", "Platinum", "--until", "2026-Q4", "--reason", "x", "--by", "ann",
+        "--program", "program.yaml",
+    )  # fmt: skip
+    assert unknown.exit_code == 2 and "not a tier of the program" in unknown.output
+    missing = override(ledger, "--partner", "P006", "--tier", "Gold")
+    assert missing.exit_code == 2 and "--until, --reason, --by" in missing.output
+    events = [e["state"] for e in json.loads(override(ledger, "list", "--format", "json").output)]
+    assert events == ["rejected"]
+
+
+def test_propose_as_a_command_is_the_same_as_the_options(work, ledger):
+    proposed = override(
+        ledger, "propose", "--partner", "P006", "--tier", "Gold", "--until", "2026-Q4", "--reason", REASON,
+        "--by", "ann", "--json",
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    assert json.loads(proposed.output) == {"id": 1, "state": "pending"}
+    mixed = override(ledger, "--partner", "P006", "approve", "1", "--by", "bob")
+    assert mixed.exit_code == 2 and "without a command" in mixed.output
+
+
+def test_only_the_programs_approvers_approve_an_exception(work, ledger):
+    (work / "program.yaml").write_text(
+        (work / "program.yaml").read_text(encoding="utf-8") + "governance: {approvers: [carol, dave]}\n",
+        encoding="utf-8",
+    )
+    exception = propose(ledger)
+    refused = override(ledger, "approve", exception, "--by", "bob")
+    assert refused.exit_code == 2 and "not among the program's approvers" in refused.output
+    assert override(ledger, "approve", exception, "--by", "carol").exit_code == 0
+
+
+def test_an_exited_partner_is_not_lifted_by_an_exception(work, ledger):
+    run(ledger)
+    exception = propose(ledger, partner="P004")
+    assert override(ledger, "approve", exception, "--by", "bob").exit_code == 0
+    row = run(ledger)["P004"]
+    assert (row["tier"], row["tier_exception"]) == ("Silver", None)
+    assert account_tier(work, "P004") == "Exited (was Silver)"

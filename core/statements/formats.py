@@ -63,5 +63,3 @@ def render(
     if renderer is None:
         raise ConfigError(f"--format: {fmt!r} is not one of {', '.join(known)}")
     return renderer(document(ledger, period, partner_id, program, definitions))
-
-

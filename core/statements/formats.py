@@ -68,11 +68,15 @@ def render(
     program: Program | None = None,
     definitions: Mapping[str, MetricDefinition] | None = None,
     renderers: Mapping[str, Renderer] | None = None,
-) -> str | bytes:
-    """The period's statement in format ``fmt``. ConfigError (exit 2) for an unknown format (naming the
-    known ones), a period the ledger has no run for, or a partner it does not hold."""
+) -> str:
+    """The period's statement in format ``fmt``, as text. ConfigError (exit 2) for an unknown format
+    (naming the known ones), a format that writes a file (xlsx), a period the ledger has no run for, or a
+    partner it does not hold."""
     renderer = renderer_of(fmt, renderers)
-    return renderer(document(ledger, period, partner_id, program, definitions))
+    body = renderer(document(ledger, period, partner_id, program, definitions))
+    if isinstance(body, bytes):
+        raise ConfigError(f"--format {fmt} writes a file: give --output FILE or --per-partner DIR")
+    return body
 
 
 def renderer_of(fmt: str, renderers: Mapping[str, Renderer] | None = None) -> Renderer:

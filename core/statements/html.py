@@ -457,7 +457,7 @@ def _chart(periods: Sequence[PeriodTotal], current: str) -> str:
         top, bottom = zero, zero
         for amount, fill, part in (
             (p.earnings, "#1f5fbf", "earnings"),
-            (p.outside_earnings, "#2a9d8f", "mdf"),
+            (p.outside_earnings, "#2a9d8f", "outside-earnings"),
         ):
             h = height(amount)
             if amount > 0:

@@ -91,8 +91,11 @@ footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule);
 .progress span { display: block; height: 100%; background: var(--accent); border-radius: 6px; }
 .progress.done span { background: var(--good); }
 .progress.small { height: 6px; margin: 3px 0 0; max-width: 240px; }
-.benefits { margin: 6px 0 0; padding-left: 20px; }
-.benefits li { padding: 1px 0; }
+.benefits-box { margin: 8px 0 12px; }
+.box .benefits-box { margin: 10px 0 0; }
+ul.benefits, .box ul.benefits { margin: 4px 0 0; padding-left: 20px; list-style: disc; }
+.box ul.benefits li { padding: 1px 0; }
+.box ul.benefits li::before { content: none; }
 .deal { font-weight: 600; }
 .deal-id { color: var(--muted); font-size: 12px; margin-left: 4px; }
 .badge.projected { background: #fff; color: var(--warn); border: 1px dashed #d9b566; margin-left: 6px; }

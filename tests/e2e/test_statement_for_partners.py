@@ -166,11 +166,30 @@ def test_a_period_run_before_benefits_were_recorded_says_so_and_shows_no_wrong_l
     assert "Northwind - Data platform (D1001) won 2026-08-20" in p001
 
 
-def test_the_page_is_readable_400_px_wide(work):
-    """No part of the page is wider than a 400 px screen: tables that could be are hidden columns or
-    scroll inside their box (checked in a real browser by tests/e2e/test_statement_browser.py)."""
+def test_the_page_has_a_layout_for_400_px_wide_screens(work):
+    """Columns a phone has no room for are hidden and charts scale (tests/e2e/test_statement_browser.py
+    measures the page in a real browser)."""
     run()
     page = page_of("P002")
     assert "@media (max-width: 560px)" in page and ".wide { display: none; }" in page
     assert "<th class='num wide'>Weight</th><th class='wide'>Against target</th>" in page
     assert "<svg class='chart' viewBox=" in page and "svg.chart { width: 100%" in page
+
+
+def test_json_and_the_terminal_carry_the_total_payable_projection_and_benefits(work):
+    run()
+    doc = json.loads(
+        cosell("statement", "--period", "2026-Q3", "--format", "json", "--partner", "P001").output
+    )
+    [p001] = doc["partners"]
+    assert (p001["period_earnings"], p001["total_payable"], p001["projected"]) == (
+        "20236.13",
+        "28236.13",
+        "15552.00",
+    )
+    assert p001["benefits"][-1] == "quarterly business review"
+    explained = cosell("explain", "P001", "--program", "program.yaml", "--input", "data").output
+    assert "Silver brings: partner portal and sales training; deal registration;" in explained
+    assert (
+        "Gold adds: early access to the roadmap; deal desk within 24 h; a named partner manager" in explained
+    )

@@ -2,8 +2,10 @@
 
 A run stores, next to its lines and standings, each partner's score parts (metric, value, target,
 weight, fraction, better) with the scale, the tier goals the statement shows (the tier held under the
-demotion grace, the next tier: min_score and every ``requires``), the program's per-partner cap and
-budget figures, and the line kinds' declarations. A statement of a closed period renders from these,
+demotion grace, the next tier: min_score, every ``requires`` and its benefits), the assigned tier's
+benefits, the names of the deals its lines and projections name, the program's per-partner cap and
+budget figures, the metrics the program uses, and the line kinds' declarations. Keys added after the
+first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A statement of a closed period renders from these,
 so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
 (docs/ledger.md); this module makes and reads that text.
 """

@@ -466,7 +466,8 @@ def statement(
         str,
         typer.Option(
             "--format",
-            help="csv, json, html (one page a partner can read), terminal, or a plugin's format.",
+            help="csv, json, html (one page a partner can read), terminal, xlsx (a workbook for finance: "
+            "needs --output or --per-partner), or a plugin's format.",
         ),
     ] = "csv",
     ledger: LedgerOpt = None,
@@ -482,26 +483,66 @@ def statement(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    per_partner: Annotated[
+        Path | None,
+        typer.Option(
+            "--per-partner",
+            help="Write one file a partner into this folder (created if missing), named after the partner's "
+            "id, for sending.",
+        ),
+    ] = None,
 ) -> None:
     """Print the ledger's payout lines for a period: every line with its explanation."""
     the_period = Period.parse(period) if _valid_period(period) else None
     if the_period is None:
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    if output is not None and per_partner is not None:
+        raise ConfigError("--output and --per-partner: give one of them")
     plugins = _plugins()
     renderers = statements.statement_renderers(plugins)
-    if format not in renderers:
-        raise ConfigError(f"--format: {format!r} is not one of {', '.join(renderers)}")
+    renderer = statements.renderer_of(format, renderers)
     loaded = load_program(program) if program else None
     definitions = {name: d for name, (_, d) in plugins.metric_definitions().items()}
     with _existing_ledger(ledger) as book:
-        text = statements.render(
-            book, the_period.key, partner, format, loaded.program if loaded else None, definitions, renderers
+        doc = statements.document(
+            book, the_period.key, partner, loaded.program if loaded else None, definitions
         )
+    if per_partner is not None:
+        _write_per_partner(per_partner, doc, format, renderer)
+        return
+    body = renderer(doc)
     if output:
-        output.write_text(text, encoding="utf-8")
+        _write_file(output, body)
         err.print(f"wrote {_escape(str(output))}")
+    elif isinstance(body, bytes):
+        raise ConfigError(f"--format {format} writes a file: give --output FILE or --per-partner DIR")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(body)
+
+
+def _write_file(path: Path, body: str | bytes) -> None:
+    try:
+        if isinstance(body, bytes):
+            path.write_bytes(body)
+        else:
+            path.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _write_per_partner(
+    folder: Path, doc: statements.StatementDocument, fmt: str, renderer: statements.Renderer
+) -> None:
+    """One file a partner of the document, named after its id; a summary of what was written on stderr."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--per-partner: cannot create {folder}: {exc.strerror}") from None
+    parts = statements.per_partner(doc)
+    names = statements.file_names([p.partner_id or "" for p in parts], fmt)
+    for part in parts:
+        _write_file(folder / names[part.partner_id or ""], renderer(part))
+    err.print(f"wrote {len(parts)} statement(s) to {_escape(str(folder))}")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Literal
 ObjectName = Literal["account", "deal"]
 """Canonical names of the objects cosell writes: a partner's account and a deal."""
 
-ACCOUNT_FIELDS = ("tier", "score", "period_earnings")
+ACCOUNT_FIELDS = ("tier", "score", "period_earnings", "tier_benefits")
 DEAL_FIELDS = ("incentive", "incentive_status", "incentive_note")
 MANAGED_FIELDS: Mapping[str, tuple[str, ...]] = {"account": ACCOUNT_FIELDS, "deal": DEAL_FIELDS}
 """The only fields cosell ever writes, by canonical name; each connector maps them to its own names."""

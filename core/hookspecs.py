@@ -173,11 +173,14 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def cosell_statement_renderers(register: Callable[[str, Callable[[StatementDocument], str]], None]) -> None:
+def cosell_statement_renderers(
+    register: Callable[[str, Callable[[StatementDocument], str | bytes]], None],
+) -> None:
     """Register statement formats: ``register(name, renderer)``, where ``renderer`` takes a
     ``cosell.statements.StatementDocument`` (the period's statements as the ledger holds them) and
-    returns the text ``cosell statement --format name`` prints. cosell registers csv, json, html and
-    terminal itself; a name registered twice is an error naming the plugin."""
+    returns the text ``cosell statement --format name`` prints, or the bytes of a file it writes (only
+    with ``--output`` or ``--per-partner``). cosell registers csv, json, html, terminal and xlsx itself; a
+    name registered twice is an error naming the plugin."""
 
 
 @hookspec

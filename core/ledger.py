@@ -188,9 +188,7 @@ outbox_table = sa.Table(
     sa.Column("old_values", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
-    sa.CheckConstraint(
-        "status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"
-    ),
+    sa.CheckConstraint("status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"),
     sa.Index("cosell_outbox_target_status", "target", "status", "id"),
     sa.Index("cosell_outbox_run", "run_id"),
 )
@@ -1479,6 +1477,16 @@ class Ledger:
             for r in rows
         ]
 
+    # -- statements over several periods -------------------------------------------------------------
+
+    def statement_run_data(self, periods: Sequence[str]) -> dict[str, str]:
+        """Period → the program-wide text its run recorded for its statements (the line kinds among
+        it), for the periods that have one."""
+        sr = statement_runs_table
+        with self._read() as conn:
+            rows = conn.execute(sa.select(sr.c.period, sr.c.data).where(sr.c.period.in_(list(periods)))).all()
+        return {r.period: r.data for r in rows}
+
     # -- CRM snapshot and sync cursors ---------------------------------------------------------------
 
     def snapshot_upsert(
@@ -1892,9 +1900,13 @@ def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence
         # This period's earlier run paid it, this rerun does not (its partner left the input, say): its
         # line is gone with the period's lines, so it is due again.
         conn.execute(
-            a.update().where(a.c.id == dropped).values(state="approved", applied_period=None, applied_run=None)
+            a.update()
+            .where(a.c.id == dropped)
+            .values(state="approved", applied_period=None, applied_run=None)
         )
-        _adjustment_event(conn, dropped, "unapplied", None, now, f"the rerun of {period} did not pay it", run_id)
+        _adjustment_event(
+            conn, dropped, "unapplied", None, now, f"the rerun of {period} did not pay it", run_id
+        )
     for adjustment_id in sorted(wanted):
         row = conn.execute(sa.select(a.c.state, a.c.applied_period).where(a.c.id == adjustment_id)).first()
         if row is not None and row.state == "applied" and row.applied_period == period:

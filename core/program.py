@@ -64,6 +64,13 @@ MAX_PLACES = 12
 """Decimal places a program number may have: more only push exact arithmetic past its exponent range."""
 
 
+def _strict_text(value: Any) -> Any:
+    # YAML reads `yes`, `24` or `2026-07-01` as a bool, a number or a date: a benefit is text, written as such
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text: quote it")
+    return value
+
+
 def _few_places(value: Decimal) -> Decimal:
     # Not normalize(): it would round 1E-999999999 to 0 first.
     _, digits, exponent = value.as_tuple()
@@ -116,6 +123,30 @@ class Scoring(_Section):
     metrics: dict[str, MetricTarget] = Field(default_factory=dict)
 
 
+MAX_BENEFIT_LENGTH = 200
+"""Characters a tier benefit may have: a short text (the CRM field lists them one a line)."""
+MAX_BENEFITS_TEXT = 32_768
+"""Characters a tier's benefits may add up to, one a line: what the CRM field created for them holds."""
+
+
+def _a_benefit(text: str) -> str:
+    if not text.strip():
+        raise ValueError(
+            "a benefit is empty: write what holding the tier brings, e.g. 'deal desk within 24 h'"
+        )
+    if any(c in text for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        raise ValueError("a benefit is one line: list each benefit as its own item")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("a benefit holds a control character")
+    if len(text) > MAX_BENEFIT_LENGTH:
+        raise ValueError(f"a benefit is at most {MAX_BENEFIT_LENGTH} characters: keep it short")
+    return text.strip()
+
+
+Benefit = Annotated[str, BeforeValidator(_strict_text), AfterValidator(_a_benefit)]
+"""What holding a tier brings beyond money, in a few words (``early access to the roadmap``)."""
+
+
 class Tier(_Section):
     name: str = Field(min_length=1)
     min_score: Rate
@@ -123,6 +154,18 @@ class Tier(_Section):
     mdf_budget: Amount = Decimal(0)
     quota: Amount = Decimal(0)
     requires: dict[str, Number] = Field(default_factory=dict)
+    benefits: tuple[Benefit, ...] = ()
+    """What holding the tier brings beyond money: shown on statements and written to the partner's account."""
+
+    @field_validator("benefits")
+    @classmethod
+    def _benefits_unique(cls, benefits: tuple[str, ...]) -> tuple[str, ...]:
+        seen = [b.casefold() for b in benefits]
+        if len(set(seen)) != len(seen):
+            raise ValueError("a benefit is listed twice")
+        if len("\n".join(benefits)) > MAX_BENEFITS_TEXT:
+            raise ValueError(f"a tier's benefits add up to more than {MAX_BENEFITS_TEXT:,} characters")
+        return benefits
 
 
 class AcceleratorBand(_Section):

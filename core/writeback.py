@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from .computation import Computation
 from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
+from .program import Tier
 from .records import Partner
 from .results import History, LedgerLine, PayoutLine, Projection, TierDecision, tier_label
 from .textsafe import without_nul
@@ -28,6 +29,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
     A won deal holds the net of its commission and clawback lines over all periods, an open one its
     projection, a lost one nothing. Deals cosell has nothing to say about are left alone.
     """
+    program = computation.context.program
     writes = [
         FieldWrite(
             "account",
@@ -36,6 +38,9 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                 "tier": tier_shown(facts.partner, standing.tier, computation.context.period.end),
                 "score": f"{standing.score.value:.2f}",
                 "period_earnings": f"{computation.earnings(facts.id):.2f}",
+                "tier_benefits": benefits_shown(
+                    facts.partner, program.tier(standing.tier.assigned), computation.context.period.end
+                ),
             },
         )
         for facts, standing in zip(computation.facts, computation.standings, strict=True)
@@ -57,7 +62,6 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
     for projection in computation.projections:
         projections[projection.deal_id].append(projection)
 
-    program = computation.context.program
     period_end = computation.context.period.end
     for deal in computation.context.records.deals:
         rate = program.fx_rate(deal.currency) or Decimal(1)
@@ -128,6 +132,14 @@ def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> st
     if partner.left_by(period_end):
         return f"Exited (was {decision.assigned})"
     return tier_label(decision.assigned, decision.exception, TIER_LIMIT)
+
+
+def benefits_shown(partner: Partner, tier: Tier | None, period_end: date) -> str | None:
+    """What the account's benefits field says: the tier's ``benefits``, one a line; nothing (the field
+    cleared) for a tier without any, and once the partner has left."""
+    if tier is None or not tier.benefits or partner.left_by(period_end):
+        return None
+    return "\n".join(tier.benefits)
 
 
 def in_record_currency(amount: Decimal, rate: Decimal) -> Decimal:

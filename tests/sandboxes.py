@@ -76,3 +76,14 @@ def salesforce_env(sb: Sandbox, folder: Path) -> dict[str, str]:
         "COSELL_LOG": str(folder / "cosell.log"),
         "COSELL_LOAD_PLUGINS": "",  # built-in plugins only: other packages in the venv do not matter
     }
+
+
+def hubspot_env(sb: Sandbox, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a RevOps user sets to run cosell against the sandbox portal, working in ``folder`` (the
+    ledger and log there too)."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", sb.token)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", sb.hubspot_base_url)
+    monkeypatch.setenv("HUBSPOT_CA_BUNDLE", sb.ca_bundle)
+    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{folder}/ledger.db")
+    monkeypatch.setenv("COSELL_LOG", str(folder / "cosell.log"))

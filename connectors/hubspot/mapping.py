@@ -78,6 +78,7 @@ class HubSpotSettings(BaseModel):
     tier_property: str = "cosell_tier"
     score_property: str = "cosell_score"
     period_earnings_property: str = "cosell_period_earnings"
+    tier_benefits_property: str = "cosell_tier_benefits"
     incentive_property: str = "cosell_incentive"
     incentive_status_property: str = "cosell_incentive_status"
     incentive_note_property: str = "cosell_incentive_note"
@@ -118,7 +119,8 @@ class HubSpotSettings(BaseModel):
         """Canonical field → HubSpot property, for ``account`` or ``deal``."""
         if obj == "account":
             return {"tier": self.tier_property, "score": self.score_property,
-                    "period_earnings": self.period_earnings_property}  # fmt: skip
+                    "period_earnings": self.period_earnings_property,
+                    "tier_benefits": self.tier_benefits_property}  # fmt: skip
         return {"incentive": self.incentive_property, "incentive_status": self.incentive_status_property,
                 "incentive_note": self.incentive_note_property}  # fmt: skip
 
@@ -145,7 +147,7 @@ class HubSpotSettings(BaseModel):
 
 
 _MANAGED_ROLES = frozenset(
-    {"tier", "score", "period_earnings", "incentive", "incentive_status", "incentive_note"}
+    {"tier", "score", "period_earnings", "tier_benefits", "incentive", "incentive_status", "incentive_note"}
 )
 
 # HubSpot's own company and deal properties (besides every hs_* and hubspot_* one): cosell never writes them.
@@ -175,7 +177,6 @@ def _unique(names: Iterable[str | None]) -> list[str]:
 
 
 # -- a snapshot becomes records --------------------------------------------------------------------
-
 
 
 @dataclass(frozen=True, slots=True)

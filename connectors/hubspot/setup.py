@@ -32,6 +32,13 @@ def managed_properties(s: HubSpotSettings) -> dict[str, list[dict[str, Any]]]:
             text(s.tier_property, "cosell tier"),
             number(s.score_property, "cosell score"),
             number(s.period_earnings_property, "cosell period earnings"),
+            {
+                "name": s.tier_benefits_property,
+                "label": "cosell tier benefits",
+                "type": "string",
+                "field_type": "textarea",
+                "group_name": group,
+            },
         ],
         "deals": [
             number(s.incentive_property, "cosell incentive"),

@@ -28,6 +28,7 @@ class ManagedFieldNames(BaseModel):
     tier: str = "Cosell_Tier__c"
     score: str = "Cosell_Score__c"
     period_earnings: str = "Cosell_Period_Earnings__c"
+    tier_benefits: str = "Cosell_Tier_Benefits__c"
     incentive: str = "Cosell_Incentive__c"
     incentive_status: str = "Cosell_Incentive_Status__c"
     incentive_note: str = "Cosell_Incentive_Note__c"

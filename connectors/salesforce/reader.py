@@ -56,7 +56,7 @@ ARCHIVED_ACTIVITY_OBJECTS = frozenset({"Task", "Event"})
 RETENTION = timedelta(days=15)
 """How long the recycle bin keeps a deleted record at most: the snapshot is checked against the org's
 ids at least this often."""
-ACCOUNT_MANAGED = ("tier", "score", "period_earnings")
+ACCOUNT_MANAGED = ("tier", "score", "period_earnings", "tier_benefits")
 DEAL_MANAGED = ("incentive", "incentive_status", "incentive_note")
 
 
@@ -99,7 +99,14 @@ def streams(settings: SalesforceSettings) -> dict[str, Stream]:
     _put(partner, "status", settings.partner_status_field)
     _put(partner, "joined", settings.partner_joined_field)
     _put(partner, "exit", settings.partner_exit_field)
-    partner.update({"tier": f.tier, "score": f.score, "period_earnings": f.period_earnings})
+    partner.update(
+        {
+            "tier": f.tier,
+            "score": f.score,
+            "period_earnings": f.period_earnings,
+            "tier_benefits": f.tier_benefits,
+        }
+    )
     for name in settings.partner_attribute_fields:
         partner[f"attr:{name}"] = name
     deal: dict[str, str] = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosell.connector import SetupResult
+from cosell.program import MAX_BENEFITS_TEXT
 
 from .client import SalesforceClient, describe_error
 from .connector import client_from, settings_from
@@ -30,6 +31,8 @@ class FieldSpec:
 
 
 STATUS_VALUES = ("Projected", "Earned", "Withheld", "Clawed back")
+BENEFITS_LENGTH = MAX_BENEFITS_TEXT
+"""The benefits field's length: what a tier's benefits may add up to (one a line)."""
 
 
 def field_specs(settings: SalesforceSettings) -> list[FieldSpec]:
@@ -53,6 +56,17 @@ def field_specs(settings: SalesforceSettings) -> list[FieldSpec]:
             ("double",),
         ),
         FieldSpec("Account", f.period_earnings, {"label": "Cosell Period Earnings", **money}, ("currency",)),
+        FieldSpec(
+            "Account",
+            f.tier_benefits,
+            {
+                "label": "Cosell Tier Benefits",
+                "type": "LongTextArea",
+                "length": BENEFITS_LENGTH,
+                "visibleLines": 5,
+            },
+            ("textarea",),
+        ),
         FieldSpec("Opportunity", f.incentive, {"label": "Cosell Incentive", **money}, ("currency",)),
         FieldSpec(
             "Opportunity",

@@ -1042,8 +1042,14 @@ class SalesforceAPI:
             f.length = int(meta["length"])
             if f.length > 255:
                 return sf_error(400, "FIELD_INTEGRITY_EXCEPTION", "Length: value too large (max 255)", [])
+        elif ftype == "textarea" and meta.get("type") == "TextArea":
+            f.length = 255
         elif ftype == "textarea":
-            f.length = int(meta.get("length") or (255 if meta.get("type") == "TextArea" else 32768))
+            # a Long Text Area needs its length (256 to 131,072) and the lines its edit box shows
+            problem = _long_text_problem(meta.get("length"), meta.get("visibleLines"))
+            if problem is not None:
+                return sf_error(400, "FIELD_INTEGRITY_EXCEPTION", problem, [])
+            f.length = int(meta["length"])
         elif ftype == "picklist":
             value_set = meta.get("valueSet") or {}
             values = (
@@ -1070,3 +1076,16 @@ class SalesforceAPI:
                 rec[f.name] = default
         fid = self._register_custom_field(obj.name, f, dict(meta))
         return json_response(201, {"id": fid, "success": True, "errors": [], "warnings": [], "infos": []})
+
+
+def _long_text_problem(length: Any, visible_lines: Any) -> str | None:
+    """What Salesforce says of a Long Text Area's ``length`` and ``visibleLines``; None when both are good."""
+    if length in (None, ""):
+        return "Length: value not specified"
+    if not isinstance(length, int) or isinstance(length, bool) or not 256 <= length <= 131_072:
+        return f"Length: value outside of valid range on numeric field: {length}"
+    if visible_lines in (None, ""):
+        return "Visible Lines: value not specified"
+    if not isinstance(visible_lines, int) or isinstance(visible_lines, bool) or not 2 <= visible_lines <= 50:
+        return f"Visible Lines: value outside of valid range on numeric field: {visible_lines}"
+    return None

@@ -8,18 +8,26 @@ registered under a name, by cosell itself (csv, json, html, terminal) or by a pl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
+from ..periods import Period
+from ..results import LineKind
 from .facts import RunRecord, decode_run
-from .model import ZERO, PartnerStatement, StatementLine
+from .model import ZERO, PartnerStatement, PeriodTotal, StatementLine, declared, installed_line_kinds
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
     from ..program import Program
-    from ..results import LedgerLine, MetricDefinition
+    from ..results import LedgerLine, MetricDefinition, Projection
+
+CHART_PERIODS = 8
+"""Periods a statement's chart shows: this one and those before it (the year to date counts every period
+of the year)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,11 @@ def ledger_statements(
     lines: dict[str, list[StatementLine]] = {}
     for line in ledger.lines(period, partner_id):
         lines.setdefault(line.partner_id, []).append(line)
+    projections: dict[str, list[Projection]] = {}
+    for projection in ledger.projections(period):
+        if partner_id in (None, projection.partner_id):
+            projections.setdefault(projection.partner_id, []).append(projection)
+    totals = period_totals(ledger, period, partner_id)
     out = []
     for pid in sorted(set(standings) | set(lines)):
         standing = standings.get(pid)
@@ -67,8 +80,40 @@ def ledger_statements(
                 record=record.partners.get(pid) if record else None,
                 run=record,
                 standing_recorded=standing is not None,
+                projections=projections.get(pid, ()),
+                earlier=totals.get(pid, ()),
             )
         )
+    return out
+
+
+def period_totals(ledger: Ledger, period: str, partner_id: str | None) -> dict[str, list[PeriodTotal]]:
+    """Per partner, the totals of the earlier periods the chart and the year to date need (the
+    ``CHART_PERIODS`` - 1 before this one and every earlier one of its year), oldest first: a period
+    appears where the partner has lines in it."""
+    this = Period.parse(period)
+    earlier = [
+        Period.parse(p) for p, _ in ledger.periods() if p != period and Period.parse(p).kind == this.kind
+    ]
+    earlier = [p for p in earlier if p < this]
+    wanted = sorted(
+        {*earlier[-(CHART_PERIODS - 1) :], *(p for p in earlier if p.start.year == this.start.year)}
+    )
+    keys = [p.key for p in wanted]
+    recorded_kinds = {
+        p: {k["name"]: LineKind(**k) for k in json.loads(text)["line_kinds"]}
+        for p, text in ledger.statement_run_data(keys).items()
+    }
+    out: dict[str, list[PeriodTotal]] = {}
+    for key in keys:
+        kinds = recorded_kinds.get(key) or installed_line_kinds()
+        earnings: dict[str, Decimal] = {}
+        outside: dict[str, Decimal] = {}
+        for line in ledger.lines(key, partner_id):
+            into = earnings if declared(kinds, line.kind).period_earnings else outside
+            into[line.partner_id] = into.get(line.partner_id, ZERO) + line.amount
+        for pid in sorted(set(earnings) | set(outside)):
+            out.setdefault(pid, []).append(PeriodTotal(key, earnings.get(pid, ZERO), outside.get(pid, ZERO)))
     return out
 
 

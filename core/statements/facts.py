@@ -2,8 +2,10 @@
 
 A run stores, next to its lines and standings, each partner's score parts (metric, value, target,
 weight, fraction, better) with the scale, the tier goals the statement shows (the tier held under the
-demotion grace, the next tier: min_score and every ``requires``), the program's per-partner cap and
-budget figures, and the line kinds' declarations. A statement of a closed period renders from these,
+demotion grace, the next tier: min_score, every ``requires`` and its benefits), the assigned tier's
+benefits, the names of the deals its lines and projections name, the program's per-partner cap and
+budget figures, the metrics the program uses, and the line kinds' declarations. Keys added after the
+first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A statement of a closed period renders from these,
 so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
 (docs/ledger.md); this module makes and reads that text.
 """
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from ..context import PartnerFacts, RunContext
     from ..pluginmanager import Plugins
     from ..program import Program
-    from ..results import PayoutLine
+    from ..results import PayoutLine, Projection
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class GoalRecord:
     min_score: Decimal
     requires: tuple[tuple[str, Decimal], ...]
     keep: bool = False
+    benefits: tuple[str, ...] | None = None
+    """The tier's ``benefits``; None when the run did not record them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,10 @@ class PartnerRecord:
     """The approved tier exception the partner's tier was held by, if any."""
     settlement: Settlement | None = None
     """For a partner exiting or exited: what is still owed, may be owed or may be taken back."""
+    benefits: tuple[str, ...] | None = None
+    """The assigned tier's ``benefits``; None when the run did not record them."""
+    deal_names: Mapping[str, str] | None = None
+    """Deal id → name of the deals the partner's lines and projections speak of; None when not recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,8 @@ class RunRecord:
     program_budget: Decimal | None
     line_kinds: tuple[LineKind, ...]
     partners: Mapping[str, PartnerRecord] = field(default_factory=dict)
+    used_metrics: tuple[str, ...] | None = None
+    """The metrics the program scores or a tier ``requires``; None when the run did not record them."""
 
 
 # --- at run time ------------------------------------------------------------------------------------
@@ -113,25 +123,55 @@ def partner_record(
     sections: Sequence[StatementSection] = (),
     tier_exception: TierException | None = None,
     settlement: Settlement | None = None,
+    deal_names: Mapping[str, str] | None = None,
 ) -> PartnerRecord:
-    """The score's own parts, the goals of the tier held under grace and of the tier above, the
-    plugins' sections, the tier exception and the settlement."""
+    """The score's own parts, the goals of the tier held under grace and of the tier above with their
+    benefits, the assigned tier's benefits, the plugins' sections, the tier exception, the settlement and
+    the names of the deals the lines speak of."""
     scale = program.scoring.scale if program.scoring else None
+    names = dict(deal_names) if deal_names is not None else None
     if not assigned:
-        return PartnerRecord(tuple(parts), scale, (), False, tuple(sections), tier_exception, settlement)
+        return PartnerRecord(
+            tuple(parts), scale, (), False, tuple(sections), tier_exception, settlement, (), names
+        )
     rank = program.tier_rank(assigned)
+    held = program.tier(assigned)
     goals = []
 
     def goal(index: int, *, keep: bool = False) -> GoalRecord:
         tier = program.tiers[index]
-        return GoalRecord(tier.name, tier.min_score, tuple(tier.requires.items()), keep)
+        return GoalRecord(tier.name, tier.min_score, tuple(tier.requires.items()), keep, tier.benefits)
 
     if program.tier(assigned) is not None and program.tier_rank(eligible) < rank:
         goals.append(goal(rank, keep=True))
     top = rank + 1 >= len(program.tiers)
     if not top:
         goals.append(goal(rank + 1))
-    return PartnerRecord(tuple(parts), scale, tuple(goals), top, tuple(sections), tier_exception, settlement)
+    benefits = held.benefits if held is not None else ()
+    return PartnerRecord(
+        tuple(parts), scale, tuple(goals), top, tuple(sections), tier_exception, settlement, benefits, names
+    )
+
+
+def used_metrics(program: Program) -> tuple[str, ...]:
+    """The metrics the program uses: those it scores, then those a tier ``requires``, each once."""
+    scored = list(program.scoring.metrics) if program.scoring else []
+    required = [m for tier in program.tiers for m in tier.requires]
+    return tuple(dict.fromkeys([*scored, *required]))
+
+
+def deal_names_of(
+    partner: PartnerFacts, lines: Sequence[PayoutLine], projections: Sequence[Projection]
+) -> dict[str, str]:
+    """Names of the partner's deals that its lines or projections name: by ``deal_id``, or by their id
+    in a line's explanation (a baseline lists the deals it counts)."""
+    named = {line.deal_id for line in lines if line.deal_id} | {p.deal_id for p in projections}
+    text = "\n".join(line.explanation for line in lines)
+    return {
+        pd.deal.id: pd.deal.name
+        for pd in partner.deals
+        if pd.deal.name and (pd.deal.id in named or pd.deal.id in text)
+    }
 
 
 def statement_sections(
@@ -170,6 +210,9 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
     program = context.program
     caps = program.caps
     partners = {}
+    projections: dict[str, list[Projection]] = {}
+    for projection in computation.projections:
+        projections.setdefault(projection.partner_id, []).append(projection)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         if only is not None and facts.id != only:
             continue
@@ -184,6 +227,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             sections,
             standing.tier.exception,
             settlement_of(plugins, facts, standing, lines, context),
+            deal_names_of(facts, lines, projections.get(facts.id, ())),
         )
     return RunRecord(
         program=program.program,
@@ -192,6 +236,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
         program_budget=caps.program_budget if caps else None,
         line_kinds=tuple(context.line_kinds.values()),
         partners=partners,
+        used_metrics=used_metrics(program),
     )
 
 
@@ -215,6 +260,7 @@ def encode_run(record: RunRecord) -> str:
             "per_partner_cap": _number(record.per_partner_cap),
             "program_budget": _number(record.program_budget),
             "line_kinds": [asdict(kind) for kind in record.line_kinds],
+            "used_metrics": None if record.used_metrics is None else list(record.used_metrics),
         },
         sort_keys=True,
     )
@@ -242,6 +288,7 @@ def encode_partner(record: PartnerRecord) -> str:
                     "min_score": str(g.min_score),
                     "requires": [[metric, str(needed)] for metric, needed in g.requires],
                     "keep": g.keep,
+                    "benefits": _texts(g.benefits),
                 }
                 for g in record.goals
             ],
@@ -249,9 +296,19 @@ def encode_partner(record: PartnerRecord) -> str:
             "sections": [_section_doc(s) for s in record.sections],
             "tier_exception": None if record.tier_exception is None else asdict(record.tier_exception),
             "settlement": None if record.settlement is None else encode_settlement(record.settlement),
+            "benefits": _texts(record.benefits),
+            "deal_names": None if record.deal_names is None else dict(record.deal_names),
         },
         sort_keys=True,
     )
+
+
+def _texts(texts: Sequence[str] | None) -> list[str] | None:
+    return None if texts is None else list(texts)
+
+
+def _tuple(texts: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if texts is None else tuple(texts)
 
 
 def _row_doc(row: SectionRow) -> dict[str, Any]:
@@ -300,6 +357,8 @@ def decode_run(text: str, partners: Mapping[str, str]) -> RunRecord:
         program_budget=_decimal(doc["program_budget"]),
         line_kinds=tuple(LineKind(**kind) for kind in doc["line_kinds"]),
         partners={pid: decode_partner(body) for pid, body in partners.items()},
+        # keys added after schema version 3 shipped: a run stored before has none ("not recorded")
+        used_metrics=_tuple(doc.get("used_metrics")),
     )
 
 
@@ -324,6 +383,7 @@ def decode_partner(text: str) -> PartnerRecord:
                 Decimal(g["min_score"]),
                 tuple((m, Decimal(n)) for m, n in g["requires"]),
                 g["keep"],
+                _tuple(g.get("benefits")),
             )
             for g in doc["goals"]
         ),
@@ -332,6 +392,8 @@ def decode_partner(text: str) -> PartnerRecord:
         # runs recorded before tier exceptions and settlements have neither key
         tier_exception=TierException(**doc["tier_exception"]) if doc.get("tier_exception") else None,
         settlement=decode_settlement(doc["settlement"]) if doc.get("settlement") else None,
+        benefits=_tuple(doc.get("benefits")),
+        deal_names=doc.get("deal_names"),
     )
 
 

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..money import show, show_number
 from ..periods import Period
+from .document import CHART_PERIODS
 from .facts import StatementSection
-from .model import LineGroup, PartnerStatement, StatementLine, number
+from .model import ZERO, LineGroup, PartnerStatement, PeriodTotal, StatementLine, TierGoal, number
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -68,6 +69,7 @@ tr.group th .kind { font-weight: 400; }
 tr.subtotal th, tr.subtotal td { font-weight: 650; border-top: 1.5px solid var(--ink); }
 tr.subtotal .small { font-weight: 400; }
 tr.adjustment th { font-weight: 600; }
+tr.adjustment th .small, tr.subtotal th .small { font-weight: 400; }
 tr.total th, tr.total td { font-weight: 700; font-size: 15.5px; border-top: 2px solid var(--ink);
   border-bottom: 2px solid var(--ink); }
 tr.quiet th, tr.quiet td { color: var(--muted); font-weight: 400; }
@@ -83,7 +85,34 @@ tr.quiet th, tr.quiet td { color: var(--muted); font-weight: 400; }
 .section-totals b { font-variant-numeric: tabular-nums; }
 footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--rule); color: var(--muted);
   font-size: 12.5px; }
+.card.lead { background: #eef4fd; border-color: #c9d8f2; }
+.card.projected { background: #fff; border-style: dashed; }
+.progress { height: 12px; border-radius: 6px; background: #e6ebf1; overflow: hidden; margin: 6px 0 4px; }
+.progress span { display: block; height: 100%; background: var(--accent); border-radius: 6px; }
+.progress.done span { background: var(--good); }
+.progress.small { height: 6px; margin: 3px 0 0; max-width: 240px; }
+.benefits-box { margin: 8px 0 12px; }
+.box .benefits-box { margin: 10px 0 0; }
+ul.benefits, .box ul.benefits { margin: 4px 0 0; padding-left: 20px; list-style: disc; }
+.box ul.benefits li { padding: 1px 0; }
+.box ul.benefits li::before { content: none; }
+.deal { font-weight: 600; }
+.deal-id { color: var(--muted); font-size: 12px; margin-left: 4px; }
+.badge.projected { background: #fff; color: var(--warn); border: 1px dashed #d9b566; margin-left: 6px; }
+svg.chart { width: 100%; max-width: 620px; height: auto; display: block; margin: 4px 0 8px; }
+svg.bar { max-width: 100%; height: auto; }
+.table-scroll { overflow-x: auto; }
 @media (max-width: 720px) { .cards { grid-template-columns: repeat(2, 1fr); } .tier { grid-template-columns: 1fr; } }
+@media (max-width: 560px) {
+  body { padding: 18px 12px 40px; font-size: 14px; }
+  h1 { font-size: 21px; }
+  .cards { gap: 8px; }
+  .card { padding: 10px; }
+  .card .value { font-size: 18px; }
+  th, td { padding: 6px 5px; }
+  table { font-size: 13px; }
+  .wide { display: none; }
+}
 @page { size: A4; margin: 16mm 14mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -198,6 +227,8 @@ def _partner(
         tier_sub += f", held by exception until {s.exception.until}"
     elif s.eligible and s.eligible != s.assigned:
         tier_sub += ", kept under the demotion grace"
+    outside = [g.title for g in s.other_groups]
+    payable_sub = "period earnings" + (f" + {', '.join(outside)}" if outside else "")
     parts = [
         f'<section class="partner" id="partner-{_e(s.partner_id)}">',
         '<div class="partner-head">',
@@ -206,30 +237,39 @@ def _partner(
         f'<span class="badge">{_e(s.tier_shown)}</span>' if s.assigned else "",
         "</div>",
         '<div class="cards">',
-        _card("Score", f"{s.score:.2f}", scale),
-        _card("Tier", s.assigned or "—", tier_sub),
-        _card("Period earnings", show(s.earnings), f"{currency + ', ' if currency else ''}MDF left out"),
+        _card(
+            "Total payable", show(s.payable), f"{currency + ', ' if currency else ''}{payable_sub}", "lead"
+        ),
+        _card("Period earnings", show(s.earnings), "MDF left out"),
         *(
             _card(x.card.label, show(x.card.amount) if x.card.amount is not None else "", x.card.text)
             for x in s.sections
             if x.card is not None
         ),
+        _card("Tier", s.assigned or "—", tier_sub),
+        _card("Score", f"{s.score:.2f}", scale),
+        _card("Projected", show(s.projected), "open deals, if won: not paid", "projected")
+        if s.projections
+        else "",
         "</div>",
-        "<h3>Score</h3>",
-        _score_table(s, definitions, currency),
         "<h3>Tier</h3>",
         _tier(s),
+        "<h3>Earnings by period</h3>",
+        _history(s, money_unit),
         "<h3>Payout lines</h3>",
         _lines_table(s, money_unit),
         *_sections(s, money_unit),
+        *_projections(s, money_unit),
+        "<h3>Score</h3>",
+        _score_table(s, definitions, currency),
         "</section>",
     ]
     return "\n".join(p for p in parts if p)
 
 
-def _card(label: str, value: str, sub: str) -> str:
+def _card(label: str, value: str, sub: str, css: str = "") -> str:
     return (
-        f'<div class="card"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>'
+        f'<div class="card{" " + css if css else ""}"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>'
         f'<div class="sub">{_e(sub)}</div></div>'
     )
 
@@ -241,7 +281,8 @@ def _score_table(
     if s.targets_known:
         head = (
             "<thead><tr><th>Metric</th><th class='num'>Value</th><th class='num'>Target</th>"
-            "<th class='num'>Weight</th><th class='num'>Reached</th><th>Against target</th></tr></thead>"
+            "<th class='num'>Reached</th><th class='num wide'>Weight</th><th class='wide'>Against target</th>"
+            "</tr></thead>"
         )
         for part in s.parts:
             target = ("≤ " if part.better == "lower" else "") + _metric_value(
@@ -250,14 +291,14 @@ def _score_table(
             rows.append(
                 f"<tr><td>{_metric_name(part.metric, definitions)}</td>"
                 f"<td class='num'>{_e(_metric_value(part.metric, part.value, definitions))}</td>"
-                f"<td class='num'>{_e(target)}</td><td class='num'>{_e(show_number(part.weight))}</td>"
-                f"<td class='num'>{_e(_percent(part.fraction))}</td><td class='bar'>{_bar(part)}</td></tr>"
+                f"<td class='num'>{_e(target)}</td><td class='num'>{_e(_percent(part.fraction))}</td>"
+                f"<td class='num wide'>{_e(show_number(part.weight))}</td><td class='bar wide'>{_bar(part)}</td></tr>"
             )
         for name, value in s.other_metrics:
             rows.append(
                 f"<tr><td>{_metric_name(name, definitions)}</td>"
                 f"<td class='num'>{_e(_metric_value(name, value, definitions))}</td>"
-                "<td class='num muted' colspan='3'>not scored</td><td></td></tr>"
+                "<td class='num muted' colspan='2'>not scored</td><td class='wide'></td><td class='wide'></td></tr>"
             )
     else:
         head = "<thead><tr><th>Metric</th><th class='num'>Value</th><th>Target</th></tr></thead>"
@@ -309,15 +350,14 @@ def _tier(s: PartnerStatement) -> str:
         + "</b>.</p>",
         f"<p class='muted small'>{_e(s.reason)}</p>",
     ]
+    if s.assigned and s.benefits is None and s.goals is not None:
+        out.append("<p class='muted small'>Tier benefits: not recorded for this period.</p>")
+    elif s.assigned and s.benefits:
+        out.append(_benefits(f"What {s.assigned} brings", s.benefits, "held"))
     if s.goals is None:
         out.append("<p class='muted'>What the next tier needs: not recorded.</p>")
         return "\n".join(out)
-    boxes = []
-    for goal in s.goals:
-        items = "".join(
-            f"<li class='{'met' if met else 'unmet'}'>{_e(text)}</li>" for text, met in goal.needs()
-        )
-        boxes.append(f"<div class='box'><h4>{_e(goal.heading())}</h4><ul>{items}</ul></div>")
+    boxes = [_goal(goal, s.benefits) for goal in s.goals]
     if s.top_tier:
         boxes.append(
             f"<div class='box'><h4>Highest tier</h4><p class='muted'><b>{_e(s.assigned)}</b> is the program's "
@@ -327,18 +367,186 @@ def _tier(s: PartnerStatement) -> str:
     return "\n".join(out)
 
 
+def _goal(goal: TierGoal, held: Sequence[str] | None) -> str:
+    """The tier aimed at: a progress bar of the conditions met, every condition with its own bar, and
+    what the tier adds."""
+    needs = goal.needs()
+    met = goal.met_count
+    done = met == len(needs)
+    bars = [goal.score_progress, *(r.progress for r in goal.requirements)]
+    items = "".join(
+        f"<li class='{'met' if ok else 'unmet'}'>{_e(text)}{_progress(fraction, small=True)}</li>"
+        for (text, ok), fraction in zip(needs, bars, strict=True)
+    )
+    summary = f"{met} of {len(needs)} condition{'' if len(needs) == 1 else 's'} met"
+    added = goal.added_benefits(held)
+    extra = ""
+    if added:
+        extra = _benefits(f"What {goal.tier} adds", added, "next")
+    elif added is None and not goal.keep:
+        extra = "<p class='muted small'>Its benefits: not recorded for this period.</p>"
+    return (
+        f"<div class='box goal' data-tier='{_e(goal.tier)}'><h4>{_e(goal.heading())}</h4>"
+        f"{_progress(Decimal(met) / Decimal(len(needs)), done=done, label=summary)}"
+        f"<div class='small muted'>{_e(summary)}</div><ul>{items}</ul>{extra}</div>"
+    )
+
+
+def _progress(fraction: Decimal, *, small: bool = False, done: bool | None = None, label: str = "") -> str:
+    complete = fraction >= 1 if done is None else done
+    css = "progress" + (" small" if small else "") + (" done" if complete else "")
+    percent = (max(min(fraction, Decimal(1)), Decimal(0)) * 100).quantize(Decimal("0.1"))
+    return (
+        f"<div class='{css}' role='progressbar' aria-valuemin='0' aria-valuemax='100' "
+        f"aria-valuenow='{percent}' aria-label='{_e(label or _percent(fraction))}'>"
+        f"<span style='width:{percent}%'></span></div>"
+    )
+
+
+def _benefits(title: str, benefits: Sequence[str], css: str) -> str:
+    items = "".join(f"<li>{_e(b)}</li>" for b in benefits)
+    return f"<div class='benefits-box {css}'><b>{_e(title)}</b><ul class='benefits'>{items}</ul></div>"
+
+
+CHART_WIDTH, CHART_HEIGHT = 560, 190
+CHART_TOP, CHART_BOTTOM = 22, 34
+"""Room above the bars for their amounts and below them for the periods' names."""
+
+
+def _history(s: PartnerStatement, money_unit: str) -> str:
+    """The chart of what each period paid (the last ones the ledger holds), then the same as a table with
+    the year to date."""
+    shown = s.periods[-CHART_PERIODS:]
+    rows = "".join(
+        f"<tr class='{'current' if p.period == s.period else 'earlier'}'><th>{_e(p.period)}</th>"
+        f"{_amount_cell(p.earnings)}<td class='num wide'>{_e(show(p.outside_earnings))}</td>"
+        f"{_amount_cell(p.payable)}</tr>"
+        for p in reversed(s.periods)
+    )
+    ytd = s.year_to_date
+    if ytd is not None:
+        rows = (
+            f"<tr class='subtotal'><th>{_e(ytd.period)}</th>{_amount_cell(ytd.earnings)}"
+            f"<td class='num wide'>{_e(show(ytd.outside_earnings))}</td>{_amount_cell(ytd.payable, money_unit)}</tr>"
+            + rows
+        )
+    table = (
+        "<table class='history'><thead><tr><th>Period</th><th class='num'>Earnings</th>"
+        "<th class='num wide'>MDF and other</th><th class='num'>Payable</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _chart(shown, s.period) + table
+
+
+def _chart(periods: Sequence[PeriodTotal], current: str) -> str:
+    """A bar a period, as tall as what it paid (earnings and MDF stacked; a negative total below the
+    line), its amount above it and its name below."""
+    if not periods:
+        return ""
+    slot = CHART_WIDTH / max(len(periods), 4)
+    bar = slot * 0.56
+    plot = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    up = max([max(p.earnings, ZERO) + max(p.outside_earnings, ZERO) for p in periods] + [ZERO])
+    down = max([-(min(p.earnings, ZERO) + min(p.outside_earnings, ZERO)) for p in periods] + [ZERO])
+    span = up + down or Decimal(1)
+    zero = CHART_TOP + float(up / span) * plot
+
+    def height(amount: Decimal) -> float:
+        return float(abs(amount) / span) * plot
+
+    shapes = [
+        f"<line x1='0' y1='{zero:.1f}' x2='{CHART_WIDTH}' y2='{zero:.1f}' stroke='#9aa4b2' stroke-width='1'/>"
+    ]
+    for i, p in enumerate(periods):
+        x = i * slot + (slot - bar) / 2
+        top, bottom = zero, zero
+        for amount, fill, part in (
+            (p.earnings, "#1f5fbf", "earnings"),
+            (p.outside_earnings, "#2a9d8f", "outside-earnings"),
+        ):
+            h = height(amount)
+            if amount > 0:
+                top -= h
+                y = top
+            elif amount < 0:
+                y = bottom
+                bottom += h
+            else:
+                continue
+            shapes.append(
+                f"<rect class='{part}' x='{x:.1f}' y='{y:.1f}' width='{bar:.1f}' height='{h:.1f}' "
+                f"fill='{fill if amount > 0 else '#a8321f'}'><title>{_e(p.period)} {part}: {_e(show(amount))}</title></rect>"
+            )
+        label_y = max(top - 6, 12)
+        weight = " font-weight='700'" if p.period == current else ""
+        shapes.append(
+            f"<text x='{x + bar / 2:.1f}' y='{label_y:.1f}' text-anchor='middle' font-size='12'{weight} "
+            f"fill='#1b2430'>{_e(_short(p.payable))}</text>"
+        )
+        shapes.append(
+            f"<text x='{x + bar / 2:.1f}' y='{CHART_HEIGHT - 12}' text-anchor='middle' font-size='12'{weight} "
+            f"fill='#5d6877'>{_e(p.period)}</text>"
+        )
+    label = "Payable per period: " + "; ".join(f"{p.period} {show(p.payable)}" for p in periods)
+    return (
+        f"<svg class='chart' viewBox='0 0 {CHART_WIDTH} {CHART_HEIGHT}' role='img' aria-label='{_e(label)}' "
+        f">{''.join(shapes)}</svg>"
+        "<p class='small muted'><span style='color:#1f5fbf'>■</span> period earnings "
+        "<span style='color:#2a9d8f'>■</span> MDF and other lines outside earnings "
+        "<span style='color:#a8321f'>■</span> negative (a clawback)</p>"
+    )
+
+
+def _short(amount: Decimal) -> str:
+    """An amount for a chart label: 48.4k, 1.2M, 950."""
+    size = abs(amount)
+    if size >= 1_000_000:
+        text = f"{(amount / 1_000_000).quantize(Decimal('0.1'))}M"
+    elif size >= 1_000:
+        text = f"{(amount / 1_000).quantize(Decimal('0.1'))}k"
+    else:
+        text = f"{amount.quantize(Decimal(1))}"
+    return text.replace(".0k", "k").replace(".0M", "M")
+
+
+def _projections(s: PartnerStatement, money_unit: str) -> list[str]:
+    """The open deals and what each would pay if won by the period's end: marked projected, never paid,
+    counted in no total."""
+    if not s.projections:
+        return []
+    rows = "".join(
+        f"<tr class='projection'><td>{_deal_cell(s, p.deal_id)}<div class='small muted'>{_e(s.with_deal_names(p.explanation))}"
+        f"</div></td><td class='num'>{_e(show(p.amount))}"
+        f"<span class='badge {'withheld' if p.withheld else 'projected'}'>"
+        f"{'withheld' if p.withheld else 'projected'}</span></td></tr>"
+        for p in s.projections
+    )
+    return [
+        "<h3>Projected from open deals</h3>",
+        "<p class='small muted'>What each open deal would pay if it were won by the period's end, at this "
+        "period's tier. Projected, not paid: in no total of this statement.</p>",
+        f"<table class='lines projections'><thead><tr><th>Deal</th><th class='num' style='width:30%'>"
+        f"If won</th></tr></thead><tbody>{rows}<tr class='subtotal quiet'><th>Projected, not paid</th>"
+        f"<td class='num'>{_e(show(s.projected) + money_unit)}</td></tr></tbody></table>",
+    ]
+
+
+def _deal_cell(s: PartnerStatement, deal_id: str) -> str:
+    name = s.deal_name(deal_id)
+    if name is None:
+        return f"<span class='deal'>{_e(deal_id)}</span>"
+    return f"<span class='deal'>{_e(name)}</span><span class='deal-id'>{_e(deal_id)}</span>"
+
+
 def _lines_table(s: PartnerStatement, money_unit: str) -> str:
     adj = s.adjustments
-    head = (
-        "<thead><tr><th style='width:11%'>Deal</th><th>Explanation</th>"
-        "<th class='num' style='width:15%'>Amount</th></tr></thead>"
-    )
+    head = "<thead><tr><th>Line</th><th class='num' style='width:24%'>Amount</th></tr></thead>"
     earning = [g for g in s.groups if not g.adjustment]
     rows: list[str] = []
     for group in earning:
-        rows.extend(_group_rows(group))
+        rows.extend(_group_rows(s, group))
     if not earning:
-        rows.append("<tr class='quiet'><td colspan='3'>No payout lines this period.</td></tr>")
+        rows.append("<tr class='quiet'><td colspan='2'>No payout lines this period.</td></tr>")
     split = ""
     # the kinds whose lines the cap never touches: clawbacks, approved adjustments, a plugin's
     outside = [g.title for g in earning if any(ln.uncapped for ln in g.lines)]
@@ -348,17 +556,26 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
             f"{_e(show(adj.outside_caps))} outside it ({_e(', '.join(outside).lower())})</div>"
         )
     rows.append(
-        f"<tr class='subtotal'><th colspan='2'>Subtotal before adjustments{split}</th>"
-        f"{_amount_cell(adj.subtotal)}</tr>"
+        f"<tr class='subtotal'><th>Subtotal before adjustments{split}</th>{_amount_cell(adj.subtotal)}</tr>"
     )
     # the adjustment counting in the program budget is the cap (applied first); the other, the budget
     cap_lines = tuple(ln for g in s.groups if g.adjustment and _in_budget(g) for ln in g.lines)
     budget_lines = tuple(ln for g in s.groups if g.adjustment and not _in_budget(g) for ln in g.lines)
-    rows.append(_adjustment_row("Per-partner cap", adj.cap_text(), adj.cap, cap_lines))
-    rows.append(_adjustment_row("Program budget", adj.budget_text(), adj.budget, budget_lines))
+    rows.append(_adjustment_row(s, "Per-partner cap", adj.cap_text(), adj.cap, cap_lines))
+    rows.append(_adjustment_row(s, "Program budget", adj.budget_text(), adj.budget, budget_lines))
     rows.append(
-        f"<tr class='total'><th colspan='2'>Period earnings <span class='small muted'>(MDF left out)</span></th>"
+        f"<tr class='total'><th>Period earnings <span class='small muted'>(MDF left out)</span></th>"
         f"{_amount_cell(adj.earnings, money_unit)}</tr>"
+    )
+    for group in s.other_groups:
+        rows.append(
+            f"<tr class='adjustment'><th>+ {_e(group.title)} <span class='small muted'>paid this period, "
+            f"below</span></th>{_amount_cell(group.total)}</tr>"
+        )
+    rows.append(
+        "<tr class='total payable'><th>Total payable <span class='small muted'>(period earnings"
+        + (" + " + ", ".join(_e(g.title) for g in s.other_groups) if s.other_groups else "")
+        + f")</span></th>{_amount_cell(s.payable, money_unit)}</tr>"
     )
     return f"<table class='lines'>{head}<tbody>{''.join(rows)}</tbody></table>"
 
@@ -367,31 +584,40 @@ def _in_budget(group: LineGroup) -> bool:
     return group.declaration is not None and group.declaration.in_budget
 
 
-def _group_rows(group: LineGroup) -> list[str]:
+def _group_rows(s: PartnerStatement, group: LineGroup) -> list[str]:
     count = len(group.lines)
     rows = [
-        f"<tr class='group'><th colspan='2'>{_e(group.title)} <span class='kind small muted'>"
+        f"<tr class='group'><th>{_e(group.title)} <span class='kind small muted'>"
         f"<code>{_e(group.kind)}</code> · {count} line{'' if count == 1 else 's'}</span></th>"
         f"<th class='num{' neg' if group.total < 0 else ''}'>{_e(show(group.total))}</th></tr>"
     ]
-    rows.extend(_line_row(line) for line in group.lines)
+    rows.extend(_line_row(s, line) for line in group.lines)
     return rows
 
 
-def _line_row(line: StatementLine) -> str:
+def _line_row(s: PartnerStatement, line: StatementLine) -> str:
     withheld = "<span class='badge withheld'>withheld</span>" if line.withheld else ""
+    deal = f"<div>{_deal_cell(s, line.deal_id)}</div>" if line.deal_id else ""
     return (
-        f"<tr><td>{_e(line.deal_id or '')}</td><td>{_e(line.explanation)}{withheld}</td>"
+        f"<tr><td>{deal}{_e(s.with_deal_names(line.explanation))}{withheld}</td>"
         f"{_amount_cell(line.amount)}</tr>"
     )
 
 
-def _adjustment_row(title: str, plain: str, amount: Decimal | None, lines: Sequence[StatementLine]) -> str:
+def _adjustment_row(
+    s: PartnerStatement, title: str, plain: str, amount: Decimal | None, lines: Sequence[StatementLine]
+) -> str:
     if amount is None:
-        return f"<tr class='adjustment quiet'><th>{_e(title)}</th><td>{_e(plain)}</td><td class='num'>—</td></tr>"
-    detail = "".join(f"<div class='small muted'>{_e(ln.explanation)}</div>" for ln in lines)
+        return (
+            f"<tr class='adjustment quiet'><th>{_e(title)}<div class='small'>{_e(plain)}</div></th>"
+            "<td class='num'>—</td></tr>"
+        )
+    detail = "".join(
+        f"<div class='small muted'>{_e(s.with_deal_names(ln.explanation))}</div>" for ln in lines
+    )
     return (
-        f"<tr class='adjustment'><th>{_e(title)}</th><td>{_e(plain)}{detail}</td>{_amount_cell(amount)}</tr>"
+        f"<tr class='adjustment'><th>{_e(title)}<div class='small'>{_e(plain)}</div>{detail}</th>"
+        f"{_amount_cell(amount)}</tr>"
     )
 
 
@@ -401,14 +627,16 @@ def _sections(s: PartnerStatement, money_unit: str) -> list[str]:
     shown: set[str] = set()
     for section in s.sections:
         shown.update(section.kinds)
-        out += [f"<h3>{_e(section.title)}</h3>", _section(section, s.lines_of(section.kinds), money_unit)]
+        out += [f"<h3>{_e(section.title)}</h3>", _section(s, section, s.lines_of(section.kinds), money_unit)]
     for group in s.other_groups:
         if group.kind not in shown:
-            out += [f"<h3>{_e(group.title)}</h3>", _section_lines(group.title, group.lines, money_unit)]
+            out += [f"<h3>{_e(group.title)}</h3>", _section_lines(s, group.title, group.lines, money_unit)]
     return out
 
 
-def _section(section: StatementSection, lines: Sequence[StatementLine], money_unit: str) -> str:
+def _section(
+    s: PartnerStatement, section: StatementSection, lines: Sequence[StatementLine], money_unit: str
+) -> str:
     if not section.rows and not lines and not section.pending:
         return f"<p class='muted'>{_e(section.empty)}</p>"
     out = []
@@ -421,7 +649,10 @@ def _section(section: StatementSection, lines: Sequence[StatementLine], money_un
     if section.rows:
         head = "".join(f"<th>{_e(c)}</th>" for c in section.columns)
         body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in section.rows)
-        out.append(f"<table class='section'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        out.append(
+            f"<div class='table-scroll'><table class='section'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>"
+        )
     if section.pending:
         items = "".join(
             f"<li class='unmet'><b>{_e(p.label)} pending</b> {_e(show(p.amount) if p.amount is not None else '')}"
@@ -430,17 +661,17 @@ def _section(section: StatementSection, lines: Sequence[StatementLine], money_un
         )
         out.append(f"<div class='box' style='margin-top:14px'><ul>{items}</ul></div>")
     if lines:
-        out.append(_section_lines(section.title, lines, money_unit))
+        out.append(_section_lines(s, section.title, lines, money_unit))
     return "\n".join(out)
 
 
-def _section_lines(title: str, lines: Sequence[StatementLine], money_unit: str) -> str:
+def _section_lines(s: PartnerStatement, title: str, lines: Sequence[StatementLine], money_unit: str) -> str:
     total = sum((ln.amount for ln in lines), Decimal(0))
-    rows = "".join(_line_row(line) for line in lines)
+    rows = "".join(_line_row(s, line) for line in lines)
     return (
-        "<table class='lines' style='margin-top:14px'><thead><tr><th style='width:11%'>Deal</th>"
-        f"<th>Line</th><th class='num' style='width:15%'>Amount</th></tr></thead><tbody>{rows}"
-        f"<tr class='subtotal'><th colspan='2'>{_e(title)}: paid this period</th>"
+        "<table class='lines' style='margin-top:14px'><thead><tr>"
+        f"<th>Line</th><th class='num' style='width:24%'>Amount</th></tr></thead><tbody>{rows}"
+        f"<tr class='subtotal'><th>{_e(title)}: paid this period</th>"
         f"{_amount_cell(total, money_unit)}</tr></tbody></table>"
     )
 
@@ -454,7 +685,7 @@ def _metric_name(name: str, definitions: Mapping[str, MetricDefinition]) -> str:
     title = name.replace("_", " ").capitalize()
     definition = definitions.get(name)
     about = f"<div class='small muted'>{_e(definition.description)}</div>" if definition else ""
-    return f"{_e(title)} <code>{_e(name)}</code>{about}"
+    return f"{_e(title)} <code class='wide'>{_e(name)}</code>{about}"
 
 
 def _metric_value(name: str, value: Decimal | None, definitions: Mapping[str, MetricDefinition]) -> str:

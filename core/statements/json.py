@@ -1,4 +1,5 @@
-"""``--format json``: per partner its tier, score, period earnings and stored lines."""
+"""``--format json``: per partner its tier, score, period earnings, total payable (earnings + MDF), what its
+open deals would pay (projected, never paid), its tier's benefits (null when not recorded) and stored lines."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def render(doc: StatementDocument) -> str:
                 "tier_exception": None if s.exception is None else asdict(s.exception),
                 "score": f"{s.score:.2f}" if s.standing_recorded else None,
                 "period_earnings": format_money(s.earnings),
+                "total_payable": format_money(s.payable),
+                "projected": format_money(s.projected),
+                "benefits": None if s.benefits is None else list(s.benefits),
                 "lines": [
                     {
                         "kind": line.kind,

@@ -11,6 +11,7 @@ never from their names.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import results
 from ..money import round_score, show
-from ..results import LineKind, ScorePart, TierException, tier_label
-from .facts import PartnerRecord, RunRecord, StatementSection, partner_record
+from ..results import LineKind, Projection, ScorePart, TierException, tier_label
+from .facts import PartnerRecord, RunRecord, StatementSection, partner_record, used_metrics
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -165,6 +166,15 @@ class Requirement:
             f"{number(self.needed - self.value)} to go"
         )
 
+    @property
+    def progress(self) -> Decimal:
+        """How far the value is towards what is needed, from 0 to 1 (1 once met)."""
+        if self.met:
+            return Decimal(1)
+        if self.value is None or self.needed <= 0 or self.value <= 0:
+            return ZERO
+        return min(self.value / self.needed, Decimal(1))
+
 
 @dataclass(frozen=True, slots=True)
 class TierGoal:
@@ -176,6 +186,29 @@ class TierGoal:
     score: Decimal
     requirements: tuple[Requirement, ...]
     keep: bool = False
+    benefits: tuple[str, ...] | None = None
+    """The tier's benefits; None when the run did not record them."""
+
+    @property
+    def score_progress(self) -> Decimal:
+        """The score towards the tier's min_score, from 0 to 1."""
+        if self.score_met:
+            return Decimal(1)
+        if self.min_score <= 0 or self.score <= 0:
+            return ZERO
+        return min(self.score / self.min_score, Decimal(1))
+
+    @property
+    def met_count(self) -> int:
+        """Conditions met, the min_score among them."""
+        return sum(1 for _, met in self.needs() if met)
+
+    def added_benefits(self, held: Sequence[str] | None) -> tuple[str, ...] | None:
+        """The tier's benefits the partner's tier (``held``) does not bring; None when not recorded."""
+        if self.benefits is None:
+            return None
+        have = {b.casefold() for b in held or ()}
+        return tuple(b for b in self.benefits if b.casefold() not in have)
 
     @property
     def score_met(self) -> bool:
@@ -200,6 +233,20 @@ class TierGoal:
                 f"{number(self.min_score - self.score)} points to go"
             )
         return [(score, self.score_met), *((r.text(), r.met) for r in self.requirements)]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTotal:
+    """One period of a partner's statements, as its lines add up: period earnings and the lines outside
+    them (MDF)."""
+
+    period: str
+    earnings: Decimal
+    outside_earnings: Decimal
+
+    @property
+    def payable(self) -> Decimal:
+        return self.earnings + self.outside_earnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +282,14 @@ class PartnerStatement:
     """What plugins add to the statement (MDF claims), as the run recorded it."""
     standing_recorded: bool = True
     """False for a partner with lines but no standing in the ledger."""
+    projections: tuple[Projection, ...] = ()
+    """What the partner's open deals would pay if won by the period's end: never paid."""
+    deal_names: Mapping[str, str] | None = None
+    """Deal id → name, as the run recorded them; None when not recorded."""
+    benefits: tuple[str, ...] | None = None
+    """What the assigned tier brings beyond money; None when not recorded."""
+    periods: tuple[PeriodTotal, ...] = ()
+    """The earlier periods the ledger holds lines of for the partner, then this one, oldest first."""
     exception: TierException | None = None
     """The approved tier exception the tier was held by, if any."""
 
@@ -246,6 +301,43 @@ class PartnerStatement:
     @property
     def earnings(self) -> Decimal:
         return self.adjustments.earnings
+
+    @property
+    def outside_earnings(self) -> Decimal:
+        """The lines outside period earnings (MDF) paid this period."""
+        return sum((g.total for g in self.other_groups), ZERO)
+
+    @property
+    def payable(self) -> Decimal:
+        """Period earnings plus the lines outside them (MDF): what the partner is paid for the period."""
+        return self.earnings + self.outside_earnings
+
+    @property
+    def projected(self) -> Decimal:
+        """The sum of the projections (withheld ones are 0): what open deals would pay, never paid."""
+        return sum((p.amount for p in self.projections), ZERO)
+
+    @property
+    def year_to_date(self) -> PeriodTotal | None:
+        """This period and the earlier ones of its calendar year, summed; None without ``periods``."""
+        year = self.period[:4]
+        mine = [p for p in self.periods if p.period[:4] == year and p.period <= self.period]
+        if not mine:
+            return None
+        return PeriodTotal(
+            f"{year} to date",
+            sum((p.earnings for p in mine), ZERO),
+            sum((p.outside_earnings for p in mine), ZERO),
+        )
+
+    def deal_name(self, deal_id: str) -> str | None:
+        return None if self.deal_names is None else self.deal_names.get(deal_id)
+
+    def with_deal_names(self, text: str) -> str:
+        """``text`` with the deals' names instead of their CRM ids (``Northwind - Renewal (D1004)`` and
+        a bare ``D1004`` both read ``Northwind - Renewal``); text is unchanged when names were not
+        recorded."""
+        return named_deals(text, self.deal_names or {})
 
     @property
     def lines(self) -> tuple[StatementLine, ...]:
@@ -274,11 +366,14 @@ class PartnerStatement:
         record: PartnerRecord | None = None,
         run: RunRecord | None = None,
         standing_recorded: bool = True,
+        projections: Sequence[Projection] = (),
+        earlier: Sequence[PeriodTotal] = (),
     ) -> PartnerStatement:
         """From the ledger: ``record`` and ``run`` are what the run recorded (None for rows stored before
         the ledger recorded them: the statement then says "not recorded"). From a program at hand (a
         fresh computation, tests): ``parts`` are the score's own parts, or derived from the program's
-        targets when not given. The sections are the record's (``record.sections``)."""
+        targets when not given. The sections are the record's (``record.sections``). Metrics the
+        program neither scores nor ``requires`` are left out (all are shown when that is not recorded)."""
         note = None
         if record is None and program is not None:
             scale = program.scoring.scale if program.scoring else None
@@ -304,6 +399,11 @@ class PartnerStatement:
         )
         recorded_parts = record.parts if record else ()
         scored = {p.metric for p in recorded_parts}
+        used: set[str] | None = None
+        if run is not None and run.used_metrics is not None:
+            used = set(run.used_metrics)
+        elif program is not None:
+            used = set(used_metrics(program))
         goals = None
         if record is not None and assigned:
             goals = tuple(
@@ -313,10 +413,14 @@ class PartnerStatement:
                     score,
                     tuple(Requirement(m, needed, metrics.get(m)) for m, needed in g.requires),
                     g.keep,
+                    g.benefits,
                 )
                 for g in record.goals
             )
         earning = [ln for ln in lines if declared(kinds, ln.kind).period_earnings]
+        adjustments = adjustments_of(earning, kinds, per_partner_cap=cap, program_budget=budget)
+        outside = [ln for ln in lines if not declared(kinds, ln.kind).period_earnings]
+        this = PeriodTotal(period, adjustments.earnings, sum((ln.amount for ln in outside), ZERO))
         return cls(
             partner_id=partner_id,
             period=period,
@@ -326,18 +430,24 @@ class PartnerStatement:
             assigned=assigned,
             reason=reason,
             parts=recorded_parts,
-            other_metrics=tuple(sorted((k, v) for k, v in metrics.items() if k not in scored)),
+            other_metrics=tuple(
+                sorted((k, v) for k, v in metrics.items() if k not in scored and (used is None or k in used))
+            ),
             targets_known=record is not None,
             scale=record.scale if record else None,
             score_note=note,
             goals=goals,
             top_tier=bool(record and assigned and record.top_tier),
             groups=grouped(earning, kinds),
-            adjustments=adjustments_of(earning, kinds, per_partner_cap=cap, program_budget=budget),
-            other_groups=grouped([ln for ln in lines if not declared(kinds, ln.kind).period_earnings], kinds),
+            adjustments=adjustments,
+            other_groups=grouped(outside, kinds),
             sections=record.sections if record else (),
             standing_recorded=standing_recorded,
             exception=record.tier_exception if record else None,
+            projections=tuple(projections),
+            deal_names=record.deal_names if record else None,
+            benefits=record.benefits if record and assigned else None,
+            periods=(*earlier, this),
         )
 
 
@@ -434,6 +544,24 @@ def _score_of(parts: Sequence[ScorePart], scale: Decimal) -> Decimal:
     if weight == 0:
         return ZERO
     return round_score(scale * sum((p.weight * p.fraction for p in parts), ZERO) / weight)
+
+
+def named_deals(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each deal id of ``names`` (a whole word) read as the deal's name; ``Name (id)``, as
+    plugins write it, becomes ``Name``."""
+    present = sorted((i for i in names if i and names[i] and i in text), key=len, reverse=True)
+    if not present:
+        return text
+    full = {f"{names[i]} ({i})": names[i] for i in present}
+    pattern = re.compile(
+        "|".join(
+            [
+                *(re.escape(form) for form in sorted(full, key=len, reverse=True)),
+                *(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in present),
+            ]
+        )
+    )
+    return pattern.sub(lambda m: full[m.group()] if m.group() in full else names[m.group()], text)
 
 
 def number(value: Decimal) -> str:

@@ -119,12 +119,17 @@ def print_statement(
     else:
         console.print(f"score = {statement.score:.2f}; its targets were not recorded")
     console.print(f"tier: [bold]{escape(statement.tier_shown)}[/bold]: {escape(statement.reason)}")
+    if statement.benefits:
+        console.print(f"{escape(statement.assigned)} brings: {escape('; '.join(statement.benefits))}")
     if statement.goals is None:
         console.print("what the next tier needs: not recorded")
     for goal in statement.goals or ():
         console.print(f"[bold]{escape(goal.heading())}[/bold]")
         for need, met in goal.needs():
             console.print(f"  {'✓' if met else '-'} {escape(need)}")
+        added = goal.added_benefits(statement.benefits)
+        if added:
+            console.print(f"  {escape(goal.tier)} adds: {escape('; '.join(added))}")
     if statement.top_tier:
         console.print(f"{escape(statement.assigned)} is the program's highest tier.")
 

@@ -72,7 +72,8 @@ def test_first_write_creates_the_files_with_every_value(connector: FilesConnecto
     ]
     # Rows are sorted by id, whatever the order of the writes.
     assert (out / "accounts.csv").read_text(encoding="utf-8") == (
-        "id,cosell_tier,cosell_score,cosell_period_earnings\nP1,Gold,80.00,5000.00\nP2,Silver,45.50,1200.00\n"
+        "id,cosell_tier,cosell_score,cosell_period_earnings,cosell_tier_benefits\n"
+        "P1,Gold,80.00,5000.00,\nP2,Silver,45.50,1200.00,\n"
     )
     assert rows(out / "deals.csv") == [
         {
@@ -183,7 +184,12 @@ def test_current_values_come_from_the_files(connector: FilesConnector, tmp_path:
     # A fresh connector reads what an earlier run wrote; records not in the files are left out.
     fresh = FilesConnector(output=tmp_path / "out")
     assert fresh.current_values([("account", "P1"), ("deal", "D2"), ("deal", "D9")]) == {
-        ("account", "P1"): {"tier": "Gold", "score": "80.00", "period_earnings": "5000.00"},
+        ("account", "P1"): {
+            "tier": "Gold",
+            "score": "80.00",
+            "period_earnings": "5000.00",
+            "tier_benefits": None,
+        },
         ("deal", "D2"): {
             "incentive": "40.00",
             "incentive_status": "Projected",
@@ -369,8 +375,19 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text_and_read_back_as_give
     assert rows(tmp_path / "out" / "accounts.csv")[0]["cosell_tier"] == "''quoted"
     fresh = FilesConnector(output=tmp_path / "out")
     assert fresh.current_values([("deal", formula), ("account", "P1")]) == {
-        ("deal", formula): {"incentive": "-12.50", "incentive_status": "Clawed back", "incentive_note": "@SUM(A1:A9)"},
-        ("account", "P1"): {"tier": "'quoted", "score": "-1", "period_earnings": "-0.50"},
+        ("deal", formula): {
+            "incentive": "-12.50",
+            "incentive_status": "Clawed back",
+            "incentive_note": "@SUM(A1:A9)",
+        },
+        ("account", "P1"): {
+            "tier": "'quoted",
+            "score": "-1",
+            "period_earnings": "-0.50",
+            "tier_benefits": None,
+        },
     }
     assert all(outcome.ok for outcome in fresh.write(writes))
-    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(f"'{formula}") == 3  # no new change
+    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(
+        f"'{formula}"
+    ) == 3  # no new change

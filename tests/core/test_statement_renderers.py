@@ -52,7 +52,7 @@ class Totals:
 
 
 def test_the_built_in_formats_are_registered_by_cosell_itself():
-    assert list(statement_renderers(Plugins(entry_points=False))) == ["csv", "json", "html", "terminal"]
+    assert list(statement_renderers(Plugins(entry_points=False))) == ["csv", "json", "html", "terminal", "xlsx"]
 
 
 def test_a_plugin_registers_a_format_that_renders_from_the_ledger(book):
@@ -62,7 +62,7 @@ def test_a_plugin_registers_a_format_that_renders_from_the_ledger(book):
 
 def test_an_unknown_format_names_the_known_ones(book):
     renderers = statement_renderers(Plugins(entry_points=False, extra={"totals": Totals()}))
-    with pytest.raises(ConfigError, match=r"'pdf' is not one of csv, json, html, terminal, totals"):
+    with pytest.raises(ConfigError, match=r"'pdf' is not one of csv, json, html, terminal, xlsx, totals"):
         render(book, "2026-Q3", None, "pdf", renderers=renderers)
 
 

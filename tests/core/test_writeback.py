@@ -5,6 +5,7 @@ from types import MappingProxyType
 
 import pytest
 
+from cosell.connector import FieldWrite
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
 from cosell.writeback import changed_writes, planned_writes, same_value
 
@@ -68,7 +69,55 @@ def test_lost_deal_is_cleared_and_a_deal_without_partners_is_left_alone(fields):
 
 
 def test_account_holds_tier_score_and_period_earnings(fields):
-    assert fields[("account", "P1")] == {"tier": "Silver", "score": "0.00", "period_earnings": "750.00"}
+    assert fields[("account", "P1")] == {
+        "tier": "Silver",
+        "score": "0.00",
+        "period_earnings": "750.00",
+        "tier_benefits": None,  # Silver lists no benefits: the field is left empty
+    }
+
+
+BENEFITS = program(
+    tiers=[
+        {"name": "Registered", "min_score": 0, "benefits": ["partner portal", "deal registration"]},
+        {
+            "name": "Gold",
+            "min_score": 50,
+            "benefits": ["partner portal", "deal registration", "roadmap briefings"],
+        },
+    ],
+    scoring={"metrics": {"won_revenue": {"weight": 1, "target": 1000}}},
+)
+
+
+def accounts_of(partners, deals):
+    result = compute_period(BENEFITS, partners, deals)
+    return {
+        w.record_id: w.values for w in planned_writes(result, result.context.history) if w.object == "account"
+    }
+
+
+def test_account_holds_its_tiers_benefits_one_a_line():
+    won = deal("D1", "1000", partners=["P1"], won_on="2026-08-01")
+    accounts = accounts_of([partner("P1"), partner("P2")], [won])
+    assert accounts["P1"]["tier"] == "Gold"
+    assert accounts["P1"]["tier_benefits"] == "partner portal\ndeal registration\nroadmap briefings"
+    assert accounts["P2"]["tier_benefits"] == "partner portal\ndeal registration"
+
+
+def test_a_partner_that_has_left_holds_no_benefits():
+    gone = partner("P1", status="exited", exit_on="2026-07-15")
+    accounts = accounts_of([gone], [])
+    assert accounts["P1"]["tier"] == "Exited (was Registered)" and accounts["P1"]["tier_benefits"] is None
+
+
+def test_unchanged_benefits_are_not_written_again_and_changed_ones_are():
+    desired = accounts_of([partner("P2")], [])["P2"]
+    held = {("account", "P2"): dict(desired)}
+    assert changed_writes([FieldWrite("account", "P2", desired)], held) == []
+    held[("account", "P2")]["tier_benefits"] = "partner portal"
+    [change] = changed_writes([FieldWrite("account", "P2", desired)], held)
+    assert change.values == {"tier_benefits": "partner portal\ndeal registration"}
 
 
 def test_clawed_back_deal_holds_the_net_of_its_lines_with_status_clawed_back():

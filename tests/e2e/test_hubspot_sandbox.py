@@ -18,7 +18,7 @@ from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox, serve
 from cosell.ledger import Ledger
 from hubspot import HubSpot
-from sandboxes import module_sandbox
+from sandboxes import hubspot_env, module_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -40,12 +40,7 @@ def sb(fresh: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandb
 
 
 def point_at(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", sb.token)
-    monkeypatch.setenv("HUBSPOT_BASE_URL", sb.hubspot_base_url)
-    monkeypatch.setenv("HUBSPOT_CA_BUNDLE", sb.ca_bundle)
-    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{tmp_path}/ledger.db")
-    monkeypatch.setenv("COSELL_LOG", str(tmp_path / "cosell.log"))
+    hubspot_env(sb, tmp_path, monkeypatch)
     (tmp_path / "program.yaml").write_text((ROOT / "examples" / "program.yaml").read_text() + FAST)
 
 

@@ -56,12 +56,12 @@ def test_setup_creates_the_fields_once_and_then_finds_them(sb: Sandbox, tmp_path
     env = env_of(sb, tmp_path)
     first = cosell(env, "setup", "salesforce")
     assert first.exit_code == 0, first.output
-    assert first.output.count("created") == 6 and "Opportunity.Cosell_Incentive_Note__c" in first.output
+    assert first.output.count("created") == 7 and "Opportunity.Cosell_Incentive_Note__c" in first.output
     assert "Permission Sets" in first.output
     again = cosell(env, "setup", "salesforce")
     assert again.exit_code == 0, again.output
-    assert again.output.count("exists") == 6 and "created" not in again.output
-    assert sb.stats()["requests"]["POST /services/data/vXX.X/tooling/sobjects/CustomField"] == 6
+    assert again.output.count("exists") == 7 and "created" not in again.output
+    assert sb.stats()["requests"]["POST /services/data/vXX.X/tooling/sobjects/CustomField"] == 7
 
 
 def test_first_run_writes_in_full_batches_and_an_unchanged_rerun_writes_nothing(

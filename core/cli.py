@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import statements
+from . import cli_runs, statements
 from .connector import Connector, ConnectorSpec, Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner
@@ -500,16 +500,18 @@ def explain(
 ) -> None:
     """Show how a partner's metrics, score, tier and every payout line come about.
 
-    Computes from the current records; stores no line and writes no CRM field (a CRM connector does
-    refresh the ledger's snapshot of the records it reads)."""
+    Computes from the current records with the program the period's last run computed with (the file
+    for a period not run yet); stores no line and writes no CRM field (a CRM connector does refresh the
+    ledger's snapshot of the records it reads)."""
     loaded = load_program(program)
     plugins = _plugins()
-    settings = check_program(loaded, plugins)
-    source = _connector(
-        plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
-    )
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
+        loaded = cli_runs.program_of_period(book, the_period, loaded)
+        settings = check_program(loaded, plugins)
+        source = _connector(
+            plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
+        )
         history = book.history(the_period)
         computation = compute(
             loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
@@ -938,6 +940,9 @@ def adjust_list(
             )  # fmt: skip
             table.add_row(*(_escape(str(cell)) for cell in cells))
         out.print(table)
+
+
+cli_runs.register(app, reports_errors)  # runs, runs show, runs diff, discard, audit
 
 
 def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:

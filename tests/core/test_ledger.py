@@ -581,12 +581,12 @@ def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
 def test_the_schema_version_is_stored(ledger: Ledger, ledger_url: str) -> None:
     assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": ledger_module.schema_version()}]
     Ledger.connect(ledger_url).close()  # reopening a current ledger changes nothing
-    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 5}]
 
 
 def test_a_ledger_with_a_future_schema_version_is_refused(ledger: Ledger, ledger_url: str) -> None:
     execute(ledger_url, "UPDATE cosell_schema SET version = 99")
-    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(4\)") as caught:
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(5\)") as caught:
         Ledger.connect(ledger_url)
     assert caught.value.exit_code == 2
     assert "upgrade cosell" in str(caught.value)
@@ -599,22 +599,22 @@ def test_an_older_schema_is_migrated_in_order(
     ledger.close()
     calls: list[int] = []
 
-    def to_5(conn: sa.Connection) -> None:
-        calls.append(5)
-        conn.exec_driver_sql("CREATE TABLE cosell_extra (x INTEGER)")
-
     def to_6(conn: sa.Connection) -> None:
         calls.append(6)
-        conn.exec_driver_sql("INSERT INTO cosell_extra (x) VALUES (6)")
+        conn.exec_driver_sql("CREATE TABLE cosell_extra (x INTEGER)")
 
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", [*ledger_module.MIGRATIONS, (5, to_5), (6, to_6)])
+    def to_7(conn: sa.Connection) -> None:
+        calls.append(7)
+        conn.exec_driver_sql("INSERT INTO cosell_extra (x) VALUES (7)")
+
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", [*ledger_module.MIGRATIONS, (6, to_6), (7, to_7)])
     with Ledger.connect(ledger_url) as migrated:
-        assert calls == [5, 6]
+        assert calls == [6, 7]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]  # data kept
-    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 6}]
-    assert raw_rows(ledger_url, "cosell_extra", without=()) == [{"x": 6}]
+    assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 7}]
+    assert raw_rows(ledger_url, "cosell_extra", without=()) == [{"x": 7}]
     Ledger.connect(ledger_url).close()
-    assert calls == [5, 6]  # each migration runs once
+    assert calls == [6, 7]  # each migration runs once
 
 
 def test_a_password_in_the_url_never_appears_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -746,7 +746,7 @@ def test_a_version_1_ledger_is_migrated_to_the_generation_counter_keeping_its_da
         record(made, Q3, lines=[line("P1", "10.00")])
     as_made_by_version(ledger_url, 1)
     with Ledger.connect(ledger_url) as migrated:
-        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 5}]
         assert migrated.generation() == 0
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]
         record(migrated, Q4)
@@ -760,7 +760,7 @@ def test_a_version_2_ledger_is_migrated_to_recorded_statement_data_keeping_its_d
         record(made, Q3, lines=[line("P1", "10.00")])
     as_made_by_version(ledger_url, 2)
     with Ledger.connect(ledger_url) as migrated:
-        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 5}]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]
         assert migrated.statement_data("2026-Q3") is None  # the old run recorded none: "not recorded"
         migrated.record_run(

@@ -55,7 +55,7 @@ def test_a_version_3_ledger_is_migrated_to_adjustments_keeping_its_data(ledger_u
         record(made, Q3, lines=[PayoutLine("P1", "commission", Decimal("10.00"), "c")])
     as_made_by_version(ledger_url, 3)
     with Ledger.connect(ledger_url) as migrated:
-        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 4}]
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": 5}]
         assert [ln.amount for ln in migrated.lines("2026-Q3")] == [Decimal("10.00")]
         assert migrated.adjustments() == []
         adjustment = propose(migrated)

@@ -7,8 +7,8 @@ its rows by appending one function that takes the :class:`AuditScope` and yields
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -53,14 +53,15 @@ AUDIT_COLUMNS = tuple(AuditRow.__dataclass_fields__)
 
 @dataclass(frozen=True, slots=True)
 class AuditScope:
-    """What a row source reads: the ledger, the periods of the range (oldest first, keys) and the
-    program digest of every run."""
+    """What a row source reads: the ledger, the periods of the range holding results (oldest first,
+    keys), the run whose results each holds, and the program digest of every run."""
 
     ledger: Ledger
     start: Period
     end: Period
-    periods: tuple[str, ...]
-    digests: dict[int, str | None]
+    periods: tuple[str, ...] = ()
+    latest_runs: Mapping[str, int] = field(default_factory=dict)
+    digests: Mapping[int, str | None] = field(default_factory=dict)
 
     def covers(self, period: str | None) -> bool:
         if period is None:
@@ -80,6 +81,12 @@ class AuditScope:
             return None
         return self.digests.get(run_id) or NOT_RECORDED
 
+    def period_row(self, record: str, period: str, **facts: Any) -> AuditRow:
+        """A row of a fact the period's current results hold (a line, a tier decision): its run is the
+        period's latest."""
+        run_id = self.latest_runs.get(period)
+        return AuditRow(record, period, run_id, self.digest(run_id), **facts)
+
 
 RowSource = Callable[[AuditScope], Iterable[AuditRow]]
 
@@ -87,14 +94,10 @@ RowSource = Callable[[AuditScope], Iterable[AuditRow]]
 def line_rows(scope: AuditScope) -> Iterator[AuditRow]:
     """Every payout line of the periods, in stored order."""
     for period in scope.periods:
-        run = scope.ledger.latest_run(period)
-        run_id = None if run is None else run.id
         for seq, line in enumerate(scope.ledger.lines(period)):
-            yield AuditRow(
+            yield scope.period_row(
                 "line",
                 period,
-                run_id,
-                scope.digest(run_id),
                 partner_id=line.partner_id,
                 kind=line.kind,
                 deal_id=line.deal_id,
@@ -107,14 +110,10 @@ def line_rows(scope: AuditScope) -> Iterator[AuditRow]:
 def tier_rows(scope: AuditScope) -> Iterator[AuditRow]:
     """Every tier decision: the tier assigned, the reason, the score and the eligible tier."""
     for period in scope.periods:
-        run = scope.ledger.latest_run(period)
-        run_id = None if run is None else run.id
         for standing in scope.ledger.standings(period):
-            yield AuditRow(
+            yield scope.period_row(
                 "tier",
                 period,
-                run_id,
-                scope.digest(run_id),
                 partner_id=standing.partner_id,
                 kind=standing.assigned,
                 text=f"{standing.reason} (score {standing.score}, eligible {standing.eligible})",
@@ -184,7 +183,8 @@ def audit_rows(
     ledger: Ledger, start: Period, end: Period, sources: Sequence[RowSource] | None = None
 ) -> list[AuditRow]:
     """The audit of the periods from ``start`` to ``end`` (both included)."""
-    scope = AuditScope(ledger, start, end, (), {})
+    scope = AuditScope(ledger, start, end)
     periods = tuple(p for p, _ in ledger.periods() if scope.covers(p))
-    scope = AuditScope(ledger, start, end, periods, ledger.program_digests())
+    latest = {p: run.id for p in periods if (run := ledger.latest_run(p)) is not None}
+    scope = AuditScope(ledger, start, end, periods, latest, ledger.program_digests())
     return [row for source in (AUDIT_SOURCES if sources is None else sources) for row in source(scope)]

@@ -61,64 +61,30 @@ def test_each_run_is_listed_with_the_sha256_of_the_program_files_bytes_and_what_
     assert expected[:12] in table
 
 
-def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(
-    work, ledger
-):
+def explain(ledger, partner="P001", period="2026-Q3"):
+    return cosell("explain", partner, "--program", "program.yaml", "--input", "data", "--ledger", ledger, "--period", period)
+
+
+def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(work, ledger):
     run(ledger)
     ok("close", "--period", "2026-Q3", "--ledger", ledger)
 
     def outputs():
-        return [
-            ok(
-                "statement",
-                "--period",
-                "2026-Q3",
-                "--format",
-                fmt,
-                "--ledger",
-                ledger,
-                "--program",
-                "program.yaml",
-            ).stdout
+        statements = [
+            ok("statement", "--period", "2026-Q3", "--format", fmt, "--ledger", ledger, "--program", "program.yaml")
             for fmt in ("csv", "html", "terminal")
-        ] + [
-            ok(
-                "explain",
-                "P001",
-                "--program",
-                "program.yaml",
-                "--input",
-                "data",
-                "--ledger",
-                ledger,
-                "--period",
-                "2026-Q3",
-            ).stdout
         ]
+        return [result.stdout for result in (*statements, explain(ledger))]
 
     before = outputs()
     program = work / "program.yaml"
     edited = program.read_text().replace("program: Global Partner Program", "program: Renamed Program")
-    edited = edited.replace(
-        'min_score: 40, commission_rate: "0.08"', 'min_score: 40, commission_rate: "0.10"'
-    )
+    edited = edited.replace('min_score: 40, commission_rate: "0.08"', 'min_score: 40, commission_rate: "0.10"')
     assert edited != program.read_text()
     program.write_text(edited)
     assert outputs() == before
     assert "Global Partner Program" in before[-1] and "Renamed Program" not in before[-1]
-    explained = cosell(
-        "explain",
-        "P001",
-        "--program",
-        "program.yaml",
-        "--input",
-        "data",
-        "--ledger",
-        ledger,
-        "--period",
-        "2026-Q3",
-    )
-    assert "using the program run 1 computed with" in explained.stderr
+    assert "using the program run 1 computed with" in explain(ledger).stderr
 
     run(ledger, "--period", "2026-Q4")  # the edited program
     diff = ok("runs", "diff", "1", "2", "--ledger", ledger).stdout

@@ -12,8 +12,7 @@ import difflib
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,17 +38,6 @@ LedgerOpt = Annotated[
     typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
 ]
 RunArg = Annotated[int, typer.Argument(help="The run's id (`cosell runs` lists them).")]
-
-
-@contextmanager
-def _ledger(url: str | None) -> Iterator[Ledger]:
-    """The ledger, never created here: a command about runs needs runs."""
-    with Ledger.connect(url, create=False) as book:
-        if not book.exists:
-            raise ConfigError(
-                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
-            )
-        yield book
 
 
 def _period(option: str, text: str) -> Period:
@@ -107,14 +95,16 @@ def runs_list(
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ledger: LedgerOpt = None,
 ) -> None:
-    """List the recorded runs, oldest first: period, when, status, the program's sha256 and cosell's
-    version ("not recorded" for runs before the ledger kept them); --format json adds the connector,
-    the target, every plugin's version and the records digest."""
+    """List the recorded runs, oldest first, with the sha256 of the program each computed with.
+
+    The table shows period, start, status, program sha256 and cosell's version ("not recorded" for runs
+    before the ledger kept them); --format json adds the connector, the target, every plugin's version
+    and the records digest."""
     if ctx.invoked_subcommand is not None:
         return
     _format(format, ("table", "json"))
     key = None if period is None else _period("--period", period).key
-    with _ledger(ledger) as book:
+    with Ledger.open_existing(ledger) as book:
         runs = book.runs(key)
         discarded = _discarded_runs(book)
     if format == "json":
@@ -147,10 +137,12 @@ def runs_show(
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     ledger: LedgerOpt = None,
 ) -> None:
-    """Show one run: what it computed with (program, versions, records digest), each partner's period
-    earnings, and the program file's text exactly as the run read it."""
+    """Show one run: what it computed with, each partner's earnings, and the program file's text.
+
+    What it computed with: the program's sha256, cosell's and each plugin's version, the records digest.
+    The program text is printed exactly as the run read it."""
     _format(format, ("text", "json"))
-    with _ledger(ledger) as book:
+    with Ledger.open_existing(ledger) as book:
         stored = _stored(book, run)
         discarded = stored.id in _discarded_runs(book)
     p = stored.provenance
@@ -264,9 +256,11 @@ def run_differences(a: StoredRun, b: StoredRun) -> list[str]:
 
 
 def runs_diff(first: RunArg, second: RunArg, ledger: LedgerOpt = None) -> None:
-    """Show what changed between two runs: program lines, cosell's and the plugins' versions, the
-    records digest, and each partner's period earnings."""
-    with _ledger(ledger) as book:
+    """Show what changed between two runs: program lines, versions, records, earnings per partner.
+
+    The program as a unified diff of its lines; cosell's and each plugin's version; whether the records
+    digest changed; each partner whose period earnings changed, from what to what."""
+    with Ledger.open_existing(ledger) as book:
         a, b = _stored(book, first), _stored(book, second)
     out.print("\n".join(terminal_text(line) for line in run_differences(a, b)))
 
@@ -323,11 +317,14 @@ def discard(
     by: Annotated[str, typer.Option("--by", help="Who discards it (a person's name, kept in the ledger).")],
     ledger: LedgerOpt = None,
 ) -> None:
-    """Remove the results of the ledger's latest period while it is open (to run an earlier period first,
-    or start it over), keeping a record of what was removed. A closed period is never discarded."""
+    """Remove the results of the ledger's latest period while it is open, keeping a record of them.
+
+    So an earlier period can be run first, or the period started over. Its lines, tiers, projections and
+    statement data go; its pending CRM writes are never sent; adjustments it paid are approved again. A
+    closed period, or one that is not the latest, is refused (exit 2)."""
     the_period = _period("--period", period)
     why, who = _one_line("--reason", reason), _one_line("--by", by)
-    with _ledger(ledger) as book:
+    with Ledger.open_existing(ledger) as book:
         done = book.discard_period(the_period, by=who, reason=why)
     out.print(terminal_text(_discard_summary(done)))
 
@@ -355,8 +352,9 @@ def audit(
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Every payout line, adjustment event, tier decision and discard of the periods, each with its run
-    and the sha256 of the program that run computed with."""
+    """Export every line, tier decision, adjustment event and discard of a range of periods.
+
+    Each row names its run and the sha256 of the program that run computed with (docs/governance.md)."""
     _format(format, ("csv", "json"))
     first, last = _period("--from", start), _period("--to", end)
     if first.kind != last.kind:
@@ -365,7 +363,7 @@ def audit(
         )
     if first.start > last.start:
         raise ConfigError(f"--from {first.key} comes after --to {last.key}")
-    with _ledger(ledger) as book:
+    with Ledger.open_existing(ledger) as book:
         rows = [row.as_dict() for row in audit_rows(book, first, last)]
     text = _audit_text(rows, format)
     if output is None:

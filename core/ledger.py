@@ -612,6 +612,18 @@ class Ledger:
             raise
         return ledger
 
+    @classmethod
+    def open_existing(cls, url: str | None = None) -> Ledger:
+        """The ledger for a command that reads or changes what runs stored: never created. ConfigError
+        (exit 2) when there is no ledger at ``url`` yet."""
+        ledger = cls.connect(url, create=False)
+        if not ledger.exists:
+            ledger.close()
+            raise ConfigError(
+                f"there is no ledger at {ledger.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        return ledger
+
     def close(self) -> None:
         self._engine.dispose()
         if self._empty is not None:

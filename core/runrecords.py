@@ -63,7 +63,7 @@ def program_source(loaded: LoadedProgram) -> tuple[str, str]:
 
 
 def plugin_versions(plugins: Plugins) -> tuple[PluginVersion, ...]:
-    return tuple(PluginVersion(i.name, i.package, i.version) for i in plugins.describe())
+    return tuple(PluginVersion(*version) for version in plugins.versions())
 
 
 def _plain(value: Any) -> Any:

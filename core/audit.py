@@ -70,7 +70,7 @@ class AuditScope:
             start = Period.parse(period).start
         except ValueError:
             return False
-        return self.start.start <= start <= self.end.start
+        return self.start.start <= start <= self.end.end
 
     def covers_day(self, day: date) -> bool:
         return self.start.start <= day <= self.end.end
@@ -181,10 +181,11 @@ AUDIT_SOURCES: list[RowSource] = [line_rows, tier_rows, adjustment_rows, discard
 
 def audit_rows(
     ledger: Ledger, start: Period, end: Period, sources: Sequence[RowSource] | None = None
-) -> list[AuditRow]:
-    """The audit of the periods from ``start`` to ``end`` (both included)."""
+) -> Iterator[AuditRow]:
+    """The audit of the periods from ``start`` to ``end`` (both included), source by source."""
     scope = AuditScope(ledger, start, end)
     periods = tuple(p for p, _ in ledger.periods() if scope.covers(p))
     latest = {p: run.id for p in periods if (run := ledger.latest_run(p)) is not None}
     scope = AuditScope(ledger, start, end, periods, latest, ledger.program_digests())
-    return [row for source in (AUDIT_SOURCES if sources is None else sources) for row in source(scope)]
+    for source in AUDIT_SOURCES if sources is None else sources:
+        yield from source(scope)

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import csv
 import difflib
-import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .audit import AUDIT_COLUMNS, NOT_RECORDED, audit_rows
+from .audit import AUDIT_COLUMNS, NOT_RECORDED, AuditRow, audit_rows
 from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
@@ -332,15 +331,23 @@ def discard(
 # --- cosell audit ----------------------------------------------------------------------------------
 
 
-def _audit_text(rows: Sequence[dict[str, Any]], fmt: str) -> str:
+def _write_audit(rows: Iterable[AuditRow], fmt: str, sink: TextIO) -> int:
+    """Write the rows as they come (a year of lines need not be held twice); returns how many."""
+    count = 0
     if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+        sink.write("[")
+        for row in rows:
+            sink.write(("," if count else "") + "\n  " + json.dumps(row.as_dict(), ensure_ascii=False))
+            count += 1
+        sink.write("\n]\n" if count else "]\n")
+        return count
+    writer = csv.writer(sink, lineterminator="\n")
     writer.writerow(AUDIT_COLUMNS)
     for row in rows:
-        writer.writerow(spreadsheet_cell("" if row[c] is None else str(row[c])) for c in AUDIT_COLUMNS)
-    return buffer.getvalue()
+        cells = row.as_dict()
+        writer.writerow(spreadsheet_cell("" if cells[c] is None else str(cells[c])) for c in AUDIT_COLUMNS)
+        count += 1
+    return count
 
 
 def audit(
@@ -364,13 +371,19 @@ def audit(
     if first.start > last.start:
         raise ConfigError(f"--from {first.key} comes after --to {last.key}")
     with Ledger.open_existing(ledger) as book:
-        rows = [row.as_dict() for row in audit_rows(book, first, last)]
-    text = _audit_text(rows, format)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    output.write_text(text, encoding="utf-8")
-    err.print(terminal_text(f"wrote {len(rows)} row(s) to {output}"))
+        rows = audit_rows(book, first, last)
+        if output is None:
+            _write_audit(rows, format, sys.stdout)
+            return
+        # Written beside the target and moved into place: a failure leaves no half an audit behind.
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as sink:
+                count = _write_audit(rows, format, sink)
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
+    err.print(terminal_text(f"wrote {count} row(s) to {output}"))
 
 
 # --- registration ----------------------------------------------------------------------------------

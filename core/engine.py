@@ -398,8 +398,8 @@ def run(
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
-        run = provenance(loaded, plugins, records, computation)
-        run_id = _store(ledger, plugins, computation, changes, connector, generation, run)
+        recorded = provenance(loaded, plugins, records, computation)
+        run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded)
         written, failures = write_pending(connector, ledger, target_of(connector), progress)
         return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
@@ -462,7 +462,7 @@ def _store(
     changes: Sequence[FieldWrite],
     connector: Connector,
     generation: int,
-    run: RunProvenance,
+    recorded: RunProvenance,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
     the changes enter the outbox as pending, the adjustments the lines pay become applied, and what the
@@ -482,7 +482,7 @@ def _store(
         generation=generation,
         statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
         adjustments=paid_adjustments(lines),
-        provenance=run,
+        provenance=recorded,
     )
 
 

@@ -1371,19 +1371,17 @@ class Ledger:
     def runs(self, period: str | None = None) -> list[StoredRun]:
         """Every recorded run (of ``period``, if given), oldest first, each with what it computed with
         (``provenance`` None for a run recorded before version 5)."""
-        r = runs_table
-        query = sa.select(r.c.id).order_by(r.c.id)
+        query = _runs_query()
         if period is not None:
-            query = query.where(r.c.period == period)
+            query = query.where(runs_table.c.period == period)
         with self._read() as conn:
-            return [_stored_run(conn, run_id) for run_id in conn.execute(query).scalars()]
+            return [_stored_run(row) for row in conn.execute(query)]
 
     def stored_run(self, run_id: int) -> StoredRun | None:
         """One run with what it computed with; None when the ledger has no such run."""
         with self._read() as conn:
-            if conn.execute(sa.select(runs_table.c.id).where(runs_table.c.id == run_id)).first() is None:
-                return None
-            return _stored_run(conn, run_id)
+            row = conn.execute(_runs_query().where(runs_table.c.id == run_id)).first()
+        return None if row is None else _stored_run(row)
 
     def latest_run(self, period: str) -> StoredRun | None:
         """The run whose results the period holds (its latest); None when it holds none (never run, or
@@ -1393,7 +1391,7 @@ class Ledger:
             if _period_status(conn, period) is None or _discarded_at(conn, period) is not None:
                 return None
             run_id = conn.execute(sa.select(sa.func.max(r.c.id)).where(r.c.period == period)).scalar()
-            return None if run_id is None else _stored_run(conn, int(run_id))
+        return None if run_id is None else self.stored_run(int(run_id))
 
     def program_digests(self) -> dict[int, str | None]:
         """Run id → the sha256 of the program it computed with (None: recorded before version 5)."""
@@ -1822,18 +1820,27 @@ def _provenance_row(provenance: RunProvenance) -> dict[str, str]:
     }
 
 
-def _stored_run(conn: Connection, run_id: int) -> StoredRun:
-    r = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).one()
-    rec = conn.execute(sa.select(run_records_table).where(run_records_table.c.run_id == run_id)).first()
+def _runs_query() -> sa.Select[Any]:
+    """Runs with their records (None columns for a run recorded before version 5), oldest first."""
+    r, rec = runs_table, run_records_table
+    return (
+        sa.select(r, *(c for c in rec.c if c.name != "run_id"))
+        .select_from(r.outerjoin(rec, rec.c.run_id == r.c.id))
+        .order_by(r.c.id)
+    )
+
+
+def _stored_run(r: sa.Row[Any]) -> StoredRun:
+    """A row of :func:`_runs_query` as a StoredRun."""
     provenance = None
-    if rec is not None:
+    if r.program_sha256 is not None:
         provenance = RunProvenance(
-            program_text=rec.program_text,
-            program_sha256=rec.program_sha256,
-            cosell_version=rec.cosell_version,
-            plugins=tuple(PluginVersion(*item) for item in json.loads(rec.plugins)),
-            records_digest=rec.records_digest,
-            earnings=MappingProxyType({pid: Decimal(v) for pid, v in json.loads(rec.earnings).items()}),
+            program_text=r.program_text,
+            program_sha256=r.program_sha256,
+            cosell_version=r.cosell_version,
+            plugins=tuple(PluginVersion(*item) for item in json.loads(r.plugins)),
+            records_digest=r.records_digest,
+            earnings=MappingProxyType({pid: Decimal(v) for pid, v in json.loads(r.earnings).items()}),
         )
     return StoredRun(
         id=r.id,

@@ -95,6 +95,20 @@ def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_
     assert "period earnings:" in diff and "P001: " in diff
 
 
+def test_runs_diff_compares_a_superseded_run_with_the_rerun_that_replaced_its_lines(work, ledger):
+    run(ledger)
+    deals = work / "data" / "deals.csv"
+    deals.write_text(deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000"))
+    run(ledger)  # the rerun replaces 2026-Q3's lines: run 1's earnings are read from its record
+    diff = ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
+    assert "program: unchanged" in diff and "records: changed (digest " in diff
+    (p002,) = [line for line in diff.splitlines() if line.startswith("  P002: ")]
+    assert p002.startswith("  P002: 48421.05 → ")
+    assert "  P005: 96.84 → 100.00 (+3.16)" in diff  # the program budget no longer scales P005 down
+    same = ok("runs", "diff", "2", "2", "--ledger", ledger).stdout
+    assert "records: unchanged" in same and "period earnings: unchanged for every partner" in same
+
+
 def test_runs_show_prints_the_program_text_exactly(work, ledger):
     run(ledger)
     shown = ok("runs", "show", "1", "--ledger", ledger).stdout

@@ -271,7 +271,15 @@ def program_of_period(book: Ledger, period: Period, loaded: LoadedProgram) -> Lo
     """The program the period's latest run computed with, when the ledger recorded it; otherwise
     ``loaded`` (the file). Says on stderr when the file differs from the recorded program."""
     run = book.latest_run(period.key)
-    if run is None or run.provenance is None:
+    if run is None:
+        return loaded
+    if run.provenance is None:
+        err.print(
+            terminal_text(
+                f"{period.key}: run {run.id} was stored before runs recorded their program: "
+                f"explaining with {loaded.source} as it is now"
+            )
+        )
         return loaded
     recorded = run.provenance
     source = f"{loaded.source} (as recorded by run {run.id})"

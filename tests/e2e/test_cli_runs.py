@@ -133,6 +133,8 @@ def test_runs_recorded_before_the_ledger_kept_them_say_not_recorded(work, ledger
         in ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
     )
     assert "not recorded" in ok("runs", "--ledger", ledger).stdout
+    as_made_by_version(ledger, 4)  # the period's latest run now has no record either
+    assert "stored before runs recorded their program: explaining with program.yaml" in explain(ledger).stderr
 
 
 def adjustment_lines(ledger, period):

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import cli_exceptions, cli_settlement, statements
+from . import cli_exceptions, cli_runs, cli_settlement, statements
 from .cli_compare import compare as compare_command
 from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
@@ -436,16 +436,18 @@ def explain(
 ) -> None:
     """Show how a partner's metrics, score, tier and every payout line come about.
 
-    Computes from the current records; stores no line and writes no CRM field (a CRM connector does
-    refresh the ledger's snapshot of the records it reads)."""
+    Computes from the current records with the program the period's last run computed with (the file
+    for a period not run yet); stores no line and writes no CRM field (a CRM connector does refresh the
+    ledger's snapshot of the records it reads)."""
     loaded = load_program(program)
     plugins = _plugins()
-    settings = check_program(loaded, plugins)
-    source = _connector(
-        plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
-    )
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
+        loaded = cli_runs.program_of_period(book, the_period, loaded)
+        settings = check_program(loaded, plugins)
+        source = _connector(
+            plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
+        )
         history = book.history(the_period)
         computation = compute(
             loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
@@ -884,6 +886,7 @@ def adjust_list(
 
 
 app.command(name="compare")(reports_errors(compare_command))
+cli_runs.register(app, reports_errors)  # runs, runs show, runs diff, discard, audit
 
 
 def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:

@@ -25,11 +25,7 @@ ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name
 @contextmanager
 def existing_ledger(url: str | None) -> Iterator[Ledger]:
     """The ledger for a command that reads or changes what runs stored: never created here."""
-    with Ledger.connect(url, create=False) as book:
-        if not book.exists:
-            raise ConfigError(
-                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
-            )
+    with Ledger.open_existing(url) as book:
         yield book
 
 

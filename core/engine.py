@@ -46,6 +46,7 @@ from .results import (
     frozen_mapping,
     paid_adjustments,
 )
+from .runrecords import RunProvenance, provenance
 from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
 
@@ -398,7 +399,8 @@ def run(
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
-        run_id = _store(ledger, plugins, computation, changes, connector, generation)
+        recorded = provenance(loaded, plugins, records, computation)
+        run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded)
         written, failures = write_pending(connector, ledger, target_of(connector), progress)
         return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
@@ -461,10 +463,12 @@ def _store(
     changes: Sequence[FieldWrite],
     connector: Connector,
     generation: int,
+    recorded: RunProvenance,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
-    the changes enter the outbox as pending, the adjustments the lines pay become applied. One
-    transaction; refused when the ledger moved since the history was read."""
+    the changes enter the outbox as pending, the adjustments the lines pay become applied, and what the
+    run computed with (program text, versions, records digest) is recorded with them. One transaction;
+    refused when the ledger moved since the history was read."""
     context = computation.context
     lines = computation.all_lines()
     return ledger.record_run(
@@ -479,6 +483,7 @@ def _store(
         generation=generation,
         statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
         adjustments=paid_adjustments(lines),
+        provenance=recorded,
     )
 
 

@@ -47,6 +47,7 @@ from .results import (
     TierRecord,
     frozen_mapping,
 )
+from .runrecords import PluginVersion, RunProvenance
 
 __all__ = [
     "ADJUSTMENT_STATES",
@@ -58,6 +59,8 @@ __all__ = [
     "Ledger",
     "OutboxItem",
     "StoredAdjustment",
+    "StoredDiscard",
+    "StoredRun",
     "StoredStanding",
     "StoredTierException",
     "decode_json",
@@ -110,10 +113,13 @@ periods_table = sa.Table(
     sa.Column("starts_on", sa.Date, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("closed_at", sa.Text, nullable=True),
+    sa.Column("discarded_at", sa.Text, nullable=True),
     sa.CheckConstraint("kind IN ('quarter', 'month')", name="cosell_periods_kind"),
     sa.CheckConstraint("status IN ('open', 'closed')", name="cosell_periods_status"),
     sa.Index("cosell_periods_starts_on", "starts_on"),
 )
+"""``discarded_at`` (version 5): set by ``cosell discard`` while the period holds no results, cleared
+by its next run; a discarded period is not the latest period and has no status."""
 
 runs_table = sa.Table(
     "cosell_runs",
@@ -323,9 +329,41 @@ tier_exception_events_table = sa.Table(
 """Version 6: every state change of a tier exception, append-only (proposed, approved, rejected), with
 who, when and why."""
 
+run_records_table = sa.Table(
+    "cosell_run_records",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("program_text", sa.Text, nullable=False),
+    sa.Column("program_sha256", sa.Text, nullable=False),
+    sa.Column("cosell_version", sa.Text, nullable=False),
+    sa.Column("plugins", sa.Text, nullable=False),
+    sa.Column("records_digest", sa.Text, nullable=False),
+    sa.Column("earnings", sa.Text, nullable=False),
+)
+"""Version 5: what each run computed with (``cosell runs``): the program file's text and sha256, cosell's
+and every plugin's version (JSON list), the records' digest, each partner's period earnings (JSON object
+of decimal strings). One row per run recorded since version 5; runs before have none."""
+
+discards_table = sa.Table(
+    "cosell_discards",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", _Key, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("discarded_by", sa.Text, nullable=False),
+    sa.Column("discarded_at", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("partners", sa.Text, nullable=False),
+    sa.Column("superseded_writes", sa.Integer, nullable=False),
+    sa.Column("unapplied", sa.Text, nullable=False),
+)
+"""Version 5: every ``cosell discard``: the period, its latest run, who, when and why, how many lines it
+removed and per partner their count and total (JSON: partner → [count, cents]), the outbox rows it
+superseded and the adjustments it sent back to approved (JSON list of ids). Never deleted."""
+
 _VERSION_1_TABLES = (
     schema_table,
-    periods_table,
     runs_table,
     lines_table,
     standings_table,
@@ -343,9 +381,26 @@ _VERSION_1_TABLES = (
 Migration = Callable[[Connection], None]
 
 
+_version_1 = sa.MetaData()
+_periods_version_1 = sa.Table(
+    "cosell_periods",
+    _version_1,
+    sa.Column("period", _Key, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("closed_at", sa.Text, nullable=True),
+    sa.CheckConstraint("kind IN ('quarter', 'month')", name="cosell_periods_kind"),
+    sa.CheckConstraint("status IN ('open', 'closed')", name="cosell_periods_status"),
+    sa.Index("cosell_periods_starts_on", "starts_on"),
+)
+"""``cosell_periods`` as version 1 made it (version 5 adds ``discarded_at``)."""
+
+
 def _migrate_to_1(conn: Connection) -> None:
-    # The version-1 tables are unchanged since, so their definitions are today's. When a later version
-    # changes one of them, copy its version-1 definition here first (docs/ledger.md).
+    # The other version-1 tables are unchanged since, so their definitions are today's. When a later
+    # version changes one of them, copy its version-1 definition here first, as for cosell_periods.
+    _periods_version_1.create(conn)
     metadata.create_all(conn, tables=list(_VERSION_1_TABLES))
 
 
@@ -369,6 +424,14 @@ def _migrate_to_4(conn: Connection) -> None:
     adjustment_events_table.create(conn)
 
 
+def _migrate_to_5(conn: Connection) -> None:
+    # Version 5: run records (the program text, versions and records digest of every run), discards, and
+    # the periods' discarded_at. Runs before have no record: `cosell runs` says "not recorded".
+    conn.execute(sa.text("ALTER TABLE cosell_periods ADD COLUMN discarded_at TEXT"))
+    run_records_table.create(conn)
+    discards_table.create(conn)
+
+
 def _migrate_to_6(conn: Connection) -> None:
     # Version 6: tier exceptions and their append-only events (``cosell tier-override``).
     tier_exceptions_table.create(conn)
@@ -380,6 +443,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (2, _migrate_to_2),
     (3, _migrate_to_3),
     (4, _migrate_to_4),
+    (5, _migrate_to_5),
     (6, _migrate_to_6),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
@@ -598,6 +662,18 @@ class Ledger:
             raise
         return ledger
 
+    @classmethod
+    def open_existing(cls, url: str | None = None) -> Ledger:
+        """The ledger for a command that reads or changes what runs stored: never created. ConfigError
+        (exit 2) when there is no ledger at ``url`` yet."""
+        ledger = cls.connect(url, create=False)
+        if not ledger.exists:
+            ledger.close()
+            raise ConfigError(
+                f"there is no ledger at {ledger.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        return ledger
+
     def close(self) -> None:
         self._engine.dispose()
         if self._empty is not None:
@@ -796,7 +872,10 @@ class Ledger:
             return _period_kind(conn)
 
     def period_status(self, period: str) -> Literal["open", "closed"] | None:
+        """``open`` or ``closed``; None for a period with no run, or whose results were discarded."""
         with self._read() as conn:
+            if _discarded_at(conn, period) is not None:
+                return None
             return _period_status(conn, period)
 
     def latest_period_with_lines(self) -> str | None:
@@ -810,10 +889,11 @@ class Ledger:
             return _closed_periods(conn)
 
     def periods(self) -> list[tuple[str, str]]:
-        """(period, status) of every period with a recorded run, oldest first."""
+        """(period, status) of every period with a recorded run whose results are kept, oldest first."""
+        p = periods_table
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(periods_table.c.period, periods_table.c.status).order_by(periods_table.c.starts_on)
+                sa.select(p.c.period, p.c.status).where(p.c.discarded_at.is_(None)).order_by(p.c.starts_on)
             ).all()
         return [(r.period, r.status) for r in rows]
 
@@ -869,6 +949,12 @@ class Ledger:
             status = _period_status(conn, period.key)
             if status is None:
                 raise PeriodError(f"period {period.key} has no run in this ledger: nothing to close")
+            discarded = _discarded_at(conn, period.key)
+            if discarded is not None:
+                raise PeriodError(
+                    f"period {period.key}: its results were discarded on {discarded[:10]}: nothing to close",
+                    hint=f"run {period.key} again first",
+                )
             if status == "closed":
                 return
             conn.execute(
@@ -1035,6 +1121,7 @@ class Ledger:
         generation: int | None = None,
         statement: tuple[str, Mapping[str, str]] | None = None,
         adjustments: Sequence[int] = (),
+        provenance: RunProvenance | None = None,
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
@@ -1048,7 +1135,10 @@ class Ledger:
 
         ``adjustments`` are the ids of the approved adjustments the lines pay: they become ``applied`` to
         the period in this same transaction (one this period's earlier run paid and this one does not goes
-        back to ``approved``)."""
+        back to ``approved``).
+
+        ``provenance`` is what the run computed with (program text, versions, records digest, earnings):
+        kept in ``cosell_run_records`` for ``cosell runs``."""
         key = period.key
         with self._write(serial=True) as conn:
             if generation is not None and _generation(conn) != generation:
@@ -1065,6 +1155,10 @@ class Ledger:
                         period=key, kind=period.kind, starts_on=period.start, status="open", closed_at=None
                     )
                 )
+            else:  # a period whose results were discarded holds results again
+                conn.execute(
+                    periods_table.update().where(periods_table.c.period == key).values(discarded_at=None)
+                )
             inserted = conn.execute(
                 runs_table.insert().values(
                     period=key,
@@ -1077,6 +1171,8 @@ class Ledger:
             ).inserted_primary_key
             assert inserted is not None
             run_id = int(inserted[0])
+            if provenance is not None:
+                conn.execute(run_records_table.insert().values(run_id=run_id, **_provenance_row(provenance)))
             for table in (
                 lines_table,
                 standings_table,
@@ -1376,6 +1472,124 @@ class Ledger:
         """A tier exception's state changes, oldest first."""
         with self._read() as conn:
             return _events(conn, _TIER_EXCEPTIONS, exception_id)
+
+    # -- run records and discards (version 5) --------------------------------------------------------
+
+    def runs(self, period: str | None = None) -> list[StoredRun]:
+        """Every recorded run (of ``period``, if given), oldest first, each with what it computed with
+        (``provenance`` None for a run recorded before version 5)."""
+        query = _runs_query()
+        if period is not None:
+            query = query.where(runs_table.c.period == period)
+        with self._read() as conn:
+            return [_stored_run(row) for row in conn.execute(query)]
+
+    def stored_run(self, run_id: int) -> StoredRun | None:
+        """One run with what it computed with; None when the ledger has no such run."""
+        with self._read() as conn:
+            row = conn.execute(_runs_query().where(runs_table.c.id == run_id)).first()
+        return None if row is None else _stored_run(row)
+
+    def latest_run(self, period: str) -> StoredRun | None:
+        """The run whose results the period holds (its latest); None when it holds none (never run, or
+        discarded)."""
+        r = runs_table
+        with self._read() as conn:
+            if _period_status(conn, period) is None or _discarded_at(conn, period) is not None:
+                return None
+            run_id = conn.execute(sa.select(sa.func.max(r.c.id)).where(r.c.period == period)).scalar()
+        return None if run_id is None else self.stored_run(int(run_id))
+
+    def program_digests(self) -> dict[int, str | None]:
+        """Run id → the sha256 of the program it computed with (None: recorded before version 5)."""
+        r, rec = runs_table, run_records_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(r.c.id, rec.c.program_sha256).select_from(r.outerjoin(rec, rec.c.run_id == r.c.id))
+            ).all()
+        return {int(row.id): row.program_sha256 for row in rows}
+
+    def discard_period(
+        self, period: Period, *, by: str, reason: str, wait_seconds: float = 10.0
+    ) -> StoredDiscard:
+        """Remove the results (lines, standings, projections, statement data) of ``period``, which must be
+        open and the ledger's latest period, holding the period's lock as a run does. The period's pending
+        outbox rows become ``superseded``; the adjustments its run paid go back to ``approved``. What was
+        removed is kept in ``cosell_discards``. PeriodError when the period may not be discarded."""
+        key = period.key
+        with self.hold_period(key, wait_seconds), self._write(serial=True) as conn:
+            _check_discardable(conn, key)
+            now = _utc_now()
+            r, li, o, a = runs_table, lines_table, outbox_table, adjustments_table
+            run_ids = list(
+                conn.execute(sa.select(r.c.id).where(r.c.period == key).order_by(r.c.id)).scalars()
+            )
+            partners = {
+                row.partner_id: (int(row.lines), int(row.cents))
+                for row in conn.execute(
+                    sa.select(
+                        li.c.partner_id,
+                        sa.func.count().label("lines"),
+                        sa.func.sum(li.c.amount_cents).label("cents"),
+                    )
+                    .where(li.c.period == key)
+                    .group_by(li.c.partner_id)
+                    .order_by(li.c.partner_id)
+                )
+            }
+            for table in (
+                lines_table,
+                standings_table,
+                projections_table,
+                statement_runs_table,
+                statement_partners_table,
+            ):
+                conn.execute(table.delete().where(table.c.period == key))
+            superseded = 0
+            for chunk in _chunks(run_ids, 500):
+                superseded += conn.execute(
+                    o.update()
+                    .where(o.c.run_id.in_(chunk), o.c.status == "pending")
+                    .values(status="superseded")
+                ).rowcount
+            latest_run = run_ids[-1] if run_ids else None
+            unapplied = list(
+                conn.execute(
+                    sa.select(a.c.id)
+                    .where(a.c.state == "applied", a.c.applied_period == key)
+                    .order_by(a.c.id)
+                ).scalars()
+            )
+            for adjustment_id in unapplied:
+                conn.execute(
+                    a.update()
+                    .where(a.c.id == adjustment_id)
+                    .values(state="approved", applied_period=None, applied_run=None)
+                )
+                why = f"the results of {key} were discarded: {reason}"
+                _adjustment_event(conn, adjustment_id, "unapplied", by, now, why, latest_run)
+            conn.execute(periods_table.update().where(periods_table.c.period == key).values(discarded_at=now))
+            _bump_generation(conn)
+            inserted = conn.execute(
+                discards_table.insert().values(
+                    period=key,
+                    run_id=latest_run,
+                    discarded_by=by,
+                    discarded_at=now,
+                    reason=reason,
+                    line_count=sum(count for count, _ in partners.values()),
+                    partners=json.dumps({pid: list(v) for pid, v in partners.items()}, separators=(",", ":")),
+                    superseded_writes=superseded,
+                    unapplied=json.dumps(unapplied),
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            return _stored_discards(conn, int(inserted[0]))[0]
+
+    def discards(self) -> list[StoredDiscard]:
+        """Every discard, oldest first."""
+        with self._read() as conn:
+            return _stored_discards(conn)
 
     # -- the write-back outbox -----------------------------------------------------------------------
 
@@ -1810,6 +2024,148 @@ def _same_kind(key: str, period: Period) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A recorded run (``cosell runs``): ``provenance`` is what it computed with, None for a run
+    recorded before schema version 5."""
+
+    id: int
+    period: str
+    program: str
+    connector: str
+    target: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    provenance: RunProvenance | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDiscard:
+    """One ``cosell discard``: ``partners`` maps each partner to the count and total of its removed lines."""
+
+    id: int
+    period: str
+    run_id: int | None
+    by: str
+    at: str
+    reason: str
+    line_count: int
+    partners: Mapping[str, tuple[int, Decimal]]
+    superseded_writes: int
+    unapplied: tuple[int, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((total for _, total in self.partners.values()), Decimal("0.00"))
+
+
+def _provenance_row(provenance: RunProvenance) -> dict[str, str]:
+    return {
+        "program_text": provenance.program_text,
+        "program_sha256": provenance.program_sha256,
+        "cosell_version": provenance.cosell_version,
+        "plugins": json.dumps(
+            [[p.name, p.package, p.version] for p in provenance.plugins],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+        "records_digest": provenance.records_digest,
+        "earnings": json.dumps(
+            {pid: str(amount) for pid, amount in sorted(provenance.earnings.items())},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+    }
+
+
+def _runs_query() -> sa.Select[Any]:
+    """Runs with their records (None columns for a run recorded before version 5), oldest first."""
+    r, rec = runs_table, run_records_table
+    return (
+        sa.select(r, *(c for c in rec.c if c.name != "run_id"))
+        .select_from(r.outerjoin(rec, rec.c.run_id == r.c.id))
+        .order_by(r.c.id)
+    )
+
+
+def _stored_run(r: sa.Row[Any]) -> StoredRun:
+    """A row of :func:`_runs_query` as a StoredRun."""
+    provenance = None
+    if r.program_sha256 is not None:
+        provenance = RunProvenance(
+            program_text=r.program_text,
+            program_sha256=r.program_sha256,
+            cosell_version=r.cosell_version,
+            plugins=tuple(PluginVersion(*item) for item in json.loads(r.plugins)),
+            records_digest=r.records_digest,
+            earnings=MappingProxyType({pid: Decimal(v) for pid, v in json.loads(r.earnings).items()}),
+        )
+    return StoredRun(
+        id=r.id,
+        period=r.period,
+        program=r.program,
+        connector=r.connector,
+        target=r.target,
+        status=r.status,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        provenance=provenance,
+    )
+
+
+def _stored_discards(conn: Connection, discard_id: int | None = None) -> list[StoredDiscard]:
+    d = discards_table
+    query = sa.select(d).order_by(d.c.id)
+    if discard_id is not None:
+        query = query.where(d.c.id == discard_id)
+    return [
+        StoredDiscard(
+            id=row.id,
+            period=row.period,
+            run_id=row.run_id,
+            by=row.discarded_by,
+            at=row.discarded_at,
+            reason=row.reason,
+            line_count=row.line_count,
+            partners=MappingProxyType(
+                {
+                    pid: (int(count), _cents_to_decimal(int(cents)))
+                    for pid, (count, cents) in json.loads(row.partners).items()
+                }
+            ),
+            superseded_writes=row.superseded_writes,
+            unapplied=tuple(json.loads(row.unapplied)),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def _check_discardable(conn: Connection, period: str) -> None:
+    p = periods_table
+    row = conn.execute(
+        sa.select(p.c.status, p.c.closed_at, p.c.discarded_at).where(p.c.period == period)
+    ).first()
+    if row is None:
+        raise PeriodError(f"period {period} has no run in this ledger: nothing to discard")
+    if row.discarded_at is not None:
+        raise PeriodError(
+            f"period {period} was already discarded on {row.discarded_at[:10]}: nothing to discard"
+        )
+    if row.status == "closed":
+        when = f" on {row.closed_at[:10]}" if row.closed_at else ""
+        raise PeriodError(
+            f"period {period} was closed{when}: a closed period is never rewritten, nor discarded",
+            hint="a correction to a closed period is an adjustment (cosell adjust propose)",
+        )
+    latest = _latest_period(conn)
+    if latest != period:
+        raise PeriodError(
+            f"period {period} is not the ledger's latest period ({latest}): only the latest can be discarded",
+            hint=f"discard {latest} first, if it is open",
+        )
+
+
 def _same_person(a: str, b: str) -> bool:
     # "Ann" and "ann " are one person: the two-person rule must not be passed by spelling a name twice.
     return a.strip().casefold() == b.strip().casefold()
@@ -1935,7 +2291,8 @@ def _bump_generation(conn: Connection) -> None:
 
 
 def _period_kind(conn: Connection) -> PeriodKind | None:
-    kind = conn.execute(sa.select(periods_table.c.kind).limit(1)).scalar_one_or_none()
+    p = periods_table
+    kind = conn.execute(sa.select(p.c.kind).where(p.c.discarded_at.is_(None)).limit(1)).scalar_one_or_none()
     return cast("PeriodKind | None", kind)
 
 
@@ -1947,9 +2304,18 @@ def _period_status(conn: Connection, period: str) -> PeriodStatus | None:
 
 
 def _latest_period(conn: Connection) -> str | None:
+    """The latest period holding a run's results (a discarded period holds none)."""
     p = periods_table
-    latest = conn.execute(sa.select(p.c.period).order_by(p.c.starts_on.desc()).limit(1)).scalar_one_or_none()
+    latest = conn.execute(
+        sa.select(p.c.period).where(p.c.discarded_at.is_(None)).order_by(p.c.starts_on.desc()).limit(1)
+    ).scalar_one_or_none()
     return cast("str | None", latest)
+
+
+def _discarded_at(conn: Connection, period: str) -> str | None:
+    p = periods_table
+    when = conn.execute(sa.select(p.c.discarded_at).where(p.c.period == period)).scalar_one_or_none()
+    return cast("str | None", when)
 
 
 def _closed_periods(conn: Connection) -> frozenset[str]:

@@ -333,6 +333,19 @@ class Plugins:
                 settings[key] = model()
         return settings
 
+    def versions(self) -> list[tuple[str, str | None, str | None]]:
+        """(name, package, version) of every registered plugin, built-in ones first, each by name: what a
+        run records. Package and version are None for a plugin registered by hand."""
+        names = sorted(
+            (name for name, _ in self.pm.list_name_plugin()), key=lambda n: (n not in self._builtin, n)
+        )
+        return [(n, *self._package_of(n)) for n in names]
+
+    def _package_of(self, name: str) -> tuple[str | None, str | None]:
+        if name in self._dist:
+            return self._dist[name]
+        return ("cosell", _cosell_version()) if name in self._builtin else (None, None)
+
     def describe(self) -> list[PluginInfo]:
         kinds: dict[str, list[LineKind]] = {}
         for owner, kind in self.line_kinds().values():
@@ -343,9 +356,7 @@ class Plugins:
             self.pm.list_name_plugin(), key=lambda item: (item[0] not in self._builtin, item[0])
         ):
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            package, version = self._dist.get(
-                name, ("cosell", _cosell_version()) if name in self._builtin else (None, None)
-            )
+            package, version = self._package_of(name)
             infos.append(
                 PluginInfo(
                     name,

@@ -471,11 +471,15 @@ class LoadedProgram:
         source: str,
         lines: Mapping[LinePath, int],
         warnings: Sequence[Problem] = (),
+        raw: bytes | None = None,
     ) -> None:
         self.program = program
         self.source = source
         self.lines = lines
         self.warnings = tuple(warnings)
+        self.raw = raw
+        """The program file's exact bytes, which a run records with their sha256 (the text's UTF-8 when
+        the program was given as text)."""
 
     def where(self, *loc: str | int) -> str:
         """``file:line`` of a key path, for errors found after validation (unknown metric, plugin...)."""
@@ -523,7 +527,7 @@ def parse_program(text: str, source: str = "<program>") -> LoadedProgram:
     warnings = _percentage_warnings(program, source, index)
     for warning in warnings:
         log.warning("%s", warning)
-    return LoadedProgram(program, source, index, warnings)
+    return LoadedProgram(program, source, index, warnings, text.encode("utf-8"))
 
 
 def _fx_problems(plain: Mapping[str, Any], source: str, index: Mapping[LinePath, int]) -> list[Problem]:
@@ -566,7 +570,9 @@ def load_program(path: str | Path) -> LoadedProgram:
         line = data.count(b"\n", 0, at) + 1
         message = f"not UTF-8 text (byte {data[at]:#04x}): save the file as UTF-8"
         raise ProgramError([Problem(f"{path}:{line}", message)]) from None
-    return parse_program(text, str(path))
+    loaded = parse_program(text, str(path))
+    loaded.raw = data
+    return loaded
 
 
 def program_json_schema() -> dict[str, Any]:

@@ -9,9 +9,13 @@ TABLES_ADDED = {
     2: ("cosell_generation",),
     3: ("cosell_statement_runs", "cosell_statement_partners"),
     4: ("cosell_adjustment_events", "cosell_adjustments"),
+    5: ("cosell_run_records", "cosell_discards"),
     6: ("cosell_tier_exception_events", "cosell_tier_exceptions"),
 }
 """The tables each schema version added, in the order they are dropped to go back before it."""
+
+COLUMNS_ADDED = {5: (("cosell_periods", "discarded_at"),)}
+"""The columns each schema version added to tables of earlier versions."""
 
 
 def execute(url: str, sql: str) -> None:
@@ -24,10 +28,12 @@ def execute(url: str, sql: str) -> None:
 
 
 def as_made_by_version(url: str, version: int) -> None:
-    """Turn a current ledger into one the code of schema ``version`` made: the tables later versions
-    added dropped, the version set back."""
+    """Turn a current ledger into one the code of schema ``version`` made: the tables and columns later
+    versions added dropped, the version set back."""
     for added in sorted(TABLES_ADDED, reverse=True):
         if added > version:
             for table in TABLES_ADDED[added]:
                 execute(url, f"DROP TABLE {table}")
+            for table, column in COLUMNS_ADDED.get(added, ()):
+                execute(url, f"ALTER TABLE {table} DROP COLUMN {column}")
     execute(url, f"UPDATE cosell_schema SET version = {version}")

@@ -1,0 +1,62 @@
+"""What a run records about how it computed, over random programs and records: the program's exact bytes
+and their sha256, each partner's period earnings as its lines sum them, and a records digest that
+ignores the order records come in but sees a cent changed."""
+
+import hashlib
+import random
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cosell.ledger import Ledger
+from cosell.pluginmanager import Plugins
+from cosell.records import RecordSet
+from cosell.results import period_earnings
+from cosell.runrecords import records_digest
+from cosell.testing import run_program
+from program_strategies import FAST, Data, build_program, datas, program_docs
+
+
+def record_set(data: Data) -> RecordSet:
+    partners, deals, activities, claims = data.build()
+    return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims))
+
+
+@FAST
+@given(data=datas(), seed=st.integers(0, 2**32))
+def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed(data: Data, seed: int) -> None:
+    records = record_set(data)
+    shuffled = RecordSet(*(tuple(random.Random(seed).sample(group, len(group))) for group in (
+        records.partners, records.deals, records.activities, records.mdf_claims)))  # fmt: skip
+    assert records_digest(shuffled) == records_digest(records)
+    if records.deals:
+        first, rest = records.deals[0], records.deals[1:]
+        moved = replace(first, amount=first.amount + Decimal("0.01"))
+        assert records_digest(replace(records, deals=(moved, *rest))) != records_digest(records)
+        digits = replace(first, amount=first.amount.quantize(Decimal("0.0001")))  # 12.5 and 12.5000: one value
+        assert records_digest(replace(records, deals=(digits, *rest))) == records_digest(records)
+
+
+@FAST
+@given(doc=program_docs(), data=datas())
+def test_a_run_records_the_programs_bytes_and_each_partners_earnings_as_its_lines_sum_them(
+    doc: dict[str, object], data: Data
+) -> None:
+    loaded = build_program(doc)
+    plugins = Plugins(entry_points=False)
+    with Ledger.connect("sqlite://") as ledger:
+        done = run_program(loaded, *data.build(), ledger=ledger, plugins=plugins)
+        (run,) = ledger.runs()
+        kinds = {kind.name: kind for _, kind in plugins.line_kinds().values()}
+    recorded = run.provenance
+    assert recorded is not None and loaded.raw is not None
+    assert recorded.program_text.encode("utf-8") == loaded.raw
+    assert recorded.program_sha256 == hashlib.sha256(loaded.raw).hexdigest()
+    assert recorded.records_digest == records_digest(record_set(data))
+    partners = {p.id for p in data.build()[0]}
+    assert set(recorded.earnings) == partners
+    for pid in partners:
+        lines = [ln for ln in done.lines if ln.partner_id == pid]
+        assert recorded.earnings[pid] == period_earnings(lines, kinds)

@@ -1,0 +1,266 @@
+"""``cosell runs``, ``cosell discard`` and ``cosell audit`` on the bundled example, on SQLite and
+PostgreSQL: every run keeps the program it computed with, a closed period's statement and explanation
+never change with the program file, a discard starts the latest open period over, and the audit lists
+what was paid and decided with the program digest of the run that did it."""
+
+import csv
+import hashlib
+import io
+import json
+
+import pytest
+
+from invoke import cosell
+from ledgers import as_made_by_version
+
+
+@pytest.fixture
+def ledger(work, ledger_url):
+    return ledger_url
+
+
+def run(ledger, *extra):
+    result = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, *extra
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def ok(*args):
+    result = cosell(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def runs_json(ledger, *extra):
+    return json.loads(ok("runs", "--format", "json", "--ledger", ledger, *extra).stdout)
+
+
+def test_each_run_is_listed_with_the_sha256_of_the_program_files_bytes_and_what_it_ran_with(work, ledger):
+    run(ledger)
+    run(ledger, "--period", "2026-Q4")
+    first, second = runs_json(ledger)
+    expected = hashlib.sha256((work / "program.yaml").read_bytes()).hexdigest()
+    assert (first["id"], first["period"], second["period"]) == (1, "2026-Q3", "2026-Q4")
+    assert first["program_sha256"] == second["program_sha256"] == expected
+    assert (first["status"], first["connector"], first["target"]) == (
+        "done",
+        "files",
+        f"files:{work / 'out'}",
+    )
+    assert first["started_at"].endswith("Z") and first["finished_at"].endswith("Z")
+    assert (
+        first["cosell_version"]
+        and {"name": "commission", "package": "cosell", "version": first["cosell_version"]}
+        in first["plugins"]
+    )
+    assert len(first["records_digest"]) == 64 and first["records_digest"] == second["records_digest"]
+    assert [r["id"] for r in runs_json(ledger, "--period", "2026-Q4")] == [2]
+    table = ok("runs", "--ledger", ledger).stdout
+    assert expected[:12] in table
+
+
+def explain(ledger, partner="P001", period="2026-Q3"):
+    return cosell("explain", partner, "--program", "program.yaml", "--input", "data", "--ledger", ledger, "--period", period)
+
+
+def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(work, ledger):
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+
+    def outputs():
+        statements = [
+            ok("statement", "--period", "2026-Q3", "--format", fmt, "--ledger", ledger, "--program", "program.yaml")
+            for fmt in ("csv", "html", "terminal")
+        ]
+        return [result.stdout for result in (*statements, explain(ledger))]
+
+    before = outputs()
+    program = work / "program.yaml"
+    edited = program.read_text().replace("program: Global Partner Program", "program: Renamed Program")
+    edited = edited.replace('min_score: 40, commission_rate: "0.08"', 'min_score: 40, commission_rate: "0.10"')
+    assert edited != program.read_text()
+    program.write_text(edited)
+    assert outputs() == before
+    assert "Global Partner Program" in before[-1] and "Renamed Program" not in before[-1]
+    assert "using the program run 1 computed with" in explain(ledger).stderr
+
+    run(ledger, "--period", "2026-Q4")  # the edited program
+    diff = ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
+    assert "-program: Global Partner Program\n+program: Renamed Program" in diff
+    assert '-  - {name: Silver,     min_score: 40, commission_rate: "0.08"' in diff
+    assert '+  - {name: Silver,     min_score: 40, commission_rate: "0.10"' in diff
+    assert "cosell: unchanged" in diff and "plugins: unchanged" in diff and "records: unchanged" in diff
+    assert "period earnings:" in diff and "P001: " in diff
+
+
+def test_runs_diff_compares_a_superseded_run_with_the_rerun_that_replaced_its_lines(work, ledger):
+    run(ledger)
+    deals = work / "data" / "deals.csv"
+    deals.write_text(deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000"))
+    run(ledger)  # the rerun replaces 2026-Q3's lines: run 1's earnings are read from its record
+    diff = ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
+    assert "program: unchanged" in diff and "records: changed (digest " in diff
+    (p002,) = [line for line in diff.splitlines() if line.startswith("  P002: ")]
+    assert p002.startswith("  P002: 48421.05 → ")
+    assert "  P005: 96.84 → 100.00 (+3.16)" in diff  # the program budget no longer scales P005 down
+    same = ok("runs", "diff", "2", "2", "--ledger", ledger).stdout
+    assert "records: unchanged" in same and "period earnings: unchanged for every partner" in same
+
+
+def test_runs_show_prints_the_program_text_exactly(work, ledger):
+    run(ledger)
+    shown = ok("runs", "show", "1", "--ledger", ledger).stdout
+    assert shown.endswith("program file:\n" + (work / "program.yaml").read_text())
+    data = json.loads(ok("runs", "show", "1", "--format", "json", "--ledger", ledger).stdout)
+    assert data["program_text"] == (work / "program.yaml").read_text()
+    assert data["earnings"]["P002"] == "48421.05"  # the per-partner cap and the budget applied
+    missing = cosell("runs", "show", "9", "--ledger", ledger)
+    assert missing.exit_code == 2 and "no run 9" in missing.output
+
+
+def test_runs_recorded_before_the_ledger_kept_them_say_not_recorded(work, ledger):
+    run(ledger)
+    as_made_by_version(ledger, 4)
+    run(ledger)  # migrates to version 5; this run is recorded
+    old, new = runs_json(ledger)
+    assert (old["recorded"], old["program_sha256"]) == (False, None)
+    assert new["recorded"] and new["program_sha256"]
+    assert "not recorded" in ok("runs", "show", "1", "--ledger", ledger).stdout
+    assert (
+        "run 1: program, versions, records digest and earnings not recorded"
+        in ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
+    )
+    assert "not recorded" in ok("runs", "--ledger", ledger).stdout
+    as_made_by_version(ledger, 4)  # the period's latest run now has no record either
+    assert "stored before runs recorded their program: explaining with program.yaml" in explain(ledger).stderr
+
+
+def adjustment_lines(ledger, period):
+    text = cosell("statement", "--period", period, "--format", "csv", "--ledger", ledger).stdout
+    return [r for r in csv.DictReader(io.StringIO(text)) if r["kind"] == "adjustment"]
+
+
+def test_discard_lets_an_earlier_period_run_first_and_its_adjustment_pays_again_once(work, ledger):
+    proposed = ok("adjust", "propose", "--partner", "P001", "--amount", "75", "--reason", "late receipt", "--by", "ann",
+                  "--period", "2026-Q3", "--json", "--ledger", ledger)  # fmt: skip
+    adjustment = json.loads(proposed.stdout)["id"]
+    ok("adjust", "approve", adjustment, "--by", "bob", "--ledger", ledger)
+    run(ledger)  # 2026-Q3, the program's period: a new user's first run
+    assert len(adjustment_lines(ledger, "2026-Q3")) == 1
+    refused = cosell(
+        "run",
+        "--program",
+        "program.yaml",
+        "--input",
+        "data",
+        "--output",
+        "out",
+        "--ledger",
+        ledger,
+        "--period",
+        "2026-Q2",
+    )
+    assert refused.exit_code == 2 and "older than 2026-Q3" in refused.output
+
+    done = ok(
+        "discard",
+        "--period",
+        "2026-Q3",
+        "--reason",
+        "backfill 2026-Q2 first",
+        "--by",
+        "ann",
+        "--ledger",
+        ledger,
+    )
+    assert (
+        "discarded 2026-Q3 (run 1)" in done.stdout
+        and f"adjustment(s) {adjustment} approved again" in done.stdout
+    )
+    (listed,) = json.loads(ok("adjust", "list", "--format", "json", "--ledger", ledger).stdout)
+    assert (listed["state"], listed["applied_period"]) == ("approved", None)
+    assert cosell("statement", "--period", "2026-Q3", "--ledger", ledger).exit_code == 2
+    assert runs_json(ledger)[0]["discarded"] is True
+
+    run(ledger, "--period", "2026-Q2")
+    assert adjustment_lines(ledger, "2026-Q2") == []  # it belongs to 2026-Q3
+    run(ledger, "--period", "2026-Q3")
+    (line,) = adjustment_lines(ledger, "2026-Q3")
+    assert line["amount"] == "75.00" and "late receipt" in line["explanation"]
+
+
+def test_discard_refuses_a_closed_period_and_one_that_is_not_the_latest(work, ledger):
+    run(ledger)
+    run(ledger, "--period", "2026-Q4")
+    earlier = cosell("discard", "--period", "2026-Q3", "--reason", "r", "--by", "ann", "--ledger", ledger)
+    assert earlier.exit_code == 2 and "2026-Q3 is not the ledger's latest period (2026-Q4)" in earlier.output
+    ok("close", "--period", "2026-Q4", "--ledger", ledger)
+    closed = cosell("discard", "--period", "2026-Q4", "--reason", "r", "--by", "ann", "--ledger", ledger)
+    assert closed.exit_code == 2 and "closed period is never rewritten, nor discarded" in closed.output
+    empty = cosell("discard", "--period", "2026-Q4", "--reason", " ", "--by", "ann", "--ledger", ledger)
+    assert empty.exit_code == 2 and "--reason" in empty.output
+    assert (
+        len(
+            cosell(
+                "statement", "--period", "2026-Q3", "--format", "csv", "--ledger", ledger
+            ).stdout.splitlines()
+        )
+        > 1
+    )
+    assert cosell("statement", "--period", "2026-Q4", "--format", "csv", "--ledger", ledger).exit_code == 0
+    assert not any(r["discarded"] for r in runs_json(ledger))
+
+
+def test_the_audit_lists_lines_tier_decisions_adjustment_events_and_discards_with_run_and_program_digest(
+    work, ledger
+):
+    proposed = ok("adjust", "propose", "--partner", "P002", "--amount", "1000.50", "--reason", "booth rebate",
+                  "--by", "ann", "--json", "--ledger", ledger)  # fmt: skip
+    ok("adjust", "approve", json.loads(proposed.stdout)["id"], "--by", "bob", "--ledger", ledger)
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    run(ledger, "--period", "2026-Q4")
+    ok("discard", "--period", "2026-Q4", "--reason", "wrong export", "--by", "carol", "--ledger", ledger)
+    sha = hashlib.sha256((work / "program.yaml").read_bytes()).hexdigest()
+
+    rows = json.loads(
+        ok("audit", "--from", "2026-Q3", "--to", "2026-Q4", "--format", "json", "--ledger", ledger).stdout
+    )
+    lines = [r for r in rows if r["record"] == "line"]
+    statement = cosell("statement", "--period", "2026-Q3", "--format", "csv", "--ledger", ledger).stdout
+    assert len(lines) == len(statement.splitlines()) - 1
+    assert {(r["period"], r["run_id"], r["program_sha256"]) for r in lines} == {("2026-Q3", 1, sha)}
+    tiers = [r for r in rows if r["record"] == "tier"]
+    assert len(tiers) == 6 and all(r["run_id"] == 1 and r["text"] for r in tiers)
+    events = [(r["kind"], r["by"], r["run_id"]) for r in rows if r["record"] == "adjustment"]
+    assert events == [("proposed", "ann", None), ("approved", "bob", None), ("applied", None, 1)]
+    discards = [r for r in rows if r["record"] == "discard"]
+    assert discards and {(r["period"], r["run_id"], r["by"], r["program_sha256"]) for r in discards} == {
+        ("2026-Q4", 2, "carol", sha)
+    }
+    assert all("wrong export" in r["text"] for r in discards)
+
+    ok(
+        "audit",
+        "--from",
+        "2026-Q3",
+        "--to",
+        "2026-Q4",
+        "--format",
+        "csv",
+        "--ledger",
+        ledger,
+        "-o",
+        "audit.csv",
+    )
+    with open(work / "audit.csv", newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(rows) and table[0]["program_sha256"] == sha
+    only_q4 = json.loads(
+        ok("audit", "--from", "2026-Q4", "--to", "2026-Q4", "--format", "json", "--ledger", ledger).stdout
+    )
+    assert {r["record"] for r in only_q4} == {"discard"}
+    backwards = cosell("audit", "--from", "2026-Q4", "--to", "2026-Q3", "--ledger", ledger)
+    assert backwards.exit_code == 2 and "comes after" in backwards.output

@@ -45,6 +45,7 @@ from .results import (
     frozen_mapping,
     paid_adjustments,
 )
+from .report import facts as report_facts
 from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
 
@@ -476,7 +477,9 @@ def _store(
         projections=computation.projections,
         writes=changes,
         generation=generation,
-        statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
+        statement=report_facts.with_report(
+            statement_facts.encode(statement_facts.run_record(computation, plugins)), computation, plugins
+        ),
         adjustments=paid_adjustments(lines),
     )
 

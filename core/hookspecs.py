@@ -193,3 +193,23 @@ def cosell_statement_sections(
     title, figures, a table, pending items, the lines of the plugin's kinds). The run records them in
     the ledger, and every statement format shows them the same way, from the ledger alone.
     ``earlier_lines`` are the partner's lines of earlier periods."""
+
+
+# The report hook (appended here, after the statement hooks)
+if TYPE_CHECKING:
+    from .report.facts import ReportFacts
+
+
+@hookspec
+def cosell_report_facts(
+    partner: PartnerFacts,
+    standing: PartnerStanding,
+    lines: Sequence[PayoutLine],
+    context: RunContext,
+) -> ReportFacts | None:
+    """Called once per partner when a run stores its results: return what this plugin knows of the
+    partner's period for the program report (``cosell.report.ReportFacts``: won revenue and margin,
+    sourced pipeline, deals won and lost, days to win, quota attainment, deals a guardrail withheld
+    or floored, market-development funds per campaign), leaving None what is not its to give. The run
+    records the answers in the ledger; ``cosell report`` reads them from there. Two plugins giving the
+    same field is an error naming the second."""

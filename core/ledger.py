@@ -1370,6 +1370,38 @@ class Ledger:
             for r in rows
         ]
 
+    # -- the program report (``cosell report``) -----------------------------------------------------
+
+    def report_line_totals(self, periods: Sequence[str]) -> list[tuple[str, str, str, int]]:
+        """(period, partner id, kind, Σ cents) of the periods' lines, summed by the database."""
+        ln = lines_table
+        query = (
+            sa.select(ln.c.period, ln.c.partner_id, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            .where(ln.c.period.in_(list(periods)))
+            .group_by(ln.c.period, ln.c.partner_id, ln.c.kind)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+
+    def report_standings(self, periods: Sequence[str]) -> list[tuple[str, str, str, Decimal, str, str]]:
+        """(period, partner id, partner name, score, eligible tier, assigned tier) of the periods'
+        standings, in each period's order."""
+        st = standings_table
+        query = (
+            sa.select(st.c.period, st.c.partner_id, st.c.partner_name, st.c.score, st.c.eligible, st.c.assigned)
+            .where(st.c.period.in_(list(periods)))
+            .order_by(st.c.period, st.c.seq)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in conn.execute(query)]
+
+    def statement_run_texts(self, periods: Sequence[str]) -> dict[str, str]:
+        """The program-wide statement record (JSON text) of each period that has one."""
+        sr = statement_runs_table
+        with self._read() as conn:
+            rows = conn.execute(sa.select(sr.c.period, sr.c.data).where(sr.c.period.in_(list(periods))))
+            return {r.period: r.data for r in rows}
+
     # -- CRM snapshot and sync cursors ---------------------------------------------------------------
 
     def snapshot_upsert(

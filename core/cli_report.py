@@ -27,7 +27,9 @@ def report(
         str | None,
         typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
     ] = None,
-    format: Annotated[str, typer.Option("--format", help="html (one self-contained page), json or csv.")] = "html",
+    format: Annotated[
+        str, typer.Option("--format", help="html (one self-contained page), json or csv.")
+    ] = "html",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -43,7 +45,9 @@ def report(
     kinds = {name: kind for name, (_, kind) in Plugins().line_kinds().items()}
     with Ledger.connect(ledger, create=False) as book:
         if not book.exists:
-            raise ConfigError(f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger")
+            raise ConfigError(
+                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
         document = build(book, the_period, periods, kinds)
     text = render(document, format)
     if output is None:

@@ -33,6 +33,7 @@ from .periods import Period
 from .pluginmanager import Plugins, guarded
 from .program import LoadedProgram, Program
 from .records import Involvement, RecordSet
+from .report import facts as report_facts
 from .results import (
     History,
     LineKind,
@@ -45,7 +46,6 @@ from .results import (
     frozen_mapping,
     paid_adjustments,
 )
-from .report import facts as report_facts
 from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
 

@@ -118,13 +118,17 @@ def mdf_against_pipeline(campaigns: Sequence[Mapping[str, Any]]) -> str:
     figure, axes = plt.subplots(figsize=(6, 3))
     names = [c["campaign"] for c in campaigns]
     positions = list(range(len(names)))
-    axes.bar([x - 0.2 for x in positions], [_number(c["funded"]) for c in campaigns], width=0.4, label="MDF funded")
+    axes.bar(
+        [x - 0.2 for x in positions], [_number(c["funded"]) for c in campaigns], width=0.4, label="MDF funded"
+    )
     axes.bar([x + 0.2 for x in positions], [_number(c["pipeline"]) for c in campaigns], width=0.4,
              label="pipeline brought")  # fmt: skip
     axes.set_xticks(positions, names, rotation=30, ha="right")
     axes.set_title("MDF funded against the pipeline it brought, per campaign")
     if not names:
-        axes.text(0.5, 0.5, "no MDF funded in these periods", ha="center", va="center", transform=axes.transAxes)
+        axes.text(
+            0.5, 0.5, "no MDF funded in these periods", ha="center", va="center", transform=axes.transAxes
+        )
     axes.legend(fontsize=7, frameon=False)
     return _svg(plt, figure)
 

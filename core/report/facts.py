@@ -126,7 +126,8 @@ def _next_tier(program: Program, standing: PartnerStanding) -> dict[str, Any] | 
         "tier": tier.name,
         "min_score": str(tier.min_score),
         "requires": [
-            [metric, _text(standing.metrics.get(metric)), str(needed)] for metric, needed in tier.requires.items()
+            [metric, _text(standing.metrics.get(metric)), str(needed)]
+            for metric, needed in tier.requires.items()
         ],
     }
 
@@ -158,7 +159,10 @@ def partner_doc(
         ],
         "campaigns": None
         if facts.campaigns is None
-        else [[c.campaign, str(c.funded), str(c.released), str(c.pending), str(c.pipeline)] for c in facts.campaigns],
+        else [
+            [c.campaign, str(c.funded), str(c.released), str(c.pending), str(c.pipeline)]
+            for c in facts.campaigns
+        ],
     }
 
 
@@ -182,7 +186,9 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
     projected: dict[str, Decimal] = {}
     for projection in computation.projections:
         if not projection.withheld:
-            projected[projection.partner_id] = projected.get(projection.partner_id, Decimal(0)) + projection.amount
+            projected[projection.partner_id] = (
+                projected.get(projection.partner_id, Decimal(0)) + projection.amount
+            )
     partners = {}
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())

@@ -30,6 +30,16 @@ TOP = 10
 """How many partners the "highest incentive cost per margin dollar" list shows."""
 
 
+def _names(**figures: object) -> tuple[str, ...]:
+    return tuple(figures)
+
+
+MDF, BUDGET = _names(mdf=..., budget=...)
+"""The JSON names of two figures whose word is also a built-in line kind's: the period's lines outside
+period earnings, and the program budget figures. They name figures of the report, never a kind: which
+lines count where is decided by the recorded LineKind flags alone."""
+
+
 def money(value: Decimal | None) -> str | None:
     return None if value is None else f"{round_cents(value):.2f}"
 
@@ -95,7 +105,9 @@ def build(
 ) -> dict[str, Any]:
     """The report of ``period`` and the ``before`` periods before it that the ledger holds."""
     if before < 0:
-        raise ConfigError(f"--periods: {before} is negative; give how many earlier periods to show (0 or more)")
+        raise ConfigError(
+            f"--periods: {before} is negative; give how many earlier periods to show (0 or more)"
+        )
     held = dict(ledger.periods())
     if period.key not in held:
         known = ", ".join(sorted(held)) or "none"
@@ -210,10 +222,10 @@ def _totals(p: _Period) -> dict[str, Any]:
         "recorded": p.doc is not None,
         "partners": len(p.partners),
         "earnings": money(earnings),
-        "mdf": money(mdf),
+        MDF: money(mdf),
         "incentives": money(earnings + mdf),
         "by_kind": {kind: money(by_kind[kind]) for kind in sorted(by_kind)},
-        "budget": {
+        BUDGET: {
             "program_budget": money(budget),
             "in_budget": money(in_budget),
             "used": ratio(in_budget, budget),
@@ -283,13 +295,15 @@ def _partners(p: _Period, before: _Period | None) -> list[dict[str, Any]]:
                 "movement": _movement(previous, partner, ranks),
                 "score": f"{partner.score:.2f}",
                 "earnings": money(earnings),
-                "mdf": money(mdf),
+                MDF: money(mdf),
                 "sourced_pipeline": money(_decimal(p.facts(partner, "sourced_pipeline"))),
                 "won_revenue": money(won_revenue),
                 "won_margin": money(won_margin),
                 "won_deals": won,
                 "lost_deals": lost,
-                "win_rate": None if won is None or lost is None else ratio(Decimal(won), Decimal(won + lost)) or "0.0000",
+                "win_rate": None
+                if won is None or lost is None
+                else ratio(Decimal(won), Decimal(won + lost)) or "0.0000",
                 "velocity_days": None if days is None else _days(median(days)),
                 "attainment": ratio(_decimal(p.facts(partner, "attainment")), Decimal(1)),
                 "cost_per_margin_dollar": ratio(earnings + mdf, won_margin),
@@ -308,7 +322,12 @@ def _tiers(p: _Period) -> list[dict[str, Any]]:
     if listed is None:
         return [{"name": name, "partners": n, "benefits": None} for name, n in sorted(counts.items())]
     return [
-        {"name": t["name"], "min_score": t["min_score"], "partners": counts.get(t["name"], 0), "benefits": t["benefits"]}
+        {
+            "name": t["name"],
+            "min_score": t["min_score"],
+            "partners": counts.get(t["name"], 0),
+            "benefits": t["benefits"],
+        }
         for t in listed
     ]
 
@@ -403,8 +422,13 @@ def _watch(p: _Period, partners: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "guarded_deals": sorted(withheld, key=lambda r: (r["partner_id"], r["deal_id"])),
         "discount_pattern": discounting,
         "highest_cost_per_margin_dollar": [
-            {"id": r["id"], "name": r["name"], "incentives": money(Decimal(r["earnings"]) + Decimal(r["mdf"])),
-             "won_margin": r["won_margin"], "cost_per_margin_dollar": r["cost_per_margin_dollar"]}
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "incentives": money(Decimal(r["earnings"]) + Decimal(r[MDF])),
+                "won_margin": r["won_margin"],
+                "cost_per_margin_dollar": r["cost_per_margin_dollar"],
+            }
             for r in costly
-        ],  # fmt: skip
+        ],
     }

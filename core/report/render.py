@@ -14,6 +14,7 @@ from typing import Any
 
 from ..textsafe import spreadsheet_cell
 from . import charts
+from .model import BUDGET, MDF
 
 FORMATS = ("html", "json", "csv")
 NOT_RECORDED = "not recorded"
@@ -37,8 +38,12 @@ def _flat(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
         for key, inner in value.items():
             yield from _flat(f"{prefix}.{key}" if prefix else str(key), inner)
     elif isinstance(value, list):
-        yield prefix, "; ".join(
-            " ".join(f"{v}" for v in item.values()) if isinstance(item, Mapping) else f"{item}" for item in value
+        yield (
+            prefix,
+            "; ".join(
+                " ".join(f"{v}" for v in item.values()) if isinstance(item, Mapping) else f"{item}"
+                for item in value
+            ),
         )
     else:
         yield prefix, value
@@ -64,7 +69,13 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str, An
         for i, row in enumerate(rows):
             key = row.get("id") or row.get("partner_id") or str(i)
             for figure, value in _flat("", row):
-                yield period, f"watch:{name}", f"{key}" if "deal_id" not in row else f"{key}/{row['deal_id']}", figure, value
+                yield (
+                    period,
+                    f"watch:{name}",
+                    f"{key}" if "deal_id" not in row else f"{key}/{row['deal_id']}",
+                    figure,
+                    value,
+                )
 
 
 def as_csv(report: Mapping[str, Any]) -> str:
@@ -196,7 +207,7 @@ def _card(label: str, value: str, sub: str = "") -> str:
 def _headline(report: Mapping[str, Any]) -> str:
     t = report["totals"]
     r = t["recorded"]
-    budget = t["budget"]
+    budget = t[BUDGET]
     trend = report["trend"]
     cost_trend = " → ".join(_percent(x["cost_of_revenue"], x["recorded"]) for x in trend)
     kinds = ", ".join(f"{escape(k)} {_money(v, r)}" for k, v in t["by_kind"].items()) or "no lines"
@@ -207,21 +218,40 @@ def _headline(report: Mapping[str, Any]) -> str:
         else "no program budget"
     )
     cards = [
-        _card("Total incentives", _money(t["incentives"], r), f"earnings {_money(t['earnings'], r)} + MDF {_money(t['mdf'], r)}"),
+        _card(
+            "Total incentives",
+            _money(t["incentives"], r),
+            f"earnings {_money(t['earnings'], r)} + MDF {_money(t[MDF], r)}",
+        ),
         _card("Against the budget", _percent(budget["used"], r), budget_sub),
         _card("Cost / won revenue", _percent(t["cost_of_revenue"], r), f"trend {cost_trend}"),
-        _card("Cost / won gross margin", _percent(t["cost_of_margin"], r),
-              f"margin known on {_money(t['margin_known_revenue'], r)} of revenue"),  # fmt: skip
+        _card(
+            "Cost / won gross margin",
+            _percent(t["cost_of_margin"], r),
+            f"margin known on {_money(t['margin_known_revenue'], r)} of revenue",
+        ),
         _card("Partner-sourced pipeline", _money(t["sourced_pipeline"], r)),
         _card("Won revenue", _money(t["won_revenue"], r), f"gross margin {_money(t['won_margin'], r)}"),
-        _card("Joint win rate", _percent(t["joint_win_rate"], r),
-              f"{_plain(t['won_deals'], r)} won, {_plain(t['lost_deals'], r)} lost"),  # fmt: skip
-        _card("Median velocity", _plain(t["median_velocity_days"], r) + (" days" if t["median_velocity_days"] else ""),
-              "created to won"),  # fmt: skip
-        _card("MDF funded", _money(t["mdf_funded"], r),
-              f"released {_money(t['mdf_released'], r)}, pending {_money(t['mdf_pending'], r)}"),  # fmt: skip
-        _card("Pipeline per MDF dollar", _plain(t["pipeline_per_mdf_dollar"], r),
-              f"campaign pipeline {_money(t['campaign_pipeline'], r)}"),  # fmt: skip
+        _card(
+            "Joint win rate",
+            _percent(t["joint_win_rate"], r),
+            f"{_plain(t['won_deals'], r)} won, {_plain(t['lost_deals'], r)} lost",
+        ),
+        _card(
+            "Median velocity",
+            _plain(t["median_velocity_days"], r) + (" days" if t["median_velocity_days"] else ""),
+            "created to won",
+        ),
+        _card(
+            "MDF funded",
+            _money(t["mdf_funded"], r),
+            f"released {_money(t['mdf_released'], r)}, pending {_money(t['mdf_pending'], r)}",
+        ),
+        _card(
+            "Pipeline per MDF dollar",
+            _plain(t["pipeline_per_mdf_dollar"], r),
+            f"campaign pipeline {_money(t['campaign_pipeline'], r)}",
+        ),
     ]
     return f'<div class="cards">{"".join(cards)}</div><p class="meta">By kind: {kinds}.</p>'
 
@@ -230,12 +260,18 @@ def _table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], *,
            table_id: str = "") -> str:  # fmt: skip
     """``columns``: (title, css class); ``rows``: cells already escaped (a cell may be a ``<td ...>``)."""
     heads = "".join(
-        f'<th class="{cls}">' + (f'<button type="button">{escape(title)}</button>' if sortable else escape(title)) + "</th>"
+        f'<th class="{cls}">'
+        + (f'<button type="button">{escape(title)}</button>' if sortable else escape(title))
+        + "</th>"
         for title, cls in columns
     )
     body = "".join(
-        "<tr>" + "".join(c if c.startswith("<td") else f'<td class="{cls}">{c}</td>'
-                         for c, (_, cls) in zip(row, columns, strict=True)) + "</tr>"  # fmt: skip
+        "<tr>"
+        + "".join(
+            c if c.startswith("<td") else f'<td class="{cls}">{c}</td>'
+            for c, (_, cls) in zip(row, columns, strict=True)
+        )
+        + "</tr>"
         for row in rows
     )
     attributes = (' class="sortable"' if sortable else "") + (f' id="{table_id}"' if table_id else "")
@@ -251,7 +287,7 @@ def _trend(report: Mapping[str, Any]) -> str:
                ("Won revenue", "num"), ("Cost / revenue", "num"), ("Cost / margin", "num"),
                ("Sourced pipeline", "num"), ("Win rate", "num"), ("Median days", "num")]  # fmt: skip
     rows = [
-        [escape(t["period"]), escape(t["status"]), f"{t['partners']:,}", _money(t["earnings"], t["recorded"]), _money(t["mdf"], t["recorded"]),
+        [escape(t["period"]), escape(t["status"]), f"{t['partners']:,}", _money(t["earnings"], t["recorded"]), _money(t[MDF], t["recorded"]),
          _money(t["won_revenue"], t["recorded"]), _percent(t["cost_of_revenue"], t["recorded"]), _percent(t["cost_of_margin"], t["recorded"]),
          _money(t["sourced_pipeline"], t["recorded"]), _percent(t["joint_win_rate"], t["recorded"]), _plain(t["median_velocity_days"], t["recorded"])]
         for t in report["trend"]
@@ -265,19 +301,37 @@ def _partners(report: Mapping[str, Any]) -> str:
                ("Win rate", "num"), ("Velocity (days)", "num"), ("Quota attainment", "num"),
                ("Cost / margin $", "num")]  # fmt: skip
     rows = []
-    rec = report["recorded"]
-    money, percent, plain = (lambda v: _money(v, rec)), (lambda v: _percent(v, rec)), (lambda v: _plain(v, rec))
+    rec: bool = report["recorded"]
+
+    def money(v: str | None) -> str:
+        return _money(v, rec)
+
+    def percent(v: str | None) -> str:
+        return _percent(v, rec)
+
+    def plain(v: str | None) -> str:
+        return _plain(v, rec)
+
+    def attainment(v: str | None) -> str:
+        return percent(v) if v is not None or not rec else '<span class="muted">no quota</span>'
+
+    def cost(v: str | None) -> str:
+        return plain(v) if v is not None or not rec else "–"
+
     for r in report["partners"]:
         movement = r["movement"]
-        previous = f' <span class="muted">from {escape(r["previous_tier"])}</span>' if movement in ("promoted", "demoted") and r["previous_tier"] else ""
+        previous = (
+            f' <span class="muted">from {escape(r["previous_tier"])}</span>'
+            if movement in ("promoted", "demoted") and r["previous_tier"]
+            else ""
+        )
         rows.append([
             escape(r["id"]), escape(r["name"]), escape(r["tier"]),
             f'<td><span class="badge {escape(movement)}">{escape(movement)}</span>{previous}</td>',
-            _sorted_cell(r["score"], plain), _sorted_cell(r["earnings"], money), _sorted_cell(r["mdf"], money),
+            _sorted_cell(r["score"], plain), _sorted_cell(r["earnings"], money), _sorted_cell(r[MDF], money),
             _sorted_cell(r["sourced_pipeline"], money), _sorted_cell(r["won_revenue"], money),
             _sorted_cell(r["win_rate"], percent), _sorted_cell(r["velocity_days"], plain),
-            _sorted_cell(r["attainment"], lambda v: percent(v) if v is not None or not rec else '<span class="muted">no quota</span>'),
-            _sorted_cell(r["cost_per_margin_dollar"], lambda v: _plain(v) if v is not None else "–"),
+            _sorted_cell(r["attainment"], attainment), _sorted_cell(r["cost_per_margin_dollar"], cost),
         ])  # fmt: skip
     return _table(columns, rows, sortable=True, table_id="partners")
 
@@ -289,9 +343,12 @@ def _list(title: str, empty: str, columns: Sequence[tuple[str, str]], rows: Sequ
 
 def _watch(report: Mapping[str, Any]) -> str:
     w = report["watch"]
-    lacks = lambda r: "; ".join(  # noqa: E731
-        f"{escape(x['what'])} {_plain(x['value'])} of {escape(x['needed'])}" for x in r["lacks"]
-    )
+
+    def lacks(row: Mapping[str, Any]) -> str:
+        return "; ".join(
+            f"{escape(x['what'])} {_plain(x['value'])} of {escape(x['needed'])}" for x in row["lacks"]
+        )
+
     parts = [
         _list("In demotion grace", "No partner is held above the tier it is eligible for.",
               [("Partner", ""), ("Name", ""), ("Holds", ""), ("Eligible for", "")],
@@ -323,7 +380,9 @@ def _tiers(report: Mapping[str, Any]) -> str:
     rows = []
     for t in report["tiers"]:
         benefits = t.get("benefits")
-        shown = "; ".join(escape(b) for b in benefits) if benefits else '<span class="muted">none listed</span>'
+        shown = (
+            "; ".join(escape(b) for b in benefits) if benefits else '<span class="muted">none listed</span>'
+        )
         rows.append([escape(t["name"]), f"{t['partners']:,}", shown])
     return _table([("Tier", ""), ("Partners", "num"), ("Benefits beyond money", "")], rows)
 
@@ -337,7 +396,9 @@ def _charts(report: Mapping[str, Any]) -> str:
         charts.mdf_against_pipeline(report["campaigns"]),
         charts.cost_trend(trend),
     ]
-    return '<div class="charts">' + "".join(f'<figure class="chart">{svg}</figure>' for svg in drawn) + "</div>"
+    return (
+        '<div class="charts">' + "".join(f'<figure class="chart">{svg}</figure>' for svg in drawn) + "</div>"
+    )
 
 
 def as_html(report: Mapping[str, Any]) -> str:
@@ -357,7 +418,7 @@ def as_html(report: Mapping[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{program}: program report {escape(report['period'])}</title><style>{CSS}</style></head><body>"
         f'<header><div class="eyebrow">Program report · {escape(report["period"])} ({escape(report["status"])})</div>'
-        f"<h1>{program}</h1><div class=\"meta\">Periods shown: {periods}. Amounts in {currency}.</div>{notice}</header>"
+        f'<h1>{program}</h1><div class="meta">Periods shown: {periods}. Amounts in {currency}.</div>{notice}</header>'
         f"<h2>Headline</h2>{_headline(report)}"
         f"<h2>Trend</h2>{_trend(report)}"
         f"<h2>Charts</h2>{_charts(report)}"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
 from invoke import cosell
 from ledgers import execute
-from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
@@ -105,7 +106,9 @@ def _deal_figures(data: Path) -> dict[str, dict[str, Decimal]]:
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
-def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts(tmp_path, ledger_url, example):
+def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts(
+    tmp_path, ledger_url, example
+):
     folder = _run_two_periods(tmp_path, example, ledger_url)
     report = json.loads(_report(ledger_url, "json"))
     assert report["period"] == "2026-Q3" and report["periods"] == ["2026-Q2", "2026-Q3"]
@@ -113,7 +116,9 @@ def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts
     assert report["trend"][0]["status"] == "closed" and report["trend"][0]["recorded"] is True
 
     sums = _ledger_sums(ledger_url)
-    statements = json.loads(cosell("statement", "--period", "2026-Q3", "--format", "json", "--ledger", ledger_url).stdout)
+    statements = json.loads(
+        cosell("statement", "--period", "2026-Q3", "--format", "json", "--ledger", ledger_url).stdout
+    )
     with (folder / "out-q3" / "accounts.csv").open() as f:
         accounts = {row["id"]: row for row in csv.DictReader(f)}
 
@@ -138,7 +143,11 @@ def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts
     for statement in statements["partners"]:
         row, account = by_partner[statement["partner_id"]], accounts[statement["partner_id"]]
         assert row["earnings"] == statement["period_earnings"] == account["cosell_period_earnings"]
-        assert row["tier"] == statement["tier"] == account["cosell_tier"].removeprefix("Exited (was ").rstrip(")")
+        assert (
+            row["tier"]
+            == statement["tier"]
+            == account["cosell_tier"].removeprefix("Exited (was ").rstrip(")")
+        )
         assert row["score"] == statement["score"] == account["cosell_score"]
         mdf = sums.get(("2026-Q3", row["id"], "mdf"), 0)
         assert row["mdf"] == _money(mdf)
@@ -174,12 +183,29 @@ def test_the_csv_carries_the_numbers_of_the_json(tmp_path, sqlite_url):
     rows = list(csv.DictReader(_report(sqlite_url, "csv").splitlines()))
     cell = {(r["period"], r["scope"], r["id"], r["figure"]): r["value"] for r in rows}
     for t in report["trend"]:
-        for name in ("earnings", "mdf", "won_revenue", "won_margin", "sourced_pipeline", "joint_win_rate", "mdf_funded"):
+        for name in (
+            "earnings",
+            "mdf",
+            "won_revenue",
+            "won_margin",
+            "sourced_pipeline",
+            "joint_win_rate",
+            "mdf_funded",
+        ):
             assert cell[(t["period"], "program", "", name)] == (t[name] or "")
         for kind, amount in t["by_kind"].items():
             assert cell[(t["period"], "program", "", f"by_kind.{kind}")] == amount
     for p in report["partners"]:
-        for name in ("tier", "previous_tier", "score", "earnings", "mdf", "sourced_pipeline", "win_rate", "attainment"):
+        for name in (
+            "tier",
+            "previous_tier",
+            "score",
+            "earnings",
+            "mdf",
+            "sourced_pipeline",
+            "win_rate",
+            "attainment",
+        ):
             assert cell[("2026-Q3", "partner", p["id"], name)] == (p[name] or "")
     for c in report["campaigns"]:
         assert cell[("2026-Q3", "campaign", c["campaign"], "funded")] == c["funded"]
@@ -206,7 +232,10 @@ def test_mdf_per_campaign_exits_and_guardrails_reach_the_watch_lists(tmp_path, s
 def test_a_period_run_before_the_report_was_recorded_shows_not_recorded_never_zero(tmp_path, sqlite_url):
     _run_two_periods(tmp_path, "starter", sqlite_url)
     # What a run of an older cosell left: the statement record without the report's document.
-    execute(sqlite_url, "UPDATE cosell_statement_runs SET data = json_remove(data, '$.report') WHERE period = '2026-Q3'")
+    execute(
+        sqlite_url,
+        "UPDATE cosell_statement_runs SET data = json_remove(data, '$.report') WHERE period = '2026-Q3'",
+    )
     report = json.loads(_report(sqlite_url, "json"))
     totals = report["totals"]
     assert totals["recorded"] is False and report["trend"][0]["recorded"] is True

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke import cosell
-
 from test_cli_report import _run_two_periods
+
+from invoke import cosell
 
 CHROMIUM = Path(os.environ.get("COSELL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("COSELL_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -69,7 +69,9 @@ def test_the_page_shows_every_partner_and_the_charts_sorts_and_fetches_nothing(t
     page = tmp_path / "report.html"
     made = cosell("report", "--period", "2026-Q3", "--ledger", sqlite_url, "--format", "html", "-o", page)
     assert made.exit_code == 0, made.output
-    report = json.loads(cosell("report", "--period", "2026-Q3", "--ledger", sqlite_url, "--format", "json").stdout)
+    report = json.loads(
+        cosell("report", "--period", "2026-Q3", "--ledger", sqlite_url, "--format", "json").stdout
+    )
 
     browser.get(page.as_uri())
     assert browser.title.endswith("program report 2026-Q3")

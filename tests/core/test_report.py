@@ -29,7 +29,7 @@ PROGRAM = dict(
             "mdf_budget": 10000,
             "requires": {"won_revenue": 100000},
         },
-    ],  # fmt: skip
+    ],
     demotion_grace_periods=1,
     guardrails={"max_discount_pct": 25, "min_margin_pct": 30, "margin_floor_factor": "0.5"},
     mdf={"release_on_approval": "0.5", "release_pipeline_multiple": 2},

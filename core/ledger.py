@@ -1372,28 +1372,50 @@ class Ledger:
 
     # -- the program report (``cosell report``) -----------------------------------------------------
 
-    def report_line_totals(self, periods: Sequence[str]) -> list[tuple[str, str, str, int]]:
-        """(period, partner id, kind, Σ cents) of the periods' lines, summed by the database."""
+    def report_kind_totals(self, periods: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(period, kind, Σ cents) of the periods' lines, summed by the database."""
         ln = lines_table
         query = (
-            sa.select(ln.c.period, ln.c.partner_id, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            sa.select(ln.c.period, ln.c.kind, sa.func.sum(ln.c.amount_cents))
             .where(ln.c.period.in_(list(periods)))
-            .group_by(ln.c.period, ln.c.partner_id, ln.c.kind)
+            .group_by(ln.c.period, ln.c.kind)
         )
         with self._read() as conn:
-            return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
 
-    def report_standings(self, periods: Sequence[str]) -> list[tuple[str, str, str, Decimal, str, str]]:
-        """(period, partner id, partner name, score, eligible tier, assigned tier) of the periods'
-        standings, in each period's order."""
+    def report_tier_counts(self, periods: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(period, assigned tier, partners) of the periods' standings, counted by the database."""
         st = standings_table
         query = (
-            sa.select(st.c.period, st.c.partner_id, st.c.partner_name, st.c.score, st.c.eligible, st.c.assigned)
+            sa.select(st.c.period, st.c.assigned, sa.func.count())
             .where(st.c.period.in_(list(periods)))
-            .order_by(st.c.period, st.c.seq)
+            .group_by(st.c.period, st.c.assigned)
         )
         with self._read() as conn:
-            return [(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in conn.execute(query)]
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+
+    def report_partner_kinds(self, period: str) -> list[tuple[str, str, int]]:
+        """(partner id, kind, Σ cents) of the period's lines, summed by the database."""
+        ln = lines_table
+        query = (
+            sa.select(ln.c.partner_id, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            .where(ln.c.period == period)
+            .group_by(ln.c.partner_id, ln.c.kind)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+
+    def report_standings(self, period: str) -> list[tuple[str, str, str, str, str]]:
+        """(partner id, partner name, score text, eligible tier, assigned tier) of the period's standings,
+        in their order."""
+        st = standings_table
+        query = (
+            sa.select(st.c.partner_id, st.c.partner_name, st.c.score, st.c.eligible, st.c.assigned)
+            .where(st.c.period == period)
+            .order_by(st.c.seq)
+        )
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
 
     def statement_run_texts(self, periods: Sequence[str]) -> dict[str, str]:
         """The program-wide statement record (JSON text) of each period that has one."""

@@ -180,8 +180,16 @@ def tiers_doc(program: Program) -> list[dict[str, Any]]:
     ]
 
 
+FIELDS = (
+    "status", "exit_on", "previous", "projected", "next", "won_revenue", "won_margin", "margin_known_revenue",
+    "sourced_pipeline", "won_deals", "lost_deals", "days_to_win", "attainment", "guarded", "campaigns",
+)  # fmt: skip
+"""The per-partner facts, each kept as one column of the period's document (``partners.<field>``,
+aligned with ``partners.id``): a column parses far faster than one object per partner."""
+
+
 def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
-    """The period's report document: the tiers and every partner's facts."""
+    """The period's report document: the tiers, and every partner's facts by column."""
     context = computation.context
     projected: dict[str, Decimal] = {}
     for projection in computation.projections:
@@ -189,14 +197,15 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
             projected[projection.partner_id] = (
                 projected.get(projection.partner_id, Decimal(0)) + projection.amount
             )
-    partners = {}
+    columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())
         merged = merged_facts(plugins, facts, standing, lines, context)
-        partners[facts.id] = partner_doc(
-            merged, facts, standing, projected.get(facts.id, Decimal(0)), context.program
-        )
-    return {"version": VERSION, "tiers": tiers_doc(context.program), "partners": partners}
+        doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), context.program)
+        columns["id"].append(facts.id)
+        for name in FIELDS:
+            columns[name].append(doc[name])
+    return {"version": VERSION, "tiers": tiers_doc(context.program), "partners": columns}
 
 
 def with_report(
@@ -210,11 +219,10 @@ def with_report(
     return json.dumps(doc, sort_keys=True, separators=(",", ":")), partner_texts
 
 
-def recorded(run_text: str | None) -> dict[str, Any] | None:
-    """The report's document in a period's statement run record; None when the run recorded none."""
-    if run_text is None:
-        return None
-    found: Any = json.loads(run_text).get(REPORT_KEY)
+def recorded(run_doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report's document in a period's statement run record (parsed); None when the run recorded
+    none (it ran before cosell recorded the report's facts)."""
+    found: Any = run_doc.get(REPORT_KEY)
     return found if isinstance(found, dict) else None
 
 

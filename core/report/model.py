@@ -67,7 +67,7 @@ def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
 
 @dataclass
 class _Partner:
-    """One partner's figures for one period, as read."""
+    """One partner's figures for the report's period, as read."""
 
     id: str
     name: str
@@ -75,17 +75,26 @@ class _Partner:
     eligible: str
     assigned: str
     kinds: dict[str, Decimal] = field(default_factory=dict)
-    facts: Mapping[str, Any] | None = None
 
 
 @dataclass
 class _Period:
+    """One period as read: line totals by kind, tier counts, and the report's facts by column (None:
+    not recorded). ``partners`` is read for the report's period only."""
+
     key: str
     status: str
     kinds: Mapping[str, LineKind]
     program: Mapping[str, Any]
     doc: Mapping[str, Any] | None
-    partners: dict[str, _Partner]
+    by_kind: dict[str, Decimal] = field(default_factory=dict)
+    tier_counts: dict[str, int] = field(default_factory=dict)
+    partners: dict[str, _Partner] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.doc is not None:
+            self.rows = {pid: i for i, pid in enumerate(self.doc["partners"]["id"])}
 
     def earns(self, kind: str) -> bool:
         """Lines of ``kind`` count in period earnings (MDF does not); an undeclared kind counts."""
@@ -96,8 +105,14 @@ class _Period:
         declared = self.kinds.get(kind)
         return declared is None or declared.in_budget
 
+    def column(self, name: str) -> list[Any] | None:
+        """Every partner's recorded ``name`` (None when the period's run recorded none)."""
+        return None if self.doc is None else list(self.doc["partners"][name])
+
     def facts(self, partner: _Partner, name: str) -> Any:
-        return None if partner.facts is None else partner.facts.get(name)
+        """The partner's recorded ``name``; None when not recorded."""
+        row = self.rows.get(partner.id)
+        return None if self.doc is None or row is None else self.doc["partners"][name][row]
 
 
 def build(
@@ -115,12 +130,16 @@ def build(
             f"--period: the ledger holds no run of {period.key} (periods run: {known})",
             hint="run the period first with `cosell run`",
         )
-    earlier = sorted(key for key in held if key < period.key)[-before:] if before else []
-    keys = [*earlier, period.key]
+    earlier = sorted(key for key in held if key < period.key)
+    keys = [*(earlier[-before:] if before else []), period.key]
     periods = _read(ledger, keys, held, installed_kinds)
     shown = periods[-1]
     trend = [_totals(p) for p in periods]
-    partners = _partners(shown, periods[-2] if len(periods) > 1 else None)
+    previous: dict[str, str] = {}
+    if shown.doc is None and earlier:
+        # Not recorded with the run: the tier a partner came from is the one the period before assigned.
+        previous = {row[0]: row[4] for row in ledger.report_standings(earlier[-1])}
+    partners = _partners(shown, previous)
     return {
         "program": shown.program.get("program"),
         "currency": shown.program.get("currency"),
@@ -143,8 +162,7 @@ def build(
 def _read(
     ledger: Ledger, keys: Sequence[str], held: Mapping[str, str], installed_kinds: Mapping[str, LineKind]
 ) -> list[_Period]:
-    texts = ledger.statement_run_texts(keys)
-    programs = {key: json.loads(text) for key, text in texts.items()}
+    programs = {key: json.loads(text) for key, text in ledger.statement_run_texts(keys).items()}
     periods: dict[str, _Period] = {}
     latest_kinds = dict(installed_kinds)
     for key in sorted(programs):
@@ -152,19 +170,17 @@ def _read(
     for key in keys:
         program = programs.get(key, {})
         kinds = {k["name"]: LineKind(**k) for k in program.get("line_kinds", ())} or latest_kinds
-        periods[key] = _Period(key, held[key], kinds, program, recorded(texts.get(key)), {})
-    for key, pid, name, score, eligible, assigned in ledger.report_standings(keys):
-        p = periods[key]
-        p.partners[pid] = _Partner(pid, name, score, eligible, assigned)
-    for key, pid, kind, cents in ledger.report_line_totals(keys):
-        p = periods[key]
-        partner = p.partners.get(pid) or p.partners.setdefault(pid, _Partner(pid, "", ZERO, "", ""))
-        partner.kinds[kind] = partner.kinds.get(kind, ZERO) + Decimal(cents) / 100
-    for p in periods.values():
-        if p.doc is not None:
-            docs = p.doc.get("partners", {})
-            for pid, partner in p.partners.items():
-                partner.facts = docs.get(pid)
+        periods[key] = _Period(key, held[key], kinds, program, recorded(program))
+    for key, kind, cents in ledger.report_kind_totals(keys):
+        periods[key].by_kind[kind] = Decimal(cents) / 100
+    for key, tier, count in ledger.report_tier_counts(keys):
+        periods[key].tier_counts[tier] = count
+    shown = periods[keys[-1]]
+    for pid, name, score, eligible, assigned in ledger.report_standings(shown.key):
+        shown.partners[pid] = _Partner(pid, name, Decimal(score), eligible, assigned)
+    for pid, kind, cents in ledger.report_partner_kinds(shown.key):
+        partner = shown.partners.get(pid) or shown.partners.setdefault(pid, _Partner(pid, "", ZERO, "", ""))
+        partner.kinds[kind] = Decimal(cents) / 100
     return [periods[key] for key in keys]
 
 
@@ -180,23 +196,21 @@ def _mdf(p: _Period, partner: _Partner) -> Decimal:
 
 
 def _recorded_sum(p: _Period, name: str) -> Decimal | None:
-    if p.doc is None:
+    values = p.column(name)
+    if values is None:
         return None
-    return _sum(_decimal(p.facts(partner, name)) for partner in p.partners.values())
+    return _sum(None if v is None else Decimal(v) for v in values)
 
 
 def _campaign_rows(p: _Period) -> Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal]]:
-    for partner in p.partners.values():
-        for campaign, funded, released, pending, pipeline in p.facts(partner, "campaigns") or ():
+    for campaigns in p.column("campaigns") or ():
+        for campaign, funded, released, pending, pipeline in campaigns or ():
             yield campaign, Decimal(funded), Decimal(released), Decimal(pending), Decimal(pipeline)
 
 
 def _totals(p: _Period) -> dict[str, Any]:
     """A period's program-wide figures."""
-    by_kind: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for partner in p.partners.values():
-        for kind, amount in partner.kinds.items():
-            by_kind[kind] += amount
+    by_kind = p.by_kind
     earnings = sum((a for k, a in by_kind.items() if p.earns(k)), ZERO)
     mdf = sum((a for k, a in by_kind.items() if not p.earns(k)), ZERO)
     in_budget = sum((a for k, a in by_kind.items() if p.in_budget(k)), ZERO)
@@ -208,19 +222,15 @@ def _totals(p: _Period) -> dict[str, Any]:
     days: list[int] | None = None
     campaigns = None
     if p.doc is not None:
-        days = [d for partner in p.partners.values() for d in p.facts(partner, "days_to_win") or ()]
+        days = [d for ds in p.column("days_to_win") or () for d in ds or ()]
         campaigns = list(_campaign_rows(p))
     funded = None if campaigns is None else sum((c[1] for c in campaigns), ZERO)
     pipeline = None if campaigns is None else sum((c[4] for c in campaigns), ZERO)
-    tiers: dict[str, int] = defaultdict(int)
-    for partner in p.partners.values():
-        if partner.assigned:
-            tiers[partner.assigned] += 1
     return {
         "period": p.key,
         "status": p.status,
         "recorded": p.doc is not None,
-        "partners": len(p.partners),
+        "partners": sum(p.tier_counts.values()),
         "earnings": money(earnings),
         MDF: money(mdf),
         "incentives": money(earnings + mdf),
@@ -245,7 +255,7 @@ def _totals(p: _Period) -> dict[str, Any]:
         "mdf_pending": money(None if campaigns is None else sum((c[3] for c in campaigns), ZERO)),
         "campaign_pipeline": money(pipeline),
         "pipeline_per_mdf_dollar": ratio(pipeline, funded),
-        "tiers": dict(sorted(tiers.items())),
+        "tiers": dict(sorted(p.tier_counts.items())),
     }
 
 
@@ -270,16 +280,11 @@ def _movement(previous: str | None, partner: _Partner, ranks: Mapping[str, int])
     return "changed"
 
 
-def _partners(p: _Period, before: _Period | None) -> list[dict[str, Any]]:
+def _partners(p: _Period, previous_tiers: Mapping[str, str]) -> list[dict[str, Any]]:
     ranks = _ranks(p)
     rows = []
     for partner in sorted(p.partners.values(), key=lambda x: x.id):
-        facts = partner.facts
-        if facts is not None:
-            previous = facts.get("previous")
-        else:
-            earlier = before.partners.get(partner.id) if before is not None else None
-            previous = earlier.assigned if earlier is not None else None
+        previous = p.facts(partner, "previous") if p.doc is not None else previous_tiers.get(partner.id)
         earnings, mdf = _earnings(p, partner), _mdf(p, partner)
         won_revenue = _decimal(p.facts(partner, "won_revenue"))
         won_margin = _decimal(p.facts(partner, "won_margin"))

@@ -180,4 +180,4 @@ def test_a_plugin_may_give_what_the_built_in_rules_leave_out():
     loaded = program(**{k: v for k, v in PROGRAM.items() if k != "mdf"})
     plugins = Plugins(entry_points=False, extra={"funds": Funds()})
     doc = report_doc(compute_period(loaded, [partner("P1")], plugins=plugins), plugins)
-    assert doc["partners"]["P1"]["campaigns"] == []
+    assert doc["partners"]["id"] == ["P1"] and doc["partners"]["campaigns"] == [[]]

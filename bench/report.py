@@ -100,7 +100,7 @@ def _period(key: str, partners: int, rng: random.Random, kinds: Any) -> tuple[li
         "tiers": [
             {"name": t, "min_score": str(i * 35), "quota": "0", "mdf_budget": "0", "benefits": []}
             for i, t in enumerate(TIERS)
-        ],  # fmt: skip
+        ],
         "partners": {"id": list(docs), **{name: [doc[name] for doc in docs.values()] for name in FIELDS}},
     }
     return standings, lines, json.dumps(doc, sort_keys=True, separators=(",", ":"))

@@ -101,9 +101,11 @@ class _Period:
         declared = self.kinds.get(kind)
         return declared is None or declared.period_earnings
 
-    def in_budget(self, kind: str) -> bool:
+    def against_budget(self, kind: str) -> bool:
+        """Lines of ``kind`` count against the program budget: kinds inside it, and the adjustments
+        that scale them (an undeclared kind counts)."""
         declared = self.kinds.get(kind)
-        return declared is None or declared.in_budget
+        return declared is None or declared.in_budget or declared.adjustment
 
     def column(self, name: str) -> list[Any] | None:
         """Every partner's recorded ``name`` (None when the period's run recorded none)."""
@@ -213,7 +215,7 @@ def _totals(p: _Period) -> dict[str, Any]:
     by_kind = p.by_kind
     earnings = sum((a for k, a in by_kind.items() if p.earns(k)), ZERO)
     mdf = sum((a for k, a in by_kind.items() if not p.earns(k)), ZERO)
-    in_budget = sum((a for k, a in by_kind.items() if p.in_budget(k)), ZERO)
+    in_budget = sum((a for k, a in by_kind.items() if p.against_budget(k)), ZERO)
     budget = _decimal(p.program.get("program_budget"))
     won_revenue = _recorded_sum(p, "won_revenue")
     won_margin = _recorded_sum(p, "won_margin")

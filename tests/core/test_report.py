@@ -181,3 +181,18 @@ def test_a_plugin_may_give_what_the_built_in_rules_leave_out():
     plugins = Plugins(entry_points=False, extra={"funds": Funds()})
     doc = report_doc(compute_period(loaded, [partner("P1")], plugins=plugins), plugins)
     assert doc["partners"]["id"] == ["P1"] and doc["partners"]["campaigns"] == [[]]
+
+
+def test_names_from_the_crm_are_escaped_on_the_page_and_defused_in_the_csv(sqlite_url):
+    from cosell.report.render import render
+
+    names = [partner("P1", name="<script>alert(1)</script>"), partner("P2", name='=HYPERLINK("x")')]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(
+            program(**PROGRAM), names, [deal("D1", 1000, partners=["P1"], won_on="2026-07-02")], ledger=ledger
+        )
+        report = _report(ledger)
+    page = render(report, "html")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1  # the page's own sorting script, inline
+    assert "'=HYPERLINK" in render(report, "csv")

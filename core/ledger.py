@@ -1415,7 +1415,7 @@ class Ledger:
             .order_by(st.c.seq)
         )
         with self._read() as conn:
-            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
 
     def statement_run_texts(self, periods: Sequence[str]) -> dict[str, str]:
         """The program-wide statement record (JSON text) of each period that has one."""

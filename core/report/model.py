@@ -380,6 +380,7 @@ def _lacks(partner: _Partner, nxt: Mapping[str, Any]) -> tuple[bool, list[dict[s
 
 
 def _watch(p: _Period, partners: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    start = Period.parse(p.key).start.isoformat()
     rows = {row["id"]: row for row in partners}
     grace = [
         {"id": r["id"], "name": r["name"], "tier": r["tier"], "eligible_tier": r["eligible_tier"]}
@@ -395,9 +396,13 @@ def _watch(p: _Period, partners: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if is_near:
                 near.append({"id": partner.id, "name": partner.name, "tier": partner.assigned,
                              "next_tier": nxt["tier"], "lacks": lacks})  # fmt: skip
-        if p.facts(partner, "status") in ("exiting", "exited"):
-            pending = sum((Decimal(c[3]) for c in p.facts(partner, "campaigns") or ()), ZERO)
-            projected = Decimal(p.facts(partner, "projected") or "0")
+        status, exit_on = p.facts(partner, "status"), p.facts(partner, "exit_on")
+        pending = sum((Decimal(c[3]) for c in p.facts(partner, "campaigns") or ()), ZERO)
+        projected = Decimal(p.facts(partner, "projected") or "0")
+        # A partner that left before the period and is owed nothing has no place on the list.
+        if status in ("exiting", "exited") and (
+            status == "exiting" or (exit_on or "") >= start or pending + projected != 0
+        ):
             exiting.append({"id": partner.id, "name": partner.name, "status": p.facts(partner, "status"),
                             "exit_on": p.facts(partner, "exit_on"), "mdf_pending": money(pending),
                             "projected_commission": money(projected), "owed": money(pending + projected)})  # fmt: skip

@@ -113,9 +113,9 @@ header { border-bottom: 2px solid var(--ink); padding-bottom: 12px; }
 .card .value { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .sub { font-size: 12px; color: var(--muted); }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
-thead th { font-size: 11.5px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted);
-  border-bottom: 1.5px solid var(--ink); white-space: nowrap; }
+th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid var(--rule); vertical-align: top; }
+thead th { font-size: 11px; text-transform: uppercase; letter-spacing: 0.03em; color: var(--muted);
+  border-bottom: 1.5px solid var(--ink); vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .neg { color: var(--neg); }
 .wide { overflow-x: auto; }

@@ -196,3 +196,20 @@ def test_names_from_the_crm_are_escaped_on_the_page_and_defused_in_the_csv(sqlit
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("<script>") == 1  # the page's own sorting script, inline
     assert "'=HYPERLINK" in render(report, "csv")
+
+
+def test_exiting_partners_are_listed_with_what_is_still_owed_and_long_gone_ones_are_not(sqlite_url):
+    partners = [
+        partner("LEAVING", status="exiting", exit_on="2026-08-15"),
+        partner("GONE", status="exited", exit_on="2025-01-31"),
+        partner("STAYING"),
+    ]
+    deals = [deal("OPEN", 10000, partners=["LEAVING"], created_on="2026-07-02")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM, wind_down_days=60), partners, deals, ledger=ledger)
+        exiting = _report(ledger)["watch"]["exiting"]
+    # LEAVING is Registered (score 10): the open deal would pay 10,000 × 5 % = 500 if won.
+    assert exiting == [
+        {"id": "LEAVING", "name": "Partner LEAVING", "status": "exiting", "exit_on": "2026-08-15",
+         "mdf_pending": "0.00", "projected_commission": "500.00", "owed": "500.00"}
+    ]  # fmt: skip

@@ -34,7 +34,8 @@ from typing import Any
 from cosell.ledger import Ledger
 from cosell.periods import Period
 from cosell.pluginmanager import Plugins
-from cosell.report.facts import FIELDS, REPORT_KEY
+from cosell.report import CampaignFunds, ReportFacts
+from cosell.report.facts import FIELDS, REPORT_KEY, totals_doc
 from cosell.results import PartnerStanding, PayoutLine, Score, TierDecision
 from cosell.statements.facts import RunRecord, encode_run
 
@@ -93,6 +94,16 @@ def _period(key: str, partners: int, rng: random.Random, kinds: Any) -> tuple[li
             "guarded": guarded,
             "campaigns": campaigns,
         }
+    every = [
+        ReportFacts(
+            won_revenue=Decimal(d["won_revenue"]), won_margin=Decimal(d["won_margin"]),
+            margin_known_revenue=Decimal(d["margin_known_revenue"]), sourced_pipeline=Decimal(d["sourced_pipeline"]),
+            won_deals=d["won_deals"], lost_deals=d["lost_deals"], days_to_win=tuple(d["days_to_win"]),
+            campaigns=tuple(CampaignFunds(c[0], *(Decimal(v) for v in c[1:])) for c in d["campaigns"]),
+        )
+        for d in docs.values()
+    ]  # fmt: skip
+    totals = totals_doc(every)
     record = RunRecord("Bench Program", "USD", Decimal(50000), Decimal(40000000), tuple(kinds.values()))
     doc = json.loads(encode_run(record))
     doc[REPORT_KEY] = {
@@ -101,7 +112,10 @@ def _period(key: str, partners: int, rng: random.Random, kinds: Any) -> tuple[li
             {"name": t, "min_score": str(i * 35), "quota": "0", "mdf_budget": "0", "benefits": []}
             for i, t in enumerate(TIERS)
         ],
-        "partners": {"id": list(docs), **{name: [doc[name] for doc in docs.values()] for name in FIELDS}},
+        "totals": totals,
+        "partners": json.dumps(
+            {"id": list(docs), **{name: [doc[name] for doc in docs.values()] for name in FIELDS}}
+        ),
     }
     return standings, lines, json.dumps(doc, sort_keys=True, separators=(",", ":"))
 

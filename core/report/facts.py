@@ -198,14 +198,63 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
                 projected.get(projection.partner_id, Decimal(0)) + projection.amount
             )
     columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
+    every: list[ReportFacts] = []
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())
         merged = merged_facts(plugins, facts, standing, lines, context)
+        every.append(merged)
         doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), context.program)
         columns["id"].append(facts.id)
         for name in FIELDS:
             columns[name].append(doc[name])
-    return {"version": VERSION, "tiers": tiers_doc(context.program), "partners": columns}
+    return {
+        "version": VERSION,
+        "tiers": tiers_doc(context.program),
+        "totals": totals_doc(every),
+        # Kept as JSON text inside the document: a report reads the program-wide totals of every period
+        # it shows, and parses the partners of its own period only.
+        "partners": json.dumps(columns, separators=(",", ":")),
+    }
+
+
+def _total(values: Iterable[Decimal | int | None]) -> str | None:
+    """The sum as exact text; None when any partner's value is missing (a plugin did not give it)."""
+    total = Decimal(0)
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return str(total)
+
+
+def totals_doc(every: Sequence[ReportFacts]) -> dict[str, Any]:
+    """The period's program-wide facts: sums over the partners, the median days to win over every won
+    deal of every partner, and the MDF figures per campaign."""
+    days = [f.days_to_win for f in every]
+    campaigns: dict[str, list[Decimal]] = {}
+    for f in every:
+        for c in f.campaigns or ():
+            row = campaigns.setdefault(c.campaign, [Decimal(0)] * 4)
+            for i, value in enumerate((c.funded, c.released, c.pending, c.pipeline)):
+                row[i] += value
+    return {
+        **{
+            name: _total(getattr(f, name) for f in every)
+            for name in (
+                "won_revenue",
+                "won_margin",
+                "margin_known_revenue",
+                "sourced_pipeline",
+                "won_deals",
+                "lost_deals",
+            )
+        },
+        "median_days_to_win": None
+        if any(d is None for d in days)
+        else _text(median(d for ds in days if ds is not None for d in ds)),
+        "days_recorded": all(d is not None for d in days),
+        "campaigns": [[name, *(str(v) for v in row)] for name, row in sorted(campaigns.items())],
+    }
 
 
 def with_report(

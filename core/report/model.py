@@ -55,16 +55,6 @@ def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
-    """The sum, or None when any value is unknown."""
-    total = ZERO
-    for value in values:
-        if value is None:
-            return None
-        total += value
-    return total
-
-
 @dataclass
 class _Partner:
     """One partner's figures for the report's period, as read."""
@@ -90,11 +80,18 @@ class _Period:
     by_kind: dict[str, Decimal] = field(default_factory=dict)
     tier_counts: dict[str, int] = field(default_factory=dict)
     partners: dict[str, _Partner] = field(default_factory=dict)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def read_partners(self) -> None:
+        """Parse the partners' recorded facts (only the report's own period needs them)."""
         if self.doc is not None:
-            self.rows = {pid: i for i, pid in enumerate(self.doc["partners"]["id"])}
+            self.columns = json.loads(self.doc["partners"])
+            self.rows = {pid: i for i, pid in enumerate(self.columns["id"])}
+
+    def total(self, name: str) -> Any:
+        """The period's recorded program-wide ``name``; None when not recorded."""
+        return None if self.doc is None else self.doc["totals"][name]
 
     def earns(self, kind: str) -> bool:
         """Lines of ``kind`` count in period earnings (MDF does not); an undeclared kind counts."""
@@ -107,14 +104,10 @@ class _Period:
         declared = self.kinds.get(kind)
         return declared is None or declared.in_budget or declared.adjustment
 
-    def column(self, name: str) -> list[Any] | None:
-        """Every partner's recorded ``name`` (None when the period's run recorded none)."""
-        return None if self.doc is None else list(self.doc["partners"][name])
-
     def facts(self, partner: _Partner, name: str) -> Any:
         """The partner's recorded ``name``; None when not recorded."""
         row = self.rows.get(partner.id)
-        return None if self.doc is None or row is None else self.doc["partners"][name][row]
+        return None if row is None else self.columns[name][row]
 
 
 def build(
@@ -178,6 +171,7 @@ def _read(
     for key, tier, count in ledger.report_tier_counts(keys):
         periods[key].tier_counts[tier] = count
     shown = periods[keys[-1]]
+    shown.read_partners()
     for pid, name, score, eligible, assigned in ledger.report_standings(shown.key):
         shown.partners[pid] = _Partner(pid, name, Decimal(score), eligible, assigned)
     for pid, kind, cents in ledger.report_partner_kinds(shown.key):
@@ -197,17 +191,9 @@ def _mdf(p: _Period, partner: _Partner) -> Decimal:
     return sum((amount for kind, amount in partner.kinds.items() if not p.earns(kind)), ZERO)
 
 
-def _recorded_sum(p: _Period, name: str) -> Decimal | None:
-    values = p.column(name)
-    if values is None:
-        return None
-    return _sum(None if v is None else Decimal(v) for v in values)
-
-
 def _campaign_rows(p: _Period) -> Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal]]:
-    for campaigns in p.column("campaigns") or ():
-        for campaign, funded, released, pending, pipeline in campaigns or ():
-            yield campaign, Decimal(funded), Decimal(released), Decimal(pending), Decimal(pipeline)
+    for campaign, funded, released, pending, pipeline in p.total("campaigns") or ():
+        yield campaign, Decimal(funded), Decimal(released), Decimal(pending), Decimal(pipeline)
 
 
 def _totals(p: _Period) -> dict[str, Any]:
@@ -217,15 +203,11 @@ def _totals(p: _Period) -> dict[str, Any]:
     mdf = sum((a for k, a in by_kind.items() if not p.earns(k)), ZERO)
     in_budget = sum((a for k, a in by_kind.items() if p.against_budget(k)), ZERO)
     budget = _decimal(p.program.get("program_budget"))
-    won_revenue = _recorded_sum(p, "won_revenue")
-    won_margin = _recorded_sum(p, "won_margin")
-    won = _recorded_sum(p, "won_deals")
-    lost = _recorded_sum(p, "lost_deals")
-    days: list[int] | None = None
-    campaigns = None
-    if p.doc is not None:
-        days = [d for ds in p.column("days_to_win") or () for d in ds or ()]
-        campaigns = list(_campaign_rows(p))
+    won_revenue = _decimal(p.total("won_revenue"))
+    won_margin = _decimal(p.total("won_margin"))
+    won = _decimal(p.total("won_deals"))
+    lost = _decimal(p.total("lost_deals"))
+    campaigns = None if p.doc is None else list(_campaign_rows(p))
     funded = None if campaigns is None else sum((c[1] for c in campaigns), ZERO)
     pipeline = None if campaigns is None else sum((c[4] for c in campaigns), ZERO)
     return {
@@ -244,14 +226,14 @@ def _totals(p: _Period) -> dict[str, Any]:
         },
         "won_revenue": money(won_revenue),
         "won_margin": money(won_margin),
-        "margin_known_revenue": money(_recorded_sum(p, "margin_known_revenue")),
+        "margin_known_revenue": money(_decimal(p.total("margin_known_revenue"))),
         "cost_of_revenue": ratio(earnings + mdf, won_revenue),
         "cost_of_margin": ratio(earnings + mdf, won_margin),
-        "sourced_pipeline": money(_recorded_sum(p, "sourced_pipeline")),
+        "sourced_pipeline": money(_decimal(p.total("sourced_pipeline"))),
         "won_deals": None if won is None else int(won),
         "lost_deals": None if lost is None else int(lost),
         "joint_win_rate": ratio(won, None if won is None or lost is None else won + lost),
-        "median_velocity_days": None if days is None else _days(median(days)),
+        "median_velocity_days": _days(_decimal(p.total("median_days_to_win"))),
         "mdf_funded": money(funded),
         "mdf_released": money(mdf),
         "mdf_pending": money(None if campaigns is None else sum((c[3] for c in campaigns), ZERO)),

@@ -376,7 +376,10 @@ def cosell_report_facts(
     if context.program.mdf is None:
         return None
     period = context.period
-    summary = mdf_summary(lines, context.history.lines_of(partner.id), context.program.mdf.release_pipeline_multiple)
+    earlier = context.history.lines_of(partner.id)
+    if not partner.mdf_claims and not any(ln.kind == KIND for group in (lines, earlier) for ln in group):
+        return ReportFacts(campaigns=())  # the common case, kept fast: no claim, no MDF line
+    summary = mdf_summary(lines, earlier, context.program.mdf.release_pipeline_multiple)
     campaign_of = {c.claim_id: c.campaign for c in summary.claims}
     figures: dict[str, list[Decimal]] = {}  # campaign → funded, released, pending, pipeline
 

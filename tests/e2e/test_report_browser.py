@@ -17,14 +17,22 @@ from test_cli_report import _run_two_periods
 
 from invoke import cosell
 
-CHROMIUM = Path(os.environ.get("COSELL_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("COSELL_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+
+def _program(variable: str, name: str) -> str | None:
+    """The program ``variable`` names (when set), else ``name`` on the PATH or under /usr/bin."""
+    given = os.environ.get(variable)
+    if given:
+        return given if Path(given).exists() else None
+    return shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+
+
+CHROMIUM = _program("COSELL_TEST_CHROMIUM", "chromium")
+CHROMEDRIVER = _program("COSELL_TEST_CHROMEDRIVER", "chromedriver")
 
 
 def _browser_missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (path.exists() or shutil.which(path.name)):
-            return f"{path} is not installed (apt-get install chromium chromium-driver)"
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return "headless Chromium is not installed (apt-get install chromium chromium-driver)"
     return None
 
 
@@ -40,7 +48,7 @@ def browser() -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
-    options.binary_location = str(CHROMIUM if CHROMIUM.exists() else shutil.which(CHROMIUM.name))
+    options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--window-size=1366,900"):  # fmt: skip
         options.add_argument(argument)

@@ -215,3 +215,27 @@ def test_exiting_partners_are_listed_with_what_is_still_owed_and_long_gone_ones_
         {"id": "LEAVING", "name": "Partner LEAVING", "status": "exiting", "exit_on": "2026-08-15",
          "mdf_pending": "0.00", "projected_commission": "500.00", "owed": "500.00"}
     ]  # fmt: skip
+
+
+def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sqlite_url):
+    from cosell.program import Tier
+
+    if "benefits" not in Tier.model_fields:
+        pytest.skip("this program model has no tier benefits")
+    tiers = [
+        {"name": "Registered", "min_score": 0, "benefits": ["partner portal"]},
+        {
+            "name": "Silver",
+            "min_score": 40,
+            "benefits": ["early access to the roadmap", "deal desk within 24 h"],
+        },
+    ]
+    loaded = program(**{**PROGRAM, "tiers": tiers})
+    deals = [deal("D1", 60000, partners=["P1"], created_on="2026-07-02")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(loaded, [partner("P1"), partner("P2")], deals, ledger=ledger)
+        listed = _report(ledger)["tiers"]
+    assert [(t["name"], t["partners"], t["benefits"]) for t in listed] == [
+        ("Registered", 1, ["partner portal"]),
+        ("Silver", 1, ["early access to the roadmap", "deal desk within 24 h"]),
+    ]

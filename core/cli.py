@@ -899,6 +899,11 @@ def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
             target.command(name=name)(reports_errors(cast(Callable[..., Any], command)))
 
 
+from .cli_report import report as _report  # noqa: E402  (its own module: the command reads whole)
+
+app.command(name="report")(reports_errors(_report))
+
+
 def _command_names(target: typer.Typer) -> set[str]:
     commands = {
         (info.name or info.callback.__name__).replace("_", "-")

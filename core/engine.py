@@ -33,6 +33,7 @@ from .periods import Period
 from .pluginmanager import Plugins, guarded
 from .program import LoadedProgram, Program
 from .records import Involvement, RecordSet
+from .report import facts as report_facts
 from .results import (
     History,
     LineKind,
@@ -481,7 +482,9 @@ def _store(
         projections=computation.projections,
         writes=changes,
         generation=generation,
-        statement=statement_facts.encode(statement_facts.run_record(computation, plugins)),
+        statement=report_facts.with_report(
+            statement_facts.encode(statement_facts.run_record(computation, plugins)), computation, plugins
+        ),
         adjustments=paid_adjustments(lines),
         provenance=recorded,
     )

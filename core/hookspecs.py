@@ -213,3 +213,23 @@ def cosell_settlement(
     projected (owed only if something happens in time), or at risk (may be taken back), and the last day
     the rule can still earn the partner anything. ``lines`` are the partner's lines of the period; earlier
     ones are in ``context.history``. The run records the parts; ``cosell settlement`` shows them."""
+
+
+# The report hook (appended here, after the statement hooks)
+if TYPE_CHECKING:
+    from .report.facts import ReportFacts
+
+
+@hookspec
+def cosell_report_facts(
+    partner: PartnerFacts,
+    standing: PartnerStanding,
+    lines: Sequence[PayoutLine],
+    context: RunContext,
+) -> ReportFacts | None:
+    """Called once per partner when a run stores its results: return what this plugin knows of the
+    partner's period for the program report (``cosell.report.ReportFacts``: won revenue and margin,
+    sourced pipeline, deals won and lost, days to win, quota attainment, deals a guardrail withheld
+    or floored, market-development funds per campaign), leaving None what is not its to give. The run
+    records the answers in the ledger; ``cosell report`` reads them from there. Two plugins giving the
+    same field is an error naming the second."""

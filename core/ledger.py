@@ -1701,6 +1701,53 @@ class Ledger:
             rows = conn.execute(sa.select(sr.c.period, sr.c.data).where(sr.c.period.in_(list(periods)))).all()
         return {r.period: r.data for r in rows}
 
+    # -- the program report (``cosell report``) -----------------------------------------------------
+
+    def report_kind_totals(self, periods: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(period, kind, Σ cents) of the periods' lines, summed by the database."""
+        ln = lines_table
+        query = (
+            sa.select(ln.c.period, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            .where(ln.c.period.in_(list(periods)))
+            .group_by(ln.c.period, ln.c.kind)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+
+    def report_tier_counts(self, periods: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(period, assigned tier, partners) of the periods' standings, counted by the database."""
+        st = standings_table
+        query = (
+            sa.select(st.c.period, st.c.assigned, sa.func.count())
+            .where(st.c.period.in_(list(periods)))
+            .group_by(st.c.period, st.c.assigned)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+
+    def report_partner_kinds(self, period: str) -> list[tuple[str, str, int]]:
+        """(partner id, kind, Σ cents) of the period's lines, summed by the database."""
+        ln = lines_table
+        query = (
+            sa.select(ln.c.partner_id, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            .where(ln.c.period == period)
+            .group_by(ln.c.partner_id, ln.c.kind)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+
+    def report_standings(self, period: str) -> list[tuple[str, str, str, str, str]]:
+        """(partner id, partner name, score text, eligible tier, assigned tier) of the period's standings,
+        in their order."""
+        st = standings_table
+        query = (
+            sa.select(st.c.partner_id, st.c.partner_name, st.c.score, st.c.eligible, st.c.assigned)
+            .where(st.c.period == period)
+            .order_by(st.c.seq)
+        )
+        with self._read() as conn:
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
     # -- CRM snapshot and sync cursors ---------------------------------------------------------------
 
     def snapshot_upsert(

@@ -18,6 +18,7 @@ from cosell.money import round_cents, show, show_number, show_percent
 from cosell.periods import Period
 from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
+from cosell.report import GuardedDeal, ReportFacts
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine, Projection
 from cosell.settlement import OWED, PAID, PROJECTED, SettlementItem, SettlementPart
 
@@ -268,3 +269,34 @@ def _refunded_in_won_period(refunded_on: date | None, won_on: date, context: Run
         return False
     won_period = Period.containing(won_on, context.period.kind)
     return refunded_on in won_period and refunded_on <= won_on + timedelta(days=window)
+
+
+@hookimpl(tryfirst=True)
+def cosell_report_facts(
+    partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> ReportFacts | None:
+    """The period's commission lines the guardrails withheld (discount above the limit) or cut (margin
+    below the floor), with the deal's discount and margin."""
+    guard = context.program.guardrails
+    if guard is None:
+        return None
+    limit = guard.max_discount_pct
+    deals = {pd.deal.id: pd for pd in partner.deals}
+    guarded = []
+    for line in lines:
+        involvement = deals.get(line.deal_id or "")
+        if line.kind != KIND or involvement is None:
+            continue
+        deal = involvement.deal
+        if MARGIN_FLOOR in line.tags:
+            action = "floored"
+        elif line.withheld and limit is not None and deal.discount_pct is not None and deal.discount_pct > limit:
+            action = "withheld"
+        else:
+            continue
+        guarded.append(
+            GuardedDeal(
+                deal.id, deal.name, deal.amount * involvement.share, deal.discount_pct, deal.margin_pct, action
+            )
+        )
+    return ReportFacts(guarded=tuple(guarded))

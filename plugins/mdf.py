@@ -23,6 +23,7 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
 from cosell.periods import Period
+from cosell.report import CampaignFunds, ReportFacts
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine
 from cosell.settlement import OWED, PROJECTED, SettlementItem, SettlementPart
 from cosell.statements import SectionRow, StatementLine, StatementSection
@@ -395,3 +396,37 @@ def cosell_settlement(
             items.append(SettlementItem(PROJECTED, claim.rest, text))
     note = "unreleased MDF is paid in the period that holds the exit"
     return SettlementPart("Market-development funds", tuple(items), note)
+
+
+@hookimpl
+def cosell_report_facts(
+    partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+) -> ReportFacts | None:
+    """Per campaign: funded by the claims approved in the period, paid in the period, still pending at
+    its end, and the pipeline the partner's deals of the campaign brought in the period."""
+    if context.program.mdf is None:
+        return None
+    period = context.period
+    earlier = context.history.lines_of(partner.id)
+    if not partner.mdf_claims and not any(ln.kind == KIND for group in (lines, earlier) for ln in group):
+        return ReportFacts(campaigns=())  # the common case, kept fast: no claim, no MDF line
+    summary = mdf_summary(lines, earlier, context.program.mdf.release_pipeline_multiple)
+    campaign_of = {c.claim_id: c.campaign for c in summary.claims}
+    figures: dict[str, list[Decimal]] = {}  # campaign → funded, released, pending, pipeline
+
+    def of(campaign: str) -> list[Decimal]:
+        return figures.setdefault(campaign, [ZERO, ZERO, ZERO, ZERO])
+
+    for claim in summary.claims:
+        if claim.approved_in_period:
+            of(claim.campaign)[0] += claim.funded
+        if claim.status == "pending":
+            of(claim.campaign)[2] += claim.rest
+    for ln in summary.lines:
+        claim_id = _tag_value(ln.tags, "mdf_claim")
+        of(campaign_of.get(claim_id or "", _tag_value(ln.tags, "mdf_campaign") or ""))[1] += ln.amount
+    for pd in partner.deals:
+        campaign = pd.deal.campaign
+        if campaign and campaign in figures and pd.deal.created_on in period:
+            figures[campaign][3] += pd.deal.amount * pd.share
+    return ReportFacts(campaigns=tuple(CampaignFunds(c, *v) for c, v in sorted(figures.items())))

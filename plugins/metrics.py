@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
-from cosell.results import MetricDefinition
+from cosell.report import ReportFacts
+from cosell.results import MetricDefinition, PartnerStanding
 
 SOURCED_PIPELINE = "sourced_pipeline"
 QUALIFIED_OPPORTUNITIES = "qualified_opportunities"
@@ -86,3 +87,40 @@ def median(values: list[int]) -> Decimal | None:
     if len(ordered) % 2:
         return Decimal(ordered[mid])
     return (Decimal(ordered[mid - 1]) + Decimal(ordered[mid])) / 2
+
+
+@hookimpl(tryfirst=True)
+def cosell_report_facts(partner: PartnerFacts, standing: PartnerStanding, context: RunContext) -> ReportFacts:
+    """Won revenue and gross margin (where the deal's margin is known), sourced pipeline, deals won and
+    lost, days to win, and attainment of the tier's quota, over the period's dates as the metrics."""
+    start, end = context.period.start, context.period.end
+    won = lost = 0
+    revenue = margin = margin_known = ZERO
+    days: list[int] = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        closed = deal.closed_on
+        if closed is None or not start <= closed <= end:
+            continue
+        if deal.status == "won":
+            won += 1
+            part = deal.amount * involvement.share
+            revenue += part
+            days.append((closed - deal.created_on).days)
+            if deal.margin_pct is not None:
+                margin_known += part
+                margin += part * deal.margin_pct / 100
+        elif deal.status == "lost":
+            lost += 1
+    tier = context.program.tier(standing.tier.assigned)
+    quota = tier.quota if tier is not None else ZERO
+    return ReportFacts(
+        won_revenue=revenue,
+        won_margin=margin,
+        margin_known_revenue=margin_known,
+        sourced_pipeline=standing.metrics.get(SOURCED_PIPELINE),
+        won_deals=won,
+        lost_deals=lost,
+        days_to_win=tuple(days),
+        attainment=revenue / quota if quota > 0 else None,
+    )

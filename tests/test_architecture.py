@@ -267,6 +267,14 @@ BUILT_IN_KINDS = ("signing_bonus", "baseline", "commission", "accelerator", "mil
                   "budget")  # fmt: skip
 
 
+FIELD_NAMES_NOT_KINDS = {
+    # The program report's JSON must name two of its figures `mdf` and `budget` (its public format); they
+    # name figures, never a kind: which lines count where comes from the recorded LineKind flags.
+    ("core/report/model.py", 'MDF = "mdf"'),
+    ("core/report/model.py", 'BUDGET = "budget"'),
+}
+
+
 def test_no_built_in_kind_name_is_spelled_under_core():
     # Core asks a line kind's declared properties (LineKind) instead of comparing names: a rule's kind
     # is spelled only by the plugin that declares it.
@@ -277,6 +285,6 @@ def test_no_built_in_kind_name_is_spelled_under_core():
         f"{path.relative_to(ROOT)}:{number}: {text.strip()}"
         for path in sorted(core.rglob("*.py"))
         for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if pattern.search(text)
+        if pattern.search(text) and (str(path.relative_to(ROOT)), text.strip()) not in FIELD_NAMES_NOT_KINDS
     ]
     assert found == []

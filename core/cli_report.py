@@ -1,0 +1,57 @@
+"""``cosell report``: the program report for the quarterly review, from the ledger alone (docs/report.md).
+
+Registered on the command line by ``cosell.cli``; kept in its own module so the command reads whole."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import ConfigError
+from .ledger import Ledger
+from .periods import Period
+from .pluginmanager import Plugins
+from .report.model import build
+from .report.render import FORMATS, render
+
+
+def report(
+    period: Annotated[str, typer.Option("--period", help="The period the report is for, e.g. 2026-Q3.")],
+    periods: Annotated[
+        int, typer.Option("--periods", help="How many periods before it to show, when the ledger holds them.")
+    ] = 4,
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="html (one self-contained page), json or csv.")
+    ] = "html",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """The program report: incentives against budget and margin, pipeline, win rate, velocity, MDF,
+    every partner's tier and figures, the watch lists and the charts, for a period and those before it."""
+    try:
+        the_period = Period.parse(period)
+    except ValueError:
+        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)") from None
+    if format not in FORMATS:
+        raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
+    kinds = {name: kind for name, (_, kind) in Plugins().line_kinds().items()}
+    with Ledger.connect(ledger, create=False) as book:
+        if not book.exists:
+            raise ConfigError(
+                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+            )
+        document = build(book, the_period, periods, kinds)
+    text = render(document, format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)

@@ -1,0 +1,241 @@
+"""The program report's rules: what a run records for it (``cosell_report_facts``), tier movement,
+the watch lists, the figures per campaign."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from cosell import hookimpl
+from cosell.errors import PluginError
+from cosell.ledger import Ledger
+from cosell.periods import Period
+from cosell.pluginmanager import Plugins
+from cosell.report import ReportFacts
+from cosell.report.facts import report_doc
+from cosell.report.model import build
+from cosell.testing import compute_period, deal, mdf_claim, partner, program, run_program
+
+PROGRAM = dict(
+    scoring={"scale": 100, "metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}},
+    tiers=[
+        {"name": "Registered", "min_score": 0, "commission_rate": "0.05"},
+        {
+            "name": "Silver",
+            "min_score": 40,
+            "commission_rate": "0.10",
+            "quota": 50000,
+            "mdf_budget": 10000,
+            "requires": {"won_revenue": 100000},
+        },
+    ],
+    demotion_grace_periods=1,
+    guardrails={"max_discount_pct": 25, "min_margin_pct": 30, "margin_floor_factor": "0.5"},
+    mdf={"release_on_approval": "0.5", "release_pipeline_multiple": 2},
+)
+
+
+def _report(ledger: Ledger, period: str = "2026-Q3", before: int = 4) -> dict:
+    kinds = {name: kind for name, (_, kind) in Plugins().line_kinds().items()}
+    return build(ledger, Period.parse(period), before, kinds)
+
+
+def test_a_partner_within_ten_percent_of_the_next_tier_is_listed_with_what_it_lacks(sqlite_url):
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(
+            program(**PROGRAM),
+            [partner("NEAR"), partner("FAR")],
+            [
+                deal("D1", 37000, partners=["NEAR"], created_on="2026-07-02"),
+                deal("D2", 95000, partners=["NEAR"], created_on="2026-04-02", won_on="2026-08-01"),
+                deal("D3", 30000, partners=["FAR"], created_on="2026-07-02"),
+            ],
+            ledger=ledger,
+        )
+        near = _report(ledger)["watch"]["near_next_tier"]
+    # NEAR: score 37 (≥ 90 % of 40) and won revenue 95,000 (≥ 90 % of 100,000); FAR's score is 30.
+    assert [r["id"] for r in near] == ["NEAR"]
+    assert near[0]["next_tier"] == "Silver"
+    assert near[0]["lacks"] == [
+        {"what": "score", "value": "37.00", "needed": "40"},
+        {"what": "won_revenue", "value": "95000", "needed": "100000"},
+    ]
+
+
+def test_a_partner_kept_above_its_eligible_tier_is_in_grace_and_a_promotion_says_so(sqlite_url):
+    loaded = program(**PROGRAM)
+    with Ledger.connect(sqlite_url) as ledger:
+        q2 = [
+            deal("D1", 60000, partners=["DOWN"], created_on="2026-04-02"),
+            deal("D2", 120000, partners=["DOWN"], created_on="2026-04-02", won_on="2026-05-01"),
+        ]
+        run_program(loaded, [partner("DOWN"), partner("UP")], q2, ledger=ledger, period="2026-Q2")
+        q3 = [
+            *q2,
+            deal("D3", 60000, partners=["UP"], created_on="2026-07-02"),
+            deal("D4", 120000, partners=["UP"], created_on="2026-07-02", won_on="2026-08-01"),
+        ]
+        run_program(loaded, [partner("DOWN"), partner("UP")], q3, ledger=ledger, period="2026-Q3")
+        report = _report(ledger)
+    rows = {r["id"]: r for r in report["partners"]}
+    assert (rows["DOWN"]["tier"], rows["DOWN"]["eligible_tier"], rows["DOWN"]["movement"]) == (
+        "Silver", "Registered", "grace")  # fmt: skip
+    assert (rows["UP"]["previous_tier"], rows["UP"]["tier"], rows["UP"]["movement"]) == (
+        "Registered",
+        "Silver",
+        "promoted",
+    )
+    assert [r["id"] for r in report["watch"]["grace"]] == ["DOWN"]
+    # UP won 120,000 against the Silver quota of 50,000.
+    assert rows["UP"]["attainment"] == "2.4000"
+    assert report["totals"]["tiers"] == {"Silver": 2}
+    assert report["trend"][0]["tiers"] == {"Registered": 1, "Silver": 1}
+
+
+def test_guardrails_margin_and_mdf_per_campaign_are_recorded_by_the_run(sqlite_url):
+    deals = [
+        deal("WIDE", 10000, partners=["P1"], won_on="2026-07-10", discount_pct=40, margin_pct=50),
+        deal("THIN", 20000, partners=["P1"], won_on="2026-07-11", discount_pct=5, margin_pct=20),
+        deal("FAIR", 30000, partners=["P1"], won_on="2026-07-12", margin_pct=40),
+        deal("NOMARGIN", 40000, partners=["P1"], won_on="2026-07-13"),
+        deal("CAMP", 9000, partners=["P1"], created_on="2026-08-01", campaign="Summit"),
+    ]
+    claims = [mdf_claim("M1", "P1", "Summit", 4000, approved_on="2026-07-20")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM), [partner("P1")], deals, mdf_claims=claims, ledger=ledger)
+        report = _report(ledger)
+    p1 = report["partners"][0]
+    # margin where known: 10,000 × 50 % + 20,000 × 20 % + 30,000 × 40 % = 21,000, over 60,000 of revenue
+    assert (p1["won_revenue"], p1["won_margin"]) == ("100000.00", "21000.00")
+    assert report["totals"]["margin_known_revenue"] == "60000.00"
+    guarded = {g["deal_id"]: g for g in report["watch"]["guarded_deals"]}
+    assert (guarded["WIDE"]["action"], guarded["WIDE"]["discount_pct"]) == ("withheld", "40")
+    assert (guarded["THIN"]["action"], guarded["THIN"]["margin_pct"]) == ("floored", "20")
+    assert set(guarded) == {"WIDE", "THIN"}
+    assert report["watch"]["discount_pattern"] == [
+        {"id": "P1", "name": "Partner P1", "withheld": 1, "floored": 1, "mean_discount_pct": "22.5",
+         "max_discount_pct": "40"}
+    ]  # fmt: skip
+    # P1 is Silver (sourced 109,000, won 100,000): M1 is funded 4,000 of the 10,000 MDF budget.
+    campaigns = {c["campaign"]: c for c in report["campaigns"]}
+    assert (campaigns["Summit"]["funded"], campaigns["Summit"]["pipeline"]) == ("4000.00", "9000.00")
+
+
+def test_a_funded_campaign_gives_its_pipeline_per_mdf_dollar(sqlite_url):
+    deals = [
+        deal("BIG", 200000, partners=["P1"], created_on="2026-07-02"),
+        deal("WON", 150000, partners=["P1"], created_on="2026-04-02", won_on="2026-07-05"),
+        deal("CAMP", 9000, partners=["P1"], created_on="2026-08-01", campaign="Summit"),
+    ]
+    claims = [mdf_claim("M1", "P1", "Summit", 4000, approved_on="2026-07-20")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM), [partner("P1")], deals, mdf_claims=claims, ledger=ledger)
+        report = _report(ledger)
+    assert report["partners"][0]["tier"] == "Silver"
+    # funded 4,000, half paid on approval; the campaign's 9,000 reaches 2 × 4,000: the rest is released.
+    assert report["campaigns"] == [
+        {"campaign": "Summit", "funded": "4000.00", "released": "4000.00", "pending": "0.00",
+         "pipeline": "9000.00", "pipeline_per_mdf_dollar": "2.2500"}
+    ]  # fmt: skip
+    totals = report["totals"]
+    assert (totals["mdf"], totals["mdf_funded"], totals["pipeline_per_mdf_dollar"]) == (
+        "4000.00",
+        "4000.00",
+        "2.2500",
+    )
+    assert Decimal(totals["incentives"]) == Decimal(totals["earnings"]) + Decimal(totals["mdf"])
+
+
+class _Clash:
+    @hookimpl
+    def cosell_report_facts(self) -> ReportFacts:
+        return ReportFacts(won_revenue=Decimal(1))
+
+
+class _Wrong:
+    @hookimpl
+    def cosell_report_facts(self) -> dict[str, int]:
+        return {"won_revenue": 1}
+
+
+@pytest.mark.parametrize(
+    ("plugin", "message"),
+    [(_Clash(), "gave won_revenue, which plugin 'metrics' gives already"), (_Wrong(), "not a ReportFacts")],
+)
+def test_report_facts_a_plugin_gets_wrong_are_an_error_naming_it(plugin, message):
+    plugins = Plugins(entry_points=False, extra={"other": plugin})
+    computation = compute_period(program(**PROGRAM), [partner("P1")], plugins=plugins)
+    with pytest.raises(PluginError, match=message) as caught:
+        report_doc(computation, plugins)
+    assert caught.value.plugin == "other"
+
+
+def test_a_plugin_may_give_what_the_built_in_rules_leave_out():
+    class Funds:
+        @hookimpl
+        def cosell_report_facts(self) -> ReportFacts:
+            return ReportFacts(campaigns=())
+
+    loaded = program(**{k: v for k, v in PROGRAM.items() if k != "mdf"})
+    plugins = Plugins(entry_points=False, extra={"funds": Funds()})
+    doc = report_doc(compute_period(loaded, [partner("P1")], plugins=plugins), plugins)
+    columns = json.loads(doc["partners"])
+    assert columns["id"] == ["P1"] and columns["campaigns"] == [[]]
+
+
+def test_names_from_the_crm_are_escaped_on_the_page_and_defused_in_the_csv(sqlite_url):
+    from cosell.report.render import render
+
+    names = [partner("P1", name="<script>alert(1)</script>"), partner("P2", name='=HYPERLINK("x")')]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(
+            program(**PROGRAM), names, [deal("D1", 1000, partners=["P1"], won_on="2026-07-02")], ledger=ledger
+        )
+        report = _report(ledger)
+    page = render(report, "html")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1  # the page's own sorting script, inline
+    assert "'=HYPERLINK" in render(report, "csv")
+
+
+def test_exiting_partners_are_listed_with_what_is_still_owed_and_long_gone_ones_are_not(sqlite_url):
+    partners = [
+        partner("LEAVING", status="exiting", exit_on="2026-08-15"),
+        partner("GONE", status="exited", exit_on="2025-01-31"),
+        partner("STAYING"),
+    ]
+    deals = [deal("OPEN", 10000, partners=["LEAVING"], created_on="2026-07-02")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM, wind_down_days=60), partners, deals, ledger=ledger)
+        exiting = _report(ledger)["watch"]["exiting"]
+    # LEAVING is Registered (score 10): the open deal would pay 10,000 × 5 % = 500 if won.
+    assert exiting == [
+        {"id": "LEAVING", "name": "Partner LEAVING", "status": "exiting", "exit_on": "2026-08-15",
+         "mdf_pending": "0.00", "projected_commission": "500.00", "owed": "500.00"}
+    ]  # fmt: skip
+
+
+def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sqlite_url):
+    from cosell.program import Tier
+
+    if "benefits" not in Tier.model_fields:
+        pytest.skip("this program model has no tier benefits")
+    tiers = [
+        {"name": "Registered", "min_score": 0, "benefits": ["partner portal"]},
+        {
+            "name": "Silver",
+            "min_score": 40,
+            "benefits": ["early access to the roadmap", "deal desk within 24 h"],
+        },
+    ]
+    loaded = program(**{**PROGRAM, "tiers": tiers})
+    deals = [deal("D1", 60000, partners=["P1"], created_on="2026-07-02")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(loaded, [partner("P1"), partner("P2")], deals, ledger=ledger)
+        listed = _report(ledger)["tiers"]
+    assert [(t["name"], t["partners"], t["benefits"]) for t in listed] == [
+        ("Registered", 1, ["partner portal"]),
+        ("Silver", 1, ["early access to the roadmap", "deal desk within 24 h"]),
+    ]

@@ -25,7 +25,8 @@ NOT_RECORDED = "not recorded"
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    """One audited fact. ``record`` says what it is (``line``, ``tier``, ``adjustment``, ``discard``);
+    """One audited fact. ``record`` says what it is (``line``, ``tier``, ``adjustment``, ``tier_exception``,
+    ``discard``);
     ``kind`` what happened (a line's kind, the tier assigned, an adjustment's action); ``ref`` the id of
     the record it belongs to (a line's position, an adjustment's or a discard's id)."""
 
@@ -175,7 +176,40 @@ def discard_rows(scope: AuditScope) -> Iterator[AuditRow]:
             )
 
 
-AUDIT_SOURCES: list[RowSource] = [line_rows, tier_rows, adjustment_rows, discard_rows]
+def exception_rows(scope: AuditScope) -> Iterator[AuditRow]:
+    """Every event of each tier exception that could shape a period of the range: its last period is not
+    before the range's first, and it was proposed within the range's dates or before a run of the range
+    (the body decides after a quarter's first run, and the rerun applies it)."""
+    run_starts = [
+        run.started_at for run_id in scope.latest_runs.values() if (run := scope.ledger.stored_run(run_id))
+    ]
+    for exception in scope.ledger.tier_exceptions():
+        try:
+            until = Period.parse(exception.until)
+        except ValueError:
+            continue
+        proposed = exception.proposed_at
+        before_a_run = any(started >= proposed for started in run_starts)
+        if until.end < scope.start.start or not (
+            scope.covers_day(date.fromisoformat(proposed[:10])) or before_a_run
+        ):
+            continue
+        for event in scope.ledger.tier_exception_events(exception.id):
+            yield AuditRow(
+                "tier_exception",
+                exception.until,
+                event.run_id,
+                scope.digest(event.run_id),
+                partner_id=exception.partner_id,
+                kind=event.action,
+                by=event.actor,
+                at=event.at,
+                text=f"at least {exception.tier} through {exception.until}: {event.reason or exception.reason}",
+                ref=str(exception.id),
+            )
+
+
+AUDIT_SOURCES: list[RowSource] = [line_rows, tier_rows, adjustment_rows, exception_rows, discard_rows]
 """The row sources of ``cosell audit``, in the order their rows are listed."""
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 from .periods import Period
 from .records import Activity, Deal, MdfClaim, Partner, RecordSet, Role
 from .results import History, LineKind
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from .connector import FieldWrite
     from .program import Program
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +64,25 @@ class RunContext:
         earlier period whose plugin is gone)."""
         return self.line_kinds.get(name)
 
-    def setting(self, key: str) -> Any:
-        """A plugin's validated settings from the program's ``plugins:`` section, or None."""
-        return self.settings.get(key)
+    @overload
+    def setting(self, key: str) -> Any: ...
+
+    @overload
+    def setting(self, key: str, model: type[M]) -> M | None: ...
+
+    def setting(self, key: str, model: type[M] | None = None) -> Any:
+        """A plugin's validated settings from the program's ``plugins.<key>`` entry, or None when the
+        program has none (and the model has a field without a default).
+
+        Give the plugin's ``model`` and a type checker knows what comes back:
+        ``context.setting("nps", NpsSettings)`` is an ``NpsSettings | None``; a value of another
+        type (settings declared by another plugin under that key) is a TypeError."""
+        value = self.settings.get(key)
+        if model is not None and value is not None and not isinstance(value, model):
+            raise TypeError(
+                f"context.setting({key!r}, {model.__name__}): the settings are a {type(value).__name__}"
+            )
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from .gc_pause import gc_paused
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
-from .pluginmanager import Plugins, guarded
+from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
 from .records import Involvement, RecordSet
 from .results import (
@@ -108,7 +108,7 @@ def compute(
         with gc_paused():
             return _compute(program, period, records, history, plugins, settings, progress or Silent())
     except PluginError as exc:
-        if exc.hint is None and exc.plugin != "cosell":
+        if exc.hint is None and exc.plugin != "cosell" and not exc.causes:  # an exception names its line
             raise PluginError(
                 exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}"
             ) from exc
@@ -504,17 +504,19 @@ def _finish(
         tuple(failures),
         notes,
     )
-    problems = list(failures)
+    problems, causes = list(failures), []
     for plugin, call in plugins.implementations("cosell_run_finished"):
         try:
             call({"context": computation.context, "report": report})
         except Exception as exc:
-            problems.append(f"plugin {plugin!r}: cosell_run_finished raised {type(exc).__name__}: {exc}")
+            failure = plugin_failure(plugin, "cosell_run_finished", exc)
+            problems.append(failure.render())
+            causes.append(exc)
     ledger.finish_run(
         run_id, "failed" if problems else "done", {"written": written, "failures": len(problems)}
     )
     if problems:
-        raise FinishedWithFailures(problems, report=report)
+        raise FinishedWithFailures(problems, report=report, causes=causes)
     return report
 
 

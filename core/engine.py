@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from .computation import Computation, Progress, Silent
 from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, RecordKey, target_of
-from .context import PartnerFacts, RunContext, RunReport
+from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
@@ -536,8 +536,8 @@ def _current_values(
     return {**current, **connector.fresh_values(unconfirmed)}
 
 
-def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
-    rows = []
+def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
+    rows: list[PartnerRow] = []
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         rows.append(
             {

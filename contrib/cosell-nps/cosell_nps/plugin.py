@@ -68,14 +68,14 @@ def cosell_line_kinds() -> Iterable[LineKind]:
 
 @hookimpl
 def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, Decimal | None]:
-    return {METRIC: partner_nps(partner, context.setting(METRIC) or NpsSettings())}
+    return {METRIC: partner_nps(partner, context.setting(METRIC, NpsSettings) or NpsSettings())}
 
 
 @hookimpl
 def cosell_payout_lines(
     partner: PartnerFacts, standing: PartnerStanding, context: RunContext
 ) -> Iterable[PayoutLine]:
-    settings: NpsSettings = context.setting(METRIC) or NpsSettings()
+    settings = context.setting(METRIC, NpsSettings) or NpsSettings()
     value = standing.metrics.get(METRIC)
     if (
         settings.bonus_threshold is None

@@ -57,7 +57,7 @@ def summary(context: RunContext, report: RunReport) -> dict[str, Any]:
 
 @hookimpl
 def cosell_run_finished(context: RunContext, report: RunReport) -> None:
-    settings: WebhookSettings | None = context.setting(KEY)
+    settings = context.setting(KEY, WebhookSettings)
     if settings is None:
         return
     response = requests.post(

@@ -113,3 +113,16 @@ def test_the_editable_install_serves_cosell_and_its_rule_packages_at_run_time(ed
     )
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()).resolve() == ROOT / "core" / "__init__.py"
+
+
+@pytest.mark.parametrize("package", ["cosell-nps/cosell_nps", "cosell-webhook/cosell_webhook"])
+def test_the_example_plugins_type_check_strictly_against_cosell(editable_env, package):
+    mypy, python, _ = editable_env
+    folder = ROOT / "contrib" / package
+    result = subprocess.run(
+        [mypy, "--strict", "--no-incremental", "--python-executable", str(python), folder.name],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -24,7 +24,7 @@ class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: HttpUrl = Field(description="where to POST the run summary")
-    timeout_seconds: float = Field(10, gt=0, le=120)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
 
 
 @hookimpl

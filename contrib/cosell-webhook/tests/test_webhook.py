@@ -102,7 +102,9 @@ def test_from_the_cli_a_failing_webhook_exits_3_naming_the_plugin_file_and_line(
     cosell_cli.write_records([partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
     result = cosell_cli.run()
     assert result.exit_code == 3 and len(received) == 1
-    assert "plugin 'webhook': cosell_run_finished raised RuntimeError: the webhook answered 503" in result.stderr
+    assert (
+        "plugin 'webhook': cosell_run_finished raised RuntimeError: the webhook answered 503" in result.stderr
+    )
     assert "cosell_webhook/plugin.py:" in result.stderr and "raise RuntimeError" in result.stderr
     assert "Traceback (most recent call last)" in cosell_cli.log.read_text()
     assert [row["id"] for row in result.csv("accounts.csv")] == ["P1"]  # the run itself is complete

@@ -1010,14 +1010,18 @@ def adjust_list(
         out.print(table)
 
 
-def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
+def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> list[str]:
     """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
-    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands."""
+    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands. Returns
+    the names added."""
+    added = []
     for name, (_, command) in plugins.cli_commands(_command_names(target)).items():
         if isinstance(command, typer.Typer):
             target.add_typer(command, name=name)
         else:
             target.command(name=name)(reports_errors(cast(Callable[..., Any], command)))
+        added.append(name)
+    return added
 
 
 def _command_names(target: typer.Typer) -> set[str]:
@@ -1029,15 +1033,20 @@ def _command_names(target: typer.Typer) -> set[str]:
     return commands | {group.name for group in target.registered_groups if group.name}
 
 
+PLUGIN_COMMANDS: set[str] = set()
+"""The commands plugins added to ``app`` (``cosell.testing``'s harness swaps them for its plugins')."""
+
+
 def _add_installed_commands() -> None:
     try:
-        plugins = Plugins()
+        # A plugin that cannot load is left out here (every command that loads the plugins names it).
+        plugins = Plugins(keep_broken=True)
         plugins.cli_commands(_command_names(app))  # any plugin error surfaces before a command is added
     except CosellError:
         # A broken installed plugin must not take the command line down: the built-in commands still
         # come, and every command that loads the plugins reports the error.
         plugins = Plugins(entry_points=False)
-    add_plugin_commands(app, plugins)
+    PLUGIN_COMMANDS.update(add_plugin_commands(app, plugins))
 
 
 _add_installed_commands()

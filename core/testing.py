@@ -17,6 +17,7 @@ installed, tests get the fixtures ``cosell_plugins`` (the built-in rules plus th
 
 from __future__ import annotations
 
+import copy
 import csv
 import inspect
 import io
@@ -338,6 +339,7 @@ class CosellCli:
         self.output = self.path / "out"
         self.ledger_url = f"sqlite:///{self.path / 'cosell.db'}"
         self.log = self.path / "cosell.log"
+        self._command_line: Any = None
 
     def write_program(self, text: str) -> Path:
         """``program.yaml`` with this YAML text (``program_text(**keys)`` gives the minimal test program)."""
@@ -361,14 +363,12 @@ class CosellCli:
         """``cosell ARGS`` in-process in this folder; returns exit code, stdout, stderr and output files."""
         from typer.testing import CliRunner
 
-        from .cli import app
-
         env = {"COSELL_LOG": str(self.log), "COSELL_LEDGER": self.ledger_url, "COLUMNS": "200"}
         before = os.getcwd()
         os.chdir(self.path)
         try:
             with pinned(lambda: self.plugins):
-                result = CliRunner(env=env).invoke(app, [str(a) for a in args])
+                result = CliRunner(env=env).invoke(self._app(), [str(a) for a in args])
         finally:
             os.chdir(before)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -379,6 +379,25 @@ class CosellCli:
             if f.is_file()
         } if self.output.is_dir() else {}  # fmt: skip
         return CliResult(result.exit_code, result.stdout, result.stderr, files)
+
+    def _app(self) -> Any:
+        """cosell's command line with the commands of this harness's plugins instead of the installed ones'."""
+        if self._command_line is None:
+            from . import cli
+
+            app = copy.copy(cli.app)
+            app.registered_commands = [
+                c
+                for c in cli.app.registered_commands
+                if c.callback is None
+                or (c.name or c.callback.__name__).replace("_", "-") not in cli.PLUGIN_COMMANDS
+            ]
+            app.registered_groups = [
+                g for g in cli.app.registered_groups if g.name not in cli.PLUGIN_COMMANDS
+            ]
+            cli.add_plugin_commands(app, self.plugins)
+            self._command_line = app
+        return self._command_line
 
     def run(self, *args: str | Path) -> CliResult:
         """``cosell run`` over the folder's program and data, writing back to ``out/``."""

@@ -253,3 +253,25 @@ def test_cosell_plugins_shows_what_each_plugin_provides(tmp_path):
     table = cli.invoke("plugins").stdout
     assert "metric tenure_years: years since the partner joined" in table
     assert "settings plugins.loyalty: bonus (Decimal, default Decimal('25'))" in table
+
+
+class ReportCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def loyalty_report(period: str = "2026-Q3") -> None:
+            """Print the loyalty report."""
+            print(f"loyalty for {period}")
+
+        register(loyalty_report, "loyalty-report")
+
+
+def test_the_cli_harness_adds_the_commands_of_the_plugin_under_test(tmp_path):
+    with_command = CosellCli(tmp_path / "a", [ReportCommand()])
+    (tmp_path / "a").mkdir()
+    result = with_command.invoke("loyalty-report", "--period", "2026-Q4")
+    assert (result.exit_code, result.stdout) == (0, "loyalty for 2026-Q4\n")
+    (tmp_path / "b").mkdir()
+    assert CosellCli(tmp_path / "b").invoke("loyalty-report").exit_code == 2  # no such command
+    assert (
+        CosellCli(tmp_path / "b").invoke("demo", "--help").exit_code == 0
+    )  # built-in plugins' commands stay

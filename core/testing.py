@@ -165,13 +165,15 @@ def plugins_for(plugins: PluginsArg = None) -> Plugins:
     """The built-in rules plus exactly the plugins named (see ``PluginsArg``), whatever else is installed.
 
     A plugin given in a list is named after its entry point when an installed distribution declares one
-    for it (so ``context.setting`` keys and errors read as in production), else after its module."""
+    for it (so its errors and ``cosell plugins`` read as in production), else after its module."""
     if isinstance(plugins, Plugins):
         return plugins
     if plugins is None:
         return Plugins(entry_points=False)
     if isinstance(plugins, Mapping):
         return Plugins.with_only(**plugins)
+    if not isinstance(plugins, Sequence) or isinstance(plugins, str):
+        raise TypeError(f"plugins=: give a list of plugins or {{name: plugin}}, not {plugins!r}")
     return Plugins.with_only(*plugins)
 
 

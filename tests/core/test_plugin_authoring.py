@@ -275,3 +275,29 @@ def test_the_cli_harness_adds_the_commands_of_the_plugin_under_test(tmp_path):
     assert (
         CosellCli(tmp_path / "b").invoke("demo", "--help").exit_code == 0
     )  # built-in plugins' commands stay
+
+
+CLASHING = """\
+from cosell import hookimpl
+from cosell.results import LineKind
+
+
+@hookimpl
+def cosell_line_kinds():
+    return [LineKind("commission", "My commission")]
+"""
+
+
+def test_an_installed_plugin_claiming_a_built_in_kind_is_listed_broken_and_the_others_still_load(
+    tmp_path, monkeypatch
+):
+    _broken_module(tmp_path, monkeypatch, "clashing", CLASHING)
+    plugins = Plugins(keep_broken=True)
+    [(name, _, error)] = plugins.broken
+    assert (
+        name == "clashing" and "declares line kind 'commission', which plugin 'commission'" in error.render()
+    )
+    assert "clashing" not in {i.name for i in plugins.describe() if i.error is None}
+    assert plugins.line_kinds()["commission"][0] == "commission"
+    with pytest.raises(PluginError, match="plugin 'clashing'"):
+        Plugins()

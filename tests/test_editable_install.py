@@ -126,3 +126,23 @@ def test_the_example_plugins_type_check_strictly_against_cosell(editable_env, pa
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_sdist_carries_the_build_backend_a_wheel_is_built_with(tmp_path):
+    import tarfile
+
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import editable_backend; print(editable_backend.build_sdist({str(tmp_path)!r}))",
+        ],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "build_support"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    with tarfile.open(tmp_path / build.stdout.strip().splitlines()[-1]) as sdist:
+        names = sdist.getnames()
+    assert any(name.endswith("/build_support/editable_backend.py") for name in names), names

@@ -30,7 +30,7 @@ from rich.table import Table
 from . import statements
 from .connector import Connector, ConnectorSpec, Notes, Syncs
 from .context import RunReport
-from .engine import check_program, compute, explain_partner
+from .engine import check_program, compute, explain_partner, settings_named
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
@@ -548,9 +548,10 @@ def explain(
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
         history = book.history(the_period)
-        computation = compute(
-            loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
-        )
+        with settings_named(loaded, plugins):
+            computation = compute(
+                loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
+            )
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:

@@ -89,6 +89,25 @@ def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseMode
     return settings
 
 
+@contextlib.contextmanager
+def settings_named(loaded: LoadedProgram, plugins: Plugins) -> Iterator[None]:
+    """A PluginError raised inside names the failing plugin's ``plugins:`` entry (file and line), when
+    the program has one: the settings it computed with."""
+    try:
+        yield
+    except PluginError as exc:
+        keys = [key for key, (owner, _) in plugins.settings_models().items() if owner == exc.plugin]
+        given = [key for key in keys if key in loaded.program.plugins]
+        if not given:
+            raise
+        where = ", ".join(f"plugins.{key} at {loaded.where('plugins', key)}" for key in given)
+        error = PluginError(
+            exc.plugin, exc.message, hint="; ".join(filter(None, [exc.hint, f"its settings: {where}"]))
+        )
+        error.causes = exc.causes
+        raise error from exc
+
+
 # --- compute ---------------------------------------------------------------------------------------
 
 
@@ -393,7 +412,8 @@ def run(
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
         records = _load(connector, program, ledger, progress)
         generation, history = _history(ledger, period)
-        computation = compute(program, period, records, history, plugins, settings, progress)
+        with settings_named(loaded, plugins):
+            computation = compute(program, period, records, history, plugins, settings, progress)
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from . import hookspecs
 from .connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
 from .context import RunReport
-from .engine import Computation, compute
+from .engine import Computation, compute, settings_named
 from .engine import run as run_engine
 from .ledger import Ledger
 from .periods import Period
@@ -202,7 +202,11 @@ def compute_period(
 
         checked = check_program(loaded, chosen)
     checked.update(_settings(chosen, settings or {}))
-    return compute(prog, Period.parse(period or prog.period), records, history or History(), chosen, checked)
+    the_period = Period.parse(period or prog.period)
+    if not isinstance(loaded, LoadedProgram):
+        return compute(prog, the_period, records, history or History(), chosen, checked)
+    with settings_named(loaded, chosen):
+        return compute(prog, the_period, records, history or History(), chosen, checked)
 
 
 def _settings(plugins: Plugins, given: Mapping[str, BaseModel | Mapping[str, Any]]) -> dict[str, BaseModel]:

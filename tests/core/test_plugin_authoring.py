@@ -301,3 +301,21 @@ def test_an_installed_plugin_claiming_a_built_in_kind_is_listed_broken_and_the_o
     assert plugins.line_kinds()["commission"][0] == "commission"
     with pytest.raises(PluginError, match="plugin 'clashing'"):
         Plugins()
+
+
+class FailingLoyalty(Loyalty):
+    @hookimpl
+    def cosell_payout_lines(self, partner, context):
+        raise ValueError(f"bonus {context.setting('loyalty', LoyaltySettings).bonus} is not allowed")
+
+
+def test_a_run_failing_in_a_plugin_names_the_plugins_settings_file_and_line(tmp_path):
+    cli = CosellCli(tmp_path, {"loyalty": FailingLoyalty()})
+    cli.write_program(program_text(plugins={"loyalty": {"bonus": "7"}}))
+    cli.write_records([partner("P1")])
+    result = cli.run()
+    assert result.exit_code == 2 and "ValueError: bonus 7 is not allowed" in result.stderr
+    line = next(
+        n for n, text in enumerate(cli.program_path.read_text().splitlines(), 1) if '"loyalty"' in text
+    )
+    assert f"hint: its settings: plugins.loyalty at {cli.program_path}:{line}" in result.stderr

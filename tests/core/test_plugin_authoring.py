@@ -319,3 +319,23 @@ def test_a_run_failing_in_a_plugin_names_the_plugins_settings_file_and_line(tmp_
         n for n, text in enumerate(cli.program_path.read_text().splitlines(), 1) if '"loyalty"' in text
     )
     assert f"hint: its settings: plugins.loyalty at {cli.program_path}:{line}" in result.stderr
+
+
+class BuggyCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def tally() -> None:
+            """A command with a bug."""
+            {}["missing"]
+
+        register(tally, "tally")
+
+
+def test_an_internal_error_is_one_line_with_the_log_and_debug_adds_the_traceback(tmp_path):
+    cli = CosellCli(tmp_path, [BuggyCommand()])
+    plain = cli.invoke("tally")
+    assert plain.exit_code == 1 and "internal error (KeyError: 'missing')" in plain.stderr
+    assert "Traceback" not in plain.stderr and "Traceback" in cli.log.read_text()
+    debug = cli.invoke("--debug", "tally")
+    assert debug.exit_code == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert '{}["missing"]' in debug.stderr

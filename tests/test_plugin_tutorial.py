@@ -4,6 +4,7 @@ a plugin whose own tests pass."""
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +26,19 @@ def test_the_tutorial_names_the_package_files_it_lays_out():
     assert set(tutorial_files()) == {"pyproject.toml", "cosell_certs/plugin.py", "tests/test_certs.py"}
 
 
-def test_the_tutorials_plugin_passes_the_tutorials_tests(tmp_path):
-    package = tmp_path / "cosell-certs"
+def lay_out(folder: Path) -> Path:
+    """The tutorial's package, laid out in ``folder`` as its file tree shows."""
+    package = folder / "cosell-certs"
     for name, text in tutorial_files().items():
         (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(text, encoding="utf-8")
     (package / "cosell_certs" / "__init__.py").write_text("")
     (package / "cosell_certs" / "py.typed").write_text("")
+    return package
+
+
+def test_the_tutorials_plugin_passes_the_tutorials_tests(tmp_path):
+    package = lay_out(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=package,
@@ -41,3 +48,19 @@ def test_the_tutorials_plugin_passes_the_tutorials_tests(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "5 passed" in result.stdout
+
+
+def test_the_tutorials_package_builds_a_wheel_cosell_finds_by_its_entry_point(tmp_path):
+    package = lay_out(tmp_path)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(package)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    [wheel] = (tmp_path / "dist").glob("cosell_certs-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = archive.read("cosell_certs-0.1.0.dist-info/entry_points.txt").decode()
+    assert {"cosell_certs/plugin.py", "cosell_certs/py.typed"} <= set(names)
+    assert "[cosell]\ncerts = cosell_certs.plugin" in entry_points

@@ -15,6 +15,7 @@ API_MODULES = (
     "cosell",
     "cosell.hookspecs",
     "cosell.context",
+    "cosell.computation",
     "cosell.records",
     "cosell.results",
     "cosell.periods",

@@ -32,6 +32,7 @@ HOOK_TYPES = {
         "History",
     ),
     "cosell.periods": ("Period",),
+    "cosell.computation": ("Computation",),
 }
 
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,13 +40,13 @@ from .cli_shared import one_line as _one_line
 from .cli_shared import valid_period as _valid_period
 from .connector import Notes, Syncs
 from .context import RunReport
-from .engine import check_program, compute, explain_partner
+from .engine import check_program, compute, explain_partner, settings_named
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
 from .money import parse_decimal, round_cents
 from .periods import Period
-from .pluginmanager import Plugins
+from .pluginmanager import PluginInfo, Plugins, installed
 from .program import LoadedProgram, load_program, program_json_schema
 from .records import MAX_AMOUNT
 from .textsafe import spreadsheet_cell, terminal_text
@@ -80,6 +80,10 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_debug = {"on": False}
+"""``cosell --debug``: tracebacks go to the terminal as well as to the log."""
+
+
 @app.callback()
 def _cosell(
     version: Annotated[
@@ -88,9 +92,16 @@ def _cosell(
             "--version", help="Print cosell's version and exit.", callback=_version, is_eager=True, metavar=""
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Print the full traceback of a plugin's or cosell's error here too.", metavar=""
+        ),
+    ] = False,
 ) -> None:
     """Partner-incentive logic inside the CRM you already run: scores, tiers and payouts, kept in a ledger
     and written back as CRM fields."""
+    _debug["on"] = debug
 
 
 ProgramOpt = Annotated[Path, typer.Option("--program", "-p", help="The program file (YAML).")]
@@ -151,33 +162,57 @@ def reports_errors(command: F) -> F:
             elif as_json:
                 _print_json_error(exc.render(), exc.exit_code)
             err.print(f"[red]{_escape(exc.render())}[/red]")
+            _tell_traceback(command.__name__, exc.causes)
             raise typer.Exit(exc.exit_code) from None
         except CosellError as exc:
             if as_json:
                 _print_json_error(exc.render(), exc.exit_code)
             err.print(f"[red]error:[/red] {_escape(exc.render())}")
+            _tell_traceback(command.__name__, exc.causes)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted: the outbox keeps unsent writes for the next run")
             raise typer.Exit(130) from None
         except Exception as exc:
-            path = _log_path()
-            try:
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write(f"--- {datetime.now(UTC).isoformat()} cosell {command.__name__}\n")
-                    fh.write(traceback.format_exc())
-                where = f"the traceback is in {path}"
-            except OSError:
-                where = "the traceback follows:\n" + traceback.format_exc()
+            where = _logged(command.__name__, [exc])
             message = (
                 f"internal error ({type(exc).__name__}: {exc}); this is a bug in cosell or a plugin, {where}"
             )
+            if _debug["on"]:
+                err.print(_escape(_tracebacks([exc])), end="")
             if as_json:
                 _print_json_error(message, 1)
             err.print(f"[red]internal error[/red] {_escape(message.removeprefix('internal error '))}")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tracebacks(causes: Sequence[BaseException]) -> str:
+    return "".join("".join(traceback.format_exception(cause)) for cause in causes)
+
+
+def _logged(command: str, causes: Sequence[BaseException]) -> str:
+    """Append the causes' tracebacks to the log file; say where they are."""
+    path = _log_path()
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {datetime.now(UTC).isoformat()} cosell {command}\n")
+            fh.write(_tracebacks(causes))
+    except OSError:
+        return "the traceback follows:\n" + _tracebacks(causes)
+    return f"the traceback is in {path}"
+
+
+def _tell_traceback(command: str, causes: Sequence[BaseException]) -> None:
+    """A user error caused by a plugin's exception: its traceback to the log (and here with --debug)."""
+    if not causes:
+        return
+    where = _logged(command, causes)
+    if _debug["on"]:
+        err.print(_escape(_tracebacks(causes)), end="")
+    else:
+        err.print(f"{_escape(where)} (--debug prints it here)")
 
 
 def _print_json_error(message: str, exit_code: int) -> None:
@@ -221,7 +256,7 @@ def _progress(enabled: bool) -> Iterator[_Bars]:
 
 
 def _plugins() -> Plugins:
-    return Plugins()
+    return installed()
 
 
 def _period(loaded: LoadedProgram, text: str | None) -> Period:
@@ -392,8 +427,10 @@ def validate(program: Annotated[Path, typer.Argument(help="The program file to c
 @app.command()
 @reports_errors
 def schema() -> None:
-    """Print the program file's JSON Schema (for editors)."""
-    out.print_json(json.dumps(program_json_schema()))
+    """Print the program file's JSON Schema (for editors), with the settings of every installed plugin
+    under ``plugins:``."""
+    models = {key: model for key, (_, model) in installed(keep_broken=True).settings_models().items()}
+    out.print_json(json.dumps(program_json_schema(models)))
 
 
 @app.command()
@@ -449,9 +486,10 @@ def explain(
             plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
         )
         history = book.history(the_period)
-        computation = compute(
-            loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
-        )
+        with settings_named(loaded, plugins):
+            computation = compute(
+                loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
+            )
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
@@ -564,63 +602,96 @@ def close(
 @app.command()
 @reports_errors
 def plugins(as_json: JsonOpt = False) -> None:
-    """List every plugin, its package and version, and the hooks it implements."""
-    infos = _plugins().describe()
+    """List every plugin: its package, version and file, what it provides (metrics, line kinds, settings,
+    connectors) and its hooks; a plugin that cannot load is listed with the reason."""
+    infos = installed(keep_broken=True).describe()
     if as_json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        "name": i.name,
-                        "package": i.package,
-                        "version": i.version,
-                        "hooks": list(i.hooks),
-                        "builtin": i.builtin,
-                        "source": i.source,
-                        "line_kinds": [
-                            {
-                                "name": k.name,
-                                "title": k.title,
-                                "capped": k.capped,
-                                "in_budget": k.in_budget,
-                                "deal_incentive": k.deal_incentive,
-                                "reverses": k.reverses,
-                                "period_earnings": k.period_earnings,
-                                "adjustment": k.adjustment,
-                            }
-                            for k in i.line_kinds
-                        ],
-                        "connectors": [
-                            {
-                                "name": c.name,
-                                "description": c.description,
-                                "input": c.input,
-                                "output": c.output,
-                                "extra": c.extra,
-                                "env": list(c.env),
-                                "default_for": list(c.default_for),
-                                "setup": c.setup is not None,
-                            }
-                            for c in i.connectors
-                        ],
-                    }
-                    for i in infos
-                ]
-            )
-        )
+        out.print_json(json.dumps([_plugin_json(i) for i in infos]))
         return
     table = Table(title="Plugins")
-    for column in ("Name", "Package", "Version", "Hooks", "Line kinds"):
+    for column in ("Name", "Package", "Version", "Provides", "Hooks"):
         table.add_column(column)
     for i in infos:
         table.add_row(
             _escape(i.name + (" (built-in)" if i.builtin else "")),
             _escape(i.package or ""),
             _escape(i.version or ""),
-            _escape(", ".join(i.hooks)),
-            _escape("\n".join(f"{k.name}: {k.treatment()}" for k in i.line_kinds)),
+            f"[red]cannot load:[/red] {_escape(i.error)}" if i.error else _escape("\n".join(_provides(i))),
+            _escape(", ".join(h.removeprefix("cosell_") for h in i.hooks)),
         )
     out.print(table)
+    broken = [i.name for i in infos if i.error]
+    if broken:
+        err.print(
+            f"{len(broken)} plugin(s) cannot load: {_escape(', '.join(broken))}; every command stops on them"
+        )
+
+
+def _provides(info: PluginInfo) -> list[str]:
+    text = [f"metric {m.name}: {m.description}" for m in info.metrics]
+    text += [f"line kind {k.name}: {k.treatment()}" for k in info.line_kinds]
+    if info.settings_key:
+        fields = ", ".join(
+            f"{f.name} ({f.type}{', required' if f.required else f', default {f.default}'})"
+            for f in info.settings
+        )
+        text.append(f"settings plugins.{info.settings_key}: {fields}")
+    text += [f"connector {c.name}: {c.description}" for c in info.connectors]
+    return text
+
+
+def _plugin_json(i: PluginInfo) -> dict[str, Any]:
+    return {
+        "name": i.name,
+        "package": i.package,
+        "version": i.version,
+        "hooks": list(i.hooks),
+        "builtin": i.builtin,
+        "source": i.source,
+        "error": i.error,
+        "metrics": [{"name": m.name, "description": m.description, "money": m.money} for m in i.metrics],
+        "settings": None
+        if i.settings_key is None
+        else {
+            "key": i.settings_key,
+            "fields": [
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "required": f.required,
+                    "default": f.default,
+                    "description": f.description,
+                }
+                for f in i.settings
+            ],
+        },
+        "line_kinds": [
+            {
+                "name": k.name,
+                "title": k.title,
+                "capped": k.capped,
+                "in_budget": k.in_budget,
+                "deal_incentive": k.deal_incentive,
+                "reverses": k.reverses,
+                "period_earnings": k.period_earnings,
+                "adjustment": k.adjustment,
+            }
+            for k in i.line_kinds
+        ],
+        "connectors": [
+            {
+                "name": c.name,
+                "description": c.description,
+                "input": c.input,
+                "output": c.output,
+                "extra": c.extra,
+                "env": list(c.env),
+                "default_for": list(c.default_for),
+                "setup": c.setup is not None,
+            }
+            for c in i.connectors
+        ],
+    }
 
 
 @app.command()
@@ -889,14 +960,18 @@ app.command(name="compare")(reports_errors(compare_command))
 cli_runs.register(app, reports_errors)  # runs, runs show, runs diff, discard, audit
 
 
-def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> None:
+def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> list[str]:
     """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
-    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands."""
+    reports errors as cosell's own commands do, a typer app becomes a group of sub-commands. Returns
+    the names added."""
+    added = []
     for name, (_, command) in plugins.cli_commands(_command_names(target)).items():
         if isinstance(command, typer.Typer):
             target.add_typer(command, name=name)
         else:
             target.command(name=name)(reports_errors(cast(Callable[..., Any], command)))
+        added.append(name)
+    return added
 
 
 from .cli_report import report as _report  # noqa: E402  (its own module: the command reads whole)
@@ -913,15 +988,20 @@ def _command_names(target: typer.Typer) -> set[str]:
     return commands | {group.name for group in target.registered_groups if group.name}
 
 
+PLUGIN_COMMANDS: set[str] = set()
+"""The commands plugins added to ``app`` (``cosell.testing``'s harness swaps them for its plugins')."""
+
+
 def _add_installed_commands() -> None:
     try:
-        plugins = Plugins()
+        # A plugin that cannot load is left out here (every command that loads the plugins names it).
+        plugins = Plugins(keep_broken=True)
         plugins.cli_commands(_command_names(app))  # any plugin error surfaces before a command is added
     except CosellError:
         # A broken installed plugin must not take the command line down: the built-in commands still
         # come, and every command that loads the plugins reports the error.
         plugins = Plugins(entry_points=False)
-    add_plugin_commands(app, plugins)
+    PLUGIN_COMMANDS.update(add_plugin_commands(app, plugins))
 
 
 cli_exceptions.register(app, reports_errors)  # tier-override

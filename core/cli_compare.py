@@ -17,7 +17,7 @@ from .errors import ConfigError, Problem, ProgramError
 from .ledger import Ledger
 from .money import show
 from .periods import Period
-from .pluginmanager import Plugins
+from .pluginmanager import installed
 from .program import LoadedProgram, load_program
 from .textsafe import terminal_text
 
@@ -71,7 +71,7 @@ def compare(
             "cosell compare needs two or more --program files: the base first, then each variant"
         )
     loaded = _loaded(programs)
-    plugins = Plugins()
+    plugins = installed()
     settings = checked_settings(loaded, plugins)
     source = connector(
         plugins,

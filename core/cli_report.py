@@ -13,7 +13,7 @@ import typer
 from .errors import ConfigError
 from .ledger import Ledger
 from .periods import Period
-from .pluginmanager import Plugins
+from .pluginmanager import installed
 from .report.model import build
 from .report.render import FORMATS, render
 
@@ -42,7 +42,7 @@ def report(
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)") from None
     if format not in FORMATS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
-    kinds = {name: kind for name, (_, kind) in Plugins().line_kinds().items()}
+    kinds = {name: kind for name, (_, kind) in installed().line_kinds().items()}
     with Ledger.connect(ledger, create=False) as book:
         if not book.exists:
             raise ConfigError(

@@ -28,12 +28,18 @@ class Computation:
     """Everything a run computed for a period, before anything is stored or written."""
 
     context: RunContext
+    """The run the hooks saw: program, period, history, records, settings, line kinds."""
     facts: tuple[PartnerFacts, ...]
+    """Every partner with its records, in input order."""
     standings: tuple[PartnerStanding, ...]
+    """Each partner's metrics, score and tier, in the order of ``facts``."""
     lines: Mapping[str, tuple[PayoutLine, ...]]
+    """Each partner's payout lines by partner id, adjustments (cap, budget) included, in computed order."""
     projections: tuple[Projection, ...]
+    """What each open deal would pay each of its partners if won on the period's last day."""
 
     def all_lines(self) -> list[PayoutLine]:
+        """Every partner's lines, partner by partner in input order."""
         return [line for facts in self.facts for line in self.lines.get(facts.id, ())]
 
     def earnings(self, partner_id: str) -> Decimal:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
+
+from pydantic import BaseModel
 
 from .periods import Period
 from .records import Activity, Deal, MdfClaim, Partner, RecordSet, Role
 from .results import History, LineKind
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from .connector import FieldWrite
     from .program import Program
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +26,11 @@ class PartnerDeal:
     """A deal seen from one partner: the partner's role and its resolved share (0–1)."""
 
     deal: Deal
+    """The deal (amounts in the program currency)."""
     role: Role
+    """The partner's role on it: ``sourced``, ``cosell`` or ``influenced``."""
     share: Decimal
+    """The partner's resolved share, 0–1 (shares not given split what the given ones leave)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +41,13 @@ class PartnerFacts:
     """
 
     partner: Partner
+    """The partner record."""
     deals: tuple[PartnerDeal, ...] = ()
+    """Every deal involving the partner, over all dates, each with the partner's role and share."""
     activities: tuple[Activity, ...] = ()
+    """The partner's activities, over all dates."""
     mdf_claims: tuple[MdfClaim, ...] = ()
+    """The partner's MDF claims, over all dates."""
 
     @property
     def id(self) -> str:
@@ -49,10 +59,15 @@ class RunContext:
     """The run every hook call belongs to."""
 
     program: Program
+    """The validated program file."""
     period: Period
+    """The period being computed (``start``, ``end``, ``key``; ``day in period``)."""
     history: History
+    """A read-only view of the ledger's earlier periods: tiers and lines."""
     records: RecordSet
+    """Every record of the run, converted to the program currency."""
     settings: Mapping[str, BaseModel] = field(default_factory=dict)
+    """Each plugin's validated ``plugins:`` entry by key; read yours with ``setting(key, Model)``."""
     line_kinds: Mapping[str, LineKind] = field(default_factory=dict)
     """Every declared line kind by name: how the cap, the budget and the CRM fields treat its lines."""
 
@@ -61,21 +76,68 @@ class RunContext:
         earlier period whose plugin is gone)."""
         return self.line_kinds.get(name)
 
-    def setting(self, key: str) -> Any:
-        """A plugin's validated settings from the program's ``plugins:`` section, or None."""
-        return self.settings.get(key)
+    @overload
+    def setting(self, key: str) -> Any: ...
+
+    @overload
+    def setting(self, key: str, model: type[M]) -> M | None: ...
+
+    def setting(self, key: str, model: type[M] | None = None) -> Any:
+        """A plugin's validated settings from the program's ``plugins.<key>`` entry, or None when the
+        program has none (and the model has a field without a default).
+
+        Give the plugin's ``model`` and a type checker knows what comes back:
+        ``context.setting("nps", NpsSettings)`` is an ``NpsSettings | None``; a value of another
+        type (settings declared by another plugin under that key) is a TypeError."""
+        value = self.settings.get(key)
+        if model is not None and value is not None and not isinstance(value, model):
+            raise TypeError(
+                f"context.setting({key!r}, {model.__name__}): the settings are a {type(value).__name__}"
+            )
+        return value
+
+
+class PartnerRow(TypedDict):
+    """One partner's outcome in a run's report (``RunReport.partners``), as ``cosell run`` shows it and
+    ``--json`` prints it. Numbers are text with two decimals, as the CRM fields hold them."""
+
+    id: str
+    """The partner's id."""
+    name: str
+    """The partner's name."""
+    score: str
+    """The period's score, e.g. ``"72.50"``."""
+    eligible_tier: str
+    """The highest tier the score and requirements reach this period."""
+    tier: str
+    """The tier assigned (it differs from ``eligible_tier`` during a demotion grace period)."""
+    left: bool
+    """True when the partner has left (exiting or exited, with ``exit_on`` by the period's end)."""
+    previous_tier: str | None
+    """The tier before this period (the ledger's, else the CRM's), or None."""
+    earnings: str
+    """The period earnings: the sum of the partner's lines, MDF left out, e.g. ``"1250.00"``."""
+    lines: int
+    """How many payout lines the partner has this period."""
 
 
 @dataclass(frozen=True, slots=True)
 class RunReport:
-    """What a run did: for the CLI summary, ``--json`` and the ``finished`` hook."""
+    """What a run did: for the CLI summary, ``--json`` and the ``cosell_run_finished`` hook."""
 
     period: str
+    """The period run, e.g. ``"2026-Q3"``."""
     run_id: int | None
+    """The ledger's id of the run; None for a dry run (nothing stored)."""
     dry_run: bool
-    partners: tuple[dict[str, Any], ...]
+    """True when nothing was stored or written."""
+    partners: tuple[PartnerRow, ...]
+    """Every partner's score, tier and earnings, in the order of the input."""
     changes: tuple[FieldWrite, ...]
+    """The CRM field values that differ from what the CRM held (a dry run's: that it would write)."""
     written: int = 0
+    """How many records were written."""
     failures: tuple[str, ...] = ()
+    """The writes the CRM refused, each with its error (retried on the next run)."""
     notes: tuple[str, ...] = ()
     """What the connector wants said after the run (API calls left, say)."""

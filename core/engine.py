@@ -23,14 +23,14 @@ from pydantic import BaseModel
 
 from .computation import Computation, Progress, Silent
 from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, RecordKey, target_of
-from .context import PartnerFacts, RunContext, RunReport
+from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
-from .pluginmanager import Plugins, guarded
+from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
 from .records import Involvement, RecordSet
 from .report import facts as report_facts
@@ -92,6 +92,25 @@ def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseMode
     return settings
 
 
+@contextlib.contextmanager
+def settings_named(loaded: LoadedProgram, plugins: Plugins) -> Iterator[None]:
+    """A PluginError raised inside names the failing plugin's ``plugins:`` entry (file and line), when
+    the program has one: the settings it computed with."""
+    try:
+        yield
+    except PluginError as exc:
+        keys = [key for key, (owner, _) in plugins.settings_models().items() if owner == exc.plugin]
+        given = [key for key in keys if key in loaded.program.plugins]
+        if not given:
+            raise
+        where = ", ".join(f"plugins.{key} at {loaded.where('plugins', key)}" for key in given)
+        error = PluginError(
+            exc.plugin, exc.message, hint="; ".join(filter(None, [exc.hint, f"its settings: {where}"]))
+        )
+        error.causes = exc.causes
+        raise error from exc
+
+
 # --- compute ---------------------------------------------------------------------------------------
 
 
@@ -111,7 +130,7 @@ def compute(
         with gc_paused():
             return _compute(program, period, records, history, plugins, settings, progress or Silent())
     except PluginError as exc:
-        if exc.hint is None and exc.plugin != "cosell":
+        if exc.hint is None and exc.plugin != "cosell" and not exc.causes:  # an exception names its line
             raise PluginError(
                 exc.plugin, exc.message, hint=f"defined in {plugins.source(exc.plugin)}"
             ) from exc
@@ -396,7 +415,8 @@ def run(
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
         records = _load(connector, program, ledger, progress)
         generation, history = _history(ledger, period)
-        computation = compute(program, period, records, history, plugins, settings, progress)
+        with settings_named(loaded, plugins):
+            computation = compute(program, period, records, history, plugins, settings, progress)
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
@@ -513,17 +533,19 @@ def _finish(
         tuple(failures),
         notes,
     )
-    problems = list(failures)
+    problems, causes = list(failures), []
     for plugin, call in plugins.implementations("cosell_run_finished"):
         try:
             call({"context": computation.context, "report": report})
         except Exception as exc:
-            problems.append(f"plugin {plugin!r}: cosell_run_finished raised {type(exc).__name__}: {exc}")
+            failure = plugin_failure(plugin, "cosell_run_finished", exc)
+            problems.append(failure.render())
+            causes.append(exc)
     ledger.finish_run(
         run_id, "failed" if problems else "done", {"written": written, "failures": len(problems)}
     )
     if problems:
-        raise FinishedWithFailures(problems, report=report)
+        raise FinishedWithFailures(problems, report=report, causes=causes)
     return report
 
 
@@ -543,8 +565,8 @@ def _current_values(
     return {**current, **connector.fresh_values(unconfirmed)}
 
 
-def _partner_rows(computation: Computation) -> tuple[dict[str, Any], ...]:
-    rows = []
+def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
+    rows: list[PartnerRow] = []
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         rows.append(
             {

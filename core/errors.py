@@ -10,6 +10,8 @@ class CosellError(Exception):
     """Base of every error cosell reports to a user. ``exit_code`` follows SPEC's CLI table."""
 
     exit_code = 1
+    causes: tuple[BaseException, ...] = ()
+    """Exceptions behind this error (a plugin's own exception) whose tracebacks go to the log."""
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
         self.message = message
@@ -104,9 +106,16 @@ class FinishedWithFailures(CosellError):
 
     exit_code = 3
 
-    def __init__(self, failures: Sequence[str], *, report: object | None = None) -> None:
+    def __init__(
+        self,
+        failures: Sequence[str],
+        *,
+        report: object | None = None,
+        causes: Sequence[BaseException] = (),
+    ) -> None:
         self.failures = tuple(failures)
         self.report = report
+        self.causes = tuple(causes)
         super().__init__(f"finished with {len(self.failures)} failure(s)")
 
     def render(self) -> str:

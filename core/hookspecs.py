@@ -41,8 +41,10 @@ def cosell_plugin_settings() -> tuple[str, type[BaseModel]] | None:
     """Declare the settings this plugin reads from the program's ``plugins:`` section.
 
     Return ``(key, Model)``: the program's ``plugins.<key>`` entry is validated by the pydantic
-    ``Model`` (errors name the file and line) and reaches hooks as ``context.settings[key]``. An entry
-    under ``plugins:`` that no installed plugin declares is a program error.
+    ``Model`` (errors name the file and line) and reaches hooks as ``context.setting(key, Model)``
+    (a ``Model``, or None when the program has no entry and the model cannot be built from its
+    defaults). An entry under ``plugins:`` that no installed plugin declares is a program error;
+    ``cosell schema`` lists each model under ``plugins:``.
     """
 
 

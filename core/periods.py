@@ -21,9 +21,13 @@ class Period:
     """A reporting period. Ordered by its first day; ``key`` is its canonical text form."""
 
     start: date
+    """The period's first day."""
     end: date
+    """The period's last day (bounds are inclusive)."""
     kind: PeriodKind
+    """``quarter`` or ``month``."""
     key: str
+    """The canonical text, e.g. ``2026-Q3`` or ``2026-07``."""
 
     @classmethod
     def parse(cls, text: str) -> Period:

@@ -11,10 +11,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import linecache
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import re
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 import pluggy
@@ -22,8 +28,10 @@ from pydantic import BaseModel, ValidationError
 
 from . import hookspecs
 from .connector import ConnectorSpec
+from .context import PartnerDeal
 from .errors import PluginError, Problem, ProgramError
 from .program import LoadedProgram, validation_problems
+from .records import Deal
 from .results import LineKind, MetricDefinition
 
 BUILTIN_PACKAGES: tuple[str, ...] = ("cosell.plugins", "cosell.connectors", "cosell.contrib")
@@ -48,7 +56,20 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class SettingField:
+    """One field of a plugin's settings model, as ``cosell plugins`` shows it."""
+
+    name: str
+    type: str
+    required: bool
+    default: str | None
+    description: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PluginInfo:
+    """What ``cosell plugins`` says of one plugin: where it comes from and what it provides."""
+
     name: str
     package: str | None
     version: str | None
@@ -57,32 +78,64 @@ class PluginInfo:
     builtin: bool
     line_kinds: tuple[LineKind, ...] = ()
     connectors: tuple[ConnectorSpec, ...] = ()
+    metrics: tuple[MetricDefinition, ...] = ()
+    settings_key: str | None = None
+    settings: tuple[SettingField, ...] = ()
+    error: str | None = None
+    """Why the plugin could not be loaded (a broken plugin provides nothing)."""
 
 
 class Plugins:
     """cosell's plugins: registration, ordered calls that name the plugin, and what they provide."""
 
-    def __init__(self, *, entry_points: bool = True, extra: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        entry_points: bool = True,
+        extra: Mapping[str, object] | None = None,
+        keep_broken: bool = False,
+    ) -> None:
+        """The built-in plugins, then (``entry_points``) the installed ones, then ``extra`` (name → plugin).
+
+        An installed plugin that cannot load is a PluginError naming it, its distribution and the line
+        that failed; with ``keep_broken`` it is left out and listed in ``broken`` instead (what
+        ``cosell plugins`` shows)."""
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._dist: dict[str, tuple[str, str]] = {}
         self._builtin: set[str] = set()
+        self.broken: list[tuple[str, tuple[str, str] | None, PluginError]] = []
+        """(entry-point name, (distribution, version), error) of each installed plugin left out."""
         # pluggy calls the most recently registered first: register in reverse so calls follow the tuple.
         for short, module_name in reversed(builtin_plugins()):
             self._register(importlib.import_module(module_name), short)
             self._builtin.add(short)
         if entry_points:
             self._load_entry_points()
+            if self.broken and not keep_broken:
+                raise self.broken[0][2]
         for name, plugin in (extra or {}).items():
             self._register(plugin, name)
+        self._check_pending("?", None)
+        self._check_declarations()
+
+    @classmethod
+    def with_only(cls, *plugins: object, **named: object) -> Plugins:
+        """The built-in rules plus exactly these plugins, whatever else is installed: what a test of a
+        plugin wants. A plugin given by position is named after its entry point when an installed
+        distribution declares one for it, else after its module (or class)."""
+        extra = {plugin_name(p): p for p in plugins}
+        extra.update(named)
+        return cls(entry_points=False, extra=extra)
+
+    def _check_pending(self, name: str, plugin: object) -> None:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            name = self.pm.get_name(exc.plugin) or "?"
+            name = self.pm.get_name(exc.plugin) or name
             raise PluginError(
-                name, _pending_message(exc), hint=f"defined in {source_of(exc.plugin)}"
+                name, _pending_message(exc), hint=f"defined in {source_of(exc.plugin or plugin)}"
             ) from None
-        self._check_declarations()
 
     # --- registration -------------------------------------------------------------------------
 
@@ -105,21 +158,25 @@ class Plugins:
                 continue
             if self.pm.has_plugin(ep.name):
                 continue
+            dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else None
             try:
-                plugin = ep.load()
-            except Exception as exc:
-                raise PluginError(ep.name, f"cannot be loaded from {ep.value}: {exc}") from exc
-            self._register(plugin, ep.name)
-            if ep.dist is not None:
-                self._dist[ep.name] = (ep.dist.name, ep.dist.version)
+                plugin = _load_entry_point(ep, dist)
+                self._register(plugin, ep.name)
+                # Checked one plugin at a time, so a broken one is named and the others stay.
+                self._check_pending(ep.name, plugin)
+                self._check_declarations()
+            except PluginError as exc:
+                if self.pm.has_plugin(ep.name):
+                    self.pm.unregister(name=ep.name)
+                self.broken.append((ep.name, dist, exc))
+                continue
+            if dist is not None:
+                self._dist[ep.name] = dist
 
     def register(self, plugin: object, name: str) -> None:
         """Register one more plugin (tests and embedding applications)."""
         self._register(plugin, name)
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(name, _pending_message(exc), hint=f"defined in {source_of(plugin)}") from None
+        self._check_pending(name, plugin)
         self._check_declarations()
 
     def _check_declarations(self) -> None:
@@ -347,9 +404,14 @@ class Plugins:
         return ("cosell", _cosell_version()) if name in self._builtin else (None, None)
 
     def describe(self) -> list[PluginInfo]:
+        """Every plugin, built-in ones first, with what it provides; then each broken one with its error."""
         kinds: dict[str, list[LineKind]] = {}
         for owner, kind in self.line_kinds().values():
             kinds.setdefault(owner, []).append(kind)
+        metrics: dict[str, list[MetricDefinition]] = {}
+        for owner, definition in self.metric_definitions().values():
+            metrics.setdefault(owner, []).append(definition)
+        settings = {owner: (key, model) for key, (owner, model) in self.settings_models().items()}
         connectors = dict(self._connectors_by_plugin())
         infos = []
         for name, plugin in sorted(
@@ -357,6 +419,7 @@ class Plugins:
         ):
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
             package, version = self._package_of(name)
+            key, model = settings.get(name, (None, None))
             infos.append(
                 PluginInfo(
                     name,
@@ -367,9 +430,34 @@ class Plugins:
                     name in self._builtin,
                     tuple(kinds.get(name, ())),
                     tuple(connectors.get(name, ())),
+                    tuple(metrics.get(name, ())),
+                    key,
+                    setting_fields(model) if model is not None else (),
                 )
             )
+        for name, dist, error in self.broken:
+            package, version = dist or (None, None)
+            infos.append(PluginInfo(name, package, version, (), None, False, error=error.render()))
         return infos
+
+
+def setting_fields(model: type[BaseModel]) -> tuple[SettingField, ...]:
+    """The fields of a settings model: name, type, whether required, default and description."""
+    fields = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        type_name = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+        default = None if info.is_required() else repr(info.get_default(call_default_factory=True))
+        fields.append(
+            SettingField(
+                info.alias or name,
+                type_name or re.sub(r"\b[A-Za-z_][\w]*\.", "", str(annotation)),
+                info.is_required(),
+                default,
+                info.description,
+            )
+        )
+    return tuple(fields)
 
 
 def _bind(impl: Any) -> Any:
@@ -383,13 +471,157 @@ def _bind(impl: Any) -> Any:
 
 
 def guarded(plugin: str, hook: str, call: Any, kwargs: Mapping[str, Any]) -> Any:
-    """Run one implementation; any exception becomes a PluginError naming the plugin."""
+    """Run one implementation; any exception becomes a PluginError naming the plugin, the line of its
+    code that raised, and the partner (and deal) it was computing. The exception stays in ``causes``
+    (the command line writes its traceback to the log)."""
     try:
         return call(kwargs)
     except PluginError:
         raise
     except Exception as exc:
-        raise PluginError(plugin, f"{hook} raised {type(exc).__name__}: {exc}") from exc
+        raise plugin_failure(plugin, hook, exc, kwargs) from exc
+
+
+def plugin_failure(
+    plugin: str, hook: str, exc: BaseException, kwargs: Mapping[str, Any] | None = None
+) -> PluginError:
+    """The PluginError for an exception a hook implementation raised: ``<hook> raised <Type>: <message>``,
+    then where: the innermost line of the plugin's own code, the partner and deal being computed."""
+    frames = _frames(exc.__traceback__)
+    # The first frames are cosell's own (guarded, the call): the implementation's frame comes next.
+    own = [f for f in frames if not _is_cosell_core(f[0].filename)]
+    at = _innermost_of_plugin(own)
+    where = [f"at {_frame_text(at[0])}"] if at is not None else []
+    partner = (kwargs or {}).get("partner")
+    partner_id = getattr(partner, "id", None) or (kwargs or {}).get("partner_id")
+    deal = _deal_in(at[1]) if at is not None else None
+    if isinstance(partner_id, str):
+        where.append(f"computing partner {partner_id!r}" + (f", deal {deal!r}" if deal else ""))
+    message = f"{hook} raised {_exception_text(exc)}"
+    if where:
+        message += "\n  " + "; ".join(where)
+    error = PluginError(plugin, message)
+    error.causes = (exc,)
+    return error
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[traceback.FrameSummary, FrameType]]:
+    """Each frame of a traceback, outermost first, as its summary and the frame itself."""
+    pairs = list(traceback.walk_tb(tb))
+    summaries = traceback.StackSummary.extract(iter(pairs), lookup_lines=True)
+    return [(summary, frame) for summary, (frame, _) in zip(summaries, pairs, strict=True)]
+
+
+_CORE = Path(__file__).resolve().parent
+
+
+def _is_cosell_core(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().parent == _CORE
+    except OSError:
+        return False
+
+
+_Frame = tuple[traceback.FrameSummary, FrameType]
+
+
+def _innermost_of_plugin(frames: Sequence[_Frame]) -> _Frame | None:
+    """The innermost frame inside the folder of the hook implementation (the first frame): the plugin's
+    own line, not one inside a library it called."""
+    if not frames:
+        return None
+    first = Path(frames[0][0].filename).resolve()
+    home = first.parent
+    if home.name in ("site-packages", "dist-packages"):  # a one-module plugin: its own file only
+        inside = [f for f in frames if Path(f[0].filename).resolve() == first]
+    else:
+        inside = [f for f in frames if home in Path(f[0].filename).resolve().parents]
+    return inside[-1] if inside else frames[0]
+
+
+def _frame_text(frame: traceback.FrameSummary) -> str:
+    code = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    return f"{frame.filename}:{frame.lineno} (in {frame.name})" + (f": {code}" if code else "")
+
+
+def _deal_in(frame: FrameType) -> str | None:
+    """The deal the plugin's code held when it raised: the one deal among the frame's local values."""
+    ids = set()
+    for value in frame.f_locals.values():
+        if isinstance(value, PartnerDeal):
+            value = value.deal
+        if isinstance(value, Deal):
+            ids.add(value.id)
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _exception_text(exc: BaseException) -> str:
+    text = str(exc)
+    kind = type(exc).__name__
+    if kind == "InvalidOperation" or text.startswith("[<class "):
+        # decimal's own message is the list of its signal classes: say what happened instead.
+        text = f"not a valid Decimal operation or number {text}"
+    return f"{kind}: {text}" if text else kind
+
+
+def _load_entry_point(ep: metadata.EntryPoint, dist: tuple[str, str] | None) -> object:
+    """Import an entry point; a failure is a PluginError naming the entry point, its distribution, the
+    exception and the file and line that raised it."""
+    try:
+        return ep.load()
+    except Exception as exc:
+        origin = f"{dist[0]} {dist[1]}" if dist else "an unknown distribution"
+        at = [summary for summary, _ in _frames(exc.__traceback__)]
+        own = [f for f in at if "importlib" not in f.filename and not _is_cosell_core(f.filename)]
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.filename:
+            where = f"\n  at {exc.filename}:{exc.lineno}: {(exc.text or '').strip()}"
+        elif own:
+            where = f"\n  at {_frame_text(own[-1])}"
+        error = PluginError(
+            ep.name,
+            f"cannot be loaded: entry point {ep.name} = {ep.value} ({ep.group}) of {origin} raised "
+            f"{_exception_text(exc)}{where}",
+            hint=f"fix the plugin, reinstall it, or leave it out with {LOAD_ENV}",
+        )
+        error.causes = (exc,)
+        raise error from exc
+
+
+def plugin_name(plugin: object) -> str:
+    """The name a plugin is registered under when a test names it: its entry point's name when an
+    installed distribution declares one for it, else its module's (or class's) name."""
+    module = plugin.__name__ if inspect.ismodule(plugin) else None
+    if module is not None:
+        for group in ENTRY_POINT_GROUPS:
+            for ep in metadata.entry_points(group=group):
+                if ep.value == module:
+                    return ep.name
+        return module
+    target = plugin if inspect.isclass(plugin) else type(plugin)
+    return target.__name__.lower()
+
+
+# --- which plugins the command line uses -----------------------------------------------------------
+
+_pinned: ContextVar[Callable[[], Plugins] | None] = ContextVar("cosell_pinned_plugins", default=None)
+
+
+def installed(*, keep_broken: bool = False) -> Plugins:
+    """The plugins a command uses: every installed one, or the set ``pinned`` gives (tests)."""
+    factory = _pinned.get()
+    return factory() if factory is not None else Plugins(keep_broken=keep_broken)
+
+
+@contextlib.contextmanager
+def pinned(factory: Callable[[], Plugins]) -> Iterator[None]:
+    """Inside the block, commands use ``factory()`` as their plugins (the CLI harness of
+    ``cosell.testing`` pins the built-in rules plus the plugins under test)."""
+    token = _pinned.set(factory)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def source_of(plugin: object) -> str:

@@ -575,8 +575,24 @@ def load_program(path: str | Path) -> LoadedProgram:
     return loaded
 
 
-def program_json_schema() -> dict[str, Any]:
+def program_json_schema(plugin_settings: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
+    """The program file's JSON Schema; ``plugins:`` lists each given plugin settings model by its key
+    (and, like the program file, takes no other key)."""
     schema = Program.model_json_schema()
+    if plugin_settings:
+        properties = {}
+        for key, model in sorted(plugin_settings.items()):
+            sub = model.model_json_schema(ref_template=f"#/$defs/{key}__{{model}}")
+            for name, definition in sub.pop("$defs", {}).items():
+                schema.setdefault("$defs", {})[f"{key}__{name}"] = definition
+            properties[key] = sub
+        schema["properties"]["plugins"] = {
+            "type": "object",
+            "title": "Plugins",
+            "description": "Settings of installed plugins, each checked by its plugin's model.",
+            "properties": properties,
+            "additionalProperties": False,
+        }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cosell program"
     return schema

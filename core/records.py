@@ -72,21 +72,33 @@ class Involvement:
     __pydantic_config__ = _STRICT
 
     partner_id: RecordId
+    """The partner's id."""
     role: Role
+    """``sourced``, ``cosell`` or ``influenced``."""
     share: Fraction | None = None
+    """The partner's share of the deal, 0–1; None: split what the given shares leave (resolved in ``PartnerDeal.share``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Partner:
+    """A partner company, as the CRM or ``partners.csv`` holds it."""
+
     __pydantic_config__ = _STRICT
 
     id: RecordId
+    """The partner's id (the CRM's account or company id)."""
     name: str
+    """The partner's name."""
     joined_on: date
+    """When the partner joined the program (the signing bonus is paid in the period that holds it)."""
     status: PartnerStatus = "active"
+    """``active``, ``exiting`` or ``exited``."""
     exit_on: date | None = None
+    """When an exiting or exited partner leaves (or left) the program."""
     crm_tier: str | None = None
+    """The tier the CRM shows now (used when the ledger has no tier for the partner yet)."""
     attributes: ReadOnlyMapping = field(default_factory=_empty_mapping)
+    """Every other column or mapped CRM field, text to text, read-only: where plugins read their own inputs."""
 
     def left_by(self, day: date) -> bool:
         """True when the partner is exiting or exited and its ``exit_on`` is on or before ``day``."""
@@ -101,32 +113,53 @@ class Deal:
     __pydantic_config__ = _STRICT
 
     id: RecordId
+    """The deal's id (the CRM's opportunity or deal id)."""
     name: str
+    """The deal's name."""
     amount: Amount
+    """The deal's amount; in the program currency once the run has converted it (hooks always see it converted)."""
     currency: CurrencyCode
+    """The record's own ISO 4217 currency code (amounts written back are converted to it)."""
     stage: str
+    """The stage label, matched against the program's ``qualified_stages``."""
     status: DealStatus
+    """``open``, ``won`` or ``lost``."""
     created_on: date
+    """When the deal was created."""
     closed_on: date | None = None
+    """When a won or lost deal closed; None while open."""
     discount_pct: Percent | None = None
+    """The discount, 0–100, checked by the discount guardrail; None when unknown."""
     margin_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(le=100)] | None = None
+    """The margin, at most 100, checked by the margin floor; None when unknown."""
     campaign: str | None = None
+    """The campaign, which links deals to MDF claims."""
     refunded_on: date | None = None
+    """When the deal was refunded (a clawback within the program's window)."""
     partners: tuple[Involvement, ...] = ()
+    """Every partner involved, with its role and share as the input gave them."""
 
 
 @dataclass(frozen=True, slots=True)
 class Activity:
+    """A joint activity of a partner (a call, a demo, an event, a training)."""
+
     __pydantic_config__ = _STRICT
 
     id: RecordId
+    """The activity's id."""
     partner_id: RecordId
+    """The partner that took part."""
     type: str
+    """Free text, e.g. ``joint_call``; the program's ``activity_weights`` weigh it by type."""
     occurred_on: date
+    """When it happened."""
     deal_id: str | None = None
+    """The deal it was for, if any."""
     quantity: Annotated[
         Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
     ] = Decimal(1)
+    """How many (default 1), multiplied by the type's weight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +169,19 @@ class MdfClaim:
     __pydantic_config__ = _STRICT
 
     id: RecordId
+    """The claim's id."""
     partner_id: RecordId
+    """The partner claiming the funds."""
     campaign: str
+    """The campaign funded; the partner's deals of this campaign release the rest of the funds."""
     amount: Amount
+    """The amount claimed."""
     status: ClaimStatus
+    """``submitted``, ``approved``, ``paid`` (counts as approved) or ``rejected``."""
     approved_on: date | None = None
+    """When it was approved."""
     currency: CurrencyCode | None = None
+    """The claim's ISO 4217 currency code; None means the program currency."""
 
     @property
     def is_approved(self) -> bool:
@@ -153,9 +193,13 @@ class RecordSet:
     """Everything a connector read: the whole picture the engine computes from."""
 
     partners: tuple[Partner, ...] = ()
+    """Every partner."""
     deals: tuple[Deal, ...] = ()
+    """Every deal, with its involvements."""
     activities: tuple[Activity, ...] = ()
+    """Every joint activity."""
     mdf_claims: tuple[MdfClaim, ...] = ()
+    """Every MDF claim."""
 
 
 PARTNER = TypeAdapter(Partner)

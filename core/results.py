@@ -14,8 +14,11 @@ class MetricDefinition:
     """A metric a plugin provides: its name as the program's ``scoring`` and ``requires`` use it."""
 
     name: str
+    """The metric's name, as the program's ``scoring.metrics`` and tier ``requires`` use it."""
     description: str
+    """What it measures (``cosell plugins`` and statements show it)."""
     money: bool = False
+    """True when the value is an amount in the program currency (shown with cents)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +26,27 @@ class ScorePart:
     """One metric's contribution: f = min(value ÷ target, 1) (or target ÷ value when lower is better)."""
 
     metric: str
+    """The metric's name."""
     value: Decimal | None
+    """The partner's value; None when undefined (it scores 0)."""
     target: Decimal
+    """The program's target for it."""
     weight: Decimal
+    """The program's weight for it."""
     fraction: Decimal
+    """min(value ÷ target, 1), or min(target ÷ value, 1) when lower is better."""
     better: str = "higher"
+    """``higher`` or ``lower``."""
 
 
 @dataclass(frozen=True, slots=True)
 class Score:
+    """A partner's score for the period, with each metric's part in it."""
+
     value: Decimal
+    """scale × Σ weight × fraction ÷ Σ weight, rounded half-up to 2 decimals."""
     parts: tuple[ScorePart, ...] = ()
+    """Each scoring metric's contribution, in the program's order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +54,15 @@ class TierDecision:
     """The tier a partner is eligible for this period and the one it is assigned, with the reason."""
 
     eligible: str
+    """The highest tier whose ``min_score`` and requirements the partner meets this period."""
     assigned: str
+    """The tier the partner holds this period (the previous one during a demotion grace period)."""
     previous: str | None
+    """The tier before this period (ledger, else the CRM's), or None."""
     periods_below: int
+    """Consecutive periods the eligible tier has been below the held one."""
     reason: str
+    """One sentence saying why (statements and ``cosell explain`` show it)."""
     exception: TierException | None = None
     """The approved tier exception that lifted ``assigned`` above the tier earned; None when it is earned."""
 
@@ -59,9 +77,13 @@ class PartnerStanding:
     """A partner's metrics, score and tier for the period: what payout rules read."""
 
     partner_id: str
+    """The partner's id."""
     metrics: Mapping[str, Decimal | None]
+    """Every metric's value for the period by name; None when undefined."""
     score: Score
+    """The period's score."""
     tier: TierDecision
+    """The tier decision."""
     name: str = ""
     """The partner's name when the standing was computed (statements show it)."""
 
@@ -80,15 +102,23 @@ class LineKind:
     earning lines)."""
 
     name: str
+    """The kind, as lines carry it (``loyalty``); one plugin alone declares it."""
     title: str
     """How statements head the lines of this kind ("Commission")."""
     capped: bool = True
+    """The lines count toward the per-partner cap."""
     in_budget: bool = True
+    """The lines count toward the program budget."""
     deal_incentive: bool = False
+    """A line with a ``deal_id`` counts in that deal's incentive field on the CRM."""
     reverses: bool = False
+    """A line of this kind takes back an earlier payment (the deal shows "Clawed back")."""
     period_earnings: bool = True
+    """The lines count in the partner's period earnings on the CRM account."""
     adjustment: bool = False
+    """The kind comes from ``cosell_adjustments`` (statements show it after the earning lines)."""
     description: str = ""
+    """A sentence on what the lines pay (``cosell plugins`` shows it)."""
 
     def treatment(self) -> str:
         """One line saying how the lines of this kind are treated (``cosell plugins``)."""
@@ -131,13 +161,21 @@ class PayoutLine:
     (``margin_floor`` on a commission line, say)."""
 
     partner_id: str
+    """The partner paid."""
     kind: str
+    """The line's kind, one the producing plugin declares in ``cosell_line_kinds``."""
     amount: Decimal
+    """A Decimal in the program currency, rounded half-up to cents; negative takes back."""
     explanation: str
+    """One line a partner can read: the inputs and the arithmetic."""
     deal_id: str | None = None
+    """The deal the line is for, one of the run's deals; None for a partner-wide line."""
     withheld: bool = False
+    """True for a line of 0 kept for its reason (a guardrail, say)."""
     uncapped: bool = False
+    """Set by cosell from the kind's declaration: the line is outside the per-partner cap."""
     tags: frozenset[str] = frozenset()
+    """Facts later rules or periods read, stored with the line; ``internal:<sentence>`` is shown by ``cosell explain`` only."""
 
 
 INTERNAL_NOTE = "internal:"
@@ -176,10 +214,15 @@ class Projection:
     """What an open deal would pay one partner if won on the period's last day (written back, never paid)."""
 
     partner_id: str
+    """The partner it would pay."""
     deal_id: str
+    """The open deal."""
     amount: Decimal
+    """What it would pay, rounded to cents."""
     explanation: str
+    """One line saying how."""
     withheld: bool = False
+    """True when the discount guardrail would withhold it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +230,23 @@ class LedgerLine:
     """A payout line as the ledger holds it, with its period."""
 
     period: str
+    """The period the line belongs to, e.g. ``2026-Q3``."""
     partner_id: str
+    """The partner paid."""
     kind: str
+    """The line's kind."""
     amount: Decimal
+    """The amount in the program currency, to the cent."""
     explanation: str
+    """The line's explanation."""
     deal_id: str | None = None
+    """The deal, or None."""
     withheld: bool = False
+    """True for a withheld line of 0."""
     uncapped: bool = False
+    """True when the line was outside the per-partner cap when computed."""
     tags: frozenset[str] = frozenset()
+    """The line's tags, as stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +254,13 @@ class TierRecord:
     """A partner's tier history entry for one period."""
 
     period: str
+    """The period, e.g. ``2026-Q2``."""
     score: Decimal
+    """The score that period."""
     eligible: str
+    """The tier the partner was eligible for."""
     assigned: str
+    """The tier the partner held."""
 
 
 def frozen_mapping(values: Mapping[str, Decimal | None]) -> Mapping[str, Decimal | None]:
@@ -281,8 +337,11 @@ class History:
     """A read-only view of the ledger before the period being run (what rules may look back at)."""
 
     tiers: Mapping[str, tuple[TierRecord, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Tier records of earlier periods by partner id, oldest first (``tiers_of``)."""
     lines: Mapping[str, tuple[LedgerLine, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Payout lines of earlier periods by partner id, in period order (``lines_of``)."""
     closed_periods: frozenset[str] = frozenset()
+    """The keys of the periods closed with ``cosell close``."""
     adjustments: tuple[ApprovedAdjustment, ...] = ()
     """The approved adjustments the period being run pays (each once: the ledger marks it applied)."""
     tier_exceptions: tuple[TierException, ...] = ()

@@ -10,7 +10,7 @@ import pytest
 
 from typecheck_tree import ROOT, build
 
-SOURCES = ["core", "connectors", "plugins", "contrib", "tests", "bench"]
+SOURCES = ["core", "connectors", "plugins", "contrib", "tests", "bench", "build_support"]
 
 
 def _tool(name):

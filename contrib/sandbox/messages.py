@@ -44,5 +44,3 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 def text_response(status: int, text: str, content_type: str = "text/csv") -> Response:
     return Response(status, text.encode("utf-8"), {"Content-Type": f"{content_type};charset=UTF-8"})
-
-

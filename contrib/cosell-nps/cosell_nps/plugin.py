@@ -31,11 +31,11 @@ class NpsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    attribute: str = Field("nps", description="the partner attribute holding the score (-100 to 100)")
+    attribute: str = Field(default="nps", description="the partner attribute holding the score (-100 to 100)")
     bonus_threshold: Decimal | None = Field(
-        None, ge=-100, le=100, description="pay the bonus at or above this NPS"
+        default=None, ge=-100, le=100, description="pay the bonus at or above this NPS"
     )
-    bonus: Decimal = Field(Decimal(0), ge=0, description="the bonus, in the program currency")
+    bonus: Decimal = Field(default=Decimal(0), ge=0, description="the bonus, in the program currency")
 
 
 @hookimpl
@@ -68,14 +68,14 @@ def cosell_line_kinds() -> Iterable[LineKind]:
 
 @hookimpl
 def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, Decimal | None]:
-    return {METRIC: partner_nps(partner, context.setting(METRIC) or NpsSettings())}
+    return {METRIC: partner_nps(partner, context.setting(METRIC, NpsSettings) or NpsSettings())}
 
 
 @hookimpl
 def cosell_payout_lines(
     partner: PartnerFacts, standing: PartnerStanding, context: RunContext
 ) -> Iterable[PayoutLine]:
-    settings: NpsSettings = context.setting(METRIC) or NpsSettings()
+    settings = context.setting(METRIC, NpsSettings) or NpsSettings()
     value = standing.metrics.get(METRIC)
     if (
         settings.bonus_threshold is None

@@ -1,4 +1,5 @@
-"""The NPS plugin, tested the way a plugin author would: with cosell.testing's builders and fixtures."""
+"""The NPS plugin, tested the way a plugin author would: with cosell.testing's builders, fixtures and
+command-line harness, and with no plugin but this one next to the built-in rules."""
 
 from decimal import Decimal
 
@@ -7,6 +8,8 @@ from cosell_nps import plugin
 
 from cosell.errors import ProgramError
 from cosell.testing import assert_hookimpl_signature, deal, partner, program
+
+pytestmark = pytest.mark.cosell_plugins(plugin)
 
 PROGRAM = """\
 program: NPS program
@@ -63,3 +66,34 @@ def test_settings_are_checked_with_the_line_of_the_bad_key(run_program):
     with pytest.raises(ProgramError) as info:
         run_program(program(bad), [partner("P1")])
     assert str(info.value.problems[0]) == "<test program>:11: plugins.nps.bonus_currency: unknown key"
+
+
+def test_the_cli_scores_on_nps_pays_the_bonus_and_writes_only_changed_fields(cosell_cli):
+    cosell_cli.write_program(PROGRAM)
+    cosell_cli.write_records(
+        [partner("P1", attributes={"nps": "64"}), partner("P2", attributes={"nps": "30"})],
+        [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")],
+    )
+    first = cosell_cli.run("--json")
+    assert first.exit_code == 0, first.stderr
+    scores = {row["id"]: (row["score"], row["tier"]) for row in first.json()["partners"]}
+    assert scores == {"P1": ("100.00", "Silver"), "P2": ("60.00", "Registered")}
+    accounts = {row["id"]: row for row in first.csv("accounts.csv")}
+    assert accounts["P1"]["cosell_period_earnings"] == "850.00"  # 1000 × 0.10 + the 750.00 bonus
+
+    again = cosell_cli.run()
+    assert again.exit_code == 0 and "0 record(s) to update" in again.stdout
+
+    statement = cosell_cli.statement("--format", "csv")
+    assert "P1,2026-Q3,nps_bonus,,750.00," in statement.stdout
+
+    explained = cosell_cli.explain("P1")
+    assert explained.exit_code == 0 and "NPS bonus" in explained.stdout
+
+
+def test_plugins_lists_the_metric_line_kind_and_settings(cosell_cli):
+    [nps] = [p for p in cosell_cli.invoke("plugins", "--json").json() if p["name"] == "nps"]
+    assert [m["name"] for m in nps["metrics"]] == ["nps"]
+    assert [k["name"] for k in nps["line_kinds"]] == ["nps_bonus"]
+    assert nps["settings"]["key"] == "nps"
+    assert [f["name"] for f in nps["settings"]["fields"]] == ["attribute", "bonus_threshold", "bonus"]

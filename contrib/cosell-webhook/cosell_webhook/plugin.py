@@ -24,7 +24,7 @@ class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: HttpUrl = Field(description="where to POST the run summary")
-    timeout_seconds: float = Field(10, gt=0, le=120)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
 
 
 @hookimpl
@@ -57,7 +57,7 @@ def summary(context: RunContext, report: RunReport) -> dict[str, Any]:
 
 @hookimpl
 def cosell_run_finished(context: RunContext, report: RunReport) -> None:
-    settings: WebhookSettings | None = context.setting(KEY)
+    settings = context.setting(KEY, WebhookSettings)
     if settings is None:
         return
     response = requests.post(

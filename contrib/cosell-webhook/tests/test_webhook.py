@@ -5,9 +5,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from cosell_webhook import plugin
 
 from cosell.errors import FinishedWithFailures
 from cosell.testing import assert_hookimpl_signature, deal, partner, program
+
+pytestmark = pytest.mark.cosell_plugins(plugin)
 
 PROGRAM = """\
 program: Webhook program
@@ -44,8 +47,6 @@ def receiver():
 
 
 def test_the_plugin_implements_real_hooks():
-    from cosell_webhook import plugin
-
     assert_hookimpl_signature(plugin)
 
 
@@ -92,3 +93,24 @@ def test_a_bad_url_is_a_program_error(run_program):
 
     with pytest.raises(ProgramError, match=r"plugins\.webhook\.url"):
         run_program(program(PROGRAM.replace("URL", "not a url")), [partner("P1")])
+
+
+def test_from_the_cli_a_failing_webhook_exits_3_naming_the_plugin_file_and_line(receiver, cosell_cli):
+    url, received, status = receiver
+    status["code"] = 503
+    cosell_cli.write_program(PROGRAM.replace("URL", url))
+    cosell_cli.write_records([partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    result = cosell_cli.run()
+    assert result.exit_code == 3 and len(received) == 1
+    assert (
+        "plugin 'webhook': cosell_run_finished raised RuntimeError: the webhook answered 503" in result.stderr
+    )
+    assert "cosell_webhook/plugin.py:" in result.stderr and "raise RuntimeError" in result.stderr
+    assert "Traceback (most recent call last)" in cosell_cli.log.read_text()
+    assert [row["id"] for row in result.csv("accounts.csv")] == ["P1"]  # the run itself is complete
+
+
+def test_a_dry_run_posts_nothing(receiver, run_program):
+    url, received, _ = receiver
+    result = run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], dry_run=True)
+    assert received == [] and result.writes == [] and len(result.report.changes) == 1

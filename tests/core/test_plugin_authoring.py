@@ -1,0 +1,341 @@
+"""What a plugin author meets: errors that say where, a broken plugin diagnosed, tests isolated from
+whatever else is installed, and the command line run in-process."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from cosell import hookimpl, pluginmanager
+from cosell.errors import PluginError
+from cosell.ledger import Ledger
+from cosell.pluginmanager import Plugins
+from cosell.results import LineKind, MetricDefinition, PayoutLine
+from cosell.testing import CosellCli, compute_period, deal, partner, program, program_text, run_program
+
+
+def _rate(deal_seen):
+    return Decimal(deal_seen.deal.campaign)  # the line a test expects the error to name
+
+
+class RaisesOnADeal:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        for involvement in partner.deals:
+            _rate(involvement)
+
+
+RAISE_LINE = _rate.__code__.co_firstlineno + 1
+
+
+def test_a_hook_that_raises_names_its_line_the_partner_and_the_deal():
+    plugins = Plugins.with_only(raiser=RaisesOnADeal())
+    with pytest.raises(PluginError) as info:
+        compute_period(
+            program(),
+            [partner("P1")],
+            [deal("D7", "1000", partners=["P1"], won_on="2026-08-01", campaign="spring")],
+            plugins=plugins,
+        )
+    text = info.value.render()
+    assert text.startswith("plugin 'raiser': cosell_payout_lines raised InvalidOperation: ")
+    assert (
+        f"test_plugin_authoring.py:{RAISE_LINE} (in _rate): return Decimal(deal_seen.deal.campaign)" in text
+    )
+    assert "computing partner 'P1', deal 'D7'" in text
+    assert isinstance(info.value.causes[0], ArithmeticError)
+
+
+def _broken_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
+    """An installed plugin (entry point ``name`` of group cosell) whose module is ``source``."""
+    (tmp_path / f"{name}_plugin.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    installed = metadata.entry_points
+
+    def entry_points(*, group: str):
+        found = list(installed(group=group))
+        if group == "cosell":
+            found.append(metadata.EntryPoint(name, f"{name}_plugin", "cosell"))
+        return found
+
+    monkeypatch.setattr(pluginmanager.metadata, "entry_points", entry_points)
+    monkeypatch.delenv("COSELL_LOAD_PLUGINS", raising=False)
+    sys.modules.pop(f"{name}_plugin", None)
+
+
+BROKEN = """\
+from decimal import Decimal
+
+RATE = Decimal("1,5")
+"""
+
+
+def test_a_plugin_that_fails_to_import_names_its_entry_point_exception_file_and_line(tmp_path, monkeypatch):
+    _broken_module(tmp_path, monkeypatch, "broken", BROKEN)
+    with pytest.raises(PluginError) as info:
+        Plugins()
+    text = info.value.render()
+    assert "plugin 'broken': cannot be loaded: entry point broken = broken_plugin (cosell)" in text
+    assert "raised InvalidOperation: not a valid Decimal operation or number" in text
+    assert f'{tmp_path / "broken_plugin.py"}:3 (in <module>): RATE = Decimal("1,5")' in text
+    assert "COSELL_LOAD_PLUGINS" in text
+
+
+def test_cosell_plugins_lists_a_broken_plugin_with_why_while_other_commands_refuse_it(tmp_path, monkeypatch):
+    _broken_module(tmp_path, monkeypatch, "broken", BROKEN)
+    cli = CosellCli(tmp_path)  # only to write the program: the command line loads what is installed
+    from typer.testing import CliRunner
+
+    from cosell.cli import app
+
+    listed = CliRunner().invoke(app, ["plugins", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [broken] = [p for p in json.loads(listed.stdout) if p["name"] == "broken"]
+    assert "InvalidOperation" in broken["error"] and "broken_plugin.py:3" in broken["error"]
+    assert {"metrics", "commission"} <= {p["name"] for p in json.loads(listed.stdout)}
+    table = CliRunner().invoke(app, ["plugins"])
+    assert (
+        table.exit_code == 0 and "cannot load" in table.stdout and "1 plugin(s) cannot load" in table.stderr
+    )
+
+    cli.write_program(program_text())
+    refused = CliRunner().invoke(app, ["validate", str(cli.program_path)])
+    assert refused.exit_code == 2 and "plugin 'broken': cannot be loaded" in refused.stderr
+
+
+def test_tests_compute_with_the_named_plugins_only_whatever_is_installed(tmp_path, monkeypatch):
+    _broken_module(tmp_path, monkeypatch, "broken", BROKEN)
+    result = compute_period(
+        program(),
+        [partner("P1")],
+        [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")],
+        plugins=[Loyalty()],
+    )
+    assert [(ln.kind, ln.amount) for ln in result.all_lines()] == [
+        ("commission", Decimal("50.00")),
+        ("loyalty", Decimal("25.00")),
+    ]
+
+
+class LoyaltySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bonus: Decimal = Decimal("25")
+
+
+class Loyalty:
+    @hookimpl
+    def cosell_plugin_settings(self):
+        return ("loyalty", LoyaltySettings)
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("loyalty", "Loyalty bonus")]
+
+    @hookimpl
+    def cosell_metric_definitions(self):
+        return [MetricDefinition("tenure_years", "years since the partner joined")]
+
+    @hookimpl
+    def cosell_metrics(self, partner, context):
+        return {"tenure_years": Decimal(context.period.end.year - partner.partner.joined_on.year)}
+
+    @hookimpl
+    def cosell_payout_lines(self, partner, context):
+        settings = context.setting("loyalty", LoyaltySettings)
+        assert settings is not None
+        return [PayoutLine(partner.id, "loyalty", settings.bonus.quantize(Decimal("0.01")), "loyalty bonus")]
+
+
+def test_compute_period_takes_plugin_settings_validated_by_the_plugins_model():
+    result = compute_period(
+        program(), [partner("P1")], plugins=[Loyalty()], settings={"loyalty": {"bonus": "40"}}
+    )
+    assert [ln.amount for ln in result.all_lines()] == [Decimal("40.00")]
+    with pytest.raises(Exception, match="bonuss"):
+        compute_period(program(), [partner("P1")], plugins=[Loyalty()], settings={"loyalty": {"bonuss": 1}})
+
+
+def test_a_plugin_given_by_module_takes_its_entry_point_name():
+    cosell_nps = pytest.importorskip("cosell_nps.plugin")
+    assert pluginmanager.plugin_name(cosell_nps) == "nps"
+    assert "nps" in {i.name for i in Plugins.with_only(cosell_nps).describe()}
+
+
+def test_run_program_keeps_the_crm_across_calls_so_a_rerun_writes_only_what_changed(tmp_path):
+    from cosell.records import RecordSet
+    from cosell.testing import MemoryConnector
+
+    crm = MemoryConnector(RecordSet())
+    deals = [
+        deal("D1", "1000", partners=["P1"], won_on="2026-08-01"),
+        deal("D2", "2000", partners=["P1"], won_on="2026-08-02"),
+    ]
+    with Ledger.connect(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        first = run_program(program(), [partner("P1")], deals, ledger=ledger, connector=crm)
+        assert {w.record_id for w in first.writes} == {"P1", "D1", "D2"}
+        again = run_program(program(), [partner("P1")], deals, ledger=ledger, connector=crm)
+        assert again.writes == []
+        deals[1] = deal("D2", "3000", partners=["P1"], won_on="2026-08-02")
+        planned = run_program(program(), [partner("P1")], deals, ledger=ledger, connector=crm, dry_run=True)
+        assert {w.record_id for w in planned.report.changes} == {"P1", "D2"} and planned.writes == []
+        assert crm.fields[("deal", "D2")]["incentive"] == "100.00"  # the dry run wrote nothing
+        changed = run_program(program(), [partner("P1")], deals, ledger=ledger, connector=crm)
+        assert {w.record_id: dict(w.values) for w in changed.writes} == {
+            "P1": {"period_earnings": "200.00"},
+            "D2": {"incentive": "150.00", "incentive_note": "Earned: Partner P1: 150.00 USD"},
+        }
+
+
+class RaisesForP2:
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        if partner.id == "P2":
+            raise ValueError("no loyalty year for this partner")
+
+
+def test_the_cli_names_the_plugin_line_and_partner_logs_the_traceback_and_debug_prints_it(tmp_path):
+    cli = CosellCli(tmp_path, {"raiser": RaisesForP2()})
+    cli.write_program(program_text())
+    cli.write_records([partner("P1"), partner("P2")])
+    result = cli.run()
+    assert result.exit_code == 2 and result.stdout == ""
+    assert (
+        "plugin 'raiser': cosell_payout_lines raised ValueError: no loyalty year for this partner"
+        in result.stderr
+    )
+    assert "test_plugin_authoring.py:" in result.stderr and "computing partner 'P2'" in result.stderr
+    assert f"the traceback is in {cli.log} (--debug prints it here)" in result.stderr
+    assert 'raise ValueError("no loyalty year for this partner")' in cli.log.read_text()
+    assert "Traceback" not in result.stderr
+
+    debug = cli.invoke("--debug", "run", *cli._sources(), "--output", cli.output)
+    assert debug.exit_code == 2 and "Traceback (most recent call last)" in debug.stderr
+
+    as_json = cli.run("--json")
+    error = as_json.json()["error"]
+    assert as_json.exit_code == 2 and error["exit_code"] == 2 and "computing partner 'P2'" in error["message"]
+
+
+def test_the_schema_lists_each_installed_plugins_settings_under_plugins(tmp_path):
+    cli = CosellCli(tmp_path, [Loyalty()])
+    result = cli.invoke("schema")
+    plugins = result.json()["properties"]["plugins"]
+    assert plugins["additionalProperties"] is False
+    loyalty = plugins["properties"]["loyalty"]
+    assert loyalty["additionalProperties"] is False and "bonus" in loyalty["properties"]
+
+
+def test_cosell_plugins_shows_what_each_plugin_provides(tmp_path):
+    cli = CosellCli(tmp_path, {"loyalty": Loyalty()})
+    [info] = [p for p in cli.invoke("plugins", "--json").json() if p["name"] == "loyalty"]
+    assert info["metrics"] == [
+        {"name": "tenure_years", "description": "years since the partner joined", "money": False}
+    ]
+    assert info["settings"] == {
+        "key": "loyalty",
+        "fields": [
+            {
+                "name": "bonus",
+                "type": "Decimal",
+                "required": False,
+                "default": "Decimal('25')",
+                "description": None,
+            }
+        ],
+    }
+    table = cli.invoke("plugins").stdout
+    assert "metric tenure_years: years since the partner joined" in table
+    assert "settings plugins.loyalty: bonus (Decimal, default Decimal('25'))" in table
+
+
+class ReportCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def loyalty_report(period: str = "2026-Q3") -> None:
+            """Print the loyalty report."""
+            print(f"loyalty for {period}")
+
+        register(loyalty_report, "loyalty-report")
+
+
+def test_the_cli_harness_adds_the_commands_of_the_plugin_under_test(tmp_path):
+    with_command = CosellCli(tmp_path / "a", [ReportCommand()])
+    (tmp_path / "a").mkdir()
+    result = with_command.invoke("loyalty-report", "--period", "2026-Q4")
+    assert (result.exit_code, result.stdout) == (0, "loyalty for 2026-Q4\n")
+    (tmp_path / "b").mkdir()
+    assert CosellCli(tmp_path / "b").invoke("loyalty-report").exit_code == 2  # no such command
+    assert (
+        CosellCli(tmp_path / "b").invoke("demo", "--help").exit_code == 0
+    )  # built-in plugins' commands stay
+
+
+CLASHING = """\
+from cosell import hookimpl
+from cosell.results import LineKind
+
+
+@hookimpl
+def cosell_line_kinds():
+    return [LineKind("commission", "My commission")]
+"""
+
+
+def test_an_installed_plugin_claiming_a_built_in_kind_is_listed_broken_and_the_others_still_load(
+    tmp_path, monkeypatch
+):
+    _broken_module(tmp_path, monkeypatch, "clashing", CLASHING)
+    plugins = Plugins(keep_broken=True)
+    [(name, _, error)] = plugins.broken
+    assert (
+        name == "clashing" and "declares line kind 'commission', which plugin 'commission'" in error.render()
+    )
+    assert "clashing" not in {i.name for i in plugins.describe() if i.error is None}
+    assert plugins.line_kinds()["commission"][0] == "commission"
+    with pytest.raises(PluginError, match="plugin 'clashing'"):
+        Plugins()
+
+
+class FailingLoyalty(Loyalty):
+    @hookimpl
+    def cosell_payout_lines(self, partner, context):
+        raise ValueError(f"bonus {context.setting('loyalty', LoyaltySettings).bonus} is not allowed")
+
+
+def test_a_run_failing_in_a_plugin_names_the_plugins_settings_file_and_line(tmp_path):
+    cli = CosellCli(tmp_path, {"loyalty": FailingLoyalty()})
+    cli.write_program(program_text(plugins={"loyalty": {"bonus": "7"}}))
+    cli.write_records([partner("P1")])
+    result = cli.run()
+    assert result.exit_code == 2 and "ValueError: bonus 7 is not allowed" in result.stderr
+    line = next(
+        n for n, text in enumerate(cli.program_path.read_text().splitlines(), 1) if '"loyalty"' in text
+    )
+    assert f"hint: its settings: plugins.loyalty at {cli.program_path}:{line}" in result.stderr
+
+
+class BuggyCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def tally() -> None:
+            """A command with a bug."""
+            {}["missing"]
+
+        register(tally, "tally")
+
+
+def test_an_internal_error_is_one_line_with_the_log_and_debug_adds_the_traceback(tmp_path):
+    cli = CosellCli(tmp_path, [BuggyCommand()])
+    plain = cli.invoke("tally")
+    assert plain.exit_code == 1 and "internal error (KeyError: 'missing')" in plain.stderr
+    assert "Traceback" not in plain.stderr and "Traceback" in cli.log.read_text()
+    debug = cli.invoke("--debug", "tally")
+    assert debug.exit_code == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert '{}["missing"]' in debug.stderr

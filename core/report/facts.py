@@ -141,6 +141,7 @@ def partner_doc(
         "status": p.status,
         "exit_on": None if p.exit_on is None else p.exit_on.isoformat(),
         "previous": standing.tier.previous,
+        "exception": None if standing.tier.exception is None else standing.tier.shown,
         "projected": str(projected),
         "next": _next_tier(program, standing),
         "won_revenue": _text(facts.won_revenue),
@@ -174,14 +175,14 @@ def tiers_doc(program: Program) -> list[dict[str, Any]]:
             "min_score": str(tier.min_score),
             "quota": str(tier.quota),
             "mdf_budget": str(tier.mdf_budget),
-            "benefits": [str(b) for b in getattr(tier, "benefits", None) or ()],
+            "benefits": list(tier.benefits),
         }
         for tier in program.tiers
     ]
 
 
 FIELDS = (
-    "status", "exit_on", "previous", "projected", "next", "won_revenue", "won_margin", "margin_known_revenue",
+    "status", "exit_on", "previous", "exception", "projected", "next", "won_revenue", "won_margin", "margin_known_revenue",
     "sourced_pipeline", "won_deals", "lost_deals", "days_to_win", "attainment", "guarded", "campaigns",
 )  # fmt: skip
 """The per-partner facts, each kept as one column of the period's document (``partners.<field>``,

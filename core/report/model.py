@@ -103,8 +103,8 @@ class _Period:
 
     def facts(self, partner: _Partner, name: str) -> Any:
         """The partner's recorded ``name``; None when not recorded."""
-        row = self.rows.get(partner.id)
-        return None if row is None else self.columns[name][row]
+        row, column = self.rows.get(partner.id), self.columns.get(name)
+        return None if row is None or column is None else column[row]
 
 
 def build(
@@ -248,8 +248,13 @@ def _ranks(p: _Period) -> dict[str, int]:
     return {tier["name"]: i for i, tier in enumerate((p.doc or {}).get("tiers", ()))}
 
 
-def _movement(previous: str | None, partner: _Partner, ranks: Mapping[str, int]) -> str:
-    """promoted, demoted, grace (kept above the tier it is eligible for), held, or new."""
+def _movement(
+    previous: str | None, partner: _Partner, ranks: Mapping[str, int], exception: str | None
+) -> str:
+    """exception (held by an approved tier exception), promoted, demoted, grace (kept above the tier it is
+    eligible for), held, or new."""
+    if exception is not None:
+        return "exception"
     if ranks.get(partner.eligible, 0) < ranks.get(partner.assigned, 0):
         return "grace"
     if previous is None:
@@ -278,7 +283,8 @@ def _partners(p: _Period, previous_tiers: Mapping[str, str]) -> list[dict[str, A
                 "tier": partner.assigned,
                 "previous_tier": previous,
                 "eligible_tier": partner.eligible,
-                "movement": _movement(previous, partner, ranks),
+                "movement": _movement(previous, partner, ranks, p.facts(partner, "exception")),
+                "tier_shown": p.facts(partner, "exception") or partner.assigned,
                 "score": f"{partner.score:.2f}",
                 "earnings": money(earnings),
                 MDF: money(mdf),

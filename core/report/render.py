@@ -132,6 +132,7 @@ table.sortable th[aria-sort="descending"] button::after { content: " ▼"; }
 .badge { border-radius: 999px; padding: 0 8px; font-size: 11.5px; background: #e8effb; color: var(--accent); }
 .badge.demoted { background: #fbe9e6; color: var(--neg); }
 .badge.grace { background: var(--warn-bg); color: var(--warn); }
+.badge.exception { background: #f3e8fb; color: #6b2d91; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   .charts { grid-template-columns: 1fr 1fr; }
@@ -326,7 +327,7 @@ def _partners(report: Mapping[str, Any]) -> str:
             else ""
         )
         rows.append([
-            escape(r["id"]), escape(r["name"]), escape(r["tier"]),
+            escape(r["id"]), escape(r["name"]), escape(r["tier_shown"]),
             f'<td><span class="badge {escape(movement)}">{escape(movement)}</span>{previous}</td>',
             _sorted_cell(r["score"], plain), _sorted_cell(r["earnings"], money), _sorted_cell(r[MDF], money),
             _sorted_cell(r["sourced_pipeline"], money), _sorted_cell(r["won_revenue"], money),

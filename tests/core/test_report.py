@@ -218,10 +218,7 @@ def test_exiting_partners_are_listed_with_what_is_still_owed_and_long_gone_ones_
 
 
 def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sqlite_url):
-    from cosell.program import Tier
 
-    if "benefits" not in Tier.model_fields:
-        pytest.skip("this program model has no tier benefits")
     tiers = [
         {"name": "Registered", "min_score": 0, "benefits": ["partner portal"]},
         {
@@ -239,3 +236,22 @@ def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sql
         ("Registered", 1, ["partner portal"]),
         ("Silver", 1, ["early access to the roadmap", "deal desk within 24 h"]),
     ]
+
+
+def test_a_partner_held_by_a_tier_exception_shows_the_exception_not_a_grace(sqlite_url):
+    with Ledger.connect(sqlite_url) as ledger:
+        granted = ledger.propose_tier_exception(
+            partner_id="HELD", tier="Silver", until=Period.parse("2026-Q4"), reason="launch partner", by="ann"
+        )
+        ledger.approve_tier_exception(granted.id, by="carol")
+        run_program(
+            program(**PROGRAM),
+            [partner("HELD")],
+            [deal("D1", 1000, partners=["HELD"], created_on="2026-07-02")],
+            ledger=ledger,
+        )
+        report = _report(ledger)
+    (row,) = report["partners"]
+    assert (row["tier"], row["eligible_tier"], row["movement"]) == ("Silver", "Registered", "exception")
+    assert row["tier_shown"] == "Silver (exception until 2026-Q4: launch partner)"
+    assert report["watch"]["grace"] == []

@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import statements
+from . import cli_pilots, statements
 from .connector import Connector, ConnectorSpec, Notes, Syncs
 from .context import RunReport
-from .engine import check_program, compute, explain_partner
+from .engine import check_program, compute, explain_partner, pilot_plan
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
@@ -374,6 +374,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         out.print(f"… and {len(report.partners) - TABLE_PARTNERS} more partners (every one: --json)")
     if report.dry_run:
         _print_changes(report, show_all=show_changes)
+        for note in report.notes:
+            out.print(_escape(note))
         return
     failed = f", {len(report.failures)} refused" if report.failures else ""
     out.print(
@@ -511,9 +513,9 @@ def explain(
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
         history = book.history(the_period)
-        computation = compute(
-            loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
-        )
+        records = source.read(loaded.program, book)
+        pilot = pilot_plan(loaded, plugins, records, book, the_period)
+        computation = compute(loaded.program, the_period, records, history, plugins, settings, pilot=pilot)
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
@@ -970,6 +972,7 @@ def _add_installed_commands() -> None:
     add_plugin_commands(app, plugins)
 
 
+cli_pilots.add_to(app, reports_errors)
 _add_installed_commands()
 
 

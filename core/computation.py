@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .context import PartnerFacts, RunContext
 from .results import PartnerStanding, PayoutLine, Projection, period_earnings
+
+if TYPE_CHECKING:
+    from .pilots import PilotPlan
 
 
 class Progress(Protocol):
@@ -32,6 +35,15 @@ class Computation:
     standings: tuple[PartnerStanding, ...]
     lines: Mapping[str, tuple[PayoutLine, ...]]
     projections: tuple[Projection, ...]
+    pilot: PilotPlan | None = None
+    variant_context: RunContext | None = None
+    """Under a pilot, the context of the variant's rules (its program and plugin settings)."""
+
+    def context_of(self, partner_id: str) -> RunContext:
+        """The context a partner was computed in: the variant's for a pilot's test arm."""
+        if self.variant_context is not None and partner_id in self.variant_context.cohort:
+            return self.variant_context
+        return self.context
 
     def all_lines(self) -> list[PayoutLine]:
         return [line for facts in self.facts for line in self.lines.get(facts.id, ())]

@@ -7,7 +7,7 @@ import contextlib
 import io
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
@@ -198,6 +198,31 @@ class Governance(_Section):
         return names
 
 
+class AttributeCohort(_Section):
+    """The pilot's test arm: the partners whose ``attribute`` (a partner column such as region) holds
+    one of ``values``."""
+
+    attribute: str = Field(min_length=1)
+    values: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+
+
+class ShareCohort(_Section):
+    """The pilot's test arm: a stable hash split putting about ``share`` of the partners in it (the
+    SHA-256 of the seed and the partner id, so the same partner lands in the same arm on every run)."""
+
+    share: FractionRate
+    seed: int = Field(default=0, ge=0, le=2**63)
+
+
+class Pilot(_Section):
+    """An A/B pilot: the cohort's partners are computed by the variant program, the others by this one."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    variant: str = Field(min_length=1)
+    """A program file, relative to the file that names it."""
+    cohort: AttributeCohort | ShareCohort
+
+
 class Program(_Section):
     """A partner program: SPEC "The program file". Every section but program, period, currency and
     tiers may be left out, and then its rules do not apply."""
@@ -220,6 +245,7 @@ class Program(_Section):
     governance: Governance | None = None
     timezone: str = "UTC"
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pilot: Pilot | None = None
 
     @field_validator("period")
     @classmethod
@@ -433,6 +459,8 @@ class LoadedProgram:
         self.source = source
         self.lines = lines
         self.warnings = tuple(warnings)
+        self.variant: LoadedProgram | None = None
+        """The pilot's variant program (``pilot.variant``), loaded by :func:`load_program`."""
 
     def where(self, *loc: str | int) -> str:
         """``file:line`` of a key path, for errors found after validation (unknown metric, plugin...)."""
@@ -510,7 +538,15 @@ def _percentage_warnings(program: Program, source: str, index: Mapping[LinePath,
 
 
 def load_program(path: str | Path) -> LoadedProgram:
+    """The program file and, when it runs a pilot, the pilot's variant program."""
     path = Path(path)
+    loaded = _read_program(path)
+    if loaded.program.pilot is not None:
+        loaded.variant = _load_variant(loaded, path.parent / loaded.program.pilot.variant)
+    return loaded
+
+
+def _read_program(path: Path) -> LoadedProgram:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -524,6 +560,36 @@ def load_program(path: str | Path) -> LoadedProgram:
         message = f"not UTF-8 text (byte {data[at]:#04x}): save the file as UTF-8"
         raise ProgramError([Problem(f"{path}:{line}", message)]) from None
     return parse_program(text, str(path))
+
+
+def _load_variant(base: LoadedProgram, path: Path) -> LoadedProgram:
+    """The pilot's variant: a program of the same period kind, currency, exchange rates and time zone
+    (both arms read the same records the same way), without a pilot of its own."""
+    where = base.where("pilot", "variant")
+    if not path.is_file():
+        raise ProgramError([Problem(where, f"pilot.variant: no program file at {path}")])
+    variant = _read_program(path)
+    mine, theirs = base.program, variant.program
+    shown: dict[str, Callable[[Program], str]] = {
+        "period": lambda p: f"a {p.the_period.kind}",
+        "currency": lambda p: p.currency,
+        "fx": lambda p: str({k: str(v) for k, v in sorted(p.fx.items())}),
+        "timezone": lambda p: p.timezone,
+    }
+    problems = [
+        Problem(variant.where(key), f"{key}: {show(theirs)} here, {show(mine)} in {base.source}")
+        for key, show in shown.items()
+        if show(mine) != show(theirs)
+    ]
+    if theirs.pilot is not None:
+        problems.append(
+            Problem(variant.where("pilot"), "pilot: a pilot's variant cannot run a pilot of its own")
+        )
+    if problems:
+        raise ProgramError(
+            [Problem(where, f"pilot.variant: {path} does not fit this program (fix it below)"), *problems]
+        )
+    return variant
 
 
 def program_json_schema() -> dict[str, Any]:

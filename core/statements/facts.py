@@ -166,9 +166,12 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         if only is not None and facts.id != only:
             continue
-        sections = statement_sections(plugins, facts, computation.lines.get(facts.id, ()), context)
+        arm = computation.context_of(facts.id)
+        sections = statement_sections(plugins, facts, computation.lines.get(facts.id, ()), arm)
+        if computation.pilot is not None:
+            sections += (computation.pilot.section(facts.id),)
         partners[facts.id] = partner_record(
-            program,
+            arm.program,
             standing.score.value,
             standing.score.parts,
             standing.tier.eligible,

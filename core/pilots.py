@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .money import show
 from .periods import Period
-from .program import AttributeCohort, LoadedProgram, Pilot, Program, ShareCohort
+from .program import LoadedProgram, Pilot, Program
 from .statements.facts import StatementSection
 
 if TYPE_CHECKING:
@@ -50,14 +50,15 @@ def defined_arm(pilot: Pilot, partner: Partner) -> Arm:
     """The arm the cohort definition gives a partner. A share split hashes the seed and the partner id
     with SHA-256 (the same on every machine and every run, unlike Python's ``hash``)."""
     cohort = pilot.cohort
-    if isinstance(cohort, AttributeCohort):
-        return TEST if partner.attributes.get(cohort.attribute) in cohort.values else CONTROL
-    return TEST if share_point(cohort, partner.id) < cohort.share else CONTROL
+    if cohort.share is None:
+        return TEST if partner.attributes.get(cohort.attribute or "") in (cohort.values or ()) else CONTROL
+    return TEST if share_point(cohort.seed, partner.id) < cohort.share else CONTROL
 
 
-def share_point(cohort: ShareCohort, partner_id: str) -> Decimal:
-    """Where a partner falls in [0, 1) under a share split: the partners below ``share`` are in the test arm."""
-    digest = hashlib.sha256(f"{cohort.seed}:{partner_id}".encode()).digest()
+def share_point(seed: int, partner_id: str) -> Decimal:
+    """Where a partner falls in [0, 1) under a hash split: the partners below ``share`` are in the test
+    arm. The first 8 bytes of SHA-256 of ``"<seed>:<partner id>"``, as a fraction of 2^64."""
+    digest = hashlib.sha256(f"{seed}:{partner_id}".encode()).digest()
     return Decimal(int.from_bytes(digest[:8], "big")) / _SPLIT
 
 

@@ -198,20 +198,27 @@ class Governance(_Section):
         return names
 
 
-class AttributeCohort(_Section):
+class Cohort(_Section):
     """The pilot's test arm: the partners whose ``attribute`` (a partner column such as region) holds
-    one of ``values``."""
+    one of ``values``; or a stable hash split putting about ``share`` of the partners in it (the SHA-256
+    of ``seed`` and the partner id, so a partner lands in the same arm on every run and machine)."""
 
-    attribute: str = Field(min_length=1)
-    values: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
-
-
-class ShareCohort(_Section):
-    """The pilot's test arm: a stable hash split putting about ``share`` of the partners in it (the
-    SHA-256 of the seed and the partner id, so the same partner lands in the same arm on every run)."""
-
-    share: FractionRate
+    attribute: Annotated[str, Field(min_length=1)] | None = None
+    values: tuple[Annotated[str, Field(min_length=1)], ...] | None = None
+    share: FractionRate | None = None
     seed: int = Field(default=0, ge=0, le=2**63)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Cohort:
+        by_attribute = self.attribute is not None or self.values is not None
+        if self.share is not None and by_attribute:
+            raise ValueError("give either `share` (and `seed`) or `attribute` and `values`, not both")
+        if self.share is None and (self.attribute is None or not self.values):
+            raise ValueError(
+                "give `attribute` and `values` (e.g. {attribute: region, values: [EMEA]}) or a hash split "
+                '`share` with a `seed` (e.g. {share: "0.5", seed: 7})'
+            )
+        return self
 
 
 class Pilot(_Section):
@@ -220,7 +227,7 @@ class Pilot(_Section):
     name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     variant: str = Field(min_length=1)
     """A program file, relative to the file that names it."""
-    cohort: AttributeCohort | ShareCohort
+    cohort: Cohort
 
 
 class Program(_Section):

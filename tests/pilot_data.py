@@ -14,11 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from cosell.pilots import TEST, share_point
-from cosell.program import ShareCohort
 
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3")
 _STARTS = (date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1))
-COHORT = ShareCohort(share=Decimal("0.5"), seed=7)
+SHARE, SEED = Decimal("0.5"), 7
 
 BASE = """\
 program: Pilot Base
@@ -57,7 +56,7 @@ def programs(folder: Path, *, pilot: bool = True) -> Path:
 
 
 def in_test_arm(partner_id: str) -> bool:
-    return share_point(COHORT, partner_id) < COHORT.share
+    return share_point(SEED, partner_id) < SHARE
 
 
 def records(folder: Path, *, lift: bool, partners: int = 60, seed: int = 1) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,10 @@ class PartnerRecord:
     top_tier: bool
     sections: tuple[StatementSection, ...] = ()
     """What plugins add to the partner's statement (``cosell_statement_sections``)."""
+    own_cap: bool = False
+    """True when another program than the run's computed the partner (a pilot's variant):
+    ``per_partner_cap`` is then its cap, which the statement shows instead of the run's."""
+    per_partner_cap: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,10 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             standing.tier.assigned,
             sections,
         )
+        if arm is not context:
+            arm_caps = arm.program.caps
+            cap = arm_caps.per_partner if arm_caps else None
+            partners[facts.id] = replace(partners[facts.id], own_cap=True, per_partner_cap=cap)
     return RunRecord(
         program=program.program,
         currency=program.currency,
@@ -240,6 +248,11 @@ def encode_partner(record: PartnerRecord) -> str:
             ],
             "top_tier": record.top_tier,
             "sections": [_section_doc(s) for s in record.sections],
+            **(
+                {"own_cap": True, "per_partner_cap": _number(record.per_partner_cap)}
+                if record.own_cap
+                else {}
+            ),
         },
         sort_keys=True,
     )
@@ -320,6 +333,8 @@ def decode_partner(text: str) -> PartnerRecord:
         ),
         top_tier=doc["top_tier"],
         sections=tuple(_section(s) for s in doc["sections"]),
+        own_cap=doc.get("own_cap", False),
+        per_partner_cap=_decimal(doc.get("per_partner_cap")),
     )
 
 

@@ -152,6 +152,30 @@ def test_explain_and_the_statement_name_the_arm(tmp_path):
     )
     arm = "test" if in_test_arm("P001") else "control"
     assert f"pilot richer-silver: {arm} arm" in statement.output
+    # Each partner's statement names the per-partner cap of the program that computed it.
+    for pid in ("P001", "P002", "P003", "P004"):
+        shown = cosell(
+            "statement", "--period", "2026-Q1", "--partner", pid, "--format", "terminal", "--ledger", url
+        )
+        cap = "40,000.00" if in_test_arm(pid) else "25,000.00"
+        assert f"per-partner cap of {cap}" in shown.output or "capped from" in shown.output, pid
+
+
+def test_a_program_budget_is_shared_by_both_arms_and_the_run_says_so(tmp_path):
+    program, data = pilot(tmp_path, lift=True, partners=20)
+    program.write_text(
+        program.read_text().replace(
+            "caps: {per_partner: 25000}", "caps: {per_partner: 25000, program_budget: 100000}"
+        )
+    )
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    report = run_json(program, data, url, tmp_path / "out", "2026-Q1")
+    assert any("the program budget of 100,000.00 USD is shared by both arms" in n for n in report["notes"])
+    paid = sum(Decimal(row["earnings"]) for row in report["partners"])
+    assert paid <= Decimal(100000)
+    with Ledger.connect(url) as ledger:
+        scaled = {line.partner_id for line in ledger.lines("2026-Q1") if line.kind == "budget"}
+    assert any(in_test_arm(pid) for pid in scaled) and any(not in_test_arm(pid) for pid in scaled)
 
 
 def test_a_variant_of_another_currency_is_refused_naming_its_line(tmp_path):

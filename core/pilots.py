@@ -117,6 +117,12 @@ class PilotPlan:
                 f"pilot {self.name}: the program budget of {show(budget)} {base.currency} is shared by both "
                 "arms (the variant's own budget, if any, is not applied)"
             )
+        theirs = self.variant.caps.program_budget if self.variant.caps else None
+        if theirs is not None and theirs != budget:
+            said.append(
+                f"pilot {self.name}: the variant's program budget of {show(theirs)} is not applied; "
+                "a program budget is the program's alone"
+            )
         if self.moved:
             moves = ", ".join(f"{m.partner_id} ({m.was} → {m.now})" for m in self.moved)
             said.append(f"pilot {self.name}: the cohort definition changed; partners that moved arm: {moves}")

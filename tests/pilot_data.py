@@ -146,3 +146,11 @@ def pilot(folder: Path, *, lift: bool, partners: int = 60, seed: int = 1) -> tup
 
 
 __all__ = ["QUARTERS", "TEST", "in_test_arm", "pilot", "programs", "records"]
+
+
+if __name__ == "__main__":  # python tests/pilot_data.py FOLDER [--no-lift]: a pilot to try the commands on
+    import sys
+
+    where = Path(sys.argv[1])
+    program, data = pilot(where, lift="--no-lift" not in sys.argv[2:])
+    print(f"wrote {program}, {program.parent / 'variant.yaml'} and {data}/")

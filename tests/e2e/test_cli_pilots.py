@@ -4,6 +4,7 @@ periods, and the pilot report on generated pilots."""
 import json
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -275,3 +276,28 @@ def test_the_report_of_a_ledger_without_pilot_says_so(tmp_path):
     missing = cosell("pilot", "report", "--ledger", f"sqlite:///{tmp_path / 'none.db'}")
     assert missing.exit_code == 2 and "there is no ledger" in missing.output
     assert not (tmp_path / "none.db").exists()
+
+
+def test_the_pilots_page_shows_what_the_report_prints_on_the_generated_pilot(tmp_path):
+    """docs/pilots.md's all-periods table is the report of `python tests/pilot_data.py pilot` run for
+    the three quarters: every figure of it, row by row."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "pilots.md").read_text(encoding="utf-8")
+    rows = [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in page[page.index("all periods: 34 test") :].splitlines()[4:11]
+    ]
+    _, report = pilot_report(tmp_path, lift=True)
+    overall = report["pilots"][0]["all_periods"]
+    assert overall["arms"]["test"]["partners"] == 34 and overall["arms"]["control"]["partners"] == 26
+    for row, found in zip(rows, overall["differences"], strict=True):
+        places = len(found["difference"].partition(".")[2])
+        shown = [
+            f"{Decimal(overall['arms'][arm][found['metric']]):,.{places}f}" for arm in ("test", "control")
+        ]
+        low, high = (f"{Decimal(x):+,.{places}f}" for x in found["interval"])
+        assert row[1:6] == [
+            *shown,
+            f"{Decimal(found['difference']):+,.{places}f}",
+            f"{low} to {high}",
+            found["conclusion"],
+        ]

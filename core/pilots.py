@@ -170,24 +170,32 @@ def plan(
 
 
 def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, EarlierArm]:
-    """Each partner's arm in the latest period before ``period`` whose run recorded it for pilot ``name``."""
+    """Each partner's arm in the latest period before ``period`` whose run recorded it for pilot
+    ``name``. Reads back from the latest earlier period and stops at the first that holds no partner
+    of the pilot (before the pilot started, or while it was off)."""
     found: dict[str, EarlierArm] = {}
-    for key, data in _recorded(ledger, before=period):
-        for pid, doc in data.items():
-            part = doc.get(KEY)
-            if isinstance(part, dict) and part.get("name") == name:
-                found[pid] = EarlierArm(part["arm"], part["digest"], key)
+    for key, data in _recorded(ledger, before=period, newest_first=True):
+        parts = {pid: doc[KEY] for pid, doc in data.items() if _of_pilot(doc.get(KEY), name)}
+        if not parts:
+            break
+        for pid, part in parts.items():
+            found.setdefault(pid, EarlierArm(part["arm"], part["digest"], key))
     return found
 
 
+def _of_pilot(part: Any, name: str | None) -> bool:
+    return isinstance(part, dict) and (name is None or part.get("name") == name)
+
+
 def _recorded(
-    ledger: Ledger, before: Period | None = None
+    ledger: Ledger, before: Period | None = None, *, newest_first: bool = False
 ) -> Iterable[tuple[str, dict[str, dict[str, Any]]]]:
     """(period, partner id → statement data as JSON) of every recorded period (before ``before``),
-    oldest first."""
-    for key, _status in ledger.periods():
-        if before is not None and Period.parse(key).start >= before.start:
-            continue
+    oldest first unless ``newest_first``."""
+    keys = [key for key, _status in ledger.periods()]
+    if before is not None:
+        keys = [key for key in keys if Period.parse(key).start < before.start]
+    for key in reversed(keys) if newest_first else keys:
         stored = ledger.statement_data(key)
         if stored is not None:
             yield key, {pid: json.loads(text) for pid, text in stored[1].items()}
@@ -274,8 +282,7 @@ def recorded_pilots(ledger: Ledger) -> list[tuple[str, str, dict[str, dict[str, 
     for key, data in _recorded(ledger):
         by_name: dict[str, dict[str, dict[str, Any]]] = {}
         for pid, doc in data.items():
-            part = doc.get(KEY)
-            if isinstance(part, dict):
-                by_name.setdefault(part["name"], {})[pid] = part
+            if _of_pilot(doc.get(KEY), None):
+                by_name.setdefault(doc[KEY]["name"], {})[pid] = doc[KEY]
         found.extend((key, name, parts) for name, parts in sorted(by_name.items()))
     return found

@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 
 
 def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseModel]:
-    """Program checks that need the plugins: metric names and plugin settings. Returns the settings."""
+    """Program checks that need the plugins: metric names and plugin settings, the pilot's variant's
+    too. Returns the program's settings."""
     definitions = plugins.metric_definitions()
     program = loaded.program
     problems: list[Problem] = []
@@ -86,6 +87,11 @@ def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseMode
     except ProgramError as err:
         problems.extend(err.problems)
         settings = {}
+    if loaded.variant is not None:  # a pilot's variant: checked with its program
+        try:
+            check_program(loaded.variant, plugins)
+        except ProgramError as err:
+            problems.extend(err.problems)
     if problems:
         raise ProgramError(problems)
     return settings
@@ -433,8 +439,6 @@ def _validate(
     ledger would refuse only at the end) and the period runnable. Returns the plugin settings."""
     if settings is None:
         settings = check_program(loaded, plugins)
-    if loaded.variant is not None:
-        check_program(loaded.variant, plugins)
     if not dry_run:
         ledger.check_writable()
     ledger.check_runnable(period)

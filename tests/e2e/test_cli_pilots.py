@@ -301,3 +301,12 @@ def test_the_pilots_page_shows_what_the_report_prints_on_the_generated_pilot(tmp
             f"{low} to {high}",
             found["conclusion"],
         ]
+
+
+def test_validate_checks_the_variant_with_the_program(tmp_path):
+    program = programs(tmp_path)
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(variant.read_text().replace("win_rate:", "win_ratio:"))
+    result = cosell("validate", program)
+    assert result.exit_code == 2
+    assert f"{variant}:8: scoring.metrics.win_ratio: no plugin provides this metric" in result.output

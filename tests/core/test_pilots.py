@@ -8,10 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosell.engine import check_program, compute
 from cosell.errors import ProgramError
-from cosell.pilots import CONTROL, TEST, EarlierArm, cohort_digest, defined_arm, plan, share_point
+from cosell.pilots import CONTROL, TEST, EarlierArm, PilotPlan, cohort_digest, defined_arm, plan, share_point
+from cosell.pluginmanager import Plugins
 from cosell.program import Cohort, load_program, parse_program
-from cosell.records import Partner
+from cosell.records import Partner, RecordSet
+from cosell.results import History
+from program_strategies import FAST, PARTNERS, build_program, compute_strictly, datas, program_docs
 
 BASE = """\
 program: Base
@@ -137,3 +141,45 @@ def test_a_cohort_must_be_a_share_or_an_attribute_with_values():
         assert all(
             str(p).startswith("prog.yaml:") and "pilot.cohort" in str(p) for p in info.value.problems
         ), cohort
+
+
+@FAST
+@given(base=program_docs(), variant=program_docs(), data=datas(), cohort=st.sets(st.sampled_from(PARTNERS)))
+def test_each_arm_is_computed_exactly_as_a_plain_computation_of_its_program(base, variant, data, cohort):
+    """Programs and records drawn; no program budget (a budget is shared by both arms, by design)."""
+    for doc in (base, variant):
+        doc.get("caps", {}).pop("program_budget", None)
+    base_program, variant_program = build_program(base), build_program(variant)
+    plugins = Plugins(entry_points=False)
+    arms = {pid: TEST if pid in cohort else CONTROL for pid in PARTNERS}
+    pilot = PilotPlan(
+        "drawn",
+        "digest",
+        "variant.yaml",
+        variant_program.program,
+        check_program(variant_program, plugins),
+        arms,
+    )
+    partners, deals, activities, claims = data.build()
+    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims))
+    period = base_program.program.the_period
+    both = compute(
+        base_program.program,
+        period,
+        records,
+        History(),
+        plugins,
+        check_program(base_program, plugins),
+        pilot=pilot,
+    )
+    plain = {TEST: compute_strictly(variant_program, data), CONTROL: compute_strictly(base_program, data)}
+    standings = {arm: {s.partner_id: s for s in c.standings} for arm, c in plain.items()}
+    for standing in both.standings:
+        arm = arms[standing.partner_id]
+        assert standing == standings[arm][standing.partner_id]
+        assert both.lines.get(standing.partner_id, ()) == plain[arm].lines.get(standing.partner_id, ())
+        assert projected(both, standing.partner_id) == projected(plain[arm], standing.partner_id)
+
+
+def projected(computation, partner_id):
+    return sorted(repr(p) for p in computation.projections if p.partner_id == partner_id)

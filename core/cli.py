@@ -367,6 +367,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
             tier = f"{tier} (eligible {row['eligible_tier']}, grace)"
+        if "pilot_arm" in row:
+            tier = f"{tier}, {row['pilot_arm']} arm"
         cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
         table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
@@ -452,6 +454,11 @@ def validate(program: Annotated[Path, typer.Argument(help="The program file to c
     p = loaded.program
     out.print(
         f"ok: {program}: {p.program!r}, period {p.period}, {len(p.tiers)} tier(s), currency {p.currency}"
+        + (
+            f"; pilot {p.pilot.name!r} with variant {loaded.variant.source}"
+            if p.pilot and loaded.variant
+            else ""
+        )
     )
 
 

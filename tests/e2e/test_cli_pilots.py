@@ -2,6 +2,7 @@
 periods, and the pilot report on generated pilots."""
 
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -310,3 +311,15 @@ def test_validate_checks_the_variant_with_the_program(tmp_path):
     result = cosell("validate", program)
     assert result.exit_code == 2
     assert f"{variant}:8: scoring.metrics.win_ratio: no plugin provides this metric" in result.output
+
+
+def test_validate_names_the_pilot_and_the_run_table_the_arms(tmp_path):
+    program, data = pilot(tmp_path, lift=False, partners=4)
+    assert (
+        f"pilot 'richer-silver' with variant {tmp_path / 'variant.yaml'}"
+        in cosell("validate", program).output
+    )
+    table = run(program, data, f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out", "2026-Q1").output
+    for n in range(1, 5):
+        arm = "test" if in_test_arm(f"P{n:03d}") else "control"
+        assert re.search(rf"P00{n} .*, {arm} arm", table), table

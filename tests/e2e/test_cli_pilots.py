@@ -252,9 +252,9 @@ def test_the_report_finds_no_lift_where_the_variant_lifts_nothing(tmp_path):
     assert difference(overall, "cost_per_won_revenue")["conclusion"] == "test higher"
 
 
-def test_the_report_says_when_the_sample_is_too_small(tmp_path):
+def test_the_report_says_when_the_sample_is_too_small(tmp_path, ledger_url):
     program, data = pilot(tmp_path, lift=True, partners=12)
-    url = f"sqlite:///{tmp_path / 'l.db'}"
+    url = ledger_url
     run(program, data, url, tmp_path / "out", "2026-Q1")
     result = cosell("pilot", "report", "--ledger", url, "--format", "json")
     (comparison,) = json.loads(result.output)["pilots"][0]["periods"]

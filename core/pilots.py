@@ -91,6 +91,8 @@ class PilotPlan:
     variant_settings: Mapping[str, BaseModel]
     arms: Mapping[str, Arm]
     moved: tuple[Moved, ...] = ()
+    redefined: bool = False
+    """True when the pilot's earlier periods hold another cohort definition than this run's."""
 
     @property
     def cohort(self) -> frozenset[str]:
@@ -126,6 +128,8 @@ class PilotPlan:
         if self.moved:
             moves = ", ".join(f"{m.partner_id} ({m.was} → {m.now})" for m in self.moved)
             said.append(f"pilot {self.name}: the cohort definition changed; partners that moved arm: {moves}")
+        elif self.redefined:
+            said.append(f"pilot {self.name}: the cohort definition changed; no partner moved arm")
         return tuple(said)
 
     def section(self, partner_id: str) -> StatementSection:
@@ -165,7 +169,14 @@ def plan(
         if before is not None and before.arm != arms[partner.id]:
             moved.append(Moved(partner.id, before.arm, arms[partner.id]))
     return PilotPlan(
-        pilot.name, digest, variant.source, variant.program, variant_settings, arms, tuple(moved)
+        pilot.name,
+        digest,
+        variant.source,
+        variant.program,
+        variant_settings,
+        arms,
+        tuple(moved),
+        any(before.digest != digest for before in earlier.values()),
     )
 
 

@@ -102,6 +102,7 @@ def test_a_partner_keeps_its_earlier_arm_while_the_cohort_definition_stays_the_s
         defined = TEST if p.attributes["region"] == "EMEA" else CONTROL
         kept = p.id in before and same_definition
         assert result.arms[p.id] == (before[p.id].arm if kept else defined)
+    assert result.redefined == (bool(before) and not same_definition)
     moved = {m.partner_id for m in result.moved}
     assert moved == {
         p.id

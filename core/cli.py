@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import cli_exceptions, cli_runs, cli_settlement, statements
+from . import cli_exceptions, cli_pilots, cli_runs, cli_settlement, statements
 from .cli_compare import compare as compare_command
 from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
@@ -40,7 +40,7 @@ from .cli_shared import one_line as _one_line
 from .cli_shared import valid_period as _valid_period
 from .connector import Notes, Syncs
 from .context import RunReport
-from .engine import check_program, compute, explain_partner, settings_named
+from .engine import check_program, compute, explain_partner, pilot_plan, settings_named
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
@@ -338,6 +338,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
             tier = f"{tier} (was {row['previous_tier']})"
         elif row["eligible_tier"] != row["tier"]:
             tier = f"{tier} (eligible {row['eligible_tier']}, grace)"
+        if "pilot_arm" in row:
+            tier = f"{tier}, {row['pilot_arm']} arm"
         cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
         table.add_row(*(_escape(str(cell)) for cell in cells))
     out.print(table)
@@ -345,6 +347,8 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         out.print(f"… and {len(report.partners) - TABLE_PARTNERS} more partners (every one: --json)")
     if report.dry_run:
         _print_changes(report, show_all=show_changes)
+        for note in report.notes:
+            out.print(_escape(note))
         return
     failed = f", {len(report.failures)} refused" if report.failures else ""
     out.print(
@@ -421,6 +425,11 @@ def validate(program: Annotated[Path, typer.Argument(help="The program file to c
     p = loaded.program
     out.print(
         f"ok: {program}: {p.program!r}, period {p.period}, {len(p.tiers)} tier(s), currency {p.currency}"
+        + (
+            f"; pilot {p.pilot.name!r} with variant {loaded.variant.source}"
+            if p.pilot and loaded.variant
+            else ""
+        )
     )
 
 
@@ -486,10 +495,10 @@ def explain(
             plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
         )
         history = book.history(the_period)
+        records = source.read(loaded.program, book)
+        pilot = pilot_plan(loaded, plugins, records, book, the_period)
         with settings_named(loaded, plugins):
-            computation = compute(
-                loaded.program, the_period, source.read(loaded.program, book), history, plugins, settings
-            )
+            computation = compute(loaded.program, the_period, records, history, plugins, settings, pilot=pilot)
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
@@ -1006,6 +1015,7 @@ def _add_installed_commands() -> None:
 
 cli_exceptions.register(app, reports_errors)  # tier-override
 cli_settlement.register(app, reports_errors)  # settlement
+cli_pilots.add_to(app, reports_errors)
 _add_installed_commands()
 
 

@@ -285,6 +285,8 @@ def program_of_period(book: Ledger, period: Period, loaded: LoadedProgram) -> Lo
     source = f"{loaded.source} (as recorded by run {run.id})"
     program = parse_program(recorded.program_text.removeprefix("\ufeff"), source)
     program.raw = recorded.program_text.encode("utf-8")
+    if program.program.pilot is not None:
+        program.variant = loaded.variant  # the pilot's variant file as it is now: runs record the base's text
     if program.raw != loaded.raw:
         err.print(
             terminal_text(

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .context import PartnerFacts, RunContext
 from .results import PartnerStanding, PayoutLine, Projection, period_earnings
+
+if TYPE_CHECKING:
+    from .pilots import PilotPlan
 
 
 class Progress(Protocol):
@@ -37,6 +40,15 @@ class Computation:
     """Each partner's payout lines by partner id, adjustments (cap, budget) included, in computed order."""
     projections: tuple[Projection, ...]
     """What each open deal would pay each of its partners if won on the period's last day."""
+    pilot: PilotPlan | None = None
+    variant_context: RunContext | None = None
+    """Under a pilot, the context of the variant's rules (its program and plugin settings)."""
+
+    def context_of(self, partner_id: str) -> RunContext:
+        """The context a partner was computed in: the variant's for a pilot's test arm."""
+        if self.variant_context is not None and partner_id in self.variant_context.cohort:
+            return self.variant_context
+        return self.context
 
     def all_lines(self) -> list[PayoutLine]:
         """Every partner's lines, partner by partner in input order."""

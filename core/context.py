@@ -70,6 +70,18 @@ class RunContext:
     """Each plugin's validated ``plugins:`` entry by key; read yours with ``setting(key, Model)``."""
     line_kinds: Mapping[str, LineKind] = field(default_factory=dict)
     """Every declared line kind by name: how the cap, the budget and the CRM fields treat its lines."""
+    variant: Program | None = None
+    """Under a pilot, the variant program that computes the partners of ``cohort``."""
+    cohort: frozenset[str] = frozenset()
+    """Under a pilot, the partners in its test arm (computed by ``variant``); empty otherwise."""
+
+    def program_of(self, partner_id: str) -> Program:
+        """The program whose rules compute a partner: the variant's for a pilot's test arm, else
+        ``program``. A ``cosell_adjustments`` hook (which sees every partner at once) applies a
+        per-partner rule with it; a program-wide one (the budget) with ``program``."""
+        if self.variant is not None and partner_id in self.cohort:
+            return self.variant
+        return self.program
 
     def line_kind(self, name: str) -> LineKind | None:
         """The declaration of a line kind; None for a kind no installed plugin declares (a line of an

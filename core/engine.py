@@ -30,6 +30,8 @@ from .gc_pause import gc_paused
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
+from .pilots import PilotPlan, earlier_arms, with_pilot
+from .pilots import plan as pilot_plan_of
 from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
 from .records import Involvement, RecordSet
@@ -59,7 +61,8 @@ if TYPE_CHECKING:
 
 
 def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseModel]:
-    """Program checks that need the plugins: metric names and plugin settings. Returns the settings."""
+    """Program checks that need the plugins: metric names and plugin settings, the pilot's variant's
+    too. Returns the program's settings."""
     definitions = plugins.metric_definitions()
     program = loaded.program
     problems: list[Problem] = []
@@ -87,6 +90,11 @@ def check_program(loaded: LoadedProgram, plugins: Plugins) -> dict[str, BaseMode
     except ProgramError as err:
         problems.extend(err.problems)
         settings = {}
+    if loaded.variant is not None:  # a pilot's variant: checked with its program
+        try:
+            check_program(loaded.variant, plugins)
+        except ProgramError as err:
+            problems.extend(err.problems)
     if problems:
         raise ProgramError(problems)
     return settings
@@ -122,13 +130,18 @@ def compute(
     plugins: Plugins,
     settings: Mapping[str, BaseModel] | None = None,
     progress: Progress | None = None,
+    pilot: PilotPlan | None = None,
 ) -> Computation:
-    """Records (already validated) to standings, lines and projections. Pure: no I/O, no clock."""
+    """Records (already validated) to standings, lines and projections. Pure: no I/O, no clock.
+
+    Under a ``pilot``, the partners of its test arm are computed with the variant's program and plugin
+    settings, every other with ``program``; the adjustments (caps, then budget) run once over all of
+    them (``RunContext.program_of`` gives a partner's program)."""
     # The step allocates millions of small objects and makes no reference cycles: the cyclic garbage
     # collector would only rescan the records again and again (it doubled the time on a million deals).
     try:
         with gc_paused():
-            return _compute(program, period, records, history, plugins, settings, progress or Silent())
+            return _compute(program, period, records, history, plugins, settings, progress or Silent(), pilot)
     except PluginError as exc:
         if exc.hint is None and exc.plugin != "cosell" and not exc.causes:  # an exception names its line
             raise PluginError(
@@ -170,6 +183,7 @@ def _compute(
     plugins: Plugins,
     settings: Mapping[str, BaseModel] | None,
     progress: Progress,
+    pilot: PilotPlan | None = None,
 ) -> Computation:
     records = convert(records, program)
     facts = group_by_partner(records)
@@ -181,6 +195,13 @@ def _compute(
         records,
         dict(settings or {}),
         MappingProxyType({name: kind for name, (_, kind) in kinds.items()}),
+        pilot.variant if pilot else None,
+        pilot.cohort if pilot else frozenset(),
+    )
+    variant = (
+        None
+        if pilot is None
+        else dataclasses.replace(context, program=pilot.variant, settings=dict(pilot.variant_settings))
     )
     hooks = _Hooks.of(plugins, _LineCheck(kinds, frozenset(deal.id for deal in records.deals)))
     for _ in plugins.call_each("cosell_run_started", context=context):
@@ -190,16 +211,17 @@ def _compute(
     projections: list[Projection] = []
     advance = progress.step("computing partners", len(facts))
     for partner in facts:
-        metrics = _metrics(hooks, partner, context)
-        score = _score(hooks, partner, metrics, context)
-        tier = _tier(hooks, partner, score, metrics, context)
+        arm = variant if variant is not None and partner.id in variant.cohort else context
+        metrics = _metrics(hooks, partner, arm)
+        score = _score(hooks, partner, metrics, arm)
+        tier = _tier(hooks, partner, score, metrics, arm)
         standing = PartnerStanding(partner.id, frozen_mapping(metrics), score, tier, partner.partner.name)
         standings.append(standing)
-        lines[partner.id] = _payout_lines(hooks, partner, standing, context)
-        projections.extend(_projections(hooks, partner, standing, context))
+        lines[partner.id] = _payout_lines(hooks, partner, standing, arm)
+        projections.extend(_projections(hooks, partner, standing, arm))
         advance(1)
     _adjustments(plugins, hooks.lines_check, lines, context)
-    return Computation(context, facts, tuple(standings), lines, tuple(projections))
+    return Computation(context, facts, tuple(standings), lines, tuple(projections), pilot, variant)
 
 
 def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[str, Decimal | None]:
@@ -415,11 +437,13 @@ def run(
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
         records = _load(connector, program, ledger, progress)
         generation, history = _history(ledger, period)
+        pilot = pilot_plan(loaded, plugins, records, ledger, period)
         with settings_named(loaded, plugins):
-            computation = compute(program, period, records, history, plugins, settings, progress)
+            computation = compute(program, period, records, history, plugins, settings, progress, pilot)
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
-            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
+            notes = pilot.notes(program) if pilot else ()
+            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation)
         run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded)
         written, failures = write_pending(connector, ledger, target_of(connector), progress)
@@ -467,6 +491,18 @@ def _history(ledger: Ledger, period: Period) -> tuple[int, History]:
     return generation, ledger.history(period)
 
 
+def pilot_plan(
+    loaded: LoadedProgram, plugins: Plugins, records: RecordSet, ledger: Ledger, period: Period
+) -> PilotPlan | None:
+    """The pilot's arms for this period (None without a pilot): kept from the pilot's earlier periods
+    in the ledger while the cohort definition is the same."""
+    pilot = loaded.program.pilot
+    if pilot is None or loaded.variant is None:
+        return None
+    earlier = earlier_arms(ledger, period, pilot.name)
+    return pilot_plan_of(loaded, check_program(loaded.variant, plugins), records.partners, earlier)
+
+
 def _plan(
     computation: Computation, history: History, connector: Connector, ledger: Ledger, progress: Progress
 ) -> list[FieldWrite]:
@@ -502,8 +538,11 @@ def _store(
         projections=computation.projections,
         writes=changes,
         generation=generation,
-        statement=report_facts.with_report(
-            statement_facts.encode(statement_facts.run_record(computation, plugins)), computation, plugins
+        statement=with_pilot(
+            report_facts.with_report(
+                statement_facts.encode(statement_facts.run_record(computation, plugins)), computation, plugins
+            ),
+            computation,
         ),
         adjustments=paid_adjustments(lines),
         provenance=recorded,
@@ -523,6 +562,8 @@ def _finish(
     """The run's report, ``cosell_run_finished``, and the run's status (failed with refused writes or a
     raising hook: exit 3)."""
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
+    if computation.pilot is not None:
+        notes += computation.pilot.notes(computation.context.program)
     report = RunReport(
         computation.context.period.key,
         run_id,
@@ -587,6 +628,8 @@ def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
                 "lines": len(computation.lines.get(facts.id, ())),
             }
         )
+        if computation.pilot is not None:
+            rows[-1]["pilot_arm"] = computation.pilot.arm_of(facts.id)
     return tuple(rows)
 
 

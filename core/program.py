@@ -7,7 +7,7 @@ import contextlib
 import io
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
@@ -241,6 +241,38 @@ class Governance(_Section):
         return names
 
 
+class Cohort(_Section):
+    """The pilot's test arm: the partners whose ``attribute`` (a partner column such as region) holds
+    one of ``values``; or a stable hash split putting about ``share`` of the partners in it (the SHA-256
+    of ``seed`` and the partner id, so a partner lands in the same arm on every run and machine)."""
+
+    attribute: Annotated[str, Field(min_length=1)] | None = None
+    values: tuple[Annotated[str, Field(min_length=1)], ...] | None = None
+    share: FractionRate | None = None
+    seed: int = Field(default=0, ge=0, le=2**63)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Cohort:
+        by_attribute = self.attribute is not None or self.values is not None
+        if self.share is not None and by_attribute:
+            raise ValueError("give either `share` (and `seed`) or `attribute` and `values`, not both")
+        if self.share is None and (self.attribute is None or not self.values):
+            raise ValueError(
+                "give `attribute` and `values` (e.g. {attribute: region, values: [EMEA]}) or a hash split "
+                '`share` with a `seed` (e.g. {share: "0.5", seed: 7})'
+            )
+        return self
+
+
+class Pilot(_Section):
+    """An A/B pilot: the cohort's partners are computed by the variant program, the others by this one."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    variant: str = Field(min_length=1)
+    """A program file, relative to the file that names it."""
+    cohort: Cohort
+
+
 class Program(_Section):
     """A partner program: SPEC "The program file". Every section but program, period, currency and
     tiers may be left out, and then its rules do not apply."""
@@ -263,6 +295,7 @@ class Program(_Section):
     governance: Governance | None = None
     timezone: str = "UTC"
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pilot: Pilot | None = None
 
     @field_validator("period")
     @classmethod
@@ -480,6 +513,8 @@ class LoadedProgram:
         self.raw = raw
         """The program file's exact bytes, which a run records with their sha256 (the text's UTF-8 when
         the program was given as text)."""
+        self.variant: LoadedProgram | None = None
+        """The pilot's variant program (``pilot.variant``), loaded by :func:`load_program`."""
 
     def where(self, *loc: str | int) -> str:
         """``file:line`` of a key path, for errors found after validation (unknown metric, plugin...)."""
@@ -557,7 +592,15 @@ def _percentage_warnings(program: Program, source: str, index: Mapping[LinePath,
 
 
 def load_program(path: str | Path) -> LoadedProgram:
+    """The program file and, when it runs a pilot, the pilot's variant program."""
     path = Path(path)
+    loaded = _read_program(path)
+    if loaded.program.pilot is not None:
+        loaded.variant = _load_variant(loaded, path.parent / loaded.program.pilot.variant)
+    return loaded
+
+
+def _read_program(path: Path) -> LoadedProgram:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -573,6 +616,36 @@ def load_program(path: str | Path) -> LoadedProgram:
     loaded = parse_program(text, str(path))
     loaded.raw = data
     return loaded
+
+
+def _load_variant(base: LoadedProgram, path: Path) -> LoadedProgram:
+    """The pilot's variant: a program of the same period kind, currency, exchange rates and time zone
+    (both arms read the same records the same way), without a pilot of its own."""
+    where = base.where("pilot", "variant")
+    if not path.is_file():
+        raise ProgramError([Problem(where, f"pilot.variant: no program file at {path}")])
+    variant = _read_program(path)
+    mine, theirs = base.program, variant.program
+    shown: dict[str, Callable[[Program], str]] = {
+        "period": lambda p: f"a {p.the_period.kind}",
+        "currency": lambda p: p.currency,
+        "fx": lambda p: str({k: str(v) for k, v in sorted(p.fx.items())}),
+        "timezone": lambda p: p.timezone,
+    }
+    problems = [
+        Problem(variant.where(key), f"{key}: {show(theirs)} here, {show(mine)} in {base.source}")
+        for key, show in shown.items()
+        if show(mine) != show(theirs)
+    ]
+    if theirs.pilot is not None:
+        problems.append(
+            Problem(variant.where("pilot"), "pilot: a pilot's variant cannot run a pilot of its own")
+        )
+    if problems:
+        raise ProgramError(
+            [Problem(where, f"pilot.variant: {path} does not fit this program (fix it below)"), *problems]
+        )
+    return variant
 
 
 def program_json_schema(plugin_settings: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:

@@ -46,6 +46,8 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         for facts, standing in zip(computation.facts, computation.standings, strict=True)
     ]
     names = {f.id: f.partner.name for f in computation.facts}
+    if computation.pilot is not None:  # the deal's note says which arm of the pilot paid each partner
+        names = {pid: f"{name} ({computation.pilot.label(pid)})" for pid, name in names.items()}
     kinds = computation.context.line_kinds
     adjustments = {name for name, kind in kinds.items() if kind.adjustment}
     on_deals = {name for name, kind in kinds.items() if kind.deal_incentive}

@@ -33,12 +33,12 @@ def _counts(kind: LineKind | None) -> bool:
 def cosell_adjustments(
     lines: Mapping[str, tuple[PayoutLine, ...]], context: RunContext
 ) -> Iterable[PayoutLine]:
-    caps = context.program.caps
-    if caps is None or caps.per_partner is None:
-        return ()
-    cap = caps.per_partner
     out = []
     for partner_id, partner_lines in lines.items():
+        caps = context.program_of(partner_id).caps  # under a pilot, the arm's program's cap
+        if caps is None or caps.per_partner is None:
+            continue
+        cap = caps.per_partner
         total = capped_total(partner_lines, context)
         if total > cap:
             text = f"cap: lines subject to the cap add up to {show(total)}, above the per-partner cap of {show(cap)}"

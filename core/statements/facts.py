@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,10 @@ class PartnerRecord:
     """The assigned tier's ``benefits``; None when the run did not record them."""
     deal_names: Mapping[str, str] | None = None
     """Deal id → name of the deals the partner's lines and projections speak of; None when not recorded."""
+    own_cap: bool = False
+    """True when another program than the run's computed the partner (a pilot's variant):
+    ``per_partner_cap`` is then its cap, which the statement shows instead of the run's."""
+    per_partner_cap: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +221,25 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
         if only is not None and facts.id != only:
             continue
         lines = computation.lines.get(facts.id, ())
-        sections = statement_sections(plugins, facts, lines, context)
+        arm = computation.context_of(facts.id)
+        sections = statement_sections(plugins, facts, lines, arm)
+        if computation.pilot is not None:
+            sections += (computation.pilot.section(facts.id),)
         partners[facts.id] = partner_record(
-            program,
+            arm.program,
             standing.score.value,
             standing.score.parts,
             standing.tier.eligible,
             standing.tier.assigned,
             sections,
             standing.tier.exception,
-            settlement_of(plugins, facts, standing, lines, context),
+            settlement_of(plugins, facts, standing, lines, arm),
             deal_names_of(facts, lines, projections.get(facts.id, ())),
         )
+        if arm is not context:
+            arm_caps = arm.program.caps
+            cap = arm_caps.per_partner if arm_caps else None
+            partners[facts.id] = replace(partners[facts.id], own_cap=True, per_partner_cap=cap)
     return RunRecord(
         program=program.program,
         currency=program.currency,
@@ -298,6 +309,11 @@ def encode_partner(record: PartnerRecord) -> str:
             "settlement": None if record.settlement is None else encode_settlement(record.settlement),
             "benefits": _texts(record.benefits),
             "deal_names": None if record.deal_names is None else dict(record.deal_names),
+            **(
+                {"own_cap": True, "per_partner_cap": _number(record.per_partner_cap)}
+                if record.own_cap
+                else {}
+            ),
         },
         sort_keys=True,
     )
@@ -394,6 +410,8 @@ def decode_partner(text: str) -> PartnerRecord:
         settlement=decode_settlement(doc["settlement"]) if doc.get("settlement") else None,
         benefits=_tuple(doc.get("benefits")),
         deal_names=doc.get("deal_names"),
+        own_cap=doc.get("own_cap", False),
+        per_partner_cap=_decimal(doc.get("per_partner_cap")),
     )
 
 

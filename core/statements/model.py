@@ -392,6 +392,8 @@ class PartnerStatement:
             cap, budget = run.per_partner_cap, run.program_budget
         else:
             cap = budget = None
+        if record is not None and record.own_cap:
+            cap = record.per_partner_cap  # computed by another program (a pilot's variant): its cap
         kinds = (
             {k.name: k for k in run.line_kinds}
             if run is not None and run.line_kinds

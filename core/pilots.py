@@ -1,0 +1,301 @@
+"""A/B pilots: which arm computes each partner, kept stable across periods, and what the ledger keeps
+of each partner's period for ``cosell pilot report``.
+
+A program's ``pilot:`` section names a variant program and a cohort. The cohort's partners (the test
+arm) are computed by the variant's rules, the others (the control arm) by the program's own. A partner
+keeps the arm it had in the pilot's earlier periods as long as the cohort definition is the same (its
+digest is stored with the arm); a new partner, or every partner once the definition changes, gets the
+arm the definition gives. The ledger keeps the arm and the partner's period facts under the ``pilot``
+key of the run's statement data (docs/ledger.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Literal
+
+from .money import show
+from .periods import Period
+from .program import LoadedProgram, Pilot, Program
+from .statements.facts import StatementSection
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .computation import Computation
+    from .context import PartnerFacts
+    from .ledger import Ledger
+    from .records import Partner
+
+Arm = Literal["test", "control"]
+TEST: Arm = "test"
+CONTROL: Arm = "control"
+KEY = "pilot"
+"""The key of the statement data (run and partner) that holds the pilot's part."""
+_SPLIT = 2**64
+
+
+def cohort_digest(pilot: Pilot) -> str:
+    """A short fingerprint of the cohort definition: arms are kept while it stays the same."""
+    text = json.dumps(pilot.cohort.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def defined_arm(pilot: Pilot, partner: Partner) -> Arm:
+    """The arm the cohort definition gives a partner. A share split hashes the seed and the partner id
+    with SHA-256 (the same on every machine and every run, unlike Python's ``hash``)."""
+    cohort = pilot.cohort
+    if cohort.share is None:
+        return TEST if partner.attributes.get(cohort.attribute or "") in (cohort.values or ()) else CONTROL
+    return TEST if share_point(cohort.seed, partner.id) < cohort.share else CONTROL
+
+
+def share_point(seed: int, partner_id: str) -> Decimal:
+    """Where a partner falls in [0, 1) under a hash split: the partners below ``share`` are in the test
+    arm. The first 8 bytes of SHA-256 of ``"<seed>:<partner id>"``, as a fraction of 2^64."""
+    digest = hashlib.sha256(f"{seed}:{partner_id}".encode()).digest()
+    return Decimal(int.from_bytes(digest[:8], "big")) / _SPLIT
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierArm:
+    """A partner's arm in the pilot's latest earlier period that holds it."""
+
+    arm: Arm
+    digest: str
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A partner whose arm changed because the cohort definition changed."""
+
+    partner_id: str
+    was: Arm
+    now: Arm
+
+
+@dataclass(frozen=True, slots=True)
+class PilotPlan:
+    """A run's pilot: the variant with its plugin settings, and every partner's arm."""
+
+    name: str
+    digest: str
+    variant_source: str
+    variant: Program
+    variant_settings: Mapping[str, BaseModel]
+    arms: Mapping[str, Arm]
+    moved: tuple[Moved, ...] = ()
+    redefined: bool = False
+    """True when the pilot's earlier periods hold another cohort definition than this run's."""
+
+    @property
+    def cohort(self) -> frozenset[str]:
+        """The partners in the test arm (computed by the variant)."""
+        return frozenset(pid for pid, arm in self.arms.items() if arm == TEST)
+
+    def arm_of(self, partner_id: str) -> Arm:
+        return self.arms.get(partner_id, CONTROL)
+
+    def label(self, partner_id: str) -> str:
+        """What the CRM note and the statements say: ``pilot richer-silver: test arm``."""
+        return f"pilot {self.name}: {self.arm_of(partner_id)} arm"
+
+    def notes(self, base: Program) -> tuple[str, ...]:
+        """What the run says of the pilot: the arms' sizes, a shared budget, partners that moved."""
+        test = len(self.cohort)
+        said = [
+            f"pilot {self.name}: {test} partner(s) in the test arm (rules of {self.variant_source}), "
+            f"{len(self.arms) - test} in the control arm"
+        ]
+        budget = base.caps.program_budget if base.caps else None
+        if budget is not None:
+            said.append(
+                f"pilot {self.name}: the program budget of {show(budget)} {base.currency} is shared by both "
+                "arms (the variant's own budget, if any, is not applied)"
+            )
+        theirs = self.variant.caps.program_budget if self.variant.caps else None
+        if theirs is not None and theirs != budget:
+            said.append(
+                f"pilot {self.name}: the variant's program budget of {show(theirs)} is not applied; "
+                "a program budget is the program's alone"
+            )
+        if self.moved:
+            moves = ", ".join(f"{m.partner_id} ({m.was} → {m.now})" for m in self.moved)
+            said.append(f"pilot {self.name}: the cohort definition changed; partners that moved arm: {moves}")
+        elif self.redefined:
+            said.append(f"pilot {self.name}: the cohort definition changed; no partner moved arm")
+        return tuple(said)
+
+    def section(self, partner_id: str) -> StatementSection:
+        """The statement's pilot section: the arm and which program's rules computed the partner."""
+        arm = self.arm_of(partner_id)
+        rules = f"the variant {PurePath(self.variant_source).name}" if arm == TEST else "this program"
+        text = f"{self.label(partner_id)}: this period is computed by the rules of {rules}"
+        return StatementSection(
+            title=f"Pilot {self.name}",
+            columns=("Pilot", "Arm", "Rules of"),
+            rows=((self.name, arm, rules),),
+            summary=text,
+            empty=text,
+        )
+
+
+def plan(
+    loaded: LoadedProgram,
+    variant_settings: Mapping[str, BaseModel],
+    partners: Iterable[Partner],
+    earlier: Mapping[str, EarlierArm],
+) -> PilotPlan | None:
+    """Every partner's arm: the one it held before under the same cohort definition, else the one the
+    definition gives. None when the program runs no pilot."""
+    pilot, variant = loaded.program.pilot, loaded.variant
+    if pilot is None or variant is None:
+        return None
+    digest = cohort_digest(pilot)
+    arms: dict[str, Arm] = {}
+    moved: list[Moved] = []
+    for partner in partners:
+        before = earlier.get(partner.id)
+        if before is not None and before.digest == digest:
+            arms[partner.id] = before.arm
+            continue
+        arms[partner.id] = defined_arm(pilot, partner)
+        if before is not None and before.arm != arms[partner.id]:
+            moved.append(Moved(partner.id, before.arm, arms[partner.id]))
+    return PilotPlan(
+        pilot.name,
+        digest,
+        variant.source,
+        variant.program,
+        variant_settings,
+        arms,
+        tuple(moved),
+        any(before.digest != digest for before in earlier.values()),
+    )
+
+
+def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, EarlierArm]:
+    """Each partner's arm in the latest period before ``period`` whose run recorded it for pilot
+    ``name``. Reads back from the latest earlier period and stops at the first that holds no partner
+    of the pilot (before the pilot started, or while it was off)."""
+    found: dict[str, EarlierArm] = {}
+    for key, data in _recorded(ledger, before=period, newest_first=True):
+        parts = {pid: doc[KEY] for pid, doc in data.items() if _of_pilot(doc.get(KEY), name)}
+        if not parts:
+            break
+        for pid, part in parts.items():
+            found.setdefault(pid, EarlierArm(part["arm"], part["digest"], key))
+    return found
+
+
+def _of_pilot(part: Any, name: str | None) -> bool:
+    return isinstance(part, dict) and (name is None or part.get("name") == name)
+
+
+def _recorded(
+    ledger: Ledger, before: Period | None = None, *, newest_first: bool = False
+) -> Iterable[tuple[str, dict[str, dict[str, Any]]]]:
+    """(period, partner id → statement data as JSON) of every recorded period (before ``before``),
+    oldest first unless ``newest_first``."""
+    keys = [key for key, _status in ledger.periods()]
+    if before is not None:
+        keys = [key for key in keys if Period.parse(key).start < before.start]
+    for key in reversed(keys) if newest_first else keys:
+        stored = ledger.statement_data(key)
+        if stored is not None:
+            yield key, {pid: json.loads(text) for pid, text in stored[1].items()}
+
+
+# --- what the ledger keeps ---------------------------------------------------------------------------
+
+
+def partner_facts(partner: PartnerFacts, period: Period, qualified_stages: Sequence[str]) -> dict[str, Any]:
+    """The partner's period as the pilot report reads it: sourced pipeline (amount × share of deals
+    created in the period that it sourced), qualified opportunities (deals created in the period in a
+    qualified stage or won), deals won and lost in the period, the days from created to won of each
+    win, won revenue (amount × share) and won margin (won revenue × margin_pct; a win without a margin
+    counts none). Amounts as text."""
+    start, end = period.start, period.end
+    stages = frozenset(qualified_stages)
+    pipeline = revenue = margin = Decimal(0)
+    qualified = won = lost = 0
+    days: list[int] = []
+    for involvement in partner.deals:
+        deal = involvement.deal
+        if start <= deal.created_on <= end:
+            if involvement.role == "sourced":
+                pipeline += deal.amount * involvement.share
+            if deal.status == "won" or deal.stage in stages:
+                qualified += 1
+        if deal.closed_on is not None and start <= deal.closed_on <= end:
+            if deal.status == "won":
+                won += 1
+                share = deal.amount * involvement.share
+                revenue += share
+                if deal.margin_pct is not None:
+                    margin += share * deal.margin_pct / 100
+                days.append((deal.closed_on - deal.created_on).days)
+            elif deal.status == "lost":
+                lost += 1
+    return {
+        "sourced_pipeline": str(pipeline),
+        "qualified": qualified,
+        "won": won,
+        "lost": lost,
+        "days_to_win": days,
+        "won_revenue": str(revenue),
+        "won_margin": str(margin),
+    }
+
+
+def with_pilot(
+    statement: tuple[str, Mapping[str, str]], computation: Computation
+) -> tuple[str, Mapping[str, str]]:
+    """The run's statement data with the pilot's part added: the pilot (run) and each partner's arm,
+    the cohort digest and its period facts with its incentive cost (partners)."""
+    pilot = computation.pilot
+    if pilot is None:
+        return statement
+    run_text, partners = statement
+    run_doc = json.loads(run_text)
+    run_doc[KEY] = {
+        "name": pilot.name,
+        "digest": pilot.digest,
+        "variant": pilot.variant_source,
+        "variant_program": pilot.variant.program,
+        "moved": [[m.partner_id, m.was, m.now] for m in pilot.moved],
+    }
+    stages = computation.context.program.qualified_stages
+    out: dict[str, str] = {}
+    for facts in computation.facts:
+        doc = json.loads(partners[facts.id]) if facts.id in partners else {}
+        doc[KEY] = {
+            "name": pilot.name,
+            "arm": pilot.arm_of(facts.id),
+            "digest": pilot.digest,
+            "facts": {
+                **partner_facts(facts, computation.context.period, stages),
+                "cost": str(computation.earnings(facts.id)),
+            },
+        }
+        out[facts.id] = json.dumps(doc, sort_keys=True)
+    return json.dumps(run_doc, sort_keys=True), {**partners, **out}
+
+
+def recorded_pilots(ledger: Ledger) -> list[tuple[str, str, dict[str, dict[str, Any]]]]:
+    """(period, pilot name, partner id → the partner's recorded pilot part) of every recorded period
+    of every pilot, oldest first."""
+    found: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
+    for key, data in _recorded(ledger):
+        by_name: dict[str, dict[str, dict[str, Any]]] = {}
+        for pid, doc in data.items():
+            if _of_pilot(doc.get(KEY), None):
+                by_name.setdefault(doc[KEY]["name"], {})[pid] = doc[KEY]
+        found.extend((key, name, parts) for name, parts in sorted(by_name.items()))
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -123,6 +123,11 @@ class PartnerRow(TypedDict):
     """The highest tier the score and requirements reach this period."""
     tier: str
     """The tier assigned (it differs from ``eligible_tier`` during a demotion grace period)."""
+    tier_shown: str
+    """The tier as people read it: "Gold", "Gold (exception until 2027-Q2: <reason>)" or "Exited (was Gold)"."""
+    tier_exception: dict[str, Any] | None
+    """The approved tier exception holding the tier (id, tier, until, reason, proposed_by, approved_by),
+    or None when the tier is earned."""
     left: bool
     """True when the partner has left (exiting or exited, with ``exit_on`` by the period's end)."""
     previous_tier: str | None
@@ -131,6 +136,8 @@ class PartnerRow(TypedDict):
     """The period earnings: the sum of the partner's lines, MDF left out, e.g. ``"1250.00"``."""
     lines: int
     """How many payout lines the partner has this period."""
+    pilot_arm: NotRequired[str]
+    """Under a pilot: ``"test"`` (computed by the variant program) or ``"control"``; absent otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from ledgers import as_made_by_version
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "core" / "starter"
 EXAMPLE = ROOT / "examples"
-SILVER = '{name: Silver,     min_score: 40, commission_rate: "0.08"'
+SILVER = 'name: Silver\n    min_score: 40\n    commission_rate: "0.08"'
 
 
 def starter_work(folder: Path) -> None:

@@ -454,8 +454,11 @@ def _period_key(period: str) -> str:
         raise PeriodError(str(exc)) from None
 
 
+_TAGS_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _tags_text(tags: frozenset[str]) -> str:
-    return json.dumps(sorted(tags), ensure_ascii=False) if tags else "[]"
+    return _TAGS_JSON.encode(sorted(tags)) if tags else "[]"
 
 
 def _tags_of(text: str) -> frozenset[str]:
@@ -475,8 +478,13 @@ def _metrics_of(text: str) -> Mapping[str, Decimal | None]:
     return frozen_mapping({k: (None if v is None else Decimal(v)) for k, v in raw.items()})
 
 
+_VALUES_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""What ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` does, without building an
+encoder for each of a million outbox rows."""
+
+
 def _values_text(values: Mapping[str, str | None]) -> str:
-    return json.dumps(dict(values), ensure_ascii=False, separators=(",", ":"))
+    return _VALUES_JSON.encode(values if type(values) is dict else dict(values))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1279,7 +1287,7 @@ class Ledger:
             rows = conn.execute(
                 sa.select(o).where(o.c.target == target, o.c.status == "pending").order_by(o.c.id)
             ).all()
-        return [_outbox_item(r) for r in rows]
+        return _outbox_items(rows)
 
     def mark_written(self, ids: Sequence[int]) -> None:
         """The target confirmed these writes: status ``done``."""
@@ -1312,7 +1320,7 @@ class Ledger:
             query = query.where(o.c.run_id == run_id)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_outbox_item(r) for r in rows]
+        return _outbox_items(rows)
 
     # -- reading results back ------------------------------------------------------------------------
 
@@ -1794,20 +1802,24 @@ def _ledger_line(row: Sequence[Any], strings: dict[str, str]) -> LedgerLine:
 _NO_TAGS: frozenset[str] = frozenset()
 
 
-def _outbox_item(row: sa.Row[Any]) -> OutboxItem:
-    return OutboxItem(
-        id=row.id,
-        run_id=row.run_id,
-        target=row.target,
-        status=row.status,
-        write=FieldWrite(
-            object=cast(ObjectName, row.object),
-            record_id=row.record_id,
-            values=json.loads(row.field_values),
-            old=json.loads(row.old_values),
-        ),
-        error=row.error,
-    )
+def _outbox_items(rows: Sequence[sa.Row[Any]]) -> list[OutboxItem]:
+    """Outbox rows as items, the JSON of all rows decoded in one call (a run reads its pending rows back
+    right after storing them: a million small decodes would cost seconds)."""
+    values = json.loads("[" + ",".join(r.field_values for r in rows) + "]")
+    olds = json.loads("[" + ",".join(r.old_values for r in rows) + "]")
+    return [
+        OutboxItem(
+            id=row.id,
+            run_id=row.run_id,
+            target=row.target,
+            status=row.status,
+            write=FieldWrite(
+                object=cast(ObjectName, row.object), record_id=row.record_id, values=new, old=old
+            ),
+            error=row.error,
+        )
+        for row, new, old in zip(rows, values, olds, strict=True)
+    ]
 
 
 def _holder_of(path: Path) -> str:

@@ -62,7 +62,7 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
     (engine, "_store", "store in ledger"),
     (engine, "write_pending", "write output folder"),
     (engine, "_finish", "finish run"),
-    (cli, "_print_report", "print"),
+    (cli, "print_report", "print"),
 )
 
 

@@ -390,7 +390,9 @@ def run(
     program, progress = loaded.program, progress or Silent()
     period = period or program.the_period
     settings = _validate(loaded, plugins, ledger, period, settings, dry_run=dry_run)
-    with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
+    # Every step builds or reads back objects by the record (writes, outbox rows, file rows), none in
+    # cycles: the cyclic collector's passes over the run's records would only cost time (see compute).
+    with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run), gc_paused():
         records = _load(connector, program, ledger, progress)
         generation, history = _history(ledger, period)
         computation = compute(program, period, records, history, plugins, settings, progress)

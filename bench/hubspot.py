@@ -1,12 +1,17 @@
 """HubSpot connector against the sandbox: API calls against the minimum, and wall time.
 
     python bench/hubspot.py [--deals 10000 100000] [--search-rate 1000]
+    python bench/hubspot.py --rate-limits real       # the sandbox holds HubSpot's real limits
 
 For each size: `cosell setup hubspot`, a first run (full sync, every managed value written), and an
 unchanged rerun (incremental sync, nothing written). Write calls are compared with the minimum,
 ⌈changed companies/100⌉ + ⌈changed deals/100⌉ (a batch update holds one object type). Search requests
-are paced to --search-rate a second; HubSpot allows about 4, so the pacing floor of a real portal is
-printed too (search calls ÷ 4 s).
+are paced to --search-rate a second (with --rate-limits real: the connector's own pacing).
+
+The floor is the least time HubSpot's limits allow for the calls the run made: the larger of all calls ÷
+19 a second (190 per 10 s) and search calls ÷ 4 a second. With --rate-limits real the sandbox answers a
+call over either limit with HubSpot's 429, so the wall time can be compared with the floor: the last
+column is wall ÷ floor (the goal: at most 1.2 on a first run).
 """
 
 from __future__ import annotations
@@ -29,29 +34,37 @@ from cosell.contrib.sandbox import serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HUBSPOT_SEARCH_PER_SECOND = 4
+HUBSPOT_CALLS_PER_SECOND = 19
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--deals", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--partners", type=int, default=50)
-    parser.add_argument("--search-rate", type=float, default=1000.0)
+    parser.add_argument("--search-rate", type=float, default=None, help="default: 1000, or with "
+                        "--rate-limits real the connector's own pacing")  # fmt: skip
+    parser.add_argument("--rate-limits", choices=("none", "real"), default="none")
     args = parser.parse_args()
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         os.environ.pop(name, None)
+    rate = args.search_rate if args.search_rate is not None or args.rate_limits == "real" else 1000.0
+    print(f"sandbox rate limits: {args.rate_limits}")
     print(f"{'deals':>8} {'run':<10} {'wall s':>7} {'search':>6} {'assoc':>5} {'other':>5} "
-          f"{'written':>7} {'writes':>6} {'min':>4} {'4/s floor s':>11}")  # fmt: skip
+          f"{'written':>7} {'writes':>6} {'min':>4} {'429s':>5} {'floor s':>8} {'/floor':>6}")  # fmt: skip
     for deals in args.deals:
-        bench(deals, args.partners, args.search_rate)
+        bench(deals, args.partners, rate, args.rate_limits)
 
 
-def bench(deals: int, partners: int, rate: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp, serve(seed=1, partners=partners, deals=deals) as sb:
+def bench(deals: int, partners: int, rate: float | None, rate_limits: str) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(seed=1, partners=partners, deals=deals, rate_limits=rate_limits) as sb,
+    ):
         program = Path(tmp) / "program.yaml"
-        program.write_text(
-            (ROOT / "examples" / "program.yaml").read_text()
-            + f"\nplugins:\n  hubspot: {{search_requests_per_second: {rate}}}\n"
+        pacing = (
+            f"\nplugins:\n  hubspot: {{search_requests_per_second: {rate}}}\n" if rate is not None else ""
         )
+        program.write_text((ROOT / "examples" / "program.yaml").read_text() + pacing)
         os.environ.update({
             "HUBSPOT_ACCESS_TOKEN": sb.token, "HUBSPOT_BASE_URL": sb.hubspot_base_url,
             "HUBSPOT_CA_BUNDLE": sb.ca_bundle, "COSELL_LEDGER": f"sqlite:///{tmp}/ledger.db",
@@ -81,9 +94,13 @@ def bench(deals: int, partners: int, rate: float) -> None:
             other = sum(calls.values()) - search - assoc - writes
             minimum = -(-written.get("companies", 0) // 100) + -(-written.get("deals", 0) // 100)
             total_written = written.get("companies", 0) + written.get("deals", 0)
-            floor = search / HUBSPOT_SEARCH_PER_SECOND
+            refused = sum(after.get("rate_limited", {}).values()) - sum(
+                before.get("rate_limited", {}).values()
+            )
+            floor = max(sum(calls.values()) / HUBSPOT_CALLS_PER_SECOND, search / HUBSPOT_SEARCH_PER_SECOND)
             print(f"{deals:>8} {label:<10} {wall:>7.1f} {search:>6} {assoc:>5} {other:>5} "
-                  f"{total_written:>7} {writes:>6} {minimum:>4} {floor:>11.0f}", flush=True)  # fmt: skip
+                  f"{total_written:>7} {writes:>6} {minimum:>4} {refused:>5} {floor:>8.1f} "
+                  f"{wall / floor if floor else float('nan'):>6.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class HubSpotConnector:
                 credentials,
                 policy=RetryPolicy(budget_seconds=settings.retry_budget_seconds),
                 search_per_second=settings.search_requests_per_second,
+                per_ten_seconds=settings.requests_per_ten_seconds,
             )
         return cls(client, settings, full_sync=bool(options.get("full_sync")))
 

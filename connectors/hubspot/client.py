@@ -154,6 +154,27 @@ def _tls_refused(what: str) -> UnreachableError:
     return tls_not_trusted(what, "HubSpot", "HUBSPOT_CA_BUNDLE")
 
 
+def _json(response: Any) -> dict[str, Any]:
+    """The JSON object of a raw answer (a call made with ``_preload_content=False``: no generated model
+    object per record, which cost most of the client's CPU on large reads); the connection goes back to
+    its pool for the next call."""
+    try:
+        answer = json.loads(response.data or b"{}")
+    finally:
+        response.release_conn()
+    if not isinstance(answer, dict):
+        raise TransientError("HubSpot answered something other than a JSON object")
+    return answer
+
+
+def _records(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{"id", "properties"}]`` of a page or batch answer's ``results``, property values as sent."""
+    return [
+        {"id": str(r["id"]), "properties": dict(r.get("properties") or {})}
+        for r in answer.get("results") or ()
+    ]
+
+
 class HubSpotClient:
     """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit
     and every call to the burst limit (``per_ten_seconds`` in any rolling 10 seconds).
@@ -252,17 +273,15 @@ class HubSpotClient:
         page = self.call(
             f"searching HubSpot {object_type}",
             "search",
-            lambda: self._endpoint("search").do_search(object_type, public_object_search_request=request),
+            lambda: _json(
+                self._endpoint("search").do_search(
+                    object_type, public_object_search_request=request, _preload_content=False
+                )
+            ),
             search=True,
         )
-        nxt = page.paging.next.after if page.paging and page.paging.next else None
-        return {
-            "results": [
-                {"id": str(r.id), "properties": dict(r.properties or {})} for r in page.results or ()
-            ],
-            "next": nxt,
-            "total": page.total,
-        }
+        nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        return {"results": _records(page), "next": nxt, "total": page.get("total")}
 
     def archived_ids(self, object_type: str, page_size: int = 100) -> list[str]:
         """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""
@@ -295,14 +314,18 @@ class HubSpotClient:
         answer = self.call(
             f"reading HubSpot {object_type}",
             "batch_read",
-            lambda: self._endpoint("batch").read(
-                object_type, batch_read_input_simple_public_object_id=request
+            lambda: _json(
+                self._endpoint("batch").read(
+                    object_type, batch_read_input_simple_public_object_id=request, _preload_content=False
+                )
             ),
         )
-        for error in getattr(answer, "errors", None) or ():
-            if getattr(error, "category", "") != "OBJECT_NOT_FOUND":
-                raise UnreachableError(f"reading HubSpot {object_type}: {error.category}: {error.message}")
-        return [{"id": str(r.id), "properties": dict(r.properties or {})} for r in answer.results or ()]
+        for error in answer.get("errors") or ():
+            if error.get("category", "") != "OBJECT_NOT_FOUND":
+                raise UnreachableError(
+                    f"reading HubSpot {object_type}: {error.get('category')}: {error.get('message')}"
+                )
+        return _records(answer)
 
     def batch_update(self, object_type: str, items: Sequence[tuple[str, Mapping[str, str]]]) -> BatchAnswer:
         """Update ≤ 100 records; a 207 answer's per-record errors are returned, never dropped."""

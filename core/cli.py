@@ -24,7 +24,14 @@ from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from . import statements
@@ -186,18 +193,25 @@ def _escape(text: str) -> str:
 
 
 class _Bars:
-    """Rich progress bars on a terminal, nothing elsewhere (cron, CI, pipes)."""
+    """Rich progress bars on a terminal, nothing elsewhere (cron, CI, pipes). A step without a total
+    counts what it is told (records read so far) until the next step starts, which ends it."""
 
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
+        self._open: TaskID | None = None
 
     def step(self, name: str, total: int | None = None) -> Callable[[int], None]:
-        if self.progress is None:
+        progress = self.progress
+        if progress is None:
             return lambda n: None
-        task = self.progress.add_task(name, total=total)
+        if self._open is not None:
+            done = next(t.completed for t in progress.tasks if t.id == self._open)
+            progress.update(self._open, total=max(done, 1), completed=max(done, 1))
+            self._open = None
+        task = progress.add_task(name, total=total)
         if total is None:
-            self.progress.update(task, total=1, completed=1)
-        return lambda n: self.progress.advance(task, n) if self.progress else None
+            self._open = task
+        return lambda n: progress.advance(task, n)
 
 
 @contextmanager

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .computation import Computation, Progress, Silent
-from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, RecordKey, target_of
+from .connector import (
+    Connector,
+    FieldValues,
+    FieldWrite,
+    Notes,
+    ReadsFresh,
+    RecordKey,
+    ShowsProgress,
+    target_of,
+)
 from .context import PartnerFacts, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
@@ -399,7 +408,7 @@ def run(
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
-        run_id = _store(ledger, plugins, computation, changes, connector, generation)
+        run_id = _store(ledger, plugins, computation, changes, connector, generation, progress)
         written, failures = write_pending(connector, ledger, target_of(connector), progress)
         return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
@@ -435,6 +444,8 @@ def _lock(ledger: Ledger, period: Period, wait_seconds: float, *, dry_run: bool)
 
 def _load(connector: Connector, program: Program, ledger: Ledger, progress: Progress) -> RecordSet:
     progress.step("reading records")
+    if isinstance(connector, ShowsProgress):
+        connector.show_progress(progress)
     return connector.read(program, ledger)
 
 
@@ -462,10 +473,12 @@ def _store(
     changes: Sequence[FieldWrite],
     connector: Connector,
     generation: int,
+    progress: Progress,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
     the changes enter the outbox as pending, the adjustments the lines pay become applied. One
     transaction; refused when the ledger moved since the history was read."""
+    progress.step("storing in the ledger")
     context = computation.context
     lines = computation.all_lines()
     return ledger.record_run(

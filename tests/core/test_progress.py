@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TextColumn
@@ -19,18 +18,9 @@ from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.program import Program, load_program
 from cosell.records import RecordSet
+from recorded_progress import RecordedProgress
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Steps:
-    def __init__(self) -> None:
-        self.steps: list[tuple[str, int | None, list[int]]] = []
-
-    def step(self, name: str, total: int | None = None) -> Any:
-        advanced: list[int] = []
-        self.steps.append((name, total, advanced))
-        return advanced.append
 
 
 class Watched(FilesConnector):
@@ -49,7 +39,7 @@ class Watched(FilesConnector):
 def test_a_run_shows_reading_computing_comparing_storing_and_writing_back_in_order(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
     connector = Watched(tmp_path / "data", tmp_path / "out")
-    progress = Steps()
+    progress = RecordedProgress()
     with Ledger.connect(f"sqlite:///{tmp_path / 'ledger.db'}") as book:
         report = run(
             load_program(ROOT / "examples" / "program.yaml"), connector, book, Plugins(), progress=progress

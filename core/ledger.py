@@ -1290,12 +1290,14 @@ class Ledger:
         return _outbox_items(rows)
 
     def mark_written(self, ids: Sequence[int]) -> None:
-        """The target confirmed these writes: status ``done``."""
+        """The target confirmed these writes: status ``done``. Ids that follow one another (a run's
+        rows are numbered in a row) are marked by range, a few statements for a million writes."""
+        o = outbox_table
         with self._write() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in _chunks(_id_ranges(ids), 200):
                 conn.execute(
-                    outbox_table.update()
-                    .where(outbox_table.c.id.in_(chunk))
+                    o.update()
+                    .where(sa.or_(*(o.c.id.between(low, high) for low, high in chunk)))
                     .values(status="done", error=None)
                 )
 
@@ -1800,6 +1802,17 @@ def _ledger_line(row: Sequence[Any], strings: dict[str, str]) -> LedgerLine:
 
 
 _NO_TAGS: frozenset[str] = frozenset()
+
+
+def _id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """``ids`` as the fewest ranges of consecutive ids (both ends included)."""
+    ranges: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if ranges and ranges[-1][1] == i - 1:
+            ranges[-1] = (ranges[-1][0], i)
+        else:
+            ranges.append((i, i))
+    return ranges
 
 
 def _outbox_items(rows: Sequence[sa.Row[Any]]) -> list[OutboxItem]:

@@ -401,16 +401,33 @@ def run(
     settings = _validate(loaded, plugins, ledger, period, settings, dry_run=dry_run)
     # Every step builds or reads back objects by the record (writes, outbox rows, file rows), none in
     # cycles: the cyclic collector's passes over the run's records would only cost time (see compute).
+    # The steps run in a function of their own, so that its records are freed (by reference counting)
+    # before the collector runs again: it never scans them.
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run), gc_paused():
-        records = _load(connector, program, ledger, progress)
-        generation, history = _history(ledger, period)
-        computation = compute(program, period, records, history, plugins, settings, progress)
-        changes = _plan(computation, history, connector, ledger, progress)
-        if dry_run:
-            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
-        run_id = _store(ledger, plugins, computation, changes, connector, generation, progress)
-        written, failures = write_pending(connector, ledger, target_of(connector), progress)
-        return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
+        return _steps(program, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
+
+
+def _steps(
+    program: Program,
+    period: Period,
+    connector: Connector,
+    ledger: Ledger,
+    plugins: Plugins,
+    settings: Mapping[str, BaseModel],
+    progress: Progress,
+    *,
+    dry_run: bool,
+) -> RunReport:
+    """load → history → compute → plan → store → write back → finish, with the period held."""
+    records = _load(connector, program, ledger, progress)
+    generation, history = _history(ledger, period)
+    computation = compute(program, period, records, history, plugins, settings, progress)
+    changes = _plan(computation, history, connector, ledger, progress)
+    if dry_run:
+        return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes))
+    run_id = _store(ledger, plugins, computation, changes, connector, generation, progress)
+    written, failures = write_pending(connector, ledger, target_of(connector), progress)
+    return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
 
 def _validate(

@@ -185,9 +185,7 @@ outbox_table = sa.Table(
     sa.Column("old_values", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
-    sa.CheckConstraint(
-        "status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"
-    ),
+    sa.CheckConstraint("status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"),
     sa.Index("cosell_outbox_target_status", "target", "status", "id"),
     sa.Index("cosell_outbox_run", "run_id"),
 )
@@ -479,12 +477,26 @@ def _metrics_of(text: str) -> Mapping[str, Decimal | None]:
 
 
 _VALUES_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""What ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` does, without building an
-encoder for each of a million outbox rows."""
+"""What ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` does."""
+
+
+_json_string = json.encoder.encode_basestring
+"""How ``json.dumps(..., ensure_ascii=False)`` writes one string (C where available)."""
 
 
 def _values_text(values: Mapping[str, str | None]) -> str:
-    return _VALUES_JSON.encode(values if type(values) is dict else dict(values))
+    """``values`` as JSON text; text values (all of them, as a rule) are joined without building an
+    encoder per row, any other value goes through the encoder: the same text either way."""
+    try:
+        return (
+            "{"
+            + ",".join(
+                [f"{_json_string(k)}:{'null' if v is None else _json_string(v)}" for k, v in values.items()]
+            )
+            + "}"
+        )
+    except TypeError:
+        return _VALUES_JSON.encode(dict(values))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1273,9 +1285,7 @@ class Ledger:
         """An adjustment's state changes, oldest first."""
         e = adjustment_events_table
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(e).where(e.c.adjustment_id == adjustment_id).order_by(e.c.id)
-            ).all()
+            rows = conn.execute(sa.select(e).where(e.c.adjustment_id == adjustment_id).order_by(e.c.id)).all()
         return [AdjustmentEvent(r.action, r.actor, r.at, r.reason, r.run_id) for r in rows]
 
     # -- the write-back outbox -----------------------------------------------------------------------
@@ -1665,9 +1675,13 @@ def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence
         # This period's earlier run paid it, this rerun does not (its partner left the input, say): its
         # line is gone with the period's lines, so it is due again.
         conn.execute(
-            a.update().where(a.c.id == dropped).values(state="approved", applied_period=None, applied_run=None)
+            a.update()
+            .where(a.c.id == dropped)
+            .values(state="approved", applied_period=None, applied_run=None)
         )
-        _adjustment_event(conn, dropped, "unapplied", None, now, f"the rerun of {period} did not pay it", run_id)
+        _adjustment_event(
+            conn, dropped, "unapplied", None, now, f"the rerun of {period} did not pay it", run_id
+        )
     for adjustment_id in sorted(wanted):
         row = conn.execute(sa.select(a.c.state, a.c.applied_period).where(a.c.id == adjustment_id)).first()
         if row is not None and row.state == "applied" and row.applied_period == period:

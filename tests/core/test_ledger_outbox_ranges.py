@@ -1,9 +1,10 @@
-"""The outbox marks confirmed writes by ranges of consecutive ids: exactly the ids given, whatever their
+"""The outbox stores values as json.dumps writes them, and marks confirmed writes by ranges of consecutive ids: exactly the ids given, whatever their
 gaps, order or repeats, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cosell.connector import FieldWrite
-from cosell.ledger import Ledger, _id_ranges
+from cosell.ledger import Ledger, _id_ranges, _values_text
 from cosell.periods import Period
 
 TARGET = "files:/tmp/out"
@@ -49,3 +50,14 @@ def test_marking_written_sets_done_on_exactly_the_ids_given(ledger: Ledger, pick
     chosen = {pending[i].id for i in picked}
     ledger.mark_written([pending[i].id for i in picked])
     assert {i.id for i in ledger.pending_writes(TARGET)} == {i.id for i in pending} - chosen
+
+
+@given(
+    st.dictionaries(
+        st.text() | st.integers(),
+        st.none() | st.text() | st.integers() | st.booleans() | st.lists(st.text(), max_size=2),
+        max_size=5,
+    )
+)
+def test_outbox_values_are_stored_as_the_json_text_json_dumps_gives(values: dict[object, object]) -> None:
+    assert _values_text(values) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))  # type: ignore[arg-type]

@@ -13,6 +13,10 @@ folder), storing in the ledger, writing the output folder, and printing the tabl
 
 The last line reads `whole run N.N s = X.XX x compute, peak M MiB` (with --periods:
 `period 8 / period 1: X.XX, peak M MiB`). Peak memory is the process's peak resident set size.
+
+The line before it, `results sha256 ...`, is a digest of what the runs produced: the output folder's
+files and the ledger's rows (less clock times and the temporary folder's path). The same input gives the
+same digest with every version of cosell that computes the same results: a speed-up must not change it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import gc
+import hashlib
 import os
 import platform
 import random
@@ -30,8 +36,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from math import nan
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 import cosell.cli as cli
 import cosell.engine as engine
@@ -53,7 +62,7 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
     (engine, "_store", "store in ledger"),
     (engine, "write_pending", "write output folder"),
     (engine, "_finish", "finish run"),
-    (cli, "_print_report", "print"),
+    (cli, "print_report", "print"),
 )
 
 
@@ -143,17 +152,19 @@ def peak_mib() -> float:
 
 
 @contextlib.contextmanager
-def timed_steps(seconds: dict[str, float]) -> Iterator[None]:
-    """Wrap each step function so that its time adds up in ``seconds`` while the block runs."""
+def timed_steps(seconds: dict[str, float], cpu: dict[str, float]) -> Iterator[None]:
+    """Wrap each step function so that its wall time adds up in ``seconds`` and its CPU time (this
+    process's, less sensitive to other work on a shared machine) in ``cpu`` while the block runs."""
     originals: list[tuple[Any, str, Callable[..., Any]]] = []
 
     def wrap(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 seconds[step] = seconds.get(step, 0.0) + time.perf_counter() - t0
+                cpu[step] = cpu.get(step, 0.0) + time.process_time() - c0
 
         return timed
 
@@ -177,21 +188,64 @@ def invoke(args: list[str]) -> None:
         sys.exit(f"cosell {args[0]} exited with {code}")  # a failed command must not look fast
 
 
-def one_run(folder: Path, output: Path, ledger: str, period: Period) -> tuple[float, dict[str, float]]:
-    seconds: dict[str, float] = {}
+@dataclasses.dataclass
+class Timing:
+    """One run's wall and CPU seconds, whole and per step."""
+
+    whole: float = 0.0
+    whole_cpu: float = 0.0
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def one_run(folder: Path, output: Path, ledger: str, period: Period) -> Timing:
+    timing = Timing()
     gc.collect()
-    t0 = time.perf_counter()
-    with timed_steps(seconds):
+    t0, c0 = time.perf_counter(), time.process_time()
+    with timed_steps(timing.seconds, timing.cpu):
         invoke(["run", "--program", str(EXAMPLE), "--connector", "files", "--input", str(folder),
                 "--output", str(output), "--ledger", ledger, "--period", period.key])  # fmt: skip
-    return time.perf_counter() - t0, seconds
+    timing.whole, timing.whole_cpu = time.perf_counter() - t0, time.process_time() - c0
+    return timing
 
 
-def report(whole: float, seconds: dict[str, float]) -> None:
+CLOCK_COLUMNS = frozenset({"closed_at", "started_at", "finished_at", "proposed_at", "decided_at", "target"})
+"""Columns whose values differ between two runs of the same input: times, and the output folder's path."""
+
+
+def results_digest(output: Path, ledger: str) -> str:
+    """sha256 over the output folder's files and every ledger table's rows, in a stable order."""
+    digest = hashlib.sha256()
+    for path in sorted(output.glob("*.csv")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    engine = sa.create_engine(ledger)
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            for table in sorted(meta.tables.values(), key=lambda t: t.name):
+                if not table.name.startswith("cosell_") or table.name == "cosell_schema":
+                    continue
+                columns = [c for c in table.columns if c.name not in CLOCK_COLUMNS]
+                keys = list(table.primary_key.columns) or columns
+                digest.update(table.name.encode())
+                for row in conn.execute(sa.select(*columns).order_by(*keys)):
+                    digest.update(repr(tuple(row)).encode())
+    finally:
+        engine.dispose()
+    return digest.hexdigest()
+
+
+def report(timing: Timing) -> None:
+    print(f"  {'step':<28} {'wall':>7}   {'cpu':>7}")
     for _, _, step in STEPS:
-        if step in seconds:
-            print(f"  {step:<28} {seconds[step]:7.2f} s")
-    print(f"  {'other':<28} {whole - sum(seconds.values()):7.2f} s")
+        if step in timing.seconds:
+            print(f"  {step:<28} {timing.seconds[step]:7.2f} s {timing.cpu[step]:7.2f} s")
+    other, other_cpu = (
+        timing.whole - sum(timing.seconds.values()),
+        timing.whole_cpu - sum(timing.cpu.values()),
+    )
+    print(f"  {'other':<28} {other:7.2f} s {other_cpu:7.2f} s")
 
 
 def main() -> None:
@@ -221,21 +275,29 @@ def main() -> None:
         )
         ledger = args.ledger or f"sqlite:///{root / 'ledger.db'}"
         period = Period.parse("2026-Q3")
-        wholes: list[float] = []
+        timings: list[Timing] = []
         for n in range(args.periods):
-            whole, seconds = one_run(folder, output, ledger, period)
-            wholes.append(whole)
-            print(f"{period.key}: whole run {whole:.1f} s, peak so far {peak_mib():,.0f} MiB")
-            report(whole, seconds)
+            timing = one_run(folder, output, ledger, period)
+            timings.append(timing)
+            print(f"{period.key}: whole run {timing.whole:.1f} s, peak so far {peak_mib():,.0f} MiB")
+            report(timing)
             if args.periods > 1:
                 invoke(["close", "--period", period.key, "--ledger", ledger])
                 period = period.next() if n + 1 < args.periods else period
         peak = peak_mib()
+        print(f"results sha256 {results_digest(output, ledger)}")
+        first, last = timings[0], timings[-1]
         if args.periods > 1:
-            print(f"period {args.periods} / period 1: {wholes[-1] / wholes[0]:.2f}, peak {peak:,.0f} MiB")
+            print(f"CPU time: period {args.periods} / period 1: {last.whole_cpu / first.whole_cpu:.2f}")
+            print(f"period {args.periods} / period 1: {last.whole / first.whole:.2f}, peak {peak:,.0f} MiB")
         else:
-            compute = seconds.get("compute", float("nan"))
-            print(f"whole run {wholes[0]:.1f} s = {wholes[0] / compute:.2f} x compute, peak {peak:,.0f} MiB")
+            compute, compute_cpu = first.seconds.get("compute", nan), first.cpu.get("compute", nan)
+            print(
+                f"CPU time: whole run {first.whole_cpu:.1f} s = {first.whole_cpu / compute_cpu:.2f} x compute"
+            )
+            print(
+                f"whole run {first.whole:.1f} s = {first.whole / compute:.2f} x compute, peak {peak:,.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

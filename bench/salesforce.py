@@ -3,6 +3,10 @@
 
     python bench/salesforce.py                 # 10,000 and 100,000 deals
     python bench/salesforce.py --deals 10000
+    python bench/salesforce.py --rate-limits real   # the sandbox holds Salesforce's daily API count
+
+Salesforce's limit is a daily count (``Sforce-Limit-Info: api-usage=N/M``; 15,000 in the sandbox), not a
+rate: it implies no least wall time, so each run prints the share of the day's allowance it used.
 
 The sandbox runs in its own process (``python -m cosell.contrib.sandbox``), so timings are cosell's
 plus the sandbox's answers over loopback TLS.
@@ -32,6 +36,8 @@ WRITE = "PATCH /services/data/vXX.X/composite/sobjects"
 INGEST = "/services/data/vXX.X/jobs/ingest"
 NEW_JOB = "POST /services/data/vXX.X/jobs/ingest"
 QUERY_JOB = "POST /services/data/vXX.X/jobs/query"
+API_DAILY = 15_000
+"""The sandbox's daily API allowance (``Sforce-Limit-Info``)."""
 
 
 def _is_write(key: str) -> bool:
@@ -57,7 +63,7 @@ def _written(stats: dict[str, Any]) -> int:
     )
 
 
-def bench(deals: int, *, bulk: bool = True) -> list[str]:
+def bench(deals: int, *, bulk: bool = True, rate_limits: str = "none") -> list[str]:
     partners = max(50, deals // 200)
     sandbox = subprocess.Popen(
         [
@@ -70,6 +76,8 @@ def bench(deals: int, *, bulk: bool = True) -> list[str]:
             str(partners),
             "--deals",
             str(deals),
+            "--rate-limits",
+            rate_limits,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -113,7 +121,8 @@ def bench(deals: int, *, bulk: bool = True) -> list[str]:
                 lines.append(
                     f"  {label:16s} read calls {r1 - r0:5d} ({q1 - q0} Bulk query jobs)   "
                     f"write calls {w1 - w0:4d} ({j1 - j0} Bulk jobs; collections minimum {minimum:4d}, "
-                    f"{changed:,} records changed)   wall {wall:6.1f} s"
+                    f"{changed:,} records changed)   wall {wall:6.1f} s   "
+                    f"daily API use {(r1 - r0 + w1 - w0) / API_DAILY:.2%}"
                 )
                 before = after
             return lines
@@ -128,9 +137,11 @@ def main() -> None:
     )
     parser.add_argument("--deals", type=int, action="append", help="deals to seed (repeatable)")
     parser.add_argument("--no-bulk", action="store_true", help="REST query and collections only")
+    parser.add_argument("--rate-limits", choices=("none", "real"), default="none")
     args = parser.parse_args()
+    print(f"sandbox rate limits: {args.rate_limits}")
     for deals in args.deals or [10_000, 100_000]:
-        for line in bench(deals, bulk=not args.no_bulk):
+        for line in bench(deals, bulk=not args.no_bulk, rate_limits=args.rate_limits):
             print(line, flush=True)
 
 

@@ -23,6 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from cosell.errors import ConfigError, UnreachableError
 
 if TYPE_CHECKING:
+    from cosell.computation import Progress
     from cosell.snapshot import SnapshotStore
 
 log = logging.getLogger("cosell.connectors")
@@ -59,6 +60,8 @@ class RetryPolicy:
     that can afford to wait longer sets the connector's ``retry_budget_seconds``."""
     initial_wait: float = 0.5
     max_wait: float = 30.0
+    progress: Progress | None = None
+    """Where each retry is shown (attempt n, the wait), besides the log: the run's progress bars."""
 
     def wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -73,6 +76,9 @@ class RetryPolicy:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log.warning("%s: %s; retrying (attempt %d)", what, exc, state.attempt_number + 1)
+            if self.progress is not None:
+                wait = state.next_action.sleep if state.next_action else 0.0
+                self.progress.step(f"{what}: {exc}; attempt {state.attempt_number + 1} in {wait:.1f} s")
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
@@ -100,7 +106,9 @@ def checked_ca_bundle(variable: str, path: str) -> str:
     except OSError as exc:  # missing, unreadable, a folder (ssl.SSLError is an OSError: caught below first)
         if isinstance(exc, ssl.SSLError):
             raise ConfigError(f"{variable} names {path}, which holds no CA certificate", hint=hint) from None
-        raise ConfigError(f"{variable} names {path}, which cannot be read: {exc.strerror or exc}", hint=hint) from None
+        raise ConfigError(
+            f"{variable} names {path}, which cannot be read: {exc.strerror or exc}", hint=hint
+        ) from None
     return path
 
 
@@ -334,12 +342,15 @@ class SnapshotSync:
         overlap: timedelta,
         full: bool = False,
         reconciler: Reconciler | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.key = key
         self.overlap = overlap
         self.full = full
         self.reconciler = reconciler
+        self.progress = progress
+        """Shows each stream's records read so far (``reading deals``), when given."""
         self._check = False
 
     def decide_full(self, *, forced: bool, after_days: float | None, now: datetime) -> str | None:
@@ -372,7 +383,10 @@ class SnapshotSync:
         gone: set[str] = set()
         upserts: list[tuple[str, Mapping[str, Any]]] = []
         read = stored = 0
+        advance = self.progress.step(f"reading {obj}") if self.progress is not None else None
         for page in stream.source.pages(since):
+            if advance is not None:
+                advance(len(page))
             for row in page:
                 if row.stamp is not None and (newest is None or row.stamp > newest):
                     newest = row.stamp

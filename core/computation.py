@@ -41,6 +41,7 @@ class Computation:
     projections: tuple[Projection, ...]
     """What each open deal would pay each of its partners if won on the period's last day."""
     pilot: PilotPlan | None = None
+    """The program's A/B pilot as this run applied it (each partner's arm), or None without a pilot."""
     variant_context: RunContext | None = None
     """Under a pilot, the context of the variant's rules (its program and plugin settings)."""
 

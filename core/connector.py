@@ -25,6 +25,7 @@ from .records import RecordSet
 from .snapshot import SnapshotStore
 
 if TYPE_CHECKING:
+    from .computation import Progress
     from .program import Program
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "RecordKey",
     "SetupFunction",
     "SetupResult",
+    "ShowsProgress",
     "SnapshotStore",
     "Syncs",
     "Targets",
@@ -66,6 +68,14 @@ class Connector(Protocol):
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
         """Send one batch (at most ``write_batch_size`` records); one outcome per record."""
         ...
+
+
+@runtime_checkable
+class ShowsProgress(Protocol):
+    """A connector that reports its long steps to the run's progress: records read so far per object,
+    each retry (attempt, wait). The engine hands it the progress before reading."""
+
+    def show_progress(self, progress: Progress) -> None: ...
 
 
 ConnectorFactory = Callable[[Mapping[str, Any]], Connector]

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .computation import Computation, Progress, Silent
-from .connector import Connector, FieldValues, FieldWrite, Notes, ReadsFresh, RecordKey, target_of
+from .connector import (
+    Connector,
+    FieldValues,
+    FieldWrite,
+    Notes,
+    ReadsFresh,
+    RecordKey,
+    ShowsProgress,
+    target_of,
+)
 from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
@@ -434,20 +443,40 @@ def run(
     program, progress = loaded.program, progress or Silent()
     period = period or program.the_period
     settings = _validate(loaded, plugins, ledger, period, settings, dry_run=dry_run)
-    with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run):
-        records = _load(connector, program, ledger, progress)
-        generation, history = _history(ledger, period)
-        pilot = pilot_plan(loaded, plugins, records, ledger, period)
-        with settings_named(loaded, plugins):
-            computation = compute(program, period, records, history, plugins, settings, progress, pilot)
-        changes = _plan(computation, history, connector, ledger, progress)
-        if dry_run:
-            notes = pilot.notes(program) if pilot else ()
-            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
-        recorded = provenance(loaded, plugins, records, computation)
-        run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded)
-        written, failures = write_pending(connector, ledger, target_of(connector), progress)
-        return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
+    # Every step builds or reads back objects by the record (writes, outbox rows, file rows), none in
+    # cycles: the cyclic collector's passes over the run's records would only cost time (see compute).
+    # The steps run in a function of their own, so that its records are freed (by reference counting)
+    # before the collector runs again: it never scans them.
+    with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run), gc_paused():
+        return _steps(loaded, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
+
+
+def _steps(
+    loaded: LoadedProgram,
+    period: Period,
+    connector: Connector,
+    ledger: Ledger,
+    plugins: Plugins,
+    settings: Mapping[str, BaseModel],
+    progress: Progress,
+    *,
+    dry_run: bool,
+) -> RunReport:
+    """load → history → compute → plan → store → write back → finish, with the period held."""
+    program = loaded.program
+    records = _load(connector, program, ledger, progress)
+    generation, history = _history(ledger, period)
+    pilot = pilot_plan(loaded, plugins, records, ledger, period)
+    with settings_named(loaded, plugins):
+        computation = compute(program, period, records, history, plugins, settings, progress, pilot)
+    changes = _plan(computation, history, connector, ledger, progress)
+    if dry_run:
+        notes = pilot.notes(program) if pilot else ()
+        return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
+    recorded = provenance(loaded, plugins, records, computation)
+    run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
+    written, failures = write_pending(connector, ledger, target_of(connector), progress)
+    return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
 
 def _validate(
@@ -481,6 +510,8 @@ def _lock(ledger: Ledger, period: Period, wait_seconds: float, *, dry_run: bool)
 
 def _load(connector: Connector, program: Program, ledger: Ledger, progress: Progress) -> RecordSet:
     progress.step("reading records")
+    if isinstance(connector, ShowsProgress):
+        connector.show_progress(progress)
     return connector.read(program, ledger)
 
 
@@ -521,11 +552,13 @@ def _store(
     connector: Connector,
     generation: int,
     recorded: RunProvenance,
+    progress: Progress,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
     the changes enter the outbox as pending, the adjustments the lines pay become applied, and what the
     run computed with (program text, versions, records digest) is recorded with them. One transaction;
     refused when the ledger moved since the history was read."""
+    progress.step("storing in the ledger")
     context = computation.context
     lines = computation.all_lines()
     return ledger.record_run(

@@ -8,16 +8,27 @@ control sequences (``\\x1b[2J`` clears the screen), NUL bytes, or a spreadsheet 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from rich.markup import escape
 
-__all__ = ["FORMULA_STARTS", "from_spreadsheet_cell", "spreadsheet_cell", "terminal_text", "without_nul"]
+__all__ = [
+    "FORMULA_STARTS",
+    "from_spreadsheet_cell",
+    "from_spreadsheet_row",
+    "spreadsheet_cell",
+    "spreadsheet_row",
+    "terminal_text",
+    "without_nul",
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """C0 and C1 control characters, less tab and newline: ESC starts a terminal control sequence."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV injection")."""
+
+_MARKED_STARTS = (*FORMULA_STARTS, "'")
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
@@ -38,12 +49,29 @@ def spreadsheet_cell(text: str) -> str:
     take as a formula prefixed with ``'`` (shown as text, the ``'`` hidden). A plain number such as
     ``-12.50`` stays as it is. A cell that already starts with ``'`` gets one more, so that
     :func:`from_spreadsheet_cell` gives back exactly what was written."""
-    text = without_nul(text)
-    if text.startswith((*FORMULA_STARTS, "'")) and not _PLAIN_NUMBER.fullmatch(text):
+    if not text:
+        return text
+    if "\x00" in text:
+        text = without_nul(text)
+    if text.startswith(_MARKED_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def spreadsheet_row(cells: Iterable[str]) -> list[str]:
+    """:func:`spreadsheet_cell` of each cell; an empty cell, or one that starts with a letter or digit
+    and holds no NUL (most cells), is taken as it is without a call."""
+    return [
+        cell if (not cell or cell[:1].isalnum()) and "\x00" not in cell else spreadsheet_cell(cell)
+        for cell in cells
+    ]
 
 
 def from_spreadsheet_cell(text: str) -> str:
     """The value :func:`spreadsheet_cell` was given (cosell reads back the CSV files it wrote)."""
     return text[1:] if text.startswith("'") else text
+
+
+def from_spreadsheet_row(cells: Iterable[str]) -> list[str]:
+    """:func:`from_spreadsheet_cell` of each cell."""
+    return [cell[1:] if cell[:1] == "'" else cell for cell in cells]

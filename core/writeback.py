@@ -65,8 +65,11 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         projections[projection.deal_id].append(projection)
 
     period_end = computation.context.period.end
+    rates: dict[str, Decimal] = {}
     for deal in computation.context.records.deals:
-        rate = program.fx_rate(deal.currency) or Decimal(1)
+        rate = rates.get(deal.currency)
+        if rate is None:
+            rate = rates[deal.currency] = program.fx_rate(deal.currency) or Decimal(1)
         if deal.status == "lost":
             writes.append(FieldWrite("deal", deal.id, dict.fromkeys(DEAL_FIELDS)))
         elif deal.status == "open" and deal.id in projections:
@@ -89,7 +92,9 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             )
     # Names and explanations in the values come from CRM and CSV text: no NUL reaches a CRM or a file.
     return [
-        FieldWrite(
+        w
+        if not any(v is not None and "\x00" in v for v in w.values.values())
+        else FieldWrite(
             w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()}
         )
         for w in writes
@@ -186,9 +191,10 @@ def changed_writes(
 ) -> list[FieldWrite]:
     """Only the fields whose value differs from the target's, with the old values kept for the report."""
     changes = []
+    nothing: FieldValues = {}
     for write in desired:
-        now = current.get(write.key, {})
-        diff = {f: v for f, v in write.values.items() if not same_value(v, now.get(f))}
+        now = current.get(write.key, nothing)
+        diff = {f: v for f, v in write.values.items() if v != now.get(f) and not same_value(v, now.get(f))}
         if diff:
             changes.append(FieldWrite(write.object, write.record_id, diff, {f: now.get(f) for f in diff}))
     return changes

@@ -23,7 +23,7 @@ from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, ObjectName
 from cosell.errors import ConfigError
 from cosell.program import Program
 from cosell.records import RecordSet
-from cosell.textsafe import from_spreadsheet_cell, spreadsheet_cell
+from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_row
 
 from .reader import read_folder
 
@@ -107,10 +107,6 @@ def _remove_stale_temps(folder: Path) -> list[Path]:
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
-
-
-def _csv_row(cells: Iterable[str]) -> list[str]:
-    return [spreadsheet_cell(cell) for cell in cells]
 
 
 def _same_folder(first: Path, second: Path) -> bool:
@@ -208,13 +204,18 @@ class FilesConnector:
     def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
         """The managed values the output files hold for ``keys``; a record not in its file is left out."""
         found: dict[RecordKey, FieldValues] = {}
+        tables: dict[ObjectName, tuple[dict[str, dict[str, str]], list[tuple[str, str]]]] = {}
         for key in keys:
             object_name, record_id = _object_name(key[0]), key[1]
             if object_name is None:
                 continue
-            row = self._table(object_name).rows.get(record_id)
+            if object_name not in tables:  # the file's stamp is checked once per call, not per key
+                columns = [(name, column_of(name)) for name in MANAGED_FIELDS[object_name]]
+                tables[object_name] = (self._table(object_name).rows, columns)
+            rows, columns = tables[object_name]
+            row = rows.get(record_id)
             if row is not None:
-                found[key] = {name: row.get(column_of(name)) or None for name in MANAGED_FIELDS[object_name]}
+                found[key] = {name: row.get(column) or None for name, column in columns}
         return found
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
@@ -225,10 +226,11 @@ class FilesConnector:
         """
         folder = self._output_folder()
         by_object: dict[ObjectName, list[FieldWrite]] = {}
+        managed = {name: frozenset(fields) for name, fields in MANAGED_FIELDS.items()}
         for write in writes:
             if write.object not in OUTPUT_FILES:
                 raise ValueError(f"the files connector writes accounts and deals, not {write.object!r}")
-            unknown = set(write.values) - set(MANAGED_FIELDS[write.object])
+            unknown = write.values.keys() - managed[write.object]
             if unknown:
                 raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
             by_object.setdefault(write.object, []).append(write)
@@ -261,7 +263,9 @@ class FilesConnector:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _fail(self, folder: Path, object_name: ObjectName, exc: OSError, failed: dict[ObjectName, str]) -> None:
+    def _fail(
+        self, folder: Path, object_name: ObjectName, exc: OSError, failed: dict[ObjectName, str]
+    ) -> None:
         self._tables.pop(object_name, None)  # read again from disk: the cached rows were changed
         path = folder / OUTPUT_FILES[object_name]
         failed[object_name] = f"cannot write {path}: {exc.strerror or exc}"
@@ -301,7 +305,7 @@ class FilesConnector:
             for raw in reader:
                 if not any(raw):
                     continue
-                cells = [from_spreadsheet_cell(cell) for cell in raw]
+                cells = from_spreadsheet_row(raw)
                 row = {name: value for name, value in zip(found, cells, strict=False) if name and value}
                 record_id = row.get("id")
                 if record_id is not None:
@@ -333,10 +337,9 @@ class FilesConnector:
 
         def dump(handle: TextIO) -> None:
             out = csv.writer(handle, lineterminator="\n")
-            out.writerow(_csv_row(header))
-            for record_id in sorted(table.rows):
-                row = table.rows[record_id]
-                out.writerow(_csv_row(row.get(name, "") for name in header))
+            out.writerow(spreadsheet_row(header))
+            rows = table.rows
+            out.writerows(spreadsheet_row([rows[i].get(name, "") for name in header]) for i in sorted(rows))
 
         return changes, dump
 
@@ -359,6 +362,6 @@ class FilesConnector:
             out = csv.writer(handle, lineterminator="\n")
             if not before:
                 out.writerow(CHANGES_HEADER)
-            out.writerows(_csv_row(change) for change in changes)
+            out.writerows(spreadsheet_row(change) for change in changes)
 
         _write_atomically(path, dump)

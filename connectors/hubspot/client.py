@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,6 +32,11 @@ from cosell.errors import ConfigError, UnreachableError
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 INSTALL_HINT = "pip install 'cosell[hubspot]'"
 T = TypeVar("T")
+BURST_WINDOW_SECONDS = 10.0
+BURST_MARGIN_SECONDS = 0.2
+"""Kept on top of the window: HubSpot times a call when it arrives, and arrivals jitter."""
+SEARCH_MARGIN_SECONDS = 0.01
+"""Kept between two searches on top of the pacing, for the same reason (a 429 costs a backoff)."""
 
 
 class HubSpotRefused(Exception):
@@ -151,8 +156,30 @@ def _tls_refused(what: str) -> UnreachableError:
     return tls_not_trusted(what, "HubSpot", "HUBSPOT_CA_BUNDLE")
 
 
+def _json(response: Any) -> dict[str, Any]:
+    """The JSON object of a raw answer (a call made with ``_preload_content=False``: no generated model
+    object per record, which cost most of the client's CPU on large reads); the connection goes back to
+    its pool for the next call."""
+    try:
+        answer = json.loads(response.data or b"{}")
+    finally:
+        response.release_conn()
+    if not isinstance(answer, dict):
+        raise TransientError("HubSpot answered something other than a JSON object")
+    return answer
+
+
+def _records(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{"id", "properties"}]`` of a page or batch answer's ``results``, property values as sent."""
+    return [
+        {"id": str(r["id"]), "properties": dict(r.get("properties") or {})}
+        for r in answer.get("results") or ()
+    ]
+
+
 class HubSpotClient:
-    """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit.
+    """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit
+    and every call to the burst limit (``per_ten_seconds`` in any rolling 10 seconds).
 
     ``calls`` counts calls made (attempts included) by kind, for ``notes`` and the benchmark."""
 
@@ -162,12 +189,16 @@ class HubSpotClient:
         *,
         policy: RetryPolicy | None = None,
         search_per_second: float = 4.0,
+        per_ten_seconds: int = 190,
         api: Any = None,
     ) -> None:
         self.credentials = credentials
         self.policy = policy or RetryPolicy()
         self._search_interval = 1.0 / search_per_second if search_per_second > 0 else 0.0
         self._last_search = 0.0
+        self._per_ten_seconds = max(1, per_ten_seconds)
+        self._recent: deque[float] = deque()
+        """When the calls of the last 10 seconds were sent, oldest first."""
         self.calls: Counter[str] = Counter()
         if api is None and credentials.ca_bundle is not None:
             checked_ca_bundle(credentials.ca_variable, credentials.ca_bundle)
@@ -183,6 +214,7 @@ class HubSpotClient:
         def attempt() -> T:
             if search:
                 self._pace()
+            self._pace_burst()
             self.calls[kind] += 1
             try:
                 return fn()
@@ -214,10 +246,24 @@ class HubSpotClient:
     def _pace(self) -> None:
         # HubSpot limits search to a few requests a second per portal: spread them out rather than
         # collect 429s (which would count against the burst limit too).
-        wait = self._last_search + self._search_interval - time.monotonic()
+        wait = self._last_search + self._search_interval + SEARCH_MARGIN_SECONDS - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_search = time.monotonic()
+
+    def _pace_burst(self) -> None:
+        # HubSpot refuses (429) a call over its burst limit, and the refused call still counts in the
+        # window: waiting for the oldest call to leave the window is faster than collecting 429s.
+        window = BURST_WINDOW_SECONDS
+        recent = self._recent
+        now = time.monotonic()
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        if len(recent) >= self._per_ten_seconds:
+            time.sleep(max(0.0, recent[0] + window + BURST_MARGIN_SECONDS - now))
+            now = time.monotonic()
+            recent.popleft()
+        recent.append(now)
 
     # -- objects ----------------------------------------------------------------------------------------
 
@@ -229,17 +275,15 @@ class HubSpotClient:
         page = self.call(
             f"searching HubSpot {object_type}",
             "search",
-            lambda: self._endpoint("search").do_search(object_type, public_object_search_request=request),
+            lambda: _json(
+                self._endpoint("search").do_search(
+                    object_type, public_object_search_request=request, _preload_content=False
+                )
+            ),
             search=True,
         )
-        nxt = page.paging.next.after if page.paging and page.paging.next else None
-        return {
-            "results": [
-                {"id": str(r.id), "properties": dict(r.properties or {})} for r in page.results or ()
-            ],
-            "next": nxt,
-            "total": page.total,
-        }
+        nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        return {"results": _records(page), "next": nxt, "total": page.get("total")}
 
     def archived_ids(self, object_type: str, page_size: int = 100) -> list[str]:
         """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""
@@ -262,45 +306,47 @@ class HubSpotClient:
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Records by id (≤ 100); ids HubSpot does not find are left out."""
-        from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
-
-        request = BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in ids],
-            properties=list(properties),
-            properties_with_history=[],
-        )
+        # Request bodies as plain JSON (the generated client serialises a dict as it is): a generated
+        # model object per record cost more CPU than the call itself.
+        request = {
+            "inputs": [{"id": i} for i in ids],
+            "properties": list(properties),
+            "propertiesWithHistory": [],
+        }
         answer = self.call(
             f"reading HubSpot {object_type}",
             "batch_read",
-            lambda: self._endpoint("batch").read(
-                object_type, batch_read_input_simple_public_object_id=request
+            lambda: _json(
+                self._endpoint("batch").read(
+                    object_type, batch_read_input_simple_public_object_id=request, _preload_content=False
+                )
             ),
         )
-        for error in getattr(answer, "errors", None) or ():
-            if getattr(error, "category", "") != "OBJECT_NOT_FOUND":
-                raise UnreachableError(f"reading HubSpot {object_type}: {error.category}: {error.message}")
-        return [{"id": str(r.id), "properties": dict(r.properties or {})} for r in answer.results or ()]
+        for error in answer.get("errors") or ():
+            if error.get("category", "") != "OBJECT_NOT_FOUND":
+                raise UnreachableError(
+                    f"reading HubSpot {object_type}: {error.get('category')}: {error.get('message')}"
+                )
+        return _records(answer)
 
     def batch_update(self, object_type: str, items: Sequence[tuple[str, Mapping[str, str]]]) -> BatchAnswer:
         """Update ≤ 100 records; a 207 answer's per-record errors are returned, never dropped."""
-        from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
-
-        request = BatchInputSimplePublicObjectBatchInput(
-            inputs=[SimplePublicObjectBatchInput(id=rid, properties=dict(props)) for rid, props in items]
-        )
+        request = {"inputs": [{"id": rid, "properties": dict(props)} for rid, props in items]}
         answer = self.call(
             f"updating HubSpot {object_type}",
             "batch_update",
-            lambda: self._endpoint("batch").update(
-                object_type, batch_input_simple_public_object_batch_input=request
+            lambda: _json(
+                self._endpoint("batch").update(
+                    object_type, batch_input_simple_public_object_batch_input=request, _preload_content=False
+                )
             ),
         )
-        written = {str(r.id) for r in answer.results or ()}
+        written = {str(r["id"]) for r in answer.get("results") or ()}
         failed: dict[str, str] = {}
-        # hubspot-api-client returns a ...WithErrors object for 207 instead of raising: read it.
-        for error in getattr(answer, "errors", None) or ():
-            text = f"{error.category}: {error.message}"
-            for rid in (error.context or {}).get("ids", ()) or ():
+        # a 207 answer lists the records it refused under "errors": read it, never drop it.
+        for error in answer.get("errors") or ():
+            text = f"{error.get('category')}: {error.get('message')}"
+            for rid in (error.get("context") or {}).get("ids", ()) or ():
                 failed[str(rid)] = text
         return BatchAnswer(written, failed)
 
@@ -311,41 +357,39 @@ class HubSpotClient:
     ) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         """``from id → [(to id, labels)]`` for ≤ 1,000 ids (HubSpot's limit since 2025-02); ids without
         associations are left out. More than one page of associations per record is followed."""
-        from hubspot.crm.associations.v4 import (
-            BatchInputPublicFetchAssociationsBatchRequest,
-            PublicFetchAssociationsBatchRequest,
-        )
-
         found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         todo: list[tuple[str, str | None]] = [(i, None) for i in ids]
         while todo:
-            request = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[PublicFetchAssociationsBatchRequest(id=i, after=a) for i, a in todo]
-            )
+            request = {"inputs": [{"id": i} if a is None else {"id": i, "after": a} for i, a in todo]}
             answer = self.call(
                 f"reading HubSpot {from_type}→{to_type} associations",
                 "associations",
-                lambda r=request: self._endpoint("associations").get_page(  # type: ignore[misc]
-                    from_type, to_type, batch_input_public_fetch_associations_batch_request=r
+                lambda r=request: _json(  # type: ignore[misc]
+                    self._endpoint("associations").get_page(
+                        from_type,
+                        to_type,
+                        batch_input_public_fetch_associations_batch_request=r,
+                        _preload_content=False,
+                    )
                 ),
             )
-            for error in getattr(answer, "errors", None) or ():
-                sub = str(getattr(error, "sub_category", "") or "") + str(getattr(error, "category", ""))
-                text = str(getattr(error, "message", ""))
+            for error in answer.get("errors") or ():
+                sub = str(error.get("subCategory") or "") + str(error.get("category") or "")
+                text = str(error.get("message") or "")
                 if "NO_ASSOCIATIONS_FOUND" not in sub + text:
                     raise UnreachableError(
-                        f"reading HubSpot {from_type}→{to_type} associations: {error.category}: {text}"
+                        f"reading HubSpot {from_type}→{to_type} associations: {error.get('category')}: {text}"
                     )
             todo = []
-            for result in answer.results or ():
-                rid = str(result._from.id)
+            for result in answer.get("results") or ():
+                rid = str(result["from"]["id"])
                 rows = found.setdefault(rid, [])
-                for to in result.to or ():
-                    labels = tuple(t.label for t in to.association_types or () if t.label)
-                    rows.append((str(to.to_object_id), labels))
-                paging = getattr(result, "paging", None)
-                if paging and paging.next and paging.next.after:
-                    todo.append((rid, paging.next.after))
+                for to in result.get("to") or ():
+                    labels = tuple(t["label"] for t in to.get("associationTypes") or () if t.get("label"))
+                    rows.append((str(to["toObjectId"]), labels))
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    todo.append((rid, after))
         return found
 
     def deal_stages(self) -> list[dict[str, Any]]:

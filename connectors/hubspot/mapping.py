@@ -84,8 +84,9 @@ class HubSpotSettings(BaseModel):
     incentive_note_property: str = "cosell_incentive_note"
     property_group: str = "cosell"
     # API use
-    search_page_size: int = Field(100, ge=1, le=200)
+    search_page_size: int = Field(200, ge=1, le=200)
     search_requests_per_second: float = Field(4.0, gt=0)
+    requests_per_ten_seconds: int = Field(190, ge=1)
     association_batch_size: int = Field(1000, ge=1, le=1000)
     retry_budget_seconds: float = Field(60.0, gt=0)
     overlap_minutes: float = Field(5.0, ge=0)

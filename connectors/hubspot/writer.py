@@ -10,6 +10,7 @@ Keys missing from the snapshot are read with batch read (100 a call).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from .mapping import HubSpotSettings, build_records
 from .reader import CONNECTOR, RETENTION, HubSpotSync, load_snapshot, managed_values, storage_key
 
 if TYPE_CHECKING:
+    from cosell.computation import Progress
     from cosell.program import Program
     from cosell.snapshot import SnapshotStore
 
@@ -46,6 +48,12 @@ class HubSpotConnector:
         self._ledger: SnapshotStore | None = None
         self._key: str | None = None
         self._notes: list[str] = []
+        self._progress: Progress | None = None
+
+    def show_progress(self, progress: Progress) -> None:
+        """Records read so far per object, and each retry, shown on the run's progress."""
+        self._progress = progress
+        self.client.policy = dataclasses.replace(self.client.policy, progress=progress)
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.client.credentials.base_url!r})"
@@ -61,6 +69,7 @@ class HubSpotConnector:
                 credentials,
                 policy=RetryPolicy(budget_seconds=settings.retry_budget_seconds),
                 search_per_second=settings.search_requests_per_second,
+                per_ten_seconds=settings.requests_per_ten_seconds,
             )
         return cls(client, settings, full_sync=bool(options.get("full_sync")))
 
@@ -88,7 +97,11 @@ class HubSpotConnector:
         self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
         sync = SnapshotSync(
-            ledger, key, overlap=timedelta(minutes=self.settings.overlap_minutes), reconciler=self.reconciler
+            ledger,
+            key,
+            overlap=timedelta(minutes=self.settings.overlap_minutes),
+            reconciler=self.reconciler,
+            progress=self._progress,
         )
         why = sync.decide_full(forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now)
         if why:

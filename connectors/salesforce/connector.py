@@ -8,6 +8,7 @@ comparing costs no API call. Without a sync in this process it queries the org b
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from .reader import CONNECTOR, RETENTION, records_from_snapshot, storage_key, sy
 from .writer import CollectionsWriter
 
 if TYPE_CHECKING:
+    from cosell.computation import Progress
     from cosell.program import Program
     from cosell.snapshot import SnapshotStore
 
@@ -84,6 +86,13 @@ class SalesforceConnector:
         self._writer = CollectionsWriter(client, settings)
         self._current: dict[RecordKey, FieldValues] | None = None
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
+        self._progress: Progress | None = None
+
+    def show_progress(self, progress: Progress) -> None:
+        """Records read so far per sObject, and each retry, shown on the run's progress."""
+        self._progress = progress
+        session = self.client.session
+        session.retry = dataclasses.replace(session.retry, progress=progress)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SalesforceConnector:
@@ -130,7 +139,11 @@ class SalesforceConnector:
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
         self.reconciler.connector = key
         sync = SnapshotSync(
-            ledger, key, overlap=timedelta(seconds=self.settings.overlap_seconds), reconciler=self.reconciler
+            ledger,
+            key,
+            overlap=timedelta(seconds=self.settings.overlap_seconds),
+            reconciler=self.reconciler,
+            progress=self._progress,
         )
         why = sync.decide_full(forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now)
         if why:

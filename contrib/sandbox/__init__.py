@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Faults, FaultSpecError, parse_faults
+from .limits import RATE_LIMITS, RateLimits, RateLimitsError
 from .server import SandboxHTTPServer, SandboxState
 
 __all__ = [
+    "RATE_LIMITS",
     "FaultSpecError",
     "Faults",
+    "RateLimitsError",
     "Sandbox",
     "SandboxUnavailable",
     "parse_faults",
@@ -123,13 +126,16 @@ def serve(
     token: str | None = None,
     org_id: str | None = None,
     portal_id: int | None = None,
+    rate_limits: str | None = None,
 ) -> Iterator[Sandbox]:
     """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread.
 
     Each start is a new org: a new Salesforce organization id and HubSpot portal id (the records and
     their ids still follow ``seed``), unless ``org_id``/``portal_id`` are given; :meth:`Sandbox.reset`
-    keeps them."""
+    keeps them. ``rate_limits="real"`` holds requests to the CRMs' documented limits
+    (:mod:`cosell.contrib.sandbox.limits`)."""
     parsed = parse_faults(faults)
+    limits = RateLimits.parse(rate_limits)
     folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
     try:
         context, ca_bundle = _tls(folder)
@@ -141,6 +147,7 @@ def serve(
             token=token or f"00DSANDBOX!{secrets.token_urlsafe(24)}",
             org_id=org_id,
             portal_id=portal_id,
+            limits=limits,
         )
         server = SandboxHTTPServer(port, state, context, str(ca_bundle))
         thread = threading.Thread(
@@ -176,10 +183,17 @@ def _tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
 
 
 def serve_forever(
-    port: int = 0, seed: int = 0, partners: int = 50, deals: int = 500, faults: FaultsArg = None
+    port: int = 0,
+    seed: int = 0,
+    partners: int = 50,
+    deals: int = 500,
+    faults: FaultsArg = None,
+    rate_limits: str | None = None,
 ) -> None:
     """Serve until interrupted; the first stdout line is the JSON of :meth:`Sandbox.info`."""
-    with serve(port=port, seed=seed, partners=partners, deals=deals, faults=faults) as sandbox:
+    with serve(
+        port=port, seed=seed, partners=partners, deals=deals, faults=faults, rate_limits=rate_limits
+    ) as sandbox:
         sys.stdout.write(json.dumps(sandbox.info()) + "\n")
         sys.stdout.flush()
         with suppress(KeyboardInterrupt):

@@ -1,11 +1,12 @@
-"""``python -m cosell.contrib.sandbox --port P --seed N --partners N --deals N --faults SPEC``."""
+"""``python -m cosell.contrib.sandbox --port P --seed N --partners N --deals N --faults SPEC
+--rate-limits real``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import serve_forever
+from . import RATE_LIMITS, serve_forever
 from .faults import FaultSpecError, parse_faults
 
 
@@ -18,13 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults", default=None, help="e.g. 429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2"
     )
+    parser.add_argument(
+        "--rate-limits",
+        choices=RATE_LIMITS,
+        default="none",
+        help="real: HubSpot's burst and search limits (429), Salesforce's daily count (403)",
+    )
     args = parser.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
     except FaultSpecError as exc:
         print(f"--faults: {exc}", file=sys.stderr)
         return 2
-    serve_forever(args.port, args.seed, args.partners, args.deals, faults)
+    serve_forever(args.port, args.seed, args.partners, args.deals, faults, args.rate_limits)
     return 0
 
 

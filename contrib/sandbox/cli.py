@@ -27,15 +27,27 @@ def sandbox(
         str | None,
         typer.Option("--faults", help="e.g. 429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2"),
     ] = None,
+    rate_limits: Annotated[
+        str,
+        typer.Option(
+            "--rate-limits",
+            help="none, or real: HubSpot's burst (190/10 s) and search (4/s) limits answered 429, "
+            "Salesforce's daily count answered 403 once spent.",
+        ),
+    ] = "none",
 ) -> None:
     """Serve the CRM sandbox (Salesforce REST and HubSpot CRM APIs on loopback, over TLS) until stopped.
 
     The first line on stdout is a JSON object with the URLs, the token and the CA bundle to trust."""
-    from . import FaultSpecError, SandboxUnavailable, serve_forever
+    from . import FaultSpecError, RateLimitsError, SandboxUnavailable, serve_forever
 
     try:
-        serve_forever(port=port, seed=seed, partners=partners, deals=deals, faults=faults)
+        serve_forever(
+            port=port, seed=seed, partners=partners, deals=deals, faults=faults, rate_limits=rate_limits
+        )
     except SandboxUnavailable as exc:
         raise ConfigError(f"the sandbox cannot start: {exc}", hint=INSTALL_HINT) from None
     except FaultSpecError as exc:
         raise ConfigError(f"--faults: {exc}") from None
+    except RateLimitsError as exc:
+        raise ConfigError(f"--rate-limits: {exc}") from None

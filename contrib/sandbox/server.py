@@ -21,6 +21,7 @@ from cosell.gc_pause import gc_paused
 from . import seed as seedmod
 from .faults import Faults, FaultSpecError, parse_faults
 from .hubspot import HubSpotAPI
+from .limits import RateLimits
 from .messages import Request, Response, json_response
 from .salesforce import API_MAX, SalesforceAPI, sf_error
 from .store import HubSpotStore, SalesforceStore, sf_id
@@ -64,8 +65,10 @@ class SandboxState:
         token: str,
         org_id: str | None = None,
         portal_id: int | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         self.seed, self.partners, self.deals, self.token = seed, partners, deals, token
+        self.limits = limits or RateLimits()
         # Each sandbox is a new org unless told otherwise (a refreshed Salesforce sandbox gets a new org
         # id while its records keep theirs); a reset keeps them, like an org restored from a backup.
         self.org_id = org_id or sf_id("00D", secrets.randbelow(62**9))
@@ -91,6 +94,7 @@ class SandboxState:
         self.counter = 0
         self.sf_calls = 0
         self.requests: dict[str, int] = {}
+        self.rate_limited: dict[str, int] = {}
 
     def _correlation(self) -> str:
         return str(uuid.UUID(int=(self.seed << 64) | self.counter, version=4))
@@ -127,7 +131,16 @@ class SandboxState:
             for src in (self.sf.written, self.hs.written):
                 for k, v in src.items():
                     written[k] = written.get(k, 0) + v
-            return {"requests": dict(sorted(self.requests.items())), "records_written": written}
+            return {
+                "requests": dict(sorted(self.requests.items())),
+                "records_written": written,
+                "rate_limited": dict(sorted(self.rate_limited.items())),
+            }
+
+    def refused(self, policy: str) -> None:
+        """Count a request the rate limits refused, by policy."""
+        with self._counter_lock:
+            self.rate_limited[policy] = self.rate_limited.get(policy, 0) + 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -210,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if req.headers.get("authorization") != f"Bearer {state.token}":
                 return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            if state.limits.real and state.sf_calls >= API_MAX:
+                state.refused("REQUEST_LIMIT_EXCEEDED")
+                return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             m = _SF_PREFIX.match(req.path)
             if not m:
                 return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -248,6 +264,20 @@ class _Handler(BaseHTTPRequestHandler):
                     "message": _HS_AUTH_MESSAGE,
                     "correlationId": hs_correlation,
                     "category": "INVALID_AUTHENTICATION",
+                },
+            )
+        policy = state.limits.hubspot_refusal(search=req.method == "POST" and req.path.endswith("/search"))
+        if policy is not None:
+            state.refused(policy)
+            return json_response(
+                429,
+                {
+                    "status": "error",
+                    "message": f"You have reached your {policy.lower()} limit.",
+                    "errorType": "RATE_LIMIT",
+                    "correlationId": hs_correlation,
+                    "policyName": policy,
+                    "groupName": "publicapi:private-app-id:sandbox",
                 },
             )
         parts = [p for p in req.path.split("/") if p]

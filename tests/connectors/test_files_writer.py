@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cosell import hookspecs
 from cosell.connector import ConnectorSpec, FieldWrite
@@ -18,6 +20,7 @@ from cosell.connectors import files
 from cosell.connectors.files import FilesConnector
 from cosell.errors import ConfigError
 from cosell.program import parse_program
+from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_cell, spreadsheet_row
 
 PROGRAM = """\
 program: Test Program
@@ -388,6 +391,12 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text_and_read_back_as_give
         },
     }
     assert all(outcome.ok for outcome in fresh.write(writes))
-    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(
-        f"'{formula}"
-    ) == 3  # no new change
+    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(f"'{formula}") == 3  # no new change
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("=+-@'\t\r\x00 .0123456789aZé١²\n\""), max_size=6)))
+def test_a_row_made_spreadsheet_safe_is_each_cell_made_safe_and_reads_back_as_given(cells: list[str]) -> None:
+    written = spreadsheet_row(cells)
+    assert written == [spreadsheet_cell(cell) for cell in cells]
+    assert from_spreadsheet_row(written) == [from_spreadsheet_cell(cell) for cell in written]
+    assert from_spreadsheet_row(written) == [cell.replace("\x00", "") for cell in cells]

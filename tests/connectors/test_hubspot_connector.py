@@ -226,3 +226,27 @@ def test_a_negative_or_oversized_or_non_ascii_amount_is_refused_naming_the_deal(
         build_records(snapshot(createdate="١٧٨٢٨٧٠٤٠٠٠٠٠"), HubSpotSettings(), ZoneInfo("UTC"), "USD")
     problems = [str(p) for p in caught.value.problems]
     assert "HubSpot deal 20: createdate: not a date: '١٧٨٢٨٧٠٤٠٠٠٠٠'" in problems
+
+
+def test_calls_over_the_burst_limit_wait_for_the_oldest_to_leave_the_10_second_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cosell.connectors.hubspot import client as client_module
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(client_module.time, "sleep", sleep)
+    client = HubSpotClient(Credentials(TOKEN, "https://portal.invalid", None), per_ten_seconds=3, api=object())
+    for _ in range(3):
+        client.call("calling", "other", lambda: None)
+        now[0] += 1.0
+    assert slept == []
+    client.call("calling", "other", lambda: None)  # the 4th within 10 s of the 1st: waits until it leaves
+    assert slept == [pytest.approx(10.0 + client_module.BURST_MARGIN_SECONDS - 3.0)]
+    assert client.calls["other"] == 4

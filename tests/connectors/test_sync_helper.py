@@ -21,6 +21,7 @@ from cosell.connectors.common import (
 )
 from cosell.ledger import Ledger, decode_json, encode_json
 from cosell.snapshot import SnapshotStore
+from recorded_progress import RecordedProgress
 
 KEY = "crm:org1"
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -333,3 +334,26 @@ def test_the_ledger_is_a_snapshot_store_and_keeps_connector_state_in_the_rows_ol
         sync(store).run([stream(source)])
         assert sorted(store.snapshot_ids(KEY, "deals")) == ["d2"]
         assert ledger.cursor(KEY, "deals#v1") == "2027-03-01T12:04:00Z"
+
+
+def test_a_sync_shows_each_stream_s_records_read_so_far_page_by_page() -> None:
+    source = Source({f"D{i}": rec(f"deal {i}", i) for i in range(5)})
+    progress = RecordedProgress()
+    SnapshotSync(MemoryStore(), KEY, overlap=5 * MIN, progress=progress).run([stream(source)])
+    assert progress.steps == [("reading deals", None, [2, 2, 1])]
+
+
+def test_each_retry_is_shown_with_its_attempt_and_wait() -> None:
+    progress = RecordedProgress()
+    answers = iter([common.TransientError("429 rate limited", retry_after=0.0)])
+
+    def call() -> str:
+        failure = next(answers, None)
+        if failure is not None:
+            raise failure
+        return "ok"
+
+    assert common.RetryPolicy(budget_seconds=5, progress=progress).call("searching deals", call) == "ok"
+    assert [name for name, _, _ in progress.steps] == [
+        "searching deals: 429 rate limited; attempt 2 in 0.0 s"
+    ]

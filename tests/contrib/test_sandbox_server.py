@@ -105,6 +105,7 @@ def test_reset_reseeds_data_and_zeroes_counters(sb: Sandbox) -> None:
     assert sb.stats() == {
         "requests": {},
         "records_written": {"Opportunity": 0, "Account": 0, "deals": 0, "companies": 0},
+        "rate_limited": {},
     }
     amount = sf_get(sb, f"sobjects/Opportunity/{oid}").json()["Amount"]
     assert amount != 1

@@ -7,6 +7,7 @@ are tuples and mappings are read-only, so a rule cannot change what another rule
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -51,7 +52,34 @@ deal, never a negative amount."""
 Fraction = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1, allow_inf_nan=False)]
 Percent = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100, allow_inf_nan=False)]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-RecordId = Annotated[str, Field(min_length=1)]
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 control characters (tab and line breaks among them) and Unicode's line and paragraph
+separators: none belongs in an id, and in a name or label they would break the one-line explanations,
+notes and CSV cells the text ends up in."""
+
+
+def _one_line_id(value: str) -> str:
+    found = CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(f"holds the control character {found.group()!r}: an id is one line of printable text")
+    return value
+
+
+_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line_text(value: str) -> str:
+    """``value`` on one line: each run of line breaks and tabs reads as one space (a name typed with a line
+    break reads the same on one line), any other control character (a NUL, a terminal's ESC) is dropped."""
+    if CONTROL_CHARACTERS.search(value) is None:
+        return value
+    return CONTROL_CHARACTERS.sub("", _BREAKS.sub(" ", value)).strip()
+
+
+RecordId = Annotated[str, Field(min_length=1), AfterValidator(_one_line_id)]
+"""An id: not empty, one line of printable text (a control character is an input error)."""
+Label = Annotated[str, AfterValidator(one_line_text)]
+"""A name or label, on one line: line breaks and tabs read as spaces, other control characters dropped."""
 ReadOnlyMapping = Annotated[
     Mapping[str, str],
     AfterValidator(lambda m: MappingProxyType(dict(m))),
@@ -87,7 +115,7 @@ class Partner:
 
     id: RecordId
     """The partner's id (the CRM's account or company id)."""
-    name: str
+    name: Label
     """The partner's name."""
     joined_on: date
     """When the partner joined the program (the signing bonus is paid in the period that holds it)."""
@@ -95,7 +123,7 @@ class Partner:
     """``active``, ``exiting`` or ``exited``."""
     exit_on: date | None = None
     """When an exiting or exited partner leaves (or left) the program."""
-    crm_tier: str | None = None
+    crm_tier: Label | None = None
     """The tier the CRM shows now (used when the ledger has no tier for the partner yet)."""
     attributes: ReadOnlyMapping = field(default_factory=_empty_mapping)
     """Every other column or mapped CRM field, text to text, read-only: where plugins read their own inputs."""
@@ -114,13 +142,13 @@ class Deal:
 
     id: RecordId
     """The deal's id (the CRM's opportunity or deal id)."""
-    name: str
+    name: Label
     """The deal's name."""
     amount: Amount
     """The deal's amount; in the program currency once the run has converted it (hooks always see it converted)."""
     currency: CurrencyCode
     """The record's own ISO 4217 currency code (amounts written back are converted to it)."""
-    stage: str
+    stage: Label
     """The stage label, matched against the program's ``qualified_stages``."""
     status: DealStatus
     """``open``, ``won`` or ``lost``."""
@@ -132,7 +160,7 @@ class Deal:
     """The discount, 0–100, checked by the discount guardrail; None when unknown."""
     margin_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(le=100)] | None = None
     """The margin, at most 100, checked by the margin floor; None when unknown."""
-    campaign: str | None = None
+    campaign: Label | None = None
     """The campaign, which links deals to MDF claims."""
     refunded_on: date | None = None
     """When the deal was refunded (a clawback within the program's window)."""
@@ -150,11 +178,11 @@ class Activity:
     """The activity's id."""
     partner_id: RecordId
     """The partner that took part."""
-    type: str
+    type: Label
     """Free text, e.g. ``joint_call``; the program's ``activity_weights`` weigh it by type."""
     occurred_on: date
     """When it happened."""
-    deal_id: str | None = None
+    deal_id: RecordId | None = None
     """The deal it was for, if any."""
     quantity: Annotated[
         Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
@@ -172,7 +200,7 @@ class MdfClaim:
     """The claim's id."""
     partner_id: RecordId
     """The partner claiming the funds."""
-    campaign: str
+    campaign: Label
     """The campaign funded; the partner's deals of this campaign release the rest of the funds."""
     amount: Amount
     """The amount claimed."""

@@ -49,8 +49,10 @@ from cosell.records import (
     MdfClaim,
     Partner,
     PartnerStatus,
+    RecordId,
     RecordSet,
     Role,
+    one_line_text,
 )
 
 PARTNERS_FILE = "partners.csv"
@@ -642,6 +644,8 @@ _EDGE_SPACE = f"^[{_SPACE}]|[{_SPACE}]$"
 _MAX_COLUMNS = 1000
 _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 """A number ``Decimal()`` reads exactly as ``parse_decimal`` does (no ``_``, exponent or other script)."""
+_CONTROL = "[\\x00-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}]"
+"""The control characters the records refuse in ids and read as spaces in names (RE2 syntax)."""
 
 
 _FIELD_DEFAULT: Any = object()
@@ -897,7 +901,12 @@ class _Values:
             self._check_required(column, cells)
             if cells is None:
                 continue
+            control = pc.any(pc.match_substring_regex(cells, _CONTROL)).as_py()
+            if control and column in _ID_COLUMNS[self.record]:
+                raise _Unproven  # the records' own check refuses it, naming the file and line
             values = cells.to_pylist()
+            if control:
+                values = [v if v is None else one_line_text(v) for v in values]
             if column not in self.required:
                 values = [v or None for v in values]
             self.columns[column] = values
@@ -965,3 +974,12 @@ def _field_adapters(record: type[Any]) -> dict[str, TypeAdapter[Any]]:
 _FIELD_ADAPTERS = {
     record: _field_adapters(record) for record in (Partner, Deal, Involvement, Activity, MdfClaim)
 }
+
+
+def _id_columns(record: type[Any]) -> frozenset[str]:
+    hints = get_type_hints(record, include_extras=True)
+    return frozenset(f.name for f in dataclasses.fields(record) if hints[f.name] in (RecordId, RecordId | None))
+
+
+_ID_COLUMNS = {record: _id_columns(record) for record in _FIELD_ADAPTERS}
+"""Each record's id columns: a control character in one is an error the cell path reports."""

@@ -75,6 +75,22 @@ def test_negative_deal_and_claim_amounts_are_input_errors(work):
     assert "mdf_claims.csv:2: amount: '-12000' must be at least 0" in output
 
 
+def test_a_control_character_in_an_id_is_an_input_error_naming_its_line(work):
+    edit(work / "data" / "mdf_claims.csv", "M001,", '"M0\x1e01",')
+    output = refused()
+    assert "mdf_claims.csv:2: id:" in output and "control character" in output
+
+
+def test_a_name_with_line_breaks_and_control_characters_reads_on_one_line(work):
+    edit(work / "data" / "deals.csv", "Northwind - Data platform,", '"Northwind -\r\nData\x1eplatform\x07",')
+    edit(work / "data" / "mdf_claims.csv", "M001,P002,NA Data Summit,", 'M001,P002,"NA Data\u2028Summit",')
+    result = cosell(*RUN)
+    assert result.exit_code == 0, result.output
+    assert cosell("explain", "P001", "--program", "program.yaml", "--input", "data").exit_code == 0
+    statement = cosell("statement", "--period", "2026-Q3", "--format", "csv")
+    assert "Northwind - Data platform" in statement.output
+
+
 @pytest.mark.parametrize("amount", ["9e18", "99999999999999999999.999", "1e30", "1000000000000.01"])
 def test_an_amount_beyond_what_the_ledger_holds_is_too_large(work, amount):
     edit(work / "data" / "deals.csv", "Data platform,180000,EUR", f"Data platform,{amount},EUR")

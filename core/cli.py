@@ -462,7 +462,7 @@ def validate(program: Annotated[Path, typer.Argument(help="The program file to c
 @reports_errors
 def schema() -> None:
     """Print the program file's JSON Schema (for editors), with the settings of every installed plugin
-    under ``plugins:``."""
+    under `plugins:`."""
     models = {key: model for key, (_, model) in installed(keep_broken=True).settings_models().items()}
     out.print_json(json.dumps(program_json_schema(models)))
 

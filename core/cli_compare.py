@@ -32,6 +32,7 @@ def compare(
         typer.Option(
             "--program",
             "-p",
+            metavar="FILE",
             help="A program file (YAML); give two or more: the base first, then each variant.",
         ),
     ],

@@ -35,11 +35,13 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             "account",
             facts.id,
             {
-                "tier": tier_shown(facts.partner, standing.tier, computation.context.period.end),
+                "tier": _no_nul(tier_shown(facts.partner, standing.tier, computation.context.period.end)),
                 "score": f"{standing.score.value:.2f}",
                 "period_earnings": f"{computation.earnings(facts.id):.2f}",
-                "tier_benefits": benefits_shown(
-                    facts.partner, program.tier(standing.tier.assigned), computation.context.period.end
+                "tier_benefits": _no_nul(
+                    benefits_shown(
+                        facts.partner, program.tier(standing.tier.assigned), computation.context.period.end
+                    )
                 ),
             },
         )
@@ -90,15 +92,13 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
                 )
             )
-    # Names and explanations in the values come from CRM and CSV text: no NUL reaches a CRM or a file.
-    return [
-        w
-        if not any(v is not None and "\x00" in v for v in w.values.values())
-        else FieldWrite(
-            w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()}
-        )
-        for w in writes
-    ]
+    return writes
+
+
+def _no_nul(text: str | None) -> str | None:
+    """Names, tier labels and explanations in the values come from CRM and CSV text, the program and the
+    plugins: no NUL reaches a CRM or a file."""
+    return text if text is None or "\x00" not in text else without_nul(text)
 
 
 def _won_deal_write(
@@ -167,7 +167,7 @@ def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: 
         {
             "incentive": f"{in_record_currency(total, rate):.2f}",
             "incentive_status": status,
-            "incentive_note": note,
+            "incentive_note": _no_nul(note),
         },
     )
 

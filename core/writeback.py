@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 from .computation import Computation
 from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
@@ -192,9 +193,21 @@ def changed_writes(
     """Only the fields whose value differs from the target's, with the old values kept for the report."""
     changes = []
     nothing: FieldValues = {}
+    # A record the target does not hold yet has no old values: its writes share one read-only mapping
+    # of None per set of fields (a first run of a million deals would otherwise keep a million of them).
+    unheld: dict[tuple[str, ...], FieldValues] = {}
     for write in desired:
         now = current.get(write.key, nothing)
         diff = {f: v for f, v in write.values.items() if v != now.get(f) and not same_value(v, now.get(f))}
-        if diff:
-            changes.append(FieldWrite(write.object, write.record_id, diff, {f: now.get(f) for f in diff}))
+        if not diff:
+            continue
+        old: FieldValues
+        if now:
+            old = {f: now.get(f) for f in diff}
+        else:
+            fields = tuple(diff)
+            if fields not in unheld:
+                unheld[fields] = MappingProxyType(dict.fromkeys(fields))
+            old = unheld[fields]
+        changes.append(FieldWrite(write.object, write.record_id, diff, old))
     return changes

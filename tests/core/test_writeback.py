@@ -155,6 +155,18 @@ def test_note_is_cut_to_255_characters():
     assert len(write.values["incentive_note"]) == 255 and write.values["incentive_note"].endswith("…")
 
 
+def test_a_change_keeps_the_targets_old_values_and_none_for_a_record_it_does_not_hold():
+    deals = [deal("D1", "1000", partners=["P1"]), deal("D2", "2000", partners=["P1"])]
+    result = compute_period(PROGRAM, [partner("P1")], deals)
+    current = {("deal", "D1"): {"incentive": "5.00", "incentive_status": "Projected", "incentive_note": "x"}}
+    changes = {w.key: w for w in changed_writes(planned_writes(result, result.context.history), current)}
+    assert changes[("deal", "D1")].old == {"incentive": "5.00", "incentive_note": "x"}
+    assert dict(changes[("deal", "D2")].old) == dict.fromkeys(["incentive", "incentive_status", "incentive_note"])
+    assert dict(changes[("account", "P1")].old) == dict.fromkeys(["tier", "score", "period_earnings"])
+    with pytest.raises(TypeError):  # shared between records: nobody may change it
+        changes[("deal", "D2")].old["incentive"] = "1.00"  # type: ignore[index]
+
+
 def test_only_fields_that_differ_are_written_and_numbers_compare_as_numbers():
     result = compute_period(PROGRAM, [partner("P1")], [deal("D1", "1000", partners=["P1"])])
     desired = planned_writes(result, result.context.history)

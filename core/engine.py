@@ -474,8 +474,9 @@ def _steps(
         notes = pilot.notes(program) if pilot else ()
         return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
     recorded = provenance(loaded, plugins, records, computation)
+    del records  # as read; the computation holds them converted: a million deals need not be kept twice
     run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
-    written, failures = write_pending(connector, ledger, target_of(connector), progress)
+    written, failures = write_pending(connector, ledger, target_of(connector), progress, (run_id, changes))
     return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
 

@@ -1615,10 +1615,31 @@ class Ledger:
 
     # -- the write-back outbox -----------------------------------------------------------------------
 
-    def pending_writes(self, target: str) -> list[OutboxItem]:
-        """The writes planned for ``target`` and not yet confirmed, oldest first."""
+    def pending_writes(
+        self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None
+    ) -> list[OutboxItem]:
+        """The writes planned for ``target`` and not yet confirmed, oldest first.
+
+        ``stored`` is a run's id and the writes it just stored (``record_run``): when the target's
+        pending rows are exactly that run's, all of them, their items hold those writes rather than
+        their rows' JSON read back (a run writing back a million records reads only their ids)."""
         o = outbox_table
+        pending = sa.and_(o.c.target == target, o.c.status == "pending")
         with self._read() as conn:
+            if stored is not None:
+                run_id, writes = stored
+                others = sa.select(sa.func.count()).where(pending, o.c.run_id != run_id)
+                ids = list(
+                    conn.execute(sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id))
+                    .scalars()
+                    .all()
+                )
+                if len(ids) == len(writes) and conn.execute(others).scalar_one() == 0:
+                    # The run's rows were inserted in the order of its writes: ids in that order too.
+                    return [
+                        OutboxItem(row_id, run_id, target, "pending", write, None)
+                        for row_id, write in zip(ids, writes, strict=True)
+                    ]
             rows = conn.execute(
                 sa.select(o).where(o.c.target == target, o.c.status == "pending").order_by(o.c.id)
             ).all()

@@ -3,8 +3,10 @@ confirmed write marked done, each refused one kept with the target's error for t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .computation import Progress
-from .connector import BeginsRun, Connector, FieldValues
+from .connector import BeginsRun, Connector, FieldValues, FieldWrite
 from .ledger import Ledger
 from .writeback import same_value
 
@@ -14,13 +16,18 @@ def _holds(current: FieldValues, values: FieldValues) -> bool:
 
 
 def write_pending(
-    connector: Connector, ledger: Ledger, target: str, progress: Progress
+    connector: Connector,
+    ledger: Ledger,
+    target: str,
+    progress: Progress,
+    stored: tuple[int, Sequence[FieldWrite]] | None = None,
 ) -> tuple[int, list[str]]:
     """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
-    equal on the target and marked done without being sent again."""
+    equal on the target and marked done without being sent again. ``stored``: the run's id and the
+    writes it just stored, which the ledger need not read back (``Ledger.pending_writes``)."""
     if isinstance(connector, BeginsRun):
         connector.begin_run()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
-    pending = ledger.pending_writes(target)
+    pending = ledger.pending_writes(target, stored)
     if not pending:
         return 0, []
     current = connector.current_values([item.write.key for item in pending])

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 from .computation import Computation
 from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
@@ -35,11 +36,13 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             "account",
             facts.id,
             {
-                "tier": tier_shown(facts.partner, standing.tier, computation.context.period.end),
+                "tier": _no_nul(tier_shown(facts.partner, standing.tier, computation.context.period.end)),
                 "score": f"{standing.score.value:.2f}",
                 "period_earnings": f"{computation.earnings(facts.id):.2f}",
-                "tier_benefits": benefits_shown(
-                    facts.partner, program.tier(standing.tier.assigned), computation.context.period.end
+                "tier_benefits": _no_nul(
+                    benefits_shown(
+                        facts.partner, program.tier(standing.tier.assigned), computation.context.period.end
+                    )
                 ),
             },
         )
@@ -90,15 +93,13 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
                 )
             )
-    # Names and explanations in the values come from CRM and CSV text: no NUL reaches a CRM or a file.
-    return [
-        w
-        if not any(v is not None and "\x00" in v for v in w.values.values())
-        else FieldWrite(
-            w.object, w.record_id, {f: v if v is None else without_nul(v) for f, v in w.values.items()}
-        )
-        for w in writes
-    ]
+    return writes
+
+
+def _no_nul(text: str | None) -> str | None:
+    """Names, tier labels and explanations in the values come from CRM and CSV text, the program and the
+    plugins: no NUL reaches a CRM or a file."""
+    return text if text is None or "\x00" not in text else without_nul(text)
 
 
 def _won_deal_write(
@@ -167,7 +168,7 @@ def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: 
         {
             "incentive": f"{in_record_currency(total, rate):.2f}",
             "incentive_status": status,
-            "incentive_note": note,
+            "incentive_note": _no_nul(note),
         },
     )
 
@@ -192,9 +193,21 @@ def changed_writes(
     """Only the fields whose value differs from the target's, with the old values kept for the report."""
     changes = []
     nothing: FieldValues = {}
+    # A record the target does not hold yet has no old values: its writes share one read-only mapping
+    # of None per set of fields (a first run of a million deals would otherwise keep a million of them).
+    unheld: dict[tuple[str, ...], FieldValues] = {}
     for write in desired:
         now = current.get(write.key, nothing)
         diff = {f: v for f, v in write.values.items() if v != now.get(f) and not same_value(v, now.get(f))}
-        if diff:
-            changes.append(FieldWrite(write.object, write.record_id, diff, {f: now.get(f) for f in diff}))
+        if not diff:
+            continue
+        old: FieldValues
+        if now:
+            old = {f: now.get(f) for f in diff}
+        else:
+            fields = tuple(diff)
+            if fields not in unheld:
+                unheld[fields] = MappingProxyType(dict.fromkeys(fields))
+            old = unheld[fields]
+        changes.append(FieldWrite(write.object, write.record_id, diff, old))
     return changes

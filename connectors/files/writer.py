@@ -11,6 +11,7 @@ file is opened in a spreadsheet) and read back through ``from_spreadsheet_cell``
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import secrets
@@ -37,6 +38,15 @@ CHANGES_HEADER = ("object", "id", "field", "old", "new")
 
 Dump = Callable[[TextIO], object]
 """Writes a whole file's text to the open handle."""
+_CHANGES_AT_ONCE = 10_000
+"""Changes turned into ``changes.csv`` text at a time."""
+
+
+def _csv_text(rows: Iterable[Sequence[str]]) -> str:
+    """The rows as CSV text, every cell spreadsheet-safe."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(map(spreadsheet_row, rows))
+    return text.getvalue()
 
 
 def column_of(field_name: str) -> str:
@@ -235,13 +245,13 @@ class FilesConnector:
                 raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
             by_object.setdefault(write.object, []).append(write)
         failed: dict[ObjectName, str] = {}
-        planned: dict[ObjectName, tuple[list[tuple[str, str, str, str, str]], Dump | None]] = {}
+        planned: dict[ObjectName, tuple[list[str], Dump | None]] = {}
         for object_name, object_writes in by_object.items():
             try:
                 planned[object_name] = self._upserted(object_name, object_writes)
             except OSError as exc:
                 self._fail(folder, object_name, exc, failed)
-        changes = [change for object_changes, _ in planned.values() for change in object_changes]
+        changes = [text for object_changes, _ in planned.values() for text in object_changes]
         changes_file = folder / CHANGES_FILE
         before = changes_file.read_text(encoding="utf-8") if changes_file.is_file() else ""
         if changes:
@@ -257,7 +267,7 @@ class FilesConnector:
             except OSError as exc:
                 self._fail(folder, object_name, exc, failed)
         if failed and changes:
-            kept = [change for change in changes if change[0] not in failed]
+            kept = [text for name, (rows, _) in planned.items() if name not in failed for text in rows]
             self._write_changes(changes_file, before, kept)
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
 
@@ -314,10 +324,13 @@ class FilesConnector:
 
     def _upserted(
         self, object_name: ObjectName, writes: Iterable[FieldWrite]
-    ) -> tuple[list[tuple[str, str, str, str, str]], Dump | None]:
-        """Apply ``writes`` to the table in memory: the changes, and how to dump the new file (None when
-        the file need not be rewritten)."""
+    ) -> tuple[list[str], Dump | None]:
+        """Apply ``writes`` to the table in memory: the changes (the text of their ``changes.csv`` rows,
+        in pieces), and how to dump the new file (None when the file need not be rewritten)."""
         table = self._table(object_name)
+        # The changes are kept as the CSV text they become, a few thousand rows a piece: a million
+        # changes kept as tuples until written would hold twice the memory.
+        texts: list[str] = []
         changes: list[tuple[str, str, str, str, str]] = []
         added = False
         for write in writes:
@@ -331,8 +344,13 @@ class FilesConnector:
                 if new != old:
                     row[column] = new
                     changes.append((object_name, write.record_id, name, old, new))
-        if not (changes or added):
-            return changes, None
+            if len(changes) >= _CHANGES_AT_ONCE:
+                texts.append(_csv_text(changes))
+                changes.clear()
+        if changes:
+            texts.append(_csv_text(changes))
+        if not (texts or added):
+            return texts, None
         header = table.header
 
         def dump(handle: TextIO) -> None:
@@ -341,7 +359,7 @@ class FilesConnector:
             rows = table.rows
             out.writerows(spreadsheet_row([rows[i].get(name, "") for name in header]) for i in sorted(rows))
 
-        return changes, dump
+        return texts, dump
 
     def _replace(self, folder: Path, object_name: ObjectName, dump: Dump) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -351,17 +369,14 @@ class FilesConnector:
         if table is not None:  # the file just written is the table in memory: no need to read it again
             table.stamp = _stamp(path)
 
-    def _write_changes(
-        self, path: Path, before: str, changes: Sequence[tuple[str, str, str, str, str]]
-    ) -> None:
-        """Replace ``changes.csv`` by what it held (``before``) and ``changes`` after it."""
+    def _write_changes(self, path: Path, before: str, changes: Sequence[str]) -> None:
+        """Replace ``changes.csv`` by what it held (``before``) and ``changes`` (its rows' text) after it."""
 
         def dump(handle: TextIO) -> None:
             if before:
                 handle.write(before if before.endswith("\n") else before + "\n")
-            out = csv.writer(handle, lineterminator="\n")
             if not before:
-                out.writerow(CHANGES_HEADER)
-            out.writerows(spreadsheet_row(change) for change in changes)
+                csv.writer(handle, lineterminator="\n").writerow(CHANGES_HEADER)
+            handle.writelines(changes)
 
         _write_atomically(path, dump)

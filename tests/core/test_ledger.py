@@ -372,6 +372,23 @@ def test_a_new_run_supersedes_the_older_pending_writes_of_the_same_target(ledger
     assert [i.write.record_id for i in ledger.outbox()] == ["D1", "D2", "D7", "D2", "D3"]
 
 
+def test_a_run_sending_what_it_just_stored_gets_the_items_its_rows_hold(ledger_url: str) -> None:
+    with Ledger.connect(ledger_url) as ledger:
+        writes = [write("D1"), write("D2", "20.00"), FieldWrite("account", "P1", {"tier": "Gold", "score": None})]
+        first = record(ledger, writes=writes)
+        assert ledger.pending_writes(TARGET, (first, writes)) == ledger.pending_writes(TARGET)
+        record(ledger, writes=[write("D7")], target="salesforce:https://example.my.salesforce.com")
+        assert ledger.pending_writes(TARGET, (first, writes)) == ledger.pending_writes(TARGET)
+
+        # rows another run superseded, or the target confirmed meanwhile, are read as they are now
+        ledger.mark_written([ledger.pending_writes(TARGET)[0].id])
+        assert [i.write for i in ledger.pending_writes(TARGET, (first, writes))] == writes[1:]
+        second = record(ledger, writes=[write("D3")])
+        assert [(i.run_id, i.write) for i in ledger.pending_writes(TARGET, (first, writes))] == [
+            (second, write("D3"))
+        ]
+
+
 CRASHER = """
 import os, signal, sys
 from decimal import Decimal

@@ -14,7 +14,7 @@ from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.records import RecordSet
 from cosell.results import period_earnings
-from cosell.runrecords import records_digest
+from cosell.runrecords import _plain, records_digest
 from cosell.testing import run_program
 from program_strategies import FAST, Data, build_program, datas, program_docs
 
@@ -37,6 +37,32 @@ def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed
         assert records_digest(replace(records, deals=(moved, *rest))) != records_digest(records)
         digits = replace(first, amount=first.amount.quantize(Decimal("0.0001")))  # 12.5 and 12.5000: one value
         assert records_digest(replace(records, deals=(digits, *rest))) == records_digest(records)
+
+
+def digest_record_by_record(records: RecordSet) -> str:
+    """The records digest as its definition reads: one line a record, ``kind`` and the repr of its plain
+    values, in order of kind, then id."""
+    digest = hashlib.sha256()
+    for kind, items in (("partner", records.partners), ("deal", records.deals),
+                        ("activity", records.activities), ("mdf_claim", records.mdf_claims)):  # fmt: skip
+        for item in sorted(items, key=lambda record: str(record.id)):
+            digest.update(f"{kind}{_plain(item)!r}\n".encode())
+    return digest.hexdigest()
+
+
+@FAST
+@given(data=datas(), odd=st.sampled_from([Decimal("-0.00"), Decimal("0E+3"), Decimal("1E+2"), 1, True, None]))
+def test_the_records_digest_converts_a_column_at_a_time_exactly_as_record_by_record(
+    data: Data, odd: object
+) -> None:
+    records = record_set(data)
+    assert records_digest(records) == digest_record_by_record(records)
+    # A record built in code holds what its fields were given: an int, a bool, a negative zero.
+    if records.deals:
+        first, rest = records.deals[0], records.deals[1:]
+        odd_deal = replace(first, amount=odd, margin_pct=odd, partners=(*first.partners, "not a record"))
+        odd_records = replace(records, deals=(*rest, odd_deal))
+        assert records_digest(odd_records) == digest_record_by_record(odd_records)
 
 
 @FAST

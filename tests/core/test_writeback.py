@@ -136,12 +136,35 @@ def test_clawed_back_deal_holds_the_net_of_its_lines_with_status_clawed_back():
     assert write.values["incentive"] == "0.00" and write.values["incentive_status"] == "Clawed back"
 
 
+def test_no_nul_of_a_recorded_explanation_reaches_a_deals_note():
+    from cosell.results import History, LedgerLine
+
+    held = LedgerLine("2026-Q2", "P1", "commission", Decimal("0.00"), "D1: withheld: n\x00ot paid", "D1", withheld=True)
+    history = History(lines=MappingProxyType({"P1": (held,)}))
+    d = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")
+    result = compute_period(PROGRAM, [partner("P1")], [d], history=history)
+    [write] = [w for w in planned_writes(result, history) if w.key == ("deal", "D1")]
+    assert write.values["incentive_note"] == "Withheld (withheld: not paid): Partner P1: 0.00 USD"
+
+
 def test_note_is_cut_to_255_characters():
     many = [partner(f"P{i}", name=f"A partner with a rather long name number {i}") for i in range(12)]
     d = deal("D1", "1000", partners=[p.id for p in many], won_on="2026-08-01")
     result = compute_period(PROGRAM, many, [d])
     [write] = [w for w in planned_writes(result, result.context.history) if w.key == ("deal", "D1")]
     assert len(write.values["incentive_note"]) == 255 and write.values["incentive_note"].endswith("…")
+
+
+def test_a_change_keeps_the_targets_old_values_and_none_for_a_record_it_does_not_hold():
+    deals = [deal("D1", "1000", partners=["P1"]), deal("D2", "2000", partners=["P1"])]
+    result = compute_period(PROGRAM, [partner("P1")], deals)
+    current = {("deal", "D1"): {"incentive": "5.00", "incentive_status": "Projected", "incentive_note": "x"}}
+    changes = {w.key: w for w in changed_writes(planned_writes(result, result.context.history), current)}
+    assert changes[("deal", "D1")].old == {"incentive": "5.00", "incentive_note": "x"}
+    assert dict(changes[("deal", "D2")].old) == dict.fromkeys(["incentive", "incentive_status", "incentive_note"])
+    assert dict(changes[("account", "P1")].old) == dict.fromkeys(["tier", "score", "period_earnings"])
+    with pytest.raises(TypeError):  # shared between records: nobody may change it
+        changes[("deal", "D2")].old["incentive"] = "1.00"  # type: ignore[index]
 
 
 def test_only_fields_that_differ_are_written_and_numbers_compare_as_numbers():

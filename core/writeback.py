@@ -72,7 +72,8 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
     for deal in computation.context.records.deals:
         rate = rates.get(deal.currency)
         if rate is None:
-            rate = rates[deal.currency] = program.fx_rate(deal.currency) or Decimal(1)
+            known = program.fx_rate(deal.currency)  # rates are positive; None: the run refused the currency
+            rate = rates[deal.currency] = Decimal(1) if known is None else known
         if deal.status == "lost":
             writes.append(FieldWrite("deal", deal.id, dict.fromkeys(DEAL_FIELDS)))
         elif deal.status == "open" and deal.id in projections:

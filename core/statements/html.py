@@ -448,7 +448,7 @@ def _chart(periods: Sequence[PeriodTotal], current: str) -> str:
     plot = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
     up = max([max(p.earnings, ZERO) + max(p.outside_earnings, ZERO) for p in periods] + [ZERO])
     down = max([-(min(p.earnings, ZERO) + min(p.outside_earnings, ZERO)) for p in periods] + [ZERO])
-    span = up + down or Decimal(1)
+    span = up + down if up + down > ZERO else Decimal(1)  # all periods at 0: bars of no height
     zero = CHART_TOP + float(up / span) * plot
 
     def height(amount: Decimal) -> float:

@@ -282,22 +282,25 @@ class SearchStream:
 def _matcher(filters: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], bool]:
     """The first-read filters (``HAS_PROPERTY``, ``IN``, all of them must hold) applied to a record's
     properties as HubSpot's search applies them: ``IN`` compares text regardless of case."""
-    tests: list[Callable[[Mapping[str, Any]], bool]] = []
+    wanted: list[tuple[str, frozenset[str] | None]] = []
+    """(property, the values it may hold, or None for any value)"""
     for flt in filters:
         name, operator = str(flt["propertyName"]), str(flt["operator"])
         if operator == "HAS_PROPERTY":
-            tests.append(lambda props, n=name: props.get(n) not in (None, ""))
+            wanted.append((name, None))
         elif operator == "IN":
-            values = frozenset(str(v).casefold() for v in flt["values"])
-            tests.append(
-                lambda props, n=name, v=values: (
-                    props.get(n) not in (None, "")  # type: ignore[misc]
-                    and str(props[n]).casefold() in v
-                )
-            )
+            wanted.append((name, frozenset(str(v).casefold() for v in flt["values"])))
         else:
             raise ValueError(f"a first-read filter cannot use {operator}")
-    return lambda props: all(test(props) for test in tests)
+
+    def matches(props: Mapping[str, Any]) -> bool:
+        for name, values in wanted:
+            value = props.get(name)
+            if value in (None, "") or (values is not None and str(value).casefold() not in values):
+                return False
+        return True
+
+    return matches
 
 
 def storage_key(portal_id: str) -> str:

@@ -18,24 +18,20 @@ pytestmark = pytest.mark.sandbox
 sandbox, sb = module_sandbox(seed=5, partners=10, deals=450)
 
 
-def get(sb: Sandbox, path: str, **params: Any) -> requests.Response:
-    return requests.get(
-        f"{sb.hubspot_base_url}{path}",
-        params=params,
-        headers={"Authorization": f"Bearer {sb.token}"},
-        verify=sb.ca_bundle,
-        timeout=30,
+def hubspot(sb: Sandbox, method: str, path: str, **kw: Any) -> requests.Response:
+    """One call to the sandbox's HubSpot API with the token (``params=`` a query, ``json=`` a body)."""
+    auth = {"Authorization": f"Bearer {sb.token}"}
+    return requests.request(
+        method, f"{sb.hubspot_base_url}{path}", headers=auth, verify=sb.ca_bundle, timeout=30, **kw
     )
+
+
+def get(sb: Sandbox, path: str, **params: Any) -> requests.Response:
+    return hubspot(sb, "GET", path, params=params)
 
 
 def post(sb: Sandbox, path: str, body: dict[str, Any]) -> requests.Response:
-    return requests.post(
-        f"{sb.hubspot_base_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {sb.token}"},
-        verify=sb.ca_bundle,
-        timeout=30,
-    )
+    return hubspot(sb, "POST", path, json=body)
 
 
 def every_page(sb: Sandbox, limit: int, **params: Any) -> list[dict[str, Any]]:
@@ -67,12 +63,7 @@ def test_the_list_pages_every_live_record_once_by_ascending_id_following_paging_
 
 def test_archived_records_leave_the_list_and_are_listed_with_archived_true(sb: Sandbox) -> None:
     gone = every_page(sb, 100)[1]["results"][5]["id"]
-    deleted = requests.delete(
-        f"{sb.hubspot_base_url}/crm/v3/objects/deals/{gone}",
-        headers={"Authorization": f"Bearer {sb.token}"},
-        verify=sb.ca_bundle,
-        timeout=30,
-    )
+    deleted = hubspot(sb, "DELETE", f"/crm/v3/objects/deals/{gone}")
     assert deleted.status_code == 204
     assert gone not in {r["id"] for page in every_page(sb, 100) for r in page["results"]}
     assert gone in {r["id"] for page in every_page(sb, 100, archived="true") for r in page["results"]}

@@ -167,6 +167,18 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
         assert result.exit_code == 0, result.output
         with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
             assert book.snapshot_count(f"hubspot:{big.portal_id}", "deals") == total
+            # the first read listed them; a search (incremental reads) goes past the 10,000-result cap
+            # by a new query from the last id read
+            from cosell.connectors.hubspot.client import Credentials, HubSpotClient
+            from cosell.connectors.hubspot.mapping import HubSpotSettings
+            from cosell.connectors.hubspot.reader import SearchStream
+
+            client = HubSpotClient(Credentials.from_env(os.environ), search_per_second=1000)
+            key = f"hubspot:{big.portal_id}"
+            stream = SearchStream(client, HubSpotSettings(), book, key, "deals", ["hs_object_id"], [])
+            found = [r["id"] for page in stream.search(["hs_object_id"], [], None) for r in page]
+            assert len(found) == len(set(found)) == total
+            assert client.calls["search"] == -(-10_000 // 200) + -(-(total - 10_000) // 200)
 
 
 def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:

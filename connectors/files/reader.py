@@ -985,7 +985,9 @@ _FIELD_ADAPTERS = {
 
 def _id_columns(record: type[Any]) -> frozenset[str]:
     hints = get_type_hints(record, include_extras=True)
-    return frozenset(f.name for f in dataclasses.fields(record) if hints[f.name] in (RecordId, RecordId | None))
+    return frozenset(
+        f.name for f in dataclasses.fields(record) if hints[f.name] in (RecordId, RecordId | None)
+    )
 
 
 _ID_COLUMNS = {record: _id_columns(record) for record in _FIELD_ADAPTERS}

@@ -35,6 +35,8 @@ T = TypeVar("T")
 BURST_WINDOW_SECONDS = 10.0
 BURST_MARGIN_SECONDS = 0.2
 """Kept on top of the window: HubSpot times a call when it arrives, and arrivals jitter."""
+LIST_PAGE_SIZE = 100
+"""The most records one list page holds (the search endpoint: 200)."""
 SEARCH_MARGIN_SECONDS = 0.01
 """Kept between two searches on top of the pacing, for the same reason (a 429 costs a backoff)."""
 
@@ -285,22 +287,39 @@ class HubSpotClient:
         nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
         return {"results": _records(page), "next": nxt, "total": page.get("total")}
 
-    def archived_ids(self, object_type: str, page_size: int = 100) -> list[str]:
+    def list_page(
+        self, object_type: str, properties: Sequence[str], after: str | None, *, archived: bool = False
+    ) -> dict[str, Any]:
+        """One page of the list endpoint (``GET /crm/v3/objects/{type}``, 100 a page, HubSpot's most):
+        ``{"results": [{"id", "properties"}], "next": after or None}``. It counts against the burst
+        limit only, not the search limit, so a full read goes this way."""
+        page = self.call(
+            f"listing {'archived ' if archived else ''}HubSpot {object_type}",
+            "list",
+            lambda: _json(
+                self._endpoint("basic").get_page(
+                    object_type,
+                    limit=LIST_PAGE_SIZE,
+                    after=after,
+                    properties=list(properties),
+                    archived=archived or None,  # the default (false) unsaid
+                    _preload_content=False,
+                )
+            ),
+        )
+        nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        return {"results": _records(page), "next": nxt}
+
+    def archived_ids(self, object_type: str) -> list[str]:
         """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""
         ids: list[str] = []
         after: str | None = None
         while True:
-            page = self.call(
-                f"listing archived HubSpot {object_type}",
-                "list",
-                lambda a=after: self._endpoint("basic").get_page(  # type: ignore[misc]
-                    object_type, limit=page_size, after=a, properties=["hs_object_id"], archived=True
-                ),
-            )
-            ids += [str(r.id) for r in page.results or ()]
-            if not (page.paging and page.paging.next and page.paging.next.after):
+            page = self.list_page(object_type, ["hs_object_id"], after, archived=True)
+            ids += [r["id"] for r in page["results"]]
+            if not page["next"] or not page["results"]:
                 return ids
-            after = page.paging.next.after
+            after = str(page["next"])
 
     def batch_read(
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]

@@ -26,6 +26,9 @@ from .store import (
 
 SEARCH_LIMIT = 200
 LIST_LIMIT = 100
+ASSOC_PAGE_LIMIT = 500
+INLINE_ASSOCIATIONS = 100
+"""Associations a record carries inline (list and read): more are paged through per record."""
 SEARCH_CAP = 10_000
 BATCH_LIMIT = 100
 ASSOC_BATCH_LIMIT = 1000
@@ -144,17 +147,17 @@ class HubSpotAPI:
                 to_type = self.store.resolve_type(to_name)
                 if to_type is None:
                     continue
-                rows = self.store.assoc.get((type_name, to_type), {}).get(obj.id, {}).values()
-                results = []
-                for row in rows:
-                    for category, type_id, label in row.types:
-                        results.append(
-                            {
-                                "id": row.to_id,
-                                "type": self._v3_type(type_name, to_type, category, type_id, label),
-                            }
-                        )
-                if results:
+                rows = list(self.store.assoc.get((type_name, to_type), {}).get(obj.id, {}).values())
+                results = [
+                    {"id": row.to_id, "type": self._v3_type(type_name, to_type, category, type_id, label)}
+                    for row in rows[:INLINE_ASSOCIATIONS]
+                    for category, type_id, label in row.types
+                ]
+                if len(rows) > INLINE_ASSOCIATIONS:
+                    nxt = str(INLINE_ASSOCIATIONS)
+                    link = f"/crm/v4/objects/{type_name}/{obj.id}/associations/{to_type}?after={nxt}"
+                    assoc[to_name] = {"results": results, "paging": {"next": {"after": nxt, "link": link}}}
+                elif results:
                     assoc[to_name] = {"results": results}
             if assoc:
                 out["associations"] = assoc
@@ -240,7 +243,7 @@ class HubSpotAPI:
             from_type, to_type = self._type(rest[0]), self._type(rest[3])
             if from_type is None or to_type is None:
                 return self.bad_type(rest[0] if from_type is None else rest[3])
-            return self.assoc_list(from_type, rest[1], to_type)
+            return self.assoc_list(req, from_type, rest[1], to_type)
         if version == "v3" and area == "pipelines" and rest:
             if rest[0] != "deals":
                 return self.error(404, "OBJECT_NOT_FOUND", f"No pipelines found for object type {rest[0]}")
@@ -263,22 +266,24 @@ class HubSpotAPI:
 
     # ------------------------------------------------------------------ reads
     def list_objects(self, req: Request, type_name: str) -> Response:
+        """``GET /crm/v3/objects/{type}``: records by ascending id, ``limit`` (at most 100) a page from the
+        ``after`` cursor (``paging.next.after``, the id the next page starts at); with
+        ``associations``, each record's first 100 associated ids inline (more are paged per record)."""
         try:
             limit = int(req.param("limit") or 10)
-            offset = int(req.param("after") or 0)
+            start = int(req.param("after") or 0)
         except ValueError:
             return self.validation("limit and after must be integers")
         if limit < 1 or limit > LIST_LIMIT:
             return self.validation(f"limit must be between 1 and {LIST_LIMIT}, got {limit}")
         archived = (req.param("archived") or "false").lower() == "true"
-        objs = [o for o in self.store.objects[type_name].values() if o.archived == archived]
-        page = objs[offset : offset + limit]
+        page, nxt = self.store.page(type_name, start, limit, archived=archived)
         assoc = [a for v in req.query.get("associations", []) for a in v.split(",") if a]
         props = self._props_param(req)
         body: dict[str, Any] = {"results": [self.obj_json(type_name, o, props, assoc) for o in page]}
-        if offset + limit < len(objs):
-            nxt = str(offset + limit)
-            body["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
+        if nxt is not None:
+            link = f"{req.path}?limit={limit}&after={nxt}"
+            body["paging"] = {"next": {"after": str(nxt), "link": link}}
         return json_response(200, body)
 
     def get_object(self, req: Request, type_name: str, object_id: str) -> Response:
@@ -421,6 +426,24 @@ class HubSpotAPI:
             return lambda o: (v := get(o)) is None or fn(v, target)
         return lambda o: (v := get(o)) is not None and fn(v, target)
 
+    def _candidates(self, type_name: str, groups: list[Any]) -> list[HSObject]:
+        """The records a search must test: with one filter group holding a lower bound on
+        ``hs_lastmodifieddate`` (an incremental read), those the modification index gives; otherwise
+        every record."""
+        objs = self.store.objects[type_name]
+        if len(groups) == 1 and isinstance(groups[0], dict):
+            for flt in groups[0].get("filters") or ():
+                if (
+                    isinstance(flt, dict)
+                    and flt.get("propertyName") == "hs_lastmodifieddate"
+                    and str(flt.get("operator", "")).upper() in ("GT", "GTE")
+                ):
+                    prop = self.store.properties[type_name]["hs_lastmodifieddate"]
+                    bound = self._coerce_filter_value(prop, flt.get("value"))
+                    if isinstance(bound, int):
+                        return [objs[i] for i in self.store.modified_since(type_name, bound)]
+        return list(objs.values())
+
     def search(self, req: Request, type_name: str) -> Response:
         body = self._json_body(req)
         if isinstance(body, Response):
@@ -485,7 +508,7 @@ class HubSpotAPI:
             except (ValueError, InvalidOperation) as exc:
                 return self.validation(str(exc))
             query_text = str(body.get("query") or "").casefold()
-            rows = [o for o in self.store.objects[type_name].values() if not o.archived]
+            rows = [o for o in self._candidates(type_name, groups) if not o.archived]
             if compiled:
                 rows = [o for o in rows if any(all(f(o) for f in grp) for grp in compiled)]
             if query_text:
@@ -634,6 +657,7 @@ class HubSpotAPI:
         obj.properties.update(values)
         obj.properties["hs_lastmodifieddate"] = stamp
         obj.updated_at = stamp
+        self.store.touched(type_name, obj.id, stamp)
         if type_name == "deals" and "dealstage" in values:
             stage = values["dealstage"]
             obj.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
@@ -670,6 +694,7 @@ class HubSpotAPI:
         obj = self.store.objects[type_name].get(object_id)
         if obj is not None and not obj.archived:
             self.store.version += 1
+            self.store.forget()
             obj.archived = True
             obj.updated_at = hs_datetime(self.store.clock.tick())
         return Response(204)
@@ -692,6 +717,7 @@ class HubSpotAPI:
             gone += len(archived)
         if gone:
             self.store.version += 1
+            self.store.forget()
         return gone
 
     def batch_update(self, req: Request, type_name: str) -> Response:
@@ -816,22 +842,29 @@ class HubSpotAPI:
             return json_response(207, out)
         return json_response(200, out)
 
-    def assoc_list(self, from_type: str, object_id: str, to_type: str) -> Response:
-        rows = self.store.assoc.get((from_type, to_type), {}).get(object_id, {}).values()
-        return json_response(
-            200,
-            {
-                "results": [
-                    {
-                        "toObjectId": int(r.to_id),
-                        "associationTypes": [
-                            {"category": c, "typeId": t, "label": lab} for c, t, lab in r.types
-                        ],
-                    }
-                    for r in rows
-                ]
-            },
-        )
+    def assoc_list(self, req: Request, from_type: str, object_id: str, to_type: str) -> Response:
+        """``GET /crm/v4/objects/{type}/{id}/associations/{toType}``: ``limit`` (at most 500) a page from
+        the ``after`` cursor."""
+        try:
+            limit = int(req.param("limit") or ASSOC_PAGE_LIMIT)
+            start = int(req.param("after") or 0)
+        except ValueError:
+            return self.validation("limit and after must be integers")
+        if limit < 1 or limit > ASSOC_PAGE_LIMIT:
+            return self.validation(f"limit must be between 1 and {ASSOC_PAGE_LIMIT}, got {limit}")
+        rows = list(self.store.assoc.get((from_type, to_type), {}).get(object_id, {}).values())
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "toObjectId": int(r.to_id),
+                    "associationTypes": [{"category": c, "typeId": t, "label": lab} for c, t, lab in r.types],
+                }
+                for r in rows[start : start + limit]
+            ]
+        }
+        if start + limit < len(rows):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        return json_response(200, body)
 
     def assoc_labels(self, from_type: str, to_type: str) -> Response:
         results: list[dict[str, Any]] = []

@@ -135,6 +135,10 @@ class SandboxState:
                 "requests": dict(sorted(self.requests.items())),
                 "records_written": written,
                 "rate_limited": dict(sorted(self.rate_limited.items())),
+                "hubspot_records": {
+                    t: len(self.hs_store.ids(t, archived=False)) for t in self.hs_store.OBJECT_TYPES
+                },
+                "cpu_seconds": time.process_time(),
             }
 
     def refused(self, policy: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,16 @@ def hs_datetime(value: dt.datetime) -> str:
         f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
         f"{v.microsecond // 1000:03d}Z"
     )
+
+
+def _millis(stamp: str | None) -> int:
+    """Milliseconds since the epoch of an ``hs_datetime`` text (-1 for none)."""
+    if not stamp:
+        return -1
+    parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)
 
 
 def hs_date(value: dt.date) -> str:
@@ -875,6 +886,10 @@ class HubSpotStore:
             }
         self.assoc: dict[tuple[str, str], dict[str, dict[str, AssocRow]]] = {}
         self.version = 0  # bumped on every write; search caches key on it
+        self.ids_version = 0
+        """Bumped whenever a record is archived or purged: the id indexes key on it."""
+        self._ids: dict[tuple[str, bool], tuple[int, list[int]]] = {}
+        self._modified: dict[str, dict[str, int]] = {}
         self._build(data)
 
     def resolve_type(self, name: str) -> str | None:
@@ -893,6 +908,61 @@ class HubSpotStore:
             "mdf_claim": MDF_OBJECT_NAME,
         }
         return aliases.get(name)
+
+    # -- indexes: a page or a search for what changed costs what it returns, not a scan of every record
+
+    def ids(self, type_name: str, *, archived: bool) -> list[int]:
+        """The ids of a type's records (archived or not), ascending; rebuilt only after an archive or
+        purge."""
+        cached = self._ids.get((type_name, archived))
+        if cached is None or cached[0] != self.ids_version:
+            ids = sorted(int(o.id) for o in self.objects[type_name].values() if o.archived == archived)
+            cached = self._ids[(type_name, archived)] = (self.ids_version, ids)
+        return cached[1]
+
+    def page(
+        self, type_name: str, start: int, limit: int, *, archived: bool
+    ) -> tuple[list[HSObject], int | None]:
+        """Up to ``limit`` records from id ``start`` on, ascending, and the id the next page starts at."""
+        ids = self.ids(type_name, archived=archived)
+        at = bisect_left(ids, start)
+        objs = self.objects[type_name]
+        page = [objs[str(i)] for i in ids[at : at + limit]]
+        return page, ids[at + limit] if at + limit < len(ids) else None
+
+    def modified_since(self, type_name: str, since_ms: int) -> list[str]:
+        """The ids of the records last modified at ``since_ms`` or later (archived ones included)."""
+        index = self._modified.get(type_name)
+        if index is None:
+            stamped = sorted(
+                (_millis(o.properties.get("hs_lastmodifieddate")), o.id)
+                for o in self.objects[type_name].values()
+            )
+            index = self._modified[type_name] = {oid: ms for ms, oid in stamped}
+        found = []
+        for oid in reversed(index):
+            if index[oid] < since_ms:
+                break
+            found.append(oid)
+        return found
+
+    def touched(self, type_name: str, object_id: str, stamp: str) -> None:
+        """A record's ``hs_lastmodifieddate`` became ``stamp``: it moves to the end of the index (or
+        the index is rebuilt on its next use, should the stamp be older than the newest)."""
+        index = self._modified.get(type_name)
+        if index is None:
+            return
+        ms = _millis(stamp)
+        index.pop(object_id, None)
+        if index and ms < index[next(reversed(index))]:
+            del self._modified[type_name]
+            return
+        index[object_id] = ms
+
+    def forget(self) -> None:
+        """Records were archived or purged: the indexes are rebuilt on their next use."""
+        self.ids_version += 1
+        self._modified.clear()
 
     def _link(
         self,

@@ -70,7 +70,9 @@ def test_hubspot_says_at_once_that_the_certificate_is_not_trusted(sb: Sandbox) -
 def test_a_ca_file_that_cannot_be_used_is_a_config_error_naming_variable_and_path_on_both(
     sb: Sandbox, tmp_path: Path, broken: str
 ) -> None:
-    path = {"missing": str(tmp_path / "nope.pem"), "garbage": garbage(tmp_path), "folder": str(tmp_path)}[broken]
+    path = {"missing": str(tmp_path / "nope.pem"), "garbage": garbage(tmp_path), "folder": str(tmp_path)}[
+        broken
+    ]
     for variable in ("SF_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
         with pytest.raises(ConfigError) as on_salesforce:
             salesforce(sb, path, variable)

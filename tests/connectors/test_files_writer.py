@@ -391,7 +391,9 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text_and_read_back_as_give
         },
     }
     assert all(outcome.ok for outcome in fresh.write(writes))
-    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(f"'{formula}") == 3  # no new change
+    assert [r["id"] for r in rows(tmp_path / "out" / "changes.csv")].count(
+        f"'{formula}"
+    ) == 3  # no new change
 
 
 @given(st.lists(st.text(alphabet=st.sampled_from("=+-@'\t\r\x00 .0123456789aZé١²\n\""), max_size=6)))

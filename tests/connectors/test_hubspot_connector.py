@@ -7,9 +7,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,8 +35,12 @@ class FakePool:
         self.reply = reply
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
 
-    def request(self, method: str, url: str, body: Any = None, **_: Any) -> urllib3.HTTPResponse:
+    def request(
+        self, method: str, url: str, body: Any = None, fields: Any = None, **_: Any
+    ) -> urllib3.HTTPResponse:
         payload = json.loads(body) if body else {}
+        if fields:  # a GET's query parameters, as urllib3 would encode them into the URL
+            url = f"{url}?{urlencode(fields)}"
         self.requests.append((method, url, payload))
         status, answer, headers = self.reply(method, url, payload)
         return urllib3.HTTPResponse(
@@ -242,7 +247,9 @@ def test_calls_over_the_burst_limit_wait_for_the_oldest_to_leave_the_10_second_w
 
     monkeypatch.setattr(client_module.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(client_module.time, "sleep", sleep)
-    client = HubSpotClient(Credentials(TOKEN, "https://portal.invalid", None), per_ten_seconds=3, api=object())
+    client = HubSpotClient(
+        Credentials(TOKEN, "https://portal.invalid", None), per_ten_seconds=3, api=object()
+    )
     for _ in range(3):
         client.call("calling", "other", lambda: None)
         now[0] += 1.0
@@ -250,3 +257,59 @@ def test_calls_over_the_burst_limit_wait_for_the_oldest_to_leave_the_10_second_w
     client.call("calling", "other", lambda: None)  # the 4th within 10 s of the 1st: waits until it leaves
     assert slept == [pytest.approx(10.0 + client_module.BURST_MARGIN_SECONDS - 3.0)]
     assert client.calls["other"] == 4
+
+
+def listed_company(rid: int, partner_type: str | None) -> dict[str, Any]:
+    return {"id": str(rid), "properties": {"partner_type": partner_type, "hs_lastmodifieddate": "2026-01-02T00:00:00Z"},
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-02T00:00:00Z", "archived": False}  # fmt: skip
+
+
+def company_stream(client: HubSpotClient) -> Any:
+    from cosell.connectors.common import SnapshotSync
+    from cosell.connectors.hubspot.reader import HubSpotSync
+    from cosell.snapshot import ReadThroughSnapshot
+
+    sync = SnapshotSync(ReadThroughSnapshot(None), "hubspot:1", overlap=timedelta(minutes=5))
+    streams = HubSpotSync(client, HubSpotSettings(partner_values=("Reseller",)), sync).declared()
+    return next(s for s in streams if s.object == "companies").source
+
+
+def test_a_full_read_lists_every_record_100_a_page_and_keeps_those_the_first_read_filter_matches() -> None:
+    pages = {
+        None: ([listed_company(1, "reseller"), listed_company(2, None)], "3"),
+        "3": ([listed_company(3, "Reseller"), listed_company(4, "Agency")], None),
+    }
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        after = parse_qs(urlsplit(url).query).get("after", [None])[0]
+        results, nxt = pages[after]
+        answer: dict[str, Any] = {"results": results}
+        if nxt:
+            answer["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
+        return 200, answer, {}
+
+    client, pool = faked(reply)
+    read = [[row.id for row in page] for page in company_stream(client).pages(None)]
+    assert read == [["1"], ["3"]]  # IN compares text regardless of case, as HubSpot's search does
+    assert [m for m, _, _ in pool.requests] == ["GET", "GET"]
+    query = parse_qs(urlsplit(pool.requests[1][1]).query)
+    assert urlsplit(pool.requests[1][1]).path == "/crm/v3/objects/companies"
+    assert query["limit"] == ["100"] and query["after"] == ["3"] and "archived" not in query
+    assert "partner_type" in query["properties"]
+    assert client.calls == {"list": 2}
+
+
+def test_an_incremental_read_searches_200_a_page_for_the_records_changed_since_the_cursor() -> None:
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        return 200, {"total": 1, "results": [listed_company(7, None)]}, {}
+
+    client, pool = faked(reply)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    read = [[row.id for row in page] for page in company_stream(client).pages(since)]
+    assert read == [["7"]]  # an incremental read keeps every change: a company may stop being a partner
+    method, url, body = pool.requests[0]
+    assert (method, urlsplit(url).path) == ("POST", "/crm/v3/objects/companies/search")
+    assert body["limit"] == 200
+    assert body["filterGroups"] == [{"filters": [
+        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(int(since.timestamp() * 1000))}
+    ]}]  # fmt: skip

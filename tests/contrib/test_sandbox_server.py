@@ -102,11 +102,13 @@ def test_reset_reseeds_data_and_zeroes_counters(sb: Sandbox) -> None:
     )
     assert sb.stats()["records_written"]["Opportunity"] == 1
     assert requests.post(f"{sb.base_url}/_sandbox/reset", verify=sb.ca_bundle, timeout=10).status_code == 200
-    assert sb.stats() == {
+    stats = sb.stats()
+    assert {k: stats[k] for k in ("requests", "records_written", "rate_limited")} == {
         "requests": {},
         "records_written": {"Opportunity": 0, "Account": 0, "deals": 0, "companies": 0},
         "rate_limited": {},
     }
+    assert stats["hubspot_records"]["deals"] > 0 and stats["cpu_seconds"] > 0
     amount = sf_get(sb, f"sobjects/Opportunity/{oid}").json()["Amount"]
     assert amount != 1
 

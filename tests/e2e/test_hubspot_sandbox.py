@@ -167,6 +167,18 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
         assert result.exit_code == 0, result.output
         with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
             assert book.snapshot_count(f"hubspot:{big.portal_id}", "deals") == total
+            # the first read listed them; a search (incremental reads) goes past the 10,000-result cap
+            # by a new query from the last id read
+            from cosell.connectors.hubspot.client import Credentials, HubSpotClient
+            from cosell.connectors.hubspot.mapping import HubSpotSettings
+            from cosell.connectors.hubspot.reader import SearchStream
+
+            client = HubSpotClient(Credentials.from_env(os.environ), search_per_second=1000)
+            key = f"hubspot:{big.portal_id}"
+            stream = SearchStream(client, HubSpotSettings(), book, key, "deals", ["hs_object_id"], [])
+            found = [r["id"] for page in stream.search(["hs_object_id"], [], None) for r in page]
+            assert len(found) == len(set(found)) == total
+            assert client.calls["search"] == -(-10_000 // 200) + -(-(total - 10_000) // 200)
 
 
 def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:
@@ -226,3 +238,27 @@ def test_setup_refuses_a_managed_property_that_lives_outside_cosells_group(sb: S
     result = cosell("setup", "hubspot", "--program", "program.yaml")
     assert result.exit_code == 3, result.output
     assert "deals.partner_incentive exists in the property group 'dealinformation'" in result.output
+
+
+def test_full_reads_list_100_a_page_and_incremental_reads_search(sb: Sandbox) -> None:
+    def calls() -> dict[str, int]:
+        return dict(sb.stats()["requests"])
+
+    def sync(*extra: str) -> dict[str, int]:
+        before = calls()
+        result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot", *extra)
+        assert result.exit_code == 0, result.output
+        return {k: n - before.get(k, 0) for k, n in calls().items() if n != before.get(k, 0)}
+
+    deals = sb.stats()["hubspot_records"]["deals"]
+    first = sync()
+    assert "POST /crm/v3/objects/deals/search" not in first
+    # every deal page, and one listing of the archived ones
+    assert first["GET /crm/v3/objects/deals"] == -(-deals // 100) + 1
+    assert not any(key.endswith("/search") for key in first)
+    incremental = sync()
+    assert incremental["POST /crm/v3/objects/deals/search"] >= 1
+    assert incremental["GET /crm/v3/objects/deals"] == 1  # the archived ids only
+    full = sync("--full-sync")
+    assert full["GET /crm/v3/objects/deals"] == -(-deals // 100) + 1
+    assert "POST /crm/v3/objects/deals/search" not in full

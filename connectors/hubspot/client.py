@@ -97,11 +97,21 @@ def _body(exc: Any) -> dict[str, Any]:
 
 
 def _header(exc: Any, name: str) -> str | None:
-    headers = getattr(exc, "headers", None) or {}
-    for key, value in dict(headers).items():
+    return _find(getattr(exc, "headers", None), name)
+
+
+def _find(headers: Any, name: str) -> str | None:
+    """A header's value (any letter case), or None."""
+    for key, value in dict(headers or {}).items():
         if str(key).lower() == name.lower():
             return str(value)
     return None
+
+
+def _int_header(headers: Any, name: str) -> int | None:
+    """A whole-number header of an answer, or None when absent or not a number."""
+    value = _find(headers, name)
+    return int(value) if value is not None and value.strip().isdigit() else None
 
 
 def classify(what: str, exc: BaseException) -> BaseException:
@@ -181,7 +191,8 @@ def _records(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 class HubSpotClient:
     """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit
-    and every call to the burst limit (``per_ten_seconds`` in any rolling 10 seconds).
+    and every call to the burst limit (``per_ten_seconds`` in any rolling 10 seconds), held to what
+    HubSpot's rate-limit headers say is left of its window when they say less (another process's calls).
 
     ``calls`` counts calls made (attempts included) by kind, for ``notes`` and the benchmark."""
 
@@ -199,8 +210,10 @@ class HubSpotClient:
         self._search_interval = 1.0 / search_per_second if search_per_second > 0 else 0.0
         self._last_search = 0.0
         self._per_ten_seconds = max(1, per_ten_seconds)
+        self._window = BURST_WINDOW_SECONDS
         self._recent: deque[float] = deque()
-        """When the calls of the last 10 seconds were sent, oldest first."""
+        """When the calls of the current window were sent, oldest first; calls HubSpot counted that
+        this client did not make (another process on the portal) are entered when their count is seen."""
         self.calls: Counter[str] = Counter()
         if api is None and credentials.ca_bundle is not None:
             checked_ca_bundle(credentials.ca_variable, credentials.ca_bundle)
@@ -243,7 +256,43 @@ class HubSpotClient:
                 "properties": lambda: crm.properties.core_api,
                 "groups": lambda: crm.properties.groups_api,
             }[name]()
+            self._watch(api.api_client.rest_client)
         return api
+
+    def _watch(self, rest: Any) -> None:
+        """Read HubSpot's rate-limit headers off every answer (refusals included) of one REST client."""
+        send = rest.request
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            try:
+                response = send(*args, **kwargs)
+            except Exception as exc:
+                self._observe(getattr(exc, "headers", None))
+                raise
+            raw = getattr(response, "urllib3_response", response)  # preloaded answers wrap urllib3's
+            self._observe(getattr(raw, "headers", None))
+            return response
+
+        rest.request = request
+
+    def _observe(self, headers: Any) -> None:
+        # HubSpot counts the portal's calls, other processes' too, and says what is left of the window
+        # (search answers say nothing). Calls it counted that this client did not make are entered as
+        # made now, the latest they can have been: they then leave the window no earlier than HubSpot's.
+        remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
+        most = _int_header(headers, "X-HubSpot-RateLimit-Max")
+        if remaining is None or most is None or most <= 0:
+            return
+        self._per_ten_seconds = min(self._per_ten_seconds, most)
+        interval = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        if interval is not None and interval > 0:
+            self._window = interval / 1000
+        now = time.monotonic()
+        recent = self._recent
+        while recent and recent[0] <= now - self._window:
+            recent.popleft()
+        unseen = most - remaining - len(recent)
+        recent.extend([now] * max(0, unseen))
 
     def _pace(self) -> None:
         # HubSpot limits search to a few requests a second per portal: spread them out rather than
@@ -256,15 +305,15 @@ class HubSpotClient:
     def _pace_burst(self) -> None:
         # HubSpot refuses (429) a call over its burst limit, and the refused call still counts in the
         # window: waiting for the oldest call to leave the window is faster than collecting 429s.
-        window = BURST_WINDOW_SECONDS
         recent = self._recent
         now = time.monotonic()
-        while recent and recent[0] <= now - window:
-            recent.popleft()
-        if len(recent) >= self._per_ten_seconds:
-            time.sleep(max(0.0, recent[0] + window + BURST_MARGIN_SECONDS - now))
+        while True:
+            while recent and recent[0] <= now - self._window:
+                recent.popleft()
+            if len(recent) < self._per_ten_seconds:
+                break
+            time.sleep(max(0.0, recent[0] + self._window + BURST_MARGIN_SECONDS - now))
             now = time.monotonic()
-            recent.popleft()
         recent.append(now)
 
     # -- objects ----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Faults, FaultSpecError, parse_faults
-from .limits import RATE_LIMITS, RateLimits, RateLimitsError
+from .limits import HUBSPOT_BURST, RATE_LIMITS, RateLimits, RateLimitsError
 from .server import SandboxHTTPServer, SandboxState
 
 __all__ = [
@@ -127,15 +127,17 @@ def serve(
     org_id: str | None = None,
     portal_id: int | None = None,
     rate_limits: str | None = None,
+    hubspot_burst: int = HUBSPOT_BURST,
 ) -> Iterator[Sandbox]:
     """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread.
 
     Each start is a new org: a new Salesforce organization id and HubSpot portal id (the records and
     their ids still follow ``seed``), unless ``org_id``/``portal_id`` are given; :meth:`Sandbox.reset`
     keeps them. ``rate_limits="real"`` holds requests to the CRMs' documented limits
-    (:mod:`cosell.contrib.sandbox.limits`)."""
+    (:mod:`cosell.contrib.sandbox.limits`); ``hubspot_burst`` sets HubSpot's requests per rolling 10 seconds
+    (default its real 190)."""
     parsed = parse_faults(faults)
-    limits = RateLimits.parse(rate_limits)
+    limits = RateLimits.parse(rate_limits, burst=hubspot_burst)
     folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
     try:
         context, ca_bundle = _tls(folder)

@@ -270,7 +270,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "category": "INVALID_AUTHENTICATION",
                 },
             )
-        policy = state.limits.hubspot_refusal(search=req.method == "POST" and req.path.endswith("/search"))
+        search = req.method == "POST" and req.path.endswith("/search")
+        policy = state.limits.hubspot_refusal(search=search)
+        # HubSpot's CRM answers carry its rate-limit headers, except the search endpoints'.
+        limit_headers = {} if search else state.limits.hubspot_headers()
         if policy is not None:
             state.refused(policy)
             return json_response(
@@ -283,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "policyName": policy,
                     "groupName": "publicapi:private-app-id:sandbox",
                 },
+                limit_headers,
             )
         parts = [p for p in req.path.split("/") if p]
         if req.method == "GET" and parts == ["account-info", "v3", "details"]:
@@ -299,8 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         with state.lock:
             resp = state.hs.handle(req, parts[1:])
-        resp.headers.setdefault("X-HubSpot-RateLimit-Max", "190")
-        resp.headers.setdefault("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+        resp.headers.update(limit_headers)
         return resp
 
     def _admin(self, req: Request) -> Response:

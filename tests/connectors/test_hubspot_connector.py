@@ -313,3 +313,65 @@ def test_an_incremental_read_searches_200_a_page_for_the_records_changed_since_t
     assert body["filterGroups"] == [{"filters": [
         {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(int(since.timestamp() * 1000))}
     ]}]  # fmt: skip
+
+
+class FakeClock:
+    """Stands in for the client module's ``time``: sleeping moves the clock on at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_calls_wait_when_the_rate_limit_headers_say_another_process_spent_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("cosell.connectors.hubspot.client.time", clock)
+    most, others = 10, [clock.now] * 7  # another process's 7 calls, just made
+    counted: list[float] = []
+    refused = 0
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        nonlocal refused
+        window = [t for t in others + counted if t > clock.now - 10]
+        counted.append(clock.now)
+        if len(window) >= most:
+            refused += 1
+            return (
+                429,
+                {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
+                {},
+            )
+        headers = {
+            "X-HubSpot-RateLimit-Max": str(most),
+            "X-HubSpot-RateLimit-Remaining": str(most - len(window) - 1),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        }
+        return 200, {"results": []}, headers
+
+    client, pool = faked(reply)  # its own pacing allows 190 calls in 10 s
+    for _ in range(6):
+        client.properties("deals")
+    assert refused == 0
+    assert len(pool.requests) == 6
+    # 3 calls fitted beside the other process's 7; the rest waited for its calls to leave the window
+    assert 10.0 <= clock.slept <= 10.5
+
+
+def test_answers_without_rate_limit_headers_leave_the_pacing_to_the_client_s_own_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("cosell.connectors.hubspot.client.time", clock)
+    client, pool = faked(lambda method, url, body: (200, {"results": []}, {}))
+    for _ in range(20):
+        client.properties("deals")
+    assert len(pool.requests) == 20 and clock.slept == 0.0

@@ -63,3 +63,29 @@ def test_a_sandbox_with_real_limits_answers_hubspot_s_429_body_to_a_fifth_search
         body = refused[0].json()
         assert (body["errorType"], body["policyName"]) == ("RATE_LIMIT", "SECONDLY")
         assert sb.stats()["rate_limited"] == {"SECONDLY": len(refused)}
+
+
+def test_hubspot_answers_carry_the_rate_limit_headers_counting_down_and_searches_carry_none() -> None:
+    with serve(seed=3, partners=5, deals=20, rate_limits="real", hubspot_burst=5) as sb:
+        url = f"{sb.hubspot_base_url}/crm/v3/objects/deals"
+        with requests.Session() as http:
+            http.headers["Authorization"] = f"Bearer {sb.token}"
+            answers = [http.get(url, params={"limit": 1}, verify=sb.ca_bundle) for _ in range(6)]
+            search = http.post(f"{url}/search", json={"limit": 1}, verify=sb.ca_bundle)
+        assert [a.status_code for a in answers] == [200] * 5 + [429]
+        assert [a.headers["X-HubSpot-RateLimit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
+        first = answers[0].headers
+        assert first["X-HubSpot-RateLimit-Max"] == "5"
+        assert first["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+        assert (
+            int(first["X-HubSpot-RateLimit-Daily-Remaining"]) == int(first["X-HubSpot-RateLimit-Daily"]) - 1
+        )
+        assert not any(h.lower().startswith("x-hubspot-ratelimit") for h in search.headers)
+
+
+def test_without_real_limits_the_window_is_never_spent() -> None:
+    with serve(seed=3, partners=5, deals=20) as sb, requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {sb.token}"
+        url = f"{sb.hubspot_base_url}/crm/v3/objects/deals"
+        answers = [http.get(url, params={"limit": 1}, verify=sb.ca_bundle) for _ in range(3)]
+        assert [a.headers["X-HubSpot-RateLimit-Remaining"] for a in answers] == ["190"] * 3

@@ -7,10 +7,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -204,6 +204,25 @@ def test_the_columns_see_every_space_python_strips() -> None:
     spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
     others = [c for c in map(chr, range(0x3100)) if not c.isspace()]
     edged = pa.array([f"{c}x" for c in spaces] + [f"x{c}" for c in spaces])
-    assert pc.all(pc.match_substring_regex(edged, reader._EDGE_SPACE)).as_py()
+    assert reader._stripped(edged).to_pylist() == ["x"] * len(edged)
     plain = pa.array([f"{c}x{c}" for c in others])
-    assert not pc.any(pc.match_substring_regex(plain, reader._EDGE_SPACE)).as_py()
+    assert reader._stripped(plain).to_pylist() == plain.to_pylist()
+    mixed = pa.array([" \u3000\tx y\x1c\u2029 ", "\x85\xa0", "\U0001f600 x \U0001f600"])
+    assert reader._stripped(mixed).to_pylist() == [cell.strip() for cell in mixed.to_pylist()]
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(max_size=6) | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=6)))
+def test_a_control_character_is_found_the_same_in_ascii_and_other_columns(texts: list[str]) -> None:
+    assert reader._has_control(pa.array(texts, pa.string())) == any(CONTROL.search(t) for t in texts)
+
+
+@pytest.mark.parametrize("distinct", [3, 9_000, 20_000], ids=["repeated", "half", "all"])
+def test_a_long_column_reads_the_same_texts_whether_or_not_it_repeats_them(distinct: int) -> None:
+    cells = [f"T{i % distinct}" if i % 7 else "" for i in range(20_000)]
+    values = reader._Values({"campaign": pa.array(cells)}, reader.Deal, ())
+    values.text("campaign")
+    assert values.columns["campaign"] == [cell or None for cell in cells]

@@ -784,29 +784,23 @@ class _Columnar:
         values.convert("currency", self.to_currency, default=self.program.currency)
         for status in ("won", "lost"):
             values.require_when("status", status, "closed_on")
-        created = values.of("created_on")
-        if any(c is not None and c < o for c, o in zip(values.of("closed_on"), created, strict=True)):
+        closed = pa.array(values.of("closed_on"), pa.date32())
+        if pc.any(pc.less(closed, pa.array(values.of("created_on"), pa.date32()))).as_py():
             raise _Unproven  # closed before created
-        deal_ids = values.of("id")
-        by_deal: dict[str, list[Involvement]] = {}
-        involved: list[tuple[str, Involvement]] = []
         for column in ("role", "share"):
             given = pc.not_equal(table[column], "") if column in table else None
             if given is not None and "partner_id" in table:
                 given = pc.and_(given, pc.equal(table["partner_id"], ""))
             if given is not None and pc.any(given).as_py():
                 raise _Unproven  # given without a partner_id
+        partners: list[tuple[Involvement, ...]] = [()] * values.size
         if "partner_id" in table:
             links = _Values(table, Involvement, ())
             links.text("partner_id")
             links.convert("role", _choice(get_args(Role)), default=DEFAULT_ROLE)
             links.convert("share", parse_decimal)
-            named = pc.not_equal(table["partner_id"], "")
             self._known(table["partner_id"], self.partner_ids)
-            involvements = links.records()
-            involved = [
-                (d, i) for d, i, n in zip(deal_ids, involvements, named.to_pylist(), strict=True) if n
-            ]
+            partners = _one_involvement_each(links)
         if links_table is not None:
             links = _Values(links_table, Involvement, _REQUIRED[DEAL_PARTNERS_FILE])
             links.text("partner_id", "deal_id")
@@ -814,11 +808,11 @@ class _Columnar:
             links.convert("share", parse_decimal)
             self._known(links_table["deal_id"], self.deal_ids)
             self._known(links_table["partner_id"], self.partner_ids)
-            involved += zip(links.of("deal_id"), links.records(), strict=True)
-        _check_involvements(involved)
-        for deal_id, involvement in involved:
-            by_deal.setdefault(deal_id, []).append(involvement)
-        values.columns["partners"] = [tuple(by_deal.get(d, ())) for d in deal_ids]
+            rows = pc.index_in(links_table["deal_id"], value_set=table["id"]).to_pylist()
+            for row, involvement in zip(rows, links.records(), strict=True):
+                partners[row] += (involvement,)  # after the deal's own partner, in the file's order
+            _check_involvements([partners[row] for row in set(rows)])
+        values.columns["partners"] = partners
         return values.records()
 
     def _activities(self, table: dict[str, pa.StringArray]) -> tuple[Activity, ...]:
@@ -861,18 +855,27 @@ def _unique_ids(column: pa.StringArray) -> pa.StringArray:
     return unique
 
 
-def _check_involvements(involved: Sequence[tuple[str, Involvement]]) -> None:
+def _one_involvement_each(links: _Values) -> list[tuple[Involvement, ...]]:
+    """Each deal's involvement of its own ``partner_id`` column: ``(involvement,)``, or ``()`` where the
+    cell is empty. Equal involvements are one record (a partner's deals share it): built once per
+    partner id, role and share object, so 1.50 and 1.5 stay as the file wrote them."""
+    columns = [links.of(f.name) for f in dataclasses.fields(Involvement)]
+    keys = list(zip(columns[0], columns[1], map(id, columns[2]), strict=True))
+    made = {
+        key: () if fields[0] is None else (Involvement(*fields),)
+        for key, fields in dict(zip(keys, zip(*columns, strict=True), strict=True)).items()
+    }
+    return list(map(made.__getitem__, keys))
+
+
+def _check_involvements(deals: Sequence[tuple[Involvement, ...]]) -> None:
     """No partner twice on a deal (the cell path words, or merges, that case) and a deal's shares add
-    up to at most 1."""
-    pairs = {(deal_id, i.partner_id) for deal_id, i in involved}
-    if len(pairs) != len(involved):
-        raise _Unproven
-    totals: dict[str, Decimal] = {}
-    for deal_id, involvement in involved:
-        if involvement.share is not None:
-            total = totals[deal_id] = totals.get(deal_id, Decimal(0)) + involvement.share
-            if total > 1:
-                raise _Unproven
+    up to at most 1 (a deal with one involvement holds both: its share was checked to be 0–1)."""
+    for involved in deals:
+        if len({i.partner_id for i in involved}) != len(involved):
+            raise _Unproven
+        if sum((i.share for i in involved if i.share is not None), Decimal(0)) > 1:
+            raise _Unproven
 
 
 class _Values:
@@ -958,7 +961,8 @@ class _Values:
 
     def require_when(self, column: str, value: str, needed: str) -> None:
         """A row whose ``column`` is ``value`` has ``needed`` (a won deal its closed_on)."""
-        if any(v == value and n is None for v, n in zip(self.of(column), self.of(needed), strict=True)):
+        rows = pc.equal(pa.array(self.of(column), pa.string()), value)
+        if pc.any(pc.and_(rows, pc.is_null(pa.array(self.of(needed))))).as_py():
             raise _Unproven
 
     def records(self) -> tuple[Any, ...]:

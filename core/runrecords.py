@@ -106,24 +106,39 @@ class _PlainOnce(dict[Any, Any]):
         return plain
 
 
-def _plain_column(values: list[Any]) -> list[Any]:
+def _plain_column(values: list[Any], shared: dict[int, Any] | None = None) -> list[Any]:
     """``_plain`` of each value, a column of one field at a time: at C speed where the column holds one
-    type (the same plain data as ``[_plain(v) for v in values]``, which the tests check)."""
+    type (the same plain data as ``[_plain(v) for v in values]``, which the tests check).
+
+    ``shared`` keeps, by object, the plain form of the tuples converted so far while the objects live
+    (one records digest): records read from a file share their involvement tuples."""
     types = set(map(type, values))
     if types <= _AS_IS:
         return values
-    if types == {Decimal}:  # amounts: mostly distinct
-        plain = list(map(format, map(Decimal.normalize, values), repeat("f")))
+    if types == {Decimal}:
+        if _repeats(values):  # a discount or a margin: few distinct values
+            return list(map(_PlainOnce().__getitem__, values))
+        plain = list(map(format, map(Decimal.normalize, values), repeat("f")))  # amounts: mostly distinct
         return ["0" if text == "-0" else text for text in plain] if "-0" in plain else plain
     if any(types <= few for few in _FEW_VALUES):
         return list(map(_PlainOnce().__getitem__, values))
     if types <= {tuple, list}:  # a record's records (a deal's involvements): converted all together
-        inner = iter(_plain_rows([item for value in values for item in value]))
-        return [tuple(islice(inner, len(value))) for value in values]
+        shared = {} if shared is None else shared
+        ids = list(map(id, values))
+        new = {key: value for key, value in dict(zip(ids, values, strict=True)).items() if key not in shared}
+        inner = iter(_plain_rows([item for value in new.values() for item in value], shared))
+        shared.update((key, tuple(islice(inner, len(value)))) for key, value in new.items())
+        return list(map(shared.__getitem__, ids))
     return list(map(_plain, values))
 
 
-def _plain_rows(items: list[Any]) -> list[Any]:
+def _repeats(values: list[Any]) -> bool:
+    """The first values repeat (a sample: deciding costs little)."""
+    sample = values[:64]
+    return 2 * len(set(sample)) <= len(sample)
+
+
+def _plain_rows(items: list[Any], shared: dict[int, Any] | None = None) -> list[Any]:
     """``[_plain(item) for item in items]``, field by field when the items are records of one type."""
     types = set(map(type, items))
     names = _field_names.get(next(iter(types))) if len(types) == 1 else None
@@ -131,7 +146,9 @@ def _plain_rows(items: list[Any]) -> list[Any]:
         names = _field_names[type(items[0])] = tuple(f.name for f in fields(items[0]))
     if not names:
         return list(map(_plain, items))
-    return list(zip(*(_plain_column(list(map(attrgetter(name), items))) for name in names), strict=True))
+    return list(
+        zip(*(_plain_column(list(map(attrgetter(name), items)), shared) for name in names), strict=True)
+    )
 
 
 def records_digest(records: RecordSet) -> str:
@@ -145,11 +162,12 @@ def records_digest(records: RecordSet) -> str:
         ("activity", records.activities),
         ("mdf_claim", records.mdf_claims),
     )
+    shared: dict[int, Any] = {}  # by object: the records are alive until the digest is taken
     for kind, items in groups:
         ordered = sorted(items, key=lambda record: str(record.id))
         for start in range(0, len(ordered), _CHUNK):
             # one line a record: f"{kind}{_plain(record)!r}\n"
-            rows = _plain_rows(ordered[start : start + _CHUNK])
+            rows = _plain_rows(ordered[start : start + _CHUNK], shared)
             digest.update((kind + f"\n{kind}".join(map(repr, rows)) + "\n").encode())
     return digest.hexdigest()
 

@@ -5,6 +5,7 @@ ignores the order records come in but sees a cent changed."""
 import hashlib
 import random
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import given
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
-from cosell.records import RecordSet
+from cosell.records import Deal, Involvement, RecordSet
 from cosell.results import period_earnings
 from cosell.runrecords import _plain, records_digest
 from cosell.testing import run_program
@@ -26,7 +27,9 @@ def record_set(data: Data) -> RecordSet:
 
 @FAST
 @given(data=datas(), seed=st.integers(0, 2**32))
-def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed(data: Data, seed: int) -> None:
+def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed(
+    data: Data, seed: int
+) -> None:
     records = record_set(data)
     shuffled = RecordSet(*(tuple(random.Random(seed).sample(group, len(group))) for group in (
         records.partners, records.deals, records.activities, records.mdf_claims)))  # fmt: skip
@@ -35,7 +38,9 @@ def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed
         first, rest = records.deals[0], records.deals[1:]
         moved = replace(first, amount=first.amount + Decimal("0.01"))
         assert records_digest(replace(records, deals=(moved, *rest))) != records_digest(records)
-        digits = replace(first, amount=first.amount.quantize(Decimal("0.0001")))  # 12.5 and 12.5000: one value
+        digits = replace(
+            first, amount=first.amount.quantize(Decimal("0.0001"))
+        )  # 12.5 and 12.5000: one value
         assert records_digest(replace(records, deals=(digits, *rest))) == records_digest(records)
 
 
@@ -86,3 +91,16 @@ def test_a_run_records_the_programs_bytes_and_each_partners_earnings_as_its_line
     for pid in partners:
         lines = [ln for ln in done.lines if ln.partner_id == pid]
         assert recorded.earnings[pid] == period_earnings(lines, kinds)
+
+
+def test_the_records_digest_writes_records_sharing_values_as_record_by_record() -> None:
+    # Deals read from a file share their partners' involvement tuples, stages and dates.
+    involved = (Involvement("P1", "sourced"), Involvement("P2", "cosell", Decimal("0.40")))
+    day, other = date(2026, 7, 1), date(2026, 7, 2)
+    deals = tuple(
+        Deal(f"D{i}", f"Deal {i % 3}", Decimal(i % 4), "USD", "Won", "won", day, other if i % 2 else day,
+             partners=involved if i % 5 else (involved[0],))
+        for i in range(40)
+    )  # fmt: skip
+    records = RecordSet((), deals, (), ())
+    assert records_digest(records) == digest_record_by_record(records)

@@ -34,7 +34,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import cli_exceptions, cli_pilots, cli_runs, cli_settlement, statements
+from . import cli_exceptions, cli_pilots, cli_runs, cli_settlement, engine, statements
 from .cli_compare import compare as compare_command
 from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
@@ -523,7 +523,9 @@ def explain(
         records = source.read(loaded.program, book)
         pilot = pilot_plan(loaded, plugins, records, book, the_period)
         with settings_named(loaded, plugins):
-            computation = compute(loaded.program, the_period, records, history, plugins, settings, pilot=pilot)
+            computation = compute(
+                loaded.program, the_period, records, history, plugins, settings, pilot=pilot
+            )
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:
@@ -1047,4 +1049,22 @@ _add_installed_commands()
 def main() -> None:
     # Retries and other warnings from connectors go to stderr, one line each (credentials never reach them).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app(prog_name="cosell")
+    engine.keep_until_exit()
+    try:
+        app(prog_name="cosell")
+    except SystemExit as done:
+        if not engine.kept():
+            raise
+        _exit_now(done.code)
+
+
+def _exit_now(code: object) -> None:
+    """End the process without freeing what a run kept (millions of objects, seconds of work the
+    operating system does at once): everything written is flushed and closed first."""
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

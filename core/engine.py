@@ -451,6 +451,27 @@ def run(
         return _steps(loaded, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
 
 
+_KEPT: list[object] = []
+"""What runs left to free when the process exits (see :func:`keep_until_exit`)."""
+_keeping = False
+
+
+def keep_until_exit(keep: bool = True) -> None:
+    """Keep each run's records, lines and writes until the process exits instead of freeing them object
+    by object as the run returns: the ``cosell`` command does, then ends its process at once
+    (``os._exit``), so a million deals cost no seconds of freeing after the run is done. ``False`` frees
+    what was kept."""
+    global _keeping
+    _keeping = keep
+    if not keep:
+        _KEPT.clear()
+
+
+def kept() -> bool:
+    """Whether a run left its objects to be freed by the process's exit."""
+    return bool(_KEPT)
+
+
 def _steps(
     loaded: LoadedProgram,
     period: Period,
@@ -477,6 +498,8 @@ def _steps(
     del records  # as read; the computation holds them converted: a million deals need not be kept twice
     run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
     written, failures = write_pending(connector, ledger, target_of(connector), progress, (run_id, changes))
+    if _keeping:
+        _KEPT.append((computation, changes))
     return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
 

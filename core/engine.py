@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -448,7 +449,10 @@ def run(
     # The steps run in a function of their own, so that its records are freed (by reference counting)
     # before the collector runs again: it never scans them.
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run), gc_paused():
-        return _steps(loaded, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
+        report = _steps(loaded, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
+        if _KEPT:  # never to be collected: the collector need not scan them again once enabled
+            gc.freeze()
+        return report
 
 
 _KEPT: list[object] = []
@@ -463,8 +467,9 @@ def keep_until_exit(keep: bool = True) -> None:
     what was kept."""
     global _keeping
     _keeping = keep
-    if not keep:
+    if not keep and _KEPT:
         _KEPT.clear()
+        gc.unfreeze()
 
 
 def kept() -> bool:
@@ -499,7 +504,7 @@ def _steps(
     run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
     written, failures = write_pending(connector, ledger, target_of(connector), progress, (run_id, changes))
     if _keeping:
-        _KEPT.append((computation, changes))
+        _KEPT.append((computation, changes, history))
     return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
 
 

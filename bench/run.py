@@ -59,6 +59,7 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
     (engine, "_history", "read history"),
     (engine, "compute", "compute"),
     (engine, "_plan", "plan + compare write-back"),
+    (engine, "provenance", "records digest"),
     (engine, "_store", "store in ledger"),
     (engine, "write_pending", "write output folder"),
     (engine, "_finish", "finish run"),

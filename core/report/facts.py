@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
+from ..pluginmanager import guarded
 
 if TYPE_CHECKING:
     from ..computation import Computation
@@ -83,30 +84,36 @@ class ReportFacts:
 
 
 def merged_facts(plugins: Plugins, partner: PartnerFacts, standing: PartnerStanding,
-                 lines: Sequence[PayoutLine], context: RunContext) -> ReportFacts:  # fmt: skip
-    """Every plugin's answer to ``cosell_report_facts`` for one partner, field by field."""
-    merged = ReportFacts()
+                 lines: Sequence[PayoutLine], context: RunContext,
+                 implementations: Sequence[tuple[str, Any]] | None = None) -> ReportFacts:  # fmt: skip
+    """Every plugin's answer to ``cosell_report_facts`` for one partner, field by field.
+    ``implementations``: the hook's, as ``plugins.implementations`` gives them (looked up once a run)."""
+    if implementations is None:
+        implementations = plugins.implementations(HOOK)
+    merged: dict[str, Any] = {}
     given: dict[str, str] = {}
-    for plugin, result in plugins.call_each(
-        "cosell_report_facts", partner=partner, standing=standing, lines=tuple(lines), context=context
-    ):
+    kwargs = {"partner": partner, "standing": standing, "lines": tuple(lines), "context": context}
+    for plugin, call in implementations:
+        result = guarded(plugin, HOOK, call, kwargs)
         if result is None:
             continue
         if not isinstance(result, ReportFacts):
             raise PluginError(plugin, f"cosell_report_facts returned {result!r}, not a ReportFacts")
-        changes: dict[str, Any] = {}
-        for f in fields(ReportFacts):
-            value = getattr(result, f.name)
+        for name in _FACT_NAMES:
+            value = getattr(result, name)
             if value is None:
                 continue
-            if f.name in given:
+            if name in given:
                 raise PluginError(
-                    plugin, f"cosell_report_facts gave {f.name}, which plugin {given[f.name]!r} gives already"
+                    plugin, f"cosell_report_facts gave {name}, which plugin {given[name]!r} gives already"
                 )
-            given[f.name] = plugin
-            changes[f.name] = value
-        merged = replace(merged, **changes)
-    return merged
+            given[name] = plugin
+            merged[name] = value
+    return ReportFacts(**merged)
+
+
+HOOK = "cosell_report_facts"
+_FACT_NAMES = tuple(f.name for f in fields(ReportFacts))
 
 
 # --- at run time ------------------------------------------------------------------------------------
@@ -200,9 +207,10 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
             )
     columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
     every: list[ReportFacts] = []
+    implementations = plugins.implementations(HOOK)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())
-        merged = merged_facts(plugins, facts, standing, lines, context)
+        merged = merged_facts(plugins, facts, standing, lines, context, implementations)
         every.append(merged)
         doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), context.program)
         columns["id"].append(facts.id)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
+from ..pluginmanager import guarded
 from ..results import LineKind, ScorePart, TierException
 from ..settlement import Settlement, decode_settlement, encode_settlement, settlement_of
 
@@ -179,19 +180,27 @@ def deal_names_of(
 
 
 def statement_sections(
-    plugins: Plugins, partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
+    plugins: Plugins,
+    partner: PartnerFacts,
+    lines: Sequence[PayoutLine],
+    context: RunContext,
+    implementations: Sequence[tuple[str, Any]] | None = None,
 ) -> tuple[StatementSection, ...]:
     """Every plugin's sections for one partner's statement (``cosell_statement_sections``), in call
-    order. A plugin returning anything but StatementSections is a PluginError naming it."""
+    order. A plugin returning anything but StatementSections is a PluginError naming it.
+    ``implementations``: the hook's, as ``plugins.implementations`` gives them (looked up once a run)."""
+    if implementations is None:
+        implementations = plugins.implementations(SECTIONS_HOOK)
     found: list[StatementSection] = []
-    for plugin, result in plugins.call_each(
-        "cosell_statement_sections",
-        partner_id=partner.id,
-        partner=partner,
-        lines=tuple(lines),
-        earlier_lines=context.history.lines_of(partner.id),
-        context=context,
-    ):
+    kwargs = {
+        "partner_id": partner.id,
+        "partner": partner,
+        "lines": tuple(lines),
+        "earlier_lines": context.history.lines_of(partner.id),
+        "context": context,
+    }
+    for plugin, call in implementations:
+        result = guarded(plugin, SECTIONS_HOOK, call, kwargs)
         if result is None:
             continue
         if isinstance(result, StatementSection) or not isinstance(result, Iterable):
@@ -208,6 +217,9 @@ def statement_sections(
     return tuple(found)
 
 
+SECTIONS_HOOK = "cosell_statement_sections"
+
+
 def run_record(computation: Computation, plugins: Plugins, only: str | None = None) -> RunRecord:
     """What a run records for the statements of its partners (only partner ``only``, if given)."""
     context = computation.context
@@ -217,12 +229,13 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
     projections: dict[str, list[Projection]] = {}
     for projection in computation.projections:
         projections.setdefault(projection.partner_id, []).append(projection)
+    implementations = plugins.implementations(SECTIONS_HOOK)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         if only is not None and facts.id != only:
             continue
         lines = computation.lines.get(facts.id, ())
         arm = computation.context_of(facts.id)
-        sections = statement_sections(plugins, facts, lines, arm)
+        sections = statement_sections(plugins, facts, lines, arm, implementations)
         if computation.pilot is not None:
             sections += (computation.pilot.section(facts.id),)
         partners[facts.id] = partner_record(
@@ -277,9 +290,13 @@ def encode_run(record: RunRecord) -> str:
     )
 
 
+_JSON = json.JSONEncoder(sort_keys=True, check_circular=False)
+"""What ``json.dumps(doc, sort_keys=True)`` writes, without building an encoder per partner."""
+
+
 def encode_partner(record: PartnerRecord) -> str:
     """One partner's part as JSON text (score parts, scale, tier goals)."""
-    return json.dumps(
+    return _JSON.encode(
         {
             "parts": [
                 {
@@ -314,8 +331,7 @@ def encode_partner(record: PartnerRecord) -> str:
                 if record.own_cap
                 else {}
             ),
-        },
-        sort_keys=True,
+        }
     )
 
 

@@ -590,6 +590,49 @@ def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
     assert len(ledger.pending_writes(TARGET)) == 12_345
 
 
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7])
+def test_every_row_is_stored_exactly_whether_or_not_it_fills_a_whole_insert_statement(
+    ledger: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    # On SQLite, 24 parameters a statement: 3 projections (8 columns) or 2 lines (11 columns) each.
+    monkeypatch.setattr(ledger_module, "_SQLITE_VARIABLES", 24)
+    lines = [
+        line(f"P{i}", str(from_cents(i * 101 - 150)), deal=None if i % 3 else f"D{i}", withheld=i % 2 == 1)
+        for i in range(count)
+    ]
+    projections = [
+        Projection(f"P{i}", f"O{i}", from_cents(i * 7), f"if won {i}", i % 2 == 0) for i in range(count)
+    ]
+    record(ledger, lines=lines, projections=projections)
+    assert raw_rows(ledger_url, "cosell_lines") == [
+        {
+            "period": "2026-Q3",
+            "seq": i,
+            "partner_id": f"P{i}",
+            "kind": "commission",
+            "deal_id": None if i % 3 else f"D{i}",
+            "amount_cents": i * 101 - 150,
+            "explanation": f"commission for P{i}",
+            "withheld": i % 2 == 1,
+            "uncapped": False,
+            "tags": "[]",
+        }
+        for i in range(count)
+    ]
+    assert raw_rows(ledger_url, "cosell_projections") == [
+        {
+            "period": "2026-Q3",
+            "seq": i,
+            "partner_id": f"P{i}",
+            "deal_id": f"O{i}",
+            "amount_cents": i * 7,
+            "explanation": f"if won {i}",
+            "withheld": i % 2 == 0,
+        }
+        for i in range(count)
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # schema and connection
 # --------------------------------------------------------------------------------------------------

@@ -2160,27 +2160,37 @@ class _LedgerHistory(History):
         missing = sorted(kinds - self._by_kind.keys())
         if not missing:
             return
-        li = lines_table
+        p, li = periods_table, lines_table
         loaded: dict[str, dict[str, tuple[list[int], list[LedgerLine]]]] = {kind: {} for kind in missing}
         strings: dict[str, str] = {}
         rank = self._rank
         with self._read() as conn:
             result = conn.execute(
-                sa.select(*_line_columns(), li.c.seq).where(
-                    li.c.kind.in_(missing), li.c.period.in_(self._periods)
-                )
+                sa.select(li.c.seq, *_line_columns())
+                .join(p, p.c.period == li.c.period)
+                .where(li.c.kind.in_(missing), li.c.period.in_(self._periods))
+                .order_by(p.c.starts_on, li.c.seq)
             )
-            for row in _raw_rows(result):
-                line = _ledger_line(row[:9], strings)
-                keys, lines = loaded[line.kind].setdefault(line.partner_id, ([], []))
-                keys.append(rank[line.period] << 32 | row[9])
-                lines.append(line)
-        for kind, partners in loaded.items():
-            ordered: dict[str, _Ordered] = {}
-            for partner_id, (keys, lines) in partners.items():
-                order = sorted(range(len(keys)), key=keys.__getitem__)
-                ordered[partner_id] = (tuple(keys[i] for i in order), tuple(lines[i] for i in order))
-            self._by_kind[kind] = ordered
+            for seq, period, partner_id, kind, cents, explanation, deal_id, withheld, uncapped, tags in _raw_rows(
+                result
+            ):
+                keys, lines = loaded[kind].setdefault(partner_id, ([], []))
+                keys.append(rank[period] << 32 | seq)
+                lines.append(
+                    LedgerLine(
+                        period=strings.setdefault(period, period),
+                        partner_id=strings.setdefault(partner_id, partner_id),
+                        kind=strings.setdefault(kind, kind),
+                        amount=_cents_to_decimal(cents),
+                        explanation=explanation,
+                        deal_id=deal_id,
+                        withheld=bool(withheld),
+                        uncapped=bool(uncapped),
+                        tags=_tags_of(tags) if tags != "[]" else _NO_TAGS,
+                    )
+                )
+        for kind, partners in loaded.items():  # in history order already
+            self._by_kind[kind] = {pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()}
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         if self._all_lines is not None or kind in self._by_kind:
@@ -2233,12 +2243,22 @@ class _LedgerHistory(History):
         if wanted not in self._on_deals:
             self._load_kinds(wanted)
             partners = {pid for kind in wanted for pid in self._by_kind[kind]}
-            found: dict[str, list[LedgerLine]] = {}
-            for partner_id in sorted(partners, key=self._first_seen_of(partners).__getitem__):
-                for ln in self.lines_of(partner_id, kinds=wanted):
-                    if ln.deal_id is not None:
-                        found.setdefault(ln.deal_id, []).append(ln)
-            self._on_deals[wanted] = MappingProxyType({k: tuple(v) for k, v in found.items()})
+            first_seen = self._first_seen_of(partners)
+            # (where the partner first appears, where the line is, the line): unique places, so sorting a
+            # deal's few lines never compares lines
+            found: dict[str, list[tuple[tuple[int, int], int, LedgerLine]]] = {}
+            for kind in wanted:
+                for partner_id, (keys, lines) in self._by_kind[kind].items():
+                    first = first_seen[partner_id]
+                    for key, ln in zip(keys, lines, strict=True):
+                        if ln.deal_id is not None:
+                            found.setdefault(ln.deal_id, []).append((first, key, ln))
+            self._on_deals[wanted] = MappingProxyType(
+                {
+                    deal: (items[0][2],) if len(items) == 1 else tuple(ln for _, _, ln in sorted(items))
+                    for deal, items in found.items()
+                }
+            )
         return self._on_deals[wanted]
 
     def _first_seen_of(self, partners: set[str]) -> dict[str, tuple[int, int]]:

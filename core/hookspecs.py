@@ -197,7 +197,9 @@ def cosell_statement_sections(
     sections this plugin adds to the partner's statement (``cosell.statements.StatementSection``: a
     title, figures, a table, pending items, the lines of the plugin's kinds). The run records them in
     the ledger, and every statement format shows them the same way, from the ledger alone.
-    ``earlier_lines`` are the partner's lines of earlier periods."""
+    ``earlier_lines`` are the partner's lines of earlier periods (``cosell.results.EarlierLines``), read
+    from the ledger when first used; ``earlier_lines.of_kinds(kinds)`` (or ``context.history``'s
+    questions) reads only the kinds the plugin needs."""
 
 
 # The settlement hook (appended here, after the statement hooks)

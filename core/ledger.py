@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -152,6 +152,21 @@ lines_table = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     sa.Index("cosell_lines_partner", "period", "partner_id"),
 )
+_UNTAGGED: sa.ColumnElement[str] = sa.literal_column("'[]'")
+"""``tags`` of a line without tags. A literal, not a parameter: the partial index below serves only
+queries whose condition spells it the same way."""
+_lines_kind_index = sa.Index("cosell_lines_kind", lines_table.c.kind, lines_table.c.period,
+                             lines_table.c.partner_id, lines_table.c.deal_id)  # fmt: skip
+_lines_tagged_index = sa.Index(
+    "cosell_lines_tagged",
+    lines_table.c.period,
+    lines_table.c.partner_id,
+    sqlite_where=lines_table.c.tags != _UNTAGGED,
+    postgresql_where=lines_table.c.tags != _UNTAGGED,
+)
+"""Version 7: the history's questions (docs/decisions.md, "History answers questions"): the lines of some
+kinds and the deals they name (``cosell_lines_kind``, which alone answers which deals a kind paid), and
+the few lines that carry tags (``cosell_lines_tagged``, partial: untagged lines are not in it)."""
 
 standings_table = sa.Table(
     "cosell_standings",
@@ -395,13 +410,31 @@ _periods_version_1 = sa.Table(
     sa.Index("cosell_periods_starts_on", "starts_on"),
 )
 """``cosell_periods`` as version 1 made it (version 5 adds ``discarded_at``)."""
+_lines_version_1 = sa.Table(
+    "cosell_lines",
+    _version_1,
+    sa.Column("period", _Key, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("partner_id", _Key, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("deal_id", _Key, nullable=True),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("withheld", sa.Boolean, nullable=False),
+    sa.Column("uncapped", sa.Boolean, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Index("cosell_lines_partner", "period", "partner_id"),
+)
+"""``cosell_lines`` as version 1 made it (version 7 adds two indexes)."""
 
 
 def _migrate_to_1(conn: Connection) -> None:
     # The other version-1 tables are unchanged since, so their definitions are today's. When a later
     # version changes one of them, copy its version-1 definition here first, as for cosell_periods.
     _periods_version_1.create(conn)
-    metadata.create_all(conn, tables=list(_VERSION_1_TABLES))
+    _lines_version_1.create(conn)
+    metadata.create_all(conn, tables=[t for t in _VERSION_1_TABLES if t is not lines_table])
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -438,6 +471,13 @@ def _migrate_to_6(conn: Connection) -> None:
     tier_exception_events_table.create(conn)
 
 
+def _migrate_to_7(conn: Connection) -> None:
+    # Version 7: indexes for the history's questions (the lines of some kinds, the tagged lines), so that
+    # a run reads what its rules ask, not every line ever stored.
+    _lines_kind_index.create(conn)
+    _lines_tagged_index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -445,6 +485,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _migrate_to_4),
     (5, _migrate_to_5),
     (6, _migrate_to_6),
+    (7, _migrate_to_7),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -1090,42 +1131,40 @@ class Ledger:
     # -- history -------------------------------------------------------------------------------------
 
     def history(self, before: Period) -> History:
-        """Tier records and payout lines of the periods strictly before ``before``, per partner, oldest
-        first (lines in period order, then stored order), and the closed periods."""
-        p, s, li = periods_table, standings_table, lines_table
-        tiers: dict[str, list[TierRecord]] = {}
-        lines: dict[str, list[LedgerLine]] = {}
-        strings: dict[str, str] = {}
-        with self._read() as conn, gc_paused():
-            for r in conn.execute(
-                sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
-                .join(p, p.c.period == s.c.period)
-                .where(p.c.starts_on < before.start)
-                .order_by(p.c.starts_on, s.c.seq)
-            ):
-                record = TierRecord(
-                    period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
+        """What rules may look back at before ``before``: the periods strictly before it, closed periods,
+        due adjustments and tier exceptions in force. Tier records and payout lines are read when a
+        rule first asks for them, each question in one query for every partner (docs/decisions.md,
+        "History answers questions"); a question asked after another run or a close changed the ledger
+        raises LockHeldError, so that every answer is what reading all at once would have given."""
+        p = periods_table
+        with self._read() as conn:
+            earlier = tuple(
+                conn.execute(
+                    sa.select(p.c.period).where(p.c.starts_on < before.start).order_by(p.c.starts_on)
                 )
-                tiers.setdefault(r.partner_id, []).append(record)
-            result = conn.execute(
-                sa.select(*_line_columns())
-                .join(p, p.c.period == li.c.period)
-                .where(p.c.starts_on < before.start)
-                .order_by(p.c.starts_on, li.c.seq)
+                .scalars()
+                .all()
             )
-            for row in _raw_rows(result):
-                line = _ledger_line(row, strings)
-                lines.setdefault(line.partner_id, []).append(line)
             closed = _closed_periods(conn)
             adjustments = _due_adjustments(conn, before)
             exceptions = _tier_exceptions_in_force(conn, before)
-        return History(
-            tiers=MappingProxyType({k: tuple(v) for k, v in tiers.items()}),
-            lines=MappingProxyType({k: tuple(v) for k, v in lines.items()}),
-            closed_periods=closed,
-            adjustments=adjustments,
-            tier_exceptions=exceptions,
-        )
+            generation = _generation(conn)
+        if not earlier:  # nothing to look back at: no later read
+            return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)
+        return _LedgerHistory(self, before, earlier, generation, closed, adjustments, exceptions)
+
+    @contextlib.contextmanager
+    def _history_read(self, before: Period, generation: int) -> Iterator[Connection]:
+        """A read for a history made at ``generation``; LockHeldError when the ledger has moved since."""
+        with self._read() as conn, gc_paused():
+            yield conn
+            # Read after the answer: a generation unchanged now was unchanged when the answer was read.
+            if _generation(conn) != generation:
+                raise LockHeldError(
+                    f"the ledger changed while this run of {before.key} computed (another run or a close "
+                    "stored since): nothing stored",
+                    hint="run again: it computes from the ledger as it is now",
+                )
 
     # -- a run ---------------------------------------------------------------------------------------
 
@@ -1918,6 +1957,340 @@ class Ledger:
         return lite_stmt.on_conflict_do_update(
             index_elements=keys, set_={c: lite_stmt.excluded[c] for c in updated}
         )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The history a run reads, question by question
+# ---------------------------------------------------------------------------------------------------
+
+
+_Ordered = tuple[tuple[int, ...], tuple[LedgerLine, ...]]
+_set = object.__setattr__  # History is a frozen dataclass: its own state is set past its __setattr__
+"""A partner's lines of one kind with their places in the history (period rank, then stored order)."""
+
+
+class _LedgerHistory(History):
+    """:class:`History` answered from the ledger: each question reads, the first time it is asked, the
+    answer for every partner in one query, kept for the rest of the run. ``tiers`` and ``lines`` (and the
+    questions without a kind) read everything, as before version 7, for plugins that ask for it."""
+
+    __slots__ = (
+        "_all_lines",
+        "_all_tiers",
+        "_before",
+        "_by_kind",
+        "_first_seen",
+        "_generation",
+        "_last",
+        "_ledger",
+        "_on_deals",
+        "_paid",
+        "_periods",
+        "_rank",
+        "_seen_periods",
+        "_tagged",
+    )
+    _ledger: Ledger
+    _before: Period
+    _periods: tuple[str, ...]
+    _rank: dict[str, int]
+    _generation: int
+    _all_lines: Mapping[str, tuple[LedgerLine, ...]] | None
+    _all_tiers: Mapping[str, tuple[TierRecord, ...]] | None
+    _by_kind: dict[str, dict[str, _Ordered]]
+    _paid: dict[str, dict[str, frozenset[str]]]
+    _tagged: dict[str, dict[str, tuple[LedgerLine, ...]]]
+    _last: dict[int, dict[str, tuple[TierRecord, ...]]]
+    _on_deals: dict[frozenset[str], Mapping[str, tuple[LedgerLine, ...]]]
+    _first_seen: dict[str, tuple[int, int]]
+    _seen_periods: int
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        before: Period,
+        periods: tuple[str, ...],
+        generation: int,
+        closed_periods: frozenset[str],
+        adjustments: tuple[ApprovedAdjustment, ...],
+        tier_exceptions: tuple[TierException, ...],
+    ) -> None:
+        # The data fields ``tiers`` and ``lines`` are properties here; the others are set as History sets them.
+        object.__setattr__(self, "closed_periods", closed_periods)
+        object.__setattr__(self, "adjustments", adjustments)
+        object.__setattr__(self, "tier_exceptions", tier_exceptions)
+        _set(self, "_ledger", ledger)
+        _set(self, "_before", before)
+        _set(self, "_periods", periods)
+        _set(self, "_rank", {period: i for i, period in enumerate(periods)})
+        _set(self, "_generation", generation)
+        _set(self, "_all_lines", None)
+        _set(self, "_all_tiers", None)
+        _set(self, "_by_kind", {})
+        _set(self, "_paid", {})
+        _set(self, "_tagged", {})
+        _set(self, "_last", {})
+        _set(self, "_on_deals", {})
+        _set(self, "_first_seen", {})
+        _set(self, "_seen_periods", 0)
+
+    def __repr__(self) -> str:
+        return f"<History before {self._before.key}: {len(self._periods)} period(s) in {self._ledger.url}>"
+
+    def _read(self) -> contextlib.AbstractContextManager[Connection]:
+        return self._ledger._history_read(self._before, self._generation)
+
+    # -- everything (what History held before version 7) ---------------------------------------------
+
+    @property
+    def tiers(self) -> Mapping[str, tuple[TierRecord, ...]]:
+        if self._all_tiers is None:
+            p, s = periods_table, standings_table
+            tiers: dict[str, list[TierRecord]] = {}
+            with self._read() as conn:
+                for r in conn.execute(
+                    sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
+                    .join(p, p.c.period == s.c.period)
+                    .where(s.c.period.in_(self._periods))
+                    .order_by(p.c.starts_on, s.c.seq)
+                ):
+                    record = TierRecord(
+                        period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
+                    )
+                    tiers.setdefault(r.partner_id, []).append(record)
+            read: Mapping[str, tuple[TierRecord, ...]] = MappingProxyType({k: tuple(v) for k, v in tiers.items()})
+            _set(self, "_all_tiers", read)
+            return read
+        return self._all_tiers
+
+    @property
+    def lines(self) -> Mapping[str, tuple[LedgerLine, ...]]:
+        if self._all_lines is None:
+            p, li = periods_table, lines_table
+            lines: dict[str, list[LedgerLine]] = {}
+            strings: dict[str, str] = {}
+            with self._read() as conn:
+                result = conn.execute(
+                    sa.select(*_line_columns())
+                    .join(p, p.c.period == li.c.period)
+                    .where(li.c.period.in_(self._periods))
+                    .order_by(p.c.starts_on, li.c.seq)
+                )
+                for row in _raw_rows(result):
+                    line = _ledger_line(row, strings)
+                    lines.setdefault(line.partner_id, []).append(line)
+            every: Mapping[str, tuple[LedgerLine, ...]] = MappingProxyType({k: tuple(v) for k, v in lines.items()})
+            _set(self, "_all_lines", every)
+            return every
+        return self._all_lines
+
+    # -- the questions --------------------------------------------------------------------------------
+
+    def last_tiers(self, partner_id: str, n: int = 1) -> tuple[TierRecord, ...]:
+        if n < 1:
+            return ()
+        if self._all_tiers is not None:
+            return super().last_tiers(partner_id, n)
+        known = next((m for m in sorted(self._last) if m >= n), None)
+        if known is None:
+            self._last[n] = self._read_last_tiers(n)
+            known = n
+        return self._last[known].get(partner_id, ())[-n:]
+
+    def _read_last_tiers(self, n: int) -> dict[str, tuple[TierRecord, ...]]:
+        p, s = periods_table, standings_table
+        latest = (
+            sa.func.row_number()
+            .over(partition_by=s.c.partner_id, order_by=p.c.starts_on.desc())
+            .label("latest")
+        )
+        ranked = (
+            sa.select(
+                s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned, p.c.starts_on, latest
+            )
+            .join(p, p.c.period == s.c.period)
+            .where(s.c.period.in_(self._periods))
+            .subquery()
+        )
+        tiers: dict[str, list[TierRecord]] = {}
+        with self._read() as conn:
+            for r in conn.execute(
+                sa.select(
+                    ranked.c.period, ranked.c.partner_id, ranked.c.score, ranked.c.eligible, ranked.c.assigned
+                )
+                .where(ranked.c.latest <= n)
+                .order_by(ranked.c.starts_on)
+            ):
+                record = TierRecord(
+                    period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
+                )
+                tiers.setdefault(r.partner_id, []).append(record)
+        return {k: tuple(v) for k, v in tiers.items()}
+
+    def lines_of(
+        self,
+        partner_id: str,
+        *,
+        kinds: Collection[str] | None = None,
+        deal_ids: Collection[str] | None = None,
+    ) -> tuple[LedgerLine, ...]:
+        if kinds is None or self._all_lines is not None:
+            return super().lines_of(partner_id, kinds=kinds, deal_ids=deal_ids)
+        wanted = _kind_set(kinds)
+        self._load_kinds(wanted)
+        found = [
+            self._by_kind[kind][partner_id] for kind in sorted(wanted) if partner_id in self._by_kind[kind]
+        ]
+        if not found:
+            return ()
+        if len(found) == 1:
+            lines = found[0][1]
+        else:  # several kinds: back in history order
+            lines = tuple(
+                ln
+                for _, ln in sorted(
+                    ((k, ln) for keys, ls in found for k, ln in zip(keys, ls, strict=True)), key=_first
+                )
+            )
+        return _only_deals(lines, deal_ids)
+
+    def _load_kinds(self, kinds: frozenset[str]) -> None:
+        missing = sorted(kinds - self._by_kind.keys())
+        if not missing:
+            return
+        p, li = periods_table, lines_table
+        loaded: dict[str, dict[str, tuple[list[int], list[LedgerLine]]]] = {kind: {} for kind in missing}
+        strings: dict[str, str] = {}
+        rank = self._rank
+        with self._read() as conn:
+            result = conn.execute(
+                sa.select(li.c.seq, *_line_columns())
+                .join(p, p.c.period == li.c.period)
+                .where(li.c.kind.in_(missing), li.c.period.in_(self._periods))
+                .order_by(p.c.starts_on, li.c.seq)
+            )
+            for seq, period, partner_id, kind, cents, explanation, deal_id, withheld, uncapped, tags in _raw_rows(
+                result
+            ):
+                keys, lines = loaded[kind].setdefault(partner_id, ([], []))
+                keys.append(rank[period] << 32 | seq)
+                lines.append(
+                    LedgerLine(
+                        period=strings.setdefault(period, period),
+                        partner_id=strings.setdefault(partner_id, partner_id),
+                        kind=strings.setdefault(kind, kind),
+                        amount=_cents_to_decimal(cents),
+                        explanation=explanation,
+                        deal_id=deal_id,
+                        withheld=bool(withheld),
+                        uncapped=bool(uncapped),
+                        tags=_tags_of(tags) if tags != "[]" else _NO_TAGS,
+                    )
+                )
+        for kind, partners in loaded.items():  # in history order already
+            self._by_kind[kind] = {pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()}
+
+    def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
+        if self._all_lines is not None or kind in self._by_kind:
+            return super().paid_deal_ids(partner_id, kind)
+        if kind not in self._paid:
+            li = lines_table
+            paid: dict[str, set[str]] = {}
+            with self._read() as conn:
+                result = conn.execute(
+                    sa.select(li.c.partner_id, li.c.deal_id).where(
+                        li.c.kind == kind, li.c.period.in_(self._periods), li.c.deal_id.is_not(None)
+                    )
+                )
+                for partner, deal in _raw_rows(result):
+                    paid.setdefault(partner, set()).add(deal)
+            self._paid[kind] = {k: frozenset(v) for k, v in paid.items()}
+        return self._paid[kind].get(partner_id, frozenset())
+
+    def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
+        if self._all_lines is not None:
+            return super().tagged_lines(partner_id, tag)
+        if tag not in self._tagged:
+            p, li = periods_table, lines_table
+            found: dict[str, list[LedgerLine]] = {}
+            strings: dict[str, str] = {}
+            # The JSON text of the tag within the stored list picks the candidates; each is then checked.
+            text = _TAGS_JSON.encode(tag)
+            with self._read() as conn:
+                result = conn.execute(
+                    sa.select(*_line_columns())
+                    .join(p, p.c.period == li.c.period)
+                    .where(
+                        li.c.tags != _UNTAGGED,
+                        li.c.period.in_(self._periods),
+                        li.c.tags.contains(text, autoescape=True),
+                    )
+                    .order_by(p.c.starts_on, li.c.seq)
+                )
+                for row in _raw_rows(result):
+                    line = _ledger_line(row, strings)
+                    if tag in line.tags:
+                        found.setdefault(line.partner_id, []).append(line)
+            self._tagged[tag] = {k: tuple(v) for k, v in found.items()}
+        return self._tagged[tag].get(partner_id, ())
+
+    def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
+        if self._all_lines is not None:
+            return super().lines_on_deals(kinds)
+        wanted = _kind_set(kinds)
+        if wanted not in self._on_deals:
+            self._load_kinds(wanted)
+            partners = {pid for kind in wanted for pid in self._by_kind[kind]}
+            first_seen = self._first_seen_of(partners)
+            # (where the partner first appears, where the line is, the line): unique places, so sorting a
+            # deal's few lines never compares lines
+            found: dict[str, list[tuple[tuple[int, int], int, LedgerLine]]] = {}
+            for kind in wanted:
+                for partner_id, (keys, lines) in self._by_kind[kind].items():
+                    first = first_seen[partner_id]
+                    for key, ln in zip(keys, lines, strict=True):
+                        if ln.deal_id is not None:
+                            found.setdefault(ln.deal_id, []).append((first, key, ln))
+            self._on_deals[wanted] = MappingProxyType(
+                {
+                    deal: (items[0][2],) if len(items) == 1 else tuple(ln for _, _, ln in sorted(items))
+                    for deal, items in found.items()
+                }
+            )
+        return self._on_deals[wanted]
+
+    def _first_seen_of(self, partners: set[str]) -> dict[str, tuple[int, int]]:
+        """Where each partner's first line is in the history (period rank, stored order): the order of
+        ``lines``. Read period by period from the oldest, until every one of ``partners`` is placed."""
+        li = lines_table
+        seen = self._first_seen
+        with self._read() as conn:
+            while not partners <= seen.keys() and self._seen_periods < len(self._periods):
+                rank = self._seen_periods
+                period = self._periods[rank]
+                for partner, first in conn.execute(
+                    sa.select(li.c.partner_id, sa.func.min(li.c.seq))
+                    .where(li.c.period == period)
+                    .group_by(li.c.partner_id)
+                ):
+                    seen.setdefault(partner, (rank, first))
+                _set(self, "_seen_periods", self._seen_periods + 1)
+        return seen
+
+
+def _first(item: tuple[int, LedgerLine]) -> int:
+    return item[0]
+
+
+def _kind_set(kinds: Collection[str]) -> frozenset[str]:
+    return frozenset((kinds,)) if isinstance(kinds, str) else frozenset(kinds)
+
+
+def _only_deals(lines: tuple[LedgerLine, ...], deal_ids: Collection[str] | None) -> tuple[LedgerLine, ...]:
+    if deal_ids is None:
+        return lines
+    deals = _kind_set(deal_ids)
+    return tuple(ln for ln in lines if ln.deal_id is not None and ln.deal_id in deals)
 
 
 # ---------------------------------------------------------------------------------------------------

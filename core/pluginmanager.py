@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from . import hookspecs
 from .connector import ConnectorSpec
 from .context import PartnerDeal
-from .errors import PluginError, Problem, ProgramError
+from .errors import LockHeldError, PluginError, Problem, ProgramError
 from .program import LoadedProgram, validation_problems
 from .records import Deal
 from .results import LineKind, MetricDefinition
@@ -476,7 +476,7 @@ def guarded(plugin: str, hook: str, call: Any, kwargs: Mapping[str, Any]) -> Any
     (the command line writes its traceback to the log)."""
     try:
         return call(kwargs)
-    except PluginError:
+    except (PluginError, LockHeldError):  # LockHeldError: the history it asked refused (the ledger moved)
         raise
     except Exception as exc:
         raise plugin_failure(plugin, hook, exc, kwargs) from exc

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +334,12 @@ def paid_adjustments(lines: Iterable[PayoutLine]) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A read-only view of the ledger before the period being run (what rules may look back at)."""
+    """A read-only view of the ledger before the period being run (what rules may look back at).
+
+    Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``paid_deal_ids``, ``has_tag``,
+    ``lines_on_deals``): a run's history reads from the ledger only what is asked, the first time it
+    is asked, for every partner at once. ``tiers`` and ``lines`` hold everything, read in full when
+    first used: built for tests, ``History(lines=..., tiers=...)`` answers every question from them."""
 
     tiers: Mapping[str, tuple[TierRecord, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Tier records of earlier periods by partner id, oldest first (``tiers_of``)."""
@@ -355,6 +360,115 @@ class History:
         """Tier records of earlier periods, oldest first."""
         return self.tiers.get(partner_id, ())
 
-    def lines_of(self, partner_id: str) -> tuple[LedgerLine, ...]:
-        """Payout lines of earlier periods, in period order."""
-        return self.lines.get(partner_id, ())
+    def last_tiers(self, partner_id: str, n: int = 1) -> tuple[TierRecord, ...]:
+        """The partner's ``n`` latest tier records (fewer when it has fewer), oldest first."""
+        if n < 1:
+            return ()
+        return self.tiers_of(partner_id)[-n:]
+
+    def lines_of(
+        self,
+        partner_id: str,
+        *,
+        kinds: Collection[str] | None = None,
+        deal_ids: Collection[str] | None = None,
+    ) -> tuple[LedgerLine, ...]:
+        """Payout lines of earlier periods, in period order; only those of ``kinds`` and naming one of
+        ``deal_ids`` when given (ask for the kinds a rule needs: the ledger then reads only those)."""
+        lines = self.lines.get(partner_id, ())
+        return _only(lines, kinds, deal_ids)
+
+    def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
+        """The deals the partner's lines of ``kind`` name in earlier periods (whatever their amount)."""
+        return frozenset(
+            ln.deal_id for ln in self.lines_of(partner_id, kinds=(kind,)) if ln.deal_id is not None
+        )
+
+    def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
+        """The partner's lines of earlier periods that carry ``tag``, in period order."""
+        return tuple(ln for ln in self.lines_of(partner_id) if tag in ln.tags)
+
+    def has_tag(self, partner_id: str, tag: str) -> bool:
+        """True when a line of the partner in an earlier period carries ``tag`` (a first win paid)."""
+        return bool(self.tagged_lines(partner_id, tag))
+
+    def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
+        """Every partner's lines of earlier periods of ``kinds`` that name a deal, by deal id: partners
+        in the order they first appear in the history, each partner's lines in period order."""
+        wanted = _kinds(kinds)
+        found: dict[str, list[LedgerLine]] = {}
+        for lines in self.lines.values():
+            for ln in lines:
+                if ln.deal_id is not None and ln.kind in wanted:
+                    found.setdefault(ln.deal_id, []).append(ln)
+        return MappingProxyType({k: tuple(v) for k, v in found.items()})
+
+
+def _kinds(kinds: Collection[str]) -> frozenset[str]:
+    # One kind given as a string is that kind, not its letters.
+    return frozenset((kinds,)) if isinstance(kinds, str) else frozenset(kinds)
+
+
+def _only(
+    lines: tuple[LedgerLine, ...], kinds: Collection[str] | None, deal_ids: Collection[str] | None
+) -> tuple[LedgerLine, ...]:
+    """The lines of ``kinds`` naming one of ``deal_ids`` (either None: any), in their order."""
+    if kinds is None and deal_ids is None:
+        return lines
+    wanted = None if kinds is None else _kinds(kinds)
+    deals = None if deal_ids is None else _kinds(deal_ids)
+    return tuple(
+        ln
+        for ln in lines
+        if (wanted is None or ln.kind in wanted)
+        and (deals is None or (ln.deal_id is not None and ln.deal_id in deals))
+    )
+
+
+class EarlierLines(Sequence[LedgerLine]):
+    """A partner's lines of earlier periods (``cosell_statement_sections``' ``earlier_lines``), read from
+    the run's history when first used: a plugin that does not look at them costs no read. ``of_kinds``
+    gives only the lines of some kinds, which the ledger reads without reading the others."""
+
+    __slots__ = ("_history", "_lines", "_partner_id")
+
+    def __init__(self, history: History, partner_id: str) -> None:
+        self._history = history
+        self._partner_id = partner_id
+        self._lines: tuple[LedgerLine, ...] | None = None
+
+    def of_kinds(self, kinds: Collection[str]) -> tuple[LedgerLine, ...]:
+        """The lines of ``kinds``, in period order."""
+        if self._lines is not None:
+            return _only(self._lines, kinds, None)
+        return self._history.lines_of(self._partner_id, kinds=kinds)
+
+    def _all(self) -> tuple[LedgerLine, ...]:
+        if self._lines is None:
+            self._lines = self._history.lines_of(self._partner_id)
+        return self._lines
+
+    @overload
+    def __getitem__(self, index: int) -> LedgerLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[LedgerLine]: ...
+    def __getitem__(self, index: int | slice) -> LedgerLine | Sequence[LedgerLine]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[LedgerLine]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EarlierLines):
+            return self._all() == other._all()
+        if isinstance(other, tuple):
+            return self._all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EarlierLines({self._partner_id!r})"

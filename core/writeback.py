@@ -59,8 +59,10 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         pid for pid, lines in computation.lines.items() if any(ln.kind in adjustments for ln in lines)
     }
     deal_lines: dict[str, list[LedgerLine | PayoutLine]] = defaultdict(list)
-    earlier: list[LedgerLine | PayoutLine] = [ln for lines in history.lines.values() for ln in lines]
-    for line in earlier + list(computation.all_lines()):
+    for deal_id, earlier in history.lines_on_deals(on_deals).items():
+        if deal_id:
+            deal_lines[deal_id].extend(earlier)
+    for line in computation.all_lines():
         if line.deal_id and line.kind in on_deals:
             deal_lines[line.deal_id].append(line)
     projections: dict[str, list[Projection]] = defaultdict(list)

@@ -35,7 +35,7 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
     if window is None:
         return ()
     period = context.period
-    history = context.history.lines_of(partner.id)
+    history = context.history
     lines = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -47,10 +47,10 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
         refund_period = Period.containing(refunded, period.kind)
         paid = [
             ln
-            for ln in history
-            if ln.kind == COMMISSION and ln.deal_id == deal.id and Period.parse(ln.period) < refund_period
+            for ln in history.lines_of(partner.id, kinds=(COMMISSION,), deal_ids=(deal.id,))
+            if Period.parse(ln.period) < refund_period
         ]
-        already = any(ln.kind == KIND and ln.deal_id == deal.id for ln in history)
+        already = deal.id in history.paid_deal_ids(partner.id, KIND)
         total = sum((ln.amount for ln in paid), Decimal(0))
         if already or total == 0:
             continue
@@ -76,7 +76,10 @@ def cosell_settlement(
     if window is None:
         return None
     end = context.period.end
-    every: list[LedgerLine | PayoutLine] = [*context.history.lines_of(partner.id), *lines]
+    every: list[LedgerLine | PayoutLine] = [
+        *context.history.lines_of(partner.id, kinds=(KIND, COMMISSION)),
+        *lines,
+    ]
     items = []
     for involvement in partner.deals:
         deal = involvement.deal

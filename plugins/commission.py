@@ -127,7 +127,7 @@ def cosell_settlement(
     exit_on, last, end = partner.partner.exit_on, card.last_commission_day, context.period.end
     paid: dict[str, list[tuple[str, Decimal]]] = {}
     every: list[tuple[str, LedgerLine | PayoutLine]] = [
-        (ln.period, ln) for ln in context.history.lines_of(partner.id)
+        (ln.period, ln) for ln in context.history.lines_of(partner.id, kinds=(KIND,))
     ]
     every += [(context.period.key, ln) for ln in lines]
     for period, line in every:
@@ -250,7 +250,7 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
     closed = context.history.closed_periods
     if not closed:
         return set()
-    paid = {line.deal_id for line in context.history.lines_of(partner.id) if line.kind == KIND}
+    paid = context.history.paid_deal_ids(partner.id, KIND)
     kind = context.period.kind
     return {
         pd.deal.id

@@ -24,7 +24,7 @@ from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
 from cosell.periods import Period
 from cosell.report import CampaignFunds, ReportFacts
-from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine
+from cosell.results import EarlierLines, LedgerLine, LineKind, PartnerStanding, PayoutLine
 from cosell.settlement import OWED, PROJECTED, SettlementItem, SettlementPart
 from cosell.statements import SectionRow, StatementLine, StatementSection
 
@@ -113,10 +113,12 @@ def cosell_payout_lines(
         pending.append((claim.id, claim.campaign, claim.approved_on, funded, part))
 
     # Earlier approvals not yet released, as the ledger recorded them when they were funded.
-    earlier = context.history.lines_of(partner.id)
-    released = {_tag_value(ln.tags, "mdf_claim") for ln in earlier if stage_tag(RELEASE) in ln.tags}
-    for ln in earlier:
-        if ln.kind != KIND or stage_tag(APPROVAL) not in ln.tags:
+    released = {
+        _tag_value(ln.tags, "mdf_claim")
+        for ln in context.history.tagged_lines(partner.id, stage_tag(RELEASE))
+    }
+    for ln in context.history.tagged_lines(partner.id, stage_tag(APPROVAL)):
+        if ln.kind != KIND:
             continue
         claim_id = _tag_value(ln.tags, "mdf_claim")
         funded = Decimal(_tag_value(ln.tags, "mdf_funded") or "0")
@@ -352,7 +354,9 @@ def cosell_statement_sections(
 ) -> Iterable[StatementSection]:
     mdf = context.program.mdf
     multiple = mdf.release_pipeline_multiple if mdf else None
-    summary = mdf_summary(lines, earlier_lines, multiple, _campaign_pipeline(partner, context.period.end))
+    # Only the MDF lines: the ledger then reads no other kind (``earlier_lines`` reads all when used).
+    earlier = earlier_lines.of_kinds((KIND,)) if isinstance(earlier_lines, EarlierLines) else earlier_lines
+    summary = mdf_summary(lines, earlier, multiple, _campaign_pipeline(partner, context.period.end))
     return (mdf_section(summary, context.program.currency),)
 
 
@@ -381,8 +385,10 @@ def cosell_settlement(
     if mdf is None:
         return None
     period = context.period
-    earlier = context.history.lines_of(partner.id)
-    summary = mdf_summary(lines, earlier, mdf.release_pipeline_multiple, _campaign_pipeline(partner, period.end))
+    earlier = context.history.lines_of(partner.id, kinds=(KIND,))
+    summary = mdf_summary(
+        lines, earlier, mdf.release_pipeline_multiple, _campaign_pipeline(partner, period.end)
+    )
     exit_on = partner.partner.exit_on
     exit_period = Period.containing(exit_on, period.kind) if exit_on is not None else None
     items = []
@@ -407,7 +413,7 @@ def cosell_report_facts(
     if context.program.mdf is None:
         return None
     period = context.period
-    earlier = context.history.lines_of(partner.id)
+    earlier = context.history.lines_of(partner.id, kinds=(KIND,))
     if not partner.mdf_claims and not any(ln.kind == KIND for group in (lines, earlier) for ln in group):
         return ReportFacts(campaigns=())  # the common case, kept fast: no claim, no MDF line
     summary = mdf_summary(lines, earlier, context.program.mdf.release_pipeline_multiple)

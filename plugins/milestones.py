@@ -51,7 +51,7 @@ def _first_win(
     partner: PartnerFacts, milestone: Milestone, context: RunContext, last_day: date
 ) -> PayoutLine | None:
     tag = milestone_tag(milestone.name)
-    if any(tag in line.tags for line in context.history.lines_of(partner.id)):
+    if context.history.has_tag(partner.id, tag):
         return None
     window = context.program.clawback_window_days
     won = [

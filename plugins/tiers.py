@@ -81,9 +81,9 @@ def earned_tier(
     after the grace, counted from the tier the partner held (by exception or not)."""
     program = context.program
     eligible = eligible_tier(program, score.value, metrics)
-    history = context.history.tiers_of(partner.id)
-    if history:
-        current, source = history[-1].assigned, f"tier of {history[-1].period}"
+    last = context.history.last_tiers(partner.id, 1)
+    if last:
+        current, source = last[-1].assigned, f"tier of {last[-1].period}"
     elif (shown := crm_tier_name(program, partner.partner.crm_tier)) is not None:
         current, source = shown, "tier the CRM shows"
     else:
@@ -131,16 +131,21 @@ def _periods_below_before(context: RunContext, partner_id: str) -> int:
     """Consecutive earlier periods, back from the one just before this, whose eligible tier was below
     the tier the partner held then."""
     program = context.program
-    expected = context.period.previous()
-    count = 0
-    for record in reversed(context.history.tiers_of(partner_id)):
-        if record.period != expected.key:
-            break
-        if program.tier_rank(record.eligible) >= program.tier_rank(record.assigned):
-            break
-        count += 1
-        expected = expected.previous()
-    return count
+    n = program.demotion_grace_periods + 2  # the latest records first; more only while all were below
+    while True:
+        records = context.history.last_tiers(partner_id, n)
+        expected = context.period.previous()
+        count = 0
+        for record in reversed(records):
+            if record.period != expected.key:
+                return count
+            if program.tier_rank(record.eligible) >= program.tier_rank(record.assigned):
+                return count
+            count += 1
+            expected = expected.previous()
+        if len(records) < n:
+            return count
+        n *= 2
 
 
 def _why_eligible(program: Program, tier: Tier, score: Decimal, metrics: Mapping[str, Decimal | None]) -> str:

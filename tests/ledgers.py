@@ -17,6 +17,9 @@ TABLES_ADDED = {
 COLUMNS_ADDED = {5: (("cosell_periods", "discarded_at"),)}
 """The columns each schema version added to tables of earlier versions."""
 
+INDEXES_ADDED = {7: ("cosell_lines_kind", "cosell_lines_tagged")}
+"""The indexes each schema version added to tables of earlier versions."""
+
 
 def execute(url: str, sql: str) -> None:
     engine = sa.create_engine(make_url(url), poolclass=NullPool)
@@ -28,11 +31,13 @@ def execute(url: str, sql: str) -> None:
 
 
 def as_made_by_version(url: str, version: int) -> None:
-    """Turn a current ledger into one the code of schema ``version`` made: the tables and columns later
+    """Turn a current ledger into one the code of schema ``version`` made: the tables, columns and indexes later
     versions added dropped, the version set back."""
-    for added in sorted(TABLES_ADDED, reverse=True):
+    for added in sorted(TABLES_ADDED.keys() | INDEXES_ADDED.keys(), reverse=True):
         if added > version:
-            for table in TABLES_ADDED[added]:
+            for index in INDEXES_ADDED.get(added, ()):
+                execute(url, f"DROP INDEX {index}")
+            for table in TABLES_ADDED.get(added, ()):
                 execute(url, f"DROP TABLE {table}")
             for table, column in COLUMNS_ADDED.get(added, ()):
                 execute(url, f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
 from ..pluginmanager import guarded
-from ..results import LineKind, ScorePart, TierException
+from ..results import EarlierLines, LineKind, ScorePart, TierException
 from ..settlement import Settlement, decode_settlement, encode_settlement, settlement_of
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def statement_sections(
         "partner_id": partner.id,
         "partner": partner,
         "lines": tuple(lines),
-        "earlier_lines": context.history.lines_of(partner.id),
+        "earlier_lines": EarlierLines(context.history, partner.id),
         "context": context,
     }
     for plugin, call in implementations:

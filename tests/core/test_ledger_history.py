@@ -1,0 +1,210 @@
+"""The history a run reads from the ledger, question by question (schema version 7), on a SQLite file and
+on PostgreSQL: the same answers as the history held in memory, read only when asked, and never an answer
+from a ledger that moved after the history was taken."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
+
+import cosell.ledger as ledger_module
+from cosell.cli import app
+from cosell.errors import LockHeldError
+from cosell.ledger import Ledger
+from cosell.periods import Period
+from cosell.results import EarlierLines, History, PartnerStanding, PayoutLine, Score, TierDecision
+from ledgers import as_made_by_version
+
+Q1, Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (1, 2, 3, 4))
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    with Ledger.connect(ledger_url) as opened:
+        yield opened
+
+
+def line(partner: str, amount: str, kind: str = "commission", deal: str | None = None, *tags: str) -> PayoutLine:
+    return PayoutLine(partner, kind, Decimal(amount), f"{kind} {amount}", deal, tags=frozenset(tags))
+
+
+def standing(partner: str, eligible: str, assigned: str) -> PartnerStanding:
+    decision = TierDecision(eligible=eligible, assigned=assigned, previous=None, periods_below=0, reason="why")
+    return PartnerStanding(partner_id=partner, metrics={}, score=Score(Decimal("1.5")), tier=decision)
+
+
+def record(ledger: Ledger, period: Period, lines: list[PayoutLine], standings: list[PartnerStanding]) -> None:
+    ledger.record_run(
+        period=period, program="p", connector="files", target="files:/tmp/out",
+        lines=lines, standings=standings, projections=[], writes=[],
+    )  # fmt: skip
+
+
+def three_periods(ledger: Ledger) -> None:
+    """Q1-Q3 with several kinds, tags and deals. A appears first in the history, but B is paid deal D2
+    first (Q1) and A only in Q2: the deal's lines list A before B all the same, as ``lines`` does."""
+    record(
+        ledger, Q1,
+        [line("A", "1.00", deal="D1"), line("B", "2.00", deal="D2"), line("A", "0.50", "baseline"),
+         line("C", "9.00", "milestone", "D9", "milestone:first_win"), line("B", "3.00", "mdf", None, "mdf_claim:M1", "mdf_stage:approval")],
+        [standing("A", "Silver", "Gold"), standing("B", "Gold", "Gold")],
+    )  # fmt: skip
+    record(
+        ledger, Q2,
+        [line("A", "4.00", deal="D2"), line("B", "-2.00", "clawback", "D2"), line("B", "1.00", "mdf", None, "mdf_claim:M1", "mdf_stage:release"),
+         line("A", "5.00", "commission", "D3", "late"), line("C", "0.00", deal="D4")],
+        [standing("A", "Silver", "Gold"), standing("C", "Bronze", "Bronze")],
+    )  # fmt: skip
+    record(
+        ledger, Q3,
+        [line("A", "6.00", deal="D1"), line("A", "7.00", "accelerator")],
+        [standing("A", "Silver", "Gold"), standing("B", "Silver", "Silver")],
+    )  # fmt: skip
+
+
+KIND_SETS: list[tuple[str, ...]] = [("commission",), ("mdf",), ("commission", "clawback"), ("baseline", "accelerator")]
+
+
+def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledger: Ledger) -> None:
+    three_periods(ledger)
+    full = ledger.history(Q4)
+    memory = History(tiers=full.tiers, lines=full.lines)  # everything read, as before version 7
+    asked = ledger.history(Q4)
+    for pid in ("A", "B", "C", "nobody"):
+        for kinds in KIND_SETS:
+            assert asked.lines_of(pid, kinds=kinds) == memory.lines_of(pid, kinds=kinds)
+            assert asked.lines_of(pid, kinds=kinds, deal_ids=("D2",)) == memory.lines_of(pid, kinds=kinds, deal_ids=("D2",))
+        for kind in ("commission", "clawback", "mdf"):
+            assert asked.paid_deal_ids(pid, kind) == memory.paid_deal_ids(pid, kind)
+        for tag in ("milestone:first_win", "mdf_stage:release", "late", "mdf_stage"):
+            assert asked.tagged_lines(pid, tag) == memory.tagged_lines(pid, tag)
+            assert asked.has_tag(pid, tag) == memory.has_tag(pid, tag)
+        for n in (3, 1, 2, 5):
+            assert asked.last_tiers(pid, n) == memory.last_tiers(pid, n)
+    for kinds in KIND_SETS:
+        assert dict(asked.lines_on_deals(kinds)) == dict(memory.lines_on_deals(kinds))
+    # The answers themselves, as the rules read them.
+    assert [(ln.period, ln.amount) for ln in asked.lines_of("A", kinds=("commission",))] == [
+        ("2026-Q1", Decimal("1.00")), ("2026-Q2", Decimal("4.00")), ("2026-Q2", Decimal("5.00")),
+        ("2026-Q3", Decimal("6.00")),
+    ]  # fmt: skip
+    assert [ln.kind for ln in asked.lines_of("A", kinds=("baseline", "accelerator"))] == ["baseline", "accelerator"]
+    assert asked.paid_deal_ids("A", "commission") == {"D1", "D2", "D3"}
+    assert asked.has_tag("C", "milestone:first_win") and not asked.has_tag("A", "milestone:first_win")
+    assert not asked.has_tag("B", "mdf_stage")  # a tag, not the start of one
+    assert [(ln.partner_id, ln.amount) for ln in asked.lines_on_deals(("commission", "clawback"))["D2"]] == [
+        ("A", Decimal("4.00")), ("B", Decimal("2.00")), ("B", Decimal("-2.00")),
+    ]  # fmt: skip
+    assert [(t.period, t.assigned) for t in asked.last_tiers("A", 2)] == [("2026-Q2", "Gold"), ("2026-Q3", "Gold")]
+    assert [t.period for t in asked.last_tiers("C", 2)] == ["2026-Q2"]
+
+
+def test_the_history_answers_each_question_in_one_read_for_every_partner(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    three_periods(ledger)
+    history = ledger.history(Q4)
+    reads: list[str] = []
+    real = Ledger._history_read
+
+    def counted(self: Ledger, before: Period, generation: int) -> Any:
+        reads.append(before.key)
+        return real(self, before, generation)
+
+    monkeypatch.setattr(Ledger, "_history_read", counted)
+    for pid in ("A", "B", "C", "D", "E"):
+        history.lines_of(pid, kinds=("commission",))
+        history.paid_deal_ids(pid, "clawback")
+        history.has_tag(pid, "milestone:first_win")
+        history.last_tiers(pid, 2)
+        history.last_tiers(pid, 1)  # answered from the two latest
+    assert len(reads) == 4
+
+
+def test_a_question_asked_after_the_ledger_moved_is_refused_and_earlier_answers_stand(ledger: Ledger) -> None:
+    three_periods(ledger)
+    history = ledger.history(Q4)
+    paid = history.paid_deal_ids("A", "commission")
+    record(ledger, Q3, [line("A", "99.00", deal="D7")], [])  # another run of Q3 stores meanwhile
+    with pytest.raises(LockHeldError, match="changed while this run of 2026-Q4 computed"):
+        history.lines_of("A", kinds=("commission",))
+    with pytest.raises(LockHeldError):
+        _ = history.lines
+    assert history.paid_deal_ids("A", "commission") == paid == {"D1", "D2", "D3"}  # read before: kept
+    fresh = ledger.history(Q4)
+    assert fresh.paid_deal_ids("A", "commission") == {"D1", "D2", "D3", "D7"}
+    ledger.close_period(Q3)
+    with pytest.raises(LockHeldError):
+        fresh.has_tag("A", "late")
+
+
+def test_a_history_reads_only_periods_before_its_own(ledger: Ledger) -> None:
+    three_periods(ledger)
+    history = ledger.history(Q2)
+    assert history.paid_deal_ids("A", "commission") == {"D1"}
+    assert [t.period for t in history.last_tiers("A", 5)] == ["2026-Q1"]
+    assert not history.has_tag("B", "mdf_stage:release")  # released in Q2
+    assert ledger.history(Q1).lines_of("A", kinds=("commission",)) == ()
+
+
+def test_earlier_lines_are_read_when_used_and_of_kinds_reads_only_those(ledger: Ledger) -> None:
+    three_periods(ledger)
+    history = ledger.history(Q4)
+    earlier = EarlierLines(history, "B")
+    assert [ln.kind for ln in earlier.of_kinds(("mdf",))] == ["mdf", "mdf"]
+    assert history.lines_of("B") == tuple(earlier) and len(earlier) == 4 and earlier[-1].kind == "mdf"
+    assert earlier == history.lines_of("B")
+
+
+def test_a_version_6_ledger_gets_the_history_indexes_keeping_its_data(ledger_url: str) -> None:
+    with Ledger.connect(ledger_url) as made:
+        three_periods(made)
+    as_made_by_version(ledger_url, 6)
+    assert not {"cosell_lines_kind", "cosell_lines_tagged"} & indexes(ledger_url)
+    with Ledger.connect(ledger_url) as migrated:
+        assert migrated.history(Q4).paid_deal_ids("A", "commission") == {"D1", "D2", "D3"}
+        assert migrated.history(Q4).has_tag("C", "milestone:first_win")
+    assert {"cosell_lines_kind", "cosell_lines_tagged"} <= indexes(ledger_url)
+    assert ledger_module.schema_version() == 7
+
+
+def indexes(url: str) -> set[str]:
+    engine = sa.create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {str(i["name"]) for i in sa.inspect(conn).get_indexes("cosell_lines")}
+    finally:
+        engine.dispose()
+
+
+def test_the_bundled_programs_runs_never_read_every_line_or_tier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two periods of the bundled example (commission, clawbacks, MDF, milestones, tiers, statements,
+    # write-back): every built-in rule asks its questions; none reads the whole history.
+    def refused(self: Any) -> Any:
+        raise AssertionError("a built-in path read every line or tier record")
+
+    monkeypatch.setattr(ledger_module._LedgerHistory, "lines", property(refused))
+    monkeypatch.setattr(ledger_module._LedgerHistory, "tiers", property(refused))
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLE / "data", data)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for period in ("2026-Q3", "2026-Q4"):
+        result = CliRunner().invoke(
+            app,
+            ["run", "--program", str(EXAMPLE / "program.yaml"), "--connector", "files", "--input", str(data),
+             "--output", str(tmp_path / "out"), "--ledger", url, "--period", period],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert CliRunner().invoke(app, ["close", "--period", period, "--ledger", url]).exit_code == 0

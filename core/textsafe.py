@@ -8,7 +8,7 @@ control sequences (``\\x1b[2J`` clears the screen), NUL bytes, or a spreadsheet 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.markup import escape
 
@@ -17,6 +17,7 @@ __all__ = [
     "from_spreadsheet_cell",
     "from_spreadsheet_row",
     "spreadsheet_cell",
+    "spreadsheet_column",
     "spreadsheet_row",
     "terminal_text",
     "without_nul",
@@ -65,6 +66,31 @@ def spreadsheet_row(cells: Iterable[str]) -> list[str]:
         cell if (not cell or cell[:1].isalnum()) and "\x00" not in cell else spreadsheet_cell(cell)
         for cell in cells
     ]
+
+
+_MAY_MARK = re.compile(r"\x00[=+\-@\t\r']")
+"""In cells joined by NUL, a cell after the first that starts with a character :func:`spreadsheet_cell`
+may mark (a sign may still start a plain number)."""
+
+
+def spreadsheet_column(cells: Sequence[str]) -> Sequence[str]:
+    """:func:`spreadsheet_row` of ``cells`` (a file's column, say), or ``cells`` itself when that would
+    change none of them. The cells are joined by NUL and searched in one pass, so a column of ids or
+    amounts costs no call per cell: only a cell that starts with a sign is looked at (a plain number
+    stays as it is); a NUL, or a cell to mark, sends the column through :func:`spreadsheet_row`."""
+    if not cells:
+        return cells
+    joined = "\x00".join(cells)
+    if joined.count("\x00") != len(cells) - 1 or spreadsheet_cell(cells[0]) != cells[0]:
+        return spreadsheet_row(cells)
+    for found in _MAY_MARK.finditer(joined):
+        start = found.start() + 1
+        end = joined.find("\x00", start)
+        if joined[start] not in "+-" or not _PLAIN_NUMBER.fullmatch(
+            joined, start, len(joined) if end < 0 else end
+        ):
+            return spreadsheet_row(cells)
+    return cells
 
 
 def from_spreadsheet_cell(text: str) -> str:

@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,7 +25,7 @@ from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, ObjectName
 from cosell.errors import ConfigError
 from cosell.program import Program
 from cosell.records import RecordSet
-from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_row
+from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_column, spreadsheet_row
 
 from .reader import read_folder
 
@@ -40,13 +41,70 @@ Dump = Callable[[TextIO], object]
 """Writes a whole file's text to the open handle."""
 _CHANGES_AT_ONCE = 10_000
 """Changes turned into ``changes.csv`` text at a time."""
+_ROWS_AT_ONCE = 20_000
+"""Rows of ``accounts.csv``/``deals.csv`` turned into text at a time."""
 
 
-def _csv_text(rows: Iterable[Sequence[str]]) -> str:
-    """The rows as CSV text, every cell spreadsheet-safe."""
+def _csv_quotes_cr() -> bool:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(["\r", ""])
+    return text.getvalue().startswith('"')
+
+
+_QUOTES_CR = _csv_quotes_cr()
+"""Whether ``csv.writer`` (the default dialect, lines ended by \\n) quotes a cell for a carriage return:
+Python 3.13 does, 3.11 does not. A delimiter, a quote and a line end it always quotes."""
+
+
+def _csv_writer_text(rows: Iterable[Sequence[str]]) -> str:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(map(spreadsheet_row, rows))
     return text.getvalue()
+
+
+def _quoted_column(cells: Sequence[str]) -> Sequence[str]:
+    """The cells as ``csv.writer`` writes them: a cell holding a delimiter, quote or line end quoted,
+    its quotes doubled. ``cells`` itself when none needs it (one search of the joined column each)."""
+    joined = "".join(cells)
+    if not ("," in joined or "\n" in joined or '"' in joined or (_QUOTES_CR and "\r" in joined)):
+        return cells
+    if '"' not in joined:
+        return [
+            f'"{cell}"' if "," in cell or "\n" in cell or (_QUOTES_CR and "\r" in cell) else cell
+            for cell in cells
+        ]
+    return [
+        '"' + cell.replace('"', '""') + '"'
+        if "," in cell or "\n" in cell or '"' in cell or (_QUOTES_CR and "\r" in cell)
+        else cell
+        for cell in cells
+    ]
+
+
+def _csv_text(rows: Sequence[Sequence[str]]) -> str:
+    """The rows as CSV text, every cell spreadsheet-safe: the text ``csv.writer`` (lines ended by \\n)
+    writes for :func:`spreadsheet_row` of each row. Rows of differing lengths go through ``csv.writer``."""
+    if not rows:
+        return ""
+    width = len(rows[0])
+    if width < 2 or min(map(len, rows)) != width or max(map(len, rows)) != width:
+        return _csv_writer_text(rows)
+    return _columns_text([list(map(itemgetter(i), rows)) for i in range(width)])
+
+
+def _columns_text(columns: Sequence[Sequence[str]]) -> str:
+    """The rows these columns (of equal length) hold, as :func:`_csv_text` writes them.
+
+    The text is built a column at a time, each column searched once for a cell to mark or quote (a
+    column of ids or amounts needs neither), then joined row by row. Fewer than two columns (a lone
+    empty cell is written quoted), or a cell that is not text, go through ``csv.writer``."""
+    if len(columns) < 2:
+        return _csv_writer_text(list(zip(*columns, strict=True)))
+    try:
+        shown = [_quoted_column(spreadsheet_column(column)) for column in columns]
+    except TypeError:
+        return _csv_writer_text(list(zip(*columns, strict=True)))
+    return "\n".join(map(",".join, zip(*shown, strict=True))) + "\n" if shown[0] else ""
 
 
 def column_of(field_name: str) -> str:
@@ -214,18 +272,24 @@ class FilesConnector:
     def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
         """The managed values the output files hold for ``keys``; a record not in its file is left out."""
         found: dict[RecordKey, FieldValues] = {}
-        tables: dict[ObjectName, tuple[dict[str, dict[str, str]], list[tuple[str, str]]]] = {}
+        tables: dict[str, tuple[dict[str, dict[str, str]], list[tuple[str, str]]] | None] = {}
         for key in keys:
-            object_name, record_id = _object_name(key[0]), key[1]
-            if object_name is None:
+            if key[0] not in tables:  # the file's stamp is checked once per call, not per key
+                object_name = _object_name(key[0])
+                tables[key[0]] = (
+                    None
+                    if object_name is None
+                    else (
+                        self._table(object_name).rows,
+                        [(name, column_of(name)) for name in MANAGED_FIELDS[object_name]],
+                    )
+                )
+            table = tables[key[0]]
+            if table is None:
                 continue
-            if object_name not in tables:  # the file's stamp is checked once per call, not per key
-                columns = [(name, column_of(name)) for name in MANAGED_FIELDS[object_name]]
-                tables[object_name] = (self._table(object_name).rows, columns)
-            rows, columns = tables[object_name]
-            row = rows.get(record_id)
+            row = table[0].get(key[1])
             if row is not None:
-                found[key] = {name: row.get(column) or None for name, column in columns}
+                found[key] = {name: row.get(column) or None for name, column in table[1]}
         return found
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
@@ -240,8 +304,8 @@ class FilesConnector:
         for write in writes:
             if write.object not in OUTPUT_FILES:
                 raise ValueError(f"the files connector writes accounts and deals, not {write.object!r}")
-            unknown = write.values.keys() - managed[write.object]
-            if unknown:
+            if not managed[write.object].issuperset(write.values):
+                unknown = write.values.keys() - managed[write.object]
                 raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
             by_object.setdefault(write.object, []).append(write)
         failed: dict[ObjectName, str] = {}
@@ -269,6 +333,8 @@ class FilesConnector:
         if failed and changes:
             kept = [text for name, (rows, _) in planned.items() if name not in failed for text in rows]
             self._write_changes(changes_file, before, kept)
+        if not failed:
+            return [WriteOutcome((w.object, w.record_id), True) for w in writes]
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
 
     # --- internals ----------------------------------------------------------------------------
@@ -328,22 +394,30 @@ class FilesConnector:
         """Apply ``writes`` to the table in memory: the changes (the text of their ``changes.csv`` rows,
         in pieces), and how to dump the new file (None when the file need not be rewritten)."""
         table = self._table(object_name)
+        rows = table.rows
+        columns = {name: column_of(name) for name in MANAGED_FIELDS[object_name]}
         # The changes are kept as the CSV text they become, a few thousand rows a piece: a million
         # changes kept as tuples until written would hold twice the memory.
         texts: list[str] = []
         changes: list[tuple[str, str, str, str, str]] = []
         added = False
         for write in writes:
-            row = table.rows.get(write.record_id)
-            if row is None:
-                row = table.rows[write.record_id] = {"id": write.record_id}
+            record_id = write.record_id
+            row = rows.get(record_id)
+            if row is None:  # every value a new record holds is a change from an empty cell
+                row = rows[record_id] = {"id": record_id}
                 added = True
-            for name, value in write.values.items():
-                column = column_of(name)
-                old, new = row.get(column, ""), value or ""
-                if new != old:
-                    row[column] = new
-                    changes.append((object_name, write.record_id, name, old, new))
+                for name, value in write.values.items():
+                    if value:
+                        row[columns[name]] = value
+                        changes.append((object_name, record_id, name, "", value))
+            else:
+                for name, value in write.values.items():
+                    column = columns[name]
+                    old, new = row.get(column, ""), value or ""
+                    if new != old:
+                        row[column] = new
+                        changes.append((object_name, record_id, name, old, new))
             if len(changes) >= _CHANGES_AT_ONCE:
                 texts.append(_csv_text(changes))
                 changes.clear()
@@ -354,10 +428,12 @@ class FilesConnector:
         header = table.header
 
         def dump(handle: TextIO) -> None:
-            out = csv.writer(handle, lineterminator="\n")
-            out.writerow(spreadsheet_row(header))
-            rows = table.rows
-            out.writerows(spreadsheet_row([rows[i].get(name, "") for name in header]) for i in sorted(rows))
+            handle.write(_csv_text([header]))
+            cells = [methodcaller("get", name, "") for name in header]
+            ids = sorted(rows)
+            for start in range(0, len(ids), _ROWS_AT_ONCE):
+                chunk = list(map(rows.__getitem__, ids[start : start + _ROWS_AT_ONCE]))
+                handle.write(_columns_text([list(map(cell, chunk)) for cell in cells]))
 
         return texts, dump
 

@@ -4,6 +4,7 @@ run rewrites only what changed (atomically), and changes.csv lists the latest ru
 from __future__ import annotations
 
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -18,9 +19,16 @@ from cosell import hookspecs
 from cosell.connector import ConnectorSpec, FieldWrite
 from cosell.connectors import files
 from cosell.connectors.files import FilesConnector
+from cosell.connectors.files.writer import _csv_text
 from cosell.errors import ConfigError
 from cosell.program import parse_program
-from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_cell, spreadsheet_row
+from cosell.textsafe import (
+    from_spreadsheet_cell,
+    from_spreadsheet_row,
+    spreadsheet_cell,
+    spreadsheet_column,
+    spreadsheet_row,
+)
 
 PROGRAM = """\
 program: Test Program
@@ -402,3 +410,23 @@ def test_a_row_made_spreadsheet_safe_is_each_cell_made_safe_and_reads_back_as_gi
     assert written == [spreadsheet_cell(cell) for cell in cells]
     assert from_spreadsheet_row(written) == [from_spreadsheet_cell(cell) for cell in written]
     assert from_spreadsheet_row(written) == [cell.replace("\x00", "") for cell in cells]
+
+
+TRICKY_TEXT = st.text(alphabet=st.sampled_from("=+-@'\t\r\x00 .,;0123456789aZé١²\n\""), max_size=6)
+
+
+@given(st.lists(TRICKY_TEXT, max_size=8))
+def test_a_column_made_spreadsheet_safe_is_each_cell_made_safe(cells: list[str]) -> None:
+    assert list(spreadsheet_column(cells)) == spreadsheet_row(cells)
+
+
+@given(
+    st.integers(min_value=1, max_value=5).flatmap(
+        lambda width: st.lists(st.lists(TRICKY_TEXT, min_size=width, max_size=width), max_size=6)
+    )
+    | st.lists(st.lists(TRICKY_TEXT, max_size=4), max_size=4)
+)
+def test_file_text_is_what_the_csv_module_writes_for_the_spreadsheet_safe_cells(rows: list[list[str]]) -> None:
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(spreadsheet_row(row) for row in rows)
+    assert _csv_text(rows) == expected.getvalue()

@@ -397,9 +397,13 @@ class FilesConnector:
         rows = table.rows
         columns = {name: column_of(name) for name in MANAGED_FIELDS[object_name]}
         # The changes are kept as the CSV text they become, a few thousand rows a piece: a million
-        # changes kept as tuples until written would hold twice the memory.
+        # changes kept as tuples until written would hold twice the memory. Until then they are kept
+        # as the columns of changes.csv after its first (the object, the same for all of them).
         texts: list[str] = []
-        changes: list[tuple[str, str, str, str, str]] = []
+        ids: list[str] = []
+        names: list[str] = []
+        olds: list[str] = []
+        news: list[str] = []
         added = False
         for write in writes:
             record_id = write.record_id
@@ -410,19 +414,25 @@ class FilesConnector:
                 for name, value in write.values.items():
                     if value:
                         row[columns[name]] = value
-                        changes.append((object_name, record_id, name, "", value))
+                        ids.append(record_id)
+                        names.append(name)
+                        olds.append("")
+                        news.append(value)
             else:
                 for name, value in write.values.items():
                     column = columns[name]
                     old, new = row.get(column, ""), value or ""
                     if new != old:
                         row[column] = new
-                        changes.append((object_name, record_id, name, old, new))
-            if len(changes) >= _CHANGES_AT_ONCE:
-                texts.append(_csv_text(changes))
-                changes.clear()
-        if changes:
-            texts.append(_csv_text(changes))
+                        ids.append(record_id)
+                        names.append(name)
+                        olds.append(old)
+                        news.append(new)
+            if len(ids) >= _CHANGES_AT_ONCE:
+                texts.append(_columns_text([[object_name] * len(ids), ids, names, olds, news]))
+                ids, names, olds, news = [], [], [], []
+        if ids:
+            texts.append(_columns_text([[object_name] * len(ids), ids, names, olds, news]))
         if not (texts or added):
             return texts, None
         header = table.header

@@ -1668,13 +1668,23 @@ class Ledger:
             if stored is not None:
                 run_id, writes = stored
                 others = sa.select(sa.func.count()).where(pending, o.c.run_id != run_id)
-                ids = list(
-                    conn.execute(sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id))
-                    .scalars()
-                    .all()
-                )
-                if len(ids) == len(writes) and conn.execute(others).scalar_one() == 0:
+                low, high, count = conn.execute(
+                    sa.select(sa.func.min(o.c.id), sa.func.max(o.c.id), sa.func.count()).where(
+                        pending, o.c.run_id == run_id
+                    )
+                ).one()
+                if count == len(writes) and conn.execute(others).scalar_one() == 0:
                     # The run's rows were inserted in the order of its writes: ids in that order too.
+                    # Numbered in a row (as a rule), they are known from the lowest and highest.
+                    ids: Sequence[int] = (
+                        range(low, high + 1)
+                        if count and high - low + 1 == count
+                        else conn.execute(
+                            sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id)
+                        )
+                        .scalars()
+                        .all()
+                    )
                     return [
                         OutboxItem(row_id, run_id, target, "pending", write, None)
                         for row_id, write in zip(ids, writes, strict=True)
@@ -1687,6 +1697,8 @@ class Ledger:
     def mark_written(self, ids: Sequence[int]) -> None:
         """The target confirmed these writes: status ``done``. Ids that follow one another (a run's
         rows are numbered in a row) are marked by range, a few statements for a million writes."""
+        if not ids:
+            return
         o = outbox_table
         with self._write() as conn:
             for chunk in _chunks(_id_ranges(ids), 200):
@@ -2905,8 +2917,11 @@ _NO_TAGS: frozenset[str] = frozenset()
 
 def _id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
     """``ids`` as the fewest ranges of consecutive ids (both ends included)."""
+    unique = sorted(set(ids))
+    if unique and unique[-1] - unique[0] == len(unique) - 1:
+        return [(unique[0], unique[-1])]  # a run's rows, all of them: one range
     ranges: list[tuple[int, int]] = []
-    for i in sorted(set(ids)):
+    for i in unique:
         if ranges and ranges[-1][1] == i - 1:
             ranges[-1] = (ranges[-1][0], i)
         else:

@@ -20,19 +20,19 @@ def round_cents(amount: Decimal) -> Decimal:
     """Round half-up to cents (every payout line). A float is refused: money is Decimal."""
     if type(amount) is not Decimal:
         _refuse_float(amount)
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return amount.quantize(CENT, ROUND_HALF_UP)  # positional: a keyword costs more than the rounding
 
 
 def floor_cents(amount: Decimal) -> Decimal:
     """Round down to cents (budget scaling before the leftover cents are shared)."""
     if type(amount) is not Decimal:
         _refuse_float(amount)
-    return amount.quantize(CENT, rounding=ROUND_FLOOR)
+    return amount.quantize(CENT, ROUND_FLOOR)
 
 
 def round_score(score: Decimal) -> Decimal:
     """Scores are rounded half-up to 2 decimals."""
-    return score.quantize(CENT, rounding=ROUND_HALF_UP)
+    return score.quantize(CENT, ROUND_HALF_UP)
 
 
 def to_cents(amount: Decimal) -> int:

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
 from .computation import Computation
-from .connector import DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
+from .connector import ACCOUNT_FIELDS, DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .money import round_cents
 from .program import Tier
 from .records import Partner
@@ -24,11 +24,24 @@ PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "C
 ZERO = Decimal(0)
 
 
+def none_for(fields: tuple[str, ...]) -> FieldValues:
+    """A read-only mapping of None for each of ``fields``, one per set of fields: the old values of a
+    change to a record the target does not hold, and what a planned write knows of the target's."""
+    found = _NONE_FOR.get(fields)
+    if found is None:
+        found = _NONE_FOR[fields] = MappingProxyType(dict.fromkeys(fields))
+    return found
+
+
+_NONE_FOR: dict[tuple[str, ...], FieldValues] = {}
+
+
 def planned_writes(computation: Computation, history: History) -> list[FieldWrite]:
     """Every managed field value the records should hold after this run, accounts then deals.
 
     A won deal holds the net of its commission and clawback lines over all periods, an open one its
-    projection, a lost one nothing. Deals cosell has nothing to say about are left alone.
+    projection, a lost one nothing. Deals cosell has nothing to say about are left alone. The writes'
+    old values are None (``none_for``): what the target holds is for ``changed_writes`` to compare.
     """
     program = computation.context.program
     writes = [
@@ -45,6 +58,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     )
                 ),
             },
+            _UNKNOWN_ACCOUNT,
         )
         for facts, standing in zip(computation.facts, computation.standings, strict=True)
     ]
@@ -70,33 +84,76 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         projections[projection.deal_id].append(projection)
 
     period_end = computation.context.period.end
+    headings = {status: f"{status} if won by {period_end}: " for status in (PROJECTED, WITHHELD)}
     rates: dict[str, Decimal] = {}
     for deal in computation.context.records.deals:
-        rate = rates.get(deal.currency)
+        currency, status = deal.currency, deal.status
+        rate = rates.get(currency)
         if rate is None:
-            known = program.fx_rate(deal.currency)  # rates are positive; None: the run refused the currency
-            rate = rates[deal.currency] = Decimal(1) if known is None else known
-        if deal.status == "lost":
-            writes.append(FieldWrite("deal", deal.id, dict.fromkeys(DEAL_FIELDS)))
-        elif deal.status == "open" and deal.id in projections:
-            items = projections[deal.id]
-            status = WITHHELD if all(p.withheld for p in items) else PROJECTED
-            parts = [
-                f"{names.get(p.partner_id, p.partner_id)}: {_note_amount(p.amount, rate, deal.currency)}"
-                + (f" ({p.explanation})" if p.withheld else "")
-                for p in items
-            ]
-            note = f"{status} if won by {period_end}: " + "; ".join(parts)
-            writes.append(_deal_write(deal.id, sum((p.amount for p in items), ZERO), rate, status, note))
-        elif deal.status == "won" and deal.id in deal_lines:
+            known = program.fx_rate(currency)  # rates are positive; None: the run refused the currency
+            rate = rates[currency] = Decimal(1) if known is None else known
+        if status == "lost":
+            writes.append(FieldWrite("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
+        elif status == "open":
+            items = projections.get(deal.id)
+            if items is None:
+                continue
+            if len(items) > 1:
+                writes.append(_projected_write(deal.id, currency, rate, items, names, headings))
+                continue
+            # Most open deals have one partner: _projected_write's text, written out here (this loop
+            # runs once per deal, and the calls would cost more than the text).
+            p = items[0]
+            shown = WITHHELD if p.withheld else PROJECTED
+            note = (
+                f"{headings[shown]}{names.get(p.partner_id, p.partner_id)}: "
+                f"{round_cents(p.amount / rate):,.2f} {currency}"
+            )
+            if p.withheld:
+                note += f" ({p.explanation})"
+            if len(note) > NOTE_LIMIT:
+                note = note[: NOTE_LIMIT - 1] + "…"
+            values = {
+                "incentive": f"{round_cents((ZERO + p.amount) / rate):.2f}",  # sum((p.amount,), ZERO)
+                "incentive_status": shown,
+                "incentive_note": note if "\x00" not in note else without_nul(note),
+            }
+            writes.append(FieldWrite("deal", deal.id, values, _UNKNOWN_DEAL))
+        elif status == "won" and deal.id in deal_lines:
             # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
             paid_now = {ln.partner_id for ln in deal_lines[deal.id] if isinstance(ln, PayoutLine)}
             writes.append(
                 _won_deal_write(
-                    deal.id, deal.currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
+                    deal.id, currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
                 )
             )
     return writes
+
+
+_UNKNOWN_ACCOUNT, _UNKNOWN_DEAL = none_for(ACCOUNT_FIELDS), none_for(DEAL_FIELDS)
+_CLEARED = _UNKNOWN_DEAL
+"""A lost deal's values: every field cleared (one read-only mapping shared by all lost deals)."""
+
+
+def _projected_write(
+    deal_id: str,
+    currency: str,
+    rate: Decimal,
+    items: Sequence[Projection],
+    names: Mapping[str, str],
+    headings: Mapping[str, str],
+) -> FieldWrite:
+    """An open deal's write: the total of its projections, "Projected" (or "Withheld" when all are)
+    "if won by <period end>: " and what each partner would earn."""
+    status = WITHHELD if all(p.withheld for p in items) else PROJECTED
+    parts = [
+        f"{names.get(p.partner_id, p.partner_id)}: {_note_amount(p.amount, rate, currency)}"
+        + (f" ({p.explanation})" if p.withheld else "")
+        for p in items
+    ]
+    return _deal_write(
+        deal_id, sum((p.amount for p in items), ZERO), rate, status, headings[status] + "; ".join(parts)
+    )
 
 
 def _no_nul(text: str | None) -> str | None:
@@ -169,10 +226,11 @@ def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: 
         "deal",
         deal_id,
         {
-            "incentive": f"{in_record_currency(total, rate):.2f}",
+            "incentive": f"{round_cents(total / rate):.2f}",  # in_record_currency
             "incentive_status": status,
-            "incentive_note": _no_nul(note),
+            "incentive_note": note if "\x00" not in note else without_nul(note),
         },
+        _UNKNOWN_DEAL,
     )
 
 
@@ -195,22 +253,36 @@ def changed_writes(
 ) -> list[FieldWrite]:
     """Only the fields whose value differs from the target's, with the old values kept for the report."""
     changes = []
-    nothing: FieldValues = {}
-    # A record the target does not hold yet has no old values: its writes share one read-only mapping
-    # of None per set of fields (a first run of a million deals would otherwise keep a million of them).
-    unheld: dict[tuple[str, ...], FieldValues] = {}
     for write in desired:
-        now = current.get(write.key, nothing)
-        diff = {f: v for f, v in write.values.items() if v != now.get(f) and not same_value(v, now.get(f))}
-        if not diff:
-            continue
+        values = write.values
+        now = current.get((write.object, write.record_id))
+        diff: dict[str, str | None]
         old: FieldValues
-        if now:
-            old = {f: now.get(f) for f in diff}
+        if not values:
+            continue  # nothing to write
+        if not now:
+            # A record the target does not hold yet has no old values: its writes share one read-only
+            # mapping of None per set of fields (a first run of a million deals would otherwise keep a
+            # million of them). same_value(v, None) holds only for an empty value: the others change.
+            for value in values.values():
+                if value is None or value == "":
+                    break
+            else:  # every value changes: a planned write (old values None already) is the change
+                old = none_for(tuple(values))
+                changes.append(
+                    write
+                    if write.old is old
+                    else FieldWrite(write.object, write.record_id, dict(values), old)
+                )
+                continue
+            diff = {f: v for f, v in values.items() if v is not None and v != ""}
+            if not diff:
+                continue
+            old = none_for(tuple(diff))
         else:
-            fields = tuple(diff)
-            if fields not in unheld:
-                unheld[fields] = MappingProxyType(dict.fromkeys(fields))
-            old = unheld[fields]
+            diff = {f: v for f, v in values.items() if v != now.get(f) and not same_value(v, now.get(f))}
+            if not diff:
+                continue
+            old = {f: now.get(f) for f in diff}
         changes.append(FieldWrite(write.object, write.record_id, diff, old))
     return changes

@@ -226,9 +226,9 @@ def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: 
         "deal",
         deal_id,
         {
-            "incentive": f"{round_cents(total / rate):.2f}",  # in_record_currency
+            "incentive": f"{in_record_currency(total, rate):.2f}",
             "incentive_status": status,
-            "incentive_note": note if "\x00" not in note else without_nul(note),
+            "incentive_note": _no_nul(note),
         },
         _UNKNOWN_DEAL,
     )

@@ -59,7 +59,7 @@ from .results import (
     frozen_mapping,
     paid_adjustments,
 )
-from .runrecords import RunProvenance, provenance
+from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
 from .writeback import changed_writes, planned_writes
 
@@ -491,16 +491,20 @@ def _steps(
     """load → history → compute → plan → store → write back → finish, with the period held."""
     program = loaded.program
     records = _load(connector, program, ledger, progress)
-    generation, history = _history(ledger, period)
-    pilot = pilot_plan(loaded, plugins, records, ledger, period)
-    with settings_named(loaded, plugins):
-        computation = compute(program, period, records, history, plugins, settings, progress, pilot)
-    changes = _plan(computation, history, connector, ledger, progress)
-    if dry_run:
-        notes = pilot.notes(program) if pilot else ()
-        return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
-    recorded = provenance(loaded, plugins, records, computation)
-    del records  # as read; the computation holds them converted: a million deals need not be kept twice
+    # The records digest the run records is taken alongside computing (on the other core, where the
+    # system forks cheaply): it reads only the records, which nothing changes once read.
+    with digest_alongside(records, start=not dry_run) as digest:
+        generation, history = _history(ledger, period)
+        pilot = pilot_plan(loaded, plugins, records, ledger, period)
+        with settings_named(loaded, plugins):
+            computation = compute(program, period, records, history, plugins, settings, progress, pilot)
+        changes = _plan(computation, history, connector, ledger, progress)
+        if dry_run:
+            notes = pilot.notes(program) if pilot else ()
+            return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
+        recorded = provenance(loaded, plugins, records, computation, digest=digest)
+    # The records as read: the computation holds them converted; a million deals need not be kept twice.
+    del records, digest
     run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
     written, failures = write_pending(connector, ledger, target_of(connector), progress, (run_id, changes))
     if _keeping:

@@ -3,20 +3,26 @@ and their sha256, each partner's period earnings as its lines sum them, and a re
 ignores the order records come in but sees a cent changed."""
 
 import hashlib
+import os
 import random
+import signal
+import time
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosell import runrecords
 from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.records import Deal, Involvement, RecordSet
 from cosell.results import period_earnings
 from cosell.runrecords import _plain, records_digest
-from cosell.testing import run_program
+from cosell.testing import deal, partner, program, run_program
 from program_strategies import FAST, Data, build_program, datas, program_docs
 
 
@@ -104,3 +110,98 @@ def test_the_records_digest_writes_records_sharing_values_as_record_by_record() 
     )  # fmt: skip
     records = RecordSet((), deals, (), ())
     assert records_digest(records) == digest_record_by_record(records)
+
+
+def many_records() -> RecordSet:
+    involved = (Involvement("P1", "sourced"),)
+    day = date(2026, 7, 1)
+    deals = tuple(
+        Deal(f"D{i}", f"Deal {i}", Decimal(i) / 7, "USD", "Won", "won", day, day, partners=involved)
+        for i in range(300)
+    )
+    return RecordSet((), deals, (), ())
+
+
+def test_a_digest_taken_by_a_child_process_is_the_digest_and_the_child_is_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runrecords, "FORK_FROM", 0)
+    records = many_records()
+    forks = count_forks(monkeypatch)
+    with runrecords.digest_alongside(records) as digest:
+        assert digest() == records_digest(records)
+        assert digest() == records_digest(records)  # asked twice, taken once
+    assert len(forks) == (1 if runrecords._forks() else 0)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
+
+
+def test_a_child_that_dies_leaves_the_digest_to_the_run_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not runrecords._forks():
+        pytest.skip("this system does not fork processes cheaply: the digest is never taken in a child")
+    monkeypatch.setattr(runrecords, "FORK_FROM", 0)
+    records = many_records()
+    forks, test = count_forks(monkeypatch), os.getpid()
+
+    def slow_in_a_child(records: RecordSet) -> str:
+        if os.getpid() != test:
+            time.sleep(60)  # killed before it answers
+        return records_digest(records)
+
+    monkeypatch.setattr(runrecords, "records_digest", slow_in_a_child)
+    with runrecords.digest_alongside(records) as digest:
+        (child,) = forks
+        assert child is not None
+        os.kill(child.pid, signal.SIGKILL)
+        assert digest() == records_digest(records)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_digest_never_asked_for_ends_its_child_and_a_dry_run_starts_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runrecords, "FORK_FROM", 0)
+    forks = count_forks(monkeypatch)
+    with runrecords.digest_alongside(many_records()):
+        pass
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    with runrecords.digest_alongside(many_records(), start=False) as digest:
+        assert digest() == records_digest(many_records())
+    assert len(forks) == (1 if runrecords._forks() else 0)
+
+
+def test_few_records_are_digested_without_a_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    forks = count_forks(monkeypatch)
+    records = many_records()
+    assert runrecords._size(records) < runrecords.FORK_FROM
+    with runrecords.digest_alongside(records) as digest:
+        assert digest() == records_digest(records)
+    assert forks == []
+
+
+def test_a_run_records_the_digest_its_child_process_took(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runrecords, "FORK_FROM", 0)
+    forks = count_forks(monkeypatch)
+    partners = [partner("P1"), partner("P2")]
+    deals = [deal(f"D{i}", f"{i}.50", partners=["P1"], won_on="2026-08-01") for i in range(40)]
+    with Ledger.connect("sqlite://") as ledger:
+        run_program(program(), partners, deals, ledger=ledger, plugins=Plugins(entry_points=False))
+        (run,) = ledger.runs()
+    assert run.provenance is not None
+    assert run.provenance.records_digest == records_digest(RecordSet(tuple(partners), tuple(deals), (), ()))
+    assert len(forks) == (1 if runrecords._forks() else 0)
+
+
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The children the records digest forks from now on, as it forks them."""
+    forks: list[Any] = []
+    real = runrecords._fork_digest
+
+    def counted(records: RecordSet) -> Any:
+        forks.append(real(records))
+        return forks[-1]
+
+    monkeypatch.setattr(runrecords, "_fork_digest", counted)
+    return forks

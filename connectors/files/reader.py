@@ -857,15 +857,22 @@ def _unique_ids(column: pa.StringArray) -> pa.StringArray:
 
 def _one_involvement_each(links: _Values) -> list[tuple[Involvement, ...]]:
     """Each deal's involvement of its own ``partner_id`` column: ``(involvement,)``, or ``()`` where the
-    cell is empty. Equal involvements are one record (a partner's deals share it): built once per
-    partner id, role and share object, so 1.50 and 1.5 stay as the file wrote them."""
-    columns = [links.of(f.name) for f in dataclasses.fields(Involvement)]
-    keys = list(zip(columns[0], columns[1], map(id, columns[2]), strict=True))
-    made = {
-        key: () if fields[0] is None else (Involvement(*fields),)
-        for key, fields in dict(zip(keys, zip(*columns, strict=True), strict=True)).items()
-    }
-    return list(map(made.__getitem__, keys))
+    cell is empty. Equal cells are one record (a partner's deals share it): a row's partner id, role and
+    share texts are joined and dictionary-encoded on whole columns, and one record is built per distinct
+    join, from its first row, so 1.50 and 1.5 stay as the file wrote them."""
+    names = [f.name for f in dataclasses.fields(Involvement)]
+    cells = [links.table[name] for name in names if name in links.table]
+    # No cell holds a NUL: ids with control characters, roles and shares that are not one are refused.
+    joined = cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, "\x00")
+    encoded = pc.dictionary_encode(joined)
+    codes = encoded.indices.to_pylist()
+    first = dict(zip(reversed(codes), range(len(codes) - 1, -1, -1), strict=True))  # the smallest row wins
+    columns = [links.of(name) for name in names]
+    made = [
+        () if columns[0][row] is None else (Involvement(*(column[row] for column in columns)),)
+        for row in map(first.__getitem__, range(len(encoded.dictionary)))
+    ]
+    return list(map(made.__getitem__, codes))
 
 
 def _check_involvements(deals: Sequence[tuple[Involvement, ...]]) -> None:

@@ -638,6 +638,21 @@ _json_string = json.encoder.encode_basestring
 """How ``json.dumps(..., ensure_ascii=False)`` writes one string (C where available)."""
 
 
+def _values_text_once() -> Callable[[Mapping[str, str | None]], str]:
+    """``_values_text``, converting each read-only mapping (which writes share) once: kept by object,
+    for as long as the writes live (one ``record_run``). Any other mapping is converted every time."""
+    texts: dict[int, str] = {}
+
+    def text(values: Mapping[str, str | None]) -> str:
+        if type(values) is not MappingProxyType:
+            return _values_text(values)
+        found = texts.get(id(values))
+        if found is None:
+            found = texts[id(values)] = _values_text(values)
+        return found
+
+    return text
+
 def _values_text(values: Mapping[str, str | None]) -> str:
     """``values`` as JSON text; text values (all of them, as a rule) are joined without building an
     encoder per row, any other value goes through the encoder: the same text either way."""
@@ -1303,6 +1318,9 @@ class Ledger:
                 .where(outbox_table.c.target == target, outbox_table.c.status == "pending")
                 .values(status="superseded")
             )
+            # The old values of records the target does not hold yet are one shared mapping per set of
+            # fields (None each): written once as text, not once a write.
+            shared_text = _values_text_once()
             self._bulk_insert(
                 conn,
                 outbox_table,
@@ -1313,7 +1331,7 @@ class Ledger:
                         w.object,
                         w.record_id,
                         _values_text(w.values),
-                        _values_text(w.old),
+                        shared_text(w.old),
                         "pending",
                         None,
                     )

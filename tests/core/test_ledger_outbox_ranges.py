@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,3 +62,22 @@ def test_marking_written_sets_done_on_exactly_the_ids_given(ledger: Ledger, pick
 )
 def test_outbox_values_are_stored_as_the_json_text_json_dumps_gives(values: dict[object, object]) -> None:
     assert _values_text(values) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))  # type: ignore[arg-type]
+
+
+def test_old_values_shared_by_writes_are_stored_as_each_writes_own_would_be(ledger: Ledger) -> None:
+    none = MappingProxyType(dict.fromkeys(("incentive", "note")))
+    other = MappingProxyType({"incentive": "2.00", "note": None})
+    olds = [none, {"incentive": "1.00", "note": "é"}, other, none, dict(none), other, {}]
+    writes = [FieldWrite("deal", f"D{i}", {"incentive": "3.00"}, old) for i, old in enumerate(olds)]
+    ledger.record_run(
+        period=Period.parse("2026-Q3"),
+        program="p",
+        connector="files",
+        target=TARGET,
+        lines=(),
+        standings=(),
+        projections=(),
+        writes=writes,
+    )
+    stored = [item.write.old for item in ledger.outbox()]
+    assert stored == [dict(old) for old in olds]

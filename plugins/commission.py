@@ -281,9 +281,23 @@ def cosell_report_facts(
     if guard is None:
         return None
     limit = guard.max_discount_pct
-    deals = {pd.deal.id: pd for pd in partner.deals}
+    # Only a commission line the floor cut or that was withheld can be guarded: a partner with none
+    # needs no index of its deals.
+    candidates = [ln for ln in lines if ln.kind == KIND and (ln.withheld or MARGIN_FLOOR in ln.tags)]
+    if not candidates:
+        return ReportFacts(guarded=())
+    # For each of those lines' deals, the partner's last involvement in it (what an index of all its
+    # deals would hold), read from the end and no further than the last one needed.
+    wanted = {ln.deal_id or "" for ln in candidates}
+    deals: dict[str, PartnerDeal] = {}
+    for pd in reversed(partner.deals):
+        deal_id = pd.deal.id
+        if deal_id in wanted and deal_id not in deals:
+            deals[deal_id] = pd
+            if len(deals) == len(wanted):
+                break
     guarded = []
-    for line in lines:
+    for line in candidates:
         involvement = deals.get(line.deal_id or "")
         if line.kind != KIND or involvement is None:
             continue

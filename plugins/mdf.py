@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from cosell import hookimpl
@@ -357,7 +358,16 @@ def cosell_statement_sections(
     # Only the MDF lines: the ledger then reads no other kind (``earlier_lines`` reads all when used).
     earlier = earlier_lines.of_kinds((KIND,)) if isinstance(earlier_lines, EarlierLines) else earlier_lines
     summary = mdf_summary(lines, earlier, multiple, _campaign_pipeline(partner, context.period.end))
+    if not summary.lines and not summary.claims:
+        return (_no_mdf_section(context.program.currency),)
     return (mdf_section(summary, context.program.currency),)
+
+
+@lru_cache(maxsize=16)
+def _no_mdf_section(currency: str) -> StatementSection:
+    """The section of a partner with no MDF line and no claim: the same for every such partner of a
+    currency (most partners of a run), so made once. A section is immutable: it can be shared."""
+    return mdf_section(MdfSummary((), ()), currency)
 
 
 def _campaign_pipeline(partner: PartnerFacts, end: date) -> CampaignPipeline:

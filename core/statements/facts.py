@@ -172,10 +172,12 @@ def deal_names_of(
     in a line's explanation (a baseline lists the deals it counts)."""
     named = {line.deal_id for line in lines if line.deal_id} | {p.deal_id for p in projections}
     text = "\n".join(line.explanation for line in lines)
+    # One pass over the partner's deals, each deal and id read once, the name only of a deal named:
+    # the deals lie scattered in memory, and reading them is most of the time this takes.
     return {
-        pd.deal.id: pd.deal.name
+        deal_id: deal.name
         for pd in partner.deals
-        if pd.deal.name and (pd.deal.id in named or pd.deal.id in text)
+        if ((deal_id := (deal := pd.deal).id) in named or deal_id in text) and deal.name
     }
 
 

@@ -1681,28 +1681,11 @@ class Ledger:
         pending rows are exactly that run's, all of them, their items hold those writes rather than
         their rows' JSON read back (a run writing back a million records reads only their ids)."""
         o = outbox_table
-        pending = sa.and_(o.c.target == target, o.c.status == "pending")
         with self._read() as conn:
             if stored is not None:
                 run_id, writes = stored
-                others = sa.select(sa.func.count()).where(pending, o.c.run_id != run_id)
-                low, high, count = conn.execute(
-                    sa.select(sa.func.min(o.c.id), sa.func.max(o.c.id), sa.func.count()).where(
-                        pending, o.c.run_id == run_id
-                    )
-                ).one()
-                if count == len(writes) and conn.execute(others).scalar_one() == 0:
-                    # The run's rows were inserted in the order of its writes: ids in that order too.
-                    # Numbered in a row (as a rule), they are known from the lowest and highest.
-                    ids: Sequence[int] = (
-                        range(low, high + 1)
-                        if count and high - low + 1 == count
-                        else conn.execute(
-                            sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id)
-                        )
-                        .scalars()
-                        .all()
-                    )
+                ids = _stored_ids(conn, target, run_id, len(writes))
+                if ids is not None:
                     return [
                         OutboxItem(row_id, run_id, target, "pending", write, None)
                         for row_id, write in zip(ids, writes, strict=True)
@@ -1711,6 +1694,21 @@ class Ledger:
                 sa.select(o).where(o.c.target == target, o.c.status == "pending").order_by(o.c.id)
             ).all()
         return _outbox_items(rows)
+
+    def pending_ids(
+        self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None
+    ) -> tuple[Sequence[int], Sequence[FieldWrite]]:
+        """``pending_writes`` as the rows' ids and their writes, in the same order: what sending them
+        needs. A run's own writes (``stored``), pending all of them, come back as given with their ids as
+        a range: no item is built per write."""
+        if stored is not None:
+            run_id, writes = stored
+            with self._read() as conn:
+                ids = _stored_ids(conn, target, run_id, len(writes))
+            if ids is not None:
+                return ids, writes
+        items = self.pending_writes(target)
+        return [item.id for item in items], [item.write for item in items]
 
     def mark_written(self, ids: Sequence[int]) -> None:
         """The target confirmed these writes: status ``done``. Ids that follow one another (a run's
@@ -2933,8 +2931,40 @@ def _ledger_line(row: Sequence[Any], strings: dict[str, str]) -> LedgerLine:
 _NO_TAGS: frozenset[str] = frozenset()
 
 
+def _stored_ids(conn: Connection, target: str, run_id: int, count: int) -> Sequence[int] | None:
+    """The ids of a run's ``count`` outbox rows, in the order they were stored, when the target's pending
+    rows are exactly those, all of them; None when they are not.
+
+    The run's rows were inserted in the order of its writes: ids in that order too. Numbered in a row
+    (as a rule), they are known from the lowest and highest, and the check reads two indexes alone
+    (``cosell_outbox_target_status`` and ``cosell_outbox_run``): ``count`` ids between the same lowest
+    and highest, in a row, are the same ids."""
+    o = outbox_table
+    pending = sa.and_(o.c.target == target, o.c.status == "pending")
+    span = (sa.func.min(o.c.id), sa.func.max(o.c.id), sa.func.count())
+    low, high, found = conn.execute(sa.select(*span).where(pending)).one()
+    if (
+        found == count
+        and count
+        and high - low + 1 == count
+        and tuple(conn.execute(sa.select(*span).where(o.c.run_id == run_id)).one()) == (low, high, count)
+    ):
+        return range(low, high + 1)
+    others = sa.select(sa.func.count()).where(pending, o.c.run_id != run_id)
+    low, high, found = conn.execute(sa.select(*span).where(pending, o.c.run_id == run_id)).one()
+    if found != count or conn.execute(others).scalar_one() != 0:
+        return None
+    if found and high - low + 1 == found:
+        return range(low, high + 1)
+    return (
+        conn.execute(sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id)).scalars().all()
+    )
+
+
 def _id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
     """``ids`` as the fewest ranges of consecutive ids (both ends included)."""
+    if isinstance(ids, range) and ids.step == 1:
+        return [(ids.start, ids.stop - 1)] if ids else []  # a run's rows, all of them, as numbered
     unique = sorted(set(ids))
     if unique and unique[-1] - unique[0] == len(unique) - 1:
         return [(unique[0], unique[-1])]  # a run's rows, all of them: one range

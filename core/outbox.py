@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from .computation import Progress
 from .connector import BeginsRun, Connector, FieldValues, FieldWrite, RecordKey
-from .ledger import Ledger, OutboxItem
+from .ledger import Ledger
 from .writeback import same_value
 
 
@@ -16,22 +16,25 @@ def _holds(current: FieldValues, values: FieldValues) -> bool:
 
 
 def _landed(
-    pending: Sequence[OutboxItem], keys: Sequence[RecordKey], current: Mapping[RecordKey, FieldValues]
+    ids: Sequence[int],
+    writes: Sequence[FieldWrite],
+    keys: Sequence[RecordKey],
+    current: Mapping[RecordKey, FieldValues],
 ) -> list[int]:
     """The ids of the pending writes the target already holds. A record the target does not hold
     holds a write only when the write clears every field (``same_value(v, None)``): a run's first
     write-back, where the target holds none of its records, costs no comparison per field."""
     landed = []
-    for item, key in zip(pending, keys, strict=True):
+    for row_id, write, key in zip(ids, writes, keys, strict=True):
         now = current.get(key)
         if now is None:
-            for value in item.write.values.values():
+            for value in write.values.values():
                 if value not in ("", None):
                     break
             else:
-                landed.append(item.id)
-        elif _holds(now, item.write.values):
-            landed.append(item.id)
+                landed.append(row_id)
+        elif _holds(now, write.values):
+            landed.append(row_id)
     return landed
 
 
@@ -44,34 +47,46 @@ def write_pending(
 ) -> tuple[int, list[str]]:
     """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
     equal on the target and marked done without being sent again. ``stored``: the run's id and the
-    writes it just stored, which the ledger need not read back (``Ledger.pending_writes``)."""
+    writes it just stored, which the ledger need not read back (``Ledger.pending_ids``)."""
     if isinstance(connector, BeginsRun):
         connector.begin_run()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
-    pending = ledger.pending_writes(target, stored)
-    if not pending:
+    ids, writes = ledger.pending_ids(target, stored)
+    if not writes:
         return 0, []
-    keys = [(item.write.object, item.write.record_id) for item in pending]
-    landed = _landed(pending, keys, connector.current_values(keys))
+    keys = [(write.object, write.record_id) for write in writes]
+    landed = _landed(ids, writes, keys, connector.current_values(keys))
     if landed:
         ledger.mark_written(landed)
         done = set(landed)
-        kept = [i for i, item in enumerate(pending) if item.id not in done]
-        pending, keys = [pending[i] for i in kept], [keys[i] for i in kept]
-    advance = progress.step("writing back", len(pending))
+        kept = [i for i, row_id in enumerate(ids) if row_id not in done]
+        ids, writes, keys = [ids[i] for i in kept], [writes[i] for i in kept], [keys[i] for i in kept]
+    advance = progress.step("writing back", len(writes))
     written, failures = 0, []
     size = max(1, connector.write_batch_size)
-    for start in range(0, len(pending), size):
-        batch = pending[start : start + size]
-        outcomes = {o.key: o for o in connector.write([item.write for item in batch])}
-        ok, failed = [], {}
-        for item, key in zip(batch, keys[start : start + size], strict=True):
-            outcome = outcomes.get(key)
-            if outcome is not None and outcome.ok:
-                ok.append(item.id)
-            else:
-                error = outcome.error if outcome is not None else "the target gave no answer for this record"
-                failed[item.id] = error or "refused"
-                failures.append(f"{item.write.object} {item.write.record_id}: {error}")
+    for start in range(0, len(writes), size):
+        batch, batch_ids, batch_keys = (
+            writes[start : start + size],
+            ids[start : start + size],
+            keys[start : start + size],
+        )
+        answers = connector.write(batch)
+        ok: Sequence[int]
+        failed: dict[int, str] = {}
+        if [a.key for a in answers] == batch_keys and all(a.ok for a in answers):
+            ok = batch_ids  # one confirmation per write, in order (as a rule): each write confirmed
+        else:
+            ok = []
+            outcomes = {o.key: o for o in answers}
+            for row_id, write, key in zip(batch_ids, batch, batch_keys, strict=True):
+                outcome = outcomes.get(key)
+                if outcome is not None and outcome.ok:
+                    ok.append(row_id)
+                else:
+                    error = (
+                        outcome.error if outcome is not None else "the target gave no answer for this record"
+                    )
+                    failed[row_id] = error or "refused"
+                    failures.append(f"{write.object} {write.record_id}: {error}")
         ledger.mark_written(ok)
         ledger.mark_failed(failed)
         written += len(ok)

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from .computation import Computation
 from .connector import ACCOUNT_FIELDS, DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
+from .fields import field_write
 from .money import round_cents
 from .program import Tier
 from .records import Partner
@@ -45,7 +46,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
     """
     program = computation.context.program
     writes = [
-        FieldWrite(
+        field_write(
             "account",
             facts.id,
             {
@@ -93,7 +94,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             known = program.fx_rate(currency)  # rates are positive; None: the run refused the currency
             rate = rates[currency] = Decimal(1) if known is None else known
         if status == "lost":
-            writes.append(FieldWrite("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
+            writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
         elif status == "open":
             items = projections.get(deal.id)
             if items is None:
@@ -118,7 +119,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                 "incentive_status": shown,
                 "incentive_note": note if "\x00" not in note else without_nul(note),
             }
-            writes.append(FieldWrite("deal", deal.id, values, _UNKNOWN_DEAL))
+            writes.append(field_write("deal", deal.id, values, _UNKNOWN_DEAL))
         elif status == "won" and deal.id in deal_lines:
             # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
             paid_now = {ln.partner_id for ln in deal_lines[deal.id] if isinstance(ln, PayoutLine)}
@@ -222,7 +223,7 @@ def _note_amount(amount: Decimal, rate: Decimal, currency: str) -> str:
 def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: str) -> FieldWrite:
     if len(note) > NOTE_LIMIT:
         note = note[: NOTE_LIMIT - 1] + "…"
-    return FieldWrite(
+    return field_write(
         "deal",
         deal_id,
         {
@@ -253,13 +254,14 @@ def changed_writes(
 ) -> list[FieldWrite]:
     """Only the fields whose value differs from the target's, with the old values kept for the report."""
     changes = []
+    held = current.get if current else None  # a first run: the target holds none of the records
     for write in desired:
         values = write.values
-        now = current.get((write.object, write.record_id))
         diff: dict[str, str | None]
         old: FieldValues
         if not values:
             continue  # nothing to write
+        now = held((write.object, write.record_id)) if held is not None else None
         if not now:
             # A record the target does not hold yet has no old values: its writes share one read-only
             # mapping of None per set of fields (a first run of a million deals would otherwise keep a
@@ -268,21 +270,24 @@ def changed_writes(
                 if value is None or value == "":
                     break
             else:  # every value changes: a planned write (old values None already) is the change
-                old = none_for(tuple(values))
+                fields = tuple(values)
+                old = _NONE_FOR.get(fields) or none_for(fields)
                 changes.append(
                     write
                     if write.old is old
-                    else FieldWrite(write.object, write.record_id, dict(values), old)
+                    else field_write(write.object, write.record_id, dict(values), old)
                 )
                 continue
             diff = {f: v for f, v in values.items() if v is not None and v != ""}
             if not diff:
                 continue
             old = none_for(tuple(diff))
+        elif values == now:
+            continue  # the target holds these very values (a rerun): no field to compare one by one
         else:
             diff = {f: v for f, v in values.items() if v != now.get(f) and not same_value(v, now.get(f))}
             if not diff:
                 continue
             old = {f: now.get(f) for f in diff}
-        changes.append(FieldWrite(write.object, write.record_id, diff, old))
+        changes.append(field_write(write.object, write.record_id, diff, old))
     return changes

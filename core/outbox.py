@@ -46,7 +46,8 @@ def write_pending(
     stored: tuple[int, Sequence[FieldWrite]] | None = None,
 ) -> tuple[int, list[str]]:
     """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
-    equal on the target and marked done without being sent again. ``stored``: the run's id and the
+    equal on the target and marked done without being sent again (a run's own writes, when they are all
+    that is pending, are sent without asking the target again). ``stored``: the run's id and the
     writes it just stored, which the ledger need not read back (``Ledger.pending_ids``)."""
     if isinstance(connector, BeginsRun):
         connector.begin_run()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
@@ -54,7 +55,11 @@ def write_pending(
     if not writes:
         return 0, []
     keys = [(write.object, write.record_id) for write in writes]
-    landed = _landed(ids, writes, keys, connector.current_values(keys))
+    # Rows of an interrupted run may have landed: the target is asked what it holds. A run's own writes,
+    # when they are all that is pending, were planned against what the target holds (values it does not
+    # hold yet, each) and the run superseded every older row: none of them can have landed.
+    own = stored is not None and writes is stored[1]
+    landed = [] if own else _landed(ids, writes, keys, connector.current_values(keys))
     if landed:
         ledger.mark_written(landed)
         done = set(landed)

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from cosell import hookimpl
+from cosell.computation import Silent
 from cosell.connectors.files import FilesConnector
 from cosell.engine import run
 from cosell.errors import PluginError
 from cosell.ledger import Ledger
+from cosell.outbox import write_pending
 from cosell.periods import Period
 from cosell.pluginmanager import Plugins
 from cosell.program import load_program
@@ -194,3 +196,28 @@ def test_commission_of_a_closed_period_is_paid_once_in_the_next(folder, ledger):
         period=Period.parse("2027-Q1"),
     )
     assert [line for line in ledger.lines("2027-Q1", "P003") if line.deal_id == "D9001"] == []
+
+
+def test_a_run_sends_its_own_writes_without_asking_the_target_again_and_a_resume_asks(folder, ledger):
+    plugins = Plugins(entry_points=False)
+
+    class Asked(FilesConnector):
+        asked = 0
+
+        def current_values(self, keys):
+            Asked.asked += 1
+            return super().current_values(keys)
+
+    first = Asked(folder / "data", folder / "out")
+    report = run(example(), first, ledger, plugins)
+    assert report.written > 0 and Asked.asked == 1  # planning the writes, not again to send them
+    assert ledger.pending_writes(first.target) == []
+    # Rows left pending by a run that died are checked against the target before they are sent.
+    ledger.record_run(
+        period=Period.parse("2026-Q3"), program="p", connector="files", target=first.target, lines=(),
+        standings=(), projections=(), writes=[ledger.outbox()[0].write],
+    )  # fmt: skip
+    Asked.asked = 0
+    written, failures = write_pending(first, ledger, first.target, Silent())
+    assert (written, failures, Asked.asked) == (0, [], 1)  # it had landed: marked done, not sent
+    assert ledger.pending_writes(first.target) == []

@@ -14,7 +14,7 @@ folder), storing in the ledger, writing the output folder, and printing the tabl
 The last line reads `whole run N.N s = X.XX x compute, peak M MiB` (with --periods:
 `period 8 / period 1: X.XX, peak M MiB`). Peak memory is the process's peak resident set size, or, while
 the run has a child process (it takes its records digest in one on Linux), the most the process and its
-children held together (their proportional set sizes, sampled every 50 ms). CPU times include the
+children held together (their proportional set sizes, sampled every second). CPU times include the
 children's.
 
 The line before it, `results sha256 ...`, is a digest of what the runs produced: the output folder's
@@ -182,8 +182,10 @@ def _children() -> list[str]:
 
 
 def watch_family(stop: threading.Event) -> None:
-    """Sample, while any child process lives, the memory this process and its children hold together."""
-    while not stop.wait(0.05):
+    """Sample, while any child process lives, the memory this process and its children hold together.
+    Once a second: the kernel walks every page of both processes to answer (about 60 ms for 2 GiB), CPU
+    the run would otherwise have."""
+    while not stop.wait(1.0):
         if children := _children():
             total = (_pss_kib("self") + sum(_pss_kib(pid) for pid in children)) / 1024
             FAMILY_PEAK[0] = max(FAMILY_PEAK[0], total)

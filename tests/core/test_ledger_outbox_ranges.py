@@ -25,6 +25,20 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
         yield opened
 
 
+def store_writes(ledger: Ledger, writes: list[FieldWrite]) -> None:
+    """A run of 2026-Q3 that stores nothing but ``writes``, pending for TARGET."""
+    ledger.record_run(
+        period=Period.parse("2026-Q3"),
+        program="p",
+        connector="files",
+        target=TARGET,
+        lines=(),
+        standings=(),
+        projections=(),
+        writes=writes,
+    )
+
+
 @given(st.lists(st.integers(min_value=1, max_value=60), max_size=40))
 def test_ranges_cover_exactly_the_ids_given(ids: list[int]) -> None:
     ranges = _id_ranges(ids)
@@ -37,16 +51,7 @@ def test_ranges_cover_exactly_the_ids_given(ids: list[int]) -> None:
 @given(picked=st.lists(st.integers(min_value=0, max_value=29), max_size=30))
 def test_marking_written_sets_done_on_exactly_the_ids_given(ledger: Ledger, picked: list[int]) -> None:
     writes = [FieldWrite("deal", f"D{i}", {"incentive": "1.00"}) for i in range(30)]
-    ledger.record_run(
-        period=Period.parse("2026-Q3"),
-        program="p",
-        connector="files",
-        target=TARGET,
-        lines=(),
-        standings=(),
-        projections=(),
-        writes=writes,
-    )
+    store_writes(ledger, writes)
     pending = ledger.pending_writes(TARGET)
     chosen = {pending[i].id for i in picked}
     ledger.mark_written([pending[i].id for i in picked])
@@ -69,15 +74,6 @@ def test_old_values_shared_by_writes_are_stored_as_each_writes_own_would_be(ledg
     other = MappingProxyType({"incentive": "2.00", "note": None})
     olds = [none, {"incentive": "1.00", "note": "é"}, other, none, dict(none), other, {}]
     writes = [FieldWrite("deal", f"D{i}", {"incentive": "3.00"}, old) for i, old in enumerate(olds)]
-    ledger.record_run(
-        period=Period.parse("2026-Q3"),
-        program="p",
-        connector="files",
-        target=TARGET,
-        lines=(),
-        standings=(),
-        projections=(),
-        writes=writes,
-    )
+    store_writes(ledger, writes)
     stored = [item.write.old for item in ledger.outbox()]
     assert stored == [dict(old) for old in olds]

@@ -40,6 +40,8 @@ class FieldWrite:
 
 
 _new = object.__new__
+# Each slot's setter, for building a write or an outcome a million times without the frozen dataclass's
+# ``__init__`` (which sets every field through ``object.__setattr__``).
 _set_object, _set_record_id, _set_values, _set_old = (
     FieldWrite.__dict__[name].__set__ for name in ("object", "record_id", "values", "old")
 )
@@ -64,3 +66,16 @@ class WriteOutcome:
     key: RecordKey
     ok: bool
     error: str | None = None
+
+
+_set_key, _set_ok, _set_error = (WriteOutcome.__dict__[name].__set__ for name in ("key", "ok", "error"))
+
+
+def confirmed(key: RecordKey) -> WriteOutcome:
+    """``WriteOutcome(key, True)``, its slots set directly (``field_write``'s way): about half the cost,
+    once per confirmed write."""
+    outcome = _new(WriteOutcome)
+    _set_key(outcome, key)
+    _set_ok(outcome, True)
+    _set_error(outcome, None)
+    return outcome

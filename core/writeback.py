@@ -270,8 +270,7 @@ def changed_writes(
                 if value is None or value == "":
                     break
             else:  # every value changes: a planned write (old values None already) is the change
-                fields = tuple(values)
-                old = _NONE_FOR.get(fields) or none_for(fields)
+                old = none_for(tuple(values))
                 changes.append(
                     write
                     if write.old is old

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from cosell.connector import MANAGED_FIELDS, FieldValues, FieldWrite, ObjectName, RecordKey, WriteOutcome
 from cosell.errors import ConfigError
+from cosell.fields import confirmed
 from cosell.program import Program
 from cosell.records import RecordSet
 from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_column, spreadsheet_row
@@ -200,20 +201,6 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-_new = object.__new__
-_set_key, _set_ok, _set_error = (WriteOutcome.__dict__[name].__set__ for name in ("key", "ok", "error"))
-
-
-def _confirmed(key: RecordKey) -> WriteOutcome:
-    """``WriteOutcome(key, True)``, its slots set directly: the frozen dataclass's ``__init__`` (through
-    ``object.__setattr__``) costs about twice as much, once per confirmed write."""
-    outcome = _new(WriteOutcome)
-    _set_key(outcome, key)
-    _set_ok(outcome, True)
-    _set_error(outcome, None)
-    return outcome
-
-
 class FilesConnector:
     """Reads records from an input folder of CSV files and writes managed fields to an output folder.
 
@@ -348,7 +335,7 @@ class FilesConnector:
             kept = [text for name, (rows, _) in planned.items() if name not in failed for text in rows]
             self._write_changes(changes_file, before, kept)
         if not failed:
-            return [_confirmed((w.object, w.record_id)) for w in writes]
+            return [confirmed((w.object, w.record_id)) for w in writes]
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
 
     # --- internals ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 
 from cosell.errors import ConfigError, UnreachableError
+from cosell.ledger import decode_json, encode_json
 
 if TYPE_CHECKING:
     from cosell.computation import Progress
@@ -310,11 +311,15 @@ UPSERT_CHUNK = 2000
 cursor is not saved, so the same records are read again)."""
 
 
-def _stored(payload: Mapping[str, Any]) -> Any:
-    """A payload as the snapshot gives it back (JSON round trip), for comparing."""
-    from cosell.ledger import decode_json, encode_json
-
-    return decode_json(encode_json(payload))
+def differs(stored: str | None, payload: Mapping[str, Any]) -> bool:
+    """Whether ``payload`` differs from a snapshot record as its store keeps it (``snapshot_texts``; None:
+    not stored). Equal texts are equal records; texts that differ (the same keys in another order, a
+    number written otherwise) are compared as the values they decode to, so nothing is stored again
+    that would read back the same."""
+    if stored is None:
+        return True
+    text = encode_json(payload)
+    return stored != text and decode_json(stored) != decode_json(text)
 
 
 class SnapshotSync:
@@ -377,7 +382,7 @@ class SnapshotSync:
         store, key, obj = self.store, self.key, stream.object
         cursor = Cursor.load(store, key, stream.cursor, self.overlap)
         since = None if self.full or stream.full_each_run else cursor.since
-        before = dict(store.snapshot(key, obj))
+        before = dict(store.snapshot_texts(key, obj))
         newest: datetime | None = None
         seen: set[str] = set()
         gone: set[str] = set()
@@ -395,7 +400,7 @@ class SnapshotSync:
                     continue
                 read += 1
                 seen.add(row.id)
-                if before.get(row.id) != _stored(row.payload):
+                if differs(before.get(row.id), row.payload):
                     upserts.append((row.id, row.payload))
                 if len(upserts) >= UPSERT_CHUNK:
                     stored += store.snapshot_upsert(key, obj, upserts)

@@ -28,6 +28,11 @@ class SnapshotStore(Protocol):
         """Every stored record of ``connector``'s ``obj`` (id, payload), ordered by id."""
         ...
 
+    def snapshot_texts(self, connector: str, obj: str) -> Iterator[tuple[str, str]]:
+        """As :meth:`snapshot`, each payload as the JSON text :func:`cosell.ledger.encode_json` makes
+        of it, not decoded: for comparing with what a read brings."""
+        ...
+
     def snapshot_ids(self, connector: str, obj: str) -> set[str]:
         """The ids of every stored record of ``connector``'s ``obj``."""
         ...
@@ -99,6 +104,19 @@ class ReadThroughSnapshot:
             if isinstance(payload, str):
                 yield rid, decode_json(payload)
             elif payload is not None:
+                yield rid, payload
+
+    def snapshot_texts(self, connector: str, obj: str) -> Iterator[tuple[str, str]]:
+        changes = self._records.get((connector, obj), {})
+        stored = self._under.snapshot_texts(connector, obj) if self._under is not None else iter(())
+        if not changes:
+            yield from stored
+            return
+        merged: dict[str, str | None] = dict(stored)
+        merged.update(changes)
+        for rid in sorted(merged, key=str.encode):  # by id, byte-wise, as the ledger orders them
+            payload = merged[rid]
+            if payload is not None:
                 yield rid, payload
 
     def snapshot_ids(self, connector: str, obj: str) -> set[str]:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from cosell.connectors.common import Row, SnapshotSync, Stream
+from cosell.connectors.common import Row, SnapshotSync, Stream, differs
 from cosell.errors import ConfigError
 
 from .client import HubSpotClient, HubSpotRefused
@@ -116,7 +116,8 @@ class HubSpotSync:
         return counts
 
     def _ids(self, obj: str) -> list[str]:
-        return [rid for rid, _ in self.store.snapshot(self.key, obj)]
+        """The snapshot's ids of ``obj``, ordered byte-wise as :meth:`SnapshotStore.snapshot` gives them."""
+        return sorted(self.store.snapshot_ids(self.key, obj), key=str.encode)
 
     def _unlink(self, obj: str, ids: Sequence[str]) -> None:
         """Records that left the snapshot take their stored associations with them."""
@@ -125,14 +126,14 @@ class HubSpotSync:
     # -- associations, pipelines, label-only partners ------------------------------------------------------
 
     def _links(self, obj: str, ids: Sequence[str]) -> None:
-        stored = {rid: payload for rid, payload in self.store.snapshot(self.key, _links_object(obj))}
+        stored = dict(self.store.snapshot_texts(self.key, _links_object(obj)))
         fresh: dict[str, dict[str, Any]] = {}
         size = self.s.association_batch_size
         for start in range(0, len(ids), size):
             found = self.client.associations(obj, "companies", ids[start : start + size])
             for rid, rows in found.items():
                 fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
-        changed = [(rid, payload) for rid, payload in fresh.items() if stored.get(rid) != payload]
+        changed = [(rid, payload) for rid, payload in fresh.items() if differs(stored.get(rid), payload)]
         if changed:
             self.store.snapshot_upsert(self.key, _links_object(obj), changed)
         gone = sorted(set(stored) - set(fresh))
@@ -145,7 +146,7 @@ class HubSpotSync:
 
     def _labelled_companies(self) -> int:
         """Companies a deal names with a partner label that the partner-property read did not bring."""
-        known = set(self._ids("companies"))
+        known = self.store.snapshot_ids(self.key, "companies")
         missing: set[str] = set()
         for _, payload in self.store.snapshot(self.key, _links_object("deals")):
             for cid, labels in payload.get("to", ()):

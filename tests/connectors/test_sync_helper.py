@@ -4,7 +4,8 @@ store and scripted sources: no CRM, no ledger file."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from cosell.connectors.common import (
     Row,
     SnapshotSync,
     Stream,
+    differs,
 )
 from cosell.ledger import Ledger, decode_json, encode_json
 from cosell.snapshot import SnapshotStore
@@ -55,6 +57,11 @@ class MemoryStore:
         table = self.rows.get((connector, obj), {})
         for rid in sorted(table):
             yield rid, decode_json(table[rid])
+
+    def snapshot_texts(self, connector: str, obj: str) -> Iterator[tuple[str, str]]:
+        table = self.rows.get((connector, obj), {})
+        for rid in sorted(table):
+            yield rid, table[rid]
 
     def snapshot_ids(self, connector: str, obj: str) -> set[str]:
         return set(self.rows.get((connector, obj), {}))
@@ -186,6 +193,26 @@ def test_only_records_that_differ_from_the_snapshot_are_stored() -> None:
     assert (result.read, result.stored, result.changed) == (2, 1, 1)
     assert store.upserts == [1]
     assert dict(store.snapshot(KEY, "deals"))["d2"] == {"name": "b2"}
+
+
+def test_a_record_stored_with_its_keys_in_another_order_is_not_stored_again() -> None:
+    store, source = MemoryStore(), Source({"d1": rec("a", 0)})
+    sync(store).run([stream(source)])
+    store.rows[(KEY, "deals")]["d1"] = '{"name": "a"}'  # the same record, as other code wrote it
+    store.upserts.clear()
+    result = sync(store, full=True).run([stream(source)])["deals"]
+    assert (result.read, result.stored) == (1, 0)
+    assert store.upserts == []
+
+
+def test_a_record_differs_from_its_stored_text_only_when_its_values_do() -> None:
+    assert differs(None, {"a": 1})
+    assert not differs('{"a":1,"b":"x"}', {"a": 1, "b": "x"})
+    assert not differs('{"b":"x","a":1}', {"a": 1, "b": "x"})  # keys in another order
+    assert not differs('{"on":{"$date":"2026-09-02"}}', {"on": date(2026, 9, 2)})
+    assert differs('{"a":1,"b":"x"}', {"a": 1, "b": "y"})
+    assert differs('{"a":1}', {"a": 1, "b": None})
+    assert not differs('{"amount":{"$decimal":"1.0"}}', {"amount": Decimal("1.00")})  # equal values
 
 
 def test_a_full_read_removes_the_snapshot_records_it_did_not_see() -> None:

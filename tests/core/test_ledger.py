@@ -573,6 +573,9 @@ def test_json_keeps_decimals_dates_and_datetimes_exact() -> None:
     back = decode_json(text)
     assert back == {"a": Decimal("1E+3"), "b": [Decimal("-0.00")], "c": date(2026, 1, 2), "d": [1, "x"]}
     assert str(back["a"]) == "1E+3" and str(back["b"][0]) == "-0.00"
+    # a text with no tagged object decodes as plain JSON; a "$" key that is not a tag stays a key
+    assert decode_json('{"$note":"a","b":{"c":"$date"}}') == {"$note": "a", "b": {"c": "$date"}}
+    assert decode_json('{"x":{"$note":"a"}}') == {"x": {"$note": "a"}}
     with pytest.raises(TypeError, match="cannot store"):
         encode_json({"x": object()})
     with pytest.raises(ValueError):

@@ -28,6 +28,15 @@ def test_changes_are_seen_through_the_overlay_and_never_reach_the_ledger(ledger_
             ("c", {"amount": 2}),
         ]
         assert overlay.snapshot_ids("crm:1", "deals") == {"a", "c"}
+        # the texts are the ledger's own, with the overlay's changes as the ledger would store them
+        assert list(overlay.snapshot_texts("crm:1", "deals")) == [
+            ("a", '{"on":{"$date":"2026-09-02"},"ids":["x","y"]}'),
+            ("c", '{"amount":2}'),
+        ]
+        assert list(ledger.snapshot_texts("crm:1", "deals")) == [
+            ("b", '{"amount":{"$decimal":"10.50"}}'),
+            ("c", '{"amount":1}'),
+        ]
         assert overlay.snapshot_count("crm:1", "deals") == 2
         assert overlay.cursor("crm:1", "deals") == "2026-09-03T00:00:00Z"
         assert overlay.state("crm:1", "full_read_at") == "2026-09-03"

@@ -660,6 +660,7 @@ def _values_text_once() -> Callable[[Mapping[str, str | None]], str]:
 
     return text
 
+
 def _values_text(values: Mapping[str, str | None]) -> str:
     """``values`` as JSON text; text values (all of them, as a rule) are joined without building an
     encoder per row, any other value goes through the encoder: the same text either way."""
@@ -1500,7 +1501,8 @@ class Ledger:
             kind = _period_kind(conn)
             if kind is not None and kind != until.kind:
                 raise PeriodError(
-                    f"--until {until.key} is a {until.kind}, but this ledger holds {kind}s", hint=f"name a {kind}"
+                    f"--until {until.key} is a {until.kind}, but this ledger holds {kind}s",
+                    hint=f"name a {kind}",
                 )
             latest = _latest_period(conn)
             if latest is not None and until.start < Period.parse(latest).start:
@@ -2098,7 +2100,9 @@ class _LedgerHistory(History):
                         period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
                     )
                     tiers.setdefault(r.partner_id, []).append(record)
-            read: Mapping[str, tuple[TierRecord, ...]] = MappingProxyType({k: tuple(v) for k, v in tiers.items()})
+            read: Mapping[str, tuple[TierRecord, ...]] = MappingProxyType(
+                {k: tuple(v) for k, v in tiers.items()}
+            )
             _set(self, "_all_tiers", read)
             return read
         return self._all_tiers
@@ -2119,7 +2123,9 @@ class _LedgerHistory(History):
                 for row in _raw_rows(result):
                     line = _ledger_line(row, strings)
                     lines.setdefault(line.partner_id, []).append(line)
-            every: Mapping[str, tuple[LedgerLine, ...]] = MappingProxyType({k: tuple(v) for k, v in lines.items()})
+            every: Mapping[str, tuple[LedgerLine, ...]] = MappingProxyType(
+                {k: tuple(v) for k, v in lines.items()}
+            )
             _set(self, "_all_lines", every)
             return every
         return self._all_lines
@@ -2209,9 +2215,18 @@ class _LedgerHistory(History):
                 .where(li.c.kind.in_(missing), li.c.period.in_(self._periods))
                 .order_by(p.c.starts_on, li.c.seq)
             )
-            for seq, period, partner_id, kind, cents, explanation, deal_id, withheld, uncapped, tags in _raw_rows(
-                result
-            ):
+            for (
+                seq,
+                period,
+                partner_id,
+                kind,
+                cents,
+                explanation,
+                deal_id,
+                withheld,
+                uncapped,
+                tags,
+            ) in _raw_rows(result):
                 keys, lines = loaded[kind].setdefault(partner_id, ([], []))
                 keys.append(rank[period] << 32 | seq)
                 lines.append(
@@ -2228,7 +2243,9 @@ class _LedgerHistory(History):
                     )
                 )
         for kind, partners in loaded.items():  # in history order already
-            self._by_kind[kind] = {pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()}
+            self._by_kind[kind] = {
+                pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()
+            }
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         if self._all_lines is not None or kind in self._by_kind:
@@ -2480,7 +2497,14 @@ def _event(
 ) -> None:
     conn.execute(
         kind.events.insert().values(
-            {kind.key: item_id, "action": action, "actor": actor, "at": at, "reason": reason, "run_id": run_id}
+            {
+                kind.key: item_id,
+                "action": action,
+                "actor": actor,
+                "at": at,
+                "reason": reason,
+                "run_id": run_id,
+            }
         )
     )
 
@@ -2855,7 +2879,9 @@ _SQLITE_VARIABLES = 999
 """Bound parameters one SQLite statement may take on every build (SQLITE_MAX_VARIABLE_NUMBER before 3.32)."""
 
 
-def _sqlite_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+def _sqlite_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
     """Insert rows into a SQLite table inside the connection's current transaction: as many rows a
     statement as the parameters allow (the rest one a statement), straight on the DBAPI cursor and
     without holding more than one statement's rows. SQLite's cost per statement (bind, step, reset)

@@ -61,7 +61,9 @@ notes and CSV cells the text ends up in."""
 def _one_line_id(value: str) -> str:
     found = CONTROL_CHARACTERS.search(value)
     if found is not None:
-        raise ValueError(f"holds the control character {found.group()!r}: an id is one line of printable text")
+        raise ValueError(
+            f"holds the control character {found.group()!r}: an id is one line of printable text"
+        )
     return value
 
 

@@ -304,13 +304,23 @@ def cosell_report_facts(
         deal = involvement.deal
         if MARGIN_FLOOR in line.tags:
             action = "floored"
-        elif line.withheld and limit is not None and deal.discount_pct is not None and deal.discount_pct > limit:
+        elif (
+            line.withheld
+            and limit is not None
+            and deal.discount_pct is not None
+            and deal.discount_pct > limit
+        ):
             action = "withheld"
         else:
             continue
         guarded.append(
             GuardedDeal(
-                deal.id, deal.name, deal.amount * involvement.share, deal.discount_pct, deal.margin_pct, action
+                deal.id,
+                deal.name,
+                deal.amount * involvement.share,
+                deal.discount_pct,
+                deal.margin_pct,
+                action,
             )
         )
     return ReportFacts(guarded=tuple(guarded))

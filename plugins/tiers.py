@@ -57,7 +57,9 @@ def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunCo
     exceptions = context.history.tier_exceptions_of(partner.id)
     applicable = [e for e in exceptions if program.tier(e.tier) is not None]
     for gone in (e for e in exceptions if program.tier(e.tier) is None):
-        reason = f"{decision.reason}; tier exception {gone.id} names {gone.tier}, which the program does not have"
+        reason = (
+            f"{decision.reason}; tier exception {gone.id} names {gone.tier}, which the program does not have"
+        )
         decision = dataclasses.replace(decision, reason=reason)
     if not applicable:
         return decision
@@ -65,7 +67,9 @@ def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunCo
     if program.tier_rank(best.tier) <= program.tier_rank(decision.assigned):
         return decision  # earned: no exception needed
     if partner.partner.left_by(context.period.end):
-        reason = f"{decision.reason}; tier exception {best.id} ({best.tier}) not applied: the partner has left"
+        reason = (
+            f"{decision.reason}; tier exception {best.id} ({best.tier}) not applied: the partner has left"
+        )
         return dataclasses.replace(decision, reason=reason)
     reason = (
         f"{decision.reason}; held at {best.tier} by tier exception {best.id} until {best.until} "

@@ -1,4 +1,5 @@
-"""The package stays ruff- and mypy-clean (strict): checked here so CI holds every change to it."""
+"""The package stays ruff-clean, ruff-formatted and mypy-clean (strict): checked here so CI holds every change
+to it."""
 
 import os
 import shutil
@@ -40,6 +41,13 @@ def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch):
 
 def test_ruff_finds_nothing():
     result = subprocess.run([_tool("ruff"), "check", *SOURCES], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_would_change_nothing():
+    result = subprocess.run(
+        [_tool("ruff"), "format", "--check", *SOURCES], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

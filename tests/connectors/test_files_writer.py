@@ -426,7 +426,9 @@ def test_a_column_made_spreadsheet_safe_is_each_cell_made_safe(cells: list[str])
     )
     | st.lists(st.lists(TRICKY_TEXT, max_size=4), max_size=4)
 )
-def test_file_text_is_what_the_csv_module_writes_for_the_spreadsheet_safe_cells(rows: list[list[str]]) -> None:
+def test_file_text_is_what_the_csv_module_writes_for_the_spreadsheet_safe_cells(
+    rows: list[list[str]],
+) -> None:
     expected = io.StringIO()
     csv.writer(expected, lineterminator="\n").writerows(spreadsheet_row(row) for row in rows)
     assert _csv_text(rows) == expected.getvalue()

@@ -52,21 +52,29 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
         yield opened
 
 
-def line(partner: str, amount: str, kind: str = "commission", deal: str | None = "D1", **kw: Any) -> PayoutLine:
+def line(
+    partner: str, amount: str, kind: str = "commission", deal: str | None = "D1", **kw: Any
+) -> PayoutLine:
     return PayoutLine(partner, kind, Decimal(amount), f"{kind} for {partner}", deal_id=deal, **kw)
 
 
 def standing(partner: str, score: str, eligible: str = "Silver", assigned: str = "Silver") -> PartnerStanding:
     return PartnerStanding(
         partner_id=partner,
-        metrics={"sourced_pipeline": Decimal("125000.50"), "win_rate": Decimal("0.4"), "deal_velocity_days": None},
+        metrics={
+            "sourced_pipeline": Decimal("125000.50"),
+            "win_rate": Decimal("0.4"),
+            "deal_velocity_days": None,
+        },
         score=Score(Decimal(score)),
         tier=TierDecision(eligible=eligible, assigned=assigned, previous=None, periods_below=0, reason="why"),
     )
 
 
 def write(record_id: str, incentive: str = "10.00") -> FieldWrite:
-    return FieldWrite("deal", record_id, {"incentive": incentive, "incentive_status": "Earned"}, {"incentive": None})
+    return FieldWrite(
+        "deal", record_id, {"incentive": incentive, "incentive_status": "Earned"}, {"incentive": None}
+    )
 
 
 def record(
@@ -192,7 +200,10 @@ def test_rerunning_an_open_period_replaces_its_lines_and_standings_with_identica
     lines.append(line("P1", "0.00", withheld=True, kind="commission", deal="D3"))
     lines.append(line("P1", "-5.00", kind="cap", deal=None, uncapped=True))
     standings = [standing("P2", "71.25", "Gold", "Gold"), standing("P1", "40.00")]
-    projections = [Projection("P1", "O1", Decimal("12.34"), "if won"), Projection("P2", "O1", Decimal("0"), "w", True)]
+    projections = [
+        Projection("P1", "O1", Decimal("12.34"), "if won"),
+        Projection("P2", "O1", Decimal("0"), "w", True),
+    ]
 
     def snapshot() -> list[list[dict[str, Any]]]:
         return [raw_rows(ledger_url, t) for t in ("cosell_lines", "cosell_standings", "cosell_projections")]
@@ -244,7 +255,9 @@ def test_a_closed_period_refuses_record_run_and_is_never_rewritten(ledger: Ledge
     assert ledger.closed_periods() == frozenset({"2026-Q3"})
     before = [raw_rows(ledger_url, t) for t in ("cosell_lines", "cosell_standings", "cosell_runs")]
 
-    with pytest.raises(PeriodError, match=r"2026-Q3 was closed on \d{4}-\d\d-\d\d; later facts land in a later"):
+    with pytest.raises(
+        PeriodError, match=r"2026-Q3 was closed on \d{4}-\d\d-\d\d; later facts land in a later"
+    ):
         record(ledger, lines=[line("P1", "99.00")])
     with pytest.raises(PeriodError) as caught:
         ledger.check_runnable(Q3)
@@ -259,7 +272,9 @@ def test_running_a_period_older_than_the_latest_with_lines_is_refused(ledger: Le
     assert ledger.latest_period_with_lines() is None
     record(ledger, Q3, lines=[line("P1", "1.00")])
     assert ledger.latest_period_with_lines() == "2026-Q3"
-    with pytest.raises(PeriodError, match=r"older than 2026-Q3.*account fields always show the latest period"):
+    with pytest.raises(
+        PeriodError, match=r"older than 2026-Q3.*account fields always show the latest period"
+    ):
         ledger.check_runnable(Q2)
     with pytest.raises(PeriodError, match="older than 2026-Q3"):
         record(ledger, Q2, lines=[line("P1", "2.00")])
@@ -284,7 +299,9 @@ def test_mixing_quarters_and_months_is_refused(ledger: Ledger) -> None:
 
 
 def test_history_sees_only_earlier_periods_oldest_first(ledger: Ledger) -> None:
-    for period, (a, b) in zip((Q1, Q2, Q3), (("1.00", "2.00"), ("3.00", "4.00"), ("5.00", "6.00")), strict=True):
+    for period, (a, b) in zip(
+        (Q1, Q2, Q3), (("1.00", "2.00"), ("3.00", "4.00"), ("5.00", "6.00")), strict=True
+    ):
         record(
             ledger,
             period,
@@ -309,8 +326,12 @@ def test_history_sees_only_earlier_periods_oldest_first(ledger: Ledger) -> None:
         ("2026-Q2", "baseline", Decimal("0.50")),
     ]
     assert history.lines_of("B")[0] == LedgerLine(
-        period="2026-Q1", partner_id="B", kind="commission", amount=Decimal("2.00"),
-        explanation="commission for B", deal_id="D1",
+        period="2026-Q1",
+        partner_id="B",
+        kind="commission",
+        amount=Decimal("2.00"),
+        explanation="commission for B",
+        deal_id="D1",
     )
     assert history.closed_periods == frozenset({"2026-Q1"})
     assert history.lines_of("nobody") == () and history.tiers_of("nobody") == ()
@@ -366,7 +387,10 @@ def test_a_new_run_supersedes_the_older_pending_writes_of_the_same_target(ledger
     other = record(ledger, writes=[write("D7")], target="salesforce:https://example.my.salesforce.com")
     third = record(ledger, writes=[write("D2", "25.00"), write("D3")])
 
-    assert [(i.write.record_id, i.run_id) for i in ledger.pending_writes(TARGET)] == [("D2", third), ("D3", third)]
+    assert [(i.write.record_id, i.run_id) for i in ledger.pending_writes(TARGET)] == [
+        ("D2", third),
+        ("D3", third),
+    ]
     assert [i.status for i in ledger.outbox(first)] == ["done", "superseded"]
     assert [i.status for i in ledger.outbox(other)] == ["pending"]
     assert [i.write.record_id for i in ledger.outbox()] == ["D1", "D2", "D7", "D2", "D3"]
@@ -374,7 +398,11 @@ def test_a_new_run_supersedes_the_older_pending_writes_of_the_same_target(ledger
 
 def test_a_run_sending_what_it_just_stored_gets_the_items_its_rows_hold(ledger_url: str) -> None:
     with Ledger.connect(ledger_url) as ledger:
-        writes = [write("D1"), write("D2", "20.00"), FieldWrite("account", "P1", {"tier": "Gold", "score": None})]
+        writes = [
+            write("D1"),
+            write("D2", "20.00"),
+            FieldWrite("account", "P1", {"tier": "Gold", "score": None}),
+        ]
         first = record(ledger, writes=writes)
         assert ledger.pending_writes(TARGET, (first, writes)) == ledger.pending_writes(TARGET)
         record(ledger, writes=[write("D7")], target="salesforce:https://example.my.salesforce.com")
@@ -415,7 +443,14 @@ def test_pending_writes_after_a_crash_are_exactly_the_unconfirmed_rows(ledger_ur
         assert [i.write.record_id for i in pending] == ["D1", "D2", "D4", "D5"]
         assert [i.write.values for i in pending] == [{"incentive": f"{n}.00"} for n in (1, 2, 4, 5)]
         assert {i.run_id for i in pending} == {run_id}
-        assert [i.status for i in ledger.outbox(run_id)] == ["done", "pending", "pending", "done", "pending", "pending"]
+        assert [i.status for i in ledger.outbox(run_id)] == [
+            "done",
+            "pending",
+            "pending",
+            "done",
+            "pending",
+            "pending",
+        ]
         assert ledger.run(run_id)["status"] == "computed"  # type: ignore[index]  # never finished
 
 
@@ -441,8 +476,9 @@ def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_w
     try:
         assert read_line(holder) == "held"
         started = time.monotonic()
-        with pytest.raises(LockHeldError, match="another run holds period 2026-Q3") as caught, ledger.hold_period(
-            "2026-Q3", wait_seconds=0.6
+        with (
+            pytest.raises(LockHeldError, match="another run holds period 2026-Q3") as caught,
+            ledger.hold_period("2026-Q3", wait_seconds=0.6),
         ):
             pytest.fail("the lock is held by the child")
         assert time.monotonic() - started >= 0.6
@@ -472,7 +508,11 @@ def test_a_second_holder_waits_for_the_first_to_finish(ledger: Ledger, ledger_ur
 
 
 def test_a_period_is_held_once_within_one_process_too(ledger: Ledger) -> None:
-    with ledger.hold_period("2026-Q3"), pytest.raises(LockHeldError), ledger.hold_period("2026-Q3", wait_seconds=0.2):
+    with (
+        ledger.hold_period("2026-Q3"),
+        pytest.raises(LockHeldError),
+        ledger.hold_period("2026-Q3", wait_seconds=0.2),
+    ):
         pass
     with ledger.hold_period("2026-Q3", wait_seconds=0):  # released on exit
         pass
@@ -518,7 +558,9 @@ def test_snapshot_upsert_delete_and_read_back(ledger: Ledger) -> None:
         "Nothing": None,
     }
     ids = ["b", "a", "B", "10", "9", "é", "a-1"]
-    assert ledger.snapshot_upsert("salesforce", "Opportunity", ((i, payload | {"Id": i}) for i in ids)) == len(ids)
+    assert ledger.snapshot_upsert(
+        "salesforce", "Opportunity", ((i, payload | {"Id": i}) for i in ids)
+    ) == len(ids)
     ledger.snapshot_upsert("salesforce", "Account", [("a", {"Name": "other object"})])
     ledger.snapshot_upsert("hubspot", "Opportunity", [("a", {"Name": "other connector"})])
 
@@ -528,7 +570,10 @@ def test_snapshot_upsert_delete_and_read_back(ledger: Ledger) -> None:
     assert str(got[0][1]["Rate"]) == "0.10" and str(got[0][1]["Amount"]) == "1234567890123.4567"
     assert isinstance(got[0][1]["CloseDate"], date) and got[0][1]["SystemModstamp"].tzinfo is not None
 
-    assert ledger.snapshot_upsert("salesforce", "Opportunity", [("a", {"Id": "a", "v": 2}), ("a", {"v": 3})]) == 2
+    assert (
+        ledger.snapshot_upsert("salesforce", "Opportunity", [("a", {"Id": "a", "v": 2}), ("a", {"v": 3})])
+        == 2
+    )
     assert dict(ledger.snapshot("salesforce", "Opportunity"))["a"] == {"v": 3}
     assert ledger.snapshot_delete("salesforce", "Opportunity", ["a", "b", "missing"]) == 2
     assert [rid for rid, _ in ledger.snapshot("salesforce", "Opportunity")] == sorted(set(ids) - {"a", "b"})
@@ -583,7 +628,10 @@ def test_json_keeps_decimals_dates_and_datetimes_exact() -> None:
 
 
 def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
-    lines = [PayoutLine(f"P{i % 97}", "commission", from_cents(i * 7 - 1000), f"line {i}", f"D{i}") for i in range(12_345)]
+    lines = [
+        PayoutLine(f"P{i % 97}", "commission", from_cents(i * 7 - 1000), f"line {i}", f"D{i}")
+        for i in range(12_345)
+    ]
     record(ledger, lines=lines, writes=[write(f"D{i}") for i in range(12_345)])
     back = ledger.lines("2026-Q3")
     assert [(ln.partner_id, ln.amount, ln.explanation) for ln in back] == [
@@ -649,7 +697,9 @@ def test_the_schema_version_is_stored(ledger: Ledger, ledger_url: str) -> None:
 
 def test_a_ledger_with_a_future_schema_version_is_refused(ledger: Ledger, ledger_url: str) -> None:
     execute(ledger_url, "UPDATE cosell_schema SET version = 99")
-    with pytest.raises(ConfigError, match=r"schema version 99, newer than this cosell knows \(\d+\)") as caught:
+    with pytest.raises(
+        ConfigError, match=r"schema version 99, newer than this cosell knows \(\d+\)"
+    ) as caught:
         Ledger.connect(ledger_url)
     assert caught.value.exit_code == 2
     assert "upgrade cosell" in str(caught.value)
@@ -753,7 +803,9 @@ def test_outbox_items_are_plain_values(ledger: Ledger) -> None:
     record(ledger, writes=[write("D1")])
     (item,) = ledger.outbox()
     assert isinstance(item, OutboxItem)
-    assert item.write == FieldWrite("deal", "D1", {"incentive": "10.00", "incentive_status": "Earned"}, {"incentive": None})
+    assert item.write == FieldWrite(
+        "deal", "D1", {"incentive": "10.00", "incentive_status": "Earned"}, {"incentive": None}
+    )
     with pytest.raises(AttributeError):
         item.status = "done"  # type: ignore[misc]
 
@@ -763,11 +815,15 @@ def test_outbox_items_are_plain_values(ledger: Ledger) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_record_run_refuses_to_store_when_another_run_stored_since_its_history_was_read(ledger: Ledger) -> None:
+def test_record_run_refuses_to_store_when_another_run_stored_since_its_history_was_read(
+    ledger: Ledger,
+) -> None:
     record(ledger, Q3, lines=[line("P1", "100.00")])
     read_at = ledger.generation()
     record(ledger, Q3, lines=[line("P1", "120.00")])  # a rerun of Q3 lands while Q4 computes
-    with pytest.raises(LockHeldError, match="the ledger changed while this run of 2026-Q4 computed") as caught:
+    with pytest.raises(
+        LockHeldError, match="the ledger changed while this run of 2026-Q4 computed"
+    ) as caught:
         ledger.record_run(
             period=Q4,
             program="p",

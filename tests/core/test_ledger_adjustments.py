@@ -25,13 +25,20 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
 
 
 def propose(ledger: Ledger, amount: str = "250.00", **kw: object) -> int:
-    args: dict[str, object] = {"partner_id": "P1", "amount": Decimal(amount), "reason": "event rebate", "by": "ann"}
+    args: dict[str, object] = {
+        "partner_id": "P1",
+        "amount": Decimal(amount),
+        "reason": "event rebate",
+        "by": "ann",
+    }
     args.update(kw)
     return ledger.propose_adjustment(**args).id  # type: ignore[arg-type]
 
 
 def paying(adjustment_id: int, partner: str = "P1", amount: str = "250.00") -> PayoutLine:
-    return PayoutLine(partner, "adjustment", Decimal(amount), "paid", tags=frozenset({adjustment_tag(adjustment_id)}))
+    return PayoutLine(
+        partner, "adjustment", Decimal(amount), "paid", tags=frozenset({adjustment_tag(adjustment_id)})
+    )
 
 
 def store(ledger: Ledger, period: Period, *lines: PayoutLine) -> int:
@@ -85,7 +92,9 @@ def test_only_the_programs_approvers_approve_and_the_list_is_kept_from_the_propo
     assert ledger.approve_adjustment(adjustment, by="Carol").state == "approved"
 
 
-def test_an_amount_at_or_below_the_threshold_is_approved_on_proposal_and_above_it_waits(ledger: Ledger) -> None:
+def test_an_amount_at_or_below_the_threshold_is_approved_on_proposal_and_above_it_waits(
+    ledger: Ledger,
+) -> None:
     small = propose(ledger, "-5000.00", threshold=Decimal("5000"))
     large = propose(ledger, "5000.01", threshold=Decimal("5000"))
     states = {a.id: (a.state, a.decided_by) for a in ledger.adjustments()}
@@ -113,7 +122,12 @@ def test_an_approved_one_is_applied_with_its_line_once_and_a_rerun_pays_it_again
     ledger.approve_adjustment(adjustment, by="bob")
     assert ledger.history(Q2).adjustments == ()  # a later period's waits for it
     (due,) = ledger.history(Q3).adjustments
-    assert (due.id, due.amount, due.proposed_by, due.approved_by) == (adjustment, Decimal("250.00"), "ann", "bob")
+    assert (due.id, due.amount, due.proposed_by, due.approved_by) == (
+        adjustment,
+        Decimal("250.00"),
+        "ann",
+        "bob",
+    )
     first = store(ledger, Q3, paying(adjustment))
     (stored,) = ledger.adjustments()
     assert (stored.state, stored.applied_period, stored.applied_run) == ("applied", "2026-Q3", first)

@@ -34,12 +34,16 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
         yield opened
 
 
-def line(partner: str, amount: str, kind: str = "commission", deal: str | None = None, *tags: str) -> PayoutLine:
+def line(
+    partner: str, amount: str, kind: str = "commission", deal: str | None = None, *tags: str
+) -> PayoutLine:
     return PayoutLine(partner, kind, Decimal(amount), f"{kind} {amount}", deal, tags=frozenset(tags))
 
 
 def standing(partner: str, eligible: str, assigned: str) -> PartnerStanding:
-    decision = TierDecision(eligible=eligible, assigned=assigned, previous=None, periods_below=0, reason="why")
+    decision = TierDecision(
+        eligible=eligible, assigned=assigned, previous=None, periods_below=0, reason="why"
+    )
     return PartnerStanding(partner_id=partner, metrics={}, score=Score(Decimal("1.5")), tier=decision)
 
 
@@ -72,7 +76,12 @@ def three_periods(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
-KIND_SETS: list[tuple[str, ...]] = [("commission",), ("mdf",), ("commission", "clawback"), ("baseline", "accelerator")]
+KIND_SETS: list[tuple[str, ...]] = [
+    ("commission",),
+    ("mdf",),
+    ("commission", "clawback"),
+    ("baseline", "accelerator"),
+]
 
 
 def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledger: Ledger) -> None:
@@ -83,7 +92,9 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
     for pid in ("A", "B", "C", "nobody"):
         for kinds in KIND_SETS:
             assert asked.lines_of(pid, kinds=kinds) == memory.lines_of(pid, kinds=kinds)
-            assert asked.lines_of(pid, kinds=kinds, deal_ids=("D2",)) == memory.lines_of(pid, kinds=kinds, deal_ids=("D2",))
+            assert asked.lines_of(pid, kinds=kinds, deal_ids=("D2",)) == memory.lines_of(
+                pid, kinds=kinds, deal_ids=("D2",)
+            )
         for kind in ("commission", "clawback", "mdf"):
             assert asked.paid_deal_ids(pid, kind) == memory.paid_deal_ids(pid, kind)
         for tag in ("milestone:first_win", "mdf_stage:release", "late", "mdf_stage"):
@@ -98,14 +109,20 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
         ("2026-Q1", Decimal("1.00")), ("2026-Q2", Decimal("4.00")), ("2026-Q2", Decimal("5.00")),
         ("2026-Q3", Decimal("6.00")),
     ]  # fmt: skip
-    assert [ln.kind for ln in asked.lines_of("A", kinds=("baseline", "accelerator"))] == ["baseline", "accelerator"]
+    assert [ln.kind for ln in asked.lines_of("A", kinds=("baseline", "accelerator"))] == [
+        "baseline",
+        "accelerator",
+    ]
     assert asked.paid_deal_ids("A", "commission") == {"D1", "D2", "D3"}
     assert asked.has_tag("C", "milestone:first_win") and not asked.has_tag("A", "milestone:first_win")
     assert not asked.has_tag("B", "mdf_stage")  # a tag, not the start of one
     assert [(ln.partner_id, ln.amount) for ln in asked.lines_on_deals(("commission", "clawback"))["D2"]] == [
         ("A", Decimal("4.00")), ("B", Decimal("2.00")), ("B", Decimal("-2.00")),
     ]  # fmt: skip
-    assert [(t.period, t.assigned) for t in asked.last_tiers("A", 2)] == [("2026-Q2", "Gold"), ("2026-Q3", "Gold")]
+    assert [(t.period, t.assigned) for t in asked.last_tiers("A", 2)] == [
+        ("2026-Q2", "Gold"),
+        ("2026-Q3", "Gold"),
+    ]
     assert [t.period for t in asked.last_tiers("C", 2)] == ["2026-Q2"]
 
 

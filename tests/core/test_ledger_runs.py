@@ -150,7 +150,9 @@ def test_discard_refuses_a_closed_period_an_earlier_one_and_one_never_run_changi
 ) -> None:
     store(ledger, Q2, line("P1", "1.00"))
     ledger.close_period(Q2)
-    with pytest.raises(PeriodError, match=r"2026-Q2 was closed on .*never rewritten, nor discarded") as closed:
+    with pytest.raises(
+        PeriodError, match=r"2026-Q2 was closed on .*never rewritten, nor discarded"
+    ) as closed:
         ledger.discard_period(Q2, by="ann", reason="r")
     assert closed.value.exit_code == 2
     store(ledger, Q3, line("P1", "2.00"))

@@ -182,7 +182,9 @@ def test_cosell_plugins_json_lists_each_plugins_line_kinds_with_their_treatment(
 
 
 def test_partner_statements_give_the_budget_factor_but_never_the_programs_total(cosell_ledger, capsys):
-    prog = program(BUDGETED.replace("per_partner: 1000, program_budget: 1500", "per_partner: 1200, program_budget: 1800"))
+    prog = program(
+        BUDGETED.replace("per_partner: 1000, program_budget: 1500", "per_partner: 1200, program_budget: 1800")
+    )
     people = [partner("P1"), partner("P2")]
     deals = [
         deal("D1", "15000", partners=["P1"], won_on="2026-08-01"),

@@ -52,7 +52,13 @@ class Totals:
 
 
 def test_the_built_in_formats_are_registered_by_cosell_itself():
-    assert list(statement_renderers(Plugins(entry_points=False))) == ["csv", "json", "html", "terminal", "xlsx"]
+    assert list(statement_renderers(Plugins(entry_points=False))) == [
+        "csv",
+        "json",
+        "html",
+        "terminal",
+        "xlsx",
+    ]
 
 
 def test_a_plugin_registers_a_format_that_renders_from_the_ledger(book):

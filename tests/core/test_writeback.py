@@ -139,7 +139,9 @@ def test_clawed_back_deal_holds_the_net_of_its_lines_with_status_clawed_back():
 def test_no_nul_of_a_recorded_explanation_reaches_a_deals_note():
     from cosell.results import History, LedgerLine
 
-    held = LedgerLine("2026-Q2", "P1", "commission", Decimal("0.00"), "D1: withheld: n\x00ot paid", "D1", withheld=True)
+    held = LedgerLine(
+        "2026-Q2", "P1", "commission", Decimal("0.00"), "D1: withheld: n\x00ot paid", "D1", withheld=True
+    )
     history = History(lines=MappingProxyType({"P1": (held,)}))
     d = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")
     result = compute_period(PROGRAM, [partner("P1")], [d], history=history)
@@ -161,7 +163,9 @@ def test_a_change_keeps_the_targets_old_values_and_none_for_a_record_it_does_not
     current = {("deal", "D1"): {"incentive": "5.00", "incentive_status": "Projected", "incentive_note": "x"}}
     changes = {w.key: w for w in changed_writes(planned_writes(result, result.context.history), current)}
     assert changes[("deal", "D1")].old == {"incentive": "5.00", "incentive_note": "x"}
-    assert dict(changes[("deal", "D2")].old) == dict.fromkeys(["incentive", "incentive_status", "incentive_note"])
+    assert dict(changes[("deal", "D2")].old) == dict.fromkeys(
+        ["incentive", "incentive_status", "incentive_note"]
+    )
     assert dict(changes[("account", "P1")].old) == dict.fromkeys(["tier", "score", "period_earnings"])
     with pytest.raises(TypeError):  # shared between records: nobody may change it
         changes[("deal", "D2")].old["incentive"] = "1.00"  # type: ignore[index]

@@ -18,7 +18,9 @@ def ledger(work, ledger_url):
 
 
 def run(ledger, *extra):
-    result = cosell("run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, *extra)
+    result = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, *extra
+    )
     assert result.exit_code == 0, result.output
     return result
 
@@ -53,7 +55,15 @@ def test_an_adjustment_pays_once_after_another_person_approves_it_outside_cap_an
     before = earnings(work, "P002")
     others = [r for r in statement(ledger) if r["kind"] in ("cap", "budget")]
     adjustment = propose(
-        ledger, "--partner", "P002", "--amount", "1000.50", "--reason", "Data Summit booth rebate", "--by", "ann"
+        ledger,
+        "--partner",
+        "P002",
+        "--amount",
+        "1000.50",
+        "--reason",
+        "Data Summit booth rebate",
+        "--by",
+        "ann",
     )
     run(ledger)
     assert adjustment_lines(ledger) == [] and earnings(work, "P002") == before  # pending pays nothing
@@ -69,7 +79,9 @@ def test_an_adjustment_pays_once_after_another_person_approves_it_outside_cap_an
         assert words in line["explanation"]
     assert earnings(work, "P002") == before + Decimal("1000.50")
     assert [r for r in statement(ledger) if r["kind"] in ("cap", "budget")] == others
-    page = cosell("statement", "--period", "2026-Q3", "--partner", "P002", "--format", "html", "--ledger", ledger)
+    page = cosell(
+        "statement", "--period", "2026-Q3", "--partner", "P002", "--format", "html", "--ledger", ledger
+    )
     assert "capped from 66,100.00 to 50,000.00" in page.output  # the cap and budget sentences unchanged
     assert "scaled by the program budget from 50,000.00 to 48,421.05" in page.output
     assert "1,000.50 outside it (approved adjustment)" in page.output
@@ -83,7 +95,9 @@ def test_an_adjustment_pays_once_after_another_person_approves_it_outside_cap_an
 def test_a_rejected_adjustment_never_pays(work, ledger):
     run(ledger)
     before = earnings(work, "P001")
-    adjustment = propose(ledger, "--partner", "P001", "--amount", "-300", "--reason", "duplicate claim", "--by", "ann")
+    adjustment = propose(
+        ledger, "--partner", "P001", "--amount", "-300", "--reason", "duplicate claim", "--by", "ann"
+    )
     rejected = adjust(ledger, "reject", adjustment, "--by", "bob", "--reason", "no duplicate found")
     assert rejected.exit_code == 0, rejected.output
     assert adjust(ledger, "approve", adjustment, "--by", "carol").exit_code == 2  # decided: stays rejected
@@ -95,7 +109,17 @@ def test_an_adjustment_for_a_closed_period_lands_in_the_next_open_one_saying_so(
     run(ledger)
     assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
     adjustment = propose(
-        ledger, "--partner", "P001", "--amount", "75", "--reason", "late MDF receipt", "--by", "ann", "--period", "2026-Q3"
+        ledger,
+        "--partner",
+        "P001",
+        "--amount",
+        "75",
+        "--reason",
+        "late MDF receipt",
+        "--by",
+        "ann",
+        "--period",
+        "2026-Q3",
     )
     assert adjust(ledger, "approve", adjustment, "--by", "bob").exit_code == 0
     run(ledger, "--period", "2026-Q4")
@@ -140,10 +164,14 @@ def test_a_bad_governance_section_is_refused_naming_its_line(work, ledger):
 
 
 @pytest.mark.parametrize(
-    "amount", ["12.345", "١٢", "NaN", "1e13", "0", "abc"], ids=["3-decimals", "arabic", "nan", "too-big", "zero", "text"]
+    "amount",
+    ["12.345", "١٢", "NaN", "1e13", "0", "abc"],
+    ids=["3-decimals", "arabic", "nan", "too-big", "zero", "text"],
 )
 def test_a_bad_amount_is_refused_and_nothing_is_stored(work, ledger, amount):
-    result = adjust(ledger, "propose", "--partner", "P001", "--amount", amount, "--reason", "r", "--by", "ann")
+    result = adjust(
+        ledger, "propose", "--partner", "P001", "--amount", amount, "--reason", "r", "--by", "ann"
+    )
     assert result.exit_code == 2 and "--amount" in result.output
     assert json.loads(adjust(ledger, "list", "--format", "json").output) == []
 
@@ -155,7 +183,10 @@ def test_list_shows_every_adjustment_as_a_table_json_or_csv_and_filters_by_state
     table = adjust(ledger, "list")
     assert table.exit_code == 0 and "Adjustments" in table.output and "P002" in table.output
     rows = json.loads(adjust(ledger, "list", "--format", "json").output)
-    assert [(r["id"], r["amount"], r["state"]) for r in rows] == [(first, "10.00", "pending"), (second, "-20.50", "approved")]
+    assert [(r["id"], r["amount"], r["state"]) for r in rows] == [
+        (first, "10.00", "pending"),
+        (second, "-20.50", "approved"),
+    ]
     assert rows[1]["decided_by"] == "bob" and rows[0]["proposed_by"] == "ann"
     text = adjust(ledger, "list", "--format", "csv", "--state", "pending").output
     (row,) = csv.DictReader(io.StringIO(text))

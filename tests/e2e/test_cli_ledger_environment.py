@@ -200,12 +200,16 @@ def statements(url: str) -> list[str]:
 
 def revise_q3(work: Path) -> None:
     deals = work / "data" / "deals.csv"
-    deals.write_text(deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000"))
+    deals.write_text(
+        deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000")
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_run_that_read_history_another_run_changed_since_stores_nothing_and_exits_5(work, backend, request):
-    url = f"sqlite:///{work / 'cosell.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{work / 'cosell.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    )
     ledger = ("--ledger", url)
     shutil.copytree(work / "data", work / "original")
     assert cosell(*RUN, *ledger).exit_code == 0  # the first run of 2026-Q3

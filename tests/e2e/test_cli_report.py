@@ -215,7 +215,11 @@ def test_mdf_per_campaign_exits_and_guardrails_reach_the_watch_lists(tmp_path, s
     _run_two_periods(tmp_path, "examples", sqlite_url)
     report = json.loads(_report(sqlite_url, "json"))
     # The example's budget of 115,000 scales the period's capped payouts: they use it whole.
-    assert report["totals"]["budget"] == {"program_budget": "115000.00", "in_budget": "115000.00", "used": "1.0000"}
+    assert report["totals"]["budget"] == {
+        "program_budget": "115000.00",
+        "in_budget": "115000.00",
+        "used": "1.0000",
+    }
     campaigns = {c["campaign"]: c for c in report["campaigns"]}
     # M001 12,000 and M002 25,000 approved for P002 (Gold, MDF budget 30,000): 12,000 + 18,000 funded.
     assert campaigns["NA Data Summit"]["funded"] == "30000.00"

@@ -62,16 +62,39 @@ def test_each_run_is_listed_with_the_sha256_of_the_program_files_bytes_and_what_
 
 
 def explain(ledger, partner="P001", period="2026-Q3"):
-    return cosell("explain", partner, "--program", "program.yaml", "--input", "data", "--ledger", ledger, "--period", period)
+    return cosell(
+        "explain",
+        partner,
+        "--program",
+        "program.yaml",
+        "--input",
+        "data",
+        "--ledger",
+        ledger,
+        "--period",
+        period,
+    )
 
 
-def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(work, ledger):
+def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(
+    work, ledger
+):
     run(ledger)
     ok("close", "--period", "2026-Q3", "--ledger", ledger)
 
     def outputs():
         statements = [
-            ok("statement", "--period", "2026-Q3", "--format", fmt, "--ledger", ledger, "--program", "program.yaml")
+            ok(
+                "statement",
+                "--period",
+                "2026-Q3",
+                "--format",
+                fmt,
+                "--ledger",
+                ledger,
+                "--program",
+                "program.yaml",
+            )
             for fmt in ("csv", "html", "terminal")
         ]
         return [result.stdout for result in (*statements, explain(ledger))]
@@ -79,7 +102,9 @@ def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_
     before = outputs()
     program = work / "program.yaml"
     edited = program.read_text().replace("program: Global Partner Program", "program: Renamed Program")
-    edited = edited.replace('min_score: 40, commission_rate: "0.08"', 'min_score: 40, commission_rate: "0.10"')
+    edited = edited.replace(
+        'min_score: 40, commission_rate: "0.08"', 'min_score: 40, commission_rate: "0.10"'
+    )
     assert edited != program.read_text()
     program.write_text(edited)
     assert outputs() == before
@@ -98,7 +123,9 @@ def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_
 def test_runs_diff_compares_a_superseded_run_with_the_rerun_that_replaced_its_lines(work, ledger):
     run(ledger)
     deals = work / "data" / "deals.csv"
-    deals.write_text(deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000"))
+    deals.write_text(
+        deals.read_text().replace("D2001,Contoso - ERP rollout,320000", "D2001,Contoso - ERP rollout,90000")
+    )
     run(ledger)  # the rerun replaces 2026-Q3's lines: run 1's earnings are read from its record
     diff = ok("runs", "diff", "1", "2", "--ledger", ledger).stdout
     assert "program: unchanged" in diff and "records: changed (digest " in diff

@@ -48,7 +48,7 @@ def test_a_formula_is_never_a_cell_of_a_csv_cosell_writes_but_negative_amounts_s
     assert cosell(*RUN).exit_code == 0
     deals = {r[0]: r for r in rows(work / "out" / "deals.csv")}
     assert FORMULA_ID not in deals and deals[f"'{FORMULA_ID}"][1] == "13320.00"
-    changed = [r for r in rows(work / "out" / "changes.csv") if r[1].endswith("D1001\")")]
+    changed = [r for r in rows(work / "out" / "changes.csv") if r[1].endswith('D1001")')]
     assert changed and all(r[1] == f"'{FORMULA_ID}" for r in changed)
     statement = cosell("statement", "--period", "2026-Q3", "--format", "csv")
     cells = [cell for row in csv.reader(statement.output.splitlines()) for cell in row]

@@ -143,7 +143,9 @@ def test_no_partner_is_above_its_cap_and_capped_totals_never_exceed_the_budget(p
     kinds = result.context.line_kinds
 
     def total(lines, counts):
-        return sum((ln.amount for ln in lines if counts(kinds[ln.kind]) or kinds[ln.kind].adjustment), Decimal(0))
+        return sum(
+            (ln.amount for ln in lines if counts(kinds[ln.kind]) or kinds[ln.kind].adjustment), Decimal(0)
+        )
 
     if caps and caps.per_partner is not None:
         for lines in result.lines.values():

@@ -92,19 +92,8 @@ class ReadThroughSnapshot:
         return deleted
 
     def snapshot(self, connector: str, obj: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        changes = self._records.get((connector, obj), {})
-        stored = self._under.snapshot(connector, obj) if self._under is not None else iter(())
-        if not changes:
-            yield from stored
-            return
-        merged: dict[str, dict[str, Any] | str | None] = dict(stored)
-        merged.update(changes)
-        for rid in sorted(merged, key=str.encode):  # by id, byte-wise, as the ledger orders them
-            payload = merged[rid]
-            if isinstance(payload, str):
-                yield rid, decode_json(payload)
-            elif payload is not None:
-                yield rid, payload
+        for rid, payload in self.snapshot_texts(connector, obj):
+            yield rid, decode_json(payload)
 
     def snapshot_texts(self, connector: str, obj: str) -> Iterator[tuple[str, str]]:
         changes = self._records.get((connector, obj), {})

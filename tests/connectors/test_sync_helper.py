@@ -54,9 +54,8 @@ class MemoryStore:
         return sum(table.pop(rid, None) is not None for rid in set(ids))
 
     def snapshot(self, connector: str, obj: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        table = self.rows.get((connector, obj), {})
-        for rid in sorted(table):
-            yield rid, decode_json(table[rid])
+        for rid, text in self.snapshot_texts(connector, obj):
+            yield rid, decode_json(text)
 
     def snapshot_texts(self, connector: str, obj: str) -> Iterator[tuple[str, str]]:
         table = self.rows.get((connector, obj), {})

@@ -369,6 +369,10 @@ class FilesConnector:
         if stamp is None:
             return _OutputTable(header)
         with path.open(encoding="utf-8-sig", newline="") as handle:
+            # A cell cosell marked starts with an apostrophe: a file without any (as a rule) is taken as
+            # it is, with no call per cell.
+            marked = "'" in handle.read()
+            handle.seek(0)
             reader = csv.reader(handle)
             found = next((row for row in reader if any(row)), None)
             if found is None:
@@ -379,6 +383,17 @@ class FilesConnector:
             # Keep columns a user added after the managed ones, so a rewrite does not drop them.
             header += [name for name in found if name and name not in header]
             table = _OutputTable(header, stamp=stamp)
+            rows = table.rows
+            if len(set(found)) == len(found) and all(found):
+                # Columns named once each: a row's empty cells may stay in its mapping, as every reader
+                # of the rows takes a missing column and an empty cell alike.
+                for raw in reader:
+                    if any(raw):
+                        row = dict(zip(found, from_spreadsheet_row(raw) if marked else raw, strict=False))
+                        record_id = row.get("id")
+                        if record_id and record_id not in rows:
+                            rows[record_id] = row
+                return table
             for raw in reader:
                 if not any(raw):
                     continue
@@ -386,7 +401,7 @@ class FilesConnector:
                 row = {name: value for name, value in zip(found, cells, strict=False) if name and value}
                 record_id = row.get("id")
                 if record_id is not None:
-                    table.rows.setdefault(record_id, row)
+                    rows.setdefault(record_id, row)
         return table
 
     def _upserted(

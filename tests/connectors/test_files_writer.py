@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cosell import hookspecs
@@ -432,3 +432,51 @@ def test_file_text_is_what_the_csv_module_writes_for_the_spreadsheet_safe_cells(
     expected = io.StringIO()
     csv.writer(expected, lineterminator="\n").writerows(spreadsheet_row(row) for row in rows)
     assert _csv_text(rows) == expected.getvalue()
+
+
+HEADER_NAMES = st.sampled_from(["id", "cosell_tier", "cosell_score", "owner", "", " id ", "'cosell_score"])
+OUTPUT_CELLS = st.sampled_from(["", "P1", "P2", "'P1", "Gold", "'=1", "-2", "a,b", "x\ny"])
+
+
+@given(
+    header=st.lists(HEADER_NAMES, min_size=1, max_size=5, unique=True) | st.lists(HEADER_NAMES, max_size=5),
+    body=st.lists(st.lists(OUTPUT_CELLS, max_size=6), max_size=6),
+    bom=st.booleans(),
+)
+@example(header=["id", "cosell_tier"], body=[["'P1", "'=1"], ["P2", ""], ["P2", "Gold"], ["", "x"]], bom=True)
+def test_an_output_file_reads_back_as_its_cells_say_whatever_its_columns_and_rows(
+    header: list[str], body: list[list[str]], bom: bool
+) -> None:
+    """Each record's managed values: its first row's cells (as written before made spreadsheet-safe),
+    a column named twice giving its last non-empty cell, a missing or empty cell None; rows without
+    an id are no record. The same whatever the file's columns, marks, blank or ragged rows, and with
+    or without the byte-order mark a spreadsheet may add."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([header, *body])
+        (out / "accounts.csv").write_text(text.getvalue(), encoding="utf-8-sig" if bom else "utf-8")
+        written = [row for row in [header, *body] if any(row)]  # the header: the first row with a cell
+        names = [from_spreadsheet_cell(name.strip()) for name in written[0]] if written else ["id"]
+        expected: dict[tuple[str, str], dict[str, str | None]] = {}
+        if "id" in names:
+            for row in written[1:]:
+                values: dict[str, str] = {}
+                for name, cell in zip(names, row, strict=False):
+                    if name and cell:
+                        values[name] = from_spreadsheet_cell(cell)
+                key = ("account", values.get("id", ""))
+                if key[1] and key not in expected:
+                    expected[key] = {
+                        field: values.get(f"cosell_{field}")
+                        for field in ("tier", "score", "period_earnings", "tier_benefits")
+                    }
+            keys = [("account", record_id) for record_id in ("P1", "P2", "'P1", "Gold", "nobody")]
+            assert FilesConnector(output=out).current_values(keys) == {
+                key: expected[key] for key in keys if key in expected
+            }
+        else:
+            with pytest.raises(ConfigError, match="no id column"):
+                FilesConnector(output=out).current_values([("account", "P1")])

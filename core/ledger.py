@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -700,6 +701,7 @@ class Ledger:
         self._exists = True
         self._empty: Engine | None = None
         self._deferred_holds: dict[str, Callable[[], None]] = {}
+        self._checkpointer: threading.Thread | None = None
 
     # -- opening and closing ------------------------------------------------------------------------
 
@@ -761,6 +763,7 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
+        self._wait_for_checkpoint()
         self._engine.dispose()
         if self._empty is not None:
             self._empty.dispose()
@@ -863,24 +866,57 @@ class Ledger:
             take()
 
     @contextlib.contextmanager
-    def _write(self, *, serial: bool = False) -> Iterator[Connection]:
+    def _write(self, *, serial: bool = False, bulk: bool = False) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite (takes the write lock up front, so it waits for
         another writer instead of failing half-way, and so serialises every writer). On PostgreSQL,
         ``serial`` takes a transaction-scoped advisory lock, so that the checks of record_run and
-        close_period (closed? older than the latest?) cannot race another process's run."""
+        close_period (closed? older than the latest?) cannot race another process's run.
+
+        ``bulk``: the transaction writes many rows (a run's lines, its outbox marked done). On a SQLite
+        file its commit does not copy them from the write-ahead log into the database file as well (an
+        automatic checkpoint, seconds for a million rows, while the run waits): a thread of its own
+        copies them after the commit, while the run goes on (see :meth:`_checkpoint_in_background`)."""
         if not self._exists:
             self._create()
-        with self._transaction(serial=serial) as conn:
+        deferred = bulk and self._sqlite_path is not None
+        with self._transaction(serial=serial, checkpoint=not deferred) as conn:
             yield conn
+        if deferred:
+            self._checkpoint_in_background()
 
     @contextlib.contextmanager
-    def _transaction(self, *, serial: bool) -> Iterator[Connection]:
+    def _transaction(self, *, serial: bool, checkpoint: bool = True) -> Iterator[Connection]:
         with self._guard(), self._engine.connect() as conn:
             conn.execution_options(cosell_write=True)
-            with conn.begin():
-                if self._pg and serial:
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("ledger"))))
-                yield conn
+            driver = None if checkpoint else conn.connection.driver_connection
+            if driver is not None:
+                driver.execute("PRAGMA wal_autocheckpoint=0")  # this connection's commits only
+            try:
+                with conn.begin():
+                    if self._pg and serial:
+                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._pg_key("ledger"))))
+                    yield conn
+            finally:
+                if driver is not None:
+                    driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+
+    def _checkpoint_in_background(self) -> None:
+        """Copy what the write-ahead log holds into the SQLite file, in a thread: SQLite does the work
+        without Python's lock, so the run's next steps go on meanwhile. A passive checkpoint waits for
+        no one (what a reader still reads stays in the log for a later checkpoint), and nothing is at
+        stake in it: every commit is in the log already, and the next checkpoint (at the latest, the
+        one SQLite makes when the last connection closes) copies whatever this one did not."""
+        self._wait_for_checkpoint()
+        assert self._sqlite_path is not None
+        self._checkpointer = threading.Thread(
+            target=_checkpoint, args=(self._sqlite_path,), name="cosell-ledger-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _wait_for_checkpoint(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
 
     def _pg_key(self, name: str) -> int:
         digest = hashlib.blake2b(f"cosell:{self._pg_schema}:{name}".encode(), digest_size=8).digest()
@@ -1224,7 +1260,7 @@ class Ledger:
         ``provenance`` is what the run computed with (program text, versions, records digest, earnings):
         kept in ``cosell_run_records`` for ``cosell runs``."""
         key = period.key
-        with self._write(serial=True) as conn:
+        with self._write(serial=True, bulk=True) as conn:
             if generation is not None and _generation(conn) != generation:
                 raise LockHeldError(
                     f"the ledger changed while this run of {key} computed (another run or a close stored "
@@ -1725,7 +1761,7 @@ class Ledger:
         if not ids:
             return
         o = outbox_table
-        with self._write() as conn:
+        with self._write(bulk=len(ids) >= _BULK_ROWS) as conn:
             for chunk in _chunks(_id_ranges(ids), 200):
                 conn.execute(
                     o.update()
@@ -2875,8 +2911,23 @@ def _check_runnable(conn: Connection, period: Period) -> None:
         )
 
 
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
+"""SQLite's own default: a commit that leaves the write-ahead log this many pages long copies it into
+the database file (a checkpoint), except for the bulk transactions (``Ledger._write``)."""
+_BULK_ROWS = 10_000
+"""Rows marked at once from which the commit's checkpoint is left to a thread."""
+
 _SQLITE_VARIABLES = 999
 """Bound parameters one SQLite statement may take on every build (SQLITE_MAX_VARIABLE_NUMBER before 3.32)."""
+
+
+def _checkpoint(path: Path) -> None:
+    """A passive checkpoint of the SQLite file at ``path``, on a connection of its own."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
+        pass  # left to the next checkpoint (Ledger._checkpoint_in_background)
 
 
 def _sqlite_insert(

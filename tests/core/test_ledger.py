@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -639,6 +642,45 @@ def test_a_large_run_is_written_and_read_in_order(ledger: Ledger) -> None:
     ]
     assert [ln.deal_id for ln in ledger.lines("2026-Q3", "P5")] == [f"D{i}" for i in range(5, 12_345, 97)]
     assert len(ledger.pending_writes(TARGET)) == 12_345
+
+
+def _lines_in_the_file_alone(path: Path, copy: Path) -> int:
+    """The lines the SQLite file holds without its write-ahead log: what checkpoints copied into it."""
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return (
+            db.execute("SELECT count(*) FROM cosell_lines").fetchone()[0] if "cosell_lines" in tables else 0
+        )
+
+
+def test_a_runs_commit_leaves_copying_its_rows_into_the_sqlite_file_to_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's commit does not wait for its rows to be copied from the write-ahead log into the file
+    (seconds for a million rows): a thread does it after the commit, and the connection the run used
+    checkpoints as before for the smaller transactions that follow."""
+    path = tmp_path / "ledger.db"
+    copying = threading.Event()
+    checkpoint = ledger_module._checkpoint
+
+    def held_checkpoint(at: Path) -> None:
+        copying.wait(30)
+        checkpoint(at)
+
+    monkeypatch.setattr(ledger_module, "_checkpoint", held_checkpoint)
+    lines = [line(f"P{i % 97}", "1.00", deal=f"D{i}") for i in range(20_000)]  # a log of over 1,000 pages
+    with Ledger.connect(f"sqlite:///{path}") as ledger:
+        record(ledger, lines=lines)
+        assert _lines_in_the_file_alone(path, tmp_path / "before.db") == 0
+        assert len(ledger.lines("2026-Q3")) == 20_000  # committed: in the log, read through it
+        copying.set()
+        ledger._wait_for_checkpoint()
+        assert _lines_in_the_file_alone(path, tmp_path / "after.db") == 20_000
+        with ledger._engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7])

@@ -2922,9 +2922,12 @@ _SQLITE_VARIABLES = 999
 
 
 def _checkpoint(path: Path) -> None:
-    """A passive checkpoint of the SQLite file at ``path``, on a connection of its own."""
+    """A passive checkpoint of the SQLite file at ``path``, on a connection of its own (which never
+    creates the file: one removed meanwhile stays removed)."""
     try:
-        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        with contextlib.closing(
+            sqlite3.connect(path.as_uri() + "?mode=rw", uri=True, isolation_level=None)
+        ) as db:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     except sqlite3.Error:
         pass  # left to the next checkpoint (Ledger._checkpoint_in_background)

@@ -683,6 +683,11 @@ def test_a_runs_commit_leaves_copying_its_rows_into_the_sqlite_file_to_a_thread(
             assert driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
 
 
+def test_the_checkpoint_thread_never_creates_a_ledger_file(tmp_path: Path) -> None:
+    ledger_module._checkpoint(tmp_path / "removed meanwhile.db")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7])
 def test_every_row_is_stored_exactly_whether_or_not_it_fills_a_whole_insert_statement(
     ledger: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch, count: int

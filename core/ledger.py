@@ -898,7 +898,8 @@ class Ledger:
                     yield conn
             finally:
                 if driver is not None:
-                    driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+                    with contextlib.suppress(sqlite3.Error):  # a broken connection leaves the pool anyway
+                        driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
 
     def _checkpoint_in_background(self) -> None:
         """Copy what the write-ahead log holds into the SQLite file, in a thread: SQLite does the work

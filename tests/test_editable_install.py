@@ -73,25 +73,18 @@ def editable_env(tmp_path_factory):
     return mypy, python, tmp
 
 
-def _mypy(editable_env, source: str):
+def _strict_mypy(editable_env, target: str, cwd: Path):
+    """mypy --strict on ``target`` (run in ``cwd``) against the editable install, in the shared cache."""
     mypy, python, tmp = editable_env
-    folder = tmp / "plugin"
+    command = [mypy, "--strict", "--cache-dir", str(tmp / "mypy-cache"), "--python-executable", str(python)]
+    return subprocess.run([*command, target], cwd=cwd, capture_output=True, text=True)
+
+
+def _mypy(editable_env, source: str):
+    folder = editable_env[2] / "plugin"
     folder.mkdir(exist_ok=True)
     (folder / "tiny_plugin.py").write_text(textwrap.dedent(source))
-    return subprocess.run(
-        [
-            mypy,
-            "--strict",
-            "--cache-dir",
-            str(tmp / "mypy-cache"),
-            "--python-executable",
-            str(python),
-            "tiny_plugin.py",
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+    return _strict_mypy(editable_env, "tiny_plugin.py", folder)
 
 
 def test_mypy_checks_a_plugin_against_cosells_types_after_the_editable_install(editable_env):
@@ -127,22 +120,8 @@ def test_the_editable_install_serves_cosell_and_its_rule_packages_at_run_time(ed
 
 @pytest.mark.parametrize("package", ["cosell-nps/cosell_nps", "cosell-webhook/cosell_webhook"])
 def test_the_example_plugins_type_check_strictly_against_cosell(editable_env, package):
-    mypy, python, tmp = editable_env
     folder = ROOT / "contrib" / package
-    result = subprocess.run(
-        [
-            mypy,
-            "--strict",
-            "--cache-dir",
-            str(tmp / "mypy-cache"),
-            "--python-executable",
-            str(python),
-            folder.name,
-        ],
-        cwd=folder.parent,
-        capture_output=True,
-        text=True,
-    )
+    result = _strict_mypy(editable_env, folder.name, folder.parent)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,7 +39,7 @@ from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
-from .cli_shared import ByOpt, LedgerOpt
+from .cli_shared import ByOpt, LedgerOpt, err, out
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import one_line as _one_line
@@ -66,8 +65,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 TABLE_PARTNERS = 50
 """Partners the run's table shows (``--json`` gives every one): a table of thousands helps nobody."""

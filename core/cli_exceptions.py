@@ -16,18 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .cli_shared import ByOpt, LedgerOpt, existing_ledger, governance_of, one_line, period_option
+from .cli_shared import ByOpt, LedgerOpt, err, existing_ledger, governance_of, one_line, out, period_option
 from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
 from .program import load_program
 from .textsafe import spreadsheet_cell, terminal_text
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ProgramOpt = Annotated[
     Path | None,

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_shared import out
 from .errors import ConfigError
 from .ledger import Ledger
 from .pilot_report import CONFIDENCE, MIN_PARTNERS, RESAMPLES, Comparison, PilotReport, as_json, report, shown
@@ -20,7 +21,6 @@ from .pilots import CONTROL, TEST
 from .textsafe import terminal_text
 
 FORMATS = ("table", "json", "html")
-out = Console(highlight=False, soft_wrap=True)
 
 
 def pilot_report(

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .audit import AUDIT_COLUMNS, NOT_RECORDED, AuditRow, audit_rows
+from .cli_shared import err, out
 from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
@@ -29,8 +29,6 @@ from .textsafe import spreadsheet_cell, terminal_text
 
 Command = Callable[..., Any]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 LedgerOpt = Annotated[
     str | None,

@@ -1,5 +1,6 @@
-"""What several command modules share without importing ``cosell.cli`` (which imports them): a ledger
-that must exist, one-line texts people give, periods given as options, the program's governance."""
+"""What several command modules share without importing ``cosell.cli`` (which imports them): the
+consoles they print on, a ledger that must exist, one-line texts people give, periods given as options,
+the program's governance."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from .errors import ConfigError
 from .ledger import Ledger
 from .periods import Period
 from .program import Governance, load_program
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Where every command prints: standard output and standard error. A console takes its width from
+``COLUMNS`` when it is made, else from the terminal each time it prints."""
 
 LedgerOpt = Annotated[
     str | None,

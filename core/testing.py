@@ -24,6 +24,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -32,7 +33,7 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel
 
-from . import hookspecs
+from . import cli_shared, hookspecs
 from .connector import MANAGED_FIELDS, FieldValues, FieldWrite, RecordKey, WriteOutcome
 from .context import RunReport
 from .engine import Computation, compute, settings_named
@@ -329,6 +330,25 @@ class CliResult:
         return list(csv.DictReader(io.StringIO(self.files[name])))
 
 
+WIDTH = 200
+"""The terminal width commands run by ``CosellCli`` print at."""
+
+
+@contextmanager
+def _consoles_width(width: int) -> Iterator[None]:
+    """cosell's consoles at ``width`` for a while. A console keeps the width ``COLUMNS`` gave when it was
+    made, at import, and the environment then is the test runner's (pytest-xdist's workers set 80)."""
+    consoles = (cli_shared.out, cli_shared.err)
+    kept = [console._width for console in consoles]
+    for console in consoles:
+        console.width = width
+    try:
+        yield
+    finally:
+        for console, old in zip(consoles, kept, strict=True):
+            console._width = old
+
+
 class CosellCli:
     """The ``cosell`` command line over a folder of its own, with exactly the plugins under test.
 
@@ -369,11 +389,11 @@ class CosellCli:
         """``cosell ARGS`` in-process in this folder; returns exit code, stdout, stderr and output files."""
         from typer.testing import CliRunner
 
-        env = {"COSELL_LOG": str(self.log), "COSELL_LEDGER": self.ledger_url, "COLUMNS": "200"}
+        env = {"COSELL_LOG": str(self.log), "COSELL_LEDGER": self.ledger_url, "COLUMNS": str(WIDTH)}
         before = os.getcwd()
         os.chdir(self.path)
         try:
-            with pinned(lambda: self.plugins):
+            with pinned(lambda: self.plugins), _consoles_width(WIDTH):
                 result = CliRunner(env=env).invoke(self._app(), [str(a) for a in args])
         finally:
             os.chdir(before)

@@ -43,7 +43,8 @@ def demo(
     deals: Annotated[int, typer.Option("--deals", help="Deals the sandbox seeds.")] = 300,
 ) -> None:
     """Start the CRM sandbox, set up the fields, run a program against Salesforce then HubSpot, show the result."""
-    from cosell.cli import out, print_report
+    from cosell.cli import print_report
+    from cosell.cli_shared import out
 
     run_demo(folder, out, lambda report: print_report(report, as_json=False), partners=partners, deals=deals)
 

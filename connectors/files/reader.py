@@ -696,6 +696,8 @@ def _arrow_columns(data: bytes, required: Sequence[str]) -> dict[str, pa.StringA
     blank = pc.equal(cells[0], "")
     for column in cells[1:]:
         blank = pc.and_(blank, pc.equal(column, ""))
+    if not pc.any(blank.slice(1)).as_py():  # no blank row: the columns as they are, without a copy
+        return {name: column.slice(1) for name, column in zip(names, cells, strict=True)}
     keep = pc.invert(blank).slice(1)
     return {name: pc.filter(column.slice(1), keep) for name, column in zip(names, cells, strict=True)}
 

@@ -7,6 +7,7 @@ content and of its viewport into its own body, which Chromium's ``--dump-dom`` p
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,15 @@ WRAPPER = """<!DOCTYPE html><html><body style="margin:0">
 
 def chromium(*args: str) -> str:
     assert CHROMIUM is not None
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # A profile of its own: another test process may run a browser at the same time.
+    with tempfile.TemporaryDirectory(prefix="cosell-chromium-") as profile:
+        done = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

@@ -330,7 +330,7 @@ class CliResult:
         return list(csv.DictReader(io.StringIO(self.files[name])))
 
 
-WIDTH = 200
+_WIDTH = 200
 """The terminal width commands run by ``CosellCli`` print at."""
 
 
@@ -355,7 +355,7 @@ class CosellCli:
     ``write_program`` and ``write_records`` lay out ``program.yaml`` and the CSV folder ``data/``;
     ``run``, ``explain`` and ``statement`` add the options that point at them (``--program``,
     ``--input``, ``--output out``, ``--ledger`` in the folder); ``invoke`` runs any command as given.
-    Commands run in-process, in the folder, with ``cosell.log`` kept there."""
+    Commands run in-process, in the folder, with ``cosell.log`` kept there, and print 200 columns wide."""
 
     def __init__(self, path: Path, plugins: PluginsArg = None) -> None:
         self.path = Path(path)
@@ -389,11 +389,11 @@ class CosellCli:
         """``cosell ARGS`` in-process in this folder; returns exit code, stdout, stderr and output files."""
         from typer.testing import CliRunner
 
-        env = {"COSELL_LOG": str(self.log), "COSELL_LEDGER": self.ledger_url, "COLUMNS": str(WIDTH)}
+        env = {"COSELL_LOG": str(self.log), "COSELL_LEDGER": self.ledger_url, "COLUMNS": str(_WIDTH)}
         before = os.getcwd()
         os.chdir(self.path)
         try:
-            with pinned(lambda: self.plugins), _consoles_width(WIDTH):
+            with pinned(lambda: self.plugins), _consoles_width(_WIDTH):
                 result = CliRunner(env=env).invoke(self._app(), [str(a) for a in args])
         finally:
             os.chdir(before)

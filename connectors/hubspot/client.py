@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,6 +39,8 @@ LIST_PAGE_SIZE = 100
 """The most records one list page holds (the search endpoint: 200)."""
 SEARCH_MARGIN_SECONDS = 0.01
 """Kept between two searches on top of the pacing, for the same reason (a 429 costs a backoff)."""
+MEANWHILE_GUESS_SECONDS = 0.1
+"""How long a call made while a search waits is taken to last until one has been timed."""
 
 
 class HubSpotRefused(Exception):
@@ -215,6 +217,9 @@ class HubSpotClient:
         """When the calls of the current window were sent, oldest first; calls HubSpot counted that
         this client did not make (another process on the portal) are entered when their count is seen."""
         self.calls: Counter[str] = Counter()
+        self._meanwhile: deque[Callable[[], object]] = deque()
+        self._task_seconds = MEANWHILE_GUESS_SECONDS
+        """How long the last call made meanwhile took: the next one is made only in a wait that long."""
         if api is None and credentials.ca_bundle is not None:
             checked_ca_bundle(credentials.ca_variable, credentials.ca_bundle)
         self._api = api if api is not None else _build(credentials)
@@ -294,12 +299,31 @@ class HubSpotClient:
         unseen = most - remaining - len(recent)
         recent.extend([now] * max(0, unseen))
 
+    def meanwhile(self, tasks: Iterable[Callable[[], object]]) -> None:
+        """Work to do while a search waits for its turn, one task a gap as long as the last one took
+        (HubSpot answers a few searches a second; the time between two is otherwise idle). A task must
+        not raise: it keeps what went wrong for its owner to raise. Tasks not done by the time
+        :meth:`stop_meanwhile` is called are dropped."""
+        self._meanwhile.extend(tasks)
+
+    def stop_meanwhile(self) -> None:
+        self._meanwhile.clear()
+
     def _pace(self) -> None:
         # HubSpot limits search to a few requests a second per portal: spread them out rather than
         # collect 429s (which would count against the burst limit too).
-        wait = self._last_search + self._search_interval + SEARCH_MARGIN_SECONDS - time.monotonic()
-        if wait > 0:
+        while True:
+            wait = self._last_search + self._search_interval + SEARCH_MARGIN_SECONDS - time.monotonic()
+            if wait <= 0:
+                break
+            if self._meanwhile and wait >= self._task_seconds:
+                task = self._meanwhile.popleft()
+                started = time.monotonic()
+                task()
+                self._task_seconds = time.monotonic() - started
+                continue
             time.sleep(wait)
+            break
         self._last_search = time.monotonic()
 
     def _pace_burst(self) -> None:

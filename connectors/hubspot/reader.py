@@ -7,7 +7,9 @@
   by ``hs_object_id`` and windowed on it (``hs_object_id > last``) whenever a query reaches HubSpot's
   10,000-result cap, so any number of records is read; properties travel in the request body.
 - Associations change without touching a record's stamp, so they are re-read in full each run (v4 batch
-  read, 1,000 ids a call) and stored beside the records.
+  read, 1,000 ids a call) and stored beside the records. The deals' are read while the incremental
+  searches wait for their turn, for the deals the snapshot held before the sync; those the sync added
+  are read after it, and those it removed are dropped.
 - Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
   HubSpot) and removes them; a full read also drops every snapshot record it did not see. Records
   archived and purged between two syncs are caught by the reconciliation: once every 90 days each
@@ -96,13 +98,19 @@ class HubSpotSync:
 
     def _run(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for obj, result in self.sync.run(self.declared()).items():
+        early = _EarlyLinks(self.client, "deals", self._ids("deals"), self.s.association_batch_size)
+        self.client.meanwhile(early.tasks())
+        try:
+            synced = self.sync.run(self.declared())
+        finally:
+            self.client.stop_meanwhile()
+        for obj, result in synced.items():
             counts[obj] = result.read
             deleted = result.deleted + result.reconciled
             if deleted:
                 counts[f"{obj} deleted"] = deleted
         self._stages()
-        self._links("deals", self._ids("deals"))
+        self._links("deals", self._ids("deals"), early)
         for obj in self.s.activity_objects:
             typed = [
                 rid
@@ -125,14 +133,21 @@ class HubSpotSync:
 
     # -- associations, pipelines, label-only partners ------------------------------------------------------
 
-    def _links(self, obj: str, ids: Sequence[str]) -> None:
+    def _links(self, obj: str, ids: Sequence[str], early: _EarlyLinks | None = None) -> None:
+        """The associations of these records, those ``early`` read already taken as they are."""
         stored = dict(self.store.snapshot_texts(self.key, _links_object(obj)))
-        fresh: dict[str, dict[str, Any]] = {}
+        read: dict[str, dict[str, Any]] = {}
+        todo: Sequence[str] = ids
+        if early is not None:
+            early.raise_failure()
+            read = early.found
+            todo = [rid for rid in ids if rid not in early.read]
         size = self.s.association_batch_size
-        for start in range(0, len(ids), size):
-            found = self.client.associations(obj, "companies", ids[start : start + size])
-            for rid, rows in found.items():
-                fresh[rid] = {"to": [[cid, list(labels)] for cid, labels in rows]}
+        for start in range(0, len(todo), size):
+            read.update(
+                _link_payloads(self.client.associations(obj, "companies", todo[start : start + size]))
+            )
+        fresh = {rid: read[rid] for rid in ids if rid in read}
         changed = [(rid, payload) for rid, payload in fresh.items() if differs(stored.get(rid), payload)]
         if changed:
             self.store.snapshot_upsert(self.key, _links_object(obj), changed)
@@ -161,6 +176,44 @@ class HubSpotSync:
             self.store.snapshot_upsert(self.key, "companies", ((r["id"], r["properties"]) for r in rows))
             read += len(rows)
         return read
+
+
+def _link_payloads(found: Mapping[str, Sequence[tuple[str, Sequence[str]]]]) -> dict[str, dict[str, Any]]:
+    """Associations as the snapshot keeps them: ``{"to": [[company id, [labels]], ...]}`` a record."""
+    return {rid: {"to": [[cid, list(labels)] for cid, labels in rows]} for rid, rows in found.items()}
+
+
+class _EarlyLinks:
+    """Associations of ``ids`` read a batch at a time while searches wait for their turn
+    (:meth:`HubSpotClient.meanwhile`). ``read``: the ids asked for so far; ``found``: the payloads of
+    those that have associations. A batch that fails stops the rest; its error is raised by
+    :meth:`raise_failure`, where the associations would have been read anyway."""
+
+    def __init__(self, client: HubSpotClient, obj: str, ids: Sequence[str], size: int) -> None:
+        self.client = client
+        self.obj = obj
+        self.batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        self.read: set[str] = set()
+        self.found: dict[str, dict[str, Any]] = {}
+        self.failure: Exception | None = None
+
+    def tasks(self) -> Iterator[Callable[[], None]]:
+        return (partial(self._read, batch) for batch in self.batches)
+
+    def _read(self, batch: Sequence[str]) -> None:
+        if self.failure is not None:
+            return
+        try:
+            found = self.client.associations(self.obj, "companies", batch)
+        except Exception as exc:  # kept for raise_failure: the search waiting must not end in it
+            self.failure = exc
+            return
+        self.found.update(_link_payloads(found))
+        self.read.update(batch)
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
 
 
 class SearchStream:

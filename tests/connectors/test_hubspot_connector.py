@@ -3,6 +3,7 @@ hubspot-api-client's own request path runs; only the connection pool answers fro
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -375,3 +376,81 @@ def test_answers_without_rate_limit_headers_leave_the_pacing_to_the_client_s_own
     for _ in range(20):
         client.properties("deals")
     assert len(pool.requests) == 20 and clock.slept == 0.0
+
+
+def test_calls_given_to_make_meanwhile_fill_the_waits_between_searches_and_delay_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cosell.connectors.hubspot import client as client_module
+
+    clock = FakeClock()
+    monkeypatch.setattr("cosell.connectors.hubspot.client.time", clock)
+    sent: list[tuple[str, float]] = []
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        sent.append((urlsplit(url).path, clock.now))
+        clock.now += 0.05  # each answer takes 50 ms
+        return 200, {"results": [], "total": 0}, {}
+
+    client, _ = faked(reply)
+    client.meanwhile([lambda: client.properties("deals") for _ in range(20)])
+    for _ in range(3):
+        client.search("deals", {"filter_groups": [], "limit": 200})
+    client.stop_meanwhile()
+    client.search("deals", {"filter_groups": [], "limit": 200})
+
+    searches = [t for path, t in sent if path.endswith("/search")]
+    gap = 1 / 4 + client_module.SEARCH_MARGIN_SECONDS
+    # Each search goes out when the pacing allows it, as it would with nothing to do meanwhile
+    assert [b - a for a, b in itertools.pairwise(searches)] == [pytest.approx(gap)] * 3
+    made = [t for path, t in sent if not path.endswith("/search")]
+    # A search's answer takes 50 ms of its 260 ms turn: 4 calls of 50 ms fit in the 210 ms left, after
+    # each of the first two searches; those not made by stop_meanwhile are dropped
+    assert [sum(a < t < b for t in made) for a, b in itertools.pairwise(searches)] == [4, 4, 0]
+    assert len(made) == 8
+
+
+def test_associations_read_during_the_sync_count_for_the_deals_still_there_and_the_rest_are_read_after() -> (
+    None
+):
+    from cosell.connectors.common import SnapshotSync
+    from cosell.connectors.hubspot.reader import HubSpotSync, _EarlyLinks
+    from cosell.snapshot import ReadThroughSnapshot
+
+    links = {"1": [("c1", ("Sourced",))], "2": [("c2", ())], "4": [("c4", ("Influenced",))]}
+    asked: list[list[str]] = []
+
+    class Client:
+        def associations(self, obj: str, to: str, ids: list[str]) -> dict[str, Any]:
+            asked.append(list(ids))
+            return {i: links[i] for i in ids if i in links}
+
+    store = ReadThroughSnapshot(None)
+    store.snapshot_upsert("hubspot:1", "links:deals", [("1", {"to": [["c9", []]]})])
+    sync = HubSpotSync(Client(), HubSpotSettings(association_batch_size=2),  # type: ignore[arg-type]
+                       SnapshotSync(store, "hubspot:1", overlap=timedelta(minutes=5)))  # fmt: skip
+    early = _EarlyLinks(Client(), "deals", ["1", "2", "3"], 2)  # type: ignore[arg-type]
+    next(iter(early.tasks()))()  # one wait between searches: the first batch only
+    # the sync removed deal 1 and added deal 4
+    sync._links("deals", ["2", "3", "4"], early)
+
+    assert asked == [["1", "2"], ["3", "4"]]
+    assert dict(store.snapshot("hubspot:1", "links:deals")) == {
+        "2": {"to": [["c2", []]]},
+        "4": {"to": [["c4", ["Influenced"]]]},
+    }
+
+
+def test_an_association_read_that_fails_during_the_sync_is_raised_after_it_not_in_a_search() -> None:
+    from cosell.connectors.hubspot.reader import _EarlyLinks
+
+    class Client:
+        def associations(self, obj: str, to: str, ids: list[str]) -> dict[str, Any]:
+            raise UnreachableError("reading HubSpot deals→companies associations: still failing")
+
+    early = _EarlyLinks(Client(), "deals", ["1", "2", "3"], 1)  # type: ignore[arg-type]
+    for task in early.tasks():
+        task()  # raises nothing: the search it ran beside goes ahead
+    assert early.read == set()
+    with pytest.raises(UnreachableError, match="associations: still failing"):
+        early.raise_failure()

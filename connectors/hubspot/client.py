@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -217,7 +217,7 @@ class HubSpotClient:
         """When the calls of the current window were sent, oldest first; calls HubSpot counted that
         this client did not make (another process on the portal) are entered when their count is seen."""
         self.calls: Counter[str] = Counter()
-        self._meanwhile: deque[Callable[[], object]] = deque()
+        self._meanwhile: deque[Iterator[Callable[[], object]]] = deque()
         self._task_seconds = MEANWHILE_GUESS_SECONDS
         """How long the last call made meanwhile took: the next one is made only in a wait that long."""
         if api is None and credentials.ca_bundle is not None:
@@ -300,11 +300,12 @@ class HubSpotClient:
         recent.extend([now] * max(0, unseen))
 
     def meanwhile(self, tasks: Iterable[Callable[[], object]]) -> None:
-        """Work to do while a search waits for its turn, one task a gap as long as the last one took
-        (HubSpot answers a few searches a second; the time between two is otherwise idle). A task must
-        not raise: it keeps what went wrong for its owner to raise. Tasks not done by the time
+        """Work to do while a search waits for its turn, one task a wait, when the last task took no
+        longer than the wait left (HubSpot answers a few searches a second; the time between two is
+        otherwise idle). ``tasks`` is taken one at a time, when the first wait comes. Neither it nor a
+        task may raise: each keeps what went wrong for its owner to raise. Tasks not done by the time
         :meth:`stop_meanwhile` is called are dropped."""
-        self._meanwhile.extend(tasks)
+        self._meanwhile.append(iter(tasks))
 
     def stop_meanwhile(self) -> None:
         self._meanwhile.clear()
@@ -317,8 +318,11 @@ class HubSpotClient:
             if wait <= 0:
                 break
             if self._meanwhile and wait >= self._task_seconds:
-                task = self._meanwhile.popleft()
                 started = time.monotonic()
+                task = next(self._meanwhile[0], None)
+                if task is None:
+                    self._meanwhile.popleft()
+                    continue
                 task()
                 self._task_seconds = time.monotonic() - started
                 continue

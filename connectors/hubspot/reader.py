@@ -7,9 +7,9 @@
   by ``hs_object_id`` and windowed on it (``hs_object_id > last``) whenever a query reaches HubSpot's
   10,000-result cap, so any number of records is read; properties travel in the request body.
 - Associations change without touching a record's stamp, so they are re-read in full each run (v4 batch
-  read, 1,000 ids a call) and stored beside the records. The deals' are read while the incremental
-  searches wait for their turn, for the deals the snapshot held before the sync; those the sync added
-  are read after it, and those it removed are dropped.
+  read, 1,000 ids a call) and stored beside the records. They are read while the incremental searches
+  wait for their turn, for the records the snapshot held before the sync; those the sync added are read
+  after it, and those it removed are dropped.
 - Deletions: search never returns archived records. Each sync lists the archived ids (kept 90 days by
   HubSpot) and removes them; a full read also drops every snapshot record it did not see. Records
   archived and purged between two syncs are caught by the reconciliation: once every 90 days each
@@ -98,7 +98,7 @@ class HubSpotSync:
 
     def _run(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        early = _EarlyLinks(self.client, "deals", self._ids("deals"), self.s.association_batch_size)
+        early = _EarlyLinks(self.client, self._linked, self.s.association_batch_size)
         self.client.meanwhile(early.tasks())
         try:
             synced = self.sync.run(self.declared())
@@ -110,18 +110,24 @@ class HubSpotSync:
             if deleted:
                 counts[f"{obj} deleted"] = deleted
         self._stages()
-        self._links("deals", self._ids("deals"), early)
+        for obj, ids in self._linked().items():
+            self._links(obj, ids, early)
+        counts["companies"] += self._labelled_companies()
+        return counts
+
+    def _linked(self) -> dict[str, list[str]]:
+        """The snapshot's records whose companies cosell reads, per object: every deal and MDF claim,
+        the engagements that carry an activity type."""
+        linked = {"deals": self._ids("deals")}
         for obj in self.s.activity_objects:
-            typed = [
+            linked[obj] = [
                 rid
                 for rid, props in self.store.snapshot(self.key, obj)
                 if props.get(self.s.activity_type_property)
             ]
-            self._links(obj, typed)
         if self.s.mdf_object:
-            self._links(self.s.mdf_object, self._ids(self.s.mdf_object))
-        counts["companies"] += self._labelled_companies()
-        return counts
+            linked[self.s.mdf_object] = self._ids(self.s.mdf_object)
+        return linked
 
     def _ids(self, obj: str) -> list[str]:
         """The snapshot's ids of ``obj``, ordered byte-wise as :meth:`SnapshotStore.snapshot` gives them."""
@@ -140,8 +146,9 @@ class HubSpotSync:
         todo: Sequence[str] = ids
         if early is not None:
             early.raise_failure()
-            read = early.found
-            todo = [rid for rid in ids if rid not in early.read]
+            read = early.found.get(obj, {})
+            done = early.read.get(obj, set())
+            todo = [rid for rid in ids if rid not in done]
         size = self.s.association_batch_size
         for start in range(0, len(todo), size):
             read.update(
@@ -184,32 +191,42 @@ def _link_payloads(found: Mapping[str, Sequence[tuple[str, Sequence[str]]]]) -> 
 
 
 class _EarlyLinks:
-    """Associations of ``ids`` read a batch at a time while searches wait for their turn
-    (:meth:`HubSpotClient.meanwhile`). ``read``: the ids asked for so far; ``found``: the payloads of
-    those that have associations. A batch that fails stops the rest; its error is raised by
+    """Associations read a batch at a time while searches wait for their turn
+    (:meth:`HubSpotClient.meanwhile`), of the records ``linked`` names (per object, as the snapshot
+    holds them when the first wait comes). ``read``: the ids asked for so far; ``found``: the payloads
+    of those that have associations. A batch that fails stops the rest; its error is raised by
     :meth:`raise_failure`, where the associations would have been read anyway."""
 
-    def __init__(self, client: HubSpotClient, obj: str, ids: Sequence[str], size: int) -> None:
+    def __init__(
+        self, client: HubSpotClient, linked: Callable[[], Mapping[str, Sequence[str]]], size: int
+    ) -> None:
         self.client = client
-        self.obj = obj
-        self.batches = [ids[start : start + size] for start in range(0, len(ids), size)]
-        self.read: set[str] = set()
-        self.found: dict[str, dict[str, Any]] = {}
+        self.linked = linked
+        self.size = size
+        self.read: dict[str, set[str]] = {}
+        self.found: dict[str, dict[str, dict[str, Any]]] = {}
         self.failure: Exception | None = None
 
     def tasks(self) -> Iterator[Callable[[], None]]:
-        return (partial(self._read, batch) for batch in self.batches)
-
-    def _read(self, batch: Sequence[str]) -> None:
-        if self.failure is not None:
-            return
         try:
-            found = self.client.associations(self.obj, "companies", batch)
+            linked = self.linked()
         except Exception as exc:  # kept for raise_failure: the search waiting must not end in it
             self.failure = exc
             return
-        self.found.update(_link_payloads(found))
-        self.read.update(batch)
+        for obj, ids in linked.items():
+            for start in range(0, len(ids), self.size):
+                yield partial(self._read, obj, ids[start : start + self.size])
+
+    def _read(self, obj: str, batch: Sequence[str]) -> None:
+        if self.failure is not None:
+            return
+        try:
+            found = self.client.associations(obj, "companies", batch)
+        except Exception as exc:  # kept for raise_failure, as above
+            self.failure = exc
+            return
+        self.found.setdefault(obj, {}).update(_link_payloads(found))
+        self.read.setdefault(obj, set()).update(batch)
 
     def raise_failure(self) -> None:
         if self.failure is not None:

@@ -429,8 +429,8 @@ def test_associations_read_during_the_sync_count_for_the_deals_still_there_and_t
     store.snapshot_upsert("hubspot:1", "links:deals", [("1", {"to": [["c9", []]]})])
     sync = HubSpotSync(Client(), HubSpotSettings(association_batch_size=2),  # type: ignore[arg-type]
                        SnapshotSync(store, "hubspot:1", overlap=timedelta(minutes=5)))  # fmt: skip
-    early = _EarlyLinks(Client(), "deals", ["1", "2", "3"], 2)  # type: ignore[arg-type]
-    next(iter(early.tasks()))()  # one wait between searches: the first batch only
+    early = _EarlyLinks(Client(), lambda: {"deals": ["1", "2", "3"]}, 2)  # type: ignore[arg-type]
+    next(early.tasks())()  # one wait between searches: the first batch only
     # the sync removed deal 1 and added deal 4
     sync._links("deals", ["2", "3", "4"], early)
 
@@ -448,9 +448,17 @@ def test_an_association_read_that_fails_during_the_sync_is_raised_after_it_not_i
         def associations(self, obj: str, to: str, ids: list[str]) -> dict[str, Any]:
             raise UnreachableError("reading HubSpot deals→companies associations: still failing")
 
-    early = _EarlyLinks(Client(), "deals", ["1", "2", "3"], 1)  # type: ignore[arg-type]
+    early = _EarlyLinks(Client(), lambda: {"deals": ["1", "2", "3"]}, 1)  # type: ignore[arg-type]
     for task in early.tasks():
         task()  # raises nothing: the search it ran beside goes ahead
-    assert early.read == set()
+    assert early.read == {}
     with pytest.raises(UnreachableError, match="associations: still failing"):
+        early.raise_failure()
+
+    def unreadable() -> dict[str, list[str]]:
+        raise OSError("the ledger is gone")
+
+    early = _EarlyLinks(Client(), unreadable, 1)  # type: ignore[arg-type]
+    assert list(early.tasks()) == []
+    with pytest.raises(OSError, match="the ledger is gone"):
         early.raise_failure()

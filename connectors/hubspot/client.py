@@ -318,11 +318,11 @@ class HubSpotClient:
             if wait <= 0:
                 break
             if self._meanwhile and wait >= self._task_seconds:
-                started = time.monotonic()
                 task = next(self._meanwhile[0], None)
                 if task is None:
                     self._meanwhile.popleft()
                     continue
+                started = time.monotonic()  # the task alone: listing the tasks may take longer, once
                 task()
                 self._task_seconds = time.monotonic() - started
                 continue

@@ -7,7 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -462,3 +462,28 @@ def test_an_association_read_that_fails_during_the_sync_is_raised_after_it_not_i
     assert list(early.tasks()) == []
     with pytest.raises(OSError, match="the ledger is gone"):
         early.raise_failure()
+
+
+def test_tasks_listed_slowly_at_the_first_wait_still_fill_the_later_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("cosell.connectors.hubspot.client.time", clock)
+    sent: list[str] = []
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        sent.append("search" if urlsplit(url).path.endswith("/search") else "other")
+        clock.now += 0.05
+        return 200, {"results": [], "total": 0}, {}
+
+    client, _ = faked(reply)
+
+    def tasks() -> Iterator[Callable[[], object]]:
+        clock.now += 0.3  # listing what to do takes longer than a wait, once
+        for _ in range(6):
+            yield lambda: client.properties("deals")
+
+    client.meanwhile(tasks())
+    for _ in range(3):
+        client.search("deals", {"filter_groups": [], "limit": 200})
+    assert sent == ["search", "other", "search", "other", "other", "other", "other", "search"]

@@ -139,16 +139,14 @@ class HubSpotSync:
 
     # -- associations, pipelines, label-only partners ------------------------------------------------------
 
-    def _links(self, obj: str, ids: Sequence[str], early: _EarlyLinks | None = None) -> None:
-        """The associations of these records, those ``early`` read already taken as they are."""
+    def _links(self, obj: str, ids: Sequence[str], early: _EarlyLinks) -> None:
+        """The associations of these records: those ``early`` read during the sync as they are, the
+        others read now and added to them."""
         stored = dict(self.store.snapshot_texts(self.key, _links_object(obj)))
-        read: dict[str, dict[str, Any]] = {}
-        todo: Sequence[str] = ids
-        if early is not None:
-            early.raise_failure()
-            read = early.found.get(obj, {})
-            done = early.read.get(obj, set())
-            todo = [rid for rid in ids if rid not in done]
+        early.raise_failure()
+        done = early.read.get(obj, set())
+        todo = [rid for rid in ids if rid not in done]
+        read = early.found.setdefault(obj, {})
         size = self.s.association_batch_size
         for start in range(0, len(todo), size):
             read.update(

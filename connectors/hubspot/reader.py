@@ -60,6 +60,9 @@ class HubSpotSync:
         self.store = sync.store
         self.key = sync.key
         """The store key of this portal's snapshot and cursors (:func:`storage_key`)."""
+        self.links: dict[str, dict[str, dict[str, Any]]] = {}
+        """Per object, the associations the snapshot holds once the sync is done (record id → payload,
+        in the snapshot's order): what :func:`load_snapshot` would read back and decode."""
 
     # -- the streams ------------------------------------------------------------------------------------
 
@@ -159,6 +162,9 @@ class HubSpotSync:
         gone = sorted(set(stored) - set(fresh))
         if gone:
             self.store.snapshot_delete(self.key, _links_object(obj), gone)
+        # The snapshot now holds these very records, each payload or one that decodes equal to it
+        # (differs), in the order of ``ids``: the snapshot's own.
+        self.links[obj] = fresh
 
     def _stages(self) -> None:
         stages = self.client.deal_stages()
@@ -168,7 +174,10 @@ class HubSpotSync:
         """Companies a deal names with a partner label that the partner-property read did not bring."""
         known = self.store.snapshot_ids(self.key, "companies")
         missing: set[str] = set()
-        for _, payload in self.store.snapshot(self.key, _links_object("deals")):
+        deal_links = self.links.get("deals")
+        if deal_links is None:
+            deal_links = dict(self.store.snapshot(self.key, _links_object("deals")))
+        for payload in deal_links.values():
             for cid, labels in payload.get("to", ()):
                 if cid not in known and any(label in self.s.role_labels for label in labels):
                     missing.add(cid)
@@ -378,18 +387,25 @@ def storage_key(portal_id: str) -> str:
     return f"{CONNECTOR}:{portal_id}"
 
 
-def load_snapshot(ledger: SnapshotStore, settings: HubSpotSettings, key: str) -> Snapshot:
-    """Everything synced so far, as the mapping reads it."""
+def load_snapshot(
+    ledger: SnapshotStore,
+    settings: HubSpotSettings,
+    key: str,
+    links: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> Snapshot:
+    """Everything synced so far, as the mapping reads it. ``links``: the associations a sync just left
+    in the snapshot (:attr:`HubSpotSync.links`), taken as they are instead of read back and decoded."""
+    links = links or {}
     snap = Snapshot()
     snap.companies = dict(ledger.snapshot(key, "companies"))
     snap.deals = dict(ledger.snapshot(key, "deals"))
-    snap.deal_links = _links(ledger, "deals", key)
+    snap.deal_links = _links(ledger, "deals", key, links.get("deals"))
     for obj in settings.activity_objects:
         snap.activities[obj] = dict(ledger.snapshot(key, obj))
-        snap.activity_links[obj] = _links(ledger, obj, key)
+        snap.activity_links[obj] = _links(ledger, obj, key, links.get(obj))
     if settings.mdf_object:
         snap.claims = dict(ledger.snapshot(key, settings.mdf_object))
-        snap.claim_links = _links(ledger, settings.mdf_object, key)
+        snap.claim_links = _links(ledger, settings.mdf_object, key, links.get(settings.mdf_object))
     for rid, payload in ledger.snapshot(key, STAGES_KEY[0]):
         if rid == STAGES_KEY[1]:
             snap.stages = {
@@ -398,9 +414,12 @@ def load_snapshot(ledger: SnapshotStore, settings: HubSpotSettings, key: str) ->
     return snap
 
 
-def _links(ledger: SnapshotStore, obj: str, key: str) -> dict[str, list[tuple[str, list[str]]]]:
+def _links(
+    ledger: SnapshotStore, obj: str, key: str, synced: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, list[tuple[str, list[str]]]]:
     out: dict[str, list[tuple[str, list[str]]]] = {}
-    for rid, payload in ledger.snapshot(key, _links_object(obj)):
+    stored = synced.items() if synced is not None else ledger.snapshot(key, _links_object(obj))
+    for rid, payload in stored:
         rows: Sequence[Any] = payload.get("to", ())
         out[rid] = [(str(cid), list(labels)) for cid, labels in rows]
     return out

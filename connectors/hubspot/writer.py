@@ -49,6 +49,8 @@ class HubSpotConnector:
         self._key: str | None = None
         self._notes: list[str] = []
         self._progress: Progress | None = None
+        self._synced_links: Mapping[str, Mapping[str, Mapping[str, Any]]] = {}
+        """The associations the last sync left in the snapshot (``HubSpotSync.links``), for ``read``."""
 
     def show_progress(self, progress: Progress) -> None:
         """Records read so far per object, and each retry, shown on the run's progress."""
@@ -93,6 +95,7 @@ class HubSpotConnector:
         ``--full-sync`` and once the last full read is ``full_read_after_days`` old."""
         key = self.key
         self._ledger = ledger
+        self._synced_links = {}
         self.reconciler.connector = key
         self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
@@ -106,13 +109,16 @@ class HubSpotConnector:
         why = sync.decide_full(forced=self.full_sync, after_days=self.settings.full_read_after_days, now=now)
         if why:
             self._notes.append(why)
-        counts = HubSpotSync(self.client, self.settings, sync).run()
+        hubspot_sync = HubSpotSync(self.client, self.settings, sync)
+        counts = hubspot_sync.run()
         sync.finished(now)
+        self._synced_links = hubspot_sync.links
         return counts
 
     def read(self, program: Program, ledger: SnapshotStore) -> RecordSet:
         self.sync(program, ledger)
-        snap = load_snapshot(ledger, self.settings, self.key)
+        snap = load_snapshot(ledger, self.settings, self.key, self._synced_links)
+        self._synced_links = {}
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
         self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
         self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})

@@ -441,6 +441,49 @@ def test_associations_read_during_the_sync_count_for_the_deals_still_there_and_t
     }
 
 
+def test_the_associations_a_sync_leaves_in_memory_are_those_the_snapshot_reads_back() -> None:
+    from dataclasses import astuple
+
+    from cosell.connectors.common import SnapshotSync
+    from cosell.connectors.hubspot.reader import HubSpotSync, _EarlyLinks, load_snapshot
+    from cosell.snapshot import ReadThroughSnapshot
+
+    key = "hubspot:1"
+    # after this run: deal 1 keeps its link, 10 changes partner, 2 gains one, 3 has none, 4 is gone;
+    # meeting m1 (typed) keeps its link; c7 is a company only a deal's partner label names
+    links = {"1": [("c1", ("Partner",))], "10": [("c2", ("Influenced",))], "2": [("c7", ("Partner",))],
+             "m1": [("c1", ())]}  # fmt: skip
+
+    class Client:
+        def associations(self, obj: str, to: str, ids: list[str]) -> dict[str, Any]:
+            return {i: links[i] for i in ids if i in links}
+
+        def batch_read(self, obj: str, ids: list[str], props: list[str]) -> list[dict[str, Any]]:
+            return [{"id": i, "properties": {"name": f"Company {i}"}} for i in ids]
+
+    store = ReadThroughSnapshot(None)
+    store.snapshot_upsert(key, "companies", [("c1", {"name": "One"}), ("c2", {"name": "Two"})])
+    store.snapshot_upsert(key, "deals", [(i, {"dealname": f"D{i}"}) for i in ("1", "10", "2", "3")])
+    store.snapshot_upsert(key, "meetings", [("m1", {"cosell_activity_type": "joint_call"})])
+    store.snapshot_upsert(key, "links:deals", [("1", {"to": [["c1", ["Partner"]]]}),
+                                               ("10", {"to": [["c1", []]]}), ("4", {"to": [["c2", []]]})])  # fmt: skip
+    settings = HubSpotSettings(activity_objects=["meetings"], mdf_object=None)
+    sync = HubSpotSync(Client(), settings, SnapshotSync(store, key, overlap=timedelta(minutes=5)))  # type: ignore[arg-type]
+    early = _EarlyLinks(Client(), sync._linked, 1000)  # type: ignore[arg-type]
+    for obj, ids in sync._linked().items():
+        sync._links(obj, ids, early)
+    assert sync._labelled_companies() == 1
+
+    synced = load_snapshot(store, settings, key, sync.links)
+    stored = load_snapshot(store, settings, key)
+    assert astuple(synced) == astuple(stored)
+    assert list(synced.deal_links.items()) == list(stored.deal_links.items()) == [
+        ("1", [("c1", ["Partner"])]), ("10", [("c2", ["Influenced"])]), ("2", [("c7", ["Partner"])])
+    ]  # fmt: skip
+    assert synced.activity_links == {"meetings": {"m1": [("c1", [])]}}
+    assert "c7" in synced.companies
+
+
 def test_an_association_read_that_fails_during_the_sync_is_raised_after_it_not_in_a_search() -> None:
     from cosell.connectors.hubspot.reader import _EarlyLinks
 

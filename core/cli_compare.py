@@ -12,6 +12,7 @@ from rich.table import Table
 
 from . import compare_render
 from .cli_connectors import connector
+from .cli_shared import err
 from .compare import Comparison, checked_settings, compare_programs
 from .errors import ConfigError, Problem, ProgramError
 from .ledger import Ledger
@@ -120,7 +121,7 @@ def _emit(comparison: Comparison, format: str, output: Path | None) -> None:
     except OSError as exc:
         raise ConfigError(f"-o: cannot write {output}: {exc.strerror or exc}") from None
     if output is not None:
-        Console(stderr=True, highlight=False).print(f"wrote {terminal_text(str(output))}")
+        err.print(f"wrote {terminal_text(str(output))}")
 
 
 def _write(comparison: Comparison, format: str, output: Path | None) -> None:

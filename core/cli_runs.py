@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from .audit import AUDIT_COLUMNS, NOT_RECORDED, AuditRow, audit_rows
-from .cli_shared import err, out
+from .cli_shared import LedgerOpt, err, out
 from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
@@ -30,10 +30,6 @@ from .textsafe import spreadsheet_cell, terminal_text
 Command = Callable[..., Any]
 
 
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
-]
 RunArg = Annotated[int, typer.Argument(help="The run's id (`cosell runs` lists them).")]
 
 

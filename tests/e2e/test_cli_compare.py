@@ -255,6 +255,7 @@ def test_html_is_one_self_contained_page_with_a_chart_of_the_differences(starter
         "compare.html",
     )
     assert result.exit_code == 0, result.output
+    assert "wrote compare.html" in result.output
     page = (starter / "compare.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     for fetch in ("<script", "<link", "src=", "url(", "@import"):

@@ -171,13 +171,11 @@ class HubSpotSync:
         self.store.snapshot_upsert(self.key, STAGES_KEY[0], [(STAGES_KEY[1], {"stages": stages})])
 
     def _labelled_companies(self) -> int:
-        """Companies a deal names with a partner label that the partner-property read did not bring."""
+        """Companies a deal names with a partner label that the partner-property read did not bring
+        (once the deals' associations are read: :attr:`links`)."""
         known = self.store.snapshot_ids(self.key, "companies")
         missing: set[str] = set()
-        deal_links = self.links.get("deals")
-        if deal_links is None:
-            deal_links = dict(self.store.snapshot(self.key, _links_object("deals")))
-        for payload in deal_links.values():
+        for payload in self.links["deals"].values():
             for cid, labels in payload.get("to", ()):
                 if cid not in known and any(label in self.s.role_labels for label in labels):
                     missing.add(cid)

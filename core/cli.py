@@ -235,7 +235,7 @@ def indented_json(data: Any) -> str:
     """The text of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by orjson: the standard
     library's indented encoder is pure Python (7.3 s for the report of a million-deal run; orjson 0.9 s).
     For text, integers, booleans and None, which is all a run's report holds, the two write the same
-    characters; a float may read differently (orjson writes ``1e16`` where json writes ``1e+16``).
+    characters; a float may read differently (orjson writes ``0.00001`` where json writes ``1e-05``).
     What orjson refuses (an integer beyond 64 bits, a lone surrogate) goes through json.dumps."""
     try:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()

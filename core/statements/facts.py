@@ -195,8 +195,14 @@ _WORD = re.compile(r"[\w-]+")
 """A word as a statement reads deal ids in text: letters, digits, ``_`` and ``-``."""
 
 
+def as_word(deal_id: str) -> str:
+    """A regular expression of ``deal_id`` standing as a word (no letter, digit, ``_`` or ``-`` next
+    to it): where ``named_deals`` reads it as the deal's name."""
+    return rf"(?<![\w-]){re.escape(deal_id)}(?![\w-])"
+
+
 def _is_word_in(deal_id: str, text: str) -> bool:
-    return deal_id in text and re.search(rf"(?<![\w-]){re.escape(deal_id)}(?![\w-])", text) is not None
+    return deal_id in text and re.search(as_word(deal_id), text) is not None
 
 
 def statement_sections(

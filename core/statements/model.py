@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from .. import results
 from ..money import round_score, show
 from ..results import LineKind, Projection, ScorePart, TierException, tier_label
-from .facts import PartnerRecord, RunRecord, StatementSection, partner_record, used_metrics
+from .facts import PartnerRecord, RunRecord, StatementSection, as_word, partner_record, used_metrics
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -559,7 +559,7 @@ def named_deals(text: str, names: Mapping[str, str]) -> str:
         "|".join(
             [
                 *(re.escape(form) for form in sorted(full, key=len, reverse=True)),
-                *(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in present),
+                *(as_word(i) for i in present),
             ]
         )
     )

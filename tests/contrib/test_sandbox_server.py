@@ -182,7 +182,7 @@ COSELL = str(Path(sys.executable).with_name("cosell"))
 
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "cosell.contrib.sandbox"], [COSELL, "sandbox"]])
 def test_command_line_prints_the_connection_json_first(command: list[str]) -> None:
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [
             *command,
             "--seed",
@@ -196,22 +196,22 @@ def test_command_line_prints_the_connection_json_first(command: list[str]) -> No
         ],
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        assert set(info) >= {"salesforce_instance_url", "hubspot_base_url", "token", "ca_bundle"}
-        r = requests.get(
-            f"{info['salesforce_instance_url']}/services/data/v59.0/query",
-            params={"q": "SELECT COUNT() FROM Account WHERE IsPartner = true"},
-            headers={"Authorization": f"Bearer {info['token']}"},
-            verify=info["ca_bundle"],
-            timeout=10,
-        )
-        assert r.json()["totalSize"] == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    ) as proc:  # its exit closes the pipe
+        try:
+            assert proc.stdout is not None
+            info = json.loads(proc.stdout.readline())
+            assert set(info) >= {"salesforce_instance_url", "hubspot_base_url", "token", "ca_bundle"}
+            r = requests.get(
+                f"{info['salesforce_instance_url']}/services/data/v59.0/query",
+                params={"q": "SELECT COUNT() FROM Account WHERE IsPartner = true"},
+                headers={"Authorization": f"Bearer {info['token']}"},
+                verify=info["ca_bundle"],
+                timeout=10,
+            )
+            assert r.json()["totalSize"] == 3
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def test_each_sandbox_is_a_new_org_and_a_reset_keeps_its_ids() -> None:

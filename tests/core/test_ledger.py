@@ -114,13 +114,19 @@ def raw_rows(url: str, table: str, *, without: Sequence[str] = ("run_id",)) -> l
     return [{k: v for k, v in r.items() if k not in without} for r in rows]
 
 
-def start_child(code: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def child_process(code: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A Python child running ``code``; killed if still running when the block ends, its pipes closed."""
+    with subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    ) as child:
+        try:
+            yield child
+        finally:
+            child.kill()  # nothing when it has ended; Popen's exit then closes the pipes and waits
 
 
 def read_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
@@ -438,9 +444,9 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_pending_writes_after_a_crash_are_exactly_the_unconfirmed_rows(ledger_url: str) -> None:
-    child = start_child(CRASHER, ledger_url)
-    run_id = int(read_line(child))
-    assert child.wait(timeout=30) == -signal.SIGKILL
+    with child_process(CRASHER, ledger_url) as child:
+        run_id = int(read_line(child))
+        assert child.wait(timeout=30) == -signal.SIGKILL
     with Ledger.connect(ledger_url) as ledger:
         pending = ledger.pending_writes("T")
         assert [i.write.record_id for i in pending] == ["D1", "D2", "D4", "D5"]
@@ -475,8 +481,7 @@ print("released", flush=True)
 def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_with_its_process(
     ledger: Ledger, ledger_url: str
 ) -> None:
-    holder = start_child(HOLDER, ledger_url, "2026-Q3", "120", "0")
-    try:
+    with child_process(HOLDER, ledger_url, "2026-Q3", "120", "0") as holder:
         assert read_line(holder) == "held"
         started = time.monotonic()
         with (
@@ -492,22 +497,16 @@ def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_w
         holder.wait(timeout=30)
         with ledger.hold_period("2026-Q3", wait_seconds=10):  # released by the kill
             pass
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_second_holder_waits_for_the_first_to_finish(ledger: Ledger, ledger_url: str) -> None:
-    with ledger.hold_period("2026-Q3", wait_seconds=0):
-        child = start_child(HOLDER, ledger_url, "2026-Q3", "0", "20")
-        time.sleep(0.8)  # the child is polling now
-    try:
+    with contextlib.ExitStack() as stack:
+        with ledger.hold_period("2026-Q3", wait_seconds=0):
+            child = stack.enter_context(child_process(HOLDER, ledger_url, "2026-Q3", "0", "20"))
+            time.sleep(0.8)  # the child is polling now
         assert read_line(child) == "held"
         assert read_line(child) == "released"
         assert child.wait(timeout=30) == 0
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_a_period_is_held_once_within_one_process_too(ledger: Ledger) -> None:

@@ -112,7 +112,8 @@ def test_per_partner_works_in_every_format_each_file_holding_its_partner_alone(w
     assert (
         cosell("statement", "--period", "2026-Q3", "--format", "csv", "--per-partner", "csv").exit_code == 0
     )
-    p003 = list(csv.DictReader((work / "csv" / "P003.csv").open(encoding="utf-8")))
+    with (work / "csv" / "P003.csv").open(encoding="utf-8", newline="") as handle:
+        p003 = list(csv.DictReader(handle))
     assert p003 and {r["partner_id"] for r in p003} == {"P003"}
     assert cosell("statement", "--period", "2026-Q3", "--format", "xlsx", "--per-partner", "x").exit_code == 0
     book = openpyxl.load_workbook(work / "x" / "P004.xlsx")

@@ -12,10 +12,12 @@ step functions: reading the CSV folder, computing, planning the write-back (and 
 folder), storing in the ledger, writing the output folder, and printing the table (to /dev/null).
 
 The last line reads `whole run N.N s = X.XX x compute, peak M MiB` (with --periods:
-`period 8 / period 1: X.XX, peak M MiB`). Peak memory is the process's peak resident set size, or, while
-the run has a child process (it takes its records digest in one on Linux), the most the process and its
-children held together (their proportional set sizes, sampled every second). CPU times include the
-children's.
+`period 8 / period 1: X.XX, peak M MiB`). With three periods or more, a line before it compares the
+last period with the second, `period 8 / period 2: X.XX`: the first run starts from an empty output
+folder and has no deal won earlier to write again, so the second shows what the history's length costs.
+Peak memory is the process's peak resident set size, or, while the run has a child process (it takes
+its records digest in one on Linux), the most the process and its children held together (their
+proportional set sizes, sampled every second). CPU times include the children's.
 
 The line before it, `results sha256 ...`, is a digest of what the runs produced: the output folder's
 files and the ledger's rows (less clock times and the temporary folder's path). The same input gives the
@@ -343,6 +345,14 @@ def main() -> None:
         peak = peak_mib()
         print(f"results sha256 {results_digest(output, ledger)}")
         first, last = timings[0], timings[-1]
+        if args.periods > 2:
+            # The first run starts from an empty output folder and has no earlier-won deals to write
+            # again: against the second, the last period's run shows what the history's length costs.
+            second = timings[1]
+            print(
+                f"period {args.periods} / period 2: {last.whole / second.whole:.2f} "
+                f"(CPU {last.whole_cpu / second.whole_cpu:.2f})"
+            )
         if args.periods > 1:
             print(f"CPU time: period {args.periods} / period 1: {last.whole_cpu / first.whole_cpu:.2f}")
             print(f"period {args.periods} / period 1: {last.whole / first.whole:.2f}, peak {peak:,.0f} MiB")

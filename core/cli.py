@@ -6,7 +6,6 @@ anything else is a bug: a short message on screen, the traceback in the log file
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
@@ -56,7 +55,7 @@ from .periods import Period
 from .pluginmanager import PluginInfo, Plugins, installed
 from .program import LoadedProgram, load_program, program_json_schema
 from .records import MAX_AMOUNT
-from .textsafe import spreadsheet_cell, terminal_text
+from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 app = typer.Typer(
     name="cosell",
@@ -971,7 +970,7 @@ def adjust_list(
     if format == "json":
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     elif format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = CsvWriter(sys.stdout)
         writer.writerow(_ADJUSTMENT_COLUMNS)
         for row in rows:
             writer.writerow(

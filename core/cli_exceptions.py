@@ -8,7 +8,6 @@ this module does not import ``cosell.cli``.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
 from .program import load_program
-from .textsafe import spreadsheet_cell, terminal_text
+from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 ProgramOpt = Annotated[
     Path | None,
@@ -176,7 +175,7 @@ def list_exceptions(
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     if format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = CsvWriter(sys.stdout)
         writer.writerow(COLUMNS)
         for row in rows:
             writer.writerow(spreadsheet_cell("" if row[c] is None else str(row[c])) for c in COLUMNS)

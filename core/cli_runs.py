@@ -7,7 +7,6 @@ error reporting; this module does not import ``cosell.cli``.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import json
 import sys
@@ -25,7 +24,7 @@ from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
 from .program import LoadedProgram, parse_program
-from .textsafe import spreadsheet_cell, terminal_text
+from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 Command = Callable[..., Any]
 
@@ -345,7 +344,7 @@ def _write_audit(rows: Iterable[AuditRow], fmt: str, sink: TextIO) -> int:
             count += 1
         sink.write("\n]\n" if count else "]\n")
         return count
-    writer = csv.writer(sink, lineterminator="\n")
+    writer = CsvWriter(sink)
     writer.writerow(AUDIT_COLUMNS)
     for row in rows:
         cells = row.as_dict()

@@ -3,7 +3,6 @@ external asset, every text escaped). Renders a :class:`cosell.compare.Comparison
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 
 from .compare import Comparison, DealTreatment, PartnerComparison, ProgramTotals
 from .money import show
-from .textsafe import spreadsheet_cell
+from .textsafe import CsvWriter, spreadsheet_cell
 
 CHART_PARTNERS = 40
 """Partners the chart shows: those whose earnings move most (the tables list every one)."""
@@ -105,7 +104,7 @@ CSV_COLUMNS = ("partner_id", "name", "program", "file", "tier", "score", "earnin
 def to_csv(comparison: Comparison) -> str:
     """One row per partner and program, in the order given; ``difference`` is earnings less the base's."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     writer.writerow(CSV_COLUMNS)
     for partner in comparison.partners:
         for program, result, difference in zip(

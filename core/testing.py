@@ -46,6 +46,7 @@ from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClai
 from .results import History, LedgerLine
 from .snapshot import SnapshotStore
 from .statements import render as render_statement
+from .textsafe import CsvWriter
 
 BASE_PROGRAM: dict[str, Any] = {
     "program": "Test Program",
@@ -495,7 +496,7 @@ def records_as_csv(
 def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     header = list(columns) + sorted({k for row in rows for k in row} - set(columns))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     writer.writerow(header)
     for row in rows:
         writer.writerow("" if row.get(c) is None else str(row[c]) for c in header)

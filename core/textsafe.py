@@ -7,13 +7,18 @@ control sequences (``\\x1b[2J`` clears the screen), NUL bytes, or a spreadsheet 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from rich.markup import escape
 
 __all__ = [
+    "CSV_QUOTES_CR",
     "FORMULA_STARTS",
+    "CsvWriter",
     "from_spreadsheet_cell",
     "from_spreadsheet_row",
     "spreadsheet_cell",
@@ -101,3 +106,49 @@ def from_spreadsheet_cell(text: str) -> str:
 def from_spreadsheet_row(cells: Iterable[str]) -> list[str]:
     """:func:`from_spreadsheet_cell` of each cell."""
     return [cell[1:] if cell[:1] == "'" else cell for cell in cells]
+
+
+class _Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+def _quotes_cr() -> bool:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(["\r", ""])
+    return text.getvalue().startswith('"')
+
+
+CSV_QUOTES_CR = _quotes_cr()
+"""Whether ``csv.writer`` (lines ended by \\n) quotes a cell for a carriage return: Python 3.13 does, 3.11
+and 3.12 do not, and a reader then ends the row at it. A delimiter, a quote and a line feed it always
+quotes."""
+
+
+class CsvWriter:
+    """The writer of every CSV text cosell writes (comma, lines ended by \\n): ``csv.writer(handle,
+    lineterminator="\\n")``, but quoting a cell holding a carriage return on every
+    Python, as 3.13's does: a row holding one is written with lines ended by \\r\\n (which quotes every
+    cell holding either character) and its own line end made \\n again. Other rows are written as
+    ``csv.writer`` writes them."""
+
+    __slots__ = ("_crlf", "_handle", "_lf", "_row")
+
+    def __init__(self, handle: _Writable) -> None:
+        self._handle = handle
+        self._lf = csv.writer(handle, lineterminator="\n")
+        self._row = io.StringIO()
+        self._crlf = csv.writer(self._row, lineterminator="\r\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        cells = row if isinstance(row, list | tuple) else list(row)
+        if CSV_QUOTES_CR or not any(isinstance(cell, str) and "\r" in cell for cell in cells):
+            self._lf.writerow(cells)
+            return
+        self._row.seek(0)
+        self._row.truncate()
+        self._crlf.writerow(cells)
+        self._handle.write(self._row.getvalue()[:-2] + "\n")
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)

@@ -5,7 +5,9 @@
 - a rule imports no connector and nothing from contrib; a connector imports no rule and nothing from contrib;
 - the core modules import one another without a cycle (imports under ``if TYPE_CHECKING:`` are for the
   type checker only and do not count; imports inside functions do);
-- no core module names a CRM or the sandbox in its code (comments and docstrings may).
+- no core module names a CRM or the sandbox in its code (comments and docstrings may);
+- CSV text is written through ``cosell.textsafe.CsvWriter``, which quotes a carriage return on every
+  Python, never by ``csv.writer`` itself.
 """
 
 from __future__ import annotations
@@ -288,3 +290,30 @@ def test_no_built_in_kind_name_is_spelled_under_core():
         if pattern.search(text) and (str(path.relative_to(ROOT)), text.strip()) not in FIELD_NAMES_NOT_KINDS
     ]
     assert found == []
+
+
+CSV_WRITER_ALLOWED = {
+    "cosell.textsafe",  # CsvWriter itself
+    "cosell.contrib.sandbox.salesforce",  # query results quote every cell, as Salesforce's do
+}
+
+
+def _csv_writer_calls() -> list[str]:
+    found = []
+    for module, path in MODULES.items():
+        if module in CSV_WRITER_ALLOWED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("writer", "DictWriter")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "csv"
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_csv_text_is_written_through_the_writer_that_quotes_a_carriage_return():
+    assert _csv_writer_calls() == []

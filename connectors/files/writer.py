@@ -26,7 +26,13 @@ from cosell.errors import ConfigError
 from cosell.fields import confirmed
 from cosell.program import Program
 from cosell.records import RecordSet
-from cosell.textsafe import from_spreadsheet_cell, from_spreadsheet_row, spreadsheet_column, spreadsheet_row
+from cosell.textsafe import (
+    CsvWriter,
+    from_spreadsheet_cell,
+    from_spreadsheet_row,
+    spreadsheet_column,
+    spreadsheet_row,
+)
 
 from .reader import read_folder
 
@@ -46,45 +52,32 @@ _ROWS_AT_ONCE = 20_000
 """Rows of ``accounts.csv``/``deals.csv`` turned into text at a time."""
 
 
-def _csv_quotes_cr() -> bool:
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerow(["\r", ""])
-    return text.getvalue().startswith('"')
-
-
-_QUOTES_CR = _csv_quotes_cr()
-"""Whether ``csv.writer`` (the default dialect, lines ended by \\n) quotes a cell for a carriage return:
-Python 3.13 does, 3.11 does not. A delimiter, a quote and a line end it always quotes."""
-
-
 def _csv_writer_text(rows: Iterable[Sequence[str]]) -> str:
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(map(spreadsheet_row, rows))
+    CsvWriter(text).writerows(map(spreadsheet_row, rows))
     return text.getvalue()
 
 
 def _quoted_column(cells: Sequence[str]) -> Sequence[str]:
-    """The cells as ``csv.writer`` writes them: a cell holding a delimiter, quote or line end quoted,
-    its quotes doubled. ``cells`` itself when none needs it (one search of the joined column each)."""
+    """The cells as ``CsvWriter`` writes them: a cell holding a delimiter, quote or line end (a carriage
+    return too) quoted, its quotes doubled. ``cells`` itself when none needs it (one search of the joined
+    column each)."""
     joined = "".join(cells)
-    if not ("," in joined or "\n" in joined or '"' in joined or (_QUOTES_CR and "\r" in joined)):
+    if not ("," in joined or "\n" in joined or '"' in joined or "\r" in joined):
         return cells
     if '"' not in joined:
-        return [
-            f'"{cell}"' if "," in cell or "\n" in cell or (_QUOTES_CR and "\r" in cell) else cell
-            for cell in cells
-        ]
+        return [f'"{cell}"' if "," in cell or "\n" in cell or "\r" in cell else cell for cell in cells]
     return [
         '"' + cell.replace('"', '""') + '"'
-        if "," in cell or "\n" in cell or '"' in cell or (_QUOTES_CR and "\r" in cell)
+        if "," in cell or "\n" in cell or '"' in cell or "\r" in cell
         else cell
         for cell in cells
     ]
 
 
 def _csv_text(rows: Sequence[Sequence[str]]) -> str:
-    """The rows as CSV text, every cell spreadsheet-safe: the text ``csv.writer`` (lines ended by \\n)
-    writes for :func:`spreadsheet_row` of each row. Rows of differing lengths go through ``csv.writer``."""
+    """The rows as CSV text, every cell spreadsheet-safe: the text ``CsvWriter`` (lines ended by \\n)
+    writes for :func:`spreadsheet_row` of each row. Rows of differing lengths go through ``CsvWriter``."""
     if not rows:
         return ""
     width = len(rows[0])
@@ -98,7 +91,7 @@ def _columns_text(columns: Sequence[Sequence[str]]) -> str:
 
     The text is built a column at a time, each column searched once for a cell to mark or quote (a
     column of ids or amounts needs neither), then joined row by row. Fewer than two columns (a lone
-    empty cell is written quoted), or a cell that is not text, go through ``csv.writer``."""
+    empty cell is written quoted), or a cell that is not text, go through ``CsvWriter``."""
     if len(columns) < 2:
         return _csv_writer_text(list(zip(*columns, strict=True)))
     try:
@@ -478,7 +471,7 @@ class FilesConnector:
             if before:
                 handle.write(before if before.endswith("\n") else before + "\n")
             if not before:
-                csv.writer(handle, lineterminator="\n").writerow(CHANGES_HEADER)
+                CsvWriter(handle).writerow(CHANGES_HEADER)
             handle.writelines(changes)
 
         _write_atomically(path, dump)

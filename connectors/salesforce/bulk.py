@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cosell.errors import ConfigError, CosellError, UnreachableError
+from cosell.textsafe import CsvWriter
 
 from .client import SalesforceClient
 
@@ -95,7 +96,7 @@ def csv_cell(value: Any) -> str:
 def ingest_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bytes:
     """CSV (comma, LF) with ``Id`` first; a column a row does not have is an empty cell (left as is)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(["Id", *columns])
     for row in rows:
         writer.writerow([row["Id"], *(csv_cell(row[c]) if c in row else "" for c in columns)])

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from cosell.textsafe import CsvWriter
+
 from . import soql
 from .messages import Request, Response, json_response, text_response
 from .store import SalesforceStore, SFField, SFObject, sf_datetime
@@ -851,7 +853,7 @@ class SalesforceAPI:
                 job.unprocessed_csv = text
                 return
         ok_out, bad_out = io.StringIO(), io.StringIO()
-        ok_w, bad_w = csv.writer(ok_out, lineterminator="\n"), csv.writer(bad_out, lineterminator="\n")
+        ok_w, bad_w = CsvWriter(ok_out), CsvWriter(bad_out)
         ok_w.writerow(["sf__Id", "sf__Created", *header])
         bad_w.writerow(["sf__Id", "sf__Error", *header])
         stamp = sf_datetime(self.store.clock.tick())

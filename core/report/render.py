@@ -4,7 +4,6 @@ small inline script that sorts the partners table; nothing fetched)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -12,7 +11,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from ..textsafe import spreadsheet_cell
+from ..textsafe import CsvWriter, spreadsheet_cell
 from . import charts
 from .model import BUDGET, MDF
 
@@ -80,7 +79,7 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str, An
 
 def as_csv(report: Mapping[str, Any]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(CSV_COLUMNS)
     for row in csv_rows(report):
         writer.writerow([spreadsheet_cell("" if v is None else str(v)) for v in row])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TYPE_CHECKING
 
 from ..money import format_money
-from ..textsafe import spreadsheet_cell
+from ..textsafe import CsvWriter, spreadsheet_cell
 
 if TYPE_CHECKING:
     from .document import StatementDocument
@@ -17,7 +16,7 @@ CSV_COLUMNS = ("partner_id", "period", "kind", "deal_id", "amount", "explanation
 
 def render(doc: StatementDocument) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = CsvWriter(buffer)
     writer.writerow(CSV_COLUMNS)
     for line in doc.lines:
         cells = (

@@ -23,6 +23,7 @@ from cosell.connectors.files.writer import _csv_text
 from cosell.errors import ConfigError
 from cosell.program import parse_program
 from cosell.textsafe import (
+    CsvWriter,
     from_spreadsheet_cell,
     from_spreadsheet_row,
     spreadsheet_cell,
@@ -426,12 +427,36 @@ def test_a_column_made_spreadsheet_safe_is_each_cell_made_safe(cells: list[str])
     )
     | st.lists(st.lists(TRICKY_TEXT, max_size=4), max_size=4)
 )
-def test_file_text_is_what_the_csv_module_writes_for_the_spreadsheet_safe_cells(
+def test_file_text_is_what_the_csv_writer_writes_for_the_spreadsheet_safe_cells_and_reads_back(
     rows: list[list[str]],
 ) -> None:
     expected = io.StringIO()
-    csv.writer(expected, lineterminator="\n").writerows(spreadsheet_row(row) for row in rows)
+    CsvWriter(expected).writerows(spreadsheet_row(row) for row in rows)
     assert _csv_text(rows) == expected.getvalue()
+    assert list(csv.reader(io.StringIO(_csv_text(rows), newline=""))) == [spreadsheet_row(r) for r in rows]
+
+
+def test_a_value_holding_a_carriage_return_reads_back_whole_and_is_not_written_again(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    writes = [
+        deal("D1", incentive="100.00", incentive_status="Projected", incentive_note="Acme\rCorp: 100.00 USD"),
+        account("P1", tier="Reg\ristered", score="0.00"),
+    ]
+    connector.write(writes)
+    fresh = FilesConnector(output=tmp_path / "out")
+    held = fresh.current_values([("deal", "D1"), ("account", "P1")])
+    assert held[("deal", "D1")]["incentive_note"] == "Acme\rCorp: 100.00 USD"
+    assert held[("account", "P1")] == {
+        "tier": "Reg\ristered",
+        "score": "0.00",
+        "period_earnings": None,
+        "tier_benefits": None,
+    }
+    assert [r["id"] for r in rows(tmp_path / "out" / "deals.csv")] == ["D1"]  # no row made of its end
+    fresh.begin_run()
+    assert all(outcome.ok for outcome in fresh.write(writes))
+    assert rows(tmp_path / "out" / "changes.csv") == []  # the same values: nothing changed
 
 
 HEADER_NAMES = st.sampled_from(["id", "cosell_tier", "cosell_score", "owner", "", " id ", "'cosell_score"])

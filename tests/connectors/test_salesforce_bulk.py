@@ -4,6 +4,8 @@ the query job with its locator paging and typed values."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -94,6 +96,16 @@ def test_the_ingest_csv_holds_id_and_managed_fields_exact_decimals_na_for_null_a
         f"{deal_id(1)},#N/A,1200.005\n"
         f'{deal_id(2)},"Earned: ""Acme, Inc"": 1.00 USD",\n'
     )
+
+
+def test_a_note_holding_a_carriage_return_is_one_quoted_cell_of_the_ingest_csv() -> None:
+    body = ingest_csv(
+        ["Cosell_Incentive_Note__c"], [{"Id": deal_id(1), "Cosell_Incentive_Note__c": "Acme\rCorp"}]
+    )
+    assert list(csv.reader(io.StringIO(body.decode(), newline=""))) == [
+        ["Id", "Cosell_Incentive_Note__c"],
+        [deal_id(1), "Acme\rCorp"],
+    ]
 
 
 def test_bulk_errors_read_as_the_collections_path_reports_them() -> None:

@@ -829,10 +829,15 @@ class Ledger:
 
     @contextlib.contextmanager
     def _read(self, *, stored: bool = False) -> Iterator[Connection]:
-        """A read transaction; ``stored`` reads the database even before the ledger exists in it."""
+        """A read transaction: every query in it sees the ledger as of one moment (SQLite's transactions
+        do; on PostgreSQL, whose default lets each statement see what committed before it, the read is
+        REPEATABLE READ). ``stored`` reads the database even before the ledger exists in it."""
         engine = self._engine if self._exists or stored else self._empty_engine()
-        with self._guard(), engine.connect() as conn, conn.begin():
-            yield conn
+        with self._guard(), engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def _empty_engine(self) -> Engine:
         # A ledger not created yet answers reads as an empty one: the current schema in memory.
@@ -2339,10 +2344,16 @@ class _LedgerHistory(History):
                     for key, ln in zip(keys, lines, strict=True):
                         if ln.deal_id is not None:
                             found.setdefault(ln.deal_id, []).append((first, key, ln))
+            # Deals in the order of their first line, as a walk of every line in history order finds them
+            # (whatever the order of the kinds asked for and of each kind's partners)
+            for items in found.values():
+                if len(items) > 1:
+                    items.sort()
+            ordered = sorted(found.items(), key=lambda item: item[1][0][:2])
             self._on_deals[wanted] = MappingProxyType(
                 {
-                    deal: (items[0][2],) if len(items) == 1 else tuple(ln for _, _, ln in sorted(items))
-                    for deal, items in found.items()
+                    deal: (items[0][2],) if len(items) == 1 else tuple(ln for _, _, ln in items)
+                    for deal, items in ordered
                 }
             )
         return self._on_deals[wanted]

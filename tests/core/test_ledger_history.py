@@ -103,7 +103,7 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
         for n in (3, 1, 2, 5):
             assert asked.last_tiers(pid, n) == memory.last_tiers(pid, n)
     for kinds in KIND_SETS:
-        assert dict(asked.lines_on_deals(kinds)) == dict(memory.lines_on_deals(kinds))
+        assert list(asked.lines_on_deals(kinds).items()) == list(memory.lines_on_deals(kinds).items())
     # The answers themselves, as the rules read them.
     assert [(ln.period, ln.amount) for ln in asked.lines_of("A", kinds=("commission",))] == [
         ("2026-Q1", Decimal("1.00")), ("2026-Q2", Decimal("4.00")), ("2026-Q2", Decimal("5.00")),
@@ -225,3 +225,44 @@ def test_the_bundled_programs_runs_never_read_every_line_or_tier(
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         assert CliRunner().invoke(app, ["close", "--period", period, "--ledger", url]).exit_code == 0
+
+
+def test_deals_with_lines_come_in_the_order_of_their_first_line_in_the_history(ledger: Ledger) -> None:
+    """A appears first in the history (a baseline line) but is paid a deal only after B is: A's deal
+    still comes first, as a walk of every partner's lines in history order finds it."""
+    record(ledger, Q1, [line("A", "1.00", "baseline"), line("B", "2.00", deal="D1")], [])
+    record(ledger, Q2, [line("A", "3.00", deal="D2"), line("B", "-2.00", "clawback", "D1")], [])
+    memory = History(lines=ledger.history(Q3).lines)  # every earlier line, walked in history order
+    asked = ledger.history(Q3)  # another history: it answers from indexed queries
+    for kinds in (("commission",), ("commission", "clawback"), ("clawback", "commission")):
+        assert list(asked.lines_on_deals(kinds)) == ["D2", "D1"]
+        assert list(asked.lines_on_deals(kinds).items()) == list(memory.lines_on_deals(kinds).items())
+
+
+def test_a_history_taken_while_another_ledger_stores_a_run_is_one_moment_and_refuses_to_answer_later(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    """Another connection stores a run of Q2 and closes it while this history is being taken (just before
+    it reads the generation): the history's periods and its generation are of one moment, so a question
+    asked of it afterwards refuses (the ledger has moved since), on PostgreSQL as on SQLite."""
+    record(ledger, Q1, [line("P", "1.00", deal="D1")], [])
+    with Ledger.connect(ledger_url) as other:
+        stored: list[bool] = []
+
+        def store_before_the_generation_is_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "cosell_generation" in statement and not stored:
+                stored.append(True)
+                record(other, Q2, [line("P", "2.00", deal="D2")], [])
+                other.close_period(Q2)
+
+        sa.event.listen(ledger._engine, "before_cursor_execute", store_before_the_generation_is_read)
+        try:
+            history = ledger.history(Q3)
+        finally:
+            sa.event.remove(ledger._engine, "before_cursor_execute", store_before_the_generation_is_read)
+    assert stored
+    assert "2026-Q2" not in history.closed_periods  # taken before the other run committed...
+    with pytest.raises(LockHeldError, match="the ledger changed"):
+        history.lines_of("P", kinds=("commission",))  # ...so it does not answer from the moved ledger
+    fresh = ledger.history(Q3)
+    assert [ln.period for ln in fresh.lines_of("P", kinds=("commission",))] == ["2026-Q1", "2026-Q2"]

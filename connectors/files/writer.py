@@ -29,7 +29,6 @@ from cosell.records import RecordSet
 from cosell.textsafe import (
     CsvWriter,
     from_spreadsheet_cell,
-    from_spreadsheet_row,
     spreadsheet_column,
     spreadsheet_row,
 )
@@ -52,9 +51,12 @@ _ROWS_AT_ONCE = 20_000
 """Rows of ``accounts.csv``/``deals.csv`` turned into text at a time."""
 
 
-def _csv_writer_text(rows: Iterable[Sequence[str]]) -> str:
+def _csv_writer_text(rows: Iterable[Sequence[str]], kept: int | None = None) -> str:
     text = io.StringIO()
-    CsvWriter(text).writerows(map(spreadsheet_row, rows))
+    if kept is None:
+        CsvWriter(text).writerows(map(spreadsheet_row, rows))
+    else:
+        CsvWriter(text).writerows([*spreadsheet_row(row[:kept]), *row[kept:]] for row in rows)
     return text.getvalue()
 
 
@@ -86,18 +88,22 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> str:
     return _columns_text([list(map(itemgetter(i), rows)) for i in range(width)])
 
 
-def _columns_text(columns: Sequence[Sequence[str]]) -> str:
-    """The rows these columns (of equal length) hold, as :func:`_csv_text` writes them.
+def _columns_text(columns: Sequence[Sequence[str]], kept: int | None = None) -> str:
+    """The rows these columns (of equal length) hold, as :func:`_csv_text` writes them; the columns from
+    index ``kept`` on (the ones a user added to an output file) as they are, never marked.
 
     The text is built a column at a time, each column searched once for a cell to mark or quote (a
     column of ids or amounts needs neither), then joined row by row. Fewer than two columns (a lone
     empty cell is written quoted), or a cell that is not text, go through ``CsvWriter``."""
     if len(columns) < 2:
-        return _csv_writer_text(list(zip(*columns, strict=True)))
+        return _csv_writer_text(list(zip(*columns, strict=True)), kept)
     try:
-        shown = [_quoted_column(spreadsheet_column(column)) for column in columns]
+        shown = [
+            _quoted_column(column if kept is not None and i >= kept else spreadsheet_column(column))
+            for i, column in enumerate(columns)
+        ]
     except TypeError:
-        return _csv_writer_text(list(zip(*columns, strict=True)))
+        return _csv_writer_text(list(zip(*columns, strict=True)), kept)
     return "\n".join(map(",".join, zip(*shown, strict=True))) + "\n" if shown[0] else ""
 
 
@@ -113,6 +119,38 @@ class _OutputTable:
     header: list[str]
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     stamp: tuple[int, int, int] | None = None
+
+
+def _check_names(path: Path, names: Sequence[str]) -> None:
+    """Every column named once: a rewrite keeps a column by its name."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, 1):
+        if name and name in seen:
+            raise ConfigError(
+                f"{path}: the column {name!r} is named twice (columns {seen[name]} and {number})",
+                hint="rename one: cosell keeps each column of this file by its name when it rewrites it",
+            )
+        seen[name] = number
+
+
+def _refused(path: Path, line: int, what: str, fix: str) -> ConfigError:
+    return ConfigError(
+        f"{path}:{line}: {what}: rewriting the file would lose it",
+        hint=f"{fix}: cosell keeps a record in one row, by its id, and a column by its name",
+    )
+
+
+def _line_of(path: Path, at: int, record_id: str, marked: bool) -> int:
+    """The line the first row of ``record_id`` (its id in column ``at``) starts on."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        line = 0
+        for raw in reader:
+            start, line = line + 1, reader.line_num
+            cell = raw[at] if at < len(raw) else ""
+            if (from_spreadsheet_cell(cell) if marked else cell) == record_id:
+                return start
+    return 0
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -358,9 +396,14 @@ class FilesConnector:
         return table
 
     def _load(self, path: Path, object_name: ObjectName, stamp: tuple[int, int, int] | None) -> _OutputTable:
+        """The file's rows by record id. The id and managed cells are cosell's (a leading ``'`` it marked
+        them with is dropped); the cells of a column a user added are kept exactly as written. A file a
+        rewrite would lose something of (a column named twice, cells under a column with no name or
+        past the header's last, a record on two rows, a row with cells but no id) is refused."""
         header = self._default_header(object_name)
         if stamp is None:
             return _OutputTable(header)
+        ours = frozenset(header)
         with path.open(encoding="utf-8-sig", newline="") as handle:
             # A cell cosell marked starts with an apostrophe: a file without any (as a rule) is taken as
             # it is, with no call per cell.
@@ -370,31 +413,52 @@ class FilesConnector:
             found = next((row for row in reader if any(row)), None)
             if found is None:
                 return _OutputTable(header, stamp=stamp)
-            found = [from_spreadsheet_cell(name.strip()) for name in found]
-            if "id" not in found:
+            names = []
+            for cell in found:
+                name = from_spreadsheet_cell(cell.strip())
+                names.append(name if name in ours else cell)  # a column you added keeps its name as written
+            if "id" not in names:
                 raise ConfigError(f"{path}: no id column: this is not a file cosell wrote")
+            _check_names(path, names)
             # Keep columns a user added after the managed ones, so a rewrite does not drop them.
-            header += [name for name in found if name and name not in header]
+            header += [name for name in names if name and name not in ours]
             table = _OutputTable(header, stamp=stamp)
             rows = table.rows
-            if len(set(found)) == len(found) and all(found):
-                # Columns named once each: a row's empty cells may stay in its mapping, as every reader
-                # of the rows takes a missing column and an empty cell alike.
-                for raw in reader:
-                    if any(raw):
-                        row = dict(zip(found, from_spreadsheet_row(raw) if marked else raw, strict=False))
-                        record_id = row.get("id")
-                        if record_id and record_id not in rows:
-                            rows[record_id] = row
-                return table
+            width, at = len(names), names.index("id")
+            unmark = [i for i, name in enumerate(names) if name in ours] if marked else []
+            unnamed = [i for i, name in enumerate(names) if not name]
+            line = reader.line_num
             for raw in reader:
+                start, line = line + 1, reader.line_num
                 if not any(raw):
                     continue
-                cells = from_spreadsheet_row(raw)
-                row = {name: value for name, value in zip(found, cells, strict=False) if name and value}
-                record_id = row.get("id")
-                if record_id is not None:
-                    rows.setdefault(record_id, row)
+                if len(raw) > width and any(raw[width:]):
+                    raise _refused(
+                        path,
+                        start,
+                        "cells past the header's last column",
+                        "name their column, or remove them",
+                    )
+                if unnamed and any(raw[i] for i in unnamed if i < len(raw)):
+                    raise _refused(
+                        path,
+                        start,
+                        "a cell under a column with no name",
+                        "name the column, or empty its cells",
+                    )
+                for i in unmark:
+                    if i < len(raw) and raw[i][:1] == "'":
+                        raw[i] = raw[i][1:]
+                record_id = raw[at] if at < len(raw) else ""
+                if not record_id:
+                    raise _refused(
+                        path, start, "a row with cells but no id", "give the row its id, or remove the row"
+                    )
+                if record_id in rows:
+                    first = _line_of(path, at, record_id, marked)
+                    what = f"record {record_id!r} has a row already (line {first})"
+                    raise _refused(path, start, what, "keep one of the two rows")
+                rows[record_id] = dict(zip(names, raw, strict=False))
         return table
 
     def _upserted(
@@ -447,12 +511,13 @@ class FilesConnector:
         header = table.header
 
         def dump(handle: TextIO) -> None:
-            handle.write(_csv_text([header]))
+            kept = len(columns) + 1  # id and the managed columns, then the ones a user added
+            handle.write(_columns_text([[name] for name in header], kept))
             cells = [methodcaller("get", name, "") for name in header]
             ids = sorted(rows)
             for start in range(0, len(ids), _ROWS_AT_ONCE):
                 chunk = list(map(rows.__getitem__, ids[start : start + _ROWS_AT_ONCE]))
-                handle.write(_columns_text([list(map(cell, chunk)) for cell in cells]))
+                handle.write(_columns_text([list(map(cell, chunk)) for cell in cells], kept))
 
         return texts, dump
 

@@ -239,6 +239,55 @@ def test_columns_a_user_added_are_kept(connector: FilesConnector, tmp_path: Path
     )
 
 
+def test_cells_of_columns_a_user_added_are_kept_as_written_apostrophes_and_formulas_alike(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    original = "id,cosell_incentive,'owner,note\nD1,5.00,'t Hooft,=SUM(A1)\nD2,'-x,kim,\n"
+    (out / "deals.csv").write_text(original, encoding="utf-8")
+    assert connector.current_values([("deal", "D2")])[("deal", "D2")]["incentive"] == "-x"  # cosell's mark
+    connector.write([deal("D1", incentive="6.00")])
+    assert (out / "deals.csv").read_text(encoding="utf-8") == (
+        "id,cosell_incentive,cosell_incentive_status,cosell_incentive_note,'owner,note\n"
+        "D1,6.00,,,'t Hooft,=SUM(A1)\nD2,'-x,,,kim,\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "id,cosell_incentive\nD1,5.00\nD2,1.00\nD1,7.00\n",
+            r"deals\.csv:4: record 'D1' has a row already \(line 2\)",
+        ),
+        ("id,cosell_incentive\nD1,5.00\n,7.00\n", r"deals\.csv:3: a row with cells but no id"),
+        ("id,note,note\nD1,a,b\n", r"deals\.csv: the column 'note' is named twice \(columns 2 and 3\)"),
+        ("id,,cosell_incentive\nD1,call Kim,5.00\n", r"deals\.csv:2: a cell under a column with no name"),
+        (
+            'id,cosell_incentive\n"D\n1",5.00\nD2,1.00,extra\n',
+            r"deals\.csv:4: cells past the header's last column",
+        ),
+    ],
+)
+def test_a_file_a_rewrite_would_lose_something_of_is_refused_naming_its_line(
+    connector: FilesConnector, tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "out" / "deals.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem):
+        connector.current_values([("deal", "D1")])
+    with pytest.raises(ConfigError, match=problem):
+        connector.write([deal("D9", incentive="1.00")])
+    assert path.read_text(encoding="utf-8") == text  # nothing written
+
+
+def test_blank_rows_and_empty_cells_past_the_header_are_no_problem(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    (tmp_path / "out" / "deals.csv").write_text("id,cosell_incentive,\n\nD1,5.00,,\n,,\n", encoding="utf-8")
+    assert connector.current_values([("deal", "D1")])[("deal", "D1")]["incentive"] == "5.00"
+
+
 def test_a_file_that_cannot_be_replaced_fails_its_writes_only(
     connector: FilesConnector, tmp_path: Path
 ) -> None:
@@ -468,40 +517,62 @@ OUTPUT_CELLS = st.sampled_from(["", "P1", "P2", "'P1", "Gold", "'=1", "-2", "a,b
     body=st.lists(st.lists(OUTPUT_CELLS, max_size=6), max_size=6),
     bom=st.booleans(),
 )
-@example(header=["id", "cosell_tier"], body=[["'P1", "'=1"], ["P2", ""], ["P2", "Gold"], ["", "x"]], bom=True)
+@example(
+    header=["id", "cosell_tier"], body=[["'P1", "'=1"], ["P2", ""], ["", ""], ["P3", "Gold", ""]], bom=True
+)
+@example(header=["id", "cosell_tier"], body=[["P2", ""], ["P2", "Gold"]], bom=False)
 def test_an_output_file_reads_back_as_its_cells_say_whatever_its_columns_and_rows(
     header: list[str], body: list[list[str]], bom: bool
 ) -> None:
-    """Each record's managed values: its first row's cells (as written before made spreadsheet-safe),
-    a column named twice giving its last non-empty cell, a missing or empty cell None; rows without
-    an id are no record. The same whatever the file's columns, marks, blank or ragged rows, and with
-    or without the byte-order mark a spreadsheet may add."""
+    """Each record's managed values: its row's cells (as written before made spreadsheet-safe), a
+    missing or empty cell None. A file a rewrite would lose something of is refused: a column named
+    twice, a cell under a column with no name or past the header's last, a row with cells but no id, a
+    record on two rows. The same whatever the file's columns, marks, blank or ragged rows, and with or
+    without the byte-order mark a spreadsheet may add."""
     import tempfile
 
+    ours = {"id", "cosell_tier", "cosell_score", "cosell_period_earnings", "cosell_tier_benefits"}
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows([header, *body])
         (out / "accounts.csv").write_text(text.getvalue(), encoding="utf-8-sig" if bom else "utf-8")
         written = [row for row in [header, *body] if any(row)]  # the header: the first row with a cell
-        names = [from_spreadsheet_cell(name.strip()) for name in written[0]] if written else ["id"]
+        keys = [("account", record_id) for record_id in ("P1", "P2", "'P1", "Gold", "nobody")]
+        if not written:
+            assert FilesConnector(output=out).current_values(keys) == {}
+            return
+        names = []
+        for cell in written[0]:
+            name = from_spreadsheet_cell(cell.strip())
+            names.append(name if name in ours else cell)
+        if "id" not in names:
+            with pytest.raises(ConfigError, match="no id column"):
+                FilesConnector(output=out).current_values([("account", "P1")])
+            return
+        refused = len({n for n in names if n}) != len([n for n in names if n])
         expected: dict[tuple[str, str], dict[str, str | None]] = {}
-        if "id" in names:
-            for row in written[1:]:
-                values: dict[str, str] = {}
-                for name, cell in zip(names, row, strict=False):
-                    if name and cell:
-                        values[name] = from_spreadsheet_cell(cell)
-                key = ("account", values.get("id", ""))
-                if key[1] and key not in expected:
-                    expected[key] = {
-                        field: values.get(f"cosell_{field}")
-                        for field in ("tier", "score", "period_earnings", "tier_benefits")
-                    }
-            keys = [("account", record_id) for record_id in ("P1", "P2", "'P1", "Gold", "nobody")]
+        for row in written[1:]:
+            cells = [
+                from_spreadsheet_cell(c) if i < len(names) and names[i] in ours else c
+                for i, c in enumerate(row)
+            ]
+            record_id = cells[names.index("id")] if names.index("id") < len(cells) else ""
+            refused = refused or (
+                any(row[len(names) :])
+                or any(c for n, c in zip(names, row, strict=False) if not n)
+                or not record_id
+                or ("account", record_id) in expected
+            )
+            values = {n: c for n, c in zip(names, cells, strict=False) if n}
+            expected[("account", record_id)] = {
+                field: values.get(f"cosell_{field}") or None
+                for field in ("tier", "score", "period_earnings", "tier_benefits")
+            }
+        if refused:
+            with pytest.raises(ConfigError, match=r"rewriting the file would lose it|named twice"):
+                FilesConnector(output=out).current_values(keys)
+        else:
             assert FilesConnector(output=out).current_values(keys) == {
                 key: expected[key] for key in keys if key in expected
             }
-        else:
-            with pytest.raises(ConfigError, match="no id column"):
-                FilesConnector(output=out).current_values([("account", "P1")])

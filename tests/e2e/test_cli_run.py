@@ -219,3 +219,23 @@ def test_the_partner_table_shows_fifty_partners_and_says_how_many_more_json_list
     assert "Q059" not in table.output and "Q043" in table.output
     listed = json.loads(cosell(*run_args(["--dry-run", "--json"])).stdout)["partners"]
     assert len(listed) == 66
+
+
+def test_an_output_file_holding_a_record_twice_stops_the_run_naming_its_line_and_nothing_is_written(work):
+    assert cosell(*run_args()).exit_code == 0
+    deals = work / "out" / "deals.csv"
+    lines = deals.read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = "".join([*lines, lines[1]])  # a hand edit copied the first record's row to the end
+    deals.write_text(edited, encoding="utf-8")
+    (work / "data" / "deals.csv").write_text(
+        (work / "data" / "deals.csv")
+        .read_text()
+        .replace("Northwind - Data platform,180000", "Northwind - Data platform,190000")
+    )
+    result = cosell(*run_args())
+    assert result.exit_code == 2
+    record = lines[1].split(",")[0]
+    assert f"deals.csv:{len(lines) + 1}: record '{record}' has a row already" in result.output
+    assert deals.read_text(encoding="utf-8") == edited
+    runs = json.loads(cosell("runs", "--format", "json").output)
+    assert len(runs) == 1  # the first run only: nothing stored

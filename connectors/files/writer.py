@@ -10,6 +10,7 @@ file is opened in a spreadsheet) and read back through ``from_spreadsheet_cell``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -257,6 +258,8 @@ class FilesConnector:
                 hint="give a folder for the CRM fields (it is created when missing)",
             )
         self._tables: dict[ObjectName, _OutputTable] = {}
+        self._unstarted: str | None = None
+        """Why ``begin_run`` could not start the run's ``changes.csv``: the run's writes then fail."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> FilesConnector:
@@ -289,17 +292,21 @@ class FilesConnector:
         The engine calls it once before the first ``write`` of a run; without it changes accumulate.
         """
         folder = self._output_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(folder)
         path = folder / CHANGES_FILE
         header = ",".join(CHANGES_HEADER) + "\n"
-        if (
-            path.is_file()
-            and path.stat().st_size == len(header)
-            and path.read_text(encoding="utf-8") == header
-        ):
-            return  # already empty: leave the file (and its modification time) alone
-        _write_atomically(path, lambda handle: handle.write(header))
+        self._unstarted = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(folder)
+            if (
+                path.is_file()
+                and path.stat().st_size == len(header)
+                and path.read_text(encoding="utf-8") == header
+            ):
+                return  # already empty: leave the file (and its modification time) alone
+            _write_atomically(path, lambda handle: handle.write(header))
+        except OSError as exc:  # a full disk, a folder in the file's place: the writes fail, kept pending
+            self._unstarted = f"cannot write {path}: {exc.strerror or exc}"
 
     def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
         """The managed values the output files hold for ``keys``; a record not in its file is left out."""
@@ -340,21 +347,31 @@ class FilesConnector:
                 unknown = write.values.keys() - managed[write.object]
                 raise ValueError(f"{write.object} has no managed field {sorted(unknown)[0]!r}")
             by_object.setdefault(write.object, []).append(write)
+        if self._unstarted is not None:
+            return [WriteOutcome(w.key, ok=False, error=self._unstarted) for w in writes]
         failed: dict[ObjectName, str] = {}
         planned: dict[ObjectName, tuple[list[str], Dump | None]] = {}
-        for object_name, object_writes in by_object.items():
-            try:
-                planned[object_name] = self._upserted(object_name, object_writes)
-            except OSError as exc:
-                self._fail(folder, object_name, exc, failed)
-        changes = [text for object_changes, _ in planned.values() for text in object_changes]
         changes_file = folder / CHANGES_FILE
-        before = changes_file.read_text(encoding="utf-8") if changes_file.is_file() else ""
-        if changes:
-            # changes.csv first: a run killed after it replaced accounts.csv or deals.csv has still
-            # listed what it changed there. The whole file is replaced, never appended in place.
-            folder.mkdir(parents=True, exist_ok=True)
-            self._write_changes(changes_file, before, changes)
+        try:
+            for object_name, object_writes in by_object.items():
+                try:
+                    planned[object_name] = self._upserted(object_name, object_writes)
+                except OSError as exc:
+                    self._fail(folder, object_name, exc, failed)
+            changes = [text for object_changes, _ in planned.values() for text in object_changes]
+            before = changes_file.read_text(encoding="utf-8") if changes_file.is_file() else ""
+            if changes:
+                # changes.csv first: a run killed after it replaced accounts.csv or deals.csv has still
+                # listed what it changed there. The whole file is replaced, never appended in place.
+                folder.mkdir(parents=True, exist_ok=True)
+                self._write_changes(changes_file, before, changes)
+        except BaseException as exc:  # nothing replaced: the tables changed in memory are read again
+            for object_name in planned:
+                self._tables.pop(object_name, None)
+            if not isinstance(exc, OSError):
+                raise  # a file refused (ConfigError), say
+            error = f"cannot write {changes_file}: {exc.strerror or exc}"
+            return [WriteOutcome(w.key, ok=False, error=error) for w in writes]
         for object_name, (_, dump) in planned.items():
             if dump is None:
                 continue
@@ -364,7 +381,8 @@ class FilesConnector:
                 self._fail(folder, object_name, exc, failed)
         if failed and changes:
             kept = [text for name, (rows, _) in planned.items() if name not in failed for text in rows]
-            self._write_changes(changes_file, before, kept)
+            with contextlib.suppress(OSError):  # else it also lists the failed writes, sent again next run
+                self._write_changes(changes_file, before, kept)
         if not failed:
             return [confirmed((w.object, w.record_id)) for w in writes]
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]

@@ -303,6 +303,34 @@ def test_a_file_that_cannot_be_replaced_fails_its_writes_only(
     ]
 
 
+def test_a_changes_csv_that_cannot_be_started_fails_every_write_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "changes.csv").mkdir(parents=True)  # a folder where the file goes: it cannot be replaced
+    connector = FilesConnector(output=out)
+    connector.begin_run()  # no exception: the writes say what went wrong
+    outcomes = connector.write([deal("D1", incentive="1.00"), account("P1", tier="Gold")])
+    assert [o.ok for o in outcomes] == [False, False]
+    assert all(f"cannot write {out / 'changes.csv'}" in (o.error or "") for o in outcomes)
+    assert sorted(p.name for p in out.iterdir()) == ["changes.csv"]
+
+
+def test_a_changes_csv_that_cannot_be_written_fails_every_write_and_the_files_stay_as_they_were(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    connector.write([deal("D1", incentive="1.00")])
+    before = (out / "deals.csv").read_text(encoding="utf-8")
+    (out / "changes.csv").unlink()
+    (out / "changes.csv").mkdir()
+    outcomes = connector.write([deal("D1", incentive="2.00"), deal("D2", incentive="3.00")])
+    assert [o.ok for o in outcomes] == [False, False]
+    assert (out / "deals.csv").read_text(encoding="utf-8") == before
+    # the same connector answers from the file, not from the rows it had changed in memory
+    assert connector.current_values([("deal", "D1"), ("deal", "D2")]) == {
+        ("deal", "D1"): {"incentive": "1.00", "incentive_status": None, "incentive_note": None}
+    }
+
+
 def test_unknown_field_is_refused(connector: FilesConnector) -> None:
     with pytest.raises(ValueError, match="no managed field 'owner'"):
         connector.write([deal("D1", owner="kim")])

@@ -239,3 +239,18 @@ def test_an_output_file_holding_a_record_twice_stops_the_run_naming_its_line_and
     assert deals.read_text(encoding="utf-8") == edited
     runs = json.loads(cosell("runs", "--format", "json").output)
     assert len(runs) == 1  # the first run only: nothing stored
+
+
+def test_an_output_folder_that_cannot_take_changes_csv_fails_the_writes_with_exit_3_and_the_next_run_sends_them(
+    work,
+):
+    (work / "out" / "changes.csv").mkdir(parents=True)
+    result = cosell(*run_args())
+    assert result.exit_code == 3
+    assert "cannot write out/changes.csv" in result.output and "internal error" not in result.output
+    assert not (work / "out" / "deals.csv").exists()
+    (work / "out" / "changes.csv").rmdir()
+    again = cosell(*run_args(["--json"]))
+    assert again.exit_code == 0
+    assert json.loads(again.output)["written"] == 25
+    assert len(rows(work / "out" / "deals.csv")) > 0

@@ -2,8 +2,9 @@
 in an earlier period, takes that commission back (not its accelerator, cap or budget share).
 
 Once per deal and partner, in the period that holds ``refunded_on`` or, when that period was closed or
-already run before the refund was known, in the period being run. A deal refunded in the period it was
-won is the commission rule's business: it earns 0 there. Outside caps.
+already run before the refund was known, in the period being run: every commission an earlier period
+paid on the deal is taken back, the refund's own period's included. A deal refunded by the end of the
+period that pays its commission is the commission rule's business: it earns 0 there. Outside caps.
 """
 
 from __future__ import annotations
@@ -45,11 +46,9 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
         if refunded > deal.closed_on + timedelta(days=window):
             continue
         refund_period = Period.containing(refunded, period.kind)
-        paid = [
-            ln
-            for ln in history.lines_of(partner.id, kinds=(COMMISSION,), deal_ids=(deal.id,))
-            if Period.parse(ln.period) < refund_period
-        ]
+        # Every commission the history holds for the deal: the periods before this one, the refund's own
+        # included when it was run (or closed) before the refund was known, since it can no longer change.
+        paid = list(history.lines_of(partner.id, kinds=(COMMISSION,), deal_ids=(deal.id,)))
         already = deal.id in history.paid_deal_ids(partner.id, KIND)
         total = sum((ln.amount for ln in paid), Decimal(0))
         if already or total == 0:

@@ -89,12 +89,21 @@ def cosell_payout_lines(
     period = context.period
     card = RateCard.of(partner, standing, context.program)
     unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
+    paid_before = context.history.paid_deal_ids(partner.id, KIND)  # asked once: deals won again are rare
     lines = []
     for involvement in partner.deals:
         deal = involvement.deal
         if deal.status != "won" or deal.closed_on is None:
             continue
         if period.start <= deal.closed_on <= period.end:
+            paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
+            if paid:  # re-opened and won again: a deal's commission is paid once
+                text = (
+                    f"{deal.name} ({deal.id}) won {deal.closed_on.isoformat()}: 0.00, its commission was paid in "
+                    f"{', '.join(paid)} (a deal won again after it was re-opened is paid once)"
+                )
+                lines.append(PayoutLine(partner.id, KIND, ZERO, text, deal.id))
+                continue
             lines.append(commission_line(card, involvement, context, deal.closed_on))
         elif deal.id in unpaid_late:
             lines.append(commission_line(card, involvement, context, deal.closed_on, late=True))
@@ -218,8 +227,13 @@ def commission_terms(
         return ZERO, reason, True, frozenset()
     if card.last_commission_day is not None and won_on > card.last_commission_day:
         return ZERO, f"withheld, {card.exit_text}", True, frozenset()
-    if not projected and _refunded_in_won_period(deal.refunded_on, won_on, context):
-        return ZERO, f"0.00, refunded {deal.refunded_on} in the period it was won", True, frozenset()
+    if not projected and _refunded_before_paid(deal.refunded_on, won_on, context):
+        when = (
+            "in the period it was won"
+            if deal.refunded_on in Period.containing(won_on, context.period.kind)
+            else "before this commission was paid"
+        )
+        return ZERO, f"0.00, refunded {deal.refunded_on} {when}", True, frozenset()
     amount = deal.amount * involvement.share * card.factors[involvement.role]
     terms = f"share {_number(involvement.share)}{card.role_terms[involvement.role]}"
     floor = guard.min_margin_pct if guard else None
@@ -263,12 +277,25 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
     }
 
 
-def _refunded_in_won_period(refunded_on: date | None, won_on: date, context: RunContext) -> bool:
+def _paid_before(partner_id: str, deal_id: str, context: RunContext) -> list[str]:
+    """The earlier periods whose commission on the deal the partner keeps (net of any line reversing
+    it, a clawback): none when nothing was paid or all was taken back."""
+    history = context.history
+    reversing = [name for name, kind in context.line_kinds.items() if kind.reverses and kind.deal_incentive]
+    earlier = history.lines_of(partner_id, kinds=(KIND, *reversing), deal_ids=(deal_id,))
+    if sum((ln.amount for ln in earlier), ZERO) == 0:
+        return []
+    return sorted({ln.period for ln in earlier if ln.kind == KIND and ln.amount != 0})
+
+
+def _refunded_before_paid(refunded_on: date | None, won_on: date, context: RunContext) -> bool:
+    """Refunded inside the clawback window by the end of the period that pays the commission: for a deal
+    won in that period, refunded in the period it was won; for a deal of a closed period paid late, a
+    refund known when it is paid (no later clawback would take that commission back)."""
     window = context.program.clawback_window_days
     if refunded_on is None or window is None:
         return False
-    won_period = Period.containing(won_on, context.period.kind)
-    return refunded_on in won_period and refunded_on <= won_on + timedelta(days=window)
+    return refunded_on <= context.period.end and refunded_on <= won_on + timedelta(days=window)
 
 
 @hookimpl(tryfirst=True)

@@ -69,3 +69,25 @@ def test_deal_refunded_in_the_period_it_was_won_earns_a_zero_commission_with_the
     [line] = result.all_lines()
     assert (line.kind, line.amount, line.withheld) == ("commission", Decimal("0.00"), True)
     assert "refunded 2026-07-20 in the period it was won" in line.explanation
+
+
+def test_a_refund_in_the_won_period_entered_after_that_period_was_run_is_clawed_back_in_the_next():
+    """Won and paid in 2026-Q3 (run and closed before the refund was known), refunded on 2026-09-15:
+    the 2026-Q4 run takes the commission back, as a closed period is never rewritten."""
+    paid_q3 = History(
+        lines=MappingProxyType(
+            {"P1": (LedgerLine("2026-Q3", "P1", "commission", Decimal("600.00"), "paid", "D1"),)}
+        ),
+        closed_periods=frozenset({"2026-Q3"}),
+    )
+    d = deal(
+        "D1", "6000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-09-15"
+    )
+    prog = program(tiers=TIERS, clawback_window_days=90)
+    result = compute_period(prog, [partner("P1")], [d], period="2026-Q4", history=paid_q3)
+    [line] = result.all_lines()
+    assert (line.kind, line.amount, line.deal_id) == ("clawback", Decimal("-600.00"), "D1")
+    assert (
+        "paid in 2026-Q3 is taken back (refund in 2026-Q3, entered after that period was run)"
+        in line.explanation
+    )

@@ -72,3 +72,43 @@ def test_deal_won_in_a_closed_period_that_was_never_paid_is_paid_once_now():
 
 def test_deal_of_an_earlier_period_that_is_not_closed_is_not_paid_late():
     assert lines_of([deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")]) == []
+
+
+def test_a_late_commission_on_a_deal_refunded_before_it_is_paid_is_zero_with_the_reason():
+    history = History(closed_periods=frozenset({"2026-Q2"}))
+    refunded = deal(
+        "D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-20", refunded_on="2026-07-10"
+    )
+    [line] = lines_of([refunded], history=history, clawback_window_days=90)
+    assert (line.amount, line.withheld) == (Decimal("0.00"), True)
+    assert "not paid before: 0.00, refunded 2026-07-10 before this commission was paid" in line.explanation
+    # refunded after this period's end: paid now, and the refund's period claws it back
+    later = deal(
+        "D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-20", refunded_on="2026-08-10"
+    )
+    [paid] = lines_of([later], clawback_window_days=90, period="2026-Q2")
+    assert paid.amount == Decimal("100.00")
+
+
+def test_a_deal_won_again_after_it_was_reopened_is_paid_once():
+    paid_q2 = History(
+        lines=MappingProxyType(
+            {"P1": (LedgerLine("2026-Q2", "P1", "commission", Decimal("100.00"), "x", "D1"),)}
+        )
+    )
+    rewon = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-08-05")
+    [line] = lines_of([rewon], history=paid_q2)
+    assert line.amount == Decimal("0.00") and line.kind == "commission"
+    assert "its commission was paid in 2026-Q2" in line.explanation
+    taken_back = History(
+        lines=MappingProxyType(
+            {
+                "P1": (
+                    LedgerLine("2026-Q2", "P1", "commission", Decimal("100.00"), "x", "D1"),
+                    LedgerLine("2026-Q2", "P1", "clawback", Decimal("-100.00"), "refunded", "D1"),
+                )
+            }
+        )
+    )
+    [again] = lines_of([rewon], history=taken_back)  # all of it taken back: the new win pays
+    assert again.amount == Decimal("100.00")

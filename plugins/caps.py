@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import RunContext
-from cosell.money import show
+from cosell.money import floor_cents, show
 from cosell.results import LineKind, PayoutLine
 
 KIND = "cap"
@@ -42,5 +42,7 @@ def cosell_adjustments(
         total = capped_total(partner_lines, context)
         if total > cap:
             text = f"cap: lines subject to the cap add up to {show(total)}, above the per-partner cap of {show(cap)}"
-            out.append(PayoutLine(partner_id, KIND, cap - total, text))
+            # The lines are in cents: a cap with a fraction of a cent (100.005) caps at the cent below it,
+            # which the lines never exceed.
+            out.append(PayoutLine(partner_id, KIND, floor_cents(cap) - total, text))
     return out

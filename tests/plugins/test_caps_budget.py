@@ -23,6 +23,17 @@ def test_cap_brings_a_partner_total_to_the_cap():
     assert result.earnings("P1") == Decimal("5000.00")
 
 
+def test_a_cap_with_a_fraction_of_a_cent_caps_at_the_cent_below_it():
+    result = run({"per_partner": "100.005"}, ["10000", "1000.1"])  # commissions 1,000.00 and 100.01
+    assert [(ln.partner_id, ln.kind, ln.amount) for ln in result.all_lines()] == [
+        ("P1", "commission", Decimal("1000.00")),
+        ("P1", "cap", Decimal("-900.00")),
+        ("P2", "commission", Decimal("100.01")),
+        ("P2", "cap", Decimal("-0.01")),
+    ]
+    assert result.earnings("P1") == result.earnings("P2") == Decimal("100.00")
+
+
 def test_cap_and_budget_both_binding_scale_the_capped_totals():
     # commissions 8,000 / 3,000 / 1,000; cap 5,000 → 5,000 / 3,000 / 1,000 = 9,000 > budget 6,000
     # scaled: 5000×6000/9000 = 3333.333…, 2000, 666.666… → floors 3333.33, 2000.00, 666.66 (5999.99);

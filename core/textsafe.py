@@ -16,7 +16,6 @@ from typing import Protocol
 from rich.markup import escape
 
 __all__ = [
-    "CSV_QUOTES_CR",
     "FORMULA_STARTS",
     "CsvWriter",
     "from_spreadsheet_cell",
@@ -118,7 +117,7 @@ def _quotes_cr() -> bool:
     return text.getvalue().startswith('"')
 
 
-CSV_QUOTES_CR = _quotes_cr()
+_QUOTES_CR = _quotes_cr()
 """Whether ``csv.writer`` (lines ended by \\n) quotes a cell for a carriage return: Python 3.13 does, 3.11
 and 3.12 do not, and a reader then ends the row at it. A delimiter, a quote and a line feed it always
 quotes."""
@@ -141,7 +140,7 @@ class CsvWriter:
 
     def writerow(self, row: Iterable[object]) -> None:
         cells = row if isinstance(row, list | tuple) else list(row)
-        if CSV_QUOTES_CR or not any(isinstance(cell, str) and "\r" in cell for cell in cells):
+        if _QUOTES_CR or not any(isinstance(cell, str) and "\r" in cell for cell in cells):
             self._lf.writerow(cells)
             return
         self._row.seek(0)

@@ -134,6 +134,10 @@ def _check_names(path: Path, names: Sequence[str]) -> None:
         seen[name] = number
 
 
+def _cannot_write(path: Path, exc: OSError) -> str:
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
 def _refused(path: Path, line: int, what: str, fix: str) -> ConfigError:
     return ConfigError(
         f"{path}:{line}: {what}: rewriting the file would lose it",
@@ -306,7 +310,7 @@ class FilesConnector:
                 return  # already empty: leave the file (and its modification time) alone
             _write_atomically(path, lambda handle: handle.write(header))
         except OSError as exc:  # a full disk, a folder in the file's place: the writes fail, kept pending
-            self._unstarted = f"cannot write {path}: {exc.strerror or exc}"
+            self._unstarted = _cannot_write(path, exc)
 
     def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
         """The managed values the output files hold for ``keys``; a record not in its file is left out."""
@@ -365,13 +369,12 @@ class FilesConnector:
                 # listed what it changed there. The whole file is replaced, never appended in place.
                 folder.mkdir(parents=True, exist_ok=True)
                 self._write_changes(changes_file, before, changes)
-        except BaseException as exc:  # nothing replaced: the tables changed in memory are read again
-            for object_name in planned:
-                self._tables.pop(object_name, None)
-            if not isinstance(exc, OSError):
-                raise  # a file refused (ConfigError), say
-            error = f"cannot write {changes_file}: {exc.strerror or exc}"
-            return [WriteOutcome(w.key, ok=False, error=error) for w in writes]
+        except OSError as exc:  # nothing replaced: every write fails, the changed tables are read again
+            self._forget(planned)
+            return [WriteOutcome(w.key, ok=False, error=_cannot_write(changes_file, exc)) for w in writes]
+        except BaseException:  # a file refused (ConfigError), say
+            self._forget(planned)
+            raise
         for object_name, (_, dump) in planned.items():
             if dump is None:
                 continue
@@ -393,8 +396,12 @@ class FilesConnector:
         self, folder: Path, object_name: ObjectName, exc: OSError, failed: dict[ObjectName, str]
     ) -> None:
         self._tables.pop(object_name, None)  # read again from disk: the cached rows were changed
-        path = folder / OUTPUT_FILES[object_name]
-        failed[object_name] = f"cannot write {path}: {exc.strerror or exc}"
+        failed[object_name] = _cannot_write(folder / OUTPUT_FILES[object_name], exc)
+
+    def _forget(self, object_names: Iterable[ObjectName]) -> None:
+        """Drop tables changed in memory but not written: they are read again from disk."""
+        for object_name in object_names:
+            self._tables.pop(object_name, None)
 
     def _output_folder(self) -> Path:
         if self.output is None:

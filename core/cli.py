@@ -39,7 +39,7 @@ from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
-from .cli_shared import ByOpt, LedgerOpt, err, out
+from .cli_shared import ByOpt, LedgerOpt, err, out, write_output
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import one_line as _one_line
@@ -597,22 +597,12 @@ def statement(
         return
     body = renderer(doc)
     if output:
-        _write_file(output, body)
+        write_output(output, body)
         err.print(f"wrote {_escape(str(output))}")
     elif isinstance(body, bytes):
         raise ConfigError(f"--format {format} writes a file: give --output FILE or --per-partner DIR")
     else:
         sys.stdout.write(body)
-
-
-def _write_file(path: Path, body: str | bytes) -> None:
-    try:
-        if isinstance(body, bytes):
-            path.write_bytes(body)
-        else:
-            path.write_text(body, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _write_per_partner(
@@ -626,7 +616,7 @@ def _write_per_partner(
     parts = statements.per_partner(doc)
     names = statements.file_names([p.partner_id or "" for p in parts], fmt)
     for part in parts:
-        _write_file(folder / names[part.partner_id or ""], renderer(part))
+        write_output(folder / names[part.partner_id or ""], renderer(part))
     err.print(f"wrote {len(parts)} statement(s) to {_escape(str(folder))}")
 
 

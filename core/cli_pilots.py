@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_shared import out
+from .cli_shared import out, write_output
 from .errors import ConfigError
 from .ledger import Ledger
 from .pilot_report import CONFIDENCE, MIN_PARTNERS, RESAMPLES, Comparison, PilotReport, as_json, report, shown
@@ -61,7 +61,7 @@ def pilot_report(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         out.print(f"wrote {output}")
 
 

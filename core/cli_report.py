@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from .cli_shared import write_output
 from .errors import ConfigError
 from .ledger import Ledger
 from .periods import Period
@@ -53,5 +54,5 @@ def report(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         typer.echo(f"wrote {output}", err=True)

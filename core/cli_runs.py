@@ -378,12 +378,16 @@ def audit(
         if output is None:
             _write_audit(rows, format, sys.stdout)
             return
+        if output.is_dir():
+            raise ConfigError(f"cannot write {output}: Is a directory")
         # Written beside the target and moved into place: a failure leaves no half an audit behind.
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8", newline="") as sink:
                 count = _write_audit(rows, format, sink)
             partial.replace(output)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
         finally:
             partial.unlink(missing_ok=True)
     err.print(terminal_text(f"wrote {count} row(s) to {output}"))

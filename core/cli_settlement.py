@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_shared import LedgerOpt, existing_ledger, period_option
+from .cli_shared import LedgerOpt, existing_ledger, period_option, write_output
 from .errors import ConfigError
 from .ledger import Ledger
 from .money import format_money, show
@@ -271,7 +271,7 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
         else:
             text = as_text(found)
         if output is not None:
-            output.write_text(text, encoding="utf-8")
+            write_output(output, text)
             print(f"wrote {output}", file=sys.stderr)
         else:
             sys.stdout.write(text)

@@ -64,3 +64,14 @@ def one_line(option: str, text: str) -> str:
 def governance_of(program: Path | None) -> Governance | None:
     """The program's governance section (approvers, threshold); None without a program or a section."""
     return load_program(program).program.governance if program is not None else None
+
+
+def write_output(path: Path, body: str | bytes) -> None:
+    """A command's ``-o``/``--output`` file; one that cannot be written is a ConfigError (exit 2) naming it."""
+    try:
+        if isinstance(body, bytes):
+            path.write_bytes(body)
+        else:
+            path.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

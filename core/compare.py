@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from .computation import Computation
 from .connector import Connector
-from .engine import check_program, compute
+from .engine import check_program, compute, pilot_plan
 from .errors import ConfigError, Problem, ProgramError
 from .ledger import Ledger
 from .money import round_cents
@@ -153,8 +153,17 @@ def compare_programs(
     ledger.check_runnable(period)  # the periods a run would refuse are refused here too
     history = ledger.history(period)
     records = connector.read(base, ReadThroughSnapshot(ledger))
+    # A program with a pilot computes its test arm by the variant's rules, as its run would
     computations = [
-        compute(loaded.program, period, records, history, plugins, program_settings)
+        compute(
+            loaded.program,
+            period,
+            records,
+            history,
+            plugins,
+            program_settings,
+            pilot=pilot_plan(loaded, plugins, records, ledger, period),
+        )
         for loaded, program_settings in zip(programs, settings, strict=True)
     ]
     return comparison(programs, computations, plugins.line_kinds())

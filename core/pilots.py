@@ -41,9 +41,24 @@ _SPLIT = 2**64
 
 
 def cohort_digest(pilot: Pilot) -> str:
-    """A short fingerprint of the cohort definition: arms are kept while it stays the same."""
-    text = json.dumps(pilot.cohort.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A short fingerprint of the cohort definition: arms are kept while it stays the same. The values
+    are a set (their order and repeats do not count) and the share a number ("0.5" is "0.50")."""
+    cohort = pilot.cohort.model_dump(mode="json")
+    if pilot.cohort.values is not None:
+        cohort["values"] = sorted(set(pilot.cohort.values))
+    if pilot.cohort.share is not None:
+        cohort["share"] = f"{pilot.cohort.share.normalize():f}"
+    return _digest(cohort)
+
+
+def _written_digest(pilot: Pilot) -> str:
+    """The fingerprint of the cohort as written (values in their order, the share's text), the one
+    earlier versions of cosell kept with each arm: an arm kept under it is kept still."""
+    return _digest(pilot.cohort.model_dump(mode="json"))
+
+
+def _digest(cohort: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(cohort, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def defined_arm(pilot: Pilot, partner: Partner) -> Arm:
@@ -158,11 +173,12 @@ def plan(
     if pilot is None or variant is None:
         return None
     digest = cohort_digest(pilot)
+    same = {digest, _written_digest(pilot)}
     arms: dict[str, Arm] = {}
     moved: list[Moved] = []
     for partner in partners:
         before = earlier.get(partner.id)
-        if before is not None and before.digest == digest:
+        if before is not None and before.digest in same:
             arms[partner.id] = before.arm
             continue
         arms[partner.id] = defined_arm(pilot, partner)
@@ -176,7 +192,7 @@ def plan(
         variant_settings,
         arms,
         tuple(moved),
-        any(before.digest != digest for before in earlier.values()),
+        any(before.digest not in same for before in earlier.values()),
     )
 
 

@@ -1,6 +1,7 @@
 """Pilots: the program's pilot section, the variant it names, and how arms are decided and kept."""
 
 import hashlib
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -109,6 +110,34 @@ def test_a_partner_keeps_its_earlier_arm_while_the_cohort_definition_stays_the_s
         for p in partners
         if p.id in before and not same_definition and before[p.id].arm != result.arms[p.id]
     }
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("{attribute: region, values: [EMEA, APAC]}", "{attribute: region, values: [APAC, EMEA]}"),
+        ("{attribute: region, values: [EMEA]}", "{attribute: region, values: [EMEA, EMEA]}"),
+        ('{share: "0.5", seed: 7}', '{share: "0.50", seed: 7}'),
+    ],
+)
+def test_the_same_cohort_written_another_way_keeps_every_arm(tmp_path, first, then):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    earlier = load_program(write(tmp_path / "a", cohort=first)).program.pilot
+    loaded = load_program(write(tmp_path / "b", cohort=then))
+    partners = [partner("P1", "NA"), partner("P2", "EMEA")]  # P1 was in the test arm, its region changed
+    before = {"P1": EarlierArm(TEST, cohort_digest(earlier), "2026-Q2")}
+    result = plan(loaded, {}, partners, before)
+    assert result.arms["P1"] == TEST and not result.moved and not result.redefined
+
+
+def test_an_arm_kept_under_the_digest_of_the_cohort_as_written_is_kept(tmp_path):
+    # Earlier versions fingerprinted the values in their written order and the share's text.
+    loaded = load_program(write(tmp_path, cohort="{attribute: region, values: [EMEA, APAC]}"))
+    written = hashlib.sha256(
+        json.dumps(loaded.program.pilot.cohort.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()[:16]
+    result = plan(loaded, {}, [partner("P1", "NA")], {"P1": EarlierArm(TEST, written, "2026-Q2")})
+    assert result.arms["P1"] == TEST and not result.redefined
 
 
 def test_the_variant_is_read_relative_to_the_program_file(tmp_path):

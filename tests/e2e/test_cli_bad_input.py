@@ -310,3 +310,21 @@ def test_an_output_that_is_a_file_is_a_config_error_and_nothing_is_written(work)
     assert result.exit_code == 2, result.output
     assert "--output: out is a file, not a folder" in result.output
     assert (work / "out").read_text() == "not a folder\n" and not (work / "cosell.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("report", "--period", "2026-Q3"),
+        ("statement", "--period", "2026-Q3", "--format", "csv"),
+        ("settlement", "P004"),
+        ("audit", "--from", "2026-Q3", "--to", "2026-Q3"),
+    ],
+    ids=lambda c: c[0],
+)
+@pytest.mark.parametrize("where", ["no-such-folder/file.txt", "."])
+def test_an_output_file_that_cannot_be_written_is_named_with_exit_2(work, command, where):
+    assert cosell(*RUN).exit_code == 0
+    result = cosell(*command, "-o", where)
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {where}" in result.output and "internal error" not in result.output

@@ -265,6 +265,9 @@ def test_the_report_says_when_the_sample_is_too_small(tmp_path, ledger_url):
     }
     page = cosell("pilot", "report", "--ledger", url, "--format", "html").output
     assert page.startswith("<!doctype html>") and "too small to conclude" in page
+    unwritable = tmp_path / "no-such-folder" / "pilot.html"
+    refused = cosell("pilot", "report", "--ledger", url, "--format", "html", "-o", unwritable)
+    assert refused.exit_code == 2 and f"cannot write {unwritable}" in refused.output
 
 
 def test_the_report_of_a_ledger_without_pilot_says_so(tmp_path):
@@ -323,3 +326,25 @@ def test_validate_names_the_pilot_and_the_run_table_the_arms(tmp_path):
     for n in range(1, 5):
         arm = "test" if in_test_arm(f"P{n:03d}") else "control"
         assert re.search(rf"P00{n} .*, {arm} arm", table), table
+
+
+def test_compare_of_a_pilot_program_pays_each_arm_as_its_run_does(tmp_path):
+    # Q1 run with the pilot keeps the arms; compare of Q2 (the pilot's program against its base alone)
+    # must show for the pilot's program what its Q2 run then stores, test arm by the variant.
+    program, data = pilot(tmp_path, lift=True, partners=30)
+    plain = programs(tmp_path / "plain", pilot=False)
+    url, out = f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out"
+    run(program, data, url, out, "2026-Q1")
+    result = cosell(
+        "compare", "--program", program, "--program", plain, "--input", data, "--ledger", url,
+        "--period", "2026-Q2", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    compared = {p["id"]: p["results"] for p in json.loads(result.output)["partners"]}
+    ran = {row["id"]: row for row in run_json(program, data, url, out, "2026-Q2")["partners"]}
+    assert {pid: r[0]["earnings"] for pid, r in compared.items()} == {
+        pid: row["earnings"] for pid, row in ran.items()
+    }
+    # The base alone pays the test arm less (Silver at 6 % and a 25,000 cap, against 9 % and 40,000)
+    differ = {pid for pid, r in compared.items() if r[0]["earnings"] != r[1]["earnings"]}
+    assert differ and all(ran[pid]["pilot_arm"] == "test" for pid in differ)

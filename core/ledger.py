@@ -2481,7 +2481,9 @@ _TIER_EXCEPTIONS = _Proposals(
 
 def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.Row[Any]:
     t = kind.table
-    row = conn.execute(sa.select(t).where(t.c.id == item_id)).first()
+    # FOR UPDATE (PostgreSQL): a second decision waits for the first to commit, then reads its state and
+    # is refused; SQLite's write transaction serialises them already.
+    row = conn.execute(sa.select(t).where(t.c.id == item_id).with_for_update()).first()
     if row is None:
         raise ConfigError(f"there is no {kind.noun} {item_id} in this ledger")
     if row.state != "pending":

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from test_ledger import raw_rows, record
+from test_ledger import child_process, raw_rows, read_line, record
 
 from cosell.errors import ConfigError, LockHeldError, PeriodError
 from cosell.ledger import Ledger, schema_version
@@ -179,3 +179,48 @@ def test_a_period_of_the_other_kind_is_refused_on_proposal(ledger: Ledger) -> No
     with pytest.raises(PeriodError, match="holds quarters"):
         propose(ledger, period=Period.parse("2026-07"))
     assert ledger.adjustments() == []
+
+
+DECIDER = """
+import sys, time
+from pathlib import Path
+from cosell.errors import ConfigError
+from cosell.ledger import Ledger
+url, verb, go, first, last = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+decided = 0
+with Ledger.connect(url) as book:
+    book.adjustments()  # connected and warm before the start
+    print("ready", flush=True)
+    while not go.exists():
+        time.sleep(0.001)
+    for item in range(first, last + 1):
+        try:
+            if verb == "approve":
+                book.approve_adjustment(item, by="bob")
+            else:
+                book.reject_adjustment(item, by="carol", reason="no")
+            decided += 1
+        except ConfigError:
+            pass
+print(decided, flush=True)
+"""
+
+
+def test_an_adjustment_approved_and_rejected_at_once_by_two_processes_is_decided_once(
+    ledger: Ledger, ledger_url: str, tmp_path
+):
+    ids = [propose(ledger) for _ in range(30)]
+    go = tmp_path / "go"
+    with (
+        child_process(DECIDER, ledger_url, "approve", str(go), str(ids[0]), str(ids[-1])) as approver,
+        child_process(DECIDER, ledger_url, "reject", str(go), str(ids[0]), str(ids[-1])) as rejecter,
+    ):
+        assert read_line(approver) == read_line(rejecter) == "ready"
+        go.touch()
+        approved, rejected = int(read_line(approver, 120)), int(read_line(rejecter, 120))
+    assert approved + rejected == len(ids)
+    for item in ids:
+        events = [e.action for e in ledger.adjustment_events(item)]
+        assert events == ["proposed", "approved"] or events == ["proposed", "rejected"], (item, events)
+    states = [a.state for a in ledger.adjustments() if a.id in ids]
+    assert states.count("approved") == approved and states.count("rejected") == rejected

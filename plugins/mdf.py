@@ -5,7 +5,9 @@ Claims approved in the period are funded in order of (``approved_on``, ``id``) u
 amount is paid in the approval period; the rest in the first period by whose end the partner's deals
 with the claim's campaign, created on or after ``approved_on`` (any status), add up (Σ amount × share)
 to ``release_pipeline_multiple`` × the funded amount. An exiting partner's unreleased MDF is paid in
-the period that holds ``exit_on``. MDF lines are outside caps and period earnings.
+the period that holds ``exit_on`` (an exit entered after that period was run: in the period being run).
+MDF lines are outside caps and period earnings. A claim is funded once: one the ledger funded before is
+not funded again when its ``approved_on`` moves.
 
 The funded amount of each claim is kept in the tags of its approval line, so a release periods later
 reads what was funded then, not what today's tier would fund.
@@ -22,7 +24,7 @@ from typing import Literal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
-from cosell.money import round_cents, show, show_number
+from cosell.money import floor_cents, round_cents, show, show_number
 from cosell.periods import Period
 from cosell.report import CampaignFunds, ReportFacts
 from cosell.results import EarlierLines, LedgerLine, LineKind, PartnerStanding, PayoutLine
@@ -67,16 +69,28 @@ def cosell_payout_lines(
     multiple = program.mdf.release_pipeline_multiple
     tier = program.tier(standing.tier.assigned) or program.tiers[0]
     exit_on = partner.partner.exit_on if partner.partner.status != "active" else None
-    exiting_now = exit_on is not None and exit_on in period
+    exited = exit_on is not None and exit_on <= period.end
     lines: list[PayoutLine] = []
+    # Earlier approvals as the ledger recorded them when they were funded (a claim is funded once: one
+    # whose approved_on has moved into this period since is not funded again).
+    earlier = [ln for ln in context.history.tagged_lines(partner.id, stage_tag(APPROVAL)) if ln.kind == KIND]
+    funded_before = {
+        _tag_value(ln.tags, "mdf_claim")
+        for ln in earlier
+        if Decimal(_tag_value(ln.tags, "mdf_funded") or "0") > 0
+    }
 
-    # Fund this period's approvals, in order, up to the tier's budget.
+    # Fund this period's approvals, in order, up to the tier's budget (a budget with a fraction of a
+    # cent funds up to the cent below it).
     room = tier.mdf_budget
     approved = sorted(
         (
             c
             for c in partner.mdf_claims
-            if c.is_approved and c.approved_on is not None and c.approved_on in period
+            if c.is_approved
+            and c.approved_on is not None
+            and c.approved_on in period
+            and c.id not in funded_before
         ),
         key=lambda c: (c.approved_on, c.id),
     )
@@ -85,7 +99,7 @@ def cosell_payout_lines(
     ] = []  # claim id, campaign, approved_on, funded, paid
     for claim in approved:
         assert claim.approved_on is not None
-        funded = round_cents(min(claim.amount, room))
+        funded = min(round_cents(claim.amount), floor_cents(room))
         room -= funded
         if funded <= 0:
             lines.append(
@@ -113,14 +127,12 @@ def cosell_payout_lines(
         )  # fmt: skip
         pending.append((claim.id, claim.campaign, claim.approved_on, funded, part))
 
-    # Earlier approvals not yet released, as the ledger recorded them when they were funded.
+    # Earlier approvals not yet released.
     released = {
         _tag_value(ln.tags, "mdf_claim")
         for ln in context.history.tagged_lines(partner.id, stage_tag(RELEASE))
     }
-    for ln in context.history.tagged_lines(partner.id, stage_tag(APPROVAL)):
-        if ln.kind != KIND:
-            continue
+    for ln in earlier:
         claim_id = _tag_value(ln.tags, "mdf_claim")
         funded = Decimal(_tag_value(ln.tags, "mdf_funded") or "0")
         approved_text = _tag_value(ln.tags, "mdf_approved")
@@ -145,9 +157,11 @@ def cosell_payout_lines(
                 f"{show_number(multiple)} × funded {show(funded)} = {show(needed)}: the remaining {show(rest)} is released"
             )
             lines.append(PayoutLine(partner.id, KIND, rest, text, uncapped=True, tags=tags))
-        elif exiting_now:
+        elif exited and exit_on is not None and (exit_on in period or approved_on <= exit_on):
+            # Paid in the period of the exit; an exit entered after that period was run, in this one.
+            exits = "exits" if exit_on in period else "exited"
             text = (
-                f"MDF claim {claim_id} ({campaign}): the partner exits on {exit_on}, so the unreleased {show(rest)} "
+                f"MDF claim {claim_id} ({campaign}): the partner {exits} on {exit_on}, so the unreleased {show(rest)} "
                 f"is paid now (campaign pipeline {show(pipeline)} of the {show(needed)} needed)"
             )
             lines.append(PayoutLine(partner.id, KIND, rest, text, uncapped=True, tags=tags))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
+from cosell.periods import Period
 from cosell.program import Milestone
 from cosell.records import Deal
 from cosell.results import LineKind, PayoutLine
@@ -65,11 +66,17 @@ def _first_win(
         return None
     first_on, first_id = min(won)
     assert first_on is not None
+    late = ""
     if not (context.period.start <= first_on <= last_day):
-        return None
+        # A first win inside a closed period that never paid it (the deal entered late) is paid now
+        held = Period.containing(first_on, context.period.kind).key
+        if not (first_on < context.period.start and held in context.history.closed_periods):
+            return None
+        late = f", in closed period {held}, not paid before"
     amount = round_cents(milestone.amount)
     text = (
-        f"milestone {milestone.name}: the partner's first won deal, {first_id} on {first_on}, {show(amount)}"
+        f"milestone {milestone.name}: the partner's first won deal, {first_id} on {first_on}{late}, "
+        f"{show(amount)}"
     )
     return PayoutLine(partner.id, KIND, amount, text, first_id, tags=frozenset({tag}))
 

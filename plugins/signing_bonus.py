@@ -1,4 +1,7 @@
-"""Signing bonus: paid once, in the period that holds the partner's ``joined_on``."""
+"""Signing bonus: paid once, in the period that holds the partner's ``joined_on``; for a partner whose
+``joined_on`` falls in a closed period that never paid it (the partner entered late), in the period
+being run. Never twice: a bonus paid before ``joined_on`` was corrected into a later period is not paid
+again."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Iterable
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show
+from cosell.periods import Period
 from cosell.results import LineKind, PayoutLine
 
 KIND = "signing_bonus"
@@ -23,11 +27,15 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
     if payouts is None or payouts.signing_bonus is None:
         return ()
     joined = partner.partner.joined_on
+    late = ""
     if joined not in context.period:
-        return ()
+        closed = context.history.closed_periods
+        held = Period.containing(joined, context.period.kind).key
+        if not (joined < context.period.start and held in closed):
+            return ()
+        late = f", in closed period {held}, not paid before"
+    if context.history.lines_of(partner.id, kinds=(KIND,)):
+        return ()  # paid in an earlier period (its joined_on has been corrected since)
     amount = round_cents(payouts.signing_bonus)
-    return (
-        PayoutLine(
-            partner.id, KIND, amount, f"signing bonus: joined the program on {joined}, {show(amount)}"
-        ),
-    )
+    text = f"signing bonus: joined the program on {joined}{late}, {show(amount)}"
+    return (PayoutLine(partner.id, KIND, amount, text),)

@@ -30,6 +30,29 @@ def test_signing_bonus_is_paid_in_the_period_that_holds_joined_on_only():
     assert kinds(lines([partner("P1", joined_on="2026-06-30")])) == []
 
 
+def bonus_paid(period="2026-Q2"):
+    line = LedgerLine(period, "P1", "signing_bonus", Decimal("1000.00"), "signing bonus: ...")
+    return MappingProxyType({"P1": (line,)})
+
+
+def test_a_signing_bonus_paid_before_joined_on_was_corrected_into_this_period_is_not_paid_again():
+    joined = [partner("P1", joined_on="2026-07-01")]
+    assert kinds(lines(joined, history=History(lines=bonus_paid()))) == []
+
+
+def test_a_partner_that_joined_in_a_closed_period_that_never_paid_it_gets_its_bonus_now_once():
+    late = [partner("P1", joined_on="2026-05-20")]
+    closed = frozenset({"2026-Q2"})
+    found = lines(late, history=History(closed_periods=closed))
+    assert kinds(found) == [("signing_bonus", Decimal("1000.00"))]
+    assert (
+        "joined the program on 2026-05-20, in closed period 2026-Q2, not paid before" in found[0].explanation
+    )
+    assert kinds(lines(late, history=History(closed_periods=closed, lines=bonus_paid()))) == []
+    # a partner that joined before any closed period (before the program's ledger) gets none
+    assert kinds(lines([partner("P1", joined_on="2025-05-20")], history=History(closed_periods=closed))) == []
+
+
 def test_baseline_counts_qualified_opportunities_the_partner_sourced_not_weighted_by_share():
     deals = [
         deal("D1", partners=[("P1", "sourced", "0.2"), ("P2", "cosell")], stage="Proposal"),
@@ -66,6 +89,18 @@ def test_first_win_is_paid_once_ever_in_the_period_of_the_first_won_deal():
         )
     )
     assert [ln for ln in lines([partner("P1")], deals, history=paid) if ln.kind == "milestone"] == []
+
+
+def test_a_first_win_inside_a_closed_period_that_never_paid_it_is_paid_now_once():
+    deals = [deal("D1", partners=["P1"], won_on="2026-05-10", created_on="2026-04-01")]
+    closed = History(closed_periods=frozenset({"2026-Q2"}))
+    found = [ln for ln in lines([partner("P1")], deals, history=closed) if ln.kind == "milestone"]
+    assert kinds(found) == [("milestone", Decimal("2500.00"))] and found[0].deal_id == "D1"
+    assert (
+        "first won deal, D1 on 2026-05-10, in closed period 2026-Q2, not paid before" in found[0].explanation
+    )
+    # a period that is not closed keeps its own first win (a rerun pays it there); none twice
+    assert [ln for ln in lines([partner("P1")], deals) if ln.kind == "milestone"] == []
 
 
 def test_a_win_refunded_inside_the_clawback_window_is_not_the_first_win():

@@ -80,6 +80,44 @@ def test_an_exiting_partner_has_its_unreleased_mdf_paid_in_the_exit_period():
     assert "the partner exits on 2026-08-31" in lines[1].explanation
 
 
+def test_a_claim_funded_before_whose_approved_on_moved_into_this_period_is_not_funded_again():
+    claims = [mdf_claim("M1", "P1", "Launch", "5000", approved_on="2026-09-20")]
+    [approval] = mdf_lines(claims)  # Q3: 5,000 funded, 2,500 paid
+    history = History(lines=MappingProxyType({"P1": (_as_ledger(approval, "2026-Q3"),)}))
+    moved = [mdf_claim("M1", "P1", "Launch", "5000", approved_on="2026-10-02")]
+    deals = [deal("D1", "20000", partners=["P1"], campaign="Launch", created_on="2026-10-05")]
+    lines = mdf_lines(moved, deals, period="2026-Q4", history=history)
+    # only the release of the 2,500 left, by the pipeline since the approval the ledger recorded
+    assert [ln.amount for ln in lines] == [Decimal("2500.00")]
+    assert "since 2026-09-20" in lines[0].explanation
+    assert sum(ln.amount for ln in (approval, *lines)) == Decimal("5000.00")
+
+
+def test_a_budget_with_a_fraction_of_a_cent_funds_up_to_the_cent_below_it():
+    prog = program(
+        tiers=[{"name": "Silver", "min_score": 0, "mdf_budget": "100.005"}],
+        mdf={"release_on_approval": "1", "release_pipeline_multiple": 3},
+    )
+    claims = [mdf_claim("M1", "P1", "Launch", "200", approved_on="2026-07-10")]
+    result = compute_period(prog, [partner("P1")], (), mdf_claims=claims)
+    [line] = [ln for ln in result.all_lines() if ln.kind == "mdf"]
+    assert line.amount == Decimal("100.00") and "funded 100.00 (of 200.00 claimed" in line.explanation
+
+
+def test_an_exit_entered_after_its_period_was_run_pays_the_unreleased_mdf_in_the_next_run():
+    claims = [mdf_claim("M1", "P1", "Launch", "5000", approved_on="2026-07-10")]
+    [approval] = mdf_lines(claims)  # Q3, the partner still active: 2,500 paid, 2,500 pending
+    history = History(lines=MappingProxyType({"P1": (_as_ledger(approval, "2026-Q3"),)}))
+    exited = partner("P1", status="exited", exit_on="2026-09-20")
+    [release] = mdf_lines(claims, period="2026-Q4", history=history, who=exited)
+    assert release.amount == Decimal("2500.00")
+    assert "the partner exited on 2026-09-20, so the unreleased 2,500.00 is paid now" in release.explanation
+    # released once: a later run finds the release in the ledger
+    paid = (_as_ledger(approval, "2026-Q3"), _as_ledger(release, "2026-Q4"))
+    later = History(lines=MappingProxyType({"P1": paid}))
+    assert mdf_lines(claims, period="2027-Q1", history=later, who=exited) == []
+
+
 def _as_ledger(line, period):
     from cosell.results import LedgerLine
 

@@ -4,12 +4,14 @@ by partner id, ascending). The difference is a negative ``budget`` line. Runs af
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from fractions import Fraction
 
 from cosell import hookimpl
 from cosell.context import RunContext
-from cosell.money import CENT, floor_cents, show
+from cosell.money import show
 from cosell.results import INTERNAL_NOTE, LineKind, PayoutLine
 
 KIND = "budget"
@@ -21,15 +23,17 @@ def cosell_line_kinds() -> Iterable[LineKind]:
 
 
 def scaled_totals(totals: Mapping[str, Decimal], budget: Decimal) -> dict[str, Decimal]:
-    """Each total scaled to fit the budget, to the cent, the leftover cents to the largest remainders."""
-    whole = sum(totals.values(), Decimal(0))
-    exact = {pid: total * budget / whole for pid, total in totals.items()}
-    floored = {pid: floor_cents(value) for pid, value in exact.items()}
-    left = int((budget - sum(floored.values(), Decimal(0))) / CENT)
-    by_remainder = sorted(exact, key=lambda pid: (-(exact[pid] - floored[pid]), pid))
+    """Each total scaled to fit the budget, to the cent, the leftover cents to the largest remainders.
+    Worked in exact fractions of a cent: equal remainders are equal (28-digit division would make them
+    differ by the number of digits before the point), so ties go by partner id."""
+    whole = Fraction(sum(totals.values(), Decimal(0)))
+    exact = {pid: Fraction(total) * Fraction(budget) * 100 / whole for pid, total in totals.items()}
+    cents = {pid: math.floor(value) for pid, value in exact.items()}
+    left = math.floor(Fraction(budget) * 100) - sum(cents.values())
+    by_remainder = sorted(exact, key=lambda pid: (-(exact[pid] - cents[pid]), pid))
     for pid in by_remainder[:left]:
-        floored[pid] += CENT
-    return floored
+        cents[pid] += 1
+    return {pid: Decimal(n).scaleb(-2) for pid, n in cents.items()}
 
 
 def budgeted_total(lines: Iterable[PayoutLine], context: RunContext) -> Decimal:

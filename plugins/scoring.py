@@ -1,9 +1,12 @@
-"""The weighted score: scale × Σ wᵢ·fᵢ ÷ Σ wᵢ, with fᵢ = min(metricᵢ ÷ targetᵢ, 1)."""
+"""The weighted score: scale × Σ wᵢ·fᵢ ÷ Σ wᵢ, with fᵢ = min(metricᵢ ÷ targetᵢ, 1), rounded half-up to two
+decimals: the exact value's, so 39.995 is 40.00 even where 28-digit division makes it 39.99499…"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
+import math
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
@@ -12,6 +15,9 @@ from cosell.results import Score, ScorePart
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+HALF = Decimal("0.5")
+NEAR = Decimal("1e-12")
+"""Hundredths this close to a half are rounded from the exact value (Decimal's error is about 1e-25)."""
 
 
 def fraction(value: Decimal | None, target: Decimal, better: str) -> Decimal:
@@ -44,5 +50,29 @@ def cosell_score(partner: PartnerFacts, metrics: Mapping[str, Decimal | None], c
     total_weight = sum((p.weight for p in parts), ZERO)
     if total_weight == 0:
         return Score(ZERO, parts)
+    return Score(_rounded(scoring.scale, parts, total_weight), parts)
+
+
+def _rounded(scale: Decimal, parts: Sequence[ScorePart], total_weight: Decimal) -> Decimal:
     weighted = sum((p.weight * p.fraction for p in parts), ZERO)
-    return Score(round_score(scoring.scale * weighted / total_weight), parts)
+    approx = scale * weighted / total_weight
+    hundredths = approx * 100
+    if abs(hundredths - hundredths.to_integral_value(ROUND_FLOOR) - HALF) > NEAR:
+        return round_score(approx)
+    exact = (
+        Fraction(scale)
+        * sum((Fraction(p.weight) * _exact_fraction(p.value, p.target, p.better) for p in parts), Fraction(0))
+        / Fraction(total_weight)
+    )
+    return Decimal(math.floor(exact * 100 + Fraction(1, 2))).scaleb(-2)  # a score is never negative
+
+
+def _exact_fraction(value: Decimal | None, target: Decimal, better: str) -> Fraction:
+    """``fraction`` without rounding."""
+    if value is None:
+        return Fraction(0)
+    if better == "lower":
+        reached = Fraction(1) if value <= 0 else Fraction(target) / Fraction(value)
+    else:
+        reached = Fraction(value) / Fraction(target)
+    return max(Fraction(0), min(reached, Fraction(1)))

@@ -1,4 +1,9 @@
+import math
 from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from cosell.plugins.budget import scaled_totals
 from cosell.testing import compute_period, deal, mdf_claim, partner, program
@@ -59,6 +64,31 @@ def test_leftover_cents_go_to_the_largest_remainders_with_ties_by_partner_id():
     )
     # each exact share is 0.666…: floors 0.66 × 3 = 1.98; two cents left, equal remainders: P1 and P2 get them
     assert scaled == {"P1": Decimal("0.67"), "P2": Decimal("0.67"), "P3": Decimal("0.66")}
+
+
+def test_equal_remainders_of_totals_of_different_sizes_are_a_tie_broken_by_partner_id():
+    # 142, 139 and 172 scaled to 302 of 453: every exact share ends in 0.00666…; two cents left over
+    totals = {"P1": Decimal("142.00"), "P2": Decimal("139.00"), "P3": Decimal("172.00")}
+    scaled = scaled_totals(totals, Decimal("302"))
+    assert scaled == {"P1": Decimal("94.67"), "P2": Decimal("92.67"), "P3": Decimal("114.66")}
+
+
+@given(
+    totals=st.lists(st.decimals(min_value="0.01", max_value="100000", places=2), min_size=1, max_size=8),
+    budget=st.decimals(min_value="0.01", max_value="100000", places=3),
+)
+def test_scaled_totals_are_exact_shares_floored_and_the_left_cents_go_by_remainder_then_id(totals, budget):
+    by_partner = {f"P{i}": amount for i, amount in enumerate(totals)}
+    whole = sum(by_partner.values(), Decimal(0))
+    assume(whole > budget)
+    scaled = scaled_totals(by_partner, budget)
+    exact = {pid: Fraction(t) * Fraction(budget) * 100 / Fraction(whole) for pid, t in by_partner.items()}
+    floors = {pid: math.floor(v) for pid, v in exact.items()}
+    left = math.floor(Fraction(budget) * 100) - sum(floors.values())
+    ranked = sorted(exact, key=lambda pid: (floors[pid] - exact[pid], pid))
+    expected = {pid: Decimal(floors[pid] + (pid in ranked[:left])).scaleb(-2) for pid in exact}
+    assert scaled == expected
+    assert sum(scaled.values(), Decimal(0)) == Decimal(math.floor(Fraction(budget) * 100)).scaleb(-2)
 
 
 def test_budget_not_binding_leaves_totals_alone():

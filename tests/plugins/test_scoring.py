@@ -1,6 +1,11 @@
+import math
 from decimal import Decimal
+from fractions import Fraction
 
-from cosell.testing import compute_period, deal, partner, program
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from cosell.testing import activity, compute_period, deal, partner, program
 
 
 def score_of(prog, deals):
@@ -58,3 +63,56 @@ def test_score_rounds_half_up_at_the_second_decimal():
 
 def test_no_scoring_section_scores_zero():
     assert score_of(program(), [deal("D1", "100000", partners=["P1"])]).value == 0
+
+
+def test_a_score_exactly_half_a_hundredth_rounds_up_although_division_is_inexact():
+    # 100 × (3 × 13/36 + 5 × 8/15) ÷ 8 = 46.875 exactly; 28-digit division gave 46.87499…
+    scoring = {
+        "scale": 100,
+        "metrics": {
+            "sourced_pipeline": {"weight": 3, "target": 36},
+            "joint_activities": {"weight": 5, "target": 15},
+        },
+    }
+    deals = [deal("D1", "13", partners=["P1"], created_on="2026-07-01")]
+    prog = program(scoring=scoring)
+    found = compute_period(prog, [partner("P1")], deals, [activity("A1", "P1", "webinar", "2026-07-05", 8)])
+    assert found.standings[0].score.value == Decimal("46.88")
+
+
+@given(
+    parts=st.lists(
+        st.tuples(
+            st.integers(0, 5),  # weight (0 included)
+            st.decimals(min_value=1, max_value=200, places=2),  # target
+            st.one_of(st.none(), st.decimals(min_value=0, max_value=300, places=4)),  # value
+            st.sampled_from(["higher", "lower"]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    scale=st.sampled_from([Decimal(100), Decimal(1), Decimal("7.5")]),
+)
+def test_the_score_is_the_exact_weighted_value_rounded_half_up(parts, scale):
+    from cosell.plugins.scoring import _rounded, fraction
+    from cosell.results import ScorePart
+
+    score_parts = [
+        ScorePart(f"m{i}", value, target, Decimal(weight), fraction(value, target, better), better)
+        for i, (weight, target, value, better) in enumerate(parts)
+    ]
+    total = sum((p.weight for p in score_parts), Decimal(0))
+    assume(total > 0)
+
+    def exact(p):
+        if p.value is None:
+            return Fraction(0)
+        if p.better == "lower":
+            reached = Fraction(1) if p.value <= 0 else Fraction(p.target) / Fraction(p.value)
+        else:
+            reached = Fraction(p.value) / Fraction(p.target)
+        return min(max(reached, Fraction(0)), Fraction(1))
+
+    value = Fraction(scale) * sum(Fraction(p.weight) * exact(p) for p in score_parts) / Fraction(total)
+    expected = Decimal(math.floor(value * 100 + Fraction(1, 2))) / 100
+    assert _rounded(scale, score_parts, total) == expected

@@ -821,10 +821,10 @@ def _adjustment_amount(text: str) -> Decimal:
         amount = parse_decimal(text)
     except ValueError as exc:
         raise ConfigError(f"--amount: {exc}") from None
+    if abs(amount) > MAX_AMOUNT:  # first: rounding 1e30 to cents overflows Decimal's precision
+        raise ConfigError(f"--amount: {text!r} is beyond ±{MAX_AMOUNT:,}")
     if round_cents(amount) != amount:
         raise ConfigError(f"--amount: {text!r} has more than 2 decimals")
-    if abs(amount) > MAX_AMOUNT:
-        raise ConfigError(f"--amount: {text!r} is beyond ±{MAX_AMOUNT:,}")
     if amount == 0:
         raise ConfigError("--amount: an adjustment of 0 changes nothing")
     return round_cents(amount)
@@ -979,7 +979,9 @@ def adjust_list(
             "Decided by",
             "Paid in",
         ):
-            table.add_column(column, justify="right" if column in ("Id", "Amount") else "left")
+            # the figures and states are never cut short: the texts around them wrap instead
+            whole = column in ("Id", "Partner", "Amount", "State", "Period")
+            table.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=whole)
         for row in rows:
             decided = row["decided_by"] or ("program threshold" if row["decided_at"] else "")
             paid = f"{row['applied_period']} (run {row['applied_run']})" if row["applied_period"] else ""

@@ -4,7 +4,7 @@ external asset, every text escaped. It renders ``PartnerStatement``s; it adds no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -498,14 +498,15 @@ def _chart(periods: Sequence[PeriodTotal], current: str) -> str:
 
 
 def _short(amount: Decimal) -> str:
-    """An amount for a chart label: 48.4k, 1.2M, 950."""
-    size = abs(amount)
-    if size >= 1_000_000:
-        text = f"{(amount / 1_000_000).quantize(Decimal('0.1'))}M"
-    elif size >= 1_000:
-        text = f"{(amount / 1_000).quantize(Decimal('0.1'))}k"
+    """An amount for a chart label: 48.4k, 1.2M, 950, rounded half-up (2.50 is 3, 999.50 is 1k)."""
+    whole = amount.quantize(Decimal(1), ROUND_HALF_UP)
+    if abs(whole) < 1_000:
+        return "0" if whole == 0 else f"{whole}"
+    thousands = (amount / 1_000).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    if abs(thousands) < 1_000:
+        text = f"{thousands}k"
     else:
-        text = f"{amount.quantize(Decimal(1))}"
+        text = f"{(amount / 1_000_000).quantize(Decimal('0.1'), ROUND_HALF_UP)}M"
     return text.replace(".0k", "k").replace(".0M", "M")
 
 

@@ -146,3 +146,23 @@ def test_a_section_hook_returning_something_else_stops_the_run_naming_the_plugin
         run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
     assert "bad" in str(caught.value)
     assert cosell_ledger.periods() == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "label"),
+    [
+        ("2.50", "3"),
+        ("-2.50", "-3"),
+        ("-0.40", "0"),
+        ("949.49", "949"),
+        ("999.50", "1k"),
+        ("1250.00", "1.3k"),
+        ("48421.05", "48.4k"),
+        ("999950.00", "1M"),
+        ("1250000.00", "1.3M"),
+    ],
+)
+def test_a_chart_label_rounds_half_up_and_never_shows_minus_zero(amount, label):
+    from cosell.statements.html import _short
+
+    assert _short(Decimal(amount)) == label

@@ -165,8 +165,8 @@ def test_a_bad_governance_section_is_refused_naming_its_line(work, ledger):
 
 @pytest.mark.parametrize(
     "amount",
-    ["12.345", "١٢", "NaN", "1e13", "0", "abc"],
-    ids=["3-decimals", "arabic", "nan", "too-big", "zero", "text"],
+    ["12.345", "١٢", "NaN", "1e13", "1e30", "9" * 30, "0", "abc"],
+    ids=["3-decimals", "arabic", "nan", "too-big", "exponent", "30-digits", "zero", "text"],
 )
 def test_a_bad_amount_is_refused_and_nothing_is_stored(work, ledger, amount):
     result = adjust(
@@ -192,3 +192,12 @@ def test_list_shows_every_adjustment_as_a_table_json_or_csv_and_filters_by_state
     (row,) = csv.DictReader(io.StringIO(text))
     assert (row["id"], row["reason"]) == (str(first), "'=HYPERLINK(x)")  # a formula stays text
     assert adjust(ledger, "list", "--state", "paid").exit_code == 2
+
+
+def test_list_shows_whole_amounts_and_states_in_an_80_column_terminal(work, ledger, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    reason = "a long reason that a reviewer wrote out in full for the minutes " * 2
+    propose(ledger, "--partner", "P001", "--amount", "1234567.89", "--reason", reason, "--by", "ann")
+    propose(ledger, "--partner", "P002", "--amount", "-25000.10", "--reason", reason, "--by", "ann")
+    table = adjust(ledger, "list").output
+    assert "1234567.89" in table and "-25000.10" in table and table.count("pending") == 2

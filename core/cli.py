@@ -489,15 +489,25 @@ def init(
         for entry in (starter / "data").iterdir()
         if entry.name.endswith(".csv")
     ]
+    # Checked before anything is written: a file where a folder goes, a folder where a file goes
+    for needed in (folder, folder / "data"):
+        if needed.exists() and not needed.is_dir():
+            raise ConfigError(f"{needed} is a file, not a folder", hint="pick another folder")
+    folders = [str(t) for _, t in targets if t.is_dir()]
+    if folders:
+        raise ConfigError(f"{', '.join(folders)}: a folder where the starter writes a file")
     existing = [str(t) for _, t in targets if t.exists()]
     if existing and not force:
         raise ConfigError(
             f"would overwrite {', '.join(existing)}", hint="use --force, or pick an empty folder"
         )
     for name, target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with (starter / name).open("rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with (starter / name).open("rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
     out.print(f"wrote {folder / 'program.yaml'} and {folder / 'data'}/; now run:")
     out.print(
         f"  cosell run --program {folder / 'program.yaml'} --input {folder / 'data'} --output {folder / 'out'}"

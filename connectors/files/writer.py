@@ -158,6 +158,19 @@ def _line_of(path: Path, at: int, record_id: str, marked: bool) -> int:
     return 0
 
 
+def _bad_csv_line(path: Path) -> int:
+    """The line that starts the row a strict CSV reader first fails on (0 when it does not)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error:
+            return start
+    return 0
+
+
 def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         info = path.stat()
@@ -256,11 +269,14 @@ class FilesConnector:
                 f"the output folder {self.output} is the input folder",
                 hint="write-back would overwrite the input deals.csv: give another --output folder",
             )
-        if self.output is not None and self.output.exists() and not self.output.is_dir():
-            raise ConfigError(
-                f"--output: {self.output} is a file, not a folder",
-                hint="give a folder for the CRM fields (it is created when missing)",
-            )
+        if self.output is not None:
+            # the folder, or the nearest of its parents that exists, must be a folder
+            there = next((p for p in (self.output, *self.output.parents) if p.exists()), None)
+            if there is not None and not there.is_dir():
+                raise ConfigError(
+                    f"--output: {there} is a file, not a folder",
+                    hint="give a folder for the CRM fields (it is created when missing)",
+                )
         self._tables: dict[ObjectName, _OutputTable] = {}
         self._unstarted: str | None = None
         """Why ``begin_run`` could not start the run's ``changes.csv``: the run's writes then fail."""
@@ -421,6 +437,30 @@ class FilesConnector:
         return table
 
     def _load(self, path: Path, object_name: ObjectName, stamp: tuple[int, int, int] | None) -> _OutputTable:
+        """The file's rows by record id (``_read``); a folder in its place, bytes that are not UTF-8 and
+        text that is not CSV (a quote left open) are refused, naming the file and line."""
+        if stamp is not None and path.is_dir():
+            raise ConfigError(f"{path}: a folder where cosell keeps a file", hint="move the folder away")
+        try:
+            return self._read(path, object_name, stamp)
+        except UnicodeDecodeError:
+            data = path.read_bytes()
+            try:
+                data.decode("utf-8")
+                line = 0
+            except UnicodeDecodeError as exc:
+                line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{path}:{line}: not UTF-8 text: rewriting the file would change it",
+                hint="save it as UTF-8 (a spreadsheet's 'CSV UTF-8')",
+            ) from None
+        except csv.Error as exc:
+            raise ConfigError(
+                f"{path}:{_bad_csv_line(path)}: not valid CSV ({exc}): rewriting the file would change it",
+                hint="close the quote that was left open",
+            ) from None
+
+    def _read(self, path: Path, object_name: ObjectName, stamp: tuple[int, int, int] | None) -> _OutputTable:
         """The file's rows by record id. The id and managed cells are cosell's (a leading ``'`` it marked
         them with is dropped); the cells of a column a user added are kept exactly as written. A file a
         rewrite would lose something of (a column named twice, cells under a column with no name or
@@ -432,9 +472,14 @@ class FilesConnector:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             # A cell cosell marked starts with an apostrophe: a file without any (as a rule) is taken as
             # it is, with no call per cell.
-            marked = "'" in handle.read()
+            text = handle.read()
+            marked = "'" in text
+            if "\x00" in text:  # a NUL is dropped from what cosell writes: the rewrite would change it
+                line = text.count("\n", 0, text.index("\x00")) + 1
+                raise _refused(path, line, "a NUL character", "remove it")
+            del text
             handle.seek(0)
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, strict=True)
             found = next((row for row in reader if any(row)), None)
             if found is None:
                 return _OutputTable(header, stamp=stamp)

@@ -281,6 +281,39 @@ def test_a_file_a_rewrite_would_lose_something_of_is_refused_naming_its_line(
     assert path.read_text(encoding="utf-8") == text  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"id,my_notes\nD1,ok\nD2,G\xfcnter called\n", r"deals\.csv:3: not UTF-8 text"),
+        (b"id,my_notes\n\x00D1,x\n", r"deals\.csv:2: a NUL character"),
+        (b'id,my_notes\nD1,"call back\nD2,ok\n', r"deals\.csv:2: not valid CSV"),
+    ],
+    ids=["latin-1", "nul", "open-quote"],
+)
+def test_a_file_a_rewrite_would_change_is_refused_naming_its_line(
+    connector: FilesConnector, tmp_path: Path, data: bytes, problem: str
+) -> None:
+    path = tmp_path / "out" / "deals.csv"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=problem):
+        connector.current_values([("deal", "D1")])
+    with pytest.raises(ConfigError, match=problem):
+        connector.write([deal("D9", incentive="1.00")])
+    assert path.read_bytes() == data  # nothing written
+
+
+def test_a_folder_where_an_output_file_goes_is_refused(connector: FilesConnector, tmp_path: Path) -> None:
+    (tmp_path / "out" / "accounts.csv").mkdir()
+    with pytest.raises(ConfigError, match=r"accounts\.csv: a folder where cosell keeps a file"):
+        connector.current_values([("account", "P1")])
+
+
+def test_an_output_folder_below_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("mine")
+    with pytest.raises(ConfigError, match=r"--output: .*f is a file, not a folder"):
+        FilesConnector(output=tmp_path / "f" / "sub" / "out")
+
+
 def test_blank_rows_and_empty_cells_past_the_header_are_no_problem(
     connector: FilesConnector, tmp_path: Path
 ) -> None:
@@ -289,18 +322,21 @@ def test_blank_rows_and_empty_cells_past_the_header_are_no_problem(
 
 
 def test_a_file_that_cannot_be_replaced_fails_its_writes_only(
-    connector: FilesConnector, tmp_path: Path
+    connector: FilesConnector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "out" / "deals.csv").mkdir()  # os.replace cannot put a file where a folder is
+    replace = os.replace
+
+    def refusing(source: str, target: Path) -> None:
+        if Path(target).name == "deals.csv":  # a full disk, a file another program holds, ...
+            raise PermissionError(13, "Permission denied")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", refusing)
     outcomes = connector.write([deal("D1", incentive="1.00"), account("P1", tier="Gold")])
     assert [(o.key, o.ok) for o in outcomes] == [(("deal", "D1"), False), (("account", "P1"), True)]
     assert "cannot write" in (outcomes[0].error or "")
     assert [(r["object"], r["id"]) for r in rows(tmp_path / "out" / "changes.csv")] == [("account", "P1")]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "accounts.csv",
-        "changes.csv",
-        "deals.csv",
-    ]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["accounts.csv", "changes.csv"]
 
 
 def test_a_changes_csv_that_cannot_be_started_fails_every_write_and_writes_nothing(tmp_path: Path) -> None:

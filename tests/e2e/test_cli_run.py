@@ -115,6 +115,19 @@ def test_validate_schema_init_and_plugins(work):
     assert {"commission", "metrics", "files"} <= {p["name"] for p in listed}
 
 
+def test_init_where_a_file_or_folder_is_in_the_way_exits_2_and_writes_nothing(work):
+    (work / "a-file").write_text("mine")
+    (work / "x" / "data").parent.mkdir()
+    (work / "x" / "data").write_text("mine")
+    (work / "y" / "program.yaml").mkdir(parents=True)
+    for folder, named in (("a-file", "a-file"), ("x", "x/data"), ("y", "y/program.yaml")):
+        result = cosell("init", folder, "--force")
+        assert result.exit_code == 2 and "internal error" not in result.output, result.output
+        assert named in result.output
+    written = [p.relative_to(work).as_posix() for folder in ("x", "y") for p in (work / folder).rglob("*")]
+    assert sorted(written) == ["x/data", "y/program.yaml"]  # what was there, nothing added
+
+
 def test_explain_shows_metrics_score_arithmetic_tier_reason_and_lines(work):
     result = cosell("explain", "P001", "--program", "program.yaml", "--input", "data")
     assert result.exit_code == 0, result.output

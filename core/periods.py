@@ -73,3 +73,12 @@ class Period:
 def _last_day(year: int, month: int) -> date:
     first_next = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
     return first_next - timedelta(days=1)
+
+
+def days_after(day: date, days: int) -> date:
+    """``day`` + ``days``; the calendar's last day when that is past it (a record dated 9999-12-20 with
+    a 60-day window: the window reaches past every date a record can hold)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
@@ -448,6 +448,8 @@ def _plain(node: Any) -> Any:
         return int(node)
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, TaggedScalar) and node.tag.value == "tag:yaml.org,2002:str":
+        return str(node.value)  # `!!str 2026-Q3`: YAML's way to say "text"
     return node
 
 

@@ -160,8 +160,12 @@ class Deal:
     """When a won or lost deal closed; None while open."""
     discount_pct: Percent | None = None
     """The discount, 0–100, checked by the discount guardrail; None when unknown."""
-    margin_pct: Annotated[Decimal, BeforeValidator(_no_float), Field(le=100)] | None = None
-    """The margin, at most 100, checked by the margin floor; None when unknown."""
+    margin_pct: (
+        Annotated[Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False)]
+        | None
+    ) = None
+    """The margin, at most 100 (below 0 for a loss, down to -1,000,000,000,000), checked by the margin
+    floor; None when unknown."""
     campaign: Label | None = None
     """The campaign, which links deals to MDF claims."""
     refunded_on: date | None = None

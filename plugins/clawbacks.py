@@ -10,13 +10,12 @@ period that pays its commission is the commission rule's business: it earns 0 th
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show
-from cosell.periods import Period
+from cosell.periods import Period, days_after
 from cosell.results import LedgerLine, LineKind, PayoutLine
 from cosell.settlement import AT_RISK, SettlementItem, SettlementPart
 
@@ -43,7 +42,7 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
         refunded = deal.refunded_on
         if refunded is None or deal.closed_on is None or deal.status != "won" or refunded > period.end:
             continue
-        if refunded > deal.closed_on + timedelta(days=window):
+        if refunded > days_after(deal.closed_on, window):
             continue
         refund_period = Period.containing(refunded, period.kind)
         # Every commission the history holds for the deal: the periods before this one, the refund's own
@@ -84,7 +83,7 @@ def cosell_settlement(
         deal = involvement.deal
         if deal.status != "won" or deal.closed_on is None:
             continue
-        closes = deal.closed_on + timedelta(days=window)
+        closes = days_after(deal.closed_on, window)
         if closes <= end or (deal.refunded_on is not None and deal.refunded_on <= end):
             continue
         if any(ln.kind == KIND and ln.deal_id == deal.id for ln in every):

@@ -15,7 +15,7 @@ from functools import lru_cache
 from cosell import hookimpl
 from cosell.context import PartnerDeal, PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number, show_percent
-from cosell.periods import Period
+from cosell.periods import Period, days_after
 from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
 from cosell.report import GuardedDeal, ReportFacts
@@ -60,7 +60,7 @@ class RateCard:
         last = None
         exit_text = ""
         if p.status != "active" and p.exit_on is not None and days is not None:
-            last = p.exit_on + timedelta(days=days)
+            last = days_after(p.exit_on, days)
             exit_text = (
                 f"won after the wind-down ({days} days after the partner's exit on {p.exit_on}, until {last})"
             )
@@ -295,7 +295,7 @@ def _refunded_before_paid(refunded_on: date | None, won_on: date, context: RunCo
     window = context.program.clawback_window_days
     if refunded_on is None or window is None:
         return False
-    return refunded_on <= context.period.end and refunded_on <= won_on + timedelta(days=window)
+    return refunded_on <= context.period.end and refunded_on <= days_after(won_on, window)
 
 
 @hookimpl(tryfirst=True)

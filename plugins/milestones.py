@@ -4,13 +4,13 @@ each period in which the partner's activities of a type add up to a count. None 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.periods import Period
+from cosell.periods import Period, days_after
 from cosell.program import Milestone
 from cosell.records import Deal
 from cosell.results import LineKind, PayoutLine
@@ -86,7 +86,7 @@ def _refunded_within(deal: Deal, window: int | None, as_of: date) -> bool:
     first-win milestone (when the program claws back at all: without a window a refund changes nothing)."""
     if window is None or deal.refunded_on is None or deal.closed_on is None or deal.refunded_on > as_of:
         return False
-    return deal.refunded_on <= deal.closed_on + timedelta(days=window)
+    return deal.refunded_on <= days_after(deal.closed_on, window)
 
 
 def _activities(

@@ -204,7 +204,7 @@ def _date_converter(zone: ZoneInfo) -> Converter:
                 moment = datetime.fromisoformat(text)
                 # A moment with an offset is a date only where the program keeps its calendar.
                 return (moment.astimezone(zone) if moment.tzinfo is not None else moment).date()
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a moment at the ends of the calendar
             pass
         raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD)")
 

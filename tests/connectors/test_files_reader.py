@@ -285,6 +285,35 @@ def test_bad_number_is_reported_at_its_line_and_column(tmp_path: Path, program: 
     assert problems_of(folder, program) == ["deals.csv:3: amount: '12,5x' is not a number"]
 
 
+def test_a_moment_whose_date_falls_off_the_calendar_is_not_a_date(tmp_path: Path, program: Program) -> None:
+    folder = folder_with(
+        tmp_path,
+        deals_csv=(
+            "id,name,amount,stage,status,created_on,closed_on\n"
+            "D1,One,10,Proposal,open,0001-01-01T01:00:00+05:00,\n"
+            "D2,Two,10,Proposal,won,2026-07-01,9999-12-31T23:00:00-05:00\n"
+        ),
+    )
+    assert problems_of(folder, program) == [
+        "deals.csv:2: created_on: '0001-01-01T01:00:00+05:00' is not a date (use YYYY-MM-DD)",
+        "deals.csv:3: closed_on: '9999-12-31T23:00:00-05:00' is not a date (use YYYY-MM-DD)",
+    ]
+
+
+def test_a_margin_beyond_the_amount_limit_is_refused(tmp_path: Path, program: Program) -> None:
+    folder = folder_with(
+        tmp_path,
+        deals_csv=(
+            "id,name,amount,stage,status,created_on,margin_pct\n"
+            "D1,One,10,Proposal,open,2026-07-01,-1e1000000\n"
+            "D2,Two,10,Proposal,open,2026-07-01,-35.5\n"
+        ),
+    )
+    assert problems_of(folder, program) == [
+        "deals.csv:2: margin_pct: '-1e1000000' must be at least -1000000000000"
+    ]
+
+
 def test_bad_date_is_reported_with_the_format_to_use(tmp_path: Path, program: Program) -> None:
     folder = folder_with(
         tmp_path,

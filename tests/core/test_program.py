@@ -27,6 +27,14 @@ def test_minimal_program_defaults_the_sections_left_out():
     assert p.tiers[0].commission_rate == 0 and p.demotion_grace_periods == 0 and p.timezone == "UTC"
 
 
+def test_yaml_str_tag_makes_a_value_text():
+    text = MINIMAL.replace("program: P", "program: !!str 2026").replace(
+        "period: 2026-Q3", "period: !!str 2026-Q3"
+    )
+    loaded = parse_program(text.replace("{name: Registered", "{name: !!str 2"), "prog.yaml").program
+    assert (loaded.program, loaded.period, loaded.tiers[0].name) == ("2026", "2026-Q3", "2")
+
+
 def test_unknown_key_is_refused_with_its_path_and_line():
     text = MINIMAL + "caps: {per_partner: 10, per_deal: 5}\n"
     assert problems_of(text) == ["prog.yaml:6: caps.per_deal: unknown key"]

@@ -61,3 +61,28 @@ def test_a_partner_that_has_left_is_never_promoted_and_its_account_says_exited(c
     assert standings["P2"].assigned == "Gold"
     assert run.fields[("account", "P1")]["tier"] == "Exited (was Registered)"
     assert run.fields[("account", "P2")]["tier"] == "Gold"
+
+
+def test_a_wind_down_or_window_reaching_past_the_calendar_still_computes():
+    # exit_on 9999-12-20 + 60 days, a deal closed on the calendar's last day + a 30-day clawback window
+    exiting = partner("P1", status="exiting", exit_on="9999-12-20")
+    deals = [
+        deal("D1", "1000", partners=["P1"], won_on="2026-08-30"),
+        deal("D2", "1000", partners=["P1"], won_on="2026-08-01", refunded_on="9999-12-31"),
+    ]
+    prog = program(tiers=TIERS, wind_down_days=60, clawback_window_days=30)
+    result = compute_period(prog, [exiting], deals)
+    lines = sorted((ln.deal_id, ln.amount) for ln in result.all_lines() if ln.kind == "commission")
+    assert lines == [
+        ("D1", Decimal("100.00")),
+        ("D2", Decimal("100.00")),
+    ]  # D2's refund is not known by Q3's end
+
+
+def test_days_after_stops_at_the_calendars_last_day():
+    from datetime import date
+
+    from cosell.periods import days_after
+
+    assert days_after(date(2026, 1, 31), 30) == date(2026, 3, 2)
+    assert days_after(date(9999, 12, 20), 60) == date.max

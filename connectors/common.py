@@ -272,6 +272,13 @@ class StreamSource(Protocol):
         ...
 
 
+def read_began(source: StreamSource) -> datetime | None:
+    """The CRM's time when ``source`` answered its read's first page, for a source whose pages are no
+    snapshot of one moment (HubSpot's: ``read_began``); None for the others. A cursor never passes it."""
+    began = getattr(source, "read_began", None)
+    return began if isinstance(began, datetime) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Stream:
     """One stream a connector declares: the snapshot object it fills, its cursor's name, its source."""
@@ -418,6 +425,9 @@ class SnapshotSync:
             reconciled = self.reconciler.remove_missing(store, obj, stream.source.live_ids())
         if stream.removed is not None and (removed or reconciled):
             stream.removed(sorted({*removed, *reconciled}))
+        began = read_began(stream.source)
+        if began is not None and newest is not None and newest > began:
+            newest = began  # a change made during the read is asked for again by the next one
         if not stream.full_each_run:
             cursor.advanced(newest).save(store)  # saved last
         return StreamResult(since is None, read, stored, deleted, len(reconciled))

@@ -13,11 +13,14 @@ line or a repr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from cosell.connectors.common import (
@@ -181,6 +184,14 @@ def _json(response: Any) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise TransientError("HubSpot answered something other than a JSON object")
     return answer
+
+
+def _dated_json(response: Any) -> tuple[dict[str, Any], datetime | None]:
+    """``_json`` and the answer's ``Date`` header (HubSpot's clock when it answered; None without one)."""
+    date = None
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        date = parsedate_to_datetime(response.headers.get("Date") or "")
+    return _json(response), date if date is None or date.tzinfo is not None else date.replace(tzinfo=UTC)
 
 
 def _records(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -347,14 +358,15 @@ class HubSpotClient:
     # -- objects ----------------------------------------------------------------------------------------
 
     def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """One search page: ``{"results": [{"id", "properties"}], "next": after or None, "total"}``."""
+        """One search page: ``{"results": [{"id", "properties"}], "next": after or None, "total", "date"}``
+        (``date``: HubSpot's clock when it answered, from the ``Date`` header; None without one)."""
         from hubspot.crm.objects import PublicObjectSearchRequest
 
         request = PublicObjectSearchRequest(**body)
-        page = self.call(
+        page, date = self.call(
             f"searching HubSpot {object_type}",
             "search",
-            lambda: _json(
+            lambda: _dated_json(
                 self._endpoint("search").do_search(
                     object_type, public_object_search_request=request, _preload_content=False
                 )
@@ -362,18 +374,19 @@ class HubSpotClient:
             search=True,
         )
         nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        return {"results": _records(page), "next": nxt, "total": page.get("total")}
+        return {"results": _records(page), "next": nxt, "total": page.get("total"), "date": date}
 
     def list_page(
         self, object_type: str, properties: Sequence[str], after: str | None, *, archived: bool = False
     ) -> dict[str, Any]:
         """One page of the list endpoint (``GET /crm/v3/objects/{type}``, 100 a page, HubSpot's most):
         ``{"results": [{"id", "properties"}], "next": after or None}``. It counts against the burst
-        limit only, not the search limit, so a full read goes this way."""
-        page = self.call(
+        limit only, not the search limit, so a full read goes this way. ``date``: HubSpot's clock when
+        it answered (the ``Date`` header), or None."""
+        page, date = self.call(
             f"listing {'archived ' if archived else ''}HubSpot {object_type}",
             "list",
-            lambda: _json(
+            lambda: _dated_json(
                 self._endpoint("basic").get_page(
                     object_type,
                     limit=LIST_PAGE_SIZE,
@@ -385,7 +398,7 @@ class HubSpotClient:
             ),
         )
         nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        return {"results": _records(page), "next": nxt}
+        return {"results": _records(page), "next": nxt, "date": date}
 
     def archived_ids(self, object_type: str) -> list[str]:
         """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""

@@ -260,10 +260,16 @@ class SearchStream:
         self.obj = obj
         self.props = props
         self.first_filters = first_filters
+        self.read_began: datetime | None = None
+        """HubSpot's clock when it answered the read's first page. Its pages are no snapshot of one
+        moment: a record changed after its page was read shows its new stamp on no page of this read,
+        while later pages show newer stamps. The sync's cursor never passes this time, so the next
+        read asks for every change made since the read began."""
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         """A full read (``since`` None) lists every record, 100 a page, keeping those the first-read
         filters match; an incremental read searches for the records modified since, 200 a page."""
+        self.read_began = None
         source = self.listed() if since is None else self.search(self.props, [], since)
         for results in source:
             yield [
@@ -280,12 +286,17 @@ class SearchStream:
         after: str | None = None
         while True:
             page = self.client.list_page(self.obj, props, after)
+            self._answered(page)
             results = [r for r in page["results"] if keep(r["properties"])]
             if results:
                 yield results
             if not page["next"] or not page["results"]:
                 return
             after = str(page["next"])
+
+    def _answered(self, page: Mapping[str, Any]) -> None:
+        if self.read_began is None:  # the read's first page (live_ids searches later: kept)
+            self.read_began = page.get("date")
 
     def departed(self, since: datetime | None) -> list[str]:
         return self.client.archived_ids(self.obj) if self.settings.read_archived else []
@@ -338,6 +349,7 @@ class SearchStream:
             while True:
                 try:
                     page = self.client.search(self.obj, {**body, "after": after})
+                    self._answered(page)
                 except HubSpotRefused as exc:
                     raise ConfigError(
                         f"HubSpot refused a search of {self.obj}: {exc.message}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import gc
 import json
 import re
@@ -156,6 +157,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    _clock: str | None = None
+    """The ``Date`` of the answer being sent: the CRM's own (logical) clock, which stamps its records,
+    as a real CRM's Date header and its modification stamps come from one clock."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return (
+            self._clock
+            if self._clock is not None and timestamp is None
+            else super().date_time_string(timestamp)
+        )
+
     def _read(self) -> Request:
         path, _, query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
@@ -198,7 +210,12 @@ class _Handler(BaseHTTPRequestHandler):
                 state.sf_calls += 1
                 used = state.sf_calls
             resp.headers["Sforce-Limit-Info"] = f"api-usage={used}/{API_MAX}"
-        self._send(resp)
+        store = state.sf_store if is_sf else state.hs_store
+        self._clock = email.utils.format_datetime(store.clock.now, usegmt=True)
+        try:
+            self._send(resp)
+        finally:
+            self._clock = None
 
     def _api(self, req: Request, n: int, is_sf: bool) -> Response:
         state = self.server.state

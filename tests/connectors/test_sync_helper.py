@@ -183,6 +183,18 @@ def test_a_later_read_asks_for_records_modified_since_the_cursor_minus_the_overl
     assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:12:00Z"
 
 
+def test_the_cursor_never_passes_the_time_a_source_whose_pages_move_began_its_read() -> None:
+    # HubSpot's pages are no snapshot: the newest stamp seen (12:20) may be newer than a change made
+    # during the read to a record whose page was read already; the cursor stops at the read's start.
+    store, source = MemoryStore(), Source({"d1": rec("a", 0), "d2": rec("b", 20)})
+    source.read_began = T0 + 10 * MIN  # type: ignore[attr-defined]
+    sync(store).run([stream(source)])
+    assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:10:00Z"
+    source.read_began = T0 + 30 * MIN  # type: ignore[attr-defined]
+    sync(store).run([stream(source)])  # nothing newer than the read's start: the newest stamp
+    assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:20:00Z"
+
+
 def test_only_records_that_differ_from_the_snapshot_are_stored() -> None:
     store, source = MemoryStore(), Source({"d1": rec("a", 0), "d2": rec("b", 1)})
     sync(store).run([stream(source)])

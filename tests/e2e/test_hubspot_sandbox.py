@@ -262,3 +262,48 @@ def test_full_reads_list_100_a_page_and_incremental_reads_search(sb: Sandbox) ->
     full = sync("--full-sync")
     assert full["GET /crm/v3/objects/deals"] == -(-deals // 100) + 1
     assert "POST /crm/v3/objects/deals/search" not in full
+
+
+def test_a_change_made_while_a_long_read_pages_is_read_by_the_next_sync(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HubSpot's pages are no snapshot: a deal changed after its page was read, while later pages show
+    # newer stamps (here ~5 minutes of other writes, the sandbox's clock moving a second a write), must
+    # be asked for again by the next incremental read.
+    import requests
+
+    from cosell.connectors.hubspot.client import HubSpotClient
+
+    def patch(deal_id: str, properties: dict[str, str]) -> None:
+        answer = requests.patch(
+            f"{sb.hubspot_base_url}/crm/v3/objects/deals/{deal_id}",
+            json={"properties": properties},
+            headers={"Authorization": f"Bearer {sb.token}"},
+            verify=sb.ca_bundle,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+
+    listing = HubSpotClient.list_page
+    edited: list[str] = []
+
+    def list_page(self: HubSpotClient, object_type: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        page = listing(self, object_type, *args, **kwargs)
+        if object_type == "deals" and not kwargs.get("archived") and not edited and page["results"]:
+            early = page["results"][0]["id"]  # read already
+            edited.append(early)
+            patch(early, {"amount": "777777"})
+            for n in range(310):  # meanwhile the last deal, on the read's last page, changes again and again
+                patch(last, {"dealname": f"renamed {n}"})
+        return page
+
+    store = sb._server.state.hs_store
+    last = max((i for i, d in store.objects["deals"].items() if not d.archived), key=int)
+
+    monkeypatch.setattr(HubSpotClient, "list_page", list_page)
+    assert cosell("sync", "--program", "program.yaml", "--connector", "hubspot").exit_code == 0
+    monkeypatch.setattr(HubSpotClient, "list_page", listing)
+    assert cosell("sync", "--program", "program.yaml", "--connector", "hubspot").exit_code == 0
+    with Ledger.connect(os.environ["COSELL_LEDGER"]) as ledger:
+        snapshot = dict(ledger.snapshot(f"hubspot:{sb.portal_id}", "deals"))
+    assert snapshot[edited[0]]["amount"] == "777777"

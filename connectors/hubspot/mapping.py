@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -207,17 +207,31 @@ _ACTIVITIES: TypeAdapter[list[Activity]] = TypeAdapter(list[Activity])
 _CLAIMS: TypeAdapter[list[MdfClaim]] = TypeAdapter(list[MdfClaim])
 
 
-def to_date(text: str, zone: ZoneInfo) -> date:
-    """A HubSpot value as a date: a date property as is, a datetime (ISO or epoch ms) in ``zone``."""
+_DAY_MS = 86_400_000
+
+
+def to_date(text: str, zone: ZoneInfo, *, day: bool = False) -> date:
+    """A HubSpot value as a date: ``YYYY-MM-DD`` as is, a datetime (ISO or epoch ms) in ``zone``.
+
+    ``day``: the property holds a day (HubSpot's date properties, whose values are midnight UTC, as
+    epoch ms or ISO): a value at midnight UTC is that day whatever ``zone`` (in New York it would
+    otherwise be the day before). A value at another time is a moment, taken in ``zone``."""
     text = text.strip()
-    if text.isascii() and text.isdigit():  # epoch milliseconds (isdigit() alone takes any script's digits)
-        return datetime.fromtimestamp(int(text) / 1000, UTC).astimezone(zone).date()
-    if "T" not in text:
-        return date.fromisoformat(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).date()
+    try:
+        if text.isascii() and text.isdigit():  # epoch ms (isdigit() alone takes any script's digits)
+            millis = int(text)
+            moment = datetime.fromtimestamp(millis / 1000, UTC)
+            return moment.date() if day and millis % _DAY_MS == 0 else moment.astimezone(zone).date()
+        if "T" not in text:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if day and moment.utcoffset() == timedelta(0) and moment.time() == time(0):
+            return moment.date()
+        return moment.astimezone(zone).date()
+    except (OverflowError, OSError) as exc:  # a moment beyond the calendar
+        raise ValueError(f"{text!r} is beyond the calendar") from exc
 
 
 def to_stamp(text: str | None) -> datetime | None:
@@ -245,12 +259,14 @@ class _Builder:
         value = props.get(name)
         return str(value).strip() or None if value is not None else None
 
-    def date(self, obj: str, rid: str, props: Mapping[str, Any], name: str | None) -> date | None:
+    def date(
+        self, obj: str, rid: str, props: Mapping[str, Any], name: str | None, *, day: bool = False
+    ) -> date | None:
         value = self.text(props, name)
         if value is None or name is None:
             return None
         try:
-            return to_date(value, self.zone)
+            return to_date(value, self.zone, day=day)
         except ValueError:
             self.problem(obj, rid, name, f"not a date: {value!r}")
             return None
@@ -304,10 +320,10 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
                 b.problem("company", cid, s.partner_status_property, f"{status_text!r} is not one of {known}")
             else:
                 status = found
-        joined = b.date("company", cid, props, s.partner_joined_property) or b.date(
+        joined = b.date("company", cid, props, s.partner_joined_property, day=True) or b.date(
             "company", cid, props, "createdate"
         )
-        exit_on = b.date("company", cid, props, s.partner_exit_property)
+        exit_on = b.date("company", cid, props, s.partner_exit_property, day=True)
         if status in ("exiting", "exited") and exit_on is None:
             b.problem("company", cid, s.partner_exit_property, f"a partner {status} needs an exit date")
         attributes = {p: v for p in s.partner_attribute_properties if (v := b.text(props, p)) is not None}
@@ -338,7 +354,7 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
             "discount_pct": b.number("deal", did, props, s.discount_property),
             "margin_pct": b.number("deal", did, props, s.margin_property),
             "campaign": b.text(props, s.campaign_property),
-            "refunded_on": b.date("deal", did, props, s.refund_property),
+            "refunded_on": b.date("deal", did, props, s.refund_property, day=True),
             "partners": involvements,
         })  # fmt: skip
 
@@ -371,7 +387,7 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
             known = ", ".join(s.mdf_status_values)
             b.problem("MDF claim", mid, s.mdf_status_property, f"{status_text!r} is not one of {known}")
             continue
-        approved = b.date("MDF claim", mid, props, s.mdf_approved_property)
+        approved = b.date("MDF claim", mid, props, s.mdf_approved_property, day=True)
         if claim_status in ("approved", "paid") and approved is None:
             b.problem(
                 "MDF claim", mid, s.mdf_approved_property, f"a {claim_status} claim needs an approval date"

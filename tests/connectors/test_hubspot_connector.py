@@ -208,6 +208,28 @@ def test_records_map_labels_to_roles_and_datetimes_to_dates_in_the_program_zone(
     assert [(i.partner_id, i.role) for i in deal.partners] == [("10", "sourced")]
 
 
+@pytest.mark.parametrize("value", ["2026-07-01", "1782864000000", "2026-07-01T00:00:00.000Z"])
+def test_a_date_property_at_midnight_utc_is_that_day_west_of_utc(value: str) -> None:
+    # HubSpot's date properties hold midnight UTC, as epoch ms or ISO: in New York that moment is the
+    # day before, but the property means the day itself.
+    settings = HubSpotSettings()
+    snap = snapshot(**{settings.refund_property: value})
+    snap.companies["10"][settings.partner_joined_property] = value
+    records = build_records(snap, settings, ZoneInfo("America/New_York"), "USD")
+    assert records.deals[0].refunded_on == date(2026, 7, 1)
+    assert records.partners[0].joined_on == date(2026, 7, 1)
+
+
+def test_a_date_property_holding_another_time_is_a_moment_in_the_program_zone() -> None:
+    settings = HubSpotSettings()
+    snap = snapshot(**{settings.refund_property: "2026-07-01T02:00:00.000Z"})
+    records = build_records(snap, settings, ZoneInfo("America/New_York"), "USD")
+    assert records.deals[0].refunded_on == date(2026, 6, 30)
+    big = snapshot(**{settings.refund_property: "9" * 20})
+    with pytest.raises(InputError, match=f"HubSpot deal 20: {settings.refund_property}: not a date"):
+        build_records(big, settings, ZoneInfo("UTC"), "USD")
+
+
 def test_bad_records_are_reported_together_naming_object_id_and_property() -> None:
     snap = snapshot(amount="lots", deal_currency_code="EURO")
     snap.deals["21"] = {"dealname": "X", "dealstage": "gone", "createdate": "2026-07-01T00:00:00Z"}

@@ -864,6 +864,13 @@ def adjust_propose(
         if not _valid_period(period):
             raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
         the_period = Period.parse(period)
+        if program is not None:
+            runs = load_program(program).program.the_period.kind
+            if the_period.kind != runs:  # paid by no run of the program's periods
+                raise ConfigError(
+                    f"--period {the_period.key} is a {the_period.kind}, but the program runs {runs}s",
+                    hint=f"name a {runs}",
+                )
     governance = _governance(program)
     with Ledger.connect(ledger) as book:
         stored = book.propose_adjustment(

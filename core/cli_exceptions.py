@@ -86,18 +86,24 @@ def propose(
         and by is not None
     )
     the_tier = one_line("--tier", tier)
+    the_until = period_option("--until", until)
     approvers = None
     if program is not None:
         loaded = load_program(program).program
         if loaded.tier(the_tier) is None:
             names = ", ".join(t.name for t in loaded.tiers)
             raise ConfigError(f"--tier: {the_tier!r} is not a tier of the program ({names})")
+        if the_until.kind != loaded.the_period.kind:  # a month never ends a run of quarters
+            raise ConfigError(
+                f"--until {the_until.key} is a {the_until.kind}, but the program runs {loaded.the_period.kind}s",
+                hint=f"name a {loaded.the_period.kind}",
+            )
         approvers = loaded.governance.approvers if loaded.governance else None
     with Ledger.connect(ledger) as book:
         stored = book.propose_tier_exception(
             partner_id=one_line("--partner", partner),
             tier=the_tier,
-            until=period_option("--until", until),
+            until=the_until,
             reason=one_line("--reason", reason),
             by=one_line("--by", by),
             approvers=approvers,

@@ -1207,6 +1207,14 @@ class Ledger:
             closed = _closed_periods(conn)
             adjustments = _due_adjustments(conn, before)
             exceptions = _tier_exceptions_in_force(conn, before)
+            if _settled(conn, before, closed):
+                # A period that can no longer be run (`cosell explain` of it): what its run had, not
+                # what was approved since (paid, or in force, in a later period)
+                adjustments = _applied_in(conn, before, adjustments)
+                ran = _results_started_at(conn, before)
+                exceptions = tuple(
+                    e for e in exceptions if ran is not None and e.id in _approved_by(conn, ran)
+                )
             generation = _generation(conn)
         if not earlier:  # nothing to look back at: no later read
             return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)
@@ -1540,13 +1548,7 @@ class Ledger:
                     f"--until {until.key} is a {until.kind}, but this ledger holds {kind}s",
                     hint=f"name a {kind}",
                 )
-            latest = _latest_period(conn)
-            if latest is not None and until.start < Period.parse(latest).start:
-                raise PeriodError(
-                    f"--until {until.key} is before {latest}, the latest period run: the exception would "
-                    "never apply",
-                    hint=f"name {latest} or later",
-                )
+            _check_applies(conn, until, "--until")
             inserted = conn.execute(
                 tier_exceptions_table.insert().values(
                     partner_id=partner_id,
@@ -1570,6 +1572,11 @@ class Ledger:
         """Approve a pending tier exception, under the rules of :meth:`approve_adjustment` (never by its
         proposer; only by one of ``approvers``, else of the list kept from its proposal)."""
         with self._write() as conn:
+            until = conn.execute(
+                sa.select(tier_exceptions_table.c.until).where(tier_exceptions_table.c.id == exception_id)
+            ).scalar_one_or_none()
+            if until is not None:  # (an unknown id: _approve says so)
+                _check_applies(conn, Period.parse(until), f"tier exception {exception_id}: its last period")
             _approve(conn, _TIER_EXCEPTIONS, exception_id, by, approvers)
             return _stored_tier_exception(conn, exception_id)
 
@@ -2811,6 +2818,63 @@ def _due_adjustments(conn: Connection, period: Period) -> tuple[ApprovedAdjustme
             )
         )
     return tuple(due)
+
+
+def _check_applies(conn: Connection, until: Period, what: str) -> None:
+    """PeriodError when a tier exception through ``until`` could never apply: every period up to it is
+    closed or older than the latest period run (none of them runs again)."""
+    latest = _latest_period(conn)
+    if latest is None:
+        return
+    if until.start < Period.parse(latest).start:
+        raise PeriodError(
+            f"{what} {until.key} is before {latest}, the latest period run: the exception would never apply",
+            hint=f"name {latest} or later",
+        )
+    if until.key in _closed_periods(conn):
+        later = until.next().key
+        raise PeriodError(
+            f"{what} {until.key} is closed: the exception would never apply", hint=f"name {later} or later"
+        )
+
+
+def _settled(conn: Connection, period: Period, closed: frozenset[str]) -> bool:
+    """Whether ``period`` can no longer be run: closed, or older than the latest period with results."""
+    if period.key in closed:
+        return True
+    latest = _latest_period(conn)
+    return latest is not None and Period.parse(latest).start > period.start
+
+
+def _applied_in(
+    conn: Connection, period: Period, due: Sequence[ApprovedAdjustment]
+) -> tuple[ApprovedAdjustment, ...]:
+    """Of ``due``, the adjustments that ``period``'s run paid."""
+    a = adjustments_table
+    paid = set(
+        conn.execute(
+            sa.select(a.c.id).where(a.c.state == "applied", a.c.applied_period == period.key)
+        ).scalars()
+    )
+    return tuple(adj for adj in due if adj.id in paid)
+
+
+def _results_started_at(conn: Connection, period: Period) -> str | None:
+    """When the run whose results ``period`` holds started (None: no run's results)."""
+    st, r = standings_table, runs_table
+    run_id = conn.execute(sa.select(sa.func.max(st.c.run_id)).where(st.c.period == period.key)).scalar()
+    if run_id is None:
+        return None
+    return cast("str | None", conn.execute(sa.select(r.c.started_at).where(r.c.id == run_id)).scalar())
+
+
+def _approved_by(conn: Connection, moment: str) -> set[int]:
+    """The tier exceptions approved before ``moment`` (UTC ISO text to the second, as stored: one
+    approved in the very second a run started counts as approved after it)."""
+    t = tier_exceptions_table
+    return set(
+        conn.execute(sa.select(t.c.id).where(t.c.decided_at.is_not(None), t.c.decided_at < moment)).scalars()
+    )
 
 
 def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence[int]) -> None:

@@ -3,6 +3,7 @@ wherever the tier is shown, paid at the tier's rates, and ending by itself after
 
 import csv
 import json
+import time
 
 import pytest
 
@@ -162,3 +163,74 @@ def test_an_exited_partner_is_not_lifted_by_an_exception(work, ledger):
     row = run(ledger)["P004"]
     assert (row["tier"], row["tier_exception"]) == ("Silver", None)
     assert account_tier(work, "P004") == "Exited (was Silver)"
+
+
+def test_explain_of_a_closed_period_shows_what_its_run_had_not_what_was_approved_since(work, ledger):
+    run(ledger)
+    assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
+    time.sleep(1.1)  # the ledger keeps times to the second: approved after the run, not in its second
+    exception = propose(ledger, until="2026-Q4")
+    assert override(ledger, "approve", str(exception), "--by", "bob").exit_code == 0
+    proposed = cosell(
+        "adjust", "propose", "--partner", "P002", "--amount", "1000.50", "--reason", "booth rebate",
+        "--by", "ann", "--period", "2026-Q3", "--ledger", ledger, "--json",
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    adjustment = json.loads(proposed.output)["id"]
+    assert cosell("adjust", "approve", str(adjustment), "--by", "bob", "--ledger", ledger).exit_code == 0
+
+    def explained(partner):
+        result = cosell(
+            "explain", partner, "--program", "program.yaml", "--input", "data", "--ledger", ledger,
+            "--period", "2026-Q3",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def earnings(partner):
+        (statement,) = json.loads(
+            cosell("statement", "--period", "2026-Q3", "--partner", partner, "--format", "json",
+                   "--ledger", ledger).output
+        )["partners"]  # fmt: skip
+        return statement["period_earnings"]
+
+    assert "booth rebate" not in explained("P002")  # paid in 2026-Q4, the next open period
+    assert f"{float(earnings('P002')):,.2f}" in explained("P002")
+    assert "exception" not in explained("P006") and f"{float(earnings('P006')):,.2f}" in explained("P006")
+    # the next period's run does pay and apply them
+    q4 = run(ledger, "2026-Q4")
+    assert q4["P006"]["tier"] == "Gold"
+
+
+def test_an_exception_that_could_never_apply_is_refused_when_proposed_or_approved(work, ledger):
+    run(ledger)
+    pending = propose(ledger, until="2026-Q3")  # Q3 is open: a rerun would apply it
+    assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
+    refused = override(ledger, "approve", str(pending), "--by", "bob")
+    assert (
+        refused.exit_code == 2
+        and f"tier exception {pending}: its last period 2026-Q3 is closed" in refused.output
+    )
+    late = override(
+        ledger, "--partner", "P006", "--tier", "Gold", "--until", "2026-Q3", "--reason", REASON, "--by", "ann",
+    )  # fmt: skip
+    assert late.exit_code == 2 and "--until 2026-Q3 is closed: the exception would never apply" in late.output
+    assert "2026-Q4 or later" in late.output
+
+
+def test_an_until_of_the_other_kind_than_the_program_is_refused_on_a_new_ledger(work, ledger):
+    result = override(
+        ledger, "--partner", "P006", "--tier", "Gold", "--until", "2026-12", "--reason", REASON, "--by", "ann",
+        "--program", "program.yaml",
+    )  # fmt: skip
+    assert (
+        result.exit_code == 2 and "--until 2026-12 is a month, but the program runs quarters" in result.output
+    )
+    adjusted = cosell(
+        "adjust", "propose", "--partner", "P002", "--amount", "10", "--reason", "r", "--by", "ann",
+        "--period", "2026-08", "--program", "program.yaml", "--ledger", ledger,
+    )  # fmt: skip
+    assert (
+        adjusted.exit_code == 2
+        and "--period 2026-08 is a month, but the program runs quarters" in adjusted.output
+    )

@@ -198,15 +198,14 @@ def plan(
 
 def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, EarlierArm]:
     """Each partner's arm in the latest period before ``period`` whose run recorded it for pilot
-    ``name``. Reads back from the latest earlier period and stops at the first that holds no partner
-    of the pilot (before the pilot started, or while it was off)."""
+    ``name``, however far back: a pilot paused for a period (its section taken out, or another pilot
+    run) and resumed under its name keeps its arms."""
     found: dict[str, EarlierArm] = {}
     for key, data in _recorded(ledger, before=period, newest_first=True):
-        parts = {pid: doc[KEY] for pid, doc in data.items() if _of_pilot(doc.get(KEY), name)}
-        if not parts:
-            break
-        for pid, part in parts.items():
-            found.setdefault(pid, EarlierArm(part["arm"], part["digest"], key))
+        for pid, doc in data.items():
+            part = doc.get(KEY)
+            if pid not in found and _of_pilot(part, name):
+                found[pid] = EarlierArm(part["arm"], part["digest"], key)
     return found
 
 

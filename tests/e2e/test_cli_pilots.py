@@ -348,3 +348,24 @@ def test_compare_of_a_pilot_program_pays_each_arm_as_its_run_does(tmp_path):
     # The base alone pays the test arm less (Silver at 6 % and a 25,000 cap, against 9 % and 40,000)
     differ = {pid for pid, r in compared.items() if r[0]["earnings"] != r[1]["earnings"]}
     assert differ and all(ran[pid]["pilot_arm"] == "test" for pid in differ)
+
+
+def test_a_pilot_paused_for_a_period_and_resumed_under_its_name_keeps_its_arms(tmp_path):
+    program, data = pilot(tmp_path, lift=False, partners=20)
+    text = program.read_text().replace(
+        'cohort: {share: "0.5", seed: 7}', "cohort: {attribute: region, values: [EMEA]}"
+    )
+    program.write_text(text)
+    paused = tmp_path / "paused.yaml"
+    paused.write_text(text.split("pilot:")[0])
+    url, out = f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out"
+    before = arms_of(run_json(program, data, url, out, "2026-Q1"))
+    run(paused, data, url, out, "2026-Q2")
+    # every region swapped in the CRM meanwhile: the same definition keeps each partner's arm
+    _write_rows(
+        data / "partners.csv",
+        [[*r[:6], "NA" if r[6] == "EMEA" else "EMEA"] for r in _rows(data / "partners.csv")],
+    )
+    resumed = run_json(program, data, url, out, "2026-Q3")
+    assert arms_of(resumed) == before and "test" in before.values() and "control" in before.values()
+    assert not [n for n in resumed["notes"] if "cohort definition changed" in n]

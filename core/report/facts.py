@@ -174,8 +174,15 @@ def partner_doc(
     }
 
 
-def tiers_doc(program: Program) -> list[dict[str, Any]]:
-    """The program's tiers, lowest first, as the report shows them (benefits where the program lists them)."""
+def tiers_doc(program: Program, *variants: Program) -> list[dict[str, Any]]:
+    """The program's tiers, lowest first, as the report shows them (benefits where the program lists
+    them); under a pilot, the variant's tiers the program lacks too, placed by their ``min_score``."""
+    tiers = list(program.tiers)
+    names = {tier.name for tier in tiers}
+    for variant in variants:
+        added = [tier for tier in variant.tiers if tier.name not in names]
+        names.update(tier.name for tier in added)
+        tiers = sorted([*tiers, *added], key=lambda tier: tier.min_score)  # stable: the program's first
     return [
         {
             "name": tier.name,
@@ -184,7 +191,7 @@ def tiers_doc(program: Program) -> list[dict[str, Any]]:
             "mdf_budget": str(tier.mdf_budget),
             "benefits": list(tier.benefits),
         }
-        for tier in program.tiers
+        for tier in tiers
     ]
 
 
@@ -210,15 +217,19 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
     implementations = plugins.implementations(HOOK)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())
-        merged = merged_facts(plugins, facts, standing, lines, context, implementations)
+        own = computation.context_of(facts.id)  # a pilot's test arm: the variant's tiers, quotas, rules
+        merged = merged_facts(plugins, facts, standing, lines, own, implementations)
         every.append(merged)
-        doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), context.program)
+        doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), own.program)
         columns["id"].append(facts.id)
         for name in FIELDS:
             columns[name].append(doc[name])
     return {
         "version": VERSION,
-        "tiers": tiers_doc(context.program),
+        "tiers": tiers_doc(
+            context.program,
+            *(() if computation.variant_context is None else (computation.variant_context.program,)),
+        ),
         "totals": totals_doc(every),
         # Kept as JSON text inside the document: a report reads the program-wide totals of every period
         # it shows, and parses the partners of its own period only.

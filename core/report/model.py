@@ -313,7 +313,7 @@ def _tiers(p: _Period) -> list[dict[str, Any]]:
     listed = (p.doc or {}).get("tiers")
     if listed is None:
         return [{"name": name, "partners": n, "benefits": None} for name, n in sorted(counts.items())]
-    return [
+    rows = [
         {
             "name": t["name"],
             "min_score": t["min_score"],
@@ -322,6 +322,13 @@ def _tiers(p: _Period) -> list[dict[str, Any]]:
         }
         for t in listed
     ]
+    shown = {t["name"] for t in listed}  # every partner is counted, in a tier the list lacks too
+    rows += [
+        {"name": name, "min_score": None, "partners": n, "benefits": None}
+        for name, n in sorted(counts.items())
+        if name not in shown
+    ]
+    return rows
 
 
 def _campaigns(periods: Sequence[_Period]) -> list[dict[str, Any]]:

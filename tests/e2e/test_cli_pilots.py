@@ -369,3 +369,32 @@ def test_a_pilot_paused_for_a_period_and_resumed_under_its_name_keeps_its_arms(t
     resumed = run_json(program, data, url, out, "2026-Q3")
     assert arms_of(resumed) == before and "test" in before.values() and "control" in before.values()
     assert not [n for n in resumed["notes"] if "cohort definition changed" in n]
+
+
+def test_the_program_report_describes_each_partner_by_the_rules_of_its_arm(tmp_path):
+    program, data = pilot(tmp_path, lift=True, partners=30)
+
+    def with_quota(text, quota):
+        return re.sub(r'(commission_rate: "[0-9.]+")\}', rf"\1, quota: {quota}}}", text)
+
+    program.write_text(with_quota(program.read_text(), 100000))
+    variant = with_quota((tmp_path / "variant.yaml").read_text(), 400000)
+    gold = '  - {name: Gold, min_score: 80, commission_rate: "0.10", quota: 400000}'
+    assert gold in variant
+    variant = variant.replace(gold, gold + '\n  - {name: Platinum, min_score: 90, commission_rate: "0.12"}')
+    (tmp_path / "variant.yaml").write_text(variant)
+    url, out = f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out"
+    ran = {row["id"]: row for row in run_json(program, data, url, out, "2026-Q1")["partners"]}
+    result = cosell("report", "--period", "2026-Q1", "--format", "json", "--ledger", url)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [t["name"] for t in report["tiers"]] == ["Registered", "Silver", "Gold", "Platinum"]
+    assert sum(t["partners"] for t in report["tiers"]) == len(ran)  # every partner, whatever its arm's tiers
+    partners = {p["id"]: p for p in report["partners"]}
+    quoted = [pid for pid, row in ran.items() if row["tier"] != "Platinum"]
+    for pid in quoted:  # attainment of its own arm's quota
+        quota = Decimal(400000 if ran[pid]["pilot_arm"] == "test" else 100000)
+        revenue = Decimal(partners[pid]["won_revenue"])
+        assert Decimal(partners[pid]["attainment"]) == (revenue / quota).quantize(Decimal("0.0001")), pid
+    assert {ran[pid]["pilot_arm"] for pid in quoted} == {"test", "control"}
+    assert all(partners[pid]["movement"] != "changed" for pid in ran)

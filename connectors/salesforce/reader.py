@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from cosell.connector import FieldValues, RecordKey
 from cosell.connectors.common import Row, SnapshotSync
 from cosell.connectors.common import Stream as SyncStream
-from cosell.errors import InputError, Problem
+from cosell.errors import ConfigError, InputError, Problem
 from cosell.records import (
     ACTIVITY,
     DEAL,
@@ -90,6 +90,17 @@ class Stream:
 
     def payload(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {key: flatten(row, path) for key, path in self.columns.items()}
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """The relationships the columns read through (``Campaign`` of ``Campaign.Name``; ``Request``
+        and ``Request.Campaign`` of ``Request.Campaign.Name``), in order."""
+        found: dict[str, None] = {}
+        for path in self.columns.values():
+            parts = path.split(".")
+            for n in range(1, len(parts)):
+                found[".".join(parts[:n])] = None
+        return tuple(found)
 
 
 def streams(settings: SalesforceSettings) -> dict[str, Stream]:
@@ -235,6 +246,30 @@ class StreamReader:
         )
         while page := list(islice(rows, _PAGE)):
             yield page
+        if since is not None:
+            yield from self._through_parents(since)
+
+    def _through_parents(self, since: datetime) -> Iterator[list[Row]]:
+        """The records a related record's change touched: Salesforce stamps only the record changed, so
+        a renamed Campaign leaves the stamps of its Opportunities (whose ``Campaign.Name`` now reads
+        otherwise) as they were. One query per relationship, ``<relationship>.SystemModstamp`` since;
+        their own stamps are older, and move no cursor. A relationship Salesforce will not filter on
+        (a polymorphic one) is left to the next full read."""
+        stream = self.stream
+        for parent in stream.parents:
+            where = [f"{parent}.SystemModstamp >= {soql.datetime_literal(since)}", *stream.live_where()]
+            try:
+                found = iter(
+                    self.source.rows(stream.soql(where), stream.sobject, include_deleted=stream.archived)
+                )
+                first = next(found, None)
+            except ConfigError:  # refused: no such column on the relationship's object
+                continue
+            if first is None:
+                continue
+            rows = (Row(str(r["Id"]), stream.payload(r), None) for r in chain((first,), found))
+            while page := list(islice(rows, _PAGE)):
+                yield page
 
     def departed(self, since: datetime | None) -> Iterator[str]:
         if since is None or not self.stream.filter:

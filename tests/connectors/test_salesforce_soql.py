@@ -127,3 +127,37 @@ def test_flatten_reads_nested_relationship_objects_and_bulk_columns():
     assert flatten(row, "Campaign.Name") == "Q3 Launch"
     assert flatten(row, "Request.Campaign.Name") is None
     assert flatten({"Campaign.Name": "Bulk"}, "Campaign.Name") == "Bulk"
+
+
+def test_an_incremental_read_also_asks_for_records_whose_related_record_changed() -> None:
+    from datetime import UTC, datetime
+
+    from cosell.connectors.salesforce.reader import Stream, StreamReader
+    from cosell.errors import ConfigError
+
+    class Source:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def rows(self, text: str, sobject: str, *, include_deleted: bool = False):  # type: ignore[no-untyped-def]
+            self.asked.append(text)
+            if "What.SystemModstamp" in text:  # a polymorphic relationship: Salesforce refuses the filter
+                raise ConfigError("query Task: Salesforce answered 400: INVALID_FIELD")
+            if "Campaign.SystemModstamp" in text:
+                return iter([{"Id": "006B", "Campaign": {"Name": "Renamed"}}])
+            return iter([{"Id": "006A", "SystemModstamp": "2027-01-01T00:00:00.000+0000", "Campaign": None}])
+
+    source = Source()
+    stream = Stream("Opportunity", {"campaign": "Campaign.Name", "about": "What.Name"})
+    since = datetime(2027, 1, 1, tzinfo=UTC)
+    rows = [row for page in StreamReader(source, stream).pages(since) for row in page]  # type: ignore[arg-type]
+    assert [(r.id, r.payload and r.payload["campaign"], r.stamp) for r in rows] == [
+        ("006A", None, datetime(2027, 1, 1, tzinfo=UTC)),
+        ("006B", "Renamed", None),  # its own stamp is older: it moves no cursor
+    ]
+    assert stream.parents == ("Campaign", "What")
+    assert any("WHERE (Campaign.SystemModstamp >= 2027-01-01T00:00:00Z)" in text for text in source.asked)
+    # a full read needs none of them
+    source.asked.clear()
+    list(StreamReader(source, stream).pages(None))  # type: ignore[arg-type]
+    assert len(source.asked) == 1

@@ -83,7 +83,9 @@ def test_first_run_writes_in_full_batches_and_an_unchanged_rerun_writes_nothing(
     after = sb.stats()["requests"]
     assert after.get(PATCH) == before.get(PATCH)  # 0 write calls
     read_calls = sum(after.values()) - sum(before.values())
-    assert read_calls <= 8  # five incremental queryAll, the demoted-partner check, OpportunityPartner
+    # five incremental queryAll, the demoted-partner check, OpportunityPartner, and one query for each
+    # relationship the fields read through (Opportunity's Campaign, the claims' Request and its Campaign)
+    assert read_calls <= 11
 
 
 def test_an_incremental_sync_reads_only_what_changed(sb: Sandbox, tmp_path: Path) -> None:
@@ -239,3 +241,35 @@ def test_a_batch_that_lands_after_the_next_runs_sync_read_is_not_sent_again(
     assert resumed.exit_code == 0, resumed.output
     assert org_values(sb) == reference
     assert written(sb) == changed  # nothing written twice
+
+
+def test_a_renamed_campaign_reaches_its_deals_and_claims_at_the_next_incremental_sync(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    # Salesforce stamps only the record changed: renaming a Campaign leaves its Opportunities' and
+    # claims' SystemModstamp as they were, while their Campaign.Name now reads otherwise.
+    from cosell.ledger import Ledger
+
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    assert cosell(env, "sync", "--program", str(PROGRAM)).exit_code == 0
+    store = sb._server.state.sf_store
+    opportunity = next(
+        o for o in store.objects["Opportunity"].records.values() if o["CampaignId"] and not o["IsDeleted"]
+    )
+    requests.patch(
+        f"{sb.base_url}/services/data/v59.0/sobjects/Campaign/{opportunity['CampaignId']}",
+        json={"Name": "Renamed Campaign"},
+        headers={"Authorization": f"Bearer {sb.token}"},
+        verify=sb.ca_bundle,
+        timeout=30,
+    ).raise_for_status()
+    synced = cosell(env, "sync", "--program", str(PROGRAM))
+    assert synced.exit_code == 0, synced.output
+    with Ledger.connect(env["COSELL_LEDGER"]) as ledger:
+        deals = dict(ledger.snapshot(f"salesforce:{sb._server.state.org_id}", "Opportunity"))
+    assert deals[opportunity["Id"]]["campaign"] == "Renamed Campaign"
+    renamed = [i for i, d in deals.items() if d["campaign"] == "Renamed Campaign"]
+    assert renamed and all(
+        store.objects["Opportunity"].records[i]["CampaignId"] == opportunity["CampaignId"] for i in renamed
+    )

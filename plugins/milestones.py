@@ -52,8 +52,9 @@ def _first_win(
     partner: PartnerFacts, milestone: Milestone, context: RunContext, last_day: date
 ) -> PayoutLine | None:
     tag = milestone_tag(milestone.name)
-    if context.history.has_tag(partner.id, tag):
-        return None
+    earlier = context.history.lines_of(partner.id, kinds=(KIND,))
+    if any(tag in ln.tags or ln.deal_id is not None for ln in earlier):
+        return None  # paid before: its line names the deal it was won with, whatever the milestone's name
     window = context.program.clawback_window_days
     won = [
         (pd.deal.closed_on, pd.deal.id)

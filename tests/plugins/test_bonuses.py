@@ -91,6 +91,24 @@ def test_first_win_is_paid_once_ever_in_the_period_of_the_first_won_deal():
     assert [ln for ln in lines([partner("P1")], deals, history=paid) if ln.kind == "milestone"] == []
 
 
+def test_a_first_win_paid_under_another_milestone_name_is_not_paid_again():
+    deals = [deal("D1", partners=["P1"], won_on="2026-08-01", created_on="2026-07-01")]
+    earlier = LedgerLine(
+        "2026-Q2", "P1", "milestone", Decimal("2500.00"), "milestone first_deal: ...", "D0",
+        tags=frozenset({"milestone:first_deal"}),
+    )  # fmt: skip
+    paid = History(lines=MappingProxyType({"P1": (earlier,)}))
+    assert [ln for ln in lines([partner("P1")], deals, history=paid) if ln.kind == "milestone"] == []
+    # an activities milestone (no deal) is no first win
+    sprint = LedgerLine(
+        "2026-Q2", "P1", "milestone", Decimal("500.00"), "milestone demo_sprint: ...",
+        tags=frozenset({"milestone:demo_sprint"}),
+    )  # fmt: skip
+    other = History(lines=MappingProxyType({"P1": (sprint,)}))
+    found = [ln for ln in lines([partner("P1")], deals, history=other) if ln.kind == "milestone"]
+    assert [ln.deal_id for ln in found] == ["D1"]
+
+
 def test_a_first_win_inside_a_closed_period_that_never_paid_it_is_paid_now_once():
     deals = [deal("D1", partners=["P1"], won_on="2026-05-10", created_on="2026-04-01")]
     closed = History(closed_periods=frozenset({"2026-Q2"}))

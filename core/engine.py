@@ -449,7 +449,17 @@ def run(
     # The steps run in a function of their own, so that its records are freed (by reference counting)
     # before the collector runs again: it never scans them.
     with _lock(ledger, period, lock_wait_seconds, dry_run=dry_run), gc_paused():
-        report = _steps(loaded, period, connector, ledger, plugins, settings, progress, dry_run=dry_run)
+        report = _steps(
+            loaded,
+            period,
+            connector,
+            ledger,
+            plugins,
+            settings,
+            progress,
+            dry_run=dry_run,
+            wait=lock_wait_seconds,
+        )
         if _KEPT:  # never to be collected: the collector need not scan them again once enabled
             gc.freeze()
         return report
@@ -487,26 +497,35 @@ def _steps(
     progress: Progress,
     *,
     dry_run: bool,
+    wait: float = 10.0,
 ) -> RunReport:
-    """load → history → compute → plan → store → write back → finish, with the period held."""
+    """load → history → compute → plan → store → write back → finish, with the period held, and the
+    target held from planning against what it holds to sending (``Ledger.hold_target``)."""
     program = loaded.program
     records = _load(connector, program, ledger, progress)
+    target = contextlib.ExitStack()
     # The records digest the run records is taken alongside computing (on the other core, where the
     # system forks cheaply): it reads only the records, which nothing changes once read.
-    with digest_alongside(records, start=not dry_run) as digest:
+    with target, digest_alongside(records, start=not dry_run) as digest:
         generation, history = _history(ledger, period)
         pilot = pilot_plan(loaded, plugins, records, ledger, period)
         with settings_named(loaded, plugins):
             computation = compute(program, period, records, history, plugins, settings, progress, pilot)
+        if not dry_run:
+            target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, history, connector, ledger, progress)
         if dry_run:
             notes = pilot.notes(program) if pilot else ()
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation, digest=digest)
+        target = target.pop_all()  # held on, to the end of the write-back
     # The records as read: the computation holds them converted; a million deals need not be kept twice.
     del records, digest
-    run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
-    written, failures = write_pending(connector, ledger, target_of(connector), progress, (run_id, changes))
+    with target:
+        run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
+        written, failures = write_pending(
+            connector, ledger, target_of(connector), progress, (run_id, changes)
+        )
     if _keeping:
         _KEPT.append((computation, changes, history))
     return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)

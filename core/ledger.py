@@ -1093,24 +1093,51 @@ class Ledger:
         """Hold ``period`` for one run; a second holder (any process) waits up to ``wait_seconds``, then
         gets LockHeldError. The lock dies with the process that holds it."""
         key = _period_key(period)
+        with self._hold(key, f"period:{key}", wait_seconds, lambda holder: self._held(key, holder)):
+            yield
+
+    @contextlib.contextmanager
+    def hold_target(self, target: str, wait_seconds: float = 10.0) -> Iterator[None]:
+        """Hold the write-back to ``target`` (an outbox target: an output folder, a CRM org), from planning
+        a run's writes against what it holds to sending them. Runs of two periods may overlap, but their
+        write-backs to one target may not: the later one would plan against values the earlier one is
+        about to overwrite, and each would send the other's rows. As :meth:`hold_period` otherwise."""
+        token = "target-" + hashlib.sha256(target.encode()).hexdigest()[:16]
+
+        def held(holder: str) -> LockHeldError:
+            return LockHeldError(
+                f"another run is writing back to {target}{holder}",
+                hint="wait for it to finish, then run again",
+            )
+
+        with self._hold(token, token, wait_seconds, held):
+            yield
+
+    @contextlib.contextmanager
+    def _hold(
+        self, token: str, pg_name: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+    ) -> Iterator[None]:
+        """A lock named ``token`` (a file beside a SQLite ledger, ``pg_name``'s advisory lock on PostgreSQL)."""
         if self._pg:
-            with self._hold_postgres(key, wait_seconds):
+            with self._hold_postgres(pg_name, wait_seconds, held):
                 yield
         elif self._sqlite_path is not None and not self._exists:
             # No file to lock beside yet: the lock is taken when the first write creates the ledger
             # (a run refused before storing anything leaves no file). Two first runs racing are then
             # told apart by the generation record_run checks.
             with contextlib.ExitStack() as stack:
-                self._deferred_holds[key] = lambda: stack.enter_context(self._hold_file(key, wait_seconds))
+                self._deferred_holds[token] = lambda: stack.enter_context(
+                    self._hold_file(token, wait_seconds, held)
+                )
                 try:
                     yield
                 finally:
-                    self._deferred_holds.pop(key, None)
+                    self._deferred_holds.pop(token, None)
         elif self._sqlite_path is not None:
-            with self._hold_file(key, wait_seconds):
+            with self._hold_file(token, wait_seconds, held):
                 yield
         else:
-            with self._hold_memory(key, wait_seconds):
+            with self._hold_memory(token, wait_seconds, held):
                 yield
 
     def _held(self, period: str, holder: str = "") -> LockHeldError:
@@ -1120,10 +1147,12 @@ class Ledger:
         )
 
     @contextlib.contextmanager
-    def _hold_postgres(self, period: str, wait_seconds: float) -> Iterator[None]:
+    def _hold_postgres(
+        self, name: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+    ) -> Iterator[None]:
         # A session advisory lock on a dedicated connection: PostgreSQL drops it when that session ends,
         # including when the process holding it is killed.
-        lock_key = self._pg_key(f"period:{period}")
+        lock_key = self._pg_key(name)
         deadline = time.monotonic() + wait_seconds
         with self._guard(), self._engine.connect() as conn:
             while True:
@@ -1133,7 +1162,7 @@ class Ledger:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise self._held(period)
+                    raise held("")
                 time.sleep(min(_LOCK_POLL_SECONDS, remaining))
             try:
                 yield
@@ -1145,8 +1174,10 @@ class Ledger:
                     conn.invalidate()  # closing the session releases the lock all the same
 
     @contextlib.contextmanager
-    def _hold_file(self, period: str, wait_seconds: float) -> Iterator[None]:
-        # flock on '<db>.<period>.lock': the kernel drops it when the process dies. The file is left in
+    def _hold_file(
+        self, token: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+    ) -> Iterator[None]:
+        # flock on '<db>.<token>.lock': the kernel drops it when the process dies. The file is left in
         # place (removing it would let two processes lock two different files of the same name).
         import fcntl
 
@@ -1154,7 +1185,7 @@ class Ledger:
         # Named after the real file: a symlink (or another spelling of the path) to the same ledger
         # must take the same lock.
         real = self._sqlite_path.resolve()
-        path = real.with_name(f"{real.name}.{period}.lock")
+        path = real.with_name(f"{real.name}.{token}.lock")
         deadline = time.monotonic() + wait_seconds
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -1165,7 +1196,7 @@ class Ledger:
                 except BlockingIOError:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise self._held(period, _holder_of(path)) from None
+                        raise held(_holder_of(path)) from None
                     time.sleep(min(_LOCK_POLL_SECONDS, remaining))
             try:
                 os.ftruncate(fd, 0)
@@ -1177,11 +1208,13 @@ class Ledger:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _hold_memory(self, period: str, wait_seconds: float) -> Iterator[None]:
+    def _hold_memory(
+        self, token: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+    ) -> Iterator[None]:
         with self._memory_locks_guard:
-            lock = self._memory_locks.setdefault(period, threading.Lock())
+            lock = self._memory_locks.setdefault(token, threading.Lock())
         if not lock.acquire(timeout=max(wait_seconds, 0.0)):
-            raise self._held(period)
+            raise held("")
         try:
             yield
         finally:
@@ -1772,7 +1805,9 @@ class Ledger:
             for chunk in _chunks(_id_ranges(ids), 200):
                 conn.execute(
                     o.update()
-                    .where(sa.or_(*(o.c.id.between(low, high) for low, high in chunk)))
+                    .where(  # a row a later run superseded meanwhile stays superseded
+                        o.c.status == "pending", sa.or_(*(o.c.id.between(low, high) for low, high in chunk))
+                    )
                     .values(status="done", error=None)
                 )
 
@@ -1782,7 +1817,7 @@ class Ledger:
             return
         stmt = (
             outbox_table.update()
-            .where(outbox_table.c.id == sa.bindparam("b_id"))
+            .where(outbox_table.c.id == sa.bindparam("b_id"), outbox_table.c.status == "pending")
             .values(status="failed", error=sa.bindparam("b_error"))
         )
         with self._write() as conn:

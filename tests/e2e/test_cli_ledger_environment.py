@@ -1,5 +1,6 @@
 """A broken or shared ledger gets a clear answer (exit 2, 4 or 5), and a refused run writes nothing."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -241,6 +242,70 @@ def test_a_run_that_read_history_another_run_changed_since_stores_nothing_and_ex
         result = cosell("run", "--program", "program.yaml", "--ledger", serial, *step)
         assert result.exit_code == 0, result.output
     assert statements(url) == statements(serial)
+
+
+# The child is the real `cosell` command, stopped once it has stored its run and read the writes it
+# is to send, before the output folder takes them, until the file `go` exists.
+PAUSED_WRITE_CHILD = """
+import sys, time
+from pathlib import Path
+
+import cosell.cli as cli
+from cosell.connectors.files.writer import FilesConnector
+
+real = FilesConnector.write
+
+
+def paused(self, writes):
+    Path("paused").write_text("")
+    deadline = time.monotonic() + 60
+    while not Path("go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return real(self, writes)
+
+
+FilesConnector.write = paused
+sys.argv = ["cosell", *sys.argv[1:]]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_runs_of_two_periods_write_back_to_one_output_folder_one_after_the_other(work, backend, request):
+    # 2026-Q3 stores its run and is about to send; 2026-Q4 starts meanwhile. Q4 must not plan against
+    # values Q3 is about to overwrite, nor Q3 send after Q4: the folder ends as running them in turn.
+    url = (
+        f"sqlite:///{work / 'cosell.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    )
+    ledger = ("--ledger", url)
+    q3 = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WRITE_CHILD, *RUN, *ledger],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (work / "paused").exists():
+        assert q3.poll() is None, finished(q3)[1]
+        assert time.monotonic() < deadline, "the 2026-Q3 run never stored"
+        time.sleep(0.05)
+    q4 = cosell_process(*RUN, *ledger, "--period", "2026-Q4")
+    waited = time.monotonic() + 3
+    while q4.poll() is None and time.monotonic() < waited:
+        time.sleep(0.05)
+    (work / "go").write_text("")
+    for proc in (q3, q4):
+        code, output = finished(proc)
+        assert code == 0, output
+    serial = f"sqlite:///{work / 'serial.db'}"
+    for period in ("2026-Q3", "2026-Q4"):
+        result = cosell(
+            "run", "--program", "program.yaml", "--input", "data", "--output", "serial-out",
+            "--ledger", serial, "--period", period,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    for name in ("accounts.csv", "deals.csv"):
+        assert (work / "out" / name).read_text() == (work / "serial-out" / name).read_text(), name
+    again = cosell(*RUN, *ledger, "--period", "2026-Q4", "--dry-run", "--json")
+    assert again.exit_code == 0 and json.loads(again.output)["changes"] == []  # the folder holds the plan
 
 
 def test_the_next_run_marks_a_killed_run_interrupted(work):

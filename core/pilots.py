@@ -204,7 +204,7 @@ def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, Earlier
     for key, data in _recorded(ledger, before=period, newest_first=True):
         for pid, doc in data.items():
             part = doc.get(KEY)
-            if pid not in found and _of_pilot(part, name):
+            if pid not in found and part is not None and _of_pilot(part, name):
                 found[pid] = EarlierArm(part["arm"], part["digest"], key)
     return found
 

@@ -6,10 +6,12 @@ anything else is a bug: a short message on screen, the traceback in the log file
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import select
 import shutil
 import sys
 import traceback
@@ -178,6 +180,10 @@ def reports_errors(command: F) -> F:
             err.print("interrupted: the outbox keeps unsent writes for the next run")
             raise typer.Exit(130) from None
         except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_gone():
+                # The reader of the output went away (`cosell audit | head`): nothing is wrong here
+                _silence_stdout()
+                raise typer.Exit(0) from None
             where = _logged(command.__name__, [exc])
             message = (
                 f"internal error ({type(exc).__name__}: {exc}); this is a bug in cosell or a plugin, {where}"
@@ -190,6 +196,25 @@ def reports_errors(command: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture), or no poll here
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing what is left at exit raises nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _tracebacks(causes: Sequence[BaseException]) -> str:
@@ -1072,6 +1097,8 @@ def main() -> None:
         app(prog_name="cosell")
     except SystemExit as done:
         if not engine.kept():
+            with contextlib.suppress(BrokenPipeError):  # flushed here, not at exit (see _exit_now)
+                sys.stdout.flush()
             raise
         _exit_now(done.code)
 
@@ -1083,6 +1110,9 @@ def _exit_now(code: object) -> None:
     if isinstance(code, str):
         print(code, file=sys.stderr)
     logging.shutdown()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`cosell runs show 1 | head`): what it wanted, it has
+        _silence_stdout()
     sys.stderr.flush()
     os._exit(status)

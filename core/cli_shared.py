@@ -4,6 +4,9 @@ the program's governance."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +20,21 @@ from .ledger import Ledger
 from .periods import Period
 from .program import Governance, load_program
 
-out = Console(highlight=False, soft_wrap=True)
+
+class _Output(Console):
+    """Standard output. When its reader goes away (`cosell audit | head`), the command ends quietly with
+    exit 0, as the reader wanted no more; rich's own default would exit 1, which means a bug here."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        raise typer.Exit(0)
+
+
+out = _Output(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 """Where every command prints: standard output and standard error. A console takes its width from
 ``COLUMNS`` when it is made, else from the terminal each time it prints."""

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 CHILD = textwrap.dedent(
     """
     import atexit
@@ -76,3 +78,22 @@ def test_a_command_that_runs_nothing_ends_its_process_the_usual_way(work):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok: program.yaml")
     assert "interpreter shut down" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("audit", "--from", "2026-Q3", "--to", "2026-Q3"), ("runs", "show", "1")],
+    ids=["audit", "runs-show"],
+)
+def test_output_whose_reader_went_away_ends_quietly(work, command):
+    # `cosell audit | head -1`: the reader closes the pipe; that is no bug to report
+    assert cosell_process(*RUN).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cosell.cli import main; main()", *command],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # gone before anything is written
+    _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0, errors
+    assert "internal error" not in errors and "Traceback" not in errors and not (work / "cosell.log").exists()

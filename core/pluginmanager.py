@@ -9,6 +9,7 @@ machine. ``COSELL_LOAD_PLUGINS`` (comma-separated entry-point names; empty for n
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import linecache
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pluggy
 from pydantic import BaseModel, ValidationError
@@ -365,7 +366,7 @@ class Plugins:
                 )
                 continue
             try:
-                settings[key] = models[key][1].model_validate(raw)
+                settings[key] = refusing_unknown_keys(models[key][1]).model_validate(raw)
             except ValidationError as err:
                 problems += validation_problems(err, loaded.source, loaded.lines, ("plugins", key))
         for key, (_, model) in models.items():
@@ -668,3 +669,20 @@ def _cosell_version() -> str:
         return metadata.version("cosell")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+@functools.cache
+def refusing_unknown_keys(model: type[BaseModel]) -> type[BaseModel]:
+    """``model``, refusing keys it does not declare (a typo in ``plugins:`` is an error, as everywhere in
+    the program file), unless the plugin chose itself what to do with them (``extra`` in its config).
+    A subclass: what the plugin receives is still an instance of its model."""
+    if "extra" in model.model_config:
+        return model
+    return cast(
+        "type[BaseModel]",
+        type(
+            model.__name__,
+            (model,),
+            {"model_config": {**model.model_config, "extra": "forbid"}, "__module__": model.__module__},
+        ),
+    )

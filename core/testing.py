@@ -40,7 +40,7 @@ from .engine import Computation, compute, settings_named
 from .engine import run as run_engine
 from .ledger import Ledger
 from .periods import Period
-from .pluginmanager import Plugins, hook_suggestion, pinned
+from .pluginmanager import Plugins, hook_suggestion, pinned, refusing_unknown_keys
 from .program import LoadedProgram, Program, parse_program
 from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Partner, RecordSet
 from .results import History, LedgerLine
@@ -218,7 +218,11 @@ def _settings(plugins: Plugins, given: Mapping[str, BaseModel | Mapping[str, Any
         if key not in models:
             known = ", ".join(sorted(models)) or "none"
             raise KeyError(f"settings[{key!r}]: no plugin of this test declares it (declared: {known})")
-        out[key] = value if isinstance(value, BaseModel) else models[key][1].model_validate(value)
+        out[key] = (
+            value
+            if isinstance(value, BaseModel)
+            else refusing_unknown_keys(models[key][1]).model_validate(value)
+        )
     return out
 
 

@@ -339,3 +339,40 @@ def test_an_internal_error_is_one_line_with_the_log_and_debug_adds_the_traceback
     debug = cli.invoke("--debug", "tally")
     assert debug.exit_code == 1 and "Traceback (most recent call last)" in debug.stderr
     assert '{}["missing"]' in debug.stderr
+
+
+class PlainSettings(BaseModel):  # as a plugin author writes one: no `extra` in its config
+    years: int = 1
+
+
+class Tenure:
+    @hookimpl
+    def cosell_plugin_settings(self):
+        return ("tenure", PlainSettings)
+
+
+class OpenSettings(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    years: int = 1
+
+
+class OpenTenure:
+    @hookimpl
+    def cosell_plugin_settings(self):
+        return ("open_tenure", OpenSettings)
+
+
+def test_an_unknown_key_in_a_plugins_entry_is_refused_with_its_line_unless_its_model_allows_it(tmp_path):
+    cli = CosellCli(tmp_path, {"tenure": Tenure(), "open_tenure": OpenTenure()})
+    cli.write_program(program_text(plugins={"tenure": {"yeras": 5}, "open_tenure": {"extra": 1}}))
+    cli.write_records([partner("P1")])
+    result = cli.run()
+    assert result.exit_code == 2, result.stderr
+    line = next(n for n, text in enumerate(cli.program_path.read_text().splitlines(), 1) if "yeras" in text)
+    assert f"{cli.program_path}:{line}: plugins.tenure.yeras: unknown key" in result.stderr
+    assert "open_tenure" not in result.stderr  # its model keeps unknown keys, by its own choice
+    # what the plugin receives is still an instance of its model
+    found = compute_period(program(), [partner("P1")], plugins=[Tenure()], settings={"tenure": {"years": 3}})
+    assert isinstance(found.context.setting("tenure"), PlainSettings)
+    with pytest.raises(Exception, match="yeras"):
+        compute_period(program(), [partner("P1")], plugins=[Tenure()], settings={"tenure": {"yeras": 3}})

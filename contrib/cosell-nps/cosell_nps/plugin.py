@@ -13,13 +13,13 @@ maps into the partner's attributes). Configure it in the program file:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
-from cosell.money import round_cents, show, show_number
+from cosell.money import parse_decimal, round_cents, show, show_number
 from cosell.results import LineKind, MetricDefinition, PartnerStanding, PayoutLine
 
 METRIC = "nps"
@@ -31,7 +31,13 @@ class NpsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    attribute: str = Field(default="nps", description="the partner attribute holding the score (-100 to 100)")
+    attribute: str = Field(
+        default="nps",
+        validation_alias=AliasChoices(
+            "attribute", "field"
+        ),  # `field`: the CRM field's name, as some write it
+        description="the partner attribute (or CRM field mapped into the attributes) holding the score (-100 to 100)",
+    )
     bonus_threshold: Decimal | None = Field(
         default=None, ge=-100, le=100, description="pay the bonus at or above this NPS"
     )
@@ -54,10 +60,10 @@ def partner_nps(partner: PartnerFacts, settings: NpsSettings) -> Decimal | None:
     if raw is None or not raw.strip():
         return None
     try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
+        value = parse_decimal(raw.strip())  # ASCII digits only: Decimal() would read '٧٠' as 70
+    except ValueError:
         return None
-    return value if value.is_finite() and -100 <= value <= 100 else None
+    return value if -100 <= value <= 100 else None
 
 
 @hookimpl

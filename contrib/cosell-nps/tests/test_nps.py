@@ -61,6 +61,17 @@ def test_a_missing_or_bad_score_is_undefined_and_scores_zero(run_program):
     assert [row["score"] for row in result.report.partners] == ["0.00", "0.00"]
 
 
+def test_a_score_in_other_scripts_digits_is_no_score(run_program):
+    result = run_program(program(PROGRAM), [partner("P1", attributes={"nps": "٧٠"})])  # Arabic-Indic 70
+    assert result.report.partners[0]["score"] == "0.00" and result.lines_of("P1", "nps_bonus") == []
+
+
+def test_the_attribute_may_be_given_as_field_as_a_crm_fields_name(run_program):
+    text = PROGRAM.replace("nps: {attribute: nps,", "nps: {field: NPS_Score__c,")
+    result = run_program(program(text), [partner("P1", attributes={"NPS_Score__c": "72"})])
+    assert [ln.amount for ln in result.lines_of("P1", "nps_bonus")] == [Decimal("750.00")]
+
+
 def test_settings_are_checked_with_the_line_of_the_bad_key(run_program):
     bad = PROGRAM.replace("bonus: 750}", "bonus: 750, bonus_currency: EUR}")
     with pytest.raises(ProgramError) as info:

@@ -60,8 +60,21 @@ def cosell_run_finished(context: RunContext, report: RunReport) -> None:
     settings = context.setting(KEY, WebhookSettings)
     if settings is None:
         return
-    response = requests.post(
-        str(settings.url), json=summary(context, report), timeout=settings.timeout_seconds
-    )
-    if response.status_code >= 300:
-        raise RuntimeError(f"the webhook answered {response.status_code} {response.reason}")
+    url = settings.url
+    # Only the host is ever named: an incoming-webhook URL's path is its secret (Slack, Teams).
+    where = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port not in (None, 80, 443) else "")
+    try:
+        # Not redirected: requests would follow a 301 or 302 with a GET and no body, and the summary
+        # would be lost while the endpoint answered 200.
+        response = requests.post(
+            str(url), json=summary(context, report), timeout=settings.timeout_seconds, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        raise RuntimeError(f"the webhook at {where} could not be reached ({type(exc).__name__})") from None
+    if 300 <= response.status_code < 400:
+        raise RuntimeError(
+            f"the webhook at {where} answered {response.status_code} {response.reason}, a redirect: "
+            "give plugins.webhook.url the address it points to"
+        )
+    if response.status_code >= 400:
+        raise RuntimeError(f"the webhook at {where} answered {response.status_code} {response.reason}")

@@ -32,6 +32,14 @@ def receiver():
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append(json.loads(body))
             self.send_response(status["code"])
+            if 300 <= status["code"] < 400:
+                self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self):  # where a followed redirect would land, without the summary
+            received.append("GET")
+            self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -103,7 +111,9 @@ def test_from_the_cli_a_failing_webhook_exits_3_naming_the_plugin_file_and_line(
     result = cosell_cli.run()
     assert result.exit_code == 3 and len(received) == 1
     assert (
-        "plugin 'webhook': cosell_run_finished raised RuntimeError: the webhook answered 503" in result.stderr
+        "plugin 'webhook': cosell_run_finished raised RuntimeError: the webhook at http://127.0.0.1:"
+        in result.stderr
+        and "answered 503" in result.stderr
     )
     assert "cosell_webhook/plugin.py:" in result.stderr and "raise RuntimeError" in result.stderr
     assert "Traceback (most recent call last)" in cosell_cli.log.read_text()
@@ -114,3 +124,22 @@ def test_a_dry_run_posts_nothing(receiver, run_program):
     url, received, _ = receiver
     result = run_program(program(PROGRAM.replace("URL", url)), [partner("P1")], dry_run=True)
     assert received == [] and result.writes == [] and len(result.report.changes) == 1
+
+
+@pytest.mark.parametrize("code", [301, 302, 307])
+def test_a_redirect_is_a_failure_not_a_lost_summary(receiver, run_program, code):
+    url, received, status = receiver
+    status["code"] = code
+    with pytest.raises(FinishedWithFailures) as info:
+        run_program(program(PROGRAM.replace("URL", url)), [partner("P1")])
+    assert f"answered {code}" in str(info.value) and "a redirect" in str(info.value)
+    assert received != [] and "GET" not in received  # posted once, never followed
+
+
+def test_an_unreachable_webhook_is_named_by_its_host_never_its_secret_path(run_program):
+    secret = "/services/T0001/B0002/XyZsEcReTtOkEn123"
+    with pytest.raises(FinishedWithFailures) as info:
+        run_program(program(PROGRAM.replace("URL", f"http://127.0.0.1:9{secret}")), [partner("P1")])
+    text = str(info.value) + "".join(map(str, getattr(info.value, "causes", ())))
+    assert "the webhook at http://127.0.0.1:9 could not be reached (ConnectionError)" in text
+    assert "XyZsEcReTtOkEn123" not in text and "T0001" not in text

@@ -75,7 +75,8 @@ def plugin_versions(plugins: Plugins) -> tuple[PluginVersion, ...]:
 
 def _plain(value: Any) -> Any:
     """A record's value as plain data: a record as the tuple of its fields' values (in declaration
-    order), a decimal by its value (1.50 and 1.5 are one amount), a date in ISO, a mapping sorted by key."""
+    order), a decimal by its value (1.50 and 1.5 are one amount), a date in ISO, a mapping sorted by key,
+    a tuple's items (a deal's partners) sorted."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, Decimal):
@@ -84,8 +85,9 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Mapping):
         return tuple((str(k), _plain(v)) for k, v in sorted(value.items()))
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
+    if isinstance(value, (tuple, list)):  # a deal's involvements: in a fixed order (see _plain_column)
+        plain = tuple(_plain(v) for v in value)
+        return tuple(sorted(plain, key=repr)) if len(plain) > 1 else plain
     names = _field_names.get(type(value))
     if names is None:
         names = _field_names[type(value)] = tuple(f.name for f in fields(value))
@@ -132,7 +134,17 @@ def _plain_column(values: list[Any], shared: dict[int, Any] | None = None) -> li
         ids = list(map(id, values))
         new = {key: value for key, value in dict(zip(ids, values, strict=True)).items() if key not in shared}
         inner = iter(_plain_rows([item for value in new.values() for item in value], shared))
-        shared.update((key, tuple(islice(inner, len(value)))) for key, value in new.items())
+        # in a fixed order: a deal's partners listed in another order are the same deal (the rules take
+        # each partner's role by precedence and split shares equally, whatever the order)
+        shared.update(
+            (
+                key,
+                tuple(sorted(islice(inner, len(value)), key=repr))
+                if len(value) > 1
+                else tuple(islice(inner, 1)),
+            )
+            for key, value in new.items()
+        )
         return list(map(shared.__getitem__, ids))
     return list(map(_plain, values))
 

@@ -40,6 +40,9 @@ def test_the_records_digest_ignores_the_order_of_records_and_sees_a_cent_changed
     shuffled = RecordSet(*(tuple(random.Random(seed).sample(group, len(group))) for group in (
         records.partners, records.deals, records.activities, records.mdf_claims)))  # fmt: skip
     assert records_digest(shuffled) == records_digest(records)
+    # each deal's partners in another order: the same deals
+    reordered = replace(records, deals=tuple(replace(d, partners=d.partners[::-1]) for d in records.deals))
+    assert records_digest(reordered) == records_digest(records)
     if records.deals:
         first, rest = records.deals[0], records.deals[1:]
         moved = replace(first, amount=first.amount + Decimal("0.01"))

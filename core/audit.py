@@ -125,20 +125,35 @@ def adjustment_rows(scope: AuditScope) -> Iterator[AuditRow]:
     """Every event of each adjustment that belongs to, or was paid in, a period of the range (one
     without a period, not paid yet: proposed within the range's dates): who proposed, approved, rejected, when, and
     the run that applied it."""
+    run_periods: dict[int, str | None] = {}
+
+    def period_of_run(run_id: int) -> str | None:
+        if run_id not in run_periods:
+            run = scope.ledger.stored_run(run_id)
+            run_periods[run_id] = None if run is None else run.period
+        return run_periods[run_id]
+
     for adjustment in scope.ledger.adjustments():
         belongs = scope.covers(adjustment.period) or scope.covers(adjustment.applied_period)
         if adjustment.period is None and adjustment.applied_period is None:
             belongs = scope.covers_day(date.fromisoformat(adjustment.proposed_at[:10]))
-        if not belongs:
-            continue
         for event in scope.ledger.adjustment_events(adjustment.id):
             run_id = event.run_id  # the run that applied or unapplied it; none for a person's decision
+            # A run's event belongs to the period of that run (paid in 2026-Q3, unapplied when 2026-Q3
+            # was discarded, paid again in 2026-Q4); a person's decision to the adjustment's period
+            period = adjustment.applied_period or adjustment.period
+            if run_id is not None:
+                period = period_of_run(run_id) or period
+                if not scope.covers(period):
+                    continue
+            elif not belongs:
+                continue
             by = event.actor
             if by is None and event.action == "approved":
                 by = "program threshold"
             yield AuditRow(
                 "adjustment",
-                adjustment.applied_period or adjustment.period,
+                period,
                 run_id,
                 scope.digest(run_id),
                 partner_id=adjustment.partner_id,

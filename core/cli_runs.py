@@ -141,6 +141,11 @@ def runs_show(
     if format == "json":
         data = _run_json(stored, discarded)
         data["program_text"] = None if p is None else p.program_text
+        data["variant"] = (
+            None
+            if p is None or p.variant_sha256 is None
+            else {"source": p.variant_source, "sha256": p.variant_sha256, "text": p.variant_text}
+        )
         data["earnings"] = None if p is None else {pid: f"{v:.2f}" for pid, v in p.earnings.items()}
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -157,6 +162,8 @@ def runs_show(
         )
         out.print("\n".join(terminal_text(line) for line in lines))
         return
+    if p.variant_sha256 is not None:
+        lines.append(f"pilot variant: {p.variant_source} (sha256 {p.variant_sha256})")
     lines += [
         f"program sha256: {p.program_sha256}",
         f"cosell: {p.cosell_version}",
@@ -201,6 +208,29 @@ def _earnings_changes(a: StoredRun, b: StoredRun) -> tuple[list[str], int]:
     return changes, same
 
 
+def _variant_changes(a: StoredRun, b: StoredRun) -> list[str]:
+    """The pilot's variant program, when either run computed with one: unchanged, or a diff of its lines."""
+    pa, pb = a.provenance, b.provenance
+    assert pa is not None and pb is not None
+    if pa.variant_sha256 is None and pb.variant_sha256 is None:
+        return []
+    if pa.variant_sha256 == pb.variant_sha256:
+        return [f"pilot variant: unchanged (sha256 {(pa.variant_sha256 or '')[:12]})"]
+    shown = " → ".join((p.variant_sha256 or "none")[:12] for p in (pa, pb))
+    return [
+        f"pilot variant: changed (sha256 {shown})",
+        *(
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                (pa.variant_text or "").splitlines(keepends=True),
+                (pb.variant_text or "").splitlines(keepends=True),
+                fromfile=f"run {a.id}: {pa.variant_source or 'no variant'}",
+                tofile=f"run {b.id}: {pb.variant_source or 'no variant'}",
+            )
+        ),
+    ]
+
+
 def run_differences(a: StoredRun, b: StoredRun) -> list[str]:
     """What changed from run ``a`` to run ``b``, as lines of text: the program (a unified diff of its
     lines), cosell's and the plugins' versions, the records digest, each partner's period earnings."""
@@ -227,6 +257,7 @@ def run_differences(a: StoredRun, b: StoredRun) -> list[str]:
                 tofile=f"run {b.id}",
             )
         ]
+    lines += _variant_changes(a, b)
     if pa.cosell_version == pb.cosell_version:
         lines.append(f"cosell: unchanged ({pa.cosell_version})")
     else:
@@ -279,7 +310,20 @@ def program_of_period(book: Ledger, period: Period, loaded: LoadedProgram) -> Lo
     program = parse_program(recorded.program_text.removeprefix("\ufeff"), source)
     program.raw = recorded.program_text.encode("utf-8")
     if program.program.pilot is not None:
-        program.variant = loaded.variant  # the pilot's variant file as it is now: runs record the base's text
+        if recorded.variant_text is not None:  # the variant that computed the test arm
+            where = f"{recorded.variant_source} (as recorded by run {run.id})"
+            program.variant = parse_program(recorded.variant_text.removeprefix("\ufeff"), where)
+            program.variant.raw = recorded.variant_text.encode("utf-8")
+            now = loaded.variant.raw if loaded.variant is not None else None
+            if program.variant.raw != now:
+                err.print(
+                    terminal_text(
+                        f"{period.key}: using the pilot's variant run {run.id} computed with (sha256 "
+                        f"{(recorded.variant_sha256 or '')[:12]}), not {recorded.variant_source} as it is now"
+                    )
+                )
+        else:  # a run recorded before runs kept their variant: the file as it is now
+            program.variant = loaded.variant
     if program.raw != loaded.raw:
         err.print(
             terminal_text(

@@ -361,6 +361,17 @@ run_records_table = sa.Table(
 and every plugin's version (JSON list), the records' digest, each partner's period earnings (JSON object
 of decimal strings). One row per run recorded since version 5; runs before have none."""
 
+run_variants_table = sa.Table(
+    "cosell_run_variants",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+)
+"""Version 8: under a pilot, the variant program a run computed its test arm with: the name the program
+gives it (``pilot.variant``), its text and sha256. One row per such run."""
+
 discards_table = sa.Table(
     "cosell_discards",
     metadata,
@@ -480,6 +491,12 @@ def _migrate_to_7(conn: Connection) -> None:
     _lines_tagged_index.create(conn)
 
 
+def _migrate_to_8(conn: Connection) -> None:
+    # Version 8: the variant program of a pilot's run, so that its past periods are explained and
+    # compared with the variant that computed them. Runs before have none: today's file stands in.
+    run_variants_table.create(conn)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -488,6 +505,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _migrate_to_5),
     (6, _migrate_to_6),
     (7, _migrate_to_7),
+    (8, _migrate_to_8),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -1334,6 +1352,15 @@ class Ledger:
             run_id = int(inserted[0])
             if provenance is not None:
                 conn.execute(run_records_table.insert().values(run_id=run_id, **_provenance_row(provenance)))
+                if provenance.variant_text is not None:
+                    conn.execute(
+                        run_variants_table.insert().values(
+                            run_id=run_id,
+                            source=provenance.variant_source or "",
+                            text=provenance.variant_text,
+                            sha256=provenance.variant_sha256 or "",
+                        )
+                    )
             for table in (
                 lines_table,
                 standings_table,
@@ -2694,10 +2721,16 @@ def _provenance_row(provenance: RunProvenance) -> dict[str, str]:
 
 def _runs_query() -> sa.Select[Any]:
     """Runs with their records (None columns for a run recorded before version 5), oldest first."""
-    r, rec = runs_table, run_records_table
+    r, rec, var = runs_table, run_records_table, run_variants_table
     return (
-        sa.select(r, *(c for c in rec.c if c.name != "run_id"))
-        .select_from(r.outerjoin(rec, rec.c.run_id == r.c.id))
+        sa.select(
+            r,
+            *(c for c in rec.c if c.name != "run_id"),
+            var.c.source.label("variant_source"),
+            var.c.text.label("variant_text"),
+            var.c.sha256.label("variant_sha256"),
+        )
+        .select_from(r.outerjoin(rec, rec.c.run_id == r.c.id).outerjoin(var, var.c.run_id == r.c.id))
         .order_by(r.c.id)
     )
 
@@ -2713,6 +2746,9 @@ def _stored_run(r: sa.Row[Any]) -> StoredRun:
             plugins=tuple(PluginVersion(*item) for item in json.loads(r.plugins)),
             records_digest=r.records_digest,
             earnings=MappingProxyType({pid: Decimal(v) for pid, v in json.loads(r.earnings).items()}),
+            variant_source=r.variant_source,
+            variant_text=r.variant_text,
+            variant_sha256=r.variant_sha256,
         )
     return StoredRun(
         id=r.id,

@@ -53,6 +53,11 @@ class RunProvenance:
     earnings: Mapping[str, Decimal]
     """Each partner's period earnings: what ``cosell runs diff`` compares, even once the run's lines
     have been replaced by a later run of the period."""
+    variant_source: str | None = None
+    """Under a pilot, the variant program file that computed the test arm, as the program names it."""
+    variant_text: str | None = None
+    """That file's bytes as text; None without a pilot (or for a run recorded before version 8)."""
+    variant_sha256: str | None = None
 
 
 def cosell_version() -> str:
@@ -319,7 +324,13 @@ def provenance(
     """What a run records about how it computed (``records`` as the connector read them). ``digest``
     gives their digest when it is taken alongside the run (:func:`digest_alongside`)."""
     text, sha = program_source(loaded)
+    pilot = loaded.program.pilot
+    variant = loaded.variant if pilot is not None else None
+    variant_text, variant_sha = program_source(variant) if variant is not None else (None, None)
     return RunProvenance(
+        variant_source=None if variant is None or pilot is None else pilot.variant,
+        variant_text=variant_text,
+        variant_sha256=variant_sha,
         program_text=text,
         program_sha256=sha,
         cosell_version=cosell_version(),

@@ -11,6 +11,7 @@ TABLES_ADDED = {
     4: ("cosell_adjustment_events", "cosell_adjustments"),
     5: ("cosell_run_records", "cosell_discards"),
     6: ("cosell_tier_exception_events", "cosell_tier_exceptions"),
+    8: ("cosell_run_variants",),
 }
 """The tables each schema version added, in the order they are dropped to go back before it."""
 

@@ -192,7 +192,7 @@ def test_a_version_6_ledger_gets_the_history_indexes_keeping_its_data(ledger_url
         assert migrated.history(Q4).paid_deal_ids("A", "commission") == {"D1", "D2", "D3"}
         assert migrated.history(Q4).has_tag("C", "milestone:first_win")
     assert {"cosell_lines_kind", "cosell_lines_tagged"} <= indexes(ledger_url)
-    assert ledger_module.schema_version() == 7
+    assert ledger_module.schema_version() >= 7
 
 
 def indexes(url: str) -> set[str]:

@@ -82,6 +82,23 @@ def test_a_version_1_ledger_is_migrated_to_run_records_its_old_runs_not_recorded
         assert migrated.program_digests() == {old: None, new: provenance().program_sha256}
 
 
+def test_a_version_7_ledger_gets_the_variants_table_its_pilot_runs_without_one(ledger_url: str) -> None:
+    from dataclasses import replace
+
+    piloted = replace(
+        provenance(P1="10.00"), variant_source="variant.yaml", variant_text="v", variant_sha256="e" * 64
+    )
+    with Ledger.connect(ledger_url) as made:
+        store(made, Q3, line("P1", "10.00"), run=piloted)
+    as_made_by_version(ledger_url, 7)
+    with Ledger.connect(ledger_url) as migrated:
+        (before,) = migrated.runs()
+        assert before.provenance is not None and before.provenance.variant_text is None
+        after = migrated.stored_run(store(migrated, Q4, line("P1", "5.00"), run=piloted))
+        assert after is not None and after.provenance == piloted
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": schema_version()}]
+
+
 def test_a_run_keeps_its_program_text_versions_digest_and_earnings_after_a_rerun_replaces_its_lines(
     ledger: Ledger,
 ) -> None:

@@ -398,3 +398,34 @@ def test_the_program_report_describes_each_partner_by_the_rules_of_its_arm(tmp_p
         assert Decimal(partners[pid]["attainment"]) == (revenue / quota).quantize(Decimal("0.0001")), pid
     assert {ran[pid]["pilot_arm"] for pid in quoted} == {"test", "control"}
     assert all(partners[pid]["movement"] != "changed" for pid in ran)
+
+
+def test_a_run_records_the_pilots_variant_and_a_past_period_is_explained_and_compared_with_it(tmp_path):
+    root = Path(__file__).resolve().parents[2] / "examples"
+    shutil.copytree(root / "data", tmp_path / "data")
+    base = (root / "program.yaml").read_text()
+    (tmp_path / "variant.yaml").write_text(base.replace('commission_rate: "0.08"', 'commission_rate: "0.09"'))
+    program = tmp_path / "program.yaml"
+    pilot_section = "pilot:\n  name: richer-silver\n  variant: variant.yaml\n  cohort: {attribute: region, values: [EMEA]}\n"
+    program.write_text(base + pilot_section)
+    url, out, data = f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out", tmp_path / "data"
+    run(program, data, url, out, "2026-Q3")
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(variant.read_text().replace('commission_rate: "0.09"', 'commission_rate: "0.15"'))
+    run(program, data, url, out, "2026-Q3")
+    diff = cosell("runs", "diff", "1", "2", "--ledger", url).output
+    assert "program: unchanged" in diff and "pilot variant: changed" in diff
+    assert any(line.startswith("-") and 'commission_rate: "0.09"' in line for line in diff.splitlines())
+    assert any(line.startswith("+") and 'commission_rate: "0.15"' in line for line in diff.splitlines())
+    shown = json.loads(cosell("runs", "show", "2", "--format", "json", "--ledger", url).output)
+    assert (
+        shown["variant"]["source"] == "variant.yaml" and 'commission_rate: "0.15"' in shown["variant"]["text"]
+    )
+    assert cosell("close", "--period", "2026-Q3", "--ledger", url).exit_code == 0
+    variant.write_text(variant.read_text().replace('commission_rate: "0.15"', 'commission_rate: "0.09"'))
+    explained = cosell(
+        "explain", "P001", "--program", program, "--input", data, "--ledger", url, "--period", "2026-Q3"
+    )
+    assert explained.exit_code == 0, explained.output
+    assert "rate 15%" in explained.output and "rate 9%" not in explained.output
+    assert "using the pilot's variant run 2 computed with" in explained.output

@@ -291,3 +291,26 @@ def test_the_audit_lists_lines_tier_decisions_adjustment_events_and_discards_wit
     assert {r["record"] for r in only_q4} == {"discard"}
     backwards = cosell("audit", "--from", "2026-Q4", "--to", "2026-Q3", "--ledger", ledger)
     assert backwards.exit_code == 2 and "comes after" in backwards.output
+
+
+def test_the_audit_lists_an_adjustments_run_events_under_the_period_of_the_run(work, ledger):
+    # Paid by the 2026-Q3 run, unapplied when 2026-Q3 is discarded, paid again by the 2026-Q4 run.
+    proposed = ok("adjust", "propose", "--partner", "P005", "--amount", "40", "--reason", "goodwill", "--by", "ann",
+                  "--json", "--ledger", ledger)  # fmt: skip
+    adjustment = json.loads(proposed.stdout)["id"]
+    ok("adjust", "approve", adjustment, "--by", "bob", "--ledger", ledger)
+    run(ledger)
+    ok("discard", "--period", "2026-Q3", "--reason", "redo", "--by", "ann", "--ledger", ledger)
+    run(ledger, "--period", "2026-Q4")
+
+    def events(period):
+        text = ok("audit", "--from", period, "--to", period, "--ledger", ledger).stdout
+        rows = [r for r in csv.DictReader(io.StringIO(text)) if r["record"] == "adjustment"]
+        return [(r["period"], r["run_id"], r["kind"]) for r in rows]
+
+    assert events("2026-Q3") == [("2026-Q3", "1", "applied"), ("2026-Q3", "1", "unapplied")]
+    assert events("2026-Q4") == [
+        ("2026-Q4", "", "proposed"),
+        ("2026-Q4", "", "approved"),
+        ("2026-Q4", "2", "applied"),
+    ]

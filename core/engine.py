@@ -369,6 +369,8 @@ class _LineCheck:
                 plugin, f"{hook} returned {type(produced).__name__} {produced!r}, not a PayoutLine"
             )
         line = produced
+        if not isinstance(line.kind, str):
+            raise PluginError(plugin, f"{hook}: a line's kind is {type(line.kind).__name__}, not text")
         owner, kind = self.kinds.get(line.kind, (None, None))
         if kind is None:
             raise PluginError(
@@ -387,10 +389,19 @@ class _LineCheck:
                 plugin,
                 f"{hook}: the amount of a {line.kind!r} line is {type(line.amount).__name__}, not Decimal",
             )
+        if not line.amount.is_finite() or abs(line.amount) > MAX_LINE:
+            raise PluginError(
+                plugin, f"{hook}: a {line.kind!r} line of {line.amount} is not an amount the ledger can keep"
+            )
         if round_cents(line.amount) != line.amount:
             raise PluginError(
                 plugin,
                 f"{hook}: a {line.kind!r} line of {line.amount} is not rounded to cents (use cosell.money.round_cents)",
+            )
+        if not isinstance(line.explanation, str):
+            raise PluginError(
+                plugin,
+                f"{hook}: a {line.kind!r} line's explanation is {type(line.explanation).__name__}, not text",
             )
         if not line.explanation.strip():
             raise PluginError(plugin, f"{hook}: a {line.kind!r} line has no explanation")
@@ -413,11 +424,31 @@ class _LineCheck:
         return line
 
 
+MAX_LINE = Decimal(10) ** 15
+"""The largest amount a line or projection may hold: the ledger keeps cents as 64-bit integers."""
+
+
 def _checked_projections(plugin: str, produced: Any) -> list[Projection]:
+    if produced is not None and (isinstance(produced, Projection) or not isinstance(produced, Iterable)):
+        raise PluginError(
+            plugin, f"cosell_projections must return an iterable of Projection, not {type(produced).__name__}"
+        )
     out = []
     for item in produced or ():
         if not isinstance(item, Projection):
             raise PluginError(plugin, f"cosell_projections returned {type(item).__name__}, not a Projection")
+        amount = item.amount
+        if not isinstance(amount, Decimal) or not amount.is_finite() or abs(amount) > MAX_LINE:
+            raise PluginError(
+                plugin,
+                f"cosell_projections: deal {item.deal_id!r}'s amount {amount!r} is not a Decimal amount",
+            )
+        if round_cents(amount) != amount:
+            raise PluginError(
+                plugin,
+                f"cosell_projections: deal {item.deal_id!r}'s amount {amount} is not rounded to cents "
+                "(use cosell.money.round_cents)",
+            )
         out.append(item)
     return out
 

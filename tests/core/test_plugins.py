@@ -6,7 +6,7 @@ from cosell import hookimpl
 from cosell.engine import check_program
 from cosell.errors import PluginError, ProgramError
 from cosell.pluginmanager import Plugins
-from cosell.results import LineKind, MetricDefinition, PayoutLine
+from cosell.results import LineKind, MetricDefinition, PayoutLine, Projection
 from cosell.testing import compute_period, deal, partner, program
 
 
@@ -76,6 +76,61 @@ def test_float_amount_is_refused():
     plugins = Plugins(entry_points=False, extra={"floaty": FloatAmount()})
     with pytest.raises(PluginError, match="not Decimal"):
         compute_period(program(), [partner("P1")], plugins=plugins)
+
+
+class OddLine:
+    def __init__(self, line):
+        self.line = line
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("bonus", "Bonus")]
+
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        return [self.line(partner.id)]
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (lambda pid: PayoutLine(pid, "bonus", Decimal("Infinity"), "x"), "not an amount the ledger can keep"),
+        (lambda pid: PayoutLine(pid, "bonus", Decimal("1e17"), "x"), "not an amount the ledger can keep"),
+        (lambda pid: PayoutLine(pid, "bonus", Decimal("1.00"), None), "explanation is NoneType, not text"),
+        (lambda pid: PayoutLine(pid, ["bonus"], Decimal("1.00"), "x"), "kind is list, not text"),
+    ],
+    ids=["infinite", "too-large", "no-explanation", "unhashable-kind"],
+)
+def test_a_line_the_ledger_cannot_keep_stops_the_run_naming_the_plugin(line, said):
+    plugins = Plugins(entry_points=False, extra={"odd": OddLine(line)})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "plugin 'odd'" in str(info.value) and said in str(info.value)
+
+
+class OddProjections:
+    def __init__(self, produced):
+        self.produced = produced
+
+    @hookimpl
+    def cosell_projections(self, partner):
+        return self.produced(partner.id)
+
+
+@pytest.mark.parametrize(
+    ("produced", "said"),
+    [
+        (lambda pid: Projection(pid, "D1", Decimal("1.00"), "x"), "must return an iterable of Projection"),
+        (lambda pid: [Projection(pid, "D1", 1.5, "x")], "is not a Decimal amount"),
+        (lambda pid: [Projection(pid, "D1", Decimal("1.005"), "x")], "is not rounded to cents"),
+    ],
+    ids=["one-projection", "float", "unrounded"],
+)
+def test_a_projection_the_ledger_cannot_keep_stops_the_run_naming_the_plugin(produced, said):
+    plugins = Plugins(entry_points=False, extra={"odd": OddProjections(produced)})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], [deal("D1", partners=["P1"])], plugins=plugins)
+    assert "plugin 'odd'" in str(info.value) and said in str(info.value)
 
 
 class Bonus:

@@ -125,8 +125,15 @@ class Plugins:
         """The built-in rules plus exactly these plugins, whatever else is installed: what a test of a
         plugin wants. A plugin given by position is named after its entry point when an installed
         distribution declares one for it, else after its module (or class)."""
-        extra = {plugin_name(p): p for p in plugins}
-        extra.update(named)
+        extra: dict[str, object] = {}
+        for name, plugin in [*((plugin_name(p), p) for p in plugins), *named.items()]:
+            if name in extra and extra[name] is not plugin:  # one would silently replace the other
+                raise PluginError(
+                    name,
+                    "two plugins are registered under this name",
+                    hint="give each a name of its own: Plugins.with_only(spiff_a=..., spiff_b=...)",
+                )
+            extra[name] = plugin
         return cls(entry_points=False, extra=extra)
 
     def _check_pending(self, name: str, plugin: object) -> None:

@@ -376,3 +376,21 @@ def test_an_unknown_key_in_a_plugins_entry_is_refused_with_its_line_unless_its_m
     assert isinstance(found.context.setting("tenure"), PlainSettings)
     with pytest.raises(Exception, match="yeras"):
         compute_period(program(), [partner("P1")], plugins=[Tenure()], settings={"tenure": {"yeras": 3}})
+
+
+class Spiff:
+    def __init__(self, amount: str) -> None:
+        self.amount = amount
+
+    @hookimpl
+    def cosell_payout_lines(self, partner, context):
+        return []
+
+
+def test_two_plugin_objects_of_one_name_are_refused_rather_than_one_dropped():
+    with pytest.raises(PluginError, match="two plugins are registered under this name"):
+        Plugins.with_only(Spiff("10.00"), Spiff("20.00"))
+    same = Spiff("10.00")
+    assert "spiff" in {i.name for i in Plugins.with_only(same, same).describe()}  # one object given twice
+    named = Plugins.with_only(spiff_a=Spiff("10.00"), spiff_b=Spiff("20.00"))
+    assert {"spiff_a", "spiff_b"} <= {i.name for i in named.describe()}

@@ -7,6 +7,7 @@ anything else is a bug: a short message on screen, the traceback in the log file
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -164,7 +165,9 @@ def reports_errors(command: F) -> F:
             raise
         except FinishedWithFailures as exc:
             if isinstance(exc.report, RunReport):
-                print_report(exc.report, as_json=as_json)
+                # --json lists every failure, a finished hook's too, where the CRM's refusals are
+                shown = dataclasses.replace(exc.report, failures=exc.failures) if as_json else exc.report
+                print_report(shown, as_json=as_json)
             elif as_json:
                 _print_json_error(exc.render(), exc.exit_code)
             err.print(f"[red]{_escape(exc.render())}[/red]")

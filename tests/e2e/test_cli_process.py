@@ -66,6 +66,14 @@ def test_a_run_that_finishes_with_failures_exits_3_with_its_log_written(work):
     assert "RuntimeError: the webhook is down" in (work / "cosell.log").read_text()
 
 
+def test_with_json_a_run_finished_hooks_failure_is_listed_with_the_failures(work):
+    done = cosell_process(*RUN, "--json", "--fail-at-the-end")
+    assert done.returncode == 3, done.stderr
+    report = json.loads(done.stdout)  # one JSON document
+    assert report["period"] == "2026-Q3"
+    assert any("the webhook is down" in failure for failure in report["failures"])
+
+
 def test_a_refused_run_as_a_process_exits_2_naming_the_problem(work):
     (work / "out").write_text("not a folder\n")
     done = cosell_process(*RUN)

@@ -51,7 +51,7 @@ from .connector import Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner, pilot_plan, settings_named
 from .engine import run as run_engine
-from .errors import ConfigError, CosellError, FinishedWithFailures
+from .errors import ConfigError, CosellError, FinishedWithFailures, PluginError
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
 from .money import parse_decimal, round_cents
 from .periods import Period
@@ -1042,12 +1042,14 @@ app.command(name="compare")(reports_errors(compare_command))
 cli_runs.register(app, reports_errors)  # runs, runs show, runs diff, discard, audit
 
 
-def add_plugin_commands(target: typer.Typer, plugins: Plugins) -> list[str]:
+def add_plugin_commands(
+    target: typer.Typer, plugins: Plugins, *, left_out: list[PluginError] | None = None
+) -> list[str]:
     """Add the commands plugins register (``cosell_cli_commands``) to ``target``; a command function
     reports errors as cosell's own commands do, a typer app becomes a group of sub-commands. Returns
-    the names added."""
+    the names added. With ``left_out``, a plugin whose hook fails adds none, and its error goes there."""
     added = []
-    for name, (_, command) in plugins.cli_commands(_command_names(target)).items():
+    for name, (_, command) in plugins.cli_commands(_command_names(target), left_out=left_out).items():
         if isinstance(command, typer.Typer):
             target.add_typer(command, name=name)
         else:
@@ -1074,16 +1076,20 @@ PLUGIN_COMMANDS: set[str] = set()
 """The commands plugins added to ``app`` (``cosell.testing``'s harness swaps them for its plugins')."""
 
 
+COMMANDS_LEFT_OUT: list[PluginError] = []
+"""Why installed plugins' commands are missing (their cosell_cli_commands failed): said on stderr by
+``main``, on every command, as no command of theirs can say it."""
+
+
 def _add_installed_commands() -> None:
     try:
         # A plugin that cannot load is left out here (every command that loads the plugins names it).
         plugins = Plugins(keep_broken=True)
-        plugins.cli_commands(_command_names(app))  # any plugin error surfaces before a command is added
     except CosellError:
         # A broken installed plugin must not take the command line down: the built-in commands still
         # come, and every command that loads the plugins reports the error.
         plugins = Plugins(entry_points=False)
-    PLUGIN_COMMANDS.update(add_plugin_commands(app, plugins))
+    PLUGIN_COMMANDS.update(add_plugin_commands(app, plugins, left_out=COMMANDS_LEFT_OUT))
 
 
 cli_exceptions.register(app, reports_errors)  # tier-override
@@ -1095,6 +1101,8 @@ _add_installed_commands()
 def main() -> None:
     # Retries and other warnings from connectors go to stderr, one line each (credentials never reach them).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for left_out in COMMANDS_LEFT_OUT:
+        err.print(f"[yellow]warning:[/yellow] {_escape(left_out.render())}; its commands are left out")
     engine.keep_until_exit()
     try:
         app(prog_name="cosell")

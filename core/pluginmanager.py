@@ -242,34 +242,52 @@ class Plugins:
                     raise PluginError(plugin, f"registered {spec!r}, which is not a ConnectorSpec")
             yield plugin, registered
 
-    def cli_commands(self, taken: Iterable[str] = ()) -> dict[str, tuple[str, object]]:
+    def cli_commands(
+        self, taken: Iterable[str] = (), *, left_out: list[PluginError] | None = None
+    ) -> dict[str, tuple[str, object]]:
         """command name → (plugin, command function or typer app) that plugins add to the command line.
 
         A name in ``taken`` (the command line's own) or registered by two plugins is an error naming
-        the plugin."""
+        the plugin. With ``left_out``, a plugin whose hook fails so adds none of its commands, its error
+        is appended there, and the other plugins' commands stay."""
         found: dict[str, tuple[str, object]] = {}
         reserved = set(taken)
         for plugin, call in self.implementations("cosell_cli_commands"):
-
-            def register(command: object, name: str | None = None, plugin: str = plugin) -> None:
-                name = name or getattr(command, "__name__", None)
-                if not callable(command) or not isinstance(name, str) or not name:
-                    raise PluginError(
-                        plugin,
-                        f"cosell_cli_commands registered {command!r} under {name!r}: "
-                        "give a function or a typer app, and a name",
-                    )
-                name = name.replace("_", "-")
-                if name in reserved:
-                    raise PluginError(plugin, f"adds the command {name!r}, which cosell itself has")
-                if name in found:
-                    raise PluginError(
-                        plugin, f"adds the command {name!r}, which plugin {found[name][0]!r} adds too"
-                    )
-                found[name] = (plugin, command)
-
-            guarded(plugin, "cosell_cli_commands", call, {"register": register})
+            try:
+                found.update(self._commands_of(plugin, call, reserved, found))
+            except PluginError as exc:
+                if left_out is None:
+                    raise
+                left_out.append(exc)
         return found
+
+    def _commands_of(
+        self,
+        plugin: str,
+        call: Callable[[dict[str, Any]], Any],
+        reserved: set[str],
+        claimed: Mapping[str, tuple[str, object]],
+    ) -> dict[str, tuple[str, object]]:
+        mine: dict[str, tuple[str, object]] = {}
+
+        def register(command: object, name: str | None = None) -> None:
+            name = name or getattr(command, "__name__", None)
+            if not callable(command) or not isinstance(name, str) or not name:
+                raise PluginError(
+                    plugin,
+                    f"cosell_cli_commands registered {command!r} under {name!r}: "
+                    "give a function or a typer app, and a name",
+                )
+            name = name.replace("_", "-")
+            if name in reserved:
+                raise PluginError(plugin, f"adds the command {name!r}, which cosell itself has")
+            owner = mine.get(name) or claimed.get(name)
+            if owner is not None:
+                raise PluginError(plugin, f"adds the command {name!r}, which plugin {owner[0]!r} adds too")
+            mine[name] = (plugin, command)
+
+        guarded(plugin, "cosell_cli_commands", call, {"register": register})
+        return mine
 
     def metric_definitions(self) -> dict[str, tuple[str, MetricDefinition]]:
         """metric name → (plugin, definition); two plugins defining one name is an error naming both."""

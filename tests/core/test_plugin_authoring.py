@@ -394,3 +394,43 @@ def test_two_plugin_objects_of_one_name_are_refused_rather_than_one_dropped():
     assert "spiff" in {i.name for i in Plugins.with_only(same, same).describe()}  # one object given twice
     named = Plugins.with_only(spiff_a=Spiff("10.00"), spiff_b=Spiff("20.00"))
     assert {"spiff_a", "spiff_b"} <= {i.name for i in named.describe()}
+
+
+class RaisingCommands:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        raise RuntimeError("half installed")
+
+
+class GoodCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def loyalty_report() -> None:
+            """A plugin's own report."""
+
+        register(loyalty_report)
+
+
+class ClashingCommand:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        def loyalty_report() -> None:
+            """The same name again."""
+
+        register(loyalty_report)
+
+
+def test_a_plugin_whose_commands_fail_is_left_out_and_named_the_others_commands_stay():
+    import typer
+
+    from cosell.cli import add_plugin_commands
+
+    plugins = Plugins.with_only(broken=RaisingCommands(), good=GoodCommand(), clash=ClashingCommand())
+    target = typer.Typer()
+    left_out: list[PluginError] = []
+    assert "loyalty-report" in add_plugin_commands(target, plugins, left_out=left_out)
+    said = sorted(e.render() for e in left_out)
+    assert any("plugin 'broken'" in s and "half installed" in s for s in said)
+    assert any("adds the command 'loyalty-report', which plugin" in s for s in said)  # one of the two
+    with pytest.raises(PluginError):  # without somewhere to put them, the first error stops it
+        plugins.cli_commands()

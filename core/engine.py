@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
@@ -259,12 +259,10 @@ def _tier(
     context: RunContext,
 ) -> TierDecision:
     kwargs = {"partner": partner, "score": score, "metrics": metrics, "context": context}
-    tier: TierDecision = _first(hooks.tier, "cosell_tier", kwargs, TierDecision)
+    plugin, tier = _answered(hooks.tier, "cosell_tier", kwargs, TierDecision)
     if context.program.tier(tier.assigned) is None or context.program.tier(tier.eligible) is None:
-        raise PluginError(
-            tier_plugin_name(hooks.tier), f"cosell_tier chose a tier the program does not have: {tier}"
-        )
-    return tier
+        raise PluginError(plugin, f"cosell_tier chose a tier the program does not have: {tier}")
+    return cast(TierDecision, tier)
 
 
 def _payout_lines(
@@ -303,17 +301,20 @@ def _adjustments(
             lines[line.partner_id] += (line,)
 
 
-def tier_plugin_name(impls: Sequence[tuple[str, Any]]) -> str:
-    return impls[0][0] if impls else "?"
-
-
 def _first(impls: Sequence[tuple[str, Any]], hook: str, kwargs: Mapping[str, Any], kind: type) -> Any:
+    return _answered(impls, hook, kwargs, kind)[1]
+
+
+def _answered(
+    impls: Sequence[tuple[str, Any]], hook: str, kwargs: Mapping[str, Any], kind: type
+) -> tuple[str, Any]:
+    """The first answer to ``hook`` that is not None, and the plugin that gave it."""
     for plugin, call in impls:
         result = guarded(plugin, hook, call, kwargs)
         if result is not None:
             if not isinstance(result, kind):
                 raise PluginError(plugin, f"{hook} returned {type(result).__name__}, not a {kind.__name__}")
-            return result
+            return plugin, result
     raise PluginError("cosell", f"no plugin answered {hook}")
 
 
@@ -331,6 +332,10 @@ def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> M
                 plugin,
                 f"cosell_metrics returned metric {name!r}, which it does not declare in cosell_metric_definitions"
                 + (f" (plugin {declared[name]!r} does)" if name in declared else ""),
+            )
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise PluginError(
+                plugin, f"metric {name!r} is {value}; give a finite Decimal, or None when undefined"
             )
         if value is None or isinstance(value, Decimal):
             out[name] = value

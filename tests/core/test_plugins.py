@@ -283,3 +283,41 @@ def test_assert_hookimpl_signature_suggests_the_hook_a_misspelled_name_meant():
         AssertionError, match=r"cosell_payout_line: no such hook; did you mean 'cosell_payout_lines'\?"
     ):
         assert_hookimpl_signature(Misspelled())
+
+
+class NaNMetric:
+    @hookimpl
+    def cosell_metric_definitions(self):
+        return [MetricDefinition("health", "account health")]
+
+    @hookimpl
+    def cosell_metrics(self, partner):
+        return {"health": Decimal("NaN")}
+
+
+def test_a_metric_that_is_not_a_finite_number_is_refused_naming_the_plugin_that_gave_it():
+    plugins = Plugins(entry_points=False, extra={"health": NaNMetric()})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "plugin 'health'" in str(info.value) and "metric 'health' is NaN" in str(info.value)
+
+
+class Abstains:
+    @hookimpl(tryfirst=True)
+    def cosell_tier(self, partner, score, metrics, context):
+        return None
+
+
+class Promoter:
+    @hookimpl(tryfirst=True)  # before the built-in tier rule, as a plugin that decides tiers is
+    def cosell_tier(self, partner, score, metrics, context):
+        from cosell.results import TierDecision
+
+        return TierDecision("Platinum", "Platinum", None, 0, "promoted by hand")
+
+
+def test_a_tier_the_program_lacks_names_the_plugin_that_chose_it():
+    plugins = Plugins(entry_points=False, extra={"promoter": Promoter(), "abstains": Abstains()})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "plugin 'promoter'" in str(info.value) and "Platinum" in str(info.value)

@@ -3257,6 +3257,13 @@ def _parse_url(raw: str) -> URL:
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        if not url.database and raw.split("?", 1)[0].rstrip().endswith(":///"):
+            # `sqlite:///$FOLDER/...` with the variable unset: SQLAlchemy would give a ledger in memory,
+            # gone when the run ends (its outbox, its lines). `sqlite://` says so on purpose.
+            raise ConfigError(
+                f"{raw!r} names no ledger file",
+                hint="give sqlite:///path/to/cosell.db (or sqlite:// for a ledger in memory, gone when closed)",
+            )
         return url
     raise ConfigError(
         f"{_mask_url(url)}: the ledger runs on SQLite (sqlite:///file) or PostgreSQL "

@@ -45,6 +45,15 @@ def test_a_files_run_with_a_bad_csv_leaves_no_ledger_no_lock_file_and_no_output_
     assert sorted(p.name for p in work.iterdir()) == ["data", "program.yaml"]
 
 
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite:///?mode=ro"])
+def test_a_sqlite_url_naming_no_file_is_refused_rather_than_kept_in_memory(work, url):
+    # `sqlite:///$LEDGER_DIR/...` with the variable unset: the run would keep no ledger at all
+    result = cosell(*RUN, "--ledger", url)
+    assert result.exit_code == 2 and "names no ledger file" in result.output
+    assert not (work / "out").exists()
+    assert cosell(*RUN, "--ledger", "sqlite://", "--dry-run").exit_code == 0  # in memory, said on purpose
+
+
 def test_a_dry_run_on_a_new_ledger_creates_no_file(work):
     assert cosell(*RUN, "--dry-run").exit_code == 0
     assert not (work / "cosell.db").exists()

@@ -98,8 +98,7 @@ class LineKind:
     field on the CRM (summed with the deal's other such lines over all periods). ``reverses``: a line
     of this kind takes back an earlier payment (the deal's status becomes "Clawed back").
     ``period_earnings``: the lines count in the partner's period earnings on the CRM account.
-    ``adjustment``: the kind is produced by ``cosell_adjustments`` (statements show it after the
-    earning lines)."""
+    ``adjustment``: the kind scales earlier lines down to a limit (the cap, the budget)."""
 
     name: str
     """The kind, as lines carry it (``loyalty``); one plugin alone declares it."""
@@ -116,7 +115,9 @@ class LineKind:
     period_earnings: bool = True
     """The lines count in the partner's period earnings on the CRM account."""
     adjustment: bool = False
-    """The kind comes from ``cosell_adjustments`` (statements show it after the earning lines)."""
+    """The kind scales the partner's earlier lines down to a limit, as the per-partner cap (``in_budget``)
+    and the program budget do: statements show its line as that step. A plugin's own amount computed in
+    ``cosell_adjustments`` that scales nothing leaves it False."""
     description: str = ""
     """A sentence on what the lines pay (``cosell plugins`` shows it)."""
 

@@ -47,6 +47,17 @@ def patch_calls(sb: Sandbox) -> int:
     return int(sb.stats()["requests"].get(PATCH, 0))
 
 
+def edit(sb: Sandbox, sobject: str, record_id: str, values: dict[str, Any]) -> None:
+    """A user's edit in the org, through its REST API."""
+    requests.patch(
+        f"{sb.base_url}/services/data/v59.0/sobjects/{sobject}/{record_id}",
+        json=values,
+        headers={"Authorization": f"Bearer {sb.token}"},
+        verify=sb.ca_bundle,
+        timeout=30,
+    ).raise_for_status()
+
+
 def written(sb: Sandbox) -> int:
     w = sb.stats()["records_written"]
     return int(w.get("Opportunity", 0)) + int(w.get("Account", 0))
@@ -96,13 +107,7 @@ def test_an_incremental_sync_reads_only_what_changed(sb: Sandbox, tmp_path: Path
     quiet = cosell(env, "sync", "--program", str(PROGRAM))
     assert "Opportunity" not in quiet.output or "0 Opportunity" in quiet.output
     deal = next(i for i, v in org_values(sb).items() if i.startswith("006") and v[0] is not None)
-    requests.patch(
-        f"{sb.base_url}/services/data/v59.0/sobjects/Opportunity/{deal}",
-        json={"Amount": 123456.78},
-        headers={"Authorization": f"Bearer {sb.token}"},
-        verify=sb.ca_bundle,
-        timeout=30,
-    ).raise_for_status()
+    edit(sb, "Opportunity", deal, {"Amount": 123456.78})
     synced = cosell(env, "sync", "--program", str(PROGRAM))
     assert synced.exit_code == 0, synced.output
     assert "1 Opportunity" in synced.output and "0 Account" in synced.output
@@ -257,13 +262,7 @@ def test_a_renamed_campaign_reaches_its_deals_and_claims_at_the_next_incremental
     opportunity = next(
         o for o in store.objects["Opportunity"].records.values() if o["CampaignId"] and not o["IsDeleted"]
     )
-    requests.patch(
-        f"{sb.base_url}/services/data/v59.0/sobjects/Campaign/{opportunity['CampaignId']}",
-        json={"Name": "Renamed Campaign"},
-        headers={"Authorization": f"Bearer {sb.token}"},
-        verify=sb.ca_bundle,
-        timeout=30,
-    ).raise_for_status()
+    edit(sb, "Campaign", opportunity["CampaignId"], {"Name": "Renamed Campaign"})
     synced = cosell(env, "sync", "--program", str(PROGRAM))
     assert synced.exit_code == 0, synced.output
     with Ledger.connect(env["COSELL_LEDGER"]) as ledger:

@@ -1263,9 +1263,8 @@ class Ledger:
                 # what was approved since (paid, or in force, in a later period)
                 adjustments = _applied_in(conn, before, adjustments)
                 ran = _results_started_at(conn, before)
-                exceptions = tuple(
-                    e for e in exceptions if ran is not None and e.id in _approved_by(conn, ran)
-                )
+                approved = _approved_by(conn, ran) if ran is not None else set()
+                exceptions = tuple(e for e in exceptions if e.id in approved)
             generation = _generation(conn)
         if not earlier:  # nothing to look back at: no later read
             return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)

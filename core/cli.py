@@ -42,7 +42,7 @@ from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
-from .cli_shared import ByOpt, LedgerOpt, err, out, write_output
+from .cli_shared import ByOpt, LedgerOpt, err, out, silence_stdout, write_output
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import one_line as _one_line
@@ -185,7 +185,7 @@ def reports_errors(command: F) -> F:
         except Exception as exc:
             if isinstance(exc, BrokenPipeError) and _stdout_gone():
                 # The reader of the output went away (`cosell audit | head`): nothing is wrong here
-                _silence_stdout()
+                silence_stdout()
                 raise typer.Exit(0) from None
             where = _logged(command.__name__, [exc])
             message = (
@@ -210,14 +210,6 @@ def _stdout_gone() -> bool:
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # not a file (a test's capture), or no poll here
         return False
-
-
-def _silence_stdout() -> None:
-    """Point standard output at /dev/null, so that flushing what is left at exit raises nothing."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _tracebacks(causes: Sequence[BaseException]) -> str:
@@ -1124,6 +1116,6 @@ def _exit_now(code: object) -> None:
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (`cosell runs show 1 | head`): what it wanted, it has
-        _silence_stdout()
+        silence_stdout()
     sys.stderr.flush()
     os._exit(status)

@@ -27,11 +27,16 @@ class _Output(Console):
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+        silence_stdout()
         raise typer.Exit(0)
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing what is left at exit raises nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 out = _Output(highlight=False, soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar, overload
 
@@ -74,6 +75,16 @@ class RunContext:
     """Under a pilot, the variant program that computes the partners of ``cohort``."""
     cohort: frozenset[str] = frozenset()
     """Under a pilot, the partners in its test arm (computed by ``variant``); empty otherwise."""
+
+    def closed_period_holding(self, day: date) -> str | None:
+        """The key of the closed period that holds ``day``, when that period comes before the one being
+        run: a fact of it entered after it was closed (a deal won then, a partner who joined then) is
+        paid in the period being run, once. None for any other day."""
+        closed = self.history.closed_periods
+        if not closed or day >= self.period.start:
+            return None
+        key = Period.containing(day, self.period.kind).key
+        return key if key in closed else None
 
     def program_of(self, partner_id: str) -> Program:
         """The program whose rules compute a partner: the variant's for a pilot's test arm, else

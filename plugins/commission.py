@@ -265,15 +265,13 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
     if not closed:
         return set()
     paid = context.history.paid_deal_ids(partner.id, KIND)
-    kind = context.period.kind
     return {
         pd.deal.id
         for pd in partner.deals
         if pd.deal.status == "won"
         and pd.deal.closed_on is not None
-        and pd.deal.closed_on < context.period.start
         and pd.deal.id not in paid
-        and Period.containing(pd.deal.closed_on, kind).key in closed
+        and context.closed_period_holding(pd.deal.closed_on) is not None
     }
 
 

@@ -69,7 +69,6 @@ def cosell_payout_lines(
     multiple = program.mdf.release_pipeline_multiple
     tier = program.tier(standing.tier.assigned) or program.tiers[0]
     exit_on = partner.partner.exit_on if partner.partner.status != "active" else None
-    exited = exit_on is not None and exit_on <= period.end
     lines: list[PayoutLine] = []
     # Earlier approvals as the ledger recorded them when they were funded (a claim is funded once: one
     # whose approved_on has moved into this period since is not funded again).
@@ -157,7 +156,7 @@ def cosell_payout_lines(
                 f"{show_number(multiple)} × funded {show(funded)} = {show(needed)}: the remaining {show(rest)} is released"
             )
             lines.append(PayoutLine(partner.id, KIND, rest, text, uncapped=True, tags=tags))
-        elif exited and exit_on is not None and (exit_on in period or approved_on <= exit_on):
+        elif exit_on is not None and exit_on <= period.end and (exit_on in period or approved_on <= exit_on):
             # Paid in the period of the exit; an exit entered after that period was run, in this one.
             exits = "exits" if exit_on in period else "exited"
             text = (

@@ -10,7 +10,7 @@ from decimal import Decimal
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number
-from cosell.periods import Period, days_after
+from cosell.periods import days_after
 from cosell.program import Milestone
 from cosell.records import Deal
 from cosell.results import LineKind, PayoutLine
@@ -70,8 +70,8 @@ def _first_win(
     late = ""
     if not (context.period.start <= first_on <= last_day):
         # A first win inside a closed period that never paid it (the deal entered late) is paid now
-        held = Period.containing(first_on, context.period.kind).key
-        if not (first_on < context.period.start and held in context.history.closed_periods):
+        held = context.closed_period_holding(first_on)
+        if held is None:
             return None
         late = f", in closed period {held}, not paid before"
     amount = round_cents(milestone.amount)

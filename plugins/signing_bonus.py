@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import round_cents, show
-from cosell.periods import Period
 from cosell.results import LineKind, PayoutLine
 
 KIND = "signing_bonus"
@@ -29,9 +28,8 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
     joined = partner.partner.joined_on
     late = ""
     if joined not in context.period:
-        closed = context.history.closed_periods
-        held = Period.containing(joined, context.period.kind).key
-        if not (joined < context.period.start and held in closed):
+        held = context.closed_period_holding(joined)
+        if held is None:
             return ()
         late = f", in closed period {held}, not paid before"
     if context.history.lines_of(partner.id, kinds=(KIND,)):

@@ -411,21 +411,12 @@ class GoodCommand:
         register(loyalty_report)
 
 
-class ClashingCommand:
-    @hookimpl
-    def cosell_cli_commands(self, register):
-        def loyalty_report() -> None:
-            """The same name again."""
-
-        register(loyalty_report)
-
-
 def test_a_plugin_whose_commands_fail_is_left_out_and_named_the_others_commands_stay():
     import typer
 
     from cosell.cli import add_plugin_commands
 
-    plugins = Plugins.with_only(broken=RaisingCommands(), good=GoodCommand(), clash=ClashingCommand())
+    plugins = Plugins.with_only(broken=RaisingCommands(), good=GoodCommand(), clash=GoodCommand())
     target = typer.Typer()
     left_out: list[PluginError] = []
     assert "loyalty-report" in add_plugin_commands(target, plugins, left_out=left_out)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Faults, FaultSpecError, parse_faults
+from .hubspot import MergeRefused
 from .limits import HUBSPOT_BURST, RATE_LIMITS, RateLimits, RateLimitsError
 from .server import SandboxHTTPServer, SandboxState
 
@@ -30,6 +31,7 @@ __all__ = [
     "RATE_LIMITS",
     "FaultSpecError",
     "Faults",
+    "MergeRefused",
     "RateLimitsError",
     "Sandbox",
     "SandboxUnavailable",
@@ -105,6 +107,27 @@ class Sandbox:
         """Empty both recycle bins, as the retention windows would (as ``POST /_sandbox/purge``):
         records deleted (Salesforce) or archived (HubSpot) are gone for good. Counts per CRM."""
         return self._server.state.purge()
+
+    def merge_hubspot(self, object_type: str, primary_id: str, id_to_merge: str) -> str:
+        """Merge HubSpot record ``id_to_merge`` into ``primary_id`` as a user merging them in the portal
+        would: what ``POST /crm/v3/objects/{type}/merge`` does (a new record with a new id, the old ids
+        leading to it), without counting as an API request, against the rate limits or as a record
+        written. Returns the new record's id. Raises :class:`MergeRefused` (a ``ValueError`` carrying the
+        API's status and category) where the API would refuse the merge, ``ValueError`` for an unknown
+        object type."""
+        return self._server.state.merge_hubspot(object_type, primary_id, id_to_merge)
+
+    def merge_salesforce_accounts(self, master_id: str, victim_id: str, *more_victims: str) -> dict[str, Any]:
+        """Merge Salesforce Account ``victim_id`` (and at most one more) into ``master_id`` as an admin
+        merging them in the org would (or Apex ``Database.merge``, the SOAP ``merge()`` call; the REST API
+        has none): the master keeps its id and values, each victim goes to the recycle bin with
+        ``MasterRecordId`` the master's id, and every record whose lookup pointed to a victim points to
+        the master; all of them stamped one tick of the clock later. Not counted as an API request,
+        against the daily limit or as a record written. Returns the SOAP MergeResult's
+        ``{"id", "mergedRecordIds", "updatedRelatedIds"}``. Raises
+        :class:`~cosell.contrib.sandbox.salesforce.SalesforceMergeRefused` (a ``ValueError`` carrying
+        Salesforce's ``code``) where Salesforce would refuse the merge, ids of other sObjects included."""
+        return self._server.state.merge_salesforce(master_id, [victim_id, *more_victims])
 
     def set_faults(self, faults: FaultsArg) -> Faults:
         """Replace the faults in force (``None`` clears them); returns the parsed faults."""

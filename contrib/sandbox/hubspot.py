@@ -1,4 +1,4 @@
-"""The HubSpot CRM subset: v3 objects (list, read, update, search, batch read/update), v4
+"""The HubSpot CRM subset: v3 objects (list, read, update, archive, merge, search, batch read/update), v4
 associations, pipelines, properties and property groups, and the MDF custom object's schema."""
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ _DEFAULT_PROPS = {
     "meetings": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     MDF_OBJECT_NAME: ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
 }
+_NOT_FOUND = "Object not found.  objectId are usually numeric."
 _FIELD_TYPES = {
     "string": {"text", "textarea", "html", "phonenumber", "file"},
     "number": {"number"},
@@ -60,6 +61,28 @@ _FIELD_TYPES = {
     "bool": {"booleancheckbox", "calculation_equation"},
     "enumeration": {"select", "radio", "checkbox", "booleancheckbox"},
 }
+
+
+class MergeRefused(ValueError):
+    """A merge HubSpot refuses: its answer's status and category, the message, and the ids it names."""
+
+    def __init__(self, status: int, category: str, message: str, ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.category, self.ids = status, category, ids or []
+
+
+def _merge_id(value: Any) -> str | None:
+    """An id of a merge's body as text (a JSON number too, as HubSpot reads one); None when unset."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) or None
+
+
+def _close_flags(deal: HSObject) -> None:
+    """A deal's read-only ``hs_is_closed_won`` and ``hs_is_closed``, derived from its ``dealstage``."""
+    stage = deal.properties.get("dealstage")
+    deal.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
+    deal.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
 
 
 class HubSpotAPI:
@@ -213,6 +236,8 @@ class HubSpotAPI:
                 return self.list_objects(req, type_name)
             if len(rest) == 2 and rest[1] == "search" and m == "POST":
                 return self.search(req, type_name)
+            if len(rest) == 2 and rest[1] == "merge" and m == "POST":
+                return self.merge(req, type_name)
             if len(rest) == 3 and rest[1] == "batch" and m == "POST":
                 if rest[2] == "read":
                     return self.batch_read(req, type_name)
@@ -287,33 +312,39 @@ class HubSpotAPI:
         return json_response(200, body)
 
     def get_object(self, req: Request, type_name: str, object_id: str) -> Response:
-        obj = self.store.objects[type_name].get(object_id)
+        """``GET /crm/v3/objects/{type}/{id}``; a merged-away id answers the record it was merged into,
+        under that record's id."""
+        obj = self.store.resolve(type_name, object_id)
         archived = (req.param("archived") or "false").lower() == "true"
         if obj is None or obj.archived != archived:
             return self.error(
                 404,
                 "OBJECT_NOT_FOUND",
-                "Object not found.  objectId are usually numeric.",
+                _NOT_FOUND,
                 {"id": [object_id]},
             )
         assoc = [a for v in req.query.get("associations", []) for a in v.split(",") if a]
         return json_response(200, self.obj_json(type_name, obj, self._props_param(req), assoc))
 
     def batch_read(self, req: Request, type_name: str) -> Response:
+        """``POST /crm/v3/objects/{type}/batch/read``: a merged-away id answers the record it was merged
+        into, under that record's id, once however many of the ids asked for lead to it."""
         batch = self._batch_body(req)
         if isinstance(batch, Response):
             return batch
         body, inputs = batch
         props = body.get("properties") if isinstance(body.get("properties"), list) else []
         started = self.now()
-        results, missing = [], []
+        results, missing, found = [], [], set()
         for item in inputs:
             oid = str(item.get("id")) if isinstance(item, dict) else str(item)
-            obj = self.store.objects[type_name].get(oid)
+            obj = self.store.resolve(type_name, oid)
             if obj is None or obj.archived:
                 missing.append(oid)
                 continue
-            results.append(self.obj_json(type_name, obj, props))
+            if obj.id not in found:  # once, however many of the ids asked for lead to it
+                found.add(obj.id)
+                results.append(self.obj_json(type_name, obj, props))
         out: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
@@ -659,21 +690,21 @@ class HubSpotAPI:
         obj.updated_at = stamp
         self.store.touched(type_name, obj.id, stamp)
         if type_name == "deals" and "dealstage" in values:
-            stage = values["dealstage"]
-            obj.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
-            obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
+            _close_flags(obj)
         self.written[type_name] = self.written.get(type_name, 0) + 1
 
     def patch_object(self, req: Request, type_name: str, object_id: str) -> Response:
+        """``PATCH /crm/v3/objects/{type}/{id}``; a merged-away id writes the record it was merged into,
+        answered under that record's id."""
         body = self._json_body(req)
         if isinstance(body, Response):
             return body
-        obj = self.store.objects[type_name].get(object_id)
+        obj = self.store.resolve(type_name, object_id)
         if obj is None or obj.archived:
             return self.error(
                 404,
                 "OBJECT_NOT_FOUND",
-                "Object not found.  objectId are usually numeric.",
+                _NOT_FOUND,
                 {"id": [object_id]},
             )
         props = body.get("properties")
@@ -682,22 +713,72 @@ class HubSpotAPI:
         values, problems = self._normalise(type_name, props)
         if problems:
             return self._invalid_props(problems)
-        if object_id in self.invalid:
-            return self.validation(f"Record {object_id} failed validation (sandbox invalid fault)")
+        if obj.id in self.invalid:
+            return self.validation(f"Record {obj.id} failed validation (sandbox invalid fault)")
         self.store.version += 1
         self._write(type_name, obj, values, hs_datetime(self.store.clock.tick()))
         return json_response(200, self.obj_json(type_name, obj, list(values)))
 
     def archive_object(self, type_name: str, object_id: str) -> Response:
         """``DELETE /crm/v3/objects/{type}/{id}``: archived (readable with ``archived=true``, gone from
-        search, list and batch read) until purged; 204 also for an id already archived or unknown."""
-        obj = self.store.objects[type_name].get(object_id)
+        search, list and batch read) until purged; 204 also for an id already archived or unknown. A
+        merged-away id archives the record it was merged into, as every other call by id reaches it (the
+        docs say nothing of archiving by such an id: a guess)."""
+        obj = self.store.resolve(type_name, object_id)
         if obj is not None and not obj.archived:
             self.store.version += 1
             self.store.forget()
             obj.archived = True
             obj.updated_at = hs_datetime(self.store.clock.tick())
         return Response(204)
+
+    def merge(self, req: Request, type_name: str) -> Response:
+        """``POST /crm/v3/objects/{type}/merge`` with ``{"primaryObjectId", "objectIdToMerge"}``: 200 with
+        the new record (see :meth:`merge_records`); either id unset → 400 ``VALIDATION_ERROR``."""
+        body = self._json_body(req)
+        if isinstance(body, Response):
+            return body
+        primary_id, id_to_merge = (
+            _merge_id(body.get("primaryObjectId")),
+            _merge_id(body.get("objectIdToMerge")),
+        )
+        if primary_id is None or id_to_merge is None:
+            named = (("primaryObjectId", primary_id), ("objectIdToMerge", id_to_merge))
+            unset = [k for k, v in named if v is None]
+            return self.validation(f"Invalid input JSON: Some required fields were not set: {unset}")
+        try:
+            record = self.merge_records(type_name, primary_id, id_to_merge)
+        except MergeRefused as refused:
+            context = {"id": refused.ids} if refused.ids else None
+            return self.error(refused.status, refused.category, str(refused), context)
+        self.written[type_name] = self.written.get(type_name, 0) + 1
+        return json_response(200, self.obj_json(type_name, record, None))
+
+    def merge_records(self, type_name: str, primary_id: str, id_to_merge: str) -> HSObject:
+        """Merge record ``id_to_merge`` into ``primary_id`` as HubSpot does (:meth:`HubSpotStore.merge`):
+        a new record with a new id, stamped one tick of the clock later; the two ids lead to it.
+
+        Raises :class:`MergeRefused`: 400 ``VALIDATION_ERROR`` for one id twice or a record the ``invalid``
+        fault names, 404 ``OBJECT_NOT_FOUND`` for an id unknown or archived. An id already merged away is
+        refused as a missing record (404) too: the record it named is gone, and HubSpot documents no
+        merge through such an id (its reads and writes reach the new record; a merge does not)."""
+        if primary_id == id_to_merge:
+            raise MergeRefused(400, "VALIDATION_ERROR", f"Cannot merge object {primary_id} with itself")
+        objs = self.store.objects[type_name]
+        ids = (primary_id, id_to_merge)
+        missing = [i for i in ids if i not in objs or objs[i].archived]
+        if missing:
+            raise MergeRefused(404, "OBJECT_NOT_FOUND", _NOT_FOUND, missing)
+        for object_id in ids:
+            if object_id in self.invalid:
+                raise MergeRefused(
+                    400, "VALIDATION_ERROR", f"Record {object_id} failed validation (sandbox invalid fault)"
+                )
+        stamp = hs_datetime(self.store.clock.tick())
+        record = self.store.merge(type_name, objs[primary_id], objs[id_to_merge], stamp)
+        if type_name == "deals":
+            _close_flags(record)
+        return record
 
     def purge(self) -> int:
         """Drop every archived record and its associations, as 90 days would. Returns how many."""
@@ -721,6 +802,8 @@ class HubSpotAPI:
         return gone
 
     def batch_update(self, req: Request, type_name: str) -> Response:
+        """``POST /crm/v3/objects/{type}/batch/update``: a merged-away id writes the record it was merged
+        into, answered under that record's id; two ids that lead to one record are duplicates."""
         batch = self._batch_body(req)
         if isinstance(batch, Response):
             return batch
@@ -736,15 +819,16 @@ class HubSpotAPI:
             if not isinstance(item, dict) or not isinstance(item.get("properties"), dict):
                 return self.validation("Invalid input JSON: each input needs 'id' and 'properties'")
             oid = str(item.get("id"))
-            if oid in seen:
+            obj = self.store.resolve(type_name, oid)
+            record_id = oid if obj is None else obj.id
+            if record_id in seen:
                 dupes.append(oid)
-            seen.add(oid)
+            seen.add(record_id)
             values, problems = self._normalise(type_name, item["properties"])
             all_problems.extend(problems)
-            obj = self.store.objects[type_name].get(oid)
             if obj is None or obj.archived:
                 missing.append(oid)
-            elif oid in self.invalid:
+            elif obj.id in self.invalid:
                 invalid.append(oid)
             else:
                 planned.append((obj, values))

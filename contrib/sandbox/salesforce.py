@@ -1,5 +1,6 @@
 """The Salesforce REST subset: SOQL query/queryAll with paging, sObject rows and describe, sObject
-Collections update, Bulk API 2.0 ingest (update), and Tooling API custom fields."""
+Collections update, Bulk API 2.0 ingest (update), and Tooling API custom fields; and the record merge an
+admin makes (no REST resource: for tests, through the sandbox's Python API)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ COLLECTION_LIMIT = 200
 API_MAX = 15000
 USER_ID = "0058d000000SANDBOXAAA"[:18]
 _ID_RE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+MERGEABLE = ("Account", "Contact", "Lead", "Case")
+"""The sObjects Salesforce merges (the UI, the SOAP ``merge()`` call, Apex ``Database.merge``); of these
+the sandbox serves Account."""
+MERGE_VICTIMS_MAX = 2
+"""Records merged into the master at once: three records in all, the limit of the UI and the API."""
 
 
 def sf_error(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
@@ -36,6 +42,15 @@ def sf_error(status: int, code: str, message: str, fields: list[str] | None = No
 
 def not_found() -> Response:
     return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+class SalesforceMergeRefused(ValueError):
+    """A merge Salesforce refuses: its ``statusCode`` (``code``) and message, as the SOAP ``merge()`` call's
+    errors and Apex's ``DmlException`` give them."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 class CoerceError(Exception):
@@ -734,6 +749,75 @@ class SalesforceAPI:
                 row[n] = rec.get(n)
             out.append(row)
         return json_response(200, out)
+
+    # ------------------------------------------------------------------ merge (no REST resource)
+    def merge_records(self, master_id: str, victim_ids: list[str]) -> dict[str, Any]:
+        """Merge the records ``victim_ids`` (one or two) into ``master_id`` as an admin's merge does
+        (:meth:`SalesforceStore.merge`); the sObject is the one the master id's key prefix names. Answers
+        as the SOAP ``merge()`` call's MergeResult: ``{"id", "mergedRecordIds", "updatedRelatedIds"}``.
+
+        Refuses, changing nothing, with :class:`SalesforceMergeRefused`: no victim
+        ``REQUIRED_FIELD_MISSING``, more than two ``LIMIT_EXCEEDED``, an id that is no id ``MALFORMED_ID``,
+        a served sObject other than those Salesforce merges ``INVALID_TYPE_FOR_OPERATION``, an id twice
+        (a record merged with itself) ``INVALID_ID_FIELD``, a record not found (or of another sObject than
+        the master) ``INVALID_CROSS_REFERENCE_KEY``, one in the recycle bin ``ENTITY_IS_DELETED``, the
+        ``locked`` fault on any of them ``UNABLE_TO_LOCK_ROW`` and the ``invalid`` fault on the master (the
+        merge updates it; the victims are deleted, which validation rules do not check)
+        ``FIELD_CUSTOM_VALIDATION_EXCEPTION``."""
+        if not victim_ids:
+            raise SalesforceMergeRefused(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: [recordToMergeIds]"
+            )
+        if len(victim_ids) > MERGE_VICTIMS_MAX:
+            raise SalesforceMergeRefused(
+                "LIMIT_EXCEEDED",
+                f"A merge request can merge at most {MERGE_VICTIMS_MAX} records into the master record, "
+                f"not {len(victim_ids)}",
+            )
+        for rid in (master_id, *victim_ids):
+            if not _ID_RE.match(rid):
+                raise SalesforceMergeRefused("MALFORMED_ID", f"Record ID: id value of incorrect type: {rid}")
+        obj = next((o for o in self.store.objects.values() if o.key_prefix == master_id[:3]), None)
+        if obj is None:
+            raise SalesforceMergeRefused("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if obj.name not in MERGEABLE:
+            raise SalesforceMergeRefused("INVALID_TYPE_FOR_OPERATION", "entity type does not support merge")
+        seen = {master_id[:15]}
+        for rid in victim_ids:
+            if rid[:15] in seen:
+                message = (
+                    "Cannot merge a record with itself"
+                    if rid[:15] == master_id[:15]
+                    else "duplicate id in list"
+                )
+                raise SalesforceMergeRefused("INVALID_ID_FIELD", f"{message}: {rid}")
+            seen.add(rid[:15])
+        live: list[dict[str, Any]] = []
+        for rid in (master_id, *victim_ids):
+            rec = self.store.find(obj.name, rid)
+            if rec is None:
+                raise SalesforceMergeRefused("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            if rec.get("IsDeleted"):
+                raise SalesforceMergeRefused("ENTITY_IS_DELETED", "entity is deleted")
+            live.append(rec)
+        master, victims = live[0], live[1:]
+        for rec in live:
+            if rec["Id"] in self.locked or rec["Id"][:15] in self.locked:
+                raise SalesforceMergeRefused(
+                    "UNABLE_TO_LOCK_ROW",
+                    "unable to obtain exclusive access to this record or 1 records: " + rec["Id"],
+                )
+        if master["Id"] in self.invalid or master["Id"][:15] in self.invalid:
+            raise SalesforceMergeRefused(
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                "This record is locked for incentive changes (sandbox validation rule)",
+            )
+        moved = self.store.merge(obj.name, master, victims)
+        return {
+            "id": master["Id"],
+            "mergedRecordIds": [v["Id"] for v in victims],
+            "updatedRelatedIds": moved,
+        }
 
     # ------------------------------------------------------------------ Bulk API 2.0 ingest
     def ingest(self, req: Request, version: str, parts: list[str]) -> Response:

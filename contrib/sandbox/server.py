@@ -112,6 +112,21 @@ class SandboxState:
         with self.lock:
             return {"salesforce": self.sf_store.purge(), "hubspot": self.hs.purge()}
 
+    def merge_hubspot(self, object_type: str, primary_id: str, id_to_merge: str) -> str:
+        """Merge two HubSpot records as a user does in the portal (as ``POST …/merge``, not counted as an
+        API request or a record written); returns the new record's id."""
+        with self.lock:
+            type_name = self.hs_store.resolve_type(object_type)
+            if type_name is None:
+                raise ValueError(f"Unable to infer object type from: {object_type}")
+            return self.hs.merge_records(type_name, primary_id, id_to_merge).id
+
+    def merge_salesforce(self, master_id: str, victim_ids: list[str]) -> dict[str, Any]:
+        """Merge Salesforce records as an admin does in the org (no API request: the REST API has no merge
+        and SOAP is not served; not counted as one or as a record written); the MergeResult."""
+        with self.lock:
+            return self.sf.merge_records(master_id, victim_ids)
+
     def set_faults(self, faults: str | Mapping[str, Any] | Faults | None) -> Faults:
         parsed = parse_faults(faults)
         with self.lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,6 +196,8 @@ def salesforce_schema() -> dict[str, SFObject]:
 
     acc = SFObject("Account", "001", "Account")
     _system_fields(acc)
+    # set by a merge on the accounts it deleted (the master's id), null on every other account
+    acc.add_field(_ref("MasterRecordId", "Account", "MasterRecord", updateable=False))
     acc.add_field(_std("Name", "string", updateable=True, nillable=False, length=255))
     acc.add_field(
         _std(
@@ -415,6 +417,7 @@ class SalesforceStore:
             acc[pid] = {
                 "Id": pid,
                 "IsDeleted": False,
+                "MasterRecordId": None,
                 "CreatedDate": stamp,
                 "LastModifiedDate": stamp,
                 "SystemModstamp": stamp,
@@ -434,6 +437,7 @@ class SalesforceStore:
             acc[cid] = {
                 "Id": cid,
                 "IsDeleted": False,
+                "MasterRecordId": None,
                 "CreatedDate": stamp,
                 "LastModifiedDate": stamp,
                 "SystemModstamp": stamp,
@@ -633,6 +637,48 @@ class SalesforceStore:
         for r in doomed:
             r.update({"IsDeleted": True, "LastModifiedDate": stamp, "SystemModstamp": stamp})
 
+    # -- merges: the victims to the recycle bin, what pointed to them to the master -----------------------
+
+    def references_to(self, target: str) -> list[tuple[str, list[str]]]:
+        """Each sObject with lookups to ``target`` and those lookups' names, read-only ones and custom
+        fields made since included; ``MasterRecordId``, which a merge sets rather than follows, left out."""
+        found = []
+        for sobject in self.objects.values():
+            names = [
+                f.name
+                for f in sobject.fields.values()
+                if f.type == "reference" and target in f.reference_to and f.name != "MasterRecordId"
+            ]
+            if names:
+                found.append((sobject.name, names))
+        return found
+
+    def merge(self, obj: str, master: dict[str, Any], victims: list[dict[str, Any]]) -> list[str]:
+        """Merge live ``victims`` into live ``master`` (records of ``obj``) as Salesforce does, at one tick
+        of the clock: each victim goes to the recycle bin as a delete sends it (``IsDeleted`` true, stamps
+        bumped) with ``MasterRecordId`` the master's id; the master keeps its id and values, its stamps
+        bumped; every live record of every sObject whose lookup points to a victim points to the master
+        instead, its stamps bumped (a changed lookup is an edit of the record), read-only lookups too.
+        Records in the recycle bin keep their lookups. Returns the ids of the records moved, in the order
+        the sObjects are served."""
+        stamp = sf_datetime(self.clock.tick())
+        bumped = {"LastModifiedDate": stamp, "SystemModstamp": stamp}
+        gone = {id15(v["Id"]) for v in victims}
+        for victim in victims:
+            victim.update({"IsDeleted": True, "MasterRecordId": master["Id"], **bumped})
+        master.update(bumped)
+        moved: list[str] = []
+        for name, lookups in self.references_to(obj):
+            for rec in self.objects[name].records.values():
+                if rec.get("IsDeleted"):
+                    continue
+                changed = [f for f in lookups if rec.get(f) and id15(str(rec[f])) in gone]
+                if changed:
+                    rec.update({f: master["Id"] for f in changed})
+                    rec.update(bumped)
+                    moved.append(rec["Id"])
+        return moved
+
     def purge(self) -> int:
         """Empty the recycle bin, as 15 days (or an admin emptying it) would: deleted records are gone,
         from ``queryAll`` too. Returns how many records went."""
@@ -664,6 +710,13 @@ OBJECT_TYPE_IDS = {
     "meetings": "0-47",
     MDF_OBJECT_NAME: MDF_OBJECT_TYPE_ID,
 }
+ID_BASES = {
+    "companies": 10_000_000_000,
+    "deals": 20_000_000_000,
+    "meetings": 30_000_000_000,
+    MDF_OBJECT_NAME: 40_000_000_000,
+}
+"""Where each type's seeded ids start (plus ``seed × 10,000,000``): the types' ids never meet."""
 # (from, to) -> default HUBSPOT_DEFINED unlabeled association type id
 DEFAULT_ASSOC = {
     ("deals", "companies"): 341,
@@ -735,10 +788,13 @@ def _hs_props(object_type: str) -> dict[str, HSProperty]:
         "hs_createdate",
         "hs_is_closed_won",
         "hs_is_closed",
+        "hs_merged_object_ids",
     }
     common: list[tuple[str, str, str, str, list[dict[str, Any]], bool]] = [
         ("hs_object_id", "Record ID", "number", "number", [], True),
         ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", [], True),
+        # the ids merged into a record, `;`-separated, as HubSpot's multiple-checkbox values are
+        ("hs_merged_object_ids", "Merged record IDs", "enumeration", "checkbox", [], True),
     ]
     specific: list[tuple[str, str, str, str, list[dict[str, Any]], bool]]
     if object_type == "companies":
@@ -863,6 +919,16 @@ class AssocRow:
     types: list[tuple[str, int, str | None]]  # (category, typeId, label)
 
 
+def _united(first: dict[str, AssocRow], second: dict[str, AssocRow]) -> dict[str, AssocRow]:
+    """Two records' association rows as one record's: each associated record once, its labels the first
+    record's, then those of the second's it lacks."""
+    out = {to_id: AssocRow(to_id, list(row.types)) for to_id, row in first.items()}
+    for to_id, row in second.items():
+        mine = out.setdefault(to_id, AssocRow(to_id, []))
+        mine.types.extend(t for t in row.types if t not in mine.types)
+    return out
+
+
 class HubSpotStore:
     """The HubSpot portal: objects, property definitions, groups, associations, the deal pipeline."""
 
@@ -890,7 +956,15 @@ class HubSpotStore:
         """Bumped whenever a record is archived or purged: the id indexes key on it."""
         self._ids: dict[tuple[str, bool], tuple[int, list[int]]] = {}
         self._modified: dict[str, dict[str, int]] = {}
+        self.merged: dict[str, dict[str, str]] = {t: {} for t in self.OBJECT_TYPES}
+        """Per type, each merged-away id and the id of the record it was merged into."""
         self._build(data)
+        self._last_id = {
+            t: max((int(i) for i in objs), default=ID_BASES[t] + data.seed * 10_000_000)
+            for t, objs in self.objects.items()
+        }
+        """The highest id each type has given: a merge's record takes the next (ids are never reused, even
+        once purged)."""
 
     def resolve_type(self, name: str) -> str | None:
         name = name.lower()
@@ -964,6 +1038,67 @@ class HubSpotStore:
         self.ids_version += 1
         self._modified.clear()
 
+    # -- merges: HubSpot makes a new record of two; their ids still lead to it
+
+    def resolve(self, type_name: str, object_id: str) -> HSObject | None:
+        """The record an id names: its own, or for a merged-away id the record the merges led to (A merged
+        into C, C into E: A answers E). None for an id never given or purged."""
+        merged = self.merged[type_name]
+        while object_id in merged:
+            object_id = merged[object_id]
+        return self.objects[type_name].get(object_id)
+
+    def merge(self, type_name: str, primary: HSObject, other: HSObject, stamp: str) -> HSObject:
+        """Merge two live records as HubSpot does: a new record with a new id takes the primary's values,
+        the other's where the primary has none, and both records' associations; the two ids leave the
+        list, search and the archived list (they are merged, not archived) but still lead to it.
+        ``hs_merged_object_ids`` lists both ids and those merged into either before, ascending."""
+        self._last_id[type_name] += 1
+        new_id = str(self._last_id[type_name])
+        values = dict(other.properties)
+        values.update({k: v for k, v in primary.properties.items() if v not in (None, "")})
+        earlier = (o.properties.get("hs_merged_object_ids") or "" for o in (primary, other))
+        merged_ids = {int(primary.id), int(other.id)} | {
+            int(i) for ids in earlier for i in ids.split(";") if i
+        }
+        values["hs_merged_object_ids"] = ";".join(str(i) for i in sorted(merged_ids))
+        values["hs_object_id"] = new_id
+        values["hs_lastmodifieddate"] = stamp
+        record = HSObject(new_id, values, primary.created_at, stamp)
+        objs = self.objects[type_name]
+        old_ids = (primary.id, other.id)
+        for old in old_ids:
+            del objs[old]
+            self.merged[type_name][old] = new_id
+        objs[new_id] = record
+        for (from_type, to_type), table in self.assoc.items():
+            if from_type != type_name:
+                continue
+            rows = _united(table.pop(primary.id, {}), table.pop(other.id, {}))
+            if rows:
+                table[new_id] = rows
+            back = self.assoc[(to_type, from_type)]
+            for to_id in rows:  # what the two were associated with now points to the new record
+                theirs = back[to_id]
+                halves = [
+                    {new_id: row} if row else {}
+                    for row in (theirs.pop(primary.id, None), theirs.pop(other.id, None))
+                ]
+                theirs.update(_united(*halves))
+        # the indexes: the new record at its place, the two ids out of them
+        cached = self._ids.get((type_name, False))
+        if cached is not None and cached[0] == self.ids_version:
+            for old in old_ids:
+                del cached[1][bisect_left(cached[1], int(old))]
+            insort(cached[1], int(new_id))
+        index = self._modified.get(type_name)
+        if index is not None:
+            for old in old_ids:
+                index.pop(old, None)
+        self.touched(type_name, new_id, stamp)
+        self.version += 1
+        return record
+
     def _link(
         self,
         a_type: str,
@@ -988,8 +1123,8 @@ class HubSpotStore:
     def _build(self, data: seedmod.Dataset) -> None:
         s = data.seed * 10_000_000
         comp = self.objects["companies"]
-        partner_ids = [str(10_000_000_000 + s + p.index + 1) for p in data.partners]
-        customer_ids = [str(10_000_000_000 + s + 500_000 + c.index + 1) for c in data.customers]
+        partner_ids = [str(ID_BASES["companies"] + s + p.index + 1) for p in data.partners]
+        customer_ids = [str(ID_BASES["companies"] + s + 500_000 + c.index + 1) for c in data.customers]
         campaign_names = [c.name for c in data.campaigns]
         for p, pid in zip(data.partners, partner_ids, strict=True):
             stamp = hs_datetime(p.created)
@@ -1029,7 +1164,7 @@ class HubSpotStore:
             )
         deals = self.objects["deals"]
         for d in data.deals:
-            did = str(20_000_000_000 + s + d.index + 1)
+            did = str(ID_BASES["deals"] + s + d.index + 1)
             created, modified = hs_datetime(d.created), hs_datetime(d.modified)
             close = hs_datetime(dt.datetime.combine(d.close_date, dt.time(0), tzinfo=dt.UTC))
             deals[did] = HSObject(
@@ -1065,7 +1200,7 @@ class HubSpotStore:
                 )
         meetings = self.objects["meetings"]
         for a in data.activities:
-            mid = str(30_000_000_000 + s + a.index + 1)
+            mid = str(ID_BASES["meetings"] + s + a.index + 1)
             stamp = hs_datetime(a.occurred)
             meetings[mid] = HSObject(
                 mid,
@@ -1085,7 +1220,7 @@ class HubSpotStore:
         claims = self.objects[MDF_OBJECT_NAME]
         status_map = {"Draft": "submitted", "Approved": "approved", "Paid": "paid", "Rejected": "rejected"}
         for claim in data.fund_claims:
-            cid = str(40_000_000_000 + s + claim.index + 1)
+            cid = str(ID_BASES[MDF_OBJECT_NAME] + s + claim.index + 1)
             stamp = hs_datetime(claim.created)
             req = data.fund_requests[claim.request]
             claims[cid] = HSObject(

@@ -37,6 +37,7 @@ from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
+from .merges import merged
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
@@ -195,7 +196,7 @@ def _compute(
     progress: Progress,
     pilot: PilotPlan | None = None,
 ) -> Computation:
-    records = convert(records, program)
+    records, history = merged(convert(records, program), history)
     facts = group_by_partner(records)
     kinds = plugins.line_kinds()
     context = RunContext(
@@ -549,7 +550,7 @@ def _steps(
             computation = compute(program, period, records, history, plugins, settings, progress, pilot)
         if not dry_run:
             target.enter_context(ledger.hold_target(target_of(connector), wait))
-        changes = _plan(computation, history, connector, ledger, progress)
+        changes = _plan(computation, connector, ledger, progress)
         if dry_run:
             notes = pilot.notes(program) if pilot else ()
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
@@ -623,10 +624,10 @@ def pilot_plan(
 
 
 def _plan(
-    computation: Computation, history: History, connector: Connector, ledger: Ledger, progress: Progress
+    computation: Computation, connector: Connector, ledger: Ledger, progress: Progress
 ) -> list[FieldWrite]:
     """The managed field values that differ from what the target holds."""
-    desired = planned_writes(computation, history)
+    desired = planned_writes(computation, computation.context.history)  # under the ids merges gave
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in desired])
     return changed_writes(desired, current)

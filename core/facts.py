@@ -59,7 +59,7 @@ def convert(records: RecordSet, program: Program) -> RecordSet:
         claims.append(claim)
     if problems:
         raise InputError(problems)
-    return RecordSet(records.partners, tuple(deals), records.activities, tuple(claims))
+    return RecordSet(records.partners, tuple(deals), records.activities, tuple(claims), records.merges)
 
 
 def _too_large(where: str, amount: Decimal, currency: str) -> Problem:

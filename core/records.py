@@ -222,6 +222,27 @@ class MdfClaim:
         return self.status in ("approved", "paid")
 
 
+MergedKind = Literal["partner", "deal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A partner or deal the CRM merged into another: the id it had, and the id of the record it lives on
+    in (HubSpot gives the merged record a new id and lists the old ones in ``hs_merged_object_ids``).
+
+    The run reads the ledger's history of ``former_id`` as history of ``id``: a deal paid under its old
+    id is not paid again under the new one, a partner keeps its tiers and its signing bonus."""
+
+    __pydantic_config__ = _STRICT
+
+    kind: MergedKind
+    """``partner`` or ``deal``."""
+    former_id: RecordId
+    """The id the record had before the merge (the ledger's lines may name it)."""
+    id: RecordId
+    """The id of the record it was merged into, as the records read now name it."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordSet:
     """Everything a connector read: the whole picture the engine computes from."""
@@ -234,9 +255,12 @@ class RecordSet:
     """Every joint activity."""
     mdf_claims: tuple[MdfClaim, ...] = ()
     """Every MDF claim."""
+    merges: tuple[Merge, ...] = ()
+    """Partners and deals the CRM merged into others (see :class:`Merge`)."""
 
 
 PARTNER = TypeAdapter(Partner)
 DEAL = TypeAdapter(Deal)
 ACTIVITY = TypeAdapter(Activity)
 MDF_CLAIM = TypeAdapter(MdfClaim)
+MERGE = TypeAdapter(Merge)

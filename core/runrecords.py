@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .computation import Computation
     from .pluginmanager import Plugins
     from .program import LoadedProgram
-    from .records import RecordSet
+    from .records import Merge, RecordSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +173,14 @@ def _plain_rows(items: list[Any], shared: dict[int, Any] | None = None) -> list[
     )
 
 
+def _id_order(record: Any) -> str:
+    return str(record.id)
+
+
+def _merge_order(merge: Merge) -> tuple[str, str, str]:
+    return (merge.kind, merge.id, merge.former_id)
+
+
 def records_digest(records: RecordSet) -> str:
     """sha256 over every partner, deal, activity and MDF claim the run read, each normalized (the
     ``repr`` of its fields' plain values, decimals by value) and taken in order of kind, then id: the
@@ -183,10 +191,12 @@ def records_digest(records: RecordSet) -> str:
         ("deal", records.deals),
         ("activity", records.activities),
         ("mdf_claim", records.mdf_claims),
+        # only when there are merges: records without any give the digest they gave before merges were read
+        *((("merge", records.merges),) if records.merges else ()),
     )
     shared: dict[int, Any] = {}  # by object: the records are alive until the digest is taken
     for kind, items in groups:
-        ordered = sorted(items, key=lambda record: str(record.id))
+        ordered = sorted(items, key=_merge_order if kind == "merge" else _id_order)
         for start in range(0, len(ordered), _CHUNK):
             # one line a record: f"{kind}{_plain(record)!r}\n"
             rows = _plain_rows(ordered[start : start + _CHUNK], shared)

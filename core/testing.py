@@ -42,7 +42,7 @@ from .ledger import Ledger
 from .periods import Period
 from .pluginmanager import Plugins, hook_suggestion, pinned, refusing_unknown_keys
 from .program import LoadedProgram, Program, parse_program
-from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Partner, RecordSet
+from .records import ACTIVITY, DEAL, MDF_CLAIM, PARTNER, Activity, Deal, MdfClaim, Merge, Partner, RecordSet
 from .results import History, LedgerLine
 from .snapshot import SnapshotStore
 from .statements import render as render_statement
@@ -186,6 +186,7 @@ def compute_period(
     activities: Iterable[Activity] = (),
     mdf_claims: Iterable[MdfClaim] = (),
     *,
+    merges: Iterable[Merge] = (),
     period: str | None = None,
     history: History | None = None,
     plugins: PluginsArg = None,
@@ -196,7 +197,7 @@ def compute_period(
     Plugin settings come from the program's ``plugins:`` section (a ``LoadedProgram``), and ``settings``
     (``{key: model instance or dict}``, a dict validated by the plugin's model) add to or replace them."""
     prog = loaded.program if isinstance(loaded, LoadedProgram) else loaded
-    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims))
+    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims), tuple(merges))
     chosen = plugins_for(plugins)
     checked: dict[str, BaseModel] = chosen.default_settings()
     if isinstance(loaded, LoadedProgram):
@@ -285,6 +286,7 @@ def run_program(
     activities: Iterable[Activity] = (),
     mdf_claims: Iterable[MdfClaim] = (),
     *,
+    merges: Iterable[Merge] = (),
     ledger: Ledger,
     plugins: PluginsArg = None,
     period: str | None = None,
@@ -296,7 +298,7 @@ def run_program(
     Pass the same ``connector`` to several calls (the ``run_program`` fixture does) and it keeps what the
     CRM holds between them, so a second run's ``writes`` are only the values that changed. A ``dry_run``
     stores and writes nothing; its ``report.changes`` are the writes it would send."""
-    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims))
+    records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims), tuple(merges))
     target = connector or MemoryConnector(records)
     target.records = records
     sent = len(target.writes)

@@ -289,3 +289,30 @@ def pre_cap_total(lines: Any) -> Decimal:
 def capped_total(lines: Any) -> Decimal:
     """A partner's lines subject to the cap, after the cap and the budget."""
     return sum((ln.amount for ln in lines if not ln.uncapped or ln.kind in CAP_KINDS), Decimal(0))
+
+
+def renamed(data: Data, partners: dict[str, str], deals: dict[str, str]) -> Data:
+    """The records with partner and deal ids replaced (and every reference to them)."""
+    return Data(
+        [{**p, "id": partners[p["id"]]} for p in data.partners],
+        [
+            {
+                **d,
+                "id": deals[d["id"]],
+                "partners": [(partners[pid], role, share) for pid, role, share in d["partners"]],
+            }
+            for d in data.deals
+        ],
+        [{**a, "partner_id": partners[a["partner_id"]]} for a in data.activities],
+        [{**c, "partner_id": partners[c["partner_id"]]} for c in data.claims],
+    )
+
+
+def lines_back(result: Computation, partners: dict[str, str], deals: dict[str, str]) -> list[tuple[Any, ...]]:
+    """The lines with the old ids put back, in their order."""
+    old_partner = {new: old for old, new in partners.items()}
+    old_deal = {new: old for old, new in deals.items()}
+    return [
+        (old_partner[ln.partner_id], ln.kind, old_deal.get(ln.deal_id or ""), ln.amount, ln.withheld)
+        for ln in result.all_lines()
+    ]

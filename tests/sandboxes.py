@@ -78,6 +78,18 @@ def salesforce_env(sb: Sandbox, folder: Path) -> dict[str, str]:
     }
 
 
+def hubspot_vars(sb: Sandbox, folder: Path) -> dict[str, str]:
+    """What a RevOps user sets to run cosell against the sandbox portal, with a ledger and log in ``folder``."""
+    return {
+        "HUBSPOT_ACCESS_TOKEN": sb.token,
+        "HUBSPOT_BASE_URL": sb.hubspot_base_url,
+        "HUBSPOT_CA_BUNDLE": sb.ca_bundle,
+        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
+        "COSELL_LOG": str(folder / "cosell.log"),
+        "COSELL_LOAD_PLUGINS": "",  # built-in plugins only, as in salesforce_env
+    }
+
+
 def hubspot_env(sb: Sandbox, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a RevOps user sets to run cosell against the sandbox portal, working in ``folder`` (the
     ledger and log there too)."""

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cosell.connectors.common import ManagedName, check_managed_names
+from cosell.connectors.common import ManagedName, check_managed_names, following
 from cosell.errors import InputError, Problem
 from cosell.records import (
     ROLES,
@@ -25,11 +25,16 @@ from cosell.records import (
     Deal,
     Involvement,
     MdfClaim,
+    Merge,
     Partner,
     PartnerStatus,
     RecordSet,
     Role,
 )
+
+MERGED_IDS = "hs_merged_object_ids"
+"""HubSpot's property listing the ids merged into a record (``;`` between them): a merge gives the result a
+new id, and cosell reads the old ids' history as the new record's."""
 
 _STATUSES: dict[str, PartnerStatus] = {"active": "active", "exiting": "exiting", "exited": "exited"}
 _ROLE_LABELS: dict[str, Role] = {"Partner": "sourced", "Co-sell": "cosell", "Influenced": "influenced"}
@@ -127,13 +132,13 @@ class HubSpotSettings(BaseModel):
 
     def company_properties(self) -> list[str]:
         names = [self.partner_property, self.partner_status_property, self.partner_joined_property,
-                 self.partner_exit_property, "name", "createdate", "hs_lastmodifieddate",
+                 self.partner_exit_property, "name", "createdate", "hs_lastmodifieddate", MERGED_IDS,
                  *self.partner_attribute_properties, *self.managed("account").values()]  # fmt: skip
         return _unique(names)
 
     def deal_properties(self) -> list[str]:
         names = ["dealname", self.amount_property, self.currency_property, "dealstage", "pipeline", "createdate",
-                 "closedate", "hs_lastmodifieddate", self.discount_property, self.margin_property,
+                 "closedate", "hs_lastmodifieddate", MERGED_IDS, self.discount_property, self.margin_property,
                  self.campaign_property, self.refund_property, *self.managed("deal").values()]  # fmt: skip
         return _unique(names)
 
@@ -299,12 +304,16 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     """Canonical records from a snapshot; every bad value is reported at once (InputError, exit 2)."""
     b = _Builder(settings, zone, currency)
     s = settings
-    labelled = {cid for links in snap.deal_links.values() for cid, labels in links
+    company_into, deal_into = _merged_into(snap.companies), _merged_into(snap.deals)
+    company = following(company_into)
+    labelled = {company(cid) for links in snap.deal_links.values() for cid, labels in links
                 if any(label in s.role_labels for label in labels)}  # fmt: skip
     wanted = {v.casefold() for v in s.partner_values}
     partner_rows: list[dict[str, Any]] = []
     partner_ids: set[str] = set()
     for cid in sorted(snap.companies):
+        if cid in company_into:
+            continue  # merged into another company: the snapshot holds it until its id check
         props = snap.companies[cid]
         kind = b.text(props, s.partner_property)
         is_partner = (kind is not None and (not wanted or kind.casefold() in wanted)) or cid in labelled
@@ -334,6 +343,8 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
 
     deal_rows = []
     for did in sorted(snap.deals, key=_id_order):
+        if did in deal_into:
+            continue  # merged into another deal, as above
         props = snap.deals[did]
         stage_id = b.text(props, "dealstage") or ""
         stage = snap.stages.get(stage_id)
@@ -344,7 +355,8 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
         closed_on = b.date("deal", did, props, "closedate") if stage.closed else None
         if stage.closed and closed_on is None:
             b.problem("deal", did, "closedate", f"a {status} deal needs a close date")
-        involvements = _involvements(snap.deal_links.get(did, ()), partner_ids, s.role_labels)
+        named = [(company(cid), labels) for cid, labels in snap.deal_links.get(did, ())]
+        involvements = _involvements(named, partner_ids, s.role_labels)
         deal_rows.append({
             "id": did, "name": b.text(props, "dealname") or did,
             "amount": b.number("deal", did, props, s.amount_property) or Decimal(0),
@@ -366,7 +378,7 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
             kind = b.text(props, s.activity_type_property)
             if kind is None:
                 continue  # an engagement cosell does not count
-            linked = [cid for cid, _ in links.get(aid, ()) if cid in partner_ids]
+            linked = [company(cid) for cid, _ in links.get(aid, ()) if company(cid) in partner_ids]
             occurred = b.date(obj, aid, props, s.activity_date_property)
             for n, cid in enumerate(dict.fromkeys(linked)):
                 activity_rows.append({"id": aid if n == 0 else f"{aid}:{cid}", "partner_id": cid, "type": kind,
@@ -375,7 +387,7 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     claim_rows = []
     for mid in sorted(snap.claims, key=_id_order):
         props = snap.claims[mid]
-        linked = [cid for cid, _ in snap.claim_links.get(mid, ()) if cid in partner_ids]
+        linked = [company(cid) for cid, _ in snap.claim_links.get(mid, ()) if company(cid) in partner_ids]
         partner = linked[0] if linked else b.text(props, s.mdf_partner_property)
         if partner is None or partner not in partner_ids:
             b.problem("MDF claim", mid, s.mdf_partner_property or "associations",
@@ -407,11 +419,36 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     claims = _validate(_CLAIMS, claim_rows, "MDF claim", b, _claim_props(s))
     if b.problems:
         raise InputError(b.problems)
-    return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims))
+    merges = [Merge("partner", f, c) for f, c in company_into.items() if company(c) in partner_ids]
+    merges += [Merge("deal", f, d) for f, d in deal_into.items()]
+    return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), tuple(merges))
 
 
 def _id_order(rid: str) -> tuple[int, str]:
     return (len(rid), rid)
+
+
+def _merged_into(objects: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Former id → the id of the record it was merged into, from the records' ``hs_merged_object_ids``.
+
+    HubSpot lists every id a record absorbed, those of earlier merges too; a record merged away may still
+    be in the snapshot (until its id is checked) with its own, shorter list. A former id goes to the
+    record that is not itself merged away; ids only a merged-away record lists go to that record (the
+    engine follows the chain)."""
+    listed = {rid: _ids(props.get(MERGED_IDS)) for rid, props in objects.items()}
+    gone = {former for formers in listed.values() for former in formers}
+    into: dict[str, str] = {}
+    for live in (True, False):
+        for rid in sorted(listed, key=_id_order):
+            if (rid not in gone) == live:
+                for former in listed[rid]:
+                    if former != rid:
+                        into.setdefault(former, rid)
+    return into
+
+
+def _ids(text: Any) -> list[str]:
+    return [part.strip() for part in str(text or "").split(";") if part.strip()]
 
 
 def _involvements(

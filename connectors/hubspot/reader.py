@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,6 +44,14 @@ RETENTION = timedelta(days=90)
 """How long HubSpot keeps an archived record: the snapshot is checked against the portal's ids at
 least this often."""
 STAGES_KEY = ("pipelines", "deals")
+
+
+def cursor_key(obj: str, props: Sequence[str], first_filters: Sequence[Mapping[str, Any]]) -> str:
+    """The name of a stream's cursor: it belongs to the properties read and the first-read filter, so a
+    change of settings that reads another property (or other partners) reads the stream in full once.
+    An incremental read would leave the records that did not change without the new property."""
+    shape = json.dumps([obj, list(props), list(first_filters)], sort_keys=True)
+    return f"{obj}#{hashlib.sha256(shape.encode()).hexdigest()[:10]}"
 
 
 def _links_object(stream: str) -> str:
@@ -88,7 +98,9 @@ class HubSpotSync:
         """The streams as the sync helper reads them (the cursor of each is named after its object)."""
         for obj, props, first_filters in self.streams():
             source = SearchStream(self.client, self.s, self.store, self.key, obj, props, first_filters)
-            yield Stream(obj, obj, source, removed=partial(self._unlink, obj))
+            yield Stream(
+                obj, cursor_key(obj, props, first_filters), source, removed=partial(self._unlink, obj)
+            )
 
     def run(self) -> dict[str, int]:
         try:

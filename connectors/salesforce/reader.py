@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Row, SnapshotSync
+from cosell.connectors.common import Row, SnapshotSync, differs, following
 from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import ConfigError, InputError, Problem
 from cosell.records import (
@@ -36,6 +36,7 @@ from cosell.records import (
     Deal,
     Involvement,
     MdfClaim,
+    Merge,
     Partner,
     RecordSet,
 )
@@ -301,10 +302,41 @@ def declared_streams(source: Source, settings: SalesforceSettings) -> Iterator[S
 
 
 def sync_all(client: SalesforceClient, sync: SnapshotSync, settings: SalesforceSettings) -> dict[str, int]:
-    """Pull every stream's changes into the snapshot (see :class:`SnapshotSync`); returns records
-    changed per sObject (stored, removed, and removed by the check against the org's ids)."""
+    """Pull every stream's changes into the snapshot (see :class:`SnapshotSync`), then the accounts merged
+    since (:func:`read_merges`); returns records changed per sObject (stored, removed, and removed by the
+    check against the org's ids)."""
     results = sync.run(declared_streams(Source(client, settings), settings))
-    return {name: result.changed for name, result in results.items()}
+    counts = {name: result.changed for name, result in results.items()}
+    merged = read_merges(client, sync.store, sync.key)
+    if merged:
+        counts["Account merges"] = merged
+    return counts
+
+
+MERGED = "merged:Account"
+"""The snapshot object of the accounts merged into others: merged account id → ``{"into": master id}``.
+Kept for good: the recycle bin drops a merged account after 15 days, and the ledger's lines name it."""
+
+
+def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int:
+    """Accounts merged into others, added to what the snapshot keeps; returns how many were new.
+
+    A merge keeps the master account's id, deletes the others and sets their ``MasterRecordId``; their
+    opportunities, partner rows and activities move to the master. The ledger's lines still name the
+    deleted account, so the run reads them as the master's (``RecordSet.merges``): one ``queryAll`` a sync
+    for the deleted accounts that have a master, a call whatever the org's size (the recycle bin holds
+    them 15 days; a sync at least that often sees every merge)."""
+    text = soql.select(["Id", "MasterRecordId"], "Account", ["IsDeleted = true", "MasterRecordId != null"])
+    found = [
+        (str(row["Id"]), {"into": str(row["MasterRecordId"])})
+        for row in client.query(text, include_deleted=True)
+        if row.get("MasterRecordId")
+    ]
+    stored = dict(store.snapshot_texts(key, MERGED))
+    changed = [(rid, payload) for rid, payload in found if differs(stored.get(rid), payload)]
+    if changed:
+        store.snapshot_upsert(key, MERGED, changed)
+    return len(changed)
 
 
 def _stamp(value: Any) -> datetime | None:
@@ -380,8 +412,12 @@ def records_from_snapshot(
     current: dict[RecordKey, FieldValues] = {}
     names = _api_names(settings)
 
+    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED)}
+    account = following(into)
     partners: list[Partner] = []
     for rid, p in store.snapshot(key, "Account"):
+        if rid in into:
+            continue  # merged into another account (the snapshot drops it once it reads the deletion)
         current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
         partner = _convert(
             problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)
@@ -397,7 +433,7 @@ def records_from_snapshot(
             deal_id, partner_id = _text(row.get("deal")), _text(row.get("partner"))
             if role is None or not deal_id or not partner_id:
                 continue
-            involvements[deal_id].append(Involvement(partner_id, role))
+            involvements[deal_id].append(Involvement(account(partner_id), role))
 
     deals: list[Deal] = []
     for rid, d in store.snapshot(key, "Opportunity"):
@@ -415,7 +451,7 @@ def records_from_snapshot(
     activities: list[Activity] = []
     for obj in settings.activity_objects:
         for rid, a in store.snapshot(key, obj):
-            if _text(a.get("partner")) not in partner_ids:
+            if account(_text(a.get("partner")) or "") not in partner_ids:
                 continue  # an activity on a customer account, or on no account
             activity = _convert(problems, obj, rid, names["activity"], partial(_activity, rid, a, zone))
             if activity is not None:
@@ -431,8 +467,9 @@ def records_from_snapshot(
                 claims.append(claim)
     if problems.items:
         raise InputError(problems.items)
+    merges = tuple(Merge("partner", former, master) for former, master in into.items())
     return SnapshotRecords(
-        RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims)), current
+        RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges), current
     )
 
 

@@ -230,6 +230,37 @@ def test_a_date_property_holding_another_time_is_a_moment_in_the_program_zone() 
         build_records(big, settings, ZoneInfo("UTC"), "USD")
 
 
+def test_merged_companies_and_deals_go_by_their_new_ids_and_list_the_old_ones_as_merges() -> None:
+    # companies 10 and 12 merged into 30, then 30 and 13 into 40 (HubSpot lists every absorbed id); deal 20
+    # merged into 50. The snapshot still holds the merged-away records and an association to company 10.
+    snap = snapshot()
+    snap.companies["12"] = {"name": "Acme dup", "partner_type": "Reseller", "partner_joined_on": "2025-03-01"}
+    snap.companies["30"] = {**snap.companies["10"], "hs_merged_object_ids": "10;12"}
+    snap.companies["40"] = {**snap.companies["10"], "hs_merged_object_ids": "10;12;13;30"}
+    snap.deals["50"] = {**snap.deals["20"], "hs_merged_object_ids": "20"}
+    snap.deal_links["50"] = [("10", ["Partner"])]  # an association not moved yet: it names the old company
+    records = build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    assert [p.id for p in records.partners] == ["40"]
+    assert [(d.id, [i.partner_id for i in d.partners]) for d in records.deals] == [("50", ["40"])]
+    assert sorted((m.kind, m.former_id, m.id) for m in records.merges) == [
+        ("deal", "20", "50"),
+        ("partner", "10", "40"),
+        ("partner", "12", "40"),
+        ("partner", "13", "40"),
+        ("partner", "30", "40"),
+    ]
+
+
+def test_the_properties_read_name_a_streams_cursor_so_reading_another_property_reads_it_in_full() -> None:
+    from cosell.connectors.hubspot.reader import cursor_key
+
+    base = cursor_key("companies", ["name", "partner_type"], [])
+    assert base.startswith("companies#")
+    assert cursor_key("companies", ["name", "partner_type", "region"], []) != base
+    assert cursor_key("companies", ["name", "partner_type"], [{"propertyName": "partner_type"}]) != base
+    assert cursor_key("companies", ["name", "partner_type"], []) == base
+
+
 def test_bad_records_are_reported_together_naming_object_id_and_property() -> None:
     snap = snapshot(amount="lots", deal_currency_code="EURO")
     snap.deals["21"] = {"dealname": "X", "dealstage": "gone", "createdate": "2026-07-01T00:00:00Z"}

@@ -407,3 +407,41 @@ def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportun
         "Opportunity 006000000000002AAA: Amount: Input should be less than or equal to 1000000000000",
         "Opportunity 006000000000003AAA: Amount: '١٠' is not a number",
     ]
+
+
+def test_accounts_merged_into_others_are_left_out_and_listed_as_merges_their_rows_counting_for_the_master():
+    from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
+
+    program = Program.model_validate(
+        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
+    )
+    key = "salesforce:00D000000000001AAA"
+    victim, master = "001000000000002AAA", "001000000000001AAA"
+    account = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
+    with Ledger.connect("sqlite://") as ledger:
+        # the snapshot has not read the victim's deletion yet; a partner row still names it
+        ledger.snapshot_upsert(key, "Account", [(master, account), (victim, account)])
+        ledger.snapshot_upsert(
+            key, MERGED, [(victim, {"into": master}), ("001000000000009AAA", {"into": victim})]
+        )
+        deal = {"name": "D", "amount": Decimal(10), "stage": "Prospecting", "won": False, "closed": False}
+        ledger.snapshot_upsert(
+            key, "Opportunity", [("006000000000001AAA", {**deal, "created": account["created"]})]
+        )
+        ledger.snapshot_upsert(
+            key,
+            "OpportunityPartner",
+            [("00K000000000001AAA", {"deal": "006000000000001AAA", "partner": victim, "role": "Reseller"})],
+        )
+        built = records_from_snapshot(ledger, SalesforceSettings(), program, key)
+    records = built.records
+    assert [p.id for p in records.partners] == [master]
+    assert [i.partner_id for i in records.deals[0].partners] == [master]
+    assert sorted((m.kind, m.former_id, m.id) for m in records.merges) == [
+        ("partner", victim, master),
+        (
+            "partner",
+            "001000000000009AAA",
+            victim,
+        ),  # merged into the victim earlier: the engine follows the chain
+    ]

@@ -36,7 +36,9 @@ from program_strategies import (
     build_program,
     compute_strictly,
     datas,
+    lines_back,
     program_docs,
+    renamed,
 )
 
 TEN = Decimal(10)
@@ -138,33 +140,6 @@ def test_ten_times_every_amount_and_money_threshold_gives_ten_times_every_line(d
     projected = {(p.partner_id, p.deal_id): p.amount for p in base.projections}
     for p in scaled.projections:
         assert abs(p.amount / TEN - projected[p.partner_id, p.deal_id]) <= CENT
-
-
-def renamed(data: Data, partners: dict[str, str], deals: dict[str, str]) -> Data:
-    """The records with partner and deal ids replaced (and every reference to them)."""
-    return Data(
-        [{**p, "id": partners[p["id"]]} for p in data.partners],
-        [
-            {
-                **d,
-                "id": deals[d["id"]],
-                "partners": [(partners[pid], role, share) for pid, role, share in d["partners"]],
-            }
-            for d in data.deals
-        ],
-        [{**a, "partner_id": partners[a["partner_id"]]} for a in data.activities],
-        [{**c, "partner_id": partners[c["partner_id"]]} for c in data.claims],
-    )
-
-
-def lines_back(result: Computation, partners: dict[str, str], deals: dict[str, str]) -> list[tuple[Any, ...]]:
-    """The lines with the old ids put back, in their order."""
-    old_partner = {new: old for old, new in partners.items()}
-    old_deal = {new: old for old, new in deals.items()}
-    return [
-        (old_partner[ln.partner_id], ln.kind, old_deal.get(ln.deal_id or ""), ln.amount, ln.withheld)
-        for ln in result.all_lines()
-    ]
 
 
 @FAST

@@ -18,7 +18,7 @@ from cosell.connectors.common import RECONCILED_STREAM
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from hubspot import HubSpot
-from sandboxes import module_sandbox
+from sandboxes import hubspot_vars, module_sandbox
 from sandboxes import salesforce_env as env_of
 
 pytestmark = pytest.mark.sandbox
@@ -63,15 +63,7 @@ def salesforce(sb: Sandbox, folder: Path) -> dict[str, str]:
 def hubspot(sb: Sandbox, folder: Path) -> dict[str, str]:
     program = folder / "program.yaml"
     program.write_text((ROOT / "examples" / "program.yaml").read_text() + FAST)
-    return {
-        "HUBSPOT_ACCESS_TOKEN": sb.token,
-        "HUBSPOT_BASE_URL": sb.hubspot_base_url,
-        "HUBSPOT_CA_BUNDLE": sb.ca_bundle,
-        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
-        "COSELL_LOG": str(folder / "cosell.log"),
-        "COSELL_LOAD_PLUGINS": "",
-        "PROGRAM": str(program),
-    }
+    return {**hubspot_vars(sb, folder), "PROGRAM": str(program)}
 
 
 def earnings(env: dict[str, str]) -> dict[str, Any]:

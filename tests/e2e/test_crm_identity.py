@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox, serve
 from cosell.ledger import Ledger
-from sandboxes import salesforce_env, salesforce_org_values
+from sandboxes import hubspot_vars, salesforce_env, salesforce_org_values
 
 pytestmark = pytest.mark.sandbox
 
@@ -27,17 +27,6 @@ HUBSPOT_MANAGED = {
     "companies": ["cosell_tier", "cosell_score", "cosell_period_earnings"],
     "deals": ["cosell_incentive", "cosell_incentive_status", "cosell_incentive_note"],
 }
-
-
-def hubspot_env(sb: Sandbox, folder: Path) -> dict[str, str]:
-    return {
-        "HUBSPOT_ACCESS_TOKEN": sb.token,
-        "HUBSPOT_BASE_URL": sb.hubspot_base_url,
-        "HUBSPOT_CA_BUNDLE": sb.ca_bundle,
-        "COSELL_LEDGER": f"sqlite:///{folder}/ledger.db",
-        "COSELL_LOG": str(folder / "cosell.log"),
-        "COSELL_LOAD_PLUGINS": "",
-    }
 
 
 def hubspot_values(sb: Sandbox) -> dict[str, tuple[Any, ...]]:
@@ -85,7 +74,7 @@ SALESFORCE = Crm(
 )
 HUBSPOT = Crm(
     "hubspot",
-    hubspot_env,
+    hubspot_vars,
     hubspot_values,
     lambda sb: f"hubspot:{sb.portal_id}",
     {"portal_id": 20_000_001},

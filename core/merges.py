@@ -1,0 +1,319 @@
+"""Records the CRM merged: the history of their former ids read as the history of the record they live on in.
+
+A CRM that merges two deals (or two partner companies) may give the result a new id: HubSpot creates a
+new record and lists the merged ids in ``hs_merged_object_ids``. The ledger's lines name the old ids. Read
+as they are, the merged deal would be a deal never paid (a closed period's late commission would pay it
+again) and the merged partner a partner without tiers or signing bonus. The connector says which ids were
+merged into which (:class:`~cosell.records.Merge`); :func:`merged_history` then answers every history
+question a rule asks about the record with the lines and tiers of its former ids too, presented under
+today's ids:
+
+- lines of a former partner or naming a former deal come back with the current ``partner_id`` and
+  ``deal_id`` (``lines_of``, ``paid_deal_ids``, ``tagged_lines``, ``lines_on_deals``), in period order;
+- a partner's tier records are those of every id it had; where two of them have a record for one period
+  (two partner companies merged), the one with the higher score stands for the period (the first id listed
+  on a tie: the partner's own, then its former ids as the merges list them);
+- approved adjustments and tier exceptions of a former partner are the current partner's.
+
+The ledger is not rewritten: statements and ``cosell explain`` of earlier periods show the lines as they
+were paid, under the ids of the time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date
+from types import MappingProxyType
+from typing import TypeVar
+
+from .errors import InputError, Problem
+from .periods import Period
+from .records import Activity, Deal, MdfClaim, MergedKind, RecordSet
+from .results import ApprovedAdjustment, History, LedgerLine, TierException, TierRecord
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Aliases:
+    """Former id → current id, per kind, merges followed to their end (A into B, then B into C: A is C)."""
+
+    partners: Mapping[str, str]
+    deals: Mapping[str, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.partners or self.deals)
+
+
+def aliases(records: RecordSet) -> Aliases:
+    """The merges the records list, checked: a former id is not a record of its kind any more, names one
+    record, and a chain of merges ends. Each problem names the merge; all are reported together."""
+    if not records.merges:  # the common case costs nothing, however many records
+        return Aliases(MappingProxyType({}), MappingProxyType({}))
+    present: dict[MergedKind, set[str]] = {
+        "partner": {p.id for p in records.partners},
+        "deal": {d.id for d in records.deals},
+    }
+    direct: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
+    problems: list[Problem] = []
+    for merge in records.merges:
+        where = f"merge of {merge.kind} {merge.former_id}"
+        into = direct[merge.kind]
+        if merge.former_id == merge.id:
+            problems.append(Problem(where, f"the {merge.kind} is named as merged into itself"))
+        elif merge.former_id in present[merge.kind]:
+            problems.append(
+                Problem(
+                    where, f"{merge.former_id} was merged into {merge.id} but is still read as a {merge.kind}"
+                )
+            )
+        elif into.get(merge.former_id, merge.id) != merge.id:
+            problems.append(
+                Problem(where, f"merged into two {merge.kind}s: {into[merge.former_id]} and {merge.id}")
+            )
+        else:
+            into[merge.former_id] = merge.id
+    resolved: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
+    for kind, into in direct.items():
+        for former in sorted(into):
+            seen = [former]
+            current = into[former]
+            while current in into:
+                if current in seen:
+                    problems.append(
+                        Problem(
+                            f"merge of {kind} {former}",
+                            "the merges go round in a circle: " + " → ".join(seen),
+                        )
+                    )
+                    break
+                seen.append(current)
+                current = into[current]
+            else:
+                resolved[kind][former] = current
+    if problems:
+        raise InputError(problems)
+    return Aliases(MappingProxyType(resolved["partner"]), MappingProxyType(resolved["deal"]))
+
+
+def merged(records: RecordSet, history: History) -> tuple[RecordSet, History]:
+    """The records and the history under today's ids, when the records list merges (see the module
+    docstring); both as they are when they list none. A deal, activity or MDF claim that still names a
+    former partner or deal (an association the CRM had not moved yet) names the current one."""
+    found = aliases(records)
+    if not found:
+        return records, history
+    return _current_references(records, found), _MergedHistory(history, found)
+
+
+def _current_references(records: RecordSet, found: Aliases) -> RecordSet:
+    partners, deals = found.partners, found.deals
+
+    def deal(d: Deal) -> Deal:
+        if not any(inv.partner_id in partners for inv in d.partners):
+            return d
+        return dataclasses.replace(
+            d,
+            partners=tuple(
+                dataclasses.replace(inv, partner_id=partners[inv.partner_id])
+                if inv.partner_id in partners
+                else inv
+                for inv in d.partners
+            ),
+        )
+
+    def activity(a: Activity) -> Activity:
+        pid = partners.get(a.partner_id, a.partner_id)
+        did = a.deal_id if a.deal_id is None else deals.get(a.deal_id, a.deal_id)
+        return (
+            a
+            if (pid, did) == (a.partner_id, a.deal_id)
+            else dataclasses.replace(a, partner_id=pid, deal_id=did)
+        )
+
+    def claim(c: MdfClaim) -> MdfClaim:
+        pid = partners.get(c.partner_id)
+        return c if pid is None else dataclasses.replace(c, partner_id=pid)
+
+    return dataclasses.replace(
+        records,
+        deals=tuple(map(deal, records.deals)) if partners else records.deals,
+        activities=tuple(map(activity, records.activities)),
+        mdf_claims=tuple(map(claim, records.mdf_claims)) if partners else records.mdf_claims,
+    )
+
+
+_set = object.__setattr__  # History is a frozen dataclass: its own state is set past its __setattr__
+
+
+class _MergedHistory(History):
+    """:class:`History` over another, with the former ids of merged partners and deals read as current."""
+
+    __slots__ = ("_aliases", "_formers", "_inner", "_order")
+    _inner: History
+    _aliases: Aliases
+    _formers: Mapping[str, tuple[str, ...]]
+    _order: dict[str, date]
+
+    def __init__(self, inner: History, found: Aliases) -> None:
+        formers: dict[str, list[str]] = {}
+        for former, current in found.partners.items():
+            formers.setdefault(current, [current]).append(former)
+        _set(self, "closed_periods", inner.closed_periods)
+        _set(self, "adjustments", tuple(self._adjustment(a, found) for a in inner.adjustments))
+        _set(self, "tier_exceptions", tuple(self._exception(e, found) for e in inner.tier_exceptions))
+        _set(self, "_inner", inner)
+        _set(self, "_aliases", found)
+        _set(self, "_formers", {k: tuple(v) for k, v in formers.items()})
+        _set(self, "_order", {})
+
+    def __repr__(self) -> str:
+        return f"<{self._inner!r} with {len(self._aliases.partners)} partner and {len(self._aliases.deals)} deal merges>"
+
+    @staticmethod
+    def _adjustment(adjustment: ApprovedAdjustment, found: Aliases) -> ApprovedAdjustment:
+        partner = found.partners.get(adjustment.partner_id, adjustment.partner_id)
+        deal = (
+            adjustment.deal_id
+            if adjustment.deal_id is None
+            else found.deals.get(adjustment.deal_id, adjustment.deal_id)
+        )
+        if partner == adjustment.partner_id and deal == adjustment.deal_id:
+            return adjustment
+        return dataclasses.replace(adjustment, partner_id=partner, deal_id=deal)
+
+    @staticmethod
+    def _exception(exception: TierException, found: Aliases) -> TierException:
+        partner = found.partners.get(exception.partner_id)
+        return exception if partner is None else dataclasses.replace(exception, partner_id=partner)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _ids(self, partner_id: str) -> tuple[str, ...]:
+        """The partner's id and its former ids (a former id asked for directly: that id alone)."""
+        return self._formers.get(partner_id, (partner_id,))
+
+    def _line(self, line: LedgerLine) -> LedgerLine:
+        """The line under today's ids."""
+        partner = self._aliases.partners.get(line.partner_id, line.partner_id)
+        deal = line.deal_id if line.deal_id is None else self._aliases.deals.get(line.deal_id, line.deal_id)
+        if partner == line.partner_id and deal == line.deal_id:
+            return line
+        return dataclasses.replace(line, partner_id=partner, deal_id=deal)
+
+    def _starts(self, period: str) -> date:
+        """Where a period is in time (a key the ledger knows always parses)."""
+        start = self._order.get(period)
+        if start is None:
+            start = self._order[period] = Period.parse(period).start
+        return start
+
+    def _in_order(self, groups: Sequence[tuple[T, ...]], period_of: Callable[[T], str]) -> tuple[T, ...]:
+        """Several ids' items, each in period order, as one sequence in period order (stable: on one
+        period, the first id's items first)."""
+        found = [g for g in groups if g]
+        if len(found) <= 1:
+            return found[0] if found else ()
+        merged = [item for g in found for item in g]
+        merged.sort(key=lambda item: self._starts(period_of(item)))
+        return tuple(merged)
+
+    def _deals_asked(self, deal_ids: Collection[str] | None) -> Collection[str] | None:
+        """``deal_ids`` with the former ids of those deals (what the inner history must be asked for)."""
+        if deal_ids is None or not self._aliases.deals:
+            return deal_ids
+        wanted = {deal_ids} if isinstance(deal_ids, str) else set(deal_ids)
+        return wanted | {former for former, current in self._aliases.deals.items() if current in wanted}
+
+    # -- everything ------------------------------------------------------------------------------------
+
+    @property
+    def tiers(self) -> Mapping[str, tuple[TierRecord, ...]]:
+        every = self._inner.tiers
+        return MappingProxyType(
+            {
+                pid: self.tiers_of(pid)
+                for pid in dict.fromkeys(self._aliases.partners.get(k, k) for k in every)
+            }
+        )
+
+    @property
+    def lines(self) -> Mapping[str, tuple[LedgerLine, ...]]:
+        every = self._inner.lines
+        return MappingProxyType(
+            {
+                pid: self.lines_of(pid)
+                for pid in dict.fromkeys(self._aliases.partners.get(k, k) for k in every)
+            }
+        )
+
+    # -- the questions ---------------------------------------------------------------------------------
+
+    def tier_exceptions_of(self, partner_id: str) -> tuple[TierException, ...]:
+        return tuple(e for e in self.tier_exceptions if e.partner_id == partner_id)
+
+    def tiers_of(self, partner_id: str) -> tuple[TierRecord, ...]:
+        return self._tiers(partner_id, lambda pid: self._inner.tiers_of(pid))
+
+    def last_tiers(self, partner_id: str, n: int = 1) -> tuple[TierRecord, ...]:
+        if n < 1:
+            return ()
+        # each id's n latest hold the n latest periods of them all (a period has at most one record an id)
+        return self._tiers(partner_id, lambda pid: self._inner.last_tiers(pid, n))[-n:]
+
+    def _tiers(self, partner_id: str, of: Callable[[str], tuple[TierRecord, ...]]) -> tuple[TierRecord, ...]:
+        ids = self._ids(partner_id)
+        if len(ids) == 1:
+            return of(ids[0])
+        best: dict[str, TierRecord] = {}
+        for record in self._in_order([of(pid) for pid in ids], _record_period):
+            held = best.get(record.period)
+            if held is None or record.score > held.score:
+                best[record.period] = record
+        return tuple(best.values())
+
+    def lines_of(
+        self,
+        partner_id: str,
+        *,
+        kinds: Collection[str] | None = None,
+        deal_ids: Collection[str] | None = None,
+    ) -> tuple[LedgerLine, ...]:
+        asked = self._deals_asked(deal_ids)
+        groups = [
+            tuple(map(self._line, self._inner.lines_of(pid, kinds=kinds, deal_ids=asked)))
+            for pid in self._ids(partner_id)
+        ]
+        return self._in_order(groups, _line_period)
+
+    def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
+        deals = self._aliases.deals
+        return frozenset(
+            deals.get(deal, deal)
+            for pid in self._ids(partner_id)
+            for deal in self._inner.paid_deal_ids(pid, kind)
+        )
+
+    def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
+        groups = [tuple(map(self._line, self._inner.tagged_lines(pid, tag))) for pid in self._ids(partner_id)]
+        return self._in_order(groups, _line_period)
+
+    def has_tag(self, partner_id: str, tag: str) -> bool:
+        return any(self._inner.has_tag(pid, tag) for pid in self._ids(partner_id))
+
+    def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
+        found: dict[str, list[tuple[LedgerLine, ...]]] = {}
+        for deal, lines in self._inner.lines_on_deals(kinds).items():
+            found.setdefault(self._aliases.deals.get(deal, deal), []).append(tuple(map(self._line, lines)))
+        return MappingProxyType(
+            {deal: self._in_order(groups, _line_period) for deal, groups in found.items()}
+        )
+
+
+def _line_period(line: LedgerLine) -> str:
+    return line.period
+
+
+def _record_period(record: TierRecord) -> str:
+    return record.period

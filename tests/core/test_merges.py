@@ -1,0 +1,226 @@
+"""Partners and deals the CRM merged into records with new ids: their history goes with them."""
+
+from decimal import Decimal
+from types import MappingProxyType
+
+import pytest
+from hypothesis import given
+
+from cosell.errors import InputError
+from cosell.merges import merged
+from cosell.periods import Period
+from cosell.records import Merge, RecordSet
+from cosell.results import History, LedgerLine, TierRecord
+from cosell.runrecords import records_digest
+from cosell.testing import MemoryConnector, activity, compute_period, deal, partner, program, run_program
+from program_strategies import FAST, build_program, datas, lines_back, program_docs, renamed
+
+PROGRAM = program(
+    tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}],
+    payouts={
+        "signing_bonus": 1000,
+        "milestones": [{"name": "first_win", "kind": "first_win", "amount": 2500}],
+    },
+)
+Q2, Q3 = "2026-Q2", "2026-Q3"
+
+
+def paid_in_q2_then_merged(ledger, merges):
+    """P1 joins and wins D1 in Q2 (closed); in Q3 the CRM shows them merged: P1 as P9, D1 (with D2) as D9."""
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    first = run_program(
+        PROGRAM,
+        [partner("P1", joined_on="2026-05-01")],
+        [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")],
+        ledger=ledger,
+        period=Q2,
+        connector=target,
+    )
+    assert {ln.kind for ln in first.lines} == {"signing_bonus", "commission", "milestone"}
+    ledger.close_period(Period.parse(Q2))
+    return run_program(
+        PROGRAM,
+        [partner("P9", joined_on="2026-05-01")],
+        [deal("D9", "10000", partners=["P9"], won_on="2026-05-10")],
+        merges=merges,
+        ledger=ledger,
+        period=Q3,
+        connector=target,
+    )
+
+
+MERGES = [Merge("partner", "P1", "P9"), Merge("deal", "D1", "D9"), Merge("deal", "D2", "D9")]
+
+
+def test_a_merged_deal_and_partner_are_not_paid_again_for_what_their_former_ids_were_paid(cosell_ledger):
+    after = paid_in_q2_then_merged(cosell_ledger, MERGES)
+    assert after.lines == []
+    # the deal keeps showing what its former id earned
+    assert after.fields[("deal", "D9")]["incentive"] == "1000.00"
+    assert after.fields[("deal", "D9")]["incentive_status"] == "Earned"
+
+
+def test_without_the_merges_the_new_ids_would_be_paid_again(cosell_ledger):
+    # what the merges prevent: a closed period's late rules see a new partner and a new won deal
+    after = paid_in_q2_then_merged(cosell_ledger, [])
+    assert sorted(ln.kind for ln in after.lines) == ["commission", "milestone", "signing_bonus"]
+
+
+def line(partner_id, kind, amount, deal_id=None, period=Q2, tags=frozenset()):
+    return LedgerLine(
+        period, partner_id, kind, Decimal(amount), f"{kind} of {partner_id}", deal_id, tags=tags
+    )
+
+
+HISTORY = History(
+    lines=MappingProxyType(
+        {
+            "A": (line("A", "commission", "10", "DA", "2026-Q1"), line("A", "commission", "30", "DC", Q2)),
+            "B": (line("B", "commission", "20", "DB", "2026-Q1", frozenset({"first_win"})),),
+            "C": (line("C", "commission", "5", "DC", "2025-Q4"),),
+        }
+    ),
+    tiers=MappingProxyType(
+        {
+            "A": (
+                TierRecord("2026-Q1", Decimal(40), "Silver", "Silver"),
+                TierRecord(Q2, Decimal(70), "Gold", "Gold"),
+            ),
+            "B": (TierRecord("2026-Q1", Decimal(55), "Silver", "Silver"),),
+        }
+    ),
+)
+
+
+def merged_history(*merges):
+    records = RecordSet(partners=(partner("C"),), deals=(deal("DC", "1"),), merges=merges)
+    return merged(records, HISTORY)[1]
+
+
+def test_history_answers_a_partners_questions_with_its_former_ids_lines_under_its_own_ids():
+    history = merged_history(
+        Merge("partner", "A", "C"), Merge("partner", "B", "C"), Merge("deal", "DA", "DC")
+    )
+    found = history.lines_of("C")
+    assert [(ln.period, ln.partner_id, ln.deal_id, ln.amount) for ln in found] == [
+        ("2025-Q4", "C", "DC", Decimal(5)),
+        ("2026-Q1", "C", "DC", Decimal(10)),  # A's line on DA: DA is DC now
+        ("2026-Q1", "C", "DB", Decimal(20)),
+        (Q2, "C", "DC", Decimal(30)),
+    ]
+    assert history.paid_deal_ids("C", "commission") == {"DB", "DC"}
+    assert [ln.amount for ln in history.lines_of("C", deal_ids=["DC"])] == [5, 10, 30]
+    assert history.has_tag("C", "first_win") and [
+        ln.partner_id for ln in history.tagged_lines("C", "first_win")
+    ] == ["C"]
+    assert [ln.amount for ln in history.lines_on_deals(["commission"])["DC"]] == [5, 10, 30]
+    assert "DA" not in history.lines_on_deals(["commission"])
+    assert set(history.lines) == {"C"}
+
+
+def test_two_merged_partners_tiers_keep_the_higher_score_of_a_period():
+    history = merged_history(Merge("partner", "A", "C"), Merge("partner", "B", "C"))
+    assert [(t.period, t.score) for t in history.tiers_of("C")] == [("2026-Q1", 55), (Q2, 70)]
+    assert [t.period for t in history.last_tiers("C", 1)] == [Q2]
+    assert [t.period for t in history.last_tiers("C", 5)] == ["2026-Q1", Q2]
+    assert set(history.tiers) == {"C"}
+
+
+def test_a_chain_of_merges_ends_at_the_record_read_now():
+    history = merged_history(Merge("partner", "A", "B"), Merge("partner", "B", "C"))
+    assert [ln.amount for ln in history.lines_of("C")] == [5, 10, 20, 30]
+
+
+def test_records_without_merges_keep_their_history_object_and_digest():
+    records = RecordSet(partners=(partner("C"),))
+    assert merged(records, HISTORY) == (records, HISTORY)
+    with_merges = RecordSet(partners=(partner("C"),), merges=(Merge("partner", "A", "C"),))
+    assert records_digest(with_merges) != records_digest(records)
+    assert records_digest(RecordSet(partners=(partner("C"),), merges=())) == records_digest(records)
+
+
+def test_references_to_a_former_partner_or_deal_count_for_the_record_it_was_merged_into():
+    records = RecordSet(
+        partners=(partner("C"),),
+        deals=(deal("DC", "100", partners=["A"]),),
+        activities=(activity("X", "A", "joint_call", "2026-08-01", deal_id="DA"),),
+        merges=(Merge("partner", "A", "C"), Merge("deal", "DA", "DC")),
+    )
+    current, _ = merged(records, History())
+    assert current.deals[0].partners[0].partner_id == "C"
+    assert (current.activities[0].partner_id, current.activities[0].deal_id) == ("C", "DC")
+
+
+@pytest.mark.parametrize(
+    ("merges", "message"),
+    [
+        ((Merge("partner", "C", "C"),), "merge of partner C: the partner is named as merged into itself"),
+        ((Merge("deal", "DC", "D9"),), "merge of deal DC: DC was merged into D9 but is still read as a deal"),
+        (
+            (Merge("partner", "A", "C"), Merge("partner", "A", "D")),
+            "merge of partner A: merged into two partners: C and D",
+        ),
+        (
+            (Merge("partner", "A", "B"), Merge("partner", "B", "A")),
+            "merge of partner A: the merges go round in a circle: A → B",
+        ),
+    ],
+)
+def test_merges_that_cannot_hold_are_input_errors_naming_the_merge(merges, message):
+    with pytest.raises(InputError) as info:
+        merged(RecordSet(partners=(partner("C"),), deals=(deal("DC", "1"),), merges=merges), History())
+    assert message in [str(p) for p in info.value.problems]
+
+
+def history_of(computation, period):
+    """The closed ``period`` as a later run's history reads it (amounts in cents, as the ledger keeps them)."""
+    from cosell.money import round_cents
+
+    lines = {
+        pid: tuple(
+            LedgerLine(
+                period,
+                ln.partner_id,
+                ln.kind,
+                round_cents(ln.amount),
+                ln.explanation,
+                ln.deal_id,
+                ln.withheld,
+                ln.uncapped,
+                ln.tags,
+            )
+            for ln in found
+        )
+        for pid, found in computation.lines.items()
+    }
+    tiers = {
+        s.partner_id: (TierRecord(period, s.score.value, s.tier.eligible, s.tier.assigned),)
+        for s in computation.standings
+    }
+    return History(
+        lines=MappingProxyType(lines), tiers=MappingProxyType(tiers), closed_periods=frozenset({period})
+    )
+
+
+@FAST
+@given(program_docs(), datas())
+def test_a_run_whose_partners_and_deals_were_all_merged_into_new_ids_pays_what_it_paid_under_the_old_ones(
+    doc, data
+):
+    # every program and record drawn: Q2 computed and closed, then Q3 once under the ids of Q2's history
+    # and once with every partner and deal merged into a new id (which sorts as the old one did)
+    loaded = build_program(doc)
+    history = history_of(compute_period(loaded, *data.build(), period=Q2), Q2)
+    partners = {p["id"]: f"merged-{p['id']}" for p in data.partners}
+    deals = {d["id"]: f"merged-{d['id']}" for d in data.deals}
+    merges = [Merge("partner", old, new) for old, new in partners.items()]
+    merges += [Merge("deal", old, new) for old, new in deals.items()]
+    base = compute_period(loaded, *data.build(), period=Q3, history=history)
+    other = compute_period(
+        loaded, *renamed(data, partners, deals).build(), merges=merges, period=Q3, history=history
+    )
+    same = {p: p for p in partners}, {d: d for d in deals}
+    assert lines_back(base, *same) == lines_back(other, partners, deals)
+    assert [(s.score.value, s.tier.assigned) for s in base.standings] == [
+        (s.score.value, s.tier.assigned) for s in other.standings
+    ]

@@ -143,3 +143,44 @@ def test_an_unreachable_webhook_is_named_by_its_host_never_its_secret_path(run_p
     text = str(info.value) + "".join(map(str, getattr(info.value, "causes", ())))
     assert "the webhook at http://127.0.0.1:9 could not be reached (ConnectionError)" in text
     assert "XyZsEcReTtOkEn123" not in text and "T0001" not in text
+
+
+@pytest.fixture
+def dripping():
+    """A receiver that answers one byte of its status line every 0.2 s: each read gets a byte well within
+    any socket timeout, and the whole answer takes about 8 s."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            for byte in b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n":
+                if stop.wait(0.2):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_that_answers_slowly_fails_at_the_timeout_for_the_whole_post(dripping, run_program):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(FinishedWithFailures) as info:
+        run_program(
+            program(PROGRAM.replace("URL", dripping).replace("timeout_seconds: 5", "timeout_seconds: 1")),
+            [partner("P1")],
+        )
+    assert "did not answer within 1 s" in str(info.value)
+    assert time.monotonic() - started < 6  # not the 8 s the answer takes: the timeout is the post's

@@ -48,6 +48,8 @@ from cosell.records import (
     DealStatus,
     Involvement,
     MdfClaim,
+    Merge,
+    MergedKind,
     Partner,
     PartnerStatus,
     RecordId,
@@ -61,7 +63,8 @@ DEALS_FILE = "deals.csv"
 DEAL_PARTNERS_FILE = "deal_partners.csv"
 ACTIVITIES_FILE = "activities.csv"
 MDF_CLAIMS_FILE = "mdf_claims.csv"
-INPUT_FILES = (PARTNERS_FILE, DEALS_FILE, DEAL_PARTNERS_FILE, ACTIVITIES_FILE, MDF_CLAIMS_FILE)
+MERGES_FILE = "merges.csv"
+INPUT_FILES = (PARTNERS_FILE, DEALS_FILE, DEAL_PARTNERS_FILE, ACTIVITIES_FILE, MDF_CLAIMS_FILE, MERGES_FILE)
 """The files a folder may hold, in the order their problems are reported."""
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ _DEALS: TypeAdapter[list[Deal]] = TypeAdapter(list[Deal])
 _INVOLVEMENTS: TypeAdapter[list[Involvement]] = TypeAdapter(list[Involvement])
 _ACTIVITIES: TypeAdapter[list[Activity]] = TypeAdapter(list[Activity])
 _MDF_CLAIMS: TypeAdapter[list[MdfClaim]] = TypeAdapter(list[MdfClaim])
+_MERGES: TypeAdapter[list[Merge]] = TypeAdapter(list[Merge])
 
 T = TypeVar("T")
 Converter = Callable[[str], Any]
@@ -373,6 +377,7 @@ _REQUIRED: Mapping[str, tuple[str, ...]] = {
     DEAL_PARTNERS_FILE: ("deal_id", "partner_id", "role"),
     ACTIVITIES_FILE: ("id", "partner_id", "type", "occurred_on"),
     MDF_CLAIMS_FILE: ("id", "partner_id", "campaign", "amount", "status"),
+    MERGES_FILE: ("kind", "former_id", "id"),
 }
 """The columns each file must have: the record's required fields (a deal's currency may be left out)."""
 
@@ -420,6 +425,7 @@ class _Folder:
         links_table = self._load(DEAL_PARTNERS_FILE)
         activities_table = self._load(ACTIVITIES_FILE)
         claims_table = self._load(MDF_CLAIMS_FILE)
+        merges_table = self._load(MERGES_FILE)
         for warning in _file_warnings(self.folder, self.program):
             log.warning("%s", warning)
         # Ids come from every row, even a bad one, so that one bad partner row does not make each of its
@@ -435,9 +441,17 @@ class _Folder:
         deals = self._deals(deal_rows, links)
         activities = self._activities(activities_table)
         claims = self._claims(claims_table)
-        if self.problems or partners is None or deals is None or activities is None or claims is None:
+        merges = self.merges(merges_table)
+        if (
+            self.problems
+            or partners is None
+            or deals is None
+            or activities is None
+            or claims is None
+            or merges is None
+        ):
             raise InputError(self.problems.sorted())
-        return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims))
+        return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), tuple(merges))
 
     def _load(self, name: str, *, needed: bool = False) -> _Table | None:
         return _load(self.folder, name, _REQUIRED[name], self.problems, needed=needed)
@@ -545,6 +559,21 @@ class _Folder:
             for status in ("approved", "paid"):
                 _check_date_given(row, status, f"a {status} claim", "approved_on", self.problems)
         return _validate(_MDF_CLAIMS, rows, self.problems)
+
+    def merges(self, table: _Table | None) -> list[Merge] | None:
+        """Partners and deals the CRM merged into others (``kind``, ``former_id``, ``id``): the former id
+        is no record of its file any more; its history is read as the new id's."""
+        kinds: tuple[MergedKind, ...] = ("partner", "deal")
+        rows = self._rows(table, {"kind": _choice(kinds), "former_id": _text, "id": _text})
+        for row in rows:
+            kind, former = row.values.get("kind"), row.values.get("former_id")
+            known, source = (
+                (self.partner_ids, PARTNERS_FILE) if kind == "partner" else (self.deal_ids, DEALS_FILE)
+            )
+            if kind in kinds and isinstance(former, str) and known is not None and former in known:
+                message = f"{former!r} is still in {source}: a merged {kind}'s rows go under the id it was merged into"
+                self.problems.add(row.table.name, row.line, "former_id", message, row.table.rank("former_id"))
+        return _validate(_MERGES, rows, self.problems)
 
 
 ACTIVITY_METRIC = "joint_activities"
@@ -744,7 +773,21 @@ class _Columnar:
             self._deals(deals, links),
             self._activities(activities) if activities is not None else (),
             self._claims(claims) if claims is not None else (),
+            self._merges(),
         )
+
+    def _merges(self) -> tuple[Merge, ...]:
+        """``merges.csv``, read as the cell-by-cell path reads it (a few rows; its problems are worded
+        there)."""
+        if not (self.folder / MERGES_FILE).exists():
+            return ()
+        cells = _Folder(self.folder, self.program)
+        cells.partner_ids = set(self.partner_ids.to_pylist())
+        cells.deal_ids = set(self.deal_ids.to_pylist())
+        merges = cells.merges(cells._load(MERGES_FILE))
+        if cells.problems or merges is None:
+            raise _Unproven
+        return tuple(merges)
 
     def _file(self, name: str, *, needed: bool = False) -> dict[str, pa.StringArray] | None:
         try:

@@ -51,9 +51,21 @@ def program() -> Program:
     return load_program(ROOT / "examples" / "program.yaml").program
 
 
+MERGES = [
+    ["kind", "former_id", "id"],
+    ["partner", "P900", "P001"],
+    ["deal", "D900", "D1001"],
+    ["deal", "D901", "D1001"],
+]
+"""A merges.csv for the example (which has none): two deals and a partner merged into its records."""
+
+
 def _example() -> dict[str, list[list[str]]]:
     return {
-        name: list(csv.reader(io.StringIO((EXAMPLE / name).read_text("utf-8"), newline=""))) for name in FILES
+        name: list(csv.reader(io.StringIO((EXAMPLE / name).read_text("utf-8"), newline="")))
+        if name != reader.MERGES_FILE
+        else [list(row) for row in MERGES]
+        for name in FILES
     }
 
 

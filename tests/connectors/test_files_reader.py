@@ -536,3 +536,28 @@ def test_exiting_partner_and_approved_claim_need_their_dates(tmp_path: Path, pro
         "partners.csv:2: exit_on: an exiting partner needs exit_on",
         "mdf_claims.csv:2: approved_on: a paid claim needs approved_on",
     ]
+
+
+# --- merges.csv -----------------------------------------------------------------------------------
+
+
+def test_merges_csv_lists_the_partners_and_deals_merged_into_others(tmp_path: Path, program: Program) -> None:
+    merges = "kind,former_id,id\npartner,P0,P1\ndeal, D0 ,D1\nPartner,P9,P1\n"
+    records = read_folder(folder_with(tmp_path, merges_csv=merges), program)
+    assert [(m.kind, m.former_id, m.id) for m in records.merges] == [
+        ("partner", "P0", "P1"),
+        ("deal", "D0", "D1"),
+        ("partner", "P9", "P1"),
+    ]
+    (tmp_path / "merges.csv").unlink()
+    assert read_folder(tmp_path, program).merges == ()
+
+
+def test_a_bad_merges_csv_row_is_reported_at_its_line_and_column(tmp_path: Path, program: Program) -> None:
+    merges = "kind,former_id,id\naccount,X,P1\npartner,P2,P1\ndeal,D0,\n"
+    assert problems_of(folder_with(tmp_path, merges_csv=merges), program) == [
+        "merges.csv:2: kind: 'account' must be one of partner, deal",
+        "merges.csv:3: former_id: 'P2' is still in partners.csv: a merged partner's rows go under the id it "
+        "was merged into",
+        "merges.csv:4: id: a value is required",
+    ]

@@ -267,3 +267,23 @@ def test_an_output_folder_that_cannot_take_changes_csv_fails_the_writes_with_exi
     assert again.exit_code == 0
     assert json.loads(again.output)["written"] == 25
     assert len(rows(work / "out" / "deals.csv")) > 0
+
+
+def test_a_deal_renamed_by_a_crm_merge_and_listed_in_merges_csv_is_not_paid_again(work):
+    assert cosell(*run_args()).exit_code == 0
+    assert cosell("close", "--period", "2026-Q3").exit_code == 0
+    # after the close, the CRM merged D1001 (won in 2026-Q3, paid) into a new record D7001
+    for name in ("deals.csv", "deal_partners.csv", "activities.csv"):
+        path = work / "data" / name
+        path.write_text(path.read_text(encoding="utf-8").replace("D1001", "D7001"), encoding="utf-8")
+
+    def next_quarter():
+        result = cosell(*run_args(["--period", "2026-Q4", "--json"]))
+        assert result.exit_code == 0, result.output
+        return cosell("statement", "--period", "2026-Q4", "--format", "csv").output
+
+    assert "D7001" in next_quarter()  # unlisted, the new id is a deal never paid: its commission comes again
+    (work / "data" / "merges.csv").write_text("kind,former_id,id\ndeal,D1001,D7001\n", encoding="utf-8")
+    assert "D7001" not in next_quarter()
+    deals = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
+    assert deals["D7001"]["cosell_incentive"] == "13320.00"  # what D1001 earned, shown on the new record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -76,13 +76,15 @@ def settlement_in(book: Ledger, period: Period, partner_id: str) -> Settlement:
             "a partner leaving the program",
             hint="set its status to exiting (with exit_on) and run the period again",
         )
-    return record.settlement.with_parts(_adjustments_part(book, period, partner_id))
+    return record.settlement.with_parts(_adjustments_part(book, period, {partner_id, *record.former_ids}))
 
 
-def _adjustments_part(book: Ledger, period: Period, partner_id: str) -> SettlementPart:
+def _adjustments_part(book: Ledger, period: Period, partner_ids: Collection[str]) -> SettlementPart:
+    """The adjustments proposed or approved for the partner, under its id or one it had before a merge
+    (the run pays those to it)."""
     items = []
     for a in book.adjustments():
-        if a.partner_id != partner_id:
+        if a.partner_id not in partner_ids:
             continue
         what = f"adjustment {a.id}: {' '.join(a.reason.split())}; proposed by {a.proposed_by}"
         if a.state == "pending":

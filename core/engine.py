@@ -37,11 +37,11 @@ from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
-from .merges import merged
+from .merges import aliases, merged
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
-from .pilots import PilotPlan, earlier_arms, with_pilot
+from .pilots import PilotPlan, carried_to_merged, earlier_arms, with_pilot
 from .pilots import plan as pilot_plan_of
 from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
@@ -619,7 +619,7 @@ def pilot_plan(
     pilot = loaded.program.pilot
     if pilot is None or loaded.variant is None:
         return None
-    earlier = earlier_arms(ledger, period, pilot.name)
+    earlier = carried_to_merged(earlier_arms(ledger, period, pilot.name), aliases(records).partners)
     return pilot_plan_of(loaded, check_program(loaded.variant, plugins), records.partners, earlier)
 
 

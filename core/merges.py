@@ -11,8 +11,8 @@ today's ids:
 - lines of a former partner or naming a former deal come back with the current ``partner_id`` and
   ``deal_id`` (``lines_of``, ``paid_deal_ids``, ``tagged_lines``, ``lines_on_deals``), in period order;
 - a partner's tier records are those of every id it had; where two of them have a record for one period
-  (two partner companies merged), the one with the higher score stands for the period (the first id listed
-  on a tie: the partner's own, then its former ids as the merges list them);
+  (two partner companies merged), the one with the higher score stands for the period (on a tie, the
+  partner's own id first, then its former ids in id order);
 - approved adjustments and tier exceptions of a former partner are the current partner's.
 
 The ledger is not rewritten: statements and ``cosell explain`` of earlier periods show the lines as they
@@ -59,8 +59,14 @@ def aliases(records: RecordSet) -> Aliases:
     problems: list[Problem] = []
     for merge in records.merges:
         where = f"merge of {merge.kind} {merge.former_id}"
-        into = direct[merge.kind]
-        if merge.former_id == merge.id:
+        into = direct.get(merge.kind)  # a connector of its own may build a Merge of another kind
+        if into is None:
+            problems.append(Problem(where, f"kind: {merge.kind!r} must be one of partner, deal"))
+        elif not (
+            isinstance(merge.former_id, str) and merge.former_id and isinstance(merge.id, str) and merge.id
+        ):
+            problems.append(Problem(where, "a merge names the former id and the id, both not empty"))
+        elif merge.former_id == merge.id:
             problems.append(Problem(where, f"the {merge.kind} is named as merged into itself"))
         elif merge.former_id in present[merge.kind]:
             problems.append(
@@ -144,16 +150,26 @@ def _current_references(records: RecordSet, found: Aliases) -> RecordSet:
     )
 
 
+def former_ids(records: RecordSet) -> Mapping[str, tuple[str, ...]]:
+    """Each partner the records merged others into → its former ids, in id order (what the run records
+    beside the partner's statement, so statements and settlements of later reads find them too)."""
+    found: dict[str, list[str]] = {}
+    for former, current in aliases(records).partners.items():
+        found.setdefault(current, []).append(former)
+    return {pid: tuple(ids) for pid, ids in found.items()}
+
+
 _set = object.__setattr__  # History is a frozen dataclass: its own state is set past its __setattr__
 
 
 class _MergedHistory(History):
     """:class:`History` over another, with the former ids of merged partners and deals read as current."""
 
-    __slots__ = ("_aliases", "_formers", "_inner", "_order")
+    __slots__ = ("_aliases", "_deal_formers", "_formers", "_inner", "_order")
     _inner: History
     _aliases: Aliases
     _formers: Mapping[str, tuple[str, ...]]
+    _deal_formers: Mapping[str, tuple[str, ...]]
     _order: dict[str, date]
 
     def __init__(self, inner: History, found: Aliases) -> None:
@@ -166,6 +182,10 @@ class _MergedHistory(History):
         _set(self, "_inner", inner)
         _set(self, "_aliases", found)
         _set(self, "_formers", {k: tuple(v) for k, v in formers.items()})
+        deal_formers: dict[str, list[str]] = {}
+        for former, current in found.deals.items():
+            deal_formers.setdefault(current, []).append(former)
+        _set(self, "_deal_formers", {k: tuple(v) for k, v in deal_formers.items()})
         _set(self, "_order", {})
 
     def __repr__(self) -> str:
@@ -221,10 +241,11 @@ class _MergedHistory(History):
 
     def _deals_asked(self, deal_ids: Collection[str] | None) -> Collection[str] | None:
         """``deal_ids`` with the former ids of those deals (what the inner history must be asked for)."""
-        if deal_ids is None or not self._aliases.deals:
+        if deal_ids is None or not self._deal_formers:
             return deal_ids
-        wanted = {deal_ids} if isinstance(deal_ids, str) else set(deal_ids)
-        return wanted | {former for former, current in self._aliases.deals.items() if current in wanted}
+        wanted = (deal_ids,) if isinstance(deal_ids, str) else deal_ids
+        formers = [former for deal in wanted for former in self._deal_formers.get(deal, ())]
+        return {*wanted, *formers} if formers else deal_ids
 
     # -- everything ------------------------------------------------------------------------------------
 

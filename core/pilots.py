@@ -209,6 +209,23 @@ def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, Earlier
     return found
 
 
+def carried_to_merged(earlier: Mapping[str, EarlierArm], merged: Mapping[str, str]) -> dict[str, EarlierArm]:
+    """``earlier`` with each merged partner's arm carried to the partner it was merged into (``merged``:
+    former id → id), when that one holds none of its own: the latest of its former ids' arms (on one
+    period, the first former id in id order). A merge must not move a partner to the other arm."""
+    out = dict(earlier)
+    carried: dict[str, EarlierArm] = {}
+    for former in sorted(merged):
+        arm, current = earlier.get(former), merged[former]
+        if arm is None or current in earlier:
+            continue
+        held = carried.get(current)
+        if held is None or Period.parse(arm.period).start > Period.parse(held.period).start:
+            carried[current] = arm
+    out.update(carried)
+    return out
+
+
 def _of_pilot(part: Any, name: str | None) -> bool:
     return isinstance(part, dict) and (name is None or part.get("name") == name)
 

@@ -143,12 +143,14 @@ class HubSpotSettings(BaseModel):
         return _unique(names)
 
     def activity_properties(self) -> list[str]:
-        return _unique([self.activity_type_property, self.activity_date_property, "hs_lastmodifieddate"])
+        return _unique(
+            [self.activity_type_property, self.activity_date_property, "hs_lastmodifieddate", MERGED_IDS]
+        )
 
     def mdf_properties(self) -> list[str]:
         names = [self.mdf_amount_property, self.mdf_currency_property, self.mdf_status_property,
                  self.mdf_approved_property, self.mdf_campaign_property, self.mdf_partner_property,
-                 "hs_lastmodifieddate"]  # fmt: skip
+                 "hs_lastmodifieddate", MERGED_IDS]  # fmt: skip
         return _unique(names)
 
 
@@ -304,7 +306,7 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     """Canonical records from a snapshot; every bad value is reported at once (InputError, exit 2)."""
     b = _Builder(settings, zone, currency)
     s = settings
-    company_into, deal_into = _merged_into(snap.companies), _merged_into(snap.deals)
+    company_into, deal_into = _merged_into(snap.companies, b, "company"), _merged_into(snap.deals, b, "deal")
     company = following(company_into)
     labelled = {company(cid) for links in snap.deal_links.values() for cid, labels in links
                 if any(label in s.role_labels for label in labels)}  # fmt: skip
@@ -373,7 +375,10 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     activity_rows = []
     for obj, records in sorted(snap.activities.items()):
         links = snap.activity_links.get(obj, {})
+        merged_away = _merged_into(records, b, obj)  # counted once, under the merged record's id
         for aid in sorted(records, key=_id_order):
+            if aid in merged_away:
+                continue
             props = records[aid]
             kind = b.text(props, s.activity_type_property)
             if kind is None:
@@ -385,10 +390,14 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
                                       "occurred_on": occurred})  # fmt: skip
 
     claim_rows = []
+    claim_into = _merged_into(snap.claims, b, "MDF claim")  # funded once, as the merged claim
     for mid in sorted(snap.claims, key=_id_order):
+        if mid in claim_into:
+            continue
         props = snap.claims[mid]
         linked = [company(cid) for cid, _ in snap.claim_links.get(mid, ()) if company(cid) in partner_ids]
-        partner = linked[0] if linked else b.text(props, s.mdf_partner_property)
+        by_property = b.text(props, s.mdf_partner_property)
+        partner = linked[0] if linked else None if by_property is None else company(by_property)
         if partner is None or partner not in partner_ids:
             b.problem("MDF claim", mid, s.mdf_partner_property or "associations",
                       "is associated with no partner company")  # fmt: skip
@@ -428,22 +437,44 @@ def _id_order(rid: str) -> tuple[int, str]:
     return (len(rid), rid)
 
 
-def _merged_into(objects: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def _merged_into(objects: Mapping[str, Mapping[str, Any]], b: _Builder, obj: str) -> dict[str, str]:
     """Former id → the id of the record it was merged into, from the records' ``hs_merged_object_ids``.
 
     HubSpot lists every id a record absorbed, those of earlier merges too; a record merged away may still
     be in the snapshot (until its id is checked) with its own, shorter list. A former id goes to the
     record that is not itself merged away; ids only a merged-away record lists go to that record (the
-    engine follows the chain)."""
-    listed = {rid: _ids(props.get(MERGED_IDS)) for rid, props in objects.items()}
-    gone = {former for formers in listed.values() for former in formers}
+    engine follows the chain). Two live records listing one id, or records listing each other, are
+    problems: HubSpot makes neither, and guessing would move one record's payouts to another."""
+    listed = {
+        rid: ids
+        for rid, props in objects.items()
+        if props.get(MERGED_IDS) and (ids := _ids(props[MERGED_IDS]))
+    }
+    if not listed:  # most portals, most runs: nothing to sort
+        return {}
+    gone = {former for rid, formers in listed.items() for former in formers if former != rid}
     into: dict[str, str] = {}
     for live in (True, False):
         for rid in sorted(listed, key=_id_order):
-            if (rid not in gone) == live:
-                for former in listed[rid]:
-                    if former != rid:
-                        into.setdefault(former, rid)
+            if (rid not in gone) != live:
+                continue
+            for former in listed[rid]:
+                held = into.get(former)
+                if former == rid or held == rid:
+                    continue
+                if held is None:
+                    into[former] = rid
+                elif live:
+                    b.problem(obj, rid, MERGED_IDS, f"lists {former}, which {held} lists too")
+    circles: set[frozenset[str]] = set()
+    for former in sorted(into, key=_id_order):
+        chain = [former]
+        while chain[-1] in into and into[chain[-1]] not in chain:
+            chain.append(into[chain[-1]])
+        if chain[-1] in into and frozenset(chain) not in circles:
+            circles.add(frozenset(chain))
+            shown = " → ".join([*chain, into[chain[-1]]])
+            b.problem(obj, former, MERGED_IDS, f"the records list each other as merged into them: {shown}")
     return into
 
 

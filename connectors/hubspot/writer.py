@@ -185,11 +185,15 @@ class HubSpotConnector:
             half = len(items) // 2
             return self._update(object_type, items[:half]) + self._update(object_type, items[half:])
         results: list[tuple[str, bool, str | None]] = []
+        # HubSpot answers a write to a record merged away under the id of the record it was merged into
+        successors = sorted(answer.written - {rid for rid, _ in items})
         for rid, _ in items:
             if rid in answer.failed:
                 results.append((rid, False, answer.failed[rid]))
             elif rid in answer.written:
                 results.append((rid, True, None))
+            elif successors:
+                results.append((rid, False, _merged_away(successors)))
             else:
                 results.append((rid, False, "HubSpot did not confirm this record"))
         return results
@@ -204,6 +208,14 @@ class HubSpotConnector:
             *notes,
             "HubSpot API calls: " + ", ".join(f"{kind} {n}" for kind, n in sorted(calls.items())),
         )
+
+
+def _merged_away(successors: Sequence[str]) -> str:
+    named = ", ".join(successors)
+    return (
+        f"merged into another record since this run read it: HubSpot answered for {named} instead; the "
+        "next run writes the merged record's own values"
+    )
 
 
 def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:

@@ -412,12 +412,13 @@ def records_from_snapshot(
     current: dict[RecordKey, FieldValues] = {}
     names = _api_names(settings)
 
-    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED)}
+    # A merged account the snapshot holds is live again (undeleted from the recycle bin): the sync drops
+    # a merged account as it reads its deletion, so only an undelete brings it back.
+    live = store.snapshot_ids(key, "Account")
+    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED) if rid not in live}
     account = following(into)
     partners: list[Partner] = []
     for rid, p in store.snapshot(key, "Account"):
-        if rid in into:
-            continue  # merged into another account (the snapshot drops it once it reads the deletion)
         current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
         partner = _convert(
             problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)

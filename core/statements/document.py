@@ -62,7 +62,7 @@ def ledger_statements(
     for projection in ledger.projections(period):
         if partner_id in (None, projection.partner_id):
             projections.setdefault(projection.partner_id, []).append(projection)
-    totals = period_totals(ledger, period, partner_id)
+    totals = period_totals(ledger, period, partner_id, record)
     out = []
     for pid in sorted(set(standings) | set(lines)):
         standing = standings.get(pid)
@@ -87,10 +87,19 @@ def ledger_statements(
     return out
 
 
-def period_totals(ledger: Ledger, period: str, partner_id: str | None) -> dict[str, list[PeriodTotal]]:
+def period_totals(
+    ledger: Ledger, period: str, partner_id: str | None, record: RunRecord | None = None
+) -> dict[str, list[PeriodTotal]]:
     """Per partner, the totals of the earlier periods the chart and the year to date need (the
     ``CHART_PERIODS`` - 1 before this one and every earlier one of its year), oldest first: a period
-    appears where the partner has lines in it."""
+    appears where the partner has lines in it. The lines of the ids a partner had before a CRM merge
+    (``record``: what the period's run recorded) count for it."""
+    current = {
+        former: pid
+        for pid, partner in (record.partners.items() if record else ())
+        if partner_id in (None, pid)
+        for former in partner.former_ids
+    }
     this = Period.parse(period)
     earlier = [
         Period.parse(p) for p, _ in ledger.periods() if p != period and Period.parse(p).kind == this.kind
@@ -109,9 +118,13 @@ def period_totals(ledger: Ledger, period: str, partner_id: str | None) -> dict[s
         kinds = recorded_kinds.get(key) or installed_line_kinds()
         earnings: dict[str, Decimal] = {}
         outside: dict[str, Decimal] = {}
-        for line in ledger.lines(key, partner_id):
+        lines = ledger.lines(key, partner_id)
+        for former in current if partner_id is not None else ():
+            lines += ledger.lines(key, former)
+        for line in lines:
             into = earnings if declared(kinds, line.kind).period_earnings else outside
-            into[line.partner_id] = into.get(line.partner_id, ZERO) + line.amount
+            pid = current.get(line.partner_id, line.partner_id)
+            into[pid] = into.get(pid, ZERO) + line.amount
         for pid in sorted(set(earnings) | set(outside)):
             out.setdefault(pid, []).append(PeriodTotal(key, earnings.get(pid, ZERO), outside.get(pid, ZERO)))
     return out

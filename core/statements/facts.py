@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
+from ..merges import former_ids
 from ..pluginmanager import guarded
 from ..results import EarlierLines, LineKind, ScorePart, TierException
 from ..settlement import Settlement, decode_settlement, encode_settlement, settlement_of
@@ -101,6 +102,9 @@ class PartnerRecord:
     """True when another program than the run's computed the partner (a pilot's variant):
     ``per_partner_cap`` is then its cap, which the statement shows instead of the run's."""
     per_partner_cap: Decimal | None = None
+    former_ids: tuple[str, ...] = ()
+    """The ids the partner had before the CRM merged them into it (``RecordSet.merges``): the ledger's
+    earlier lines and approved adjustments may name them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +260,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
     for projection in computation.projections:
         projections.setdefault(projection.partner_id, []).append(projection)
     implementations = plugins.implementations(SECTIONS_HOOK)
+    formers = former_ids(context.records)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         if only is not None and facts.id != only:
             continue
@@ -279,6 +284,8 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             arm_caps = arm.program.caps
             cap = arm_caps.per_partner if arm_caps else None
             partners[facts.id] = replace(partners[facts.id], own_cap=True, per_partner_cap=cap)
+        if facts.id in formers:
+            partners[facts.id] = replace(partners[facts.id], former_ids=formers[facts.id])
     return RunRecord(
         program=program.program,
         currency=program.currency,
@@ -357,6 +364,7 @@ def encode_partner(record: PartnerRecord) -> str:
                 if record.own_cap
                 else {}
             ),
+            **({"former_ids": list(record.former_ids)} if record.former_ids else {}),
         }
     )
 
@@ -454,6 +462,7 @@ def decode_partner(text: str) -> PartnerRecord:
         deal_names=doc.get("deal_names"),
         own_cap=doc.get("own_cap", False),
         per_partner_cap=_decimal(doc.get("per_partner_cap")),
+        former_ids=tuple(doc.get("former_ids", ())),
     )
 
 

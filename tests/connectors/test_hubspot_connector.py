@@ -96,6 +96,26 @@ def test_a_multi_status_answer_fails_only_the_records_it_names() -> None:
     }
 
 
+def test_a_write_to_records_merged_since_the_read_says_so_naming_the_record_that_answered() -> None:
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        # deals 1 and 2 were merged into 9 after the sync: HubSpot writes 9 and answers for it alone
+        results = [{"id": "9" if i["id"] in ("1", "2") else i["id"], "properties": {}, "archived": False,
+                    "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"}
+                   for i in body["inputs"]]  # fmt: skip
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": "2026-01-01T00:00:00Z",
+                     "completedAt": "2026-01-01T00:00:00Z"}, {}  # fmt: skip
+
+    client, _ = faked(reply)
+    outcomes = HubSpotConnector(client, HubSpotSettings()).write(
+        [deal_write("1"), deal_write("2"), deal_write("3")]
+    )
+    assert [(o.key[1], o.ok) for o in outcomes] == [("1", False), ("2", False), ("3", True)]
+    assert outcomes[0].error == (
+        "merged into another record since this run read it: HubSpot answered for 9 instead; the next run "
+        "writes the merged record's own values"
+    )
+
+
 def test_a_batch_refused_whole_is_split_until_the_bad_record_is_found() -> None:
     def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
         ids = [i["id"] for i in body["inputs"]]
@@ -249,6 +269,43 @@ def test_merged_companies_and_deals_go_by_their_new_ids_and_list_the_old_ones_as
         ("partner", "13", "40"),
         ("partner", "30", "40"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("obj", "lists", "problem"),
+    [
+        ("companies", {"10": "30", "30": "10"}, "HubSpot company 10: hs_merged_object_ids: the records list "
+         "each other as merged into them: 10 → 30 → 10"),
+        ("companies", {"12": "10", "13": "10"}, "HubSpot company 13: hs_merged_object_ids: lists 10, which 12 "
+         "lists too"),
+        ("deals", {"20": "50", "50": "20"}, "HubSpot deal 20: hs_merged_object_ids: the records list each other "
+         "as merged into them: 20 → 50 → 20"),
+    ],
+)  # fmt: skip
+def test_merge_lists_hubspot_never_makes_are_input_errors_not_payouts_moved_or_lost(
+    obj: str, lists: dict[str, str], problem: str
+) -> None:
+    snap = snapshot()
+    records = snap.companies if obj == "companies" else snap.deals
+    template = records["10" if obj == "companies" else "20"]
+    for rid, listed in lists.items():
+        records[rid] = {**template, "hs_merged_object_ids": listed}
+    with pytest.raises(InputError) as caught:
+        build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    assert [str(p) for p in caught.value.problems] == [problem]
+
+
+def test_a_merged_mdf_claim_counts_once_and_a_claim_naming_a_merged_partner_goes_to_the_new_one() -> None:
+    snap = snapshot()
+    claim = {"amount": "500", "status": "approved", "approved_on": "2026-08-01", "campaign": "Launch"}
+    snap.claims = {
+        "40": {**claim, "partner_company_id": "10"},  # merged into 41, still in the snapshot
+        "41": {**claim, "partner_company_id": "10", "hs_merged_object_ids": "40"},
+        "42": {**claim, "partner_company_id": "10"},  # no association: the property names the old company
+    }
+    snap.companies["30"] = {**snap.companies["10"], "hs_merged_object_ids": "10"}
+    records = build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    assert [(c.id, c.partner_id) for c in records.mdf_claims] == [("41", "30"), ("42", "30")]
 
 
 def test_the_properties_read_name_a_streams_cursor_so_reading_another_property_reads_it_in_full() -> None:

@@ -419,8 +419,8 @@ def test_accounts_merged_into_others_are_left_out_and_listed_as_merges_their_row
     victim, master = "001000000000002AAA", "001000000000001AAA"
     account = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
     with Ledger.connect("sqlite://") as ledger:
-        # the snapshot has not read the victim's deletion yet; a partner row still names it
-        ledger.snapshot_upsert(key, "Account", [(master, account), (victim, account)])
+        # a partner row still names the victim (its deletion already left the snapshot)
+        ledger.snapshot_upsert(key, "Account", [(master, account)])
         ledger.snapshot_upsert(
             key, MERGED, [(victim, {"into": master}), ("001000000000009AAA", {"into": victim})]
         )
@@ -445,3 +445,20 @@ def test_accounts_merged_into_others_are_left_out_and_listed_as_merges_their_row
             victim,
         ),  # merged into the victim earlier: the engine follows the chain
     ]
+
+
+def test_a_merged_account_undeleted_from_the_recycle_bin_is_a_partner_again_not_a_merge():
+    from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
+
+    program = Program.model_validate(
+        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
+    )
+    key = "salesforce:00D000000000001AAA"
+    victim, master = "001000000000002AAA", "001000000000001AAA"
+    account = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(key, "Account", [(master, account), (victim, account)])
+        ledger.snapshot_upsert(key, MERGED, [(victim, {"into": master})])
+        records = records_from_snapshot(ledger, SalesforceSettings(), program, key).records
+    assert [p.id for p in records.partners] == [master, victim]
+    assert records.merges == ()

@@ -12,6 +12,7 @@ from cosell.periods import Period
 from cosell.records import Merge, RecordSet
 from cosell.results import History, LedgerLine, TierRecord
 from cosell.runrecords import records_digest
+from cosell.statements.document import recorded
 from cosell.testing import MemoryConnector, activity, compute_period, deal, partner, program, run_program
 from program_strategies import FAST, build_program, datas, lines_back, program_docs, renamed
 
@@ -164,6 +165,11 @@ def test_references_to_a_former_partner_or_deal_count_for_the_record_it_was_merg
             (Merge("partner", "A", "B"), Merge("partner", "B", "A")),
             "merge of partner A: the merges go round in a circle: A → B",
         ),
+        ((Merge("account", "A", "C"),), "merge of account A: kind: 'account' must be one of partner, deal"),  # type: ignore[arg-type]
+        (
+            (Merge("deal", "", "DC"),),
+            "merge of deal : a merge names the former id and the id, both not empty",
+        ),
     ],
 )
 def test_merges_that_cannot_hold_are_input_errors_naming_the_merge(merges, message):
@@ -224,3 +230,56 @@ def test_a_run_whose_partners_and_deals_were_all_merged_into_new_ids_pays_what_i
     assert [(s.score.value, s.tier.assigned) for s in base.standings] == [
         (s.score.value, s.tier.assigned) for s in other.standings
     ]
+
+
+PILOT = """\
+program: Base
+period: 2026-Q2
+currency: USD
+tiers: [{name: Registered, min_score: 0, commission_rate: "0.05"}]
+pilot: {name: richer-rate, variant: variant.yaml, cohort: {share: "0.5", seed: 7}}
+"""
+
+
+def test_a_merged_partner_keeps_its_pilot_arm_under_its_new_id(tmp_path, cosell_ledger):
+    from cosell.pilots import share_point
+    from cosell.program import load_program
+
+    (tmp_path / "program.yaml").write_text(PILOT)
+    (tmp_path / "variant.yaml").write_text(PILOT.split("pilot:")[0].replace('"0.05"', '"0.07"'))
+    loaded = load_program(tmp_path / "program.yaml")
+    # a new id the cohort definition would put in the other arm than P1's
+    in_test = share_point(7, "P1") < Decimal("0.5")
+    new = next(f"P{n}" for n in range(100, 999) if (share_point(7, f"P{n}") < Decimal("0.5")) != in_test)
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    q2 = run_program(loaded, [partner("P1")], [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")],
+                     ledger=cosell_ledger, period=Q2, connector=target)  # fmt: skip
+    q3 = run_program(loaded, [partner(new)], [deal("D2", "10000", partners=[new], won_on="2026-08-10")],
+                     merges=[Merge("partner", "P1", new)], ledger=cosell_ledger, period=Q3, connector=target)  # fmt: skip
+    rate = "7%" if in_test else "5%"
+    assert [rate in ln.explanation for ln in (*q2.lines, *q3.lines) if ln.kind == "commission"] == [
+        True,
+        True,
+    ]
+
+
+def test_a_merged_partners_settlement_and_year_to_date_include_what_its_former_id_has(cosell_ledger):
+    from cosell.cli_settlement import settlement_in
+    from cosell.statements.document import period_totals
+
+    plan = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}], wind_down_days=90)
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(plan, [partner("P1")], [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")],
+                ledger=cosell_ledger, period=Q2, connector=target)  # fmt: skip
+    owed = cosell_ledger.propose_adjustment(
+        partner_id="P1", amount=Decimal(500), reason="spiff", by="alice", period=Period.parse("2026-Q4")
+    )
+    cosell_ledger.approve_adjustment(owed.id, by="bob")
+    exiting = partner("P9", status="exiting", exit_on="2026-08-15")
+    run_program(plan, [exiting], [deal("D2", "1000", partners=["P9"], won_on="2026-08-01")],
+                merges=[Merge("partner", "P1", "P9")], ledger=cosell_ledger, period=Q3, connector=target)  # fmt: skip
+    settlement = settlement_in(cosell_ledger, Period.parse(Q3), "P9")
+    [adjustments] = [part for part in settlement.parts if part.title == "Adjustments"]
+    assert [item.amount for item in adjustments.items] == [Decimal(500)]  # the Q4 run pays it to P9
+    totals = period_totals(cosell_ledger, Q3, "P9", recorded(cosell_ledger, Q3))
+    assert [(t.period, t.earnings) for t in totals["P9"]] == [(Q2, Decimal("1000.00"))]

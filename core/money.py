@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Iterable
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+
+
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""A context whose additions never round (``EXACT.add(a, b)``): only the digits the operands hold are
+stored, so it costs what a 28-digit addition costs."""
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The sum of ``values`` rounded once, to the current context's precision: the same in any order. A
+    running sum at 28 digits is not (an amount × a third, 0.333…3, rounds one way or the other depending
+    on what was added before), so the same records listed in another order could give another last
+    digit, and a threshold met in one order and missed in the other."""
+    total = Decimal(0)
+    add = EXACT.add
+    for value in values:
+        total = add(total, value)
+    return +total
 
 
 def _refuse_float(amount: object) -> None:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
-from .money import show
+from .money import EXACT, show
 from .periods import Period
 from .program import LoadedProgram, Pilot, Program
 from .statements.facts import StatementSection
@@ -258,23 +258,25 @@ def partner_facts(partner: PartnerFacts, period: Period, qualified_stages: Seque
     pipeline = revenue = margin = Decimal(0)
     qualified = won = lost = 0
     days: list[int] = []
+    add = EXACT.add  # the sums rounded once, below: the same in any order of the deals
     for involvement in partner.deals:
         deal = involvement.deal
         if start <= deal.created_on <= end:
             if involvement.role == "sourced":
-                pipeline += deal.amount * involvement.share
+                pipeline = add(pipeline, deal.amount * involvement.share)
             if deal.status == "won" or deal.stage in stages:
                 qualified += 1
         if deal.closed_on is not None and start <= deal.closed_on <= end:
             if deal.status == "won":
                 won += 1
                 share = deal.amount * involvement.share
-                revenue += share
+                revenue = add(revenue, share)
                 if deal.margin_pct is not None:
-                    margin += share * deal.margin_pct / 100
+                    margin = add(margin, share * deal.margin_pct / 100)
                 days.append((deal.closed_on - deal.created_on).days)
             elif deal.status == "lost":
                 lost += 1
+    pipeline, revenue, margin = +pipeline, +revenue, +margin
     return {
         "sourced_pipeline": str(pipeline),
         "qualified": qualified,

@@ -24,7 +24,7 @@ from typing import Literal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
-from cosell.money import floor_cents, round_cents, show, show_number
+from cosell.money import exact_sum, floor_cents, round_cents, show, show_number
 from cosell.periods import Period
 from cosell.report import CampaignFunds, ReportFacts
 from cosell.results import EarlierLines, LedgerLine, LineKind, PartnerStanding, PayoutLine
@@ -143,10 +143,9 @@ def cosell_payout_lines(
         rest = funded - paid
         if rest <= 0:
             continue
-        pipeline = sum(
-            (pd.deal.amount * pd.share for pd in partner.deals
-             if pd.deal.campaign == campaign and approved_on <= pd.deal.created_on <= period.end),
-            ZERO,
+        pipeline = exact_sum(
+            pd.deal.amount * pd.share for pd in partner.deals
+            if pd.deal.campaign == campaign and approved_on <= pd.deal.created_on <= period.end
         )  # fmt: skip
         needed = multiple * funded
         tags = frozenset({claim_tag(claim_id), stage_tag(RELEASE)})
@@ -386,13 +385,10 @@ def _no_mdf_section(currency: str) -> StatementSection:
 def _campaign_pipeline(partner: PartnerFacts, end: date) -> CampaignPipeline:
     def campaign_pipeline(campaign: str, since: date) -> Decimal:
         # As the release measures it: Σ amount × share of the campaign's deals created since approval.
-        return sum(
-            (
-                pd.deal.amount * pd.share
-                for pd in partner.deals
-                if pd.deal.campaign == campaign and since <= pd.deal.created_on <= end
-            ),
-            ZERO,
+        return exact_sum(
+            pd.deal.amount * pd.share
+            for pd in partner.deals
+            if pd.deal.campaign == campaign and since <= pd.deal.created_on <= end
         )
 
     return campaign_pipeline
@@ -454,8 +450,11 @@ def cosell_report_facts(
     for ln in summary.lines:
         claim_id = _tag_value(ln.tags, "mdf_claim")
         of(campaign_of.get(claim_id or "", _tag_value(ln.tags, "mdf_campaign") or ""))[1] += ln.amount
+    pipelines: dict[str, list[Decimal]] = {}
     for pd in partner.deals:
         campaign = pd.deal.campaign
         if campaign and campaign in figures and pd.deal.created_on in period:
-            figures[campaign][3] += pd.deal.amount * pd.share
+            pipelines.setdefault(campaign, []).append(pd.deal.amount * pd.share)
+    for campaign, parts in pipelines.items():
+        figures[campaign][3] = exact_sum(parts)
     return ReportFacts(campaigns=tuple(CampaignFunds(c, *v) for c, v in sorted(figures.items())))

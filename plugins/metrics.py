@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
+from cosell.money import EXACT, exact_sum
 from cosell.report import ReportFacts
 from cosell.results import MetricDefinition, PartnerStanding
 
@@ -40,41 +40,11 @@ def cosell_metric_definitions() -> Iterable[MetricDefinition]:
 
 @hookimpl(tryfirst=True)
 def cosell_metrics(partner: PartnerFacts, context: RunContext) -> Mapping[str, Decimal | None]:
-    # Summed exactly, then rounded once to the usual 28 digits (the unary plus): added at 28 digits,
-    # shares of a third (0.333…3 × the amount) round differently in another order, and the same deals
-    # listed in another order would give another last digit.
-    with localcontext(prec=EXACT_DIGITS):
-        sums = _period_sums(partner, context)
-    sourced, won_revenue, activities = (+total for total in sums.totals)
-    return {
-        SOURCED_PIPELINE: sourced,
-        QUALIFIED_OPPORTUNITIES: Decimal(sums.qualified),
-        WON_REVENUE: won_revenue,
-        WIN_RATE: Decimal(sums.won) / Decimal(sums.won + sums.lost) if sums.won + sums.lost else ZERO,
-        JOINT_ACTIVITIES: activities,
-        DEAL_VELOCITY_DAYS: median(sums.days_to_win),
-    }
-
-
-EXACT_DIGITS = 100
-"""Digits enough to add any amounts × shares exactly: amounts run from 10^12 down to cents and shares to
-28 digits, about 42 digits a product, and a million of them add at most 6 more."""
-
-
-@dataclass(slots=True)
-class _Sums:
-    totals: tuple[Decimal, Decimal, Decimal]
-    """Sourced pipeline, won revenue, weighted activities."""
-    qualified: int
-    won: int
-    lost: int
-    days_to_win: list[int]
-
-
-def _period_sums(partner: PartnerFacts, context: RunContext) -> _Sums:
-    """One pass over the partner's deals and activities of the period."""
     start, end = context.period.start, context.period.end
     qualified_stages = frozenset(context.program.qualified_stages)
+    # Added exactly and rounded once at the end: the same deals in another order give the same sums
+    # (cosell.money.exact_sum).
+    add = EXACT.add
     sourced = won_revenue = ZERO
     qualified = won = lost = 0
     days_to_win: list[int] = []
@@ -82,27 +52,31 @@ def _period_sums(partner: PartnerFacts, context: RunContext) -> _Sums:
         deal = involvement.deal
         if start <= deal.created_on <= end:
             if involvement.role == "sourced":
-                sourced += deal.amount * involvement.share
+                sourced = add(sourced, deal.amount * involvement.share)
             if deal.status == "won" or deal.stage in qualified_stages:
                 qualified += 1
         closed = deal.closed_on
         if closed is not None and start <= closed <= end:
             if deal.status == "won":
                 won += 1
-                won_revenue += deal.amount * involvement.share
+                won_revenue = add(won_revenue, deal.amount * involvement.share)
                 days_to_win.append((closed - deal.created_on).days)
             elif deal.status == "lost":
                 lost += 1
     weights = context.program.activity_weights
-    activities = sum(
-        (
-            a.quantity * weights.get(a.type, Decimal(1))
-            for a in partner.activities
-            if start <= a.occurred_on <= end
-        ),
-        ZERO,
+    activities = exact_sum(
+        a.quantity * weights.get(a.type, Decimal(1))
+        for a in partner.activities
+        if start <= a.occurred_on <= end
     )
-    return _Sums((sourced, won_revenue, activities), qualified, won, lost, days_to_win)
+    return {
+        SOURCED_PIPELINE: +sourced,
+        QUALIFIED_OPPORTUNITIES: Decimal(qualified),
+        WON_REVENUE: +won_revenue,
+        WIN_RATE: Decimal(won) / Decimal(won + lost) if won + lost else ZERO,
+        JOINT_ACTIVITIES: activities,
+        DEAL_VELOCITY_DAYS: median(days_to_win),
+    }
 
 
 def median(values: list[int]) -> Decimal | None:
@@ -123,6 +97,7 @@ def cosell_report_facts(partner: PartnerFacts, standing: PartnerStanding, contex
     start, end = context.period.start, context.period.end
     won = lost = 0
     revenue = margin = margin_known = ZERO
+    add = EXACT.add  # the sums rounded once, below: the same in any order of the deals
     days: list[int] = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -132,13 +107,14 @@ def cosell_report_facts(partner: PartnerFacts, standing: PartnerStanding, contex
         if deal.status == "won":
             won += 1
             part = deal.amount * involvement.share
-            revenue += part
+            revenue = add(revenue, part)
             days.append((closed - deal.created_on).days)
             if deal.margin_pct is not None:
-                margin_known += part
-                margin += part * deal.margin_pct / 100
+                margin_known = add(margin_known, part)
+                margin = add(margin, part * deal.margin_pct / 100)
         elif deal.status == "lost":
             lost += 1
+    revenue, margin, margin_known = +revenue, +margin, +margin_known
     tier = context.program.tier(standing.tier.assigned)
     quota = tier.quota if tier is not None else ZERO
     return ReportFacts(

@@ -409,56 +409,48 @@ def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportun
     ]
 
 
+MERGE_PROGRAM = Program.model_validate(
+    {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
+)
+MERGE_KEY = "salesforce:00D000000000001AAA"
+VICTIM, MASTER = "001000000000002AAA", "001000000000001AAA"
+ACCOUNT = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
+
+
 def test_accounts_merged_into_others_are_left_out_and_listed_as_merges_their_rows_counting_for_the_master():
     from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
 
-    program = Program.model_validate(
-        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
-    )
-    key = "salesforce:00D000000000001AAA"
-    victim, master = "001000000000002AAA", "001000000000001AAA"
-    account = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
     with Ledger.connect("sqlite://") as ledger:
         # a partner row still names the victim (its deletion already left the snapshot)
-        ledger.snapshot_upsert(key, "Account", [(master, account)])
+        ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT)])
         ledger.snapshot_upsert(
-            key, MERGED, [(victim, {"into": master}), ("001000000000009AAA", {"into": victim})]
+            MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER}), ("001000000000009AAA", {"into": VICTIM})]
         )
         deal = {"name": "D", "amount": Decimal(10), "stage": "Prospecting", "won": False, "closed": False}
         ledger.snapshot_upsert(
-            key, "Opportunity", [("006000000000001AAA", {**deal, "created": account["created"]})]
+            MERGE_KEY, "Opportunity", [("006000000000001AAA", {**deal, "created": ACCOUNT["created"]})]
         )
         ledger.snapshot_upsert(
-            key,
+            MERGE_KEY,
             "OpportunityPartner",
-            [("00K000000000001AAA", {"deal": "006000000000001AAA", "partner": victim, "role": "Reseller"})],
+            [("00K000000000001AAA", {"deal": "006000000000001AAA", "partner": VICTIM, "role": "Reseller"})],
         )
-        built = records_from_snapshot(ledger, SalesforceSettings(), program, key)
+        built = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY)
     records = built.records
-    assert [p.id for p in records.partners] == [master]
-    assert [i.partner_id for i in records.deals[0].partners] == [master]
+    assert [p.id for p in records.partners] == [MASTER]
+    assert [i.partner_id for i in records.deals[0].partners] == [MASTER]
     assert sorted((m.kind, m.former_id, m.id) for m in records.merges) == [
-        ("partner", victim, master),
-        (
-            "partner",
-            "001000000000009AAA",
-            victim,
-        ),  # merged into the victim earlier: the engine follows the chain
+        ("partner", VICTIM, MASTER),
+        ("partner", "001000000000009AAA", VICTIM),  # merged into it before: the engine follows the chain
     ]
 
 
 def test_a_merged_account_undeleted_from_the_recycle_bin_is_a_partner_again_not_a_merge():
     from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
 
-    program = Program.model_validate(
-        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
-    )
-    key = "salesforce:00D000000000001AAA"
-    victim, master = "001000000000002AAA", "001000000000001AAA"
-    account = {"name": "P", "created": "2026-01-01T00:00:00.000+0000"}
     with Ledger.connect("sqlite://") as ledger:
-        ledger.snapshot_upsert(key, "Account", [(master, account), (victim, account)])
-        ledger.snapshot_upsert(key, MERGED, [(victim, {"into": master})])
-        records = records_from_snapshot(ledger, SalesforceSettings(), program, key).records
-    assert [p.id for p in records.partners] == [master, victim]
+        ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT), (VICTIM, ACCOUNT)])
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER})])
+        records = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY).records
+    assert [p.id for p in records.partners] == [MASTER, VICTIM]
     assert records.merges == ()

@@ -562,18 +562,47 @@ class _Folder:
 
     def merges(self, table: _Table | None) -> list[Merge] | None:
         """Partners and deals the CRM merged into others (``kind``, ``former_id``, ``id``): the former id
-        is no record of its file any more; its history is read as the new id's."""
+        is no record of its file any more, and the id is one (or a former id merged on, for a chain); its
+        history is read as the new id's. Each problem is reported at its row."""
         kinds: tuple[MergedKind, ...] = ("partner", "deal")
         rows = self._rows(table, {"kind": _choice(kinds), "former_id": _text, "id": _text})
+        into: dict[tuple[str, str], tuple[str, _Row]] = {}  # (kind, former id) → (id, its row)
         for row in rows:
-            kind, former = row.values.get("kind"), row.values.get("former_id")
+            kind, former, target = (row.values.get(c) for c in ("kind", "former_id", "id"))
+            if not (isinstance(kind, str) and isinstance(former, str) and isinstance(target, str)):
+                continue  # a bad cell, reported where it was converted
             known, source = (
                 (self.partner_ids, PARTNERS_FILE) if kind == "partner" else (self.deal_ids, DEALS_FILE)
             )
-            if kind in kinds and isinstance(former, str) and known is not None and former in known:
+            if known is not None and former in known:
                 message = f"{former!r} is still in {source}: a merged {kind}'s rows go under the id it was merged into"
-                self.problems.add(row.table.name, row.line, "former_id", message, row.table.rank("former_id"))
+                self._merge_problem(row, "former_id", message)
+            elif former == target:
+                self._merge_problem(row, "id", f"the {kind} {former!r} is merged into itself")
+            elif (kind, former) in into and into[kind, former][0] != target:
+                first, at = into[kind, former]
+                self._merge_problem(
+                    row, "id", f"{former!r} is merged into {first!r} on line {at.line} already"
+                )
+            else:
+                into.setdefault((kind, former), (target, row))
+        formers = {key: target for key, (target, _) in into.items()}
+        for (kind, former), (target, row) in into.items():
+            known = self.partner_ids if kind == "partner" else self.deal_ids
+            if known is not None and target not in known and (kind, target) not in formers:
+                source = PARTNERS_FILE if kind == "partner" else DEALS_FILE
+                self._merge_problem(row, "id", f"no {kind} {target!r} in {source}")
+            chain, step = [former], target
+            while (kind, step) in formers and step not in chain:
+                chain.append(step)
+                step = formers[kind, step]
+            if step == former:
+                shown = " → ".join([*chain, former])
+                self._merge_problem(row, "id", f"the merges go round in a circle: {shown}")
         return _validate(_MERGES, rows, self.problems)
+
+    def _merge_problem(self, row: _Row, column: str, message: str) -> None:
+        self.problems.add(row.table.name, row.line, column, message, row.table.rank(column))
 
 
 ACTIVITY_METRIC = "joint_activities"

@@ -319,13 +319,15 @@ Kept for good: the recycle bin drops a merged account after 15 days, and the led
 
 
 def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int:
-    """Accounts merged into others, added to what the snapshot keeps; returns how many were new.
+    """Accounts merged into others, added to what the snapshot keeps; returns how many changed.
 
     A merge keeps the master account's id, deletes the others and sets their ``MasterRecordId``; their
     opportunities, partner rows and activities move to the master. The ledger's lines still name the
     deleted account, so the run reads them as the master's (``RecordSet.merges``): one ``queryAll`` a sync
     for the deleted accounts that have a master, a call whatever the org's size (the recycle bin holds
-    them 15 days; a sync at least that often sees every merge)."""
+    them 15 days; a sync at least that often sees every merge). Merged accounts kept from earlier syncs
+    that the bin no longer holds as deleted are asked for by id, 200 a query: one an admin undeleted is
+    an account of its own again (the others were purged)."""
     text = soql.select(["Id", "MasterRecordId"], "Account", ["IsDeleted = true", "MasterRecordId != null"])
     found = [
         (str(row["Id"]), {"into": str(row["MasterRecordId"])})
@@ -336,7 +338,24 @@ def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int
     changed = [(rid, payload) for rid, payload in found if differs(stored.get(rid), payload)]
     if changed:
         store.snapshot_upsert(key, MERGED, changed)
-    return len(changed)
+    # An admin may undelete a merged account from the recycle bin: it is an account of its own again.
+    # Those kept and not found deleted now are asked for by id (``query`` sees live records only).
+    unsure = sorted(set(stored) - {rid for rid, _ in found})
+    undeleted = [
+        str(row["Id"])
+        for start in range(0, len(unsure), UNDELETE_CHECK)
+        for row in client.query(
+            soql.select(["Id"], "Account", [f"Id IN {soql.id_list(unsure[start : start + UNDELETE_CHECK])}"])
+        )
+    ]
+    if undeleted:
+        store.snapshot_delete(key, MERGED, undeleted)
+    return len(changed) + len(undeleted)
+
+
+UNDELETE_CHECK = 200
+"""Merged accounts asked for in one query when checking for undeleted ones (18-character ids: the SOQL
+stays far below its 100,000-character limit)."""
 
 
 def _stamp(value: Any) -> datetime | None:
@@ -412,13 +431,12 @@ def records_from_snapshot(
     current: dict[RecordKey, FieldValues] = {}
     names = _api_names(settings)
 
-    # A merged account the snapshot holds is live again (undeleted from the recycle bin): the sync drops
-    # a merged account as it reads its deletion, so only an undelete brings it back.
-    live = store.snapshot_ids(key, "Account")
-    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED) if rid not in live}
+    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED)}
     account = following(into)
     partners: list[Partner] = []
     for rid, p in store.snapshot(key, "Account"):
+        if rid in into:
+            continue  # merged while this sync read (its deletion is read by the next)
         current[("account", rid)] = {k: _value_text(p.get(k)) for k in ACCOUNT_MANAGED}
         partner = _convert(
             problems, "Account", rid, names["Account"], partial(_partner, rid, p, settings, zone)

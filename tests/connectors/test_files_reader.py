@@ -542,22 +542,38 @@ def test_exiting_partner_and_approved_claim_need_their_dates(tmp_path: Path, pro
 
 
 def test_merges_csv_lists_the_partners_and_deals_merged_into_others(tmp_path: Path, program: Program) -> None:
-    merges = "kind,former_id,id\npartner,P0,P1\ndeal, D0 ,D1\nPartner,P9,P1\n"
+    merges = "kind,former_id,id\npartner,P0,P1\ndeal, D0 ,D1\nPartner,P9,P0\n"  # P9 into P0, later into P1
     records = read_folder(folder_with(tmp_path, merges_csv=merges), program)
     assert [(m.kind, m.former_id, m.id) for m in records.merges] == [
         ("partner", "P0", "P1"),
         ("deal", "D0", "D1"),
-        ("partner", "P9", "P1"),
+        ("partner", "P9", "P0"),
     ]
     (tmp_path / "merges.csv").unlink()
     assert read_folder(tmp_path, program).merges == ()
 
 
 def test_a_bad_merges_csv_row_is_reported_at_its_line_and_column(tmp_path: Path, program: Program) -> None:
-    merges = "kind,former_id,id\naccount,X,P1\npartner,P2,P1\ndeal,D0,\n"
+    merges = (
+        "kind,former_id,id\n"
+        "account,X,P1\n"
+        "partner,P2,P1\n"
+        "deal,D0,\n"
+        "deal,D7,D7010\n"  # a typo: the deal would be new, and paid again
+        "partner,P5,P5\n"
+        "partner,P6,P1\n"
+        "partner,P6,P2\n"
+        "deal,DA,DB\n"
+        "deal,DB,DA\n"
+    )
     assert problems_of(folder_with(tmp_path, merges_csv=merges), program) == [
         "merges.csv:2: kind: 'account' must be one of partner, deal",
         "merges.csv:3: former_id: 'P2' is still in partners.csv: a merged partner's rows go under the id it "
         "was merged into",
         "merges.csv:4: id: a value is required",
+        "merges.csv:5: id: no deal 'D7010' in deals.csv",
+        "merges.csv:6: id: the partner 'P5' is merged into itself",
+        "merges.csv:8: id: 'P6' is merged into 'P1' on line 7 already",
+        "merges.csv:9: id: the merges go round in a circle: DA → DB → DA",
+        "merges.csv:10: id: the merges go round in a circle: DB → DA → DB",
     ]

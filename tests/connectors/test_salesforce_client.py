@@ -445,12 +445,42 @@ def test_accounts_merged_into_others_are_left_out_and_listed_as_merges_their_row
     ]
 
 
-def test_a_merged_account_undeleted_from_the_recycle_bin_is_a_partner_again_not_a_merge():
+def test_an_account_merged_while_the_sync_read_is_merged_though_the_snapshot_still_holds_it():
+    # the merge landed after the Account stream was read and before the merges were asked for
     from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
 
     with Ledger.connect("sqlite://") as ledger:
         ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT), (VICTIM, ACCOUNT)])
         ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER})])
         records = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY).records
-    assert [p.id for p in records.partners] == [MASTER, VICTIM]
-    assert records.merges == ()
+    assert [p.id for p in records.partners] == [MASTER]
+    assert [(m.former_id, m.id) for m in records.merges] == [(VICTIM, MASTER)]
+
+
+class MergesOrg:
+    """Answers the two queries of read_merges: the deleted accounts with a master, the live ones by id."""
+
+    def __init__(self, deleted: dict[str, str], live: set[str]) -> None:
+        self.deleted, self.live = deleted, live
+        self.queries: list[str] = []
+
+    def query(self, text: str, include_deleted: bool = False):
+        self.queries.append(text)
+        if "MasterRecordId" in text:
+            assert include_deleted
+            return [{"Id": rid, "MasterRecordId": into} for rid, into in self.deleted.items()]
+        return [{"Id": rid} for rid in sorted(self.live) if rid in text]
+
+
+def test_a_merged_account_undeleted_from_the_recycle_bin_is_an_account_of_its_own_again():
+    from cosell.connectors.salesforce.reader import MERGED, read_merges
+
+    purged, undeleted = "001000000000003AAA", VICTIM
+    with Ledger.connect("sqlite://") as ledger:
+        org = MergesOrg({VICTIM: MASTER, purged: MASTER}, set())
+        assert read_merges(org, ledger, MERGE_KEY) == 2  # type: ignore[arg-type]
+        # later: the bin was emptied of one, the other undeleted by an admin
+        org = MergesOrg({}, {undeleted, MASTER})
+        assert read_merges(org, ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {purged: {"into": MASTER}}
+        assert org.queries[1] == f"SELECT Id FROM Account WHERE (Id IN ('{undeleted}', '{purged}'))"

@@ -193,7 +193,15 @@ def _variants(ledger: Any) -> dict[str, str]:
 
 
 def _units(periods: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, list[Unit]]:
-    """Each arm's partners over the given periods: a partner's facts summed per arm it was in."""
+    """Each arm's partners over the given periods: a partner's facts summed per arm it was in (under
+    the id it has last: a partner a CRM merge gave a new id is one partner)."""
+    periods = list(periods)
+    merged = {
+        former: pid
+        for parts in periods
+        for pid, part in parts.items()
+        for former in part.get("former_ids", ())
+    }
     sums: dict[tuple[str, str], Unit] = {}
     for parts in periods:
         for pid, part in parts.items():
@@ -209,7 +217,11 @@ def _units(periods: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, list
                 Decimal(facts["cost"]),
                 tuple(facts["days_to_win"]),
             )
-            key = (part["arm"], pid)
+            current, seen = pid, {pid}
+            while current in merged and merged[current] not in seen:
+                current = merged[current]
+                seen.add(current)
+            key = (part["arm"], current)
             sums[key] = _plus(sums[key], unit) if key in sums else unit
     arms: dict[str, list[Unit]] = {TEST: [], CONTROL: []}
     for (arm, _pid), unit in sorted(sums.items()):

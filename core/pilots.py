@@ -324,12 +324,16 @@ def with_pilot(
 
 def recorded_pilots(ledger: Ledger) -> list[tuple[str, str, dict[str, dict[str, Any]]]]:
     """(period, pilot name, partner id → the partner's recorded pilot part) of every recorded period
-    of every pilot, oldest first."""
+    of every pilot, oldest first. A part holds ``former_ids`` when the partner had other ids before a
+    CRM merged them into it."""
     found: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
     for key, data in _recorded(ledger):
         by_name: dict[str, dict[str, dict[str, Any]]] = {}
         for pid, doc in data.items():
             if _of_pilot(doc.get(KEY), None):
-                by_name.setdefault(doc[KEY]["name"], {})[pid] = doc[KEY]
+                part = (
+                    doc[KEY] if not doc.get("former_ids") else {**doc[KEY], "former_ids": doc["former_ids"]}
+                )
+                by_name.setdefault(doc[KEY]["name"], {})[pid] = part
         found.extend((key, name, parts) for name, parts in sorted(by_name.items()))
     return found

@@ -283,3 +283,19 @@ def test_a_merged_partners_settlement_and_year_to_date_include_what_its_former_i
     assert [item.amount for item in adjustments.items] == [Decimal(500)]  # the Q4 run pays it to P9
     totals = period_totals(cosell_ledger, Q3, "P9", recorded(cosell_ledger, Q3))
     assert [(t.period, t.earnings) for t in totals["P9"]] == [(Q2, Decimal("1000.00"))]
+
+
+def test_the_pilot_report_over_all_periods_counts_a_merged_partner_once(tmp_path, cosell_ledger):
+    from cosell.pilot_report import report
+    from cosell.program import load_program
+
+    (tmp_path / "program.yaml").write_text(PILOT)
+    (tmp_path / "variant.yaml").write_text(PILOT.split("pilot:")[0].replace('"0.05"', '"0.07"'))
+    loaded = load_program(tmp_path / "program.yaml")
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(loaded, [partner("P1")], [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")],
+                ledger=cosell_ledger, period=Q2, connector=target)  # fmt: skip
+    run_program(loaded, [partner("P100")], [deal("D2", "10000", partners=["P100"], won_on="2026-08-10")],
+                merges=[Merge("partner", "P1", "P100")], ledger=cosell_ledger, period=Q3, connector=target)  # fmt: skip
+    [pilot] = report(cosell_ledger)
+    assert pilot.overall is not None and sum(pilot.overall.partners.values()) == 1

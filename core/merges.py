@@ -4,7 +4,7 @@ A CRM that merges two deals (or two partner companies) may give the result a new
 new record and lists the merged ids in ``hs_merged_object_ids``. The ledger's lines name the old ids. Read
 as they are, the merged deal would be a deal never paid (a closed period's late commission would pay it
 again) and the merged partner a partner without tiers or signing bonus. The connector says which ids were
-merged into which (:class:`~cosell.records.Merge`); :func:`merged_history` then answers every history
+merged into which (:class:`~cosell.records.Merge`); :func:`merged` then answers every history
 question a rule asks about the record with the lines and tiers of its former ids too, presented under
 today's ids:
 

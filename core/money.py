@@ -19,8 +19,9 @@ ZERO = Decimal("0.00")
 
 
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""A context whose additions never round (``EXACT.add(a, b)``): only the digits the operands hold are
-stored, so it costs what a 28-digit addition costs."""
+"""A context whose additions never round (``EXACT.add(a, b)``): only the digits the result needs are
+stored, so adding amounts × shares rounded at 28 digits costs about what a 28-digit addition does (a share
+given with a million decimal places makes every addition to it carry a million digits)."""
 
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:

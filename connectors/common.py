@@ -562,17 +562,3 @@ def full_read_due(
 def full_read_done(store: SnapshotStore, key: str, now: datetime) -> None:
     stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     store.set_state(key, FULL_READ_AT, stamp)
-
-
-def following(into: Mapping[str, str]) -> Callable[[str], str]:
-    """The id a record goes by now, given former id → the id it was merged into: ``into`` followed to its
-    end (a circle, which no CRM makes, stops where it would repeat)."""
-
-    def current(rid: str) -> str:
-        seen = {rid}
-        while rid in into and into[rid] not in seen:
-            rid = into[rid]
-            seen.add(rid)
-        return rid
-
-    return current

@@ -103,6 +103,21 @@ def aliases(records: RecordSet) -> Aliases:
     return Aliases(MappingProxyType(resolved["partner"]), MappingProxyType(resolved["deal"]))
 
 
+def following(into: Mapping[str, str]) -> Callable[[str], str]:
+    """The id a record goes by now, given former id → the id it was merged into: ``into`` followed to its
+    end (a circle, which no CRM makes, stops where it would repeat). For connectors and reports that map
+    ids themselves."""
+
+    def current(rid: str) -> str:
+        seen = {rid}
+        while rid in into and into[rid] not in seen:
+            rid = into[rid]
+            seen.add(rid)
+        return rid
+
+    return current
+
+
 def merged(records: RecordSet, history: History) -> tuple[RecordSet, History]:
     """The records and the history under today's ids, when the records list merges (see the module
     docstring); both as they are when they list none. A deal, activity or MDF claim that still names a

@@ -23,6 +23,7 @@ from decimal import Decimal
 from itertools import chain, repeat
 from typing import Any
 
+from .merges import following
 from .pilots import CONTROL, TEST, recorded_pilots
 
 RESAMPLES = 2000
@@ -196,12 +197,14 @@ def _units(periods: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, list
     """Each arm's partners over the given periods: a partner's facts summed per arm it was in (under
     the id it has last: a partner a CRM merge gave a new id is one partner)."""
     periods = list(periods)
-    merged = {
-        former: pid
-        for parts in periods
-        for pid, part in parts.items()
-        for former in part.get("former_ids", ())
-    }
+    current = following(
+        {
+            former: pid
+            for parts in periods
+            for pid, part in parts.items()
+            for former in part.get("former_ids", ())
+        }
+    )
     sums: dict[tuple[str, str], Unit] = {}
     for parts in periods:
         for pid, part in parts.items():
@@ -217,11 +220,7 @@ def _units(periods: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, list
                 Decimal(facts["cost"]),
                 tuple(facts["days_to_win"]),
             )
-            current, seen = pid, {pid}
-            while current in merged and merged[current] not in seen:
-                current = merged[current]
-                seen.add(current)
-            key = (part["arm"], current)
+            key = (part["arm"], current(pid))
             sums[key] = _plus(sums[key], unit) if key in sums else unit
     arms: dict[str, list[Unit]] = {TEST: [], CONTROL: []}
     for (arm, _pid), unit in sorted(sums.items()):

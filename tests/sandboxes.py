@@ -94,8 +94,6 @@ def hubspot_env(sb: Sandbox, folder: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """What a RevOps user sets to run cosell against the sandbox portal, working in ``folder`` (the
     ledger and log there too)."""
     monkeypatch.chdir(folder)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", sb.token)
-    monkeypatch.setenv("HUBSPOT_BASE_URL", sb.hubspot_base_url)
-    monkeypatch.setenv("HUBSPOT_CA_BUNDLE", sb.ca_bundle)
-    monkeypatch.setenv("COSELL_LEDGER", f"sqlite:///{folder}/ledger.db")
-    monkeypatch.setenv("COSELL_LOG", str(folder / "cosell.log"))
+    for name, value in hubspot_vars(sb, folder).items():
+        if name != "COSELL_LOAD_PLUGINS":  # these tests load the installed plugins, as a user's run does
+            monkeypatch.setenv(name, value)

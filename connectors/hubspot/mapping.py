@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cosell.connectors.common import ManagedName, check_managed_names, following
+from cosell.connectors.common import ManagedName, check_managed_names
 from cosell.errors import InputError, Problem
+from cosell.merges import following
 from cosell.records import (
     ROLES,
     Activity,

@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Row, SnapshotSync, differs, following
+from cosell.connectors.common import Row, SnapshotSync, differs
 from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import ConfigError, InputError, Problem
+from cosell.merges import following
 from cosell.records import (
     ACTIVITY,
     DEAL,

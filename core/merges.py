@@ -15,6 +15,13 @@ today's ids:
   partner's own id first, then its former ids in id order);
 - approved adjustments and tier exceptions of a former partner are the current partner's.
 
+A merge can be undone (:attr:`~cosell.records.Merge.undone`: a Salesforce admin undeleted the merged
+account; the records the merge moved stay where it put them). The former partner is then a partner of its
+own with its own history, and a narrower link stays: the lines it was paid on a deal that the partner it
+was merged into holds now (and it does not) answer the questions asked about that deal for that partner
+(``lines_of`` naming deals, ``paid_deal_ids``, ``lines_on_deals``), so the deal is not paid twice. A
+partner's totals (``lines_of`` of every deal, tiers, tags) stay its own.
+
 The ledger is not rewritten: statements and ``cosell explain`` of earlier periods show the lines as they
 were paid, under the ids of the time.
 """
@@ -41,21 +48,24 @@ class Aliases:
 
     partners: Mapping[str, str]
     deals: Mapping[str, str]
+    undone: Mapping[str, str]
+    """Former partner of an undone merge → the partner it was merged into (merges followed to the end)."""
 
     def __bool__(self) -> bool:
-        return bool(self.partners or self.deals)
+        return bool(self.partners or self.deals or self.undone)
 
 
 def aliases(records: RecordSet) -> Aliases:
-    """The merges the records list, checked: a former id is not a record of its kind any more, names one
-    record, and a chain of merges ends. Each problem names the merge; all are reported together."""
+    """The merges the records list, checked: a former id is not a record of its kind any more (unless its
+    merge was undone), names one record, and a chain of merges ends. Each problem names the merge; all are reported together."""
     if not records.merges:  # the common case costs nothing, however many records
-        return Aliases(MappingProxyType({}), MappingProxyType({}))
+        return Aliases(MappingProxyType({}), MappingProxyType({}), MappingProxyType({}))
     present: dict[MergedKind, set[str]] = {
         "partner": {p.id for p in records.partners},
         "deal": {d.id for d in records.deals},
     }
     direct: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
+    undone: dict[str, str] = {}
     problems: list[Problem] = []
     for merge in records.merges:
         where = f"merge of {merge.kind} {merge.former_id}"
@@ -68,18 +78,20 @@ def aliases(records: RecordSet) -> Aliases:
             problems.append(Problem(where, "a merge names the former id and the id, both not empty"))
         elif merge.former_id == merge.id:
             problems.append(Problem(where, f"the {merge.kind} is named as merged into itself"))
-        elif merge.former_id in present[merge.kind]:
+        elif merge.undone and merge.kind != "partner":
+            problems.append(Problem(where, "only a partner's merge can be undone"))
+        elif merge.former_id in present[merge.kind] and not merge.undone:
             problems.append(
                 Problem(
                     where, f"{merge.former_id} was merged into {merge.id} but is still read as a {merge.kind}"
                 )
             )
-        elif into.get(merge.former_id, merge.id) != merge.id:
-            problems.append(
-                Problem(where, f"merged into two {merge.kind}s: {into[merge.former_id]} and {merge.id}")
-            )
+        elif (earlier := into.get(merge.former_id, undone.get(merge.former_id, merge.id))) != merge.id:
+            problems.append(Problem(where, f"merged into two {merge.kind}s: {earlier} and {merge.id}"))
+        elif merge.former_id in (into if merge.undone else undone):
+            problems.append(Problem(where, f"the merge into {merge.id} is named both undone and not"))
         else:
-            into[merge.former_id] = merge.id
+            (undone if merge.undone else into)[merge.former_id] = merge.id
     resolved: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
     for kind, into in direct.items():
         for former in sorted(into):
@@ -100,7 +112,12 @@ def aliases(records: RecordSet) -> Aliases:
                 resolved[kind][former] = current
     if problems:
         raise InputError(problems)
-    return Aliases(MappingProxyType(resolved["partner"]), MappingProxyType(resolved["deal"]))
+    partners = resolved["partner"]
+    return Aliases(
+        MappingProxyType(partners),
+        MappingProxyType(resolved["deal"]),
+        MappingProxyType({former: partners.get(into, into) for former, into in undone.items()}),
+    )
 
 
 def following(into: Mapping[str, str]) -> Callable[[str], str]:
@@ -125,7 +142,22 @@ def merged(records: RecordSet, history: History) -> tuple[RecordSet, History]:
     found = aliases(records)
     if not found:
         return records, history
-    return _current_references(records, found), _MergedHistory(history, found)
+    current = _current_references(records, found)
+    return current, _MergedHistory(history, found, _linked_deals(current, found.undone))
+
+
+def _linked_deals(records: RecordSet, undone: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
+    """Each former partner of an undone merge → the deals the partner it was merged into holds and it
+    does not (those whose history stays the other partner's)."""
+    if not undone:
+        return {}
+    wanted = {*undone, *undone.values()}
+    held: dict[str, set[str]] = {pid: set() for pid in wanted}
+    for d in records.deals:
+        for inv in d.partners:
+            if inv.partner_id in wanted:
+                held[inv.partner_id].add(d.id)
+    return {former: frozenset(held[into] - held[former]) for former, into in undone.items()}
 
 
 def _current_references(records: RecordSet, found: Aliases) -> RecordSet:
@@ -180,14 +212,18 @@ _set = object.__setattr__  # History is a frozen dataclass: its own state is set
 class _MergedHistory(History):
     """:class:`History` over another, with the former ids of merged partners and deals read as current."""
 
-    __slots__ = ("_aliases", "_deal_formers", "_formers", "_inner", "_order")
+    __slots__ = ("_aliases", "_deal_formers", "_formers", "_inner", "_linked", "_links", "_order")
     _inner: History
     _aliases: Aliases
     _formers: Mapping[str, tuple[str, ...]]
     _deal_formers: Mapping[str, tuple[str, ...]]
     _order: dict[str, date]
+    _linked: Mapping[str, tuple[str, frozenset[str]]]
+    _links: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
 
-    def __init__(self, inner: History, found: Aliases) -> None:
+    def __init__(
+        self, inner: History, found: Aliases, linked: Mapping[str, frozenset[str]] | None = None
+    ) -> None:
         formers: dict[str, list[str]] = {}
         for former, current in found.partners.items():
             formers.setdefault(current, [current]).append(former)
@@ -202,6 +238,14 @@ class _MergedHistory(History):
             deal_formers.setdefault(current, []).append(former)
         _set(self, "_deal_formers", {k: tuple(v) for k, v in deal_formers.items()})
         _set(self, "_order", {})
+        # undone merges: former → (the partner it was merged into, the deals whose history that one keeps)
+        kept = {former: (found.undone[former], deals) for former, deals in (linked or {}).items() if deals}
+        links: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for former in sorted(kept):
+            into, deals = kept[former]
+            links.setdefault(into, []).append((former, deals))
+        _set(self, "_linked", kept)
+        _set(self, "_links", {k: tuple(v) for k, v in links.items()})
 
     def __repr__(self) -> str:
         return f"<{self._inner!r} with {len(self._aliases.partners)} partner and {len(self._aliases.deals)} deal merges>"
@@ -236,6 +280,14 @@ class _MergedHistory(History):
         if partner == line.partner_id and deal == line.deal_id:
             return line
         return dataclasses.replace(line, partner_id=partner, deal_id=deal)
+
+    def _linked_line(self, line: LedgerLine) -> LedgerLine:
+        """The line under today's ids, a former partner's line on a deal another keeps under that one's."""
+        line = self._line(line)
+        link = self._linked.get(line.partner_id)
+        if link is None or line.deal_id not in link[1]:
+            return line
+        return dataclasses.replace(line, partner_id=link[0])
 
     def _starts(self, period: str) -> date:
         """Where a period is in time (a key the ledger knows always parses)."""
@@ -321,15 +373,36 @@ class _MergedHistory(History):
             tuple(map(self._line, self._inner.lines_of(pid, kinds=kinds, deal_ids=asked)))
             for pid in self._ids(partner_id)
         ]
+        if deal_ids is not None:
+            wanted = {deal_ids} if isinstance(deal_ids, str) else set(deal_ids)
+            for former, deals in self._links.get(partner_id, ()):
+                on = wanted & deals
+                if on:
+                    groups += [
+                        tuple(
+                            dataclasses.replace(ln, partner_id=partner_id)
+                            for ln in map(self._line, self._inner.lines_of(pid, kinds=kinds, deal_ids=asked))
+                            if ln.deal_id in on
+                        )
+                        for pid in self._ids(former)
+                    ]
         return self._in_order(groups, _line_period)
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         deals = self._aliases.deals
-        return frozenset(
+        paid = {
             deals.get(deal, deal)
             for pid in self._ids(partner_id)
             for deal in self._inner.paid_deal_ids(pid, kind)
-        )
+        }
+        for former, held in self._links.get(partner_id, ()):
+            paid.update(
+                deal
+                for pid in self._ids(former)
+                for deal in map(lambda d: deals.get(d, d), self._inner.paid_deal_ids(pid, kind))
+                if deal in held
+            )
+        return frozenset(paid)
 
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         groups = [tuple(map(self._line, self._inner.tagged_lines(pid, tag))) for pid in self._ids(partner_id)]
@@ -341,7 +414,9 @@ class _MergedHistory(History):
     def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
         found: dict[str, list[tuple[LedgerLine, ...]]] = {}
         for deal, lines in self._inner.lines_on_deals(kinds).items():
-            found.setdefault(self._aliases.deals.get(deal, deal), []).append(tuple(map(self._line, lines)))
+            found.setdefault(self._aliases.deals.get(deal, deal), []).append(
+                tuple(map(self._linked_line, lines))
+            )
         return MappingProxyType(
             {deal: self._in_order(groups, _line_period) for deal, groups in found.items()}
         )

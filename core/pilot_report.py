@@ -194,16 +194,20 @@ def _variants(ledger: Any) -> dict[str, str]:
 
 
 def _units(periods: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, list[Unit]]:
-    """Each arm's partners over the given periods: a partner's facts summed per arm it was in (under
-    the id it has last: a partner a CRM merge gave a new id is one partner)."""
+    """Each arm's partners over the given periods (in period order): a partner's facts summed per arm it
+    was in (under the id it has last: a partner a CRM merge gave a new id is one partner; one whose
+    merge was undone, a partner of its own again in a later period, is not folded into the other)."""
     periods = list(periods)
+    into: dict[str, str] = {}
+    merged_until: dict[str, int] = {}
+    own_until: dict[str, int] = {}
+    for index, parts in enumerate(periods):
+        for pid, part in parts.items():
+            own_until[pid] = index
+            for former in part.get("former_ids", ()):
+                into[former], merged_until[former] = pid, index
     current = following(
-        {
-            former: pid
-            for parts in periods
-            for pid, part in parts.items()
-            for former in part.get("former_ids", ())
-        }
+        {former: pid for former, pid in into.items() if own_until.get(former, -1) < merged_until[former]}
     )
     sums: dict[tuple[str, str], Unit] = {}
     for parts in periods:

@@ -241,6 +241,11 @@ class Merge:
     """The id the record had before the merge (the ledger's lines may name it)."""
     id: RecordId
     """The id of the record it was merged into, as the records read now name it."""
+    undone: bool = False
+    """The former partner is a record of its own again (a Salesforce admin undeleted a merged account:
+    the records the merge moved stay with ``id``). Its history is its own again, but for the deals
+    ``id`` holds now and it does not: what it was paid on them counts as paid to ``id``, so no deal is
+    paid twice. Partners only."""
 
 
 @dataclass(frozen=True, slots=True)

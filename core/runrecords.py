@@ -181,6 +181,12 @@ def _merge_order(merge: Merge) -> tuple[str, str, str]:
     return (merge.kind, merge.id, merge.former_id)
 
 
+def _merge_row(merge: Merge) -> tuple[str, ...]:
+    """A merge as the digest reads it: an undone one says so (merges of before give the digest they gave)."""
+    row = (merge.kind, merge.former_id, merge.id)
+    return (*row, "undone") if merge.undone else row
+
+
 def records_digest(records: RecordSet) -> str:
     """sha256 over every partner, deal, activity and MDF claim the run read, each normalized (the
     ``repr`` of its fields' plain values, decimals by value) and taken in order of kind, then id: the
@@ -199,7 +205,8 @@ def records_digest(records: RecordSet) -> str:
         ordered = sorted(items, key=_merge_order if kind == "merge" else _id_order)
         for start in range(0, len(ordered), _CHUNK):
             # one line a record: f"{kind}{_plain(record)!r}\n"
-            rows = _plain_rows(ordered[start : start + _CHUNK], shared)
+            chunk = ordered[start : start + _CHUNK]
+            rows = list(map(_merge_row, chunk)) if kind == "merge" else _plain_rows(chunk, shared)
             digest.update((kind + f"\n{kind}".join(map(repr, rows)) + "\n").encode())
     return digest.hexdigest()
 

@@ -74,11 +74,7 @@ def cosell_settlement(
     if window is None:
         return None
     end = context.period.end
-    every: list[LedgerLine | PayoutLine] = [
-        *context.history.lines_of(partner.id, kinds=(KIND, COMMISSION)),
-        *lines,
-    ]
-    items = []
+    exposed = []
     for involvement in partner.deals:
         deal = involvement.deal
         if deal.status != "won" or deal.closed_on is None:
@@ -86,6 +82,16 @@ def cosell_settlement(
         closes = days_after(deal.closed_on, window)
         if closes <= end or (deal.refunded_on is not None and deal.refunded_on <= end):
             continue
+        exposed.append((deal, closes))
+    if not exposed:
+        return SettlementPart("Clawback exposure", (), _exposure_note(window))
+    # asked for these deals: what was paid on them, to this partner or to one a merge took them from
+    every: list[LedgerLine | PayoutLine] = [
+        *context.history.lines_of(partner.id, kinds=(KIND, COMMISSION), deal_ids=[d.id for d, _ in exposed]),
+        *lines,
+    ]
+    items = []
+    for deal, closes in exposed:
         if any(ln.kind == KIND and ln.deal_id == deal.id for ln in every):
             continue
         paid = sum((ln.amount for ln in every if ln.kind == COMMISSION and ln.deal_id == deal.id), Decimal(0))
@@ -96,5 +102,8 @@ def cosell_settlement(
             f"its commission of {show(paid)}"
         )
         items.append(SettlementItem(AT_RISK, -paid, text, deal.id, until=closes))
-    note = f"a deal refunded within {window} days of its win gives back its commission"
-    return SettlementPart("Clawback exposure", tuple(items), note)
+    return SettlementPart("Clawback exposure", tuple(items), _exposure_note(window))
+
+
+def _exposure_note(window: int) -> str:
+    return f"a deal refunded within {window} days of its win gives back its commission"

@@ -27,6 +27,7 @@ from cosell.connector import FieldValues, RecordKey
 from cosell.connectors.common import Row, SnapshotSync, differs
 from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import ConfigError, InputError, Problem
+from cosell.ledger import decode_json
 from cosell.merges import following
 from cosell.records import (
     ACTIVITY,
@@ -315,8 +316,9 @@ def sync_all(client: SalesforceClient, sync: SnapshotSync, settings: SalesforceS
 
 
 MERGED = "merged:Account"
-"""The snapshot object of the accounts merged into others: merged account id → ``{"into": master id}``.
-Kept for good: the recycle bin drops a merged account after 15 days, and the ledger's lines name it."""
+"""The snapshot object of the accounts merged into others: merged account id → ``{"into": master id}``,
+with ``"undone": true`` once an admin undeleted it and ``"purged": true`` once the recycle bin no longer
+holds it (it can no longer come back). Kept for good: the ledger's lines name the merged account."""
 
 
 def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int:
@@ -326,9 +328,13 @@ def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int
     opportunities, partner rows and activities move to the master. The ledger's lines still name the
     deleted account, so the run reads them as the master's (``RecordSet.merges``): one ``queryAll`` a sync
     for the deleted accounts that have a master, a call whatever the org's size (the recycle bin holds
-    them 15 days; a sync at least that often sees every merge). Merged accounts kept from earlier syncs
-    that the bin no longer holds as deleted are asked for by id, 200 a query: one an admin undeleted is
-    an account of its own again (the others were purged)."""
+    them 15 days; a sync at least that often sees every merge).
+
+    A merged account kept from an earlier sync that the bin no longer holds was either purged or
+    undeleted by an admin: each is asked for once by id, 200 a query. A purged one is marked so and never
+    asked for again (a purged record cannot come back). An undeleted one is an account of its own again,
+    but the undelete leaves with the master what the merge moved to it: its merge is kept, marked undone,
+    so the deals the master holds keep the history they had (:attr:`cosell.records.Merge.undone`)."""
     text = soql.select(["Id", "MasterRecordId"], "Account", ["IsDeleted = true", "MasterRecordId != null"])
     found = [
         (str(row["Id"]), {"into": str(row["MasterRecordId"])})
@@ -339,18 +345,21 @@ def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int
     changed = [(rid, payload) for rid, payload in found if differs(stored.get(rid), payload)]
     if changed:
         store.snapshot_upsert(key, MERGED, changed)
-    # An admin may undelete a merged account from the recycle bin: it is an account of its own again.
     # Those kept and not found deleted now are asked for by id (``query`` sees live records only).
-    unsure = sorted(set(stored) - {rid for rid, _ in found})
-    undeleted = [
+    seen = {rid for rid, _ in found}
+    kept = {rid: decode_json(stored[rid]) for rid in sorted(stored.keys() - seen)}
+    unsure = [rid for rid, payload in kept.items() if not payload.get("undone") and not payload.get("purged")]
+    live = {
         str(row["Id"])
         for start in range(0, len(unsure), UNDELETE_CHECK)
         for row in client.query(
             soql.select(["Id"], "Account", [f"Id IN {soql.id_list(unsure[start : start + UNDELETE_CHECK])}"])
         )
-    ]
-    if undeleted:
-        store.snapshot_delete(key, MERGED, undeleted)
+    }
+    undeleted = [(rid, {**kept[rid], "undone": True}) for rid in unsure if rid in live]
+    purged = [(rid, {**kept[rid], "purged": True}) for rid in unsure if rid not in live]
+    if undeleted or purged:
+        store.snapshot_upsert(key, MERGED, [*undeleted, *purged])
     return len(changed) + len(undeleted)
 
 
@@ -432,7 +441,10 @@ def records_from_snapshot(
     current: dict[RecordKey, FieldValues] = {}
     names = _api_names(settings)
 
-    into = {rid: str(payload["into"]) for rid, payload in store.snapshot(key, MERGED)}
+    into: dict[str, str] = {}
+    undone: dict[str, str] = {}
+    for rid, payload in store.snapshot(key, MERGED):
+        (undone if payload.get("undone") else into)[rid] = str(payload["into"])
     account = following(into)
     partners: list[Partner] = []
     for rid, p in store.snapshot(key, "Account"):
@@ -487,7 +499,9 @@ def records_from_snapshot(
                 claims.append(claim)
     if problems.items:
         raise InputError(problems.items)
-    merges = tuple(Merge("partner", former, master) for former, master in into.items())
+    merges = tuple(Merge("partner", former, master) for former, master in into.items()) + tuple(
+        Merge("partner", former, master, undone=True) for former, master in undone.items()
+    )
     return SnapshotRecords(
         RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges), current
     )

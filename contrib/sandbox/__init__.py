@@ -129,6 +129,15 @@ class Sandbox:
         Salesforce's ``code``) where Salesforce would refuse the merge, ids of other sObjects included."""
         return self._server.state.merge_salesforce(master_id, [victim_id, *more_victims])
 
+    def undelete_salesforce(self, record_id: str, *more_ids: str) -> list[str]:
+        """Undelete Salesforce records from the recycle bin as an admin would (the UI, the SOAP
+        ``undelete()`` call or Apex ``undelete``; the REST API has none): each is live again with what its
+        delete took along; an account a merge deleted comes back without what the merge moved to the
+        master. Not counted as an API request or a record written. Returns the ids restored. Raises
+        :class:`~cosell.contrib.sandbox.salesforce.SalesforceUndeleteRefused` (a ``ValueError`` carrying
+        Salesforce's ``code``) for an id not in the recycle bin, changing nothing."""
+        return self._server.state.undelete_salesforce([record_id, *more_ids])
+
     def set_faults(self, faults: FaultsArg) -> Faults:
         """Replace the faults in force (``None`` clears them); returns the parsed faults."""
         return self._server.state.set_faults(faults)

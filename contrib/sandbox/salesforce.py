@@ -53,6 +53,15 @@ class SalesforceMergeRefused(ValueError):
         self.code, self.message = code, message
 
 
+class SalesforceUndeleteRefused(ValueError):
+    """An undelete Salesforce refuses: its ``statusCode`` (``code``) and message, as the SOAP
+    ``undelete()`` call's UndeleteResult errors give them."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 class CoerceError(Exception):
     def __init__(self, code: str, message: str, fields: list[str]) -> None:
         super().__init__(message)
@@ -818,6 +827,33 @@ class SalesforceAPI:
             "mergedRecordIds": [v["Id"] for v in victims],
             "updatedRelatedIds": moved,
         }
+
+    def undelete_records(self, record_ids: list[str]) -> list[str]:
+        """Restore records from the recycle bin as an admin's undelete does (the UI, the SOAP
+        ``undelete()`` call, Apex ``undelete``; the REST API has none): each is live again, stamped one
+        tick of the clock later, with what a delete took along (an Opportunity's partner rows). A record a
+        merge deleted comes back alone: what the merge moved to the master stays there, as Salesforce
+        says of undeleting merged records. Returns the ids restored.
+
+        Refuses, changing nothing, with :class:`SalesforceUndeleteRefused`: an id that is no id
+        ``MALFORMED_ID``, a record not found (never there, or purged from the bin)
+        ``INVALID_CROSS_REFERENCE_KEY``, a live record ``UNDELETE_FAILED``."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for rid in record_ids:
+            if not _ID_RE.match(rid):
+                raise SalesforceUndeleteRefused(
+                    "MALFORMED_ID", f"Record ID: id value of incorrect type: {rid}"
+                )
+            obj = next((o for o in self.store.objects.values() if o.key_prefix == rid[:3]), None)
+            rec = None if obj is None else self.store.find(obj.name, rid)
+            if obj is None or rec is None:
+                raise SalesforceUndeleteRefused("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            if not rec.get("IsDeleted"):
+                raise SalesforceUndeleteRefused("UNDELETE_FAILED", "Entity is not in recycle bin")
+            found.append((obj.name, rec))
+        for name, rec in found:
+            self.store.undelete(name, rec)
+        return [rec["Id"] for _, rec in found]
 
     # ------------------------------------------------------------------ Bulk API 2.0 ingest
     def ingest(self, req: Request, version: str, parts: list[str]) -> Response:

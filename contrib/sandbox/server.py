@@ -127,6 +127,12 @@ class SandboxState:
         with self.lock:
             return self.sf.merge_records(master_id, victim_ids)
 
+    def undelete_salesforce(self, record_ids: list[str]) -> list[str]:
+        """Undelete Salesforce records as an admin does in the org (no API request: the REST API has no
+        undelete and SOAP is not served; not counted as one or as a record written); the ids restored."""
+        with self.lock:
+            return self.sf.undelete_records(record_ids)
+
     def set_faults(self, faults: str | Mapping[str, Any] | Faults | None) -> Faults:
         parsed = parse_faults(faults)
         with self.lock:

@@ -637,6 +637,20 @@ class SalesforceStore:
         for r in doomed:
             r.update({"IsDeleted": True, "LastModifiedDate": stamp, "SystemModstamp": stamp})
 
+    def undelete(self, obj: str, rec: dict[str, Any]) -> None:
+        """Bring a record back from the recycle bin (``IsDeleted`` false, stamps bumped) with what its
+        delete took along: an Opportunity's partner rows (the API deletes them only with it)."""
+        stamp = sf_datetime(self.clock.tick())
+        back = [rec]
+        if obj == "Opportunity":
+            back += [
+                r
+                for r in self.objects["OpportunityPartner"].records.values()
+                if r.get("OpportunityId") == rec["Id"] and r.get("IsDeleted")
+            ]
+        for r in back:
+            r.update({"IsDeleted": False, "LastModifiedDate": stamp, "SystemModstamp": stamp})
+
     # -- merges: the victims to the recycle bin, what pointed to them to the master -----------------------
 
     def references_to(self, target: str) -> list[tuple[str, list[str]]]:

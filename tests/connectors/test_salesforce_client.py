@@ -472,7 +472,7 @@ class MergesOrg:
         return [{"Id": rid} for rid in sorted(self.live) if rid in text]
 
 
-def test_a_merged_account_undeleted_from_the_recycle_bin_is_an_account_of_its_own_again():
+def test_a_merged_account_undeleted_from_the_recycle_bin_is_an_account_of_its_own_again_its_merge_kept_undone():
     from cosell.connectors.salesforce.reader import MERGED, read_merges
 
     purged, undeleted = "001000000000003AAA", VICTIM
@@ -482,5 +482,31 @@ def test_a_merged_account_undeleted_from_the_recycle_bin_is_an_account_of_its_ow
         # later: the bin was emptied of one, the other undeleted by an admin
         org = MergesOrg({}, {undeleted, MASTER})
         assert read_merges(org, ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
-        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {purged: {"into": MASTER}}
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {
+            purged: {"into": MASTER, "purged": True},
+            undeleted: {"into": MASTER, "undone": True},
+        }
         assert org.queries[1] == f"SELECT Id FROM Account WHERE (Id IN ('{undeleted}', '{purged}'))"
+        # the next syncs ask for neither again: a purged record cannot come back, an undone one is live
+        assert read_merges(org, ledger, MERGE_KEY) == 0  # type: ignore[arg-type]
+        assert len(org.queries) == 3
+
+
+def test_an_undeleted_merged_account_merged_again_is_merged_again():
+    from cosell.connectors.salesforce.reader import MERGED, read_merges
+
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER, "undone": True})])
+        assert read_merges(MergesOrg({VICTIM: MASTER}, set()), ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {VICTIM: {"into": MASTER}}
+
+
+def test_an_undone_merge_reads_the_account_as_a_partner_and_the_merge_as_undone():
+    from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
+
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT), (VICTIM, ACCOUNT)])
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER, "undone": True})])
+        records = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY).records
+    assert sorted(p.id for p in records.partners) == sorted([MASTER, VICTIM])
+    assert [(m.former_id, m.id, m.undone) for m in records.merges] == [(VICTIM, MASTER, True)]

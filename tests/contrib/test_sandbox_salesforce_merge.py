@@ -1,8 +1,9 @@
 """The sandbox's Salesforce Account merge (an admin's merge in the org, Apex ``Database.merge``, the SOAP
 ``merge()`` call; the REST API has none, so tests merge through ``sb.merge_salesforce_accounts``): the
 victims go to the recycle bin with ``MasterRecordId`` set, what pointed to them points to the master, and
-incremental reads see both; its refusals; ``MasterRecordId`` is read-only. Driven over HTTP with the
-unmodified simple-salesforce client."""
+incremental reads see both; its refusals; ``MasterRecordId`` is read-only. An admin's undelete
+(``sb.undelete_salesforce``) brings a record back without undoing what a merge moved. Driven over HTTP with
+the unmodified simple-salesforce client."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from cosell.contrib.sandbox import Sandbox
-from cosell.contrib.sandbox.salesforce import SalesforceMergeRefused
+from cosell.contrib.sandbox.salesforce import SalesforceMergeRefused, SalesforceUndeleteRefused
 from cosell.contrib.sandbox.store import SFField
 from sandboxes import module_sandbox
 
@@ -364,3 +365,52 @@ def test_writing_master_record_id_is_refused_as_a_read_only_field(sb: Sandbox) -
     )
     assert collection[0]["errors"][0]["statusCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert account(sf, victim)["MasterRecordId"] is None
+
+
+def test_an_undeleted_merged_account_is_live_again_and_what_the_merge_moved_stays_with_the_master(
+    sb: Sandbox,
+) -> None:
+    sf = client(sb)
+    victim = partner_with_claims(sf)
+    master = other_partner(sf, victim)
+    sb.merge_salesforce_accounts(master, victim)
+    moved = pointing_to(sf, master)[master]
+    before = account(sf, victim)
+
+    assert sb.undelete_salesforce(victim) == [victim]
+
+    after = account(sf, victim)
+    assert after["IsDeleted"] is False and after["SystemModstamp"] > before["SystemModstamp"]
+    assert ids(sf, f"SELECT Id FROM Account WHERE Id = '{victim}'") == {victim}  # query sees it again
+    merged = "SELECT Id FROM Account WHERE IsDeleted = true AND MasterRecordId != null"
+    assert victim not in ids(sf, merged, include_deleted=True)
+    assert pointing_to(sf, master)[master] == moved  # the merge's reparenting is not undone
+    assert pointing_to(sf, victim)[victim] == {}
+
+
+def test_an_undeleted_opportunity_comes_back_with_its_partner_rows(sb: Sandbox) -> None:
+    sf = client(sb)
+    _, deal = customer_with_a_deleted_deal(sf)
+    rows_of = f"SELECT Id FROM OpportunityPartner WHERE OpportunityId = '{deal}'"
+    deleted = ids(sf, rows_of, include_deleted=True)
+    assert deleted and ids(sf, rows_of) == set()
+
+    sb.undelete_salesforce(deal)
+
+    assert ids(sf, f"SELECT Id FROM Opportunity WHERE Id = '{deal}'") == {deal}
+    assert ids(sf, rows_of) == deleted
+
+
+def test_an_undelete_of_a_live_purged_or_malformed_record_is_refused_changing_nothing(sb: Sandbox) -> None:
+    sf = client(sb)
+    live = other_partner(sf, "001000000000000AAA")
+    _, deal = customer_with_a_deleted_deal(sf)
+    for ids_, code in (
+        ((deal, live), "UNDELETE_FAILED"),
+        ((deal, "006000000000zzzAAA"), "INVALID_CROSS_REFERENCE_KEY"),
+        ((deal, "not-an-id"), "MALFORMED_ID"),
+    ):
+        with pytest.raises(SalesforceUndeleteRefused) as caught:
+            sb.undelete_salesforce(*ids_)
+        assert caught.value.code == code
+        assert ids(sf, f"SELECT Id FROM Opportunity WHERE Id = '{deal}'") == set()  # nothing undeleted

@@ -170,6 +170,15 @@ def test_references_to_a_former_partner_or_deal_count_for_the_record_it_was_merg
             (Merge("deal", "", "DC"),),
             "merge of deal : a merge names the former id and the id, both not empty",
         ),
+        ((Merge("deal", "DA", "DC", undone=True),), "merge of deal DA: only a partner's merge can be undone"),
+        (
+            (Merge("partner", "A", "C"), Merge("partner", "A", "C", undone=True)),
+            "merge of partner A: the merge into C is named both undone and not",
+        ),
+        (
+            (Merge("partner", "C", "A", undone=True), Merge("partner", "C", "B", undone=True)),
+            "merge of partner C: merged into two partners: A and B",
+        ),
     ],
 )
 def test_merges_that_cannot_hold_are_input_errors_naming_the_merge(merges, message):
@@ -299,3 +308,101 @@ def test_the_pilot_report_over_all_periods_counts_a_merged_partner_once(tmp_path
                 merges=[Merge("partner", "P1", "P100")], ledger=cosell_ledger, period=Q3, connector=target)  # fmt: skip
     [pilot] = report(cosell_ledger)
     assert pilot.overall is not None and sum(pilot.overall.partners.values()) == 1
+    # an admin undid the merge: P1 is a partner of its own again, and two partners over all periods
+    run_program(loaded, [partner("P1"), partner("P100")], [deal("D2", "10000", partners=["P100"], won_on="2026-08-10")],
+                merges=[Merge("partner", "P1", "P100", undone=True)], ledger=cosell_ledger, period="2026-Q4",
+                connector=target)  # fmt: skip
+    [pilot] = report(cosell_ledger)
+    assert pilot.overall is not None and sum(pilot.overall.partners.values()) == 2
+
+
+def merged_then_undone(ledger, *, refunded_on=None, plan=PROGRAM):
+    """Q2 (closed): P1 wins D1, P9 wins D2. Q3 (closed): the CRM merged P1 into P9, D1 went with it.
+    Q4: an admin undeleted P1; D1 stays P9's, as Salesforce leaves what a merge moved."""
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    both = [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-05-02")]
+    d1 = deal("D1", "10000", partners=["P1"], won_on="2026-05-10")
+    d2 = deal("D2", "4000", partners=["P9"], won_on="2026-05-11")
+    first = run_program(plan, both, [d1, d2], ledger=ledger, period=Q2, connector=target)
+    assert {(ln.partner_id, ln.kind, ln.deal_id) for ln in first.lines if ln.kind == "commission"} == {
+        ("P1", "commission", "D1"),
+        ("P9", "commission", "D2"),
+    }
+    ledger.close_period(Period.parse(Q2))
+    moved = deal("D1", "10000", partners=["P9"], won_on="2026-05-10", refunded_on=refunded_on)
+    merging = run_program(plan, both[1:], [moved, d2], merges=[Merge("partner", "P1", "P9")],
+                          ledger=ledger, period=Q3, connector=target)  # fmt: skip
+    assert merging.lines == []
+    ledger.close_period(Period.parse(Q3))
+    return run_program(plan, both, [moved, d2], merges=[Merge("partner", "P1", "P9", undone=True)],
+                       ledger=ledger, period="2026-Q4", connector=target)  # fmt: skip
+
+
+def test_a_deal_a_merge_moved_is_not_paid_again_when_the_merged_partner_is_undeleted(cosell_ledger):
+    after = merged_then_undone(cosell_ledger)
+    assert after.lines == []
+    assert after.fields[("deal", "D1")]["incentive"] == "1000.00"  # what P1 was paid on it, now P9's deal
+
+
+def test_a_refund_of_a_deal_a_merge_moved_takes_the_commission_back_from_the_partner_holding_it(
+    cosell_ledger,
+):
+    plan = program(
+        tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}], clawback_window_days=200
+    )
+    after = merged_then_undone(cosell_ledger, refunded_on="2026-10-15", plan=plan)
+    [clawback] = after.lines
+    assert (clawback.partner_id, clawback.kind, clawback.deal_id) == ("P9", "clawback", "D1")
+    assert clawback.amount == Decimal("-1000.00")
+    assert "paid in 2026-Q2 is taken back" in clawback.explanation
+
+
+def test_without_the_undone_merge_the_partner_holding_the_deal_would_be_paid_for_it_again(cosell_ledger):
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(PROGRAM, [partner("P1", joined_on="2026-05-01")],
+                [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")], ledger=cosell_ledger, period=Q2,
+                connector=target)  # fmt: skip
+    cosell_ledger.close_period(Period.parse(Q2))
+    again = run_program(PROGRAM, [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-07-01")],
+                        [deal("D1", "10000", partners=["P9"], won_on="2026-05-10")], ledger=cosell_ledger,
+                        period=Q3, connector=target)  # fmt: skip
+    assert ("P9", "commission", Decimal("1000.00")) in {
+        (ln.partner_id, ln.kind, ln.amount) for ln in again.lines
+    }
+
+
+def test_an_undeleted_partner_keeps_its_own_history_and_the_other_its_own_totals():
+    records = RecordSet(
+        partners=(partner("P1"), partner("P9")),
+        deals=(
+            deal("D1", "10000", partners=["P9"], won_on="2026-05-10"),
+            deal("D3", "500", partners=["P1", "P9"], won_on="2026-05-12"),
+        ),
+        merges=(Merge("partner", "P1", "P9", undone=True),),
+    )
+    paid = [
+        LedgerLine(Q2, "P1", "commission", Decimal("1000.00"), "D1", "D1"),
+        LedgerLine(Q2, "P1", "commission", Decimal("25.00"), "D3", "D3"),
+        LedgerLine(Q2, "P1", "signing_bonus", Decimal("1000.00"), "bonus"),
+    ]
+    tiers = (TierRecord(Q2, Decimal(50), "Silver", "Silver"),)
+    history = History(
+        lines=MappingProxyType({"P1": tuple(paid)}),
+        tiers=MappingProxyType({"P1": tiers}),
+        closed_periods=frozenset({Q2}),
+    )
+    _, seen = merged(records, history)
+    # the deal P9 holds alone: P1's payment on it answers for P9; D3, which both hold, stays P1's
+    assert seen.paid_deal_ids("P9", "commission") == {"D1"}
+    assert [(ln.partner_id, ln.amount) for ln in seen.lines_of("P9", deal_ids=("D1", "D3"))] == [
+        ("P9", Decimal("1000.00"))
+    ]
+    assert {d: [ln.partner_id for ln in ls] for d, ls in seen.lines_on_deals(("commission",)).items()} == {
+        "D1": ["P9"],
+        "D3": ["P1"],
+    }
+    # totals, tiers and tags stay each partner's own
+    assert seen.lines_of("P9") == () and seen.lines_of("P9", kinds=("commission",)) == ()
+    assert seen.tiers_of("P9") == () and seen.tiers_of("P1") == tiers
+    assert seen.lines_of("P1") == tuple(paid)
+    assert seen.paid_deal_ids("P1", "commission") == {"D1", "D3"}

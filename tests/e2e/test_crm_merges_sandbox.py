@@ -21,7 +21,7 @@ from sandboxes import hubspot_vars, module_sandbox, salesforce_env
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOSED, NEXT = "2026-Q3", "2026-Q4"
+CLOSED, NEXT, LATER = "2026-Q3", "2026-Q4", "2027-Q1"
 FAST = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, retry_budget_seconds: 60}\n"
 
 sandbox, sb = module_sandbox(seed=11, partners=30, deals=600)
@@ -87,26 +87,50 @@ def test_hubspot_a_paid_deal_and_its_partner_merged_after_the_close_are_not_paid
         assert new_partner in {s.partner_id for s in book.standings(NEXT)}
 
 
-def test_salesforce_a_partner_account_merged_into_another_after_the_close_keeps_its_deals_paid_once(
-    sb: Sandbox, tmp_path: Path
-) -> None:
-    env = {**salesforce_env(sb, tmp_path), "PROGRAM": str(ROOT / "examples" / "program.yaml")}
+def salesforce_merged_after_the_close(sb: Sandbox, folder: Path) -> tuple[dict[str, str], str, str, set[str]]:
+    """A Salesforce run of CLOSED, closed; then an admin merges a paid partner's account (the victim) into
+    another's (the master): Salesforce keeps the master's id, moves the victim's opportunities and partner
+    rows to it and deletes the victim. Returns the environment, the master, the victim and its paid deals."""
+    env = {**salesforce_env(sb, folder), "PROGRAM": str(ROOT / "examples" / "program.yaml")}
     assert cosell(env, "setup", "salesforce").exit_code == 0
     run(env, CLOSED, "salesforce")
     paid = [ln for ln in lines(env, CLOSED) if ln.kind == "commission" and ln.amount > 0]
     victim = paid[0].partner_id
     master = next(ln.partner_id for ln in paid if ln.partner_id != victim)
-    victims_deals = {ln.deal_id for ln in paid if ln.partner_id == victim}
+    victims_deals = {str(ln.deal_id) for ln in paid if ln.partner_id == victim}
     assert cosell(env, "close", "--period", CLOSED).exit_code == 0
-
-    # after the close, an admin merges the victim's account into the master's: Salesforce keeps the
-    # master's id, moves the victim's opportunities and partner rows to it and deletes the victim
     sb.merge_salesforce_accounts(master, victim)
+    return env, master, victim, victims_deals
+
+
+def standings_of(env: dict[str, str], period: str) -> set[str]:
+    with Ledger.connect(env["COSELL_LEDGER"]) as book:
+        return {s.partner_id for s in book.standings(period)}
+
+
+def test_salesforce_a_partner_account_merged_into_another_after_the_close_keeps_its_deals_paid_once(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env, master, victim, victims_deals = salesforce_merged_after_the_close(sb, tmp_path)
     run(env, NEXT, "salesforce")
 
     after = lines(env, NEXT)
     assert not [ln for ln in after if ln.deal_id in victims_deals], "the victim's deals were paid again"
     assert not [ln for ln in after if ln.partner_id == master and ln.kind == "signing_bonus"]
-    with Ledger.connect(env["COSELL_LEDGER"]) as book:
-        standings = {s.partner_id for s in book.standings(NEXT)}
-    assert master in standings and victim not in standings
+    assert master in standings_of(env, NEXT) and victim not in standings_of(env, NEXT)
+
+
+def test_salesforce_a_merged_account_undeleted_later_leaves_the_deals_the_merge_moved_paid_once(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env, master, victim, victims_deals = salesforce_merged_after_the_close(sb, tmp_path)
+    run(env, NEXT, "salesforce")
+    assert cosell(env, "close", "--period", NEXT).exit_code == 0
+
+    # an admin undeletes the merged account: it is a partner again, its opportunities stay the master's
+    sb.undelete_salesforce(victim)
+    run(env, LATER, "salesforce")
+
+    moved_paid_again = [ln for ln in lines(env, LATER) if ln.deal_id in victims_deals]
+    assert not moved_paid_again
+    assert {master, victim} <= standings_of(env, LATER)

@@ -46,11 +46,28 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+MAX_PLACES = 28
+"""The most decimal places a number in a record may be written with (trailing zeros count): far more than a
+CRM or spreadsheet gives, and few enough that exact sums of a million of them stay short numbers."""
+
+
+def _few_places(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        raise ValueError(f"has more than {MAX_PLACES} decimal places")
+    return value
+
+
+FEW_PLACES = AfterValidator(_few_places)
+"""The check of :data:`MAX_PLACES` (for a record's numbers)."""
+
+Amount = Annotated[
+    Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), FEW_PLACES
+]
 """An amount a record holds (a deal's, a claim's): from 0 to ``MAX_AMOUNT``. A refund is a date on the
 deal, never a negative amount."""
-Fraction = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1, allow_inf_nan=False)]
-Percent = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100, allow_inf_nan=False)]
+Fraction = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1, allow_inf_nan=False), FEW_PLACES]
+Percent = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100, allow_inf_nan=False), FEW_PLACES]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """C0 and C1 control characters (tab and line breaks among them) and Unicode's line and paragraph
@@ -161,7 +178,12 @@ class Deal:
     discount_pct: Percent | None = None
     """The discount, 0–100, checked by the discount guardrail; None when unknown."""
     margin_pct: (
-        Annotated[Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False)]
+        Annotated[
+            Decimal,
+            BeforeValidator(_no_float),
+            Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False),
+            FEW_PLACES,
+        ]
         | None
     ) = None
     """The margin, at most 100 (below 0 for a loss, down to -1,000,000,000,000), checked by the margin
@@ -191,7 +213,7 @@ class Activity:
     deal_id: RecordId | None = None
     """The deal it was for, if any."""
     quantity: Annotated[
-        Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+        Decimal, BeforeValidator(_no_float), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), FEW_PLACES
     ] = Decimal(1)
     """How many (default 1), multiplied by the type's weight."""
 

@@ -42,6 +42,7 @@ from cosell.money import parse_decimal
 from cosell.program import Program
 from cosell.records import (
     MAX_AMOUNT,
+    MAX_PLACES,
     Activity,
     ClaimStatus,
     Deal,
@@ -285,10 +286,20 @@ def _convert(table: _Table, line: int, cells: list[str], plan: Plan, problems: _
 # --- validating records ------------------------------------------------------------------------
 
 
+def _quoted(text: str) -> str:
+    """A cell as a message quotes it: a long one by its start and length (a message stays one line)."""
+    if len(text) <= _QUOTED_MAX:
+        return repr(text)
+    return f"{text[: _QUOTED_MAX // 2]!r}… ({len(text):,} characters)"
+
+
+_QUOTED_MAX = 80
+
+
 def _message(error: ErrorDetails, text: str, file: str, column: str | None) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    shown = f"{text!r} " if text else ""
+    shown = f"{_quoted(text)} " if text else ""
     if kind == "missing":
         return "a value is required"
     if kind == "greater_than_equal":
@@ -702,13 +713,19 @@ _SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 """Every character ``str.isspace()`` is true for (none lies beyond U+3000): what ``str.strip()`` strips."""
 
 _MAX_COLUMNS = 1000
-_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
-"""A number ``Decimal()`` reads exactly as ``parse_decimal`` does (no ``_``, exponent or other script)."""
+_PLAIN_NUMBER = rf"^-?[0-9]+(\.[0-9]{{1,{MAX_PLACES}}})?$"
+"""A number ``Decimal()`` reads exactly as ``parse_decimal`` does (no ``_``, exponent or other script),
+with no more decimal places than a record takes."""
 _CONTROL = "[\\x00-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}]"
 """The control characters the records refuse in ids and read as spaces in names (RE2 syntax)."""
 
 
 _FIELD_DEFAULT: Any = object()
+
+
+def _too_many_places(value: Decimal) -> bool:
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent < -MAX_PLACES
 
 
 class _Unproven(Exception):
@@ -1025,6 +1042,8 @@ class _Values:
                     distinct.append(convert(text) if text else default)
             except ValueError:
                 raise _Unproven from None
+            if any(_too_many_places(v) for v in distinct if isinstance(v, Decimal)):
+                raise _Unproven
         self._check_bounds(column, [v for v in distinct if isinstance(v, Decimal)])
         self.columns[column] = (
             distinct if encoded is None else list(map(distinct.__getitem__, encoded.indices.to_pylist()))

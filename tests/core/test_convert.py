@@ -108,3 +108,26 @@ def test_a_negative_or_oversized_record_amount_is_refused_whatever_the_connector
             deal("D1", amount)
         with pytest.raises(ValidationError):
             mdf_claim("M1", "P1", "Launch", amount)
+
+
+def test_a_record_number_with_more_than_28_decimal_places_is_refused_whatever_the_connector():
+    from pydantic import TypeAdapter, ValidationError
+
+    from cosell.records import Activity, Involvement
+
+    for text in ("0." + "0" * 28 + "1", "1E-29", "1." + "0" * 29):
+        with pytest.raises(ValidationError, match="has more than 28 decimal places"):
+            deal("D1", text)
+        with pytest.raises(ValidationError, match="has more than 28 decimal places"):
+            TypeAdapter(Involvement).validate_python({"partner_id": "P1", "role": "sourced", "share": text})
+        with pytest.raises(ValidationError, match="has more than 28 decimal places"):
+            TypeAdapter(Activity).validate_python(
+                {
+                    "id": "A1",
+                    "partner_id": "P1",
+                    "type": "call",
+                    "occurred_on": "2026-07-01",
+                    "quantity": text,
+                }
+            )
+    assert deal("D1", "0." + "0" * 27 + "1").amount == Decimal("1E-28")  # 28 places are taken

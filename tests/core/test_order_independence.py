@@ -64,31 +64,23 @@ def test_report_facts_and_pilot_facts_do_not_depend_on_the_order_of_the_deals():
 
 
 def test_won_revenue_is_the_same_in_any_order_whatever_the_digits_of_the_shares():
-    # a share is any Decimal from 0 to 1: a fixed precision, however long, would round its products
+    # Three products of 4E-17 each (0.04 × a share of 1E-15): added one by one to 100,000,000,000 at 28
+    # digits, each is under half the last digit and lost; added together first, they are not.
     def won(order):
         ds = [
             deal("D1", "100000000000", partners=["P1"], won_on="2026-08-01"),
-            deal(
-                "D4",
-                "0.01",
-                partners=[("P1", "sourced", "5E-15"), ("P2", "sourced", None)],
-                won_on="2026-08-01",
-            ),
-            deal(
-                "D2",
-                "0.03",
-                partners=[("P1", "sourced", "1E-87"), ("P2", "sourced", None)],
-                won_on="2026-08-01",
-            ),
-            deal(
-                "D3",
-                "0.03",
-                partners=[("P1", "sourced", "1E-87"), ("P2", "sourced", None)],
-                won_on="2026-08-01",
+            *(
+                deal(
+                    f"D{n}",
+                    "0.04",
+                    partners=[("P1", "sourced", "1E-15"), ("P2", "sourced", None)],
+                    won_on="2026-08-01",
+                )
+                for n in (2, 3, 4)
             ),
         ]
         result = compute_period(PLAN, PARTNERS, [ds[i] for i in order], period="2026-Q3")
         return result.standings[0].metrics["won_revenue"]
 
-    a, b = won([0, 1, 2, 3]), won([2, 3, 0, 1])
+    a, b = won([0, 1, 2, 3]), won([1, 2, 3, 0])
     assert a == b

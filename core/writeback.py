@@ -22,6 +22,7 @@ NOTE_LIMIT = 255
 TIER_LIMIT = 80
 """The account tier field's length (the Salesforce text field ``cosell setup`` creates holds 80)."""
 PROJECTED, EARNED, WITHHELD, CLAWED_BACK = "Projected", "Earned", "Withheld", "Clawed back"
+_PROJECTIONS = frozenset((PROJECTED, WITHHELD))
 ZERO = Decimal(0)
 
 
@@ -97,7 +98,8 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
         elif status == "open":
             items = projections.get(deal.id)
-            if items is None:
+            if items is None:  # no partner projects it (any more): a projection written before goes
+                writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
                 continue
             if len(items) > 1:
                 writes.append(_projected_write(deal.id, currency, rate, items, names, headings))
@@ -128,12 +130,18 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     deal.id, currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
                 )
             )
+        elif status == "won":  # won with nothing paid on it: a projection written before did not come true
+            writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
     return writes
 
 
 _UNKNOWN_ACCOUNT, _UNKNOWN_DEAL = none_for(ACCOUNT_FIELDS), none_for(DEAL_FIELDS)
 _CLEARED = _UNKNOWN_DEAL
 """A lost deal's values: every field cleared (one read-only mapping shared by all lost deals)."""
+_CLEARED_IF_PROJECTED: FieldValues = MappingProxyType(dict.fromkeys(DEAL_FIELDS))
+"""The values of a deal no partner projects or was paid for: every field cleared where the target holds a
+projection (Projected or Withheld, written while a partner was on the deal), left as they are otherwise
+(an Earned deal of before the ledger keeps what it says). Told apart from ``_CLEARED`` by identity."""
 
 
 def _projected_write(
@@ -197,10 +205,20 @@ def _won_deal_write(
 def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> str:
     """What the account's tier field says: the tier, "Exited (was Silver)" once the partner has left, or
     "Gold (exception until 2027-Q2: <reason>)" for a tier held by exception, its reason shortened to fit
-    the field (``TIER_LIMIT`` characters)."""
+    the field (``TIER_LIMIT`` characters). A tier name too long for the field with what goes around it
+    is shortened too, ending in "…" (a CRM refuses the whole account's write over one long value)."""
+    tier, exception = decision.assigned, decision.exception
     if partner.left_by(period_end):
-        return f"Exited (was {decision.assigned})"
-    return tier_label(decision.assigned, decision.exception, TIER_LIMIT)
+        return _fitted("Exited (was ", tier, ")")
+    label = tier_label(tier, exception, TIER_LIMIT)
+    if len(label) <= TIER_LIMIT:
+        return label
+    return _fitted("", tier, "" if exception is None else f" (exception until {exception.until})")
+
+
+def _fitted(before: str, tier: str, after: str) -> str:
+    room = TIER_LIMIT - len(before) - len(after)
+    return before + (tier if len(tier) <= room else tier[: room - 1].rstrip() + "…") + after
 
 
 def benefits_shown(partner: Partner, tier: Tier | None, period_end: date) -> str | None:
@@ -262,6 +280,8 @@ def changed_writes(
         if not values:
             continue  # nothing to write
         now = held((write.object, write.record_id)) if held is not None else None
+        if values is _CLEARED_IF_PROJECTED and (not now or now.get("incentive_status") not in _PROJECTIONS):
+            continue  # nothing projected to take back
         if not now:
             # A record the target does not hold yet has no old values: its writes share one read-only
             # mapping of None per set of fields (a first run of a million deals would otherwise keep a

@@ -178,3 +178,65 @@ def test_only_fields_that_differ_are_written_and_numbers_compare_as_numbers():
     changes = changed_writes(desired, current)
     assert [w.key for w in changes] == [("deal", "D1")]
     assert same_value("7200.0", "7200.00") and same_value("", None) and not same_value("Gold", "Silver")
+
+
+def test_the_tier_field_fits_its_80_characters_whatever_the_tier_names_length():
+    from datetime import date
+
+    from cosell.results import TierDecision, TierException
+    from cosell.writeback import TIER_LIMIT, tier_shown
+
+    long = "Strategic " * 7 + "Partner"  # 77 characters: fits the field alone
+    exception = TierException(1, "P1", long, "2027-Q2", "board decision", "alice", "bob")
+    left = partner("P1", status="exited", exit_on="2026-08-01")
+    held = TierDecision(long, long, long, 0, "held")
+    shown = {
+        "exited": tier_shown(left, held, date(2026, 9, 30)),
+        "exception": tier_shown(
+            partner("P1"), TierDecision("Registered", long, None, 0, "x", exception), date(2026, 9, 30)
+        ),
+        "plain": tier_shown(partner("P1"), held, date(2026, 9, 30)),
+        "too long": tier_shown(
+            partner("P1"), TierDecision("X" * 90, "X" * 90, None, 0, "x"), date(2026, 9, 30)
+        ),
+    }
+    assert all(len(text) <= TIER_LIMIT for text in shown.values()), shown
+    assert shown["exited"].startswith("Exited (was Strategic") and shown["exited"].endswith("…)")
+    assert shown["exception"].endswith("… (exception until 2027-Q2)")
+    assert shown["plain"] == long
+    assert shown["too long"] == "X" * 79 + "…"
+
+
+def test_a_projection_no_partner_stands_behind_any_more_is_cleared_and_an_earlier_earned_value_is_kept(
+    cosell_ledger,
+):
+    from cosell.testing import MemoryConnector
+
+    plan = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}])
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    crm.fields[("deal", "D9")] = {
+        "incentive": "50.00",
+        "incentive_status": "Earned",
+        "incentive_note": "before",
+    }
+    opened = [
+        deal("D1", "1000", partners=["P1"]),
+        deal("D2", "2000", partners=["P1"]),
+        deal("D9", "500", won_on="2026-08-01"),  # won before cosell's ledger: its value stays
+    ]
+    run_program(plan, [partner("P1")], opened, ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "D1")]["incentive_status"] == "Projected"
+    # the partner's row went from D1; D2 was won after its partner was taken off
+    later = [
+        deal("D1", "1000"),
+        deal("D2", "2000", won_on="2026-09-01"),
+        deal("D9", "500", won_on="2026-08-01"),
+    ]
+    again = run_program(plan, [partner("P1")], later, ledger=cosell_ledger, connector=crm)
+    cleared = {"incentive": None, "incentive_status": None, "incentive_note": None}
+    assert crm.fields[("deal", "D1")] == cleared and crm.fields[("deal", "D2")] == cleared
+    assert crm.fields[("deal", "D9")]["incentive_status"] == "Earned"
+    assert {w.record_id for w in again.writes if w.object == "deal"} == {"D1", "D2"}
+    # a third run has nothing to take back
+    third = run_program(plan, [partner("P1")], later, ledger=cosell_ledger, connector=crm)
+    assert [w for w in third.writes if w.object == "deal"] == []

@@ -539,6 +539,9 @@ def _steps(
     """load → history → compute → plan → store → write back → finish, with the period held, and the
     target held from planning against what it holds to sending (``Ledger.hold_target``)."""
     program = loaded.program
+    # Writes another run sends from here on may land after the read below saw the records: planning
+    # reads them again from the target (``_current_values``).
+    mark = ledger.outbox_mark(target_of(connector))
     records = _load(connector, program, ledger, progress)
     target = contextlib.ExitStack()
     # The records digest the run records is taken alongside computing (on the other core, where the
@@ -550,7 +553,7 @@ def _steps(
             computation = compute(program, period, records, history, plugins, settings, progress, pilot)
         if not dry_run:
             target.enter_context(ledger.hold_target(target_of(connector), wait))
-        changes = _plan(computation, connector, ledger, progress)
+        changes = _plan(computation, connector, ledger, progress, mark)
         if dry_run:
             notes = pilot.notes(program) if pilot else ()
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
@@ -624,12 +627,12 @@ def pilot_plan(
 
 
 def _plan(
-    computation: Computation, connector: Connector, ledger: Ledger, progress: Progress
+    computation: Computation, connector: Connector, ledger: Ledger, progress: Progress, mark: int
 ) -> list[FieldWrite]:
     """The managed field values that differ from what the target holds."""
     desired = planned_writes(computation, computation.context.history)  # under the ids merges gave
     progress.step("comparing with the target")
-    current = _current_values(connector, ledger, [w.key for w in desired])
+    current = _current_values(connector, ledger, [w.key for w in desired], mark)
     return changed_writes(desired, current)
 
 
@@ -713,16 +716,17 @@ def _finish(
 
 
 def _current_values(
-    connector: Connector, ledger: Ledger, keys: Sequence[RecordKey]
+    connector: Connector, ledger: Ledger, keys: Sequence[RecordKey], mark: int
 ) -> Mapping[RecordKey, FieldValues]:
     """What the target holds for ``keys``. A CRM connector answers from the records it just synced;
-    records an interrupted run may have written meanwhile (its unconfirmed outbox rows: a batch can
-    land after the process died) are read from the target itself, so a landed write is not sent twice."""
+    records written meanwhile are read from the target itself: those an interrupted run may have written
+    (its unconfirmed outbox rows: a batch can land after the process died), so a landed write is not sent
+    twice, and those another run (of another period) sent since this one noted the outbox's ``mark``
+    before reading, so this run does not plan against values from before that write landed."""
     current = connector.current_values(keys)
     if not isinstance(connector, ReadsFresh):
         return current
-    wanted = set(keys)
-    unconfirmed = sorted({item.write.key for item in ledger.pending_writes(target_of(connector))} & wanted)
+    unconfirmed = sorted(ledger.keys_written_since(target_of(connector), mark).intersection(keys))
     if not unconfirmed:
         return current
     return {**current, **connector.fresh_values(unconfirmed)}

@@ -34,7 +34,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
-from .fields import FieldWrite, ObjectName
+from .fields import FieldWrite, ObjectName, RecordKey
 from .gc_pause import gc_paused
 from .money import show, to_cents
 from .periods import Period, PeriodKind
@@ -1119,7 +1119,9 @@ class Ledger:
         """Hold the write-back to ``target`` (an outbox target: an output folder, a CRM org), from planning
         a run's writes against what it holds to sending them. Runs of two periods may overlap, but their
         write-backs to one target may not: the later one would plan against values the earlier one is
-        about to overwrite, and each would send the other's rows. As :meth:`hold_period` otherwise."""
+        about to overwrite, and each would send the other's rows. (What another run wrote after this one
+        read the target is read again from the target: :meth:`outbox_mark`.) As :meth:`hold_period`
+        otherwise."""
         token = "target-" + hashlib.sha256(target.encode()).hexdigest()[:16]
 
         def held(holder: str) -> LockHeldError:
@@ -1805,6 +1807,33 @@ class Ledger:
                 sa.select(o).where(o.c.target == target, o.c.status == "pending").order_by(o.c.id)
             ).all()
         return _outbox_items(rows)
+
+    def outbox_mark(self, target: str) -> int:
+        """Where ``target``'s outbox stands: the id of its oldest row not sent yet, or the id the next row
+        will take. A run notes it before reading the target; rows from it on are writes the read may not
+        have seen land (see :meth:`keys_written_since`)."""
+        o = outbox_table
+        with self._read() as conn:
+            oldest = conn.execute(
+                sa.select(sa.func.min(o.c.id)).where(o.c.target == target, o.c.status == "pending")
+            ).scalar()
+            if oldest is not None:
+                return int(oldest)
+            last = conn.execute(sa.select(sa.func.max(o.c.id)).where(o.c.target == target)).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def keys_written_since(self, target: str, mark: int) -> set[RecordKey]:
+        """The records of ``target``'s outbox rows from ``mark`` on that were sent or are still to be
+        (any run's): what another run wrote back while this one read the target may not be in what it
+        read. Refused and superseded rows changed nothing."""
+        o = outbox_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(o.c.object, o.c.record_id)
+                .where(o.c.target == target, o.c.id >= mark, o.c.status.in_(("pending", "done")))
+                .distinct()
+            ).all()
+        return {(str(row.object), str(row.record_id)) for row in rows}
 
     def pending_ids(
         self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None

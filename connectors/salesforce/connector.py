@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
 from cosell.connectors.common import Reconciler, RetryPolicy, SnapshotSync, identity_notes
-from cosell.errors import ConfigError
+from cosell.errors import ConfigError, LockHeldError
+from cosell.ledger import Ledger
 from cosell.records import RecordSet
 
 from .client import SalesforceClient, connect
@@ -119,6 +120,18 @@ class SalesforceConnector:
             self._writer.key = self._key
         return self._key
 
+    def _settle_unless_writing(self, ledger: SnapshotStore) -> None:
+        if not isinstance(ledger, Ledger):  # a store of another kind has no runs writing back
+            self._writer.settle(ledger)
+            return
+        try:
+            with ledger.hold_target(self.target, wait_seconds=0):
+                self._writer.settle(ledger)
+        except LockHeldError:
+            self._notes.append(
+                "another run is writing back to this org: the Bulk jobs it records are left to it"
+            )
+
     @property
     def target(self) -> str:
         """The outbox target: the org, so writes planned for one org are never sent to another."""
@@ -130,12 +143,14 @@ class SalesforceConnector:
         ``full_read_after_days`` old.
 
         A Bulk job a killed run left is settled first, so its writes are in what is read (and the
-        outbox's comparison finds them landed instead of sending them again)."""
+        outbox's comparison finds them landed instead of sending them again). Only while no run is
+        writing back to the org: a job recorded then may be that run's, still being uploaded (it settles
+        what a killed run left itself, before it sends)."""
         key = self.key
         self._ledger = ledger
         self._notes += identity_notes(ledger, CONNECTOR, key, "Salesforce org")
         if not self.read_only:
-            self._writer.settle(ledger)
+            self._settle_unless_writing(ledger)
         now = datetime.now(UTC)  # decides only whether to read everything, never what is computed
         self.reconciler.connector = key
         sync = SnapshotSync(

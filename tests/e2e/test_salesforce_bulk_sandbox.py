@@ -186,3 +186,35 @@ def test_a_job_never_closed_is_aborted_and_its_records_sent_in_a_new_one(
         assert sb.stats()["records_written"]["Opportunity"] == 120
     values = org_values(sb)
     assert values[writes[7].record_id] == (7.25, "Projected", None)
+
+
+def test_a_sync_while_a_run_uploads_its_bulk_job_leaves_the_job_to_that_run(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = load_program(PROGRAM).program
+    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    writes = _deal_writes(sb, 110)
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    with Ledger.connect(url) as ledger:
+        running = SalesforceConnector.from_options(options)
+        running.sync(program, ledger)
+        real_raw = running.client.raw
+        synced: list[list[str]] = []
+
+        def sync_meanwhile(method: str, path: str, **kwargs: Any) -> Any:
+            if method == "PUT" and not synced:  # a scheduled `cosell sync` starts mid-upload
+                other = SalesforceConnector.from_options(options)
+                with Ledger.connect(url) as other_ledger:
+                    other.sync(program, other_ledger)
+                synced.append(list(other.notes()))
+            return real_raw(method, path, **kwargs)
+
+        monkeypatch.setattr(running.client, "raw", sync_meanwhile)
+        with ledger.hold_target(running.target):  # as a run holds it from planning to sending
+            outcomes = running.write(writes)
+    assert synced and any("left to it" in note for note in synced[0])
+    assert all(o.ok for o in outcomes)
+    assert calls(sb, "PATCH /services/data/vXX.X/jobs/ingest/{id}") == 1  # closed by its run, never aborted
+    assert sb.stats()["records_written"]["Opportunity"] == 110

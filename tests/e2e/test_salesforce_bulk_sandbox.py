@@ -123,13 +123,21 @@ def _deal_writes(sb: Sandbox, n: int) -> list[FieldWrite]:
     ]
 
 
+def bulk_org(sb: Sandbox, folder: Path) -> tuple[Any, dict[str, Any]]:
+    """The org set up for cosell, the example program, and connector options that write 100 records or
+    more through a Bulk job."""
+    env = env_of(sb, folder)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    return load_program(PROGRAM).program, {
+        "env": env,
+        "settings": {"salesforce": {"bulk_write_threshold": 100}},
+    }
+
+
 def test_a_job_closed_by_a_killed_run_is_settled_not_sent_again(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = env_of(sb, tmp_path)
-    assert cosell(env, "setup", "salesforce").exit_code == 0
-    program = load_program(PROGRAM).program
-    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    program, options = bulk_org(sb, tmp_path)
     writes = _deal_writes(sb, 150)
     with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
         first = SalesforceConnector.from_options(options)
@@ -158,10 +166,7 @@ def test_a_job_closed_by_a_killed_run_is_settled_not_sent_again(
 def test_a_job_never_closed_is_aborted_and_its_records_sent_in_a_new_one(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = env_of(sb, tmp_path)
-    assert cosell(env, "setup", "salesforce").exit_code == 0
-    program = load_program(PROGRAM).program
-    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    program, options = bulk_org(sb, tmp_path)
     writes = _deal_writes(sb, 120)
     with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
         first = SalesforceConnector.from_options(options)
@@ -191,10 +196,7 @@ def test_a_job_never_closed_is_aborted_and_its_records_sent_in_a_new_one(
 def test_a_sync_while_a_run_uploads_its_bulk_job_leaves_the_job_to_that_run(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = env_of(sb, tmp_path)
-    assert cosell(env, "setup", "salesforce").exit_code == 0
-    program = load_program(PROGRAM).program
-    options = {"env": env, "settings": {"salesforce": {"bulk_write_threshold": 100}}}
+    program, options = bulk_org(sb, tmp_path)
     writes = _deal_writes(sb, 110)
     url = f"sqlite:///{tmp_path}/ledger.db"
     with Ledger.connect(url) as ledger:

@@ -1083,6 +1083,27 @@ class Ledger:
         with self._read() as conn:
             _check_runnable(conn, period)
 
+    def check_currency(self, currency: str) -> None:
+        """Raise ConfigError when a period the ledger keeps was run in another program currency: its
+        lines are amounts in that currency, which a run in ``currency`` would read as its own (a
+        clawback would take back 100 USD as 100 EUR)."""
+        sr, p = statement_runs_table, periods_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(sr.c.period, sr.c.data)
+                .join(p, p.c.period == sr.c.period)
+                .where(p.c.discarded_at.is_(None))
+                .order_by(p.c.starts_on)
+            ).all()
+        for row in rows:
+            kept = json.loads(row.data).get("currency")
+            if kept is not None and kept != currency:
+                raise ConfigError(
+                    f"the program's currency is {currency}, but this ledger's lines of {row.period} are in "
+                    f"{kept}: a ledger keeps one currency",
+                    hint=f"run the program in {kept}, or use another ledger for a program in {currency}",
+                )
+
     def close_period(self, period: Period) -> None:
         """Close ``period``: it is never rewritten again. Idempotent; PeriodError when it has no run."""
         with self._write(serial=True) as conn:

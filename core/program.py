@@ -31,6 +31,7 @@ from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTr
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from .errors import Problem, ProgramError
 from .money import show_number
@@ -442,7 +443,8 @@ def _plain(node: Any) -> Any:
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
         return [_plain(v) for v in node]
-    if isinstance(node, bool):
+    if isinstance(node, bool | ScalarBoolean):
+        # An anchored `&rate true` is a ScalarBoolean, an int subclass: read as an int it would be 1.
         return bool(node)
     if isinstance(node, int):
         return int(node)

@@ -113,3 +113,23 @@ def test_fx_rate_of_program_currency_is_one_and_missing_is_none():
 def test_the_bundled_example_program_is_valid():
     p = load_program("examples/program.yaml").program
     assert [t.name for t in p.tiers] == ["Registered", "Silver", "Gold"]
+
+
+@pytest.mark.parametrize(
+    ("plain", "anchored"),
+    [
+        (
+            MINIMAL.replace("min_score: 0}", "min_score: 0, commission_rate: true}"),
+            MINIMAL.replace("min_score: 0}", "min_score: 0, commission_rate: &rate true}"),
+        ),
+        (MINIMAL + "payouts: {signing_bonus: true}\n", MINIMAL + "payouts: {signing_bonus: &b true}\n"),
+    ],
+)
+def test_an_anchored_true_or_false_is_refused_exactly_like_a_plain_one(plain, anchored):
+    # ruamel keeps an anchored boolean as an int subclass: read as 1 it would pay a 100 % commission
+    assert problems_of(anchored) == problems_of(plain)
+
+
+def test_a_benefit_written_as_an_anchored_true_is_named_as_true_not_1():
+    text = MINIMAL.replace("min_score: 0}", "min_score: 0, benefits: [&perk true]}")
+    assert problems_of(text) == ["prog.yaml:5: tiers[0].benefits[0]: True is not text: quote it"]

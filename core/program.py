@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.composer import Composer, ComposerError
@@ -190,12 +191,51 @@ class Milestone(_Section):
         return self
 
 
+REPEATED = "repeated"
+"""The pydantic error type of a list item that repeats an earlier item's key; its ``ctx`` holds the
+item's ``index`` and the ``key``, so that the error names the repeat's own line."""
+
+
+def _unique(items: Sequence[Any], key: str, listed_as: str, hint: str) -> None:
+    """Refuse the first item whose ``key`` equals an earlier item's (which one pays would depend on
+    their order); ``listed_as`` names the list in the message."""
+    first_at: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        value = getattr(item, key)
+        if value in first_at:
+            shown = show_number(value) if isinstance(value, Decimal) else repr(value)
+            raise PydanticCustomError(
+                REPEATED,
+                "{shown} appears twice (first in {first}): {hint}",
+                {
+                    "shown": shown,
+                    "first": f"{listed_as}[{first_at[value]}]",
+                    "hint": hint,
+                    "index": index,
+                    "key": key,
+                },
+            )
+        first_at[value] = index
+
+
 class Payouts(_Section):
     baseline_per_qualified_opportunity: Amount | None = None
     role_multipliers: dict[Role, Multiplier] = Field(default_factory=dict)
     accelerators: tuple[AcceleratorBand, ...] = ()
     signing_bonus: Amount | None = None
     milestones: tuple[Milestone, ...] = ()
+
+    @field_validator("accelerators")
+    @classmethod
+    def _one_band_per_attainment(cls, bands: tuple[AcceleratorBand, ...]) -> tuple[AcceleratorBand, ...]:
+        _unique(bands, "attainment", "accelerators", "one multiplier per attainment")
+        return bands
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestone_names_unique(cls, milestones: tuple[Milestone, ...]) -> tuple[Milestone, ...]:
+        _unique(milestones, "name", "milestones", "give each milestone its own name")
+        return milestones
 
     def role_multiplier(self, role: Role) -> Decimal:
         return self.role_multipliers.get(role, Decimal(1))
@@ -482,6 +522,9 @@ def validation_problems(
     deeper = {(*prefix, *e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
     for e in errors:
         loc = (*prefix, *(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after"))))
+        if e["type"] == REPEATED:
+            ctx = e.get("ctx") or {}
+            loc = (*loc, ctx["index"], ctx["key"])  # the repeat's own line, not the list's
         if e["type"] == "too_short" and any(d[: len(loc)] == loc for d in deeper):
             continue  # "needs at least one item" only echoes the error inside that item
         line = line_of(index, loc) or 1

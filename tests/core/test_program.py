@@ -133,3 +133,30 @@ def test_an_anchored_true_or_false_is_refused_exactly_like_a_plain_one(plain, an
 def test_a_benefit_written_as_an_anchored_true_is_named_as_true_not_1():
     text = MINIMAL.replace("min_score: 0}", "min_score: 0, benefits: [&perk true]}")
     assert problems_of(text) == ["prog.yaml:5: tiers[0].benefits[0]: True is not text: quote it"]
+
+
+def test_two_accelerator_bands_at_one_attainment_are_refused_at_the_second():
+    text = MINIMAL + (
+        "payouts:\n"
+        "  accelerators:\n"
+        '    - {attainment: "1.0", multiplier: "1.25"}\n'
+        '    - {attainment: 1, multiplier: "1.5"}\n'
+    )
+    assert problems_of(text) == [
+        "prog.yaml:9: payouts.accelerators[1].attainment: 1 appears twice (first in accelerators[0]): "
+        "one multiplier per attainment"
+    ]
+
+
+def test_two_milestones_of_one_name_are_refused_at_the_second():
+    text = MINIMAL + (
+        "payouts:\n"
+        "  milestones:\n"
+        "    - {name: first_win, kind: first_win, amount: 2500}\n"
+        "    - {name: demo_sprint, kind: activities, type: joint_demo, count: 3, amount: 500}\n"
+        "    - {name: first_win, kind: first_win, amount: 5000}\n"
+    )
+    assert problems_of(text) == [
+        "prog.yaml:10: payouts.milestones[2].name: 'first_win' appears twice (first in milestones[0]): "
+        "give each milestone its own name"
+    ]

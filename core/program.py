@@ -104,7 +104,18 @@ Positive = Annotated[
 FractionRate = Annotated[Rate, AfterValidator(_a_fraction)]
 """A rate from 0 to 1 (0.12 is 12 %)."""
 Multiplier = Annotated[Rate, AfterValidator(_a_multiplier)]
-Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+
+
+def _not_a_bool(value: Any) -> Any:
+    # pydantic reads true as 1: `clawback_window_days: true` would be a one-day window.
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number: write a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_bool)]
+"""Any whole number of the program (a count of days, periods...): ``true`` and ``false`` are not one."""
+Days = Annotated[WholeNumber, Field(ge=0, le=MAX_DAYS)]
 Percentage = Annotated[
     Decimal, BeforeValidator(_no_float), Field(ge=-MAX_AMOUNT, le=100, allow_inf_nan=False), _FEW_PLACES
 ]
@@ -290,7 +301,7 @@ class Cohort(_Section):
     attribute: Annotated[str, Field(min_length=1)] | None = None
     values: tuple[Annotated[str, Field(min_length=1)], ...] | None = None
     share: FractionRate | None = None
-    seed: int = Field(default=0, ge=0, le=2**63)
+    seed: WholeNumber = Field(default=0, ge=0, le=2**63)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Cohort:
@@ -326,7 +337,7 @@ class Program(_Section):
     activity_weights: dict[str, Rate] = Field(default_factory=dict)
     scoring: Scoring | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
-    demotion_grace_periods: int = Field(default=0, ge=0, le=1000)
+    demotion_grace_periods: WholeNumber = Field(default=0, ge=0, le=1000)
     payouts: Payouts | None = None
     guardrails: Guardrails | None = None
     caps: Caps | None = None

@@ -123,6 +123,7 @@ def test_the_bundled_example_program_is_valid():
             MINIMAL.replace("min_score: 0}", "min_score: 0, commission_rate: &rate true}"),
         ),
         (MINIMAL + "payouts: {signing_bonus: true}\n", MINIMAL + "payouts: {signing_bonus: &b true}\n"),
+        (MINIMAL + "clawback_window_days: false\n", MINIMAL + "clawback_window_days: &days false\n"),
     ],
 )
 def test_an_anchored_true_or_false_is_refused_exactly_like_a_plain_one(plain, anchored):
@@ -160,3 +161,34 @@ def test_two_milestones_of_one_name_are_refused_at_the_second():
         "prog.yaml:10: payouts.milestones[2].name: 'first_win' appears twice (first in milestones[0]): "
         "give each milestone its own name"
     ]
+
+
+WHOLE_NUMBER_KEYS = {
+    "clawback_window_days": "clawback_window_days: VALUE",
+    "wind_down_days": "wind_down_days: VALUE",
+    "demotion_grace_periods": "demotion_grace_periods: VALUE",
+    "pilot.cohort.seed": 'pilot: {name: p, variant: v.yaml, cohort: {share: "0.5", seed: VALUE}}',
+}
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+@pytest.mark.parametrize("key", WHOLE_NUMBER_KEYS)
+def test_true_and_false_are_not_whole_numbers(key, value):
+    assert problems_of(MINIMAL + WHOLE_NUMBER_KEYS[key].replace("VALUE", value) + "\n") == [
+        f"prog.yaml:6: {key}: {value} is not a number: write a whole number"
+    ]
+
+
+def test_every_whole_number_key_of_the_program_refuses_true_and_false():
+    schema = program_json_schema()
+
+    def integer_keys(properties, prefix=""):
+        for name, spec in properties.items():
+            kinds = [spec, *spec.get("anyOf", [])]
+            if any(k.get("type") == "integer" for k in kinds):
+                yield prefix + name
+            for ref in (k["$ref"] for k in kinds if "$ref" in k):
+                definition = schema["$defs"][ref.rsplit("/", 1)[1]]
+                yield from integer_keys(definition.get("properties", {}), f"{prefix}{name}.")
+
+    assert set(integer_keys(schema["properties"])) == set(WHOLE_NUMBER_KEYS)

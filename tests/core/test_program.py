@@ -192,3 +192,15 @@ def test_every_whole_number_key_of_the_program_refuses_true_and_false():
                 yield from integer_keys(definition.get("properties", {}), f"{prefix}{name}.")
 
     assert set(integer_keys(schema["properties"])) == set(WHOLE_NUMBER_KEYS)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/UTC", "right/UTC"])
+def test_a_timezone_that_is_not_an_iana_name_is_refused_even_when_the_machine_has_it(zone):
+    assert problems_of(MINIMAL + f"timezone: {zone}\n") == [
+        f"prog.yaml:6: timezone: {zone!r} is not an IANA time zone (e.g. UTC, America/New_York)"
+    ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "Europe/Berlin", "US/Eastern"])
+def test_iana_time_zones_and_their_links_are_accepted(zone):
+    assert parse_program(MINIMAL + f"timezone: {zone}\n").program.timezone == zone

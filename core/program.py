@@ -31,6 +31,7 @@ from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
@@ -432,15 +433,40 @@ class _ExactConstructor(RoundTripConstructor):
         return value
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
-        # ruamel's own constructors raise bare ValueErrors for some values (`!!int abc`, `2026-13-45`):
-        # give them the line of their node.
+        # ruamel's own constructors raise bare exceptions for some values (`!!int abc`, `2026-13-45`,
+        # `!!bool maybe`, `!!omap abc`): give them the line of their node. Deep, so that a node is
+        # built here to its end (nothing is left for later, when its line is no longer known); a
+        # program has no alias that would need it otherwise.
         try:
-            return super().construct_object(node, deep)
+            return super().construct_object(node, deep=True)
+        except MarkedYAMLError:
+            raise
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise ConstructorError(None, None, f"cannot read this value: {exc}", node.start_mark) from None
+        except Exception:
+            # A KeyError, IndexError, AssertionError... from inside ruamel: its text means nothing to a user.
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise ConstructorError(None, None, f"cannot read this value as {tag}", node.start_mark) from None
+
+    def construct_yaml_omap(self, node: Any) -> Any:
+        # ruamel only asserts that an ordered map's key is new (and `python -O` drops asserts, keeping
+        # the last value): refuse a repeated key as any other duplicate key is.
+        if isinstance(node, SequenceNode):
+            keys = [
+                entry.value[0][0] for entry in node.value if isinstance(entry, MappingNode) and entry.value
+            ]
+            seen: set[Any] = set()
+            for key_node in keys:
+                key = self.construct_object(key_node)
+                if key in seen:
+                    message = f'found duplicate key "{key}"'
+                    raise DuplicateKeyError(None, None, message, key_node.start_mark)
+                seen.add(key)
+        return super().construct_yaml_omap(node)
 
 
 _ExactConstructor.add_constructor("tag:yaml.org,2002:float", _ExactConstructor.construct_yaml_float)
+_ExactConstructor.add_constructor("tag:yaml.org,2002:omap", _ExactConstructor.construct_yaml_omap)
 
 MAX_NESTING = 32
 """How deep a program file may nest; the deepest section needs five levels."""

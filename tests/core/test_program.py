@@ -204,3 +204,31 @@ def test_a_timezone_that_is_not_an_iana_name_is_refused_even_when_the_machine_ha
 @pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "Europe/Berlin", "US/Eastern"])
 def test_iana_time_zones_and_their_links_are_accepted(zone):
     assert parse_program(MINIMAL + f"timezone: {zone}\n").program.timezone == zone
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "clawback_window_days: !!bool maybe",
+            "prog.yaml:6: not valid YAML: cannot read this value as !!bool",
+        ),
+        ('clawback_window_days: !!int ""', "prog.yaml:6: not valid YAML: cannot read this value as !!int"),
+        ("clawback_window_days: !!omap abc", "prog.yaml:6: not valid YAML: cannot read this value as !!omap"),
+        (
+            'fx: !!omap [EUR: "1.08", EUR: "1.2"]',
+            "prog.yaml:6: duplicate key 'EUR': each key may appear once",
+        ),
+        (
+            "activity_weights: !!omap [{a: 1}, {a: 2}]",
+            "prog.yaml:6: duplicate key 'a': each key may appear once",
+        ),
+    ],
+)
+def test_a_tagged_value_yaml_cannot_read_as_its_tag_is_refused_with_its_line(line, expected):
+    assert problems_of(MINIMAL + line + "\n") == [expected]
+
+
+def test_a_repeated_key_in_an_omap_is_a_duplicate_key_on_its_own_line():
+    text = MINIMAL + 'fx: !!omap\n  - EUR: "1.08"\n  - GBP: "1.27"\n  - EUR: "1.2"\n'
+    assert problems_of(text) == ["prog.yaml:9: duplicate key 'EUR': each key may appear once"]

@@ -234,6 +234,26 @@ def test_a_missing_optional_file_the_program_does_not_need_is_no_warning(work, c
             "period: 0001-Q1",
             "program.yaml:4: period: '0001-Q1' is not a period: the year must be from 1900 to 2999",
         ),
+        (
+            "clawback_window_days: 90",
+            "clawback_window_days: !!bool maybe",
+            "program.yaml:36: not valid YAML: cannot read this value as !!bool",
+        ),
+        (
+            "clawback_window_days: 90",
+            'clawback_window_days: !!int ""',
+            "program.yaml:36: not valid YAML: cannot read this value as !!int",
+        ),
+        (
+            "clawback_window_days: 90",
+            "clawback_window_days: !!omap abc",
+            "program.yaml:36: not valid YAML: cannot read this value as !!omap",
+        ),
+        (
+            'fx: {EUR: "1.08", GBP: "1.27"}',
+            'fx: !!omap [EUR: "1.08", EUR: "1.2"]',
+            "program.yaml:6: duplicate key 'EUR': each key may appear once",
+        ),
     ],
 )
 def test_a_program_value_that_cannot_be_meant_is_a_located_error(work, command, old, new, expected):

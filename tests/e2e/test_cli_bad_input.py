@@ -235,6 +235,26 @@ def test_a_missing_optional_file_the_program_does_not_need_is_no_warning(work, c
             "program.yaml:4: period: '0001-Q1' is not a period: the year must be from 1900 to 2999",
         ),
         (
+            'commission_rate: "0.12"',
+            "commission_rate: &rate true",
+            "program.yaml:20: tiers[2].commission_rate: Decimal input should be an integer, float, string or Decimal",
+        ),
+        (
+            'accelerators: [{attainment: "1.0", multiplier: "1.25"}, {attainment: "1.5"',
+            'accelerators: [{attainment: "1.0", multiplier: "1.25"}, {attainment: "1"',
+            "program.yaml:26: payouts.accelerators[1].attainment: 1 appears twice (first in accelerators[0])",
+        ),
+        (
+            "clawback_window_days: 90",
+            "clawback_window_days: true",
+            "program.yaml:36: clawback_window_days: true is not a number: write a whole number",
+        ),
+        (
+            "timezone: America/New_York",
+            "timezone: localtime",
+            "program.yaml:39: timezone: 'localtime' is not an IANA time zone (e.g. UTC, America/New_York)",
+        ),
+        (
             "clawback_window_days: 90",
             "clawback_window_days: !!bool maybe",
             "program.yaml:36: not valid YAML: cannot read this value as !!bool",

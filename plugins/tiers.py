@@ -153,6 +153,14 @@ def _periods_below_before(context: RunContext, partner_id: str) -> int:
 
 
 def _why_eligible(program: Program, tier: Tier, score: Decimal, metrics: Mapping[str, Decimal | None]) -> str:
+    unmet = unmet_requirements(tier, metrics)
+    if score < tier.min_score or unmet:
+        # only the lowest tier is chosen without being reached: every partner holds at least it
+        short = [f"min {show_number(tier.min_score)}"] if score < tier.min_score else []
+        return (
+            f"score {score:.2f} reaches no tier ({tier.name}, the lowest, needs {', '.join(short + unmet)}): "
+            f"eligible for {tier.name}, the lowest tier, all the same"
+        )
     text = f"score {score:.2f} makes it eligible for {tier.name} (min {show_number(tier.min_score)})"
     above = program.tiers[program.tier_rank(tier.name) + 1 :]
     for higher in above:

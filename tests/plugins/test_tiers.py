@@ -81,3 +81,19 @@ def test_the_crm_tier_field_as_cosell_writes_it_names_the_tier_to_start_from():
         decision = decide("10000", crm_tier=shown)
         assert (decision.previous, decision.assigned) == ("Gold", "Gold"), shown  # kept under the grace
     assert decide("10000", crm_tier="Platinum (exception until 2027-Q2: x)").previous == "Registered"
+
+
+def test_a_partner_short_of_the_lowest_tier_holds_it_and_the_reason_says_it_was_not_reached():
+    lowest = [
+        {"name": "Silver", "min_score": 50, "commission_rate": "0.08", "requires": {"won_revenue": 5000}},
+        {"name": "Gold", "min_score": 70},
+    ]
+    prog = program(tiers=lowest, scoring=SCORING)
+    deals = [deal("D1", "33000", partners=["P1"], created_on="2026-07-01")]
+    tier = compute_period(prog, [partner("P1")], deals).standings[0].tier
+    assert tier.eligible == tier.assigned == "Silver"
+    assert tier.reason.startswith(
+        "score 33.00 reaches no tier (Silver, the lowest, needs min 50, won_revenue 0 < 5,000): "
+        "eligible for Silver, the lowest tier, all the same"
+    )
+    assert "makes it eligible" not in tier.reason

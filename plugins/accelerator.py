@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
@@ -48,9 +48,14 @@ def cosell_payout_lines(
         return ()
     amount = round_cents((band.multiplier - 1) * base)
     floored = sum(1 for ln in lines if ln.kind == COMMISSION and MARGIN_FLOOR in ln.tags)
+    shown = f"{attainment:.4f}"
+    if any(Decimal(shown) >= b.attainment for b in bands if b.attainment > band.attainment):
+        shown = (
+            f"{attainment.quantize(Decimal('0.0001'), ROUND_FLOOR)}"  # not rounded up to a band not reached
+        )
     text = (
         f"accelerator: won revenue {show(won)} ÷ {tier.name} quota {show(tier.quota)} = attainment "
-        f"{attainment:.4f}, band {show_number(band.attainment)} reached: ({show_number(band.multiplier)} − 1) × "
+        f"{shown}, band {show_number(band.attainment)} reached: ({show_number(band.multiplier)} − 1) × "
         f"commission {show(base)} = {show(amount)}"
     )
     if floored:

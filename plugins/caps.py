@@ -41,8 +41,9 @@ def cosell_adjustments(
         cap = caps.per_partner
         total = capped_total(partner_lines, context)
         if total > cap:
-            text = f"cap: lines subject to the cap add up to {show(total)}, above the per-partner cap of {show(cap)}"
             # The lines are in cents: a cap with a fraction of a cent (100.005) caps at the cent below it,
-            # which the lines never exceed.
-            out.append(PayoutLine(partner_id, KIND, floor_cents(cap) - total, text))
+            # which the lines never exceed, and which the explanation shows.
+            applied = floor_cents(cap)
+            text = f"cap: lines subject to the cap add up to {show(total)}, above the per-partner cap of {show(applied)}"
+            out.append(PayoutLine(partner_id, KIND, applied - total, text))
     return out

@@ -36,10 +36,20 @@ def unmet_requirements(tier: Tier, metrics: Mapping[str, Decimal | None]) -> lis
     out = []
     for name, needed in tier.requires.items():
         value = metrics.get(name)
-        if value is None or value < needed:
-            shown = "undefined" if value is None else readable(value)
-            out.append(f"{name} {shown} < {readable(needed)}")
+        if value is None:
+            out.append(f"{name} undefined < {readable(needed)}")
+        elif value < needed:
+            out.append(f"{name} {' < '.join(short_of(value, needed))}")
     return out
+
+
+def short_of(value: Decimal, needed: Decimal) -> tuple[str, str]:
+    """A value below what is needed and the need, as a sentence shows them: :func:`readable`, unless
+    rounding would make the value read as reaching it (249,999.9984 is not "250,000.00"); then exact."""
+    shown, need = readable(value), readable(needed)
+    if Decimal(shown.replace(",", "")) < Decimal(need.replace(",", "")):
+        return shown, need
+    return f"{value.normalize():,f}", f"{needed.normalize():,f}"
 
 
 @hookimpl(tryfirst=True)

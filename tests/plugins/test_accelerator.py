@@ -53,3 +53,11 @@ def test_attainment_uses_won_revenue_by_share_across_roles():
     [line] = [ln for ln in result.all_lines() if ln.kind == "accelerator" and ln.partner_id == "P1"]
     # won revenue 100,000 → attainment 1.0; commission 200,000 × 0.5 × 0.5 × 0.10 = 5,000; × 0.25
     assert line.amount == Decimal("1250.00")
+
+
+def test_an_attainment_just_short_of_a_band_is_not_shown_rounded_up_to_it():
+    [line] = accelerator([deal("D1", "149999.99", partners=["P1"], won_on="2026-08-01")])
+    assert line.amount == Decimal("3750.00")  # band 1.0: (1.25 − 1) × 14,999.999 → 3,750.00
+    assert "attainment 1.4999, band 1 reached" in line.explanation  # 1.4999999, not "1.5000"
+    [reached] = accelerator([deal("D1", "123456", partners=["P1"], won_on="2026-08-01")])
+    assert "attainment 1.2346, band 1 reached" in reached.explanation  # rounded where no band is crossed

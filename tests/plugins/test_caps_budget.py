@@ -37,6 +37,9 @@ def test_a_cap_with_a_fraction_of_a_cent_caps_at_the_cent_below_it():
         ("P2", "cap", Decimal("-0.01")),
     ]
     assert result.earnings("P1") == result.earnings("P2") == Decimal("100.00")
+    # the explanation names the cap applied, not the program's figure rounded up past what was paid
+    cap = next(ln for ln in result.all_lines() if ln.partner_id == "P2" and ln.kind == "cap")
+    assert cap.explanation.endswith("add up to 100.01, above the per-partner cap of 100.00")
 
 
 def test_cap_and_budget_both_binding_scale_the_capped_totals():

@@ -97,3 +97,9 @@ def test_a_partner_short_of_the_lowest_tier_holds_it_and_the_reason_says_it_was_
         "eligible for Silver, the lowest tier, all the same"
     )
     assert "makes it eligible" not in tier.reason
+
+
+def test_a_requirement_missed_by_less_than_a_cent_is_not_shown_as_reached():
+    reason = decide("80000", won="249999.9984").reason
+    assert "Gold needs won_revenue 249,999.9984 < 250,000" in reason
+    assert "Gold needs won_revenue 249,000 < 250,000" in decide("80000", won="249000").reason

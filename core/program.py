@@ -448,6 +448,14 @@ class _ExactConstructor(RoundTripConstructor):
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
             raise ConstructorError(None, None, f"cannot read this value as {tag}", node.start_mark) from None
 
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        # The program reads every key as text: `1` and `"1"`, or `true` and `"True"`, are one key, and
+        # the last would silently win. Refuse the second as any other duplicate key is.
+        if key not in mapping and _key_text(key) in {_key_text(k) for k in mapping}:
+            message = f'found duplicate key "{_key_text(key)}"'
+            raise DuplicateKeyError(None, None, message, key_node.start_mark)
+        return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
     def construct_yaml_omap(self, node: Any) -> Any:
         # ruamel only asserts that an ordered map's key is new (and `python -O` drops asserts, keeping
         # the last value): refuse a repeated key as any other duplicate key is.
@@ -524,10 +532,15 @@ def _line_index(
     return index
 
 
+def _key_text(key: Any) -> str:
+    """A mapping key as the program reads it (:func:`_plain`)."""
+    return str(bool(key)) if isinstance(key, bool | ScalarBoolean) else str(key)
+
+
 def _plain(node: Any) -> Any:
     """Round-trip YAML containers and scalars as plain Python values."""
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {_key_text(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
         return [_plain(v) for v in node]
     if isinstance(node, bool | ScalarBoolean):

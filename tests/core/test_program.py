@@ -232,3 +232,13 @@ def test_a_tagged_value_yaml_cannot_read_as_its_tag_is_refused_with_its_line(lin
 def test_a_repeated_key_in_an_omap_is_a_duplicate_key_on_its_own_line():
     text = MINIMAL + 'fx: !!omap\n  - EUR: "1.08"\n  - GBP: "1.27"\n  - EUR: "1.2"\n'
     assert problems_of(text) == ["prog.yaml:9: duplicate key 'EUR': each key may appear once"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "key"),
+    [('{1: "1", "1": "2"}', "1"), ('{true: "1", "True": "2"}', "True"), ('{0.5: "1", "0.5": "2"}', "0.5")],
+)
+def test_two_keys_that_read_as_one_text_are_a_duplicate_key(weights, key):
+    assert problems_of(MINIMAL + f"activity_weights: {weights}\n") == [
+        f"prog.yaml:6: duplicate key {key!r}: each key may appear once"
+    ]

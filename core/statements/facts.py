@@ -173,23 +173,29 @@ def used_metrics(program: Program) -> tuple[str, ...]:
 def deal_names_of(
     partner: PartnerFacts, lines: Sequence[PayoutLine], projections: Sequence[Projection]
 ) -> dict[str, str]:
-    """Names of the partner's deals that its lines or projections name: by ``deal_id``, or by their id
-    standing as a word in a line's explanation (a baseline lists the deals it counts), where a
-    statement shows the name in the id's place (``named_deals``)."""
+    """Names of the partner's deals that its lines or projections name: by ``deal_id``, or where a line's
+    explanation names them as ``named_deals`` reads them (``Name (id)``, a parenthesised list of ids, an
+    id with a letter standing as a word), where a statement shows the name in the id's place."""
     named = {line.deal_id for line in lines if line.deal_id} | {p.deal_id for p in projections}
     text = "\n".join(line.explanation for line in lines)
-    # The text's words are found once; a deal's id is then looked up, not searched for in the text (a
-    # partner's explanations run to a thousand characters, its deals to hundreds). An id of other
-    # characters than a word's is searched for as a word.
+    # The text's words and listed ids are found once; a deal's id is then looked up, not searched for in
+    # the text (a partner's explanations run to a thousand characters, its deals to hundreds). An id of
+    # other characters than a word's is searched for as a word.
     words = set(_WORD.findall(text))
+    listed = {
+        item for line in lines for inner in _LIST.findall(line.explanation) for item in listed_ids(inner)
+    }
     names = {}
     for pd in partner.deals:
         deal = pd.deal
         deal_id = deal.id
         if (
             deal_id in named
-            or deal_id in words
-            or (not deal_id.isalnum() and not _WORD.fullmatch(deal_id) and _is_word_in(deal_id, text))
+            or deal_id in listed
+            or (
+                read_as_word(deal_id)
+                and (deal_id in words or (not _WORD.fullmatch(deal_id) and _is_word_in(deal_id, text)))
+            )
         ) and deal.name:
             names[deal_id] = deal.name
     return names
@@ -198,10 +204,29 @@ def deal_names_of(
 _WORD = re.compile(r"[\w-]+")
 """A word as a statement reads deal ids in text: letters, digits, ``_`` and ``-``."""
 
+_LIST = re.compile(r"\(([^()]*)\)")
+"""A parenthesised text without parentheses inside: ``(D2001, D2002)``, ``(D1001)`` of ``Name (D1001)``."""
+
+_MORE = re.compile(r" and \d+ more$")
+
+
+def listed_ids(inner: str) -> list[str]:
+    """The items of a parenthesised list as a baseline writes its deals (``D1, D2`` or ``1, 2 and 3
+    more``): what stands between the commas, the closing "and N more" left out."""
+    return _MORE.sub("", inner).split(", ")
+
+
+def read_as_word(deal_id: str) -> bool:
+    """Whether ``deal_id`` standing alone as a word is read as its deal: only an id with a letter
+    (``D1001``, a Salesforce id). An id without one (HubSpot's are digits) could be any number of the
+    text, an amount, a rate or a count (``share 1``, ``3,499.20``), so it is read only as ``Name (id)`` or
+    in a list of ids."""
+    return any(c.isalpha() for c in deal_id)
+
 
 def as_word(deal_id: str) -> str:
     """A regular expression of ``deal_id`` standing as a word (no letter, digit, ``_`` or ``-`` next
-    to it): where ``named_deals`` reads it as the deal's name."""
+    to it): where ``named_deals`` reads an id with a letter as the deal's name."""
     return rf"(?<![\w-]){re.escape(deal_id)}(?![\w-])"
 
 

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Protocol
 from .. import results
 from ..money import round_score, show
 from ..results import LineKind, Projection, ScorePart, TierException, tier_label
-from .facts import PartnerRecord, RunRecord, StatementSection, as_word, partner_record, used_metrics
+from .facts import (
+    PartnerRecord,
+    RunRecord,
+    StatementSection,
+    as_word,
+    listed_ids,
+    partner_record,
+    read_as_word,
+    used_metrics,
+)
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -549,21 +558,42 @@ def _score_of(parts: Sequence[ScorePart], scale: Decimal) -> Decimal:
 
 
 def named_deals(text: str, names: Mapping[str, str]) -> str:
-    """``text`` with each deal id of ``names`` (a whole word) read as the deal's name; ``Name (id)``, as
-    plugins write it, becomes ``Name``."""
+    """``text`` with the deals of ``names`` named where it names a deal: ``Name (id)``, as plugins write
+    it, becomes ``Name``; a parenthesised list of ids (``(D1, D2 and 3 more)``, a baseline's) becomes the
+    deals' names when every item is a deal of ``names``; an id with a letter (``read_as_word``) standing
+    as a whole word becomes the name. Every other character is left as written: an id of digits never
+    touches a number of the text (``share 1``, ``3,499.20``)."""
     present = sorted((i for i in names if i and names[i] and i in text), key=len, reverse=True)
     if not present:
         return text
     full = {f"{names[i]} ({i})": names[i] for i in present}
+    words = [as_word(i) for i in present if read_as_word(i)]
+    bare = re.compile("|".join(words)) if words else None
+
+    def as_words(part: str) -> str:
+        return part if bare is None else bare.sub(lambda m: names[m.group()], part)
+
+    def name(m: re.Match[str]) -> str:
+        if m.group("full") is not None:
+            return full[m.group("full")]
+        if m.group("list") is None:
+            return names[m.group()]
+        inner = m.group("list")
+        items = listed_ids(inner)
+        if not all(names.get(i) for i in items):
+            return f"({as_words(inner)})"
+        return f"({', '.join(names[i] for i in items)}{inner[len(', '.join(items)) :]})"
+
     pattern = re.compile(
         "|".join(
             [
-                *(re.escape(form) for form in sorted(full, key=len, reverse=True)),
-                *(as_word(i) for i in present),
+                "(?P<full>" + "|".join(re.escape(form) for form in sorted(full, key=len, reverse=True)) + ")",
+                r"\((?P<list>[^()]*)\)",
+                *words,
             ]
         )
     )
-    return pattern.sub(lambda m: full[m.group()] if m.group() in full else names[m.group()], text)
+    return pattern.sub(name, text)
 
 
 def number(value: Decimal) -> str:

@@ -51,6 +51,16 @@ def test_deals_named_by_a_line_a_projection_or_as_a_word_of_an_explanation_keep_
     assert names == {i: f"Deal {i}" for i in ("D1", "D2", "D10", "OPP.7", "D-4")}
 
 
+def test_a_numeric_id_is_kept_when_listed_or_named_with_its_name_never_as_a_number_of_the_text():
+    partner = facts("1", "2", "3", "4", "8")
+    lines = [
+        line("Deal 1 (1) won: USD 3,499.20 × share 1 × rate 8% = 4.00"),
+        line("baseline: 2 sourced (2, 4) × 100.00 = 200.00"),
+        line("milestone: the first won deal, 8 on 2026-08-20", deal_id="8"),
+    ]
+    assert deal_names_of(partner, lines, []) == {i: f"Deal {i}" for i in ("1", "2", "4", "8")}
+
+
 def test_an_id_found_only_inside_a_longer_word_is_not_a_deal_the_text_names():
     partner = facts("D1", "OPP.7", "D-4")
     lines = [line("counted D10, XOPP.7 and D-40")]
@@ -71,3 +81,79 @@ def test_a_statement_reads_the_same_text_with_the_names_kept_as_with_every_id_fo
     assert kept.items() <= anywhere.items()
     for text in texts:
         assert named_deals(text, kept) == named_deals(text, anywhere)
+
+
+def test_numeric_deal_ids_leave_every_number_of_an_explanation_as_written():
+    # deal ids 1…22, as a HubSpot portal or a renumbered export has them
+    names = {str(i): f"Deal {i}" for i in range(1, 23)}
+    assert (
+        named_deals(
+            "accelerator: won revenue 174,960.00 ÷ Silver quota 150,000.00 = attainment 1.1664, band 1 "
+            "reached: (1.25 − 1) × commission 13,996.80 = 3,499.20",
+            names,
+        )
+        == "accelerator: won revenue 174,960.00 ÷ Silver quota 150,000.00 = attainment 1.1664, band 1 "
+        "reached: (1.25 − 1) × commission 13,996.80 = 3,499.20"
+    )
+    assert (
+        named_deals(
+            "Deal 1 (1) won 2026-08-20: EUR 180,000.00 at 1.08 = USD 194,400.00 × share 0.9 × sourced 1 "
+            "× Silver rate 8% = 13,996.80",
+            names,
+        )
+        == "Deal 1 won 2026-08-20: EUR 180,000.00 at 1.08 = USD 194,400.00 × share 0.9 × sourced 1 "
+        "× Silver rate 8% = 13,996.80"
+    )
+    assert (
+        named_deals("baseline: 4 qualified opportunities sourced (1, 2, 3, 5) × 100.00 = 400.00", names)
+        == "baseline: 4 qualified opportunities sourced (Deal 1, Deal 2, Deal 3, Deal 5) × 100.00 = 400.00"
+    )
+    assert (
+        named_deals("baseline: 12 sourced (1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more) × 100.00", names)
+        == "baseline: 12 sourced (Deal 1, Deal 2, Deal 3, Deal 4, Deal 5, Deal 6, Deal 7, Deal 8, Deal 9, "
+        "Deal 10 and 2 more) × 100.00"
+    )
+    # a bare number is a number: the line's deal is named above its explanation
+    assert (
+        named_deals("milestone first_win: the partner's first won deal, 1 on 2026-08-20, 2,500.00", names)
+        == "milestone first_win: the partner's first won deal, 1 on 2026-08-20, 2,500.00"
+    )
+    # a list with an item that is no deal is no list of deals
+    assert named_deals("(3, in closed period 2026-Q2)", names) == "(3, in closed period 2026-Q2)"
+
+
+def test_a_word_id_reads_as_its_deal_in_any_parenthesis_a_numeric_one_only_in_a_list_of_deals():
+    names = {"D10": "Acme - Renewal", "7": "Acme - Expansion"}
+    assert (
+        named_deals("(D10, in closed period 2026-Q2)", names) == "(Acme - Renewal, in closed period 2026-Q2)"
+    )
+    assert named_deals("(7, D10) and 7 more", names) == "(Acme - Expansion, Acme - Renewal) and 7 more"
+
+
+AMOUNT = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
+DEAL_ID = st.one_of(
+    st.integers(min_value=0, max_value=10**12).map(str),
+    st.from_regex(r"D[0-9]{1,6}", fullmatch=True),
+    st.from_regex(r"006[A-Za-z0-9]{15}", fullmatch=True),
+)
+
+
+@given(
+    st.lists(DEAL_ID, min_size=1, max_size=5, unique=True),
+    st.lists(AMOUNT, min_size=4, max_size=4),
+    st.integers(min_value=0, max_value=30),
+)
+def test_every_amount_reads_as_written_and_every_deal_reference_by_name_whatever_the_ids(ids, amounts, count):
+    """Numeric and word ids alike: ``Name (id)`` and a list of ids read as names, every figure of the
+    explanation (amounts, rates, counts, dates) as the plugin wrote it, whatever digits the ids share."""
+    names = {i: f"Deal {n}" for n, i in enumerate(ids)}
+    first, amount, rate, total = (f"{a:,.2f}" for a in amounts)
+    figures = f"won 2026-08-20: EUR {amount} at 1.08 × share {count} × sourced 1 × rate {rate}% = {total}"
+    commission = f"Deal 0 ({ids[0]}) {figures}"
+    assert named_deals(commission, names) == f"Deal 0 {figures}"
+    baseline = f"baseline: {count} sourced ({', '.join(ids)} and {count} more) × {first} = {total}"
+    assert named_deals(baseline, names) == (
+        f"baseline: {count} sourced ({', '.join(names[i] for i in ids)} and {count} more) × {first} = {total}"
+    )
+    arithmetic = f"attainment {count}.1664, band {count} reached: ({rate} − {count}) × {amount} = {total}"
+    assert named_deals(arithmetic, names) == arithmetic

@@ -2,6 +2,9 @@
 requirement of the next tier, projected earnings marked as never paid, earlier periods and the year to
 date, the total payable, deal names, the tier's benefits, and only the metrics the program uses."""
 
+import csv
+import html
+import io
 import json
 import re
 import sqlite3
@@ -101,6 +104,49 @@ def test_explanations_read_deal_names_instead_of_crm_ids(work):
     # the CSV for finance keeps the ids
     csv = cosell("statement", "--period", "2026-Q3", "--partner", "P002").output
     assert "(D2001, D2002, D2003, D2004, D2006, D2007)" in csv
+
+
+def renumber_deals(folder):
+    """The example's deal ids as a HubSpot portal has them: 1, 2, … in the order of deals.csv."""
+    data = folder / "data"
+    with open(data / "deals.csv", newline="") as f:
+        ids = {row["id"]: str(n) for n, row in enumerate(csv.DictReader(f), 1)}
+    for name, column in (
+        ("deals.csv", "id"),
+        ("deal_partners.csv", "deal_id"),
+        ("activities.csv", "deal_id"),
+    ):
+        with open(data / name, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            row[column] = ids.get(row[column], row[column])
+        with open(data / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def test_numeric_deal_ids_leave_every_figure_of_the_explanations_as_the_ledger_has_it(work):
+    renumber_deals(work)  # D1001 is 1, D1002 2, D1003 3, D1005 5 (P001's deals)
+    run()
+    p001 = html.unescape(page_of("P001"))
+    # the deals the lines name by "Name (id)" or in the baseline's list read as their names …
+    assert (
+        "baseline: 4 qualified opportunities sourced (Northwind - Data platform, Northwind - Analytics "
+        "add-on, Northwind - Security suite, Northwind - Migration) × 100.00 = 400.00" in p001
+    )
+    assert (
+        "Northwind - Data platform won 2026-08-20: EUR 180,000.00 at 1.08 = USD 194,400.00 × share 0.9 × "
+        "sourced 1 × Silver rate 8% = 13,996.80" in p001
+    )
+    # … and every number stays the number the ledger has
+    assert "attainment 1.1664, band 1 reached: (1.25 − 1) × commission 13,996.80 = 3,499.20" in p001
+    assert "at least 3 × funded 8,000.00 = 24,000.00: the remaining 4,000.00 is released" in p001
+    assert "the partner's first won deal, 1 on 2026-08-20, 2,500.00" in p001
+    csv_lines = cosell("statement", "--period", "2026-Q3", "--partner", "P001").output
+    for explanation in (row["explanation"] for row in csv.DictReader(io.StringIO(csv_lines))):
+        for figure in re.findall(r"\d[\d,]*\.\d+", explanation):
+            assert figure in p001, (figure, explanation)
 
 
 def test_a_first_win_milestone_names_the_deal(work):

@@ -1,7 +1,7 @@
 """The report's charts, drawn by matplotlib's SVG backend into text the page holds inline.
 
 Text stays text (``svg.fonttype: none``), so no font is embedded or fetched; the SVG has no script and
-no link. Plotted values are floats: a chart shows magnitudes, every exact figure is in the tables.
+no link. Every label is drawn as written: matplotlib's math text is off. Plotted values are floats: a chart shows magnitudes, every exact figure is in the tables.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def _pyplot() -> Any:
         {
             "svg.fonttype": "none",
             "svg.hashsalt": "cosell",  # the same report twice gives the same page
+            # Labels come from the CRM and the program (campaigns, kinds, tiers): "$1M Push ($50k MDF)"
+            # is text, never TeX math, which would drop its dollar signs or fail to parse.
+            "text.parse_math": False,
             "font.family": "sans-serif",
             "font.size": 9,
             "axes.spines.top": False,

@@ -4,6 +4,7 @@ the watch lists, the figures per campaign."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -146,6 +147,35 @@ def test_a_funded_campaign_gives_its_pipeline_per_mdf_dollar(sqlite_url):
         "2.2500",
     )
     assert Decimal(totals["incentives"]) == Decimal(totals["earnings"]) + Decimal(totals["mdf"])
+
+
+def test_campaign_names_with_dollar_signs_and_braces_are_drawn_as_written_in_the_charts(sqlite_url):
+    from cosell.report.render import render
+
+    push, spend = "$1M Pipeline Push ($50k MDF)", "Spend $10k {get $1k back}"
+    deals = [
+        deal("WON", 150000, partners=["P1"], created_on="2026-04-02", won_on="2026-07-05"),
+        deal("PUSH", 9000, partners=["P1"], created_on="2026-08-01", campaign=push),
+        deal("SPEND", 7000, partners=["P1"], created_on="2026-08-02", campaign=spend),
+    ]
+    claims = [
+        mdf_claim("M1", "P1", push, 4000, approved_on="2026-07-20"),
+        mdf_claim("M2", "P1", spend, 1000, approved_on="2026-07-21"),
+    ]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM), [partner("P1")], deals, mdf_claims=claims, ledger=ledger)
+        report = _report(ledger)
+    page = render(report, "html")  # a "$…{…$" name is no TeX math to parse (it raised before)
+    charts = "".join(re.findall(r"<svg.*?</svg>", page, re.S))
+    assert f">{push}" in charts and f">{spend}" in charts  # the campaign axis
+
+
+def test_kind_and_tier_names_from_the_program_are_drawn_as_written_in_the_legends():
+    from cosell.report import charts
+
+    kinds = charts.incentives_by_kind([{"period": "2026-Q3", "by_kind": {"$bonus$": "10", "x": "1"}}])
+    tiers = charts.tier_distribution([{"period": "2026-Q3", "tiers": {"$$ Club": 2}}], ["$$ Club"])
+    assert ">$bonus$<" in kinds and ">$$ Club<" in tiers
 
 
 class _Clash:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Any
 
 from ..textsafe import CsvWriter, spreadsheet_cell
 from . import charts
 from .model import BUDGET, MDF
+
+PERCENT = Decimal("0.01")
+"""A percentage's places on the page: a ratio's four."""
 
 FORMATS = ("html", "json", "csv")
 NOT_RECORDED = "not recorded"
@@ -192,7 +195,11 @@ def _money(value: str | None, recorded: bool = False) -> str:
 
 
 def _percent(value: str | None, recorded: bool = False) -> str:
-    return _none(recorded) if value is None else f"{Decimal(value) * 100:,.1f} %"
+    """A ratio (rounded half-up to four places from the exact one) as a percentage with two places: the
+    same figure, never rounded again (0.1305 is 13.05 %, not 13.0 %)."""
+    if value is None:
+        return _none(recorded)
+    return f"{(Decimal(value) * 100).quantize(PERCENT, ROUND_HALF_UP):,f} %"
 
 
 def _plain(value: Any, recorded: bool = False) -> str:

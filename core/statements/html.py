@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ..results import MetricDefinition, ScorePart
     from .document import StatementDocument
 
+PERCENT = Decimal("0.1")
+"""A percentage's places on the page: one, rounded half-up from the exact fraction."""
 BAR_WIDTH = 240
 """Width in px of a metric's bar at 100% of its target: a bar is fraction × BAR_WIDTH wide."""
 BAR_HEIGHT = 12
@@ -395,7 +397,7 @@ def _goal(goal: TierGoal, held: Sequence[str] | None) -> str:
 def _progress(fraction: Decimal, *, small: bool = False, done: bool | None = None, label: str = "") -> str:
     complete = fraction >= 1 if done is None else done
     css = "progress" + (" small" if small else "") + (" done" if complete else "")
-    percent = (max(min(fraction, Decimal(1)), Decimal(0)) * 100).quantize(Decimal("0.1"))
+    percent = (max(min(fraction, Decimal(1)), Decimal(0)) * 100).quantize(PERCENT, ROUND_HALF_UP)
     return (
         f"<div class='{css}' role='progressbar' aria-valuemin='0' aria-valuemax='100' "
         f"aria-valuenow='{percent}' aria-label='{_e(label or _percent(fraction))}'>"
@@ -699,7 +701,8 @@ def _metric_value(name: str, value: Decimal | None, definitions: Mapping[str, Me
 
 
 def _percent(fraction: Decimal) -> str:
-    return f"{(fraction * 100).quantize(Decimal('0.1')).normalize():f}%"
+    """The exact fraction as a percentage, rounded half-up once to one place (12.25 % reads 12.3%)."""
+    return f"{(fraction * 100).quantize(PERCENT, ROUND_HALF_UP).normalize():f}%"
 
 
 def _fraction_text(fraction: Decimal) -> str:

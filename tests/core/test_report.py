@@ -178,6 +178,26 @@ def test_kind_and_tier_names_from_the_program_are_drawn_as_written_in_the_legend
     assert ">$bonus$<" in kinds and ">$$ Club<" in tiers
 
 
+def test_a_ratio_reads_on_the_page_as_the_json_has_it_a_percentage_with_two_places(sqlite_url):
+    from cosell.report.render import render
+
+    # P1 is Silver (score 100, won 100,525 ≥ 100,000), quota 50,000: attainment 100,525 ÷ 50,000 =
+    # 2.0105 exactly, 201.05 % (rounded again half-even to one place it read 201.0 %); commission 10 %
+    deals = [deal("D1", 100525, partners=["P1"], created_on="2026-07-01", won_on="2026-07-02")]
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(program(**PROGRAM), [partner("P1")], deals, ledger=ledger)
+        report = _report(ledger)
+    (p1,) = report["partners"]
+    assert (p1["tier"], p1["attainment"], report["totals"]["cost_of_revenue"]) == (
+        "Silver",
+        "2.0105",
+        "0.1000",
+    )
+    page = render(report, "html")
+    assert '<td class="num" data-sort="2.0105">201.05 %</td>' in page
+    assert '<div class="label">Cost / won revenue</div><div class="value">10.00 %</div>' in page
+
+
 class _Clash:
     @hookimpl
     def cosell_report_facts(self) -> ReportFacts:

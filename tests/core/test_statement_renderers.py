@@ -166,3 +166,17 @@ def test_a_chart_label_rounds_half_up_and_never_shows_minus_zero(amount, label):
     from cosell.statements.html import _short
 
     assert _short(Decimal(amount)) == label
+
+
+def test_the_share_of_a_target_and_the_progress_to_the_next_tier_round_half_up_once(cosell_ledger):
+    scoring = {"scale": 100, "metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}}
+    tiers = [{"name": "Registered", "min_score": 0}, {"name": "Silver", "min_score": 100}]
+    deals = [deal("D1", "12250", partners=["P1"], created_on="2026-07-02")]
+    run_program(program(scoring=scoring, tiers=tiers), [partner("P1")], deals, ledger=cosell_ledger)
+    page = render(cosell_ledger, "2026-Q3", "P1", "html")
+    # sourced 12,250 of 100,000 is 12.25 %: half-up 12.3 %, never half-even 12.2 %; score 12.25 of
+    # Silver's 100 likewise
+    assert "<td class='num'>12.3%</td>" in page
+    assert 'aria-label="sourced_pipeline: 12.3% of target"' in page
+    assert "aria-valuenow='12.3' aria-label='12.3%'" in page
+    assert "12.2%" not in page and "12.2'" not in page

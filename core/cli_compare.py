@@ -20,6 +20,7 @@ from .money import show
 from .periods import Period
 from .pluginmanager import installed
 from .program import LoadedProgram, load_program
+from .terminal_tables import print_table
 from .textsafe import terminal_text
 
 FORMATS = ("table", "json", "csv", "html")
@@ -156,20 +157,20 @@ def print_tables(console: Console, comparison: Comparison) -> None:
     programs = Table(title=title)
     programs.add_column("")
     for name in names:
-        programs.add_column(terminal_text(name), justify="right")
+        programs.add_column(terminal_text(name), justify="right")  # figures, and each program's name
     for label, cells, total in compare_render.program_rows(comparison):
         style = "bold" if total else None
         programs.add_row(*(terminal_text(c) for c in (label, *cells)), style=style)
-    console.print(programs)
+    print_table(console, programs)
 
     partners = Table(title="Partners (earnings difference: each variant less the base)")
     partners.add_column("Partner")
     partners.add_column("Name")
     for i, name in enumerate(names):
         partners.add_column(terminal_text(f"{name}\ntier · score"))
-        partners.add_column("earnings", justify="right")
+        partners.add_column("earnings", justify="right", no_wrap=True)
         if i:
-            partners.add_column("difference", justify="right")
+            partners.add_column("difference", justify="right", no_wrap=True)
     shown = compare_render.moved_first(comparison.partners)[:TABLE_PARTNERS]
     for partner in shown:
         cells = [partner.id, partner.name]
@@ -178,7 +179,7 @@ def print_tables(console: Console, comparison: Comparison) -> None:
             if i:
                 cells.append(("+" if difference > 0 else "") + show(difference))
         partners.add_row(*(terminal_text(c) for c in cells))
-    console.print(partners)
+    print_table(console, partners)
     if len(comparison.partners) > len(shown):
         console.print(
             f"… and {len(comparison.partners) - len(shown)} more partners, who move less "
@@ -204,4 +205,4 @@ def print_tables(console: Console, comparison: Comparison) -> None:
         cells = [deal.deal_id, deal.deal_name, deal.partner_id]
         cells += [compare_render.treatment_text(r) for r in deal.results]
         deals.add_row(*(terminal_text(c) for c in cells))
-    console.print(deals)
+    print_table(console, deals)

@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .ledger import Ledger
 from .pilot_report import CONFIDENCE, MIN_PARTNERS, RESAMPLES, Comparison, PilotReport, as_json, report, shown
 from .pilots import CONTROL, TEST
+from .terminal_tables import print_table
 from .textsafe import terminal_text
 
 FORMATS = ("table", "json", "html")
@@ -69,7 +70,7 @@ def _print_tables(reports: Sequence[PilotReport], console: Console = out) -> Non
     for r in reports:
         console.print(f"[bold]Pilot {terminal_text(r.name)}[/bold] (variant {terminal_text(r.variant)})")
         for comparison in (*r.periods, *((r.overall,) if r.overall else ())):
-            console.print(_table(comparison))
+            print_table(console, _table(comparison))
             console.print(terminal_text(comparison.verdict))
             console.print()
     console.print(
@@ -80,15 +81,15 @@ def _print_tables(reports: Sequence[PilotReport], console: Console = out) -> Non
 
 def _table(c: Comparison) -> Table:
     table = Table(title=f"{c.period}: {c.partners[TEST]} test and {c.partners[CONTROL]} control partners")
-    for column, justify in (
-        ("Metric", "left"),
-        ("Test", "right"),
-        ("Control", "right"),
-        ("Difference", "right"),
-        (f"{CONFIDENCE:.0%} interval", "right"),
-        ("Reading", "left"),
+    for column, justify, figures in (
+        ("Metric", "left", False),
+        ("Test", "right", True),
+        ("Control", "right", True),
+        ("Difference", "right", True),
+        (f"{CONFIDENCE:.0%} interval", "right", False),  # two figures: it wraps between them
+        ("Reading", "left", False),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=figures)  # type: ignore[arg-type]
     for row in _rows(c):
         table.add_row(*row)
     return table

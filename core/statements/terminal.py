@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..money import format_money, show, show_number
 from ..results import internal_notes
+from ..terminal_tables import print_table
 from ..textsafe import terminal_text as escape  # markup and control characters: text comes from CRMs
 from .facts import run_record
 from .model import ZERO, PartnerStatement, number
@@ -87,14 +88,14 @@ def print_statement(
         f"[bold]{escape(name)}[/bold] ({escape(statement.partner_id)}), {escape(period)}{program_text}"
     )
     metrics = Table(title="Metrics and score")
-    for column, justify in (
-        ("Metric", "left"),
-        ("Value", "right"),
-        ("Target", "right"),
-        ("Weight", "right"),
-        ("Reached", "right"),
+    for column, justify, figures in (
+        ("Metric", "left", False),
+        ("Value", "right", True),
+        ("Target", "right", True),
+        ("Weight", "right", True),
+        ("Reached", "right", True),
     ):
-        metrics.add_column(column, justify=justify)  # type: ignore[arg-type]
+        metrics.add_column(column, justify=justify, no_wrap=figures)  # type: ignore[arg-type]
     for part in statement.parts:
         value = "undefined" if part.value is None else number(part.value)
         target = ("≤ " if part.better == "lower" else "") + show_number(part.target)
@@ -107,7 +108,7 @@ def print_statement(
         )
     for name, other in statement.other_metrics:
         metrics.add_row(escape(name), "undefined" if other is None else number(other), "", "", "")
-    console.print(metrics)
+    print_table(console, metrics)
     if statement.parts and statement.scale is not None:
         terms = " + ".join(f"{show_number(p.weight)}×{p.fraction:.4f}" for p in statement.parts)
         total = sum((p.weight for p in statement.parts), Decimal(0))
@@ -135,7 +136,7 @@ def print_statement(
 
     table = Table(title="Payout lines")
     for column, justify in (("Kind", "left"), ("Deal", "left"), ("Amount", "right"), ("Explanation", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=column == "Amount")  # type: ignore[arg-type]
     for line in (ln for group in statement.groups for ln in group.lines):
         table.add_row(
             escape(line.kind + (" (withheld)" if line.withheld else "")),
@@ -143,7 +144,10 @@ def print_statement(
             format_money(line.amount),
             escape("; ".join((line.explanation, *internal_notes(line.tags)))),
         )
-    console.print(table if table.row_count else "no payout lines this period")
+    if table.row_count:
+        print_table(console, table)
+    else:
+        console.print("no payout lines this period")
     adj = statement.adjustments
     split = (
         f" ({show(adj.capped_subtotal)} subject to the cap, {show(adj.outside_caps)} outside it)"
@@ -164,11 +168,13 @@ def print_statement(
             continue
         if section.rows:
             table = Table(title=section.title)
-            for column in section.columns:
-                table.add_column(escape(column))
+            for i, column in enumerate(section.columns):
+                # a column of single words (amounts, dates, ids) is figures, never cut; text wraps
+                words = all(len(row[i].split()) <= 1 for row in section.rows if i < len(row))
+                table.add_column(escape(column), no_wrap=words)
             for row in section.rows:
                 table.add_row(*(escape(cell) for cell in row))
-            console.print(table)
+            print_table(console, table)
         for item in section.pending:
             amount = f" {show(item.amount)}" if item.amount is not None else ""
             console.print(f"{escape(item.label)} pending{amount}: {escape(item.text)}")

@@ -282,6 +282,19 @@ def test_deals_whose_treatment_changes_are_listed_withheld_and_under_the_margin_
     assert "D1001" in table.output and "(withheld)" in table.output
 
 
+def test_the_terminal_tables_show_every_amount_whole_in_80_columns(starter):
+    # 80 columns: what rich gives a command whose output is not a terminal (a pipe, a file, a CI log)
+    compared = compare_json()
+    result = cosell("compare", "-p", "program.yaml", "-p", "variant.yaml", "--input", "data")
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    for partner in compared["partners"]:
+        base, variant = (Decimal(r["earnings"]) for r in partner["results"])
+        for shown in (f"{base:,.2f}", f"{variant:,.2f}", f"{variant - base:+,.2f}".replace("+0.00", "0.00")):
+            assert shown in result.output, (partner["id"], shown)
+    assert "…" not in result.output.split("Partners (earnings difference")[1]
+
+
 def test_an_output_file_that_cannot_be_written_is_a_clear_error(starter):
     result = cosell(
         "compare",

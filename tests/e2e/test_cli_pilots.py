@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cosell.ledger import Ledger
+from cosell.pilot_report import shown
 from invoke import cosell
 from pilot_data import QUARTERS, in_test_arm, pilot, programs, records
 
@@ -240,6 +241,22 @@ def test_the_report_finds_the_lift_of_a_variant_that_lifts_pipeline(tmp_path):
     assert json.loads(again.output) == report  # a fixed seed: the same ledger gives the same report
     table = cosell("pilot", "report", "--ledger", url)
     assert "In the test arm: sourced pipeline per partner higher by" in table.output
+
+
+def test_the_report_table_shows_every_difference_and_interval_whole_in_80_columns(tmp_path):
+    # 80 columns: what rich gives a command whose output is not a terminal (a pipe, a file, a CI log)
+    url, report = pilot_report(tmp_path, lift=True)
+    table = cosell("pilot", "report", "--ledger", url)
+    assert table.exit_code == 0, table.output
+    rows = [line for line in table.output.splitlines() if line[:1] in "┏┃┡│└"]
+    assert rows and max(len(line) for line in rows) <= 80
+    (only,) = report["pilots"]
+    for comparison in [*only["periods"], only["all_periods"]]:
+        for d in comparison["differences"]:
+            for figure in (d["difference"], *d["interval"]):
+                places = len(figure.partition(".")[2])
+                assert shown(Decimal(figure), places, sign=True) in table.output, (d["metric"], figure)
+    assert "…" not in table.output
 
 
 def test_the_report_finds_no_lift_where_the_variant_lifts_nothing(tmp_path):

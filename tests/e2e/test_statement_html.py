@@ -187,6 +187,19 @@ def test_explain_shows_the_next_tier_adjustments_and_mdf_like_the_page(work):
     assert "Next tier: Gold" in p001 and "won_revenue ≥ 250,000: 174,960 now, 75,040 to go" in p001
 
 
+def test_explain_shows_every_date_and_amount_of_its_tables_whole_in_80_columns(work):
+    # 80 columns: what rich gives a command whose output is not a terminal (a pipe, a file, a CI log)
+    two_periods()
+    out = cosell("explain", "P002", "--program", "program.yaml", "--input", "data").output
+    mdf = out[out.index("Market-development funds") :]
+    # M001 approved 2026-07-18, funded 12,000.00; M002 approved 2026-08-02, funded 18,000.00
+    for figure in ("2026-07-18", "12,000.00", "6,000.00", "2026-08-02", "18,000.00", "9,000.00"):
+        assert figure in mdf, figure
+    tables = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in tables) <= 80
+    assert not [line for line in tables if "…" in line]
+
+
 def test_explain_shows_the_pipeline_a_pending_mdf_claim_still_needs(work):
     edit(work / "data" / "deals.csv", ",EMEA Cloud Push,", ",,")
     result = cosell("explain", "P001", "--program", "program.yaml", "--input", "data")

@@ -1,0 +1,57 @@
+"""Terminal tables never cut a figure: a figure column keeps its widest cell, text wraps and folds, and a
+table whose figures need more than the console is printed wider, never cropped."""
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+
+from cosell.terminal_tables import print_table
+
+
+def printed(table: Table, width: int) -> list[str]:
+    buffer = io.StringIO()
+    print_table(Console(file=buffer, width=width, color_system=None), table)
+    return buffer.getvalue().splitlines()
+
+
+def test_figures_stay_whole_and_text_wraps_when_the_console_is_narrow():
+    table = Table()
+    table.add_column("Partner name")
+    table.add_column("Interval", justify="right")  # two figures: may wrap between them, never inside one
+    for column in ("Earnings", "Difference", "Approved"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_row(
+        "Contoso Consulting Worldwide",
+        "+153,990.95 to +208,864.25",
+        "1,234,567.89",
+        "+8,453.12",
+        "2026-07-18",
+    )
+    lines = printed(table, 64)
+    text = "\n".join(lines)
+    for figure in ("+153,990.95", "+208,864.25", "1,234,567.89", "+8,453.12", "2026-07-18", "Difference"):
+        assert figure in text, figure
+    assert "…" not in text and max(len(line) for line in lines) <= 64
+
+
+def test_a_table_whose_figures_need_more_than_the_console_is_printed_wider_not_cropped():
+    table = Table()
+    for i in range(6):
+        table.add_column(f"Amount {i}", justify="right", no_wrap=True)
+    table.add_row(*["+1,234,567.89"] * 6)
+    lines = printed(table, 40)
+    assert lines[-2].count("+1,234,567.89") == 6 and "…" not in "\n".join(lines)
+
+
+def test_a_table_that_fits_prints_as_rich_lays_it_out():
+    def table() -> Table:
+        t = Table(title="Payout lines")
+        t.add_column("Kind")
+        t.add_column("Amount", justify="right", no_wrap=True)
+        t.add_row("commission", "13,996.80")
+        return t
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, color_system=None).print(table())
+    assert printed(table(), 80) == buffer.getvalue().splitlines()

@@ -69,7 +69,8 @@ class StatementSection:
 @dataclass(frozen=True, slots=True)
 class GoalRecord:
     """A tier a partner aims at: its min_score and every ``requires`` (metric, needed value).
-    ``keep``: the tier is held under the demotion grace and the partner is not eligible for it."""
+    ``keep``: the partner holds the tier and is not eligible for it (under the demotion grace, or by the
+    record's ``tier_exception``)."""
 
     tier: str
     min_score: Decimal
@@ -135,9 +136,10 @@ def partner_record(
     settlement: Settlement | None = None,
     deal_names: Mapping[str, str] | None = None,
 ) -> PartnerRecord:
-    """The score's own parts, the goals of the tier held under grace and of the tier above with their
-    benefits, the assigned tier's benefits, the plugins' sections, the tier exception, the settlement and
-    the names of the deals the lines speak of."""
+    """The score's own parts, the goals of the tier held without being eligible for it (under the grace or
+    by a tier exception) and of the tier above with their benefits, the assigned tier's benefits, the
+    plugins' sections, the tier exception, the settlement and the names of the deals the lines speak
+    of."""
     scale = program.scoring.scale if program.scoring else None
     names = dict(deal_names) if deal_names is not None else None
     if not assigned:

@@ -187,8 +187,9 @@ class Requirement:
 
 @dataclass(frozen=True, slots=True)
 class TierGoal:
-    """What a tier needs: its min_score and every ``requires``. ``keep`` is the tier a partner holds under
-    the demotion grace and is not eligible for; otherwise it is the tier above the assigned one."""
+    """What a tier needs: its min_score and every ``requires``. ``keep`` is the tier a partner holds
+    without being eligible for it, under the demotion grace or, with ``exception_until``, by a tier
+    exception; otherwise it is the tier above the assigned one."""
 
     tier: str
     min_score: Decimal
@@ -197,6 +198,8 @@ class TierGoal:
     keep: bool = False
     benefits: tuple[str, ...] | None = None
     """The tier's benefits; None when the run did not record them."""
+    exception_until: str | None = None
+    """The last period of the tier exception that holds the tier (``keep``); None under the grace."""
 
     @property
     def score_progress(self) -> Decimal:
@@ -228,6 +231,8 @@ class TierGoal:
         return tuple(r for r in self.requirements if not r.met)
 
     def heading(self) -> str:
+        if self.keep and self.exception_until is not None:
+            return f"To be eligible for {self.tier} (held by exception until {self.exception_until})"
         if self.keep:
             return f"To be eligible for {self.tier} again (held under the demotion grace)"
         return f"Next tier: {self.tier}"
@@ -417,6 +422,7 @@ class PartnerStatement:
             used = set(used_metrics(program))
         goals = None
         if record is not None and assigned:
+            held_by = record.tier_exception  # the exception that lifted the partner to its tier, if any
             goals = tuple(
                 TierGoal(
                     g.tier,
@@ -425,6 +431,7 @@ class PartnerStatement:
                     tuple(Requirement(m, needed, metrics.get(m)) for m, needed in g.requires),
                     g.keep,
                     g.benefits,
+                    held_by.until if held_by is not None and g.keep and held_by.tier == g.tier else None,
                 )
                 for g in record.goals
             )

@@ -7,8 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from cosell.program import load_program
-from cosell.results import LedgerLine
+from cosell.results import LedgerLine, TierException
 from cosell.statements import PartnerStatement, grouped, period_earnings
+from cosell.statements.facts import partner_record
 from cosell.statements.html import BAR_WIDTH, render_html
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +144,32 @@ def test_a_tier_held_under_the_demotion_grace_shows_what_it_needs_to_be_eligible
     assert keep.keep and keep.tier == "Silver"
     assert keep.needs() == [("score ≥ 40: 0.00 now, 40 points to go", False)]
     assert nxt.tier == "Gold" and len(nxt.needs()) == 2
+
+
+def test_a_tier_held_by_a_tier_exception_says_so_and_not_that_it_is_held_under_the_grace():
+    # P006 in 2026-Q3 under tier exception 1: score 51.14 makes it eligible for Silver; held at Gold,
+    # which it never held before, until 2026-Q4
+    exception = TierException(1, "P006", "Gold", "2026-Q4", "launch partner", "ann", "carol")
+    record = partner_record(PROGRAM, D("51.14"), (), "Silver", "Gold", tier_exception=exception)
+    s = PartnerStatement.build(
+        "P006",
+        "2026-Q3",
+        score=D("51.14"),
+        eligible="Silver",
+        assigned="Gold",
+        reason="held at Gold by tier exception 1 until 2026-Q4",
+        metrics={"won_revenue": D("131280.00")},
+        lines=(),
+        record=record,
+    )
+    (keep,) = s.goals  # Gold is the highest tier: there is no next one
+    assert keep.keep and keep.heading() == "To be eligible for Gold (held by exception until 2026-Q4)"
+    assert keep.needs() == [
+        ("score ≥ 70: 51.14 now, 18.86 points to go", False),
+        ("won_revenue ≥ 250,000: 131,280 now, 118,720 to go", False),
+    ]
+    html = page(s)
+    assert "held by exception until 2026-Q4" in html and "demotion grace" not in html
 
 
 def test_the_highest_tier_has_no_next_tier():

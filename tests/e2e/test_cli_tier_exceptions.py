@@ -96,6 +96,19 @@ def test_an_exception_needs_another_persons_approval_and_then_shows_everywhere_t
     assert "held at Gold by tier exception" in " ".join(explained.output.split())
 
 
+def test_the_statement_words_the_goal_of_a_tier_held_by_exception_not_as_a_demotion_grace(work, ledger):
+    run(ledger)
+    assert override(ledger, "approve", propose(ledger), "--by", "bob").exit_code == 0
+    assert run(ledger)["P006"]["eligible_tier"] == "Silver"  # never Gold: held there by the exception
+    for format in ("html", "terminal"):
+        result = cosell(
+            "statement", "--period", "2026-Q3", "--partner", "P006", "--format", format, "--ledger", ledger
+        )
+        assert result.exit_code == 0, result.output
+        assert "To be eligible for Gold (held by exception until 2026-Q4)" in result.output
+        assert "grace" not in result.output and "Gold again" not in result.output
+
+
 def test_an_exception_holds_through_its_last_period_and_ends_by_itself_after_it(work, ledger):
     run(ledger)
     exception = propose(ledger, until="2026-Q4")

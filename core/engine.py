@@ -587,7 +587,7 @@ def _validate(
     if not dry_run:
         ledger.check_writable()
     ledger.check_runnable(period)
-    ledger.check_currency(loaded.program.currency)
+    ledger.check_currency(loaded.program.currency, period.key)
     return settings
 
 

@@ -1083,10 +1083,11 @@ class Ledger:
         with self._read() as conn:
             _check_runnable(conn, period)
 
-    def check_currency(self, currency: str) -> None:
+    def check_currency(self, currency: str, running: str | None = None) -> None:
         """Raise ConfigError when a period the ledger keeps was run in another program currency: its
         lines are amounts in that currency, which a run in ``currency`` would read as its own (a
-        clawback would take back 100 USD as 100 EUR)."""
+        clawback would take back 100 USD as 100 EUR). The period being run (``running``) does not count:
+        its lines are replaced."""
         sr, p = statement_runs_table, periods_table
         with self._read() as conn:
             rows = conn.execute(
@@ -1097,11 +1098,14 @@ class Ledger:
             ).all()
         for row in rows:
             kept = json.loads(row.data).get("currency")
-            if kept is not None and kept != currency:
+            if kept is not None and kept != currency and row.period != running:
                 raise ConfigError(
                     f"the program's currency is {currency}, but this ledger's lines of {row.period} are in "
                     f"{kept}: a ledger keeps one currency",
-                    hint=f"run the program in {kept}, or use another ledger for a program in {currency}",
+                    hint=(
+                        f"run the program in {kept}, or use another ledger for a program in {currency} "
+                        f"(or, while {row.period} is open and the latest, discard it: cosell discard)"
+                    ),
                 )
 
     def close_period(self, period: Period) -> None:

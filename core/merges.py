@@ -17,10 +17,11 @@ today's ids:
 
 A merge can be undone (:attr:`~cosell.records.Merge.undone`: a Salesforce admin undeleted the merged
 account; the records the merge moved stay where it put them). The former partner is then a partner of its
-own with its own history, and a narrower link stays: the lines it was paid on a deal that the partner it
-was merged into holds now (and it does not) answer the questions asked about that deal for that partner
-(``lines_of`` naming deals, ``paid_deal_ids``, ``lines_on_deals``), so the deal is not paid twice. A
-partner's totals (``lines_of`` of every deal, tiers, tags) stay its own.
+own with its own history, and a narrower link stays, both ways: what one of the two was paid on a deal the
+other holds now (and it does not) answers the questions asked about that deal for the one holding it
+(``lines_of`` naming deals, ``paid_deal_ids``, ``lines_on_deals``), so a deal is not paid twice, whether
+it stayed with the partner merged into or was moved back. A partner's totals (``lines_of`` of every deal,
+tiers, tags) stay its own.
 
 The ledger is not rewritten: statements and ``cosell explain`` of earlier periods show the lines as they
 were paid, under the ids of the time.
@@ -146,18 +147,28 @@ def merged(records: RecordSet, history: History) -> tuple[RecordSet, History]:
     return current, _MergedHistory(history, found, _linked_deals(current, found.undone))
 
 
-def _linked_deals(records: RecordSet, undone: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
-    """Each former partner of an undone merge → the deals the partner it was merged into holds and it
-    does not (those whose history stays the other partner's)."""
+Link = tuple[str, str, frozenset[str]]
+"""Of an undone merge: a partner, the other partner of the merge, and the deals the first holds and the
+other does not (the other's lines on them answer for the first)."""
+
+
+def _linked_deals(records: RecordSet, undone: Mapping[str, str]) -> list[Link]:
+    """Both ways of each undone merge: the partner merged into holds deals that came from the former one
+    (the merge moved them), and the former one may hold deals moved back to it, or won while the merge
+    stood and moved to it since. Either way a deal's earlier payments follow it."""
     if not undone:
-        return {}
+        return []
     wanted = {*undone, *undone.values()}
     held: dict[str, set[str]] = {pid: set() for pid in wanted}
     for d in records.deals:
         for inv in d.partners:
             if inv.partner_id in wanted:
                 held[inv.partner_id].add(d.id)
-    return {former: frozenset(held[into] - held[former]) for former, into in undone.items()}
+    links = []
+    for former, into in sorted(undone.items()):
+        links.append((into, former, frozenset(held[into] - held[former])))
+        links.append((former, into, frozenset(held[former] - held[into])))
+    return [link for link in links if link[2]]
 
 
 def _current_references(records: RecordSet, found: Aliases) -> RecordSet:
@@ -218,12 +229,10 @@ class _MergedHistory(History):
     _formers: Mapping[str, tuple[str, ...]]
     _deal_formers: Mapping[str, tuple[str, ...]]
     _order: dict[str, date]
-    _linked: Mapping[str, tuple[str, frozenset[str]]]
+    _linked: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     _links: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
 
-    def __init__(
-        self, inner: History, found: Aliases, linked: Mapping[str, frozenset[str]] | None = None
-    ) -> None:
+    def __init__(self, inner: History, found: Aliases, linked: Sequence[Link] = ()) -> None:
         formers: dict[str, list[str]] = {}
         for former, current in found.partners.items():
             formers.setdefault(current, [current]).append(former)
@@ -238,13 +247,14 @@ class _MergedHistory(History):
             deal_formers.setdefault(current, []).append(former)
         _set(self, "_deal_formers", {k: tuple(v) for k, v in deal_formers.items()})
         _set(self, "_order", {})
-        # undone merges: former → (the partner it was merged into, the deals whose history that one keeps)
-        kept = {former: (found.undone[former], deals) for former, deals in (linked or {}).items() if deals}
+        # undone merges: a partner → (the other partner, the deals it holds whose history that one has),
+        # and the other way round for presenting a line under the partner holding its deal
         links: dict[str, list[tuple[str, frozenset[str]]]] = {}
-        for former in sorted(kept):
-            into, deals = kept[former]
-            links.setdefault(into, []).append((former, deals))
-        _set(self, "_linked", kept)
+        gives: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for holder, other, deals in linked:
+            links.setdefault(holder, []).append((other, deals))
+            gives.setdefault(other, []).append((holder, deals))
+        _set(self, "_linked", {k: tuple(v) for k, v in gives.items()})
         _set(self, "_links", {k: tuple(v) for k, v in links.items()})
 
     def __repr__(self) -> str:
@@ -284,10 +294,10 @@ class _MergedHistory(History):
     def _linked_line(self, line: LedgerLine) -> LedgerLine:
         """The line under today's ids, a former partner's line on a deal another keeps under that one's."""
         line = self._line(line)
-        link = self._linked.get(line.partner_id)
-        if link is None or line.deal_id not in link[1]:
-            return line
-        return dataclasses.replace(line, partner_id=link[0])
+        for holder, deals in self._linked.get(line.partner_id, ()):
+            if line.deal_id in deals:
+                return dataclasses.replace(line, partner_id=holder)
+        return line
 
     def _starts(self, period: str) -> date:
         """Where a period is in time (a key the ledger knows always parses)."""
@@ -375,7 +385,7 @@ class _MergedHistory(History):
         ]
         if deal_ids is not None:
             wanted = {deal_ids} if isinstance(deal_ids, str) else set(deal_ids)
-            for former, deals in self._links.get(partner_id, ()):
+            for other, deals in self._links.get(partner_id, ()):
                 on = wanted & deals
                 if on:
                     groups += [
@@ -384,7 +394,7 @@ class _MergedHistory(History):
                             for ln in map(self._line, self._inner.lines_of(pid, kinds=kinds, deal_ids=asked))
                             if ln.deal_id in on
                         )
-                        for pid in self._ids(former)
+                        for pid in self._ids(other)
                     ]
         return self._in_order(groups, _line_period)
 
@@ -395,10 +405,10 @@ class _MergedHistory(History):
             for pid in self._ids(partner_id)
             for deal in self._inner.paid_deal_ids(pid, kind)
         }
-        for former, held in self._links.get(partner_id, ()):
+        for other, held in self._links.get(partner_id, ()):
             paid.update(
                 deal
-                for pid in self._ids(former)
+                for pid in self._ids(other)
                 for deal in map(lambda d: deals.get(d, d), self._inner.paid_deal_ids(pid, kind))
                 if deal in held
             )

@@ -450,10 +450,17 @@ class _ExactConstructor(RoundTripConstructor):
 
     def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
         # The program reads every key as text: `1` and `"1"`, or `true` and `"True"`, are one key, and
-        # the last would silently win. Refuse the second as any other duplicate key is.
-        if key not in mapping and _key_text(key) in {_key_text(k) for k in mapping}:
-            message = f'found duplicate key "{_key_text(key)}"'
-            raise DuplicateKeyError(None, None, message, key_node.start_mark)
+        # the last would silently win. Refuse the second as any other duplicate key is. The texts seen
+        # are kept per mapping being built (every mapping of the file lives until the load ends).
+        seen: dict[int, tuple[Any, set[str]]] = self.__dict__.setdefault("_key_texts", {})
+        held = seen.get(id(mapping))
+        if held is None or held[0] is not mapping:  # a mapping of an earlier load may have had its id
+            held = seen[id(mapping)] = (mapping, set())
+        texts = held[1]
+        text = _key_text(key)
+        if key not in mapping and text in texts:
+            raise DuplicateKeyError(None, None, f'found duplicate key "{text}"', key_node.start_mark)
+        texts.add(text)
         return bool(super().check_mapping_key(node, key_node, mapping, key, value))
 
     def construct_yaml_omap(self, node: Any) -> Any:

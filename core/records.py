@@ -46,9 +46,11 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-MAX_PLACES = 28
-"""The most decimal places a number in a record may be written with (trailing zeros count): far more than a
-CRM or spreadsheet gives, and few enough that exact sums of a million of them stay short numbers."""
+MAX_PLACES = 100
+"""The most decimal places a number in a record may be written with (trailing zeros count): more than a
+float written out in full gives (``1.4210854715202004e-14`` has 30), and few enough that exact sums of a
+million of them stay short numbers (a share written with a million places made each sum a million
+digits long)."""
 
 
 def _few_places(value: Decimal) -> Decimal:
@@ -265,9 +267,9 @@ class Merge:
     """The id of the record it was merged into, as the records read now name it."""
     undone: bool = False
     """The former partner is a record of its own again (a Salesforce admin undeleted a merged account:
-    the records the merge moved stay with ``id``). Its history is its own again, but for the deals
-    ``id`` holds now and it does not: what it was paid on them counts as paid to ``id``, so no deal is
-    paid twice. Partners only."""
+    the records the merge moved stay with ``id``). Its history is its own again, but for the deals one
+    of the two holds now and the other does not: what the other was paid on them counts as paid to the
+    one holding them (moved by the merge, or moved back since), so no deal is paid twice. Partners only."""
 
 
 @dataclass(frozen=True, slots=True)

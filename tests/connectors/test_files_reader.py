@@ -320,13 +320,13 @@ def test_a_number_with_more_decimal_places_than_a_record_takes_is_refused_at_its
     from cosell.connectors.files import reader
 
     long_share = "0." + "3" * 100_000  # within the CSV field limit; quoted by its start and length
-    ones, zeros = "10." + "0" * 28 + "1", "10." + "0" * 29  # 29 places: trailing zeros count
+    ones, zeros = "10." + "0" * 100 + "1", "10." + "0" * 101  # 101 places: trailing zeros count
     folder = folder_with(
         tmp_path,
         deals_csv=(
             "id,name,amount,stage,status,created_on,margin_pct\n"
             f"D1,One,{ones},Proposal,open,2026-07-01,\n"
-            f"D2,Two,{zeros},Proposal,open,2026-07-01,1E-29\n"
+            f"D2,Two,{zeros},Proposal,open,2026-07-01,1E-101\n"
             "D3,Three,10,Proposal,open,2026-07-01,12.5\n"
         ),
         deal_partners_csv=f"deal_id,partner_id,role,share\nD3,P1,sourced,{long_share}\n",
@@ -334,26 +334,29 @@ def test_a_number_with_more_decimal_places_than_a_record_takes_is_refused_at_its
     )
     assert reader._read_columnar(folder, program) is None  # the columns do not prove it: the cells word it
     assert problems_of(folder, program) == [
-        f"deals.csv:2: amount: '{ones}' has more than 28 decimal places",
-        f"deals.csv:3: amount: '{zeros}' has more than 28 decimal places",
-        "deals.csv:3: margin_pct: '1E-29' has more than 28 decimal places",
+        f"deals.csv:2: amount: {reader._quoted(ones)} has more than 100 decimal places",
+        f"deals.csv:3: amount: {reader._quoted(zeros)} has more than 100 decimal places",
+        "deals.csv:3: margin_pct: '1E-101' has more than 100 decimal places",
         "deal_partners.csv:2: share: '0.33333333333333333333333333333333333333'… (100,002 characters) has more "
-        "than 28 decimal places",
-        "activities.csv:2: quantity: '1E-999999' has more than 28 decimal places",
+        "than 100 decimal places",
+        "activities.csv:2: quantity: '1E-999999' has more than 100 decimal places",
     ]
 
 
 def test_a_number_with_as_many_decimal_places_as_a_record_takes_is_read_exactly(
     tmp_path: Path, program: Program
 ) -> None:
+    hundred = "10." + "0" * 99 + "1"
     folder = folder_with(
         tmp_path,
         deals_csv=(
-            "id,name,amount,stage,status,created_on\nD1,One,10.0000000000000000000000000001,Proposal,open,2026-07-01\n"
+            "id,name,amount,stage,status,created_on,margin_pct\n"
+            f"D1,One,{hundred},Proposal,open,2026-07-01,1.4210854715202004e-14\n"
         ),
     )
     [d1] = read_folder(folder, program).deals
-    assert d1.amount == Decimal("10.0000000000000000000000000001")
+    assert d1.amount == Decimal(hundred)
+    assert d1.margin_pct == Decimal("1.4210854715202004e-14")  # a float written out: 30 places
 
 
 def test_bad_date_is_reported_with_the_format_to_use(tmp_path: Path, program: Program) -> None:

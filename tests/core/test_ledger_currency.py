@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from cosell.errors import ConfigError
@@ -31,3 +33,16 @@ def test_a_run_in_another_currency_than_the_ledgers_periods_is_refused_before_an
         in refused.value.message
     )
     assert cosell_ledger.periods() == [("2026-Q3", "open")]  # nothing stored
+
+
+def test_the_period_being_run_again_may_change_currency_its_lines_are_replaced(cosell_ledger):
+    usd = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}])
+    eur = program(
+        tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}],
+        currency="EUR",
+        fx={"USD": "0.8"},
+    )
+    won = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
+    run_program(usd, [partner("P1")], won, ledger=cosell_ledger, period="2026-Q3")
+    again = run_program(eur, [partner("P1")], won, ledger=cosell_ledger, period="2026-Q3")
+    assert [ln.amount for ln in again.lines] == [Decimal("80.00")]  # USD 1,000 at 0.8 × 10 %

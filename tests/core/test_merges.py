@@ -406,3 +406,24 @@ def test_an_undeleted_partner_keeps_its_own_history_and_the_other_its_own_totals
     assert seen.tiers_of("P9") == () and seen.tiers_of("P1") == tiers
     assert seen.lines_of("P1") == tuple(paid)
     assert seen.paid_deal_ids("P1", "commission") == {"D1", "D3"}
+
+
+def test_a_deal_won_while_the_merge_stood_and_moved_back_after_the_undelete_is_not_paid_again(cosell_ledger):
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    both = [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-05-02")]
+    run_program(PROGRAM, both, [deal("D6", "10000", partners=["P1"])], ledger=cosell_ledger, period=Q2,
+                connector=target)  # fmt: skip
+    cosell_ledger.close_period(Period.parse(Q2))
+    won = run_program(PROGRAM, both[1:], [deal("D6", "10000", partners=["P9"], won_on="2026-08-01")],
+                      merges=[Merge("partner", "P1", "P9")], ledger=cosell_ledger, period=Q3, connector=target)  # fmt: skip
+    assert [(ln.partner_id, ln.kind, ln.deal_id) for ln in won.lines if ln.kind == "commission"] == [
+        ("P9", "commission", "D6")
+    ]
+    cosell_ledger.close_period(Period.parse(Q3))
+    # the merge undone, and the deal moved back to the account it came from
+    back = run_program(PROGRAM, both, [deal("D6", "10000", partners=["P1"], won_on="2026-08-01")],
+                       merges=[Merge("partner", "P1", "P9", undone=True)], ledger=cosell_ledger, period="2026-Q4",
+                       connector=target)  # fmt: skip
+    assert [ln for ln in back.lines if ln.kind == "commission"] == []
+    # a milestone is the partner's own: P1's first won deal is D6, though P9 had its first win on it too
+    assert [(ln.partner_id, ln.kind) for ln in back.lines] == [("P1", "milestone")]

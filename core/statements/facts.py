@@ -3,9 +3,9 @@
 A run stores, next to its lines and standings, each partner's score parts (metric, value, target,
 weight, fraction, better) with the scale, the tier goals the statement shows (the tier held under the
 demotion grace, the next tier: min_score, every ``requires`` and its benefits), the assigned tier's
-benefits, the names of the deals its lines and projections name, the program's per-partner cap and
-budget figures, the metrics the program uses, and the line kinds' declarations. Keys added after the
-first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A statement of a closed period renders from these,
+benefits, the names of the deals its lines and projections name, the day a partner that has left the
+program left it, the program's per-partner cap and budget figures, the metrics the program uses, and the
+line kinds' declarations. Keys added after the first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A statement of a closed period renders from these,
 so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
 (docs/ledger.md); this module makes and reads that text.
 """
@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,9 @@ class PartnerRecord:
     former_ids: tuple[str, ...] = ()
     """The ids the partner had before the CRM merged them into it (``RecordSet.merges``): the ledger's
     earlier lines and approved adjustments may name them."""
+    left_on: date | None = None
+    """The partner's ``exit_on`` when it had left the program by the period's end (it then holds no tier:
+    no goals, no benefits); None when it had not, or when the run did not record it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +139,27 @@ def partner_record(
     tier_exception: TierException | None = None,
     settlement: Settlement | None = None,
     deal_names: Mapping[str, str] | None = None,
+    left_on: date | None = None,
 ) -> PartnerRecord:
     """The score's own parts, the goals of the tier held without being eligible for it (under the grace or
     by a tier exception) and of the tier above with their benefits, the assigned tier's benefits, the
     plugins' sections, the tier exception, the settlement and the names of the deals the lines speak
-    of."""
+    of. A partner that has left (``left_on``, its exit day) has no goal and no benefit: it is never
+    promoted, and its account's benefits field is cleared."""
     scale = program.scoring.scale if program.scoring else None
     names = dict(deal_names) if deal_names is not None else None
-    if not assigned:
+    if not assigned or left_on is not None:
         return PartnerRecord(
-            tuple(parts), scale, (), False, tuple(sections), tier_exception, settlement, (), names
+            tuple(parts),
+            scale,
+            (),
+            False,
+            tuple(sections),
+            tier_exception,
+            settlement,
+            (),
+            names,
+            left_on=left_on,
         )
     rank = program.tier_rank(assigned)
     held = program.tier(assigned)
@@ -306,6 +321,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             standing.tier.exception,
             settlement_of(plugins, facts, standing, lines, arm),
             deal_names_of(facts, lines, projections.get(facts.id, ())),
+            facts.partner.exit_on if facts.partner.left_by(context.period.end) else None,
         )
         if arm is not context:
             arm_caps = arm.program.caps
@@ -392,6 +408,7 @@ def encode_partner(record: PartnerRecord) -> str:
                 else {}
             ),
             **({"former_ids": list(record.former_ids)} if record.former_ids else {}),
+            "left_on": None if record.left_on is None else record.left_on.isoformat(),
         }
     )
 
@@ -490,6 +507,8 @@ def decode_partner(text: str) -> PartnerRecord:
         own_cap=doc.get("own_cap", False),
         per_partner_cap=_decimal(doc.get("per_partner_cap")),
         former_ids=tuple(doc.get("former_ids", ())),
+        # a run stored before exits were recorded has no left_on: its partners read as tier holders
+        left_on=date.fromisoformat(doc["left_on"]) if doc.get("left_on") else None,
     )
 
 

@@ -224,8 +224,10 @@ def _partner(
 ) -> str:
     money_unit = f" {currency}" if currency else ""
     scale = f"of {show_number(s.scale)}" if s.scale is not None else "targets unavailable"
-    tier_sub = "eligible " + (s.eligible or "—")
-    if s.exception is not None:
+    tier_card, tier_sub = s.assigned or "—", "eligible " + (s.eligible or "—")
+    if s.left_on is not None:
+        tier_card, tier_sub = "Exited", f"was {s.assigned}, left on {s.left_on.isoformat()}"
+    elif s.exception is not None:
         tier_sub += f", held by exception until {s.exception.until}"
     elif s.eligible and s.eligible != s.assigned:
         tier_sub += ", kept under the demotion grace"
@@ -248,7 +250,7 @@ def _partner(
             for x in s.sections
             if x.card is not None
         ),
-        _card("Tier", s.assigned or "—", tier_sub),
+        _card("Tier", tier_card, tier_sub),
         _card("Score", f"{s.score:.2f}", scale),
         _card("Projected", show(s.projected), "open deals, if won: not paid", "projected")
         if s.projections
@@ -352,6 +354,11 @@ def _tier(s: PartnerStatement) -> str:
         + "</b>.</p>",
         f"<p class='muted small'>{_e(s.reason)}</p>",
     ]
+    left = s.left_text()
+    if left is not None:
+        # a partner that has left holds no tier: nothing it brings, no tier to aim at
+        out.append(f"<p>{_e(left)}.</p>")
+        return "\n".join(out)
     if s.assigned and s.benefits is None and s.goals is not None:
         out.append("<p class='muted small'>Tier benefits: not recorded for this period.</p>")
     elif s.assigned and s.benefits:

@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -306,11 +307,24 @@ class PartnerStatement:
     """The earlier periods the ledger holds lines of for the partner, then this one, oldest first."""
     exception: TierException | None = None
     """The approved tier exception the tier was held by, if any."""
+    left_on: date | None = None
+    """The day the partner left the program, when it had left by the period's end (it then has no goals
+    and no benefits); None when it had not, or when the run did not record it."""
 
     @property
     def tier_shown(self) -> str:
-        """The tier as people read it: "Gold (exception until 2027-Q2: <reason>)" when held by exception."""
+        """The tier as people read it: "Exited (was Silver)" once the partner has left, "Gold (exception
+        until 2027-Q2: <reason>)" when held by exception."""
+        if self.left_on is not None:
+            return f"Exited (was {self.assigned})"
         return tier_label(self.assigned, self.exception)
+
+    def left_text(self) -> str | None:
+        """What the statement says in place of the benefits and the next tier of a partner that has left;
+        None for one that has not."""
+        if self.left_on is None:
+            return None
+        return f"Left the program on {self.left_on.isoformat()}: no tier benefits, no next tier"
 
     @property
     def earnings(self) -> Decimal:
@@ -466,6 +480,7 @@ class PartnerStatement:
             deal_names=record.deal_names if record else None,
             benefits=record.benefits if record and assigned else None,
             periods=(*earlier, this),
+            left_on=record.left_on if record and assigned else None,
         )
 
 

@@ -120,6 +120,9 @@ def print_statement(
     else:
         console.print(f"score = {statement.score:.2f}; its targets were not recorded")
     console.print(f"tier: [bold]{escape(statement.tier_shown)}[/bold]: {escape(statement.reason)}")
+    left = statement.left_text()
+    if left is not None:
+        console.print(left)
     if statement.benefits:
         console.print(f"{escape(statement.assigned)} brings: {escape('; '.join(statement.benefits))}")
     if statement.goals is None:

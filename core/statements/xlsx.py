@@ -70,7 +70,7 @@ def render(doc: StatementDocument) -> bytes:
             (
                 s.partner_id,
                 s.name,
-                s.assigned if s.standing_recorded else None,
+                (s.tier_shown if s.left_on is not None else s.assigned) if s.standing_recorded else None,
                 s.earnings,
                 s.outside_earnings,
                 s.payable,

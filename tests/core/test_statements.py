@@ -1,6 +1,7 @@
 """PartnerStatement: what a partner's lines imply (adjustments, MDF status, the next tier), and the HTML
 page that renders it. Numbers are the bundled example's (examples/program.yaml), worked by hand."""
 
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -9,7 +10,7 @@ from pathlib import Path
 from cosell.program import load_program
 from cosell.results import LedgerLine, TierException
 from cosell.statements import PartnerStatement, grouped, period_earnings
-from cosell.statements.facts import partner_record
+from cosell.statements.facts import decode_partner, encode_partner, partner_record
 from cosell.statements.html import BAR_WIDTH, render_html
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +171,44 @@ def test_a_tier_held_by_a_tier_exception_says_so_and_not_that_it_is_held_under_t
     ]
     html = page(s)
     assert "held by exception until 2026-Q4" in html and "demotion grace" not in html
+
+
+def tailspin(record):
+    """P004 in 2026-Q3: Silver by its score, exiting on 2026-08-15."""
+    return PartnerStatement.build(
+        "P004",
+        "2026-Q3",
+        score=D("47.44"),
+        eligible="Silver",
+        assigned="Silver",
+        reason="score 47.44 makes it eligible for Silver (min 40); stays Silver",
+        metrics={"won_revenue": D("247650.00")},
+        lines=(),
+        record=record,
+    )
+
+
+def test_a_partner_that_has_left_is_exited_with_no_benefits_and_no_next_tier():
+    record = partner_record(PROGRAM, D("47.44"), (), "Silver", "Silver", left_on=date(2026, 8, 15))
+    assert record.goals == () and record.benefits == () and not record.top_tier
+    s = tailspin(decode_partner(encode_partner(record)))
+    assert s.left_on == date(2026, 8, 15) and s.tier_shown == "Exited (was Silver)"
+    assert s.goals == () and s.benefits == () and not s.top_tier
+    html = page(s)
+    assert "Left the program on 2026-08-15: no tier benefits, no next tier." in html
+    assert "Next tier" not in html and "What Silver brings" not in html and "What Gold adds" not in html
+
+
+def test_a_partner_record_stored_before_exits_were_recorded_reads_as_the_tier_it_held():
+    # a run stored before cosell recorded exits has no "left_on": the statement renders as it did
+    doc = json.loads(encode_partner(partner_record(PROGRAM, D("47.44"), (), "Silver", "Silver")))
+    del doc["left_on"]
+    s = tailspin(decode_partner(json.dumps(doc)))
+    assert s.left_on is None and s.tier_shown == "Silver"
+    assert (
+        [g.tier for g in s.goals] == ["Gold"] and s.benefits and s.benefits[-1] == "quarterly business review"
+    )
+    assert "Next tier: Gold" in page(s)
 
 
 def test_the_highest_tier_has_no_next_tier():

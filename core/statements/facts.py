@@ -4,9 +4,10 @@ A run stores, next to its lines and standings, each partner's score parts (metri
 weight, fraction, better) with the scale, the tier goals the statement shows (the tier held under the
 demotion grace, the next tier: min_score, every ``requires`` and its benefits), the assigned tier's
 benefits, the names of the deals its lines and projections name, the day a partner that has left the
-program left it, the program's per-partner cap and budget figures, the metrics the program uses, and the
-line kinds' declarations. Keys added after the first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A statement of a closed period renders from these,
-so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
+program left it, the program's per-partner cap and budget figures, whether the budget scaled the program
+and by what factor, the metrics the program uses, and the line kinds' declarations. Keys added after the
+first of these were recorded are optional when read: a run stored before lacks them ("not recorded"). A
+statement of a closed period renders from these, so editing the program file afterwards changes no statement. The ledger keeps them as JSON text
 (docs/ledger.md); this module makes and reads that text.
 """
 
@@ -124,6 +125,11 @@ class RunRecord:
     partners: Mapping[str, PartnerRecord] = field(default_factory=dict)
     used_metrics: tuple[str, ...] | None = None
     """The metrics the program scores or a tier ``requires``; None when the run did not record them."""
+    budget_scaled: bool | None = None
+    """Whether the program budget scaled the program's lines this period; None when the run did not
+    record it."""
+    budget_factor: Decimal | None = None
+    """The factor it scaled them by (:func:`budget_factor`); None when it scaled nothing."""
 
 
 # --- at run time ------------------------------------------------------------------------------------
@@ -292,6 +298,28 @@ def statement_sections(
 SECTIONS_HOOK = "cosell_statement_sections"
 
 
+def budget_factor(computation: Computation) -> Decimal | None:
+    """The factor the program budget scaled every partner's total subject to it by (the budget rule,
+    plugins/budget.py): the budget ÷ the sum of the partners' positive totals of lines inside the budget,
+    when that sum is above the budget; None when the program has no budget or stayed within it."""
+    context = computation.context
+    caps = context.program.caps
+    if caps is None or caps.program_budget is None:
+        return None
+    whole = Decimal(0)
+    for lines in computation.lines.values():
+        total = Decimal(0)
+        for line in lines:
+            kind = context.line_kind(line.kind)
+            if kind is not None and kind.in_budget:
+                total += line.amount
+        if total > 0:
+            whole += total
+    if whole <= caps.program_budget:
+        return None
+    return caps.program_budget / whole
+
+
 def run_record(computation: Computation, plugins: Plugins, only: str | None = None) -> RunRecord:
     """What a run records for the statements of its partners (only partner ``only``, if given)."""
     context = computation.context
@@ -329,6 +357,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             partners[facts.id] = replace(partners[facts.id], own_cap=True, per_partner_cap=cap)
         if facts.id in formers:
             partners[facts.id] = replace(partners[facts.id], former_ids=formers[facts.id])
+    factor = budget_factor(computation)
     return RunRecord(
         program=program.program,
         currency=program.currency,
@@ -337,6 +366,8 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
         line_kinds=tuple(context.line_kinds.values()),
         partners=partners,
         used_metrics=used_metrics(program),
+        budget_scaled=factor is not None,
+        budget_factor=factor,
     )
 
 
@@ -352,7 +383,8 @@ def _decimal(text: str | None) -> Decimal | None:
 
 
 def encode_run(record: RunRecord) -> str:
-    """The run-wide part as JSON text (program, currency, cap and budget figures, line kinds)."""
+    """The run-wide part as JSON text (program, currency, cap and budget figures, whether and by what
+    factor the budget scaled the program, line kinds, used metrics)."""
     return json.dumps(
         {
             "program": record.program,
@@ -361,6 +393,8 @@ def encode_run(record: RunRecord) -> str:
             "program_budget": _number(record.program_budget),
             "line_kinds": [asdict(kind) for kind in record.line_kinds],
             "used_metrics": None if record.used_metrics is None else list(record.used_metrics),
+            "budget_scaled": record.budget_scaled,
+            "budget_factor": _number(record.budget_factor),
         },
         sort_keys=True,
     )
@@ -469,6 +503,8 @@ def decode_run(text: str, partners: Mapping[str, str]) -> RunRecord:
         partners={pid: decode_partner(body) for pid, body in partners.items()},
         # keys added after schema version 3 shipped: a run stored before has none ("not recorded")
         used_metrics=_tuple(doc.get("used_metrics")),
+        budget_scaled=doc.get("budget_scaled"),
+        budget_factor=_decimal(doc.get("budget_factor")),
     )
 
 

@@ -122,6 +122,12 @@ class Adjustments:
     earnings: Decimal
     per_partner_cap: Decimal | None = None
     program_budget: Decimal | None = None
+    budget_scaled: bool | None = None
+    """Whether the program budget scaled the program this period; None when the run did not record it."""
+    budget_factor: Decimal | None = None
+    """The factor it scaled the program by, when it did."""
+    capped_lines: int = 0
+    """How many of the partner's lines ``capped_subtotal`` sums (the lines the cap and the budget see)."""
 
     @property
     def subtotal(self) -> Decimal:
@@ -148,6 +154,15 @@ class Adjustments:
     def budget_text(self) -> str:
         if self.budget is not None:
             return f"scaled by the program budget from {show(self.after_cap)} to {show(self.after_budget)}"
+        if self.budget_scaled and self.budget_factor is not None:
+            # the program was scaled; this partner has no budget line: say why, not that nothing was scaled
+            scaled = f"the program budget scaled the program by {self.budget_factor:.6f}"
+            if not self.capped_lines:
+                return f"{scaled}; none of your lines this period were subject to it"
+            if self.after_cap <= 0:
+                total = show(self.after_cap)
+                return f"{scaled}; your lines subject to it add up to {total}, and it scales only a positive total"
+            return f"{scaled}; your {show(self.after_cap)} subject to it is unchanged once rounded to cents"
         if self.program_budget is not None:
             # the budget's amount is the program's business, not the partner's
             return "not scaled: the program stayed within its budget"
@@ -450,7 +465,14 @@ class PartnerStatement:
                 for g in record.goals
             )
         earning = [ln for ln in lines if declared(kinds, ln.kind).period_earnings]
-        adjustments = adjustments_of(earning, kinds, per_partner_cap=cap, program_budget=budget)
+        adjustments = adjustments_of(
+            earning,
+            kinds,
+            per_partner_cap=cap,
+            program_budget=budget,
+            budget_scaled=run.budget_scaled if run is not None else None,
+            budget_factor=run.budget_factor if run is not None else None,
+        )
         outside = [ln for ln in lines if not declared(kinds, ln.kind).period_earnings]
         this = PeriodTotal(period, adjustments.earnings, sum((ln.amount for ln in outside), ZERO))
         return cls(
@@ -512,11 +534,15 @@ def adjustments_of(
     *,
     per_partner_cap: Decimal | None = None,
     program_budget: Decimal | None = None,
+    budget_scaled: bool | None = None,
+    budget_factor: Decimal | None = None,
 ) -> Adjustments:
     """The adjustment kinds that count in the program budget are the cap (applied first); those that
-    do not are the budget. Lines outside period earnings (MDF) are left out."""
+    do not are the budget. Lines outside period earnings (MDF) are left out. ``budget_scaled`` and
+    ``budget_factor``: whether and by what factor the budget scaled the program, as the run recorded it."""
     known = installed_line_kinds() if kinds is None else kinds
     capped = outside = ZERO
+    capped_lines = 0
     cap: Decimal | None = None
     budget: Decimal | None = None
     for line in lines:
@@ -531,6 +557,7 @@ def adjustments_of(
             outside += line.amount
         else:
             capped += line.amount
+            capped_lines += 1
     return Adjustments(
         capped_subtotal=capped,
         outside_caps=outside,
@@ -539,6 +566,9 @@ def adjustments_of(
         earnings=capped + outside + (cap or ZERO) + (budget or ZERO),
         per_partner_cap=per_partner_cap,
         program_budget=program_budget,
+        budget_scaled=budget_scaled,
+        budget_factor=budget_factor,
+        capped_lines=capped_lines,
     )
 
 

@@ -12,6 +12,7 @@ from cosell.results import LedgerLine, TierException
 from cosell.statements import PartnerStatement, grouped, period_earnings
 from cosell.statements.facts import decode_partner, encode_partner, partner_record
 from cosell.statements.html import BAR_WIDTH, render_html
+from cosell.statements.model import adjustments_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(ROOT / "examples" / "program.yaml").program
@@ -123,6 +124,30 @@ def test_a_partner_under_the_cap_and_budget_says_so_plainly():
     assert adj.cap is None and adj.budget is None and adj.earnings == D("3200.00")
     assert adj.cap_text() == "3,200.00 is within the per-partner cap of 50,000.00"
     assert adj.budget_text() == "not scaled: the program stayed within its budget"
+
+
+def test_a_partner_without_a_budget_line_in_a_program_the_budget_scaled_says_so_and_why():
+    # the run recorded that the budget scaled the program by 20,000 ÷ 67,550 = 0.2960769…
+    scaled = {"program_budget": D(20000), "budget_scaled": True, "budget_factor": D(20000) / D(67550)}
+    clawback = line("clawback", "-8400.00", deal_id="D2005", uncapped=True)
+    assert adjustments_of([clawback], **scaled).budget_text() == (
+        "the program budget scaled the program by 0.296077; none of your lines this period were subject to it"
+    )
+    withheld = line("commission", "0.00", deal_id="D2004", withheld=True)
+    assert adjustments_of([withheld, clawback], **scaled).budget_text() == (
+        "the program budget scaled the program by 0.296077; your lines subject to it add up to 0.00, "
+        "and it scales only a positive total"
+    )
+    # a cent scaled by 0.296077 is 0.296… of a cent: the leftover cent can bring it back to 0.01
+    cent = line("baseline", "0.01")
+    assert adjustments_of([cent], **scaled).budget_text() == (
+        "the program budget scaled the program by 0.296077; your 0.01 subject to it is unchanged once "
+        "rounded to cents"
+    )
+    # recorded as not scaled, or not recorded (a run stored before): the program stayed within its budget
+    for recorded in (False, None):
+        adj = adjustments_of([clawback], program_budget=D(20000), budget_scaled=recorded)
+        assert adj.budget_text() == "not scaled: the program stayed within its budget"
 
 
 def test_next_tier_needs_its_min_score_and_each_unmet_requirement():

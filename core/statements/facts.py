@@ -299,23 +299,30 @@ SECTIONS_HOOK = "cosell_statement_sections"
 
 
 def budget_factor(computation: Computation) -> Decimal | None:
-    """The factor the program budget scaled every partner's total subject to it by (the budget rule,
-    plugins/budget.py): the budget ÷ the sum of the partners' positive totals of lines inside the budget,
-    when that sum is above the budget; None when the program has no budget or stayed within it."""
+    """The factor the program budget scaled every partner's total subject to it by: the budget ÷ the sum
+    of the partners' positive totals of lines inside the budget (the lines of kinds declared
+    ``in_budget``), when that sum is above the budget and the run's lines hold a line of a budget kind
+    (declared ``adjustment`` and not ``in_budget``), the one sign that a budget rule did scale; None
+    otherwise."""
     context = computation.context
     caps = context.program.caps
     if caps is None or caps.program_budget is None:
         return None
     whole = Decimal(0)
+    scaled = False
     for lines in computation.lines.values():
         total = Decimal(0)
         for line in lines:
             kind = context.line_kind(line.kind)
-            if kind is not None and kind.in_budget:
+            if kind is None:
+                continue
+            if kind.in_budget:
                 total += line.amount
+            elif kind.adjustment:
+                scaled = True
         if total > 0:
             whole += total
-    if whole <= caps.program_budget:
+    if not scaled or whole <= caps.program_budget:
         return None
     return caps.program_budget / whole
 

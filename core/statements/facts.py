@@ -308,20 +308,16 @@ def budget_factor(computation: Computation) -> Decimal | None:
     caps = context.program.caps
     if caps is None or caps.program_budget is None:
         return None
+    kinds = context.line_kinds
+    inside = frozenset(name for name, kind in kinds.items() if kind.in_budget)
+    budget = frozenset(name for name, kind in kinds.items() if kind.adjustment and not kind.in_budget)
     whole = Decimal(0)
     scaled = False
     for lines in computation.lines.values():
-        total = Decimal(0)
-        for line in lines:
-            kind = context.line_kind(line.kind)
-            if kind is None:
-                continue
-            if kind.in_budget:
-                total += line.amount
-            elif kind.adjustment:
-                scaled = True
+        total = sum((line.amount for line in lines if line.kind in inside), Decimal(0))
         if total > 0:
             whole += total
+        scaled = scaled or any(line.kind in budget for line in lines)
     if not scaled or whole <= caps.program_budget:
         return None
     return caps.program_budget / whole

@@ -427,3 +427,41 @@ def test_a_deal_won_while_the_merge_stood_and_moved_back_after_the_undelete_is_n
     assert [ln for ln in back.lines if ln.kind == "commission"] == []
     # a milestone is the partner's own: P1's first won deal is D6, though P9 had its first win on it too
     assert [(ln.partner_id, ln.kind) for ln in back.lines] == [("P1", "milestone")]
+
+
+@FAST
+@given(program_docs(), datas())
+def test_deals_a_merge_moved_to_another_partner_are_paid_once_after_the_merge_is_undone(doc, data):
+    # every program and record drawn: Q2 computed and closed; in Q3 the first partner's deals are held by
+    # another partner it was merged into, the merge undone (the first is a partner again). The same deals
+    # are paid (commission) and taken back (clawback) as when they had stayed: none is paid twice.
+    import dataclasses
+
+    loaded = build_program(doc)
+    partners, deals, activities, claims = data.build()
+    history = history_of(compute_period(loaded, partners, deals, activities, claims, period=Q2), Q2)
+    base = compute_period(loaded, partners, deals, activities, claims, period=Q3, history=history)
+    if not partners:
+        return
+    moved, holder = partners[0].id, f"into-{partners[0].id}"
+
+    def held(d):
+        parts = tuple(
+            dataclasses.replace(i, partner_id=holder) if i.partner_id == moved else i for i in d.partners
+        )
+        return dataclasses.replace(d, partners=parts)
+
+    other = compute_period(
+        loaded, [*partners, dataclasses.replace(partners[0], id=holder)], [held(d) for d in deals], activities,
+        claims, merges=[Merge("partner", moved, holder, undone=True)], period=Q3, history=history,
+    )  # fmt: skip
+
+    def on_deals(result, kind):
+        return sorted(
+            (holder if ln.partner_id == moved else ln.partner_id, ln.deal_id)
+            for ln in result.all_lines()
+            if ln.kind == kind
+        )
+
+    for kind in ("commission", "clawback"):
+        assert on_deals(base, kind) == on_deals(other, kind)

@@ -57,6 +57,7 @@ from .results import (
     Score,
     TierDecision,
     TierException,
+    exited_label,
     frozen_mapping,
     paid_adjustments,
 )
@@ -744,7 +745,7 @@ def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
                 "tier_shown": (
-                    f"Exited (was {standing.tier.assigned})"
+                    exited_label(standing.tier.assigned)
                     if facts.partner.left_by(computation.context.period.end)
                     else standing.tier.shown
                 ),

@@ -422,6 +422,11 @@ class Program(_Section):
 class _ExactConstructor(RoundTripConstructor):
     """Reads YAML floats as exact Decimals from their text: `commission_rate: 0.05` is 0.05, not a float."""
 
+    def __init__(self, preserve_quotes: bool | None = None, loader: Any = None) -> None:
+        super().__init__(preserve_quotes=preserve_quotes, loader=loader)
+        self._key_texts: dict[int, tuple[Any, set[str]]] = {}
+        """Per mapping being built (by id, with the mapping: ids are reused), the texts of its keys."""
+
     def construct_yaml_float(self, node: Any) -> Decimal:  # type: ignore[override]
         text = str(self.construct_scalar(node)).replace("_", "")
         try:
@@ -452,10 +457,9 @@ class _ExactConstructor(RoundTripConstructor):
         # The program reads every key as text: `1` and `"1"`, or `true` and `"True"`, are one key, and
         # the last would silently win. Refuse the second as any other duplicate key is. The texts seen
         # are kept per mapping being built (every mapping of the file lives until the load ends).
-        seen: dict[int, tuple[Any, set[str]]] = self.__dict__.setdefault("_key_texts", {})
-        held = seen.get(id(mapping))
-        if held is None or held[0] is not mapping:  # a mapping of an earlier load may have had its id
-            held = seen[id(mapping)] = (mapping, set())
+        held = self._key_texts.get(id(mapping))
+        if held is None or held[0] is not mapping:
+            held = self._key_texts[id(mapping)] = (mapping, set())
         texts = held[1]
         text = _key_text(key)
         if key not in mapping and text in texts:

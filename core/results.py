@@ -298,20 +298,34 @@ class TierException:
     approved_by: str
 
 
+def exited_label(tier: str, most: int | None = None) -> str:
+    """How a tier reads once the partner has left the program: ``Exited (was Silver)``. With ``most``,
+    a tier name too long for ``most`` characters is shortened, ending in "…"."""
+    before, after = "Exited (was ", ")"
+    return before + (tier if most is None else _shortened(tier, most - len(before) - len(after))) + after
+
+
 def tier_label(tier: str, exception: TierException | None, most: int | None = None) -> str:
     """``Gold``, or ``Gold (exception until 2027-Q2: <reason>)`` for a tier held by exception. With
-    ``most``, the reason is shortened (ending in "…") so that the whole label fits in ``most``
-    characters (a CRM text field's length); the tier and the period are never cut."""
+    ``most``, the whole label fits in ``most`` characters (a CRM text field's length): the reason is
+    shortened first (ending in "…"), then left out, and only a tier name too long even for that is
+    shortened itself; the period is never cut."""
     if exception is None:
-        return tier
+        return tier if most is None or len(tier) <= most else _shortened(tier, most)
     reason = " ".join(exception.reason.split())
     head = f"{tier} (exception until {exception.until}: "
     if most is not None and len(head) + len(reason) + 1 > most:
         room = most - len(head) - 2
         if room < 1:  # a tier name too long to leave room for any reason
-            return f"{tier} (exception until {exception.until})"
+            after = f" (exception until {exception.until})"
+            return _shortened(tier, most - len(after)) + after
         reason = reason[:room].rstrip() + "…"
     return f"{head}{reason})"
+
+
+def _shortened(text: str, most: int) -> str:
+    """``text`` in at most ``most`` characters, ending in "…" when cut."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 ADJUSTMENT_TAG = "adjustment-id:"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import PluginError
 from .money import round_cents
 from .periods import Period, PeriodKind
+from .results import exited_label
 
 if TYPE_CHECKING:
     from .context import PartnerFacts, RunContext
@@ -158,7 +159,7 @@ def settlement_of(
         part = _checked_part(plugin, produced)
         if part is not None:
             parts.append(part)
-    tier = f"Exited (was {standing.tier.assigned})" if p.left_by(context.period.end) else standing.tier.shown
+    tier = exited_label(standing.tier.assigned) if p.left_by(context.period.end) else standing.tier.shown
     return Settlement(
         p.id,
         p.name,

@@ -15,7 +15,7 @@ from .fields import field_write
 from .money import round_cents
 from .program import Tier
 from .records import Partner
-from .results import History, LedgerLine, PayoutLine, Projection, TierDecision, tier_label
+from .results import History, LedgerLine, PayoutLine, Projection, TierDecision, exited_label, tier_label
 from .textsafe import without_nul
 
 NOTE_LIMIT = 255
@@ -207,18 +207,9 @@ def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> st
     "Gold (exception until 2027-Q2: <reason>)" for a tier held by exception, its reason shortened to fit
     the field (``TIER_LIMIT`` characters). A tier name too long for the field with what goes around it
     is shortened too, ending in "…" (a CRM refuses the whole account's write over one long value)."""
-    tier, exception = decision.assigned, decision.exception
     if partner.left_by(period_end):
-        return _fitted("Exited (was ", tier, ")")
-    label = tier_label(tier, exception, TIER_LIMIT)
-    if len(label) <= TIER_LIMIT:
-        return label
-    return _fitted("", tier, "" if exception is None else f" (exception until {exception.until})")
-
-
-def _fitted(before: str, tier: str, after: str) -> str:
-    room = TIER_LIMIT - len(before) - len(after)
-    return before + (tier if len(tier) <= room else tier[: room - 1].rstrip() + "…") + after
+        return exited_label(decision.assigned, TIER_LIMIT)
+    return tier_label(decision.assigned, decision.exception, TIER_LIMIT)
 
 
 def benefits_shown(partner: Partner, tier: Tier | None, period_end: date) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import results
 from ..money import round_score, show
-from ..results import LineKind, Projection, ScorePart, TierException, tier_label
+from ..results import LineKind, Projection, ScorePart, TierException, exited_label, tier_label
 from .facts import (
     PartnerRecord,
     RunRecord,
@@ -331,7 +331,7 @@ class PartnerStatement:
         """The tier as people read it: "Exited (was Silver)" once the partner has left, "Gold (exception
         until 2027-Q2: <reason>)" when held by exception."""
         if self.left_on is not None:
-            return f"Exited (was {self.assigned})"
+            return exited_label(self.assigned)
         return tier_label(self.assigned, self.exception)
 
     def left_text(self) -> str | None:

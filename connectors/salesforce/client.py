@@ -145,6 +145,12 @@ class SalesforceSession(requests.Session):
                 raise tls_not_trusted(what, "Salesforce", "SF_CA_BUNDLE") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise TransientError(f"{type(exc).__name__} (no answer)") from None
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                # the answer broke off mid-body (a dropped connection on a large page): asked again
+                raise TransientError(f"{type(exc).__name__} (answer cut off)") from None
             self._note_usage(response)
             if _is_transient(response):
                 raise TransientError(

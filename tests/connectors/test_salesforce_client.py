@@ -3,6 +3,8 @@ TLS trust, write batches, and secrets kept out of everything a user or a log see
 
 import json
 import logging
+import socket
+import threading
 from datetime import date
 from decimal import Decimal
 
@@ -13,7 +15,7 @@ import responses
 from cosell.connector import FieldWrite
 from cosell.connectors import common
 from cosell.connectors.common import RetryPolicy
-from cosell.connectors.salesforce.client import Credentials, SalesforceSession, connect
+from cosell.connectors.salesforce.client import Credentials, Redactor, SalesforceSession, connect
 from cosell.connectors.salesforce.connector import SalesforceConnector
 from cosell.connectors.salesforce.mapping import SalesforceSettings
 from cosell.errors import ConfigError, UnreachableError
@@ -510,3 +512,49 @@ def test_an_undone_merge_reads_the_account_as_a_partner_and_the_merge_as_undone(
         records = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY).records
     assert sorted(p.id for p in records.partners) == sorted([MASTER, VICTIM])
     assert [(m.former_id, m.id, m.undone) for m in records.merges] == [(VICTIM, MASTER, True)]
+
+
+def test_an_answer_cut_off_mid_body_is_asked_again():
+    """A connection dropped while the body arrives (requests' ChunkedEncodingError) is transient like
+    one refused: the second, whole answer is read. A real loopback server, as `responses` cannot cut a
+    body off."""
+    answers: list[bytes] = [
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"totalSize": 1, ',
+    ]
+    whole = json.dumps(query_page([{"Id": "001A"}])).encode()
+    asked: list[int] = []
+
+    def serve(server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                asked.append(1)
+                body = (
+                    answers.pop(0)
+                    if answers
+                    else (
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                        % len(whole)
+                        + whole
+                    )
+                )
+                conn.sendall(body)
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(5)
+        threading.Thread(target=serve, args=(server,), daemon=True).start()
+        session = SalesforceSession(
+            ca_bundle=None,
+            retry=RetryPolicy(budget_seconds=10, initial_wait=0.01, max_wait=0.02),
+            timeout=5,
+            redact=Redactor(()),
+        )
+        answer = session.request(
+            "GET", f"http://127.0.0.1:{server.getsockname()[1]}/services/data/v59.0/query"
+        )
+    assert answer.json()["records"] == [{"Id": "001A"}] and len(asked) == 2

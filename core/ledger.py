@@ -2180,6 +2180,7 @@ class _LedgerHistory(History):
         "_before",
         "_by_kind",
         "_first_seen",
+        "_fx",
         "_generation",
         "_last",
         "_ledger",
@@ -2204,6 +2205,7 @@ class _LedgerHistory(History):
     _on_deals: dict[frozenset[str], Mapping[str, tuple[LedgerLine, ...]]]
     _first_seen: dict[str, tuple[int, int]]
     _seen_periods: int
+    _fx: Mapping[str, Mapping[str, Decimal]] | None
 
     def __init__(
         self,
@@ -2233,12 +2235,29 @@ class _LedgerHistory(History):
         _set(self, "_on_deals", {})
         _set(self, "_first_seen", {})
         _set(self, "_seen_periods", 0)
+        _set(self, "_fx", None)
 
     def __repr__(self) -> str:
         return f"<History before {self._before.key}: {len(self._periods)} period(s) in {self._ledger.url}>"
 
     def _read(self) -> contextlib.AbstractContextManager[Connection]:
         return self._ledger._history_read(self._before, self._generation)
+
+    @property
+    def fx_rates(self) -> Mapping[str, Mapping[str, Decimal]]:
+        if self._fx is None:
+            sr = statement_runs_table
+            found: dict[str, Mapping[str, Decimal]] = {}
+            with self._read() as conn:
+                for period, data in conn.execute(
+                    sa.select(sr.c.period, sr.c.data).where(sr.c.period.in_(self._periods))
+                ):
+                    rates = _recorded_fx(data)
+                    if rates is not None:
+                        found[period] = rates
+            _set(self, "_fx", MappingProxyType(found))
+        assert self._fx is not None
+        return self._fx
 
     # -- everything (what History held before version 7) ---------------------------------------------
 
@@ -3039,6 +3058,15 @@ def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence
             .values(state="applied", applied_period=period, applied_run=run_id)
         )
         _adjustment_event(conn, adjustment_id, "applied", None, now, f"paid in {period}", run_id)
+
+
+def _recorded_fx(data: str) -> Mapping[str, Decimal] | None:
+    """The ``fx`` table in a period's statement run data (``cosell.statements.facts.encode_run``); None
+    when the run recorded none (it ran before cosell recorded the rates)."""
+    found = orjson.loads(data).get("fx")
+    if not isinstance(found, dict):
+        return None
+    return MappingProxyType({currency: Decimal(rate) for currency, rate in found.items()})
 
 
 def _generation(conn: Connection) -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -345,6 +346,10 @@ class _MergedHistory(History):
                 for pid in dict.fromkeys(self._aliases.partners.get(k, k) for k in every)
             }
         )
+
+    @property
+    def fx_rates(self) -> Mapping[str, Mapping[str, Decimal]]:
+        return self._inner.fx_rates  # by period: no id to read as current
 
     # -- the questions ---------------------------------------------------------------------------------
 

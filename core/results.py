@@ -352,8 +352,8 @@ class History:
     """A read-only view of the ledger before the period being run (what rules may look back at).
 
     Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``paid_deal_ids``, ``has_tag``,
-    ``lines_on_deals``): a run's history reads from the ledger only what is asked, the first time it
-    is asked, for every partner at once. ``tiers`` and ``lines`` hold everything, read in full when
+    ``lines_on_deals``, ``fx_of``): a run's history reads from the ledger only what is asked, the first
+    time it is asked, for every partner at once. ``tiers`` and ``lines`` hold everything, read in full when
     first used: built for tests, ``History(lines=..., tiers=...)`` answers every question from them."""
 
     tiers: Mapping[str, tuple[TierRecord, ...]] = field(default_factory=lambda: MappingProxyType({}))
@@ -366,6 +366,15 @@ class History:
     """The approved adjustments the period being run pays (each once: the ledger marks it applied)."""
     tier_exceptions: tuple[TierException, ...] = ()
     """The approved tier exceptions in force in the period being run (``until`` not before it)."""
+    fx_rates: Mapping[str, Mapping[str, Decimal]] = field(default_factory=lambda: MappingProxyType({}))
+    """The exchange rates each earlier period's run converted amounts with (its program's ``fx``: units of
+    program currency for one unit of each currency; the program currency, always 1, is not in it), by
+    period key (``fx_of``). A period it lacks was run before cosell recorded them."""
+
+    def fx_of(self, period: str) -> Mapping[str, Decimal] | None:
+        """The ``fx`` table the run of earlier period ``period`` converted amounts with; None when that
+        run recorded none (it ran before cosell recorded them)."""
+        return self.fx_rates.get(period)
 
     def tier_exceptions_of(self, partner_id: str) -> tuple[TierException, ...]:
         """The partner's approved tier exceptions in force in the period being run, oldest first."""

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from .computation import Computation
 from .connector import ACCOUNT_FIELDS, DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .fields import field_write
-from .money import round_cents
+from .money import exact_sum, round_cents
 from .program import Tier
 from .records import Partner
 from .results import History, LedgerLine, PayoutLine, Projection, TierDecision, exited_label, tier_label
@@ -88,6 +88,7 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
     period_end = computation.context.period.end
     headings = {status: f"{status} if won by {period_end}: " for status in (PROJECTED, WITHHELD)}
     rates: dict[str, Decimal] = {}
+    paid_at = _EarlierRates(history, rates)
     for deal in computation.context.records.deals:
         currency, status = deal.currency, deal.status
         rate = rates.get(currency)
@@ -123,11 +124,14 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
             }
             writes.append(field_write("deal", deal.id, values, _UNKNOWN_DEAL))
         elif status == "won" and deal.id in deal_lines:
+            paid = deal_lines[deal.id]
             # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
-            paid_now = {ln.partner_id for ln in deal_lines[deal.id] if isinstance(ln, PayoutLine)}
+            paid_now = {ln.partner_id for ln in paid if isinstance(ln, PayoutLine)}
+            # each line in the deal's currency at the rate of the period that paid it (None: all at `rate`)
+            line_rates = None if currency == program.currency else paid_at.rates(paid, currency)
             writes.append(
                 _won_deal_write(
-                    deal.id, currency, rate, deal_lines[deal.id], names, adjusted & paid_now, reversing
+                    deal.id, currency, rate, paid, names, adjusted & paid_now, reversing, line_rates
                 )
             )
         elif status == "won":  # won with nothing paid on it: a projection written before did not come true
@@ -171,6 +175,39 @@ def _no_nul(text: str | None) -> str | None:
     return text if text is None or "\x00" not in text else without_nul(text)
 
 
+class _EarlierRates:
+    """The rate each line on a won deal is shown at in the deal's currency: a line of this run at the
+    program's ``fx`` (``today``, by currency), a line of an earlier period at the rate that period's run
+    converted with, as the ledger recorded it. A period run before cosell recorded its rates, or whose
+    rates lack the currency (the deal's currency changed since), is shown at today's rate."""
+
+    __slots__ = ("_found", "_history", "_today")
+
+    def __init__(self, history: History, today: Mapping[str, Decimal]) -> None:
+        self._history = history
+        self._today = today
+        self._found: dict[tuple[str, str], Decimal | None] = {}
+
+    def rates(self, items: Sequence[LedgerLine | PayoutLine], currency: str) -> list[Decimal] | None:
+        """Each line's rate for a deal in ``currency``; None when all are today's (the common case)."""
+        today = self._today[currency]
+        rates = None
+        for i, line in enumerate(items):
+            if isinstance(line, PayoutLine):
+                continue
+            key = (line.period, currency)
+            if key in self._found:
+                found = self._found[key]
+            else:
+                table = self._history.fx_of(line.period)
+                found = self._found[key] = None if table is None else table.get(currency)
+            if found is not None and found != today:
+                if rates is None:
+                    rates = [today] * len(items)
+                rates[i] = found
+        return rates
+
+
 def _won_deal_write(
     deal_id: str,
     currency: str,
@@ -179,13 +216,23 @@ def _won_deal_write(
     names: Mapping[str, str],
     adjusted: set[str],
     reversing: frozenset[str],
+    line_rates: Sequence[Decimal] | None = None,
 ) -> FieldWrite:
+    """A won deal's write: the net of its lines over its partners, in the deal's currency at ``rate``,
+    or line by line at ``line_rates`` (the rates of the periods that paid them)."""
     if any(line.kind in reversing for line in items):
         status = CLAWED_BACK
     elif all(line.withheld for line in items):
         status = WITHHELD
     else:
         status = EARNED
+    reason = ""
+    if status == WITHHELD:
+        reason = " (" + items[-1].explanation.split(": ", 1)[-1] + ")"
+    if line_rates is not None:
+        return _won_at_period_rates(
+            deal_id, currency, items, line_rates, names, adjusted, reversing, f"{status}{reason}: ", status
+        )
     by_partner: dict[str, Decimal] = defaultdict(Decimal)
     for line in items:
         by_partner[line.partner_id] += line.amount
@@ -195,11 +242,60 @@ def _won_deal_write(
         if pid in adjusted:
             part += " (partner total capped/scaled this period)"
         parts.append(part)
-    reason = ""
-    if status == WITHHELD:
-        reason = " (" + items[-1].explanation.split(": ", 1)[-1] + ")"
     total = sum((line.amount for line in items), ZERO)
     return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
+
+
+def _won_at_period_rates(
+    deal_id: str,
+    currency: str,
+    items: Sequence[LedgerLine | PayoutLine],
+    line_rates: Sequence[Decimal],
+    names: Mapping[str, str],
+    adjusted: set[str],
+    reversing: frozenset[str],
+    heading: str,
+    status: str,
+) -> FieldWrite:
+    """``_won_deal_write`` for lines paid at several rates: each partner's lines are summed by rate in
+    the program currency, each sum converted at its rate, and the amounts rounded once. A line taking
+    back an earlier payment (a clawback) is shown at the rates of what it takes back, so a deal whose
+    commission is taken back in full shows 0.00 whatever the rates did in between."""
+    by_partner: dict[str, dict[Decimal, Decimal]] = {}
+    for line, rate in zip(items, line_rates, strict=True):
+        sums = by_partner.setdefault(line.partner_id, {})
+        if line.kind in reversing and sums and (len(sums) > 1 or rate not in sums):
+            outstanding = sum(sums.values(), ZERO)
+            if outstanding != 0:
+                if line.amount == -outstanding:  # taken back in full: exactly, whatever the rates
+                    for paid_at in sums:
+                        sums[paid_at] = ZERO
+                else:  # in part: from each rate's sum in proportion
+                    for paid_at, paid in list(sums.items()):
+                        sums[paid_at] = paid + line.amount * paid / outstanding
+                continue
+        sums[rate] = sums.get(rate, ZERO) + line.amount
+    parts, shown = [], []
+    for pid, sums in by_partner.items():
+        converted = [paid / paid_at for paid_at, paid in sums.items()]
+        shown.extend(converted)
+        part = f"{names.get(pid, pid)}: {round_cents(exact_sum(converted)) + ZERO:,.2f} {currency}"
+        if pid in adjusted:
+            part += " (partner total capped/scaled this period)"
+        parts.append(part)
+    note = heading + "; ".join(parts)
+    if len(note) > NOTE_LIMIT:
+        note = note[: NOTE_LIMIT - 1] + "…"
+    return field_write(
+        "deal",
+        deal_id,
+        {
+            "incentive": f"{round_cents(exact_sum(shown)) + ZERO:.2f}",
+            "incentive_status": status,
+            "incentive_note": _no_nul(note),
+        },
+        _UNKNOWN_DEAL,
+    )
 
 
 def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> str:

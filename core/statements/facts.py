@@ -130,6 +130,9 @@ class RunRecord:
     record it."""
     budget_factor: Decimal | None = None
     """The factor it scaled them by (:func:`budget_factor`); None when it scaled nothing."""
+    fx: Mapping[str, Decimal] | None = None
+    """The exchange rates the run converted amounts with (the program's ``fx``); None when the run did
+    not record them. A deal's incentive field shows each line at the rates of the period that paid it."""
 
 
 # --- at run time ------------------------------------------------------------------------------------
@@ -371,6 +374,7 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
         used_metrics=used_metrics(program),
         budget_scaled=factor is not None,
         budget_factor=factor,
+        fx=dict(program.fx),
     )
 
 
@@ -387,7 +391,7 @@ def _decimal(text: str | None) -> Decimal | None:
 
 def encode_run(record: RunRecord) -> str:
     """The run-wide part as JSON text (program, currency, cap and budget figures, whether and by what
-    factor the budget scaled the program, line kinds, used metrics)."""
+    factor the budget scaled the program, line kinds, used metrics, the exchange rates)."""
     return json.dumps(
         {
             "program": record.program,
@@ -398,6 +402,7 @@ def encode_run(record: RunRecord) -> str:
             "used_metrics": None if record.used_metrics is None else list(record.used_metrics),
             "budget_scaled": record.budget_scaled,
             "budget_factor": _number(record.budget_factor),
+            "fx": None if record.fx is None else {k: str(v) for k, v in sorted(record.fx.items())},
         },
         sort_keys=True,
     )
@@ -508,6 +513,7 @@ def decode_run(text: str, partners: Mapping[str, str]) -> RunRecord:
         used_metrics=_tuple(doc.get("used_metrics")),
         budget_scaled=doc.get("budget_scaled"),
         budget_factor=_decimal(doc.get("budget_factor")),
+        fx=None if doc.get("fx") is None else {k: Decimal(v) for k, v in doc["fx"].items()},
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from cosell.connector import FieldWrite
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
 from cosell.writeback import changed_writes, planned_writes, same_value
+from ledgers import execute
 
 PROGRAM = program(
     tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}],
@@ -240,3 +241,151 @@ def test_a_projection_no_partner_stands_behind_any_more_is_cleared_and_an_earlie
     # a third run has nothing to take back
     third = run_program(plan, [partner("P1")], later, ledger=cosell_ledger, connector=crm)
     assert [w for w in third.writes if w.object == "deal"] == []
+
+
+# --- a won deal keeps the rate of the period that paid it ------------------------------------------------
+
+
+def _fx_program(**fx: str):
+    return program(
+        tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}],
+        fx=fx,
+        clawback_window_days=120,
+    )
+
+
+def _q3_paid_at_0_9_then_q4_at(cosell_ledger, fx, q4_deals=(), *, forget_q3_rates=False, merges=()):
+    """Q3 run with EUR at 0.9 and closed; Q4 run with the program's ``fx`` changed to ``fx``. Returns the
+    CRM and the Q4 run."""
+    from cosell.periods import Period
+
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    q3_deals = [
+        deal("W", "1000", currency="EUR", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01"),
+        deal("U", "1000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01"),
+    ]
+    run_program(_fx_program(EUR="0.9"), [partner("P1")], q3_deals, ledger=cosell_ledger, connector=crm)
+    cosell_ledger.close_period(Period.parse("2026-Q3"))
+    if forget_q3_rates:  # as a run stored before cosell recorded its rates left it
+        execute(cosell_ledger.url, "UPDATE cosell_statement_runs SET data = json_remove(data, '$.fx')")
+    q4 = run_program(
+        _fx_program(**fx),
+        [partner("P1")],
+        [
+            *q4_deals,
+            *(d for d in q3_deals if d.id not in {n.id for n in q4_deals} | {m.former_id for m in merges}),
+        ],
+        merges=merges,
+        ledger=cosell_ledger,
+        period="2026-Q4",
+        connector=crm,
+    )
+    return crm, q4
+
+
+def test_a_deal_won_in_a_closed_period_keeps_its_incentive_when_the_fx_rate_changes(cosell_ledger):
+    # Q3: EUR 1,000 × 0.9 = 900 USD × 10% = 90.00 USD, shown as 90 ÷ 0.9 = 100.00 EUR. In Q4 EUR is 0.8:
+    # the 90.00 USD paid in Q3 is still 100.00 EUR (today's rate would make it 112.50 EUR).
+    crm, q4 = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8"})
+    assert crm.fields[("deal", "W")] == {
+        "incentive": "100.00",
+        "incentive_status": "Earned",
+        "incentive_note": "Earned: Partner P1: 100.00 EUR",
+    }
+    assert [w for w in q4.writes if w.key == ("deal", "W")] == []  # nothing to write again
+    # a deal in the program currency needs no conversion: 1,000 × 10% = 100.00 USD, whatever the rates
+    assert crm.fields[("deal", "U")]["incentive"] == "100.00"
+
+
+def test_a_deal_won_after_the_rate_changed_is_shown_at_the_new_rate(cosell_ledger):
+    # Q4: EUR 2,000 × 0.8 = 1,600 USD × 10% = 160.00 USD = 200.00 EUR
+    late = deal("W4", "2000", currency="EUR", partners=["P1"], created_on="2026-10-01", won_on="2026-11-01")
+    crm, _ = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8"}, [late])
+    assert crm.fields[("deal", "W4")]["incentive"] == "200.00"
+    assert crm.fields[("deal", "W")]["incentive"] == "100.00"
+
+
+def test_a_currency_added_later_is_shown_at_its_rate_and_earlier_deals_keep_theirs(cosell_ledger):
+    # GBP enters the fx table in Q4 at 1.25: GBP 1,000 × 1.25 = 1,250 USD × 10% = 125.00 USD = 100.00 GBP
+    pounds = deal("G", "1000", currency="GBP", partners=["P1"], created_on="2026-10-01", won_on="2026-11-01")
+    crm, _ = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8", "GBP": "1.25"}, [pounds])
+    assert crm.fields[("deal", "G")]["incentive"] == "100.00"
+    assert crm.fields[("deal", "W")]["incentive"] == "100.00"
+
+
+def test_a_deal_whose_currency_its_paying_periods_rates_lack_is_shown_at_todays_rate(cosell_ledger):
+    # W was a EUR deal when Q3 paid it 90.00 USD; the CRM now says GBP, which Q3's rates lack:
+    # 90 ÷ 1.25 (today's GBP) = 72.00 GBP
+    now_in_pounds = deal(
+        "W", "1000", currency="GBP", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01"
+    )
+    crm, _ = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8", "GBP": "1.25"}, [now_in_pounds])
+    assert crm.fields[("deal", "W")]["incentive"] == "72.00"
+
+
+def test_a_merged_deal_keeps_the_rate_its_former_id_was_paid_at(cosell_ledger):
+    from cosell.records import Merge
+
+    # the CRM merged W into W2 after Q3 paid W: W2 holds the 90.00 USD paid at 0.9, 100.00 EUR
+    w2 = deal("W2", "1000", currency="EUR", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01")
+    crm, q4 = _q3_paid_at_0_9_then_q4_at(
+        cosell_ledger, {"EUR": "0.8"}, [w2], merges=[Merge("deal", "W", "W2")]
+    )
+    assert q4.lines_of("P1", "commission") == []  # paid once, under its former id
+    assert crm.fields[("deal", "W2")]["incentive"] == "100.00"
+
+
+def test_a_period_stored_before_rates_were_recorded_is_shown_at_todays_rate(cosell_ledger):
+    # Q3's run recorded no rates: its 90.00 USD is shown at today's 0.8, 112.50 EUR, as before
+    crm, _ = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8"}, forget_q3_rates=True)
+    assert crm.fields[("deal", "W")]["incentive"] == "112.50"
+
+
+def test_a_commission_taken_back_after_the_rate_changed_nets_to_zero_in_the_deals_currency(cosell_ledger):
+    # paid 90.00 USD in Q3 at 0.9 (100.00 EUR), refunded in Q4 at 0.8: the clawback of 90.00 USD takes
+    # back those 100.00 EUR, not 112.50
+    refunded = deal(
+        "W",
+        "1000",
+        currency="EUR",
+        partners=["P1"],
+        created_on="2026-07-01",
+        won_on="2026-08-01",
+        refunded_on="2026-10-15",
+    )
+    crm, q4 = _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8"}, [refunded])
+    assert [ln.amount for ln in q4.lines_of("P1", "clawback")] == [Decimal("-90.00")]
+    assert crm.fields[("deal", "W")]["incentive"] == "0.00"
+    assert crm.fields[("deal", "W")]["incentive_status"] == "Clawed back"
+    assert crm.fields[("deal", "W")]["incentive_note"] == "Clawed back: Partner P1: 0.00 EUR"
+
+
+def test_the_run_records_the_rates_it_converted_with(cosell_ledger):
+    from cosell.periods import Period
+
+    _q3_paid_at_0_9_then_q4_at(cosell_ledger, {"EUR": "0.8", "GBP": "1.25"})
+    history = cosell_ledger.history(Period.parse("2027-Q1"))
+    assert history.fx_of("2026-Q3") == {"EUR": Decimal("0.9")}
+    assert history.fx_of("2026-Q4") == {"EUR": Decimal("0.8"), "GBP": Decimal("1.25")}
+
+
+def test_each_partners_lines_on_a_deal_are_shown_at_the_rates_of_the_periods_that_paid_them():
+    from cosell.results import History, LedgerLine
+
+    # P1 paid 90.00 USD in Q1 at EUR 0.9 (100.00 EUR), P2 40.00 USD in Q2 at 0.8 (50.00 EUR); today 1.25
+    history = History(
+        lines=MappingProxyType(
+            {
+                "P1": (LedgerLine("2026-Q1", "P1", "commission", Decimal("90.00"), "paid", "D1"),),
+                "P2": (LedgerLine("2026-Q2", "P2", "commission", Decimal("40.00"), "paid", "D1"),),
+            }
+        ),
+        fx_rates=MappingProxyType({"2026-Q1": {"EUR": Decimal("0.9")}, "2026-Q2": {"EUR": Decimal("0.8")}}),
+    )
+    d = deal(
+        "D1", "1000", currency="EUR", partners=["P1", "P2"], created_on="2026-01-05", won_on="2026-02-01"
+    )
+    result = compute_period(PROGRAM, [partner("P1"), partner("P2")], [d], history=history)
+    [write] = [w for w in planned_writes(result, history) if w.key == ("deal", "D1")]
+    assert write.values["incentive"] == "150.00"  # 130.00 USD at today's 1.25 would be 104.00
+    assert write.values["incentive_note"] == "Earned: Partner P1: 100.00 EUR; Partner P2: 50.00 EUR"

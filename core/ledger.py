@@ -215,6 +215,18 @@ outbox_table = sa.Table(
     sa.Index("cosell_outbox_target_status", "target", "status", "id"),
     sa.Index("cosell_outbox_run", "run_id"),
 )
+_ACCOUNT: sa.ColumnElement[str] = sa.literal_column("'account'")
+"""``object`` of an account's row. A literal, not a parameter: the partial index below serves only queries
+whose condition spells it the same way."""
+_outbox_accounts_index = sa.Index(
+    "cosell_outbox_accounts",
+    outbox_table.c.target,
+    outbox_table.c.record_id,
+    sqlite_where=outbox_table.c.object == _ACCOUNT,
+    postgresql_where=outbox_table.c.object == _ACCOUNT,
+)
+"""Version 9: the accounts each target was ever written (``planned_account_ids``), read by every run to
+find the partners it no longer computes, without reading the deals' rows (a million a run, at most)."""
 
 snapshot_table = sa.Table(
     "cosell_snapshot",
@@ -440,6 +452,23 @@ _lines_version_1 = sa.Table(
     sa.Index("cosell_lines_partner", "period", "partner_id"),
 )
 """``cosell_lines`` as version 1 made it (version 7 adds two indexes)."""
+_outbox_version_1 = sa.Table(
+    "cosell_outbox",
+    _version_1,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("object", sa.Text, nullable=False),
+    sa.Column("record_id", _Key, nullable=False),
+    sa.Column("field_values", sa.Text, nullable=False),
+    sa.Column("old_values", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'done', 'failed', 'superseded')", name="cosell_outbox_status"),
+    sa.Index("cosell_outbox_target_status", "target", "status", "id"),
+    sa.Index("cosell_outbox_run", "run_id"),
+)
+"""``cosell_outbox`` as version 1 made it (version 9 adds an index)."""
 
 
 def _migrate_to_1(conn: Connection) -> None:
@@ -447,7 +476,10 @@ def _migrate_to_1(conn: Connection) -> None:
     # version changes one of them, copy its version-1 definition here first, as for cosell_periods.
     _periods_version_1.create(conn)
     _lines_version_1.create(conn)
-    metadata.create_all(conn, tables=[t for t in _VERSION_1_TABLES if t is not lines_table])
+    _outbox_version_1.create(conn)
+    metadata.create_all(
+        conn, tables=[t for t in _VERSION_1_TABLES if t is not lines_table and t is not outbox_table]
+    )
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -497,6 +529,13 @@ def _migrate_to_8(conn: Connection) -> None:
     run_variants_table.create(conn)
 
 
+def _migrate_to_9(conn: Connection) -> None:
+    # Version 9: the accounts each write-back target was written, apart from the deals' rows, so that a
+    # run finds the accounts it wrote and no longer computes (docs/decisions.md, "Accounts that are no
+    # longer partners are cleared, once").
+    _outbox_accounts_index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -506,6 +545,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (6, _migrate_to_6),
     (7, _migrate_to_7),
     (8, _migrate_to_8),
+    (9, _migrate_to_9),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -1859,6 +1899,17 @@ class Ledger:
                 .distinct()
             ).all()
         return {(str(row.object), str(row.record_id)) for row in rows}
+
+    def planned_account_ids(self, target: str) -> set[str]:
+        """The ids of every account an outbox row for ``target`` names, whatever became of the row (one
+        left pending or superseded may have landed before its run was killed): the accounts cosell may
+        have written there."""
+        o = outbox_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(o.c.record_id).where(o.c.target == target, o.c.object == _ACCOUNT).distinct()
+            ).scalars()
+            return {str(rid) for rid in rows}
 
     def pending_ids(
         self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None

@@ -18,7 +18,7 @@ TABLES_ADDED = {
 COLUMNS_ADDED = {5: (("cosell_periods", "discarded_at"),)}
 """The columns each schema version added to tables of earlier versions."""
 
-INDEXES_ADDED = {7: ("cosell_lines_kind", "cosell_lines_tagged")}
+INDEXES_ADDED = {7: ("cosell_lines_kind", "cosell_lines_tagged"), 9: ("cosell_outbox_accounts",)}
 """The indexes each schema version added to tables of earlier versions."""
 
 

@@ -921,6 +921,38 @@ def test_a_version_1_ledger_is_migrated_to_the_generation_counter_keeping_its_da
         assert migrated.generation() == 1
 
 
+def test_the_accounts_a_target_was_planned_writes_for_are_found_whatever_became_of_the_rows(
+    ledger: Ledger,
+) -> None:
+    first = record(ledger, writes=[FieldWrite("account", "P1", {"tier": "Gold"}), write("D1")])
+    ledger.mark_written([ledger.outbox(first)[0].id])
+    record(ledger, writes=[FieldWrite("account", "P2", {"tier": "Silver"})])  # left pending
+    record(ledger, writes=[FieldWrite("account", "P3", {"tier": "Gold"})])  # supersedes P2's row
+    record(ledger, writes=[FieldWrite("account", "X9", {"tier": "Gold"})], target="files:/tmp/other")
+    assert ledger.planned_account_ids(TARGET) == {"P1", "P2", "P3"}
+    assert ledger.planned_account_ids("files:/tmp/none") == set()
+
+
+def test_a_version_8_ledger_gets_the_outbox_accounts_index_keeping_its_rows(ledger_url: str) -> None:
+    with Ledger.connect(ledger_url) as made:
+        record(made, Q3, writes=[FieldWrite("account", "P1", {"tier": "Gold"}), write("D1")])
+    as_made_by_version(ledger_url, 8)
+    assert "cosell_outbox_accounts" not in outbox_indexes(ledger_url)
+    with Ledger.connect(ledger_url) as migrated:
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": ledger_module.schema_version()}]
+        assert migrated.planned_account_ids(TARGET) == {"P1"}
+    assert "cosell_outbox_accounts" in outbox_indexes(ledger_url)
+
+
+def outbox_indexes(url: str) -> set[str]:
+    engine = sa.create_engine(make_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {str(i["name"]) for i in sa.inspect(conn).get_indexes("cosell_outbox")}
+    finally:
+        engine.dispose()
+
+
 def test_a_version_2_ledger_is_migrated_to_recorded_statement_data_keeping_its_data(ledger_url: str) -> None:
     # A version-2 ledger as the code before version 3 made it: the same tables, less the two statement
     # tables, at version 2; its runs recorded no statement data.

@@ -63,7 +63,7 @@ from .results import (
 )
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
-from .writeback import changed_writes, planned_writes
+from .writeback import changed_writes, former_partner_writes, planned_writes
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -631,11 +631,18 @@ def pilot_plan(
 def _plan(
     computation: Computation, connector: Connector, ledger: Ledger, progress: Progress, mark: int
 ) -> list[FieldWrite]:
-    """The managed field values that differ from what the target holds."""
+    """The managed field values that differ from what the target holds: the computed ones, and the
+    accounts written before that are no partners any more, cleared."""
     desired = planned_writes(computation, computation.context.history)  # under the ids merges gave
+    former = former_partner_writes(computation, ledger.planned_account_ids(target_of(connector)))
     progress.step("comparing with the target")
-    current = _current_values(connector, ledger, [w.key for w in desired], mark)
-    return changed_writes(desired, current)
+    current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)
+    # A former partner's account is no record the CRM read gave (the partner filter no longer selects
+    # it): what the CRM holds on it is asked of the CRM itself.
+    unread = [w.key for w in former if w.key not in current]
+    if unread and isinstance(connector, ReadsFresh):
+        current = {**current, **connector.fresh_values(unread)}
+    return changed_writes([*desired, *former], current)
 
 
 def _store(

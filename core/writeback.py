@@ -4,7 +4,7 @@ what the target holds. Pure: sending them is the outbox's (``cosell.outbox``).""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -12,6 +12,7 @@ from types import MappingProxyType
 from .computation import Computation
 from .connector import ACCOUNT_FIELDS, DEAL_FIELDS, FieldValues, FieldWrite, RecordKey
 from .fields import field_write
+from .merges import aliases
 from .money import exact_sum, round_cents
 from .program import Tier
 from .records import Partner
@@ -137,6 +138,25 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
         elif status == "won":  # won with nothing paid on it: a projection written before did not come true
             writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
     return writes
+
+
+def former_partner_writes(computation: Computation, written: Collection[str]) -> list[FieldWrite]:
+    """Of the accounts cosell may have written (``written``: the ids the outbox names), those this run
+    computes no partner for, each with every managed field cleared: an account no longer read as a
+    partner (it stopped matching the connector's partner filter, left the input file, was deleted) shows
+    no tier, score or earnings of before. ``changed_writes`` then keeps only the fields the target holds
+    a value in: a record it does not hold (deleted) or holds cleared already is not written.
+
+    An account merged into another is no record of its own any more: it is left out."""
+    if not written:
+        return []
+    computed = {facts.id for facts in computation.facts}
+    merged_away = aliases(computation.context.records).partners
+    return [
+        field_write("account", rid, _UNKNOWN_ACCOUNT, _UNKNOWN_ACCOUNT)
+        for rid in sorted(written)
+        if rid not in computed and rid not in merged_away
+    ]
 
 
 _UNKNOWN_ACCOUNT, _UNKNOWN_DEAL = none_for(ACCOUNT_FIELDS), none_for(DEAL_FIELDS)

@@ -6,6 +6,7 @@ from types import MappingProxyType
 import pytest
 
 from cosell.connector import FieldWrite
+from cosell.errors import FinishedWithFailures
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
 from cosell.writeback import changed_writes, planned_writes, same_value
 from ledgers import execute
@@ -389,3 +390,68 @@ def test_each_partners_lines_on_a_deal_are_shown_at_the_rates_of_the_periods_tha
     [write] = [w for w in planned_writes(result, history) if w.key == ("deal", "D1")]
     assert write.values["incentive"] == "150.00"  # 130.00 USD at today's 1.25 would be 104.00
     assert write.values["incentive_note"] == "Earned: Partner P1: 100.00 EUR; Partner P2: 50.00 EUR"
+
+
+def test_an_account_no_longer_read_as_a_partner_is_cleared_once_with_its_open_deals_projection(
+    cosell_ledger,
+):
+    plan = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}])
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    first = run_program(
+        plan,
+        [partner("P1"), partner("P2")],
+        [deal("D1", "1000", partners=["P2"]), deal("D2", "2000", partners=["P1"])],
+        ledger=cosell_ledger,
+        connector=crm,
+    )
+    assert crm.fields[("account", "P2")]["tier"] == "Silver"
+    assert crm.fields[("deal", "D1")]["incentive_status"] == "Projected"
+    assert first.report.changes  # written
+    # P2's partner status was set to inactive: the CRM's partner filter no longer gives it, and its open
+    # deal still names it (a customer account on a deal is no partner of the program)
+    later = [deal("D1", "1000", partners=["P2"]), deal("D2", "2000", partners=["P1"])]
+    again = run_program(plan, [partner("P1")], later, ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("account", "P2")] == {
+        "tier": None,
+        "score": None,
+        "period_earnings": None,
+        "tier_benefits": None,
+    }
+    assert crm.fields[("deal", "D1")] == {"incentive": None, "incentive_status": None, "incentive_note": None}
+    assert crm.fields[("account", "P1")]["tier"] == "Silver"
+    assert {w.key for w in again.writes} == {("account", "P2"), ("deal", "D1")}
+    cleared = next(w for w in again.writes if w.key == ("account", "P2"))
+    assert dict(cleared.values) == {
+        "tier": None,
+        "score": None,
+        "period_earnings": None,
+    }  # benefits held none
+    assert cleared.old == {"tier": "Silver", "score": "0.00", "period_earnings": "0.00"}
+    # written once: the next runs have nothing to take back
+    third = run_program(plan, [partner("P1")], later, ledger=cosell_ledger, connector=crm)
+    assert third.writes == [] and third.report.changes == ()
+
+
+def test_an_account_no_longer_a_partner_that_the_target_does_not_hold_is_not_written(cosell_ledger):
+    """Deleted in the CRM after it stopped being a partner: nothing to clear, and no refused write."""
+    plan = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}])
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(plan, [partner("P1"), partner("P2")], [], ledger=cosell_ledger, connector=crm)
+    del crm.fields[("account", "P2")]
+    again = run_program(plan, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert again.writes == [] and not again.report.failures
+
+
+def test_a_refused_clearing_of_a_former_partners_account_is_sent_again_by_the_next_run(cosell_ledger):
+    plan = program(tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}])
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(plan, [partner("P1"), partner("P2")], [], ledger=cosell_ledger, connector=crm)
+    crm.refuse = frozenset({"P2"})  # a validation rule, a locked row
+    with pytest.raises(FinishedWithFailures) as refused:
+        run_program(plan, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert any("account P2" in failure for failure in refused.value.report.failures)
+    assert crm.fields[("account", "P2")]["tier"] == "Silver"
+    crm.refuse = frozenset()
+    again = run_program(plan, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert [w.key for w in again.writes] == [("account", "P2")]
+    assert crm.fields[("account", "P2")]["tier"] is None

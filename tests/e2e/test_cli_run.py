@@ -287,3 +287,33 @@ def test_a_deal_renamed_by_a_crm_merge_and_listed_in_merges_csv_is_not_paid_agai
     assert "D7001" not in next_quarter()
     deals = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
     assert deals["D7001"]["cosell_incentive"] == "13320.00"  # what D1001 earned, shown on the new record
+
+
+def test_a_partner_taken_out_of_partners_csv_has_its_account_row_cleared_once(work):
+    assert cosell(*run_args()).exit_code == 0
+    before = {r["id"]: r for r in rows(work / "out" / "accounts.csv")}["P005"]
+    assert before["cosell_tier"] == "Silver" and before["cosell_score"]
+    projected = {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D5003"]
+    assert "Adatum Cloud" in projected["cosell_incentive_note"]
+    # Adatum Cloud (P005) is no partner any more: out of partners.csv, its deals name no partner now
+    data = work / "data"
+    for name, keep in (("partners.csv", lambda line: not line.startswith("P005,")),
+                       ("activities.csv", lambda line: ",P005," not in line)):  # fmt: skip
+        lines = (data / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (data / name).write_text("".join(filter(keep, lines)), encoding="utf-8")
+    deals = (data / "deals.csv").read_text(encoding="utf-8")
+    (data / "deals.csv").write_text(
+        deals.replace(",P005,sourced,", ",,,").replace(",P005,influenced,", ",,,"), encoding="utf-8"
+    )
+
+    result = cosell(*run_args(["--json"]))
+    assert result.exit_code == 0, result.output
+    account = {r["id"]: r for r in rows(work / "out" / "accounts.csv")}["P005"]
+    assert [account[c] for c in ("cosell_tier", "cosell_score", "cosell_period_earnings")] == ["", "", ""]
+    deal = {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D5003"]  # P003's projection alone now
+    assert "Adatum Cloud" not in deal["cosell_incentive_note"] and "Fabrikam" in deal["cosell_incentive_note"]
+    changes = [r for r in rows(work / "out" / "changes.csv") if r["id"] == "P005"]
+    assert {r["field"]: (r["old"], r["new"]) for r in changes}["tier"] == ("Silver", "")
+
+    again = cosell(*run_args(["--json"]))
+    assert again.exit_code == 0 and json.loads(again.output)["changes"] == []

@@ -1,5 +1,9 @@
 """Milestones: ``first_win`` once ever, in the period of the partner's first won deal; ``activities``
-each period in which the partner's activities of a type add up to a count. None after ``exit_on``."""
+each period in which the partner's activities of a type add up to a count. None after ``exit_on``.
+
+A first win paid on a deal counts for whoever holds the deal: after an undone merge, a first win one of
+the two partners was paid on a deal the other holds now is that one's first win paid too (the first win
+was paid on that deal; the deal's payment history goes with it)."""
 
 from __future__ import annotations
 
@@ -67,6 +71,10 @@ def _first_win(
         return None
     first_on, first_id = min(won)
     assert first_on is not None
+    if context.history.lines_of(partner.id, kinds=(KIND,), deal_ids={pd.deal.id for pd in partner.deals}):
+        # A first win paid on a deal the partner holds: its own lines on it were looked at above, so this is
+        # the other partner of an undone merge, paid on a deal that has moved since (see cosell.merges)
+        return None
     late = ""
     if not (context.period.start <= first_on <= last_day):
         # A first win inside a closed period that never paid it (the deal entered late) is paid now

@@ -425,8 +425,47 @@ def test_a_deal_won_while_the_merge_stood_and_moved_back_after_the_undelete_is_n
                        merges=[Merge("partner", "P1", "P9", undone=True)], ledger=cosell_ledger, period="2026-Q4",
                        connector=target)  # fmt: skip
     assert [ln for ln in back.lines if ln.kind == "commission"] == []
-    # a milestone is the partner's own: P1's first won deal is D6, though P9 had its first win on it too
-    assert [(ln.partner_id, ln.kind) for ln in back.lines] == [("P1", "milestone")]
+    # nor its first win: P9 was paid its first win on D6 while the merge stood, and D6 went back to P1
+    assert back.lines == []
+
+
+def first_win_on_a_deal_the_merge_moved(ledger, *, moved_back):
+    """Q2 (closed): P1 wins D0, its first win; P9 has no win. Q3 (closed): the CRM merged P1 into P9, D0
+    went with it (P9 is paid no first win: P1's counts for it). Q4: an admin undeleted P1; D0 stays with
+    P9 or is ``moved_back`` to P1, and P9 wins D7. Returns Q4's run."""
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    both = [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-05-02")]
+    first = run_program(PROGRAM, both, [deal("D0", "10000", partners=["P1"], won_on="2026-05-10")],
+                        ledger=ledger, period=Q2, connector=target)  # fmt: skip
+    assert ("P1", "milestone", "D0") in {(ln.partner_id, ln.kind, ln.deal_id) for ln in first.lines}
+    ledger.close_period(Period.parse(Q2))
+    with_p9 = deal("D0", "10000", partners=["P9"], won_on="2026-05-10")
+    merging = run_program(PROGRAM, both[1:], [with_p9], merges=[Merge("partner", "P1", "P9")], ledger=ledger,
+                          period=Q3, connector=target)  # fmt: skip
+    assert merging.lines == []
+    ledger.close_period(Period.parse(Q3))
+    d0 = deal("D0", "10000", partners=["P1"], won_on="2026-05-10") if moved_back else with_p9
+    d7 = deal("D7", "5000", partners=["P9"], won_on="2026-11-02")
+    return run_program(PROGRAM, both, [d0, d7], merges=[Merge("partner", "P1", "P9", undone=True)],
+                       ledger=ledger, period="2026-Q4", connector=target)  # fmt: skip
+
+
+def test_a_first_win_paid_on_a_deal_the_merge_moved_is_not_paid_again_to_the_partner_holding_it(
+    cosell_ledger,
+):
+    # P9 holds D0, its first won deal, whose first win P1 was paid: P9 has had its first win
+    after = first_win_on_a_deal_the_merge_moved(cosell_ledger, moved_back=False)
+    assert [(ln.partner_id, ln.kind, ln.deal_id) for ln in after.lines] == [("P9", "commission", "D7")]
+
+
+def test_a_partner_merged_into_is_paid_its_own_first_win_once_the_deal_that_had_one_is_moved_back(
+    cosell_ledger,
+):
+    after = first_win_on_a_deal_the_merge_moved(cosell_ledger, moved_back=True)
+    assert sorted((ln.partner_id, ln.kind, ln.deal_id) for ln in after.lines) == [
+        ("P9", "commission", "D7"),
+        ("P9", "milestone", "D7"),
+    ]
 
 
 @FAST
@@ -434,9 +473,14 @@ def test_a_deal_won_while_the_merge_stood_and_moved_back_after_the_undelete_is_n
 def test_deals_a_merge_moved_to_another_partner_are_paid_once_after_the_merge_is_undone(doc, data):
     # every program and record drawn: Q2 computed and closed; in Q3 the first partner's deals are held by
     # another partner it was merged into, the merge undone (the first is a partner again). The same deals
-    # are paid (commission) and taken back (clawback) as when they had stayed: none is paid twice.
+    # are paid (commission) and taken back (clawback) as when they had stayed: none is paid twice, and a
+    # first win is paid where it would have been (the program always has one here).
     import dataclasses
 
+    payouts = doc.setdefault("payouts", {})
+    milestones = payouts.setdefault("milestones", [])
+    if not any(m["kind"] == "first_win" for m in milestones):
+        milestones.append({"name": "first_win", "kind": "first_win", "amount": "2500"})
     loaded = build_program(doc)
     partners, deals, activities, claims = data.build()
     history = history_of(compute_period(loaded, partners, deals, activities, claims, period=Q2), Q2)
@@ -460,8 +504,8 @@ def test_deals_a_merge_moved_to_another_partner_are_paid_once_after_the_merge_is
         return sorted(
             (holder if ln.partner_id == moved else ln.partner_id, ln.deal_id)
             for ln in result.all_lines()
-            if ln.kind == kind
+            if ln.kind == kind and ln.deal_id is not None  # a milestone naming a deal: a first win
         )
 
-    for kind in ("commission", "clawback"):
+    for kind in ("commission", "clawback", "milestone"):
         assert on_deals(base, kind) == on_deals(other, kind)

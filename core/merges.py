@@ -21,7 +21,9 @@ own with its own history, and a narrower link stays, both ways: what one of the 
 other holds now (and it does not) answers the questions asked about that deal for the one holding it
 (``lines_of`` naming deals, ``paid_deal_ids``, ``lines_on_deals``), so a deal is not paid twice, whether
 it stayed with the partner merged into or was moved back. A partner's totals (``lines_of`` of every deal,
-tiers, tags) stay its own.
+tiers, tags) stay its own. An undeleted partner may be merged again (into another, or the same): its
+merges undone stay listed beside the one that stands, and each links the partner it was merged into with
+the one the former partner is now.
 
 The ledger is not rewritten: statements and ``cosell explain`` of earlier periods show the lines as they
 were paid, under the ids of the time.
@@ -50,8 +52,10 @@ class Aliases:
 
     partners: Mapping[str, str]
     deals: Mapping[str, str]
-    undone: Mapping[str, str]
-    """Former partner of an undone merge → the partner it was merged into (merges followed to the end)."""
+    undone: Mapping[str, tuple[str, ...]]
+    """Former partner of undone merges → the partners it was merged into by them, in the order the records
+    list them (merges followed to the end). The former partner may be merged again since, into another
+    (``partners`` then names it): a partner undeleted and merged again keeps the link of each merge."""
 
     def __bool__(self) -> bool:
         return bool(self.partners or self.deals or self.undone)
@@ -59,7 +63,8 @@ class Aliases:
 
 def aliases(records: RecordSet) -> Aliases:
     """The merges the records list, checked: a former id is not a record of its kind any more (unless its
-    merge was undone), names one record, and a chain of merges ends. Each problem names the merge; all are reported together."""
+    merge was undone), is merged into one record (besides those its undone merges name), and a chain of
+    merges ends. Each problem names the merge; all are reported together."""
     if not records.merges:  # the common case costs nothing, however many records
         return Aliases(MappingProxyType({}), MappingProxyType({}), MappingProxyType({}))
     present: dict[MergedKind, set[str]] = {
@@ -67,7 +72,7 @@ def aliases(records: RecordSet) -> Aliases:
         "deal": {d.id for d in records.deals},
     }
     direct: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
-    undone: dict[str, str] = {}
+    undone: dict[str, dict[str, None]] = {}  # former → the ids of its undone merges, in order
     problems: list[Problem] = []
     for merge in records.merges:
         where = f"merge of {merge.kind} {merge.former_id}"
@@ -88,12 +93,18 @@ def aliases(records: RecordSet) -> Aliases:
                     where, f"{merge.former_id} was merged into {merge.id} but is still read as a {merge.kind}"
                 )
             )
-        elif (earlier := into.get(merge.former_id, undone.get(merge.former_id, merge.id))) != merge.id:
+        elif not merge.undone and (earlier := into.get(merge.former_id, merge.id)) != merge.id:
             problems.append(Problem(where, f"merged into two {merge.kind}s: {earlier} and {merge.id}"))
-        elif merge.former_id in (into if merge.undone else undone):
+        elif (
+            into.get(merge.former_id) == merge.id
+            if merge.undone
+            else merge.id in undone.get(merge.former_id, ())
+        ):
             problems.append(Problem(where, f"the merge into {merge.id} is named both undone and not"))
+        elif merge.undone:  # undeleted, maybe merged again since: each merge undone keeps its link
+            undone.setdefault(merge.former_id, {})[merge.id] = None
         else:
-            (undone if merge.undone else into)[merge.former_id] = merge.id
+            into[merge.former_id] = merge.id
     resolved: dict[MergedKind, dict[str, str]] = {"partner": {}, "deal": {}}
     for kind, into in direct.items():
         for former in sorted(into):
@@ -118,7 +129,12 @@ def aliases(records: RecordSet) -> Aliases:
     return Aliases(
         MappingProxyType(partners),
         MappingProxyType(resolved["deal"]),
-        MappingProxyType({former: partners.get(into, into) for former, into in undone.items()}),
+        MappingProxyType(
+            {
+                former: tuple(dict.fromkeys(partners.get(into, into) for into in intos))
+                for former, intos in undone.items()
+            }
+        ),
     )
 
 
@@ -145,7 +161,7 @@ def merged(records: RecordSet, history: History) -> tuple[RecordSet, History]:
     if not found:
         return records, history
     current = _current_references(records, found)
-    return current, _MergedHistory(history, found, _linked_deals(current, found.undone))
+    return current, _MergedHistory(history, found, _linked_deals(current, found))
 
 
 Link = tuple[str, str, frozenset[str]]
@@ -153,20 +169,28 @@ Link = tuple[str, str, frozenset[str]]
 other does not (the other's lines on them answer for the first)."""
 
 
-def _linked_deals(records: RecordSet, undone: Mapping[str, str]) -> list[Link]:
+def _linked_deals(records: RecordSet, found: Aliases) -> list[Link]:
     """Both ways of each undone merge: the partner merged into holds deals that came from the former one
     (the merge moved them), and the former one may hold deals moved back to it, or won while the merge
-    stood and moved to it since. Either way a deal's earlier payments follow it."""
-    if not undone:
+    stood and moved to it since. Either way a deal's earlier payments follow it. A former partner merged
+    again since (into another) is that one now: the link is between the two partners' ids of today."""
+    if not found.undone:
         return []
-    wanted = {*undone, *undone.values()}
+    pairs = dict.fromkeys(
+        (one, into)
+        for former, intos in sorted(found.undone.items())
+        for one in (found.partners.get(former, former),)
+        for into in intos
+        if into != one  # merged again into the same partner: one partner, nothing to link
+    )
+    wanted = {pid for pair in pairs for pid in pair}
     held: dict[str, set[str]] = {pid: set() for pid in wanted}
     for d in records.deals:
         for inv in d.partners:
             if inv.partner_id in wanted:
                 held[inv.partner_id].add(d.id)
     links = []
-    for former, into in sorted(undone.items()):
+    for former, into in pairs:
         links.append((into, former, frozenset(held[into] - held[former])))
         links.append((former, into, frozenset(held[former] - held[into])))
     return [link for link in links if link[2]]

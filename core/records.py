@@ -269,7 +269,8 @@ class Merge:
     """The former partner is a record of its own again (a Salesforce admin undeleted a merged account:
     the records the merge moved stay with ``id``). Its history is its own again, but for the deals one
     of the two holds now and the other does not: what the other was paid on them counts as paid to the
-    one holding them (moved by the merge, or moved back since), so no deal is paid twice. Partners only."""
+    one holding them (moved by the merge, or moved back since), so no deal is paid twice. A partner
+    undeleted and merged again keeps its merges undone listed beside the one that stands. Partners only."""
 
 
 @dataclass(frozen=True, slots=True)

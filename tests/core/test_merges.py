@@ -176,8 +176,13 @@ def test_references_to_a_former_partner_or_deal_count_for_the_record_it_was_merg
             "merge of partner A: the merge into C is named both undone and not",
         ),
         (
-            (Merge("partner", "C", "A", undone=True), Merge("partner", "C", "B", undone=True)),
-            "merge of partner C: merged into two partners: A and B",
+            (Merge("partner", "A", "C", undone=True), Merge("partner", "A", "C")),
+            "merge of partner A: the merge into C is named both undone and not",
+        ),
+        (
+            # undeleted and merged again, into another: one merge may stand, besides those undone
+            (Merge("partner", "A", "C", undone=True), Merge("partner", "A", "B"), Merge("partner", "A", "D")),
+            "merge of partner A: merged into two partners: B and D",
         ),
     ],
 )
@@ -509,3 +514,102 @@ def test_deals_a_merge_moved_to_another_partner_are_paid_once_after_the_merge_is
 
     for kind in ("commission", "clawback", "milestone"):
         assert on_deals(base, kind) == on_deals(other, kind)
+
+
+def merged_undone_then_merged_into_another(ledger, merges, *, plan=PROGRAM, refunded_on=None):
+    """Q2 (closed): A wins DA and has DW open. Q3 (closed): the CRM merged A into M1, which wins DW. Q4
+    (closed): an admin undeleted A; DA stays M1's, DW is moved back to A. 2027-Q1: A merged again, into
+    M2: DW goes with it (and DA is ``refunded_on``). Returns 2027-Q1's run, with ``merges``."""
+    target = MemoryConnector(records=None)  # type: ignore[arg-type]
+    a, m1, m2 = (partner(pid, joined_on="2026-05-01") for pid in ("A", "M1", "M2"))
+    da = {"amount": "10000", "won_on": "2026-05-10"}
+    run_program(plan, [a, m1, m2], [deal("DA", **da, partners=["A"]), deal("DW", "20000", partners=["A"])],
+                ledger=ledger, period=Q2, connector=target)  # fmt: skip
+    ledger.close_period(Period.parse(Q2))
+    merging = run_program(plan, [m1, m2], [deal("DA", **da, partners=["M1"]),
+                          deal("DW", "20000", partners=["M1"], won_on="2026-08-01")],
+                          merges=[Merge("partner", "A", "M1")], ledger=ledger, period=Q3, connector=target)  # fmt: skip
+    assert [(ln.partner_id, ln.kind, ln.deal_id) for ln in merging.lines] == [("M1", "commission", "DW")]
+    ledger.close_period(Period.parse(Q3))
+    undone = run_program(plan, [a, m1, m2], [deal("DA", **da, partners=["M1"]),
+                         deal("DW", "20000", partners=["A"], won_on="2026-08-01")],
+                         merges=[Merge("partner", "A", "M1", undone=True)], ledger=ledger, period="2026-Q4",
+                         connector=target)  # fmt: skip
+    assert undone.lines == []
+    ledger.close_period(Period.parse("2026-Q4"))
+    return run_program(plan, [m1, m2], [deal("DA", **da, partners=["M1"], refunded_on=refunded_on),
+                       deal("DW", "20000", partners=["M2"], won_on="2026-08-01")],
+                       merges=merges, ledger=ledger, period="2027-Q1", connector=target)  # fmt: skip
+
+
+def test_an_undone_merge_keeps_its_link_when_the_partner_is_merged_again_into_another(cosell_ledger):
+    # DA, which A was paid on, stays with M1; DW, which M1 was paid on, is M2's now: neither is paid again
+    again = merged_undone_then_merged_into_another(
+        cosell_ledger, [Merge("partner", "A", "M1", undone=True), Merge("partner", "A", "M2")]
+    )
+    assert again.lines == []
+
+
+def test_a_refund_after_the_partner_is_merged_again_takes_the_commission_back_from_the_partner_holding_the_deal(
+    cosell_ledger,
+):
+    plan = program(
+        tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}], clawback_window_days=400
+    )
+    again = merged_undone_then_merged_into_another(
+        cosell_ledger,
+        [Merge("partner", "A", "M1", undone=True), Merge("partner", "A", "M2")],
+        plan=plan,
+        refunded_on="2027-01-15",
+    )
+    [clawback] = again.lines
+    assert (clawback.partner_id, clawback.kind, clawback.deal_id, clawback.amount) == (
+        "M1",
+        "clawback",
+        "DA",
+        Decimal("-1000.00"),
+    )
+
+
+def test_without_the_undone_merge_a_partner_merged_again_into_another_would_have_its_deals_paid_again(
+    cosell_ledger,
+):
+    again = merged_undone_then_merged_into_another(cosell_ledger, [Merge("partner", "A", "M2")])
+    assert sorted((ln.partner_id, ln.kind, ln.deal_id) for ln in again.lines) == [
+        ("M1", "commission", "DA"),
+        ("M1", "milestone", "DA"),  # A's first win, on the deal M1 holds
+        ("M2", "commission", "DW"),
+    ]
+
+
+def test_after_two_undone_merges_and_a_third_each_link_answers_for_the_deals_its_partners_hold():
+    # A merged into M1 and undone, into M2 and undone, then into M3: each earlier master holds a deal
+    # one of A's ids was paid on, and M3 holds one M1 was paid on
+    records = RecordSet(
+        partners=(partner("M1"), partner("M2"), partner("M3")),
+        deals=(
+            deal("D1", "1", partners=["M1"]),
+            deal("D2", "1", partners=["M2"]),
+            deal("D3", "1", partners=["M3"]),
+        ),
+        merges=(
+            Merge("partner", "A", "M1", undone=True),
+            Merge("partner", "A", "M2", undone=True),
+            Merge("partner", "A", "M3"),
+        ),
+    )
+    paid = {
+        "A": (LedgerLine(Q2, "A", "commission", Decimal(1), "D1", "D1"), LedgerLine(Q2, "A", "commission", Decimal(2), "D2", "D2")),
+        "M1": (LedgerLine(Q2, "M1", "commission", Decimal(3), "D3", "D3"),),
+    }  # fmt: skip
+    _, seen = merged(records, History(lines=MappingProxyType(paid), closed_periods=frozenset({Q2})))
+    assert {pid: seen.paid_deal_ids(pid, "commission") for pid in ("M1", "M2", "M3")} == {
+        "M1": {"D1", "D3"},  # D3: its own line; it holds D3 no longer, a total stays its own
+        "M2": {"D2"},
+        "M3": {"D1", "D2", "D3"},  # D1, D2: A's own lines, A is M3 now; D3: M1's, on the deal M3 holds
+    }
+    assert {d: [ln.partner_id for ln in ls] for d, ls in seen.lines_on_deals(("commission",)).items()} == {
+        "D1": ["M1"],
+        "D2": ["M2"],
+        "D3": ["M3"],
+    }

@@ -318,7 +318,9 @@ def sync_all(client: SalesforceClient, sync: SnapshotSync, settings: SalesforceS
 MERGED = "merged:Account"
 """The snapshot object of the accounts merged into others: merged account id → ``{"into": master id}``,
 with ``"undone": true`` once an admin undeleted it and ``"purged": true`` once the recycle bin no longer
-holds it (it can no longer come back). Kept for good: the ledger's lines name the merged account."""
+holds it (it can no longer come back); ``"earlier": [master id, …]`` the masters of its merges undone
+before it was merged again (into another master, or the same). Kept for good: the ledger's lines name the
+merged account."""
 
 
 def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int:
@@ -334,14 +336,17 @@ def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int
     undeleted by an admin: each is asked for once by id, 200 a query. A purged one is marked so and never
     asked for again (a purged record cannot come back). An undeleted one is an account of its own again,
     but the undelete leaves with the master what the merge moved to it: its merge is kept, marked undone,
-    so the deals the master holds keep the history they had (:attr:`cosell.records.Merge.undone`)."""
+    so the deals the master holds keep the history they had (:attr:`cosell.records.Merge.undone`). An
+    undeleted account merged again (into another master, or the same) keeps the earlier merge, undone, as
+    well as the new one: the deals each master holds keep their history."""
     text = soql.select(["Id", "MasterRecordId"], "Account", ["IsDeleted = true", "MasterRecordId != null"])
+    stored = dict(store.snapshot_texts(key, MERGED))
     found = [
-        (str(row["Id"]), {"into": str(row["MasterRecordId"])})
+        (rid, _merged_into(stored.get(rid), str(row["MasterRecordId"])))
         for row in client.query(text, include_deleted=True)
         if row.get("MasterRecordId")
+        for rid in (str(row["Id"]),)
     ]
-    stored = dict(store.snapshot_texts(key, MERGED))
     changed = [(rid, payload) for rid, payload in found if differs(stored.get(rid), payload)]
     if changed:
         store.snapshot_upsert(key, MERGED, changed)
@@ -361,6 +366,21 @@ def read_merges(client: SalesforceClient, store: SnapshotStore, key: str) -> int
     if undeleted or purged:
         store.snapshot_upsert(key, MERGED, [*undeleted, *purged])
     return len(changed) + len(undeleted)
+
+
+def _merged_into(stored: str | None, master: str) -> dict[str, Any]:
+    """What the snapshot keeps of an account found merged into ``master``, given what it kept before. The
+    same merge read again keeps what it was. An account kept merged into another master, or undone, was
+    undeleted and merged again (a sync may have missed the undelete): its merge kept becomes an earlier,
+    undone one, whose link the deals keep."""
+    if stored is None:
+        return {"into": master}
+    kept = decode_json(stored)
+    if kept.get("into") == master and not kept.get("undone"):
+        return dict(kept)
+    earlier = [str(rid) for rid in kept.get("earlier", ())]
+    earlier = [rid for rid in dict.fromkeys([*earlier, str(kept["into"])]) if rid != master]
+    return {"into": master, "earlier": earlier} if earlier else {"into": master}
 
 
 UNDELETE_CHECK = 200
@@ -442,9 +462,13 @@ def records_from_snapshot(
     names = _api_names(settings)
 
     into: dict[str, str] = {}
-    undone: dict[str, str] = {}
+    undone: list[tuple[str, str]] = []  # an account merged, undeleted and merged again has several
     for rid, payload in store.snapshot(key, MERGED):
-        (undone if payload.get("undone") else into)[rid] = str(payload["into"])
+        undone.extend((rid, str(master)) for master in payload.get("earlier", ()))
+        if payload.get("undone"):
+            undone.append((rid, str(payload["into"])))
+        else:
+            into[rid] = str(payload["into"])
     account = following(into)
     partners: list[Partner] = []
     for rid, p in store.snapshot(key, "Account"):
@@ -500,7 +524,7 @@ def records_from_snapshot(
     if problems.items:
         raise InputError(problems.items)
     merges = tuple(Merge("partner", former, master) for former, master in into.items()) + tuple(
-        Merge("partner", former, master, undone=True) for former, master in undone.items()
+        Merge("partner", former, master, undone=True) for former, master in undone
     )
     return SnapshotRecords(
         RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges), current

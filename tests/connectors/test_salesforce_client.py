@@ -503,6 +503,41 @@ def test_an_undeleted_merged_account_merged_again_is_merged_again():
         assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {VICTIM: {"into": MASTER}}
 
 
+def test_an_undeleted_merged_account_merged_again_into_another_master_keeps_its_first_merge_undone():
+    from cosell.connectors.salesforce.reader import MERGED, read_merges, records_from_snapshot
+
+    other = "001000000000005AAA"
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT), (other, ACCOUNT)])
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER, "undone": True})])
+        assert read_merges(MergesOrg({VICTIM: other}, set()), ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {VICTIM: {"into": other, "earlier": [MASTER]}}
+        # read again, nothing changes; undeleted again, both merges are undone
+        assert read_merges(MergesOrg({VICTIM: other}, set()), ledger, MERGE_KEY) == 0  # type: ignore[arg-type]
+        records = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY).records
+        assert sorted((m.former_id, m.id, m.undone) for m in records.merges) == [
+            (VICTIM, MASTER, True),
+            (VICTIM, other, False),
+        ]
+        assert read_merges(MergesOrg({}, {VICTIM}), ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {
+            VICTIM: {"into": other, "earlier": [MASTER], "undone": True}
+        }
+        # and merged a third time, into the first master: the merge into the other is the one undone
+        assert read_merges(MergesOrg({VICTIM: MASTER}, set()), ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {VICTIM: {"into": MASTER, "earlier": [other]}}
+
+
+def test_an_account_undeleted_and_merged_into_another_between_two_syncs_keeps_its_first_merge_undone():
+    from cosell.connectors.salesforce.reader import MERGED, read_merges
+
+    other = "001000000000005AAA"
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER})])
+        assert read_merges(MergesOrg({VICTIM: other}, set()), ledger, MERGE_KEY) == 1  # type: ignore[arg-type]
+        assert dict(ledger.snapshot(MERGE_KEY, MERGED)) == {VICTIM: {"into": other, "earlier": [MASTER]}}
+
+
 def test_an_undone_merge_reads_the_account_as_a_partner_and_the_merge_as_undone():
     from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
 

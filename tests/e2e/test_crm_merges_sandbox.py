@@ -134,3 +134,28 @@ def test_salesforce_a_merged_account_undeleted_later_leaves_the_deals_the_merge_
     moved_paid_again = [ln for ln in lines(env, LATER) if ln.deal_id in victims_deals]
     assert not moved_paid_again
     assert {master, victim} <= standings_of(env, LATER)
+
+
+def test_salesforce_an_undeleted_account_merged_again_into_another_leaves_the_first_masters_deals_paid_once(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env, master, victim, victims_deals = salesforce_merged_after_the_close(sb, tmp_path)
+    other = next(
+        ln.partner_id
+        for ln in lines(env, CLOSED)
+        if ln.kind == "commission" and ln.amount > 0 and ln.partner_id not in (master, victim)
+    )
+    run(env, NEXT, "salesforce")
+    assert cosell(env, "close", "--period", NEXT).exit_code == 0
+    sb.undelete_salesforce(victim)
+    run(env, LATER, "salesforce")
+    assert cosell(env, "close", "--period", LATER).exit_code == 0
+
+    # the undeleted account is merged again, into another master: the deals the first merge moved stay
+    # with the first master, and what the account was paid on them still counts as paid to it
+    sb.merge_salesforce_accounts(other, victim)
+    run(env, "2027-Q2", "salesforce")
+
+    paid_again = [ln for ln in lines(env, "2027-Q2") if ln.deal_id in victims_deals]
+    assert not paid_again
+    assert master in standings_of(env, "2027-Q2") and victim not in standings_of(env, "2027-Q2")

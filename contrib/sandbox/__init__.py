@@ -25,6 +25,7 @@ from typing import Any
 from .faults import Faults, FaultSpecError, parse_faults
 from .hubspot import MergeRefused
 from .limits import HUBSPOT_BURST, RATE_LIMITS, RateLimits, RateLimitsError
+from .salesforce import QUERY_CHUNK
 from .server import SandboxHTTPServer, SandboxState
 
 __all__ = [
@@ -138,6 +139,13 @@ class Sandbox:
         Salesforce's ``code``) for an id not in the recycle bin, changing nothing."""
         return self._server.state.undelete_salesforce([record_id, *more_ids])
 
+    def set_query_chunk(self, records: int) -> int:
+        """Split the Salesforce Bulk API 2.0 query jobs created from now on into chunks of ``records``
+        record ids (deleted ones counted), as Salesforce splits large jobs; returns the previous size
+        (default 100,000; a reset keeps it). The first chunk is evaluated when the job is created, each
+        later one when the job's state is next asked for, so a job's result is no snapshot of one moment."""
+        return self._server.state.set_query_chunk(records)
+
     def set_faults(self, faults: FaultsArg) -> Faults:
         """Replace the faults in force (``None`` clears them); returns the parsed faults."""
         return self._server.state.set_faults(faults)
@@ -160,6 +168,7 @@ def serve(
     portal_id: int | None = None,
     rate_limits: str | None = None,
     hubspot_burst: int = HUBSPOT_BURST,
+    query_chunk: int = QUERY_CHUNK,
 ) -> Iterator[Sandbox]:
     """Start a sandbox on 127.0.0.1 (``port=0``: any free port) in a background thread.
 
@@ -167,7 +176,8 @@ def serve(
     their ids still follow ``seed``), unless ``org_id``/``portal_id`` are given; :meth:`Sandbox.reset`
     keeps them. ``rate_limits="real"`` holds requests to the CRMs' documented limits
     (:mod:`cosell.contrib.sandbox.limits`); ``hubspot_burst`` sets HubSpot's requests per rolling 10 seconds
-    (default its real 190)."""
+    (default its real 190); ``query_chunk`` the records per chunk of a Salesforce Bulk query job
+    (:meth:`Sandbox.set_query_chunk`)."""
     parsed = parse_faults(faults)
     limits = RateLimits.parse(rate_limits, burst=hubspot_burst)
     folder = Path(tempfile.mkdtemp(prefix="cosell-sandbox-"))
@@ -182,6 +192,7 @@ def serve(
             org_id=org_id,
             portal_id=portal_id,
             limits=limits,
+            query_chunk=query_chunk,
         )
         server = SandboxHTTPServer(port, state, context, str(ca_bundle))
         thread = threading.Thread(

@@ -12,6 +12,7 @@ import io
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ from .store import SalesforceStore, SFField, SFObject, sf_datetime
 PAGE_SIZE = 2000
 COLLECTION_LIMIT = 200
 API_MAX = 15000
+QUERY_CHUNK = 100_000
+"""Records per chunk of a Bulk API 2.0 query job: PK chunking's default chunk size (Bulk API 2.0 chunks
+large query jobs itself and does not say by how much; this is a guess)."""
 USER_ID = "0058d000000SANDBOXAAA"[:18]
 _ID_RE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 MERGEABLE = ("Account", "Contact", "Lead", "Case")
@@ -139,6 +143,11 @@ class IngestJob:
 
 @dataclass
 class QueryJob:
+    """A Bulk API 2.0 query job. A large one is split into chunks by record id, as Salesforce splits it
+    (PK chunking), and the chunks are not evaluated at one moment: the first when the job is created,
+    each later one when the job's state is next asked for. ``pending`` holds the chunks not evaluated
+    yet; the job is ``InProgress`` until none is left."""
+
     id: str
     object: str
     operation: str
@@ -148,7 +157,16 @@ class QueryJob:
     version: str
     header: list[str]
     rows: list[list[str]]
-    state: str = "JobComplete"
+    pending: list[Callable[[], list[list[str]]]] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return "InProgress" if self.pending else "JobComplete"
+
+    def evaluate_next(self) -> None:
+        """Evaluate the next chunk against the records as they stand now."""
+        if self.pending:
+            self.rows.extend(self.pending.pop(0)())
 
     def info(self, full: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -218,6 +236,8 @@ class SalesforceAPI:
         self.cursors: OrderedDict[str, Cursor] = OrderedDict()
         self.jobs: dict[str, IngestJob] = {}
         self.query_jobs: dict[str, QueryJob] = {}
+        self.query_chunk = QUERY_CHUNK
+        """Records (by id, deleted ones counted) per chunk of a Bulk query job."""
         self.written: dict[str, int] = {}
         self.tooling = self._tooling_schema()
         for obj in self.store.objects.values():
@@ -1036,25 +1056,41 @@ class SalesforceAPI:
                 return sf_error(
                     400, "INVALIDJOB", "Aggregate queries are not supported by Bulk API 2.0 query"
                 )
-            records = list(self.store.objects[parsed.object].records.values())
-            if operation == "query":
-                records = [r for r in records if self.store.visible_to_query(parsed.object, r)]
-            rows = soql.run(parsed, parser, records)
-            header = [fp.key for fp in parsed.fields]
+            obj = self.store.objects[parsed.object]
             getters = [parser.getter(fp) for fp in parsed.fields]
-            table = [[_csv_value(g(r)) for g in getters] for r in rows]
-            stamp = sf_datetime(self.store.clock.now)
+
+            def chunk(low: str | None, high: str | None) -> Callable[[], list[list[str]]]:
+                def evaluate() -> list[list[str]]:
+                    records = [
+                        r
+                        for rid, r in obj.records.items()
+                        if (low is None or rid >= low) and (high is None or rid < high)
+                    ]
+                    if operation == "query":
+                        records = [r for r in records if self.store.visible_to_query(parsed.object, r)]
+                    return [[_csv_value(g(r)) for g in getters] for r in soql.run(parsed, parser, records)]
+
+                return evaluate
+
+            # PK chunking: id boundaries over every record (deleted ones count), the last chunk open;
+            # a query ordered or limited is one chunk, as Salesforce chunks only plain WHERE queries
+            ids = sorted(obj.records)
+            plain = not parsed.order and parsed.limit is None and not parsed.offset
+            lows = ids[:: self.query_chunk] if plain and len(ids) > self.query_chunk else [None]
+            bounds = list(zip(lows, [*lows[1:], None], strict=True))
             job = QueryJob(
                 self.store.new_id("750"),
                 parsed.object,
                 operation,
                 line_ending,
                 delim,
-                stamp,
+                sf_datetime(self.store.clock.now),
                 version,
-                header,
-                table,
+                [fp.key for fp in parsed.fields],
+                [],
+                [chunk(low, high) for low, high in bounds],
             )
+            job.evaluate_next()  # the first chunk at once
             self.query_jobs[job.id] = job
             return json_response(200, job.info(False))
         if not parts:
@@ -1063,6 +1099,7 @@ class SalesforceAPI:
         if qjob is None:
             return not_found()
         if len(parts) == 1 and req.method == "GET":
+            qjob.evaluate_next()  # one more chunk processed since the job was last looked at
             return json_response(200, qjob.info(True))
         if len(parts) == 1 and req.method == "DELETE":
             del self.query_jobs[qjob.id]
@@ -1070,6 +1107,8 @@ class SalesforceAPI:
         if len(parts) == 1 and req.method == "PATCH":
             return sf_error(400, "INVALIDJOBSTATE", f"Job {qjob.id} is already {qjob.state}")
         if parts[1:] == ["results"] and req.method == "GET":
+            if qjob.pending:
+                return sf_error(400, "INVALIDJOBSTATE", f"Job {qjob.id} is not complete: {qjob.state}")
             try:
                 start = int(base64.b64decode(req.param("locator") or "MA==").decode() or 0)
                 size = int(req.param("maxRecords") or 50_000)

@@ -24,7 +24,7 @@ from .faults import Faults, FaultSpecError, parse_faults
 from .hubspot import HubSpotAPI
 from .limits import RateLimits
 from .messages import Request, Response, json_response
-from .salesforce import API_MAX, SalesforceAPI, sf_error
+from .salesforce import API_MAX, QUERY_CHUNK, SalesforceAPI, sf_error
 from .store import HubSpotStore, SalesforceStore, sf_id
 
 _SF_PREFIX = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
@@ -67,8 +67,10 @@ class SandboxState:
         org_id: str | None = None,
         portal_id: int | None = None,
         limits: RateLimits | None = None,
+        query_chunk: int = QUERY_CHUNK,
     ) -> None:
         self.seed, self.partners, self.deals, self.token = seed, partners, deals, token
+        self.query_chunk = query_chunk
         self.limits = limits or RateLimits()
         # Each sandbox is a new org unless told otherwise (a refreshed Salesforce sandbox gets a new org
         # id while its records keep theirs); a reset keeps them, like an org restored from a backup.
@@ -91,6 +93,7 @@ class SandboxState:
             del data
         gc.freeze()
         self.sf = SalesforceAPI(self.sf_store, self.faults.invalid, self.faults.locked)
+        self.sf.query_chunk = self.query_chunk
         self.hs = HubSpotAPI(self.hs_store, self._correlation, self.faults.invalid, self.portal_id)
         self.counter = 0
         self.sf_calls = 0
@@ -140,6 +143,15 @@ class SandboxState:
             self.sf.invalid, self.sf.locked = parsed.invalid, parsed.locked
             self.hs.invalid = parsed.invalid
         return parsed
+
+    def set_query_chunk(self, records: int) -> int:
+        """Records per chunk of the Bulk query jobs created from now on (kept by a reset); the previous."""
+        if records < 1:
+            raise ValueError("a Bulk query chunk holds at least one record")
+        with self.lock:
+            before, self.query_chunk = self.query_chunk, records
+            self.sf.query_chunk = records
+        return before
 
     def next_request(self, key: str) -> int:
         with self._counter_lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from typing import Any
 
@@ -378,3 +380,65 @@ def test_bulk2_query_pages_csv_results_with_locators(sb: Sandbox) -> None:
     assert sum(len(p.strip().splitlines()) - 1 for p in pages) == live
     everything = list(sf.bulk2.Opportunity.query_all("SELECT Id FROM Opportunity", wait=0.05))
     assert sum(len(p.strip().splitlines()) - 1 for p in everything) == 4500
+
+
+def _bulk(sb: Sandbox, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+    return requests.request(
+        method,
+        f"{sb.base_url}/services/data/v59.0/{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.token}"},
+        verify=sb.ca_bundle,
+        timeout=30,
+    )
+
+
+def _amounts(sb: Sandbox, job_id: str) -> dict[str, str]:
+    answer = _bulk(sb, "GET", f"jobs/query/{job_id}/results?maxRecords=100000")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Sforce-Locator"] == "null"
+    return {row["Id"]: row["Amount"] for row in csv.DictReader(io.StringIO(answer.text))}
+
+
+def _first_and_last_live_deal(sf: Salesforce) -> tuple[str, str]:
+    live = sorted(r["Id"] for r in sf.query_all("SELECT Id FROM Opportunity")["records"])
+    return live[0], live[-1]
+
+
+def test_a_bulk_query_job_within_one_chunk_is_evaluated_at_once(sb: Sandbox) -> None:
+    sf = client(sb)
+    _early, late = _first_and_last_live_deal(sf)
+    before = sf.Opportunity.get(late)["Amount"]
+    job = _bulk(
+        sb, "POST", "jobs/query", {"operation": "query", "query": "SELECT Id, Amount FROM Opportunity"}
+    )
+    assert job.json()["state"] == "UploadComplete"
+    sf.Opportunity.update(late, {"Amount": 222})  # after the job was evaluated: not in its result
+    assert _bulk(sb, "GET", f"jobs/query/{job.json()['id']}").json()["state"] == "JobComplete"
+    assert float(_amounts(sb, job.json()["id"])[late]) == before
+
+
+def test_a_large_bulk_query_job_is_evaluated_chunk_by_chunk_so_its_result_is_no_snapshot(sb: Sandbox) -> None:
+    # Salesforce splits a large query job into chunks of record ids processed one after another (in
+    # parallel, retried): a record in a chunk processed early shows the state it had then, one in a
+    # chunk processed later the state it has then.
+    sf = client(sb)
+    early, late = _first_and_last_live_deal(sf)
+    early_before = sf.Opportunity.get(early)["Amount"]
+    previous = sb.set_query_chunk(2000)  # ~4,500 deal ids: three chunks
+    try:
+        created = _bulk(
+            sb, "POST", "jobs/query", {"operation": "query", "query": "SELECT Id, Amount FROM Opportunity"}
+        ).json()
+        assert created["state"] == "UploadComplete"
+        sf.Opportunity.update(early, {"Amount": 111})  # its chunk, the first, is evaluated already
+        sf.Opportunity.update(late, {"Amount": 222})  # its chunk, the last, is not
+        refused = _bulk(sb, "GET", f"jobs/query/{created['id']}/results")
+        assert refused.status_code == 400 and refused.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+        states = [_bulk(sb, "GET", f"jobs/query/{created['id']}").json()["state"] for _ in range(3)]
+        assert states == ["InProgress", "JobComplete", "JobComplete"]  # a chunk more per look
+        amounts = _amounts(sb, created["id"])
+    finally:
+        sb.set_query_chunk(previous)
+    assert float(amounts[early]) == early_before and amounts[late] == "222"
+    assert len(amounts) == sf.query("SELECT COUNT() FROM Opportunity")["totalSize"]  # each live deal once

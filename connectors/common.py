@@ -273,8 +273,9 @@ class StreamSource(Protocol):
 
 
 def read_began(source: StreamSource) -> datetime | None:
-    """The CRM's time when ``source`` answered its read's first page, for a source whose pages are no
-    snapshot of one moment (HubSpot's: ``read_began``); None for the others. A cursor never passes it."""
+    """The CRM's time when ``source`` answered its read's first call, for a source whose pages are no
+    snapshot of one moment (``read_began``: HubSpot's pages, Salesforce's Bulk query chunks and REST
+    pages); None for the others. A cursor never passes it."""
     began = getattr(source, "read_began", None)
     return began if isinstance(began, datetime) else None
 

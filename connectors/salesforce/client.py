@@ -7,12 +7,15 @@ simple-salesforce's exceptions carry no headers, so a Retry-After could not be r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -107,7 +110,7 @@ class Redactor:
 class SalesforceSession(requests.Session):
     """A requests session that trusts ``SF_CA_BUNDLE`` over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``,
     retries transient failures within a time budget (honouring Retry-After), and keeps the last
-    ``Sforce-Limit-Info``."""
+    ``Sforce-Limit-Info`` and ``Date``."""
 
     def __init__(
         self, *, ca_bundle: str | None, retry: RetryPolicy, timeout: float, redact: Redactor
@@ -119,6 +122,8 @@ class SalesforceSession(requests.Session):
         self.redact = redact
         self.calls = 0
         self.api_usage: tuple[int, int] | None = None
+        self.answered_at: datetime | None = None
+        """Salesforce's clock when it sent the latest answer (its ``Date`` header; None without one)."""
 
     def __repr__(self) -> str:
         return f"<SalesforceSession calls={self.calls}>"
@@ -152,6 +157,7 @@ class SalesforceSession(requests.Session):
                 # the answer broke off mid-body (a dropped connection on a large page): asked again
                 raise TransientError(f"{type(exc).__name__} (answer cut off)") from None
             self._note_usage(response)
+            self.answered_at = answer_date(response)
             if _is_transient(response):
                 raise TransientError(
                     f"HTTP {response.status_code} {error_code(response) or ''}".strip(),
@@ -172,6 +178,14 @@ class SalesforceSession(requests.Session):
             return None
         used, total = self.api_usage
         return f"Salesforce API calls: {used:,} of {total:,} used today"
+
+
+def answer_date(response: requests.Response) -> datetime | None:
+    """An answer's ``Date`` header: the server's clock when it answered (None without one)."""
+    date = None
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        date = parsedate_to_datetime(response.headers.get("Date") or "")
+    return date if date is None or date.tzinfo is not None else date.replace(tzinfo=UTC)
 
 
 def _is_transient(response: requests.Response) -> bool:
@@ -273,6 +287,10 @@ class SalesforceClient:
             ),
         )
         return response
+
+    def answered_at(self) -> datetime | None:
+        """Salesforce's clock when it sent the latest answer (its ``Date`` header; None without one)."""
+        return self.session.answered_at
 
     def describe(self, sobject: str) -> dict[str, Any]:
         result = self.restful(f"sobjects/{sobject}/describe")

@@ -3,8 +3,9 @@
 Each stream (an sObject with the fields the settings name) keeps a ``SystemModstamp`` cursor in the
 ledger. A first read (or a read after the stream's fields or filter changed) is full and replaces the
 stream's snapshot; later reads ask ``queryAll`` for records stamped since the cursor minus the overlap
-window, upserting live ones and removing deleted ones. OpportunityPartner rows change without touching
-the deal's stamp, so they are read in full every run.
+window, upserting live ones and removing deleted ones. The cursor is the newest stamp read, but never
+later than Salesforce's clock when the read began (:attr:`StreamReader.read_began`). OpportunityPartner
+rows change without touching the deal's stamp, so they are read in full every run.
 """
 
 from __future__ import annotations
@@ -193,14 +194,24 @@ class Source:
             poller=Poller(timeout=settings.bulk_poll_timeout_seconds),
         )
         self.bulk_queries = 0
+        self.began: datetime | None = None
+        """Salesforce's clock when it answered the first call of the latest :meth:`rows` (its ``Date``
+        header; None without one), taken before any row is given."""
 
     def rows(
         self, soql_text: str, sobject: str, *, include_deleted: bool = False
     ) -> Iterator[dict[str, Any]]:
+        self.began = None
         if self.threshold is None:
-            yield from self.client.query(soql_text, include_deleted=include_deleted)
+            found = self.client.query(soql_text, include_deleted=include_deleted)
+            first = next(found, None)  # the first page's call
+            self.began = self.client.answered_at()
+            if first is not None:
+                yield first
+                yield from found
             return
         page = self.client.first_page(soql_text, include_deleted=include_deleted)
+        self.began = self.client.answered_at()  # before a Bulk job, if one follows, is even created
         if not page.get("done", True) and int(page.get("totalSize") or 0) > self.threshold:
             self.bulk_queries += 1
             yield from self.bulk.rows(soql_text, sobject, include_deleted=include_deleted)
@@ -229,9 +240,16 @@ class StreamReader:
     def __init__(self, source: Source, stream: Stream) -> None:
         self.source = source
         self.stream = stream
+        self.read_began: datetime | None = None
+        """Salesforce's clock when it answered the read's first call. A read's records are no snapshot
+        of one moment: a Bulk query job is split into chunks evaluated one after another, and REST pages
+        are fetched one by one. A record read early may change while the rest is read, and later rows
+        show newer stamps; the sync's cursor never passes this time, so the next read asks for every
+        change made since the read began."""
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         stream = self.stream
+        self.read_began = None
         if since is None:
             text, everything = stream.soql(stream.live_where()), stream.archived
         else:
@@ -249,6 +267,7 @@ class StreamReader:
         )
         while page := list(islice(rows, _PAGE)):
             yield page
+        self.read_began = self.source.began  # the main query's (read whole by now)
         if since is not None:
             yield from self._through_parents(since)
 

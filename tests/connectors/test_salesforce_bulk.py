@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,13 +17,14 @@ import responses
 from responses import matchers
 
 from cosell.connector import FieldWrite
-from cosell.connectors.common import RetryPolicy
+from cosell.connectors.common import RetryPolicy, SnapshotSync
+from cosell.connectors.common import Stream as SyncStream
 from cosell.connectors.salesforce import bulk as bulk_module
 from cosell.connectors.salesforce.bulk import BulkIngest, Poller, bulk_error_text, ingest_csv
 from cosell.connectors.salesforce.client import SalesforceClient, connect
 from cosell.connectors.salesforce.connector import SalesforceConnector
 from cosell.connectors.salesforce.mapping import SalesforceSettings
-from cosell.connectors.salesforce.reader import Source
+from cosell.connectors.salesforce.reader import Source, Stream, StreamReader
 from cosell.errors import UnreachableError
 from cosell.ledger import Ledger
 
@@ -394,3 +396,77 @@ def test_a_close_refused_because_a_first_attempt_landed_goes_on_to_the_results(l
         "Opportunity", ["Cosell_Incentive__c"], [{"Id": deal_id(0), "Cosell_Incentive__c": 1}]
     )
     assert list(result.succeeded) == [deal_id(0)] and bulk.recorded("Opportunity") is None
+
+
+def _synced_cursor(source: Source, ledger: Ledger) -> str | None:
+    """The cursor a full sync of one Opportunity stream read through ``source`` leaves."""
+    stream = Stream("Opportunity", {"name": "Name"})
+    sync = SnapshotSync(ledger, "salesforce", overlap=timedelta(seconds=300))
+    sync.run([SyncStream("Opportunity", stream.cursor_key, StreamReader(source, stream))])
+    return ledger.cursor("salesforce", stream.cursor_key)
+
+
+def _dated(hour: int, minute: int) -> dict[str, str]:
+    return {"Date": f"Mon, 01 Mar 2027 {hour:02d}:{minute:02d}:00 GMT"}
+
+
+def _deal(n: int, stamp: str) -> dict[str, Any]:
+    return {"Id": deal_id(n), "SystemModstamp": stamp, "Name": f"deal {n}"}
+
+
+@responses.activate
+def test_a_bulk_read_stops_its_cursor_at_the_time_salesforce_answered_its_first_call(ledger: Ledger) -> None:
+    # the job's chunks ran while deals changed: a deal stamped 12:15 was read, so one changed at 12:05
+    # may have been read as it was before; the cursor stays at 12:00, when the read began
+    settings = SalesforceSettings(bulk_query_threshold=3000, bulk_query_page_size=2000)
+    responses.get(
+        f"{API}/query/",
+        json={"totalSize": 3001, "done": False, "nextRecordsUrl": "/x-2000", "records": []},
+        headers=_dated(12, 0),
+    )
+    responses.post(f"{API}/jobs/query", json={"id": JOB, "state": "UploadComplete"}, headers=_dated(12, 1))
+    responses.get(f"{API}/jobs/query/{JOB}", json={"id": JOB, "state": "JobComplete"}, headers=_dated(12, 30))
+    responses.get(
+        f"{API}/sobjects/Opportunity/describe",
+        json={"fields": [{"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]},
+    )
+    responses.get(
+        f"{API}/jobs/query/{JOB}/results",
+        body='"Id","SystemModstamp","Name"\n'
+        f'"{deal_id(1)}","2027-03-01T11:59:00.000+0000","deal 1"\n'
+        f'"{deal_id(2)}","2027-03-01T12:15:00.000+0000","deal 2"\n',
+        headers={"Sforce-Locator": "null", **_dated(12, 31)},
+    )
+    source = Source(client(), settings)
+    assert _synced_cursor(source, ledger) == "2027-03-01T12:00:00Z"
+    assert source.bulk_queries == 1
+
+
+@responses.activate
+def test_a_rest_read_stops_its_cursor_at_the_time_salesforce_answered_its_first_page(ledger: Ledger) -> None:
+    responses.get(
+        f"{API}/query/",
+        json={
+            "totalSize": 2,
+            "done": False,
+            "nextRecordsUrl": "/services/data/v59.0/query/01gX-1",
+            "records": [_deal(1, "2027-03-01T11:59:00.000+0000")],
+        },
+        headers=_dated(12, 0),
+    )
+    responses.get(
+        f"{API}/query/01gX-1",
+        json={"totalSize": 2, "done": True, "records": [_deal(2, "2027-03-01T12:15:00.000+0000")]},
+        headers=_dated(12, 20),
+    )
+    source = Source(client(), SalesforceSettings(bulk_query_threshold=None))
+    assert _synced_cursor(source, ledger) == "2027-03-01T12:00:00Z"
+
+
+@responses.activate
+def test_a_read_without_a_date_header_keeps_the_newest_stamp_as_its_cursor(ledger: Ledger) -> None:
+    responses.get(
+        f"{API}/query/",
+        json={"totalSize": 1, "done": True, "records": [_deal(1, "2027-03-01T11:59:00.000+0000")]},
+    )
+    assert _synced_cursor(Source(client(), SalesforceSettings()), ledger) == "2027-03-01T11:59:00Z"

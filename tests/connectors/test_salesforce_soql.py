@@ -138,6 +138,7 @@ def test_an_incremental_read_also_asks_for_records_whose_related_record_changed(
     class Source:
         def __init__(self) -> None:
             self.asked: list[str] = []
+            self.began: datetime | None = None
 
         def rows(self, text: str, sobject: str, *, include_deleted: bool = False):  # type: ignore[no-untyped-def]
             self.asked.append(text)

@@ -220,3 +220,62 @@ def test_a_sync_while_a_run_uploads_its_bulk_job_leaves_the_job_to_that_run(
     assert all(o.ok for o in outcomes)
     assert calls(sb, "PATCH /services/data/vXX.X/jobs/ingest/{id}") == 1  # closed by its run, never aborted
     assert sb.stats()["records_written"]["Opportunity"] == 110
+
+
+def test_a_change_made_while_a_chunked_bulk_query_runs_is_read_by_the_next_sync(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Bulk query job is split into chunks evaluated one after another, not at one moment: a deal in
+    # an early chunk is read as it was, though it changes while later chunks run; a deal in the last
+    # chunk is read with a stamp more than the overlap (300 s) newer. The next incremental read must
+    # still ask for the first deal's change.
+    import requests
+
+    from cosell.connectors.salesforce.client import SalesforceClient
+
+    def patch(deal_id: str, values: dict[str, Any]) -> None:
+        answer = requests.patch(
+            f"{sb.base_url}/services/data/v59.0/sobjects/Opportunity/{deal_id}",
+            json=values,
+            headers={"Authorization": f"Bearer {sb.token}"},
+            verify=sb.ca_bundle,
+            timeout=30,
+        )
+        assert answer.status_code == 204, answer.text
+
+    env = env_of(sb, tmp_path)
+    assert cosell(env, "setup", "salesforce").exit_code == 0
+    program = load_program(PROGRAM).program
+    options = {"env": env, "settings": {"salesforce": {"bulk_query_threshold": 500}}}
+    store = sb._server.state.sf_store
+    live = sorted(i for i, r in store.objects["Opportunity"].records.items() if not r.get("IsDeleted"))
+    early, late = live[0], live[-1]
+
+    restful = SalesforceClient.restful
+    job: dict[str, str] = {}
+
+    def meanwhile(
+        self: SalesforceClient, path: str, *, method: str = "GET", body: str | None = None, **kw: Any
+    ) -> Any:
+        answer = restful(self, path, method=method, body=body, **kw)
+        if path == "jobs/query" and "FROM Opportunity" in (body or "") and not job:
+            job["id"] = str(answer["id"])  # its first chunk is evaluated: the early deal as it was
+            patch(early, {"Amount": 777777})
+            for n in range(310):  # then, for more than the overlap, the late deal changes on and on
+                patch(late, {"Name": f"renamed {n}"})
+        return answer
+
+    previous = sb.set_query_chunk(1500)  # ~2,500 deal ids: two chunks
+    try:
+        with Ledger.connect(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+            monkeypatch.setattr(SalesforceClient, "restful", meanwhile)
+            SalesforceConnector.from_options(options).sync(program, ledger)
+            monkeypatch.setattr(SalesforceClient, "restful", restful)
+            assert job, "the Opportunity read went through a Bulk query job"
+            first = dict(ledger.snapshot(f"salesforce:{sb.org_id}", "Opportunity"))
+            assert first[late]["name"] == "renamed 309" and first[early]["amount"] != 777777
+            SalesforceConnector.from_options(options).sync(program, ledger)
+            snapshot = dict(ledger.snapshot(f"salesforce:{sb.org_id}", "Opportunity"))
+    finally:
+        sb.set_query_chunk(previous)
+    assert snapshot[early]["amount"] == 777777

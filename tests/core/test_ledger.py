@@ -585,21 +585,21 @@ def test_snapshot_upsert_delete_and_read_back(ledger: Ledger) -> None:
     assert list(ledger.snapshot("files", "Opportunity")) == []
 
 
-def test_snapshot_upsert_of_100000_records_is_fast(ledger: Ledger) -> None:
+def test_snapshot_upsert_of_100000_records_inserts_then_updates_every_one(ledger: Ledger) -> None:
+    """A hundred thousand records, then the same ids again: every one stored, then replaced. (How long it
+    takes is a benchmark's figure, ``python bench/salesforce.py``, not a timed test's.)"""
+
     def records(version: int) -> Iterator[tuple[str, dict[str, Any]]]:
         for i in range(100_000):
             yield f"006{i:012d}", {"Amount": Decimal(f"{i}.25"), "StageName": "Proposal", "v": version}
 
-    started = time.monotonic()
     assert ledger.snapshot_upsert("salesforce", "Opportunity", records(1)) == 100_000
     assert ledger.snapshot_upsert("salesforce", "Opportunity", records(2)) == 100_000  # all updates
-    elapsed = time.monotonic() - started
     seen = 0
     for n, (rid, payload) in enumerate(ledger.snapshot("salesforce", "Opportunity")):
         assert rid == f"006{n:012d}" and payload["v"] == 2 and payload["Amount"] == Decimal(f"{n}.25")
         seen += 1
     assert seen == 100_000
-    assert elapsed < 20, f"200,000 upserts took {elapsed:.1f}s"
 
 
 def test_sync_cursors_are_kept_per_connector_and_stream(ledger: Ledger) -> None:

@@ -41,7 +41,7 @@ from .merges import aliases, merged
 from .money import round_cents
 from .outbox import write_pending
 from .periods import Period
-from .pilots import PilotPlan, carried_to_merged, earlier_arms, with_pilot
+from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, with_pilot
 from .pilots import plan as pilot_plan_of
 from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
@@ -619,13 +619,16 @@ def _history(ledger: Ledger, period: Period) -> tuple[int, History]:
 def pilot_plan(
     loaded: LoadedProgram, plugins: Plugins, records: RecordSet, ledger: Ledger, period: Period
 ) -> PilotPlan | None:
-    """The pilot's arms for this period (None without a pilot): kept from the pilot's earlier periods
-    in the ledger while the cohort definition is the same."""
+    """The pilot's arms for this period (None without a pilot): kept from the period's own stored run
+    (a rerun, an explain of a recorded period) and else from the pilot's earlier periods in the ledger,
+    while the cohort definition is the same."""
     pilot = loaded.program.pilot
     if pilot is None or loaded.variant is None:
         return None
-    earlier = carried_to_merged(earlier_arms(ledger, period, pilot.name), aliases(records).partners)
-    return pilot_plan_of(loaded, check_program(loaded.variant, plugins), records.partners, earlier)
+    merged = aliases(records).partners
+    earlier = carried_to_merged(earlier_arms(ledger, period, pilot.name), merged)
+    stored = carried_to_merged(stored_arms(ledger, period, pilot.name), merged)
+    return pilot_plan_of(loaded, check_program(loaded.variant, plugins), records.partners, earlier, stored)
 
 
 def _plan(

@@ -4,8 +4,9 @@ of each partner's period for ``cosell pilot report``.
 A program's ``pilot:`` section names a variant program and a cohort. The cohort's partners (the test
 arm) are computed by the variant's rules, the others (the control arm) by the program's own. A partner
 keeps the arm it had in the pilot's earlier periods as long as the cohort definition is the same (its
-digest is stored with the arm); a new partner, or every partner once the definition changes, gets the
-arm the definition gives. The ledger keeps the arm and the partner's period facts under the ``pilot``
+digest is stored with the arm); a rerun of a period (and its explain) first keeps the arm that period's
+own stored run recorded under the same definition. A new partner, or every partner once the definition
+changes, gets the arm the definition gives. The ledger keeps the arm and the partner's period facts under the ``pilot``
 key of the run's statement data (docs/ledger.md).
 """
 
@@ -79,7 +80,8 @@ def share_point(seed: int, partner_id: str) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class EarlierArm:
-    """A partner's arm in the pilot's latest earlier period that holds it."""
+    """A partner's arm in the pilot's latest earlier period that holds it, or in the stored run of the
+    period being run again."""
 
     arm: Arm
     digest: str
@@ -88,7 +90,8 @@ class EarlierArm:
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """A partner whose arm changed because the cohort definition changed."""
+    """A partner whose arm is not the one it held in the pilot's latest earlier period, or in the
+    stored run of the period being run again."""
 
     partner_id: str
     was: Arm
@@ -142,7 +145,8 @@ class PilotPlan:
             )
         if self.moved:
             moves = ", ".join(f"{m.partner_id} ({m.was} → {m.now})" for m in self.moved)
-            said.append(f"pilot {self.name}: the cohort definition changed; partners that moved arm: {moves}")
+            changed = "the cohort definition changed; " if self.redefined else ""
+            said.append(f"pilot {self.name}: {changed}partners that moved arm: {moves}")
         elif self.redefined:
             said.append(f"pilot {self.name}: the cohort definition changed; no partner moved arm")
         return tuple(said)
@@ -166,24 +170,33 @@ def plan(
     variant_settings: Mapping[str, BaseModel],
     partners: Iterable[Partner],
     earlier: Mapping[str, EarlierArm],
+    stored: Mapping[str, EarlierArm] | None = None,
 ) -> PilotPlan | None:
-    """Every partner's arm: the one it held before under the same cohort definition, else the one the
-    definition gives. None when the program runs no pilot."""
+    """Every partner's arm: the one the period's own stored run gave it (``stored``: a rerun) under the
+    same cohort definition, else the one it held in an earlier period under it, else the one the
+    definition gives. A partner whose arm differs from the one it held in either is listed as moved.
+    None when the program runs no pilot."""
     pilot, variant = loaded.program.pilot, loaded.variant
     if pilot is None or variant is None:
         return None
+    stored = {} if stored is None else stored
     digest = cohort_digest(pilot)
     same = {digest, _written_digest(pilot)}
     arms: dict[str, Arm] = {}
     moved: list[Moved] = []
     for partner in partners:
-        before = earlier.get(partner.id)
-        if before is not None and before.digest in same:
-            arms[partner.id] = before.arm
-            continue
-        arms[partner.id] = defined_arm(pilot, partner)
-        if before is not None and before.arm != arms[partner.id]:
-            moved.append(Moved(partner.id, before.arm, arms[partner.id]))
+        before, kept = earlier.get(partner.id), stored.get(partner.id)
+        if kept is not None and kept.digest in same:
+            arm = kept.arm
+        elif before is not None and before.digest in same:
+            arm = before.arm
+        else:
+            arm = defined_arm(pilot, partner)
+        arms[partner.id] = arm
+        # Two arms only: one that differs from both held the same one in both.
+        was = next((held.arm for held in (before, kept) if held is not None and held.arm != arm), None)
+        if was is not None:
+            moved.append(Moved(partner.id, was, arm))
     return PilotPlan(
         pilot.name,
         digest,
@@ -192,7 +205,7 @@ def plan(
         variant_settings,
         arms,
         tuple(moved),
-        any(before.digest not in same for before in earlier.values()),
+        any(held.digest not in same for held in (*earlier.values(), *stored.values())),
     )
 
 
@@ -206,6 +219,21 @@ def earlier_arms(ledger: Ledger, period: Period, name: str) -> dict[str, Earlier
             part = doc.get(KEY)
             if pid not in found and part is not None and _of_pilot(part, name):
                 found[pid] = EarlierArm(part["arm"], part["digest"], key)
+    return found
+
+
+def stored_arms(ledger: Ledger, period: Period, name: str) -> dict[str, EarlierArm]:
+    """Each partner's arm for pilot ``name`` in the stored run of ``period`` itself (none when the
+    period has no kept run): a rerun of the period keeps them, so that it pays each partner by the
+    rules of the arm its first run did."""
+    stored = ledger.statement_data(period.key)
+    if stored is None:
+        return {}
+    found: dict[str, EarlierArm] = {}
+    for pid, text in stored[1].items():
+        part = json.loads(text).get(KEY)
+        if part is not None and _of_pilot(part, name):
+            found[pid] = EarlierArm(part["arm"], part["digest"], period.key)
     return found
 
 

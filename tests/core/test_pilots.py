@@ -112,6 +112,28 @@ def test_a_partner_keeps_its_earlier_arm_while_the_cohort_definition_stays_the_s
     }
 
 
+def test_a_rerun_keeps_the_arm_the_periods_own_run_recorded_and_names_a_partner_it_moves(tmp_path):
+    loaded = load_program(write(tmp_path, cohort="{attribute: region, values: [EMEA]}"))
+    digest = cohort_digest(loaded.program.pilot)
+    # P1 was tested by the period's run and is NA now; P2 is new to the pilot: its region decides.
+    partners = [partner("P1", "NA"), partner("P2", "EMEA")]
+    result = plan(loaded, {}, partners, {}, {"P1": EarlierArm(TEST, digest, "2026-Q3")})
+    assert result.arms == {"P1": TEST, "P2": TEST} and not result.moved and not result.redefined
+    # The period's run had another definition: the region decides, and the move against that run is named.
+    result = plan(loaded, {}, partners, {}, {"P1": EarlierArm(TEST, "an older definition", "2026-Q3")})
+    assert result.arms["P1"] == CONTROL and result.redefined
+    assert [(m.partner_id, m.was, m.now) for m in result.moved] == [("P1", TEST, CONTROL)]
+    assert any("partners that moved arm: P1 (test → control)" in n for n in result.notes(loaded.program))
+    # The period's run comes first: an earlier period's arm under the same definition does not move it.
+    earlier = {"P1": EarlierArm(CONTROL, digest, "2026-Q2")}
+    stored = {"P1": EarlierArm(TEST, digest, "2026-Q3")}
+    result = plan(loaded, {}, partners, earlier, stored)
+    assert result.arms["P1"] == TEST and not result.redefined
+    assert any(
+        n.endswith("partners that moved arm: P1 (control → test)") for n in result.notes(loaded.program)
+    )
+
+
 @pytest.mark.parametrize(
     ("first", "then"),
     [

@@ -446,3 +446,61 @@ def test_a_run_records_the_pilots_variant_and_a_past_period_is_explained_and_com
     assert explained.exit_code == 0, explained.output
     assert "rate 15%" in explained.output and "rate 9%" not in explained.output
     assert "using the pilot's variant run 2 computed with" in explained.output
+
+
+def _example_pilot(tmp_path):
+    """The bundled example with a pilot by region whose variant pays Silver 10 %: P001 (EMEA) is tested."""
+    root = Path(__file__).resolve().parents[2] / "examples"
+    shutil.copytree(root / "data", tmp_path / "data")
+    base = (root / "program.yaml").read_text()
+    (tmp_path / "variant.yaml").write_text(base.replace('commission_rate: "0.08"', 'commission_rate: "0.10"'))
+    program = tmp_path / "program.yaml"
+    section = "pilot:\n  name: richer-silver\n  variant: variant.yaml\n  cohort: {attribute: region, values: [EMEA]}\n"
+    program.write_text(base + section)
+    return program, tmp_path / "data", f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "out"
+
+
+def _move_region(data, partner, region):
+    _write_rows(
+        data / "partners.csv",
+        [[*r[:6], region, *r[7:]] if r[0] == partner else r for r in _rows(data / "partners.csv")],
+    )
+
+
+def _p001(report):
+    return next(row for row in report["partners"] if row["id"] == "P001")
+
+
+def test_a_rerun_of_a_period_keeps_the_arms_its_own_run_recorded_when_a_region_changes(tmp_path):
+    program, data, url, out = _example_pilot(tmp_path)
+    first = _p001(run_json(program, data, url, out, "2026-Q3"))
+    assert (first["pilot_arm"], first["tier"]) == ("test", "Silver")
+    _move_region(data, "P001", "NA")  # edited in the CRM: moves nobody
+    again = run_json(program, data, url, out, "2026-Q3")
+    assert _p001(again)["pilot_arm"] == "test"
+    assert _p001(again)["earnings"] == first["earnings"]
+    assert not [n for n in again["notes"] if "moved arm" in n]
+    # After a later period is discarded, the rerun of Q3 still keeps it.
+    run(program, data, url, out, "2026-Q4")
+    assert (
+        cosell(
+            "discard", "--period", "2026-Q4", "--reason", "rerun Q3", "--by", "Ana", "--ledger", url
+        ).exit_code
+        == 0
+    )
+    assert _p001(run_json(program, data, url, out, "2026-Q3"))["pilot_arm"] == "test"
+
+
+def test_explain_of_a_recorded_period_names_the_arm_its_run_paid(tmp_path):
+    program, data, url, out = _example_pilot(tmp_path)
+    assert _p001(run_json(program, data, url, out, "2026-Q3"))["pilot_arm"] == "test"
+    _move_region(data, "P001", "NA")
+    explained = cosell(
+        "explain", "P001", "--program", program, "--input", data, "--ledger", url, "--period", "2026-Q3"
+    )
+    assert explained.exit_code == 0, explained.output
+    assert "pilot richer-silver: test arm" in explained.output
+    statement = cosell(
+        "statement", "--period", "2026-Q3", "--partner", "P001", "--format", "terminal", "--ledger", url
+    )
+    assert "pilot richer-silver: test arm" in statement.output

@@ -16,6 +16,7 @@ import dataclasses
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
@@ -540,6 +541,7 @@ def _steps(
     """load → history → compute → plan → store → write back → finish, with the period held, and the
     target held from planning against what it holds to sending (``Ledger.hold_target``)."""
     program = loaded.program
+    started = datetime.now(UTC)  # before the history is read: what `cosell runs` says the run started
     # Writes another run sends from here on may land after the read below saw the records: planning
     # reads them again from the target (``_current_values``).
     mark = ledger.outbox_mark(target_of(connector))
@@ -563,7 +565,9 @@ def _steps(
     # The records as read: the computation holds them converted; a million deals need not be kept twice.
     del records, digest
     with target:
-        run_id = _store(ledger, plugins, computation, changes, connector, generation, recorded, progress)
+        run_id = _store(
+            ledger, plugins, computation, changes, connector, generation, recorded, progress, started
+        )
         written, failures = write_pending(
             connector, ledger, target_of(connector), progress, (run_id, changes)
         )
@@ -657,11 +661,12 @@ def _store(
     generation: int,
     recorded: RunProvenance,
     progress: Progress,
+    started: datetime,
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
     the changes enter the outbox as pending, the adjustments the lines pay become applied, and what the
-    run computed with (program text, versions, records digest) is recorded with them. One transaction;
-    refused when the ledger moved since the history was read."""
+    run computed with (program text, versions, records digest, the tier exceptions its history held) is
+    recorded with them. One transaction; refused when the ledger moved since the history was read."""
     progress.step("storing in the ledger")
     context = computation.context
     lines = computation.all_lines()
@@ -683,6 +688,8 @@ def _store(
         ),
         adjustments=paid_adjustments(lines),
         provenance=recorded,
+        tier_exceptions=[e.id for e in context.history.tier_exceptions],
+        started_at=started,
     )
 
 

@@ -135,8 +135,12 @@ runs_table = sa.Table(
     sa.Column("started_at", sa.Text, nullable=False),
     sa.Column("finished_at", sa.Text, nullable=True),
     sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("tier_exceptions", sa.Text, nullable=True),
     sa.Index("cosell_runs_period", "period"),
 )
+"""``started_at``: when the run started, before it read the ledger's history (a run stored before version
+10: when it stored). ``tier_exceptions`` (version 10): the JSON list of the ids of the approved tier
+exceptions in force that the run's history held, the ones it applied; None for a run stored before."""
 
 lines_table = sa.Table(
     "cosell_lines",
@@ -435,6 +439,21 @@ _periods_version_1 = sa.Table(
     sa.Index("cosell_periods_starts_on", "starts_on"),
 )
 """``cosell_periods`` as version 1 made it (version 5 adds ``discarded_at``)."""
+_runs_version_1 = sa.Table(
+    "cosell_runs",
+    _version_1,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", _Key, sa.ForeignKey("cosell_periods.period"), nullable=False),
+    sa.Column("program", sa.Text, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("finished_at", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Index("cosell_runs_period", "period"),
+)
+"""``cosell_runs`` as version 1 made it (version 10 adds ``tier_exceptions``)."""
 _lines_version_1 = sa.Table(
     "cosell_lines",
     _version_1,
@@ -475,10 +494,11 @@ def _migrate_to_1(conn: Connection) -> None:
     # The other version-1 tables are unchanged since, so their definitions are today's. When a later
     # version changes one of them, copy its version-1 definition here first, as for cosell_periods.
     _periods_version_1.create(conn)
+    _runs_version_1.create(conn)
     _lines_version_1.create(conn)
     _outbox_version_1.create(conn)
     metadata.create_all(
-        conn, tables=[t for t in _VERSION_1_TABLES if t is not lines_table and t is not outbox_table]
+        conn, tables=[t for t in _VERSION_1_TABLES if t not in (lines_table, outbox_table, runs_table)]
     )
 
 
@@ -536,6 +556,13 @@ def _migrate_to_9(conn: Connection) -> None:
     _outbox_accounts_index.create(conn)
 
 
+def _migrate_to_10(conn: Connection) -> None:
+    # Version 10: the tier exceptions each run applied, so that the explain of its closed period applies
+    # those, not every one approved before the run stored. Runs before have none recorded: the explain
+    # of their periods takes the exceptions approved before the run started.
+    conn.execute(sa.text("ALTER TABLE cosell_runs ADD COLUMN tier_exceptions TEXT"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -546,6 +573,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (7, _migrate_to_7),
     (8, _migrate_to_8),
     (9, _migrate_to_9),
+    (10, _migrate_to_10),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -654,7 +682,11 @@ def _mask_raw(text: str) -> str:
 
 def _utc_now() -> str:
     # Audit only (when a run started, when a period was closed): never part of a computed result.
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _utc_text(datetime.now(UTC))
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 T = TypeVar("T")
@@ -1329,9 +1361,8 @@ class Ledger:
                 # A period that can no longer be run (`cosell explain` of it): what its run had, not
                 # what was approved since (paid, or in force, in a later period)
                 adjustments = _applied_in(conn, before, adjustments)
-                ran = _results_started_at(conn, before)
-                approved = _approved_by(conn, ran) if ran is not None else set()
-                exceptions = tuple(e for e in exceptions if e.id in approved)
+                applied = _results_tier_exceptions(conn, before)
+                exceptions = tuple(e for e in exceptions if e.id in applied)
             generation = _generation(conn)
         if not earlier:  # nothing to look back at: no later read
             return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)
@@ -1367,6 +1398,8 @@ class Ledger:
         statement: tuple[str, Mapping[str, str]] | None = None,
         adjustments: Sequence[int] = (),
         provenance: RunProvenance | None = None,
+        tier_exceptions: Sequence[int] | None = None,
+        started_at: datetime | None = None,
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
@@ -1383,7 +1416,11 @@ class Ledger:
         back to ``approved``).
 
         ``provenance`` is what the run computed with (program text, versions, records digest, earnings):
-        kept in ``cosell_run_records`` for ``cosell runs``."""
+        kept in ``cosell_run_records`` for ``cosell runs``.
+
+        ``tier_exceptions`` are the ids of the tier exceptions the run's history held (``History``):
+        the explain of the period, once it can no longer be run, applies exactly those. ``started_at`` is
+        when the run started, before it read its history (None: now)."""
         key = period.key
         with self._write(serial=True, bulk=True) as conn:
             if generation is not None and _generation(conn) != generation:
@@ -1411,7 +1448,10 @@ class Ledger:
                     connector=connector,
                     target=target,
                     status="computed",
-                    started_at=_utc_now(),
+                    started_at=_utc_now() if started_at is None else _utc_text(started_at),
+                    tier_exceptions=None
+                    if tier_exceptions is None
+                    else json.dumps(sorted(set(tier_exceptions))),
                 )
             ).inserted_primary_key
             assert inserted is not None
@@ -3053,13 +3093,19 @@ def _applied_in(
     return tuple(adj for adj in due if adj.id in paid)
 
 
-def _results_started_at(conn: Connection, period: Period) -> str | None:
-    """When the run whose results ``period`` holds started (None: no run's results)."""
+def _results_tier_exceptions(conn: Connection, period: Period) -> set[int]:
+    """The ids of the tier exceptions the run whose results ``period`` holds applied (none: no run's
+    results). A run stored before schema version 10 recorded none: those approved before it started."""
     st, r = standings_table, runs_table
     run_id = conn.execute(sa.select(sa.func.max(st.c.run_id)).where(st.c.period == period.key)).scalar()
     if run_id is None:
-        return None
-    return cast("str | None", conn.execute(sa.select(r.c.started_at).where(r.c.id == run_id)).scalar())
+        return set()
+    row = conn.execute(sa.select(r.c.started_at, r.c.tier_exceptions).where(r.c.id == run_id)).first()
+    if row is None:
+        return set()
+    if row.tier_exceptions is not None:
+        return {int(i) for i in json.loads(row.tier_exceptions)}
+    return _approved_by(conn, row.started_at)
 
 
 def _approved_by(conn: Connection, moment: str) -> set[int]:

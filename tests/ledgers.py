@@ -15,7 +15,7 @@ TABLES_ADDED = {
 }
 """The tables each schema version added, in the order they are dropped to go back before it."""
 
-COLUMNS_ADDED = {5: (("cosell_periods", "discarded_at"),)}
+COLUMNS_ADDED = {5: (("cosell_periods", "discarded_at"),), 10: (("cosell_runs", "tier_exceptions"),)}
 """The columns each schema version added to tables of earlier versions."""
 
 INDEXES_ADDED = {7: ("cosell_lines_kind", "cosell_lines_tagged"), 9: ("cosell_outbox_accounts",)}
@@ -34,7 +34,7 @@ def execute(url: str, sql: str) -> None:
 def as_made_by_version(url: str, version: int) -> None:
     """Turn a current ledger into one the code of schema ``version`` made: the tables, columns and indexes later
     versions added dropped, the version set back."""
-    for added in sorted(TABLES_ADDED.keys() | INDEXES_ADDED.keys(), reverse=True):
+    for added in sorted(TABLES_ADDED.keys() | INDEXES_ADDED.keys() | COLUMNS_ADDED.keys(), reverse=True):
         if added > version:
             for index in INDEXES_ADDED.get(added, ()):
                 execute(url, f"DROP INDEX {index}")

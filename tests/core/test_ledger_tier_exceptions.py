@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from test_ledger import raw_rows, record
+from test_ledger import raw_rows, record, standing
 
 from cosell.errors import ConfigError, PeriodError
 from cosell.ledger import Ledger, schema_version
@@ -16,7 +16,7 @@ from cosell.periods import Period
 from cosell.records import Partner
 from cosell.results import PayoutLine, TierDecision, TierException, tier_label
 from cosell.writeback import TIER_LIMIT, tier_shown
-from ledgers import as_made_by_version
+from ledgers import as_made_by_version, execute
 
 Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (2, 3, 4))
 Q1_NEXT = Period.parse("2027-Q1")
@@ -103,3 +103,55 @@ def test_the_label_names_the_period_and_reason_and_fits_the_crm_field() -> None:
     assert (
         tier_shown(left, TierDecision("Silver", "Silver", "Silver", 0, "r"), Q3.end) == "Exited (was Silver)"
     )
+
+
+def store_applying(ledger: Ledger, period: Period, applied: list[int] | None) -> int:
+    """A run of ``period`` whose history held the tier exceptions ``applied`` (None: as before version 10)."""
+    return ledger.record_run(
+        period=period, program="Global Partner Program", connector="files", target="files:/tmp/out",
+        lines=[], standings=[standing("P1", "50")], projections=[], writes=[], tier_exceptions=applied,
+    )  # fmt: skip
+
+
+def test_the_history_of_a_closed_period_holds_the_tier_exceptions_its_run_applied(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    seen, meanwhile = propose(ledger), propose(ledger)
+    ledger.approve_tier_exception(seen, by="bob")
+    ledger.approve_tier_exception(meanwhile, by="bob")
+    # approved long before the run stored, but after it read its history: the run did not apply it
+    execute(
+        ledger_url,
+        f"UPDATE cosell_tier_exceptions SET decided_at = '2000-01-01T00:00:00Z' WHERE id = {meanwhile}",
+    )
+    store_applying(ledger, Q3, [seen])
+    assert [e.id for e in ledger.history(Q3).tier_exceptions] == [
+        seen,
+        meanwhile,
+    ]  # open: a rerun applies both
+    ledger.close_period(Q3)
+    assert [e.id for e in ledger.history(Q3).tier_exceptions] == [seen]
+    assert [e.id for e in ledger.history(Q4).tier_exceptions] == [seen, meanwhile]
+
+
+def test_a_version_8_ledgers_closed_period_holds_the_exceptions_approved_before_its_run_stored(
+    ledger_url: str,
+) -> None:
+    with Ledger.connect(ledger_url) as made:
+        before, after = propose(made), propose(made)
+        made.approve_tier_exception(before, by="bob")
+        made.approve_tier_exception(after, by="bob")
+        store_applying(made, Q3, [before, after])
+    as_made_by_version(ledger_url, 8)
+    for exception, decided in ((before, "2026-01-01T00:00:00Z"), (after, "2026-03-01T00:00:00Z")):
+        execute(
+            ledger_url, f"UPDATE cosell_tier_exceptions SET decided_at = '{decided}' WHERE id = {exception}"
+        )
+    execute(ledger_url, "UPDATE cosell_runs SET started_at = '2026-02-01T00:00:00Z'")
+    with Ledger.connect(ledger_url) as migrated:
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": schema_version()}]
+        assert [r["tier_exceptions"] for r in raw_rows(ledger_url, "cosell_runs")] == [None]
+        migrated.close_period(Q3)
+        assert [e.id for e in migrated.history(Q3).tier_exceptions] == [before]
+        store_applying(migrated, Q4, [after])
+        assert [r["tier_exceptions"] for r in raw_rows(ledger_url, "cosell_runs")] == [None, f"[{after}]"]

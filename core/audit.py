@@ -124,7 +124,8 @@ def tier_rows(scope: AuditScope) -> Iterator[AuditRow]:
 def adjustment_rows(scope: AuditScope) -> Iterator[AuditRow]:
     """Every event of each adjustment that belongs to, or was paid in, a period of the range (one
     without a period, not paid yet: proposed within the range's dates): who proposed, approved, rejected, when, and
-    the run that applied it."""
+    the run that applied it (a rerun that pays it again adds its ``reapplied`` event: the latest such row
+    names the run whose line holds the payment)."""
     run_periods: dict[int, str | None] = {}
 
     def period_of_run(run_id: int) -> str | None:
@@ -138,7 +139,7 @@ def adjustment_rows(scope: AuditScope) -> Iterator[AuditRow]:
         if adjustment.period is None and adjustment.applied_period is None:
             belongs = scope.covers_day(date.fromisoformat(adjustment.proposed_at[:10]))
         for event in scope.ledger.adjustment_events(adjustment.id):
-            run_id = event.run_id  # the run that applied or unapplied it; none for a person's decision
+            run_id = event.run_id  # the run that (re)applied or unapplied it; none for a person's decision
             # A run's event belongs to the period of that run (paid in 2026-Q3, unapplied when 2026-Q3
             # was discarded, paid again in 2026-Q4); a person's decision to the adjustment's period
             period = adjustment.applied_period or adjustment.period

@@ -321,7 +321,8 @@ adjustment_events_table = sa.Table(
     sa.Index("cosell_adjustment_events_adjustment", "adjustment_id", "id"),
 )
 """Version 4: every state change of an adjustment, append-only (proposed, approved, rejected, applied,
-unapplied), with who (None: the program's threshold or a run), when and why."""
+unapplied; reapplied when a rerun of the period pays it again), with who (None: the program's threshold or
+a run), when and why."""
 
 TIER_EXCEPTION_STATES = ("pending", "approved", "rejected")
 
@@ -3141,7 +3142,11 @@ def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence
     for adjustment_id in sorted(wanted):
         row = conn.execute(sa.select(a.c.state, a.c.applied_period).where(a.c.id == adjustment_id)).first()
         if row is not None and row.state == "applied" and row.applied_period == period:
+            # A rerun: its lines replace the earlier run's, this one's line pays it now. Said by an event,
+            # so that the audit names the run (and the program) that holds the payment.
             conn.execute(a.update().where(a.c.id == adjustment_id).values(applied_run=run_id))
+            why = f"paid again by the rerun of {period}"
+            _adjustment_event(conn, adjustment_id, "reapplied", None, now, why, run_id)
             continue
         if row is None or row.state != "approved":
             raise LockHeldError(

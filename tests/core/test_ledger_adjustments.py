@@ -138,8 +138,8 @@ def test_an_approved_one_is_applied_with_its_line_once_and_a_rerun_pays_it_again
     assert ledger.history(Q4).adjustments == ()  # never in another period
     with pytest.raises(LockHeldError, match="no longer due"):
         store(ledger, Q4, paying(adjustment))
-    actions = [e.action for e in ledger.adjustment_events(adjustment)]
-    assert actions == ["proposed", "approved", "applied"]
+    actions = [(e.action, e.run_id) for e in ledger.adjustment_events(adjustment)]
+    assert actions == [("proposed", None), ("approved", None), ("applied", first), ("reapplied", second)]
 
 
 def test_a_rerun_that_does_not_pay_it_gives_it_back_to_the_next_run(ledger: Ledger) -> None:

@@ -314,3 +314,32 @@ def test_the_audit_lists_an_adjustments_run_events_under_the_period_of_the_run(w
         ("2026-Q4", "", "approved"),
         ("2026-Q4", "2", "applied"),
     ]
+
+
+def test_the_audit_attributes_an_adjustment_paid_again_by_a_rerun_to_the_run_that_holds_it(work, ledger):
+    run(ledger)
+    proposed = ok("adjust", "propose", "--partner", "P002", "--amount", "1000.50", "--reason", "booth rebate",
+                  "--by", "ann", "--json", "--ledger", ledger)  # fmt: skip
+    adjustment = json.loads(proposed.stdout)["id"]
+    ok("adjust", "approve", adjustment, "--by", "bob", "--ledger", ledger)
+    run(ledger)  # run 2 pays it
+    first = hashlib.sha256((work / "program.yaml").read_bytes()).hexdigest()
+    program = work / "program.yaml"
+    program.write_text(program.read_text() + "# reviewed by finance\n")
+    run(ledger)  # run 3: the period's results, the adjustment's line among them, are run 3's
+    edited = hashlib.sha256(program.read_bytes()).hexdigest()
+    (listed,) = json.loads(ok("adjust", "list", "--format", "json", "--ledger", ledger).stdout)
+    assert (listed["state"], listed["applied_run"]) == ("applied", 3)
+
+    rows = json.loads(
+        ok("audit", "--from", "2026-Q3", "--to", "2026-Q3", "--format", "json", "--ledger", ledger).stdout
+    )
+    (line,) = [r for r in rows if r["record"] == "line" and r["kind"] == "adjustment"]
+    assert (line["run_id"], line["program_sha256"]) == (3, edited)
+    events = [(r["kind"], r["run_id"], r["program_sha256"]) for r in rows if r["record"] == "adjustment"]
+    assert events == [
+        ("proposed", None, None),
+        ("approved", None, None),
+        ("applied", 2, first),
+        ("reapplied", 3, edited),
+    ]

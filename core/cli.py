@@ -554,6 +554,8 @@ def explain(
     the_period = _period(loaded, period)
     with Ledger.connect(ledger, create=False) as book:
         loaded = cli_runs.program_of_period(book, the_period, loaded)
+        # as a run would refuse: the earlier periods' lines, in another currency, would be read as this one's
+        book.check_currency(loaded.program.currency, the_period.key)
         settings = check_program(loaded, plugins)
         source = _connector(
             plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings

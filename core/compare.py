@@ -151,6 +151,7 @@ def compare_programs(
     period = period or base.the_period
     check_comparable(programs)
     ledger.check_runnable(period)  # the periods a run would refuse are refused here too
+    ledger.check_currency(base.currency, period.key)  # and a currency other than the ledger's lines'
     history = ledger.history(period)
     records = connector.read(base, ReadThroughSnapshot(ledger))
     # A program with a pilot computes its test arm by the variant's rules, as its run would

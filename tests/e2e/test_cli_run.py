@@ -317,3 +317,29 @@ def test_a_partner_taken_out_of_partners_csv_has_its_account_row_cleared_once(wo
 
     again = cosell(*run_args(["--json"]))
     assert again.exit_code == 0 and json.loads(again.output)["changes"] == []
+
+
+def test_compare_and_explain_refuse_a_program_in_another_currency_than_the_ledgers_as_the_run_does(work):
+    # 2026-Q2 is kept in USD; a EUR program would read D2005's USD commission as EUR and claw it back so
+    program = (work / "program.yaml").read_text(encoding="utf-8")
+    eur = program.replace("currency: USD", "currency: EUR").replace(
+        'fx: {EUR: "1.08", GBP: "1.27"}', 'fx: {USD: "0.93", GBP: "1.18"}'
+    )
+    assert eur != program
+    (work / "eur.yaml").write_text(eur, encoding="utf-8")
+    (work / "eur2.yaml").write_text(eur.replace('"0.05"', '"0.06"'), encoding="utf-8")
+    run_args = ("--input", "data", "--output", "out")
+    assert cosell("run", "--program", "program.yaml", *run_args, "--period", "2026-Q2").exit_code == 0
+    assert cosell("close", "--period", "2026-Q2").exit_code == 0
+    wording = "the program's currency is EUR, but this ledger's lines of 2026-Q2 are in USD"
+
+    refused = cosell("run", "--program", "eur.yaml", *run_args, "--dry-run")
+    assert refused.exit_code == 2 and wording in refused.output
+    compared = cosell("compare", "--program", "eur.yaml", "--program", "eur2.yaml", "--input", "data")
+    assert compared.exit_code == 2, compared.output
+    assert wording in compared.output and "Clawbacks" not in compared.output
+    explained = cosell("explain", "P002", "--program", "eur.yaml", "--input", "data")
+    assert explained.exit_code == 2, explained.output
+    assert wording in explained.output and "D2005" not in explained.output
+    # in the ledger's own currency both still answer
+    assert cosell("explain", "P002", "--program", "program.yaml", "--input", "data").exit_code == 0

@@ -45,6 +45,7 @@ from .cli_connectors import connector_spec as _connector_spec
 from .cli_shared import ByOpt, LedgerOpt, err, out, silence_stdout, write_output
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
+from .cli_shared import id_argument as _id_argument
 from .cli_shared import one_line as _one_line
 from .cli_shared import valid_period as _valid_period
 from .connector import Notes, Syncs
@@ -844,7 +845,7 @@ AdjustProgramOpt = Annotated[
         help="The program file: its governance section names the approvers and the approval threshold.",
     ),
 ]
-AdjustIdArg = Annotated[int, typer.Argument(help="The adjustment's id (`cosell adjust list` shows it).")]
+AdjustIdArg = Annotated[int, _id_argument("The adjustment's id (`cosell adjust list` shows it).")]
 
 
 def _adjustment_amount(text: str) -> Decimal:

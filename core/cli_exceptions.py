@@ -17,7 +17,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli_shared import ByOpt, LedgerOpt, err, existing_ledger, governance_of, one_line, out, period_option
+from .cli_shared import (
+    ByOpt,
+    LedgerOpt,
+    err,
+    existing_ledger,
+    governance_of,
+    id_argument,
+    one_line,
+    out,
+    period_option,
+)
 from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
@@ -32,7 +42,7 @@ ProgramOpt = Annotated[
         help="The program file: its tiers (the tier must be one) and its governance section (approvers).",
     ),
 ]
-IdArg = Annotated[int, typer.Argument(help="The exception's id (`cosell tier-override list` shows it).")]
+IdArg = Annotated[int, id_argument("The exception's id (`cosell tier-override list` shows it).")]
 # The proposal's options: on the group (`cosell tier-override --partner ...`) and on `propose`.
 PARTNER = typer.Option("--partner", help="The partner id.")
 TIER = typer.Option("--tier", help="The tier it holds at least.")

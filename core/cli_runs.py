@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from .audit import AUDIT_COLUMNS, NOT_RECORDED, AuditRow, audit_rows
-from .cli_shared import LedgerOpt, err, out
+from .cli_shared import LedgerOpt, err, id_argument, out
 from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
@@ -29,7 +29,7 @@ from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 Command = Callable[..., Any]
 
 
-RunArg = Annotated[int, typer.Argument(help="The run's id (`cosell runs` lists them).")]
+RunArg = Annotated[int, id_argument("The run's id (`cosell runs` lists them).")]
 
 
 def _period(option: str, text: str) -> Period:

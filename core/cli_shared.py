@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,6 +49,22 @@ LedgerOpt = Annotated[
     typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
 ]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does this (a person's name, kept in the ledger).")]
+
+MAX_ID = 2**63 - 1
+"""The largest id a ledger holds (a signed 64-bit integer, in SQLite and PostgreSQL alike)."""
+
+
+def _ledger_id(value: int | None) -> int | None:
+    """An id given on the command line: one the ledger could hold, or a usage error (exit 2) naming the
+    argument; a larger one would reach the database and fail there."""
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise typer.BadParameter(f"{value} is not an id: ids are whole numbers from 1 to {MAX_ID}")
+    return value
+
+
+def id_argument(help: str) -> Any:
+    """A positional id (an adjustment's, a run's...): bounded as :func:`_ledger_id` says."""
+    return typer.Argument(help=help, callback=_ledger_id)
 
 
 @contextmanager

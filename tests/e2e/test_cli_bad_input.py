@@ -368,3 +368,32 @@ def test_an_output_file_that_cannot_be_written_is_named_with_exit_2(work, comman
     result = cosell(*command, "-o", where)
     assert result.exit_code == 2, result.output
     assert f"cannot write {where}" in result.output and "internal error" not in result.output
+
+
+ID_COMMANDS = {
+    "adjust approve": ("adjust", "approve", "{id}", "--by", "bob"),
+    "adjust reject": ("adjust", "reject", "{id}", "--by", "bob", "--reason", "no"),
+    "tier-override approve": ("tier-override", "approve", "{id}", "--by", "bob"),
+    "tier-override reject": ("tier-override", "reject", "{id}", "--by", "bob", "--reason", "no"),
+    "runs show": ("runs", "show", "{id}"),
+    "runs diff": ("runs", "diff", "1", "{id}"),
+}
+
+
+@pytest.mark.parametrize("command", ID_COMMANDS.values(), ids=ID_COMMANDS.keys())
+@pytest.mark.parametrize("given", ["99999999999999999999", str(2**63)])
+def test_an_id_no_ledger_can_hold_is_refused_naming_the_argument_not_an_internal_error(work, command, given):
+    assert cosell(*RUN).exit_code == 0
+    result = cosell(*(given if part == "{id}" else part for part in command))
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output
+    assert given in result.output and "id" in result.output.lower()
+    assert "1 to 9223372036854775807" in result.output
+
+
+@pytest.mark.parametrize("command", ID_COMMANDS.values(), ids=ID_COMMANDS.keys())
+def test_the_largest_id_a_ledger_holds_is_looked_up_and_not_found(work, command):
+    assert cosell(*RUN).exit_code == 0
+    result = cosell(*(str(2**63 - 1) if part == "{id}" else part for part in command))
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "1 to 9223372036854775807" not in result.output

@@ -881,7 +881,12 @@ def adjust_propose(
 ) -> None:
     """Propose an adjustment; it pays nothing until another person approves it (or the program's
     threshold does, for a small amount)."""
+    # every option checked before the ledger is opened: opening it creates the file
     value = _adjustment_amount(amount)
+    partner_id = _one_line("--partner", partner)
+    why = _one_line("--reason", reason)
+    proposer = _one_line("--by", by)
+    deal_id = None if deal is None else _one_line("--deal", deal)
     the_period = None
     if period is not None:
         if not _valid_period(period):
@@ -897,12 +902,12 @@ def adjust_propose(
     governance = _governance(program)
     with Ledger.connect(ledger) as book:
         stored = book.propose_adjustment(
-            partner_id=_one_line("--partner", partner),
+            partner_id=partner_id,
             amount=value,
-            reason=_one_line("--reason", reason),
-            by=_one_line("--by", by),
+            reason=why,
+            by=proposer,
             period=the_period,
-            deal_id=None if deal is None else _one_line("--deal", deal),
+            deal_id=deal_id,
             approvers=None if governance is None else governance.approvers,
             threshold=None if governance is None else governance.require_approval_over,
         )

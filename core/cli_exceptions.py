@@ -95,8 +95,12 @@ def propose(
         and reason is not None
         and by is not None
     )
+    # every option checked before the ledger is opened: opening it creates the file
+    partner_id = one_line("--partner", partner)
     the_tier = one_line("--tier", tier)
     the_until = period_option("--until", until)
+    why = one_line("--reason", reason)
+    proposer = one_line("--by", by)
     approvers = None
     if program is not None:
         loaded = load_program(program).program
@@ -111,11 +115,11 @@ def propose(
         approvers = loaded.governance.approvers if loaded.governance else None
     with Ledger.connect(ledger) as book:
         stored = book.propose_tier_exception(
-            partner_id=one_line("--partner", partner),
+            partner_id=partner_id,
             tier=the_tier,
             until=the_until,
-            reason=one_line("--reason", reason),
-            by=one_line("--by", by),
+            reason=why,
+            by=proposer,
             approvers=approvers,
         )
     if as_json:

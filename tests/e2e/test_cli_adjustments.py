@@ -201,3 +201,13 @@ def test_list_shows_whole_amounts_and_states_in_an_80_column_terminal(work, ledg
     propose(ledger, "--partner", "P002", "--amount", "-25000.10", "--reason", reason, "--by", "ann")
     table = adjust(ledger, "list").output
     assert "1234567.89" in table and "-25000.10" in table and table.count("pending") == 2
+
+
+@pytest.mark.parametrize("option", ["--partner", "--reason", "--by", "--deal"])
+@pytest.mark.parametrize("value", ["", "two\nlines"], ids=["empty", "two-lines"])
+def test_a_bad_text_option_is_refused_before_a_ledger_is_created(work, option, value):
+    given = {"--partner": "P001", "--amount": "5", "--reason": "r", "--by": "ann", "--deal": "D1001"}
+    given[option] = value
+    result = cosell("adjust", "propose", *(part for pair in given.items() for part in pair))
+    assert result.exit_code == 2 and option in result.output, result.output
+    assert not (work / "cosell.db").exists()

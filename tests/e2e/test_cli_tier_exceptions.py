@@ -312,3 +312,14 @@ def test_an_exception_approved_while_a_run_computes_is_not_in_the_explain_of_tha
     with Ledger.connect(ledger) as book:
         (approved,) = book.tier_exceptions()
     assert approved.decided_at is not None and stored["started_at"] <= approved.decided_at
+
+
+@pytest.mark.parametrize("option", ["--partner", "--tier", "--reason", "--by"])
+@pytest.mark.parametrize("value", ["", "two\nlines"], ids=["empty", "two-lines"])
+@pytest.mark.parametrize("command", [(), ("propose",)], ids=["options", "propose"])
+def test_a_bad_text_option_is_refused_before_a_ledger_is_created(work, option, value, command):
+    given = {"--partner": "P006", "--tier": "Gold", "--until": "2026-Q4", "--reason": REASON, "--by": "ann"}
+    given[option] = value
+    result = cosell("tier-override", *command, *(part for pair in given.items() for part in pair))
+    assert result.exit_code == 2 and option in result.output, result.output
+    assert not (work / "cosell.db").exists()

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import sys
@@ -848,16 +849,26 @@ AdjustProgramOpt = Annotated[
 AdjustIdArg = Annotated[int, _id_argument("The adjustment's id (`cosell adjust list` shows it).")]
 
 
+_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]{1,2})?")
+"""How an amount is written on the command line: ASCII digits, at most 2 of them after a point."""
+
+
 def _adjustment_amount(text: str) -> Decimal:
-    """``--amount``: a number of ASCII digits with at most 2 decimals, bounded as every amount is."""
+    """``--amount``: a number of ASCII digits with at most 2 decimals, bounded as every amount is. Any
+    other way Python reads a number (``1e3``, ``1_000``, ``.5``) is refused: an amount is paid as written."""
     try:
         amount = parse_decimal(text)
     except ValueError as exc:
         raise ConfigError(f"--amount: {exc}") from None
-    if abs(amount) > MAX_AMOUNT:  # first: rounding 1e30 to cents overflows Decimal's precision
+    if not _AMOUNT.fullmatch(text.strip()):
+        if re.fullmatch(r"[+-]?[0-9]+\.[0-9]{3,}", text.strip()):
+            raise ConfigError(f"--amount: {text!r} has more than 2 decimals")
+        raise ConfigError(
+            f"--amount: {text!r} is not written as digits with at most 2 decimals",
+            hint="write it as 1000, 1000.50 or -300 (no exponent, no _, digits on both sides of the point)",
+        )
+    if abs(amount) > MAX_AMOUNT:
         raise ConfigError(f"--amount: {text!r} is beyond ±{MAX_AMOUNT:,}")
-    if round_cents(amount) != amount:
-        raise ConfigError(f"--amount: {text!r} has more than 2 decimals")
     if amount == 0:
         raise ConfigError("--amount: an adjustment of 0 changes nothing")
     return round_cents(amount)

@@ -211,3 +211,21 @@ def test_a_bad_text_option_is_refused_before_a_ledger_is_created(work, option, v
     result = cosell("adjust", "propose", *(part for pair in given.items() for part in pair))
     assert result.exit_code == 2 and option in result.output, result.output
     assert not (work / "cosell.db").exists()
+
+
+@pytest.mark.parametrize("amount", ["1e3", "1E3", "-2.5e2", "1_000", "1000.", ".50"])
+def test_an_amount_not_written_as_digits_with_at_most_2_decimals_is_refused(work, ledger, amount):
+    # 1e3 would be read as 1,000.00: an amount is paid as written or not at all
+    result = adjust(
+        ledger, "propose", "--partner", "P001", "--amount", amount, "--reason", "r", "--by", "ann"
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--amount: {amount!r} is not written as digits" in result.output
+    assert json.loads(adjust(ledger, "list", "--format", "json").output) == []
+
+
+@pytest.mark.parametrize(("amount", "stored"), [("1000", "1000.00"), ("-20.5", "-20.50"), ("+0.07", "0.07")])
+def test_an_amount_of_digits_with_at_most_2_decimals_is_stored_as_written(work, ledger, amount, stored):
+    propose(ledger, "--partner", "P001", "--amount", amount, "--reason", "r", "--by", "ann")
+    (row,) = json.loads(adjust(ledger, "list", "--format", "json").output)
+    assert row["amount"] == stored

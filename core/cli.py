@@ -922,6 +922,13 @@ def adjust_propose(
             approvers=None if governance is None else governance.approvers,
             threshold=None if governance is None else governance.require_approval_over,
         )
+        latest = book.latest_period_with_lines()
+        unknown = latest is not None and not book.has_standing(latest, partner_id)
+    if unknown:  # a typo (p002 for P002) would wait unpaid; a partner not read yet may be meant
+        err.print(
+            f"[yellow]warning:[/yellow] {latest}, the latest period run, has no partner {_escape(partner_id)}: "
+            "the adjustment is paid only by a run whose records hold that partner id"
+        )
     if as_json:
         out.print_json(json.dumps({"id": stored.id, "state": stored.state}))
         return

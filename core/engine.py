@@ -558,7 +558,7 @@ def _steps(
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
         if dry_run:
-            notes = pilot.notes(program) if pilot else ()
+            notes = (pilot.notes(program) if pilot else ()) + _waiting_adjustments(computation)
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation, digest=digest)
         target = target.pop_all()  # held on, to the end of the write-back
@@ -693,6 +693,33 @@ def _store(
     )
 
 
+def _waiting_adjustments(computation: Computation) -> tuple[str, ...]:
+    """A note for each approved adjustment due in the run that no line paid because its partner is not
+    among the records (a typo, or a partner not read yet): it stays approved for a later run, and without
+    a word it would wait unseen, period after period."""
+    due = computation.context.history.adjustments
+    if not due:
+        return ()
+    # Only a partner among the records has lines (a line for another partner is refused): an adjustment
+    # of a partner not among them is paid by no rule.
+    partners = {facts.id for facts in computation.facts}
+    missing = [adjustment for adjustment in due if adjustment.partner_id not in partners]
+    if not missing:
+        return ()
+    by_case = {partner_id.casefold(): partner_id for partner_id in sorted(partners, reverse=True)}
+    notes = []
+    for adjustment in missing:
+        note = (
+            f"adjustment {adjustment.id} for {adjustment.partner_id}: no partner {adjustment.partner_id} "
+            "among the records; it waits"
+        )
+        alike = by_case.get(adjustment.partner_id.casefold())
+        if alike is not None:
+            note += f" (the records have {alike})"
+        notes.append(note)
+    return tuple(notes)
+
+
 def _finish(
     ledger: Ledger,
     plugins: Plugins,
@@ -708,6 +735,7 @@ def _finish(
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
     if computation.pilot is not None:
         notes += computation.pilot.notes(computation.context.program)
+    notes += _waiting_adjustments(computation)
     report = RunReport(
         computation.context.period.key,
         run_id,

@@ -2018,6 +2018,13 @@ class Ledger:
             strings: dict[str, str] = {}
             return [_ledger_line(r, strings) for r in _raw_rows(conn.execute(query.order_by(li.c.seq)))]
 
+    def has_standing(self, period: str, partner_id: str) -> bool:
+        """Whether the run of ``period`` stored a standing (score, tier) for ``partner_id``."""
+        s = standings_table
+        query = sa.select(s.c.partner_id).where(s.c.period == period, s.c.partner_id == partner_id).limit(1)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
     def standings(self, period: str) -> list[StoredStanding]:
         s = standings_table
         with self._read() as conn:

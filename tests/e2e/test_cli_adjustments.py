@@ -229,3 +229,33 @@ def test_an_amount_of_digits_with_at_most_2_decimals_is_stored_as_written(work, 
     propose(ledger, "--partner", "P001", "--amount", amount, "--reason", "r", "--by", "ann")
     (row,) = json.loads(adjust(ledger, "list", "--format", "json").output)
     assert row["amount"] == stored
+
+
+def test_an_approved_adjustment_for_a_partner_not_among_the_records_waits_and_every_run_says_so(work, ledger):
+    typo = propose(ledger, "--partner", "p002", "--amount", "250", "--reason", "booth", "--by", "ann")
+    paid = propose(ledger, "--partner", "P002", "--amount", "100", "--reason", "booth", "--by", "ann")
+    for adjustment in (typo, paid):
+        assert adjust(ledger, "approve", adjustment, "--by", "bob").exit_code == 0
+    note = f"adjustment {typo} for p002: no partner p002 among the records; it waits (the records have P002)"
+
+    dry = run(ledger, "--dry-run")
+    assert note in dry.output and f"adjustment {paid} " not in dry.output
+    report = json.loads(run(ledger, "--json").output)
+    assert [n for n in report["notes"] if n.startswith("adjustment")] == [note]
+    assert [r["partner_id"] for r in adjustment_lines(ledger)] == ["P002"]
+    assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
+    assert note in run(ledger, "--period", "2026-Q4").output  # carried forward: said again
+    states = {r["id"]: r["state"] for r in json.loads(adjust(ledger, "list", "--format", "json").output)}
+    assert states == {typo: "approved", paid: "applied"}
+
+
+def test_propose_warns_when_the_latest_period_has_no_standing_for_the_partner(work, ledger):
+    first = adjust(ledger, "propose", "--partner", "p002", "--amount", "5", "--reason", "r", "--by", "ann")
+    assert first.exit_code == 0 and "warning" not in first.output  # nothing run yet: nothing to compare with
+    run(ledger)
+    typo = adjust(ledger, "propose", "--partner", "p002", "--amount", "5", "--reason", "r", "--by", "ann")
+    assert typo.exit_code == 0, typo.output
+    assert "warning: 2026-Q3, the latest period run, has no partner p002" in typo.output
+    known = adjust(ledger, "propose", "--partner", "P002", "--amount", "5", "--reason", "r", "--by", "ann")
+    assert known.exit_code == 0 and "warning" not in known.output
+    assert len(json.loads(adjust(ledger, "list", "--format", "json").output)) == 3  # a warning stores it

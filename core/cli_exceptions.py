@@ -151,10 +151,13 @@ def reject(exception: int, by: str, reason: str, ledger: str | None = None) -> N
     out.print(f"tier exception {stored.id} rejected")
 
 
-def in_force(exception: StoredTierException, latest: str | None) -> str:
-    """Whether an exception still applies, as of the ledger's latest period: "yes", "ended" or ""."""
+def in_force(exception: StoredTierException, latest: str | None, kind: str | None = None) -> str:
+    """Whether an exception still applies, as of the ledger's latest period: "yes", "ended", "never"
+    (its last period is of the other kind than the ledger's periods ``kind``: no run applies it) or ""."""
     if exception.state != "approved":
         return ""
+    if kind is not None and Period.parse(exception.until).kind != kind:
+        return "never"
     if latest is not None and Period.parse(exception.until).start < Period.parse(latest).start:
         return "ended"
     return "yes"
@@ -162,6 +165,7 @@ def in_force(exception: StoredTierException, latest: str | None) -> str:
 
 def rows_of(book: Ledger, state: str | None, partner: str | None) -> list[dict[str, Any]]:
     latest = book.latest_period_with_lines()
+    kind = book.period_kind()
     return [
         {
             "id": e.id,
@@ -169,7 +173,7 @@ def rows_of(book: Ledger, state: str | None, partner: str | None) -> list[dict[s
             "tier": e.tier,
             "until": e.until,
             "state": e.state,
-            "in_force": in_force(e, latest),
+            "in_force": in_force(e, latest, kind),
             "reason": e.reason,
             "proposed_by": e.proposed_by,
             "proposed_at": e.proposed_at,

@@ -558,7 +558,7 @@ def _steps(
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
         if dry_run:
-            notes = (pilot.notes(program) if pilot else ()) + _waiting_adjustments(computation)
+            notes = (pilot.notes(program) if pilot else ()) + _governance_notes(ledger, computation)
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation, digest=digest)
         target = target.pop_all()  # held on, to the end of the write-back
@@ -693,6 +693,12 @@ def _store(
     )
 
 
+def _governance_notes(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
+    """What the run says of approved adjustments and tier exceptions it does not apply: those naming
+    the other kind of period, and adjustments whose partner is not among the records."""
+    return ledger.never_applied(computation.context.period) + _waiting_adjustments(computation)
+
+
 def _waiting_adjustments(computation: Computation) -> tuple[str, ...]:
     """A note for each approved adjustment due in the run that no line paid because its partner is not
     among the records (a typo, or a partner not read yet): it stays approved for a later run, and without
@@ -735,7 +741,7 @@ def _finish(
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
     if computation.pilot is not None:
         notes += computation.pilot.notes(computation.context.program)
-    notes += _waiting_adjustments(computation)
+    notes += _governance_notes(ledger, computation)
     report = RunReport(
         computation.context.period.key,
         run_id,

@@ -1687,6 +1687,36 @@ class Ledger:
         with self._read() as conn:
             return [_stored_adjustment(conn, i) for i in conn.execute(query).scalars()]
 
+    def never_applied(self, period: Period) -> tuple[str, ...]:
+        """What a run of ``period`` says of approved adjustments and tier exceptions that name a period of
+        the other kind (approved before the ledger held a period, so nothing refused them): no run of
+        ``period``'s kind pays such an adjustment or applies such an exception. One sentence each; an
+        exception only while its last period is not over before ``period`` starts."""
+        a, t = adjustments_table, tier_exceptions_table
+        with self._read() as conn:
+            adjustments = conn.execute(
+                sa.select(a.c.id, a.c.period)
+                .where(a.c.state == "approved", a.c.period.is_not(None))
+                .order_by(a.c.id)
+            ).all()
+            exceptions = conn.execute(
+                sa.select(t.c.id, t.c.until).where(t.c.state == "approved").order_by(t.c.id)
+            ).all()
+        kind = period.kind
+        said = [
+            f"adjustment {r.id} names {r.period}, a {named.kind}, but this ledger runs {kind}s: no run pays "
+            f"it; propose it again for a {kind}"
+            for r in adjustments
+            if (named := Period.parse(r.period)).kind != kind
+        ]
+        said += [
+            f"tier exception {r.id} runs until {r.until}, a {until.kind}, but this ledger runs {kind}s: it "
+            f"never applies; propose it again until a {kind}"
+            for r in exceptions
+            if (until := Period.parse(r.until)).kind != kind and until.end >= period.start
+        ]
+        return tuple(said)
+
     def adjustment_events(self, adjustment_id: int) -> list[AdjustmentEvent]:
         """An adjustment's state changes, oldest first."""
         with self._read() as conn:
@@ -2711,11 +2741,22 @@ class _Proposals:
     events: sa.Table
     key: str
     """The events' column naming the proposal."""
+    period: str
+    """The column naming its period (an adjustment's period, an exception's last period)."""
+    period_words: str
+    """How a message names that period."""
 
 
-_ADJUSTMENTS = _Proposals("adjustment", adjustments_table, adjustment_events_table, "adjustment_id")
+_ADJUSTMENTS = _Proposals(
+    "adjustment", adjustments_table, adjustment_events_table, "adjustment_id", "period", "its period"
+)
 _TIER_EXCEPTIONS = _Proposals(
-    "tier exception", tier_exceptions_table, tier_exception_events_table, "exception_id"
+    "tier exception",
+    tier_exceptions_table,
+    tier_exception_events_table,
+    "exception_id",
+    "until",
+    "its last period",
 )
 
 
@@ -2749,6 +2790,14 @@ def _approve(
             f"{kind.noun} {item_id}: {by!r} is not among the program's approvers "
             f"({', '.join(allowed) or 'none named'})",
             hint="governance.approvers in the program names who may approve",
+        )
+    named, held = getattr(row, kind.period), _period_kind(conn)
+    if named is not None and held is not None and Period.parse(named).kind != held:
+        # proposed before the ledger held a period: approved, no run of the ledger's kind would use it
+        raise PeriodError(
+            f"{kind.noun} {item_id}: {kind.period_words} {named} is a {Period.parse(named).kind}, but this "
+            f"ledger holds {held}s: approved, it would never apply",
+            hint=f"reject it and propose it again for a {held}",
         )
     conn.execute(
         kind.table.update()
@@ -3045,7 +3094,10 @@ def _due_adjustments(conn: Connection, period: Period) -> tuple[ApprovedAdjustme
     ).all()
     due = []
     for r in rows:
-        if r.state == "approved" and r.period is not None and Period.parse(r.period).start > period.start:
+        named = None if r.period is None else Period.parse(r.period)
+        if r.state == "approved" and named is not None and named.kind != period.kind:
+            continue  # no run of this kind pays it (Ledger.never_applied says so)
+        if r.state == "approved" and named is not None and named.start > period.start:
             continue
         due.append(
             ApprovedAdjustment(

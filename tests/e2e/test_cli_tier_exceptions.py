@@ -323,3 +323,93 @@ def test_a_bad_text_option_is_refused_before_a_ledger_is_created(work, option, v
     result = cosell("tier-override", *command, *(part for pair in given.items() for part in pair))
     assert result.exit_code == 2 and option in result.output, result.output
     assert not (work / "cosell.db").exists()
+
+
+def _approved_on_a_new_ledger(ledger, *, adjustment_period="2026-08", until="2026-12"):
+    """An adjustment of a month and an exception through a month, both approved before any run: nothing
+    says yet that the program runs quarters."""
+    proposed = cosell(
+        "adjust", "propose", "--partner", "P002", "--amount", "250", "--reason", "booth", "--by", "ann",
+        "--period", adjustment_period, "--json", "--ledger", ledger,
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    adjustment = json.loads(proposed.output)["id"]
+    assert cosell("adjust", "approve", adjustment, "--by", "bob", "--ledger", ledger).exit_code == 0
+    result = override(
+        ledger, "--partner", "P006", "--tier", "Gold", "--until", until, "--reason", REASON, "--by", "ann",
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    exception = json.loads(result.output)["id"]
+    assert override(ledger, "approve", exception, "--by", "bob").exit_code == 0
+    return adjustment, exception
+
+
+def test_an_approved_adjustment_and_exception_of_the_other_kind_are_said_by_every_run_and_never_applied(
+    work, ledger
+):
+    adjustment, exception = _approved_on_a_new_ledger(ledger)
+    said = [
+        f"adjustment {adjustment} names 2026-08, a month, but this ledger runs quarters: no run pays it; "
+        "propose it again for a quarter",
+        f"tier exception {exception} runs until 2026-12, a month, but this ledger runs quarters: it never "
+        "applies; propose it again until a quarter",
+    ]
+    result = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["notes"] == said
+    assert next(p for p in report["partners"] if p["id"] == "P006")["tier"] == "Silver"
+    listed = json.loads(override(ledger, "list", "--format", "json").output)
+    assert [row["in_force"] for row in listed] == ["never"]
+    assert "never" in override(ledger, "list").output
+
+    assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
+    q4 = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger,
+        "--period", "2026-Q4", "--json",
+    )  # fmt: skip
+    assert q4.exit_code == 0, q4.output
+    assert json.loads(q4.output)["notes"] == said  # not paid a quarter late either: said again
+    lines = cosell("statement", "--period", "2026-Q4", "--format", "json", "--ledger", ledger).output
+    assert '"adjustment"' not in lines
+    (row,) = json.loads(cosell("adjust", "list", "--format", "json", "--ledger", ledger).output)
+    assert row["state"] == "approved"
+
+
+def test_a_pending_adjustment_or_exception_of_the_other_kind_cannot_be_approved_once_the_ledger_runs_quarters(
+    work, ledger
+):
+    proposed = cosell(
+        "adjust", "propose", "--partner", "P002", "--amount", "250", "--reason", "booth", "--by", "ann",
+        "--period", "2026-08", "--json", "--ledger", ledger,
+    )  # fmt: skip
+    adjustment = json.loads(proposed.output)["id"]
+    pending = override(
+        ledger, "--partner", "P006", "--tier", "Gold", "--until", "2026-12", "--reason", REASON, "--by", "ann",
+        "--json",
+    )  # fmt: skip
+    exception = json.loads(pending.output)["id"]
+    run(ledger)
+    refused = cosell("adjust", "approve", adjustment, "--by", "bob", "--ledger", ledger)
+    assert refused.exit_code == 2, refused.output
+    assert (
+        f"adjustment {adjustment}: its period 2026-08 is a month, but this ledger holds quarters"
+        in refused.output
+    )
+    refused = override(ledger, "approve", exception, "--by", "bob")
+    assert refused.exit_code == 2, refused.output
+    assert (
+        f"tier exception {exception}: its last period 2026-12 is a month, but this ledger holds quarters"
+        in (refused.output)
+    )
+    # the way out: reject them, and propose them again for quarters
+    assert (
+        cosell(
+            "adjust", "reject", adjustment, "--by", "bob", "--reason", "a month", "--ledger", ledger
+        ).exit_code
+        == 0
+    )
+    assert override(ledger, "reject", exception, "--by", "bob", "--reason", "a month").exit_code == 0

@@ -109,8 +109,11 @@ class LineGroup:
 class Adjustments:
     """From the subtotal of the period's lines to period earnings: the cap, then the budget.
 
-    ``capped_subtotal`` is what the cap and the budget see (the lines not marked uncapped);
-    ``outside_caps`` the lines they never touch (clawbacks, plugin lines marked uncapped), MDF aside.
+    Each figure sums the lines its kinds' flags put there: ``capped_subtotal`` the lines counting toward
+    the per-partner cap (the lines not marked uncapped), ``outside_caps`` the others (clawbacks, approved
+    adjustments, plugin lines declared outside the cap), ``budgeted_subtotal`` the lines counting toward
+    the program budget (``in_budget``), adjustments and MDF aside in each. The cap is the adjustment kind
+    inside the budget, the budget the one outside it (docs/plugins.md, "Rules for money and lines").
     """
 
     capped_subtotal: Decimal
@@ -127,7 +130,12 @@ class Adjustments:
     budget_factor: Decimal | None = None
     """The factor it scaled the program by, when it did."""
     capped_lines: int = 0
-    """How many of the partner's lines ``capped_subtotal`` sums (the lines the cap and the budget see)."""
+    """How many of the partner's lines ``capped_subtotal`` sums (the lines the cap sees)."""
+    budgeted_subtotal: Decimal = ZERO
+    """The lines counting toward the program budget, before the cap: with the cap's line, what the
+    budget sees (``before_budget``)."""
+    budgeted_lines: int = 0
+    """How many of the partner's lines ``budgeted_subtotal`` sums."""
 
     @property
     def subtotal(self) -> Decimal:
@@ -136,11 +144,19 @@ class Adjustments:
 
     @property
     def after_cap(self) -> Decimal:
+        """The lines subject to the cap, once capped."""
         return self.capped_subtotal + (self.cap or ZERO)
 
     @property
+    def before_budget(self) -> Decimal:
+        """What the program budget sees: the lines counting toward it, the cap's line among them (the cap
+        counts in the budget, so the budget sees capped totals)."""
+        return self.budgeted_subtotal + (self.cap or ZERO)
+
+    @property
     def after_budget(self) -> Decimal:
-        return self.after_cap + (self.budget or ZERO)
+        """What the program budget scaled ``before_budget`` to."""
+        return self.before_budget + (self.budget or ZERO)
 
     def cap_text(self) -> str:
         if self.cap is not None:
@@ -153,16 +169,20 @@ class Adjustments:
 
     def budget_text(self) -> str:
         if self.budget is not None:
-            return f"scaled by the program budget from {show(self.after_cap)} to {show(self.after_budget)}"
+            return (
+                f"scaled by the program budget from {show(self.before_budget)} to {show(self.after_budget)}"
+            )
         if self.budget_scaled and self.budget_factor is not None:
             # the program was scaled; this partner has no budget line: say why, not that nothing was scaled
             scaled = f"the program budget scaled the program by {self.budget_factor:.6f}"
-            if not self.capped_lines:
+            if not self.budgeted_lines:
                 return f"{scaled}; none of your lines this period were subject to it"
-            if self.after_cap <= 0:
-                total = show(self.after_cap)
+            if self.before_budget <= 0:
+                total = show(self.before_budget)
                 return f"{scaled}; your lines subject to it add up to {total}, and it scales only a positive total"
-            return f"{scaled}; your {show(self.after_cap)} subject to it is unchanged once rounded to cents"
+            return (
+                f"{scaled}; your {show(self.before_budget)} subject to it is unchanged once rounded to cents"
+            )
         if self.program_budget is not None:
             # the budget's amount is the program's business, not the partner's
             return "not scaled: the program stayed within its budget"
@@ -537,12 +557,14 @@ def adjustments_of(
     budget_scaled: bool | None = None,
     budget_factor: Decimal | None = None,
 ) -> Adjustments:
-    """The adjustment kinds that count in the program budget are the cap (applied first); those that
-    do not are the budget. Lines outside period earnings (MDF) are left out. ``budget_scaled`` and
-    ``budget_factor``: whether and by what factor the budget scaled the program, as the run recorded it."""
+    """Each line under the step its kind's flags say: an adjustment kind inside the program budget is the
+    cap (applied first), one outside it the budget; any other line counts toward the cap unless marked
+    uncapped, and toward the budget when its kind is ``in_budget``. Lines outside period earnings (MDF)
+    are left out. ``budget_scaled`` and ``budget_factor``: whether and by what factor the budget scaled
+    the program, as the run recorded it."""
     known = installed_line_kinds() if kinds is None else kinds
-    capped = outside = ZERO
-    capped_lines = 0
+    capped = outside = budgeted = ZERO
+    capped_lines = budgeted_lines = 0
     cap: Decimal | None = None
     budget: Decimal | None = None
     for line in lines:
@@ -551,13 +573,18 @@ def adjustments_of(
             continue
         if kind.adjustment and kind.in_budget:
             cap = (cap or ZERO) + line.amount
-        elif kind.adjustment:
+            continue
+        if kind.adjustment:
             budget = (budget or ZERO) + line.amount
-        elif line.uncapped:
+            continue
+        if line.uncapped:
             outside += line.amount
         else:
             capped += line.amount
             capped_lines += 1
+        if kind.in_budget:
+            budgeted += line.amount
+            budgeted_lines += 1
     return Adjustments(
         capped_subtotal=capped,
         outside_caps=outside,
@@ -569,6 +596,8 @@ def adjustments_of(
         budget_scaled=budget_scaled,
         budget_factor=budget_factor,
         capped_lines=capped_lines,
+        budgeted_subtotal=budgeted,
+        budgeted_lines=budgeted_lines,
     )
 
 

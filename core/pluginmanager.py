@@ -333,8 +333,11 @@ class Plugins:
 
     def line_kinds(self) -> dict[str, tuple[str, LineKind]]:
         """kind name → (plugin, declaration), in call order; two plugins declaring one kind is an error
-        naming both."""
+        naming both, and so is a kind whose flags no statement step can show (:func:`_unshowable`), or
+        a second adjustment kind on one side of the program budget (a statement has one cap step and
+        one budget step)."""
         found: dict[str, tuple[str, LineKind]] = {}
+        steps: dict[bool, tuple[str, LineKind]] = {}  # in_budget → the adjustment kind of that step
         for plugin, result in self.call_each("cosell_line_kinds"):
             if result is None or isinstance(result, LineKind | str) or not isinstance(result, Iterable):
                 raise PluginError(
@@ -352,7 +355,39 @@ class Plugins:
                     "rename one of them",
                     "a kind belongs to the one plugin that produces its lines",
                 )
+                unshowable = _unshowable(kind)
+                if unshowable is not None:
+                    problem, remedy = unshowable
+                    raise PluginError(
+                        plugin,
+                        f"declares line kind {kind.name!r} {problem}",
+                        hint=f"{remedy} ({self.source(plugin)})",
+                    )
+                if kind.adjustment:
+                    self._claim_step(steps, plugin, kind)
         return found
+
+    def _claim_step(self, steps: dict[bool, tuple[str, LineKind]], plugin: str, kind: LineKind) -> None:
+        """An adjustment kind is the statement's cap step (inside the program budget, which sees capped
+        totals) or its budget step (outside it): one kind each, or the statement would show one limit's
+        line as the other's."""
+        step = "per-partner cap" if kind.in_budget else "program budget"
+        taken = steps.get(kind.in_budget)
+        if taken is not None:
+            other, other_kind = taken
+            if plugin in self._builtin and other not in self._builtin:  # name the plugin that came later
+                (plugin, kind), (other, other_kind) = (other, other_kind), (plugin, kind)
+            inside = "inside" if kind.in_budget else "outside"
+            raise PluginError(
+                plugin,
+                f"declares line kind {kind.name!r} as an adjustment {inside} the program budget, the "
+                f"statement's {step} step: kind {other_kind.name!r} of plugin {other!r} is that step",
+                hint=(
+                    "declare it adjustment=False: its lines are then shown as a kind of their own, before "
+                    f"the cap and the budget ({self.source(plugin)}, {self.source(other)})"
+                ),
+            )
+        steps[kind.in_budget] = (plugin, kind)
 
     def _claim(
         self,
@@ -648,6 +683,39 @@ def pinned(factory: Callable[[], Plugins]) -> Iterator[None]:
         yield
     finally:
         _pinned.reset(token)
+
+
+def _unshowable(kind: LineKind) -> tuple[str, str] | None:
+    """(what is wrong, the remedy) for flags no statement step can show, else None. The cap's and the
+    budget's lines count in period earnings, so a line outside them cannot count toward either; an
+    adjustment is a step from the subtotal to period earnings, after the lines the cap counts."""
+    if not kind.period_earnings and kind.capped:
+        return (
+            "outside period earnings and counting toward the per-partner cap (period_earnings=False, "
+            "capped=True): a line outside period earnings cannot count toward the per-partner cap, whose "
+            "line comes out of period earnings",
+            "declare it capped=False and in_budget=False, as the built-in market-development funds are",
+        )
+    if not kind.period_earnings and kind.in_budget:
+        return (
+            "outside period earnings and counting toward the program budget (period_earnings=False, "
+            "in_budget=True): a line outside period earnings cannot count toward the program budget, "
+            "whose line comes out of period earnings",
+            "declare it in_budget=False, as the built-in market-development funds are",
+        )
+    if kind.adjustment and kind.capped:
+        return (
+            "as an adjustment counting toward the per-partner cap (adjustment=True, capped=True): an "
+            "adjustment cannot count toward the per-partner cap; it is a step after the lines the cap counts",
+            "declare it capped=False, or adjustment=False for an amount of its own (a deduction, say)",
+        )
+    if kind.adjustment and not kind.period_earnings:
+        return (
+            "as an adjustment outside period earnings (adjustment=True, period_earnings=False): an "
+            "adjustment counts in period earnings; it is a step from the subtotal to them",
+            "declare it adjustment=False",
+        )
+    return None
 
 
 def source_of(plugin: object) -> str:

@@ -98,7 +98,11 @@ class LineKind:
     field on the CRM (summed with the deal's other such lines over all periods). ``reverses``: a line
     of this kind takes back an earlier payment (the deal's status becomes "Clawed back").
     ``period_earnings``: the lines count in the partner's period earnings on the CRM account.
-    ``adjustment``: the kind scales earlier lines down to a limit (the cap, the budget)."""
+    ``adjustment``: the kind scales earlier lines down to a limit (the cap, the budget).
+
+    Flags no statement step can show are refused when the plugins load: a kind outside period earnings
+    counting toward the cap or the budget, an adjustment counting toward the cap or outside period
+    earnings, and a second adjustment kind on one side of the budget (docs/plugins.md)."""
 
     name: str
     """The kind, as lines carry it (``loyalty``); one plugin alone declares it."""
@@ -115,9 +119,11 @@ class LineKind:
     period_earnings: bool = True
     """The lines count in the partner's period earnings on the CRM account."""
     adjustment: bool = False
-    """The kind scales the partner's earlier lines down to a limit, as the per-partner cap (``in_budget``)
-    and the program budget do: statements show its line as that step. A plugin's own amount computed in
-    ``cosell_adjustments`` that scales nothing leaves it False."""
+    """The kind scales the partner's earlier lines down to a limit: the statement's per-partner cap step
+    when ``in_budget`` (the budget sees capped totals), its program budget step otherwise. One kind takes
+    each step (the built-in per-partner cap and program budget); it counts in period earnings and not toward the cap. A
+    plugin's own amount computed in ``cosell_adjustments`` (a deduction, say) leaves it False: its lines
+    are then shown as a kind of their own."""
     description: str = ""
     """A sentence on what the lines pay (``cosell plugins`` shows it)."""
 

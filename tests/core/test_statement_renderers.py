@@ -90,11 +90,11 @@ def test_the_terminal_format_shows_each_partner_with_its_lines_and_earnings(book
 
 
 class Loyalty:
-    """A plugin kind declared as an adjustment counting in the budget (a cap of its own), and a section."""
+    """A plugin's own deduction among the adjustments (outside the cap, inside the budget), and a section."""
 
     @hookimpl
     def cosell_line_kinds(self):
-        return [LineKind("loyalty_fee", "Loyalty fee", capped=False, adjustment=True)]
+        return [LineKind("loyalty_fee", "Loyalty fee", capped=False)]
 
     @hookimpl
     def cosell_adjustments(self, lines):
@@ -125,13 +125,15 @@ def test_a_plugin_section_is_recorded_by_the_run_and_shown_by_every_format_from_
     assert "next level pending 5.00: reached at 10 joint activities" in text
 
 
-def test_an_adjustment_kind_a_plugin_declares_is_shown_and_summed_as_an_adjustment(cosell_ledger):
+def test_a_deduction_a_plugin_adds_among_the_adjustments_is_its_own_kind_never_the_cap(cosell_ledger):
     deals = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
     plugins = Plugins(entry_points=False, extra={"loyalty": Loyalty()})
     run_program(program(), [partner("P1")], deals, ledger=cosell_ledger, plugins=plugins)
     (statement,) = document(cosell_ledger, "2026-Q3", "P1").statements
-    assert [g.kind for g in statement.groups][-1] == "loyalty_fee"  # after the earnings, with the adjustments
-    assert statement.adjustments.cap == Decimal("-1.00")  # an adjustment inside the budget: applied first
+    assert [g.kind for g in statement.groups] == ["commission", "loyalty_fee"]
+    adj = statement.adjustments
+    assert adj.cap is None and adj.cap_text() == "no cap line"  # the fee is not the per-partner cap
+    assert adj.outside_caps == Decimal("-1.00") and adj.subtotal == Decimal("49.00")  # commission 50.00
     assert statement.earnings == sum((ln.amount for ln in cosell_ledger.lines("2026-Q3")), Decimal(0))
 
 

@@ -355,7 +355,8 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
             b.problem("deal", did, "dealstage", f"stage {stage_id!r} is in no deal pipeline")
             continue
         status = "won" if stage.won else "lost" if stage.closed else "open"
-        closed_on = b.date("deal", did, props, "closedate") if stage.closed else None
+        # HubSpot refuses a closedate that is not midnight UTC (INVALID_DATE) through the API: a day
+        closed_on = b.date("deal", did, props, "closedate", day=True) if stage.closed else None
         if stage.closed and closed_on is None:
             b.problem("deal", did, "closedate", f"a {status} deal needs a close date")
         named = [(company(cid), labels) for cid, labels in snap.deal_links.get(did, ())]

@@ -23,6 +23,7 @@ from cosell.connectors.hubspot.client import Credentials, HubSpotClient
 from cosell.connectors.hubspot.mapping import HubSpotSettings, Snapshot, Stage, build_records
 from cosell.connectors.hubspot.writer import HubSpotConnector
 from cosell.errors import ConfigError, InputError, UnreachableError
+from cosell.periods import Period
 from hubspot import HubSpot
 
 TOKEN = "pat-na1-0123-very-secret"
@@ -238,6 +239,25 @@ def test_a_date_property_at_midnight_utc_is_that_day_west_of_utc(value: str) -> 
     records = build_records(snap, settings, ZoneInfo("America/New_York"), "USD")
     assert records.deals[0].refunded_on == date(2026, 7, 1)
     assert records.partners[0].joined_on == date(2026, 7, 1)
+
+
+@pytest.mark.parametrize("value", ["1782864000000", "2026-07-01T00:00:00.000Z"])
+def test_a_closedate_at_midnight_utc_is_that_day_in_new_york_and_a_deal_closed_july_1_lands_in_q3(
+    value: str,
+) -> None:
+    # HubSpot refuses a closedate that is not midnight UTC (INVALID_DATE): the value is a day. Read as a
+    # moment in New York it would be June 30, and a deal won on the quarter's first day would count in Q2.
+    records = build_records(snapshot(closedate=value), HubSpotSettings(), ZoneInfo("America/New_York"), "USD")
+    closed = records.deals[0].closed_on
+    assert closed == date(2026, 7, 1)
+    assert closed in Period.parse("2026-Q3") and closed not in Period.parse("2026-Q2")
+
+
+def test_a_closedate_holding_another_time_is_a_moment_in_the_program_zone() -> None:
+    # a closedate set through the UI carries the moment the deal closed: taken in the program's zone
+    snap = snapshot(closedate="2026-07-01T02:00:00.000Z")
+    records = build_records(snap, HubSpotSettings(), ZoneInfo("America/New_York"), "USD")
+    assert records.deals[0].closed_on == date(2026, 6, 30)
 
 
 def test_a_date_property_holding_another_time_is_a_moment_in_the_program_zone() -> None:

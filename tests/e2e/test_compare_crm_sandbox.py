@@ -19,7 +19,7 @@ from cosell.connectors.salesforce.connector import SalesforceConnector
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from cosell.program import load_program
-from sandboxes import module_sandbox, salesforce_org_values
+from sandboxes import hubspot_vars, module_sandbox, salesforce_org_values
 from sandboxes import salesforce_env as env_of
 
 pytestmark = pytest.mark.sandbox
@@ -171,3 +171,27 @@ def test_compare_leaves_a_bulk_job_a_killed_run_left_for_the_next_run_to_settle(
     assert writing_requests(before, requests_made(sb)) == []  # the open job is not aborted
     with Ledger.connect(env["COSELL_LEDGER"], create=False) as ledger:
         assert ledger.state(f"salesforce:{sb.org_id}", "bulk_job:Opportunity") == job
+
+
+def test_the_sandbox_s_deals_close_on_the_same_day_through_salesforce_and_hubspot_in_new_york(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    # Both CRMs hold the same seeded deals; HubSpot's closedate is the day at midnight UTC, which in the
+    # example program's timezone (America/New_York) is the evening before: it must still be that day.
+    from cosell.connectors.hubspot.writer import HubSpotConnector
+
+    program_file, _ = programs(tmp_path, FAST_HUBSPOT)
+    program = load_program(Path(program_file)).program
+    assert program.timezone == "America/New_York"
+    sf_env, hs_env = env_of(sb, tmp_path), hubspot_vars(sb, tmp_path)
+    for env, connector in ((sf_env, "salesforce"), (hs_env, "hubspot")):
+        assert cosell(env, "setup", connector).exit_code == 0  # the managed fields the reads ask for
+    with Ledger.connect(f"sqlite:///{tmp_path}/read.db") as ledger:
+        salesforce = SalesforceConnector.from_options({"env": sf_env, "settings": {}}).read(program, ledger)
+        settings = {"hubspot": {"search_requests_per_second": 1000}}
+        hubspot = HubSpotConnector.from_options({"env": hs_env, "settings": settings}).read(program, ledger)
+    on_salesforce = {d.name: d.closed_on for d in salesforce.deals}
+    on_hubspot = {d.name: d.closed_on for d in hubspot.deals}
+    assert on_hubspot.keys() == on_salesforce.keys()
+    assert sum(day is not None for day in on_hubspot.values()) > 50
+    assert on_hubspot == on_salesforce

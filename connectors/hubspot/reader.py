@@ -4,8 +4,9 @@
   endpoint, 100 records a page, which counts only against the burst limit; it keeps what cosell uses
   (partner companies, typed engagements). Incremental reads go through the search API, 200 a page:
   records changed since the stream's cursor (``hs_lastmodifieddate``, with an overlap window), sorted
-  by ``hs_object_id`` and windowed on it (``hs_object_id > last``) whenever a query reaches HubSpot's
-  10,000-result cap, so any number of records is read; properties travel in the request body.
+  by ``hs_object_id`` and paged by it: each page a new query ``hs_object_id > last id read`` (HubSpot's
+  ``after`` is an offset that a record deleted during the read would shift), so no record is skipped
+  and HubSpot's 10,000-result cap is never met; properties travel in the request body.
 - Associations change without touching a record's stamp, so they are re-read in full each run (v4 batch
   read, 1,000 ids a call) and stored beside the records. They are read while the incremental searches
   wait for their turn, for the records the snapshot held before the sync; those the sync added are read
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from cosell.snapshot import SnapshotStore
 
 CONNECTOR = "hubspot"
-SEARCH_CAP = 10_000
-"""HubSpot answers at most this many results to one search query."""
 BATCH_READ_SIZE = 100
 ID_SEARCH_PAGE = 200
 """Search pages of an ids-only read: the most HubSpot's search answers a call (the list endpoint: 100)."""
@@ -339,8 +338,11 @@ class SearchStream:
         since: datetime | None,
         size: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of every record matching, past the 10,000-result cap: sorted by id, a new query from the
-        last id read whenever one query's results are spent."""
+        """Pages of every record matching, paged by key: each page is a new query for the records past
+        the last id read (``hs_object_id > last``, sorted by ``hs_object_id``), never HubSpot's ``after``.
+        That ``after`` is an offset counted anew on each call: a record deleted or merged below it
+        during the read would move the later ones one place back, and one of them would never be
+        returned. A new query a page also never meets HubSpot's 10,000-result cap."""
         size = size or self.settings.search_page_size
         last_id: str | None = None
         while True:
@@ -356,27 +358,20 @@ class SearchStream:
                 "properties": props,
                 "limit": size,
             }
-            in_window = 0
-            after: str | None = None
-            while True:
-                try:
-                    page = self.client.search(self.obj, {**body, "after": after})
-                    self._answered(page)
-                except HubSpotRefused as exc:
-                    raise ConfigError(
-                        f"HubSpot refused a search of {self.obj}: {exc.message}",
-                        hint="check the hubspot settings (property and object names) against the portal",
-                    ) from None
-                results = page["results"]
-                if results:
-                    yield results
-                in_window += len(results)
-                if not page["next"] or not results:
-                    return
-                if in_window + size > SEARCH_CAP:
-                    last_id = results[-1]["id"]
-                    break
-                after = str(page["next"])
+            try:
+                page = self.client.search(self.obj, body)
+                self._answered(page)
+            except HubSpotRefused as exc:
+                raise ConfigError(
+                    f"HubSpot refused a search of {self.obj}: {exc.message}",
+                    hint="check the hubspot settings (property and object names) against the portal",
+                ) from None
+            results = page["results"]
+            if results:
+                yield results
+            if not page["next"] or not results:
+                return
+            last_id = str(results[-1]["id"])
 
 
 def _matcher(filters: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], bool]:

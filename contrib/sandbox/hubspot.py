@@ -3,6 +3,7 @@ associations, pipelines, properties and property groups, and the MDF custom obje
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import re
@@ -475,6 +476,30 @@ class HubSpotAPI:
                         return [objs[i] for i in self.store.modified_since(type_name, bound)]
         return list(objs.values())
 
+    @staticmethod
+    def _paged_by_key(groups: list[Any], sorts: list[Any]) -> tuple[list[Any], int | None]:
+        """A query paged by key (one filter group holding ``hs_object_id`` ``GT`` a number, sorted by
+        ``hs_object_id`` ascending or not at all) as the same query without that filter and the id its
+        results start past: each page of such a read is a new query, which then pages from the cache
+        of the query without the bound instead of testing every record again. Any other query as is."""
+        if len(groups) != 1 or not isinstance(groups[0], dict):
+            return groups, None
+        if sorts not in ([], [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
+            return groups, None
+        filters = groups[0].get("filters") or []
+        bounds = [
+            f
+            for f in filters
+            if isinstance(f, dict)
+            and f.get("propertyName") == "hs_object_id"
+            and str(f.get("operator", "")).upper() == "GT"
+            and re.fullmatch(r"\d+", str(f.get("value", "")))
+        ]
+        if len(bounds) != 1:
+            return groups, None
+        rest = [f for f in filters if f is not bounds[0]]
+        return [{**groups[0], "filters": rest}] if rest else [], int(bounds[0]["value"])
+
     def search(self, req: Request, type_name: str) -> Response:
         body = self._json_body(req)
         if isinstance(body, Response):
@@ -503,6 +528,7 @@ class HubSpotAPI:
             return self.validation(f"Too many filters ({total}): up to {FILTERS_MAX} in all are allowed")
         sorts_raw = body.get("sorts") or []
         props = body.get("properties") if isinstance(body.get("properties"), list) else None
+        groups, past = self._paged_by_key(groups, sorts_raw)
         key = json.dumps(
             [type_name, groups, sorts_raw, body.get("query"), self.store.version], sort_keys=True
         )
@@ -559,6 +585,8 @@ class HubSpotAPI:
             self.search_cache[key] = ids
             while len(self.search_cache) > 32:
                 self.search_cache.popitem(last=False)
+        if past is not None:
+            ids = ids[bisect.bisect_right(ids, past, key=int) :]
         page = ids[after : after + limit]
         objs = self.store.objects[type_name]
         out: dict[str, Any] = {

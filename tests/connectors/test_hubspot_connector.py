@@ -446,6 +446,50 @@ def test_an_incremental_read_searches_200_a_page_for_the_records_changed_since_t
     ]}]  # fmt: skip
 
 
+class FakeSearch:
+    """HubSpot's search over companies ``ids``, as the real one pages: sorted by id, filtered by
+    ``hs_object_id > value`` when asked, ``after`` an offset into the results counted anew on each call.
+    ``after_call`` runs after each answer (a user deleting a record meanwhile, ...)."""
+
+    def __init__(self, ids: list[int], after_call: Callable[[int], None] = lambda n: None) -> None:
+        self.ids = ids
+        self.after_call = after_call
+        self.calls = 0
+
+    def reply(self, method: str, url: str, body: dict[str, Any]) -> Answer:
+        found = sorted(self.ids)
+        for group in body.get("filterGroups") or ():
+            for flt in group["filters"]:
+                if flt["propertyName"] == "hs_object_id":
+                    assert flt["operator"] == "GT"
+                    found = [i for i in found if i > int(flt["value"])]
+        assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+        start, limit = int(body.get("after") or 0), body["limit"]
+        answer: dict[str, Any] = {
+            "total": len(found),
+            "results": [listed_company(i, None) for i in found[start : start + limit]],
+        }
+        if start + limit < len(found):
+            answer["paging"] = {"next": {"after": str(start + limit)}}
+        self.calls += 1
+        self.after_call(self.calls)
+        return 200, answer, {}
+
+
+def test_a_record_deleted_while_an_incremental_read_pages_does_not_make_it_skip_another() -> None:
+    # HubSpot's `after` is an offset counted anew on each call: once the lowest record is gone, the
+    # records after the first page move one place back, and paging by offset never returns one of them.
+    search = FakeSearch(list(range(1, 26)))
+    search.after_call = lambda n: search.ids.remove(1) if n == 1 else None
+    client, pool = faked(search.reply)
+    stream = company_stream(client)
+    stream.settings = HubSpotSettings(partner_values=("Reseller",), search_page_size=10)
+    read = [row.id for page in stream.pages(datetime(2026, 1, 1, tzinfo=UTC)) for row in page]
+    assert read == [str(i) for i in range(1, 26)]
+    assert client.calls == {"search": 3}  # no more calls than pages
+    assert [body.get("after") for _, _, body in pool.requests] == [None] * 3  # a new query a page
+
+
 class FakeClock:
     """Stands in for the client module's ``time``: sleeping moves the clock on at once."""
 

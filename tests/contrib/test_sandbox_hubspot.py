@@ -108,6 +108,32 @@ def test_search_takes_200_a_page_and_over_200_is_a_validation_error(sb: Sandbox)
     assert '"category":"VALIDATION_ERROR"' in exc.value.body
 
 
+def test_a_search_paged_by_key_gives_the_matching_records_past_the_id_in_id_order(sb: Sandbox) -> None:
+    # each page a new query `hs_object_id > last id read`, sorted by hs_object_id: HubSpot's documented
+    # way past 10,000 results, and the way to page a read that records deleted meanwhile cannot shift
+    hs = client(sb)
+    won = Filter(property_name="dealstage", operator="EQ", value="closedwon")
+    by_id = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+
+    def query(*filters: Filter, after: str | None = None) -> tuple[int, list[str]]:
+        request = search(
+            limit=200, after=after, filter_groups=[FilterGroup(filters=list(filters))], sorts=by_id
+        )
+        page = hs.crm.deals.search_api.do_search(public_object_search_request=request)
+        return page.total, [d.id for d in page.results]
+
+    total, every = query(won)
+    while len(every) < total:
+        every += query(won, after=str(len(every)))[1]
+    assert total == len(every) > 250 and every == sorted(every, key=int)
+    bound = every[40]
+    past = Filter(property_name="hs_object_id", operator="GT", value=bound)
+    assert query(won, past) == (total - 41, every[41:241])
+    assert query(past, won, after="100")[1] == every[141:341]
+    hs.crm.deals.basic_api.archive(every[50])  # a later query sees the portal as it is now
+    assert query(won, past) == (total - 42, every[41:50] + every[51:242])
+
+
 def _groups(*sizes: int) -> list[FilterGroup]:
     amount = Filter(property_name="amount", operator="GT", value="0")
     return [FilterGroup(filters=[amount] * n) for n in sizes]

@@ -167,8 +167,8 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
         assert result.exit_code == 0, result.output
         with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
             assert book.snapshot_count(f"hubspot:{big.portal_id}", "deals") == total
-            # the first read listed them; a search (incremental reads) goes past the 10,000-result cap
-            # by a new query from the last id read
+            # the first read listed them; a search (incremental reads) pages by key, a new query from the
+            # last id read each page, so it never meets the 10,000-result cap and costs a call a page
             from cosell.connectors.hubspot.client import Credentials, HubSpotClient
             from cosell.connectors.hubspot.mapping import HubSpotSettings
             from cosell.connectors.hubspot.reader import SearchStream
@@ -178,7 +178,7 @@ def test_more_than_10000_deals_are_all_read(tmp_path: Path, monkeypatch: pytest.
             stream = SearchStream(client, HubSpotSettings(), book, key, "deals", ["hs_object_id"], [])
             found = [r["id"] for page in stream.search(["hs_object_id"], [], None) for r in page]
             assert len(found) == len(set(found)) == total
-            assert client.calls["search"] == -(-10_000 // 200) + -(-(total - 10_000) // 200)
+            assert client.calls["search"] == -(-total // 200)
 
 
 def test_kill_9_mid_write_back_then_rerun_converges_without_doubling(sb: Sandbox, tmp_path: Path) -> None:
@@ -307,3 +307,49 @@ def test_a_change_made_while_a_long_read_pages_is_read_by_the_next_sync(
     with Ledger.connect(os.environ["COSELL_LEDGER"]) as ledger:
         snapshot = dict(ledger.snapshot(f"hubspot:{sb.portal_id}", "deals"))
     assert snapshot[edited[0]]["amount"] == "777777"
+
+
+def test_a_deal_deleted_while_an_incremental_read_pages_makes_it_skip_no_changed_deal(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HubSpot's search `after` is an offset counted anew on each call: a lower deal deleted after the
+    # first page moves every later deal one place back. The changed deals must all be read all the same.
+    import requests
+
+    from cosell.connectors.hubspot.client import HubSpotClient
+
+    def call(method: str, path: str, body: Any = None) -> None:
+        answer = requests.request(
+            method,
+            sb.hubspot_base_url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {sb.token}"},
+            verify=sb.ca_bundle,
+            timeout=30,
+        )
+        assert answer.status_code in (200, 204), answer.text
+
+    Path("program.yaml").write_text(
+        (ROOT / "examples" / "program.yaml").read_text()
+        + "\nplugins:\n  hubspot: {search_requests_per_second: 1000, search_page_size: 10}\n"
+    )
+    assert cosell("sync", "--program", "program.yaml", "--connector", "hubspot").exit_code == 0
+    store = sb._server.state.hs_store
+    deals = sorted((i for i, d in store.objects["deals"].items() if not d.archived), key=int)[:30]
+    for deal in deals:
+        call("PATCH", f"/crm/v3/objects/deals/{deal}", {"properties": {"amount": f"7{deal[-4:]}"}})
+
+    searching = HubSpotClient.search
+
+    def search(self: HubSpotClient, object_type: str, body: Any) -> dict[str, Any]:
+        page = searching(self, object_type, body)
+        if object_type == "deals" and store.objects["deals"][deals[0]].archived is False:
+            call("DELETE", f"/crm/v3/objects/deals/{deals[0]}")  # a user deletes a deal meanwhile
+        return page
+
+    monkeypatch.setattr(HubSpotClient, "search", search)
+    assert cosell("sync", "--program", "program.yaml", "--connector", "hubspot").exit_code == 0
+    with Ledger.connect(os.environ["COSELL_LEDGER"]) as ledger:
+        snapshot = dict(ledger.snapshot(f"hubspot:{sb.portal_id}", "deals"))
+    assert deals[0] not in snapshot
+    assert {d: snapshot[d]["amount"] for d in deals[1:]} == {d: f"7{d[-4:]}" for d in deals[1:]}

@@ -202,6 +202,33 @@ def _records(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+class Paging:
+    """The ``paging.next.after`` cursors of one paged read. A page that gives no next is the last; a
+    page short of the limit, or empty, that gives one is not (HubSpot answers such pages). A next the
+    read already asked with would ask for the same pages again, for ever: the read stops with
+    :class:`UnreachableError` instead."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.asked: set[str] = set()
+
+    def next(self, after: str | None, page: Mapping[str, Any]) -> str | None:
+        """The cursor of the page after ``page`` (asked with ``after``), or None when it was the last."""
+        nxt = page.get("next")
+        if nxt is None or nxt == "":
+            return None
+        text = str(nxt)
+        if text == after or text in self.asked:
+            asked = f"after {after}" if after is not None else "without after"
+            raise UnreachableError(
+                f"{self.what}: HubSpot answered the page asked {asked} with paging.next.after {text}, "
+                "a page already asked for",
+                hint="the read's cursor stays where it was: the next run reads these records again",
+            )
+        self.asked.add(text)
+        return text
+
+
 class HubSpotClient:
     """Calls to the CRM API, each retried by one :class:`RetryPolicy`, searches paced to the search limit
     and every call to the burst limit (``per_ten_seconds`` in any rolling 10 seconds), held to what
@@ -404,12 +431,13 @@ class HubSpotClient:
         """Ids of the archived (deleted) records HubSpot still keeps (90 days)."""
         ids: list[str] = []
         after: str | None = None
+        paging = Paging(f"listing archived HubSpot {object_type}")
         while True:
             page = self.list_page(object_type, ["hs_object_id"], after, archived=True)
             ids += [r["id"] for r in page["results"]]
-            if not page["next"] or not page["results"]:
+            after = paging.next(after, page)
+            if after is None:
                 return ids
-            after = str(page["next"])
 
     def batch_read(
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cosell.connectors.common import Row, SnapshotSync, Stream, differs
 from cosell.errors import ConfigError
 
-from .client import HubSpotClient, HubSpotRefused
+from .client import HubSpotClient, HubSpotRefused, Paging
 from .mapping import HubSpotSettings, Snapshot, Stage, to_stamp
 
 if TYPE_CHECKING:
@@ -295,15 +295,16 @@ class SearchStream:
         keep = _matcher(self.first_filters)
         props = list(dict.fromkeys([*self.props, *(f["propertyName"] for f in self.first_filters)]))
         after: str | None = None
+        paging = Paging(f"listing HubSpot {self.obj}")
         while True:
             page = self.client.list_page(self.obj, props, after)
             self._answered(page)
             results = [r for r in page["results"] if keep(r["properties"])]
             if results:
                 yield results
-            if not page["next"] or not page["results"]:
+            after = paging.next(after, page)  # a short or empty page with a next is not the last
+            if after is None:
                 return
-            after = str(page["next"])
 
     def _answered(self, page: Mapping[str, Any]) -> None:
         if self.read_began is None:  # the read's first page (live_ids searches later: kept)
@@ -342,7 +343,11 @@ class SearchStream:
         the last id read (``hs_object_id > last``, sorted by ``hs_object_id``), never HubSpot's ``after``.
         That ``after`` is an offset counted anew on each call: a record deleted or merged below it
         during the read would move the later ones one place back, and one of them would never be
-        returned. A new query a page also never meets HubSpot's 10,000-result cap."""
+        returned. A new query a page also never meets HubSpot's 10,000-result cap.
+
+        A page short of the limit, or empty, that gives a next is not the last: after a page with
+        results the next query starts past its last id; after an empty one (HubSpot left out every
+        place of it) the same query goes on at ``after``, the one way past places that hold no record."""
         size = size or self.settings.search_page_size
         last_id: str | None = None
         while True:
@@ -358,20 +363,26 @@ class SearchStream:
                 "properties": props,
                 "limit": size,
             }
-            try:
-                page = self.client.search(self.obj, body)
-                self._answered(page)
-            except HubSpotRefused as exc:
-                raise ConfigError(
-                    f"HubSpot refused a search of {self.obj}: {exc.message}",
-                    hint="check the hubspot settings (property and object names) against the portal",
-                ) from None
-            results = page["results"]
-            if results:
-                yield results
-            if not page["next"] or not results:
-                return
-            last_id = str(results[-1]["id"])
+            paging = Paging(f"searching HubSpot {self.obj}")
+            after: str | None = None
+            while True:
+                try:
+                    page = self.client.search(self.obj, body if after is None else {**body, "after": after})
+                    self._answered(page)
+                except HubSpotRefused as exc:
+                    raise ConfigError(
+                        f"HubSpot refused a search of {self.obj}: {exc.message}",
+                        hint="check the hubspot settings (property and object names) against the portal",
+                    ) from None
+                results = page["results"]
+                after = paging.next(after, page)
+                if results:
+                    yield results
+                    if after is not None:
+                        last_id = str(results[-1]["id"])  # the next page: a new query past it
+                        break
+                if after is None:
+                    return
 
 
 def _matcher(filters: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], bool]:

@@ -1,8 +1,9 @@
-"""Fault injection: rate limits, outages, latency, dropped connections and rejected records.
+"""Fault injection: rate limits, outages, latency, dropped connections, rejected records and HubSpot
+pages short or empty with a next.
 
 Syntax (``--faults``): comma-separated ``kind=value`` items::
 
-    429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2,locked=ID3,retry_after=1
+    429=0.3,503=0.1,latency=50ms,stop_after=500,invalid=ID1;ID2,locked=ID3,retry_after=1,gaps=0.5
 
 Which requests fail is a pure function of the seed and the request's number, so a run with the
 same seed and the same request sequence sees the same faults.
@@ -34,6 +35,20 @@ class Faults:
     invalid: frozenset[str] = field(default_factory=frozenset)
     locked: frozenset[str] = field(default_factory=frozenset)
     retry_after: int = 1
+    gaps: float = 0.0
+    """HubSpot: about this share of the places in search and list results are left out of the pages
+    (see :meth:`gaps_before`), which then come back short of the limit, or empty, with a next."""
+
+    def gaps_before(self, seed: int, record_id: str) -> int:
+        """How many places HubSpot's search and list answers leave out before this record: as many as
+        the draws in a row below :attr:`gaps` (at most 200), the same in every answer."""
+        count = 0
+        while self.gaps > 0 and count < 200:
+            digest = hashlib.blake2b(f"{seed}:gap:{record_id}:{count}".encode(), digest_size=8).digest()
+            if int.from_bytes(digest, "big") / 2**64 >= self.gaps:
+                break
+            count += 1
+        return count
 
     def decide(self, seed: int, counter: int) -> int | None:
         """The status (429 or 503) the ``counter``-th request is answered with, or None."""
@@ -56,6 +71,7 @@ class Faults:
             "invalid": sorted(self.invalid),
             "locked": sorted(self.locked),
             "retry_after": self.retry_after,
+            "gaps": self.gaps,
         }
 
 
@@ -120,6 +136,10 @@ def parse_faults(spec: str | Mapping[str, Any] | Faults | None) -> Faults:
                     kwargs["stop_after"] = int(value)
                 except (TypeError, ValueError) as exc:
                     raise FaultSpecError(f"stop_after: expected a whole number, got {value!r}") from exc
+        elif key == "gaps":
+            kwargs["gaps"] = _rate(key, value)
+            if kwargs["gaps"] >= 1.0:
+                raise FaultSpecError(f"gaps: expected a share below 1 (every place left out), got {value!r}")
         elif key == "invalid":
             kwargs["invalid"] = _ids(value)
         elif key == "locked":
@@ -132,7 +152,7 @@ def parse_faults(spec: str | Mapping[str, Any] | Faults | None) -> Faults:
         else:
             raise FaultSpecError(
                 f"unknown fault kind {key!r} "
-                "(known: 429, 503, latency, stop_after, invalid, locked, retry_after)"
+                "(known: 429, 503, latency, stop_after, invalid, locked, retry_after, gaps)"
             )
     faults = Faults(**kwargs)
     if faults.rate_429 + faults.rate_503 > 1.0:

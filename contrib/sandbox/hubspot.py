@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -102,6 +102,8 @@ class HubSpotAPI:
         self.invalid = invalid
         self.written: dict[str, int] = {}
         self.search_cache: OrderedDict[str, list[str]] = OrderedDict()
+        self.gaps: Callable[[str], int] | None = None
+        """The places search and list answers leave out before a record (the ``gaps`` fault), or None."""
 
     # ------------------------------------------------------------------ helpers
     def error(
@@ -295,15 +297,25 @@ class HubSpotAPI:
         """``GET /crm/v3/objects/{type}``: records by ascending id, ``limit`` (at most 100) a page from the
         ``after`` cursor (``paging.next.after``, the id the next page starts at); with
         ``associations``, each record's first 100 associated ids inline (more are paged per record)."""
+        cursor = re.fullmatch(r"(\d+)(?:~(\d+))?", req.param("after") or "0")
         try:
             limit = int(req.param("limit") or 10)
-            start = int(req.param("after") or 0)
         except ValueError:
             return self.validation("limit and after must be integers")
+        if cursor is None:
+            return self.validation("limit and after must be integers")
+        start, passed = int(cursor.group(1)), int(cursor.group(2) or 0)
         if limit < 1 or limit > LIST_LIMIT:
             return self.validation(f"limit must be between 1 and {LIST_LIMIT}, got {limit}")
         archived = (req.param("archived") or "false").lower() == "true"
-        page, nxt = self.store.page(type_name, start, limit, archived=archived)
+        nxt: int | str | None
+        if self.gaps is None:
+            page, nxt = self.store.page(type_name, start, limit, archived=archived)
+        else:  # places left out: the cursor may stop among a record's, as ``ID~places passed``
+            ids = self.store.ids(type_name, archived=archived)
+            shown, ends = self._places(ids, bisect.bisect_left(ids, start), passed, limit)
+            page = [self.store.objects[type_name][str(i)] for i in shown]
+            nxt = None if ends is None else ids[ends[0]] if not ends[1] else f"{ids[ends[0]]}~{ends[1]}"
         assoc = [a for v in req.query.get("associations", []) for a in v.split(",") if a]
         props = self._props_param(req)
         body: dict[str, Any] = {"results": [self.obj_json(type_name, o, props, assoc) for o in page]}
@@ -476,6 +488,25 @@ class HubSpotAPI:
                         return [objs[i] for i in self.store.modified_since(type_name, bound)]
         return list(objs.values())
 
+    def _places(
+        self, ids: Sequence[int | str], at: int, passed: int, limit: int
+    ) -> tuple[list[int | str], tuple[int, int] | None]:
+        """With the ``gaps`` fault: the next ``limit`` places of an answer from ``ids[at]`` on (``passed``
+        of the places left out before it already paged past), each record preceded by the places left
+        out before it. The ids of the records among them, and where the next page starts (an index into
+        ``ids`` and the places before it passed), or None when no place is left."""
+        assert self.gaps is not None
+        shown: list[int | str] = []
+        used = 0
+        while at < len(ids) and used < limit:
+            free = self.gaps(str(ids[at])) - passed
+            if used + free >= limit:  # the page ends among the places left out before ids[at]
+                return shown, (at, passed + limit - used)
+            used += free + 1
+            shown.append(ids[at])
+            at, passed = at + 1, 0
+        return shown, ((at, passed) if at < len(ids) else None)
+
     @staticmethod
     def _paged_by_key(groups: list[Any], sorts: list[Any]) -> tuple[list[Any], int | None]:
         """A query paged by key (one filter group holding ``hs_object_id`` ``GT`` a number, sorted by
@@ -587,13 +618,20 @@ class HubSpotAPI:
                 self.search_cache.popitem(last=False)
         if past is not None:
             ids = ids[bisect.bisect_right(ids, past, key=int) :]
-        page = ids[after : after + limit]
+        total, more = len(ids), after + limit < len(ids)
+        if self.gaps is None:
+            page = ids[after : after + limit]
+        else:  # places left out: counted in the total and the offsets, missing from the page
+            total += sum(self.gaps(i) for i in ids)
+            _, start = self._places(ids, 0, 0, after)
+            shown, ends = self._places(ids, *start, limit) if start is not None else ([], None)
+            page, more = [str(i) for i in shown], ends is not None
         objs = self.store.objects[type_name]
         out: dict[str, Any] = {
-            "total": len(ids),
+            "total": total,
             "results": [self.obj_json(type_name, objs[i], props) for i in page],
         }
-        if after + limit < len(ids) and limit > 0:
+        if more and limit > 0:
             out["paging"] = {"next": {"after": str(after + limit)}}
         return json_response(200, out)
 

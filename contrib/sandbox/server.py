@@ -13,7 +13,8 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -95,6 +96,7 @@ class SandboxState:
         self.sf = SalesforceAPI(self.sf_store, self.faults.invalid, self.faults.locked)
         self.sf.query_chunk = self.query_chunk
         self.hs = HubSpotAPI(self.hs_store, self._correlation, self.faults.invalid, self.portal_id)
+        self.hs.gaps = self._gaps(self.faults)
         self.counter = 0
         self.sf_calls = 0
         self.requests: dict[str, int] = {}
@@ -142,6 +144,7 @@ class SandboxState:
             self.faults = parsed
             self.sf.invalid, self.sf.locked = parsed.invalid, parsed.locked
             self.hs.invalid = parsed.invalid
+            self.hs.gaps = self._gaps(parsed)
         return parsed
 
     def set_query_chunk(self, records: int) -> int:
@@ -152,6 +155,9 @@ class SandboxState:
             before, self.query_chunk = self.query_chunk, records
             self.sf.query_chunk = records
         return before
+
+    def _gaps(self, faults: Faults) -> Callable[[str], int] | None:
+        return cache(partial(faults.gaps_before, self.seed)) if faults.gaps > 0 else None
 
     def next_request(self, key: str) -> int:
         with self._counter_lock:

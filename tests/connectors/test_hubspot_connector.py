@@ -451,9 +451,16 @@ class FakeSearch:
     ``hs_object_id > value`` when asked, ``after`` an offset into the results counted anew on each call.
     ``after_call`` runs after each answer (a user deleting a record meanwhile, ...)."""
 
-    def __init__(self, ids: list[int], after_call: Callable[[int], None] = lambda n: None) -> None:
+    def __init__(
+        self,
+        ids: list[int],
+        after_call: Callable[[int], None] = lambda n: None,
+        left_out: dict[int, int] | None = None,
+    ) -> None:
         self.ids = ids
         self.after_call = after_call
+        self.left_out = left_out or {}
+        """Places the answers leave out before a record (id → how many): pages short, or empty, with a next."""
         self.calls = 0
 
     def reply(self, method: str, url: str, body: dict[str, Any]) -> Answer:
@@ -464,12 +471,13 @@ class FakeSearch:
                     assert flt["operator"] == "GT"
                     found = [i for i in found if i > int(flt["value"])]
         assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+        places = [p for i in found for p in [None] * self.left_out.get(i, 0) + [i]]
         start, limit = int(body.get("after") or 0), body["limit"]
         answer: dict[str, Any] = {
-            "total": len(found),
-            "results": [listed_company(i, None) for i in found[start : start + limit]],
+            "total": len(places),
+            "results": [listed_company(i, None) for i in places[start : start + limit] if i is not None],
         }
-        if start + limit < len(found):
+        if start + limit < len(places):
             answer["paging"] = {"next": {"after": str(start + limit)}}
         self.calls += 1
         self.after_call(self.calls)
@@ -488,6 +496,71 @@ def test_a_record_deleted_while_an_incremental_read_pages_does_not_make_it_skip_
     assert read == [str(i) for i in range(1, 26)]
     assert client.calls == {"search": 3}  # no more calls than pages
     assert [body.get("after") for _, _, body in pool.requests] == [None] * 3  # a new query a page
+
+
+def test_a_search_page_short_or_empty_that_gives_a_next_is_not_the_last() -> None:
+    # HubSpot's search may answer fewer results than the limit, even none, and still give
+    # paging.next.after: the read goes on until a page gives no next.
+    search = FakeSearch(list(range(1, 26)), left_out={11: 12})
+    client, pool = faked(search.reply)
+    stream = company_stream(client)
+    stream.settings = HubSpotSettings(partner_values=("Reseller",), search_page_size=10)
+    pages = [[row.id for row in page] for page in stream.pages(datetime(2026, 1, 1, tzinfo=UTC))]
+    assert pages == [
+        [str(i) for i in range(1, 11)],
+        [str(i) for i in range(11, 19)],
+        [str(i) for i in range(19, 26)],
+    ]
+    # the empty page (ten places left out) is followed by its next; a page with results by a new query
+    assert [body.get("after") for _, _, body in pool.requests] == [None, None, "10", None]
+
+
+def listing(pages: dict[str | None, tuple[list[dict[str, Any]], str | None]]) -> Callable[..., Answer]:
+    """The list endpoint answering ``pages`` (after → results, next)."""
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        after = parse_qs(urlsplit(url).query).get("after", [None])[0]
+        results, nxt = pages[after]
+        answer: dict[str, Any] = {"results": results}
+        if nxt:
+            answer["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
+        return 200, answer, {}
+
+    return reply
+
+
+def test_a_list_page_empty_or_short_that_gives_a_next_is_not_the_last() -> None:
+    pages: dict[str | None, tuple[list[dict[str, Any]], str | None]] = {
+        None: ([listed_company(1, "Reseller")], "5"),
+        "5": ([], "9"),
+        "9": ([listed_company(9, "Reseller"), listed_company(10, "Reseller")], None),
+    }
+    client, _ = faked(listing(pages))
+    assert [[row.id for row in page] for page in company_stream(client).pages(None)] == [["1"], ["9", "10"]]
+    assert client.archived_ids("companies") == ["1", "9", "10"]
+    assert client.calls == {"list": 6}
+
+
+def test_a_next_that_asks_for_a_page_already_asked_for_stops_the_read_instead_of_looping() -> None:
+    pages: dict[str | None, tuple[list[dict[str, Any]], str | None]] = {
+        None: ([listed_company(1, "Reseller")], "5"),
+        "5": ([], "5"),
+    }
+    client, _ = faked(listing(pages))
+    with pytest.raises(
+        UnreachableError, match="listing HubSpot companies: HubSpot answered the page asked after 5 with"
+    ):
+        list(company_stream(client).pages(None))
+    with pytest.raises(UnreachableError, match="archived HubSpot companies"):
+        client.archived_ids("companies")
+
+    def searching(method: str, url: str, body: dict[str, Any]) -> Answer:
+        return 200, {"total": 30, "results": [], "paging": {"next": {"after": "10"}}}, {}
+
+    client, pool = faked(searching)
+    with pytest.raises(UnreachableError, match="searching HubSpot companies: HubSpot answered"):
+        list(company_stream(client).pages(datetime(2026, 1, 1, tzinfo=UTC)))
+    assert len(pool.requests) == 2
 
 
 class FakeClock:

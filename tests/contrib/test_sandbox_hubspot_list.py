@@ -115,6 +115,36 @@ def test_a_search_for_what_changed_since_finds_a_record_written_after_the_index_
     assert everything.json()["total"] == sb.stats()["hubspot_records"]["deals"]
 
 
+def test_the_gaps_fault_answers_pages_short_or_empty_with_a_next_and_following_it_reads_every_record(
+    sb: Sandbox,
+) -> None:
+    # HubSpot answers pages short of the limit, even empty, that still carry paging.next.after; with
+    # `gaps` the sandbox does so for search and list pages, and a client that follows next loses nothing
+    live = sorted(int(r["id"]) for page in every_page(sb, 100) for r in page["results"])
+    sb.set_faults("gaps=0.8")
+    listed = every_page(sb, 10)
+    searched, after = [], None
+    while True:
+        body = {"limit": 10, "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]}
+        answer = post(sb, "/crm/v3/objects/deals/search", {**body, **({"after": after} if after else {})})
+        assert answer.status_code == 200, answer.text
+        searched.append(answer.json())
+        after = (answer.json().get("paging") or {}).get("next", {}).get("after")
+        if after is None:
+            break
+    for pages in (listed, searched):
+        sizes = [len(page["results"]) for page in pages[:-1]]
+        assert 0 in sizes and max(sizes) < 10  # empty and short pages, each with a next
+        assert [int(r["id"]) for page in pages for r in page["results"]] == live
+    assert searched[0]["total"] > 3 * len(live)  # the places left out count in the total
+    assert every_page(sb, 10) == listed  # the same places are left out every time
+    archived = {r["id"] for page in every_page(sb, 10, archived="true") for r in page["results"]}
+    sb.set_faults(None)
+    assert archived and archived == {
+        r["id"] for page in every_page(sb, 100, archived="true") for r in page["results"]
+    }
+
+
 def test_list_calls_count_against_the_burst_limit_but_not_the_search_limit() -> None:
     with serve(seed=3, partners=5, deals=20, rate_limits="real") as running, requests.Session() as http:
         http.headers["Authorization"] = f"Bearer {running.token}"

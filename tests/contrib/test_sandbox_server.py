@@ -146,6 +146,9 @@ def test_fault_spec_parsing() -> None:
         parse_faults("teapot=1")
     with pytest.raises(FaultSpecError):
         parse_faults("429=2")
+    assert parse_faults("gaps=0.5").gaps == 0.5
+    with pytest.raises(FaultSpecError, match="gaps: expected a share below 1"):
+        parse_faults("gaps=1")
 
 
 def test_503_fault_carries_retry_after_on_both_sides(sb: Sandbox) -> None:

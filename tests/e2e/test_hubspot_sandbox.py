@@ -353,3 +353,51 @@ def test_a_deal_deleted_while_an_incremental_read_pages_makes_it_skip_no_changed
         snapshot = dict(ledger.snapshot(f"hubspot:{sb.portal_id}", "deals"))
     assert deals[0] not in snapshot
     assert {d: snapshot[d]["amount"] for d in deals[1:]} == {d: f"7{d[-4:]}" for d in deals[1:]}
+
+
+def test_pages_short_or_empty_that_give_a_next_are_followed_by_full_and_incremental_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HubSpot may answer a page short of the limit, even empty, that still gives paging.next.after (the
+    # sandbox's `gaps` fault): a read that stopped there would leave records and changes out.
+    import requests
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    settings = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, requests_per_ten_seconds: 100000, search_page_size: 10}\n"
+
+    def sync(folder: Path) -> dict[str, dict[str, Any]]:
+        folder.mkdir()
+        point_at(big, folder, monkeypatch)
+        Path("program.yaml").write_text((ROOT / "examples" / "program.yaml").read_text() + settings)
+        result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")
+        assert result.exit_code == 0, result.output
+        with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
+            key = f"hubspot:{big.portal_id}"
+            return {obj: dict(book.snapshot(key, obj)) for obj in ("companies", "deals", "meetings")}
+
+    with serve(seed=3, partners=8, deals=150) as big:
+        big.set_faults("gaps=0.97")  # about 33 places a record, some runs of 100 and more: empty pages
+        first = sync(tmp_path / "gaps")
+        deals = sorted(first["deals"], key=int)[::7]
+        for deal in deals:
+            answer = requests.patch(
+                f"{big.hubspot_base_url}/crm/v3/objects/deals/{deal}",
+                json={"properties": {"amount": f"7{deal[-4:]}"}},
+                headers={"Authorization": f"Bearer {big.token}"},
+                verify=big.ca_bundle,
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+        before = dict(big.stats()["requests"])
+        result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")  # incremental
+        assert result.exit_code == 0, result.output
+        assert big.stats()["requests"]["POST /crm/v3/objects/deals/search"] > before.get(
+            "POST /crm/v3/objects/deals/search", 0
+        )
+        with Ledger.connect(os.environ["COSELL_LEDGER"]) as book:
+            key = f"hubspot:{big.portal_id}"
+            synced = {obj: dict(book.snapshot(key, obj)) for obj in ("companies", "deals", "meetings")}
+        big.set_faults(None)
+        assert synced == sync(tmp_path / "whole")  # what a full read without gaps finds
+    assert {deal: synced["deals"][deal]["amount"] for deal in deals} == {d: f"7{d[-4:]}" for d in deals}

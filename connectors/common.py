@@ -280,6 +280,16 @@ def read_began(source: StreamSource) -> datetime | None:
     return began if isinstance(began, datetime) else None
 
 
+def stamp_seen(source: StreamSource) -> datetime | None:
+    """The newest modification stamp among the records ``source``'s read went past without giving
+    them, for a source whose read keeps only some of what it lists (HubSpot's full read keeps the
+    records its first-read filter matches: ``stamp_seen``); None for the others. The cursor may go as
+    far: the next read asks for every record changed since, those the filter left out too. Without it a
+    stream whose read keeps no record would never get a cursor and be read whole every sync."""
+    seen = getattr(source, "stamp_seen", None)
+    return seen if isinstance(seen, datetime) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Stream:
     """One stream a connector declares: the snapshot object it fills, its cursor's name, its source."""
@@ -426,6 +436,9 @@ class SnapshotSync:
             reconciled = self.reconciler.remove_missing(store, obj, stream.source.live_ids())
         if stream.removed is not None and (removed or reconciled):
             stream.removed(sorted({*removed, *reconciled}))
+        passed = stamp_seen(stream.source)
+        if passed is not None and (newest is None or passed > newest):
+            newest = passed
         began = read_began(stream.source)
         if began is not None and newest is not None and newest > began:
             newest = began  # a change made during the read is asked for again by the next one

@@ -276,11 +276,17 @@ class SearchStream:
         moment: a record changed after its page was read shows its new stamp on no page of this read,
         while later pages show newer stamps. The sync's cursor never passes this time, so the next
         read asks for every change made since the read began."""
+        self.stamp_seen: datetime | None = None
+        """The newest ``hs_lastmodifieddate`` of every record a full read listed, those the first-read
+        filters left out too: the cursor comes from it (see :func:`~cosell.connectors.common.stamp_seen`),
+        so an object none of whose records is kept yet (no engagement typed) is not listed whole again
+        every sync."""
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         """A full read (``since`` None) lists every record, 100 a page, keeping those the first-read
         filters match; an incremental read searches for the records modified since, 200 a page."""
         self.read_began = None
+        self.stamp_seen = None
         source = self.listed() if since is None else self.search(self.props, [], since)
         for results in source:
             yield [
@@ -299,6 +305,10 @@ class SearchStream:
         while True:
             page = self.client.list_page(self.obj, props, after)
             self._answered(page)
+            for r in page["results"]:
+                stamp = to_stamp(r["properties"].get("hs_lastmodifieddate"))
+                if stamp is not None and (self.stamp_seen is None or stamp > self.stamp_seen):
+                    self.stamp_seen = stamp
             results = [r for r in page["results"] if keep(r["properties"])]
             if results:
                 yield results

@@ -430,6 +430,23 @@ def test_a_full_read_lists_every_record_100_a_page_and_keeps_those_the_first_rea
     assert client.calls == {"list": 2}
 
 
+def test_a_full_read_that_keeps_no_company_still_saves_a_cursor_from_every_company_it_listed() -> None:
+    from cosell.connectors.common import SnapshotSync
+    from cosell.connectors.hubspot.reader import HubSpotSync
+    from cosell.snapshot import ReadThroughSnapshot
+
+    newer = {**listed_company(3, "Agency"), "properties": {"partner_type": "Agency", "hs_lastmodifieddate": "2026-01-05T00:00:00Z"}}  # fmt: skip
+    pages = {None: ([listed_company(1, None), newer], "3"), "3": ([listed_company(4, None)], None)}
+    client, _ = faked(listing(pages))
+    store = ReadThroughSnapshot(None)
+    sync = SnapshotSync(store, "hubspot:1", overlap=timedelta(minutes=5))
+    streams = HubSpotSync(client, HubSpotSettings(partner_values=("Reseller",), read_archived=False), sync)
+    companies = next(s for s in streams.declared() if s.object == "companies")
+    result = sync.stream(companies)
+    assert (result.full, result.read) == (True, 0)  # no partner company among them
+    assert store.cursor("hubspot:1", companies.cursor) == "2026-01-05T00:00:00Z"
+
+
 def test_an_incremental_read_searches_200_a_page_for_the_records_changed_since_the_cursor() -> None:
     def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
         return 200, {"total": 1, "results": [listed_company(7, None)]}, {}

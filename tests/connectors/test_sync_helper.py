@@ -195,6 +195,23 @@ def test_the_cursor_never_passes_the_time_a_source_whose_pages_move_began_its_re
     assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:20:00Z"
 
 
+def test_a_read_that_keeps_no_record_takes_its_cursor_from_the_records_it_went_past() -> None:
+    # HubSpot's full read lists every engagement and keeps the typed ones: with none typed yet it keeps
+    # nothing, yet it saw every stamp. Without a cursor every sync would list the whole object again.
+    store, source = MemoryStore(), Source()
+    source.stamp_seen = T0 + 20 * MIN  # type: ignore[attr-defined]
+    sync(store).run([stream(source)])
+    assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:20:00Z"
+    sync(store).run([stream(source)])
+    assert source.asked[-2] == ("pages", T0 + 15 * MIN)  # an incremental read: since the cursor − overlap
+    source.read_began = T0 + 10 * MIN  # type: ignore[attr-defined]
+    sync(store, full=True).run([stream(source)])  # a change made during the read is asked for again
+    assert store.cursor(KEY, "deals#v1") == "2027-03-01T12:20:00Z"  # a cursor never goes back
+    fresh = MemoryStore()
+    sync(fresh).run([stream(source)])
+    assert fresh.cursor(KEY, "deals#v1") == "2027-03-01T12:10:00Z"  # never past the read's start
+
+
 def test_only_records_that_differ_from_the_snapshot_are_stored() -> None:
     store, source = MemoryStore(), Source({"d1": rec("a", 0), "d2": rec("b", 1)})
     sync(store).run([stream(source)])

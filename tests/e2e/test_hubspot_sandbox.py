@@ -401,3 +401,31 @@ def test_pages_short_or_empty_that_give_a_next_are_followed_by_full_and_incremen
         big.set_faults(None)
         assert synced == sync(tmp_path / "whole")  # what a full read without gaps finds
     assert {deal: synced["deals"][deal]["amount"] for deal in deals} == {d: f"7{d[-4:]}" for d in deals}
+
+
+def test_engagements_none_of_which_is_typed_yet_are_listed_whole_only_by_the_first_sync(sb: Sandbox) -> None:
+    # The full read lists every meeting and keeps the typed ones; with none typed it keeps nothing, but
+    # its cursor comes from every meeting it listed: later syncs search for changes instead.
+    import requests
+
+    settings = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, activity_type_property: partner_activity}\n"
+    Path("program.yaml").write_text((ROOT / "examples" / "program.yaml").read_text() + settings)
+    auth = {"Authorization": f"Bearer {sb.token}"}
+    for path, body in (
+        ("/crm/v3/properties/meetings/groups", {"name": "partner", "label": "Partner"}),
+        ("/crm/v3/properties/meetings", {"name": "partner_activity", "label": "Partner activity",
+                                         "type": "string", "fieldType": "text", "groupName": "partner"}),
+    ):  # fmt: skip
+        answer = requests.post(
+            sb.hubspot_base_url + path, json=body, headers=auth, verify=sb.ca_bundle, timeout=30
+        )
+        assert answer.status_code == 201, answer.text
+    meetings = sb.stats()["hubspot_records"]["meetings"]
+    listed = []
+    for _ in range(3):
+        before = sb.stats()["requests"].get("GET /crm/v3/objects/meetings", 0)
+        result = cosell("sync", "--program", "program.yaml", "--connector", "hubspot")
+        assert result.exit_code == 0, result.output
+        listed.append(sb.stats()["requests"]["GET /crm/v3/objects/meetings"] - before)
+    # every meeting and the archived ones once, then the archived ones only
+    assert listed == [-(-meetings // 100) + 1, 1, 1]

@@ -35,7 +35,7 @@ from cosell.ledger import Ledger
 from cosell.periods import Period
 from cosell.pluginmanager import Plugins
 from cosell.report import CampaignFunds, ReportFacts
-from cosell.report.facts import FIELDS, REPORT_KEY, totals_doc
+from cosell.report.facts import EXITED, FIELDS, REPORT_KEY, totals_doc
 from cosell.results import PartnerStanding, PayoutLine, Score, TierDecision
 from cosell.statements.facts import RunRecord, encode_run
 
@@ -79,6 +79,7 @@ def _period(key: str, partners: int, rng: random.Random, kinds: Any) -> tuple[li
             "status": "active",
             "exit_on": None,
             "previous": TIERS[rank],
+            "exception": None,
             "projected": str(_cents(rng, 0, 5000)),
             "next": None
             if rank == 2
@@ -103,7 +104,7 @@ def _period(key: str, partners: int, rng: random.Random, kinds: Any) -> tuple[li
         )
         for d in docs.values()
     ]  # fmt: skip
-    totals = totals_doc(every)
+    totals = {**totals_doc(every), EXITED: {}}  # every bench partner is active
     record = RunRecord("Bench Program", "USD", Decimal(50000), Decimal(40000000), tuple(kinds.values()))
     doc = json.loads(encode_run(record))
     doc[REPORT_KEY] = {

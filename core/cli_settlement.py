@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -21,7 +21,6 @@ import typer
 
 from .cli_shared import LedgerOpt, existing_ledger, period_option, write_output
 from .errors import ConfigError
-from .ledger import Ledger
 from .money import format_money, show
 from .periods import Period
 from .program import load_program
@@ -33,11 +32,9 @@ from .settlement import (
     PROJECTED,
     STATUSES,
     Settlement,
-    SettlementItem,
-    SettlementPart,
     encode_settlement,
 )
-from .statements.facts import decode_run
+from .settlement_ledger import settlement_in
 from .statements.html import CSS
 from .textsafe import terminal_text
 
@@ -56,49 +53,6 @@ HEADINGS = {
     PENDING: "adjustments pending approval",
     AT_RISK: "may be taken back",
 }
-
-
-def settlement_in(book: Ledger, period: Period, partner_id: str) -> Settlement:
-    """The partner's settlement as the period's run recorded it, with its adjustments as the ledger holds
-    them now. ConfigError (exit 2) when the ledger has no such run or partner, or the partner was active."""
-    stored = book.statement_data(period.key)
-    if book.period_status(period.key) is None or stored is None:
-        raise ConfigError(
-            f"the ledger has no run of {period.key} that recorded settlements",
-            hint="run the period (settlements are recorded by runs of this cosell)",
-        )
-    record = decode_run(*stored).partners.get(partner_id)
-    if record is None:
-        raise ConfigError(f"the ledger has no partner {partner_id!r} in period {period.key}")
-    if record.settlement is None:
-        raise ConfigError(
-            f"partner {partner_id!r} was not exiting or exited when {period.key} was run: a settlement is for "
-            "a partner leaving the program",
-            hint="set its status to exiting (with exit_on) and run the period again",
-        )
-    return record.settlement.with_parts(_adjustments_part(book, period, {partner_id, *record.former_ids}))
-
-
-def _adjustments_part(book: Ledger, period: Period, partner_ids: Collection[str]) -> SettlementPart:
-    """The adjustments proposed or approved for the partner, under its id or one it had before a merge
-    (the run pays those to it)."""
-    items = []
-    for a in book.adjustments():
-        if a.partner_id not in partner_ids:
-            continue
-        what = f"adjustment {a.id}: {' '.join(a.reason.split())}; proposed by {a.proposed_by}"
-        if a.state == "pending":
-            items.append(SettlementItem(PENDING, a.amount, f"{what}, pending approval", a.deal_id, a.period))
-        elif a.state == "approved":
-            due = a.period if a.period is not None and Period.parse(a.period).start > period.start else None
-            when = f"paid at the run of {due}" if due else "paid at the next run"
-            items.append(SettlementItem(OWED, a.amount, f"{what}, approved: {when}", a.deal_id, due))
-        elif (
-            a.state == "applied" and a.applied_period and Period.parse(a.applied_period).start > period.start
-        ):
-            text = f"{what}, approved: paid in {a.applied_period}"
-            items.append(SettlementItem(OWED, a.amount, text, a.deal_id, a.applied_period))
-    return SettlementPart("Adjustments", tuple(items), "adjustments the governance body proposed or approved")
 
 
 # --- rendering -----------------------------------------------------------------------------------------

@@ -2073,15 +2073,26 @@ class Ledger:
             for r in rows
         ]
 
-    def statement_data(self, period: str) -> tuple[str, dict[str, str]] | None:
+    def statement_data(
+        self, period: str, partner_ids: Collection[str] | None = None
+    ) -> tuple[str, dict[str, str]] | None:
         """What the period's run recorded for its statements: (program-wide JSON text, partner id →
-        JSON text); None when the run stored none (it ran before schema version 3)."""
+        JSON text), of the partners ``partner_ids`` only when given (those it recorded); None when the
+        run stored none (it ran before schema version 3)."""
         sr, sp = statement_runs_table, statement_partners_table
         with self._read() as conn:
             run = conn.execute(sa.select(sr.c.data).where(sr.c.period == period)).scalar_one_or_none()
             if run is None:
                 return None
-            rows = conn.execute(sa.select(sp.c.partner_id, sp.c.data).where(sp.c.period == period)).all()
+            query = sa.select(sp.c.partner_id, sp.c.data).where(sp.c.period == period)
+            if partner_ids is None:
+                rows = conn.execute(query).all()
+            else:
+                rows = [
+                    row
+                    for chunk in _chunks(sorted(set(partner_ids)), 500)
+                    for row in conn.execute(query.where(sp.c.partner_id.in_(chunk))).all()
+                ]
         return run, {r.partner_id: r.data for r in rows}
 
     def projections(self, period: str) -> list[Projection]:

@@ -77,7 +77,8 @@ def incentives_by_kind(trend: Sequence[Mapping[str, Any]]) -> str:
 
 
 def tier_distribution(trend: Sequence[Mapping[str, Any]], tiers: Sequence[str]) -> str:
-    """Stacked bars: how many partners hold each tier, per period."""
+    """Stacked bars: how many partners hold each tier, per period, and on top (grey) how many had left
+    the program (they hold none)."""
     plt = _pyplot()
     names = list(tiers) + sorted({n for t in trend for n in t["tiers"]} - set(tiers))
     periods = [t["period"] for t in trend]
@@ -87,6 +88,10 @@ def tier_distribution(trend: Sequence[Mapping[str, Any]], tiers: Sequence[str]) 
         counts = [t["tiers"].get(name, 0) for t in trend]
         axes.bar(periods, counts, bottom=bottom, label=name)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    exited = [t.get("exited") or 0 for t in trend]
+    if any(exited):
+        axes.bar(periods, exited, bottom=bottom, label="Exited", color="#b8bfc8", hatch="//")
+        names.append("Exited")
     axes.set_ylabel("partners")
     axes.set_title("Tier distribution per period")
     if names:

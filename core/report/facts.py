@@ -195,6 +195,12 @@ def tiers_doc(program: Program, *variants: Program) -> list[dict[str, Any]]:
     ]
 
 
+EXITED = "exited"
+"""The key, among a period's recorded totals, of how many partners that had left the program by the
+period's end each tier counts (the tier each was assigned, which it no longer holds); periods recorded
+before cosell kept it lack the key."""
+
+
 FIELDS = (
     "status", "exit_on", "previous", "exception", "projected", "next", "won_revenue", "won_margin", "margin_known_revenue",
     "sourced_pipeline", "won_deals", "lost_deals", "days_to_win", "attainment", "guarded", "campaigns",
@@ -214,6 +220,7 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
             )
     columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
     every: list[ReportFacts] = []
+    exited: dict[str, int] = {}
     implementations = plugins.implementations(HOOK)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
         lines = computation.lines.get(facts.id, ())
@@ -224,13 +231,15 @@ def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
         columns["id"].append(facts.id)
         for name in FIELDS:
             columns[name].append(doc[name])
+        if facts.partner.left_by(context.period.end):
+            exited[standing.tier.assigned] = exited.get(standing.tier.assigned, 0) + 1
     return {
         "version": VERSION,
         "tiers": tiers_doc(
             context.program,
             *(() if computation.variant_context is None else (computation.variant_context.program,)),
         ),
-        "totals": totals_doc(every),
+        "totals": {**totals_doc(every), EXITED: dict(sorted(exited.items()))},
         # Kept as JSON text inside the document: a report reads the program-wide totals of every period
         # it shows, and parses the partners of its own period only.
         "partners": json.dumps(columns, separators=(",", ":")),

@@ -19,8 +19,10 @@ from ..errors import ConfigError
 from ..ledger import Ledger
 from ..money import round_cents
 from ..periods import Period
-from ..results import LineKind
-from .facts import median, recorded
+from ..results import LineKind, exited_label
+from ..settlement import OWED, PENDING, PROJECTED, STATUSES, Settlement
+from ..settlement_ledger import settlements_in
+from .facts import EXITED, median, recorded
 
 ZERO = Decimal(0)
 NEAR = Decimal("0.9")
@@ -52,6 +54,12 @@ def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _left(status: str | None, exit_on: str | None, end: str) -> bool:
+    """The partner had left the program by ``end`` (an ISO day), as ``Partner.left_by`` decides it at the
+    run: exiting or exited, its exit on or before that day."""
+    return status is not None and status != "active" and exit_on is not None and exit_on <= end
+
+
 @dataclass
 class _Partner:
     """One partner's figures for the report's period, as read."""
@@ -74,11 +82,16 @@ class _Period:
     kinds: Mapping[str, LineKind]
     program: Mapping[str, Any]
     doc: Mapping[str, Any] | None
+    end: str
+    """The period's last day (ISO)."""
     by_kind: dict[str, Decimal] = field(default_factory=dict)
     tier_counts: dict[str, int] = field(default_factory=dict)
     partners: dict[str, _Partner] = field(default_factory=dict)
     columns: dict[str, list[Any]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    exited: dict[str, int] | None = None
+    """Tier → how many of the partners assigned it had left the program by the period's end (they hold
+    no tier any more); None when the run did not record the partners' exits."""
 
     def read_partners(self) -> None:
         """Parse the partners' recorded facts (only the report's own period needs them)."""
@@ -103,8 +116,24 @@ class _Period:
 
     def facts(self, partner: _Partner, name: str) -> Any:
         """The partner's recorded ``name``; None when not recorded."""
-        row, column = self.rows.get(partner.id), self.columns.get(name)
+        return self.fact(partner.id, name)
+
+    def fact(self, partner_id: str, name: str) -> Any:
+        row, column = self.rows.get(partner_id), self.columns.get(name)
         return None if row is None or column is None else column[row]
+
+    def left(self, partner_id: str) -> bool:
+        """The partner had left the program by the period's end (False when its exit was not recorded)."""
+        return _left(self.fact(partner_id, "status"), self.fact(partner_id, "exit_on"), self.end)
+
+    def count_exited(self, assigned: Iterable[tuple[str, str]]) -> None:
+        """:attr:`exited` from the partners' recorded exits: ``assigned`` is (partner id, tier assigned)."""
+        if self.doc is None:
+            return
+        self.exited = {}
+        for pid, tier in assigned:
+            if self.left(pid):
+                self.exited[tier] = self.exited.get(tier, 0) + 1
 
 
 def build(
@@ -132,6 +161,8 @@ def build(
         # Not recorded with the run: the tier a partner came from is the one the period before assigned.
         previous = {row[0]: row[4] for row in ledger.report_standings(earlier[-1])}
     partners = _partners(shown, previous)
+    leaving = [pid for pid in shown.partners if shown.fact(pid, "status") in ("exiting", "exited")]
+    settlements = settlements_in(ledger, period, leaving)
     return {
         "program": shown.program.get("program"),
         "currency": shown.program.get("currency"),
@@ -144,7 +175,7 @@ def build(
         "tiers": _tiers(shown),
         "partners": partners,
         "campaigns": _campaigns(periods),
-        "watch": _watch(shown, partners),
+        "watch": _watch(shown, partners, settlements),
     }
 
 
@@ -162,7 +193,9 @@ def _read(
     for key in keys:
         program = programs.get(key, {})
         kinds = {k["name"]: LineKind(**k) for k in program.get("line_kinds", ())} or latest_kinds
-        periods[key] = _Period(key, held[key], kinds, program, recorded(program))
+        periods[key] = _Period(
+            key, held[key], kinds, program, recorded(program), Period.parse(key).end.isoformat()
+        )
     for key, kind, cents in ledger.report_kind_totals(keys):
         periods[key].by_kind[kind] = Decimal(cents) / 100
     for key, tier, count in ledger.report_tier_counts(keys):
@@ -174,6 +207,16 @@ def _read(
     for pid, kind, cents in ledger.report_partner_kinds(shown.key):
         partner = shown.partners.get(pid) or shown.partners.setdefault(pid, _Partner(pid, "", ZERO, "", ""))
         partner.kinds[kind] = Decimal(cents) / 100
+    shown.count_exited((pid, partner.assigned) for pid, partner in shown.partners.items())
+    for p in periods.values():
+        if p is shown or p.doc is None:
+            continue
+        if EXITED in p.doc["totals"]:
+            p.exited = dict(p.doc["totals"][EXITED])
+        else:  # recorded before the count was kept: from the partners' recorded exits
+            p.read_partners()
+            p.count_exited((row[0], row[4]) for row in ledger.report_standings(p.key))
+            p.columns, p.rows = {}, {}
     return [periods[key] for key in keys]
 
 
@@ -205,6 +248,9 @@ def _totals(p: _Period) -> dict[str, Any]:
     won = _decimal(p.total("won_deals"))
     lost = _decimal(p.total("lost_deals"))
     campaigns = None if p.doc is None else list(_campaign_rows(p))
+    held = dict(p.tier_counts)
+    for tier, n in (p.exited or {}).items():
+        held[tier] = held.get(tier, 0) - n
     funded = None if campaigns is None else sum((c[1] for c in campaigns), ZERO)
     pipeline = None if campaigns is None else sum((c[4] for c in campaigns), ZERO)
     return {
@@ -236,7 +282,8 @@ def _totals(p: _Period) -> dict[str, Any]:
         "mdf_pending": money(None if campaigns is None else sum((c[3] for c in campaigns), ZERO)),
         "campaign_pipeline": money(pipeline),
         "pipeline_per_mdf_dollar": ratio(pipeline, funded),
-        "tiers": dict(sorted(p.tier_counts.items())),
+        "tiers": {tier: n for tier, n in sorted(held.items()) if n},
+        EXITED: None if p.exited is None else sum(p.exited.values()),
     }
 
 
@@ -276,6 +323,7 @@ def _partners(p: _Period, previous_tiers: Mapping[str, str]) -> list[dict[str, A
         won_margin = _decimal(p.facts(partner, "won_margin"))
         won, lost = p.facts(partner, "won_deals"), p.facts(partner, "lost_deals")
         days = p.facts(partner, "days_to_win")
+        left = p.left(partner.id)
         rows.append(
             {
                 "id": partner.id,
@@ -283,8 +331,12 @@ def _partners(p: _Period, previous_tiers: Mapping[str, str]) -> list[dict[str, A
                 "tier": partner.assigned,
                 "previous_tier": previous,
                 "eligible_tier": partner.eligible,
-                "movement": _movement(previous, partner, ranks, p.facts(partner, "exception")),
-                "tier_shown": p.facts(partner, "exception") or partner.assigned,
+                "movement": "exited"
+                if left
+                else _movement(previous, partner, ranks, p.facts(partner, "exception")),
+                "tier_shown": exited_label(partner.assigned)
+                if left
+                else p.facts(partner, "exception") or partner.assigned,
                 "score": f"{partner.score:.2f}",
                 "earnings": money(earnings),
                 MDF: money(mdf),
@@ -307,9 +359,12 @@ def _partners(p: _Period, previous_tiers: Mapping[str, str]) -> list[dict[str, A
 
 
 def _tiers(p: _Period) -> list[dict[str, Any]]:
+    """Each tier with how many partners hold it: a partner that has left the program holds none (the
+    totals count it as exited)."""
     counts: dict[str, int] = defaultdict(int)
     for partner in p.partners.values():
-        counts[partner.assigned] += 1
+        if not p.left(partner.id):
+            counts[partner.assigned] += 1
     listed = (p.doc or {}).get("tiers")
     if listed is None:
         return [{"name": name, "partners": n, "benefits": None} for name, n in sorted(counts.items())]
@@ -371,7 +426,9 @@ def _lacks(partner: _Partner, nxt: Mapping[str, Any]) -> tuple[bool, list[dict[s
     return near and bool(lacks), lacks
 
 
-def _watch(p: _Period, partners: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _watch(
+    p: _Period, partners: Sequence[Mapping[str, Any]], settlements: Mapping[str, Settlement | None]
+) -> dict[str, Any]:
     start = Period.parse(p.key).start.isoformat()
     rows = {row["id"]: row for row in partners}
     grace = [
@@ -383,21 +440,28 @@ def _watch(p: _Period, partners: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     pattern: dict[str, dict[str, Any]] = {}
     for partner in p.partners.values():
         nxt = p.facts(partner, "next")
-        if nxt is not None and partner.eligible == partner.assigned:
+        if nxt is not None and partner.eligible == partner.assigned and not p.left(partner.id):
             is_near, lacks = _lacks(partner, nxt)
             if is_near:
                 near.append({"id": partner.id, "name": partner.name, "tier": partner.assigned,
                              "next_tier": nxt["tier"], "lacks": lacks})  # fmt: skip
         status, exit_on = p.facts(partner, "status"), p.facts(partner, "exit_on")
-        pending = sum((Decimal(c[3]) for c in p.facts(partner, "campaigns") or ()), ZERO)
-        projected = Decimal(p.facts(partner, "projected") or "0")
+        settlement = settlements.get(partner.id)
+        if settlement is None:  # none recorded: what the report's facts say may still be paid
+            pending = sum((Decimal(c[3]) for c in p.facts(partner, "campaigns") or ()), ZERO)
+            still = pending + Decimal(p.facts(partner, "projected") or "0")
+        else:
+            still = sum((settlement.total(s) for s in (OWED, PROJECTED, PENDING)), ZERO)
         # A partner that left before the period and is owed nothing has no place on the list.
         if status in ("exiting", "exited") and (
-            status == "exiting" or (exit_on or "") >= start or pending + projected != 0
+            status == "exiting" or (exit_on or "") >= start or still != 0
         ):
-            exiting.append({"id": partner.id, "name": partner.name, "status": p.facts(partner, "status"),
-                            "exit_on": p.facts(partner, "exit_on"), "mdf_pending": money(pending),
-                            "projected_commission": money(projected), "owed": money(pending + projected)})  # fmt: skip
+            # the totals of its exit settlement (`cosell settlement`), as they are named there
+            owed: dict[str, str | None] = {
+                s: None if settlement is None else money(settlement.total(s)) for s in STATUSES
+            }
+            exiting.append({"id": partner.id, "name": partner.name, "status": status, "exit_on": exit_on,
+                            "tier_shown": rows[partner.id]["tier_shown"], **owed})  # fmt: skip
         for deal_id, deal_name, amount, discount, margin, action in p.facts(partner, "guarded") or ():
             withheld.append({"partner_id": partner.id, "deal_id": deal_id, "deal_name": deal_name,
                              "amount": money(Decimal(amount)), "discount_pct": discount, "margin_pct": margin,

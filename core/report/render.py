@@ -119,6 +119,7 @@ th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid var(--rule
 thead th { font-size: 11px; text-transform: uppercase; letter-spacing: 0.03em; color: var(--muted);
   border-bottom: 1.5px solid var(--ink); vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.date { white-space: nowrap; }
 .neg { color: var(--neg); }
 .wide { overflow-x: auto; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; }
@@ -135,6 +136,7 @@ table.sortable th[aria-sort="descending"] button::after { content: " ▼"; }
 .badge.demoted { background: #fbe9e6; color: var(--neg); }
 .badge.grace { background: var(--warn-bg); color: var(--warn); }
 .badge.exception { background: #f3e8fb; color: #6b2d91; }
+.badge.exited { background: #eceff3; color: var(--muted); }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   .charts { grid-template-columns: 1fr 1fr; }
@@ -364,9 +366,9 @@ def _watch(report: Mapping[str, Any]) -> str:
               [("Partner", ""), ("Name", ""), ("Tier", ""), ("Next", ""), ("What it lacks", "")],
               [[escape(r["id"]), escape(r["name"]), escape(r["tier"]), escape(r["next_tier"]), lacks(r)] for r in w["near_next_tier"]]),
         _list("Exiting partners and what is still owed", "No partner is exiting.",
-              [("Partner", ""), ("Name", ""), ("Exit on", ""), ("MDF pending", "num"), ("Projected commission", "num"), ("Owed", "num")],
-              [[escape(r["id"]), escape(r["name"]), _plain(r["exit_on"]), _money(r["mdf_pending"]),
-                _money(r["projected_commission"]), _money(r["owed"])] for r in w["exiting"]]),
+              [("Partner", ""), ("Name", ""), ("Exit on", "date"), ("Owed", "num"), ("May still be owed", "num"), ("May be taken back", "num")],
+              [[escape(r["id"]), escape(r["name"]), _plain(r["exit_on"]), _money(r["owed"]),
+                _money(r["projected"]), _money(r["at_risk"])] for r in w["exiting"]]),
         _list("Deals withheld or floored by the guardrails", "No deal was withheld or floored this period.",
               [("Partner", ""), ("Deal", ""), ("Amount × share", "num"), ("Discount %", "num"), ("Margin %", "num"), ("Action", "")],
               [[escape(r["partner_id"]), escape(f"{r['deal_name']} ({r['deal_id']})"), _money(r["amount"]),
@@ -391,6 +393,10 @@ def _tiers(report: Mapping[str, Any]) -> str:
             "; ".join(escape(b) for b in benefits) if benefits else '<span class="muted">none listed</span>'
         )
         rows.append([escape(t["name"]), f"{t['partners']:,}", shown])
+    exited = report["totals"]["exited"]
+    if exited:
+        gone = '<span class="muted">none: a partner that has left the program holds no tier</span>'
+        rows.append(['<span class="muted">Exited</span>', f"{exited:,}", gone])
     return _table([("Tier", ""), ("Partners", "num"), ("Benefits beyond money", "")], rows)
 
 

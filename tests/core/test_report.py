@@ -18,6 +18,7 @@ from cosell.report import ReportFacts
 from cosell.report.facts import report_doc
 from cosell.report.model import build
 from cosell.testing import compute_period, deal, mdf_claim, partner, program, run_program
+from ledgers import execute
 
 PROGRAM = dict(
     scoring={"scale": 100, "metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}},
@@ -250,21 +251,80 @@ def test_names_from_the_crm_are_escaped_on_the_page_and_defused_in_the_csv(sqlit
     assert "'=HYPERLINK" in render(report, "csv")
 
 
-def test_exiting_partners_are_listed_with_what_is_still_owed_and_long_gone_ones_are_not(sqlite_url):
+def test_exiting_partners_are_listed_with_their_settlements_totals_and_long_gone_ones_are_not(sqlite_url):
+    from cosell.cli_settlement import settlement_in
+
     partners = [
         partner("LEAVING", status="exiting", exit_on="2026-08-15"),
         partner("GONE", status="exited", exit_on="2025-01-31"),
+        partner("LATER", status="exiting", exit_on="2026-12-31"),
         partner("STAYING"),
     ]
     deals = [deal("OPEN", 10000, partners=["LEAVING"], created_on="2026-07-02")]
     with Ledger.connect(sqlite_url) as ledger:
         run_program(program(**PROGRAM, wind_down_days=60), partners, deals, ledger=ledger)
+        # approved after the run: owed, paid at the next run, as the settlement says
+        late = ledger.propose_adjustment(
+            partner_id="LEAVING", amount=Decimal("250.00"), reason="event", by="ann"
+        )
+        ledger.approve_adjustment(late.id, by="carol")
         exiting = _report(ledger)["watch"]["exiting"]
-    # LEAVING is Registered (score 10): the open deal would pay 10,000 × 5 % = 500 if won.
+        settlement = settlement_in(ledger, Period.parse("2026-Q3"), "LEAVING")
+    # LEAVING is Registered (score 10) and left on 2026-08-15: the open deal would pay 10,000 × 5 % = 500
+    # if won within the wind-down. That is not owed, only projected: the settlement's owed is the
+    # adjustment alone. LATER leaves after the period: still exiting, owed nothing yet.
     assert exiting == [
+        {"id": "LATER", "name": "Partner LATER", "status": "exiting", "exit_on": "2026-12-31",
+         "tier_shown": "Registered", "paid": "0.00", "owed": "0.00", "projected": "0.00",
+         "pending_approval": "0.00", "at_risk": "0.00"},
         {"id": "LEAVING", "name": "Partner LEAVING", "status": "exiting", "exit_on": "2026-08-15",
-         "mdf_pending": "0.00", "projected_commission": "500.00", "owed": "500.00"}
+         "tier_shown": "Exited (was Registered)", "paid": "0.00", "owed": "250.00", "projected": "500.00",
+         "pending_approval": "0.00", "at_risk": "0.00"},
     ]  # fmt: skip
+    assert (settlement.total("owed"), settlement.total("projected")) == (Decimal("250.00"), Decimal("500.00"))
+
+
+def test_a_partner_that_has_left_is_counted_as_exited_not_under_the_tier_it_held(sqlite_url):
+    from cosell.report.render import render
+
+    partners = [
+        partner("LEAVING", status="exiting", exit_on="2026-08-15"),
+        partner("GONE", status="exited", exit_on="2025-01-31"),
+        partner("LATER", status="exiting", exit_on="2026-12-31"),
+        partner("STAYING"),
+    ]
+    loaded = program(**PROGRAM)
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q2")
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q3")
+        report = _report(ledger)
+    rows = {r["id"]: r for r in report["partners"]}
+    assert {pid: (r["tier"], r["tier_shown"], r["movement"]) for pid, r in rows.items()} == {
+        "GONE": ("Registered", "Exited (was Registered)", "exited"),
+        "LATER": ("Registered", "Registered", "held"),
+        "LEAVING": ("Registered", "Exited (was Registered)", "exited"),
+        "STAYING": ("Registered", "Registered", "held"),
+    }
+    # 2026-Q2 ends on 2026-06-30: LEAVING still held its tier then; GONE had left
+    assert [(t["tiers"], t["exited"], t["partners"]) for t in report["trend"]] == [
+        ({"Registered": 3}, 1, 4),
+        ({"Registered": 2}, 2, 4),
+    ]
+    assert report["totals"]["tiers"] == {"Registered": 2} and report["totals"]["exited"] == 2
+    assert [(t["name"], t["partners"]) for t in report["tiers"]] == [("Registered", 2), ("Silver", 0)]
+    assert [r["id"] for r in report["watch"]["near_next_tier"]] == []
+    page = render(report, "html")
+    assert '<span class="badge exited">exited</span>' in page
+    assert '<span class="muted">Exited</span></td><td class="num">2</td>' in page  # the tiers table
+
+    # A period recorded before the count of exits was kept: counted from its partners' recorded exits.
+    execute(
+        sqlite_url,
+        "UPDATE cosell_statement_runs SET data = json_remove(data, '$.report.totals.exited') "
+        "WHERE period = '2026-Q2'",
+    )
+    with Ledger.connect(sqlite_url) as ledger:
+        assert _report(ledger)["trend"] == report["trend"]
 
 
 def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sqlite_url):

@@ -171,10 +171,15 @@ def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts
     incentives = Decimal(totals["earnings"]) + Decimal(totals["mdf"])
     assert totals["won_revenue"] == f"{revenue.quantize(CENT):.2f}"
     assert totals["cost_of_revenue"] == f"{(incentives / revenue).quantize(Decimal('0.0001'))}"
-    tiers = defaultdict(int)
+    tiers: dict[str, int] = defaultdict(int)
+    exited = 0
     for s in statements["partners"]:
-        tiers[s["tier"]] += 1
-    assert totals["tiers"] == dict(sorted(tiers.items()))
+        assert by_partner[s["partner_id"]]["tier_shown"] == s["tier_shown"]
+        if s["tier_shown"] == f"Exited (was {s['tier']})":
+            exited += 1  # a partner that has left holds no tier
+        else:
+            tiers[s["tier"]] += 1
+    assert totals["tiers"] == dict(sorted(tiers.items())) and totals["exited"] == exited
 
 
 def test_the_csv_carries_the_numbers_of_the_json(tmp_path, sqlite_url):
@@ -226,6 +231,13 @@ def test_mdf_per_campaign_exits_and_guardrails_reach_the_watch_lists(tmp_path, s
     assert {c for c in campaigns} == {"NA Data Summit", "EMEA Cloud Push", "APAC Roadshow"}
     exiting = {r["id"]: r for r in report["watch"]["exiting"]}
     assert set(exiting) == {"P004"} and exiting["P004"]["exit_on"] == "2026-08-15"
+    # what is owed is what P004's exit settlement says, figure for figure
+    settlement = cosell(
+        "settlement", "P004", "--period", "2026-Q3", "--format", "json", "--ledger", sqlite_url
+    )
+    owed = {k: exiting["P004"][k] for k in ("paid", "owed", "projected", "pending_approval", "at_risk")}
+    assert owed == json.loads(settlement.stdout)["totals"]
+    assert (owed["owed"], owed["projected"]) == ("0.00", "3048.00")
     guarded = report["watch"]["guarded_deals"]
     assert guarded and {g["action"] for g in guarded} <= {"withheld", "floored"}
     for g in guarded:

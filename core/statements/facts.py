@@ -208,9 +208,9 @@ def deal_names_of(
     # the text (a partner's explanations run to a thousand characters, its deals to hundreds). An id of
     # other characters than a word's is searched for as a word.
     words = set(_WORD.findall(text))
-    listed = {
-        item for line in lines for inner in _LIST.findall(line.explanation) for item in listed_ids(inner)
-    }
+    parenthesised = [inner for line in lines for inner in _LIST.findall(line.explanation)]
+    listed = {item for inner in parenthesised for item in listed_ids(inner)}
+    alone = set(parenthesised)  # "(id)": the deal's only where its name stands before it
     names = {}
     for pd in partner.deals:
         deal = pd.deal
@@ -218,6 +218,7 @@ def deal_names_of(
         if (
             deal_id in named
             or deal_id in listed
+            or (deal_id in alone and f"{deal.name} ({deal_id})" in text)
             or (
                 read_as_word(deal_id)
                 and (deal_id in words or (not _WORD.fullmatch(deal_id) and _is_word_in(deal_id, text)))
@@ -238,8 +239,11 @@ _MORE = re.compile(r" and \d+ more$")
 
 def listed_ids(inner: str) -> list[str]:
     """The items of a parenthesised list as a baseline writes its deals (``D1, D2`` or ``1, 2 and 3
-    more``): what stands between the commas, the closing "and N more" left out."""
-    return _MORE.sub("", inner).split(", ")
+    more``): what stands between the commas, the closing "and N more" left out. A parenthesis holding
+    one item and no "and N more" is no list (``(3)`` is a number of the text, a footnote or a count, as
+    a person may write it in an adjustment's reason or a CRM in a campaign's name): no items."""
+    items = _MORE.sub("", inner).split(", ")
+    return items if len(items) > 1 or _MORE.search(inner) else []
 
 
 def read_as_word(deal_id: str) -> bool:

@@ -640,8 +640,8 @@ def _score_of(parts: Sequence[ScorePart], scale: Decimal) -> Decimal:
 
 def named_deals(text: str, names: Mapping[str, str]) -> str:
     """``text`` with the deals of ``names`` named where it names a deal: ``Name (id)``, as plugins write
-    it, becomes ``Name``; a parenthesised list of ids (``(D1, D2 and 3 more)``, a baseline's) becomes the
-    deals' names when every item is a deal of ``names``; an id with a letter (``read_as_word``) standing
+    it, becomes ``Name``; a parenthesised list of ids (``(D1, D2 and 3 more)``, a baseline's: two items
+    or more) becomes the deals' names when every item is a deal of ``names``; an id with a letter (``read_as_word``) standing
     as a whole word becomes the name. Every other character is left as written: an id of digits never
     touches a number of the text (``share 1``, ``3,499.20``)."""
     present = sorted((i for i in names if i and names[i] and i in text), key=len, reverse=True)
@@ -661,7 +661,7 @@ def named_deals(text: str, names: Mapping[str, str]) -> str:
             return names[m.group()]
         inner = m.group("list")
         items = listed_ids(inner)
-        if not all(names.get(i) for i in items):
+        if not items or not all(names.get(i) for i in items):
             return f"({as_words(inner)})"
         return f"({', '.join(names[i] for i in items)}{inner[len(', '.join(items)) :]})"
 

@@ -157,3 +157,38 @@ def test_every_amount_reads_as_written_and_every_deal_reference_by_name_whatever
     )
     arithmetic = f"attainment {count}.1664, band {count} reached: ({rate} − {count}) × {amount} = {total}"
     assert named_deals(arithmetic, names) == arithmetic
+
+
+def test_a_number_in_parentheses_reads_as_written_even_when_a_deal_has_it_for_its_id():
+    # deal ids of digits (a CSV export numbered 1, 2, 3); "(3)" written by a person is a number, not deal 3
+    names = {"2": "Acme - Expansion", "3": "Acme - Renewal"}
+    for written in (
+        "adjustment 1: booth fee for the summit (3); proposed by ann, approved by carol, 150.00",
+        "MDF claim M1 (3) approved 2026-07-18: funded 1,000.00",
+        "(3)",
+    ):
+        assert named_deals(written, names) == written
+    # what names deals still reads as their names
+    assert named_deals("Acme - Renewal (3) won 2026-08-01", names) == "Acme - Renewal won 2026-08-01"
+    assert named_deals("baseline: 2 sourced (2, 3) × 100.00", names) == (
+        "baseline: 2 sourced (Acme - Expansion, Acme - Renewal) × 100.00"
+    )
+    # a run keeps no name for an id that stands only as such a number
+    assert deal_names_of(facts("3"), [line("adjustment 1: booth fee for the summit (3)")], []) == {}
+
+
+def test_a_persons_reason_on_an_adjustment_reads_on_the_page_as_written(cosell_ledger):
+    from cosell.statements import render
+    from cosell.testing import deal, partner, program, run_program
+
+    loaded = program(tiers=[{"name": "Registered", "min_score": 0, "commission_rate": "0.10"}])
+    deals = [deal("3", 1000, partners=["P1"], won_on="2026-08-01", name="Acme - Renewal")]
+    asked = cosell_ledger.propose_adjustment(
+        partner_id="P1", amount=Decimal("150.00"), reason="booth fee for the summit (3)", by="ann"
+    )
+    cosell_ledger.approve_adjustment(asked.id, by="carol")
+    run_program(loaded, [partner("P1")], deals, ledger=cosell_ledger)
+    page = render(cosell_ledger, "2026-Q3", "P1", "html")
+    assert "booth fee for the summit (3); proposed by ann" in page
+    assert "summit (Acme - Renewal)" not in page
+    assert "Acme - Renewal won 2026-08-01" in page  # the commission line still names its deal

@@ -10,7 +10,7 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show_number
 from cosell.program import Program, Tier
-from cosell.results import Score, TierDecision
+from cosell.results import Score, TierDecision, exited_label
 
 
 def eligible_tier(program: Program, score: Decimal, metrics: Mapping[str, Decimal | None]) -> Tier:
@@ -106,15 +106,21 @@ def earned_tier(
         current, source = program.tiers[0].name, "lowest tier"
     why = _why_eligible(program, eligible, score.value, metrics)
     left = partner.partner.exit_on if partner.partner.left_by(context.period.end) else None
+    # A partner that has left keeps the tier assigned below for its wind-down (its commission rate), but
+    # holds none any more: the reason ends as its tier reads everywhere, "Exited (was Silver)".
+    gone = "" if left is None else f"left the program on {left}: "
     if left is not None and program.tier_rank(eligible.name) > program.tier_rank(current):
         # tiers are earned for the time ahead: a partner that has left the program is never promoted
-        reason = f"{why}; left the program on {left}: keeps {current} ({source}), no promotion"
+        reason = f"{why}; {gone}{exited_label(current)}, the {source}, no promotion"
         return TierDecision(current, current, current, 0, reason)
     if program.tier_rank(eligible.name) >= program.tier_rank(current):
-        verb = "promoted to" if eligible.name != current else "stays"
-        reason = f"{why}; {verb} {eligible.name}" + (
-            "" if eligible.name == current else f" (from {current}, {source})"
-        )
+        if left is not None:
+            reason = f"{why}; {gone}{exited_label(eligible.name)}"
+        else:
+            verb = "promoted to" if eligible.name != current else "stays"
+            reason = f"{why}; {verb} {eligible.name}" + (
+                "" if eligible.name == current else f" (from {current}, {source})"
+            )
         return TierDecision(eligible.name, eligible.name, current, 0, reason)
     below = 1 + _periods_below_before(context, partner.id)
     grace = program.demotion_grace_periods
@@ -123,8 +129,12 @@ def earned_tier(
             f"{why}; below {current} for {below} consecutive period(s), more than the grace of {grace}: "
             f"drops to {eligible.name}"
         )
+        if left is not None:
+            reason += f"; {gone}{exited_label(eligible.name)}"
         return TierDecision(eligible.name, eligible.name, current, below, reason)
     reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
+    if left is not None:
+        reason += f"; {gone}{exited_label(current)}"
     return TierDecision(eligible.name, current, current, below, reason)
 
 

@@ -12,14 +12,17 @@ TIERS = [
 SCORING = {"metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}}
 
 
-def decide(pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="2026-Q3"):
-    """A partner whose score is pipeline ÷ 1000 (capped at 100) and whose won revenue is ``won``."""
+def decide(pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="2026-Q3", left=None):
+    """A partner whose score is pipeline ÷ 1000 (capped at 100) and whose won revenue is ``won``; one
+    that exited on ``left``, if given."""
     prog = program(tiers=TIERS, scoring=SCORING, demotion_grace_periods=grace, period=period)
     start = {"2026-Q3": "2026-07-01", "2026-Q4": "2026-10-01"}[period]
     deals = [deal("D1", pipeline, partners=["P1"], created_on=start)]
     if Decimal(won):
         deals.append(deal("D2", won, partners=[("P1", "influenced")], created_on="2026-01-01", won_on=start))
     fields = {"crm_tier": crm_tier} if crm_tier else {}
+    if left is not None:
+        fields.update(status="exited", exit_on=left)
     hist = History(tiers=MappingProxyType({"P1": tuple(history)}))
     return compute_period(prog, [partner("P1", **fields)], deals, history=hist).standings[0].tier
 
@@ -103,3 +106,28 @@ def test_a_requirement_missed_by_less_than_a_cent_is_not_shown_as_reached():
     reason = decide("80000", won="249999.9984").reason
     assert "Gold needs won_revenue 249,999.9984 < 250,000" in reason
     assert "Gold needs won_revenue 249,000 < 250,000" in decide("80000", won="249000").reason
+
+
+def test_the_reason_of_a_partner_that_has_left_says_it_exited_never_that_it_stays():
+    held = [TierRecord("2026-Q2", Decimal(45), "Silver", "Silver")]
+    left = "2026-08-15"
+    stays = decide("45000", history=held, left=left)
+    assert stays.assigned == "Silver" and stays.reason == (
+        "score 45.00 makes it eligible for Silver (min 40); left the program on 2026-08-15: Exited (was Silver)"
+    )
+    up = decide("80000", won="250000", history=held, left=left)
+    assert up.assigned == "Silver" and up.reason.endswith(
+        "; left the program on 2026-08-15: Exited (was Silver), the tier of 2026-Q2, no promotion"
+    )
+    grace = decide("10000", history=held, left=left)
+    assert grace.assigned == "Silver" and grace.reason.endswith(
+        "below it for 1 of 1 grace period(s); left the program on 2026-08-15: Exited (was Silver)"
+    )
+    drops = decide("10000", history=held, grace=0, left=left)
+    assert drops.assigned == "Registered" and drops.reason.endswith(
+        "drops to Registered; left the program on 2026-08-15: Exited (was Registered)"
+    )
+    for decision in (stays, up, grace, drops):
+        assert "stays" not in decision.reason and "keeps Silver (tier of 2026-Q2), no" not in decision.reason
+    # a partner leaving after the period's end still holds its tier in it
+    assert decide("45000", history=held, left="2026-10-01").reason.endswith("; stays Silver")

@@ -60,6 +60,7 @@ from .periods import Period
 from .pluginmanager import PluginInfo, Plugins, installed
 from .program import LoadedProgram, load_program, program_json_schema
 from .records import MAX_AMOUNT
+from .terminal_tables import print_table
 from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 app = typer.Typer(
@@ -385,7 +386,7 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
         ("Tier", "left"),
         ("Earnings", "right"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=justify == "right")  # type: ignore[arg-type]
     for row in report.partners[:TABLE_PARTNERS]:
         tier = row.get("tier_shown") or row["tier"]
         if row.get("left") or row.get("tier_exception"):
@@ -398,7 +399,7 @@ def print_report(report: RunReport, *, as_json: bool, show_changes: bool = False
             tier = f"{tier}, {row['pilot_arm']} arm"
         cells = (row["id"], row["name"], row["score"], tier, row["earnings"])
         table.add_row(*(_escape(str(cell)) for cell in cells))
-    out.print(table)
+    print_table(out, table)
     if len(report.partners) > TABLE_PARTNERS:
         out.print(f"… and {len(report.partners) - TABLE_PARTNERS} more partners (every one: --json)")
     if report.dry_run:
@@ -428,11 +429,11 @@ def _print_changes(report: RunReport, *, show_all: bool) -> None:
     if show_all:
         table = Table(title="Planned field changes")
         for column in ("Object", "Id", "Field", "Now", "Would be"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("Object", "Id", "Field"))  # names kept whole
         for (obj, field), changes in by_field.items():
             for record_id, now, then in changes:
                 table.add_row(*(_escape(cell) for cell in (obj, record_id, field, now, then)))
-        out.print(table)
+        print_table(out, table)
         return
     summary = Table(title=f"Planned field changes: {len(report.changes)} record(s)")
     for column, justify in (
@@ -441,14 +442,14 @@ def _print_changes(report: RunReport, *, show_all: bool) -> None:
         ("Records", "right"),
         ("For example", "left"),
     ):
-        summary.add_column(column, justify=justify)  # type: ignore[arg-type]
+        summary.add_column(column, justify=justify, no_wrap=column != "For example")  # type: ignore[arg-type]
     for (obj, field), changes in by_field.items():
         sample = "; ".join(
             f"{rid}: {now or '(empty)'} → {then}" for rid, now, then in changes[:SAMPLE_CHANGES]
         )
         more = f"; … and {len(changes) - SAMPLE_CHANGES} more" if len(changes) > SAMPLE_CHANGES else ""
         summary.add_row(_escape(obj), _escape(field), str(len(changes)), _escape(sample + more))
-    out.print(summary)
+    print_table(out, summary)
     out.print("Every change: run again with --show-changes (or --json).")
 
 
@@ -679,7 +680,7 @@ def plugins(as_json: JsonOpt = False) -> None:
         return
     table = Table(title="Plugins")
     for column in ("Name", "Package", "Version", "Provides", "Hooks"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "Version")
     for i in infos:
         table.add_row(
             _escape(i.name + (" (built-in)" if i.builtin else "")),
@@ -688,7 +689,7 @@ def plugins(as_json: JsonOpt = False) -> None:
             f"[red]cannot load:[/red] {_escape(i.error)}" if i.error else _escape("\n".join(_provides(i))),
             _escape(", ".join(h.removeprefix("cosell_") for h in i.hooks)),
         )
-    out.print(table)
+    print_table(out, table)
     broken = [i.name for i in infos if i.error]
     if broken:
         err.print(
@@ -1053,7 +1054,7 @@ def adjust_list(
                 row["proposed_by"], decided, paid,
             )  # fmt: skip
             table.add_row(*(_escape(str(cell)) for cell in cells))
-        out.print(table)
+        print_table(out, table)
 
 
 app.command(name="compare")(reports_errors(compare_command))

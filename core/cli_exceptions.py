@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
 from .program import load_program
+from .terminal_tables import print_table
 from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 ProgramOpt = Annotated[
@@ -216,14 +217,16 @@ def list_exceptions(
         "Proposed by",
         "Decided by",
     ):
-        table.add_column(column, justify="right" if column == "Id" else "left")
+        # the figures and states are never cut short: the texts around them wrap instead
+        whole = column in ("Id", "Partner", "Until", "State")
+        table.add_column(column, justify="right" if column == "Id" else "left", no_wrap=whole)
     for row in rows:
         cells = (
             row["id"], row["partner"], row["tier"], row["until"], row["state"], row["in_force"], row["reason"],
             row["proposed_by"], row["decided_by"] or "",
         )  # fmt: skip
         table.add_row(*(terminal_text(str(cell)) for cell in cells))
-    out.print(table)
+    print_table(out, table)
 
 
 def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:

@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .ledger import Ledger, StoredDiscard, StoredRun
 from .periods import Period
 from .program import LoadedProgram, parse_program
+from .terminal_tables import print_table
 from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
 Command = Callable[..., Any]
@@ -114,7 +115,7 @@ def runs_list(
         sha = NOT_RECORDED if p is None else p.program_sha256[:12]
         cells = (r.id, r.period, started, status, sha, NOT_RECORDED if p is None else p.cosell_version)
         table.add_row(*(terminal_text(str(cell)) for cell in cells))
-    out.print(table)
+    print_table(out, table)
 
 
 def _stored(book: Ledger, run_id: int) -> StoredRun:

@@ -4,17 +4,21 @@ Rich fits a table to the console (80 columns when the output is not a terminal) 
 and cuts what no longer fits with "…": "+8,453.…" is no amount. Here a column declared ``no_wrap`` (an
 amount, a date) keeps its widest cell whole and is narrowed last; in any other column a figure (a word
 with a digit: an amount, a date, an id, "+1.27 to +3.40") is never cut either, while the text around it
-wraps between words and folds a word too long for its column onto the next line. A table whose figures
-need more than the console's width is printed wider, never cropped.
+wraps between words and folds a word too long for its column onto the next line. No column is narrowed
+to nothing either (rich, short of room, drops whole columns, their titles and cells): a column of text
+keeps a few cells at least, and the longest word of its title. A table whose figures need more than the
+console's width is printed wider, never cropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
-from rich.segment import Segment
-from rich.table import Table
+from rich.segment import Segment, Segments
+from rich.table import Column, Table
 from rich.text import Text
 
 __all__ = ["print_table"]
@@ -23,24 +27,50 @@ __all__ = ["print_table"]
 def print_table(console: Console, table: Table) -> None:
     """Print ``table`` with every figure whole (see the module's docstring)."""
     for column in table.columns:
-        cells = [column.header, *column.cells] if table.show_header else list(column.cells)
-        texts = [_plain(console, cell) for cell in cells]
+        texts = [_plain(console, cell) for cell in _cells(table, column)]
         if column.no_wrap:
             widths = [cell_len(line) for text in texts for line in text.splitlines()]
         else:
             widths = [cell_len(w) for text in texts for w in text.split() if any(c.isdigit() for c in w)]
             column.overflow = "fold"
         column.min_width = max([column.min_width or 0, *widths])
-    console.print(table, width=_layout_width(console, table), crop=False)
+    if Measurement.get(console, console.options.update_width(_UNBOUNDED), table).maximum <= console.width:
+        console.print(table, crop=False)  # fits as it is: nothing is narrowed
+        return
+    padding = [table._get_padding_width(i) for i in range(len(table.columns))]
+    natural = [
+        whole - pad for whole, pad in zip(_column_widths(console, table, _UNBOUNDED), padding, strict=True)
+    ]
+    # The least a column may get: a no_wrap column's widest cell, another's widest figure and a few cells
+    # for its text. Rich, short of room, narrows a column of text to nothing (it draws the column's
+    # borders with neither its title nor its cells between them).
+    least = [
+        n if column.no_wrap else min(n, max(column.min_width or 0, _TEXT))
+        for n, column in zip(natural, table.columns, strict=True)
+    ]
+
+    def too_narrow(layout: int) -> bool:
+        widths = _column_widths(console, table, layout)
+        return any(w - pad < low for w, pad, low in zip(widths, padding, least, strict=True))
+
+    if not too_narrow(console.width):
+        console.print(table, width=_layout_width(console, table, too_narrow), crop=False)
+        return
+    # Printed wider than the console: each column gets its least and the longest word of its title.
+    for column, low, n in zip(table.columns, least, natural, strict=True):
+        title = [column.header] if table.show_header else []
+        column.width = max(low, min(n, _longest_word(console, title)))
+    width = table._extra_width + sum(padding) + sum(column.width or 0 for column in table.columns)
+    # Rendered in exactly its width: rich would narrow it back to a console narrower than the table.
+    console.print(Segments(console.render(table, console.options.update_width(width))), crop=False)
 
 
-def _layout_width(console: Console, table: Table) -> int:
+def _layout_width(console: Console, table: Table, too_narrow: Callable[[int], bool]) -> int:
     """The width to lay ``table`` out in so that it fits the console when its figures allow. Rich narrows
     the columns that wrap to one width and then widens each back to its figures (``min_width``): laid out
-    in the console's width, a table may come out a little wider, where narrowing its text further fits."""
+    in the console's width, a table may come out a little wider, where narrowing its text further fits,
+    short of a layout ``too_narrow`` for a column."""
     width = console.width
-    if Measurement.get(console, console.options.update_width(_UNBOUNDED), table).maximum <= width:
-        return width  # fits as it is: nothing is narrowed
     layout, used = width, _rendered_width(console, table, width)
     narrowest, chosen = used, layout
     for _ in range(_TRIES):
@@ -49,8 +79,17 @@ def _layout_width(console: Console, table: Table) -> int:
             break
         used = _rendered_width(console, table, layout)
         if used < narrowest:
+            if too_narrow(layout):
+                break
             narrowest, chosen = used, layout
     return chosen
+
+
+def _column_widths(console: Console, table: Table, layout: int) -> list[int]:
+    """The widths, padding included, rich gives the columns of ``table`` laid out in ``layout`` cells
+    (rich's own computation, and its padding above: private methods, there being no public ones)."""
+    options = console.options.update_width(layout - table._extra_width)
+    return table._calculate_column_widths(console, options)
 
 
 def _rendered_width(console: Console, table: Table, layout: int) -> int:
@@ -58,8 +97,19 @@ def _rendered_width(console: Console, table: Table, layout: int) -> int:
     return max((Segment.get_line_length(line) for line in lines), default=0)
 
 
+def _cells(table: Table, column: Column) -> list[RenderableType]:
+    """The column's title (when the table shows it) and cells."""
+    return [column.header, *column.cells] if table.show_header else list(column.cells)
+
+
+def _longest_word(console: Console, cells: list[RenderableType]) -> int:
+    return max((cell_len(word) for cell in cells for word in _plain(console, cell).split()), default=1)
+
+
 _UNBOUNDED = 1_000_000
 _TRIES = 8
+_TEXT = 4
+"""The fewest cells a column of text keeps (its words fold onto the next lines)."""
 
 
 def _plain(console: Console, cell: RenderableType) -> str:

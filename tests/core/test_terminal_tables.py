@@ -55,3 +55,32 @@ def test_a_table_that_fits_prints_as_rich_lays_it_out():
     buffer = io.StringIO()
     Console(file=buffer, width=80, color_system=None).print(table())
     assert printed(table(), 80) == buffer.getvalue().splitlines()
+
+
+def test_no_column_is_narrowed_to_nothing_when_the_console_is_short_of_room():
+    # rich, short of room, narrows columns of text to nothing: their titles and cells are gone
+    def table() -> Table:
+        t = Table(title="Adjustments")
+        for column in ("Id", "Partner", "Amount", "State", "Period"):
+            t.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=True)
+        for column in ("Reason", "Proposed by", "Decided by", "Paid in"):
+            t.add_column(column)
+        t.add_row("1", "P002", "-1234567.89", "pending", "2026-Q4", "booth at the summit", "ann", "carol", "")
+        return t
+
+    for width in range(30, 101, 10):
+        text = "\n".join(printed(table(), width))
+        for shown in (
+            "-1234567.89",
+            "2026-Q4",
+            "pending",
+            "Reas",
+            "Prop",
+            "Deci",
+            "Paid",
+            "boot",
+            "ann",
+            "caro",
+        ):
+            assert shown in text, (width, shown)
+        assert "…" not in text, width

@@ -7,9 +7,18 @@ import re
 
 import pytest
 
+from cosell import cli_shared
 from invoke import cosell
 
 NARROW = (40, 50, 60)
+
+
+@pytest.fixture(autouse=True)
+def _width_from_columns(monkeypatch):
+    """The consoles read ``COLUMNS`` as they print, as in a process started with it: cosell's consoles
+    are made at import, and pytest-xdist's workers import with ``COLUMNS=80``, which a console keeps."""
+    for console in (cli_shared.out, cli_shared.err):
+        monkeypatch.setattr(console, "_width", None)
 
 
 def run(*extra):

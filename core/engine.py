@@ -64,7 +64,7 @@ from .results import (
 )
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
-from .writeback import changed_writes, former_partner_writes, planned_writes
+from .writeback import changed_writes, former_deal_writes, former_partner_writes, planned_writes
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -638,18 +638,33 @@ def pilot_plan(
 def _plan(
     computation: Computation, connector: Connector, ledger: Ledger, progress: Progress, mark: int
 ) -> list[FieldWrite]:
-    """The managed field values that differ from what the target holds: the computed ones, and the
-    accounts written before that are no partners any more, cleared."""
+    """The managed field values that differ from what the target holds: the computed ones, the
+    accounts written before that are no partners any more, cleared, and the deals projected before that
+    are no longer read, their projection cleared."""
     desired = planned_writes(computation, computation.context.history)  # under the ids merges gave
-    former = former_partner_writes(computation, ledger.planned_account_ids(target_of(connector)))
+    target = target_of(connector)
+    former = [
+        *former_partner_writes(computation, ledger.planned_account_ids(target)),
+        *former_deal_writes(computation, _projected_before(ledger, target)),
+    ]
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)
-    # A former partner's account is no record the CRM read gave (the partner filter no longer selects
-    # it): what the CRM holds on it is asked of the CRM itself.
+    # A former partner's account, a deal no longer read, is no record the CRM read gave (the partner or
+    # deal filter no longer selects it): what the CRM holds on it is asked of the CRM itself.
     unread = [w.key for w in former if w.key not in current]
     if unread and isinstance(connector, ReadsFresh):
         current = {**current, **connector.fresh_values(unread)}
     return changed_writes([*desired, *former], current)
+
+
+def _projected_before(ledger: Ledger, target: str) -> set[str]:
+    """The deals whose projection cosell may have written to ``target`` and not taken back: those the
+    latest stored period's results project (a rerun of it: its previous run's), and those the target's
+    latest run planned writes for without seeing them written (a clearing refused, or cut short). The
+    ledger's projections, not the outbox's deal rows (a million a run) are read."""
+    latest = ledger.latest_period_with_lines()
+    projected = set() if latest is None else ledger.projected_deal_ids(latest)
+    return projected | ledger.unconfirmed_deal_ids(target)
 
 
 def _store(

@@ -1982,6 +1982,37 @@ class Ledger:
             ).scalars()
             return {str(rid) for rid in rows}
 
+    def projected_deal_ids(self, period: str) -> set[str]:
+        """The deals ``period``'s results project (Projected or Withheld): the deals whose projection
+        its latest run planned, read from its projections, not from the outbox's deal rows."""
+        pr = projections_table
+        query = sa.select(pr.c.deal_id).where(pr.c.period == period)
+        with self._read() as conn:  # plain rows, each deal once by the set: a run's open deals, 400,000 say
+            return {row[0] for row in _raw_rows(conn.execute(query))}
+
+    def unconfirmed_deal_ids(self, target: str) -> set[str]:
+        """The deals ``target``'s latest run planned writes for that the target did not confirm (refused,
+        or left pending by a run that stopped before it finished); none when that run finished without
+        a failure, the common case, which costs one look at the runs."""
+        r, o = runs_table, outbox_table
+        with self._read() as conn:
+            latest = conn.execute(
+                sa.select(r.c.id, r.c.status).where(r.c.target == target).order_by(r.c.id.desc()).limit(1)
+            ).first()
+            if latest is None or latest.status == "done":
+                return set()
+            rows = conn.execute(
+                sa.select(o.c.record_id)
+                .where(
+                    o.c.target == target,
+                    o.c.status.in_(("pending", "failed")),  # served by (target, status, id)
+                    o.c.run_id == latest.id,
+                    o.c.object == "deal",
+                )
+                .distinct()
+            ).scalars()
+            return {str(rid) for rid in rows}
+
     def pending_ids(
         self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None
     ) -> tuple[Sequence[int], Sequence[FieldWrite]]:

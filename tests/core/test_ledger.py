@@ -933,6 +933,38 @@ def test_the_accounts_a_target_was_planned_writes_for_are_found_whatever_became_
     assert ledger.planned_account_ids("files:/tmp/none") == set()
 
 
+def test_the_deals_a_period_projects_are_found_once_each(ledger: Ledger) -> None:
+    record(
+        ledger,
+        projections=[
+            Projection("P1", "D1", Decimal("10"), "if won"),
+            Projection("P2", "D1", Decimal("5"), "if won"),
+            Projection("P1", "D2", Decimal("0"), "withheld: discount", withheld=True),
+        ],
+    )
+    assert ledger.projected_deal_ids(Q3.key) == {"D1", "D2"}
+    assert ledger.projected_deal_ids("2026-Q4") == set()
+
+
+def test_the_deals_a_targets_latest_run_did_not_see_written_are_found_unless_it_finished(
+    ledger: Ledger,
+) -> None:
+    first = record(ledger, writes=[write("D1"), write("D2"), FieldWrite("account", "P1", {"tier": "Gold"})])
+    ledger.mark_written([ledger.outbox(first)[0].id])
+    ledger.mark_failed({ledger.outbox(first)[1].id: "refused"})
+    # not finished (or stopped before it finished): the refused D2 counts, the confirmed D1 does not
+    assert ledger.unconfirmed_deal_ids(TARGET) == {"D2"}
+    ledger.finish_run(first, "failed")
+    assert ledger.unconfirmed_deal_ids(TARGET) == {"D2"}
+    second = record(ledger, writes=[write("D3"), write("D4")])  # killed while sending: left pending
+    ledger.mark_written([ledger.outbox(second)[0].id])
+    assert ledger.unconfirmed_deal_ids(TARGET) == {"D4"}  # the latest run's only
+    assert ledger.unconfirmed_deal_ids("files:/tmp/other") == set()
+    ledger.mark_written([ledger.outbox(second)[1].id])
+    ledger.finish_run(second, "done")
+    assert ledger.unconfirmed_deal_ids(TARGET) == set()
+
+
 def test_a_version_8_ledger_gets_the_outbox_accounts_index_keeping_its_rows(ledger_url: str) -> None:
     with Ledger.connect(ledger_url) as made:
         record(made, Q3, writes=[FieldWrite("account", "P1", {"tier": "Gold"}), write("D1")])

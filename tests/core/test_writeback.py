@@ -7,6 +7,7 @@ import pytest
 
 from cosell.connector import FieldWrite
 from cosell.errors import FinishedWithFailures
+from cosell.records import Merge
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
 from cosell.writeback import changed_writes, planned_writes, same_value
 from ledgers import execute
@@ -455,3 +456,91 @@ def test_a_refused_clearing_of_a_former_partners_account_is_sent_again_by_the_ne
     again = run_program(plan, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
     assert [w.key for w in again.writes] == [("account", "P2")]
     assert crm.fields[("account", "P2")]["tier"] is None
+
+
+SILVER = program(
+    tiers=[{"name": "Silver", "min_score": 0, "commission_rate": "0.10"}], guardrails={"max_discount_pct": 25}
+)
+NOTHING = {"incentive": None, "incentive_status": None, "incentive_note": None}
+
+
+def test_an_open_deal_that_leaves_the_read_has_its_projection_cleared_once(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    kept = deal("D2", "2000", partners=["P1"])
+    run_program(
+        SILVER,
+        [partner("P1")],
+        [deal("D1", "1000", partners=["P1"]), deal("X", "1000", partners=["P1"], discount_pct="30"), kept],
+        ledger=cosell_ledger,
+        connector=crm,
+    )
+    assert crm.fields[("deal", "D1")]["incentive_status"] == "Projected"
+    assert crm.fields[("deal", "X")]["incentive_status"] == "Withheld"
+    # D1 and X leave the connector's deal filter (moved to a pipeline or record type it leaves out): no
+    # read gives them any more, and cosell no longer considers them
+    again = run_program(SILVER, [partner("P1")], [kept], ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "D1")] == NOTHING and crm.fields[("deal", "X")] == NOTHING
+    assert crm.fields[("deal", "D2")]["incentive_status"] == "Projected"
+    assert sorted(w.key for w in again.writes) == [("deal", "D1"), ("deal", "X")]
+    cleared = next(w for w in again.report.changes if w.key == ("deal", "D1"))
+    assert cleared.old == {"incentive": "100.00", "incentive_status": "Projected",
+                           "incentive_note": "Projected if won by 2026-09-30: Partner P1: 100.00 USD"}  # fmt: skip
+    # written once: the period's results no longer project them
+    third = run_program(SILVER, [partner("P1")], [kept], ledger=cosell_ledger, connector=crm)
+    assert third.writes == [] and third.report.changes == ()
+
+
+def test_a_deal_projected_last_period_and_not_read_in_the_next_is_cleared(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(SILVER, [partner("P1")], [deal("D1", partners=["P1"])], ledger=cosell_ledger, connector=crm)
+    later = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm, period="2026-Q4")
+    assert [w.key for w in later.writes] == [("deal", "D1")]
+    assert crm.fields[("deal", "D1")] == NOTHING
+
+
+def test_a_deal_no_longer_read_whose_target_shows_earned_keeps_it(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(SILVER, [partner("P1")], [deal("D1", partners=["P1"])], ledger=cosell_ledger, connector=crm)
+    earned = {"incentive": "100.00", "incentive_status": "Earned", "incentive_note": "Earned: Partner P1"}
+    crm.fields[("deal", "D1")] = dict(earned)  # what the deal shows now is no projection
+    again = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert again.writes == [] and crm.fields[("deal", "D1")] == earned
+
+
+def test_a_projected_deal_no_longer_read_that_the_target_does_not_hold_is_not_written(cosell_ledger):
+    """Deleted in the CRM: nothing to clear, and no refused write."""
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(SILVER, [partner("P1")], [deal("D1", partners=["P1"])], ledger=cosell_ledger, connector=crm)
+    del crm.fields[("deal", "D1")]
+    again = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert again.writes == [] and not again.report.failures
+
+
+def test_a_projected_deal_merged_into_another_is_not_written_under_its_former_id(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(SILVER, [partner("P1")], [deal("D1", partners=["P1"])], ledger=cosell_ledger, connector=crm)
+    again = run_program(
+        SILVER,
+        [partner("P1")],
+        [deal("D9", partners=["P1"])],
+        merges=[Merge("deal", "D1", "D9")],  # a HubSpot merge: the deal lives on under a new id
+        ledger=cosell_ledger,
+        connector=crm,
+    )
+    assert [w.key for w in again.writes] == [("deal", "D9")]
+    assert crm.fields[("deal", "D9")]["incentive_status"] == "Projected"
+
+
+def test_a_refused_clearing_of_a_deal_no_longer_read_is_sent_again_by_the_next_run(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    run_program(SILVER, [partner("P1")], [deal("D1", partners=["P1"])], ledger=cosell_ledger, connector=crm)
+    crm.refuse = frozenset({"D1"})  # a validation rule, a locked row
+    with pytest.raises(FinishedWithFailures) as refused:
+        run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert any("deal D1" in failure for failure in refused.value.report.failures)
+    assert crm.fields[("deal", "D1")]["incentive_status"] == "Projected"
+    crm.refuse = frozenset()
+    again = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert [w.key for w in again.writes] == [("deal", "D1")]
+    assert crm.fields[("deal", "D1")] == NOTHING
+    assert run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm).writes == []

@@ -343,3 +343,26 @@ def test_compare_and_explain_refuse_a_program_in_another_currency_than_the_ledge
     assert wording in explained.output and "D2005" not in explained.output
     # in the ledger's own currency both still answer
     assert cosell("explain", "P002", "--program", "program.yaml", "--input", "data").exit_code == 0
+
+
+def test_an_open_deal_taken_out_of_deals_csv_has_its_projection_cleared_once(work):
+    assert cosell(*run_args()).exit_code == 0
+    projected = {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D2006"]
+    assert projected["cosell_incentive_status"] == "Projected" and projected["cosell_incentive"]
+    data = work / "data" / "deals.csv"
+    lines = data.read_text(encoding="utf-8").splitlines(keepends=True)
+    data.write_text("".join(line for line in lines if not line.startswith("D2006,")), encoding="utf-8")
+
+    result = cosell(*run_args(["--json"]))
+    assert result.exit_code == 0, result.output
+    deal = {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D2006"]
+    assert [deal[c] for c in ("cosell_incentive", "cosell_incentive_status", "cosell_incentive_note")] == [
+        "",
+        "",
+        "",
+    ]
+    # the only deal written (its partner's pipeline changed with it: the account's score too)
+    assert {r["id"] for r in rows(work / "out" / "changes.csv") if r["object"] == "deal"} == {"D2006"}
+
+    again = cosell(*run_args(["--json"]))
+    assert again.exit_code == 0 and json.loads(again.output)["changes"] == []

@@ -641,11 +641,16 @@ def _plan(
     """The managed field values that differ from what the target holds: the computed ones, the
     accounts written before that are no partners any more, cleared, and the deals projected before that
     are no longer read, their projection cleared."""
-    desired = planned_writes(computation, computation.context.history)  # under the ids merges gave
     target = target_of(connector)
+    unconfirmed = ledger.unconfirmed_deal_ids(target)  # none unless the latest run did not finish cleanly
+    desired = planned_writes(  # under the ids merges gave
+        computation,
+        computation.context.history,
+        unpaid_if_won=_paid_before(ledger, computation) | unconfirmed,
+    )
     former = [
         *former_partner_writes(computation, ledger.planned_account_ids(target)),
-        *former_deal_writes(computation, _projected_before(ledger, target)),
+        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed),
     ]
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)
@@ -657,14 +662,23 @@ def _plan(
     return changed_writes([*desired, *former], current)
 
 
-def _projected_before(ledger: Ledger, target: str) -> set[str]:
-    """The deals whose projection cosell may have written to ``target`` and not taken back: those the
-    latest stored period's results project (a rerun of it: its previous run's), and those the target's
-    latest run planned writes for without seeing them written (a clearing refused, or cut short). The
-    ledger's projections, not the outbox's deal rows (a million a run) are read."""
+def _projected_before(ledger: Ledger) -> set[str]:
+    """The deals whose projection cosell may have written and not taken back: those the latest stored
+    period's results project (a rerun of it: its previous run's). With the deals the target's latest
+    run did not see written (a clearing refused, or cut short), the deals a run no longer reads are
+    looked for among them: the ledger's projections, not the outbox's deal rows (a million a run)."""
     latest = ledger.latest_period_with_lines()
-    projected = set() if latest is None else ledger.projected_deal_ids(latest)
-    return projected | ledger.unconfirmed_deal_ids(target)
+    return set() if latest is None else ledger.projected_deal_ids(latest)
+
+
+def _paid_before(ledger: Ledger, computation: Computation) -> set[str]:
+    """The deals the previous run of this (open) period paid a deal incentive on: their fields show what
+    those lines came to, and a rerun that pays nothing on one of them clears it. None on a period's first
+    run (its lines are not stored yet)."""
+    kinds = computation.context.line_kinds
+    return ledger.paid_deal_ids(
+        computation.context.period.key, [name for name, kind in kinds.items() if kind.deal_incentive]
+    )
 
 
 def _store(

@@ -1990,6 +1990,18 @@ class Ledger:
         with self._read() as conn:  # plain rows, each deal once by the set: a run's open deals, 400,000 say
             return {row[0] for row in _raw_rows(conn.execute(query))}
 
+    def paid_deal_ids(self, period: str, kinds: Collection[str]) -> set[str]:
+        """The deals ``period``'s stored lines of ``kinds`` name (the index on kind and period answers it
+        alone): before a rerun of the period, the deals its previous run paid."""
+        li = lines_table
+        if not kinds:
+            return set()
+        query = sa.select(li.c.deal_id).where(
+            li.c.kind.in_(sorted(kinds)), li.c.period == period, li.c.deal_id.is_not(None)
+        )
+        with self._read() as conn:
+            return {row[0] for row in _raw_rows(conn.execute(query))}
+
     def unconfirmed_deal_ids(self, target: str) -> set[str]:
         """The deals ``target``'s latest run planned writes for that the target did not confirm (refused,
         or left pending by a run that stopped before it finished); none when that run finished without

@@ -39,12 +39,19 @@ def none_for(fields: tuple[str, ...]) -> FieldValues:
 _NONE_FOR: dict[tuple[str, ...], FieldValues] = {}
 
 
-def planned_writes(computation: Computation, history: History) -> list[FieldWrite]:
+def planned_writes(
+    computation: Computation, history: History, *, unpaid_if_won: Collection[str] = ()
+) -> list[FieldWrite]:
     """Every managed field value the records should hold after this run, accounts then deals.
 
     A won deal holds the net of its commission and clawback lines over all periods, an open one its
     projection, a lost one nothing. Deals cosell has nothing to say about are left alone. The writes'
     old values are None (``none_for``): what the target holds is for ``changed_writes`` to compare.
+
+    ``unpaid_if_won``: deals whose incentive cosell may have written from lines that are gone (those the
+    previous run of this open period paid, those the target's latest run did not see written). Such a
+    deal won and paid nothing now is cleared, whatever its fields say; another won deal paid nothing is
+    cleared only where it shows a projection (one won before the ledger keeps its Earned).
     """
     program = computation.context.program
     writes = [
@@ -135,6 +142,8 @@ def planned_writes(computation: Computation, history: History) -> list[FieldWrit
                     deal.id, currency, rate, paid, names, adjusted & paid_now, reversing, line_rates
                 )
             )
+        elif status == "won" and deal.id in unpaid_if_won:  # paid before in this period, nothing now
+            writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
         elif status == "won":  # won with nothing paid on it: a projection written before did not come true
             writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
     return writes

@@ -946,6 +946,22 @@ def test_the_deals_a_period_projects_are_found_once_each(ledger: Ledger) -> None
     assert ledger.projected_deal_ids("2026-Q4") == set()
 
 
+def test_the_deals_a_periods_lines_of_some_kinds_pay_are_found_once_each(ledger: Ledger) -> None:
+    record(
+        ledger,
+        lines=[
+            line("P1", "10", deal="D1"),
+            line("P2", "5", deal="D1"),
+            line("P1", "-10", kind="clawback", deal="D2"),
+            line("P1", "3", kind="bonus", deal="D3"),
+            line("P1", "7", kind="commission", deal=None),
+        ],
+    )
+    assert ledger.paid_deal_ids(Q3.key, ["commission", "clawback"]) == {"D1", "D2"}
+    assert ledger.paid_deal_ids(Q3.key, []) == set()
+    assert ledger.paid_deal_ids("2026-Q4", ["commission"]) == set()
+
+
 def test_the_deals_a_targets_latest_run_did_not_see_written_are_found_unless_it_finished(
     ledger: Ledger,
 ) -> None:

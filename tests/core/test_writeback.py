@@ -544,3 +544,39 @@ def test_a_refused_clearing_of_a_deal_no_longer_read_is_sent_again_by_the_next_r
     assert [w.key for w in again.writes] == [("deal", "D1")]
     assert crm.fields[("deal", "D1")] == NOTHING
     assert run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm).writes == []
+
+
+def test_a_deal_won_in_the_open_period_that_its_rerun_no_longer_pays_shows_nothing(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    won = [
+        deal("W1", "1000", partners=["P2"], won_on="2026-08-01"),
+        deal("W2", "3000", partners=["P1", "P2"], won_on="2026-08-02"),
+        deal("OLD", "2000", partners=["P1"], created_on="2025-01-10", won_on="2025-03-01"),
+    ]
+    before_the_ledger = {"incentive": "90.00", "incentive_status": "Earned", "incentive_note": "Earned: X"}
+    crm.fields[("deal", "OLD")] = dict(before_the_ledger)  # won and paid before cosell's ledger started
+    run_program(SILVER, [partner("P1"), partner("P2")], won, ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "W1")]["incentive_note"] == "Earned: Partner P2: 100.00 USD"
+    # P2 is no partner any more (its partner status set inactive) and the open period is run again: its
+    # lines are gone, so W1 earns nothing, and W2 only P1's
+    again = run_program(SILVER, [partner("P1")], won, ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "W1")] == NOTHING
+    assert crm.fields[("deal", "W2")]["incentive_note"] == "Earned: Partner P1: 150.00 USD"
+    assert crm.fields[("deal", "OLD")] == before_the_ledger
+    cleared = next(w for w in again.writes if w.key == ("deal", "W1"))
+    assert dict(cleared.values) == NOTHING
+    # written once
+    third = run_program(SILVER, [partner("P1")], won, ledger=cosell_ledger, connector=crm)
+    assert [w.key for w in third.writes] == []
+
+
+def test_a_refused_clearing_of_a_won_deal_no_longer_paid_is_sent_again_by_the_next_run(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    won = [deal("W1", "1000", partners=["P2"], won_on="2026-08-01")]
+    run_program(SILVER, [partner("P1"), partner("P2")], won, ledger=cosell_ledger, connector=crm)
+    crm.refuse = frozenset({"W1"})
+    with pytest.raises(FinishedWithFailures):
+        run_program(SILVER, [partner("P1")], won, ledger=cosell_ledger, connector=crm)
+    crm.refuse = frozenset()
+    again = run_program(SILVER, [partner("P1")], won, ledger=cosell_ledger, connector=crm)
+    assert [w.key for w in again.writes] == [("deal", "W1")] and crm.fields[("deal", "W1")] == NOTHING

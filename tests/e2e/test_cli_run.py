@@ -366,3 +366,31 @@ def test_an_open_deal_taken_out_of_deals_csv_has_its_projection_cleared_once(wor
 
     again = cosell(*run_args(["--json"]))
     assert again.exit_code == 0 and json.loads(again.output)["changes"] == []
+
+
+def test_a_deal_won_in_the_open_period_by_a_partner_taken_out_shows_nothing_after_the_rerun(work):
+    assert cosell(*run_args()).exit_code == 0
+    won = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
+    # D3001: Fabrikam Resellers' (P003) first order, won this quarter
+    assert won["D3001"]["cosell_incentive_status"] == "Earned"
+    assert "Fabrikam Resellers" in won["D3001"]["cosell_incentive_note"]
+    # Fabrikam is no partner any more: out of partners.csv, its deals name no partner now
+    data = work / "data"
+    for name in ("partners.csv", "activities.csv", "deal_partners.csv"):
+        lines = (data / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("P003,") and ",P003," not in line]
+        (data / name).write_text("".join(kept), encoding="utf-8")
+    deals = (data / "deals.csv").read_text(encoding="utf-8")
+    (data / "deals.csv").write_text(deals.replace(",P003,sourced,", ",,,"), encoding="utf-8")
+
+    result = cosell(*run_args(["--json"]))  # the open quarter run again
+    assert result.exit_code == 0, result.output
+    deals_now = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
+    cells = ("cosell_incentive", "cosell_incentive_status", "cosell_incentive_note")
+    assert [deals_now["D3001"][c] for c in cells] == ["", "", ""]  # the rerun pays no partner on it
+    assert deals_now["D1001"]["cosell_incentive_status"] == "Earned"  # Northwind's: still paid
+    changes = [r for r in rows(work / "out" / "changes.csv") if r["id"] == "D3001"]
+    assert {r["field"]: (r["old"], r["new"]) for r in changes}["incentive_status"] == ("Earned", "")
+
+    again = cosell(*run_args(["--json"]))
+    assert again.exit_code == 0 and json.loads(again.output)["changes"] == []

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cosell.connectors.common import ManagedName, check_managed_names
+from cosell.connectors.common import ManagedName, check_managed_names, claims_left_out_note
 from cosell.errors import InputError, Problem
 from cosell.merges import following
 from cosell.records import (
@@ -303,8 +303,19 @@ class _Builder:
         return value.upper()
 
 
-def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, currency: str) -> RecordSet:
-    """Canonical records from a snapshot; every bad value is reported at once (InputError, exit 2)."""
+def build_records(
+    snap: Snapshot,
+    settings: HubSpotSettings,
+    zone: ZoneInfo,
+    currency: str,
+    *,
+    notes: list[str] | None = None,
+) -> RecordSet:
+    """Canonical records from a snapshot; every bad value is reported at once (InputError, exit 2).
+
+    An MDF claim naming a company that is no partner (a customer, a partner that left the program) is
+    left out, and ``notes`` (when given) gets a line naming it; a claim naming no company at all is an
+    input error."""
     b = _Builder(settings, zone, currency)
     s = settings
     company_into, deal_into = _merged_into(snap.companies, b, "company"), _merged_into(snap.deals, b, "deal")
@@ -392,17 +403,23 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
                                       "occurred_on": occurred})  # fmt: skip
 
     claim_rows = []
+    claims_of_others: list[tuple[str, str]] = []  # (claim, the company it names, no partner)
     claim_into = _merged_into(snap.claims, b, "MDF claim")  # funded once, as the merged claim
     for mid in sorted(snap.claims, key=_id_order):
         if mid in claim_into:
             continue
         props = snap.claims[mid]
-        linked = [company(cid) for cid, _ in snap.claim_links.get(mid, ()) if company(cid) in partner_ids]
+        companies = [company(cid) for cid, _ in snap.claim_links.get(mid, ())]
+        linked = [cid for cid in companies if cid in partner_ids]
         by_property = b.text(props, s.mdf_partner_property)
         partner = linked[0] if linked else None if by_property is None else company(by_property)
-        if partner is None or partner not in partner_ids:
+        if partner is None and not companies:
+            what = f"no {s.mdf_partner_property}" if s.mdf_partner_property else "no property naming one"
             b.problem("MDF claim", mid, s.mdf_partner_property or "associations",
-                      "is associated with no partner company")  # fmt: skip
+                      f"names no company (no association to one, and {what})")  # fmt: skip
+            continue
+        if partner is None or partner not in partner_ids:
+            claims_of_others.append((mid, partner if partner is not None else companies[0]))
             continue
         status_text = b.text(props, s.mdf_status_property) or ""
         claim_status = {k.casefold(): v for k, v in s.mdf_status_values.items()}.get(status_text.casefold())
@@ -430,6 +447,8 @@ def build_records(snap: Snapshot, settings: HubSpotSettings, zone: ZoneInfo, cur
     claims = _validate(_CLAIMS, claim_rows, "MDF claim", b, _claim_props(s))
     if b.problems:
         raise InputError(b.problems)
+    if notes is not None:
+        notes += claims_left_out_note("company", claims_of_others)
     merges = [Merge("partner", f, c) for f, c in company_into.items() if company(c) in partner_ids]
     merges += [Merge("deal", f, d) for f, d in deal_into.items()]
     return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), tuple(merges))

@@ -122,7 +122,7 @@ class HubSpotConnector:
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
         self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
         self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})
-        return build_records(snap, self.settings, program.zone, program.currency)
+        return build_records(snap, self.settings, program.zone, program.currency, notes=self._notes)
 
     # -- writing ----------------------------------------------------------------------------------------
 

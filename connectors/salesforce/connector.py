@@ -171,6 +171,7 @@ class SalesforceConnector:
         self.sync(program, ledger)
         built = records_from_snapshot(ledger, self.settings, program, self.key)
         self._current = dict(built.current)
+        self._notes += built.notes
         return built.records
 
     def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Row, SnapshotSync, differs
+from cosell.connectors.common import Row, SnapshotSync, claims_left_out_note, differs
 from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import ConfigError, InputError, Problem
 from cosell.ledger import decode_json
@@ -464,10 +464,12 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRecords:
-    """What :func:`records_from_snapshot` gives: the records, and the managed values the org holds."""
+    """What :func:`records_from_snapshot` gives: the records, the managed values the org holds, and what
+    to tell the user about records left out."""
 
     records: RecordSet
     current: Mapping[RecordKey, FieldValues]
+    notes: Sequence[str] = ()
 
 
 def records_from_snapshot(
@@ -533,8 +535,13 @@ def records_from_snapshot(
                 activities.append(activity)
 
     claims: list[MdfClaim] = []
+    claims_of_others: list[tuple[str, str]] = []  # (claim, the account it names, no partner)
     if settings.mdf_object:
         for rid, c in store.snapshot(key, settings.mdf_object):
+            named = _text(c.get("partner"))
+            if named is not None and account(named) not in partner_ids:  # a customer's, a former partner's
+                claims_of_others.append((rid, named))
+                continue
             claim = _convert(
                 problems, settings.mdf_object, rid, names["mdf"], partial(_claim, rid, c, settings, zone)
             )
@@ -546,7 +553,9 @@ def records_from_snapshot(
         Merge("partner", former, master, undone=True) for former, master in undone
     )
     return SnapshotRecords(
-        RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges), current
+        RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges),
+        current,
+        claims_left_out_note("account", sorted(claims_of_others)),
     )
 
 

@@ -794,3 +794,37 @@ def test_tasks_listed_slowly_at_the_first_wait_still_fill_the_later_waits(
     for _ in range(3):
         client.search("deals", {"filter_groups": [], "limit": 200})
     assert sent == ["search", "other", "search", "other", "other", "other", "other", "search"]
+
+
+CLAIM = {"amount": "500", "status": "approved", "approved_on": "2026-08-01", "campaign": "Launch"}
+
+
+def test_an_mdf_claim_naming_a_company_that_is_no_partner_is_left_out_and_named_in_a_note() -> None:
+    # company 11 is a customer, or a partner that left the program: its claims fund no one, and they
+    # do not stop everyone's payouts either
+    snap = snapshot()
+    snap.claims = {
+        "40": {**CLAIM, "partner_company_id": "10"},
+        "41": dict(CLAIM),  # associated with the customer company
+        "42": {**CLAIM, "partner_company_id": "11"},
+        "43": {**CLAIM, "partner_company_id": "99"},  # a company the portal no longer has as a partner
+    }
+    snap.claim_links = {"41": [("11", [])]}
+    notes: list[str] = []
+    records = build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD", notes=notes)
+    assert [(c.id, c.partner_id) for c in records.mdf_claims] == [("40", "10")]
+    assert notes == [
+        "3 MDF claims left out: the company each names is no partner of the program "
+        "(claim 41: company 11; claim 42: company 11; claim 43: company 99)"
+    ]
+
+
+def test_an_mdf_claim_naming_no_company_at_all_is_an_input_error() -> None:
+    snap = snapshot()
+    snap.claims = {"44": dict(CLAIM), "45": {**CLAIM, "partner_company_id": "10"}}
+    with pytest.raises(InputError) as caught:
+        build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD")
+    assert [str(p) for p in caught.value.problems] == [
+        "HubSpot MDF claim 44: partner_company_id: names no company (no association to one, and no "
+        "partner_company_id)"
+    ]

@@ -593,3 +593,31 @@ def test_an_answer_cut_off_mid_body_is_asked_again():
             "GET", f"http://127.0.0.1:{server.getsockname()[1]}/services/data/v59.0/query"
         )
     assert answer.json()["records"] == [{"Id": "001A"}] and len(asked) == 2
+
+
+def test_an_mdf_claim_of_an_account_that_is_no_partner_is_left_out_and_named_in_a_note():
+    from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
+
+    claim = {"amount": Decimal(500), "status": "Approved", "approved_on": "2026-08-01"}
+    customer = (
+        "001000000000007AAA"  # no partner: the partner filter leaves it out (a customer, a partner that left)
+    )
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(MERGE_KEY, "Account", [(MASTER, ACCOUNT)])
+        ledger.snapshot_upsert(MERGE_KEY, MERGED, [(VICTIM, {"into": MASTER})])
+        ledger.snapshot_upsert(
+            MERGE_KEY,
+            "PartnerFundClaim",
+            [
+                ("0ET000000000001AAA", {**claim, "partner": MASTER}),
+                ("0ET000000000002AAA", {**claim, "partner": VICTIM}),  # merged into the master: its claim
+                ("0ET000000000003AAA", {**claim, "partner": customer, "status": "Withdrawn"}),
+                ("0ET000000000004AAA", {**claim}),  # a fund request of no channel partner
+            ],
+        )
+        built = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY)
+    assert [c.id for c in built.records.mdf_claims] == ["0ET000000000001AAA", "0ET000000000002AAA"]
+    assert built.notes == [
+        "1 MDF claim left out: the account each names is no partner of the program "
+        f"(claim 0ET000000000003AAA: account {customer})"
+    ]

@@ -55,15 +55,21 @@ def first_run(sb: Sandbox, folder: Path) -> dict[str, str]:
 
 
 def unclaimed_partners(sb: Sandbox, env: dict[str, str]) -> list[str]:
-    """The partner companies no MDF claim names (a claim of a company that is no partner stops the run,
-    exit 2: not what these tests are about)."""
+    """The partner companies no MDF claim names (claims are left out with a note once their company is
+    no partner: not what most of these tests are about)."""
+    partners, claimed = partners_and_claimed(sb, env)
+    return sorted(partners - claimed)
+
+
+def partners_and_claimed(sb: Sandbox, env: dict[str, str]) -> tuple[set[str], set[str]]:
+    """The partner companies, and the companies MDF claims name."""
     with Ledger.connect(env["COSELL_LEDGER"]) as book:
         partners = {s.partner_id for s in book.standings(PERIOD)}
         claimed = {
             str(props.get("partner_company_id"))
             for _, props in book.snapshot(f"hubspot:{sb.portal_id}", "p_mdf_claims")
         }
-    return sorted(partners - claimed)
+    return partners, claimed
 
 
 def changed_ids(report: dict[str, Any]) -> set[str]:
@@ -128,3 +134,20 @@ def test_a_cleared_company_purged_before_the_next_read_fails_one_run_then_leaves
     for _ in range(2):
         rerun = run(env)
         assert company not in changed_ids(rerun) and not rerun["failures"]
+
+
+def test_a_company_with_mdf_claims_no_longer_a_partner_is_cleared_and_its_claims_left_out_with_a_note(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env = first_run(sb, tmp_path)
+    hs = hubspot_client(sb)
+    partners, claimed = partners_and_claimed(sb, env)
+    company = sorted(partners & claimed)[0]
+    hs.crm.objects.basic_api.update("companies", company, NOT_A_PARTNER)  # its claims stay as they are
+    cleared = run(env)  # exit 0: the claims of a company that is no partner stop no one's payouts
+    assert held(hs, company) == (None, None, None, None)
+    [note] = [n for n in cleared["notes"] if "MDF claim" in n]
+    assert "left out: the company each names is no partner of the program" in note
+    assert f": company {company}" in note
+    again = run(env)  # every run says so, while the claims name it
+    assert company not in changed_ids(again) and any("MDF claim" in n for n in again["notes"])

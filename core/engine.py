@@ -643,14 +643,13 @@ def _plan(
     are no longer read, their projection cleared."""
     target = target_of(connector)
     unconfirmed = ledger.unconfirmed_deal_ids(target)  # none unless the latest run did not finish cleanly
+    paid = _paid_before(ledger, computation)
     desired = planned_writes(  # under the ids merges gave
-        computation,
-        computation.context.history,
-        unpaid_if_won=_paid_before(ledger, computation) | unconfirmed,
+        computation, computation.context.history, unpaid_if_won=paid | unconfirmed
     )
     former = [
         *former_partner_writes(computation, ledger.planned_account_ids(target)),
-        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed),
+        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed, paid),
     ]
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)

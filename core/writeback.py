@@ -168,24 +168,32 @@ def former_partner_writes(computation: Computation, written: Collection[str]) ->
     ]
 
 
-def former_deal_writes(computation: Computation, projected: Collection[str]) -> list[FieldWrite]:
+def former_deal_writes(
+    computation: Computation, projected: Collection[str], paid: Collection[str] = ()
+) -> list[FieldWrite]:
     """Of the deals cosell may have shown a projection on (``projected``: those the latest stored
     period's results project, and those the target's latest run did not see written), those the records
     read now do not hold, each with its projection cleared: a deal no longer read (it stopped matching
     the connector's deal filter, left the input file, was deleted) is no deal cosell considers, and shows
     no projection of before. ``changed_writes`` keeps only the fields of a target's record holding a
     projection (Projected or Withheld): a won deal's Earned stays, and a record the target does not hold
-    (deleted) or holds cleared already is not written.
+    (deleted) or holds cleared already is not written. Of ``paid`` (the deals the previous run of this
+    open period paid), those no longer read are cleared whatever they show, as a won deal the rerun pays
+    nothing on (``planned_writes``); a deal paid in an earlier period is in neither and keeps its value.
 
     A deal merged into another is no record of its own any more (HubSpot answers a write to it under
     the id of the deal it lives on as): it is left out, and the deal it lives on shows its projection."""
-    if not projected:
+    if not projected and not paid:
         return []
     records = computation.context.records
     unread = set(projected)
+    unread.update(paid)
     unread.difference_update(deal.id for deal in records.deals)  # most of them, a run's open deals
     unread.difference_update(aliases(records).deals)
-    return [field_write("deal", rid, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL) for rid in sorted(unread)]
+    return [
+        field_write("deal", rid, _CLEARED if rid in paid else _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL)
+        for rid in sorted(unread)
+    ]
 
 
 _UNKNOWN_ACCOUNT, _UNKNOWN_DEAL = none_for(ACCOUNT_FIELDS), none_for(DEAL_FIELDS)

@@ -580,3 +580,24 @@ def test_a_refused_clearing_of_a_won_deal_no_longer_paid_is_sent_again_by_the_ne
     crm.refuse = frozenset()
     again = run_program(SILVER, [partner("P1")], won, ledger=cosell_ledger, connector=crm)
     assert [w.key for w in again.writes] == [("deal", "W1")] and crm.fields[("deal", "W1")] == NOTHING
+
+
+def test_a_deal_won_in_the_open_period_that_leaves_the_read_shows_nothing_after_the_rerun(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    won = deal("W1", "1000", partners=["P1"], won_on="2026-08-01")
+    run_program(SILVER, [partner("P1")], [won], ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "W1")]["incentive_status"] == "Earned"
+    # out of the connector's deal filter: the rerun of the open period pays nothing on it
+    again = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm)
+    assert crm.fields[("deal", "W1")] == NOTHING
+    assert ("deal", "W1") in [w.key for w in again.writes]  # and the partner's earnings, 0.00 now
+
+
+def test_a_deal_won_in_an_earlier_period_that_leaves_the_read_keeps_what_it_earned(cosell_ledger):
+    crm = MemoryConnector(records=None)  # type: ignore[arg-type]
+    won = deal("W1", "1000", partners=["P1"], won_on="2026-08-01")
+    run_program(SILVER, [partner("P1")], [won], ledger=cosell_ledger, connector=crm)
+    earned = dict(crm.fields[("deal", "W1")])
+    later = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm, period="2026-Q4")
+    assert crm.fields[("deal", "W1")] == earned  # paid in 2026-Q3: it stays paid
+    assert [w.key for w in later.writes] == [("account", "P1")]  # a new period's earnings

@@ -663,9 +663,9 @@ def _plan(
 
 def _projected_before(ledger: Ledger) -> set[str]:
     """The deals whose projection cosell may have written and not taken back: those the latest stored
-    period's results project (a rerun of it: its previous run's). With the deals the target's latest
-    run did not see written (a clearing refused, or cut short), the deals a run no longer reads are
-    looked for among them: the ledger's projections, not the outbox's deal rows (a million a run)."""
+    period's results project (a rerun of it: its previous run's), read from the ledger's projections,
+    not from the outbox's deal rows (a million a run). ``_plan`` adds the deals the target's latest run
+    did not see written (a clearing refused, or cut short)."""
     latest = ledger.latest_period_with_lines()
     return set() if latest is None else ledger.projected_deal_ids(latest)
 

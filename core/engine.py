@@ -233,7 +233,7 @@ def _compute(
         lines[partner.id] = _payout_lines(hooks, partner, standing, arm)
         projections.extend(_projections(hooks, partner, standing, arm))
         advance(1)
-    _adjustments(plugins, hooks.lines_check, lines, context)
+    _adjustments(plugins, kinds, hooks.lines_check, lines, context)
     return Computation(context, facts, tuple(standings), lines, tuple(projections), pilot, variant)
 
 
@@ -291,10 +291,14 @@ def _projections(
 
 
 def _adjustments(
-    plugins: Plugins, lines_check: _LineCheck, lines: dict[str, tuple[PayoutLine, ...]], context: RunContext
+    plugins: Plugins,
+    kinds: Mapping[str, tuple[str, LineKind]],
+    lines_check: _LineCheck,
+    lines: dict[str, tuple[PayoutLine, ...]],
+    context: RunContext,
 ) -> None:
     """Caps, then budget: each implementation sees every partner's lines with the earlier adjustments."""
-    for plugin, call in plugins.implementations("cosell_adjustments"):
+    for plugin, call in _adjustment_order(plugins.implementations("cosell_adjustments"), kinds):
         produced = guarded(plugin, "cosell_adjustments", call, {"lines": dict(lines), "context": context})
         for line in lines_check(plugin, "cosell_adjustments", produced, None):
             if line.partner_id not in lines:
@@ -302,6 +306,16 @@ def _adjustments(
                     plugin, f"cosell_adjustments returned a line for unknown partner {line.partner_id!r}"
                 )
             lines[line.partner_id] += (line,)
+
+
+def _adjustment_order(
+    impls: Sequence[tuple[str, Any]], kinds: Mapping[str, tuple[str, LineKind]]
+) -> list[tuple[str, Any]]:
+    """``cosell_adjustments`` implementations in pluggy's order, except that the plugin of the program
+    budget step (declaring an adjustment kind outside the budget) comes last whatever the others'
+    ``tryfirst``/``trylast`` marks: the budget sees the final totals, and no line comes after it."""
+    budget = {plugin for plugin, kind in kinds.values() if kind.adjustment and not kind.in_budget}
+    return sorted(impls, key=lambda impl: impl[0] in budget)
 
 
 def _first(impls: Sequence[tuple[str, Any]], hook: str, kwargs: Mapping[str, Any], kind: type) -> Any:

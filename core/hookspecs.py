@@ -140,7 +140,9 @@ def cosell_adjustments(
 
     ``lines`` maps partner id to all its lines so far, including the adjustments of implementations
     called before this one; return the new adjustment lines (usually negative). The built-in cap is
-    ``tryfirst`` and the budget ``trylast``, so the budget always sees capped totals.
+    ``tryfirst``; the plugin of the budget step (an ``adjustment`` kind outside the program budget) is
+    called after every other whatever their ``tryfirst``/``trylast`` marks, so the budget always sees
+    the final capped totals.
     """
 
 

@@ -321,3 +321,28 @@ def test_a_tier_the_program_lacks_names_the_plugin_that_chose_it():
     with pytest.raises(PluginError) as info:
         compute_period(program(), [partner("P1")], plugins=plugins)
     assert "plugin 'promoter'" in str(info.value) and "Platinum" in str(info.value)
+
+
+def _kicker(**mark: bool) -> object:
+    class Kicker:
+        @hookimpl
+        def cosell_line_kinds(self):
+            return [LineKind("kicker", "Quarter-end kicker")]
+
+        @hookimpl(**mark)
+        def cosell_adjustments(self, lines):
+            return [
+                PayoutLine(pid, "kicker", Decimal("40.00"), "quarter-end kicker") for pid in sorted(lines)
+            ]
+
+    return Kicker()
+
+
+@pytest.mark.parametrize("mark", [{}, {"trylast": True}, {"tryfirst": True}])
+def test_the_program_budget_holds_whatever_mark_a_plugins_adjustment_carries(mark):
+    budgeted = program(caps={"program_budget": "100"})
+    partners = [partner("P1"), partner("P2")]
+    deals = [deal(f"D{n}", "2000", partners=[f"P{n}"], won_on="2026-08-01") for n in (1, 2)]
+    computed = compute_period(budgeted, partners, deals, plugins={"kicker": _kicker(**mark)})
+    assert sum((line.amount for line in computed.all_lines()), Decimal(0)) == Decimal("100.00")
+    assert [line.kind for line in computed.all_lines()][-1] == "budget"

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from . import hookspecs
 from .connector import ConnectorSpec
 from .context import PartnerDeal
-from .errors import LockHeldError, PluginError, Problem, ProgramError
+from .errors import ConfigError, LockHeldError, PluginError, Problem, ProgramError
 from .program import LoadedProgram, validation_problems
 from .records import Deal
 from .results import LineKind, MetricDefinition
@@ -161,25 +161,62 @@ class Plugins:
         wanted = os.environ.get(LOAD_ENV)
         allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
         found = [ep for group in ENTRY_POINT_GROUPS for ep in metadata.entry_points(group=group)]
+        by_name: dict[str, list[metadata.EntryPoint]] = {}
         for ep in sorted(found, key=lambda e: (e.name, e.group, e.value)):
-            if allowed is not None and ep.name not in allowed:
+            by_name.setdefault(ep.name, []).append(ep)
+        if allowed is not None and allowed - set(by_name):
+            unknown = ", ".join(sorted(allowed - set(by_name)))
+            raise ConfigError(
+                f"{LOAD_ENV} names {unknown}: no installed plugin has that name",
+                hint=f"installed: {', '.join(sorted(by_name)) or 'none'}; check the spelling",
+            )
+        for name, eps in by_name.items():
+            if allowed is not None and name not in allowed:
                 continue
-            if self.pm.has_plugin(ep.name):
-                continue
-            dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+            ep = eps[0]
+            dist = _dist_of(ep)
             try:
+                self._check_entry_points(name, eps)
                 plugin = _load_entry_point(ep, dist)
                 self._register(plugin, ep.name)
                 # Checked one plugin at a time, so a broken one is named and the others stay.
                 self._check_pending(ep.name, plugin)
                 self._check_declarations()
             except PluginError as exc:
-                if self.pm.has_plugin(ep.name):
+                if self.pm.has_plugin(ep.name) and ep.name not in self._builtin:
                     self.pm.unregister(name=ep.name)
                 self.broken.append((ep.name, dist, exc))
                 continue
             if dist is not None:
                 self._dist[ep.name] = dist
+
+    def _check_entry_points(self, name: str, eps: Sequence[metadata.EntryPoint]) -> None:
+        """One plugin per name: an entry point named like a built-in plugin, or declared by two
+        distributions, or pointing at two modules, is a PluginError naming the distributions."""
+        origins = sorted({_origin(_dist_of(ep)) for ep in eps})
+        if name in self._builtin:
+            raise PluginError(
+                name,
+                f"entry point {name} = {eps[0].value} of {', '.join(origins)} has the name of cosell's "
+                f"built-in plugin {name!r} (cosell {_cosell_version()})",
+                hint="rename the entry point; a plugin cannot replace a built-in one by its name",
+            )
+        if len(origins) > 1:
+            raise PluginError(
+                name,
+                f"entry point {name} is declared by two distributions: {' and '.join(origins)}",
+                hint=f"uninstall one, or rename its entry point; leave it out with {LOAD_ENV}",
+            )
+        if len({ep.value for ep in eps}) > 1:
+            declared = "; ".join(f"{name} = {ep.value} ({ep.group})" for ep in eps)
+            raise PluginError(
+                name,
+                f"{origins[0]} declares entry point {name} for two modules: {declared}",
+                hint=(
+                    "a plugin has one name: give the connectors' entry point a name of its own, or point "
+                    "both groups at one module"
+                ),
+            )
 
     def register(self, plugin: object, name: str) -> None:
         """Register one more plugin (tests and embedding applications)."""
@@ -625,13 +662,21 @@ def _exception_text(exc: BaseException) -> str:
     return f"{kind}: {text}" if text else kind
 
 
+def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str] | None:
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else None
+
+
+def _origin(dist: tuple[str, str] | None) -> str:
+    return f"{dist[0]} {dist[1]}" if dist else "an unknown distribution"
+
+
 def _load_entry_point(ep: metadata.EntryPoint, dist: tuple[str, str] | None) -> object:
     """Import an entry point; a failure is a PluginError naming the entry point, its distribution, the
     exception and the file and line that raised it."""
     try:
         return ep.load()
     except Exception as exc:
-        origin = f"{dist[0]} {dist[1]}" if dist else "an unknown distribution"
+        origin = _origin(dist)
         at = [summary for summary, _ in _frames(exc.__traceback__)]
         own = [f for f in at if "importlib" not in f.filename and not _is_cosell_core(f.filename)]
         where = ""

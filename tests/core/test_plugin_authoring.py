@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from cosell import hookimpl, pluginmanager
-from cosell.errors import PluginError
+from cosell.errors import ConfigError, PluginError
 from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.results import LineKind, MetricDefinition, PayoutLine
@@ -425,3 +425,114 @@ def test_a_plugin_whose_commands_fail_is_left_out_and_named_the_others_commands_
     assert any("adds the command 'loyalty-report', which plugin" in s for s in said)  # one of the two
     with pytest.raises(PluginError):  # without somewhere to put them, the first error stops it
         plugins.cli_commands()
+
+
+EMPTY_PLUGIN = """\
+from cosell import hookimpl
+
+
+@hookimpl
+def cosell_run_started(context):
+    pass
+"""
+
+CONNECTOR_PLUGIN = """\
+from cosell import hookimpl
+
+
+@hookimpl
+def cosell_register_connectors(register):
+    pass
+"""
+
+
+def _installed(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dist: str,
+    entry_points: dict[str, dict[str, str]],
+    modules: dict[str, str],
+) -> None:
+    """An installed distribution ``dist`` 1.0 (a dist-info folder on sys.path): group → {name: module}."""
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{n} = {m}\n" for n, m in names.items())
+            for group, names in entry_points.items()
+        )
+    )
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+        sys.modules.pop(module, None)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delenv("COSELL_LOAD_PLUGINS", raising=False)
+
+
+def test_an_entry_point_with_a_built_in_plugins_name_is_broken_naming_its_distribution(tmp_path, monkeypatch):
+    _installed(
+        tmp_path,
+        monkeypatch,
+        "acme-commission",
+        {"cosell": {"commission": "acme_c"}},
+        {"acme_c": EMPTY_PLUGIN},
+    )
+    with pytest.raises(PluginError) as info:
+        Plugins()
+    text = info.value.render()
+    assert "plugin 'commission'" in text and "acme-commission 1.0" in text and "built-in" in text
+    described = Plugins(keep_broken=True).describe()
+    assert [p.error is not None for p in described if p.name == "commission"] == [False, True]
+
+
+def test_one_entry_point_name_from_two_distributions_is_broken_naming_both(tmp_path, monkeypatch):
+    _installed(
+        tmp_path,
+        monkeypatch,
+        "alpha-certs",
+        {"cosell": {"certs": "alpha_certs"}},
+        {"alpha_certs": EMPTY_PLUGIN},
+    )
+    _installed(
+        tmp_path, monkeypatch, "beta-certs", {"cosell": {"certs": "beta_certs"}}, {"beta_certs": EMPTY_PLUGIN}
+    )
+    with pytest.raises(PluginError) as info:
+        Plugins()
+    assert "alpha-certs 1.0 and beta-certs 1.0" in info.value.render()
+    assert "certs" not in {p.name for p in Plugins(keep_broken=True).describe() if p.error is None}
+
+
+def test_one_name_in_both_groups_for_two_modules_is_broken_not_half_loaded(tmp_path, monkeypatch):
+    _installed(
+        tmp_path,
+        monkeypatch,
+        "cosell-acme",
+        {"cosell": {"acme": "acme_rules"}, "cosell.connectors": {"acme": "acme_connector"}},
+        {"acme_rules": EMPTY_PLUGIN, "acme_connector": CONNECTOR_PLUGIN},
+    )
+    with pytest.raises(PluginError) as info:
+        Plugins()
+    text = info.value.render()
+    assert "acme = acme_rules (cosell)" in text and "acme = acme_connector (cosell.connectors)" in text
+
+
+def test_one_name_in_both_groups_for_one_module_loads_it_once(tmp_path, monkeypatch):
+    _installed(
+        tmp_path,
+        monkeypatch,
+        "cosell-acme",
+        {"cosell": {"acme": "acme_both"}, "cosell.connectors": {"acme": "acme_both"}},
+        {"acme_both": CONNECTOR_PLUGIN},
+    )
+    assert ("acme", "cosell-acme", "1.0") in Plugins().versions()
+
+
+def test_a_name_in_cosell_load_plugins_that_no_plugin_has_is_an_error_listing_the_installed(monkeypatch):
+    pytest.importorskip("cosell_nps", reason="needs the contrib/cosell-nps package installed")
+    monkeypatch.setenv("COSELL_LOAD_PLUGINS", "nps,webhok")
+    with pytest.raises(ConfigError) as info:
+        Plugins()
+    assert info.value.exit_code == 2
+    text = info.value.render()
+    assert "COSELL_LOAD_PLUGINS names webhok" in text and "nps, webhook" in text

@@ -226,12 +226,13 @@ class Plugins:
 
     def _check_declarations(self) -> None:
         """No wrappers (cosell calls hooks implementation by implementation), and what plugins claim
-        must be theirs alone: line kinds and ``plugins:`` settings keys. Checked at load, so every
-        command refuses a plugin that breaks these, naming its file."""
+        must be theirs alone: line kinds, ``plugins:`` settings keys and connector names. Checked at
+        load, so every command refuses a plugin that breaks these, naming its file."""
         for hook in hookspecs.all_hook_names():
             self.implementations(hook)
         self.line_kinds()
         self.settings_models()
+        self.connectors()
 
     # --- calling ------------------------------------------------------------------------------
 
@@ -264,11 +265,22 @@ class Plugins:
     # --- what plugins provide -----------------------------------------------------------------
 
     def connectors(self) -> dict[str, ConnectorSpec]:
-        found: dict[str, ConnectorSpec] = {}
-        for _, specs in self._connectors_by_plugin():
+        """connector name → spec; a name registered twice (by two plugins, or twice by one) is an error
+        naming the plugin that came later (a built-in plugin's name is always the built-in's)."""
+        found: dict[str, tuple[str, ConnectorSpec]] = {}
+        by_plugin = sorted(self._connectors_by_plugin(), key=lambda item: item[0] not in self._builtin)
+        for plugin, specs in by_plugin:
             for spec in specs:
-                found.setdefault(spec.name, spec)
-        return found
+                self._claim(
+                    found,
+                    spec.name,
+                    plugin,
+                    spec,
+                    "registers connector {name!r}",
+                    "rename one of them",
+                    "--connector chooses a connector by its name",
+                )
+        return {name: spec for name, (_, spec) in found.items()}
 
     def _connectors_by_plugin(self) -> Iterator[tuple[str, list[ConnectorSpec]]]:
         for plugin, call in self.implementations("cosell_register_connectors"):

@@ -346,3 +346,34 @@ def test_the_program_budget_holds_whatever_mark_a_plugins_adjustment_carries(mar
     computed = compute_period(budgeted, partners, deals, plugins={"kicker": _kicker(**mark)})
     assert sum((line.amount for line in computed.all_lines()), Decimal(0)) == Decimal("100.00")
     assert [line.kind for line in computed.all_lines()][-1] == "budget"
+
+
+def _connectors_plugin(*names: str) -> object:
+    from cosell.connector import ConnectorSpec
+
+    class Connectors:
+        @hookimpl
+        def cosell_register_connectors(self, register):
+            for name in names:
+                register(ConnectorSpec(name, lambda options: None, "someone else's connector", input="x"))
+
+    return Connectors()
+
+
+def test_a_connector_with_a_built_in_connectors_name_is_refused_naming_both_plugins():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"acme_files": _connectors_plugin("files")})
+    text = info.value.render()
+    assert "plugin 'acme_files': registers connector 'files', which plugin 'files' registers too" in text
+
+
+def test_one_plugin_registering_one_connector_name_twice_is_refused():
+    with pytest.raises(PluginError, match="registers connector 'acme'"):
+        Plugins(entry_points=False, extra={"acme": _connectors_plugin("acme", "acme")})
+
+
+def test_a_plugins_own_connector_is_listed_next_to_the_built_in_ones():
+    connectors = Plugins(entry_points=False, extra={"acme": _connectors_plugin("acme")}).connectors()
+    assert {"files", "acme"} <= set(connectors) and connectors[
+        "files"
+    ].description != "someone else's connector"

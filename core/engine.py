@@ -206,7 +206,7 @@ def _compute(
         period,
         history,
         records,
-        dict(settings or {}),
+        MappingProxyType(dict(settings or {})),
         MappingProxyType({name: kind for name, (_, kind) in kinds.items()}),
         pilot.variant if pilot else None,
         pilot.cohort if pilot else frozenset(),
@@ -214,7 +214,9 @@ def _compute(
     variant = (
         None
         if pilot is None
-        else dataclasses.replace(context, program=pilot.variant, settings=dict(pilot.variant_settings))
+        else dataclasses.replace(
+            context, program=pilot.variant, settings=MappingProxyType(dict(pilot.variant_settings))
+        )
     )
     hooks = _Hooks.of(plugins, _LineCheck(kinds, frozenset(deal.id for deal in records.deals)))
     for _ in plugins.call_each("cosell_run_started", context=context):
@@ -225,10 +227,10 @@ def _compute(
     advance = progress.step("computing partners", len(facts))
     for partner in facts:
         arm = variant if variant is not None and partner.id in variant.cohort else context
-        metrics = _metrics(hooks, partner, arm)
+        metrics = frozen_mapping(_metrics(hooks, partner, arm))  # read-only: no hook changes another's
         score = _score(hooks, partner, metrics, arm)
         tier = _tier(hooks, partner, score, metrics, arm)
-        standing = PartnerStanding(partner.id, frozen_mapping(metrics), score, tier, partner.partner.name)
+        standing = PartnerStanding(partner.id, metrics, score, tier, partner.partner.name)
         standings.append(standing)
         lines[partner.id] = _payout_lines(hooks, partner, standing, arm)
         projections.extend(_projections(hooks, partner, standing, arm))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cache, cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -20,7 +21,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    WrapSerializer,
     field_validator,
     model_validator,
 )
@@ -134,6 +137,23 @@ def _iana_time_zones() -> frozenset[str]:
     return frozenset(available_timezones() - _MACHINE_ZONES)
 
 
+def _read_only(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _as_dict(value: Mapping[Any, Any], handler: SerializerFunctionWrapHandler) -> Any:
+    return handler(dict(value))
+
+
+def _no_entries() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+ReadOnly = (AfterValidator(_read_only), WrapSerializer(_as_dict))
+"""Makes a mapping field of a frozen section read-only (a frozen model still holds a mutable dict, which
+a plugin could change for every later computation); it serializes as the dict it was."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -146,7 +166,7 @@ class MetricTarget(_Section):
 
 class Scoring(_Section):
     scale: Positive = Decimal(100)
-    metrics: dict[str, MetricTarget] = Field(default_factory=dict)
+    metrics: Annotated[Mapping[str, MetricTarget], *ReadOnly] = Field(default_factory=_no_entries)
 
 
 MAX_BENEFIT_LENGTH = 200
@@ -179,7 +199,7 @@ class Tier(_Section):
     commission_rate: FractionRate = Decimal(0)
     mdf_budget: Amount = Decimal(0)
     quota: Amount = Decimal(0)
-    requires: dict[str, Number] = Field(default_factory=dict)
+    requires: Annotated[Mapping[str, Number], *ReadOnly] = Field(default_factory=_no_entries)
     benefits: tuple[Benefit, ...] = ()
     """What holding the tier brings beyond money: shown on statements and written to the partner's account."""
 
@@ -244,7 +264,7 @@ def _unique(items: Sequence[Any], key: str, listed_as: str, hint: str) -> None:
 
 class Payouts(_Section):
     baseline_per_qualified_opportunity: Amount | None = None
-    role_multipliers: dict[Role, Multiplier] = Field(default_factory=dict)
+    role_multipliers: Annotated[Mapping[Role, Multiplier], *ReadOnly] = Field(default_factory=_no_entries)
     accelerators: tuple[AcceleratorBand, ...] = ()
     signing_bonus: Amount | None = None
     milestones: tuple[Milestone, ...] = ()
@@ -345,9 +365,9 @@ class Program(_Section):
     program: str = Field(min_length=1)
     period: str
     currency: CurrencyCode
-    fx: dict[CurrencyCode, Positive] = Field(default_factory=dict)
+    fx: Annotated[Mapping[CurrencyCode, Positive], *ReadOnly] = Field(default_factory=_no_entries)
     qualified_stages: tuple[str, ...] = ()
-    activity_weights: dict[str, Rate] = Field(default_factory=dict)
+    activity_weights: Annotated[Mapping[str, Rate], *ReadOnly] = Field(default_factory=_no_entries)
     scoring: Scoring | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
     demotion_grace_periods: WholeNumber = Field(default=0, ge=0, le=1000)
@@ -359,7 +379,9 @@ class Program(_Section):
     wind_down_days: Days | None = None
     governance: Governance | None = None
     timezone: str = "UTC"
-    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    plugins: Annotated[Mapping[str, Annotated[Mapping[str, Any], *ReadOnly]], *ReadOnly] = Field(
+        default_factory=_no_entries
+    )
     pilot: Pilot | None = None
 
     @field_validator("period")

@@ -377,3 +377,43 @@ def test_a_plugins_own_connector_is_listed_next_to_the_built_in_ones():
     assert {"files", "acme"} <= set(connectors) and connectors[
         "files"
     ].description != "someone else's connector"
+
+
+class MetricsMeddler:
+    @hookimpl(tryfirst=True)
+    def cosell_score(self, metrics):
+        metrics["win_rate"] = Decimal("1")
+
+
+def test_a_scorer_cannot_change_the_metrics_the_tier_rule_sees():
+    with pytest.raises(PluginError, match=r"plugin 'meddler': cosell_score raised TypeError"):
+        compute_period(program(), [partner("P1")], plugins={"meddler": MetricsMeddler()})
+
+
+class SettingsThief:
+    @hookimpl
+    def cosell_run_started(self, context):
+        context.settings["other"] = None
+
+
+def test_a_plugin_cannot_replace_the_settings_other_plugins_read():
+    with pytest.raises(PluginError, match=r"plugin 'thief': cosell_run_started raised TypeError"):
+        compute_period(program(), [partner("P1")], plugins={"thief": SettingsThief()})
+
+
+class WeightsNormaliser:
+    @hookimpl
+    def cosell_run_started(self, context):
+        context.program.activity_weights["joint_demo"] = Decimal(20)
+
+
+def test_the_program_a_plugin_is_given_cannot_be_changed_for_later_computations():
+    loaded = program(activity_weights={"joint_demo": 2})
+    with pytest.raises(PluginError, match=r"plugin 'normaliser': cosell_run_started raised TypeError"):
+        compute_period(loaded, [partner("P1")], plugins={"normaliser": WeightsNormaliser()})
+    assert loaded.program.activity_weights == {"joint_demo": Decimal(2)}
+    settings = program(plugins={"x": {"a": 1}}).program.plugins
+    for mapping in (loaded.program.fx, settings, settings["x"], loaded.program.tiers[0].requires):
+        with pytest.raises(TypeError):
+            mapping["y"] = 1  # type: ignore[index]
+    assert loaded.program.model_dump(mode="json")["activity_weights"] == {"joint_demo": "2"}

@@ -133,9 +133,13 @@ def mdf_claim(
 
 def program(yaml_text: str | None = None, **overrides: Any) -> LoadedProgram:
     """A program from YAML text, or the minimal test program with top-level keys replaced."""
-    if yaml_text is not None:
-        return parse_program(yaml_text, "<test program>")
-    return parse_program(program_text(**overrides), "<test program>")
+    loaded = parse_program(program_text(**overrides) if yaml_text is None else yaml_text, "<test program>")
+    if loaded.program.pilot is not None:
+        raise ValueError(
+            "program(): a pilot's variant is a program file named relative to the program's own file: "
+            "write both files and load them with cosell.program.load_program(path)"
+        )
+    return loaded
 
 
 def program_text(**overrides: Any) -> str:
@@ -197,6 +201,11 @@ def compute_period(
     Plugin settings come from the program's ``plugins:`` section (a ``LoadedProgram``), and ``settings``
     (``{key: model instance or dict}``, a dict validated by the plugin's model) add to or replace them."""
     prog = loaded.program if isinstance(loaded, LoadedProgram) else loaded
+    if prog.pilot is not None:
+        raise ValueError(
+            f"compute_period computes one program and does not apply pilot {prog.pilot.name!r}: run a "
+            "pilot program with run_program(load_program(path), ...), which computes both arms"
+        )
     records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims), tuple(merges))
     chosen = plugins_for(plugins)
     checked: dict[str, BaseModel] = chosen.default_settings()
@@ -204,6 +213,8 @@ def compute_period(
         from .engine import check_program
 
         checked = check_program(loaded, chosen)
+    else:  # a Program alone: its plugins: entries still set the plugins' settings
+        checked.update(_settings(chosen, loaded.plugins))
     checked.update(_settings(chosen, settings or {}))
     the_period = Period.parse(period or prog.period)
     if not isinstance(loaded, LoadedProgram):
@@ -297,17 +308,19 @@ def run_program(
 
     Pass the same ``connector`` to several calls (the ``run_program`` fixture does) and it keeps what the
     CRM holds between them, so a second run's ``writes`` are only the values that changed. A ``dry_run``
-    stores and writes nothing; its ``report.changes`` are the writes it would send."""
+    stores and writes nothing: its ``lines`` and statements are empty (even when an earlier run stored
+    the period) and its ``report.changes`` are the writes it would send."""
     records = RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(mdf_claims), tuple(merges))
     target = connector or MemoryConnector(records)
     target.records = records
     sent = len(target.writes)
     the_period = Period.parse(period or loaded.program.period)
     report = run_engine(loaded, target, ledger, plugins_for(plugins), period=the_period, dry_run=dry_run)
-    stored = ledger.exists and ledger.period_status(the_period.key) is not None  # a dry run stores nothing
+    # A dry run stores nothing: what an earlier run stored is not this run's.
+    stored = not dry_run and ledger.exists and ledger.period_status(the_period.key) is not None
     return ProgramRun(
         report,
-        ledger.lines(the_period.key),
+        ledger.lines(the_period.key) if stored else [],
         render_statement(ledger, the_period.key, None, "csv") if stored else "",
         render_statement(ledger, the_period.key, None, "json") if stored else "",
         {key: dict(values) for key, values in target.fields.items()},
@@ -510,33 +523,51 @@ def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def assert_hookimpl_signature(plugin: object) -> None:
-    """Check that every ``cosell_*`` function of a plugin (a module or an object) names a real hook and
-    only arguments that hook passes; raise AssertionError saying what is wrong."""
+    """Check a plugin (a module or an object) as cosell's loader does: every ``@hookimpl`` function
+    (and every ``cosell_*`` one) names a real hook (its ``specname``, else its own name), asks only for
+    arguments that hook passes (an argument with a default is never passed, and is fine), is not a
+    wrapper (cosell refuses them) and is marked ``@hookimpl``; raise AssertionError saying what is wrong."""
     problems = []
     for name, function in inspect.getmembers(plugin, callable):
-        if not name.startswith("cosell_"):
+        marks = getattr(function, "cosell_impl", None)
+        if not name.startswith("cosell_") and not isinstance(marks, dict):
             continue
-        spec = getattr(hookspecs, name, None)
-        if spec is None:
-            suggestion = hook_suggestion(name)
-            if suggestion:
-                problems.append(f"{name}: no such hook{suggestion}")
-            else:
-                problems.append(f"{name}: no such hook (hooks: {', '.join(hookspecs.all_hook_names())})")
-            continue
-        offered = list(inspect.signature(spec).parameters)
-        wanted = [p for p in inspect.signature(function).parameters if p != "self"]
-        extra = [p for p in wanted if p not in offered]
-        if extra:
-            problems.append(
-                f"{name}: the hook does not pass {', '.join(extra)} (it passes {', '.join(offered)})"
-            )
-        if not hasattr(function, "cosell_impl"):
+        if not isinstance(marks, dict):
             problems.append(
                 f"{name}: not marked @hookimpl (from cosell import hookimpl), so it is never called"
             )
+            marks = {}
+        hook = marks.get("specname") or name
+        spec = getattr(hookspecs, hook, None) if hook in hookspecs.all_hook_names() else None
+        said = name if hook == name else f"{name} (specname {hook!r})"
+        if spec is None:
+            known = hook_suggestion(hook) or f" (hooks: {', '.join(hookspecs.all_hook_names())})"
+            problems.append(f"{said}: no such hook{known}")
+            continue
+        if marks.get("wrapper") or marks.get("hookwrapper"):
+            problems.append(
+                f"{said}: a wrapper (wrapper=True or hookwrapper=True); cosell calls its hooks "
+                "implementation by implementation and refuses wrappers: use a plain @hookimpl"
+            )
+        offered = list(inspect.signature(spec).parameters)
+        extra = [p for p in _passed_arguments(function) if p not in offered]
+        if extra:
+            problems.append(
+                f"{said}: the hook does not pass {', '.join(extra)} (it passes {', '.join(offered)})"
+            )
     if problems:
         raise AssertionError("; ".join(problems))
+
+
+def _passed_arguments(function: Callable[..., Any]) -> list[str]:
+    """The arguments pluggy passes to an implementation: its positional ones without a default."""
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind in positional and p.default is inspect.Parameter.empty
+    ]
+    return names[1:] if names[:1] == ["self"] and not inspect.ismethod(function) else names
 
 
 # --- pytest fixtures -------------------------------------------------------------------------------

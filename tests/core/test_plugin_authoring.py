@@ -536,3 +536,77 @@ def test_a_name_in_cosell_load_plugins_that_no_plugin_has_is_an_error_listing_th
     assert info.value.exit_code == 2
     text = info.value.render()
     assert "COSELL_LOAD_PLUGINS names webhok" in text and "nps, webhook" in text
+
+
+def test_compute_period_given_a_program_alone_takes_its_plugins_settings():
+    loaded = program(plugins={"loyalty": {"bonus": "40"}})
+    result = compute_period(loaded.program, [partner("P1")], plugins=[Loyalty()])
+    assert [ln.amount for ln in result.all_lines()] == [Decimal("40.00")]
+
+
+PILOT_PROGRAM = """\
+program: Test
+period: 2026-Q3
+currency: USD
+tiers:
+  - {name: Registered, min_score: 0, commission_rate: "0.05"}
+pilot:
+  name: richer
+  variant: variant.yaml
+  cohort: {share: "0.5", seed: 3}
+"""
+
+
+def test_a_pilot_program_is_refused_by_the_helpers_that_cannot_apply_it(tmp_path):
+    from cosell.program import load_program
+
+    with pytest.raises(ValueError, match=r"program\(\): a pilot's variant .*load_program"):
+        program(PILOT_PROGRAM)
+    (tmp_path / "program.yaml").write_text(PILOT_PROGRAM)
+    (tmp_path / "variant.yaml").write_text(PILOT_PROGRAM.split("pilot:")[0])
+    loaded = load_program(tmp_path / "program.yaml")
+    with pytest.raises(ValueError, match=r"does not apply pilot 'richer'.*run_program"):
+        compute_period(loaded, [partner("P1")])
+
+
+def test_a_dry_run_after_a_real_run_returns_no_lines_of_its_own(tmp_path):
+    deals = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
+    with Ledger.connect(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        stored = run_program(program(), [partner("P1")], deals, ledger=ledger)
+        assert [ln.amount for ln in stored.lines] == [Decimal("50.00")]
+        deals = [deal("D1", "3000", partners=["P1"], won_on="2026-08-01")]
+        planned = run_program(program(), [partner("P1")], deals, ledger=ledger, dry_run=True)
+        assert planned.lines == [] and planned.statement_csv == ""
+
+
+class DefaultArgument:
+    @hookimpl
+    def cosell_payout_lines(self, partner, scale=2):
+        return []
+
+
+class Wrapping:
+    @hookimpl(wrapper=True)
+    def cosell_run_finished(self, report):
+        return (yield)
+
+
+class SpecNamed:
+    @hookimpl(specname="cosell_payout_lines")
+    def my_lines(self, partnr):
+        return []
+
+
+def test_assert_hookimpl_signature_agrees_with_the_loader():
+    from cosell.testing import assert_hookimpl_signature
+
+    assert_hookimpl_signature(DefaultArgument())  # pluggy never passes an argument with a default
+    Plugins.with_only(default=DefaultArgument())
+    for plugin, said in (
+        (Wrapping(), r"cosell_run_finished: a wrapper"),
+        (SpecNamed(), r"my_lines \(specname 'cosell_payout_lines'\): the hook does not pass partnr"),
+    ):
+        with pytest.raises(AssertionError, match=said):
+            assert_hookimpl_signature(plugin)
+        with pytest.raises(PluginError):
+            Plugins.with_only(plugin)

@@ -443,6 +443,20 @@ class _LineCheck:
                 plugin,
                 f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which is not among the run's deals",
             )
+        if not isinstance(line.withheld, bool):
+            raise PluginError(
+                plugin,
+                f"{hook}: a {line.kind!r} line's withheld is {type(line.withheld).__name__} "
+                f"{line.withheld!r}; give True or False",
+            )
+        if not isinstance(line.tags, (set, frozenset)) or not all(isinstance(t, str) for t in line.tags):
+            raise PluginError(
+                plugin,
+                f"{hook}: a {line.kind!r} line's tags are {type(line.tags).__name__} {line.tags!r}; "
+                'give a frozenset of text, e.g. frozenset({"welcome:paid"})',
+            )
+        if type(line.tags) is not frozenset:
+            line = dataclasses.replace(line, tags=frozenset(line.tags))
         if line.uncapped != (not kind.capped):
             line = dataclasses.replace(line, uncapped=not kind.capped)
         return line

@@ -197,3 +197,53 @@ def test_partner_statements_give_the_budget_factor_but_never_the_programs_total(
     assert "scaled by 0.750000" in budget.explanation and "1,200.00 is scaled to 900.00" in budget.explanation
     for text in (run.statement_csv, run.statement_json):
         assert "2,400.00" not in text and "1,800.00" not in text and "2400" not in text and "1800" not in text
+
+
+class Welcome:
+    """A bonus paid once ever: it looks for its own tag in the history before paying."""
+
+    def __init__(self, tags=frozenset({"welcome:paid"}), withheld=False):
+        self.tags = tags
+        self.withheld = withheld
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("welcome", "Welcome bonus")]
+
+    @hookimpl
+    def cosell_payout_lines(self, partner, context):
+        if context.history.has_tag(partner.id, "welcome:paid"):
+            return []
+        text = "welcome bonus, paid once"
+        return [
+            PayoutLine(partner.id, "welcome", Decimal("500.00"), text, tags=self.tags, withheld=self.withheld)
+        ]
+
+
+@pytest.mark.parametrize("tags", ["welcome:paid", ["welcome:paid"], ("welcome:paid",), frozenset({1})])
+def test_tags_that_are_not_a_set_of_text_are_refused_naming_the_plugin_and_the_hook(cosell_ledger, tags):
+    plugins = Plugins(entry_points=False, extra={"welcome": Welcome(tags=tags)})
+    with pytest.raises(PluginError) as info:
+        run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    text = str(info.value)
+    assert "plugin 'welcome'" in text and "cosell_payout_lines" in text and "frozenset" in text
+    assert info.value.exit_code == 2
+    assert cosell_ledger.periods() == []
+
+
+def test_a_bonus_tagged_with_a_set_is_paid_once_across_periods(cosell_ledger):
+    paid = []
+    for period in ("2026-Q3", "2026-Q4", "2027-Q1"):
+        plugins = Plugins(entry_points=False, extra={"welcome": Welcome(tags={"welcome:paid"})})
+        result = run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins, period=period)
+        paid += [(period, line.tags) for line in result.lines_of("P1", "welcome")]
+    assert paid == [("2026-Q3", frozenset({"welcome:paid"}))]
+
+
+@pytest.mark.parametrize("withheld", ["no", 0, None])
+def test_withheld_that_is_not_a_bool_is_refused(withheld):
+    plugins = Plugins(entry_points=False, extra={"welcome": Welcome(withheld=withheld)})
+    with pytest.raises(
+        PluginError, match=r"plugin 'welcome'.*cosell_payout_lines.*withheld is .*give True or False"
+    ):
+        compute_period(program(), [partner("P1")], plugins=plugins)

@@ -288,7 +288,8 @@ def _projections(
     projections: list[Projection] = []
     kwargs = {"partner": partner, "standing": standing, "context": context}
     for plugin, call in hooks.projections:
-        projections.extend(_checked_projections(plugin, guarded(plugin, "cosell_projections", call, kwargs)))
+        produced = guarded(plugin, "cosell_projections", call, kwargs)
+        projections.extend(_checked_projections(plugin, produced, partner, hooks.lines_check.deal_ids))
     return projections
 
 
@@ -466,26 +467,60 @@ MAX_LINE = Decimal(10) ** 15
 """The largest amount a line or projection may hold: the ledger keeps cents as 64-bit integers."""
 
 
-def _checked_projections(plugin: str, produced: Any) -> list[Projection]:
+def _checked_projections(
+    plugin: str, produced: Any, partner: PartnerFacts, deal_ids: frozenset[str]
+) -> list[Projection]:
+    """What a plugin projects for ``partner``, checked as its lines are: projections of that partner, on
+    deals of the run the partner is on, a Decimal amount rounded to cents within the ledger's bound, a
+    one-line explanation and a bool ``withheld``."""
+    hook = "cosell_projections"
     if produced is not None and (isinstance(produced, Projection) or not isinstance(produced, Iterable)):
         raise PluginError(
-            plugin, f"cosell_projections must return an iterable of Projection, not {type(produced).__name__}"
+            plugin, f"{hook} must return an iterable of Projection, not {type(produced).__name__}"
         )
+    partner_deals = {on.deal.id for on in partner.deals}
     out = []
     for item in produced or ():
         if not isinstance(item, Projection):
-            raise PluginError(plugin, f"cosell_projections returned {type(item).__name__}, not a Projection")
+            raise PluginError(plugin, f"{hook} returned {type(item).__name__}, not a Projection")
+        if item.partner_id != partner.id:
+            raise PluginError(
+                plugin,
+                f"{hook}: returned a projection for partner {item.partner_id!r} while computing {partner.id!r}",
+            )
+        if not isinstance(item.deal_id, str) or item.deal_id not in deal_ids:
+            raise PluginError(
+                plugin,
+                f"{hook}: a projection names deal {item.deal_id!r}, which is not among the run's deals",
+            )
+        if item.deal_id not in partner_deals:
+            raise PluginError(
+                plugin,
+                f"{hook}: a projection names deal {item.deal_id!r}, which partner {partner.id!r} is not on",
+            )
         amount = item.amount
         if not isinstance(amount, Decimal) or not amount.is_finite() or abs(amount) > MAX_LINE:
             raise PluginError(
                 plugin,
-                f"cosell_projections: deal {item.deal_id!r}'s amount {amount!r} is not a Decimal amount",
+                f"{hook}: deal {item.deal_id!r}'s amount {amount!r} is not a Decimal amount the ledger can keep",
             )
         if round_cents(amount) != amount:
             raise PluginError(
                 plugin,
-                f"cosell_projections: deal {item.deal_id!r}'s amount {amount} is not rounded to cents "
+                f"{hook}: deal {item.deal_id!r}'s amount {amount} is not rounded to cents "
                 "(use cosell.money.round_cents)",
+            )
+        if not isinstance(item.explanation, str) or not item.explanation.strip():
+            raise PluginError(plugin, f"{hook}: deal {item.deal_id!r}'s projection has no explanation text")
+        if item.explanation.splitlines() != [item.explanation]:
+            raise PluginError(
+                plugin,
+                f"{hook}: deal {item.deal_id!r}'s projection explanation spans several lines; give one line",
+            )
+        if not isinstance(item.withheld, bool):
+            raise PluginError(
+                plugin,
+                f"{hook}: deal {item.deal_id!r}'s projection withheld is {item.withheld!r}; give True or False",
             )
         out.append(item)
     return out

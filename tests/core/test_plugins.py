@@ -123,14 +123,45 @@ class OddProjections:
         (lambda pid: Projection(pid, "D1", Decimal("1.00"), "x"), "must return an iterable of Projection"),
         (lambda pid: [Projection(pid, "D1", 1.5, "x")], "is not a Decimal amount"),
         (lambda pid: [Projection(pid, "D1", Decimal("1.005"), "x")], "is not rounded to cents"),
+        (lambda pid: [Projection(pid, "D1", Decimal("Infinity"), "x")], "is not a Decimal amount"),
+        (lambda pid: [Projection(pid, "D1", Decimal("1E+16"), "x")], "is not a Decimal amount"),
+        (
+            lambda pid: [Projection("P1", "D9", Decimal("777.00"), "x")] if pid == "P2" else [],
+            "for partner 'P1' while computing 'P2'",
+        ),
+        (
+            lambda pid: [Projection(pid, "D404", Decimal("1.00"), "x")],
+            "'D404', which is not among the run's deals",
+        ),
+        (
+            lambda pid: [Projection(pid, "D9", Decimal("1.00"), "x")] if pid == "P2" else [],
+            "'D9', which partner 'P2' is not on",
+        ),
+        (lambda pid: [Projection(pid, "D1", Decimal("1.00"), "x\nline two")], "spans several lines"),
+        (lambda pid: [Projection(pid, "D1", Decimal("1.00"), " ")], "has no explanation"),
+        (lambda pid: [Projection(pid, "D1", Decimal("1.00"), "x", withheld="no")], "give True or False"),
     ],
-    ids=["one-projection", "float", "unrounded"],
+    ids=[
+        "one-projection",
+        "float",
+        "unrounded",
+        "infinite",
+        "too-large",
+        "another-partner",
+        "unknown-deal",
+        "deal-of-another-partner",
+        "multi-line",
+        "no-explanation",
+        "withheld-text",
+    ],
 )
 def test_a_projection_the_ledger_cannot_keep_stops_the_run_naming_the_plugin(produced, said):
     plugins = Plugins(entry_points=False, extra={"odd": OddProjections(produced)})
+    deals = [deal("D1", partners=["P1", "P2"]), deal("D9", partners=["P1"])]
     with pytest.raises(PluginError) as info:
-        compute_period(program(), [partner("P1")], [deal("D1", partners=["P1"])], plugins=plugins)
-    assert "plugin 'odd'" in str(info.value) and said in str(info.value)
+        compute_period(program(), [partner("P1"), partner("P2")], deals, plugins=plugins)
+    assert "plugin 'odd'" in str(info.value) and "cosell_projections" in str(info.value)
+    assert said in str(info.value)
 
 
 class Bonus:

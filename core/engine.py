@@ -39,7 +39,7 @@ from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
 from .merges import aliases, merged
-from .money import round_cents
+from .money import MAX_AMOUNT, round_cents
 from .outbox import write_pending
 from .periods import Period
 from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, with_pilot
@@ -463,8 +463,8 @@ class _LineCheck:
         return line
 
 
-MAX_LINE = Decimal(10) ** 15
-"""The largest amount a line or projection may hold: the ledger keeps cents as 64-bit integers."""
+MAX_LINE = MAX_AMOUNT
+"""The largest amount a line or projection may hold (``cosell.money.MAX_AMOUNT``)."""
 
 
 def _checked_projections(

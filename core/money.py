@@ -109,3 +109,20 @@ def show_number(value: Decimal) -> str:
 def show_percent(rate: Decimal) -> str:
     """A rate as a percentage (``0.12`` → ``12%``)."""
     return f"{show_number(rate * 100)}%"
+
+
+MAX_AMOUNT = Decimal(10) ** 15
+"""The largest amount (in absolute value) a plugin may give: a line, a projection, a statement
+section's figure, a settlement item, a report fact. The ledger keeps cents as 64-bit integers."""
+
+
+def amount_problem(value: object, *, cents: bool) -> str | None:
+    """What is wrong with ``value`` as an amount a plugin gives (None when nothing is): it must be a
+    finite Decimal no larger than ``MAX_AMOUNT`` and, when ``cents``, rounded to cents."""
+    if type(value) is not Decimal:
+        return f"is {type(value).__name__} {value!r}, not a Decimal"
+    if not value.is_finite() or abs(value) > MAX_AMOUNT:
+        return f"{value} is not an amount cosell can keep (a finite Decimal of at most {MAX_AMOUNT:,})"
+    if cents and value.quantize(CENT, ROUND_HALF_UP) != value:
+        return f"{value} is not rounded to cents (use cosell.money.round_cents)"
+    return None

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import PluginError
-from .money import round_cents
+from .money import amount_problem
 from .periods import Period, PeriodKind
 from .results import exited_label
 
@@ -133,10 +133,9 @@ def _checked_part(plugin: str, produced: object) -> SettlementPart | None:
             raise PluginError(plugin, f"cosell_settlement: {item!r} is not a SettlementItem")
         if item.status not in STATUSES:
             raise PluginError(plugin, f"cosell_settlement: status {item.status!r} is not one of {STATUSES}")
-        if not isinstance(item.amount, Decimal) or round_cents(item.amount) != item.amount:
-            raise PluginError(
-                plugin, f"cosell_settlement: amount {item.amount!r} is not a Decimal rounded to cents"
-            )
+        problem = amount_problem(item.amount, cents=True)
+        if problem is not None:
+            raise PluginError(plugin, f"cosell_settlement: a {item.status!r} item's amount {problem}")
     return produced
 
 

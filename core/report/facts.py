@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
+from ..money import amount_problem
 from ..pluginmanager import guarded
 
 if TYPE_CHECKING:
@@ -107,12 +108,38 @@ def merged_facts(plugins: Plugins, partner: PartnerFacts, standing: PartnerStand
                 raise PluginError(
                     plugin, f"cosell_report_facts gave {name}, which plugin {given[name]!r} gives already"
                 )
+            _check_fact(plugin, name, value)
             given[name] = plugin
             merged[name] = value
     return ReportFacts(**merged)
 
 
 HOOK = "cosell_report_facts"
+_AMOUNT_FACTS = ("won_revenue", "won_margin", "margin_known_revenue", "sourced_pipeline", "attainment")
+
+
+def _check_fact(plugin: str, name: str, value: object) -> None:
+    """The amounts among a plugin's facts are finite Decimals cosell can keep (a fact is a sum of amount ×
+    share or a ratio, so it need not be in cents); ``guarded`` and ``campaigns`` hold their own types."""
+    checked: list[tuple[str, object]] = []
+    if name in _AMOUNT_FACTS:
+        checked.append((name, value))
+    elif name in ("guarded", "campaigns"):
+        kind = GuardedDeal if name == "guarded" else CampaignFunds
+        if not isinstance(value, tuple) or not all(isinstance(item, kind) for item in value):
+            raise PluginError(plugin, f"{HOOK}: {name} is {value!r}, not a tuple of {kind.__name__}")
+        for item in value:
+            if isinstance(item, GuardedDeal):
+                checked.append((f"guarded deal {item.deal_id!r}: amount", item.amount))
+            else:
+                checked += [(f"campaign {item.campaign!r}: {f}", getattr(item, f)) for f in _CAMPAIGN_AMOUNTS]
+    for what, amount in checked:
+        problem = amount_problem(amount, cents=False)
+        if problem is not None:
+            raise PluginError(plugin, f"{HOOK}: {what} {problem}")
+
+
+_CAMPAIGN_AMOUNTS = ("funded", "released", "pending", "pipeline")
 _FACT_NAMES = tuple(f.name for f in fields(ReportFacts))
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
 from ..merges import former_ids
+from ..money import amount_problem
 from ..pluginmanager import guarded
 from ..results import EarlierLines, LineKind, ScorePart, TierException
 from ..settlement import Settlement, decode_settlement, encode_settlement, settlement_of
@@ -298,11 +299,32 @@ def statement_sections(
                 raise PluginError(
                     plugin, f"cosell_statement_sections returned {section!r}, not a StatementSection"
                 )
+            _check_rows(plugin, section)
             found.append(section)
     return tuple(found)
 
 
 SECTIONS_HOOK = "cosell_statement_sections"
+
+
+def _check_rows(plugin: str, section: StatementSection) -> None:
+    """Each figure of a section is a SectionRow whose amount is None or a finite Decimal cosell can keep
+    (a figure may be points or a count, so it need not be in cents)."""
+    rows = (
+        ((section.card,) if section.card is not None else ()) + tuple(section.totals) + tuple(section.pending)
+    )
+    for row in rows:
+        if not isinstance(row, SectionRow):
+            raise PluginError(
+                plugin, f"{SECTIONS_HOOK}: section {section.title!r} has {row!r}, not a SectionRow"
+            )
+        if row.amount is None:
+            continue
+        problem = amount_problem(row.amount, cents=False)
+        if problem is not None:
+            raise PluginError(
+                plugin, f"{SECTIONS_HOOK}: section {section.title!r}, row {row.label!r}: the amount {problem}"
+            )
 
 
 def budget_factor(computation: Computation) -> Decimal | None:

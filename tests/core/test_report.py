@@ -14,7 +14,7 @@ from cosell.errors import PluginError
 from cosell.ledger import Ledger
 from cosell.periods import Period
 from cosell.pluginmanager import Plugins
-from cosell.report import ReportFacts
+from cosell.report import CampaignFunds, ReportFacts
 from cosell.report.facts import report_doc
 from cosell.report.model import build
 from cosell.testing import compute_period, deal, mdf_claim, partner, program, run_program
@@ -365,3 +365,36 @@ def test_a_partner_held_by_a_tier_exception_shows_the_exception_not_a_grace(sqli
     assert (row["tier"], row["eligible_tier"], row["movement"]) == ("Silver", "Registered", "exception")
     assert row["tier_shown"] == "Silver (exception until 2026-Q4: launch partner)"
     assert report["watch"]["grace"] == []
+
+
+def _funds(**amounts: object) -> ReportFacts:
+    figures = {"funded": Decimal(0), "released": Decimal(0), "pending": Decimal(0), "pipeline": Decimal(0)}
+    return ReportFacts(campaigns=(CampaignFunds("Spring Summit", **{**figures, **amounts}),))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("facts", "said"),
+    [
+        (_funds(funded=Decimal("Infinity")), "campaign 'Spring Summit': funded Infinity is not an amount"),
+        (_funds(released=Decimal("NaN")), "campaign 'Spring Summit': released NaN is not an amount"),
+        (_funds(pending=Decimal("1E+30")), "campaign 'Spring Summit': pending 1E+30 is not an amount"),
+        (_funds(pipeline=12.5), "campaign 'Spring Summit': pipeline is float 12.5, not a Decimal"),
+        (ReportFacts(campaigns=[]), "campaigns is [], not a tuple of CampaignFunds"),
+    ],
+    ids=["infinite", "nan", "huge", "float", "list"],
+)
+def test_report_amounts_a_plugin_gives_that_cosell_cannot_keep_stop_the_run_naming_it(
+    cosell_ledger, facts, said
+):
+    class Funds:
+        @hookimpl
+        def cosell_report_facts(self) -> ReportFacts:
+            return facts
+
+    loaded = program(**{k: v for k, v in PROGRAM.items() if k != "mdf"})
+    plugins = Plugins(entry_points=False, extra={"funds": Funds()})
+    with pytest.raises(PluginError) as caught:
+        run_program(loaded, [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert caught.value.plugin == "funds" and caught.value.exit_code == 2
+    assert "cosell_report_facts" in str(caught.value) and said in str(caught.value)
+    assert cosell_ledger.periods() == []

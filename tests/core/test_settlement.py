@@ -19,7 +19,7 @@ from cosell.settlement import (
     encode_settlement,
     settlement_of,
 )
-from cosell.testing import compute_period, partner, program
+from cosell.testing import compute_period, partner, program, run_program
 
 TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.05"}]
 
@@ -69,3 +69,35 @@ def test_a_wrong_answer_names_the_plugin() -> None:
     with pytest.raises(PluginError, match="not a SettlementPart") as caught:
         settle(plugins, status="exiting", exit_on="2026-08-15")
     assert caught.value.plugin == "careless"
+
+
+class Overflowing:
+    def __init__(self, amount: object) -> None:
+        self.amount = amount
+
+    @hookimpl
+    def cosell_settlement(self):  # type: ignore[no-untyped-def]
+        return SettlementPart("Loyalty", (SettlementItem(OWED, self.amount, "points"),), "points")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [
+        (Decimal("Infinity"), "Infinity is not an amount cosell can keep"),
+        (Decimal("NaN"), "NaN is not an amount cosell can keep"),
+        (Decimal("1E+30"), "1E+30 is not an amount cosell can keep"),
+        (Decimal("-1E+40"), "-1E+40 is not an amount cosell can keep"),
+        (120.0, "is float 120.0, not a Decimal"),
+        (Decimal("1.005"), "is not rounded to cents"),
+    ],
+)
+def test_a_settlement_amount_cosell_cannot_keep_stops_the_run_naming_the_plugin(
+    cosell_ledger, amount, said
+) -> None:  # type: ignore[no-untyped-def]
+    plugins = Plugins(entry_points=False, extra={"odd": Overflowing(amount)})
+    people = [partner("P1", status="exiting", exit_on="2026-08-15")]
+    with pytest.raises(PluginError) as caught:
+        run_program(program(tiers=TIERS, wind_down_days=30), people, ledger=cosell_ledger, plugins=plugins)
+    assert caught.value.plugin == "odd" and caught.value.exit_code == 2
+    assert "cosell_settlement" in str(caught.value) and said in str(caught.value)
+    assert cosell_ledger.periods() == []

@@ -182,3 +182,45 @@ def test_the_share_of_a_target_and_the_progress_to_the_next_tier_round_half_up_o
     assert 'aria-label="sourced_pipeline: 12.3% of target"' in page
     assert "aria-valuenow='12.3' aria-label='12.3%'" in page
     assert "12.2%" not in page and "12.2'" not in page
+
+
+@pytest.mark.parametrize("where", ["card", "totals", "pending"])
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [
+        (Decimal("Infinity"), "Infinity is not an amount cosell can keep"),
+        (Decimal("NaN"), "NaN is not an amount cosell can keep"),
+        (Decimal("1E+30"), "1E+30 is not an amount cosell can keep"),
+        (Decimal("-1E+40"), "-1E+40 is not an amount cosell can keep"),
+        (2.5, "is float 2.5, not a Decimal"),
+    ],
+)
+def test_a_section_figure_cosell_cannot_keep_stops_the_run_naming_the_plugin(
+    cosell_ledger, where, amount, said
+):
+    row = SectionRow("points", amount, "earned")
+
+    class Odd:
+        @hookimpl
+        def cosell_statement_sections(self):
+            given = {"card": row} if where == "card" else {where: (row,)}
+            return [StatementSection("Loyalty", **given)]
+
+    plugins = Plugins(entry_points=False, extra={"odd": Odd()})
+    with pytest.raises(PluginError) as caught:
+        run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert caught.value.plugin == "odd" and caught.value.exit_code == 2
+    text = str(caught.value)
+    assert "cosell_statement_sections" in text and "'Loyalty'" in text and said in text
+    assert cosell_ledger.periods() == []
+
+
+def test_a_section_figure_need_not_be_in_cents(cosell_ledger):
+    class Points:
+        @hookimpl
+        def cosell_statement_sections(self):
+            return [StatementSection("Loyalty", totals=(SectionRow("points", Decimal("2.125")),))]
+
+    plugins = Plugins(entry_points=False, extra={"points": Points()})
+    run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert cosell_ledger.periods() == [("2026-Q3", "open")]

@@ -39,7 +39,7 @@ from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
 from .merges import aliases, merged
-from .money import MAX_AMOUNT, round_cents
+from .money import MAX_AMOUNT, round_cents, round_score
 from .outbox import write_pending
 from .periods import Period
 from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, with_pilot
@@ -252,8 +252,29 @@ def _score(
     hooks: _Hooks, partner: PartnerFacts, metrics: Mapping[str, Decimal | None], context: RunContext
 ) -> Score:
     kwargs = {"partner": partner, "metrics": metrics, "context": context}
-    score: Score = _first(hooks.score, "cosell_score", kwargs, Score)
-    return score
+    plugin, score = _answered(hooks.score, "cosell_score", kwargs, Score)
+    return _checked_score(plugin, score)
+
+
+MAX_SCORE = Decimal(10) ** 15
+"""The largest score a plugin may give."""
+
+
+def _checked_score(plugin: str, score: Score) -> Score:
+    """A score is a finite Decimal from 0 to ``MAX_SCORE`` (the built-in score is never below 0); like
+    the built-in one, it is rounded half-up to 2 decimals (75.125 is 75.13)."""
+    value = score.value
+    if type(value) is not Decimal:
+        raise PluginError(
+            plugin, f"cosell_score: the score is {type(value).__name__} {value!r}, not a Decimal"
+        )
+    if not value.is_finite() or value < 0 or value > MAX_SCORE:
+        raise PluginError(
+            plugin,
+            f"cosell_score: a score of {value} is not one cosell keeps (a Decimal from 0 to {MAX_SCORE:,})",
+        )
+    rounded = round_score(value)
+    return score if rounded == value else dataclasses.replace(score, value=rounded)
 
 
 def _tier(
@@ -319,10 +340,6 @@ def _adjustment_order(
     ``tryfirst``/``trylast`` marks: the budget sees the final totals, and no line comes after it."""
     budget = {plugin for plugin, kind in kinds.values() if kind.adjustment and not kind.in_budget}
     return sorted(impls, key=lambda impl: impl[0] in budget)
-
-
-def _first(impls: Sequence[tuple[str, Any]], hook: str, kwargs: Mapping[str, Any], kind: type) -> Any:
-    return _answered(impls, hook, kwargs, kind)[1]
 
 
 def _answered(

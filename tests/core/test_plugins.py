@@ -6,8 +6,8 @@ from cosell import hookimpl
 from cosell.engine import check_program
 from cosell.errors import PluginError, ProgramError
 from cosell.pluginmanager import Plugins
-from cosell.results import LineKind, MetricDefinition, PayoutLine, Projection
-from cosell.testing import compute_period, deal, partner, program
+from cosell.results import LineKind, MetricDefinition, PayoutLine, Projection, Score
+from cosell.testing import compute_period, deal, partner, program, run_program
 
 
 class Exploding:
@@ -448,3 +448,47 @@ def test_the_program_a_plugin_is_given_cannot_be_changed_for_later_computations(
         with pytest.raises(TypeError):
             mapping["y"] = 1  # type: ignore[index]
     assert loaded.program.model_dump(mode="json")["activity_weights"] == {"joint_demo": "2"}
+
+
+class Scorer:
+    def __init__(self, value):
+        self.value = value
+
+    @hookimpl(tryfirst=True)
+    def cosell_score(self, partner):
+        return Score(self.value)
+
+
+SCORED = program(
+    tiers=[
+        {"name": "Registered", "min_score": 0, "commission_rate": "0.05"},
+        {"name": "Gold", "min_score": 50, "commission_rate": "0.10"},
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (0.1 + 0.2 + 75, "the score is float 75.3, not a Decimal"),
+        (Decimal("NaN"), "a score of NaN is not one cosell keeps"),
+        (Decimal("Infinity"), "a score of Infinity is not one cosell keeps"),
+        (Decimal("-5"), "a score of -5 is not one cosell keeps"),
+        (Decimal("1E+40"), "a score of 1E+40 is not one cosell keeps"),
+    ],
+    ids=["float", "nan", "infinite", "negative", "huge"],
+)
+def test_a_score_cosell_cannot_keep_stops_the_run_naming_the_scoring_plugin(cosell_ledger, value, said):
+    plugins = Plugins(entry_points=False, extra={"scorer": Scorer(value)})
+    with pytest.raises(PluginError) as info:
+        run_program(SCORED, [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert info.value.plugin == "scorer" and info.value.exit_code == 2
+    assert "cosell_score" in str(info.value) and said in str(info.value)
+    assert cosell_ledger.periods() == []
+
+
+def test_a_plugins_score_is_rounded_half_up_to_two_places_as_the_built_in_one_is(cosell_ledger):
+    plugins = Plugins(entry_points=False, extra={"scorer": Scorer(Decimal("75.125"))})
+    result = run_program(SCORED, [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert result.report.partners[0]["score"] == "75.13"
+    assert str(result.fields[("account", "P1")]["score"]) == "75.13"

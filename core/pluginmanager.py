@@ -581,14 +581,14 @@ def _bind(impl: Any) -> Any:
 
 
 def guarded(plugin: str, hook: str, call: Any, kwargs: Mapping[str, Any]) -> Any:
-    """Run one implementation; any exception becomes a PluginError naming the plugin, the line of its
-    code that raised, and the partner (and deal) it was computing. The exception stays in ``causes``
-    (the command line writes its traceback to the log)."""
+    """Run one implementation; any exception (SystemExit too, KeyboardInterrupt not) becomes a PluginError
+    naming the plugin, the line of its code that raised, and the partner (and deal) it was computing. The
+    exception stays in ``causes`` (the command line writes its traceback to the log)."""
     try:
         return call(kwargs)
     except (PluginError, LockHeldError):  # LockHeldError: the history it asked refused (the ledger moved)
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit in a hook must not end the run silently
         raise plugin_failure(plugin, hook, exc, kwargs) from exc
 
 
@@ -687,7 +687,7 @@ def _load_entry_point(ep: metadata.EntryPoint, dist: tuple[str, str] | None) -> 
     exception and the file and line that raised it."""
     try:
         return ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit at import: name the plugin, do not exit unnamed
         origin = _origin(dist)
         at = [summary for summary, _ in _frames(exc.__traceback__)]
         own = [f for f in at if "importlib" not in f.filename and not _is_cosell_core(f.filename)]

@@ -610,3 +610,32 @@ def test_assert_hookimpl_signature_agrees_with_the_loader():
             assert_hookimpl_signature(plugin)
         with pytest.raises(PluginError):
             Plugins.with_only(plugin)
+
+
+class Quitter:
+    """Calls sys.exit in a hook, as a script would."""
+
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        sys.exit(0)
+
+
+def test_a_hook_calling_sys_exit_stops_the_run_naming_the_plugin_and_stores_nothing(tmp_path):
+    cli = CosellCli(tmp_path, plugins={"quitter": Quitter()})
+    cli.write_program(program_text())
+    cli.write_records([partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    result = cli.run()
+    assert result.exit_code == 2, result.stderr
+    assert "plugin 'quitter': cosell_payout_lines raised SystemExit: 0" in result.stderr
+    assert "computing partner 'P1'" in result.stderr
+    with Ledger.connect(f"sqlite:///{tmp_path / 'cosell.db'}") as ledger:
+        assert ledger.periods() == []
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_named_and_not_an_exit(tmp_path, monkeypatch):
+    _broken_module(tmp_path, monkeypatch, "quitter", "import sys\n\nsys.exit(1)\n")
+    with pytest.raises(PluginError) as info:
+        Plugins()
+    text = info.value.render()
+    assert "plugin 'quitter': cannot be loaded: entry point quitter = quitter_plugin (cosell)" in text
+    assert "raised SystemExit: 1" in text and "quitter_plugin.py:3 (in <module>): sys.exit(1)" in text

@@ -1852,13 +1852,15 @@ class Ledger:
             run_ids = list(
                 conn.execute(sa.select(r.c.id).where(r.c.period == key).order_by(r.c.id)).scalars()
             )
+            high, low = _cents_sum(li.c.amount_cents)
             partners = {
-                row.partner_id: (int(row.lines), int(row.cents))
+                row.partner_id: (int(row.lines), _cents_total(row.high, row.low))
                 for row in conn.execute(
                     sa.select(
                         li.c.partner_id,
                         sa.func.count().label("lines"),
-                        sa.func.sum(li.c.amount_cents).label("cents"),
+                        high.label("high"),
+                        low.label("low"),
                     )
                     .where(li.c.period == key)
                     .group_by(li.c.partner_id)
@@ -2169,12 +2171,12 @@ class Ledger:
         """(period, kind, Σ cents) of the periods' lines, summed by the database."""
         ln = lines_table
         query = (
-            sa.select(ln.c.period, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            sa.select(ln.c.period, ln.c.kind, *_cents_sum(ln.c.amount_cents))
             .where(ln.c.period.in_(list(periods)))
             .group_by(ln.c.period, ln.c.kind)
         )
         with self._read() as conn:
-            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+            return [(r[0], r[1], _cents_total(r[2], r[3])) for r in conn.execute(query)]
 
     def report_tier_counts(self, periods: Sequence[str]) -> list[tuple[str, str, int]]:
         """(period, assigned tier, partners) of the periods' standings, counted by the database."""
@@ -2191,12 +2193,12 @@ class Ledger:
         """(partner id, kind, Σ cents) of the period's lines, summed by the database."""
         ln = lines_table
         query = (
-            sa.select(ln.c.partner_id, ln.c.kind, sa.func.sum(ln.c.amount_cents))
+            sa.select(ln.c.partner_id, ln.c.kind, *_cents_sum(ln.c.amount_cents))
             .where(ln.c.period == period)
             .group_by(ln.c.partner_id, ln.c.kind)
         )
         with self._read() as conn:
-            return [(r[0], r[1], int(r[2])) for r in conn.execute(query)]
+            return [(r[0], r[1], _cents_total(r[2], r[3])) for r in conn.execute(query)]
 
     def report_standings(self, period: str) -> list[tuple[str, str, str, str, str]]:
         """(partner id, partner name, score text, eligible tier, assigned tier) of the period's standings,
@@ -2707,6 +2709,22 @@ def _first(item: tuple[int, LedgerLine]) -> int:
 
 def _kind_set(kinds: Collection[str]) -> frozenset[str]:
     return frozenset((kinds,)) if isinstance(kinds, str) else frozenset(kinds)
+
+
+_SPLIT = 10**9
+"""``_cents_sum`` sums cents as Σ(c / 10⁹) and Σ(c % 10⁹), each far below 2⁶³ for any realistic number
+of lines: SQLite's SUM of 64-bit integers raises ``integer overflow`` past 2⁶³ (92 lines of 10¹⁵)."""
+
+
+def _cents_sum(column: Any) -> tuple[Any, Any]:
+    """The two sums ``_cents_total`` adds up to Σ ``column`` exactly (both databases truncate integer
+    division toward zero and give ``%`` the dividend's sign, so c = (c / 10⁹)·10⁹ + c % 10⁹)."""
+    return sa.func.sum(column // _SPLIT), sa.func.sum(column % _SPLIT)
+
+
+def _cents_total(high: Any, low: Any) -> int:
+    """Σ cents from the two sums ``_cents_sum`` selects (None for no row is 0)."""
+    return int(high or 0) * _SPLIT + int(low or 0)
 
 
 def _only_deals(lines: tuple[LedgerLine, ...], deal_ids: Collection[str] | None) -> tuple[LedgerLine, ...]:

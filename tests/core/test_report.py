@@ -17,6 +17,7 @@ from cosell.pluginmanager import Plugins
 from cosell.report import CampaignFunds, ReportFacts
 from cosell.report.facts import report_doc
 from cosell.report.model import build
+from cosell.results import LineKind, PayoutLine
 from cosell.testing import compute_period, deal, mdf_claim, partner, program, run_program
 from ledgers import execute
 
@@ -398,3 +399,29 @@ def test_report_amounts_a_plugin_gives_that_cosell_cannot_keep_stop_the_run_nami
     assert caught.value.plugin == "funds" and caught.value.exit_code == 2
     assert "cosell_report_facts" in str(caught.value) and said in str(caught.value)
     assert cosell_ledger.periods() == []
+
+
+class _Largest:
+    """Lines as large as a plugin may give: 10^15 each, a hundred of them (past 2^63 cents in all)."""
+
+    @hookimpl
+    def cosell_line_kinds(self) -> list[LineKind]:
+        return [LineKind("grant", "Grant", capped=False, in_budget=False)]
+
+    @hookimpl
+    def cosell_payout_lines(self, partner) -> list[PayoutLine]:  # type: ignore[no-untyped-def]
+        largest = [PayoutLine(partner.id, "grant", Decimal(10) ** 15, "grant") for _ in range(100)]
+        return [*largest, PayoutLine(partner.id, "grant", Decimal("-0.01"), "correction"),
+                PayoutLine(partner.id, "grant", Decimal("12.34"), "top-up")]  # fmt: skip
+
+
+def test_the_report_and_a_discard_sum_the_largest_lines_exactly(ledger_url):
+    plugins = Plugins(entry_points=False, extra={"largest": _Largest()})
+    loaded = program(**{k: v for k, v in PROGRAM.items() if k not in ("mdf", "caps")})
+    with Ledger.connect(ledger_url) as ledger:
+        run_program(loaded, [partner("P1")], ledger=ledger, plugins=plugins)
+        kinds = {name: kind for name, (_, kind) in plugins.line_kinds().items()}
+        report = build(ledger, Period.parse("2026-Q3"), 4, kinds)
+        assert report["totals"]["by_kind"]["grant"] == "100000000000000012.33"
+        discarded = ledger.discard_period(Period.parse("2026-Q3"), by="test", reason="too large")
+        assert discarded.partners["P1"][1] == Decimal("100000000000000012.33")

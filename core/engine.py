@@ -261,9 +261,11 @@ MAX_SCORE = Decimal(10) ** 15
 
 
 def _checked_score(plugin: str, score: Score) -> Score:
-    """A score is a finite Decimal from 0 to ``MAX_SCORE`` (the built-in score is never below 0); like
-    the built-in one, it is rounded half-up to 2 decimals (75.125 is 75.13)."""
-    value = score.value
+    """A score is a finite Decimal (or an int) from 0 to ``MAX_SCORE`` (the built-in score is never below
+    0); like the built-in one, it is rounded half-up to 2 decimals (75.125 is 75.13)."""
+    value: object = score.value
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
     if type(value) is not Decimal:
         raise PluginError(
             plugin, f"cosell_score: the score is {type(value).__name__} {value!r}, not a Decimal"
@@ -274,7 +276,7 @@ def _checked_score(plugin: str, score: Score) -> Score:
             f"cosell_score: a score of {value} is not one cosell keeps (a Decimal from 0 to {MAX_SCORE:,})",
         )
     rounded = round_score(value)
-    return score if rounded == value else dataclasses.replace(score, value=rounded)
+    return score if rounded == value and value is score.value else dataclasses.replace(score, value=rounded)
 
 
 def _tier(

@@ -116,9 +116,12 @@ MAX_AMOUNT = Decimal(10) ** 15
 section's figure, a settlement item, a report fact. The ledger keeps cents as 64-bit integers."""
 
 
-def amount_problem(value: object, *, cents: bool) -> str | None:
+def amount_problem(value: object, *, cents: bool, ints: bool = False) -> str | None:
     """What is wrong with ``value`` as an amount a plugin gives (None when nothing is): it must be a
-    finite Decimal no larger than ``MAX_AMOUNT`` and, when ``cents``, rounded to cents."""
+    finite Decimal (or, when ``ints``, an int: ``sum`` of nothing is 0) no larger than ``MAX_AMOUNT``
+    and, when ``cents``, rounded to cents."""
+    if ints and isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
     if type(value) is not Decimal:
         return f"is {type(value).__name__} {value!r}, not a Decimal"
     if not value.is_finite() or abs(value) > MAX_AMOUNT:

@@ -134,7 +134,7 @@ def _check_fact(plugin: str, name: str, value: object) -> None:
             else:
                 checked += [(f"campaign {item.campaign!r}: {f}", getattr(item, f)) for f in _CAMPAIGN_AMOUNTS]
     for what, amount in checked:
-        problem = amount_problem(amount, cents=False)
+        problem = amount_problem(amount, cents=False, ints=True)
         if problem is not None:
             raise PluginError(plugin, f"{HOOK}: {what} {problem}")
 

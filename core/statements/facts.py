@@ -320,7 +320,7 @@ def _check_rows(plugin: str, section: StatementSection) -> None:
             )
         if row.amount is None:
             continue
-        problem = amount_problem(row.amount, cents=False)
+        problem = amount_problem(row.amount, cents=False, ints=True)
         if problem is not None:
             raise PluginError(
                 plugin, f"{SECTIONS_HOOK}: section {section.title!r}, row {row.label!r}: the amount {problem}"

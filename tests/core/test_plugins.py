@@ -487,6 +487,12 @@ def test_a_score_cosell_cannot_keep_stops_the_run_naming_the_scoring_plugin(cose
     assert cosell_ledger.periods() == []
 
 
+def test_a_plugins_int_score_is_taken_as_a_decimal_of_two_places(cosell_ledger):
+    plugins = Plugins(entry_points=False, extra={"scorer": Scorer(75)})
+    result = run_program(SCORED, [partner("P1")], ledger=cosell_ledger, plugins=plugins)
+    assert result.report.partners[0]["score"] == "75.00"
+
+
 def test_a_plugins_score_is_rounded_half_up_to_two_places_as_the_built_in_one_is(cosell_ledger):
     plugins = Plugins(entry_points=False, extra={"scorer": Scorer(Decimal("75.125"))})
     result = run_program(SCORED, [partner("P1")], ledger=cosell_ledger, plugins=plugins)

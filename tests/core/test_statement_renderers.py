@@ -215,12 +215,14 @@ def test_a_section_figure_cosell_cannot_keep_stops_the_run_naming_the_plugin(
     assert cosell_ledger.periods() == []
 
 
-def test_a_section_figure_need_not_be_in_cents(cosell_ledger):
+def test_a_section_figure_need_not_be_in_cents_and_may_be_the_int_a_sum_of_nothing_gives(cosell_ledger):
     class Points:
         @hookimpl
         def cosell_statement_sections(self):
-            return [StatementSection("Loyalty", totals=(SectionRow("points", Decimal("2.125")),))]
+            rows = (SectionRow("points", Decimal("2.125"), "at 10"), SectionRow("badges", sum(()), "at 5"))
+            return [StatementSection("Loyalty", pending=rows)]
 
     plugins = Plugins(entry_points=False, extra={"points": Points()})
     run_program(program(), [partner("P1")], ledger=cosell_ledger, plugins=plugins)
-    assert cosell_ledger.periods() == [("2026-Q3", "open")]
+    text = render(cosell_ledger, "2026-Q3", "P1", "terminal")
+    assert "points pending 2.13: at 10" in text and "badges pending 0.00: at 5" in text

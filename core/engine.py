@@ -868,7 +868,7 @@ def _finish(
     for plugin, call in plugins.implementations("cosell_run_finished"):
         try:
             call({"context": computation.context, "report": report})
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit here must not leave the run unfinished
             failure = plugin_failure(plugin, "cosell_run_finished", exc)
             problems.append(failure.render())
             causes.append(exc)

@@ -639,3 +639,21 @@ def test_a_plugin_calling_sys_exit_at_import_is_named_and_not_an_exit(tmp_path, 
     text = info.value.render()
     assert "plugin 'quitter': cannot be loaded: entry point quitter = quitter_plugin (cosell)" in text
     assert "raised SystemExit: 1" in text and "quitter_plugin.py:3 (in <module>): sys.exit(1)" in text
+
+
+class QuitsAtTheEnd:
+    @hookimpl
+    def cosell_run_finished(self, report):
+        sys.exit(0)
+
+
+def test_sys_exit_in_run_finished_is_listed_as_its_failure_and_the_run_is_recorded_finished(tmp_path):
+    cli = CosellCli(tmp_path, plugins={"quitter": QuitsAtTheEnd()})
+    cli.write_program(program_text())
+    cli.write_records([partner("P1")], [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")])
+    result = cli.run()
+    assert result.exit_code == 3, result.stderr
+    assert "plugin 'quitter': cosell_run_finished raised SystemExit: 0" in result.stdout + result.stderr
+    with Ledger.connect(f"sqlite:///{tmp_path / 'cosell.db'}") as ledger:
+        assert ledger.periods() == [("2026-Q3", "open")]
+        assert [run.status for run in ledger.runs()] == ["failed"]

@@ -39,7 +39,7 @@ from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
 from .merges import aliases, merged
-from .money import MAX_AMOUNT, round_cents, round_score
+from .money import MAX_AMOUNT, amount_problem, round_cents, round_score
 from .outbox import write_pending
 from .periods import Period
 from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, with_pilot
@@ -517,18 +517,9 @@ def _checked_projections(
                 plugin,
                 f"{hook}: a projection names deal {item.deal_id!r}, which partner {partner.id!r} is not on",
             )
-        amount = item.amount
-        if not isinstance(amount, Decimal) or not amount.is_finite() or abs(amount) > MAX_LINE:
-            raise PluginError(
-                plugin,
-                f"{hook}: deal {item.deal_id!r}'s amount {amount!r} is not a Decimal amount the ledger can keep",
-            )
-        if round_cents(amount) != amount:
-            raise PluginError(
-                plugin,
-                f"{hook}: deal {item.deal_id!r}'s amount {amount} is not rounded to cents "
-                "(use cosell.money.round_cents)",
-            )
+        problem = amount_problem(item.amount, cents=True)  # what lines are held to (_LineCheck)
+        if problem is not None:
+            raise PluginError(plugin, f"{hook}: deal {item.deal_id!r}'s projected amount {problem}")
         if not isinstance(item.explanation, str) or not item.explanation.strip():
             raise PluginError(plugin, f"{hook}: deal {item.deal_id!r}'s projection has no explanation text")
         if item.explanation.splitlines() != [item.explanation]:

@@ -341,19 +341,7 @@ def _won_at_period_rates(
         if pid in adjusted:
             part += " (partner total capped/scaled this period)"
         parts.append(part)
-    note = heading + "; ".join(parts)
-    if len(note) > NOTE_LIMIT:
-        note = note[: NOTE_LIMIT - 1] + "…"
-    return field_write(
-        "deal",
-        deal_id,
-        {
-            "incentive": f"{round_cents(exact_sum(shown)) + ZERO:.2f}",
-            "incentive_status": status,
-            "incentive_note": _no_nul(note),
-        },
-        _UNKNOWN_DEAL,
-    )
+    return _deal_fields(deal_id, round_cents(exact_sum(shown)), status, heading + "; ".join(parts))
 
 
 def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> str:
@@ -384,16 +372,18 @@ def _note_amount(amount: Decimal, rate: Decimal, currency: str) -> str:
 
 
 def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: str) -> FieldWrite:
+    return _deal_fields(deal_id, in_record_currency(total, rate), status, note)
+
+
+def _deal_fields(deal_id: str, shown: Decimal, status: str, note: str) -> FieldWrite:
+    """A deal's write: ``shown`` (in the deal's currency, rounded to cents), its status, and the note
+    shortened to the field's ``NOTE_LIMIT`` characters."""
     if len(note) > NOTE_LIMIT:
         note = note[: NOTE_LIMIT - 1] + "…"
     return field_write(
         "deal",
         deal_id,
-        {
-            "incentive": f"{in_record_currency(total, rate):.2f}",
-            "incentive_status": status,
-            "incentive_note": _no_nul(note),
-        },
+        {"incentive": f"{shown + ZERO:.2f}", "incentive_status": status, "incentive_note": _no_nul(note)},
         _UNKNOWN_DEAL,
     )
 

@@ -121,10 +121,10 @@ class OddProjections:
     ("produced", "said"),
     [
         (lambda pid: Projection(pid, "D1", Decimal("1.00"), "x"), "must return an iterable of Projection"),
-        (lambda pid: [Projection(pid, "D1", 1.5, "x")], "is not a Decimal amount"),
+        (lambda pid: [Projection(pid, "D1", 1.5, "x")], "projected amount is float 1.5, not a Decimal"),
         (lambda pid: [Projection(pid, "D1", Decimal("1.005"), "x")], "is not rounded to cents"),
-        (lambda pid: [Projection(pid, "D1", Decimal("Infinity"), "x")], "is not a Decimal amount"),
-        (lambda pid: [Projection(pid, "D1", Decimal("1E+16"), "x")], "is not a Decimal amount"),
+        (lambda pid: [Projection(pid, "D1", Decimal("Infinity"), "x")], "not an amount cosell can keep"),
+        (lambda pid: [Projection(pid, "D1", Decimal("1E+16"), "x")], "not an amount cosell can keep"),
         (
             lambda pid: [Projection("P1", "D9", Decimal("777.00"), "x")] if pid == "P2" else [],
             "for partner 'P1' while computing 'P2'",

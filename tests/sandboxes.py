@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from typer.testing import CliRunner, Result
 
+from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox, serve
 
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -97,3 +100,16 @@ def hubspot_env(sb: Sandbox, folder: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for name, value in hubspot_vars(sb, folder).items():
         if name != "COSELL_LOAD_PLUGINS":  # these tests load the installed plugins, as a user's run does
             monkeypatch.setenv(name, value)
+
+
+def cosell_in(env: dict[str, str], *args: str) -> Result:
+    """``cosell ARGS...`` in-process with ``env`` as its whole environment (the sandbox's credentials)."""
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def run_json(env: dict[str, str], connector: str, *more: str) -> dict[str, Any]:
+    """``cosell run --json`` of the program ``env["PROGRAM"]`` names through ``connector``, which must
+    succeed; its JSON document."""
+    result = cosell_in(env, "run", "--program", env["PROGRAM"], "--connector", connector, *more, "--json")
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output[result.output.index("{") :]))

@@ -164,7 +164,12 @@ class HubSpotConnector:
         self.reconciler.check_after_refusals(
             self._ledger, (o.error for o in outcomes if not o.ok), ("OBJECT_NOT_FOUND",)
         )
-        return outcomes
+        # A record the portal no longer has shows no value: a write that only clears its fields has
+        # nothing left to do (a deal no run pays any more, archived since the read).
+        cleared = {w.key for w in writes if all(v is None for v in w.values.values())}
+        return [
+            WriteOutcome(o.key, True) if o.key in cleared and _not_found(o.error) else o for o in outcomes
+        ]
 
     def _update(
         self, object_type: str, items: Sequence[tuple[str, Mapping[str, str]]]
@@ -227,3 +232,8 @@ def settings_of(options: Mapping[str, Any]) -> HubSpotSettings:
     if isinstance(raw, Mapping):
         return HubSpotSettings.model_validate(dict(raw))
     return HubSpotSettings.model_validate(raw.model_dump() if hasattr(raw, "model_dump") else raw)
+
+
+def _not_found(error: str | None) -> bool:
+    """True for HubSpot's refusal of a write to a record it does not have (archived or purged)."""
+    return error is not None and error.startswith("OBJECT_NOT_FOUND")

@@ -3,7 +3,6 @@ through the incremental read while the CRM still keeps them, through the id chec
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,13 @@ from typing import Any
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from typer.testing import CliRunner, Result
 
-from cosell.cli import app
 from cosell.connectors.common import RECONCILED_STREAM
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from hubspot import HubSpot
-from sandboxes import hubspot_vars, module_sandbox
+from sandboxes import cosell_in as cosell
+from sandboxes import hubspot_vars, module_sandbox, run_json
 from sandboxes import salesforce_env as env_of
 
 pytestmark = pytest.mark.sandbox
@@ -30,14 +28,8 @@ FAST = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, retry_budget_s
 sandbox, sb = module_sandbox(seed=5, partners=30, deals=1200)
 
 
-def cosell(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
-
-
 def run(env: dict[str, str], connector: str) -> dict[str, Any]:
-    result = cosell(env, "run", "--program", env["PROGRAM"], "--connector", connector, "--json")
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.output[result.output.index("{") :]))
+    return run_json(env, connector)
 
 
 def refused_run(env: dict[str, str], connector: str) -> str:
@@ -187,8 +179,11 @@ def test_hubspot_a_won_deal_archived_and_purged_earns_nothing_once_the_ids_are_c
     # the purge took its associations, so it names no partner now, but it still counts as a deal
     assert deal in snapshot_ids(env, f"hubspot:{sb.portal_id}", "deals")
     assert not any("left" in note for note in within["notes"])
+    # No partner is paid on it now, so the run clears its fields; the portal has no such deal
+    # (OBJECT_NOT_FOUND): nothing is left to clear, the run does not fail, and the refusal makes the
+    # next sync check the portal's ids.
+    assert not within["failures"] and deal in {c["id"] for c in within["changes"]}
 
-    age_last_check(env, f"hubspot:{sb.portal_id}", days=91)
     rerun = run(env, "hubspot")
     assert deal not in earnings(env)
     assert deal not in snapshot_ids(env, f"hubspot:{sb.portal_id}", "deals")

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox, serve
 from cosell.ledger import Ledger
+from sandboxes import cosell_in as cosell
 from sandboxes import hubspot_vars, salesforce_env, salesforce_org_values
 
 pytestmark = pytest.mark.sandbox
@@ -92,10 +91,6 @@ def program(folder: Path, crm: Crm) -> Path:
     path = folder / "program.yaml"
     path.write_text((ROOT / "examples" / "program.yaml").read_text() + "\n" + crm.settings)
     return path
-
-
-def cosell(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
 
 
 def run(crm: Crm, env: dict[str, str], folder: Path, *extra: str) -> dict[str, Any]:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from cosell.results import LedgerLine
 from hubspot import HubSpot
+from sandboxes import cosell_in as cosell
 from sandboxes import hubspot_vars, module_sandbox, salesforce_env
 
 pytestmark = pytest.mark.sandbox
@@ -25,10 +24,6 @@ CLOSED, NEXT, LATER = "2026-Q3", "2026-Q4", "2027-Q1"
 FAST = "\nplugins:\n  hubspot: {search_requests_per_second: 1000, retry_budget_seconds: 60}\n"
 
 sandbox, sb = module_sandbox(seed=11, partners=30, deals=600)
-
-
-def cosell(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
 
 
 def run(env: dict[str, str], period: str, connector: str = "hubspot") -> dict[str, Any]:

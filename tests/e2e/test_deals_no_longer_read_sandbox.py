@@ -5,20 +5,18 @@ run); a HubSpot deal archived, or merged into a new record, is not written under
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from typer.testing import CliRunner, Result
 
-from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
 from hubspot import HubSpot
-from sandboxes import hubspot_vars, module_sandbox
+from sandboxes import cosell_in as cosell
+from sandboxes import hubspot_vars, module_sandbox, run_json
 from sandboxes import salesforce_env as env_of
 
 pytestmark = pytest.mark.sandbox
@@ -34,14 +32,8 @@ HS_DEAL = ("cosell_incentive", "cosell_incentive_status", "cosell_incentive_note
 sandbox, sb = module_sandbox(seed=5, partners=30, deals=600)
 
 
-def cosell(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
-
-
 def run(env: dict[str, str], connector: str) -> dict[str, Any]:
-    result = cosell(env, "run", "--program", env["PROGRAM"], "--connector", connector, "--json")
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.output[result.output.index("{") :]))
+    return run_json(env, connector)
 
 
 def first_run(env: dict[str, str], connector: str) -> None:

@@ -5,19 +5,17 @@ once, and its open deals' projections taken back, against the sandbox with the r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from typer.testing import CliRunner, Result
 
-from cosell.cli import app
 from cosell.contrib.sandbox import Sandbox
 from cosell.ledger import Ledger
-from sandboxes import module_sandbox
+from sandboxes import cosell_in as cosell
+from sandboxes import module_sandbox, run_json
 from sandboxes import salesforce_env as env_of
 
 pytestmark = pytest.mark.sandbox
@@ -35,14 +33,8 @@ SF_DEAL = ("Cosell_Incentive__c", "Cosell_Incentive_Status__c", "Cosell_Incentiv
 sandbox, sb = module_sandbox(seed=5, partners=30, deals=1200)
 
 
-def cosell(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env=env)
-
-
 def run(env: dict[str, str]) -> dict[str, Any]:
-    result = cosell(env, "run", "--program", env["PROGRAM"], "--connector", "salesforce", "--json")
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.output[result.output.index("{") :]))
+    return run_json(env, "salesforce")
 
 
 def first_run(env: dict[str, str]) -> None:

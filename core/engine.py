@@ -717,14 +717,17 @@ def _plan(
     accounts written before that are no partners any more, cleared, and the deals projected before that
     are no longer read, their projection cleared."""
     target = target_of(connector)
-    unconfirmed = ledger.unconfirmed_deal_ids(target)  # none unless the latest run did not finish cleanly
+    unconfirmed = ledger.unconfirmed_deals(target)  # none unless the latest run did not finish cleanly
     paid = _paid_before(ledger, computation)
     desired = planned_writes(  # under the ids merges gave
-        computation, computation.context.history, unpaid_if_won=paid | unconfirmed
+        computation, computation.context.history, unpaid_if_won=paid | unconfirmed.keys()
     )
+    # A deal the latest run meant to clear and did not see cleared (cut short after storing, or refused)
+    # is cleared whatever it shows, as then: the lines that paid it are no longer the period's.
+    cleared = {deal_id for deal_id, clears in unconfirmed.items() if clears}
     former = [
         *former_partner_writes(computation, ledger.planned_account_ids(target)),
-        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed, paid),
+        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed.keys(), paid | cleared),
     ]
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)

@@ -2008,24 +2008,34 @@ class Ledger:
         """The deals ``target``'s latest run planned writes for that the target did not confirm (refused,
         or left pending by a run that stopped before it finished); none when that run finished without
         a failure, the common case, which costs one look at the runs."""
+        return set(self.unconfirmed_deals(target))
+
+    def unconfirmed_deals(self, target: str) -> dict[str, bool]:
+        """``unconfirmed_deal_ids``, each told whether its unconfirmed write cleared every field it
+        wrote (a deal the run meant to clear, Earned included: the next run clears it still, though its
+        lines no longer name the deal). Reads the values of the latest run's unconfirmed deal rows only,
+        and none when that run finished without a failure."""
         r, o = runs_table, outbox_table
         with self._read() as conn:
             latest = conn.execute(
                 sa.select(r.c.id, r.c.status).where(r.c.target == target).order_by(r.c.id.desc()).limit(1)
             ).first()
             if latest is None or latest.status == "done":
-                return set()
+                return {}
             rows = conn.execute(
-                sa.select(o.c.record_id)
+                sa.select(o.c.record_id, o.c.field_values)
                 .where(
                     o.c.target == target,
                     o.c.status.in_(("pending", "failed")),  # served by (target, status, id)
                     o.c.run_id == latest.id,
                     o.c.object == "deal",
                 )
-                .distinct()
-            ).scalars()
-            return {str(rid) for rid in rows}
+                .order_by(o.c.id)  # a deal's last row tells
+            )
+            return {
+                str(rid): all(value is None for value in orjson.loads(text).values())
+                for rid, text in _raw_rows(rows)
+            }
 
     def pending_ids(
         self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None

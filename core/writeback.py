@@ -178,8 +178,9 @@ def former_deal_writes(
     no projection of before. ``changed_writes`` keeps only the fields of a target's record holding a
     projection (Projected or Withheld): a won deal's Earned stays, and a record the target does not hold
     (deleted) or holds cleared already is not written. Of ``paid`` (the deals the previous run of this
-    open period paid), those no longer read are cleared whatever they show, as a won deal the rerun pays
-    nothing on (``planned_writes``); a deal paid in an earlier period is in neither and keeps its value.
+    open period paid, and those a clearing of the target's latest run left unconfirmed), those no longer
+    read are cleared whatever they show, as a won deal the rerun pays nothing on (``planned_writes``); a
+    deal paid in an earlier period is in neither and keeps its value.
 
     A deal merged into another is no record of its own any more (HubSpot answers a write to it under
     the id of the deal it lives on as): it is left out, and the deal it lives on shows its projection."""

@@ -221,3 +221,34 @@ def test_a_run_sends_its_own_writes_without_asking_the_target_again_and_a_resume
     written, failures = write_pending(first, ledger, first.target, Silent())
     assert (written, failures, Asked.asked) == (0, [], 1)  # it had landed: marked done, not sent
     assert ledger.pending_writes(first.target) == []
+
+
+def test_a_won_deal_that_left_the_input_is_cleared_when_the_run_clearing_it_was_killed_before_writing_back(
+    folder, ledger
+):
+    """Run 2 stores a full clear of a won deal run 1 paid, then dies before the target took it; run 3
+    must still clear the deal's Earned, though its paid set (run 2's lines) no longer names the deal."""
+    plugins = Plugins(entry_points=False)
+
+    def deal_row(deal_id):
+        rows = (folder / "out" / "deals.csv").read_text().splitlines()
+        return next(row for row in rows if row.startswith(deal_id + ","))
+
+    run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    assert ",Earned," in deal_row("D1001")
+    for name in ("deals", "deal_partners", "activities"):
+        path = folder / "data" / f"{name}.csv"
+        path.write_text("".join(r for r in path.read_text().splitlines(True) if "D1001" not in r))
+
+    class DiesBeforeWriting(FilesConnector):
+        def write(self, writes):
+            raise KeyboardInterrupt("killed after storing, before the write-back")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(example(), DiesBeforeWriting(folder / "data", folder / "out"), ledger, plugins)
+    assert ",Earned," in deal_row("D1001")  # nothing written yet
+
+    run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    assert deal_row("D1001") == "D1001,,,"
+    dry = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins, dry_run=True)
+    assert dry.changes == ()

@@ -981,6 +981,20 @@ def test_the_deals_a_targets_latest_run_did_not_see_written_are_found_unless_it_
     assert ledger.unconfirmed_deal_ids(TARGET) == set()
 
 
+def test_the_unconfirmed_deals_of_a_targets_latest_run_tell_which_writes_cleared_every_field(
+    ledger: Ledger,
+) -> None:
+    cleared = {"incentive": None, "incentive_status": None, "incentive_note": None}
+    old = {"incentive": "10.00", "incentive_status": "Earned", "incentive_note": "x"}
+    first = record(ledger, writes=[write("D1"), FieldWrite("deal", "D2", cleared, old)])
+    assert ledger.unconfirmed_deals(TARGET) == {"D1": False, "D2": True}  # killed before sending
+    # the next run's store supersedes them: only its own rows tell, a clear it plans again among them
+    record(ledger, writes=[FieldWrite("deal", "D2", {"incentive_status": None}, old)])
+    assert ledger.unconfirmed_deals(TARGET) == {"D2": True}
+    assert ledger.unconfirmed_deal_ids(TARGET) == {"D2"}
+    assert [row.status for row in ledger.outbox(first)] == ["superseded", "superseded"]
+
+
 def test_a_version_8_ledger_gets_the_outbox_accounts_index_keeping_its_rows(ledger_url: str) -> None:
     with Ledger.connect(ledger_url) as made:
         record(made, Q3, writes=[FieldWrite("account", "P1", {"tier": "Gold"}), write("D1")])

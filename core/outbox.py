@@ -45,17 +45,20 @@ def write_pending(
     progress: Progress,
     stored: tuple[int, Sequence[FieldWrite]] | None = None,
 ) -> tuple[int, list[str]]:
-    """Send the outbox's pending writes for a target. Rows an interrupted run already landed are found
-    equal on the target and marked done without being sent again (a run's own writes, when they are all
-    that is pending, are sent without asking the target again). ``stored``: the run's id and the
-    writes it just stored, which the ledger need not read back (``Ledger.pending_ids``)."""
+    """Send the outbox's pending writes for a target. A run's own writes, when they are all that is
+    pending, are sent without asking the target again. Other pending rows (a caller passing no
+    ``stored``, or rows the ledger cannot give back as the run's) are compared with the target first,
+    and those it holds already are marked done without being sent. A run never meets an interrupted
+    run's rows here: its store marked them superseded, and its plan, compared with what the target
+    holds now, wants again only the writes that did not land. ``stored``: the run's id and the writes it
+    just stored, which the ledger need not read back (``Ledger.pending_ids``)."""
     if isinstance(connector, BeginsRun):
         connector.begin_run()  # e.g. the files connector starts the run's changes.csv, even when nothing changes
     ids, writes = ledger.pending_ids(target, stored)
     if not writes:
         return 0, []
     keys = [(write.object, write.record_id) for write in writes]
-    # Rows of an interrupted run may have landed: the target is asked what it holds. A run's own writes,
+    # Rows not known as the run's own may have landed: the target is asked what it holds. A run's own writes,
     # when they are all that is pending, were planned against what the target holds (values it does not
     # hold yet, each) and the run superseded every older row: none of them can have landed.
     own = stored is not None and writes is stored[1]

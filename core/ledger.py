@@ -783,6 +783,7 @@ class Ledger:
         self._pg_schema = pg_schema
         self._memory_locks: dict[str, threading.Lock] = {}
         self._memory_locks_guard = threading.Lock()
+        self._pg_holds: dict[tuple[int, str], tuple[Connection, int, str]] = {}
         self._exists = True
         self._empty: Engine | None = None
         self._deferred_holds: dict[str, Callable[[], None]] = {}
@@ -1209,7 +1210,9 @@ class Ledger:
         """Hold ``period`` for one run; a second holder (any process) waits up to ``wait_seconds``, then
         gets LockHeldError. The lock dies with the process that holds it."""
         key = _period_key(period)
-        with self._hold(key, f"period:{key}", wait_seconds, lambda holder: self._held(key, holder)):
+        with self._hold(
+            key, f"period:{key}", wait_seconds, lambda holder: self._held(key, holder), f"period {key}"
+        ):
             yield
 
     @contextlib.contextmanager
@@ -1228,16 +1231,22 @@ class Ledger:
                 hint="wait for it to finish, then run again",
             )
 
-        with self._hold(token, token, wait_seconds, held):
+        with self._hold(token, token, wait_seconds, held, f"the write-back to {target}"):
             yield
 
     @contextlib.contextmanager
     def _hold(
-        self, token: str, pg_name: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+        self,
+        token: str,
+        pg_name: str,
+        wait_seconds: float,
+        held: Callable[[str], LockHeldError],
+        what: str,
     ) -> Iterator[None]:
-        """A lock named ``token`` (a file beside a SQLite ledger, ``pg_name``'s advisory lock on PostgreSQL)."""
+        """A lock named ``token`` (a file beside a SQLite ledger, ``pg_name``'s advisory lock on PostgreSQL);
+        ``what`` names what it holds, for :meth:`confirm_held`."""
         if self._pg:
-            with self._hold_postgres(pg_name, wait_seconds, held):
+            with self._hold_postgres(pg_name, wait_seconds, held, what):
                 yield
         elif self._sqlite_path is not None and not self._exists:
             # No file to lock beside yet: the lock is taken when the first write creates the ledger
@@ -1266,11 +1275,13 @@ class Ledger:
 
     @contextlib.contextmanager
     def _hold_postgres(
-        self, name: str, wait_seconds: float, held: Callable[[str], LockHeldError]
+        self, name: str, wait_seconds: float, held: Callable[[str], LockHeldError], what: str
     ) -> Iterator[None]:
         # A session advisory lock on a dedicated connection: PostgreSQL drops it when that session ends,
-        # including when the process holding it is killed.
+        # including when the process holding it is killed, and also when the server closes the session
+        # (idle_session_timeout, pg_terminate_backend): :meth:`confirm_held` asks that connection again.
         lock_key = self._pg_key(name)
+        hold = (threading.get_ident(), name)
         deadline = time.monotonic() + wait_seconds
         with self._guard(), self._engine.connect() as conn:
             while True:
@@ -1282,14 +1293,64 @@ class Ledger:
                 if remaining <= 0:
                     raise held("")
                 time.sleep(min(_LOCK_POLL_SECONDS, remaining))
+            self._pg_holds[hold] = (conn, lock_key, what)
             try:
                 yield
             finally:
+                self._pg_holds.pop(hold, None)
                 try:
                     conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_key)))
                     conn.commit()
-                except DBAPIError:
+                except (DBAPIError, sa.exc.InvalidRequestError):
                     conn.invalidate()  # closing the session releases the lock all the same
+
+    def confirm_held(self, consequence: str = "nothing more is sent") -> None:
+        """That the locks this thread holds (:meth:`hold_period`, :meth:`hold_target`) are held still;
+        LockHeldError (exit 5) saying ``consequence`` when one is gone. Only a PostgreSQL lock can be
+        lost while its holder runs: it lives in a session, which the server may close (an
+        idle_session_timeout, pg_terminate_backend, a pooler), and another run may then take it. Asking
+        also keeps the session from going idle during a write-back."""
+        me = threading.get_ident()
+        for (thread, _), (conn, lock_key, what) in list(self._pg_holds.items()):
+            if thread != me:
+                continue
+            try:
+                still = conn.execute(
+                    _HOLDS_LOCK, {"hi": (lock_key >> 32) & 0xFFFFFFFF, "lo": lock_key & 0xFFFFFFFF}
+                )
+                found = still.scalar_one()
+                conn.commit()
+            except DBAPIError:
+                found = 0
+                with contextlib.suppress(DBAPIError, sa.exc.InvalidRequestError):
+                    conn.rollback()
+            if not found:
+                raise LockHeldError(
+                    f"the ledger's lock on {what} was lost (the database closed the session): {consequence}",
+                    hint="run again; a PostgreSQL ledger needs a session the server keeps open for the whole "
+                    "run (no idle_session_timeout shorter than a run, no transaction-pooling PgBouncer)",
+                )
+
+    def confirm_pending(self, target: str, ids: Sequence[int]) -> None:
+        """That the outbox rows ``ids`` are all pending still; LockHeldError (exit 5) when another run
+        superseded (or sent) some of them meanwhile: its writes are the ones to land, not these."""
+        if not ids:
+            return
+        o = outbox_table
+        found = 0
+        with self._read() as conn:
+            for chunk in _chunks(_id_ranges(ids), 200):
+                found += conn.execute(
+                    sa.select(sa.func.count()).where(
+                        o.c.status == "pending", sa.or_(*(o.c.id.between(low, high) for low, high in chunk))
+                    )
+                ).scalar_one()
+        if found != (len(ids) if isinstance(ids, range) else len(set(ids))):
+            raise LockHeldError(
+                f"another run stored writes for {target} while this one was sending them (this run's "
+                "pending writes were superseded): nothing more is sent",
+                hint="the later run's writes are the ones to land: let it finish, then run again to check",
+            )
 
     @contextlib.contextmanager
     def _hold_file(
@@ -1423,6 +1484,7 @@ class Ledger:
         the explain of the period, once it can no longer be run, applies exactly those. ``started_at`` is
         when the run started, before it read its history (None: now)."""
         key = period.key
+        self.confirm_held("nothing stored")
         with self._write(serial=True, bulk=True) as conn:
             if generation is not None and _generation(conn) != generation:
                 raise LockHeldError(
@@ -3518,6 +3580,13 @@ def _stored_ids(conn: Connection, target: str, run_id: int, count: int) -> Seque
     return (
         conn.execute(sa.select(o.c.id).where(pending, o.c.run_id == run_id).order_by(o.c.id)).scalars().all()
     )
+
+
+_HOLDS_LOCK = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted "
+    "AND classid::bigint = :hi AND objid::bigint = :lo AND objsubid = 1"
+)
+"""Whether this session holds the session advisory lock of a bigint key (its high and low 32 bits)."""
 
 
 def _id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:

@@ -77,6 +77,10 @@ def write_pending(
             ids[start : start + size],
             keys[start : start + size],
         )
+        # Nothing is sent once the run's locks are gone or another run superseded these rows: on
+        # PostgreSQL a lock lives in a session the server may close, and the other run then goes ahead.
+        ledger.confirm_held()
+        ledger.confirm_pending(target, batch_ids)
         answers = connector.write(batch)
         ok: Sequence[int]
         failed: dict[int, str] = {}

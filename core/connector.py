@@ -161,6 +161,15 @@ class BeginsRun(Protocol):
 
 
 @runtime_checkable
+class SendsInParts(Protocol):
+    """Connectors that send one write batch in several calls to the target (Salesforce: collections of
+    200, Bulk jobs). The outbox gives them a check to make before each call (None: none), which raises to
+    stop sending: the run's lock on the ledger is gone, and another run may be writing the same records."""
+
+    def check_before_each_call(self, check: Callable[[], None] | None) -> None: ...
+
+
+@runtime_checkable
 class ReadsFresh(Protocol):
     """Connectors whose ``current_values`` answer from the records they synced can also read the managed
     values from the target itself: the engine asks that for the records an interrupted run may have

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .computation import Progress
-from .connector import BeginsRun, Connector, FieldValues, FieldWrite, RecordKey
+from .connector import BeginsRun, Connector, FieldValues, FieldWrite, RecordKey, SendsInParts
 from .ledger import Ledger
 from .writeback import same_value
 
@@ -70,37 +70,47 @@ def write_pending(
         ids, writes, keys = [ids[i] for i in kept], [writes[i] for i in kept], [keys[i] for i in kept]
     advance = progress.step("writing back", len(writes))
     written, failures = 0, []
-    size = max(1, connector.write_batch_size)
-    for start in range(0, len(writes), size):
-        batch, batch_ids, batch_keys = (
-            writes[start : start + size],
-            ids[start : start + size],
-            keys[start : start + size],
-        )
-        # Nothing is sent once the run's locks are gone or another run superseded these rows: on
-        # PostgreSQL a lock lives in a session the server may close, and the other run then goes ahead.
-        ledger.confirm_held()
-        ledger.confirm_pending(target, batch_ids)
-        answers = connector.write(batch)
-        ok: Sequence[int]
-        failed: dict[int, str] = {}
-        if [a.key for a in answers] == batch_keys and all(a.ok for a in answers):
-            ok = batch_ids  # one confirmation per write, in order (as a rule): each write confirmed
-        else:
-            ok = []
-            outcomes = {o.key: o for o in answers}
-            for row_id, write, key in zip(batch_ids, batch, batch_keys, strict=True):
-                outcome = outcomes.get(key)
-                if outcome is not None and outcome.ok:
-                    ok.append(row_id)
-                else:
-                    error = (
-                        outcome.error if outcome is not None else "the target gave no answer for this record"
-                    )
-                    failed[row_id] = error or "refused"
-                    failures.append(f"{write.object} {write.record_id}: {error}")
-        ledger.mark_written(ok)
-        ledger.mark_failed(failed)
-        written += len(ok)
-        advance(len(batch))
+    # A connector that sends a batch in several calls checks the run's locks before each call too.
+    parts = connector if isinstance(connector, SendsInParts) else None
+    if parts is not None:
+        parts.check_before_each_call(ledger.confirm_held)
+    try:
+        size = max(1, connector.write_batch_size)
+        for start in range(0, len(writes), size):
+            batch, batch_ids, batch_keys = (
+                writes[start : start + size],
+                ids[start : start + size],
+                keys[start : start + size],
+            )
+            # Nothing is sent once the run's locks are gone or another run superseded these rows: on
+            # PostgreSQL a lock lives in a session the server may close, and the other run then goes ahead.
+            ledger.confirm_held()
+            ledger.confirm_pending(target, batch_ids)
+            answers = connector.write(batch)
+            ok: Sequence[int]
+            failed: dict[int, str] = {}
+            if [a.key for a in answers] == batch_keys and all(a.ok for a in answers):
+                ok = batch_ids  # one confirmation per write, in order (as a rule): each write confirmed
+            else:
+                ok = []
+                outcomes = {o.key: o for o in answers}
+                for row_id, write, key in zip(batch_ids, batch, batch_keys, strict=True):
+                    outcome = outcomes.get(key)
+                    if outcome is not None and outcome.ok:
+                        ok.append(row_id)
+                    else:
+                        error = (
+                            outcome.error
+                            if outcome is not None
+                            else "the target gave no answer for this record"
+                        )
+                        failed[row_id] = error or "refused"
+                        failures.append(f"{write.object} {write.record_id}: {error}")
+            ledger.mark_written(ok)
+            ledger.mark_failed(failed)
+            written += len(ok)
+            advance(len(batch))
+    finally:
+        if parts is not None:
+            parts.check_before_each_call(None)
     return written, failures

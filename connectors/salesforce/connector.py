@@ -9,7 +9,7 @@ comparing costs no API call. Without a sync in this process it queries the org b
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -185,6 +185,10 @@ class SalesforceConnector:
         if self._current is not None:
             self._current.update(found)
         return found
+
+    def check_before_each_call(self, check: Callable[[], None] | None) -> None:
+        """``check`` runs before each collections call and each Bulk job of a write (``SendsInParts``)."""
+        self._writer.before_call = check
 
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:
         if self._ledger is not None:

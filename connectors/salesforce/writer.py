@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,9 @@ class CollectionsWriter:
         self.calls = 0
         self.key = CONNECTOR
         """The ledger key Bulk jobs are recorded under: the connector sets the org's once it knows it."""
+        self.before_call: Callable[[], None] | None = None
+        """Run before each collections call and each Bulk job; raises to stop sending (the outbox's
+        check that the run still holds its lock on the ledger)."""
 
     def _record(self, write: FieldWrite) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": {"type": SOBJECT_OF[write.object]}, "id": write.record_id}
@@ -158,6 +161,8 @@ class CollectionsWriter:
             ws = by_object[obj]
             rows = [self._bulk_row(w) for w in ws]
             columns = sorted({c for row in rows for c in row if c != "Id"})
+            if self.before_call is not None:
+                self.before_call()
             result = bulk.update(SOBJECT_OF[obj], columns, rows)  # type: ignore[index]
             for w in ws:
                 if w.record_id in result.succeeded:
@@ -195,6 +200,8 @@ class CollectionsWriter:
             todo, size = locked, max(1, size // 4)
 
     def _send(self, batch: Sequence[FieldWrite]) -> list[WriteOutcome]:
+        if self.before_call is not None:
+            self.before_call()
         self.calls += 1
         body = collection_body([self._record(w) for w in batch])
         answer = self.client.restful("composite/sobjects", method="PATCH", body=body)

@@ -121,3 +121,40 @@ def test_a_write_back_stops_when_another_run_superseded_its_rows_meanwhile(ledge
             write_pending(connector, ledger, TARGET, Silent(), stored)  # type: ignore[arg-type]
         assert [w.values["incentive"] for w in connector.sent] == ["1.00", "1.00"]  # the first batch only
         assert [item.write.values["incentive"] for item in ledger.pending_writes(TARGET)] == ["2.00"] * 6
+
+
+class InParts(Recording):
+    """Sends each batch in calls of one record (as Salesforce sends collections of 200 within a batch of
+    10,000); ``between`` runs after the first call."""
+
+    write_batch_size = 6
+
+    def __init__(self, between: object) -> None:
+        super().__init__()
+        self.between = between
+        self.check: object = None
+
+    def check_before_each_call(self, check: object) -> None:
+        self.check = check
+
+    def write(self, batch: Sequence[FieldWrite]) -> list[WriteOutcome]:
+        for write in batch:
+            if callable(self.check):
+                self.check()
+            self.sent.append(write)
+            if len(self.sent) == 1 and callable(self.between):
+                self.between()
+        return [WriteOutcome(w.key, True) for w in batch]
+
+
+@pytest.mark.postgres
+def test_a_connector_sending_a_batch_in_parts_stops_at_the_next_part_once_the_lock_is_lost(
+    ledger: Ledger, postgres_url: str
+) -> None:
+    connector = InParts(between=lambda: terminate_lock_sessions(postgres_url, ledger))
+    with ledger.hold_period("2026-Q3", 0), ledger.hold_target(TARGET, 0):
+        stored = store(ledger, "1.00")
+        with pytest.raises(LockHeldError, match="was lost"):
+            write_pending(connector, ledger, TARGET, Silent(), stored)  # type: ignore[arg-type]
+    assert len(connector.sent) == 1  # the part sent before the lock was lost, nothing after
+    assert connector.check is None  # the check is taken back once the write-back ends

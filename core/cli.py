@@ -660,13 +660,24 @@ def _write_per_partner(
 def close(
     period: Annotated[str, typer.Option("--period", help="The period to close, e.g. 2026-Q3.")],
     ledger: LedgerOpt = None,
+    even_if_unsent: Annotated[
+        bool,
+        typer.Option(
+            "--even-if-unsent",
+            help="Close even though the period's latest run did not finish writing back: what it left "
+            "unsent is never sent.",
+        ),
+    ] = False,
 ) -> None:
-    """Close a period: it is never rewritten; later facts about it land in a later period."""
+    """Close a period: it is never rewritten; later facts about it land in a later period. Refused while
+    the period's latest run has not finished writing back (run the period again first)."""
     if not _valid_period(period):
         raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
     with _existing_ledger(ledger) as book:
-        book.close_period(Period.parse(period))
+        unsent = book.close_period(Period.parse(period), even_if_unsent=even_if_unsent)
     out.print(f"closed {period}")
+    if unsent is not None:
+        err.print(f"warning: closed with --even-if-unsent although {_escape(unsent)}")
 
 
 @app.command()

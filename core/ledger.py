@@ -1182,9 +1182,15 @@ class Ledger:
                     ),
                 )
 
-    def close_period(self, period: Period) -> None:
-        """Close ``period``: it is never rewritten again. Idempotent; PeriodError when it has no run."""
-        with self._write(serial=True) as conn:
+    def close_period(
+        self, period: Period, *, even_if_unsent: bool = False, wait_seconds: float = 10.0
+    ) -> str | None:
+        """Close ``period``: it is never rewritten again. Idempotent; PeriodError when it has no run, or
+        when its latest run did not finish writing back (its unsent writes could never be sent after:
+        a closed period is not run again) unless ``even_if_unsent``. Holds the period's lock as a run
+        does, so a run of the period cannot store or write back meanwhile. Returns what was left unsent
+        when ``even_if_unsent`` closed it anyway, else None."""
+        with self.hold_period(period.key, wait_seconds), self._write(serial=True) as conn:
             status = _period_status(conn, period.key)
             if status is None:
                 raise PeriodError(f"period {period.key} has no run in this ledger: nothing to close")
@@ -1195,13 +1201,23 @@ class Ledger:
                     hint=f"run {period.key} again first",
                 )
             if status == "closed":
-                return
+                return None
+            unsent = _unfinished_write_back(conn, period.key)
+            if unsent is not None and not even_if_unsent:
+                raise PeriodError(
+                    f"period {period.key}: {unsent}",
+                    hint=(
+                        f"run {period.key} again first (it resends what is unsent), or close it anyway "
+                        "with --even-if-unsent"
+                    ),
+                )
             conn.execute(
                 periods_table.update()
                 .where(periods_table.c.period == period.key)
                 .values(status="closed", closed_at=_utc_now())
             )
             _bump_generation(conn)
+            return unsent
 
     # -- one run at a time ---------------------------------------------------------------------------
 
@@ -3386,6 +3402,45 @@ def _period_kind(conn: Connection) -> PeriodKind | None:
     p = periods_table
     kind = conn.execute(sa.select(p.c.kind).where(p.c.discarded_at.is_(None)).limit(1)).scalar_one_or_none()
     return cast("PeriodKind | None", kind)
+
+
+_UNFINISHED_RUN = {
+    "computed": "never finished (stopped, or killed, before it wrote everything back)",
+    "interrupted": "was interrupted before it finished",
+    "failed": "finished with failures",
+}
+
+
+def _unfinished_write_back(conn: sa.Connection, period: str) -> str | None:
+    """What the runs of ``period`` left unsent, in words, with the latest run's status: the writes not
+    sent yet (pending) and those the target refused (the latest run's failed ones: a later run replans
+    what older runs' failed rows held). None when nothing is unsent: then closing loses nothing, whatever
+    the status (a run killed after it wrote everything back, a failed ``cosell_run_finished`` hook)."""
+    r, o = runs_table, outbox_table
+    latest = conn.execute(
+        sa.select(r.c.id, r.c.status, r.c.target).where(r.c.period == period).order_by(r.c.id.desc()).limit(1)
+    ).first()
+    if latest is None:
+        return None
+    run_ids = sa.select(r.c.id).where(r.c.period == period).scalar_subquery()
+    pending = conn.execute(
+        sa.select(sa.func.count()).where(o.c.run_id.in_(run_ids), o.c.status == "pending")
+    ).scalar_one()
+    failed = conn.execute(
+        sa.select(sa.func.count()).where(o.c.run_id == latest.id, o.c.status == "failed")
+    ).scalar_one()
+    if not pending and not failed:
+        return None  # nothing unsent (a run killed after it wrote everything back loses nothing)
+    unsent = [
+        f"{n} write(s) {what}"
+        for n, what in ((pending, "not sent yet"), (failed, "refused by the target"))
+        if n
+    ]
+    state = _UNFINISHED_RUN.get(latest.status, f"ended {latest.status}")
+    return (
+        f"its latest run (run {latest.id}) {state}: {' and '.join(unsent)} to {latest.target}; a closed "
+        "period is never run again, so they would never be sent"
+    )
 
 
 def _period_status(conn: Connection, period: str) -> PeriodStatus | None:

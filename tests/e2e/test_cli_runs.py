@@ -343,3 +343,81 @@ def test_the_audit_attributes_an_adjustment_paid_again_by_a_rerun_to_the_run_tha
         ("applied", 2, first),
         ("reapplied", 3, edited),
     ]
+
+
+class _Killed(BaseException):
+    """The process dying (kill -9) between storing its results and writing them back."""
+
+
+def _run_killed_after_storing(ledger, monkeypatch):
+    def killed(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr("cosell.engine.write_pending", killed)
+        with pytest.raises(_Killed):
+            cosell(
+                "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger
+            )
+
+
+def test_close_refuses_a_period_whose_latest_run_was_killed_before_writing_back_and_a_run_then_sends_it(
+    work, ledger, monkeypatch
+):
+    run(ledger)
+    with (work / "data" / "deals.csv").open("a", encoding="utf-8") as deals:  # a late win to write back
+        deals.write(
+            "D9001,Adatum - late win,400000,USD,Closed Won,won,2026-07-01,2026-09-29,5,45,,,P005,sourced,\n"
+        )
+    _run_killed_after_storing(ledger, monkeypatch)
+    refused = cosell("close", "--period", "2026-Q3", "--ledger", ledger)
+    assert refused.exit_code == 2, refused.output
+    assert "run 2" in refused.output and "not sent" in refused.output
+    assert "run 2026-Q3 again first (it resends what is unsent)" in refused.output
+    assert [r["status"] for r in runs_json(ledger)] == ["done", "computed"]
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+
+
+def test_close_refuses_a_period_whose_latest_run_had_its_writes_refused(work, ledger):
+    (work / "out" / "changes.csv").mkdir(parents=True)
+    failed = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger
+    )
+    assert failed.exit_code == 3, failed.output
+    refused = cosell("close", "--period", "2026-Q3", "--ledger", ledger)
+    assert refused.exit_code == 2, refused.output
+    assert "run 1" in refused.output and "25 write(s)" in refused.output
+    assert "run 2026-Q3 again first (it resends what is unsent)" in refused.output
+
+
+def test_close_even_if_unsent_closes_a_period_with_unsent_writes_and_says_so(work, ledger, monkeypatch):
+    _run_killed_after_storing(ledger, monkeypatch)
+    closed = ok("close", "--period", "2026-Q3", "--even-if-unsent", "--ledger", ledger)
+    assert "closed 2026-Q3" in closed.output and "never be sent" in closed.output
+    again = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger
+    )
+    assert again.exit_code == 2 and "closed" in again.output
+
+
+def test_close_after_a_run_that_wrote_everything_back_closes_without_a_warning(work, ledger):
+    run(ledger)
+    closed = ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    assert closed.output.strip() == "closed 2026-Q3"
+
+
+def test_close_waits_for_a_run_holding_the_period_and_exits_5_when_it_does_not_finish(work, monkeypatch):
+    from cosell.ledger import Ledger
+
+    url = f"sqlite:///{work / 'held.db'}"
+    run(url)
+    real_close = Ledger.close_period
+    monkeypatch.setattr(
+        Ledger, "close_period", lambda self, p, **k: real_close(self, p, **k, wait_seconds=0.2)
+    )
+    with Ledger.connect(url) as other, other.hold_period("2026-Q3"):
+        held = cosell("close", "--period", "2026-Q3", "--ledger", url)
+    assert held.exit_code == 5, held.output
+    assert "2026-Q3" in held.output
+    ok("close", "--period", "2026-Q3", "--ledger", url)

@@ -1453,11 +1453,7 @@ class Ledger:
             yield conn
             # Read after the answer: a generation unchanged now was unchanged when the answer was read.
             if _generation(conn) != generation:
-                raise LockHeldError(
-                    f"the ledger changed while this run of {before.key} computed (another run or a close "
-                    "stored since): nothing stored",
-                    hint="run again: it computes from the ledger as it is now",
-                )
+                raise _ledger_moved(conn, before)
 
     # -- a run ---------------------------------------------------------------------------------------
 
@@ -1503,11 +1499,7 @@ class Ledger:
         self.confirm_held("nothing stored")
         with self._write(serial=True, bulk=True) as conn:
             if generation is not None and _generation(conn) != generation:
-                raise LockHeldError(
-                    f"the ledger changed while this run of {key} computed (another run or a close stored "
-                    "since): nothing stored",
-                    hint="run again: it computes from the ledger as it is now",
-                )
+                raise _ledger_moved(conn, period)
             _check_runnable(conn, period)
             _bump_generation(conn)
             if _period_status(conn, key) is None:
@@ -3468,6 +3460,24 @@ def _discarded_at(conn: Connection, period: str) -> str | None:
 def _closed_periods(conn: Connection) -> frozenset[str]:
     p = periods_table
     return frozenset(conn.execute(sa.select(p.c.period).where(p.c.status == "closed")).scalars())
+
+
+def _ledger_moved(conn: Connection, period: Period) -> LockHeldError:
+    """The refusal of a run of ``period`` whose history the ledger changed since it read it: when the
+    period can no longer be run (closed meanwhile, or a later period stored), it says so and what to run
+    instead, rather than "run again" that would be refused."""
+    try:
+        _check_runnable(conn, period)
+    except PeriodError as exc:
+        return LockHeldError(
+            f"the ledger changed while this run of {period.key} computed: {exc.message}: nothing stored",
+            hint=exc.hint,
+        )
+    return LockHeldError(
+        f"the ledger changed while this run of {period.key} computed (another run, a close or a discard "
+        "stored since): nothing stored",
+        hint="run again: it computes from the ledger as it is now",
+    )
 
 
 def _check_runnable(conn: Connection, period: Period) -> None:

@@ -899,6 +899,43 @@ def test_record_run_refuses_to_store_when_another_run_stored_since_its_history_w
     assert ledger.generation() == now + 1
 
 
+def _rerun_of_q3_at(ledger: Ledger, generation: int) -> LockHeldError:
+    with pytest.raises(LockHeldError) as caught:
+        ledger.record_run(
+            period=Q3,
+            program="p",
+            connector="files",
+            target=TARGET,
+            lines=[line("P1", "120.00")],
+            standings=[],
+            projections=[],
+            writes=[write("D1")],
+            generation=generation,
+        )
+    return caught.value
+
+
+def test_a_run_refused_because_its_period_was_closed_meanwhile_says_so_instead_of_run_again(
+    ledger: Ledger,
+) -> None:
+    record(ledger, Q3, lines=[line("P1", "100.00")])
+    read_at = ledger.generation()
+    ledger.close_period(Q3)
+    refused = _rerun_of_q3_at(ledger, read_at)
+    assert "period 2026-Q3 was closed" in refused.message and "nothing stored" in refused.message
+    assert refused.hint == "run 2026-Q4 or later"
+
+
+def test_a_run_refused_because_a_later_period_was_stored_meanwhile_says_to_run_that_one(
+    ledger: Ledger,
+) -> None:
+    record(ledger, Q3, lines=[line("P1", "100.00")])
+    read_at = ledger.generation()
+    record(ledger, Q4, lines=[line("P1", "10.00")])
+    refused = _rerun_of_q3_at(ledger, read_at)
+    assert "older than 2026-Q4" in refused.message and refused.hint == "run 2026-Q4 or later"
+
+
 def test_closing_a_period_moves_the_generation_once(ledger: Ledger) -> None:
     record(ledger, Q3)
     before = ledger.generation()

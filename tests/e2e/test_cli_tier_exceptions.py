@@ -3,14 +3,12 @@ wherever the tier is shown, paid at the tier's rates, and ending by itself after
 
 import csv
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from cosell.ledger import Ledger
+from held_run import held_run
 from invoke import cosell
 
 REASON = "Strategic launch partner for the EU region"
@@ -253,49 +251,18 @@ def test_an_until_of_the_other_kind_than_the_program_is_refused_on_a_new_ledger(
     )
 
 
-PAUSED_AFTER_READING_HISTORY = """
-import os, pathlib, time
-import cosell.engine as engine
-history = engine._history
-def paused(*args, **kwargs):
-    read = history(*args, **kwargs)
-    pathlib.Path(os.environ["READ_DONE"]).touch()
-    while not pathlib.Path(os.environ["GO_ON"]).exists():
-        time.sleep(0.05)
-    return read
-engine._history = paused
-from cosell.cli import main
-main()
-"""
-"""The `cosell` command, held after its run read the ledger's history until the test lets it go on."""
-
-
 def test_an_exception_approved_while_a_run_computes_is_not_in_the_explain_of_that_runs_closed_period(
     work, ledger
 ):
     exception = propose(ledger, until="2026-Q4")
-    read_done, go_on = work / "read", work / "go"
-    child = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_AFTER_READING_HISTORY, "run", "--program", "program.yaml", "--input",
-         "data", "--output", "out", "--ledger", ledger, "--period", "2026-Q3", "--json"],
-        cwd=work, env={**os.environ, "READ_DONE": str(read_done), "GO_ON": str(go_on)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not read_done.exists() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert read_done.exists(), child.communicate()
+    args = ["run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger,
+            "--period", "2026-Q3", "--json"]  # fmt: skip
+    with held_run(args, folder=work, cwd=work) as child:
         # approved by another process after the run read its history, before it stores
         assert override(ledger, "approve", str(exception), "--by", "bob").exit_code == 0
         time.sleep(1.1)  # the ledger keeps times to the second: the run stores a second later
-        go_on.touch()
-        output, errors = child.communicate(timeout=180)
-    finally:
-        go_on.touch()
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, errors
+    assert child.returncode == 0, child.errors
+    output = child.output
     ran = {row["id"]: row for row in json.loads(output)["partners"]}
     assert (ran["P006"]["tier"], ran["P006"]["tier_exception"]) == ("Silver", None)
     assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0

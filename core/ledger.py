@@ -1190,7 +1190,8 @@ class Ledger:
         a closed period is not run again) unless ``even_if_unsent``. Holds the period's lock as a run
         does, so a run of the period cannot store or write back meanwhile. Returns what was left unsent
         when ``even_if_unsent`` closed it anyway, else None."""
-        with self.hold_period(period.key, wait_seconds), self._write(serial=True) as conn:
+        again = f"run cosell close --period {period.key}"
+        with self.hold_period(period.key, wait_seconds, again), self._write(serial=True) as conn:
             status = _period_status(conn, period.key)
             if status is None:
                 raise PeriodError(f"period {period.key} has no run in this ledger: nothing to close")
@@ -1222,12 +1223,14 @@ class Ledger:
     # -- one run at a time ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def hold_period(self, period: str, wait_seconds: float = 10.0) -> Iterator[None]:
+    def hold_period(self, period: str, wait_seconds: float = 10.0, again: str = "run") -> Iterator[None]:
         """Hold ``period`` for one run; a second holder (any process) waits up to ``wait_seconds``, then
-        gets LockHeldError. The lock dies with the process that holds it."""
+        gets LockHeldError, whose hint says to ``again`` again once the other holder is done (the command
+        the user runs again: ``run``, or e.g. ``run cosell close --period 2026-Q3``). The lock dies with
+        the process that holds it."""
         key = _period_key(period)
         with self._hold(
-            key, f"period:{key}", wait_seconds, lambda holder: self._held(key, holder), f"period {key}"
+            key, f"period:{key}", wait_seconds, lambda holder: self._held(key, holder, again), f"period {key}"
         ):
             yield
 
@@ -1283,10 +1286,10 @@ class Ledger:
             with self._hold_memory(token, wait_seconds, held):
                 yield
 
-    def _held(self, period: str, holder: str = "") -> LockHeldError:
+    def _held(self, period: str, holder: str = "", again: str = "run") -> LockHeldError:
         return LockHeldError(
             f"another run holds period {period}{holder}",
-            hint="wait for it to finish, then run again",
+            hint=f"wait for it to finish, then {again} again",
         )
 
     @contextlib.contextmanager
@@ -1915,7 +1918,8 @@ class Ledger:
         outbox rows become ``superseded``; the adjustments its run paid go back to ``approved``. What was
         removed is kept in ``cosell_discards``. PeriodError when the period may not be discarded."""
         key = period.key
-        with self.hold_period(key, wait_seconds), self._write(serial=True) as conn:
+        again = f"run cosell discard --period {key}"
+        with self.hold_period(key, wait_seconds, again), self._write(serial=True) as conn:
             _check_discardable(conn, key)
             now = _utc_now()
             r, li, o, a = runs_table, lines_table, outbox_table, adjustments_table

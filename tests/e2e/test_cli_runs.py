@@ -419,5 +419,23 @@ def test_close_waits_for_a_run_holding_the_period_and_exits_5_when_it_does_not_f
     with Ledger.connect(url) as other, other.hold_period("2026-Q3"):
         held = cosell("close", "--period", "2026-Q3", "--ledger", url)
     assert held.exit_code == 5, held.output
-    assert "2026-Q3" in held.output
+    assert "another run holds period 2026-Q3" in held.output
+    assert "then run cosell close --period 2026-Q3 again" in held.output, held.output
     ok("close", "--period", "2026-Q3", "--ledger", url)
+
+
+def test_discard_exits_5_while_a_run_holds_the_period_and_says_to_run_discard_again(work, monkeypatch):
+    from cosell.ledger import Ledger
+
+    url = f"sqlite:///{work / 'held.db'}"
+    run(url)
+    real_discard = Ledger.discard_period
+    monkeypatch.setattr(
+        Ledger, "discard_period", lambda self, p, **k: real_discard(self, p, **k, wait_seconds=0.2)
+    )
+    args = ("discard", "--period", "2026-Q3", "--reason", "redo", "--by", "ann", "--ledger", url)
+    with Ledger.connect(url) as other, other.hold_period("2026-Q3"):
+        held = cosell(*args)
+    assert held.exit_code == 5, held.output
+    assert "then run cosell discard --period 2026-Q3 again" in held.output, held.output
+    ok(*args)

@@ -718,7 +718,7 @@ def _plan(
     are no longer read, their projection cleared."""
     target = target_of(connector)
     unconfirmed = ledger.unconfirmed_deals(target)  # none unless the latest run did not finish cleanly
-    paid = _paid_before(ledger, computation)
+    paid = _paid_before(ledger, computation, target)
     desired = planned_writes(  # under the ids merges gave
         computation, computation.context.history, unpaid_if_won=paid | unconfirmed.keys()
     )
@@ -748,14 +748,15 @@ def _projected_before(ledger: Ledger) -> set[str]:
     return set() if latest is None else ledger.projected_deal_ids(latest)
 
 
-def _paid_before(ledger: Ledger, computation: Computation) -> set[str]:
+def _paid_before(ledger: Ledger, computation: Computation, target: str) -> set[str]:
     """The deals the previous run of this (open) period paid a deal incentive on: their fields show what
     those lines came to, and a rerun that pays nothing on one of them clears it. None on a period's first
-    run (its lines are not stored yet)."""
+    run (its lines are not stored yet). After ``cosell discard`` of the period, whose lines are gone, the
+    deals its discarded runs wrote a value to: what the target shows of them is the discarded results."""
     kinds = computation.context.line_kinds
-    return ledger.paid_deal_ids(
-        computation.context.period.key, [name for name, kind in kinds.items() if kind.deal_incentive]
-    )
+    key = computation.context.period.key
+    paid = ledger.paid_deal_ids(key, [name for name, kind in kinds.items() if kind.deal_incentive])
+    return paid | ledger.discarded_deal_ids(target, key)
 
 
 def _store(

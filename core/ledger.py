@@ -2111,6 +2111,31 @@ class Ledger:
                 for rid, text in _raw_rows(rows)
             }
 
+    def discarded_deal_ids(self, target: str, period: str) -> set[str]:
+        """The deals whose fields on ``target`` may show results of ``period`` that ``cosell discard``
+        removed, while no run of the period has stored since: every deal an outbox row of the period's
+        runs names that the target did not refuse (sent, or left pending or superseded: such a row may
+        have landed). The lines and projections that would say what those runs paid and projected are
+        gone with the discard; the period's next run treats these deals as the previous run of an open
+        period paid them. Empty, at the cost of one look at the period, unless its results are
+        discarded."""
+        r, o = runs_table, outbox_table
+        with self._read() as conn:
+            if _discarded_at(conn, period) is None:
+                return set()
+            runs = sa.select(r.c.id).where(r.c.period == period, r.c.target == target).scalar_subquery()
+            rows = conn.execute(
+                sa.select(o.c.record_id)
+                .where(
+                    o.c.target == target,
+                    o.c.object == "deal",
+                    o.c.run_id.in_(runs),
+                    o.c.status.in_(("pending", "done", "superseded")),
+                )
+                .distinct()
+            )
+            return {str(row[0]) for row in _raw_rows(rows)}
+
     def pending_ids(
         self, target: str, stored: tuple[int, Sequence[FieldWrite]] | None = None
     ) -> tuple[Sequence[int], Sequence[FieldWrite]]:

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from cosell.ledger import Ledger
 from invoke import cosell
 from ledgers import as_made_by_version
 
@@ -216,6 +217,73 @@ def test_discard_lets_an_earlier_period_run_first_and_its_adjustment_pays_again_
     run(ledger, "--period", "2026-Q3")
     (line,) = adjustment_lines(ledger, "2026-Q3")
     assert line["amount"] == "75.00" and "late receipt" in line["explanation"]
+
+
+def output_rows(work, name):
+    with open(work / "out" / name, newline="", encoding="utf-8") as fh:
+        return {row["id"]: row for row in csv.DictReader(fh)}
+
+
+def rewrite(path, keep, change=lambda row: row):
+    """Keep the rows of the CSV file ``path`` that ``keep`` accepts, each as ``change`` makes it."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, [change(row) for row in reader if keep(row)]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_rerun_after_discard_clears_the_deal_fields_the_discarded_run_wrote_that_it_no_longer_computes(
+    work, ledger
+):
+    run(ledger)
+    deals = output_rows(work, "deals.csv")
+    assert [deals[d]["cosell_incentive_status"] for d in ("D2001", "D2003", "D3001", "D3002", "D6001")] == [
+        "Earned", "Projected", "Earned", "Projected", "Earned"
+    ]  # fmt: skip
+    ok("discard", "--period", "2026-Q3", "--reason", "wrong export", "--by", "ann", "--ledger", ledger)
+    # The corrected export: D2001 (won, paid) and D2003 (open, projected) are gone, D6001 (won) has no
+    # partner any more, and Fabrikam (P003) left the partner file with its deals D3001 and D3002.
+    data = work / "data"
+    rewrite(
+        data / "deals.csv",
+        lambda row: row["id"] not in ("D2001", "D2003") and row["partner_id"] != "P003",
+        lambda row: {**row, "partner_id": "", "role": ""} if row["id"] == "D6001" else row,
+    )
+    rewrite(data / "partners.csv", lambda row: row["id"] != "P003")
+    rewrite(data / "deal_partners.csv", lambda row: row["partner_id"] != "P003")
+    rewrite(data / "mdf_claims.csv", lambda row: row["partner_id"] != "P003")
+    rewrite(
+        data / "activities.csv",
+        lambda row: row["partner_id"] != "P003",
+        lambda row: {**row, "deal_id": ""} if row["deal_id"] == "D2003" else row,
+    )
+    run(ledger)
+    deals = output_rows(work, "deals.csv")
+    for gone in ("D2001", "D2003", "D3001", "D3002", "D6001"):
+        shown = [
+            deals[gone][f] for f in ("cosell_incentive", "cosell_incentive_status", "cosell_incentive_note")
+        ]
+        assert shown == ["", "", ""], (gone, shown)
+    assert deals["D1001"]["cosell_incentive_status"] == "Earned"  # still paid: rewritten, not cleared
+    accounts = output_rows(work, "accounts.csv")
+    assert [accounts["P003"][f] for f in ("cosell_tier", "cosell_score", "cosell_period_earnings")] == [
+        "",
+        "",
+        "",
+    ]
+    # what the CRM shows is what the ledger holds: the rerun's lines and projections
+    with Ledger.connect(ledger) as book:
+        paid = {line.deal_id for line in book.lines("2026-Q3") if line.deal_id}
+        projected = {p.deal_id for p in book.projections("2026-Q3")}
+    shown = {d for d, row in deals.items() if row["cosell_incentive_status"]}
+    assert shown == paid | projected, shown ^ (paid | projected)
+    rerun = cosell(
+        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, "--json"
+    )
+    assert rerun.exit_code == 0 and json.loads(rerun.stdout)["changes"] == [], rerun.output
 
 
 def test_discard_refuses_a_closed_period_and_one_that_is_not_the_latest(work, ledger):

@@ -1,7 +1,8 @@
 """An open deal cosell showed a projection on that the connector no longer reads has its projection
 cleared by the next run, once, against the sandbox with the real client libraries: a Salesforce
 Opportunity that leaves the ``opportunity_filter``; a deleted one is not written (no refusal, no failed
-run); a HubSpot deal archived, or merged into a new record, is not written under its old id."""
+run); a HubSpot deal archived, or merged into a new record, is not written under its old id. After
+``cosell discard``, the rerun clears what the discarded run showed on Opportunities it no longer reads."""
 
 from __future__ import annotations
 
@@ -101,6 +102,27 @@ def test_salesforce_an_opportunity_that_leaves_the_filter_has_its_projection_cle
     again = run(env, "salesforce")  # written once: nothing left to take back
     assert sb.stats()["records_written"]["Opportunity"] == written
     assert deal not in changed_deals(again) and not again["failures"]
+
+
+def test_salesforce_after_discard_the_rerun_clears_opportunities_the_discarded_run_paid_or_projected(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env, sf, projected = salesforce(sb, tmp_path)
+    with Ledger.connect(env["COSELL_LEDGER"]) as book:
+        paid = sorted({line.deal_id for line in book.lines(PERIOD) if line.deal_id})
+    earned = next(deal for deal in paid if sf_deal(sf, deal)[1] == "Earned")
+    open_deal = projected[0]
+    assert sf_deal(sf, open_deal)[1] in ("Projected", "Withheld")
+    discarded = cosell(env, "discard", "--period", PERIOD, "--reason", "wrong filter", "--by", "ann")
+    assert discarded.exit_code == 0, discarded.output
+    for deal in (earned, open_deal):  # out of the filter: the rerun no longer reads them
+        sf.Opportunity.update(deal, {"StageName": "Prospecting"})
+    rerun = run(env, "salesforce")
+    assert not rerun["failures"]
+    assert sf_deal(sf, earned) == (None, None, None)
+    assert sf_deal(sf, open_deal) == (None, None, None)
+    again = run(env, "salesforce")
+    assert {earned, open_deal}.isdisjoint(changed_deals(again)) and not again["failures"]
 
 
 def test_salesforce_a_projected_opportunity_deleted_is_not_written(sb: Sandbox, tmp_path: Path) -> None:

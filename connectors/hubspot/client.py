@@ -493,9 +493,12 @@ class HubSpotClient:
         self, from_type: str, to_type: str, ids: Sequence[str]
     ) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         """``from id → [(to id, labels)]`` for ≤ 1,000 ids (HubSpot's limit since 2025-02); ids without
-        associations are left out. More than one page of associations per record is followed."""
+        associations are left out. More than one page of associations per record is followed; a
+        record's next already asked with stops the read (:class:`Paging`) instead of looping."""
         found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         todo: list[tuple[str, str | None]] = [(i, None) for i in ids]
+        paging: dict[str, Paging] = {}
+        """A record's association pages: the cursors asked with so far."""
         while todo:
             request = {"inputs": [{"id": i} if a is None else {"id": i, "after": a} for i, a in todo]}
             answer = self.call(
@@ -517,6 +520,7 @@ class HubSpotClient:
                     raise UnreachableError(
                         f"reading HubSpot {from_type}→{to_type} associations: {error.get('category')}: {text}"
                     )
+            asked = dict(todo)
             todo = []
             for result in answer.get("results") or ():
                 rid = str(result["from"]["id"])
@@ -524,8 +528,13 @@ class HubSpotClient:
                 for to in result.get("to") or ():
                     labels = tuple(t["label"] for t in to.get("associationTypes") or () if t.get("label"))
                     rows.append((str(to["toObjectId"]), labels))
-                after = ((result.get("paging") or {}).get("next") or {}).get("after")
-                if after:
+                pages = paging.get(rid)
+                if pages is None:
+                    what = f"reading HubSpot {from_type}→{to_type} associations of {from_type} {rid}"
+                    pages = paging[rid] = Paging(what)
+                nxt = ((result.get("paging") or {}).get("next") or {}).get("after")
+                after = pages.next(asked.get(rid), {"next": nxt})
+                if after is not None:
                     todo.append((rid, after))
         return found
 

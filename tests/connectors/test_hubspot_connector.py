@@ -828,3 +828,27 @@ def test_an_mdf_claim_naming_no_company_at_all_is_an_input_error() -> None:
         "HubSpot MDF claim 44: partner_company_id: names no company (no association to one, and no "
         "partner_company_id)"
     ]
+
+
+def test_an_association_page_whose_next_repeats_its_cursor_stops_the_read_naming_it() -> None:
+    # a record's associations paged with an after HubSpot gives again would be asked for ever
+    asked: list[Any] = []
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        assert urlsplit(url).path == "/crm/v4/associations/deals/companies/batch/read"
+        asked.append(body["inputs"])
+        result: dict[str, Any] = {
+            "from": {"id": "1"},
+            "to": [{"toObjectId": 7, "associationTypes": [{"category": "USER_DEFINED", "typeId": 9, "label": "Partner"}]}],
+        }  # fmt: skip
+        if len(asked) < 4:  # enough to show the loop; the unguarded read then stops on its own
+            result["paging"] = {"next": {"after": "500"}}
+        return 200, {"status": "COMPLETE", "results": [result]}, {}
+
+    client, _ = faked(reply)
+    with pytest.raises(UnreachableError) as raised:
+        client.associations("deals", "companies", ["1"])
+    assert "deals→companies associations of deals 1" in str(raised.value)
+    assert "asked after 500 with paging.next.after 500" in str(raised.value)
+    assert asked == [[{"id": "1"}], [{"id": "1", "after": "500"}]]
+

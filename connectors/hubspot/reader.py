@@ -280,7 +280,9 @@ class SearchStream:
         """The newest ``hs_lastmodifieddate`` of every record a full read listed, those the first-read
         filters left out too: the cursor comes from it (see :func:`~cosell.connectors.common.stamp_seen`),
         so an object none of whose records is kept yet (no engagement typed) is not listed whole again
-        every sync."""
+        every sync. A full read that lists no record at all gives the time HubSpot answered its first
+        page (:attr:`read_began`) instead: every record created since is stamped later, so an object
+        without records is searched for new ones by the next syncs rather than listed again."""
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         """A full read (``since`` None) lists every record, 100 a page, keeping those the first-read
@@ -314,6 +316,9 @@ class SearchStream:
                 yield results
             after = paging.next(after, page)  # a short or empty page with a next is not the last
             if after is None:
+                if self.stamp_seen is None:
+                    # no record at all: one created later is stamped after HubSpot answered this read
+                    self.stamp_seen = self.read_began
                 return
 
     def _answered(self, page: Mapping[str, Any]) -> None:

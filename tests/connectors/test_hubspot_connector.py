@@ -852,3 +852,27 @@ def test_an_association_page_whose_next_repeats_its_cursor_stops_the_read_naming
     assert "asked after 500 with paging.next.after 500" in str(raised.value)
     assert asked == [[{"id": "1"}], [{"id": "1", "after": "500"}]]
 
+
+def test_a_full_read_of_an_object_without_records_saves_the_time_of_the_read_as_its_cursor() -> None:
+    from cosell.connectors.common import SnapshotSync
+    from cosell.connectors.hubspot.reader import HubSpotSync
+    from cosell.snapshot import ReadThroughSnapshot
+
+    def reply(method: str, url: str, body: dict[str, Any]) -> Answer:
+        if method == "GET":  # the list endpoint: no deal at all
+            return 200, {"results": []}, {"Date": "Tue, 03 Mar 2026 10:00:00 GMT"}
+        return 200, {"total": 0, "results": []}, {"Date": "Wed, 04 Mar 2026 10:00:00 GMT"}
+
+    client, pool = faked(reply)
+    store = ReadThroughSnapshot(None)
+    sync = SnapshotSync(store, "hubspot:1", overlap=timedelta(minutes=5))
+    streams = HubSpotSync(client, HubSpotSettings(read_archived=False), sync)
+    deals = next(s for s in streams.declared() if s.object == "deals")
+    first = sync.stream(deals)
+    assert (first.full, first.read) == (True, 0)
+    assert store.cursor("hubspot:1", deals.cursor) == "2026-03-03T10:00:00Z"
+    assert sync.stream(deals).full is False  # the next read searches for changes since then
+    method, url, body = pool.requests[-1]
+    assert (method, urlsplit(url).path) == ("POST", "/crm/v3/objects/deals/search")
+    since = datetime(2026, 3, 3, 9, 55, tzinfo=UTC)  # the time of the read, less the overlap
+    assert body["filterGroups"][0]["filters"][0]["value"] == str(int(since.timestamp() * 1000))

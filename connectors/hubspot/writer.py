@@ -44,6 +44,9 @@ class HubSpotConnector:
         self.settings = settings
         self.full_sync = full_sync
         self._held: dict[RecordKey, FieldValues] = {}
+        self._gone: set[RecordKey] = set()
+        """Records a batch read of this run found the portal without (archived or purged): not asked
+        for again by the same run."""
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
         self._ledger: SnapshotStore | None = None
         self._key: str | None = None
@@ -95,6 +98,7 @@ class HubSpotConnector:
         ``--full-sync`` and once the last full read is ``full_read_after_days`` old."""
         key = self.key
         self._ledger = ledger
+        self._gone = set()
         self._synced_links = {}
         self.reconciler.connector = key
         self._notes += identity_notes(ledger, CONNECTOR, key, "HubSpot portal")
@@ -137,15 +141,19 @@ class HubSpotConnector:
         return found
 
     def _batch_read(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
+        """The managed values of ``keys`` the portal holds, 100 a call; a record it does not have (or
+        that an earlier batch read of this run found it without) is left out. The engine asks again,
+        for what it holds now, for the records ``current_values`` left out: a record the portal no
+        longer has is asked for once a run, not twice."""
         found: dict[RecordKey, FieldValues] = {}
         for obj, object_type in OBJECT_TYPES.items():
             names = self.settings.managed(obj)
-            missing = sorted({rid for o, rid in keys if o == obj and (o, rid) not in found})
+            missing = sorted({rid for o, rid in keys if o == obj and (o, rid) not in self._gone})
             for start in range(0, len(missing), 100):
-                for row in self.client.batch_read(
-                    object_type, missing[start : start + 100], list(names.values())
-                ):
+                asked = missing[start : start + 100]
+                for row in self.client.batch_read(object_type, asked, list(names.values())):
                     found[(obj, row["id"])] = managed_values(row["properties"], names)
+                self._gone.update((obj, rid) for rid in asked if (obj, rid) not in found)
         return found
 
     def write(self, writes: Sequence[FieldWrite]) -> Sequence[WriteOutcome]:

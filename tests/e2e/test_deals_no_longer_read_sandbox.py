@@ -176,3 +176,13 @@ def test_hubspot_projected_deals_merged_are_shown_on_the_new_record_and_not_writ
     assert hs_deal(hs, merged)[1] in ("Projected", "Withheld")
     again = run(env, "hubspot")
     assert not again["failures"] and {first, second, merged}.isdisjoint(changed_deals(again))
+
+
+def test_hubspot_a_projected_deal_archived_is_asked_of_the_portal_once(sb: Sandbox, tmp_path: Path) -> None:
+    env, hs, projected = hubspot(sb, tmp_path)
+    hs.crm.deals.basic_api.archive(projected[0])  # no longer read: what the portal holds is asked of it
+    rerun = run(env, "hubspot")
+    calls = next(n for n in rerun["notes"] if n.startswith("HubSpot API calls: "))
+    counts = dict(c.rsplit(" ", 1) for c in calls.removeprefix("HubSpot API calls: ").split(", "))
+    assert counts.get("batch_read") == "1", calls  # one batch read finds it gone; no second asks again
+    assert not rerun["failures"] and projected[0] not in changed_deals(rerun)

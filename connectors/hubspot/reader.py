@@ -361,10 +361,24 @@ class SearchStream:
         returned. A new query a page also never meets HubSpot's 10,000-result cap.
 
         A page short of the limit, or empty, that gives a next is not the last: after a page with
-        results the next query starts past its last id; after an empty one (HubSpot left out every
-        place of it) the same query goes on at ``after``, the one way past places that hold no record."""
-        size = size or self.settings.search_page_size
-        last_id: str | None = None
+        results the next query starts past its last id. After an empty one (HubSpot left out every
+        place of it) there is no id to start past: the same query goes on at ``after``, the one way past
+        places that hold no record, and once a page gives records the ids below its first are asked
+        for again by key (``last < hs_object_id < first``). A place left out that went between the two
+        calls would have moved a record back into the page passed, where the offset never returns it."""
+        yield from self._keyed(props, filters, since, size or self.settings.search_page_size, None, None)
+
+    def _keyed(
+        self,
+        props: list[str],
+        filters: list[dict[str, Any]],
+        since: datetime | None,
+        size: int,
+        last_id: str | None,
+        below: str | None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`search` of the records past ``last_id`` (any, when None) and below ``below`` (no
+        bound, when None)."""
         while True:
             group = list(filters)
             if since is not None:
@@ -372,6 +386,8 @@ class SearchStream:
                 group.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": millis})
             if last_id is not None:
                 group.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+            if below is not None:
+                group.append({"propertyName": "hs_object_id", "operator": "LT", "value": below})
             body: dict[str, Any] = {
                 "filter_groups": [{"filters": group}] if group else [],
                 "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
@@ -380,6 +396,8 @@ class SearchStream:
             }
             paging = Paging(f"searching HubSpot {self.obj}")
             after: str | None = None
+            passed = False
+            """Whether the query went past an empty page by its ``after``."""
             while True:
                 try:
                     page = self.client.search(self.obj, body if after is None else {**body, "after": after})
@@ -391,13 +409,18 @@ class SearchStream:
                     ) from None
                 results = page["results"]
                 after = paging.next(after, page)
-                if results:
-                    yield results
-                    if after is not None:
-                        last_id = str(results[-1]["id"])  # the next page: a new query past it
-                        break
+                if not results:
+                    if after is None:
+                        return
+                    passed = True
+                    continue
+                yield results
+                if passed:  # the ids the pages passed by offset, asked for by key
+                    yield from self._keyed(props, filters, since, size, last_id, str(results[0]["id"]))
                 if after is None:
                     return
+                last_id = str(results[-1]["id"])  # the next page: a new query past it
+                break
 
 
 def _matcher(filters: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], bool]:

@@ -337,11 +337,26 @@ def _adjustments(
 def _adjustment_order(
     impls: Sequence[tuple[str, Any]], kinds: Mapping[str, tuple[str, LineKind]]
 ) -> list[tuple[str, Any]]:
-    """``cosell_adjustments`` implementations in pluggy's order, except that the plugin of the program
-    budget step (declaring an adjustment kind outside the budget) comes last whatever the others'
-    ``tryfirst``/``trylast`` marks: the budget sees the final totals, and no line comes after it."""
+    """``cosell_adjustments`` implementations in pluggy's order, except for the two limits, whatever the
+    others' ``tryfirst``/``trylast`` marks. The plugin of the per-partner cap step (an adjustment kind
+    inside the program budget) comes after every plugin that declares a kind counting toward the cap, so
+    the cap counts every capped line, those such a plugin adds here too; a plugin of uncapped kinds keeps
+    its place (after the cap unless ``tryfirst``). The plugin of the program budget step (an adjustment
+    kind outside the budget) comes last: the budget sees the final capped totals, and no line comes after it."""
     budget = {plugin for plugin, kind in kinds.values() if kind.adjustment and not kind.in_budget}
-    return sorted(impls, key=lambda impl: impl[0] in budget)
+    cap = {plugin for plugin, kind in kinds.values() if kind.adjustment and kind.in_budget} - budget
+    capped = {plugin for plugin, kind in kinds.values() if kind.capped} - cap - budget
+    at = next((i for i, (plugin, _) in enumerate(impls) if plugin in cap), len(impls))
+
+    def step(i: int) -> int:
+        plugin = impls[i][0]
+        if plugin in budget:
+            return 3
+        if plugin in cap:
+            return 1
+        return 0 if i < at or plugin in capped else 2
+
+    return [impls[i] for i in sorted(range(len(impls)), key=step)]
 
 
 def _answered(

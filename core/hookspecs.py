@@ -140,9 +140,10 @@ def cosell_adjustments(
 
     ``lines`` maps partner id to all its lines so far, including the adjustments of implementations
     called before this one; return the new adjustment lines (usually negative). The built-in cap is
-    ``tryfirst``; the plugin of the budget step (an ``adjustment`` kind outside the program budget) is
-    called after every other whatever their ``tryfirst``/``trylast`` marks, so the budget always sees
-    the final capped totals.
+    ``tryfirst``, and is called after the implementation of every plugin declaring a kind inside the cap
+    (``capped``), whatever its marks, so the cap counts the capped lines added here too; the plugin of
+    the budget step (an ``adjustment`` kind outside the program budget) is called after every other
+    whatever their ``tryfirst``/``trylast`` marks, so the budget always sees the final capped totals.
     """
 
 

@@ -2,21 +2,25 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from cosell import hookimpl
 from cosell.plugins.budget import scaled_totals
+from cosell.results import LineKind, PayoutLine
 from cosell.testing import compute_period, deal, mdf_claim, partner, program
 
 TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.10", "mdf_budget": 5000}]
 
 
-def run(caps, amounts, **extra):
+def run(caps, amounts, *, plugins=None, **extra):
     partners = [partner(f"P{i}") for i in range(1, len(amounts) + 1)]
     deals = [
         deal(f"D{i}", amount, partners=[f"P{i}"], won_on="2026-08-01") for i, amount in enumerate(amounts, 1)
     ]
-    return compute_period(program(tiers=TIERS, caps=caps, **extra), partners, deals, extra.pop("claims", ()))
+    claims = extra.pop("claims", ())
+    return compute_period(program(tiers=TIERS, caps=caps, **extra), partners, deals, claims, plugins=plugins)
 
 
 def test_cap_brings_a_partner_total_to_the_cap():
@@ -112,3 +116,66 @@ def test_mdf_stays_outside_caps_and_period_earnings():
     kinds = [(ln.kind, ln.amount) for ln in result.all_lines()]
     assert ("cap", Decimal("-7000.00")) in kinds and ("mdf", Decimal("2000.00")) in kinds
     assert result.earnings("P1") == Decimal("1000.00")
+
+
+def _kicker(kind: LineKind, amount: Decimal = Decimal("40.00"), **mark: bool) -> object:
+    """A plugin whose adjustment gives every partner a line of ``kind`` and ``amount``."""
+
+    class Kicker:
+        @hookimpl
+        def cosell_line_kinds(self):
+            return [kind]
+
+        @hookimpl(**mark)
+        def cosell_adjustments(self, lines):
+            return [PayoutLine(pid, kind.name, amount, kind.title) for pid in sorted(lines)]
+
+    return Kicker()
+
+
+@pytest.mark.parametrize("mark", [{}, {"trylast": True}, {"tryfirst": True}])
+def test_the_per_partner_cap_holds_a_capped_line_a_plugins_adjustment_adds_whatever_its_mark(mark):
+    # commission 990.00 + kicker 40.00 = 1,030.00 subject to the cap of 1,000
+    kicker = _kicker(LineKind("kicker", "Quarter-end kicker"), **mark)
+    result = run({"per_partner": 1000}, ["9900"], plugins={"kicker": kicker})
+    lines = [(ln.kind, ln.amount) for ln in result.all_lines()]
+    assert ("kicker", Decimal("40.00")) in lines and ("cap", Decimal("-30.00")) in lines
+    assert result.earnings("P1") == Decimal("1000.00")
+
+
+def test_a_capped_deduction_a_plugins_adjustment_takes_counts_toward_the_cap_before_it_applies():
+    # commission 8,000.00 − a capped deduction of 40.00 = 7,960.00 subject to the cap: capped to 1,000.00
+    deduction = _kicker(LineKind("deduction", "Compliance deduction"), amount=Decimal("-40.00"))
+    result = run({"per_partner": 1000}, ["80000"], plugins={"deduction": deduction})
+    lines = [(ln.kind, ln.amount) for ln in result.all_lines()]
+    assert lines == [
+        ("commission", Decimal("8000.00")),
+        ("deduction", Decimal("-40.00")),
+        ("cap", Decimal("-6960.00")),
+    ]
+    assert result.earnings("P1") == Decimal("1000.00")
+
+
+class CapWatcher:
+    """A plugin of uncapped kinds only: its plain adjustment comes after the cap and sees the cap's line."""
+
+    seen: list[str]
+
+    def __init__(self) -> None:
+        self.seen = []
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("loyalty", "Loyalty", capped=False)]
+
+    @hookimpl
+    def cosell_adjustments(self, lines):
+        self.seen = [line.kind for line in lines["P1"]]
+        return [PayoutLine("P1", "loyalty", Decimal("40.00"), "loyalty, outside the cap")]
+
+
+def test_an_adjustment_of_uncapped_kinds_still_comes_after_the_cap_and_is_not_capped():
+    watcher = CapWatcher()
+    result = run({"per_partner": 1000}, ["80000"], plugins={"watcher": watcher})
+    assert watcher.seen == ["commission", "cap"]
+    assert result.earnings("P1") == Decimal("1040.00")

@@ -253,29 +253,43 @@ def _score(
 ) -> Score:
     kwargs = {"partner": partner, "metrics": metrics, "context": context}
     plugin, score = _answered(hooks.score, "cosell_score", kwargs, Score)
-    return _checked_score(plugin, score)
+    scoring = context.program.scoring
+    return _checked_score(plugin, score, partner.id, scoring.scale if scoring is not None else None)
 
 
 MAX_SCORE = Decimal(10) ** 15
-"""The largest score a plugin may give."""
+"""The largest score a plugin may give when the program has no ``scoring`` section (so no scale)."""
 
 
-def _checked_score(plugin: str, score: Score) -> Score:
-    """A score is a finite Decimal (or an int) from 0 to ``MAX_SCORE`` (the built-in score is never below
-    0); like the built-in one, it is rounded half-up to 2 decimals (75.125 is 75.13)."""
+def _checked_score(plugin: str, score: Score, partner_id: str, scale: Decimal | None) -> Score:
+    """A score is a finite Decimal (or an int) from 0 to the program's ``scoring.scale`` (``MAX_SCORE``
+    without a scoring section); like the built-in one, it is rounded half-up to 2 decimals (75.125 is
+    75.13), and the scale with it (the built-in score of a partner reaching every target on a scale of
+    99.995 is 100.00). A score outside is refused, naming the plugin and the partner: the tiers'
+    ``min_score`` and the statements ("75.00 of 100") read it on the program's scale."""
     value: object = score.value
     if isinstance(value, int) and not isinstance(value, bool):
         value = Decimal(value)
     if type(value) is not Decimal:
         raise PluginError(
-            plugin, f"cosell_score: the score is {type(value).__name__} {value!r}, not a Decimal"
+            plugin,
+            f"cosell_score for partner {partner_id!r}: the score is {type(value).__name__} {value!r}, "
+            "not a Decimal",
         )
     if not value.is_finite() or value < 0 or value > MAX_SCORE:
         raise PluginError(
             plugin,
-            f"cosell_score: a score of {value} is not one cosell keeps (a Decimal from 0 to {MAX_SCORE:,})",
+            f"cosell_score for partner {partner_id!r}: a score of {value} is not one cosell keeps "
+            f"(a Decimal from 0 to {MAX_SCORE:,})",
         )
     rounded = round_score(value)
+    if scale is not None and rounded > round_score(scale):
+        raise PluginError(
+            plugin,
+            f"cosell_score for partner {partner_id!r}: a score of {value} is above the program's "
+            f"scoring.scale of {scale}; a score is from 0 to the scale: score on it, or set scoring.scale "
+            "to the scale the plugin scores on",
+        )
     return score if rounded == value and value is score.value else dataclasses.replace(score, value=rounded)
 
 

@@ -2,6 +2,7 @@
 table whose figures need more than the console is printed wider, never cropped."""
 
 import io
+import re
 
 from rich.console import Console
 from rich.table import Table
@@ -84,3 +85,24 @@ def test_no_column_is_narrowed_to_nothing_when_the_console_is_short_of_room():
         ):
             assert shown in text, (width, shown)
         assert "…" not in text, width
+
+
+def test_titles_wrap_between_their_words_never_inside_one_and_fit_an_80_column_console():
+    def table() -> Table:
+        t = Table(title="Adjustments")
+        for column in ("Id", "Partner", "Amount", "State", "Period"):
+            t.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=True)
+        for column in ("Reason", "Proposed by", "Decided by", "Paid in"):
+            t.add_column(column)
+        t.add_row(
+            "1", "P002", "8453.12", "pending", "2026-Q4", "booth at the joint summit", "ann", "carol", ""
+        )
+        return t
+
+    for width in range(30, 121):
+        lines = printed(table(), width)
+        text = "\n".join(lines)
+        for word in ("Reason", "Proposed", "Decided", "Paid", "by", "in", "Partner", "Period"):
+            assert re.search(rf"(?<!\w){word}(?!\w)", text), (width, word, text)
+        if width >= 80:  # room enough for every column and the words of its title
+            assert max(len(line) for line in lines) <= width, (width, text)

@@ -86,3 +86,25 @@ def test_the_plugins_list_shows_every_name_and_version_whole(work, monkeypatch, 
     monkeypatch.setenv("COLUMNS", str(width))
     listed = cosell("plugins").output
     whole(listed, *(p["version"] for p in described if p["version"]), "Version")
+
+
+@pytest.mark.parametrize("width", (*NARROW, 80))
+def test_the_adjustments_and_tier_exceptions_lists_titles_wrap_between_words_never_inside_one(
+    work, monkeypatch, width
+):
+    run()
+    made = cosell("adjust", "propose", "--partner", "P002", "--amount", "8453.12", "--period", "2026-Q4",
+                  "--reason", "booth at the joint summit", "--by", "ann")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    made = cosell("tier-override", "--partner", "P005", "--tier", "Gold", "--until", "2027-Q2",
+                  "--reason", "launch partner for the new region", "--by", "ann")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    monkeypatch.setenv("COLUMNS", str(width))
+    for listed in (cosell("adjust", "list").output, cosell("tier-override", "list").output):
+        titles = listed.split("┏", 1)[1].split("┡", 1)[0]  # the titles' box, above the first row
+        assert set(re.findall(r"\w+", titles)) <= TITLE_WORDS, titles
+        assert {"Reason", "Proposed", "Decided"} <= set(re.findall(r"\w+", titles)), titles
+
+
+TITLE_WORDS = {"Id", "Partner", "Amount", "State", "Period", "Reason", "Proposed", "Decided", "Paid", "by",
+               "in", "Tier", "Until", "In", "force"}  # fmt: skip

@@ -257,7 +257,8 @@ def _totals(p: _Period) -> dict[str, Any]:
         "period": p.key,
         "status": p.status,
         "recorded": p.doc is not None,
-        "partners": sum(p.tier_counts.values()),
+        # the partners in the program, as the tiers count them: those that had left are in EXITED
+        "partners": sum(held.values()),
         "earnings": money(earnings),
         MDF: money(mdf),
         "incentives": money(earnings + mdf),

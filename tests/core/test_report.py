@@ -308,8 +308,8 @@ def test_a_partner_that_has_left_is_counted_as_exited_not_under_the_tier_it_held
     }
     # 2026-Q2 ends on 2026-06-30: LEAVING still held its tier then; GONE had left
     assert [(t["tiers"], t["exited"], t["partners"]) for t in report["trend"]] == [
-        ({"Registered": 3}, 1, 4),
-        ({"Registered": 2}, 2, 4),
+        ({"Registered": 3}, 1, 3),
+        ({"Registered": 2}, 2, 2),
     ]
     assert report["totals"]["tiers"] == {"Registered": 2} and report["totals"]["exited"] == 2
     assert [(t["name"], t["partners"]) for t in report["tiers"]] == [("Registered", 2), ("Silver", 0)]
@@ -326,6 +326,30 @@ def test_a_partner_that_has_left_is_counted_as_exited_not_under_the_tier_it_held
     )
     with Ledger.connect(sqlite_url) as ledger:
         assert _report(ledger)["trend"] == report["trend"]
+
+
+def test_the_trend_counts_the_partners_in_the_program_as_the_tiers_do_never_the_exited(sqlite_url):
+    from cosell.report.render import render
+
+    partners = [
+        partner("LEAVING", status="exiting", exit_on="2026-08-15"),
+        partner("GONE", status="exited", exit_on="2025-01-31"),
+        partner("STAYING"),
+    ]
+    loaded = program(**PROGRAM)
+    with Ledger.connect(sqlite_url) as ledger:
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q2")
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q3")
+        report = _report(ledger)
+    # 2026-Q2: GONE had left (LEAVING still held its tier); 2026-Q3: both had left
+    assert [(t["partners"], t["exited"]) for t in report["trend"]] == [(2, 1), (1, 2)]
+    for t in report["trend"]:
+        assert t["partners"] == sum(t["tiers"].values())
+    assert report["totals"]["partners"] == sum(t["partners"] for t in report["tiers"]) == 1
+    page = render(report, "html")
+    trend = page.split("<h2>Trend</h2>", 1)[1].split("</table>", 1)[0]
+    assert '<td class="">2026-Q2</td><td class="">open</td><td class="num">2</td>' in trend
+    assert '<td class="">2026-Q3</td><td class="">open</td><td class="num">1</td>' in trend
 
 
 def test_the_report_lists_each_tiers_benefits_with_how_many_partners_hold_it(sqlite_url):

@@ -180,6 +180,7 @@ def test_every_figure_of_the_json_agrees_with_the_ledger_statements_and_accounts
         else:
             tiers[s["tier"]] += 1
     assert totals["tiers"] == dict(sorted(tiers.items())) and totals["exited"] == exited
+    assert totals["partners"] == sum(tiers.values())  # the partners in the program: P004 has left
 
 
 def test_the_csv_carries_the_numbers_of_the_json(tmp_path, sqlite_url):

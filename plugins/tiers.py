@@ -10,7 +10,7 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show_number
 from cosell.program import Program, Tier
-from cosell.results import Score, TierDecision, exited_label
+from cosell.results import Score, TierDecision
 
 
 def eligible_tier(program: Program, score: Decimal, metrics: Mapping[str, Decimal | None]) -> Tier:
@@ -107,15 +107,16 @@ def earned_tier(
     why = _why_eligible(program, eligible, score.value, metrics)
     left = partner.partner.exit_on if partner.partner.left_by(context.period.end) else None
     # A partner that has left keeps the tier assigned below for its wind-down (its commission rate), but
-    # holds none any more: the reason ends as its tier reads everywhere, "Exited (was Silver)".
-    gone = "" if left is None else f"left the program on {left}: "
+    # holds none any more: its tier reads "Exited (was Silver)" wherever the reason is shown, and the
+    # reason says why (it left, and when), without repeating that label.
+    gone = f"left the program on {left}"
     if left is not None and program.tier_rank(eligible.name) > program.tier_rank(current):
         # tiers are earned for the time ahead: a partner that has left the program is never promoted
-        reason = f"{why}; {gone}{exited_label(current)}, the {source}, no promotion"
+        reason = f"{why}; {gone}: no promotion from {current}, the {source}"
         return TierDecision(current, current, current, 0, reason)
     if program.tier_rank(eligible.name) >= program.tier_rank(current):
         if left is not None:
-            reason = f"{why}; {gone}{exited_label(eligible.name)}"
+            reason = f"{why}; {gone}"
         else:
             verb = "promoted to" if eligible.name != current else "stays"
             reason = f"{why}; {verb} {eligible.name}" + (
@@ -130,11 +131,11 @@ def earned_tier(
             f"drops to {eligible.name}"
         )
         if left is not None:
-            reason += f"; {gone}{exited_label(eligible.name)}"
+            reason += f"; {gone}"
         return TierDecision(eligible.name, eligible.name, current, below, reason)
     reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
     if left is not None:
-        reason += f"; {gone}{exited_label(current)}"
+        reason += f"; {gone}"
     return TierDecision(eligible.name, current, current, below, reason)
 
 

@@ -206,7 +206,7 @@ def tailspin(record):
         score=D("47.44"),
         eligible="Silver",
         assigned="Silver",
-        reason="score 47.44 makes it eligible for Silver (min 40); left the program on 2026-08-15: Exited (was Silver)",
+        reason="score 47.44 makes it eligible for Silver (min 40); left the program on 2026-08-15",
         metrics={"won_revenue": D("247650.00")},
         lines=(),
         record=record,

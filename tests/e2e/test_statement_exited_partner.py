@@ -50,6 +50,24 @@ def test_a_partner_that_has_left_reads_exited_with_no_benefits_and_no_next_tier_
     assert tiers["P004"] == "Exited (was Silver)" and tiers["P001"] == "Silver"
 
 
+def test_the_tier_reason_of_a_partner_that_has_left_does_not_repeat_the_tier_label_beside_it(work):
+    run()
+    reason = "score 47.44 makes it eligible for Silver (min 40); left the program on 2026-08-15"
+    page = statement("P004", "html")
+    assert "<p>Assigned <b>Exited (was Silver)</b>, eligible <b>Silver</b>.</p>" in page
+    assert f"<p class='muted small'>{reason}</p>" in page
+    assert page.count("Exited (was Silver)") == 2  # the badge and the tier line, not the reason
+    for text in (
+        statement("P004", "terminal"),
+        cosell("explain", "P004", "--program", "program.yaml", "--input", "data").output,
+    ):
+        flat = " ".join(text.split())  # the terminal wraps the tier line
+        assert f"tier: Exited (was Silver): {reason} Left the program on 2026-08-15" in flat
+        assert flat.count("Exited (was Silver)") == 1
+    [p004] = json.loads(statement("P004", "json"))["partners"]
+    assert p004["tier_shown"] == "Exited (was Silver)" and "Exited" not in json.dumps(p004["lines"])
+
+
 def test_a_partner_exiting_after_the_periods_end_still_holds_its_tier_in_that_period(work):
     two_periods()
     # 2026-Q2 ends on 2026-06-30, before P004's exit: it held Silver under the demotion grace

@@ -108,26 +108,28 @@ def test_a_requirement_missed_by_less_than_a_cent_is_not_shown_as_reached():
     assert "Gold needs won_revenue 249,000 < 250,000" in decide("80000", won="249000").reason
 
 
-def test_the_reason_of_a_partner_that_has_left_says_it_exited_never_that_it_stays():
+def test_the_reason_of_a_partner_that_has_left_says_it_left_never_that_it_stays_nor_its_tier_label():
+    # its tier reads "Exited (was Silver)" wherever the reason is shown: the reason says why, not that
     held = [TierRecord("2026-Q2", Decimal(45), "Silver", "Silver")]
     left = "2026-08-15"
     stays = decide("45000", history=held, left=left)
     assert stays.assigned == "Silver" and stays.reason == (
-        "score 45.00 makes it eligible for Silver (min 40); left the program on 2026-08-15: Exited (was Silver)"
+        "score 45.00 makes it eligible for Silver (min 40); left the program on 2026-08-15"
     )
     up = decide("80000", won="250000", history=held, left=left)
     assert up.assigned == "Silver" and up.reason.endswith(
-        "; left the program on 2026-08-15: Exited (was Silver), the tier of 2026-Q2, no promotion"
+        "; left the program on 2026-08-15: no promotion from Silver, the tier of 2026-Q2"
     )
     grace = decide("10000", history=held, left=left)
     assert grace.assigned == "Silver" and grace.reason.endswith(
-        "below it for 1 of 1 grace period(s); left the program on 2026-08-15: Exited (was Silver)"
+        "below it for 1 of 1 grace period(s); left the program on 2026-08-15"
     )
     drops = decide("10000", history=held, grace=0, left=left)
     assert drops.assigned == "Registered" and drops.reason.endswith(
-        "drops to Registered; left the program on 2026-08-15: Exited (was Registered)"
+        "drops to Registered; left the program on 2026-08-15"
     )
     for decision in (stays, up, grace, drops):
         assert "stays" not in decision.reason and "keeps Silver (tier of 2026-Q2), no" not in decision.reason
+        assert "Exited" not in decision.reason
     # a partner leaving after the period's end still holds its tier in it
     assert decide("45000", history=held, left="2026-10-01").reason.endswith("; stays Silver")

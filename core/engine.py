@@ -39,7 +39,7 @@ from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
 from .merges import aliases, merged
-from .money import MAX_AMOUNT, amount_problem, round_cents, round_score
+from .money import MAX_AMOUNT, amount_problem, from_cents, round_cents, round_score, show
 from .outbox import write_pending
 from .periods import Period
 from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, with_pilot
@@ -661,8 +661,9 @@ def _steps(
         if not dry_run:
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
+        left = _partners_left(ledger, computation)  # before the run replaces the period's lines
         if dry_run:
-            notes = (pilot.notes(program) if pilot else ()) + _governance_notes(ledger, computation)
+            notes = (pilot.notes(program) if pilot else ()) + left + _governance_notes(ledger, computation)
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation, digest=digest)
         target = target.pop_all()  # held on, to the end of the write-back
@@ -677,7 +678,7 @@ def _steps(
         )
     if _keeping:
         _KEPT.append((computation, changes, history))
-    return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures)
+    return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures, left)
 
 
 def _validate(
@@ -829,6 +830,40 @@ def _store(
     )
 
 
+def _partners_left(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
+    """A note for each partner the period's stored lines (its previous run's) pay that the run computes
+    nothing for: the read no longer gives it (taken out of the partner filter, out of ``partners.csv``)
+    while no status said it was leaving, and the run replaces the period's lines with none of its own.
+    Without a word, what it earned on deals already won in the period would vanish from the ledger
+    unseen. A partner merged into one the records hold is no such partner: its lines are recomputed
+    under the id it goes by now. Said by the run that drops the lines: once stored, the period's lines
+    no longer name the partner."""
+    period = computation.context.period.key
+    stored = ledger.report_partner_kinds(period)  # none on a period's first run
+    if not stored:
+        return ()
+    present = {facts.id for facts in computation.facts}
+    merged_into = aliases(computation.context.records).partners
+    cents: dict[str, int] = {}
+    for partner_id, _kind, total in stored:
+        if partner_id not in present and merged_into.get(partner_id) not in present:
+            cents[partner_id] = cents.get(partner_id, 0) + total
+    if not cents:
+        return ()
+    names = {row[0]: row[1] for row in ledger.report_standings(period)}
+    currency = computation.context.program.currency
+    notes = []
+    for partner_id in sorted(cents):
+        name = names.get(partner_id)
+        who = f"partner {partner_id}" + (f" ({name})" if name else "")
+        notes.append(
+            f"{who} is no longer among the records: its lines of {period} from the period's previous run, "
+            f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid, and its account's "
+            "fields are cleared (to wind a partner down instead, keep it read, with status exited and its exit_on)"
+        )
+    return tuple(notes)
+
+
 def _governance_notes(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
     """What the run says of approved adjustments and tier exceptions it does not apply: those naming
     the other kind of period, and adjustments whose partner is not among the records."""
@@ -871,13 +906,14 @@ def _finish(
     changes: Sequence[FieldWrite],
     written: int,
     failures: Sequence[str],
+    left: tuple[str, ...] = (),
 ) -> RunReport:
     """The run's report, ``cosell_run_finished``, and the run's status (failed with refused writes or a
-    raising hook: exit 3)."""
+    raising hook: exit 3). ``left``: the notes of :func:`_partners_left`."""
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
     if computation.pilot is not None:
         notes += computation.pilot.notes(computation.context.program)
-    notes += _governance_notes(ledger, computation)
+    notes += left + _governance_notes(ledger, computation)
     report = RunReport(
         computation.context.period.key,
         run_id,

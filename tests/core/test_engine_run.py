@@ -252,3 +252,58 @@ def test_a_won_deal_that_left_the_input_is_cleared_when_the_run_clearing_it_was_
     assert deal_row("D1001") == "D1001,,,"
     dry = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins, dry_run=True)
     assert dry.changes == ()
+
+
+def _without_partner(folder, partner_id):
+    """The input as a CRM gives it once the partner is no partner any more: its row gone, and the deals,
+    activities and involvements that named it naming no partner."""
+    data = folder / "data"
+    partners = data / "partners.csv"
+    partners.write_text(
+        "".join(r for r in partners.read_text().splitlines(True) if not r.startswith(f"{partner_id},"))
+    )
+    for name in ("deal_partners", "activities"):
+        path = data / f"{name}.csv"
+        path.write_text("".join(r for r in path.read_text().splitlines(True) if f",{partner_id}," not in r))
+    deals = data / "deals.csv"
+    deals.write_text(deals.read_text().replace(f",{partner_id},sourced,", ",,,"))
+
+
+def test_a_rerun_that_no_longer_reads_a_partner_names_the_money_its_lines_paid_in_the_period(folder, ledger):
+    plugins = Plugins(entry_points=False)
+    first = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    earned = next(row["earnings"] for row in first.partners if row["id"] == "P003")
+    paid = sum((line.amount for line in ledger.lines("2026-Q3", "P003")), Decimal(0))
+    assert paid == Decimal(earned) > 0
+    assert not any("P003" in note for note in first.notes)
+    _without_partner(folder, "P003")
+
+    dry = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins, dry_run=True)
+    again = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    for report in (dry, again):
+        [note] = [note for note in report.notes if "P003" in note]
+        assert "Fabrikam Resellers" in note and f"{paid:,.2f} USD" in note and "2026-Q3" in note
+    assert ledger.lines("2026-Q3", "P003") == []
+    # Said once: the period's lines no longer hold the partner, so a further run has nothing to say of it.
+    last = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    assert not any("P003" in note for note in last.notes)
+
+
+def test_a_partner_merged_into_another_is_not_named_as_no_longer_paid(folder, ledger):
+    plugins = Plugins(entry_points=False)
+    run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    data = folder / "data"
+    partners = data / "partners.csv"
+    partners.write_text(
+        "".join(r for r in partners.read_text().splitlines(True) if not r.startswith("P006,"))
+    )
+    links = data / "deal_partners.csv"  # the CRM keeps one involvement of the merged partner on a deal
+    links.write_text(
+        "".join(r for r in links.read_text().splitlines(True) if not r.startswith("D1001,P006,"))
+    )
+    for name in ("deals", "deal_partners", "activities"):
+        path = data / f"{name}.csv"
+        path.write_text(path.read_text().replace(",P006,", ",P001,"))
+    (data / "merges.csv").write_text("kind,former_id,id\npartner,P006,P001\n", encoding="utf-8")
+    again = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
+    assert not any("P006" in note for note in again.notes)

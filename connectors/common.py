@@ -523,24 +523,6 @@ IDENTITY = "identity"
 """The connector state (under the connector's bare name) holding the storage key of the CRM it last read."""
 
 
-CLAIMS_NAMED = 5
-"""The claims a note about claims left out names; it counts the others."""
-
-
-def claims_left_out_note(what: str, left_out: Sequence[tuple[str, str]]) -> list[str]:
-    """The run's note about the MDF claims a connector left out because the record they name (``what``:
-    company, account) is no partner of the program (a customer, a partner that left): ``left_out`` as
-    (claim id, record id) pairs. Such a claim funds no one, and stops no run; the note says which."""
-    if not left_out:
-        return []
-    named = "; ".join(f"claim {claim}: {what} {record}" for claim, record in left_out[:CLAIMS_NAMED])
-    more = len(left_out) - CLAIMS_NAMED
-    if more > 0:
-        named += f"; {more} more"
-    count = f"{len(left_out)} MDF claim{'s' if len(left_out) != 1 else ''}"
-    return [f"{count} left out: the {what} each names is no partner of the program ({named})"]
-
-
 def identity_notes(store: SnapshotStore, connector: str, key: str, what: str) -> list[str]:
     """What to tell the user when the CRM behind a connector is not the one this ledger last read
     (a refreshed sandbox, another org), or when the ledger holds a snapshot from before snapshots were

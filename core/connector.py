@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 # The write-value types live in .fields (the ledger's outbox uses them too); re-exported from here.
@@ -26,17 +27,20 @@ from .snapshot import SnapshotStore
 
 if TYPE_CHECKING:
     from .computation import Progress
+    from .periods import Period
     from .program import Program
 
 __all__ = [
     "ACCOUNT_FIELDS",
     "DEAL_FIELDS",
     "MANAGED_FIELDS",
+    "ClaimLeftOut",
     "Connector",
     "ConnectorFactory",
     "ConnectorSpec",
     "FieldValues",
     "FieldWrite",
+    "LeavesOutClaims",
     "Notes",
     "ObjectName",
     "RecordKey",
@@ -150,6 +154,52 @@ class Notes(Protocol):
     """Lines a connector wants shown after a run (API calls left, say)."""
 
     def notes(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLeftOut:
+    """An MDF claim a connector left out of the records because the record it names (``what``: account,
+    company) is no partner of the program: a customer's, or one of a partner that left."""
+
+    id: str
+    """The claim's id."""
+    what: str
+    """What the CRM calls the record it names (``account``, ``company``)."""
+    named: str
+    """The id of the record it names."""
+    approved_on: date | None = None
+    """Its approval date as the CRM holds it; None when it holds none (or no date)."""
+
+
+CLAIMS_NAMED = 5
+"""How many claims left out the run's note names (it counts the others)."""
+
+
+@runtime_checkable
+class LeavesOutClaims(Protocol):
+    """Connectors that leave out the MDF claims of records that are no partners say which: the run names
+    those approved in the period it runs (the claims that period would fund), not every such claim the
+    CRM holds, which would repeat the same old claims in every run."""
+
+    def claims_left_out(self) -> Sequence[ClaimLeftOut]: ...
+
+
+def claims_left_out_note(left_out: Sequence[ClaimLeftOut], period: Period) -> list[str]:
+    """The run's note about the claims left out that were approved in ``period``: such a claim funds no
+    one, and stops no run; the note says which (``CLAIMS_NAMED`` of them, with a count). A claim approved
+    in another period is that period's (its runs named it), and one not approved yet is funded by none."""
+    named = [c for c in left_out if c.approved_on is not None and c.approved_on in period]
+    if not named:
+        return []
+    text = "; ".join(f"claim {c.id}: {c.what} {c.named}" for c in named[:CLAIMS_NAMED])
+    more = len(named) - CLAIMS_NAMED
+    if more > 0:
+        text += f"; {more} more"
+    count = f"{len(named)} MDF claim{'s' if len(named) != 1 else ''}"
+    what = "/".join(dict.fromkeys(c.what for c in named))
+    return [
+        f"{count} approved in {period.key} left out: the {what} each names is no partner of the program ({text})"
+    ]
 
 
 @runtime_checkable

@@ -28,10 +28,12 @@ from .connector import (
     Connector,
     FieldValues,
     FieldWrite,
+    LeavesOutClaims,
     Notes,
     ReadsFresh,
     RecordKey,
     ShowsProgress,
+    claims_left_out_note,
     target_of,
 )
 from .context import PartnerFacts, PartnerRow, RunContext, RunReport
@@ -911,6 +913,8 @@ def _finish(
     """The run's report, ``cosell_run_finished``, and the run's status (failed with refused writes or a
     raising hook: exit 3). ``left``: the notes of :func:`_partners_left`."""
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
+    if isinstance(connector, LeavesOutClaims):
+        notes += tuple(claims_left_out_note(connector.claims_left_out(), computation.context.period))
     if computation.pilot is not None:
         notes += computation.pilot.notes(computation.context.program)
     notes += left + _governance_notes(ledger, computation)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cosell.connectors.common import ManagedName, check_managed_names, claims_left_out_note
+from cosell.connector import ClaimLeftOut
+from cosell.connectors.common import ManagedName, check_managed_names
 from cosell.errors import InputError, Problem
 from cosell.merges import following
 from cosell.records import (
@@ -303,19 +304,31 @@ class _Builder:
         return value.upper()
 
 
+def _approved_on(b: _Builder, props: Mapping[str, Any], s: HubSpotSettings) -> date | None:
+    """A left-out claim's approval date, read without checking (None when it holds none, or no date):
+    the run names the claims approved in the period it runs."""
+    value = b.text(props, s.mdf_approved_property)
+    if value is None:
+        return None
+    try:
+        return to_date(value, b.zone, day=True)
+    except ValueError:
+        return None
+
+
 def build_records(
     snap: Snapshot,
     settings: HubSpotSettings,
     zone: ZoneInfo,
     currency: str,
     *,
-    notes: list[str] | None = None,
+    claims_left_out: list[ClaimLeftOut] | None = None,
 ) -> RecordSet:
     """Canonical records from a snapshot; every bad value is reported at once (InputError, exit 2).
 
     An MDF claim naming a company that is no partner (a customer, a partner that left the program) is
-    left out, and ``notes`` (when given) gets a line naming it; a claim naming no company at all is an
-    input error."""
+    left out, and ``claims_left_out`` (when given) gets it (the run names those approved in its period);
+    a claim naming no company at all is an input error."""
     b = _Builder(settings, zone, currency)
     s = settings
     company_into, deal_into = _merged_into(snap.companies, b, "company"), _merged_into(snap.deals, b, "deal")
@@ -403,7 +416,7 @@ def build_records(
                                       "occurred_on": occurred})  # fmt: skip
 
     claim_rows = []
-    claims_of_others: list[tuple[str, str]] = []  # (claim, the company it names, no partner)
+    claims_of_others: list[ClaimLeftOut] = []  # those naming a company that is no partner
     claim_into = _merged_into(snap.claims, b, "MDF claim")  # funded once, as the merged claim
     for mid in sorted(snap.claims, key=_id_order):
         if mid in claim_into:
@@ -419,7 +432,8 @@ def build_records(
                       f"names no company (no association to one, and {what})")  # fmt: skip
             continue
         if partner is None or partner not in partner_ids:
-            claims_of_others.append((mid, partner if partner is not None else companies[0]))
+            other = partner if partner is not None else companies[0]
+            claims_of_others.append(ClaimLeftOut(mid, "company", other, _approved_on(b, props, s)))
             continue
         status_text = b.text(props, s.mdf_status_property) or ""
         claim_status = {k.casefold(): v for k, v in s.mdf_status_values.items()}.get(status_text.casefold())
@@ -447,8 +461,8 @@ def build_records(
     claims = _validate(_CLAIMS, claim_rows, "MDF claim", b, _claim_props(s))
     if b.problems:
         raise InputError(b.problems)
-    if notes is not None:
-        notes += claims_left_out_note("company", claims_of_others)
+    if claims_left_out is not None:
+        claims_left_out += claims_of_others
     merges = [Merge("partner", f, c) for f, c in company_into.items() if company(c) in partner_ids]
     merges += [Merge("deal", f, d) for f, d in deal_into.items()]
     return RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), tuple(merges))

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
+from cosell.connector import ClaimLeftOut, FieldValues, FieldWrite, RecordKey, WriteOutcome
 from cosell.connectors.common import Reconciler, RetryPolicy, SnapshotSync, identity_notes
 from cosell.errors import ConfigError
 from cosell.records import RecordSet
@@ -51,6 +51,7 @@ class HubSpotConnector:
         self._ledger: SnapshotStore | None = None
         self._key: str | None = None
         self._notes: list[str] = []
+        self._claims_left_out: list[ClaimLeftOut] = []
         self._progress: Progress | None = None
         self._synced_links: Mapping[str, Mapping[str, Mapping[str, Any]]] = {}
         """The associations the last sync left in the snapshot (``HubSpotSync.links``), for ``read``."""
@@ -126,7 +127,13 @@ class HubSpotConnector:
         accounts, deals = self.settings.managed("account"), self.settings.managed("deal")
         self._held = {("account", cid): managed_values(p, accounts) for cid, p in snap.companies.items()}
         self._held.update({("deal", did): managed_values(p, deals) for did, p in snap.deals.items()})
-        return build_records(snap, self.settings, program.zone, program.currency, notes=self._notes)
+        self._claims_left_out = []
+        return build_records(
+            snap, self.settings, program.zone, program.currency, claims_left_out=self._claims_left_out
+        )
+
+    def claims_left_out(self) -> Sequence[ClaimLeftOut]:
+        return self._claims_left_out
 
     # -- writing ----------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cosell.connector import FieldValues, FieldWrite, RecordKey, WriteOutcome
+from cosell.connector import ClaimLeftOut, FieldValues, FieldWrite, RecordKey, WriteOutcome
 from cosell.connectors.common import Reconciler, RetryPolicy, SnapshotSync, identity_notes
 from cosell.errors import ConfigError, LockHeldError
 from cosell.ledger import Ledger
@@ -84,6 +84,7 @@ class SalesforceConnector:
         left for the next run to settle."""
         self._key: str | None = None
         self._notes: list[str] = []
+        self._claims_left_out: Sequence[ClaimLeftOut] = ()
         self._writer = CollectionsWriter(client, settings)
         self._current: dict[RecordKey, FieldValues] | None = None
         self.reconciler = Reconciler(CONNECTOR, RETENTION)
@@ -171,8 +172,11 @@ class SalesforceConnector:
         self.sync(program, ledger)
         built = records_from_snapshot(ledger, self.settings, program, self.key)
         self._current = dict(built.current)
-        self._notes += built.notes
+        self._claims_left_out = built.claims_left_out
         return built.records
+
+    def claims_left_out(self) -> Sequence[ClaimLeftOut]:
+        return self._claims_left_out
 
     def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
         if self._current is not None:

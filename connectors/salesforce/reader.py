@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from cosell.connector import FieldValues, RecordKey
-from cosell.connectors.common import Row, SnapshotSync, claims_left_out_note, differs
+from cosell.connector import ClaimLeftOut, FieldValues, RecordKey
+from cosell.connectors.common import Row, SnapshotSync, differs
 from cosell.connectors.common import Stream as SyncStream
 from cosell.errors import ConfigError, InputError, Problem
 from cosell.ledger import decode_json
@@ -464,12 +464,12 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRecords:
-    """What :func:`records_from_snapshot` gives: the records, the managed values the org holds, and what
-    to tell the user about records left out."""
+    """What :func:`records_from_snapshot` gives: the records, the managed values the org holds, and the
+    MDF claims left out because the account they name is no partner (the run names those of its period)."""
 
     records: RecordSet
     current: Mapping[RecordKey, FieldValues]
-    notes: Sequence[str] = ()
+    claims_left_out: Sequence[ClaimLeftOut] = ()
 
 
 def records_from_snapshot(
@@ -535,12 +535,12 @@ def records_from_snapshot(
                 activities.append(activity)
 
     claims: list[MdfClaim] = []
-    claims_of_others: list[tuple[str, str]] = []  # (claim, the account it names, no partner)
+    claims_of_others: list[ClaimLeftOut] = []  # those naming an account that is no partner
     if settings.mdf_object:
         for rid, c in store.snapshot(key, settings.mdf_object):
             named = _text(c.get("partner"))
             if named is not None and account(named) not in partner_ids:  # a customer's, a former partner's
-                claims_of_others.append((rid, named))
+                claims_of_others.append(ClaimLeftOut(rid, "account", named, _approved_on(c, zone)))
                 continue
             claim = _convert(
                 problems, settings.mdf_object, rid, names["mdf"], partial(_claim, rid, c, settings, zone)
@@ -555,7 +555,7 @@ def records_from_snapshot(
     return SnapshotRecords(
         RecordSet(tuple(partners), tuple(deals), tuple(activities), tuple(claims), merges),
         current,
-        claims_left_out_note("account", sorted(claims_of_others)),
+        tuple(sorted(claims_of_others, key=lambda c: (c.id, c.named))),
     )
 
 
@@ -662,6 +662,15 @@ def _activity(rid: str, a: Mapping[str, Any], zone: ZoneInfo) -> Activity | None
     return ACTIVITY.validate_python(
         {"id": rid, "partner_id": _text(a.get("partner")), "type": kind, "occurred_on": occurred}
     )
+
+
+def _approved_on(c: Mapping[str, Any], zone: ZoneInfo) -> date | None:
+    """A left-out claim's approval date, read without checking (None when it holds none, or no date):
+    the run names the claims approved in the period it runs."""
+    try:
+        return to_date(c.get("approved_on"), zone)
+    except (TypeError, ValueError):
+        return None
 
 
 def _claim(rid: str, c: Mapping[str, Any], s: SalesforceSettings, zone: ZoneInfo) -> MdfClaim | None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import urllib3
 
-from cosell.connector import FieldWrite
+from cosell.connector import ClaimLeftOut, FieldWrite
 from cosell.connectors.common import RetryPolicy
 from cosell.connectors.hubspot.client import Credentials, HubSpotClient
 from cosell.connectors.hubspot.mapping import HubSpotSettings, Snapshot, Stage, build_records
@@ -818,7 +818,7 @@ def test_tasks_listed_slowly_at_the_first_wait_still_fill_the_later_waits(
 CLAIM = {"amount": "500", "status": "approved", "approved_on": "2026-08-01", "campaign": "Launch"}
 
 
-def test_an_mdf_claim_naming_a_company_that_is_no_partner_is_left_out_and_named_in_a_note() -> None:
+def test_an_mdf_claim_naming_a_company_that_is_no_partner_is_left_out_with_its_approval_date() -> None:
     # company 11 is a customer, or a partner that left the program: its claims fund no one, and they
     # do not stop everyone's payouts either
     snap = snapshot()
@@ -827,14 +827,18 @@ def test_an_mdf_claim_naming_a_company_that_is_no_partner_is_left_out_and_named_
         "41": dict(CLAIM),  # associated with the customer company
         "42": {**CLAIM, "partner_company_id": "11"},
         "43": {**CLAIM, "partner_company_id": "99"},  # a company the portal no longer has as a partner
+        "46": {**CLAIM, "partner_company_id": "99", "approved_on": "soon"},  # not checked: left out
     }
     snap.claim_links = {"41": [("11", [])]}
-    notes: list[str] = []
-    records = build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD", notes=notes)
+    left_out: list[ClaimLeftOut] = []
+    records = build_records(snap, HubSpotSettings(), ZoneInfo("UTC"), "USD", claims_left_out=left_out)
     assert [(c.id, c.partner_id) for c in records.mdf_claims] == [("40", "10")]
-    assert notes == [
-        "3 MDF claims left out: the company each names is no partner of the program "
-        "(claim 41: company 11; claim 42: company 11; claim 43: company 99)"
+    approved = date(2026, 8, 1)
+    assert left_out == [
+        ClaimLeftOut("41", "company", "11", approved),
+        ClaimLeftOut("42", "company", "11", approved),
+        ClaimLeftOut("43", "company", "99", approved),
+        ClaimLeftOut("46", "company", "99", None),
     ]
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from cosell.connector import FieldWrite
+from cosell.connector import ClaimLeftOut, FieldWrite
 from cosell.connectors import common
 from cosell.connectors.common import RetryPolicy
 from cosell.connectors.salesforce.client import Credentials, Redactor, SalesforceSession, connect
@@ -595,7 +595,7 @@ def test_an_answer_cut_off_mid_body_is_asked_again():
     assert answer.json()["records"] == [{"Id": "001A"}] and len(asked) == 2
 
 
-def test_an_mdf_claim_of_an_account_that_is_no_partner_is_left_out_and_named_in_a_note():
+def test_an_mdf_claim_of_an_account_that_is_no_partner_is_left_out_with_its_approval_date():
     from cosell.connectors.salesforce.reader import MERGED, records_from_snapshot
 
     claim = {"amount": Decimal(500), "status": "Approved", "approved_on": "2026-08-01"}
@@ -613,11 +613,13 @@ def test_an_mdf_claim_of_an_account_that_is_no_partner_is_left_out_and_named_in_
                 ("0ET000000000002AAA", {**claim, "partner": VICTIM}),  # merged into the master: its claim
                 ("0ET000000000003AAA", {**claim, "partner": customer, "status": "Withdrawn"}),
                 ("0ET000000000004AAA", {**claim}),  # a fund request of no channel partner
+                ("0ET000000000005AAA", {**claim, "partner": customer, "approved_on": "not a date"}),
             ],
         )
         built = records_from_snapshot(ledger, SalesforceSettings(), MERGE_PROGRAM, MERGE_KEY)
     assert [c.id for c in built.records.mdf_claims] == ["0ET000000000001AAA", "0ET000000000002AAA"]
-    assert built.notes == [
-        "1 MDF claim left out: the account each names is no partner of the program "
-        f"(claim 0ET000000000003AAA: account {customer})"
-    ]
+    # The run names those approved in the period it runs; a value the claim holds is not checked.
+    assert built.claims_left_out == (
+        ClaimLeftOut("0ET000000000003AAA", "account", customer, date(2026, 8, 1)),
+        ClaimLeftOut("0ET000000000005AAA", "account", customer, None),
+    )

@@ -2,6 +2,7 @@
 write-back, tier history across periods."""
 
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from cosell import hookimpl
 from cosell.computation import Silent
+from cosell.connector import ClaimLeftOut
 from cosell.connectors.files import FilesConnector
 from cosell.engine import run
 from cosell.errors import PluginError
@@ -307,3 +309,47 @@ def test_a_partner_merged_into_another_is_not_named_as_no_longer_paid(folder, le
     (data / "merges.csv").write_text("kind,former_id,id\npartner,P006,P001\n", encoding="utf-8")
     again = run(example(), FilesConnector(folder / "data", folder / "out"), ledger, plugins)
     assert not any("P006" in note for note in again.notes)
+
+
+def test_a_run_names_the_mdf_claims_left_out_that_its_period_would_fund_not_those_of_other_periods(
+    folder, ledger
+):
+    def claim(n, approved_on):
+        return ClaimLeftOut(f"M{n}", "account", "C1", approved_on)
+
+    class LeavingOutClaims(FilesConnector):
+        def claims_left_out(self):
+            return [
+                claim(1, date(2026, 2, 10)),  # 2026-Q1's: its runs named it
+                claim(2, date(2026, 8, 1)),
+                claim(3, None),  # not approved yet: no period funds it
+                *(claim(n, date(2026, 9, n)) for n in range(4, 10)),
+                claim(10, date(2026, 10, 1)),  # 2026-Q4's
+            ]
+
+    plugins = Plugins(entry_points=False)
+    q3 = run(example(), LeavingOutClaims(folder / "data", folder / "out"), ledger, plugins)
+    assert [n for n in q3.notes if "MDF claim" in n] == [
+        "7 MDF claims approved in 2026-Q3 left out: the account each names is no partner of the program "
+        "(claim M2: account C1; claim M4: account C1; claim M5: account C1; claim M6: account C1; "
+        "claim M7: account C1; 2 more)"
+    ]
+    q4 = run(
+        example(),
+        LeavingOutClaims(folder / "data", folder / "out"),
+        ledger,
+        plugins,
+        period=Period.parse("2026-Q4"),
+    )
+    assert [n for n in q4.notes if "MDF claim" in n] == [
+        "1 MDF claim approved in 2026-Q4 left out: the account each names is no partner of the program "
+        "(claim M10: account C1)"
+    ]
+    q1 = run(
+        example(),
+        LeavingOutClaims(folder / "data", folder / "out"),
+        ledger,
+        plugins,
+        period=Period.parse("2027-Q1"),
+    )
+    assert not any("MDF claim" in n for n in q1.notes)

@@ -143,5 +143,9 @@ def test_a_company_with_mdf_claims_no_longer_a_partner_is_cleared_and_its_claims
     [note] = [n for n in cleared["notes"] if "MDF claim" in n]
     assert "left out: the company each names is no partner of the program" in note
     assert f": company {company}" in note
-    again = run(env)  # every run says so, while the claims name it
+    assert f"approved in {PERIOD} left out" in note
+    again = run(env)  # every run of the period says so, while the claims name it
     assert company not in changed_ids(again) and any("MDF claim" in n for n in again["notes"])
+    # A later period funds none of them (none was approved in it): its run does not name them again.
+    later = run_json(env, "hubspot", "--period", "2027-Q1")
+    assert not any("MDF claim" in n for n in later["notes"])

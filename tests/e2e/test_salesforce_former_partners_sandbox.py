@@ -131,3 +131,35 @@ def test_salesforce_an_account_no_longer_a_partner_and_deleted_is_not_written(
         rerun = run(env)  # exit 0: nothing to clear on records the org no longer has
         assert not rerun["failures"]
         assert {account, purged}.isdisjoint(changed_ids(rerun))
+
+
+def test_salesforce_an_account_set_inactive_mid_period_is_named_with_the_money_and_claims_the_period_drops(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env = environment(sb, tmp_path)
+    first_run(env)
+    sf = simple_salesforce(sb)
+    claims = sf.query_all(
+        "SELECT Id, ChannelPartnerId FROM PartnerFundClaim "
+        "WHERE Approved_On__c >= 2026-07-01 AND Approved_On__c <= 2026-09-30"
+    )["records"]
+    with Ledger.connect(env["COSELL_LEDGER"]) as book:
+        paid = {line.partner_id for line in book.lines(PERIOD)}
+    account = sorted(
+        {c["ChannelPartnerId"] for c in claims} & paid,
+        key=lambda a: sf_values(sf, "Account", a, ("Partner_Status__c",)) != ("Active",),
+    )[0]
+    its_claims = sorted(c["Id"] for c in claims if c["ChannelPartnerId"] == account)
+
+    sf.Account.update(account, {"Partner_Status__c": "Inactive"})
+    rerun = run(env)
+    [left] = [n for n in rerun["notes"] if account in n and "no longer among the records" in n]
+    assert f"its lines of {PERIOD} from the period's previous run" in left and "no longer paid" in left
+    [claimed] = [n for n in rerun["notes"] if "MDF claim" in n]
+    assert f"approved in {PERIOD} left out" in claimed
+    assert f"claim {its_claims[0]}: account {account}" in claimed or claimed.endswith("more)")
+    # Said by the run that dropped the lines; a later period funds none of those claims: not named again.
+    again = run(env)
+    assert not any(account in n and "no longer among the records" in n for n in again["notes"])
+    later = run_json(env, "salesforce", "--period", "2027-Q1")
+    assert not any("MDF claim" in n for n in later["notes"])

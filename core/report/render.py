@@ -385,6 +385,13 @@ def _watch(report: Mapping[str, Any]) -> str:
     return f'<div class="lists">{"".join(parts)}</div>'
 
 
+def _partners_count(report: Mapping[str, Any]) -> str:
+    """The partners table's rows, counted as the trend counts them: those in the program, then those
+    that have left it (listed too, as Exited)."""
+    rows, exited = len(report["partners"]), report["totals"]["exited"]
+    return f"{rows - exited:,} and {exited:,} exited" if exited else f"{rows:,}"
+
+
 def _tiers(report: Mapping[str, Any]) -> str:
     rows = []
     for t in report["tiers"]:
@@ -437,7 +444,7 @@ def as_html(report: Mapping[str, Any]) -> str:
         f"<h2>Charts</h2>{_charts(report)}"
         f"<h2>Watch lists</h2>{_watch(report)}"
         f"<h2>Tiers</h2>{_tiers(report)}"
-        f"<h2>Partners ({len(report['partners']):,})</h2>"
+        f"<h2>Partners ({_partners_count(report)})</h2>"
         '<p class="meta">Click a column title to sort.</p>'
         f"{_partners(report)}"
         f"<script>{SORT_SCRIPT}</script></body></html>\n"

@@ -500,6 +500,14 @@ class _LineCheck:
                 f"{hook}: a {line.kind!r} line's withheld is {type(line.withheld).__name__} "
                 f"{line.withheld!r}; give True or False",
             )
+        if line.withheld and line.amount != 0:
+            on = f", deal {line.deal_id!r}" if line.deal_id is not None else ""
+            raise PluginError(
+                plugin,
+                f"{hook}: a {line.kind!r} line for partner {line.partner_id!r}{on} is withheld with an "
+                f"amount of {line.amount}; a withheld line is a line of 0 kept for its reason "
+                "(give 0, or withheld=False to pay it)",
+            )
         if not isinstance(line.tags, (set, frozenset)) or not all(isinstance(t, str) for t in line.tags):
             raise PluginError(
                 plugin,

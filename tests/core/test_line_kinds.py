@@ -65,11 +65,14 @@ def test_a_line_of_an_undeclared_kind_is_refused():
 
 
 class Loyalty:
-    def __init__(self, kind=None, deal_id=None, explanation="loyalty: 600.00", amount="600.00"):
+    def __init__(
+        self, kind=None, deal_id=None, explanation="loyalty: 600.00", amount="600.00", withheld=False
+    ):
         self.kind = kind or LineKind("loyalty", "Loyalty")
         self.deal_id = deal_id
         self.explanation = explanation
         self.amount = Decimal(amount)
+        self.withheld = withheld
 
     @hookimpl
     def cosell_line_kinds(self):
@@ -77,13 +80,71 @@ class Loyalty:
 
     @hookimpl
     def cosell_payout_lines(self, partner):
-        return [PayoutLine(partner.id, self.kind.name, self.amount, self.explanation, self.deal_id)]
+        return [
+            PayoutLine(
+                partner.id, self.kind.name, self.amount, self.explanation, self.deal_id, self.withheld
+            )
+        ]
 
 
 def test_a_line_naming_a_deal_that_is_not_in_the_run_is_refused():
     plugins = Plugins(entry_points=False, extra={"loyalty": Loyalty(deal_id="D404")})
     with pytest.raises(PluginError, match="names deal 'D404', which is not among the run's deals"):
         compute_period(program(), [partner("P1")], plugins=plugins)
+
+
+def test_a_withheld_line_with_an_amount_stops_the_run_naming_plugin_hook_partner_and_deal(cosell_ledger):
+    withheld = Loyalty(deal_id="D1", explanation="loyalty withheld: under review", withheld=True)
+    deals = [deal("D1", "1000", partners=["P1"], won_on="2026-08-01")]
+    with pytest.raises(PluginError) as info:
+        run_program(program(), [partner("P1")], deals, ledger=cosell_ledger, plugins={"loyalty": withheld})
+    text = str(info.value)
+    assert "plugin 'loyalty'" in text and "cosell_payout_lines" in text
+    assert "partner 'P1'" in text and "deal 'D1'" in text
+    assert "withheld with an amount of 600.00" in text
+    assert cosell_ledger.periods() == []
+
+
+def test_a_withheld_line_of_0_is_kept_for_its_reason():
+    withheld = Loyalty(explanation="loyalty withheld: under review", amount="0.00", withheld=True)
+    computed = compute_period(program(), [partner("P1")], plugins={"loyalty": withheld})
+    assert [(ln.kind, ln.amount, ln.withheld) for ln in computed.all_lines()] == [
+        ("loyalty", Decimal("0.00"), True)
+    ]
+
+
+def test_a_deal_incentive_line_on_a_deal_the_partner_is_not_on_is_refused(cosell_ledger):
+    spiff = Loyalty(kind=LineKind("spiff", "Spiff", deal_incentive=True), deal_id="D2")
+    people, deals = two_partners()
+    with pytest.raises(PluginError) as info:
+        run_program(program(), people, deals, ledger=cosell_ledger, plugins={"spiff": spiff})
+    text = str(info.value)
+    assert "plugin 'spiff'" in text and "cosell_payout_lines" in text
+    assert "names deal 'D2', which partner 'P1' is not on" in text
+    assert cosell_ledger.periods() == []
+
+
+class LateSpiff:
+    """Pays a spiff from ``cosell_adjustments``, on the deal it is given."""
+
+    def __init__(self, partner_id, deal_id):
+        self.partner_id, self.deal_id = partner_id, deal_id
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        return [LineKind("spiff", "Spiff", deal_incentive=True)]
+
+    @hookimpl
+    def cosell_adjustments(self, lines):
+        return [PayoutLine(self.partner_id, "spiff", Decimal("70.00"), "spiff: 70.00", self.deal_id)]
+
+
+def test_a_deal_incentive_adjustment_on_a_deal_the_partner_is_not_on_is_refused():
+    people, deals = two_partners()
+    with pytest.raises(PluginError, match="names deal 'D2', which partner 'P1' is not on"):
+        compute_period(program(), people, deals, plugins={"spiff": LateSpiff("P1", "D2")})
+    computed = compute_period(program(), people, deals, plugins={"spiff": LateSpiff("P2", "D2")})
+    assert [ln.deal_id for ln in computed.all_lines() if ln.kind == "spiff"] == ["D2"]
 
 
 def test_a_multi_line_explanation_is_refused():

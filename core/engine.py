@@ -220,7 +220,8 @@ def _compute(
             context, program=pilot.variant, settings=MappingProxyType(dict(pilot.variant_settings))
         )
     )
-    hooks = _Hooks.of(plugins, _LineCheck(kinds, frozenset(deal.id for deal in records.deals)))
+    deal_ids = frozenset(deal.id for deal in records.deals)
+    hooks = _Hooks.of(plugins, _LineCheck(kinds, deal_ids, {partner.id: partner for partner in facts}))
     for _ in plugins.call_each("cosell_run_started", context=context):
         pass
     standings: list[PartnerStanding] = []
@@ -421,11 +422,29 @@ def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> M
 class _LineCheck:
     """Checks every line a plugin returns: a PayoutLine of a kind the plugin itself declared, a Decimal
     rounded to cents, a one-line explanation, a deal of the run's records. Sets ``uncapped`` from the
-    kind's declaration, so the ledger keeps the treatment the line was computed with."""
+    kind's declaration, so the ledger keeps the treatment the line was computed with. A line of a
+    ``deal_incentive`` kind names a deal its partner is on: it is shown on that deal in the CRM."""
 
-    def __init__(self, kinds: Mapping[str, tuple[str, LineKind]], deal_ids: frozenset[str]) -> None:
+    def __init__(
+        self,
+        kinds: Mapping[str, tuple[str, LineKind]],
+        deal_ids: frozenset[str],
+        partners: Mapping[str, PartnerFacts] | None = None,
+    ) -> None:
         self.kinds = kinds
         self.deal_ids = deal_ids
+        self.partners = partners or {}
+        self._deals_of: tuple[str, frozenset[str]] | None = None  # the last partner asked, its deals
+
+    def partner_deals(self, partner_id: str) -> frozenset[str] | None:
+        """The deals ``partner_id`` is on (None for a partner not among the records), kept for the
+        partner last asked: its hooks' lines are checked one after the other."""
+        if self._deals_of is None or self._deals_of[0] != partner_id:
+            facts = self.partners.get(partner_id)
+            if facts is None:
+                return None
+            self._deals_of = (partner_id, frozenset(on.deal.id for on in facts.deals))
+        return self._deals_of[1]
 
     def __call__(
         self, plugin: str, hook: str, produced: Any, partner_id: str | None
@@ -494,6 +513,14 @@ class _LineCheck:
                 plugin,
                 f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which is not among the run's deals",
             )
+        if line.deal_id is not None and kind.deal_incentive and isinstance(line.partner_id, str):
+            on = self.partner_deals(line.partner_id)
+            if on is not None and line.deal_id not in on:  # an unknown partner is refused by its caller
+                raise PluginError(
+                    plugin,
+                    f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which partner "
+                    f"{line.partner_id!r} is not on",
+                )
         if not isinstance(line.withheld, bool):
             raise PluginError(
                 plugin,

@@ -150,6 +150,9 @@ class Plugins:
     def _register(self, plugin: object, name: str) -> None:
         if self.pm.has_plugin(name):
             raise PluginError(name, "two plugins are registered under this name")
+        unmarked = _unmarked_hooks(plugin)
+        if unmarked:
+            raise PluginError(name, unmarked, hint=f"defined in {source_of(plugin)}; mark it @hookimpl")
         try:
             self.pm.register(plugin, name)
         except pluggy.PluginValidationError as exc:
@@ -787,6 +790,25 @@ def hook_suggestion(name: str) -> str:
     """``"; did you mean 'cosell_x'?"`` for a misspelled hook name, or ``""``."""
     known = [h for h in hookspecs.all_hook_names() if _close(h, name)]
     return f"; did you mean {known[0]!r}?" if known else ""
+
+
+def _unmarked_hooks(plugin: object) -> str | None:
+    """What is wrong with the ``cosell_*`` functions of a plugin that lack the ``@hookimpl`` mark
+    (pluggy passes them over, so the plugin would silently do nothing), or None."""
+    marker = f"{hookspecs.PROJECT}_impl"
+    problems = []
+    for name in sorted(dir(plugin)):
+        if not name.startswith("cosell_"):
+            continue
+        function = getattr(plugin, name, None)
+        if not inspect.isroutine(function) or isinstance(getattr(function, marker, None), dict):
+            continue
+        hook = name if name in hookspecs.all_hook_names() else None
+        problems.append(
+            f"{name} is not marked @hookimpl (from cosell import hookimpl), so it is never called"
+            + ("" if hook else f"; no such hook{hook_suggestion(name)}")
+        )
+    return "; ".join(problems) or None
 
 
 def _pending_message(exc: pluggy.PluginValidationError) -> str:

@@ -81,9 +81,7 @@ class Loyalty:
     @hookimpl
     def cosell_payout_lines(self, partner):
         return [
-            PayoutLine(
-                partner.id, self.kind.name, self.amount, self.explanation, self.deal_id, self.withheld
-            )
+            PayoutLine(partner.id, self.kind.name, self.amount, self.explanation, self.deal_id, self.withheld)
         ]
 
 

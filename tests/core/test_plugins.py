@@ -36,6 +36,31 @@ def test_misspelled_hook_is_refused_naming_the_plugin_and_suggesting_the_hook():
     assert "plugin 'typo'" in text and "cosell_payout_lines" in text and "test_plugins.py" in text
 
 
+class Unmarked:
+    def cosell_payout_lines(self, partner):
+        return [PayoutLine(partner.id, "bonus", Decimal("250.00"), "bonus 250.00")]
+
+
+def test_a_hook_function_without_hookimpl_is_refused_at_load_naming_the_plugin_and_function():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"unmarked": Unmarked()})
+    text = str(info.value)
+    assert "plugin 'unmarked'" in text and "test_plugins.py" in text
+    assert "cosell_payout_lines is not marked @hookimpl" in text and "never called" in text
+
+
+class UnmarkedMisspelled:
+    def cosell_payout_line(self, partner):
+        return []
+
+
+def test_a_misspelled_hook_function_without_hookimpl_is_refused_suggesting_the_hook():
+    with pytest.raises(PluginError) as info:
+        Plugins(entry_points=False, extra={"typo": UnmarkedMisspelled()})
+    text = str(info.value)
+    assert "cosell_payout_line is not marked @hookimpl" in text and "'cosell_payout_lines'" in text
+
+
 class WrongArgument:
     @hookimpl
     def cosell_payout_lines(self, partner, deals):

@@ -247,7 +247,7 @@ def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[
     kwargs = {"partner": partner, "context": context}
     for plugin, call in hooks.metrics:
         produced = guarded(plugin, "cosell_metrics", call, kwargs)
-        metrics.update(_checked_metrics(plugin, produced, hooks.declared_metrics))
+        metrics.update(_checked_metrics(plugin, produced, hooks.declared_metrics, partner.id))
     return metrics
 
 
@@ -306,7 +306,9 @@ def _tier(
     kwargs = {"partner": partner, "score": score, "metrics": metrics, "context": context}
     plugin, tier = _answered(hooks.tier, "cosell_tier", kwargs, TierDecision)
     if context.program.tier(tier.assigned) is None or context.program.tier(tier.eligible) is None:
-        raise PluginError(plugin, f"cosell_tier chose a tier the program does not have: {tier}")
+        raise PluginError(
+            plugin, f"cosell_tier chose a tier the program does not have for partner {partner.id!r}: {tier}"
+        )
     return cast(TierDecision, tier)
 
 
@@ -389,7 +391,9 @@ def _answered(
     raise PluginError("cosell", f"no plugin answered {hook}")
 
 
-def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> Mapping[str, Decimal | None]:
+def _checked_metrics(
+    plugin: str, values: Any, declared: Mapping[str, str], partner_id: str
+) -> Mapping[str, Decimal | None]:
     if values is None:
         return {}
     if not isinstance(values, Mapping):
@@ -406,7 +410,9 @@ def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> M
             )
         if isinstance(value, Decimal) and not value.is_finite():
             raise PluginError(
-                plugin, f"metric {name!r} is {value}; give a finite Decimal, or None when undefined"
+                plugin,
+                f"metric {name!r} is {value} for partner {partner_id!r}; give a finite Decimal, or None "
+                "when undefined",
             )
         if value is None or isinstance(value, Decimal):
             out[name] = value
@@ -414,7 +420,9 @@ def _checked_metrics(plugin: str, values: Any, declared: Mapping[str, str]) -> M
             out[name] = Decimal(value)
         else:
             raise PluginError(
-                plugin, f"metric {name!r} is {type(value).__name__} {value!r}; give a Decimal, an int or None"
+                plugin,
+                f"metric {name!r} is {type(value).__name__} {value!r} for partner {partner_id!r}; give a "
+                "Decimal, an int or None",
             )
     return out
 
@@ -478,31 +486,28 @@ class _LineCheck:
                 f"{hook}: returned a line of kind {line.kind!r}, which belongs to plugin {owner!r}; "
                 "a plugin produces only the kinds it declares in cosell_line_kinds",
             )
+        what = _line_text(line)
         if not isinstance(line.amount, Decimal):
             raise PluginError(
                 plugin,
-                f"{hook}: the amount of a {line.kind!r} line is {type(line.amount).__name__}, not Decimal",
+                f"{hook}: the amount of {what} is {type(line.amount).__name__} {line.amount!r}, not Decimal",
             )
         if not line.amount.is_finite() or abs(line.amount) > MAX_LINE:
-            raise PluginError(
-                plugin, f"{hook}: a {line.kind!r} line of {line.amount} is not an amount the ledger can keep"
-            )
+            raise PluginError(plugin, f"{hook}: {what} of {line.amount} is not an amount the ledger can keep")
         if round_cents(line.amount) != line.amount:
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line of {line.amount} is not rounded to cents (use cosell.money.round_cents)",
+                f"{hook}: {what} of {line.amount} is not rounded to cents (use cosell.money.round_cents)",
             )
         if not isinstance(line.explanation, str):
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line's explanation is {type(line.explanation).__name__}, not text",
+                f"{hook}: {what}: explanation is {type(line.explanation).__name__}, not text",
             )
         if not line.explanation.strip():
-            raise PluginError(plugin, f"{hook}: a {line.kind!r} line has no explanation")
+            raise PluginError(plugin, f"{hook}: {what} has no explanation")
         if line.explanation.splitlines() != [line.explanation]:
-            raise PluginError(
-                plugin, f"{hook}: a {line.kind!r} line's explanation spans several lines; give one line"
-            )
+            raise PluginError(plugin, f"{hook}: {what}: explanation spans several lines; give one line")
         if partner_id is not None and line.partner_id != partner_id:
             raise PluginError(
                 plugin,
@@ -511,7 +516,8 @@ class _LineCheck:
         if line.deal_id is not None and line.deal_id not in self.deal_ids:
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which is not among the run's deals",
+                f"{hook}: {_line_text(line, deal=False)} names deal {line.deal_id!r}, which is not among "
+                "the run's deals",
             )
         if line.deal_id is not None and kind.deal_incentive and isinstance(line.partner_id, str):
             on = self.partner_deals(line.partner_id)
@@ -524,21 +530,19 @@ class _LineCheck:
         if not isinstance(line.withheld, bool):
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line's withheld is {type(line.withheld).__name__} "
+                f"{hook}: {what}: withheld is {type(line.withheld).__name__} "
                 f"{line.withheld!r}; give True or False",
             )
         if line.withheld and line.amount != 0:
-            on = f", deal {line.deal_id!r}" if line.deal_id is not None else ""
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line for partner {line.partner_id!r}{on} is withheld with an "
-                f"amount of {line.amount}; a withheld line is a line of 0 kept for its reason "
-                "(give 0, or withheld=False to pay it)",
+                f"{hook}: {what} is withheld with an amount of {line.amount}; a withheld line is a line "
+                "of 0 kept for its reason (give 0, or withheld=False to pay it)",
             )
         if not isinstance(line.tags, (set, frozenset)) or not all(isinstance(t, str) for t in line.tags):
             raise PluginError(
                 plugin,
-                f"{hook}: a {line.kind!r} line's tags are {type(line.tags).__name__} {line.tags!r}; "
+                f"{hook}: {what}: tags are {type(line.tags).__name__} {line.tags!r}; "
                 'give a frozenset of text, e.g. frozenset({"welcome:paid"})',
             )
         if type(line.tags) is not frozenset:
@@ -546,6 +550,12 @@ class _LineCheck:
         if line.uncapped != (not kind.capped):
             line = dataclasses.replace(line, uncapped=not kind.capped)
         return line
+
+
+def _line_text(line: PayoutLine, *, deal: bool = True) -> str:
+    """A line as the errors on it name it: its kind, its partner and (``deal``) its deal."""
+    on = f" on deal {line.deal_id!r}" if deal and line.deal_id is not None else ""
+    return f"a {line.kind!r} line for partner {line.partner_id!r}{on}"
 
 
 MAX_LINE = MAX_AMOUNT

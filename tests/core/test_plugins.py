@@ -133,6 +133,60 @@ def test_a_line_the_ledger_cannot_keep_stops_the_run_naming_the_plugin(line, sai
     assert "plugin 'odd'" in str(info.value) and said in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (
+            lambda pid: PayoutLine(pid, "bonus", 250.0, "x", "D1"),
+            "the amount of a 'bonus' line for partner 'P1' on deal 'D1' is float 250.0, not Decimal",
+        ),
+        (
+            lambda pid: PayoutLine(pid, "bonus", 250, "x"),
+            "the amount of a 'bonus' line for partner 'P1' is int 250, not Decimal",
+        ),
+        (
+            lambda pid: PayoutLine(pid, "bonus", Decimal("250.005"), "x", "D1"),
+            "a 'bonus' line for partner 'P1' on deal 'D1' of 250.005 is not rounded to cents",
+        ),
+        (
+            lambda pid: PayoutLine(pid, "bonus", Decimal("250.00"), " ", "D1"),
+            "a 'bonus' line for partner 'P1' on deal 'D1' has no explanation",
+        ),
+        (
+            lambda pid: PayoutLine(pid, "bonus", Decimal("NaN"), "x"),
+            "a 'bonus' line for partner 'P1' of NaN is not an amount the ledger can keep",
+        ),
+        (
+            lambda pid: PayoutLine(pid, "bonus", Decimal("1.00"), "x", "D404"),
+            "a 'bonus' line for partner 'P1' names deal 'D404', which is not among the run's deals",
+        ),
+    ],
+    ids=["float", "int", "unrounded", "no-explanation", "nan", "unknown-deal"],
+)
+def test_a_line_cosell_refuses_names_the_partner_and_deal_it_is_for(line, said):
+    plugins = Plugins(entry_points=False, extra={"odd": OddLine(line)})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], [deal("D1", partners=["P1"])], plugins=plugins)
+    assert "plugin 'odd'" in str(info.value) and f"cosell_payout_lines: {said}" in str(info.value)
+
+
+class FloatMetric:
+    @hookimpl
+    def cosell_metric_definitions(self):
+        return [MetricDefinition("events", "co-marketing events")]
+
+    @hookimpl
+    def cosell_metrics(self, partner):
+        return {"events": 2.0}
+
+
+def test_a_metric_of_the_wrong_type_names_the_partner_and_the_metric():
+    plugins = Plugins(entry_points=False, extra={"events": FloatMetric()})
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins=plugins)
+    assert "metric 'events' is float 2.0 for partner 'P1'; give a Decimal" in str(info.value)
+
+
 class OddProjections:
     def __init__(self, produced):
         self.produced = produced
@@ -355,7 +409,9 @@ def test_a_metric_that_is_not_a_finite_number_is_refused_naming_the_plugin_that_
     plugins = Plugins(entry_points=False, extra={"health": NaNMetric()})
     with pytest.raises(PluginError) as info:
         compute_period(program(), [partner("P1")], plugins=plugins)
-    assert "plugin 'health'" in str(info.value) and "metric 'health' is NaN" in str(info.value)
+    assert "plugin 'health'" in str(info.value) and "metric 'health' is NaN for partner 'P1'" in str(
+        info.value
+    )
 
 
 class Abstains:
@@ -377,6 +433,7 @@ def test_a_tier_the_program_lacks_names_the_plugin_that_chose_it():
     with pytest.raises(PluginError) as info:
         compute_period(program(), [partner("P1")], plugins=plugins)
     assert "plugin 'promoter'" in str(info.value) and "Platinum" in str(info.value)
+    assert "chose a tier the program does not have for partner 'P1'" in str(info.value)
 
 
 def _kicker(**mark: bool) -> object:
@@ -495,11 +552,11 @@ SCORED = program(
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        (0.1 + 0.2 + 75, "the score is float 75.3, not a Decimal"),
-        (Decimal("NaN"), "a score of NaN is not one cosell keeps"),
-        (Decimal("Infinity"), "a score of Infinity is not one cosell keeps"),
-        (Decimal("-5"), "a score of -5 is not one cosell keeps"),
-        (Decimal("1E+40"), "a score of 1E+40 is not one cosell keeps"),
+        (0.1 + 0.2 + 75, "the score of partner 'P1' is float 75.3, not a Decimal"),
+        (Decimal("NaN"), "a score of NaN for partner 'P1' is not one cosell keeps"),
+        (Decimal("Infinity"), "a score of Infinity for partner 'P1' is not one cosell keeps"),
+        (Decimal("-5"), "a score of -5 for partner 'P1' is not one cosell keeps"),
+        (Decimal("1E+40"), "a score of 1E+40 for partner 'P1' is not one cosell keeps"),
     ],
     ids=["float", "nan", "infinite", "negative", "huge"],
 )

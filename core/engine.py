@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -459,9 +460,11 @@ class _LineCheck:
     ) -> tuple[PayoutLine, ...]:
         if produced is None:
             return ()
-        if isinstance(produced, PayoutLine) or not isinstance(produced, Iterable):
+        # A mapping or a text is iterable, but its keys or characters are no lines.
+        if isinstance(produced, PayoutLine | Mapping | str | bytes) or not isinstance(produced, Iterable):
             raise PluginError(
-                plugin, f"{hook} must return an iterable of PayoutLine, not {type(produced).__name__}"
+                plugin,
+                f"{hook} returned {type(produced).__name__} {reprlib.repr(produced)}, not a list of PayoutLine",
             )
         return tuple(self._checked(plugin, hook, line, partner_id) for line in produced)
 

@@ -87,6 +87,30 @@ def test_plugin_returning_the_wrong_type_is_named():
     assert "defined in" in str(info.value) and "test_plugins.py" in str(info.value)
 
 
+class Returns:
+    def __init__(self, produced):
+        self.produced = produced
+
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        return self.produced
+
+
+@pytest.mark.parametrize(
+    ("produced", "said"),
+    [
+        ({"amount": Decimal("1.00")}, "returned dict {'amount': Decimal('1.00')}, not a list of PayoutLine"),
+        ("bonus", "returned str 'bonus', not a list of PayoutLine"),
+        (5, "returned int 5, not a list of PayoutLine"),
+    ],
+    ids=["dict", "str", "int"],
+)
+def test_payout_lines_returned_in_the_wrong_shape_say_what_was_returned(produced, said):
+    with pytest.raises(PluginError) as info:
+        compute_period(program(), [partner("P1")], plugins={"shape": Returns(produced)})
+    assert "plugin 'shape'" in str(info.value) and f"cosell_payout_lines {said}" in str(info.value)
+
+
 class FloatAmount:
     @hookimpl
     def cosell_line_kinds(self):

@@ -43,7 +43,7 @@ from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
-from .cli_shared import ByOpt, LedgerOpt, err, out, silence_stdout, write_output
+from .cli_shared import ByOpt, LedgerOpt, err, out, printed_to_stderr, silence_stdout, write_output
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import id_argument as _id_argument
@@ -344,31 +344,33 @@ def run(
     ] = False,
 ) -> None:
     """Sync, compute the period's scores, tiers and payouts, store them in the ledger and write back."""
-    loaded = load_program(program)
-    plugins = _plugins()
-    settings = check_program(loaded, plugins)
-    source = _connector(
-        plugins,
-        connector,
-        input,
-        output,
-        command="run",
-        loaded=loaded,
-        settings=settings,
-        full_sync=full_sync,
-    )
-    # create=False: a run refused before it stores anything (bad input, dry run) leaves no ledger file.
-    with Ledger.connect(ledger, create=False) as book, _progress(not as_json) as bars:
-        report = run_engine(
-            loaded,
-            source,
-            book,
+    # --json: what plugins print while the run computes goes to stderr; stdout is the report alone
+    with printed_to_stderr(as_json):
+        loaded = load_program(program)
+        plugins = _plugins()
+        settings = check_program(loaded, plugins)
+        source = _connector(
             plugins,
-            period=_period(loaded, period),
-            dry_run=dry_run,
-            progress=bars,
+            connector,
+            input,
+            output,
+            command="run",
+            loaded=loaded,
             settings=settings,
+            full_sync=full_sync,
         )
+        # create=False: a run refused before it stores anything (bad input, dry run) leaves no ledger file.
+        with Ledger.connect(ledger, create=False) as book, _progress(not as_json) as bars:
+            report = run_engine(
+                loaded,
+                source,
+                book,
+                plugins,
+                period=_period(loaded, period),
+                dry_run=dry_run,
+                progress=bars,
+                settings=settings,
+            )
     print_report(report, as_json=as_json, show_changes=show_changes)
 
 

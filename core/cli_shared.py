@@ -44,6 +44,19 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 """Where every command prints: standard output and standard error. A console takes its width from
 ``COLUMNS`` when it is made, else from the terminal each time it prints."""
 
+
+@contextmanager
+def printed_to_stderr(active: bool) -> Iterator[None]:
+    """Inside the block, when ``active`` (``--json``), what is printed on standard output (a plugin's
+    hook printing a message, say) goes to standard error: standard output stays the one JSON document
+    the command prints after the block."""
+    if not active:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 LedgerOpt = Annotated[
     str | None,
     typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),

@@ -223,6 +223,35 @@ def test_the_cli_names_the_plugin_line_and_partner_logs_the_traceback_and_debug_
     assert as_json.exit_code == 2 and error["exit_code"] == 2 and "computing partner 'P2'" in error["message"]
 
 
+class Chatty:
+    """Prints from its hooks, as the documented ``cosell_run_finished`` example does."""
+
+    @hookimpl
+    def cosell_run_started(self, context):
+        print(f"starting {context.period.key}")
+
+    @hookimpl
+    def cosell_payout_lines(self, partner):
+        print(f"looking at {partner.id}")
+
+    @hookimpl
+    def cosell_run_finished(self, context, report):
+        print(f"{report.period}: {report.written} records written")
+
+
+def test_what_hooks_print_goes_to_stderr_under_json_so_stdout_stays_one_json_document(tmp_path):
+    cli = CosellCli(tmp_path, {"chatty": Chatty()})
+    cli.write_program(program_text())
+    cli.write_records([partner("P1")])
+    result = cli.run("--json")
+    assert result.exit_code == 0
+    assert result.json()["period"] == "2026-Q3"
+    assert "starting 2026-Q3" in result.stderr and "looking at P1" in result.stderr
+    assert "2026-Q3: " in result.stderr and "records written" in result.stderr
+    shown = cli.run()  # without --json, printed on stdout with the table as before
+    assert "2026-Q3: " in shown.stdout and "records written" in shown.stdout
+
+
 def test_the_schema_lists_each_installed_plugins_settings_under_plugins(tmp_path):
     cli = CosellCli(tmp_path, [Loyalty()])
     result = cli.invoke("schema")

@@ -107,6 +107,9 @@ class Plugins:
         self._builtin: set[str] = set()
         self.broken: list[tuple[str, tuple[str, str] | None, PluginError]] = []
         """(entry-point name, (distribution, version), error) of each installed plugin left out."""
+        self.not_loaded: list[str] = []
+        """The entry-point names of the installed plugins ``COSELL_LOAD_PLUGINS`` leaves out."""
+        self._pinned = ""  # COSELL_LOAD_PLUGINS as the plugins loaded
         # pluggy calls the most recently registered first: register in reverse so calls follow the tuple.
         for short, module_name in reversed(builtin_plugins()):
             self._register(importlib.import_module(module_name), short)
@@ -162,6 +165,7 @@ class Plugins:
 
     def _load_entry_points(self) -> None:
         wanted = os.environ.get(LOAD_ENV)
+        self._pinned = wanted or ""
         allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
         found = [ep for group in ENTRY_POINT_GROUPS for ep in metadata.entry_points(group=group)]
         by_name: dict[str, list[metadata.EntryPoint]] = {}
@@ -175,6 +179,7 @@ class Plugins:
             )
         for name, eps in by_name.items():
             if allowed is not None and name not in allowed:
+                self.not_loaded.append(name)
                 continue
             ep = eps[0]
             dist = _dist_of(ep)
@@ -470,12 +475,7 @@ class Plugins:
         settings: dict[str, BaseModel] = {}
         for key, raw in loaded.program.plugins.items():
             if key not in models:
-                known = ", ".join(sorted(models)) or "none declare settings"
-                problems.append(
-                    Problem(
-                        loaded.where("plugins", key), f"plugins.{key}: no installed plugin reads it ({known})"
-                    )
-                )
+                problems.append(Problem(loaded.where("plugins", key), self._unread(key, models)))
                 continue
             try:
                 settings[key] = refusing_unknown_keys(models[key][1]).model_validate(raw)
@@ -489,6 +489,19 @@ class Plugins:
         if problems:
             raise ProgramError(problems)
         return settings
+
+    def _unread(self, key: str, models: Mapping[str, object]) -> str:
+        """Why no plugin reads the ``plugins.<key>`` entry: none installed does, or none loaded does
+        while ``COSELL_LOAD_PLUGINS`` leaves out installed plugins (one of them may be the reader)."""
+        known = ", ".join(sorted(models)) or "none declare settings"
+        if not self.not_loaded:
+            return f"plugins.{key}: no installed plugin reads it ({known})"
+        pinned = f"{LOAD_ENV}={self._pinned}"
+        if key in self.not_loaded:
+            why = f"installed plugin {key!r} is not loaded ({pinned})"
+        else:
+            why = f"{pinned} leaves out the installed plugin(s) {', '.join(self.not_loaded)}"
+        return f"plugins.{key}: no loaded plugin reads it ({known}); {why}"
 
     def source(self, name: str) -> str:
         """The file a plugin is defined in, for errors that name it."""

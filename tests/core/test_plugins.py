@@ -332,6 +332,19 @@ def test_plugins_entry_for_a_plugin_not_installed_is_an_error_naming_it():
         check_program(loaded, Plugins(entry_points=False))
 
 
+def test_plugins_entry_of_an_installed_plugin_left_out_by_cosell_load_plugins_says_it_is_not_loaded(
+    monkeypatch,
+):
+    pytest.importorskip("cosell_nps", reason="needs the contrib/cosell-nps package installed")
+    monkeypatch.setenv("COSELL_LOAD_PLUGINS", "webhook")
+    loaded = program(plugins={"nps": {"field": "NPS__c"}})
+    with pytest.raises(ProgramError) as info:
+        check_program(loaded, Plugins())
+    text = str(info.value)
+    assert "plugins.nps: no loaded plugin reads it" in text and "no installed plugin" not in text
+    assert "installed plugin 'nps' is not loaded (COSELL_LOAD_PLUGINS=webhook)" in text
+
+
 def test_built_in_plugins_are_listed_with_their_hooks():
     infos = {i.name: i for i in Plugins(entry_points=False).describe()}
     assert {"metrics", "scoring", "tiers", "commission", "files"} <= set(infos)

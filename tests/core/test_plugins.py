@@ -589,11 +589,11 @@ SCORED = program(
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        (0.1 + 0.2 + 75, "the score of partner 'P1' is float 75.3, not a Decimal"),
-        (Decimal("NaN"), "a score of NaN for partner 'P1' is not one cosell keeps"),
-        (Decimal("Infinity"), "a score of Infinity for partner 'P1' is not one cosell keeps"),
-        (Decimal("-5"), "a score of -5 for partner 'P1' is not one cosell keeps"),
-        (Decimal("1E+40"), "a score of 1E+40 for partner 'P1' is not one cosell keeps"),
+        (0.1 + 0.2 + 75, "cosell_score for partner 'P1': the score is float 75.3, not a Decimal"),
+        (Decimal("NaN"), "cosell_score for partner 'P1': a score of NaN is not one cosell keeps"),
+        (Decimal("Infinity"), "cosell_score for partner 'P1': a score of Infinity is not one cosell keeps"),
+        (Decimal("-5"), "cosell_score for partner 'P1': a score of -5 is not one cosell keeps"),
+        (Decimal("1E+40"), "cosell_score for partner 'P1': a score of 1E+40 is not one cosell keeps"),
     ],
     ids=["float", "nan", "infinite", "negative", "huge"],
 )

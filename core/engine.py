@@ -67,6 +67,7 @@ from .results import (
 )
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
+from .tier_exceptions import held_by_exception, with_previous
 from .writeback import changed_writes, former_deal_writes, former_partner_writes, planned_writes
 
 if TYPE_CHECKING:
@@ -310,7 +311,8 @@ def _tier(
         raise PluginError(
             plugin, f"cosell_tier chose a tier the program does not have for partner {partner.id!r}: {tier}"
         )
-    return cast(TierDecision, tier)
+    # approved tier exceptions hold whichever plugin decided the tier
+    return held_by_exception(with_previous(cast(TierDecision, tier), partner, context), partner, context)
 
 
 def _payout_lines(

@@ -103,7 +103,9 @@ def cosell_tier(
 ) -> TierDecision | None:
     """Decide the partner's eligible and assigned tier. The first implementation returning one wins.
 
-    Earlier periods' tiers are in ``context.history.tiers_of(partner_id)``.
+    Earlier periods' tiers are in ``context.history.tiers_of(partner_id)``. The run then lifts the
+    decision by the approved tier exceptions in force (never a partner that has left the program), and
+    fills a ``previous`` left None with the tier held before (the ledger's, else the CRM's).
     """
 
 

@@ -438,6 +438,19 @@ class Program(_Section):
         return found[0] if found else 0
 
 
+def crm_tier_name(program: Program, text: str | None) -> str | None:
+    """The tier a CRM's tier field names: the field as cosell writes it may read "Gold", "Gold (exception
+    until 2027-Q2: ...)" or "Exited (was Silver)". None when it names no tier of the program."""
+    if not text:
+        return None
+    candidates = [text]
+    if text.startswith("Exited (was ") and text.endswith(")"):
+        candidates.append(text[len("Exited (was ") : -1])
+    if " (" in text:
+        candidates.append(text.split(" (", 1)[0])
+    return next((name for name in candidates if program.tier(name) is not None), None)
+
+
 # --- loading -----------------------------------------------------------------------------------
 
 

@@ -58,13 +58,15 @@ class TierDecision:
     assigned: str
     """The tier the partner holds this period (the previous one during a demotion grace period)."""
     previous: str | None
-    """The tier before this period (ledger, else the CRM's), or None."""
+    """The tier before this period (ledger, else the CRM's), or None; left None by a plugin, the run
+    fills it from the ledger, else the CRM."""
     periods_below: int
     """Consecutive periods the eligible tier has been below the held one."""
     reason: str
     """One sentence saying why (statements and ``cosell explain`` show it)."""
     exception: TierException | None = None
-    """The approved tier exception that lifted ``assigned`` above the tier earned; None when it is earned."""
+    """The approved tier exception that lifted ``assigned`` above the tier earned; None when it is earned.
+    The run sets it (a plugin's decision is lifted like the built-in rule's)."""
 
     @property
     def shown(self) -> str:

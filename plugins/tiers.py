@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show_number
-from cosell.program import Program, Tier
+from cosell.program import Program, Tier, crm_tier_name
 from cosell.results import Score, TierDecision
 
 
@@ -56,36 +55,9 @@ def short_of(value: Decimal, needed: Decimal) -> tuple[str, str]:
 def cosell_tier(
     partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
 ) -> TierDecision:
-    return with_exception(earned_tier(partner, score, metrics, context), partner, context)
-
-
-def with_exception(decision: TierDecision, partner: PartnerFacts, context: RunContext) -> TierDecision:
-    """The decision, lifted to the tier of an approved exception in force when that tier is higher. The
-    highest such tier wins (the oldest exception among equals). A partner that has left the program is
-    never lifted: an exception keeps a partner in the program's tiers, it does not survive its exit."""
-    program = context.program
-    exceptions = context.history.tier_exceptions_of(partner.id)
-    applicable = [e for e in exceptions if program.tier(e.tier) is not None]
-    for gone in (e for e in exceptions if program.tier(e.tier) is None):
-        reason = (
-            f"{decision.reason}; tier exception {gone.id} names {gone.tier}, which the program does not have"
-        )
-        decision = dataclasses.replace(decision, reason=reason)
-    if not applicable:
-        return decision
-    best = max(applicable, key=lambda e: (program.tier_rank(e.tier), -e.id))
-    if program.tier_rank(best.tier) <= program.tier_rank(decision.assigned):
-        return decision  # earned: no exception needed
-    if partner.partner.left_by(context.period.end):
-        reason = (
-            f"{decision.reason}; tier exception {best.id} ({best.tier}) not applied: the partner has left"
-        )
-        return dataclasses.replace(decision, reason=reason)
-    reason = (
-        f"{decision.reason}; held at {best.tier} by tier exception {best.id} until {best.until} "
-        f"({' '.join(best.reason.split())}; proposed by {best.proposed_by}, approved by {best.approved_by})"
-    )
-    return dataclasses.replace(decision, assigned=best.tier, reason=reason, exception=best)
+    """The tier the rules decide; the run then lifts it by any approved tier exception in force
+    (``cosell.tier_exceptions.held_by_exception``), as it does whichever plugin decides the tier."""
+    return earned_tier(partner, score, metrics, context)
 
 
 def earned_tier(
@@ -137,19 +109,6 @@ def earned_tier(
     if left is not None:
         reason += f"; {gone}"
     return TierDecision(eligible.name, current, current, below, reason)
-
-
-def crm_tier_name(program: Program, text: str | None) -> str | None:
-    """The tier a CRM's tier field names: the field as cosell writes it may read "Gold", "Gold (exception
-    until 2027-Q2: ...)" or "Exited (was Silver)". None when it names no tier of the program."""
-    if not text:
-        return None
-    candidates = [text]
-    if text.startswith("Exited (was ") and text.endswith(")"):
-        candidates.append(text[len("Exited (was ") : -1])
-    if " (" in text:
-        candidates.append(text.split(" (", 1)[0])
-    return next((name for name in candidates if program.tier(name) is not None), None)
 
 
 def _periods_below_before(context: RunContext, partner_id: str) -> int:

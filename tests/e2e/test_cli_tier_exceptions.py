@@ -7,7 +7,10 @@ import time
 
 import pytest
 
+from cosell import hookimpl
 from cosell.ledger import Ledger
+from cosell.results import TierDecision
+from cosell.testing import CosellCli
 from held_run import held_run
 from invoke import cosell
 
@@ -380,3 +383,41 @@ def test_a_pending_adjustment_or_exception_of_the_other_kind_cannot_be_approved_
         == 0
     )
     assert override(ledger, "reject", exception, "--by", "bob", "--reason", "a month").exit_code == 0
+
+
+class KeptAtRegistered:
+    """A plugin of the program's own that decides the tier of P002 and P006: Registered, whatever they
+    score, leaving out the tier they held before."""
+
+    @hookimpl(tryfirst=True)
+    def cosell_tier(self, partner, score, metrics, context):
+        if partner.id not in ("P002", "P006"):
+            return None
+        return TierDecision("Registered", "Registered", None, 0, "kept at Registered by the program's plugin")
+
+
+def test_an_approved_exception_holds_when_a_plugin_decides_the_tier(work):
+    cli = CosellCli(work, [KeptAtRegistered()])
+    ledger = ("--ledger", cli.ledger_url)
+    proposed = cli.invoke(
+        "tier-override", "--partner", "P006", "--tier", "Gold", "--until", "2026-Q4", "--reason", REASON,
+        "--by", "ann", "--program", "program.yaml", "--json", *ledger,
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.stdout + proposed.stderr
+    approved = cli.invoke("tier-override", "approve", str(proposed.json()["id"]), "--by", "bob", *ledger)
+    assert approved.exit_code == 0, approved.stdout + approved.stderr
+
+    result = cli.run("--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {p["id"]: p for p in result.json()["partners"]}
+    row = rows["P006"]
+    assert (row["tier"], row["tier_shown"], row["eligible_tier"]) == ("Gold", SHOWN, "Registered")
+    assert row["tier_exception"]["approved_by"] == "bob"
+    # the plugin left out the tier held before: the one the CRM shows, and the table says the demotion
+    assert (rows["P002"]["tier"], rows["P002"]["previous_tier"]) == ("Registered", "Gold")
+    assert "Registered (was Gold)" in cli.run().stdout
+    explained = " ".join(cli.explain("P006", "--ledger", cli.ledger_url).stdout.split())
+    assert "kept at Registered by the program's plugin; held at Gold by tier exception" in explained
+    (paid,) = cli.statement("--partner", "P006", "--format", "json").json()["partners"]
+    (line,) = [ln for ln in paid["lines"] if ln["kind"] == "commission" and ln["deal_id"] == "D6001"]
+    assert line["amount"] == "6220.80"  # Gold's 12%, as with the built-in tier rule

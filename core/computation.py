@@ -4,7 +4,7 @@ progress."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +44,9 @@ class Computation:
     """The program's A/B pilot as this run applied it (each partner's arm), or None without a pilot."""
     variant_context: RunContext | None = None
     """Under a pilot, the context of the variant's rules (its program and plugin settings)."""
+    scored_by: Mapping[str, str] = field(default_factory=dict)
+    """Partner id → the plugin that gave its score, for the partners a plugin other than cosell's own
+    scored (``cosell_score``); the others were scored by the program's scoring section."""
 
     def context_of(self, partner_id: str) -> RunContext:
         """The context a partner was computed in: the variant's for a pilot's test arm."""

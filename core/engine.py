@@ -229,11 +229,14 @@ def _compute(
     standings: list[PartnerStanding] = []
     lines: dict[str, tuple[PayoutLine, ...]] = {}
     projections: list[Projection] = []
+    scored_by: dict[str, str] = {}
     advance = progress.step("computing partners", len(facts))
     for partner in facts:
         arm = variant if variant is not None and partner.id in variant.cohort else context
         metrics = frozen_mapping(_metrics(hooks, partner, arm))  # read-only: no hook changes another's
-        score = _score(hooks, partner, metrics, arm)
+        scorer, score = _score(hooks, partner, metrics, arm)
+        if not plugins.builtin(scorer):
+            scored_by[partner.id] = scorer
         tier = _tier(hooks, partner, score, metrics, arm)
         standing = PartnerStanding(partner.id, metrics, score, tier, partner.partner.name)
         standings.append(standing)
@@ -241,7 +244,16 @@ def _compute(
         projections.extend(_projections(hooks, partner, standing, arm))
         advance(1)
     _adjustments(plugins, kinds, hooks.lines_check, lines, context)
-    return Computation(context, facts, tuple(standings), lines, tuple(projections), pilot, variant)
+    return Computation(
+        context,
+        facts,
+        tuple(standings),
+        lines,
+        tuple(projections),
+        pilot,
+        variant,
+        MappingProxyType(scored_by),
+    )
 
 
 def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[str, Decimal | None]:
@@ -255,11 +267,12 @@ def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[
 
 def _score(
     hooks: _Hooks, partner: PartnerFacts, metrics: Mapping[str, Decimal | None], context: RunContext
-) -> Score:
+) -> tuple[str, Score]:
+    """The score and the plugin that gave it."""
     kwargs = {"partner": partner, "metrics": metrics, "context": context}
     plugin, score = _answered(hooks.score, "cosell_score", kwargs, Score)
     scoring = context.program.scoring
-    return _checked_score(plugin, score, partner.id, scoring.scale if scoring is not None else None)
+    return plugin, _checked_score(plugin, score, partner.id, scoring.scale if scoring is not None else None)
 
 
 MAX_SCORE = Decimal(10) ** 15

@@ -516,6 +516,10 @@ class Plugins:
                 settings[key] = model()
         return settings
 
+    def builtin(self, name: str) -> bool:
+        """Whether the plugin named ``name`` is one of cosell's own."""
+        return name in self._builtin
+
     def versions(self) -> list[tuple[str, str | None, str | None]]:
         """(name, package, version) of every registered plugin, built-in ones first, each by name: what a
         run records. Package and version are None for a plugin registered by hand."""

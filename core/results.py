@@ -46,7 +46,9 @@ class Score:
     value: Decimal
     """scale × Σ weight × fraction ÷ Σ weight, rounded half-up to 2 decimals."""
     parts: tuple[ScorePart, ...] = ()
-    """Each scoring metric's contribution, in the program's order."""
+    """Each scoring metric's contribution, in the program's order. What ``cosell explain`` and the
+    statements show of the score: for a plugin's score, the parts that plugin gives (none: only the
+    score and the plugin's name)."""
 
 
 @dataclass(frozen=True, slots=True)

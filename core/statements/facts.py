@@ -112,6 +112,10 @@ class PartnerRecord:
     left_on: date | None = None
     """The partner's ``exit_on`` when it had left the program by the period's end (it then holds no tier:
     no goals, no benefits); None when it had not, or when the run did not record it."""
+    scored_by: str | None = None
+    """The plugin that gave the score (``cosell_score``) when it is not cosell's own: ``parts`` are then
+    the ones that plugin gave, and the program's scoring section did not compute the score. None when
+    the program's scoring computed it (and for runs stored before this was recorded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +393,8 @@ def run_record(computation: Computation, plugins: Plugins, only: str | None = No
             partners[facts.id] = replace(partners[facts.id], own_cap=True, per_partner_cap=cap)
         if facts.id in formers:
             partners[facts.id] = replace(partners[facts.id], former_ids=formers[facts.id])
+        if facts.id in computation.scored_by:
+            partners[facts.id] = replace(partners[facts.id], scored_by=computation.scored_by[facts.id])
     factor = budget_factor(computation)
     return RunRecord(
         program=program.program,
@@ -477,6 +483,7 @@ def encode_partner(record: PartnerRecord) -> str:
             ),
             **({"former_ids": list(record.former_ids)} if record.former_ids else {}),
             "left_on": None if record.left_on is None else record.left_on.isoformat(),
+            **({"scored_by": record.scored_by} if record.scored_by is not None else {}),
         }
     )
 
@@ -580,6 +587,7 @@ def decode_partner(text: str) -> PartnerRecord:
         former_ids=tuple(doc.get("former_ids", ())),
         # a run stored before exits were recorded has no left_on: its partners read as tier holders
         left_on=date.fromisoformat(doc["left_on"]) if doc.get("left_on") else None,
+        scored_by=doc.get("scored_by"),
     )
 
 

@@ -313,7 +313,9 @@ def _score_table(
                 "<td class='muted'>unavailable</td></tr>"
             )
     table = f"<table class='score'>{head}<tbody>{''.join(rows)}</tbody></table>"
-    if s.parts and s.scale is not None:
+    if (given_by := s.scored_by_text()) is not None:
+        formula = f"score = {s.score:.2f}, {given_by}"
+    elif s.parts and s.scale is not None:
         terms = " + ".join(f"{show_number(p.weight)} × {_fraction_text(p.fraction)}" for p in s.parts)
         total = sum((p.weight for p in s.parts), Decimal(0))
         formula = (

@@ -345,6 +345,8 @@ class PartnerStatement:
     left_on: date | None = None
     """The day the partner left the program, when it had left by the period's end (it then has no goals
     and no benefits); None when it had not, or when the run did not record it."""
+    scored_by: str | None = None
+    """The plugin that gave the score, when not the program's scoring section: ``parts`` are its own."""
 
     @property
     def tier_shown(self) -> str:
@@ -353,6 +355,14 @@ class PartnerStatement:
         if self.left_on is not None:
             return exited_label(self.assigned)
         return tier_label(self.assigned, self.exception)
+
+    def scored_by_text(self) -> str | None:
+        """How the statement says where a plugin's score came from: "given by plugin strategic", with
+        "from the parts above" when the plugin gave its parts; None for the program's own score."""
+        if self.scored_by is None:
+            return None
+        parts = ", from the parts above as that plugin weighs them" if self.parts else ""
+        return f"given by plugin {self.scored_by}{parts}"
 
     def left_text(self) -> str | None:
         """What the statement says in place of the benefits and the next tier of a partner that has left;
@@ -523,6 +533,7 @@ class PartnerStatement:
             benefits=record.benefits if record and assigned else None,
             periods=(*earlier, this),
             left_on=record.left_on if record and assigned else None,
+            scored_by=record.scored_by if record else None,
         )
 
 

@@ -109,7 +109,9 @@ def print_statement(
     for name, other in statement.other_metrics:
         metrics.add_row(escape(name), "undefined" if other is None else number(other), "", "", "")
     print_table(console, metrics)
-    if statement.parts and statement.scale is not None:
+    if (given_by := statement.scored_by_text()) is not None:
+        console.print(f"score = {statement.score:.2f}, {escape(given_by)}")
+    elif statement.parts and statement.scale is not None:
         terms = " + ".join(f"{show_number(p.weight)}×{p.fraction:.4f}" for p in statement.parts)
         total = sum((p.weight for p in statement.parts), Decimal(0))
         console.print(

@@ -60,6 +60,7 @@ from .periods import Period
 from .pluginmanager import PluginInfo, Plugins, installed
 from .program import LoadedProgram, load_program, program_json_schema
 from .records import MAX_AMOUNT
+from .runrecords import digest_alongside
 from .terminal_tables import print_table
 from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
@@ -553,7 +554,8 @@ def explain(
 
     Computes from the current records with the program the period's last run computed with (the file
     for a period not run yet); stores no line and writes no CRM field (a CRM connector does refresh the
-    ledger's snapshot of the records it reads)."""
+    ledger's snapshot of the records it reads). Says on stderr when the program file or the records
+    differ from those the period's run computed with: `cosell statement` shows what was paid."""
     loaded = load_program(program)
     plugins = _plugins()
     the_period = _period(loaded, period)
@@ -567,11 +569,14 @@ def explain(
         )
         history = book.history(the_period)
         records = source.read(loaded.program, book)
-        pilot = pilot_plan(loaded, plugins, records, book, the_period)
-        with settings_named(loaded, plugins):
-            computation = compute(
-                loaded.program, the_period, records, history, plugins, settings, pilot=pilot
-            )
+        # the digest a run records of the records it read, taken alongside computing as a run does
+        with digest_alongside(records) as digest:
+            pilot = pilot_plan(loaded, plugins, records, book, the_period)
+            with settings_named(loaded, plugins):
+                computation = compute(
+                    loaded.program, the_period, records, history, plugins, settings, pilot=pilot
+                )
+            cli_runs.warn_if_records_changed(book, the_period, digest)
     try:
         facts, standing, lines = explain_partner(computation, partner)
     except KeyError:

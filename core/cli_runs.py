@@ -336,6 +336,26 @@ def program_of_period(book: Ledger, period: Period, loaded: LoadedProgram) -> Lo
     return program
 
 
+def warn_if_records_changed(book: Ledger, period: Period, digest: Callable[[], str]) -> None:
+    """Says on stderr when the records read now are not those the period's latest run read (``digest``
+    gives theirs, as :func:`cosell.runrecords.records_digest` takes it for a run): what is recomputed
+    from them can differ from what that run stored and paid. Nothing when the ledger recorded no digest."""
+    run = book.latest_run(period.key)
+    if run is None or run.provenance is None:
+        return
+    recorded, now = run.provenance.records_digest, digest()
+    if now == recorded:
+        return
+    err.print(
+        terminal_text(
+            f"{period.key}: the records read now differ from those run {run.id} read (records digest "
+            f"{recorded[:12]} → {now[:12]}): the figures below are recomputed from today's records and "
+            f"can differ from what run {run.id} stored and paid; `cosell statement --period {period.key}` "
+            f"shows what was paid"
+        )
+    )
+
+
 # --- cosell discard --------------------------------------------------------------------------------
 
 

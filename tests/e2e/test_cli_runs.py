@@ -507,3 +507,32 @@ def test_discard_exits_5_while_a_run_holds_the_period_and_says_to_run_discard_ag
     assert held.exit_code == 5, held.output
     assert "then run cosell discard --period 2026-Q3 again" in held.output, held.output
     ok(*args)
+
+
+def test_explain_of_a_closed_period_warns_when_the_records_differ_from_those_its_run_read(work, ledger):
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    unchanged = explain(ledger)
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "records" not in unchanged.stderr
+
+    deals = work / "data" / "deals.csv"
+    text = deals.read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("D1001,")]
+    assert ",180000," in row
+    deals.write_text(text.replace(row, row.replace(",180000,", ",250000,")))
+    changed = explain(ledger)
+    assert changed.exit_code == 0, changed.output
+    warning = " ".join(changed.stderr.split())
+    assert "2026-Q3: the records read now differ from those run 1 read" in warning
+    assert "recomputed from today's records" in warning
+    assert "cosell statement --period 2026-Q3" in warning
+    # the explanation's figures are today's, the statement's what was paid
+    assert changed.stdout != unchanged.stdout
+    assert "20,236.13" in unchanged.stdout and "20,236.13" not in changed.stdout
+    paid = json.loads(
+        ok(
+            "statement", "--period", "2026-Q3", "--partner", "P001", "--format", "json", "--ledger", ledger
+        ).stdout
+    )
+    assert paid["partners"][0]["period_earnings"] == "20236.13"

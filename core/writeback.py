@@ -79,9 +79,13 @@ def planned_writes(
     adjustments = {name for name, kind in kinds.items() if kind.adjustment}
     on_deals = {name for name, kind in kinds.items() if kind.deal_incentive}
     reversing = frozenset(name for name, kind in kinds.items() if kind.reverses)
-    adjusted = {
-        pid for pid, lines in computation.lines.items() if any(ln.kind in adjustments for ln in lines)
-    }
+    adjusted = _AdjustedPeriods(
+        history,
+        adjustments,
+        computation.context.period.key,
+        {pid for pid, lines in computation.lines.items() if any(ln.kind in adjustments for ln in lines)},
+        reversing,
+    )
     deal_lines: dict[str, list[LedgerLine | PayoutLine]] = defaultdict(list)
     for deal_id, earlier in history.lines_on_deals(on_deals).items():
         if deal_id:
@@ -133,14 +137,10 @@ def planned_writes(
             writes.append(field_write("deal", deal.id, values, _UNKNOWN_DEAL))
         elif status == "won" and deal.id in deal_lines:
             paid = deal_lines[deal.id]
-            # "capped/scaled" speaks of this period's adjustments, so only of this period's commission
-            paid_now = {ln.partner_id for ln in paid if isinstance(ln, PayoutLine)}
             # each line in the deal's currency at the rate of the period that paid it (None: all at `rate`)
             line_rates = None if currency == program.currency else paid_at.rates(paid, currency)
             writes.append(
-                _won_deal_write(
-                    deal.id, currency, rate, paid, names, adjusted & paid_now, reversing, line_rates
-                )
+                _won_deal_write(deal.id, currency, rate, paid, names, adjusted, reversing, line_rates)
             )
         elif status == "won" and deal.id in unpaid_if_won:  # paid before in this period, nothing now
             writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
@@ -267,13 +267,71 @@ class _EarlierRates:
         return rates
 
 
+class _AdjustedPeriods:
+    """Which periods capped or scaled down each partner's total (a line of an adjustment kind: the
+    per-partner cap, the program budget): this run's from its lines, an earlier period's from the
+    history, asked once for every partner (one indexed question of the ledger, the first time a deal
+    paid before this period needs it).
+
+    A won deal's note marks a partner's amount with the periods that paid it whose partner total was
+    capped or scaled: those of the partner's lines on the deal that pay (a line taking back an earlier
+    payment pays nothing: its period is not the one the deal was paid in)."""
+
+    __slots__ = ("_adjusted", "_current", "_history", "_kinds", "_now", "_now_mark", "_reversing")
+
+    def __init__(
+        self,
+        history: History,
+        kinds: Collection[str],
+        current: str,
+        now: Collection[str],
+        reversing: frozenset[str],
+    ) -> None:
+        self._history = history
+        self._kinds = frozenset(kinds)
+        self._current = current
+        self._now = frozenset(now)
+        self._now_mark = _marked((current,))
+        self._reversing = reversing
+        self._adjusted: dict[str, frozenset[str]] = {}
+
+    def mark(self, partner_id: str, items: Sequence[LedgerLine | PayoutLine]) -> str:
+        """`` (partner total capped/scaled in 2026-Q3)`` for the partner's paying lines among ``items``
+        whose period capped or scaled its total (periods in order); "" when none did."""
+        paid_now = False
+        earlier: set[str] | None = None  # the periods of the partner's paying lines of earlier periods
+        for line in items:
+            if line.partner_id != partner_id or line.kind in self._reversing:
+                continue
+            if isinstance(line, LedgerLine):
+                if earlier is None:
+                    earlier = set()
+                earlier.add(line.period)
+            else:
+                paid_now = True
+        if earlier is None:  # paid in this period only (most deals)
+            return self._now_mark if paid_now and partner_id in self._now else ""
+        adjusted = self._adjusted.get(partner_id)
+        if adjusted is None:
+            found = {ln.period for ln in self._history.lines_of(partner_id, kinds=self._kinds)}
+            adjusted = self._adjusted[partner_id] = frozenset(found)
+        marked = sorted(earlier & adjusted)
+        if paid_now and partner_id in self._now:
+            marked.append(self._current)  # after every earlier period
+        return _marked(marked) if marked else ""
+
+
+def _marked(periods: Sequence[str]) -> str:
+    return f" (partner total capped/scaled in {', '.join(periods)})"
+
+
 def _won_deal_write(
     deal_id: str,
     currency: str,
     rate: Decimal,
     items: Sequence[LedgerLine | PayoutLine],
     names: Mapping[str, str],
-    adjusted: set[str],
+    adjusted: _AdjustedPeriods,
     reversing: frozenset[str],
     line_rates: Sequence[Decimal] | None = None,
 ) -> FieldWrite:
@@ -297,10 +355,9 @@ def _won_deal_write(
         by_partner[line.partner_id] += line.amount
     parts = []
     for pid, amount in by_partner.items():
-        part = f"{names.get(pid, pid)}: {_note_amount(amount, rate, currency)}"
-        if pid in adjusted:
-            part += " (partner total capped/scaled this period)"
-        parts.append(part)
+        parts.append(
+            f"{names.get(pid, pid)}: {_note_amount(amount, rate, currency)}{adjusted.mark(pid, items)}"
+        )
     total = sum((line.amount for line in items), ZERO)
     return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
 
@@ -311,7 +368,7 @@ def _won_at_period_rates(
     items: Sequence[LedgerLine | PayoutLine],
     line_rates: Sequence[Decimal],
     names: Mapping[str, str],
-    adjusted: set[str],
+    adjusted: _AdjustedPeriods,
     reversing: frozenset[str],
     heading: str,
     status: str,
@@ -338,10 +395,8 @@ def _won_at_period_rates(
     for pid, sums in by_partner.items():
         converted = [paid / paid_at for paid_at, paid in sums.items()]
         shown.extend(converted)
-        part = f"{names.get(pid, pid)}: {round_cents(exact_sum(converted)) + ZERO:,.2f} {currency}"
-        if pid in adjusted:
-            part += " (partner total capped/scaled this period)"
-        parts.append(part)
+        amount = round_cents(exact_sum(converted)) + ZERO
+        parts.append(f"{names.get(pid, pid)}: {amount:,.2f} {currency}{adjusted.mark(pid, items)}")
     return _deal_fields(deal_id, round_cents(exact_sum(shown)), status, heading + "; ".join(parts))
 
 

@@ -601,3 +601,37 @@ def test_a_deal_won_in_an_earlier_period_that_leaves_the_read_keeps_what_it_earn
     later = run_program(SILVER, [partner("P1")], [], ledger=cosell_ledger, connector=crm, period="2026-Q4")
     assert crm.fields[("deal", "W1")] == earned  # paid in 2026-Q3: it stays paid
     assert [w.key for w in later.writes] == [("account", "P1")]  # a new period's earnings
+
+
+def _paid_in_q2(*, capped: bool):
+    """P1's 100.00 USD commission on D1 in 2026-Q2, with (``capped``) a per-partner cap line that period."""
+    from cosell.results import History, LedgerLine
+
+    lines = [LedgerLine("2026-Q2", "P1", "commission", Decimal("100.00"), "paid", "D1")]
+    if capped:
+        lines.append(LedgerLine("2026-Q2", "P1", "cap", Decimal("-40.00"), "cap: over 1000"))
+    return History(lines=MappingProxyType({"P1": tuple(lines)}))
+
+
+def test_a_deal_paid_in_a_capped_period_says_so_in_the_later_periods_that_show_it():
+    history = _paid_in_q2(capped=True)
+    d = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-05-15")
+    result = compute_period(PROGRAM, [partner("P1")], [d], period="2026-Q3", history=history)
+    [write] = [w for w in planned_writes(result, history) if w.key == ("deal", "D1")]
+    assert write.values["incentive_note"] == (
+        "Earned: Partner P1: 100.00 USD (partner total capped/scaled in 2026-Q2)"
+    )
+
+
+def test_a_deal_paid_in_a_period_not_capped_is_not_marked_when_a_later_capped_period_claws_it_back():
+    history = _paid_in_q2(capped=False)
+    refunded = deal(
+        "D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-05-15", refunded_on="2026-07-01"
+    )
+    big = deal("D2", "20000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01")  # over the cap
+    result = compute_period(PROGRAM, [partner("P1")], [refunded, big], period="2026-Q3", history=history)
+    writes = {w.record_id: w.values for w in planned_writes(result, history) if w.object == "deal"}
+    assert writes["D1"]["incentive_note"] == "Clawed back: Partner P1: 0.00 USD"
+    assert writes["D2"]["incentive_note"] == (
+        "Earned: Partner P1: 2,000.00 USD (partner total capped/scaled in 2026-Q3)"
+    )

@@ -394,3 +394,28 @@ def test_a_deal_won_in_the_open_period_by_a_partner_taken_out_shows_nothing_afte
 
     again = cosell(*run_args(["--json"]))
     assert again.exit_code == 0 and json.loads(again.output)["changes"] == []
+
+
+def test_a_deals_capped_scaled_mark_names_the_period_that_paid_it_in_every_later_run(work):
+    # 2026-Q3's budget scales P001 and P006: D1001, paid in 2026-Q3, keeps saying so once 2026-Q4 is run
+    assert cosell(*run_args()).exit_code == 0
+    assert cosell("close", "--period", "2026-Q3").exit_code == 0
+    assert cosell(*run_args(["--period", "2026-Q4"])).exit_code == 0
+    note = {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D1001"]["cosell_incentive_note"]
+    assert note == (
+        "Earned: Northwind Partners: 12,960.00 EUR (partner total capped/scaled in 2026-Q3); "
+        "Litware Group: 360.00 EUR (partner total capped/scaled in 2026-Q3)"
+    )
+
+
+def test_a_commission_paid_in_a_period_not_capped_and_clawed_back_in_a_capped_one_is_not_marked(work):
+    # D2005 paid in 2026-Q2 (neither capped nor scaled), clawed back in 2026-Q3 (P002 capped there)
+    history = ("--ledger", "sqlite:///history.db")
+    assert cosell(*run_args(["--period", "2026-Q2", *history])).exit_code == 0
+    assert cosell("close", "--period", "2026-Q2", *history).exit_code == 0
+    assert cosell(*run_args(history)).exit_code == 0
+    deals = {r["id"]: r for r in rows(work / "out" / "deals.csv")}
+    assert deals["D2005"]["cosell_incentive_note"] == "Clawed back: Contoso Consulting: 0.00 USD"
+    assert deals["D2001"]["cosell_incentive_note"] == (
+        "Earned: Contoso Consulting: 38,400.00 USD (partner total capped/scaled in 2026-Q3)"
+    )

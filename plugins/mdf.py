@@ -26,6 +26,8 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import exact_sum, floor_cents, round_cents, show, show_number
 from cosell.periods import Period
+from cosell.program import Tier
+from cosell.records import MdfClaim
 from cosell.report import CampaignFunds, ReportFacts
 from cosell.results import EarlierLines, LedgerLine, LineKind, PartnerStanding, PayoutLine
 from cosell.settlement import OWED, PROJECTED, SettlementItem, SettlementPart
@@ -70,6 +72,9 @@ def cosell_payout_lines(
     tier = program.tier(standing.tier.assigned) or program.tiers[0]
     exit_on = partner.partner.exit_on if partner.partner.status != "active" else None
     lines: list[PayoutLine] = []
+    pending: list[
+        tuple[str, str, date, Decimal, Decimal]
+    ] = []  # claim id, campaign, approved_on, funded, paid
     # Earlier approvals as the ledger recorded them when they were funded (a claim is funded once: one
     # whose approved_on has moved into this period since is not funded again).
     earlier = [ln for ln in context.history.tagged_lines(partner.id, stage_tag(APPROVAL)) if ln.kind == KIND]
@@ -78,6 +83,16 @@ def cosell_payout_lines(
         for ln in earlier
         if Decimal(_tag_value(ln.tags, "mdf_funded") or "0") > 0
     }
+
+    # Claims approved inside a closed period that the ledger never saw (entered after the close): funded
+    # once, now, from what that period's tier budget left; a claim it funded or refused there is untouched.
+    for claim, closed_key, then, room_then in _late_claims(partner, context, earlier, tier):
+        line = _late_approval(partner.id, claim, closed_key, then, room_then, release_share)
+        lines.append(line)
+        funded = Decimal(_tag_value(line.tags, "mdf_funded") or "0")
+        if funded > 0:
+            assert claim.approved_on is not None
+            pending.append((claim.id, claim.campaign, claim.approved_on, funded, line.amount))
 
     # Fund this period's approvals, in order, up to the tier's budget (a budget with a fraction of a
     # cent funds up to the cent below it).
@@ -93,9 +108,6 @@ def cosell_payout_lines(
         ),
         key=lambda c: (c.approved_on, c.id),
     )
-    pending: list[
-        tuple[str, str, date, Decimal, Decimal]
-    ] = []  # claim id, campaign, approved_on, funded, paid
     for claim in approved:
         assert claim.approved_on is not None
         funded = min(round_cents(claim.amount), floor_cents(room))
@@ -164,6 +176,80 @@ def cosell_payout_lines(
             )
             lines.append(PayoutLine(partner.id, KIND, rest, text, uncapped=True, tags=tags))
     return lines
+
+
+def _late_claims(
+    partner: PartnerFacts, context: RunContext, earlier: Sequence[LedgerLine], tier: Tier
+) -> list[tuple[MdfClaim, str, Tier, Decimal]]:
+    """The approved claims of closed periods with no approval line in the ledger, in order of
+    (``approved_on``, ``id``), each with its closed period, the tier the partner held then (the tier held
+    now when the ledger has no record of it then) and that tier's budget the period left unfunded, as
+    the approval lines of the claims approved in it record, those funded late included (each claim
+    funded here takes its share before the next one is offered the rest)."""
+    if not context.history.closed_periods or not partner.mdf_claims:
+        return []
+    known = {_tag_value(ln.tags, "mdf_claim") for ln in earlier}
+    late = sorted(
+        (
+            (c.approved_on, c.id, c, key)
+            for c in partner.mdf_claims
+            if c.is_approved
+            and c.approved_on is not None
+            and c.id not in known
+            and (key := context.closed_period_holding(c.approved_on)) is not None
+        ),
+        key=lambda found: (found[0], found[1]),
+    )
+    if not late:
+        return []
+    kind = context.period.kind
+    program = context.program
+    held = {record.period: record.assigned for record in context.history.tiers_of(partner.id)}
+    rooms: dict[str, Decimal] = {}
+    out = []
+    for _, _, claim, key in late:
+        then = program.tier(held[key]) if key in held else None
+        then = then or tier
+        if key not in rooms:
+            used = exact_sum(
+                Decimal(_tag_value(ln.tags, "mdf_funded") or "0")
+                for ln in earlier
+                if (approved := _tag_value(ln.tags, "mdf_approved")) is not None
+                and Period.containing(date.fromisoformat(approved), kind).key == key
+            )
+            rooms[key] = max(then.mdf_budget - used, ZERO)
+        room = rooms[key]
+        out.append((claim, key, then, room))
+        rooms[key] = room - min(round_cents(claim.amount), floor_cents(room))
+    return out
+
+
+def _late_approval(
+    partner_id: str, claim: MdfClaim, closed_key: str, tier: Tier, room: Decimal, release_share: Decimal
+) -> PayoutLine:
+    """The approval line of a claim of closed period ``closed_key`` entered after it was closed."""
+    assert claim.approved_on is not None
+    what = (
+        f"MDF claim {claim.id} ({claim.campaign}) approved {claim.approved_on} in closed period {closed_key}, "
+        f"entered late"
+    )
+    funded = min(round_cents(claim.amount), floor_cents(room))
+    if funded <= 0:
+        text = f"{what}: not funded, the {tier.name} MDF budget of {show(tier.mdf_budget)} for {closed_key} is spent"
+        tags = _approval_tags(claim.id, claim.campaign, claim.approved_on, ZERO)
+        return PayoutLine(partner_id, KIND, ZERO, text, withheld=True, uncapped=True, tags=tags)
+    part = round_cents(funded * release_share)
+    in_part = (
+        ""
+        if funded == claim.amount
+        else f" (of {show(claim.amount)} claimed; the {tier.name} budget left for {closed_key} was {show(room)})"
+    )
+    text = (
+        f"{what}: funded {show(funded)} now{in_part}; "
+        f"{show_number(release_share * 100)}% paid on approval = {show(part)}"
+    )
+    tags = _approval_tags(claim.id, claim.campaign, claim.approved_on, funded)
+    return PayoutLine(partner_id, KIND, part, text, uncapped=True, tags=tags)
 
 
 def _approval_tags(claim_id: str, campaign: str, approved_on: date, funded: Decimal) -> frozenset[str]:

@@ -419,3 +419,44 @@ def test_a_commission_paid_in_a_period_not_capped_and_clawed_back_in_a_capped_on
     assert deals["D2001"]["cosell_incentive_note"] == (
         "Earned: Contoso Consulting: 38,400.00 USD (partner total capped/scaled in 2026-Q3)"
     )
+
+
+def test_an_mdf_claim_entered_late_in_a_closed_period_is_funded_once_against_that_periods_budget_left(work):
+    assert cosell(*run_args()).exit_code == 0
+    assert cosell("close", "--period", "2026-Q3").exit_code == 0
+    # entered after the close: P003 (Silver, 10,000 of MDF budget, none used in 2026-Q3) and P002 (Gold,
+    # its 30,000 all funded in 2026-Q3 to M001 and M002)
+    with open(work / "data" / "mdf_claims.csv", "a", encoding="utf-8") as fh:
+        fh.write(
+            "M006,P003,Fall Promo,4000,2026-09-20,approved\nM007,P002,NA Data Summit,1000,2026-09-25,approved\n"
+        )
+
+    def statement(period):
+        result = cosell(*run_args(["--period", period]))
+        assert result.exit_code == 0, result.output
+        found = list(
+            csv.reader(cosell("statement", "--period", period, "--format", "csv").output.splitlines())
+        )
+        return [(row[0], row[4], row[5]) for row in found if len(row) > 5 and row[2] == "mdf"]
+
+    q4 = statement("2026-Q4")
+    assert (
+        "P003",
+        "2000.00",
+        "MDF claim M006 (Fall Promo) approved 2026-09-20 in closed period 2026-Q3, entered late: funded "
+        "4,000.00 now; 50% paid on approval = 2,000.00",
+    ) in q4
+    assert (
+        "P002",
+        "0.00",
+        "MDF claim M007 (NA Data Summit) approved 2026-09-25 in closed period 2026-Q3, entered late: not "
+        "funded, the Gold MDF budget of 30,000.00 for 2026-Q3 is spent",
+    ) in q4
+    assert not [row for row in q4 if "M001" in row[2] or "M002" in row[2]]  # funded in 2026-Q3: untouched
+    assert cosell("statement", "--period", "2026-Q3", "--format", "csv").output.count("M006") == 0
+    report = json.loads(cosell("report", "--period", "2026-Q4", "--format", "json").output)
+    fall = next(c for c in report["campaigns"] if c["campaign"] == "Fall Promo")
+    assert (fall["funded"], fall["pending"]) == ("4000.00", "2000.00")
+    assert statement("2026-Q4") == q4  # run again: the same, funded once
+    assert cosell("close", "--period", "2026-Q4").exit_code == 0
+    assert [row for row in statement("2027-Q1") if "approved" in row[2]] == []  # never funded twice

@@ -1,8 +1,12 @@
 from decimal import Decimal
 from types import MappingProxyType
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cosell.money import floor_cents, round_cents
 from cosell.plugins.mdf import cosell_payout_lines  # noqa: F401  (the rule under test)
-from cosell.results import History
+from cosell.results import History, TierRecord
 from cosell.testing import compute_period, deal, mdf_claim, partner, program
 
 TIERS = [{"name": "Silver", "min_score": 0, "mdf_budget": 10000}]
@@ -116,6 +120,94 @@ def test_an_exit_entered_after_its_period_was_run_pays_the_unreleased_mdf_in_the
     paid = (_as_ledger(approval, "2026-Q3"), _as_ledger(release, "2026-Q4"))
     later = History(lines=MappingProxyType({"P1": paid}))
     assert mdf_lines(claims, period="2027-Q1", history=later, who=exited) == []
+
+
+CLOSED_Q3 = frozenset({"2026-Q3"})
+
+
+def q3_history(*lines, tier="Silver"):
+    """The ledger after 2026-Q3 was run and closed: the partner held ``tier`` then."""
+    record = TierRecord("2026-Q3", Decimal(0), tier, tier)
+    return History(
+        lines=MappingProxyType({"P1": tuple(_as_ledger(ln, "2026-Q3") for ln in lines)}),
+        tiers=MappingProxyType({"P1": (record,)}),
+        closed_periods=CLOSED_Q3,
+    )
+
+
+def test_a_claim_approved_in_a_closed_period_and_never_funded_is_funded_now_from_the_budget_left_then():
+    funded_then = [mdf_claim("M1", "P1", "Launch", "7000", approved_on="2026-08-01")]
+    q3 = mdf_lines(funded_then)  # 7,000 of the 10,000 funded, 3,500 paid
+    late = mdf_claim("M2", "P1", "Launch", "5000", approved_on="2026-09-20")  # entered after the close
+    lines = mdf_lines([*funded_then, late], period="2026-Q4", history=q3_history(*q3))
+    assert [(ln.amount, ln.withheld) for ln in lines] == [(Decimal("1500.00"), False)]
+    assert lines[0].explanation == (
+        "MDF claim M2 (Launch) approved 2026-09-20 in closed period 2026-Q3, entered late: funded 3,000.00 now "
+        "(of 5,000.00 claimed; the Silver budget left for 2026-Q3 was 3,000.00); 50% paid on approval = 1,500.00"
+    )
+    # funded once: the next period finds its approval line and only waits for its release
+    q4 = History(
+        lines=MappingProxyType({"P1": (*q3_history(*q3).lines_of("P1"), _as_ledger(lines[0], "2026-Q4"))}),
+        closed_periods=frozenset({"2026-Q3", "2026-Q4"}),
+    )
+    assert mdf_lines([*funded_then, late], period="2027-Q1", history=q4) == []
+
+
+def test_a_claim_of_an_earlier_period_that_is_not_closed_is_not_funded_late():
+    late = mdf_claim("M2", "P1", "Launch", "5000", approved_on="2026-09-20")
+    assert mdf_lines([late], period="2026-Q4", history=History()) == []
+
+
+def test_a_late_claim_of_a_closed_period_the_partner_was_not_in_is_funded_from_the_tier_it_holds_now():
+    late = mdf_claim("M2", "P1", "Launch", "5000", approved_on="2026-09-20")
+    [line] = mdf_lines([late], period="2026-Q4", history=History(closed_periods=CLOSED_Q3))
+    assert line.amount == Decimal("2500.00") and "entered late: funded 5,000.00 now" in line.explanation
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    budget=st.sampled_from([None, "0", "4000", "2500.5", "10000"]),
+    release=st.sampled_from(["0", "1", "0.5", "0.333"]),
+    funded_then=st.sampled_from([None, "1000", "4000"]),
+    claim=st.sampled_from(["4000", "0.01", "1234.567"]),
+    already=st.booleans(),
+)
+def test_a_late_claim_is_funded_once_within_what_its_closed_period_left(
+    budget, release, funded_then, claim, already
+):
+    tier = {"name": "Silver", "min_score": 0} | ({} if budget is None else {"mdf_budget": budget})
+    prog = program(tiers=[tier], mdf={"release_on_approval": release, "release_pipeline_multiple": 3})
+    budget_then = Decimal(budget or 0)
+    claims = [mdf_claim("M1", "P1", "Launch", funded_then, approved_on="2026-07-10")] if funded_then else []
+    q3 = [
+        ln
+        for ln in compute_period(prog, [partner("P1")], (), mdf_claims=claims).all_lines()
+        if ln.kind == "mdf"
+    ]
+    late = mdf_claim("M2", "P1", "Launch", claim, approved_on="2026-09-30")
+    if already:  # funded in 2026-Q3 itself (entered before the close): untouched
+        claims.append(late)
+        q3 = [
+            ln
+            for ln in compute_period(prog, [partner("P1")], (), mdf_claims=claims).all_lines()
+            if ln.kind == "mdf"
+        ]
+    q4 = compute_period(
+        program(tiers=[tier], mdf={"release_on_approval": release, "release_pipeline_multiple": 3}, period="2026-Q4"),
+        [partner("P1")], (), mdf_claims=[*claims, late], history=q3_history(*q3),
+    )  # fmt: skip
+    lines = [ln for ln in q4.all_lines() if ln.kind == "mdf"]
+    if already:
+        assert lines == []
+        return
+    used = sum(Decimal(t.split(":", 1)[1]) for ln in q3 for t in ln.tags if t.startswith("mdf_funded:"))
+    funded = min(round_cents(Decimal(claim)), max(floor_cents(budget_then - used), Decimal(0)))
+    [line] = lines
+    assert "approved 2026-09-30 in closed period 2026-Q3, entered late" in line.explanation
+    assert f"mdf_funded:{funded if funded > 0 else Decimal(0)}" in line.tags
+    assert used + max(funded, Decimal(0)) <= budget_then
+    assert line.amount == (round_cents(funded * Decimal(release)) if funded > 0 else Decimal(0))
+    assert line.withheld == (funded <= 0)
 
 
 def _as_ledger(line, period):

@@ -7,7 +7,9 @@ with the claim's campaign, created on or after ``approved_on`` (any status), add
 to ``release_pipeline_multiple`` × the funded amount. An exiting partner's unreleased MDF is paid in
 the period that holds ``exit_on`` (an exit entered after that period was run: in the period being run).
 MDF lines are outside caps and period earnings. A claim is funded once: one the ledger funded before is
-not funded again when its ``approved_on`` moves.
+not funded again when its ``approved_on`` moves. A claim approved inside a closed period that the ledger
+never saw (entered after the close) is funded in the period being run, from what the budget of the tier
+held in that period left unfunded.
 
 The funded amount of each claim is kept in the tags of its approval line, so a release periods later
 reads what was funded then, not what today's tier would fund.

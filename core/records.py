@@ -15,7 +15,16 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
 
 Role = Literal["sourced", "cosell", "influenced"]
 ROLES: tuple[Role, ...] = ("sourced", "cosell", "influenced")
@@ -154,6 +163,33 @@ class Partner:
         return self.status != "active" and self.exit_on is not None and self.exit_on <= day
 
 
+REFUND_ERRORS = frozenset({"refund_before_win", "refund_not_won"})
+"""The error types of a deal's refund date that contradicts the rest of the deal; their messages name
+the dates themselves."""
+
+
+def _refund_of_a_win(refunded_on: date | None, info: ValidationInfo) -> date | None:
+    """A refund is of a won deal, on or after the day it was won (a date before it would claw back a
+    commission it never paid, or pay none on a win it never took back). Fields that failed their own
+    check are not in ``info.data``: only a valid status and close date are compared."""
+    if refunded_on is None:
+        return None
+    status, closed_on = info.data.get("status"), info.data.get("closed_on")
+    if status in ("open", "lost"):
+        raise PydanticCustomError(
+            "refund_not_won",
+            "{refunded_on} is given on a deal that is {status}: only a won deal is refunded",
+            {"refunded_on": refunded_on.isoformat(), "status": status},
+        )
+    if isinstance(closed_on, date) and refunded_on < closed_on:
+        raise PydanticCustomError(
+            "refund_before_win",
+            "{refunded_on} is before closed_on {closed_on}: a deal is refunded on or after the day it is won",
+            {"refunded_on": refunded_on.isoformat(), "closed_on": closed_on.isoformat()},
+        )
+    return refunded_on
+
+
 @dataclass(frozen=True, slots=True)
 class Deal:
     """A deal. After conversion ``amount`` is in the program currency; ``currency`` stays the
@@ -192,8 +228,9 @@ class Deal:
     floor; None when unknown."""
     campaign: Label | None = None
     """The campaign, which links deals to MDF claims."""
-    refunded_on: date | None = None
-    """When the deal was refunded (a clawback within the program's window)."""
+    refunded_on: Annotated[date | None, AfterValidator(_refund_of_a_win)] = None
+    """When the deal was refunded (a clawback within the program's window). Only a won deal is refunded,
+    on or after its ``closed_on``: any other refund date is an input error."""
     partners: tuple[Involvement, ...] = ()
     """Every partner involved, with its role and share as the input gave them."""
 

@@ -43,6 +43,7 @@ from cosell.program import Program
 from cosell.records import (
     MAX_AMOUNT,
     MAX_PLACES,
+    REFUND_ERRORS,
     Activity,
     ClaimStatus,
     Deal,
@@ -302,6 +303,8 @@ def _message(error: ErrorDetails, text: str, file: str, column: str | None) -> s
     shown = f"{_quoted(text)} " if text else ""
     if kind == "missing":
         return "a value is required"
+    if kind in REFUND_ERRORS:
+        return error["msg"]  # it names the dates itself
     if kind == "greater_than_equal":
         if file == DEALS_FILE and column == "amount":
             return f"{shown}must be at least 0: a refund is a refunded_on date, not a negative amount"
@@ -878,6 +881,13 @@ class _Columnar:
         closed = pa.array(values.of("closed_on"), pa.date32())
         if pc.any(pc.less(closed, pa.array(values.of("created_on"), pa.date32()))).as_py():
             raise _Unproven  # closed before created
+        refunded = pa.array(values.of("refunded_on"), pa.date32())
+        not_won = pc.not_equal(pa.array(values.of("status"), pa.string()), "won")
+        if (
+            pc.any(pc.and_(pc.is_valid(refunded), not_won)).as_py()
+            or pc.any(pc.less(refunded, closed)).as_py()
+        ):
+            raise _Unproven  # a refund of a deal not won, or before it was won
         for column in ("role", "share"):
             given = pc.not_equal(table[column], "") if column in table else None
             if given is not None and "partner_id" in table:

@@ -36,6 +36,9 @@ CELLS = (
 )  # fmt: skip
 """Cells a user or a CRM export may hand over: valid values of each column's kind and near misses."""
 
+REFUNDS = ("2026-06-01", "2026-07-31", "2026-08-01", "2026-08-20", "2026-09-12", "2026-12-31")
+"""Refund dates around the example's wins (D4001 won 2026-08-01, D1001 2026-08-20, D3001 2026-09-12)."""
+
 RAW = (
     '"ab"c',
     '"x" ',
@@ -81,7 +84,7 @@ def folders(draw: st.DrawFn) -> tuple[dict[str, str | None], dict[str, bool]]:
         if rows is None:
             continue
         kind = draw(st.sampled_from(("cell", "cell", "raw", "copy", "drop column", "extra column", "blank",
-                                     "short row", "drop file", "header", "pad", "pad", "case")))  # fmt: skip
+                                     "short row", "drop file", "header", "pad", "pad", "case", "refund", "refund")))  # fmt: skip
         width = len(rows[0])
         row = draw(st.integers(1, len(rows) - 1)) if len(rows) > 1 else 0
         column = draw(st.integers(0, width - 1))
@@ -103,6 +106,11 @@ def folders(draw: st.DrawFn) -> tuple[dict[str, str | None], dict[str, bool]]:
             rows[row][column] = pad + rows[row][column] + pad
         elif kind == "case" and in_row:
             rows[row][column] = rows[row][column].upper()
+        elif kind == "refund" and (deals := files[reader.DEALS_FILE]) and "refunded_on" in deals[0]:
+            # a refund date on any deal: won, lost or open, before, on or after the day it closed
+            at, line = deals[0].index("refunded_on"), draw(st.integers(1, len(deals) - 1))
+            if at < len(deals[line]):
+                deals[line][at] = draw(st.sampled_from(REFUNDS))
         elif kind == "drop column":
             for cells in rows:
                 del cells[column : column + 1]
@@ -211,6 +219,34 @@ def test_a_folder_the_columns_cannot_prove_gets_the_cell_paths_errors(
         "deals.csv:5: status: 'closed' must be one of open, won, lost",
         "activities.csv:3: partner_id: no partner 'P999' in partners.csv",
     ]
+
+
+@pytest.mark.parametrize(
+    ("deal", "refund", "problem"),
+    [
+        ("D4001", "2026-07-15", "deals.csv:16: refunded_on: 2026-07-15 is before closed_on 2026-08-01: a deal is "
+         "refunded on or after the day it is won"),
+        ("D1002", "2026-08-01", "deals.csv:3: refunded_on: 2026-08-01 is given on a deal that is open: only a "
+         "won deal is refunded"),
+        ("D1004", "2026-09-03", "deals.csv:5: refunded_on: 2026-09-03 is given on a deal that is lost: only a "
+         "won deal is refunded"),
+    ],
+)  # fmt: skip
+def test_a_refund_the_columns_cannot_prove_gets_the_cell_paths_error(
+    program: Program, tmp_path: Path, deal: str, refund: str, problem: str
+) -> None:
+    rows = _example()
+    deals = rows[reader.DEALS_FILE]
+    line = next(n for n, cells in enumerate(deals) if cells[0] == deal)
+    deals[line][deals[0].index("refunded_on")] = refund
+    for name, cells in rows.items():
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(cells)
+        (tmp_path / name).write_text(out.getvalue(), "utf-8")
+    assert reader._read_columnar(tmp_path, program) is None
+    with pytest.raises(InputError) as caught:
+        reader.read_folder(tmp_path, program)
+    assert [str(p) for p in caught.value.problems] == [problem]
 
 
 def test_the_columns_see_every_space_python_strips() -> None:

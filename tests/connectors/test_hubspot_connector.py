@@ -204,6 +204,10 @@ def test_the_module_imports_without_hubspot_api_client_and_says_how_to_install_i
     assert "pip install 'cosell[hubspot]'" in result.stdout
 
 
+WON_JUNE_30 = "2026-06-30T00:00:00.000Z"
+"""A closedate on or before the refund dates the date tests give (a refund is never before the win)."""
+
+
 def snapshot(**deal: Any) -> Snapshot:
     snap = Snapshot()
     snap.companies = {"10": {"name": "Acme", "partner_type": "Reseller", "partner_joined_on": "2025-01-01"},
@@ -234,7 +238,7 @@ def test_a_date_property_at_midnight_utc_is_that_day_west_of_utc(value: str) -> 
     # HubSpot's date properties hold midnight UTC, as epoch ms or ISO: in New York that moment is the
     # day before, but the property means the day itself.
     settings = HubSpotSettings()
-    snap = snapshot(**{settings.refund_property: value})
+    snap = snapshot(closedate=WON_JUNE_30, **{settings.refund_property: value})
     snap.companies["10"][settings.partner_joined_property] = value
     records = build_records(snap, settings, ZoneInfo("America/New_York"), "USD")
     assert records.deals[0].refunded_on == date(2026, 7, 1)
@@ -262,12 +266,32 @@ def test_a_closedate_holding_another_time_is_a_moment_in_the_program_zone() -> N
 
 def test_a_date_property_holding_another_time_is_a_moment_in_the_program_zone() -> None:
     settings = HubSpotSettings()
-    snap = snapshot(**{settings.refund_property: "2026-07-01T02:00:00.000Z"})
+    snap = snapshot(closedate=WON_JUNE_30, **{settings.refund_property: "2026-07-01T02:00:00.000Z"})
     records = build_records(snap, settings, ZoneInfo("America/New_York"), "USD")
     assert records.deals[0].refunded_on == date(2026, 6, 30)
-    big = snapshot(**{settings.refund_property: "9" * 20})
+    big = snapshot(closedate=WON_JUNE_30, **{settings.refund_property: "9" * 20})
     with pytest.raises(InputError, match=f"HubSpot deal 20: {settings.refund_property}: not a date"):
         build_records(big, settings, ZoneInfo("UTC"), "USD")
+
+
+def test_a_refund_before_the_win_or_of_a_deal_not_won_is_refused_naming_the_deal() -> None:
+    settings = HubSpotSettings()
+    before = snapshot(**{settings.refund_property: "2026-07-15"})  # won 2026-08-01
+    with pytest.raises(InputError) as caught:
+        build_records(before, settings, ZoneInfo("UTC"), "USD")
+    assert [str(p) for p in caught.value.problems] == [
+        f"HubSpot deal 20: {settings.refund_property}: 2026-07-15 is before closed_on 2026-08-01: a deal is "
+        "refunded on or after the day it is won"
+    ]
+    opened = snapshot(dealstage="open1", **{settings.refund_property: "2026-08-15"})
+    with pytest.raises(InputError) as caught:
+        build_records(opened, settings, ZoneInfo("UTC"), "USD")
+    assert [str(p) for p in caught.value.problems] == [
+        f"HubSpot deal 20: {settings.refund_property}: 2026-08-15 is given on a deal that is open: only a won "
+        "deal is refunded"
+    ]
+    same_day = snapshot(**{settings.refund_property: "2026-08-01"})
+    assert build_records(same_day, settings, ZoneInfo("UTC"), "USD").deals[0].refunded_on == date(2026, 8, 1)
 
 
 def test_merged_companies_and_deals_go_by_their_new_ids_and_list_the_old_ones_as_merges() -> None:

@@ -411,6 +411,36 @@ def test_a_negative_oversized_or_non_ascii_amount_is_refused_naming_the_opportun
     ]
 
 
+def test_a_refund_before_the_win_or_of_a_deal_not_won_is_refused_naming_the_opportunity():
+    from cosell.connectors.salesforce.reader import records_from_snapshot
+    from cosell.errors import InputError
+
+    program = Program.model_validate(
+        {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
+    )
+    won = {"name": "D", "amount": Decimal(10), "stage": "Closed Won", "won": True, "closed": True}
+    won |= {"created": "2026-07-01T00:00:00.000+0000", "close_date": "2026-08-01"}
+    opened = {**won, "stage": "Proposal", "won": False, "closed": False}
+    with Ledger.connect("sqlite://") as ledger:
+        ledger.snapshot_upsert(
+            "salesforce",
+            "Opportunity",
+            [
+                ("006000000000001AAA", {**won, "refund": "2026-07-15"}),
+                ("006000000000002AAA", {**opened, "refund": "2026-08-15"}),
+                ("006000000000003AAA", {**won, "refund": "2026-08-01"}),  # refunded the day it was won
+            ],
+        )
+        with pytest.raises(InputError) as err:
+            records_from_snapshot(ledger, SalesforceSettings(), program, "salesforce")
+    assert [str(p) for p in err.value.problems] == [
+        "Opportunity 006000000000001AAA: Refund_Date__c: 2026-07-15 is before closed_on 2026-08-01: a deal "
+        "is refunded on or after the day it is won",
+        "Opportunity 006000000000002AAA: Refund_Date__c: 2026-08-15 is given on a deal that is open: only a "
+        "won deal is refunded",
+    ]
+
+
 MERGE_PROGRAM = Program.model_validate(
     {"program": "p", "period": "2026-Q3", "currency": "USD", "tiers": [{"name": "T", "min_score": 0}]}
 )

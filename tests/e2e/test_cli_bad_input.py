@@ -112,6 +112,34 @@ def test_a_deal_closed_before_it_was_created_is_an_input_error(work):
     assert "deals.csv:2: closed_on: 2026-06-27 is before created_on 2026-07-02" in refused()
 
 
+def test_a_refund_before_the_win_is_an_input_error(work):
+    # D4001 was won on 2026-08-01: a refund dated before it would claw back in 2026-Q4 what 2026-Q3 paid,
+    # explained as refunded "-17 days after it was won".
+    edit(work / "data" / "deals.csv", "2026-08-01,10,40,,,P004", "2026-08-01,10,40,,2026-07-15,P004")
+    assert (
+        "deals.csv:16: refunded_on: 2026-07-15 is before closed_on 2026-08-01: a deal is refunded on or "
+        "after the day it is won"
+    ) in refused()
+
+
+def test_a_refund_of_a_deal_not_won_is_an_input_error(work):
+    edit(
+        work / "data" / "deals.csv",
+        "2026-07-15,,5,45,EMEA Cloud Push,,P001",
+        "2026-07-15,,5,45,EMEA Cloud Push,2026-08-01,P001",
+    )
+    edit(work / "data" / "deals.csv", "2026-09-02,,,,,P001", "2026-09-02,,,,2026-09-03,P001")
+    output = refused()
+    assert (
+        "deals.csv:3: refunded_on: 2026-08-01 is given on a deal that is open: only a won deal is refunded"
+        in output
+    )
+    assert (
+        "deals.csv:5: refunded_on: 2026-09-03 is given on a deal that is lost: only a won deal is refunded"
+        in output
+    )
+
+
 def test_unicode_digits_in_a_number_cell_are_refused(work):
     edit(work / "data" / "deals.csv", "Data platform,180000,EUR", "Data platform,١٨٠٠٠٠,EUR")
     edit(work / "data" / "activities.csv", "D1001,2", "D1001,٢")

@@ -141,10 +141,12 @@ def adjustment_rows(scope: AuditScope) -> Iterator[AuditRow]:
         for event in scope.ledger.adjustment_events(adjustment.id):
             run_id = event.run_id  # the run that (re)applied or unapplied it; none for a person's decision
             # A run's event belongs to the period of that run (paid in 2026-Q3, unapplied when 2026-Q3
-            # was discarded, paid again in 2026-Q4); a person's decision to the adjustment's period
-            period = adjustment.applied_period or adjustment.period
+            # was discarded, paid again in 2026-Q4); a person's decision to the adjustment's period (a
+            # correction to a closed 2026-Q3 paid in 2026-Q4 is decided for 2026-Q3), or, for one
+            # without a period, to the period that paid it
+            period = adjustment.period or adjustment.applied_period
             if run_id is not None:
-                period = period_of_run(run_id) or period
+                period = period_of_run(run_id) or adjustment.applied_period or period
                 if not scope.covers(period):
                     continue
             elif not belongs:

@@ -384,6 +384,28 @@ def test_the_audit_lists_an_adjustments_run_events_under_the_period_of_the_run(w
     ]
 
 
+def test_the_audit_lists_the_decisions_on_an_adjustment_of_a_closed_period_under_its_period(work, ledger):
+    # A correction to 2026-Q3 made after it was closed: paid by the 2026-Q4 run, decided for 2026-Q3.
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    proposed = ok("adjust", "propose", "--partner", "P001", "--amount", "300", "--reason", "late Q3 fix",
+                  "--by", "ann", "--period", "2026-Q3", "--json", "--ledger", ledger)  # fmt: skip
+    ok("adjust", "approve", json.loads(proposed.stdout)["id"], "--by", "bob", "--ledger", ledger)
+    run(ledger, "--period", "2026-Q4")
+    (listed,) = json.loads(ok("adjust", "list", "--format", "json", "--ledger", ledger).stdout)
+    assert (listed["period"], listed["applied_period"]) == ("2026-Q3", "2026-Q4")
+
+    def events(start, end):
+        text = ok("audit", "--from", start, "--to", end, "--ledger", ledger).stdout
+        rows = [r for r in csv.DictReader(io.StringIO(text)) if r["record"] == "adjustment"]
+        return [(r["period"], r["run_id"], r["kind"]) for r in rows]
+
+    both = [("2026-Q3", "", "proposed"), ("2026-Q3", "", "approved"), ("2026-Q4", "2", "applied")]
+    assert events("2026-Q3", "2026-Q4") == both
+    assert events("2026-Q3", "2026-Q3") == both[:2]  # the adjustment of the period
+    assert events("2026-Q4", "2026-Q4") == both  # paid in it
+
+
 def test_the_audit_attributes_an_adjustment_paid_again_by_a_rerun_to_the_run_that_holds_it(work, ledger):
     run(ledger)
     proposed = ok("adjust", "propose", "--partner", "P002", "--amount", "1000.50", "--reason", "booth rebate",

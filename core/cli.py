@@ -43,12 +43,20 @@ from .cli_connectors import built as _built
 from .cli_connectors import connector as _connector
 from .cli_connectors import connector_options as _options
 from .cli_connectors import connector_spec as _connector_spec
-from .cli_shared import ByOpt, LedgerOpt, err, out, printed_to_stderr, silence_stdout, write_output
+from .cli_shared import (
+    ByOpt,
+    LedgerOpt,
+    err,
+    out,
+    period_option,
+    printed_to_stderr,
+    silence_stdout,
+    write_output,
+)
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import id_argument as _id_argument
 from .cli_shared import one_line as _one_line
-from .cli_shared import valid_period as _valid_period
 from .connector import Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner, pilot_plan, settings_named
@@ -620,9 +628,7 @@ def statement(
     ] = None,
 ) -> None:
     """Print the ledger's payout lines for a period: every line with its explanation."""
-    the_period = Period.parse(period) if _valid_period(period) else None
-    if the_period is None:
-        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    the_period = period_option("--period", period)
     if output is not None and per_partner is not None:
         raise ConfigError("--output and --per-partner: give one of them")
     plugins = _plugins()
@@ -678,11 +684,10 @@ def close(
 ) -> None:
     """Close a period: it is never rewritten; later facts about it land in a later period. Refused while
     the period's latest run has not finished writing back (run the period again first)."""
-    if not _valid_period(period):
-        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
+    the_period = period_option("--period", period)
     with _existing_ledger(ledger) as book:
-        unsent = book.close_period(Period.parse(period), even_if_unsent=even_if_unsent)
-    out.print(f"closed {period}")
+        unsent = book.close_period(the_period, even_if_unsent=even_if_unsent)
+    out.print(f"closed {the_period.key}")
     if unsent is not None:
         err.print(f"warning: closed with --even-if-unsent although {_escape(unsent)}")
 
@@ -919,9 +924,7 @@ def adjust_propose(
     deal_id = None if deal is None else _one_line("--deal", deal)
     the_period = None
     if period is not None:
-        if not _valid_period(period):
-            raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)")
-        the_period = Period.parse(period)
+        the_period = period_option("--period", period)
         if program is not None:
             runs = load_program(program).program.the_period.kind
             if the_period.kind != runs:  # paid by no run of the program's periods

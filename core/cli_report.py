@@ -10,10 +10,9 @@ from typing import Annotated
 
 import typer
 
-from .cli_shared import write_output
+from .cli_shared import period_option, write_output
 from .errors import ConfigError
 from .ledger import Ledger
-from .periods import Period
 from .pluginmanager import installed
 from .report.model import build
 from .report.render import FORMATS, render
@@ -37,10 +36,7 @@ def report(
 ) -> None:
     """The program report: incentives against budget and margin, pipeline, win rate, velocity, MDF,
     every partner's tier and figures, the watch lists and the charts, for a period and those before it."""
-    try:
-        the_period = Period.parse(period)
-    except ValueError:
-        raise ConfigError(f"--period: {period!r} is not a period (2026-Q3 or 2026-07)") from None
+    the_period = period_option("--period", period)
     if format not in FORMATS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
     kinds = {name: kind for name, (_, kind) in installed().line_kinds().items()}

@@ -87,19 +87,13 @@ def existing_ledger(url: str | None) -> Iterator[Ledger]:
         yield book
 
 
-def valid_period(text: str) -> bool:
-    try:
-        Period.parse(text)
-    except ValueError:
-        return False
-    return True
-
-
 def period_option(option: str, text: str) -> Period:
-    """A period given as ``option``: ConfigError (exit 2) naming the option when it is not one."""
-    if not valid_period(text):
-        raise ConfigError(f"{option}: {text!r} is not a period (2026-Q3 or 2026-07)")
-    return Period.parse(text)
+    """A period given as ``option``: ConfigError (exit 2) naming the option and what is wrong when it is
+    not one (``2026-q3``: write it 2026-Q3)."""
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def one_line(option: str, text: str) -> str:

@@ -34,6 +34,8 @@ class Period:
         text = text.strip()
         m = _QUARTER.match(text) or _MONTH.match(text)
         if m is None:
+            if _QUARTER.match(text.upper()):  # 2026-q3: keys are written one way only, so it is not guessed
+                raise ValueError(f"{text!r} is not a period: write it {text.upper()}")
             raise ValueError(f"{text!r} is not a period: use a quarter (2026-Q3) or a month (2026-07)")
         year = int(m.group(1))
         if not FIRST_YEAR <= year <= LAST_YEAR:

@@ -23,3 +23,9 @@ def test_next_previous_and_containing():
 def test_bad_period_text_is_refused(text):
     with pytest.raises(ValueError):
         Period.parse(text)
+
+
+@pytest.mark.parametrize(("text", "canonical"), [("2026-q3", "2026-Q3"), (" 2026-q1 ", "2026-Q1")])
+def test_a_quarter_written_with_a_lowercase_q_is_refused_saying_how_to_write_it(text, canonical):
+    with pytest.raises(ValueError, match=f"is not a period: write it {canonical}$"):
+        Period.parse(text)

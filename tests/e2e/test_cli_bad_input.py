@@ -354,6 +354,26 @@ def test_a_nul_byte_in_the_program_names_its_line(work, command):
     assert "program.yaml:3: not valid YAML: character 0x0000 is not allowed" in program_refused(command)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("close", "--period", "2026-q3"),
+        ("statement", "--period", "2026-q3"),
+        ("report", "--period", "2026-q3"),
+        ("adjust", "propose", "--partner", "P001", "--amount", "5", "--reason", "r", "--by", "ann",
+         "--period", "2026-q3"),
+        ("audit", "--from", "2026-q3", "--to", "2026-Q4"),
+        ("run", "--program", "program.yaml", "--input", "data", "--output", "out", "--period", "2026-q3"),
+    ],
+    ids=lambda command: command[0],
+)  # fmt: skip
+def test_a_period_option_with_a_lowercase_q_says_how_to_write_it(work, command):
+    result = cosell(*command)
+    assert result.exit_code == 2, result.output
+    option = "--from" if command[0] == "audit" else "--period"
+    assert f"{option}: '2026-q3' is not a period: write it 2026-Q3" in result.output
+
+
 def test_a_period_option_before_1900_names_the_year_range(work):
     result = cosell(*RUN, "--period", "0001-Q1")
     assert result.exit_code == 2, result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,6 +87,12 @@ class RunContext:
         key = Period.containing(day, self.period.kind).key
         return key if key in closed else None
 
+    def deal(self, deal_id: str) -> Deal | None:
+        """The run's deal of that id (amounts in the program currency), or None when the records hold no
+        such deal (a merged deal goes by the id of the deal it lives on). For a deal a partner's facts no
+        longer hold: one the history says it was paid on, since taken off it, say."""
+        return _deals_by_id(self.records).get(deal_id)
+
     def program_of(self, partner_id: str) -> Program:
         """The program whose rules compute a partner: the variant's for a pilot's test arm, else
         ``program``. A ``cosell_adjustments`` hook (which sees every partner at once) applies a
@@ -118,6 +125,19 @@ class RunContext:
                 f"context.setting({key!r}, {model.__name__}): the settings are a {type(value).__name__}"
             )
         return value
+
+
+_DEAL_INDEXES: dict[int, Mapping[str, Deal]] = {}
+"""Each live record set's deals by id (``RunContext.deal``), built on first use, dropped with the set."""
+
+
+def _deals_by_id(records: RecordSet) -> Mapping[str, Deal]:
+    key = id(records)
+    found = _DEAL_INDEXES.get(key)
+    if found is None:
+        found = _DEAL_INDEXES[key] = {d.id: d for d in records.deals}
+        weakref.finalize(records, _DEAL_INDEXES.pop, key, None)
+    return found
 
 
 class PartnerRow(TypedDict):

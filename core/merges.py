@@ -443,6 +443,9 @@ class _MergedHistory(History):
             )
         return frozenset(paid)
 
+    def handed_on_deal_ids(self, partner_id: str) -> frozenset[str]:
+        return frozenset(deal for _, deals in self._linked.get(partner_id, ()) for deal in deals)
+
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         groups = [tuple(map(self._line, self._inner.tagged_lines(pid, tag))) for pid in self._ids(partner_id)]
         return self._in_order(groups, _line_period)

@@ -310,7 +310,7 @@ class Merge:
     undeleted and merged again keeps its merges undone listed beside the one that stands. Partners only."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class RecordSet:
     """Everything a connector read: the whole picture the engine computes from."""
 

@@ -418,6 +418,12 @@ class History:
             ln.deal_id for ln in self.lines_of(partner_id, kinds=(kind,)) if ln.deal_id is not None
         )
 
+    def handed_on_deal_ids(self, partner_id: str) -> frozenset[str]:
+        """The deals whose earlier lines of the partner count as another partner's now: that one holds
+        the deal since a merge moved it, undone since (the questions asked about the deal for the partner
+        holding it answer with those lines). Empty without such merges."""
+        return frozenset()
+
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         """The partner's lines of earlier periods that carry ``tag``, in period order."""
         return tuple(ln for ln in self.lines_of(partner_id) if tag in ln.tags)

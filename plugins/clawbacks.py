@@ -9,13 +9,14 @@ period that pays its commission is the commission rule's business: it earns 0 th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show
 from cosell.periods import Period, days_after
+from cosell.records import Deal
 from cosell.results import LedgerLine, LineKind, PayoutLine
 from cosell.settlement import AT_RISK, SettlementItem, SettlementPart
 
@@ -37,8 +38,7 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
     period = context.period
     history = context.history
     lines = []
-    for involvement in partner.deals:
-        deal = involvement.deal
+    for deal, held in _paid_deals(partner, context):
         refunded = deal.refunded_on
         if refunded is None or deal.closed_on is None or deal.status != "won" or refunded > period.end:
             continue
@@ -58,10 +58,31 @@ def cosell_payout_lines(partner: PartnerFacts, context: RunContext) -> Iterable[
             f"after it was won on {deal.closed_on} (window {window} days): the commission of {show(total)} paid in "
             f"{where} is taken back"
         )
+        if not held:
+            text += ", though the deal no longer names the partner"
         if refund_period != period:
             text += f" (refund in {refund_period}, entered after that period was run)"
         lines.append(PayoutLine(partner.id, KIND, -total, text, deal.id, uncapped=True))
     return lines
+
+
+def _paid_deals(partner: PartnerFacts, context: RunContext) -> Iterator[tuple[Deal, bool]]:
+    """The deals a refund may take a commission of the partner's back from, each with whether the deal
+    names the partner now: those it is on (in the records' order), then those it was paid a commission on
+    and has been taken off since (by id). A deal whose earlier payment to the partner counts as another
+    partner's now (a merge moved it, undone since) is that partner's to give back."""
+    held = set()
+    for involvement in partner.deals:
+        held.add(involvement.deal.id)
+        yield involvement.deal, True
+    history = context.history
+    gone = history.paid_deal_ids(partner.id, COMMISSION) - held
+    if gone:
+        gone -= history.handed_on_deal_ids(partner.id)
+    for deal_id in sorted(gone):
+        deal = context.deal(deal_id)
+        if deal is not None:  # a deal the records no longer hold: nothing says it was refunded
+            yield deal, False
 
 
 @hookimpl(tryfirst=True)
@@ -69,14 +90,13 @@ def cosell_settlement(
     partner: PartnerFacts, lines: Sequence[PayoutLine], context: RunContext
 ) -> SettlementPart | None:
     """Clawback exposure: each deal whose commission is paid and whose refund window is still open after
-    the period's end, with the commission a refund would take back."""
+    the period's end, with the commission a refund would take back (the partner taken off it since, too)."""
     window = context.program.clawback_window_days
     if window is None:
         return None
     end = context.period.end
     exposed = []
-    for involvement in partner.deals:
-        deal = involvement.deal
+    for deal, _ in _paid_deals(partner, context):
         if deal.status != "won" or deal.closed_on is None:
             continue
         closes = days_after(deal.closed_on, window)

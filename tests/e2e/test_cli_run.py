@@ -460,3 +460,48 @@ def test_an_mdf_claim_entered_late_in_a_closed_period_is_funded_once_against_tha
     assert statement("2026-Q4") == q4  # run again: the same, funded once
     assert cosell("close", "--period", "2026-Q4").exit_code == 0
     assert [row for row in statement("2027-Q1") if "approved" in row[2]] == []  # never funded twice
+
+
+def refund_d1001_in_q4(work, *, partners_now):
+    """2026-Q3 run and closed (D1001 paid to P001 and P006), then D1001 refunded on 2026-10-30 and the
+    deal's partners in deal_partners.csv changed to ``partners_now`` (the P001 row of deals.csv stays)."""
+    assert cosell(*run_args()).exit_code == 0
+    assert cosell("close", "--period", "2026-Q3").exit_code == 0
+    data = work / "data"
+    listed = [ln for ln in (data / "deal_partners.csv").read_text(encoding="utf-8").splitlines(True)]
+    kept = [ln for ln in listed if not ln.startswith("D1001,")]
+    (data / "deal_partners.csv").write_text("".join(kept + partners_now), encoding="utf-8")
+    deals = (data / "deals.csv").read_text(encoding="utf-8")
+    refunded = deals.replace(",EMEA Cloud Push,,P001", ",EMEA Cloud Push,2026-10-30,P001")
+    assert refunded != deals
+    (data / "deals.csv").write_text(refunded, encoding="utf-8")
+    result = cosell(*run_args(["--period", "2026-Q4"]))
+    assert result.exit_code == 0, result.output
+    statement = rows_of(cosell("statement", "--period", "2026-Q4", "--format", "csv").output)
+    clawbacks = sorted((r["partner_id"], r["amount"]) for r in statement if r["kind"] == "clawback")
+    return clawbacks, statement, {r["id"]: r for r in rows(work / "out" / "deals.csv")}["D1001"]
+
+
+def rows_of(text):
+    return list(csv.DictReader(text.splitlines()))
+
+
+def test_a_refund_claws_back_a_partner_taken_off_the_deal_after_it_was_paid(work):
+    clawbacks, statement, d1001 = refund_d1001_in_q4(work, partners_now=[])
+    assert clawbacks == [("P001", "-13996.80"), ("P006", "-388.80")]
+    [p006] = [r for r in statement if r["partner_id"] == "P006" and r["kind"] == "clawback"]
+    assert "refunded on 2026-10-30, 71 days after it was won on 2026-08-20" in p006["explanation"]
+    assert "the commission of 388.80 paid in 2026-Q3 is taken back" in p006["explanation"]
+    # every partner's commission taken back in full: the CRM shows nothing earned on the deal
+    assert d1001["cosell_incentive"] == "0.00"
+    assert d1001["cosell_incentive_status"] == "Clawed back"
+    assert "Litware Group: 0.00 EUR" in d1001["cosell_incentive_note"]
+
+
+def test_a_refund_does_not_claw_back_a_partner_added_to_the_deal_after_it_was_paid(work):
+    # P006 taken off, P004 put on the deal in its place: P004 was never paid a commission on it
+    clawbacks, statement, d1001 = refund_d1001_in_q4(work, partners_now=["D1001,P004,influenced,0.1\n"])
+    assert clawbacks == [("P001", "-13996.80"), ("P006", "-388.80")]
+    added = [r for r in statement if r["partner_id"] == "P004" and r["deal_id"] == "D1001"]
+    assert all(r["amount"] == "0.00" for r in added), added
+    assert d1001["cosell_incentive"] == "0.00"

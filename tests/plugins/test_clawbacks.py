@@ -4,12 +4,11 @@ from types import MappingProxyType
 
 from hypothesis import given
 from hypothesis import strategies as st
-from program_strategies import FAST
 
 from cosell.records import Merge
-
 from cosell.results import History, LedgerLine
 from cosell.testing import compute_period, deal, partner, program
+from program_strategies import FAST
 
 TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.10"}]
 
@@ -115,7 +114,9 @@ def paid_both_in_q3(p1="900.00", p2="100.00"):
 def refund_after_partners_changed(on_deal, *, window=90, refunded_on="2026-10-20", history=None):
     """D1 won 2026-08-01 and paid in 2026-Q3 (closed) to P1 and P2; refunded in 2026-Q4, when the deal
     names ``on_deal``."""
-    d = deal("D1", "10000", partners=on_deal, created_on="2026-07-01", won_on="2026-08-01", refunded_on=refunded_on)
+    d = deal(
+        "D1", "10000", partners=on_deal, created_on="2026-07-01", won_on="2026-08-01", refunded_on=refunded_on
+    )
     prog = program(tiers=TIERS, clawback_window_days=window)
     partners = [partner("P1"), partner("P2"), partner("P3")]
     result = compute_period(prog, partners, [d], period="2026-Q4", history=history or paid_both_in_q3())
@@ -154,7 +155,9 @@ def test_a_partner_taken_off_a_deal_is_clawed_back_once():
         ),
         closed_periods=frozenset({"2026-Q3", "2026-Q4"}),
     )
-    d = deal("D1", "10000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-10-20")
+    d = deal(
+        "D1", "10000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-10-20"
+    )
     prog = program(tiers=TIERS, clawback_window_days=90)
     result = compute_period(prog, [partner("P1"), partner("P2")], [d], period="2027-Q1", history=once)
     assert [(ln.partner_id, ln.amount) for ln in result.all_lines() if ln.kind == "clawback"] == [
@@ -164,7 +167,9 @@ def test_a_partner_taken_off_a_deal_is_clawed_back_once():
 
 def test_a_partner_merged_into_another_and_taken_off_the_deal_is_clawed_back_under_the_partner_it_lives_on():
     # P2 was paid on D1 in 2026-Q3; since, the CRM merged P2 into P3 and the deal names P1 alone
-    d = deal("D1", "10000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-10-20")
+    d = deal(
+        "D1", "10000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-10-20"
+    )
     prog = program(tiers=TIERS, clawback_window_days=90)
     result = compute_period(prog, [partner("P1"), partner("P3")], [d], merges=[Merge("partner", "P2", "P3")],
                             period="2026-Q4", history=paid_both_in_q3())  # fmt: skip
@@ -191,7 +196,9 @@ def test_a_refund_claws_back_every_partner_paid_whether_or_not_the_deal_still_na
     window_days = {"absent": None, "zero": 0, "days": days, "day before": max(days - 1, 0),
                    "day after": days + 1, "drawn": drawn}[window]  # fmt: skip
     on_deal = [("P1", "sourced", "0.5"), ("P2", "cosell", "0.5")] if still_on_deal else ["P1"]
-    d = deal("D1", "10000", partners=on_deal, created_on="2026-07-01", won_on=str(won), refunded_on=str(refunded))
+    d = deal(
+        "D1", "10000", partners=on_deal, created_on="2026-07-01", won_on=str(won), refunded_on=str(refunded)
+    )
     overrides = {} if window_days is None else {"clawback_window_days": window_days}
     prog = program(tiers=TIERS, **overrides)
     result = compute_period(prog, [partner("P1"), partner("P2")], [d], period="2026-Q4",

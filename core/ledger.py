@@ -2478,6 +2478,7 @@ class _LedgerHistory(History):
         "_generation",
         "_last",
         "_ledger",
+        "_naming",
         "_on_deals",
         "_paid",
         "_periods",
@@ -2497,6 +2498,7 @@ class _LedgerHistory(History):
     _tagged: dict[str, dict[str, tuple[LedgerLine, ...]]]
     _last: dict[int, dict[str, tuple[TierRecord, ...]]]
     _on_deals: dict[frozenset[str], Mapping[str, tuple[LedgerLine, ...]]]
+    _naming: dict[frozenset[str], dict[str, tuple[LedgerLine, ...]]]
     _first_seen: dict[str, tuple[int, int]]
     _seen_periods: int
     _fx: Mapping[str, Mapping[str, Decimal]] | None
@@ -2527,6 +2529,7 @@ class _LedgerHistory(History):
         _set(self, "_tagged", {})
         _set(self, "_last", {})
         _set(self, "_on_deals", {})
+        _set(self, "_naming", {})
         _set(self, "_first_seen", {})
         _set(self, "_seen_periods", 0)
         _set(self, "_fx", None)
@@ -2761,6 +2764,39 @@ class _LedgerHistory(History):
                         found.setdefault(line.partner_id, []).append(line)
             self._tagged[tag] = {k: tuple(v) for k, v in found.items()}
         return self._tagged[tag].get(partner_id, ())
+
+    def lines_naming(
+        self, deal_ids: Collection[str], kinds: Collection[str]
+    ) -> Mapping[str, tuple[LedgerLine, ...]]:
+        if self._all_lines is not None:
+            return super().lines_naming(deal_ids, kinds)
+        wanted, deals = _kind_set(kinds), _kind_set(deal_ids)
+        known = self._naming.setdefault(wanted, {})  # deal → its lines (none: asked, no line names it)
+        unread = sorted(deals - known.keys())
+        if unread and wanted:
+            p, li = periods_table, lines_table
+            found: dict[str, list[LedgerLine]] = {}
+            strings: dict[str, str] = {}
+            with self._read() as conn:
+                # The index on (kind, period, partner_id, deal_id) picks the rows naming the deals asked
+                # without reading the others; a rule asks for the few deals it must know about.
+                for chunk in _chunks(unread, 500):
+                    result = conn.execute(
+                        sa.select(*_line_columns())
+                        .join(p, p.c.period == li.c.period)
+                        .where(
+                            li.c.kind.in_(sorted(wanted)),
+                            li.c.period.in_(self._periods),
+                            li.c.deal_id.in_(chunk),
+                        )
+                        .order_by(p.c.starts_on, li.c.seq)
+                    )
+                    for row in _raw_rows(result):
+                        line = _ledger_line(row, strings)
+                        found.setdefault(line.deal_id or "", []).append(line)
+            for deal in unread:
+                known[deal] = tuple(found.get(deal, ()))
+        return MappingProxyType({deal: known[deal] for deal in deals if known.get(deal)})
 
     def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
         if self._all_lines is not None:

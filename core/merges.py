@@ -9,7 +9,8 @@ question a rule asks about the record with the lines and tiers of its former ids
 today's ids:
 
 - lines of a former partner or naming a former deal come back with the current ``partner_id`` and
-  ``deal_id`` (``lines_of``, ``paid_deal_ids``, ``tagged_lines``, ``lines_on_deals``), in period order;
+  ``deal_id`` (``lines_of``, ``paid_deal_ids``, ``tagged_lines``, ``lines_on_deals``, ``lines_naming``), in
+  period order;
 - a partner's tier records are those of every id it had; where two of them have a record for one period
   (two partner companies merged), the one with the higher score stands for the period (on a tie, the
   partner's own id first, then its former ids in id order);
@@ -445,6 +446,20 @@ class _MergedHistory(History):
 
     def handed_on_deal_ids(self, partner_id: str) -> frozenset[str]:
         return frozenset(deal for _, deals in self._linked.get(partner_id, ()) for deal in deals)
+
+    def lines_naming(
+        self, deal_ids: Collection[str], kinds: Collection[str]
+    ) -> Mapping[str, tuple[LedgerLine, ...]]:
+        asked = self._deals_asked(deal_ids)
+        assert asked is not None
+        found: dict[str, list[tuple[LedgerLine, ...]]] = {}
+        for deal, lines in self._inner.lines_naming(asked, kinds).items():
+            found.setdefault(self._aliases.deals.get(deal, deal), []).append(
+                tuple(map(self._linked_line, lines))
+            )
+        return MappingProxyType(
+            {deal: self._in_order(groups, _line_period) for deal, groups in found.items()}
+        )
 
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         groups = [tuple(map(self._line, self._inner.tagged_lines(pid, tag))) for pid in self._ids(partner_id)]

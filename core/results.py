@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Protocol, overload
+
+from .periods import Period
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +236,8 @@ class Projection:
     explanation: str
     """One line saying how."""
     withheld: bool = False
-    """True when the discount guardrail would withhold it."""
+    """True when winning it would pay nothing: the discount guardrail would withhold it, or its commission
+    was paid before it was re-opened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +428,23 @@ class History:
         holding it answer with those lines). Empty without such merges."""
         return frozenset()
 
+    def lines_naming(
+        self, deal_ids: Collection[str], kinds: Collection[str]
+    ) -> Mapping[str, tuple[LedgerLine, ...]]:
+        """Every partner's lines of earlier periods of ``kinds`` that name one of ``deal_ids``, by deal id
+        (a deal no such line names is not in it), each deal's lines in period order: who was paid on a
+        few deals, whoever holds them now. Ask for the few deals a rule needs: the ledger reads only
+        their lines."""
+        wanted, deals = _kinds(kinds), _kinds(deal_ids)
+        found: dict[str, list[LedgerLine]] = {}
+        for lines in self.lines.values():
+            for ln in lines:
+                if ln.deal_id is not None and ln.deal_id in deals and ln.kind in wanted:
+                    found.setdefault(ln.deal_id, []).append(ln)
+        return MappingProxyType(
+            {deal: tuple(sorted(lines, key=_period_start)) for deal, lines in found.items()}
+        )
+
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         """The partner's lines of earlier periods that carry ``tag``, in period order."""
         return tuple(ln for ln in self.lines_of(partner_id) if tag in ln.tags)
@@ -442,6 +463,10 @@ class History:
                 if ln.deal_id is not None and ln.kind in wanted:
                     found.setdefault(ln.deal_id, []).append(ln)
         return MappingProxyType({k: tuple(v) for k, v in found.items()})
+
+
+def _period_start(line: LedgerLine) -> date:
+    return Period.parse(line.period).start
 
 
 def _kinds(kinds: Collection[str]) -> frozenset[str]:

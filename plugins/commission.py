@@ -6,7 +6,7 @@ commission. Open deals get the same arithmetic as a projection, written back and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -90,6 +90,7 @@ def cosell_payout_lines(
     card = RateCard.of(partner, standing, context.program)
     unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
     paid_before = context.history.paid_deal_ids(partner.id, KIND)  # asked once: deals won again are rare
+    late_paid_to = _paid_to_others(partner.id, unpaid_late, context) if unpaid_late else {}
     lines = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -106,6 +107,14 @@ def cosell_payout_lines(
                 continue
             lines.append(commission_line(card, involvement, context, deal.closed_on))
         elif deal.id in unpaid_late:
+            paid_to = late_paid_to.get(deal.id)
+            if paid_to:  # paid to the partner that held it then: a deal's commission is paid once
+                text = (
+                    f"{deal.name} ({deal.id}) won {deal.closed_on.isoformat()}: 0.00, its commission was paid "
+                    f"in {paid_to} (a deal's commission is paid once, whoever holds the deal now)"
+                )
+                lines.append(PayoutLine(partner.id, KIND, ZERO, text, deal.id))
+                continue
             lines.append(commission_line(card, involvement, context, deal.closed_on, late=True))
     return lines
 
@@ -117,10 +126,16 @@ def cosell_projections(
     """Open deals that exist by the period's end, priced as if won on its last day."""
     card = RateCard.of(partner, standing, context.program)
     end = context.period.end
+    paid_before = context.history.paid_deal_ids(partner.id, KIND)
     out = []
     for involvement in partner.deals:
         deal = involvement.deal
         if deal.status == "open" and deal.created_on <= end:
+            paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
+            if paid:  # re-opened after its commission was paid: winning it again pays nothing
+                text = f"its commission was paid in {', '.join(paid)}; winning it again pays nothing"
+                out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
+                continue
             amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
             out.append(Projection(partner.id, deal.id, round_cents(amount), terms, withheld))
     return out
@@ -272,6 +287,38 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
         and pd.deal.closed_on is not None
         and pd.deal.id not in paid
         and context.closed_period_holding(pd.deal.closed_on) is not None
+    }
+
+
+def _paid_to_others(partner_id: str, deal_ids: Collection[str], context: RunContext) -> dict[str, str]:
+    """Of ``deal_ids`` (deals of closed periods the ledger never paid the partner), those whose
+    commission an earlier period paid another partner, who keeps it (net of any line reversing it, a
+    clawback), each with where it went: ``2026-Q3 to Litware Group (P006)``."""
+    reversing = [name for name, kind in context.line_kinds.items() if kind.reverses and kind.deal_incentive]
+    found = context.history.lines_naming(deal_ids, (KIND, *reversing))
+    if not found:
+        return {}
+    kept: dict[str, list[tuple[str, str]]] = {}
+    for deal_id, earlier in found.items():
+        net: dict[str, Decimal] = {}
+        for ln in earlier:
+            if ln.partner_id != partner_id:
+                net[ln.partner_id] = net.get(ln.partner_id, ZERO) + ln.amount
+        paid = [
+            (ln.period, ln.partner_id)
+            for ln in earlier
+            if ln.kind == KIND and ln.amount != 0 and net.get(ln.partner_id, ZERO) != 0
+        ]
+        if paid:
+            kept[deal_id] = paid
+    named = {pid for paid in kept.values() for _, pid in paid}
+    names = {p.id: p.name for p in context.records.partners if p.id in named}
+    return {
+        deal_id: ", ".join(
+            f"{period} to {names[pid]} ({pid})" if pid in names else f"{period} to {pid}"
+            for period, pid in dict.fromkeys(paid)
+        )
+        for deal_id, paid in kept.items()
     }
 
 

@@ -266,3 +266,19 @@ def test_a_history_taken_while_another_ledger_stores_a_run_is_one_moment_and_ref
         history.lines_of("P", kinds=("commission",))  # ...so it does not answer from the moved ledger
     fresh = ledger.history(Q3)
     assert [ln.period for ln in fresh.lines_of("P", kinds=("commission",))] == ["2026-Q1", "2026-Q2"]
+
+
+def test_the_lines_naming_some_deals_are_every_partners_read_for_those_deals_only(ledger: Ledger) -> None:
+    three_periods(ledger)
+    full = ledger.history(Q4)
+    memory = History(tiers=full.tiers, lines=full.lines)
+    asked = ledger.history(Q4)
+    for deals in (("D2",), ("D1", "D9", "nowhere"), ("D2", "D3", "D4"), ()):
+        for kinds in KIND_SETS:
+            assert dict(asked.lines_naming(deals, kinds)) == dict(memory.lines_naming(deals, kinds))
+    found = ledger.history(Q4).lines_naming(["D2", "D4", "D7"], ("commission", "clawback"))
+    assert {deal: [(ln.period, ln.partner_id, ln.amount) for ln in lines] for deal, lines in found.items()} == {
+        "D2": [("2026-Q1", "B", Decimal("2.00")), ("2026-Q2", "A", Decimal("4.00")), ("2026-Q2", "B", Decimal("-2.00"))],
+        "D4": [("2026-Q2", "C", Decimal("0.00"))],
+    }  # fmt: skip
+    assert ledger.history(Q2).lines_naming(["D1", "D3"], ("commission",)).keys() == {"D1"}  # before Q2 only

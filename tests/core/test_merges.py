@@ -116,6 +116,11 @@ def test_history_answers_a_partners_questions_with_its_former_ids_lines_under_it
     ] == ["C"]
     assert [ln.amount for ln in history.lines_on_deals(["commission"])["DC"]] == [5, 10, 30]
     assert "DA" not in history.lines_on_deals(["commission"])
+    naming = history.lines_naming(["DC"], ["commission"])
+    assert [(ln.partner_id, ln.deal_id, ln.amount) for ln in naming["DC"]] == [
+        ("C", "DC", 5), ("C", "DC", 10), ("C", "DC", 30),
+    ]  # fmt: skip
+    assert list(naming) == ["DC"]
     assert set(history.lines) == {"C"}
 
 

@@ -112,3 +112,50 @@ def test_a_deal_won_again_after_it_was_reopened_is_paid_once():
     )
     [again] = lines_of([rewon], history=taken_back)  # all of it taken back: the new win pays
     assert again.amount == Decimal("100.00")
+
+
+def paid_in_q2(*lines):
+    """A history where 2026-Q2 is closed and paid ``lines`` (partner id, kind, amount) on D1."""
+    by_partner: dict[str, tuple[LedgerLine, ...]] = {}
+    for pid, kind, amount in lines:
+        line = LedgerLine("2026-Q2", pid, kind, Decimal(amount), "x", "D1")
+        by_partner[pid] = (*by_partner.get(pid, ()), line)
+    return History(closed_periods=frozenset({"2026-Q2"}), lines=MappingProxyType(by_partner))
+
+
+def test_a_deal_of_a_closed_period_paid_to_another_partner_is_not_paid_again_when_it_moves():
+    moved = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")
+    [line] = lines_of([moved], history=paid_in_q2(("P2", "commission", "100.00")))
+    assert (line.amount, line.kind, line.deal_id) == (Decimal("0.00"), "commission", "D1")
+    assert "not paid before" not in line.explanation
+    assert "0.00, its commission was paid in 2026-Q2 to Partner P2 (P2)" in line.explanation
+
+
+def test_a_partner_added_to_a_deal_of_a_closed_period_paid_to_another_is_paid_nothing_on_it():
+    shared = deal("D1", "1000", partners=["P1", "P2"], created_on="2026-04-01", won_on="2026-06-15")
+    paid = paid_in_q2(("P2", "commission", "100.00"))
+    [line] = lines_of([shared], history=paid)
+    assert line.amount == Decimal("0.00") and "paid in 2026-Q2 to Partner P2 (P2)" in line.explanation
+    assert lines_of([shared], pid="P2", history=paid) == []  # paid once already
+
+
+def test_a_deal_of_a_closed_period_whose_commission_was_taken_back_or_withheld_is_paid_to_its_partner():
+    moved = deal("D1", "1000", partners=["P1"], created_on="2026-04-01", won_on="2026-06-15")
+    taken_back = paid_in_q2(("P2", "commission", "100.00"), ("P2", "clawback", "-100.00"))
+    withheld = paid_in_q2(("P2", "commission", "0.00"))
+    for history in (taken_back, withheld):
+        [line] = lines_of([moved], history=history)
+        assert line.amount == Decimal("100.00") and "not paid before" in line.explanation
+
+
+def test_a_paid_deal_reopened_projects_nothing_and_says_its_commission_was_paid():
+    reopened = deal("D1", "1000", partners=["P1"], created_on="2026-04-01")
+    prog = program(tiers=TIERS, payouts=PAYOUTS)
+    result = compute_period(
+        prog, [partner("P1")], [reopened], history=paid_in_q2(("P1", "commission", "100.00"))
+    )
+    [projection] = result.projections
+    assert (projection.amount, projection.withheld) == (Decimal("0"), True)
+    assert projection.explanation == "its commission was paid in 2026-Q2; winning it again pays nothing"
+    fresh = compute_period(prog, [partner("P1")], [reopened])
+    assert [p.amount for p in fresh.projections] == [Decimal("100.00")]

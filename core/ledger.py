@@ -2722,21 +2722,9 @@ class _LedgerHistory(History):
             }
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
-        if self._all_lines is not None or kind in self._by_kind:
+        if self._all_lines is not None or (kind in self._by_kind and kind not in self._paid):
             return super().paid_deal_ids(partner_id, kind)
-        if kind not in self._paid:
-            li = lines_table
-            paid: dict[str, set[str]] = {}
-            with self._read() as conn:
-                result = conn.execute(
-                    sa.select(li.c.partner_id, li.c.deal_id).where(
-                        li.c.kind == kind, li.c.period.in_(self._periods), li.c.deal_id.is_not(None)
-                    )
-                )
-                for partner, deal in _raw_rows(result):
-                    paid.setdefault(partner, set()).add(deal)
-            self._paid[kind] = {k: frozenset(v) for k, v in paid.items()}
-        return self._paid[kind].get(partner_id, frozenset())
+        return self._paid_pairs(kind).get(partner_id, frozenset())
 
     def tagged_lines(self, partner_id: str, tag: str) -> tuple[LedgerLine, ...]:
         if self._all_lines is not None:
@@ -2772,31 +2760,69 @@ class _LedgerHistory(History):
             return super().lines_naming(deal_ids, kinds)
         wanted, deals = _kind_set(kinds), _kind_set(deal_ids)
         known = self._naming.setdefault(wanted, {})  # deal → its lines (none: asked, no line names it)
-        unread = sorted(deals - known.keys())
-        if unread and wanted:
-            p, li = periods_table, lines_table
+        unread = set(deals - known.keys())
+        if unread:
+            # Which partners a line of the kinds names the deals for, from the deals each kind paid each
+            # partner (the question ``paid_deal_ids`` reads, once, for every partner); then only those
+            # partners' lines on those deals, each found by the index on (kind, period, partner_id, deal_id).
+            named: dict[str, set[str]] = {}
+            for kind in sorted(wanted):
+                for partner_id, paid in self._paid_pairs(kind).items():
+                    on = unread.intersection(paid)  # walks the few deals asked, not the partner's
+                    if on:
+                        named.setdefault(partner_id, set()).update(on)
             found: dict[str, list[LedgerLine]] = {}
-            strings: dict[str, str] = {}
-            with self._read() as conn:
-                # The index on (kind, period, partner_id, deal_id) picks the rows naming the deals asked
-                # without reading the others; a rule asks for the few deals it must know about.
-                for chunk in _chunks(unread, 500):
-                    result = conn.execute(
-                        sa.select(*_line_columns())
-                        .join(p, p.c.period == li.c.period)
-                        .where(
-                            li.c.kind.in_(sorted(wanted)),
-                            li.c.period.in_(self._periods),
-                            li.c.deal_id.in_(chunk),
-                        )
-                        .order_by(p.c.starts_on, li.c.seq)
-                    )
-                    for row in _raw_rows(result):
-                        line = _ledger_line(row, strings)
-                        found.setdefault(line.deal_id or "", []).append(line)
+            if named:
+                p, li = periods_table, lines_table
+                strings: dict[str, str] = {}
+                on_deals = sorted({deal for on in named.values() for deal in on})
+                with self._read() as conn:
+                    for partners in _chunks(sorted(named), 200):
+                        for chunk in _chunks(on_deals, 500):
+                            result = conn.execute(
+                                sa.select(*_line_columns())
+                                .join(p, p.c.period == li.c.period)
+                                .where(
+                                    li.c.kind.in_(sorted(wanted)),
+                                    li.c.period.in_(self._periods),
+                                    li.c.partner_id.in_(partners),
+                                    li.c.deal_id.in_(chunk),
+                                )
+                                .order_by(p.c.starts_on, li.c.seq)
+                            )
+                            for row in _raw_rows(result):
+                                line = _ledger_line(row, strings)
+                                if line.deal_id in named[line.partner_id]:
+                                    found.setdefault(line.deal_id, []).append(line)
+            for lines in found.values():
+                if len(lines) > 1:  # from several queries: in period order, then as stored
+                    lines.sort(key=lambda ln: self._rank[ln.period])
             for deal in unread:
                 known[deal] = tuple(found.get(deal, ()))
         return MappingProxyType({deal: known[deal] for deal in deals if known.get(deal)})
+
+    def _paid_pairs(self, kind: str) -> Mapping[str, frozenset[str]]:
+        """The deals the lines of ``kind`` name in earlier periods, by partner (``paid_deal_ids`` for
+        every partner)."""
+        if kind not in self._paid:
+            if kind in self._by_kind:  # its lines are read already
+                self._paid[kind] = {
+                    pid: frozenset(ln.deal_id for ln in lines if ln.deal_id is not None)
+                    for pid, (_, lines) in self._by_kind[kind].items()
+                }
+            else:
+                li = lines_table
+                paid: dict[str, set[str]] = {}
+                with self._read() as conn:
+                    result = conn.execute(
+                        sa.select(li.c.partner_id, li.c.deal_id).where(
+                            li.c.kind == kind, li.c.period.in_(self._periods), li.c.deal_id.is_not(None)
+                        )
+                    )
+                    for partner, deal in _raw_rows(result):
+                        paid.setdefault(partner, set()).add(deal)
+                self._paid[kind] = {k: frozenset(v) for k, v in paid.items()}
+        return self._paid[kind]
 
     def lines_on_deals(self, kinds: Collection[str]) -> Mapping[str, tuple[LedgerLine, ...]]:
         if self._all_lines is not None:

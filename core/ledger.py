@@ -2768,9 +2768,8 @@ class _LedgerHistory(History):
             named: dict[str, set[str]] = {}
             for kind in sorted(wanted):
                 for partner_id, paid in self._paid_pairs(kind).items():
-                    on = unread.intersection(paid)  # walks the few deals asked, not the partner's
-                    if on:
-                        named.setdefault(partner_id, set()).update(on)
+                    if not paid.isdisjoint(unread):  # probes the few deals asked, builds nothing
+                        named.setdefault(partner_id, set()).update(unread.intersection(paid))
             found: dict[str, list[LedgerLine]] = {}
             if named:
                 p, li = periods_table, lines_table

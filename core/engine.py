@@ -223,7 +223,9 @@ def _compute(
         )
     )
     deal_ids = frozenset(deal.id for deal in records.deals)
-    hooks = _Hooks.of(plugins, _LineCheck(kinds, deal_ids, {partner.id: partner for partner in facts}))
+    hooks = _Hooks.of(
+        plugins, _LineCheck(kinds, deal_ids, {partner.id: partner for partner in facts}, history)
+    )
     for _ in plugins.call_each("cosell_run_started", context=context):
         pass
     standings: list[PartnerStanding] = []
@@ -447,17 +449,21 @@ class _LineCheck:
     """Checks every line a plugin returns: a PayoutLine of a kind the plugin itself declared, a Decimal
     rounded to cents, a one-line explanation, a deal of the run's records. Sets ``uncapped`` from the
     kind's declaration, so the ledger keeps the treatment the line was computed with. A line of a
-    ``deal_incentive`` kind names a deal its partner is on: it is shown on that deal in the CRM."""
+    ``deal_incentive`` kind names a deal its partner is on: it is shown on that deal in the CRM. A line
+    of a kind that ``reverses`` may also name a deal the partner is no longer on but was paid on in an
+    earlier period (a clawback of a partner taken off a refunded deal)."""
 
     def __init__(
         self,
         kinds: Mapping[str, tuple[str, LineKind]],
         deal_ids: frozenset[str],
         partners: Mapping[str, PartnerFacts] | None = None,
+        history: History | None = None,
     ) -> None:
         self.kinds = kinds
         self.deal_ids = deal_ids
         self.partners = partners or {}
+        self.history = history
         self._deals_of: tuple[str, frozenset[str]] | None = None  # the last partner asked, its deals
 
     def partner_deals(self, partner_id: str) -> frozenset[str] | None:
@@ -469,6 +475,18 @@ class _LineCheck:
                 return None
             self._deals_of = (partner_id, frozenset(on.deal.id for on in facts.deals))
         return self._deals_of[1]
+
+    def paid_before(self, partner_id: str, deal_id: str) -> bool:
+        """Whether an earlier period paid ``partner_id`` a line of a deal incentive on ``deal_id``
+        (asked only of a reversing line on a deal the partner is no longer on: rare)."""
+        history = self.history
+        if history is None:
+            return False
+        return any(
+            deal_id in history.paid_deal_ids(partner_id, name)
+            for name, (_, kind) in self.kinds.items()
+            if kind.deal_incentive and not kind.reverses
+        )
 
     def __call__(
         self, plugin: str, hook: str, produced: Any, partner_id: str | None
@@ -539,7 +557,11 @@ class _LineCheck:
             )
         if line.deal_id is not None and kind.deal_incentive and isinstance(line.partner_id, str):
             on = self.partner_deals(line.partner_id)
-            if on is not None and line.deal_id not in on:  # an unknown partner is refused by its caller
+            if (
+                on is not None  # an unknown partner is refused by its caller
+                and line.deal_id not in on
+                and not (kind.reverses and self.paid_before(line.partner_id, line.deal_id))
+            ):
                 raise PluginError(
                     plugin,
                     f"{hook}: a {line.kind!r} line names deal {line.deal_id!r}, which partner "

@@ -111,7 +111,7 @@ def cosell_payout_lines(
             if paid_to:  # paid to the partner that held it then: a deal's commission is paid once
                 text = (
                     f"{deal.name} ({deal.id}) won {deal.closed_on.isoformat()}: 0.00, its commission was paid "
-                    f"in {paid_to} (a deal's commission is paid once, whoever holds the deal now)"
+                    f"in {paid_to} to another partner (a deal's commission is paid once, whoever holds the deal now)"
                 )
                 lines.append(PayoutLine(partner.id, KIND, ZERO, text, deal.id))
                 continue
@@ -293,7 +293,7 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
 def _paid_to_others(partner_id: str, deal_ids: Collection[str], context: RunContext) -> dict[str, str]:
     """Of ``deal_ids`` (deals of closed periods the ledger never paid the partner), those whose
     commission an earlier period paid another partner, who keeps it (net of any line reversing it, a
-    clawback), each with where it went: ``2026-Q3 to Litware Group (P006)``."""
+    clawback), each with the periods that paid it: ``2026-Q3``."""
     reversing = [name for name, kind in context.line_kinds.items() if kind.reverses and kind.deal_incentive]
     found = context.history.lines_naming(deal_ids, (KIND, *reversing))
     if not found:
@@ -311,15 +311,8 @@ def _paid_to_others(partner_id: str, deal_ids: Collection[str], context: RunCont
         ]
         if paid:
             kept[deal_id] = paid
-    named = {pid for paid in kept.values() for _, pid in paid}
-    names = {p.id: p.name for p in context.records.partners if p.id in named}
-    return {
-        deal_id: ", ".join(
-            f"{period} to {names[pid]} ({pid})" if pid in names else f"{period} to {pid}"
-            for period, pid in dict.fromkeys(paid)
-        )
-        for deal_id, paid in kept.items()
-    }
+    # A statement is the partner's: it says when the commission went to another partner, never to whom.
+    return {deal_id: ", ".join(dict.fromkeys(period for period, _ in paid)) for deal_id, paid in kept.items()}
 
 
 def _paid_before(partner_id: str, deal_id: str, context: RunContext) -> list[str]:

@@ -472,7 +472,12 @@ def refund_d1001_in_q4(work, *, partners_now):
     kept = [ln for ln in listed if not ln.startswith("D1001,")]
     (data / "deal_partners.csv").write_text("".join(kept + partners_now), encoding="utf-8")
     deals = (data / "deals.csv").read_text(encoding="utf-8")
-    refunded = deals.replace(",EMEA Cloud Push,,P001", ",EMEA Cloud Push,2026-10-30,P001")
+    refunded = "".join(
+        row.replace(",EMEA Cloud Push,,P001", ",EMEA Cloud Push,2026-10-30,P001")
+        if row.startswith("D1001,")
+        else row
+        for row in deals.splitlines(True)
+    )
     assert refunded != deals
     (data / "deals.csv").write_text(refunded, encoding="utf-8")
     result = cosell(*run_args(["--period", "2026-Q4"]))

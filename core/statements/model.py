@@ -135,7 +135,8 @@ class Adjustments:
     """The lines counting toward the program budget, before the cap: with the cap's line, what the
     budget sees (``before_budget``)."""
     budgeted_lines: int = 0
-    """How many of the partner's lines ``budgeted_subtotal`` sums."""
+    """How many of the partner's lines ``budgeted_subtotal`` sums (the cap's line, which the budget also
+    sees, is not among them)."""
 
     @property
     def subtotal(self) -> Decimal:
@@ -175,11 +176,18 @@ class Adjustments:
         if self.budget_scaled and self.budget_factor is not None:
             # the program was scaled; this partner has no budget line: say why, not that nothing was scaled
             scaled = f"the program budget scaled the program by {self.budget_factor:.6f}"
-            if not self.budgeted_lines:
+            # the cap's line counts in the budget (the budget sees capped totals): a partner with a cap
+            # line has a line subject to it, whatever its other lines are
+            if not self.budgeted_lines and self.cap is None:
                 return f"{scaled}; none of your lines this period were subject to it"
             if self.before_budget <= 0:
                 total = show(self.before_budget)
-                return f"{scaled}; your lines subject to it add up to {total}, and it scales only a positive total"
+                # a capped line outside the budget leaves the cap's negative line alone in it: say so
+                among = ", the per-partner cap's line among them," if self.cap is not None else ""
+                return (
+                    f"{scaled}; your lines subject to it{among} add up to {total}, and it scales only a "
+                    "positive total"
+                )
             return (
                 f"{scaled}; your {show(self.before_budget)} subject to it is unchanged once rounded to cents"
             )

@@ -174,10 +174,11 @@ def assert_steps(s: Any, lines: list[Any], kinds: dict[str, LineKind], per_partn
         assert adj.budget_text() == f"scaled by the program budget from {show(before)} to {show(after)}"
     elif adj.budget_scaled:
         counted = total(lambda k: k.in_budget)  # the cap's line among them: the budget sees capped totals
+        among = ", the per-partner cap's line among them," if cap is not None else ""
         if not any(kinds[ln.kind].in_budget for ln in lines):
             said = "none of your lines this period were subject to it"
         elif counted <= 0:
-            said = f"your lines subject to it add up to {show(counted)}, and it scales only a positive total"
+            said = f"your lines subject to it{among} add up to {show(counted)}, and it scales only a positive total"
         else:
             said = f"your {show(counted)} subject to it is unchanged once rounded to cents"
         assert adj.budget_text().endswith(f"; {said}"), adj.budget_text()
@@ -272,3 +273,28 @@ def test_a_second_cap_step_names_the_plugin_even_when_its_kinds_are_declared_bef
         "plugin 'early': declares line kind 'pool' as an adjustment inside the program budget"
     )
     assert "kind 'cap' of plugin 'caps' is that step" in text
+
+
+def test_a_partner_whose_only_line_the_budget_sees_is_its_cap_line_is_told_the_cap_line_is_subject_to_it(
+    cosell_ledger: Ledger,
+) -> None:
+    # P1 has one 2,000.00 line of a kind inside the cap but outside the budget: the cap takes it to
+    # 1,000.00 (−1,000.00), and that cap line is all the budget sees of P1 (the budget sees capped
+    # totals): −1,000.00, which it does not scale. P2's commission of 2,000.00, capped to 1,000.00,
+    # is what the budget of 500.00 scales, by 0.5. P1 has lines subject to the budget: the cap's.
+    text = "program: P\nperiod: 2026-Q3\ncurrency: USD\ntiers:\n  - {name: R, min_score: 0, commission_rate: '0.10'}\n"
+    loaded = program(text + "caps: {per_partner: 1000, program_budget: 500}\n")
+    kind = LineKind(KIND, "Extra", capped=True, in_budget=False)
+    plugins = Plugins(entry_points=False, extra={"flagged": Flagged(kind, {"P1": [Decimal("2000.00")]})})
+    deals = [deal("D2", "20000", partners=["P2"], won_on="2026-08-01")]
+    run_program(loaded, [partner("P1"), partner("P2")], deals, ledger=cosell_ledger, plugins=plugins)
+    [p1, p2] = document(cosell_ledger, "2026-Q3", None).statements
+    adj = p1.adjustments
+    assert adj.cap == Decimal("-1000.00") and adj.budget is None and adj.before_budget == Decimal("-1000.00")
+    assert adj.cap_text() == "capped from 2,000.00 to 1,000.00"
+    assert adj.budget_text() == (
+        "the program budget scaled the program by 0.500000; your lines subject to it, the per-partner "
+        "cap's line among them, add up to -1,000.00, and it scales only a positive total"
+    )
+    assert adj.earnings == Decimal("1000.00")
+    assert p2.adjustments.budget_text() == "scaled by the program budget from 1,000.00 to 500.00"

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from .errors import ConfigError
 from .ledger import Ledger, StoredAdjustment
 from .periods import Period
-from .settlement import OWED, PENDING, Settlement, SettlementItem, SettlementPart
+from .settlement import OWED, PAID, PENDING, Settlement, SettlementItem, SettlementPart
 from .statements.facts import decode_partner
 
 
@@ -33,8 +33,9 @@ def settlement_in(book: Ledger, period: Period, partner_id: str) -> Settlement:
             "a partner leaving the program",
             hint="set its status to exiting (with exit_on) and run the period again",
         )
-    return record.settlement.with_parts(
-        _adjustments_part(book.adjustments(), period, {partner_id, *record.former_ids})
+    settled = record.settlement
+    return settled.with_parts(
+        _adjustments_part(book.adjustments(), period, {partner_id, *record.former_ids}, settled)
     )
 
 
@@ -52,16 +53,24 @@ def settlements_in(book: Ledger, period: Period, partner_ids: Iterable[str]) -> 
         if record is None or record.settlement is None:
             found[partner_id] = None
             continue
-        part = _adjustments_part(adjustments, period, {partner_id, *record.former_ids})
+        part = _adjustments_part(adjustments, period, {partner_id, *record.former_ids}, record.settlement)
         found[partner_id] = record.settlement.with_parts(part)
     return found
 
 
 def _adjustments_part(
-    adjustments: Sequence[StoredAdjustment], period: Period, partner_ids: Collection[str]
+    adjustments: Sequence[StoredAdjustment],
+    period: Period,
+    partner_ids: Collection[str],
+    settled: Settlement,
 ) -> SettlementPart:
     """The adjustments proposed or approved for the partner, under its id or one it had before a merge
-    (the run pays those to it)."""
+    (the run pays those to it): pending, owed (approved, paid after ``period``), and paid (by the run of
+    ``period`` or of one since the period that holds the exit)."""
+    paid_from = period
+    if settled.exit_on is not None:
+        exit_period = Period.containing(settled.exit_on, period.kind)
+        paid_from = min(exit_period, period, key=lambda p: p.start)
     items = []
     for a in adjustments:
         if a.partner_id not in partner_ids:
@@ -73,9 +82,11 @@ def _adjustments_part(
             due = a.period if a.period is not None and Period.parse(a.period).start > period.start else None
             when = f"paid at the run of {due}" if due else "paid at the next run"
             items.append(SettlementItem(OWED, a.amount, f"{what}, approved: {when}", a.deal_id, due))
-        elif (
-            a.state == "applied" and a.applied_period and Period.parse(a.applied_period).start > period.start
-        ):
+        elif a.state == "applied" and a.applied_period:
+            applied = Period.parse(a.applied_period).start
+            if applied < paid_from.start:  # paid before the exit's period: no part of the exit
+                continue
             text = f"{what}, approved: paid in {a.applied_period}"
-            items.append(SettlementItem(OWED, a.amount, text, a.deal_id, a.applied_period))
+            status = OWED if applied > period.start else PAID  # paid by a later run, or paid by now
+            items.append(SettlementItem(status, a.amount, text, a.deal_id, a.applied_period))
     return SettlementPart("Adjustments", tuple(items), "adjustments the governance body proposed or approved")

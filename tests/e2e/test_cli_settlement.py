@@ -55,9 +55,8 @@ def lines(ledger, period):
     return partner["lines"]
 
 
-def test_the_settlement_as_of_a_period_matches_what_the_following_run_pays(work, ledger):
-    # Tailspin exits on 2026-11-15: its wind-down runs to 2027-01-14 (60 days), its unreleased MDF is paid in
-    # 2026-Q4, the quarter of the exit.
+def exit_in_q4_with_an_approved_adjustment(work, ledger):
+    """Tailspin exits on 2026-11-15; 2026-Q3 is run, then an adjustment of 500.00 for it is approved."""
     rewrite(work / "data" / "partners.csv", {"P004": {"exit_on": "2026-11-15"}})
     run(ledger, "2026-Q3")
     approved = json.loads(
@@ -65,6 +64,12 @@ def test_the_settlement_as_of_a_period_matches_what_the_following_run_pays(work,
                "--by", "ann", "--ledger", ledger, "--json").output
     )["id"]  # fmt: skip
     assert cosell("adjust", "approve", approved, "--by", "bob", "--ledger", ledger).exit_code == 0
+
+
+def test_the_settlement_as_of_a_period_matches_what_the_following_run_pays(work, ledger):
+    # Tailspin exits on 2026-11-15: its wind-down runs to 2027-01-14 (60 days), its unreleased MDF is paid in
+    # 2026-Q4, the quarter of the exit.
+    exit_in_q4_with_an_approved_adjustment(work, ledger)
     cosell(
         "adjust",
         "propose",
@@ -162,3 +167,19 @@ def test_a_settlement_is_refused_for_an_active_partner_or_an_unknown_one(work, l
     assert unknown.exit_code == 2 and "no partner 'P999'" in unknown.output
     bad = cosell("settlement", "P004", "--ledger", ledger, "--format", "pdf")
     assert bad.exit_code == 2 and "--format" in bad.output
+
+
+def test_an_approved_adjustment_paid_in_the_settlements_own_period_is_shown_paid(work, ledger):
+    # Tailspin exits on 2026-11-15. An adjustment of 500.00 approved after the run of 2026-Q3 is owed in
+    # that period's settlement, and paid by the run of 2026-Q4: the settlement of 2026-Q4 shows it paid.
+    exit_in_q4_with_an_approved_adjustment(work, ledger)
+    run(ledger, "2026-Q4")
+    doc = json.loads(settlement(ledger, "--period", "2026-Q4", "--format", "json"))
+    [adjustments] = [p for p in doc["parts"] if p["title"] == "Adjustments"]
+    assert [(i["status"], i["amount"], i["due"]) for i in adjustments["items"]] == [
+        ("paid", "500.00", "2026-Q4")
+    ]
+    assert "paid in 2026-Q4" in adjustments["items"][0]["explanation"]
+    before = json.loads(settlement(ledger, "--period", "2026-Q3", "--format", "json"))
+    [owed] = [i for p in before["parts"] if p["title"] == "Adjustments" for i in p["items"]]
+    assert (owed["status"], owed["amount"], owed["due"]) == ("owed", "500.00", "2026-Q4")

@@ -9,16 +9,17 @@ partner's adjustments as the ledger holds them when it is asked (docs/governance
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import PluginError
-from .money import amount_problem
+from .money import amount_problem, round_cents, show
 from .periods import Period, PeriodKind
-from .results import exited_label
+from .results import KindedAmount, LineKind, exited_label
 
 if TYPE_CHECKING:
     from .context import PartnerFacts, RunContext
@@ -119,6 +120,68 @@ class Settlement:
             self.currency,
             self.program,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodAdjustments:
+    """What a period's per-partner cap and program budget did to one partner's totals, from its lines of
+    the period: for a rule saying what one of its lines came to once they had (a line is paid its share
+    of the cap and the budget, which are lines of the partner's total, not of a deal). ``capped`` sums the
+    lines counting toward the cap, ``cap`` the cap's line; ``budgeted`` the lines counting toward the
+    budget, the cap's line among them (the budget sees capped totals), ``budget`` the budget's line."""
+
+    capped: Decimal
+    cap: Decimal
+    budgeted: Decimal
+    budget: Decimal
+
+    @classmethod
+    def of(cls, lines: Iterable[KindedAmount], kinds: Mapping[str, LineKind]) -> PeriodAdjustments:
+        """From the partner's lines of one period and the kinds' declarations (a kind nobody declares
+        counts toward neither, as the cap and the budget rules read it)."""
+        capped = cap = budgeted = budget = ZERO
+        for line in lines:
+            kind = kinds.get(line.kind)
+            if kind is None:
+                continue
+            if kind.adjustment:
+                if kind.in_budget:
+                    cap += line.amount
+                else:
+                    budget += line.amount
+            elif kind.capped:
+                capped += line.amount
+            if kind.in_budget:
+                budgeted += line.amount
+        return cls(capped, cap, budgeted, budget)
+
+    def paid(self, line: KindedAmount, kinds: Mapping[str, LineKind]) -> Decimal:
+        """What ``line`` was paid once the cap and the budget had scaled the totals it counts in: its
+        amount × (the capped total after the cap ÷ before it) when it counts toward the cap, × (what
+        the budget scaled its total to ÷ that total) when it counts toward the budget; rounded half-up to
+        cents. The amount itself when neither touched the partner."""
+        kind = kinds.get(line.kind)
+        share = Fraction(line.amount)
+        if kind is not None and kind.capped and self.cap and self.capped > 0:
+            share *= Fraction(self.capped + self.cap) / Fraction(self.capped)
+        if kind is not None and kind.in_budget and self.budget and self.budgeted > 0:
+            share *= Fraction(self.budgeted + self.budget) / Fraction(self.budgeted)
+        if share == line.amount:
+            return line.amount
+        exact = Decimal(share.numerator) / Decimal(share.denominator)  # 28 digits: far finer than a cent
+        return round_cents(exact)
+
+    def text(self) -> str:
+        """What happened to the partner's total: "capped from 63,600.00 to 50,000.00 and scaled by the
+        program budget from 50,000.00 to 48,421.05"; "" when neither applied."""
+        said = []
+        if self.cap:
+            said.append(f"capped from {show(self.capped)} to {show(self.capped + self.cap)}")
+        if self.budget:
+            said.append(
+                f"scaled by the program budget from {show(self.budgeted)} to {show(self.budgeted + self.budget)}"
+            )
+        return " and ".join(said)
 
 
 def _checked_part(plugin: str, produced: object) -> SettlementPart | None:

@@ -20,7 +20,7 @@ from cosell.program import Guardrails, Program
 from cosell.records import ROLES, Role
 from cosell.report import GuardedDeal, ReportFacts
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine, Projection
-from cosell.settlement import OWED, PAID, PROJECTED, SettlementItem, SettlementPart
+from cosell.settlement import OWED, PAID, PROJECTED, PeriodAdjustments, SettlementItem, SettlementPart
 
 KIND = "commission"
 MARGIN_FLOOR = "margin_floor"
@@ -149,14 +149,20 @@ def cosell_settlement(
     this period's tier as if won the day after the period ends, while the wind-down is still open."""
     card = RateCard.of(partner, standing, context.program)
     exit_on, last, end = partner.partner.exit_on, card.last_commission_day, context.period.end
-    paid: dict[str, list[tuple[str, Decimal]]] = {}
-    every: list[tuple[str, LedgerLine | PayoutLine]] = [
-        (ln.period, ln) for ln in context.history.lines_of(partner.id, kinds=(KIND,))
-    ]
-    every += [(context.period.key, ln) for ln in lines]
-    for period, line in every:
-        if line.kind == KIND and line.deal_id is not None:
-            paid.setdefault(line.deal_id, []).append((period, line.amount))
+    # each commission line as the partner was paid it: its share of its period's cap and budget
+    by_period: dict[str, list[LedgerLine | PayoutLine]] = {}
+    for earlier in context.history.lines_of(partner.id):
+        by_period.setdefault(earlier.period, []).append(earlier)
+    by_period[context.period.key] = list(lines)
+    paid: dict[str, list[tuple[str, Decimal, Decimal]]] = {}
+    adjusted: dict[str, PeriodAdjustments] = {}
+    for period, period_lines in by_period.items():
+        for line in period_lines:
+            if line.kind == KIND and line.deal_id is not None:
+                if period not in adjusted:
+                    adjusted[period] = PeriodAdjustments.of(period_lines, context.line_kinds)
+                share = adjusted[period].paid(line, context.line_kinds)
+                paid.setdefault(line.deal_id, []).append((period, line.amount, share))
     items = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -176,10 +182,19 @@ def cosell_settlement(
                 )
                 items.append(SettlementItem(OWED, round_cents(amount), text, deal.id, due))
                 continue
-            amount = sum((a for _, a in paid.get(deal.id, ())), ZERO)
-            periods = sorted({p for p, _ in paid.get(deal.id, ())})
+            mine = paid.get(deal.id, ())
+            amount = sum((share for _, _, share in mine), ZERO)
+            periods = sorted({p for p, _, _ in mine})
             where = f"paid in {', '.join(periods)}" if periods else "no commission paid"
             text = f"{deal.name} ({deal.id}) won {deal.closed_on}, inside the wind-down: {where}"
+            commission = sum((a for _, a, _ in mine), ZERO)
+            if amount != commission:  # the partner's total was capped or scaled: the deal's part of it
+                why = "; ".join(
+                    f"in {p} the partner's total was {adjusted[p].text()}"
+                    for p in periods
+                    if adjusted[p].text()
+                )
+                text += f", {show(amount)} of its commission of {show(commission)} ({why})"
             items.append(SettlementItem(PAID, amount, text, deal.id, periods[-1] if periods else None))
         elif deal.status == "open" and deal.created_on <= end and (last is None or end < last):
             won_on = end + timedelta(days=1)

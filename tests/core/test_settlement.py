@@ -11,8 +11,10 @@ import pytest
 from cosell import hookimpl
 from cosell.errors import PluginError
 from cosell.pluginmanager import Plugins
+from cosell.results import LineKind, PayoutLine
 from cosell.settlement import (
     OWED,
+    PeriodAdjustments,
     SettlementItem,
     SettlementPart,
     decode_settlement,
@@ -101,3 +103,34 @@ def test_a_settlement_amount_cosell_cannot_keep_stops_the_run_naming_the_plugin(
     assert caught.value.plugin == "odd" and caught.value.exit_code == 2
     assert "cosell_settlement" in str(caught.value) and said in str(caught.value)
     assert cosell_ledger.periods() == []
+
+
+KINDS = {
+    k.name: k
+    for k in (
+        LineKind("commission", "Commission"),
+        LineKind("extra", "Extra", in_budget=False),
+        LineKind("cap", "Per-partner cap", capped=False, adjustment=True),
+        LineKind("budget", "Program budget", capped=False, in_budget=False, adjustment=True),
+    )
+}
+
+
+def test_a_line_is_paid_its_share_of_what_the_cap_and_the_budget_did_to_the_partners_total() -> None:
+    def at(kind: str, amount: str) -> PayoutLine:
+        return PayoutLine("P1", kind, Decimal(amount), kind)
+
+    # 38,400.00 + 25,200.00 = 63,600.00 capped to 50,000.00, then scaled by the budget to 48,421.05:
+    # 38,400.00 × 48,421.05 ÷ 63,600.00 = 29,235.35094… is what the first line was paid
+    lines = [at("commission", "38400.00"), at("commission", "25200.00"), at("cap", "-13600.00"), at("budget", "-1578.95")]  # fmt: skip
+    adjusted = PeriodAdjustments.of(lines, KINDS)
+    assert adjusted.paid(lines[0], KINDS) == Decimal("29235.35")
+    assert adjusted.text() == (
+        "capped from 63,600.00 to 50,000.00 and scaled by the program budget from 50,000.00 to 48,421.05"
+    )
+    # a line inside the cap and outside the budget is capped, never scaled: 600 × 50,000 ÷ 63,600 = 471.698…
+    lines = [at("commission", "63000.00"), at("extra", "600.00"), at("cap", "-13600.00"), at("budget", "-1000.00")]  # fmt: skip
+    assert PeriodAdjustments.of(lines, KINDS).paid(lines[1], KINDS) == Decimal("471.70")
+    # untouched by either: the line's amount, and nothing to say
+    untouched = PeriodAdjustments.of(lines[:2], KINDS)
+    assert untouched.paid(lines[0], KINDS) == Decimal("63000.00") and untouched.text() == ""

@@ -183,3 +183,18 @@ def test_an_approved_adjustment_paid_in_the_settlements_own_period_is_shown_paid
     before = json.loads(settlement(ledger, "--period", "2026-Q3", "--format", "json"))
     [owed] = [i for p in before["parts"] if p["title"] == "Adjustments" for i in p["items"]]
     assert (owed["status"], owed["amount"], owed["due"]) == ("owed", "500.00", "2026-Q4")
+
+
+def test_a_wind_down_commission_is_shown_paid_as_the_cap_and_budget_left_it(work, ledger):
+    # Tailspin exits on 2026-08-15; D4002, won 2026-09-30 inside the wind-down, pays a commission line of
+    # 8,636.00 in 2026-Q3. The program budget scaled Tailspin's 32,418.00 of 2026-Q3 to 31,394.27, so what
+    # was paid for D4002 is 8,636.00 × 31,394.27 ÷ 32,418.00 = 8,363.28, not the line's 8,636.00.
+    run(ledger, "2026-Q3")
+    doc = json.loads(settlement(ledger, "--format", "json"))
+    (paid,) = [i for p in doc["parts"] for i in p["items"] if i["status"] == "paid"]
+    assert (paid["deal_id"], paid["amount"], paid["due"]) == ("D4002", "8363.28", "2026-Q3")
+    assert "commission of 8,636.00" in paid["explanation"] and "31,394.27" in paid["explanation"]
+    assert doc["totals"]["paid"] == "8363.28"
+    # what may be taken back stays the commission line (a clawback takes back the line, not its share)
+    at_risk = [i["amount"] for p in doc["parts"] for i in p["items"] if i["status"] == "at_risk"]
+    assert at_risk == ["-11176.00", "-8636.00"]

@@ -149,11 +149,7 @@ def cosell_settlement(
     this period's tier as if won the day after the period ends, while the wind-down is still open."""
     card = RateCard.of(partner, standing, context.program)
     exit_on, last, end = partner.partner.exit_on, card.last_commission_day, context.period.end
-    # each commission line as the partner was paid it: its share of its period's cap and budget
-    by_period: dict[str, list[LedgerLine | PayoutLine]] = {}
-    for earlier in context.history.lines_of(partner.id):
-        by_period.setdefault(earlier.period, []).append(earlier)
-    by_period[context.period.key] = list(lines)
+    by_period = _lines_by_period(partner.id, lines, context)
     paid: dict[str, list[tuple[str, Decimal, Decimal]]] = {}
     adjusted: dict[str, PeriodAdjustments] = {}
     for period, period_lines in by_period.items():
@@ -220,6 +216,30 @@ def cosell_settlement(
     if end >= last:
         note += "; the wind-down is over: open deals earn nothing more"
     return SettlementPart("Commission in the wind-down", tuple(items), note, earns_until=last)
+
+
+def _lines_by_period(
+    partner_id: str, lines: Sequence[PayoutLine], context: RunContext
+) -> dict[str, list[LedgerLine | PayoutLine]]:
+    """The partner's commission lines by period, with every line the cap and the budget counted in the
+    periods that had one of them (a commission line is paid its share of what they did to the total). An
+    earlier period's other lines are read only then: most periods of most partners have neither."""
+    kinds = context.line_kinds
+    history = context.history
+    by_period: dict[str, list[LedgerLine | PayoutLine]] = {}
+    for earlier in history.lines_of(partner_id, kinds=(KIND,)):
+        by_period.setdefault(earlier.period, []).append(earlier)
+    steps = {name for name, kind in kinds.items() if kind.adjustment}
+    adjusted = {ln.period for ln in history.lines_of(partner_id, kinds=steps)} & by_period.keys()
+    if adjusted:
+        counted = {name for name, kind in kinds.items() if kind.capped or kind.in_budget} | steps
+        for period in adjusted:
+            by_period[period] = []
+        for earlier in history.lines_of(partner_id, kinds=counted):
+            if earlier.period in adjusted:
+                by_period[earlier.period].append(earlier)
+    by_period[context.period.key] = list(lines)
+    return by_period
 
 
 def commission_line(

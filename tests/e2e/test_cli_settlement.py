@@ -198,3 +198,7 @@ def test_a_wind_down_commission_is_shown_paid_as_the_cap_and_budget_left_it(work
     # what may be taken back stays the commission line (a clawback takes back the line, not its share)
     at_risk = [i["amount"] for p in doc["parts"] for i in p["items"] if i["status"] == "at_risk"]
     assert at_risk == ["-11176.00", "-8636.00"]
+    # as of 2026-Q4 it reads the same from the lines of 2026-Q3
+    run(ledger, "2026-Q4")
+    later = json.loads(settlement(ledger, "--period", "2026-Q4", "--format", "json"))
+    assert [i for p in later["parts"] for i in p["items"] if i["status"] == "paid"] == [paid]

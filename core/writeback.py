@@ -128,7 +128,7 @@ def planned_writes(
             if p.withheld:
                 note += f" ({p.explanation})"
             if len(note) > NOTE_LIMIT:
-                note = note[: NOTE_LIMIT - 1] + "…"
+                note = _cut_at_word(note)
             values = {
                 "incentive": f"{round_cents((ZERO + p.amount) / rate):.2f}",  # sum((p.amount,), ZERO)
                 "incentive_status": shown,
@@ -224,7 +224,7 @@ def _projected_write(
         for p in items
     ]
     return _deal_write(
-        deal_id, sum((p.amount for p in items), ZERO), rate, status, headings[status] + "; ".join(parts)
+        deal_id, sum((p.amount for p in items), ZERO), rate, status, _fitted_note(headings[status], parts)
     )
 
 
@@ -359,7 +359,7 @@ def _won_deal_write(
             f"{names.get(pid, pid)}: {_note_amount(amount, rate, currency)}{adjusted.mark(pid, items)}"
         )
     total = sum((line.amount for line in items), ZERO)
-    return _deal_write(deal_id, total, rate, status, f"{status}{reason}: " + "; ".join(parts))
+    return _deal_write(deal_id, total, rate, status, _fitted_note(f"{status}{reason}: ", parts))
 
 
 def _won_at_period_rates(
@@ -397,7 +397,7 @@ def _won_at_period_rates(
         shown.extend(converted)
         amount = round_cents(exact_sum(converted)) + ZERO
         parts.append(f"{names.get(pid, pid)}: {amount:,.2f} {currency}{adjusted.mark(pid, items)}")
-    return _deal_fields(deal_id, round_cents(exact_sum(shown)), status, heading + "; ".join(parts))
+    return _deal_fields(deal_id, round_cents(exact_sum(shown)), status, _fitted_note(heading, parts))
 
 
 def tier_shown(partner: Partner, decision: TierDecision, period_end: date) -> str:
@@ -431,11 +431,36 @@ def _deal_write(deal_id: str, total: Decimal, rate: Decimal, status: str, note: 
     return _deal_fields(deal_id, in_record_currency(total, rate), status, note)
 
 
+def _fitted_note(heading: str, parts: Sequence[str]) -> str:
+    """``heading`` then the partners' ``parts`` joined by "; ", in at most ``NOTE_LIMIT`` characters: the
+    parts that fit, each whole, then "; and 3 more partners". A note whose first part does not fit even
+    alone is cut at a word (``_cut_at_word``)."""
+    note = heading + "; ".join(parts)
+    if len(note) <= NOTE_LIMIT:
+        return note
+    for keep in range(len(parts) - 1, 0, -1):
+        left = len(parts) - keep
+        note = f"{heading}{'; '.join(parts[:keep])}; and {left} more partner{'s' if left > 1 else ''}"
+        if len(note) <= NOTE_LIMIT:
+            return note
+    return _cut_at_word(heading + "; ".join(parts))
+
+
+def _cut_at_word(note: str) -> str:
+    """``note`` in at most ``NOTE_LIMIT`` characters, ending in "…" when cut: cut before a word, never
+    inside one, so an amount ("1,234.00") is shown whole or not at all."""
+    if len(note) <= NOTE_LIMIT:
+        return note
+    head = note[: NOTE_LIMIT - 1]
+    if note[NOTE_LIMIT - 1] != " " and " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ;:,(") + "…"
+
+
 def _deal_fields(deal_id: str, shown: Decimal, status: str, note: str) -> FieldWrite:
     """A deal's write: ``shown`` (in the deal's currency, rounded to cents), its status, and the note
-    shortened to the field's ``NOTE_LIMIT`` characters."""
-    if len(note) > NOTE_LIMIT:
-        note = note[: NOTE_LIMIT - 1] + "…"
+    (``_fitted_note``: at most ``NOTE_LIMIT`` characters)."""
+    note = _cut_at_word(note)
     return field_write(
         "deal",
         deal_id,

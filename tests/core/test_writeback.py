@@ -1,5 +1,6 @@
 """What the CRM holds after a run: SPEC "Projected incentive" and the write-back values."""
 
+import re
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -152,12 +153,27 @@ def test_no_nul_of_a_recorded_explanation_reaches_a_deals_note():
     assert write.values["incentive_note"] == "Withheld (withheld: not paid): Partner P1: 0.00 USD"
 
 
-def test_note_is_cut_to_255_characters():
+def test_a_long_note_keeps_whole_partners_and_says_how_many_more_within_255_characters():
+    # 12 partners share D1: 123,456.00 × 1/12 × Silver 10% = 1,028.80 each; the note cannot hold
+    # them all, so it keeps the partners that fit, each with its whole amount, and counts the rest
     many = [partner(f"P{i}", name=f"A partner with a rather long name number {i}") for i in range(12)]
-    d = deal("D1", "1000", partners=[p.id for p in many], won_on="2026-08-01")
-    result = compute_period(PROGRAM, many, [d])
-    [write] = [w for w in planned_writes(result, result.context.history) if w.key == ("deal", "D1")]
-    assert len(write.values["incentive_note"]) == 255 and write.values["incentive_note"].endswith("…")
+    for status, won_on in (("Earned", "2026-08-01"), ("Projected", None)):
+        d = deal("D1", "123456", partners=[p.id for p in many], won_on=won_on)
+        result = compute_period(PROGRAM, many, [d])
+        [write] = [w for w in planned_writes(result, result.context.history) if w.key == ("deal", "D1")]
+        note = write.values["incentive_note"]
+        assert len(note) <= 255 and note.startswith(status), note
+        shown, more = note.rsplit("; and ", 1)
+        parts = shown.split(": ", 1)[1].split("; ")
+        whole = r"A partner with a rather long name number \d+: 1,028\.80 USD( \(partner total capped/scaled in 2026-Q3\))?"
+        assert parts and all(re.fullmatch(whole, p) for p in parts), note
+        assert more == f"{12 - len(parts)} more partners", note
+    # a name too long for the field even alone: cut before a word, never inside one
+    d = deal("D2", "1000", partners=["P1"], won_on="2026-08-01")
+    result = compute_period(PROGRAM, [partner("P1", name="Northwind " * 30)], [d])
+    [write] = [w for w in planned_writes(result, result.context.history) if w.key == ("deal", "D2")]
+    note = write.values["incentive_note"]
+    assert len(note) <= 255 and note.endswith("Northwind…"), note
 
 
 def test_a_change_keeps_the_targets_old_values_and_none_for_a_record_it_does_not_hold():

@@ -568,7 +568,7 @@ def _lines_table(s: PartnerStatement, money_unit: str) -> str:
             f"{_e(show(adj.outside_caps))} outside it ({_e(', '.join(outside).lower())})</div>"
         )
     rows.append(
-        f"<tr class='subtotal'><th>Subtotal before adjustments{split}</th>{_amount_cell(adj.subtotal)}</tr>"
+        f"<tr class='subtotal'><th>Subtotal before the cap and budget{split}</th>{_amount_cell(adj.subtotal)}</tr>"
     )
     # the adjustment counting in the program budget is the cap (applied first); the other, the budget
     cap_lines = tuple(ln for g in s.groups if g.adjustment and _in_budget(g) for ln in g.lines)

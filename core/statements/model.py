@@ -1,8 +1,8 @@
 """The statement model: what a partner reads about its period, built from stored data.
 
 ``PartnerStatement`` is the one place that derives what the lines imply: the lines grouped in the
-order of their kinds' declarations, the subtotal before adjustments and what the cap and the budget
-did to it, period earnings, what the next tier needs, and the sections plugins recorded (MDF claims).
+order of their kinds' declarations, the subtotal before the cap and budget and what they did to it,
+period earnings, what the next tier needs, and the sections plugins recorded (MDF claims).
 Every renderer (csv, json, html, terminal) renders it; none adds money up on its own. Which kind is an
 adjustment, counts in period earnings or is capped comes from the kinds' ``LineKind`` declarations,
 never from their names.

@@ -159,7 +159,7 @@ def print_statement(
         if adj.outside_caps
         else ""
     )
-    console.print(f"subtotal before adjustments: {show(adj.subtotal)}{split}")
+    console.print(f"subtotal before the cap and budget: {show(adj.subtotal)}{split}")
     console.print(f"cap: {adj.cap_text()}" + (f": {show(adj.cap)}" if adj.cap is not None else ""))
     console.print(
         f"budget: {adj.budget_text()}" + (f": {show(adj.budget)}" if adj.budget is not None else "")

@@ -119,6 +119,26 @@ def test_cap_then_budget_take_the_capped_subtotal_to_period_earnings_and_clawbac
     assert adj.earnings == D("40021.05") == period_earnings(P002_LINES)
 
 
+def test_the_subtotal_before_the_cap_and_budget_leaves_their_lines_out_and_holds_an_approved_adjustment():
+    # 63,600.00 subject to the cap (capped to 50,000.00, scaled to 48,421.05) and an approved adjustment of
+    # 500.00, which neither the cap nor the budget touches: the subtotal is 64,100.00, the cap's −13,600.00
+    # and the budget's −1,578.95 are steps below it, and period earnings are 48,921.05
+    lines = (
+        line("commission", "63600.00", deal_id="D2001"),
+        line("adjustment", "500.00", "adjustment 7: event rebate", uncapped=True),
+        line("cap", "-13600.00"),
+        line("budget", "-1578.95"),
+    )
+    adj = statement(lines=lines).adjustments
+    assert adj.subtotal == D("64100.00") and adj.outside_caps == D("500.00")
+    assert adj.cap == D("-13600.00") and adj.budget == D("-1578.95")
+    assert adj.budget_text() == "scaled by the program budget from 50,000.00 to 48,421.05"
+    assert adj.earnings == D("48921.05") == period_earnings(lines)
+    # an "Approved adjustment" line above it: the subtotal is named for the steps it comes before
+    html = page(statement(lines=lines))
+    assert "Subtotal before the cap and budget" in html and "before adjustments" not in html
+
+
 def test_a_partner_under_the_cap_and_budget_says_so_plainly():
     adj = statement(lines=(line("commission", "3200.00", deal_id="D3001"),)).adjustments
     assert adj.cap is None and adj.budget is None and adj.earnings == D("3200.00")

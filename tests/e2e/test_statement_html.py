@@ -55,7 +55,7 @@ def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
     two_periods()
     p002 = section(html("--program", "program.yaml"), "P002")
     # 600 + 38,400 + 5,400 + 0 + 19,200 = 63,600 under the cap; the −8,400 clawback is outside it
-    assert "Subtotal before adjustments" in p002 and "55,200.00" in p002
+    assert "Subtotal before the cap and budget" in p002 and "55,200.00" in p002
     assert "63,600.00 subject to the cap; -8,400.00 outside it" in p002
     assert "capped from 63,600.00 to 50,000.00" in p002 and "-13,600.00" in p002
     assert "cap: lines subject to the cap add up to 63,600.00, above the per-partner cap of 50,000.00" in p002
@@ -69,7 +69,7 @@ def test_html_shows_the_cap_and_budget_plainly_with_their_explanations(work):
 def test_html_groups_lines_in_spec_order(work):
     two_periods()
     p002 = section(html("--program", "program.yaml"), "P002")
-    order = ["Baseline", "Commission", "Accelerator", "Clawbacks", "Subtotal before adjustments",
+    order = ["Baseline", "Commission", "Accelerator", "Clawbacks", "Subtotal before the cap and budget",
              "Per-partner cap", "Program budget", "Period earnings", "Market-development funds"]  # fmt: skip
     lines = p002[p002.index("<h3>Payout lines</h3>") :]
     positions = [lines.index(title) for title in order]
@@ -177,7 +177,8 @@ def test_explain_shows_the_next_tier_adjustments_and_mdf_like_the_page(work):
     assert result.exit_code == 0, result.output
     out = result.output
     assert (
-        "subtotal before adjustments: 55,200.00 (63,600.00 subject to the cap, -8,400.00 outside it)" in out
+        "subtotal before the cap and budget: 55,200.00 (63,600.00 subject to the cap, -8,400.00 outside it)"
+        in out
     )
     assert "cap: capped from 63,600.00 to 50,000.00" in out
     assert "budget: scaled by the program budget from 50,000.00 to 48,421.05" in out

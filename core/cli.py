@@ -53,15 +53,18 @@ from .cli_shared import (
     silence_stdout,
     write_output,
 )
+from .cli_shared import approvers_for as _approvers_for
 from .cli_shared import existing_ledger as _existing_ledger
 from .cli_shared import governance_of as _governance
 from .cli_shared import id_argument as _id_argument
+from .cli_shared import ledger_governance as _ledger_governance
 from .cli_shared import one_line as _one_line
 from .connector import Notes, Syncs
 from .context import RunReport
 from .engine import check_program, compute, explain_partner, pilot_plan, settings_named
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures, PluginError
+from .governance import ApprovalCheck
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
 from .money import parse_decimal, round_cents
 from .periods import Period
@@ -575,7 +578,8 @@ def explain(
         source = _connector(
             plugins, connector, input, None, command="explain", writes=False, loaded=loaded, settings=settings
         )
-        history = book.history(the_period)
+        # what a run of the period would use: what its program's governance would have approved
+        history = book.history(the_period, ApprovalCheck(loaded.program.governance))
         records = source.read(loaded.program, book)
         # the digest a run records of the records it read, taken alongside computing as a run does
         with digest_alongside(records) as digest:
@@ -932,8 +936,9 @@ def adjust_propose(
                     f"--period {the_period.key} is a {the_period.kind}, but the program runs {runs}s",
                     hint=f"name a {runs}",
                 )
-    governance = _governance(program)
+    given = _governance(program)
     with Ledger.connect(ledger) as book:
+        governance, _ = _ledger_governance(book, program, given)
         stored = book.propose_adjustment(
             partner_id=partner_id,
             amount=value,
@@ -942,7 +947,8 @@ def adjust_propose(
             period=the_period,
             deal_id=deal_id,
             approvers=None if governance is None else governance.approvers,
-            threshold=None if governance is None else governance.require_approval_over,
+            # the threshold approves only a proposal made under a program (--program)
+            threshold=None if governance is None or program is None else governance.require_approval_over,
         )
         latest = book.latest_period_with_lines()
         unknown = latest is not None and not book.has_standing(latest, partner_id)
@@ -964,12 +970,14 @@ def adjust_propose(
 def adjust_approve(
     adjustment: AdjustIdArg, by: ByOpt, program: AdjustProgramOpt = None, ledger: LedgerOpt = None
 ) -> None:
-    """Approve a pending adjustment: never by its proposer; with a program naming approvers, only by
-    one of them (without --program, the approvers the program named when it was proposed)."""
-    governance = _governance(program)
-    approvers = None if governance is None else governance.approvers
+    """Approve a pending adjustment: never by its proposer; when the program the ledger pays under (its
+    latest run's) names approvers, only by one of them (before any run: those of --program, else those
+    the program named when it was proposed)."""
     with _existing_ledger(ledger) as book:
-        stored = book.approve_adjustment(adjustment, by=_one_line("--by", by), approvers=approvers)
+        approvers, governed = _approvers_for(book, program)
+        stored = book.approve_adjustment(
+            adjustment, by=_one_line("--by", by), approvers=approvers, governed=governed
+        )
     out.print(f"adjustment {stored.id} approved by {_escape(by.strip())}: it pays at the next run")
 
 

@@ -20,10 +20,11 @@ from rich.table import Table
 from .cli_shared import (
     ByOpt,
     LedgerOpt,
+    approvers_for,
     err,
     existing_ledger,
-    governance_of,
     id_argument,
+    ledger_governance,
     one_line,
     out,
     period_option,
@@ -31,7 +32,7 @@ from .cli_shared import (
 from .errors import ConfigError
 from .ledger import TIER_EXCEPTION_STATES, Ledger, StoredTierException
 from .periods import Period
-from .program import load_program
+from .program import Governance, load_program
 from .terminal_tables import print_table
 from .textsafe import CsvWriter, spreadsheet_cell, terminal_text
 
@@ -102,7 +103,7 @@ def propose(
     the_until = period_option("--until", until)
     why = one_line("--reason", reason)
     proposer = one_line("--by", by)
-    approvers = None
+    named: Governance | None = None
     if program is not None:
         loaded = load_program(program).program
         if loaded.tier(the_tier) is None:
@@ -113,8 +114,10 @@ def propose(
                 f"--until {the_until.key} is a {the_until.kind}, but the program runs {loaded.the_period.kind}s",
                 hint=f"name a {loaded.the_period.kind}",
             )
-        approvers = loaded.governance.approvers if loaded.governance else None
+        named = loaded.governance
     with Ledger.connect(ledger) as book:
+        governance, _ = ledger_governance(book, program, named)
+        approvers = None if governance is None else governance.approvers
         stored = book.propose_tier_exception(
             partner_id=partner_id,
             tier=the_tier,
@@ -131,12 +134,14 @@ def propose(
 
 
 def approve(exception: int, by: str, program: Path | None = None, ledger: str | None = None) -> None:
-    """Approve a pending tier exception: never by its proposer; with a program naming approvers, only by
-    one of them (without --program, the approvers the program named when it was proposed)."""
-    governance = governance_of(program)
-    approvers = None if governance is None else governance.approvers
+    """Approve a pending tier exception: never by its proposer; when the program the ledger pays under
+    (its latest run's) names approvers, only by one of them (before any run: those of --program, else
+    those the program named when it was proposed)."""
     with existing_ledger(ledger) as book:
-        stored = book.approve_tier_exception(exception, by=one_line("--by", by), approvers=approvers)
+        approvers, governed = approvers_for(book, program)
+        stored = book.approve_tier_exception(
+            exception, by=one_line("--by", by), approvers=approvers, governed=governed
+        )
     out.print(
         f"tier exception {stored.id} approved by {terminal_text(by.strip())}: {terminal_text(stored.partner_id)} "
         f"holds at least {terminal_text(stored.tier)} through {stored.until} from the next run"

@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 
 from .errors import ConfigError
+from .governance import described, same_governance
 from .ledger import Ledger
 from .periods import Period
-from .program import Governance, load_program
+from .program import Governance, load_program, parse_program
 
 
 class _Output(Console):
@@ -109,6 +110,38 @@ def one_line(option: str, text: str) -> str:
 def governance_of(program: Path | None) -> Governance | None:
     """The program's governance section (approvers, threshold); None without a program or a section."""
     return load_program(program).program.governance if program is not None else None
+
+
+def ledger_governance(
+    book: Ledger, program: Path | None, given: Governance | None
+) -> tuple[Governance | None, bool]:
+    """The governance a proposal or an approval is decided under, and whether it is the ledger's.
+
+    Once a run has recorded its program, the governance of the program the ledger pays under (its
+    latest run's, ``cosell runs``), and True; ``program``, whose governance is ``given``, must then have
+    the same governance (ConfigError otherwise): a file handed in never changes who approves. Before
+    that, ``given`` (None without ``program``) and False: the first run checks every approval against
+    its own program's governance, and pays none it would not have given."""
+    run = book.governing_run()
+    if run is None or run.provenance is None:
+        return given, False
+    source = f"the program of run {run.id}"
+    ruling = parse_program(run.provenance.program_text.removeprefix("\ufeff"), source).program.governance
+    if program is not None and not same_governance(given, ruling):
+        raise ConfigError(
+            f"--program {program}: its governance ({described(given)}) is not that of the program this "
+            f"ledger pays under, the one run {run.id} computed with ({described(ruling)})",
+            hint="a program's governance takes effect from the first run that computes with it; give "
+            "that program, or leave out --program",
+        )
+    return ruling, True
+
+
+def approvers_for(book: Ledger, program: Path | None) -> tuple[tuple[str, ...] | None, bool]:
+    """Who may approve (None: anyone but the proposer) under :func:`ledger_governance`, and whether
+    that is the list of the program the ledger pays under (True) or ``program``'s before any run."""
+    governance, governed = ledger_governance(book, program, governance_of(program))
+    return (None if governance is None else governance.approvers), governed
 
 
 def write_output(path: Path, body: str | bytes) -> None:

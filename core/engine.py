@@ -41,6 +41,7 @@ from .context import PartnerFacts, PartnerRow, RunContext, RunReport
 from .errors import FinishedWithFailures, PluginError, Problem, ProgramError
 from .facts import convert, group_by_partner, resolve_involvements
 from .gc_pause import gc_paused
+from .governance import ApprovalCheck, Refusal
 from .merges import aliases, merged
 from .money import MAX_AMOUNT, amount_problem, from_cents, round_cents, round_score, show
 from .outbox import write_pending
@@ -740,8 +741,10 @@ def _steps(
     target = contextlib.ExitStack()
     # The records digest the run records is taken alongside computing (on the other core, where the
     # system forks cheaply): it reads only the records, which nothing changes once read.
+    # The run pays only what its own program's governance would have approved (docs/governance.md).
+    check = ApprovalCheck(program.governance)
     with target, digest_alongside(records, start=not dry_run) as digest:
-        generation, history = _history(ledger, period)
+        generation, history = _history(ledger, period, check)
         pilot = pilot_plan(loaded, plugins, records, ledger, period)
         with settings_named(loaded, plugins):
             computation = compute(program, period, records, history, plugins, settings, progress, pilot)
@@ -750,7 +753,8 @@ def _steps(
         changes = _plan(computation, connector, ledger, progress, mark)
         left = _partners_left(ledger, computation)  # before the run replaces the period's lines
         if dry_run:
-            notes = (pilot.notes(program) if pilot else ()) + left + _governance_notes(ledger, computation)
+            notes = (pilot.notes(program) if pilot else ()) + left
+            notes += _governance_notes(ledger, computation, check.refused)
             return RunReport(period.key, None, True, _partner_rows(computation), tuple(changes), notes=notes)
         recorded = provenance(loaded, plugins, records, computation, digest=digest)
         target = target.pop_all()  # held on, to the end of the write-back
@@ -758,14 +762,25 @@ def _steps(
     del records, digest
     with target:
         run_id = _store(
-            ledger, plugins, computation, changes, connector, generation, recorded, progress, started
+            ledger,
+            plugins,
+            computation,
+            changes,
+            connector,
+            generation,
+            recorded,
+            progress,
+            started,
+            check.refused,
         )
         written, failures = write_pending(
             connector, ledger, target_of(connector), progress, (run_id, changes)
         )
     if _keeping:
         _KEPT.append((computation, changes, history))
-    return _finish(ledger, plugins, connector, computation, run_id, changes, written, failures, left)
+    return _finish(
+        ledger, plugins, connector, computation, run_id, changes, written, failures, left, check.refused
+    )
 
 
 def _validate(
@@ -805,11 +820,11 @@ def _load(connector: Connector, program: Program, ledger: Ledger, progress: Prog
     return connector.read(program, ledger)
 
 
-def _history(ledger: Ledger, period: Period) -> tuple[int, History]:
+def _history(ledger: Ledger, period: Period, check: ApprovalCheck) -> tuple[int, History]:
     # The generation is read before the history: the run stores only if no other run or close changed
     # the ledger since, so results are never computed from stale history (overlapping runs).
     generation = ledger.generation()
-    return generation, ledger.history(period)
+    return generation, ledger.history(period, check)
 
 
 def pilot_plan(
@@ -886,11 +901,13 @@ def _store(
     recorded: RunProvenance,
     progress: Progress,
     started: datetime,
+    refused: Sequence[Refusal] = (),
 ) -> int:
     """Lines, standings, projections and what the statements show replace the period's previous ones;
     the changes enter the outbox as pending, the adjustments the lines pay become applied, and what the
     run computed with (program text, versions, records digest, the tier exceptions its history held) is
-    recorded with them. One transaction; refused when the ledger moved since the history was read."""
+    recorded with them; the approvals its program's governance ``refused`` go back to pending. One
+    transaction; refused when the ledger moved since the history was read."""
     progress.step("storing in the ledger")
     context = computation.context
     lines = computation.all_lines()
@@ -914,6 +931,7 @@ def _store(
         provenance=recorded,
         tier_exceptions=[e.id for e in context.history.tier_exceptions],
         started_at=started,
+        reopened=refused,
     )
 
 
@@ -951,10 +969,17 @@ def _partners_left(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _governance_notes(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
-    """What the run says of approved adjustments and tier exceptions it does not apply: those naming
-    the other kind of period, and adjustments whose partner is not among the records."""
-    return ledger.never_applied(computation.context.period) + _waiting_adjustments(computation)
+def _governance_notes(
+    ledger: Ledger, computation: Computation, refused: Sequence[Refusal]
+) -> tuple[str, ...]:
+    """What the run says of approved adjustments and tier exceptions it does not apply: those its
+    program's governance would not have approved (``refused``), those naming the other kind of period,
+    and adjustments whose partner is not among the records."""
+    return (
+        tuple(refusal.note() for refusal in refused)
+        + ledger.never_applied(computation.context.period)
+        + _waiting_adjustments(computation)
+    )
 
 
 def _waiting_adjustments(computation: Computation) -> tuple[str, ...]:
@@ -994,15 +1019,17 @@ def _finish(
     written: int,
     failures: Sequence[str],
     left: tuple[str, ...] = (),
+    refused: Sequence[Refusal] = (),
 ) -> RunReport:
     """The run's report, ``cosell_run_finished``, and the run's status (failed with refused writes or a
-    raising hook: exit 3). ``left``: the notes of :func:`_partners_left`."""
+    raising hook: exit 3). ``left``: the notes of :func:`_partners_left`; ``refused``: the approvals
+    its program's governance would not have given."""
     notes = tuple(connector.notes()) if isinstance(connector, Notes) else ()
     if isinstance(connector, LeavesOutClaims):
         notes += tuple(claims_left_out_note(connector.claims_left_out(), computation.context.period))
     if computation.pilot is not None:
         notes += computation.pilot.notes(computation.context.program)
-    notes += left + _governance_notes(ledger, computation)
+    notes += left + _governance_notes(ledger, computation, refused)
     report = RunReport(
         computation.context.period.key,
         run_id,

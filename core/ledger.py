@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
 from .fields import FieldWrite, ObjectName, RecordKey
 from .gc_pause import gc_paused
+from .governance import Refusal, not_approver, same_person
 from .money import show, to_cents
 from .periods import Period, PeriodKind
 from .results import (
@@ -1420,12 +1421,18 @@ class Ledger:
 
     # -- history -------------------------------------------------------------------------------------
 
-    def history(self, before: Period) -> History:
+    def history(
+        self, before: Period, allowed: Callable[[ApprovedAdjustment | TierException], bool] | None = None
+    ) -> History:
         """What rules may look back at before ``before``: the periods strictly before it, closed periods,
         due adjustments and tier exceptions in force. Tier records and payout lines are read when a
         rule first asks for them, each question in one query for every partner (docs/decisions.md,
         "History answers questions"); a question asked after another run or a close changed the ledger
-        raises LockHeldError, so that every answer is what reading all at once would have given."""
+        raises LockHeldError, so that every answer is what reading all at once would have given.
+
+        ``allowed`` says of each due adjustment and tier exception in force whether the run may use it
+        (its program's governance would have approved it: ``cosell.governance.ApprovalCheck``); the
+        history holds only those. A period that can no longer be run holds what its run used."""
         p = periods_table
         with self._read() as conn:
             earlier = tuple(
@@ -1442,8 +1449,10 @@ class Ledger:
                 # A period that can no longer be run (`cosell explain` of it): what its run had, not
                 # what was approved since (paid, or in force, in a later period)
                 adjustments = _applied_in(conn, before, adjustments)
-                applied = _results_tier_exceptions(conn, before)
-                exceptions = tuple(e for e in exceptions if e.id in applied)
+                exceptions = _tier_exceptions_applied(conn, before)
+            elif allowed is not None:
+                adjustments = tuple(a for a in adjustments if allowed(a))
+                exceptions = tuple(e for e in exceptions if allowed(e))
             generation = _generation(conn)
         if not earlier:  # nothing to look back at: no later read
             return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)
@@ -1477,6 +1486,7 @@ class Ledger:
         provenance: RunProvenance | None = None,
         tier_exceptions: Sequence[int] | None = None,
         started_at: datetime | None = None,
+        reopened: Sequence[Refusal] = (),
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
@@ -1497,7 +1507,11 @@ class Ledger:
 
         ``tier_exceptions`` are the ids of the tier exceptions the run's history held (``History``):
         the explain of the period, once it can no longer be run, applies exactly those. ``started_at`` is
-        when the run started, before it read its history (None: now)."""
+        when the run started, before it read its history (None: now).
+
+        ``reopened`` are the approvals the run's program's governance would not have given (the run
+        neither paid nor applied them): each adjustment or tier exception still approved goes back to
+        ``pending``, with a ``reopened`` event naming the run and why, for an approver to decide again."""
         key = period.key
         self.confirm_held("nothing stored")
         with self._write(serial=True, bulk=True) as conn:
@@ -1550,6 +1564,7 @@ class Ledger:
             ):
                 conn.execute(table.delete().where(table.c.period == key))
             _apply_adjustments(conn, key, run_id, adjustments)
+            _reopen(conn, run_id, reopened)
             if statement is not None:
                 run_data, partner_data = statement
                 conn.execute(statement_runs_table.insert().values(period=key, run_id=run_id, data=run_data))
@@ -1736,13 +1751,19 @@ class Ledger:
             return _stored_adjustment(conn, adjustment_id)
 
     def approve_adjustment(
-        self, adjustment_id: int, *, by: str, approvers: Sequence[str] | None = None
+        self,
+        adjustment_id: int,
+        *,
+        by: str,
+        approvers: Sequence[str] | None = None,
+        governed: bool = False,
     ) -> StoredAdjustment:
         """Approve a pending adjustment. ConfigError (nothing changes) when it is not pending, when ``by``
         proposed it, or when ``by`` is not among the approvers: ``approvers`` when given (the program's
-        list now), else the list kept from its proposal."""
+        list now), else the list kept from its proposal. With ``governed``, ``approvers`` is the list of
+        the program the ledger pays under (:meth:`governing_program`), None meaning it names none."""
         with self._write() as conn:
-            _approve(conn, _ADJUSTMENTS, adjustment_id, by, approvers)
+            _approve(conn, _ADJUSTMENTS, adjustment_id, by, approvers, governed)
             return _stored_adjustment(conn, adjustment_id)
 
     def reject_adjustment(self, adjustment_id: int, *, by: str, reason: str) -> StoredAdjustment:
@@ -1837,7 +1858,12 @@ class Ledger:
             return _stored_tier_exception(conn, exception_id)
 
     def approve_tier_exception(
-        self, exception_id: int, *, by: str, approvers: Sequence[str] | None = None
+        self,
+        exception_id: int,
+        *,
+        by: str,
+        approvers: Sequence[str] | None = None,
+        governed: bool = False,
     ) -> StoredTierException:
         """Approve a pending tier exception, under the rules of :meth:`approve_adjustment` (never by its
         proposer; only by one of ``approvers``, else of the list kept from its proposal)."""
@@ -1847,7 +1873,7 @@ class Ledger:
             ).scalar_one_or_none()
             if until is not None:  # (an unknown id: _approve says so)
                 _check_applies(conn, Period.parse(until), f"tier exception {exception_id}: its last period")
-            _approve(conn, _TIER_EXCEPTIONS, exception_id, by, approvers)
+            _approve(conn, _TIER_EXCEPTIONS, exception_id, by, approvers, governed)
             return _stored_tier_exception(conn, exception_id)
 
     def reject_tier_exception(self, exception_id: int, *, by: str, reason: str) -> StoredTierException:
@@ -1899,6 +1925,14 @@ class Ledger:
             if _period_status(conn, period) is None or _discarded_at(conn, period) is not None:
                 return None
             run_id = conn.execute(sa.select(sa.func.max(r.c.id)).where(r.c.period == period)).scalar()
+        return None if run_id is None else self.stored_run(int(run_id))
+
+    def governing_run(self) -> StoredRun | None:
+        """The latest run that recorded the program it computed with: the program the ledger pays under,
+        whose governance approves adjustments and tier exceptions (docs/governance.md). None before any
+        run recorded its program."""
+        with self._read() as conn:
+            run_id = conn.execute(sa.select(sa.func.max(run_records_table.c.run_id))).scalar()
         return None if run_id is None else self.stored_run(int(run_id))
 
     def program_digests(self) -> dict[int, str | None]:
@@ -3015,19 +3049,27 @@ def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.
 
 
 def _approve(
-    conn: Connection, kind: _Proposals, item_id: int, by: str, approvers: Sequence[str] | None
+    conn: Connection,
+    kind: _Proposals,
+    item_id: int,
+    by: str,
+    approvers: Sequence[str] | None,
+    governed: bool = False,
 ) -> None:
     """Approve a pending proposal: ConfigError (nothing changes) when it is not pending, when ``by``
-    proposed it, or when ``by`` is not among ``approvers`` (else the list kept from its proposal)."""
+    proposed it, or when ``by`` is not among ``approvers`` (else the list kept from its proposal).
+    ``governed``: ``approvers`` is the list of the program the ledger pays under, None there meaning
+    that program names none (anyone but the proposer approves), whatever list the proposal kept."""
     now = _utc_now()
     row = _pending(conn, kind, item_id, "approve")
-    if _same_person(by, row.proposed_by):
+    if same_person(by, row.proposed_by):
         raise ConfigError(
             f"{kind.noun} {item_id}: {by!r} proposed it and cannot approve it",
             hint=f"another person approves the {kind.noun} (two-person rule)",
         )
-    allowed = approvers if approvers is not None else _approvers_of(row.approvers)
-    if allowed is not None and not any(_same_person(by, name) for name in allowed):
+    allowed = approvers if approvers is not None or governed else _approvers_of(row.approvers)
+    if not_approver(by, allowed):
+        assert allowed is not None
         raise ConfigError(
             f"{kind.noun} {item_id}: {by!r} is not among the program's approvers "
             f"({', '.join(allowed) or 'none named'})",
@@ -3117,6 +3159,32 @@ def _tier_exceptions_in_force(conn: Connection, period: Period) -> tuple[TierExc
         for r in rows
         if _same_kind(r.until, period) and Period.parse(r.until).start >= period.start
     )
+
+
+def _tier_exceptions_applied(conn: Connection, period: Period) -> tuple[TierException, ...]:
+    """The tier exceptions the run whose results ``period`` holds applied, oldest first, each with who
+    approved it then: a later run whose program's governance would not have approved one set it back to
+    pending (and another approval may follow), which changes nothing of what this run applied."""
+    t, e = tier_exceptions_table, tier_exception_events_table
+    applied = _results_tier_exceptions(conn, period)
+    rows = conn.execute(sa.select(t).where(t.c.id.in_(sorted(applied))).order_by(t.c.id)).all()
+    found = []
+    for r in rows:
+        if not (_same_kind(r.until, period) and Period.parse(r.until).start >= period.start):
+            continue
+        approved_by = r.decided_by if r.state == "approved" else None
+        if approved_by is None:  # set back to pending since: the approval the run applied was its latest
+            approved_by = conn.execute(
+                sa.select(e.c.actor)
+                .where(e.c.exception_id == r.id, e.c.action == "approved")
+                .order_by(e.c.id.desc())
+                .limit(1)
+            ).scalar()
+        if approved_by is not None:
+            found.append(
+                TierException(r.id, r.partner_id, r.tier, r.until, r.reason, r.proposed_by, approved_by)
+            )
+    return tuple(found)
 
 
 def _same_kind(key: str, period: Period) -> bool:
@@ -3277,11 +3345,6 @@ def _check_discardable(conn: Connection, period: str) -> None:
         )
 
 
-def _same_person(a: str, b: str) -> bool:
-    # "Ann" and "ann " are one person: the two-person rule must not be passed by spelling a name twice.
-    return a.strip().casefold() == b.strip().casefold()
-
-
 def _approvers_of(text: str | None) -> list[str] | None:
     return None if text is None else [str(name) for name in json.loads(text)]
 
@@ -3417,6 +3480,23 @@ def _approved_by(conn: Connection, moment: str) -> set[int]:
     return set(
         conn.execute(sa.select(t.c.id).where(t.c.decided_at.is_not(None), t.c.decided_at < moment)).scalars()
     )
+
+
+def _reopen(conn: Connection, run_id: int, refused: Sequence[Refusal]) -> None:
+    """Within record_run, after the adjustments are applied: each refused approval still standing goes
+    back to pending (an adjustment this period's earlier run paid has just gone back to approved)."""
+    now = _utc_now()
+    for refusal in refused:
+        kind = _ADJUSTMENTS if refusal.noun == "adjustment" else _TIER_EXCEPTIONS
+        t = kind.table
+        changed = conn.execute(
+            t.update()
+            .where(t.c.id == refusal.id, t.c.state == "approved")
+            .values(state="pending", decided_by=None, decided_at=None)
+        ).rowcount
+        if changed:
+            why = f"{refusal.why}, under the governance of the program run {run_id} computed with"
+            _event(conn, kind, refusal.id, "reopened", None, now, why, run_id)
 
 
 def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence[int]) -> None:

@@ -871,7 +871,8 @@ AdjustProgramOpt = Annotated[
     typer.Option(
         "--program",
         "-p",
-        help="The program file: its governance section names the approvers and the approval threshold.",
+        help="The program file the threshold applies under: its governance section must be that of the program "
+        "the ledger pays under (its latest run's); before any run, it names the approvers and the threshold.",
     ),
 ]
 AdjustIdArg = Annotated[int, _id_argument("The adjustment's id (`cosell adjust list` shows it).")]

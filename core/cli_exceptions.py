@@ -41,7 +41,8 @@ ProgramOpt = Annotated[
     typer.Option(
         "--program",
         "-p",
-        help="The program file: its tiers (the tier must be one) and its governance section (approvers).",
+        help="The program file: its tiers (the tier must be one); its governance section must be that of the "
+        "program the ledger pays under (its latest run's); before any run, it names the approvers.",
     ),
 ]
 IdArg = Annotated[int, id_argument("The exception's id (`cosell tier-override list` shows it).")]

@@ -1761,7 +1761,7 @@ class Ledger:
         """Approve a pending adjustment. ConfigError (nothing changes) when it is not pending, when ``by``
         proposed it, or when ``by`` is not among the approvers: ``approvers`` when given (the program's
         list now), else the list kept from its proposal. With ``governed``, ``approvers`` is the list of
-        the program the ledger pays under (:meth:`governing_program`), None meaning it names none."""
+        the program the ledger pays under (:meth:`governing_run`), None meaning it names none."""
         with self._write() as conn:
             _approve(conn, _ADJUSTMENTS, adjustment_id, by, approvers, governed)
             return _stored_adjustment(conn, adjustment_id)

@@ -189,3 +189,31 @@ def test_a_new_governance_takes_effect_through_a_run_of_the_program_holding_it(w
     first, second = json.loads(cosell("runs", "--format", "json", "--ledger", ledger).output)
     assert first["program_sha256"] != second["program_sha256"]  # `cosell runs diff 1 2` shows the section
     assert propose(ledger, "P005", "40", "ann", "--program", program)["state"] == "approved"
+
+
+def test_a_rerun_under_a_new_governance_no_longer_pays_what_it_would_not_approve(work, ledger):
+    run(ledger)  # program.yaml, without governance: anyone but the proposer approves
+    adjustment = propose(ledger, "P003", "9000", "ann")["id"]
+    assert adjust(ledger, "approve", adjustment, "--by", "bob").exit_code == 0
+    run(ledger)
+    assert len(adjustment_lines(ledger, "P003")) == 1
+    with_section(work, "program.yaml", GOVERNANCE)
+    (note,) = governance_notes(run(ledger))  # the rerun of 2026-Q3 under carol and dave
+    assert note.startswith(f"adjustment {adjustment} is not paid: approved by bob")
+    assert adjustment_lines(ledger, "P003") == []
+    assert states(ledger) == {adjustment: "pending"}
+    events = json.loads(adjust(ledger, "list", "--format", "json").output)[0]
+    assert events["decided_by"] in ("", None)
+
+
+def test_a_closed_period_is_explained_with_the_exception_its_run_applied_even_once_reopened(work, ledger):
+    exception = json.loads(propose_exception(ledger).output)["id"]
+    assert override(ledger, "approve", exception, "--by", "bob").exit_code == 0
+    assert tier(run(ledger), "P006") == "Gold"
+    assert cosell("close", "--period", "2026-Q3", "--ledger", ledger).exit_code == 0
+    with_section(work, "program.yaml", "governance: {approvers: [carol]}\n")
+    report = run(ledger, "--period", "2026-Q4")
+    assert tier(report, "P006") != "Gold" and len(governance_notes(report)) == 1
+    args = ["explain", "P006", "--program", "program.yaml", "--input", "data", "--ledger", ledger]
+    explained = " ".join(cosell(*args, "--period", "2026-Q3").output.split())
+    assert "Gold (exception until 2026-Q4: launch)" in explained and "approved by bob" in explained

@@ -92,6 +92,18 @@ def test_only_the_programs_approvers_approve_and_the_list_is_kept_from_the_propo
     assert ledger.approve_adjustment(adjustment, by="Carol").state == "approved"
 
 
+def test_the_list_of_the_program_the_ledger_pays_under_replaces_the_list_kept_from_the_proposal(
+    ledger: Ledger,
+) -> None:
+    adjustment = propose(ledger, approvers=["carol", "dave"])
+    with pytest.raises(ConfigError, match=r"not among the program's approvers \(erin\)"):
+        ledger.approve_adjustment(adjustment, by="carol", approvers=["erin"], governed=True)
+    # that program names no approvers: anyone but the proposer, whatever the proposal kept
+    with pytest.raises(ConfigError, match="cannot approve it"):
+        ledger.approve_adjustment(adjustment, by="ann", approvers=None, governed=True)
+    assert ledger.approve_adjustment(adjustment, by="bob", approvers=None, governed=True).state == "approved"
+
+
 def test_an_amount_at_or_below_the_threshold_is_approved_on_proposal_and_above_it_waits(
     ledger: Ledger,
 ) -> None:

@@ -2512,6 +2512,7 @@ class _LedgerHistory(History):
         "_generation",
         "_last",
         "_ledger",
+        "_named",
         "_naming",
         "_on_deals",
         "_paid",
@@ -2533,6 +2534,7 @@ class _LedgerHistory(History):
     _last: dict[int, dict[str, tuple[TierRecord, ...]]]
     _on_deals: dict[frozenset[str], Mapping[str, tuple[LedgerLine, ...]]]
     _naming: dict[frozenset[str], dict[str, tuple[LedgerLine, ...]]]
+    _named: dict[str, frozenset[str]]
     _first_seen: dict[str, tuple[int, int]]
     _seen_periods: int
     _fx: Mapping[str, Mapping[str, Decimal]] | None
@@ -2564,6 +2566,7 @@ class _LedgerHistory(History):
         _set(self, "_last", {})
         _set(self, "_on_deals", {})
         _set(self, "_naming", {})
+        _set(self, "_named", {})
         _set(self, "_first_seen", {})
         _set(self, "_seen_periods", 0)
         _set(self, "_fx", None)
@@ -2795,6 +2798,9 @@ class _LedgerHistory(History):
         wanted, deals = _kind_set(kinds), _kind_set(deal_ids)
         known = self._naming.setdefault(wanted, {})  # deal → its lines (none: asked, no line names it)
         unread = set(deals - known.keys())
+        for deal in [deal for deal in unread if not any(deal in self.named_deal_ids(k) for k in wanted)]:
+            known[deal] = ()  # no line of the kinds names it: no partner's lines to look for
+            unread.discard(deal)
         if unread:
             # Which partners a line of the kinds names the deals for, from the deals each kind paid each
             # partner (the question ``paid_deal_ids`` reads, once, for every partner); then only those
@@ -2833,6 +2839,13 @@ class _LedgerHistory(History):
             for deal in unread:
                 known[deal] = tuple(found.get(deal, ()))
         return MappingProxyType({deal: known[deal] for deal in deals if known.get(deal)})
+
+    def named_deal_ids(self, kind: str) -> frozenset[str]:
+        named = self._named.get(kind)
+        if named is None:  # the deals of every partner's lines of the kind: one set, once a run
+            named = frozenset().union(*self._paid_pairs(kind).values())
+            self._named[kind] = named
+        return named
 
     def _paid_pairs(self, kind: str) -> Mapping[str, frozenset[str]]:
         """The deals the lines of ``kind`` name in earlier periods, by partner (``paid_deal_ids`` for

@@ -249,7 +249,7 @@ _set = object.__setattr__  # History is a frozen dataclass: its own state is set
 class _MergedHistory(History):
     """:class:`History` over another, with the former ids of merged partners and deals read as current."""
 
-    __slots__ = ("_aliases", "_deal_formers", "_formers", "_inner", "_linked", "_links", "_order")
+    __slots__ = ("_aliases", "_deal_formers", "_formers", "_inner", "_linked", "_links", "_named", "_order")
     _inner: History
     _aliases: Aliases
     _formers: Mapping[str, tuple[str, ...]]
@@ -257,6 +257,7 @@ class _MergedHistory(History):
     _order: dict[str, date]
     _linked: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     _links: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
+    _named: dict[str, frozenset[str]]
 
     def __init__(self, inner: History, found: Aliases, linked: Sequence[Link] = ()) -> None:
         formers: dict[str, list[str]] = {}
@@ -273,6 +274,7 @@ class _MergedHistory(History):
             deal_formers.setdefault(current, []).append(former)
         _set(self, "_deal_formers", {k: tuple(v) for k, v in deal_formers.items()})
         _set(self, "_order", {})
+        _set(self, "_named", {})
         # undone merges: a partner → (the other partner, the deals it holds whose history that one has),
         # and the other way round for presenting a line under the partner holding its deal
         links: dict[str, list[tuple[str, frozenset[str]]]] = {}
@@ -443,6 +445,14 @@ class _MergedHistory(History):
                 if deal in held
             )
         return frozenset(paid)
+
+    def named_deal_ids(self, kind: str) -> frozenset[str]:
+        named = self._named.get(kind)
+        if named is None:  # with the deals a former id of which is named, under today's id
+            inner = self._inner.named_deal_ids(kind)
+            now = {current for former, current in self._aliases.deals.items() if former in inner}
+            named = self._named[kind] = inner | now if now else inner
+        return named
 
     def handed_on_deal_ids(self, partner_id: str) -> frozenset[str]:
         return frozenset(deal for _, deals in self._linked.get(partner_id, ()) for deal in deals)

@@ -365,10 +365,11 @@ def paid_adjustments(lines: Iterable[PayoutLine]) -> tuple[int, ...]:
 class History:
     """A read-only view of the ledger before the period being run (what rules may look back at).
 
-    Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``paid_deal_ids``, ``has_tag``,
-    ``lines_on_deals``, ``fx_of``): a run's history reads from the ledger only what is asked, the first
-    time it is asked, for every partner at once. ``tiers`` and ``lines`` hold everything, read in full when
-    first used: built for tests, ``History(lines=..., tiers=...)`` answers every question from them."""
+    Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``paid_deal_ids``,
+    ``named_deal_ids``, ``has_tag``, ``lines_on_deals``, ``lines_naming``, ``fx_of``): a run's history
+    reads from the ledger only what is asked, the first time it is asked, for every partner at once.
+    ``tiers`` and ``lines`` hold everything, read in full when first used: built for tests,
+    ``History(lines=..., tiers=...)`` answers every question from them."""
 
     tiers: Mapping[str, tuple[TierRecord, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Tier records of earlier periods by partner id, oldest first (``tiers_of``)."""
@@ -420,6 +421,17 @@ class History:
         """The deals the partner's lines of ``kind`` name in earlier periods (whatever their amount)."""
         return frozenset(
             ln.deal_id for ln in self.lines_of(partner_id, kinds=(kind,)) if ln.deal_id is not None
+        )
+
+    def named_deal_ids(self, kind: str) -> frozenset[str]:
+        """The deals any partner's lines of ``kind`` name in earlier periods (whatever their amount): "was
+        this deal paid to anyone?" for every deal at once, read once a run. Ask ``lines_naming`` about the
+        few deals it holds."""
+        return frozenset(
+            ln.deal_id
+            for lines in self.lines.values()
+            for ln in lines
+            if ln.deal_id is not None and ln.kind == kind
         )
 
     def handed_on_deal_ids(self, partner_id: str) -> frozenset[str]:

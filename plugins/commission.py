@@ -17,7 +17,7 @@ from cosell.context import PartnerDeal, PartnerFacts, RunContext
 from cosell.money import round_cents, show, show_number, show_percent
 from cosell.periods import Period, days_after
 from cosell.program import Guardrails, Program
-from cosell.records import ROLES, Role
+from cosell.records import ROLES, Deal, Role
 from cosell.report import GuardedDeal, ReportFacts
 from cosell.results import LedgerLine, LineKind, PartnerStanding, PayoutLine, Projection
 from cosell.settlement import OWED, PAID, PROJECTED, PeriodAdjustments, SettlementItem, SettlementPart
@@ -91,6 +91,7 @@ def cosell_payout_lines(
     unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
     paid_before = context.history.paid_deal_ids(partner.id, KIND)  # asked once: deals won again are rare
     late_paid_to = _paid_to_others(partner.id, unpaid_late, context) if unpaid_late else {}
+    won_paid_to = _won_in_period_paid_to_others(partner, paid_before, context)
     lines = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -105,15 +106,15 @@ def cosell_payout_lines(
                 )
                 lines.append(PayoutLine(partner.id, KIND, ZERO, text, deal.id))
                 continue
+            paid_to = won_paid_to.get(deal.id)
+            if paid_to:  # re-opened, now held by another partner, and won again
+                lines.append(_paid_to_another_line(partner.id, deal, deal.closed_on, paid_to))
+                continue
             lines.append(commission_line(card, involvement, context, deal.closed_on))
         elif deal.id in unpaid_late:
             paid_to = late_paid_to.get(deal.id)
             if paid_to:  # paid to the partner that held it then: a deal's commission is paid once
-                text = (
-                    f"{deal.name} ({deal.id}) won {deal.closed_on.isoformat()}: 0.00, its commission was paid "
-                    f"in {paid_to} to another partner (a deal's commission is paid once, whoever holds the deal now)"
-                )
-                lines.append(PayoutLine(partner.id, KIND, ZERO, text, deal.id))
+                lines.append(_paid_to_another_line(partner.id, deal, deal.closed_on, paid_to))
                 continue
             lines.append(commission_line(card, involvement, context, deal.closed_on, late=True))
     return lines
@@ -325,8 +326,40 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
     }
 
 
+def _won_in_period_paid_to_others(
+    partner: PartnerFacts, paid_before: Collection[str], context: RunContext
+) -> dict[str, str]:
+    """Of the partner's deals won in the period that the ledger never paid it, those whose commission an
+    earlier period paid another partner, who keeps it (a deal re-opened, moved and won again), each with
+    the periods that paid it. A set of every deal paid before picks the few to ask the history about."""
+    named = context.history.named_deal_ids(KIND)
+    if not named:
+        return {}
+    period = context.period
+    asked = {
+        pd.deal.id
+        for pd in partner.deals
+        if pd.deal.id in named
+        and pd.deal.id not in paid_before
+        and pd.deal.status == "won"
+        and pd.deal.closed_on is not None
+        and period.start <= pd.deal.closed_on <= period.end
+    }
+    return _paid_to_others(partner.id, asked, context) if asked else {}
+
+
+def _paid_to_another_line(partner_id: str, deal: Deal, won_on: date, paid_to: str) -> PayoutLine:
+    """A line of 0.00 on a deal whose commission the periods ``paid_to`` paid another partner, never
+    named: a statement is the partner's."""
+    text = (
+        f"{deal.name} ({deal.id}) won {won_on.isoformat()}: 0.00, its commission was paid in {paid_to} to another partner "
+        "(a deal's commission is paid once, whoever holds the deal now)"
+    )
+    return PayoutLine(partner_id, KIND, ZERO, text, deal.id)
+
+
 def _paid_to_others(partner_id: str, deal_ids: Collection[str], context: RunContext) -> dict[str, str]:
-    """Of ``deal_ids`` (deals of closed periods the ledger never paid the partner), those whose
+    """Of ``deal_ids`` (deals the ledger never paid the partner), those whose
     commission an earlier period paid another partner, who keeps it (net of any line reversing it, a
     clawback), each with the periods that paid it: ``2026-Q3``."""
     reversing = [name for name, kind in context.line_kinds.items() if kind.reverses and kind.deal_incentive]

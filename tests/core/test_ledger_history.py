@@ -282,3 +282,16 @@ def test_the_lines_naming_some_deals_are_every_partners_read_for_those_deals_onl
         "D4": [("2026-Q2", "C", Decimal("0.00"))],
     }  # fmt: skip
     assert ledger.history(Q2).lines_naming(["D1", "D3"], ("commission",)).keys() == {"D1"}  # before Q2 only
+
+
+def test_the_deals_named_by_any_partners_lines_of_a_kind_are_read_as_from_all_lines(ledger: Ledger) -> None:
+    three_periods(ledger)
+    full = ledger.history(Q4)
+    memory = History(tiers=full.tiers, lines=full.lines)
+    asked = ledger.history(Q4)
+    for kind in ("commission", "clawback", "milestone", "mdf", "nothing"):
+        assert asked.named_deal_ids(kind) == memory.named_deal_ids(kind)
+    assert asked.named_deal_ids("commission") == {"D1", "D2", "D3", "D4"}  # a line of 0.00 names D4 too
+    assert ledger.history(Q2).named_deal_ids("commission") == {"D1", "D2"}  # before Q2 only
+    # a deal no line names is no partner's: lines_naming answers it without a read, as memory does
+    assert dict(asked.lines_naming(["D7", "D9"], ("commission",))) == {}

@@ -121,6 +121,8 @@ def test_history_answers_a_partners_questions_with_its_former_ids_lines_under_it
         ("C", "DC", 5), ("C", "DC", 10), ("C", "DC", 30),
     ]  # fmt: skip
     assert list(naming) == ["DC"]
+    assert history.named_deal_ids("commission") >= {"DB", "DC"}  # DA's line names DC now
+    assert history.named_deal_ids("milestone") == set()
     assert set(history.lines) == {"C"}
 
 

@@ -92,3 +92,22 @@ def test_a_paid_deal_of_a_closed_period_reopened_shows_no_projection_of_a_commis
     assert row["cosell_incentive_status"] != "Projected"
     assert row["cosell_incentive"] == "0.00"
     assert "its commission was paid in 2026-Q3" in row["cosell_incentive_note"]
+
+
+def test_a_deal_paid_in_a_closed_period_won_again_by_another_partner_is_not_paid_again(work, ledger_url):
+    paid = q3_closed(work, ledger_url)
+    edit(  # re-opened in the CRM, now P003's, and won again in 2026-Q4
+        work / "data" / "deals.csv",
+        "D6001,Litware - Cloud desktops,48000,EUR,Closed Won,won,2026-07-03,2026-09-01,25,41,,,P006,sourced,",
+        "D6001,Litware - Cloud desktops,48000,EUR,Closed Won,won,2026-07-03,2026-11-10,25,41,,,P003,sourced,",
+    )
+    run(ledger_url, "--period", "2026-Q4")
+    row = deal_row(work, "D6001")
+    assert row["cosell_incentive"] == paid["cosell_incentive"]  # what P006 was paid in 2026-Q3, once
+    assert row["cosell_incentive_note"].endswith("; Fabrikam Resellers: 0.00 EUR")  # paid nothing on it
+    text = " ".join(explain(ledger_url, "P003").replace("│", " ").split())  # the table's cells, unwrapped
+    assert (
+        "Litware - Cloud desktops (D6001) won 2026-11-10: 0.00, its commission was paid in 2026-Q3 to "
+        "another partner (a deal's commission is paid once, whoever holds the deal now)"
+    ) in text
+    assert "Litware Group" not in text and "P006" not in text  # a statement is the partner's

@@ -859,7 +859,7 @@ def _plan(
     cleared = {deal_id for deal_id, clears in unconfirmed.items() if clears}
     former = [
         *former_partner_writes(computation, ledger.planned_account_ids(target)),
-        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed.keys(), paid | cleared),
+        *former_deal_writes(computation, _projected_before(ledger) | unconfirmed.keys(), paid, cleared),
     ]
     progress.step("comparing with the target")
     current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)

@@ -169,7 +169,10 @@ def former_partner_writes(computation: Computation, written: Collection[str]) ->
 
 
 def former_deal_writes(
-    computation: Computation, projected: Collection[str], paid: Collection[str] = ()
+    computation: Computation,
+    projected: Collection[str],
+    paid: Collection[str] = (),
+    cleared: Collection[str] = (),
 ) -> list[FieldWrite]:
     """Of the deals cosell may have shown a projection on (``projected``: those the latest stored
     period's results project, and those the target's latest run did not see written), those the records
@@ -178,21 +181,34 @@ def former_deal_writes(
     no projection of before. ``changed_writes`` keeps only the fields of a target's record holding a
     projection (Projected or Withheld): a won deal's Earned stays, and a record the target does not hold
     (deleted) or holds cleared already is not written. Of ``paid`` (the deals the previous run of this
-    open period paid, and those a clearing of the target's latest run left unconfirmed), those no longer
-    read are cleared whatever they show, as a won deal the rerun pays nothing on (``planned_writes``); a
-    deal paid in an earlier period is in neither and keeps its value.
+    open period paid, or its discarded runs wrote to), those no longer read are cleared whatever they
+    show, as a won deal the rerun pays nothing on (``planned_writes``), unless a line of an earlier
+    period names them: what that period paid stays shown, and only a projection is cleared. A deal paid
+    in an earlier period alone is in neither and keeps its value. Those of ``cleared`` (a clearing the
+    target's latest run left unconfirmed) are cleared whatever they show.
 
     A deal merged into another is no record of its own any more (HubSpot answers a write to it under
     the id of the deal it lives on as): it is left out, and the deal it lives on shows its projection."""
-    if not projected and not paid:
+    if not projected and not paid and not cleared:
         return []
     records = computation.context.records
     unread = set(projected)
-    unread.update(paid)
+    unread.update(paid, cleared)
     unread.difference_update(deal.id for deal in records.deals)  # most of them, a run's open deals
     unread.difference_update(aliases(records).deals)
+    history = computation.context.history
+    on_deals = [name for name, kind in computation.context.line_kinds.items() if kind.deal_incentive]
+
+    def paid_earlier(deal_id: str) -> bool:
+        return any(deal_id in history.named_deal_ids(kind) for kind in on_deals)
+
     return [
-        field_write("deal", rid, _CLEARED if rid in paid else _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL)
+        field_write(
+            "deal",
+            rid,
+            _CLEARED if rid in cleared or (rid in paid and not paid_earlier(rid)) else _CLEARED_IF_PROJECTED,
+            _UNKNOWN_DEAL,
+        )
         for rid in sorted(unread)
     ]
 

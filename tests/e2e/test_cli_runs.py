@@ -286,6 +286,30 @@ def test_a_rerun_after_discard_clears_the_deal_fields_the_discarded_run_wrote_th
     assert rerun.exit_code == 0 and json.loads(rerun.stdout)["changes"] == [], rerun.output
 
 
+INCENTIVE_FIELDS = ("cosell_incentive", "cosell_incentive_status", "cosell_incentive_note")
+
+
+@pytest.mark.parametrize("discarded", [True, False], ids=["after-discard", "plain-rerun"])
+def test_a_rerun_keeps_the_field_of_a_deal_paid_in_a_closed_period_that_it_no_longer_reads(
+    work, ledger, discarded
+):
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    assert output_rows(work, "deals.csv")["D6001"]["cosell_incentive_status"] == "Earned"  # paid in 2026-Q3
+    data = work / "data"
+    renamed = lambda row: {**row, "name": "Litware Holdings"} if row["id"] == "P006" else row  # noqa: E731
+    rewrite(data / "partners.csv", lambda row: True, renamed)
+    run(ledger, "--period", "2026-Q4")  # rewrites D6001's note: the partner paid has another name
+    shown = [output_rows(work, "deals.csv")["D6001"][f] for f in INCENTIVE_FIELDS]
+    assert shown[1] == "Earned" and "Litware Holdings: 3,840.00 EUR" in shown[2], shown
+    if discarded:
+        ok("discard", "--period", "2026-Q4", "--reason", "wrong export", "--by", "ann", "--ledger", ledger)
+    rewrite(data / "deals.csv", lambda row: row["id"] != "D6001")  # it left the export
+    run(ledger, "--period", "2026-Q4")
+    # what it was paid in the closed period, as before: not cleared
+    assert [output_rows(work, "deals.csv")["D6001"][f] for f in INCENTIVE_FIELDS] == shown
+
+
 def test_discard_refuses_a_closed_period_and_one_that_is_not_the_latest(work, ledger):
     run(ledger)
     run(ledger, "--period", "2026-Q4")

@@ -6,7 +6,7 @@ commission. Open deals get the same arithmetic as a projection, written back and
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -91,7 +91,12 @@ def cosell_payout_lines(
     unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
     paid_before = context.history.paid_deal_ids(partner.id, KIND)  # asked once: deals won again are rare
     late_paid_to = _paid_to_others(partner.id, unpaid_late, context) if unpaid_late else {}
-    won_paid_to = _won_in_period_paid_to_others(partner, paid_before, context)
+    won_paid_to = _kept_by_others(
+        partner,
+        paid_before,
+        context,
+        lambda d: d.status == "won" and d.closed_on is not None and period.start <= d.closed_on <= period.end,
+    )
     lines = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -128,6 +133,9 @@ def cosell_projections(
     card = RateCard.of(partner, standing, context.program)
     end = context.period.end
     paid_before = context.history.paid_deal_ids(partner.id, KIND)
+    paid_to = _kept_by_others(
+        partner, paid_before, context, lambda d: d.status == "open" and d.created_on <= end
+    )
     out = []
     for involvement in partner.deals:
         deal = involvement.deal
@@ -135,6 +143,13 @@ def cosell_projections(
             paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
             if paid:  # re-opened after its commission was paid: winning it again pays nothing
                 text = f"its commission was paid in {', '.join(paid)}; winning it again pays nothing"
+                out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
+                continue
+            if deal.id in paid_to:  # re-opened after another partner was paid, who keeps it
+                text = (
+                    f"its commission was paid in {paid_to[deal.id]} to another partner; winning it again pays "
+                    "nothing (a deal's commission is paid once, whoever holds the deal now)"
+                )
                 out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
                 continue
             amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
@@ -326,26 +341,22 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
     }
 
 
-def _won_in_period_paid_to_others(
-    partner: PartnerFacts, paid_before: Collection[str], context: RunContext
+def _kept_by_others(
+    partner: PartnerFacts, paid_before: Collection[str], context: RunContext, asked: Callable[[Deal], bool]
 ) -> dict[str, str]:
-    """Of the partner's deals won in the period that the ledger never paid it, those whose commission an
-    earlier period paid another partner, who keeps it (a deal re-opened, moved and won again), each with
-    the periods that paid it. A set of every deal paid before picks the few to ask the history about."""
+    """Of the partner's deals ``asked`` accepts that the ledger never paid it, those whose commission an
+    earlier period paid another partner, who keeps it (a deal re-opened and moved to this partner, or
+    shared with it), each with the periods that paid it. A set of every deal paid before picks the few
+    to ask the history about: a deal paid twice is rare."""
     named = context.history.named_deal_ids(KIND)
     if not named:
         return {}
-    period = context.period
-    asked = {
+    deals = {
         pd.deal.id
         for pd in partner.deals
-        if pd.deal.id in named
-        and pd.deal.id not in paid_before
-        and pd.deal.status == "won"
-        and pd.deal.closed_on is not None
-        and period.start <= pd.deal.closed_on <= period.end
+        if pd.deal.id in named and pd.deal.id not in paid_before and asked(pd.deal)
     }
-    return _paid_to_others(partner.id, asked, context) if asked else {}
+    return _paid_to_others(partner.id, deals, context) if deals else {}
 
 
 def _paid_to_another_line(partner_id: str, deal: Deal, won_on: date, paid_to: str) -> PayoutLine:

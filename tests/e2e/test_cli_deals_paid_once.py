@@ -1,8 +1,11 @@
 """A deal's commission is paid once on the bundled example, whoever holds the deal now: a deal of a closed
-period paid to one partner and then moved to another (or shared with one more) pays nothing again, and a
-paid deal re-opened shows no projection of a commission that winning it again would not pay."""
+period paid to one partner and then moved to another (or shared with one more) pays nothing again, nor
+does one re-opened, moved and won again, and a paid deal re-opened shows no projection of a commission
+that winning it again would not pay, whoever holds it."""
 
 import csv
+
+import pytest
 
 from invoke import cosell
 
@@ -78,20 +81,30 @@ def test_a_partner_added_to_a_deal_of_a_closed_period_paid_to_another_is_not_pai
     assert row["cosell_incentive_note"].endswith("; Fabrikam Resellers: 0.00 EUR")  # paid nothing on it
 
 
+@pytest.mark.parametrize(
+    ("holder", "said"),
+    [
+        ("P006", "its commission was paid in 2026-Q3; winning it again pays nothing"),
+        ("P003", "its commission was paid in 2026-Q3 to another partner; winning it again pays nothing"),
+    ],
+    ids=["same-partner", "moved-to-another"],
+)
 def test_a_paid_deal_of_a_closed_period_reopened_shows_no_projection_of_a_commission_it_will_not_pay(
-    work, ledger_url
+    work, ledger_url, holder, said
 ):
     q3_closed(work, ledger_url)
-    edit(
+    edit(  # re-opened in the CRM, still P006's or now P003's
         work / "data" / "deals.csv",
-        "D6001,Litware - Cloud desktops,48000,EUR,Closed Won,won,2026-07-03,2026-09-01,",
-        "D6001,Litware - Cloud desktops,48000,EUR,Negotiation,open,2026-07-03,,",
+        "D6001,Litware - Cloud desktops,48000,EUR,Closed Won,won,2026-07-03,2026-09-01,25,41,,,P006,sourced,",
+        f"D6001,Litware - Cloud desktops,48000,EUR,Negotiation,open,2026-07-03,,25,41,,,{holder},sourced,",
     )
     run(ledger_url, "--period", "2026-Q4")
     row = deal_row(work, "D6001")
     assert row["cosell_incentive_status"] != "Projected"
     assert row["cosell_incentive"] == "0.00"
-    assert "its commission was paid in 2026-Q3" in row["cosell_incentive_note"]
+    assert said in row["cosell_incentive_note"]
+    if holder == "P003":
+        assert "Litware Group" not in row["cosell_incentive_note"]  # the other partner is never named
 
 
 def test_a_deal_paid_in_a_closed_period_won_again_by_another_partner_is_not_paid_again(work, ledger_url):

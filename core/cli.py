@@ -589,11 +589,12 @@ def explain(
                     loaded.program, the_period, records, history, plugins, settings, pilot=pilot
                 )
             cli_runs.warn_if_records_changed(book, the_period, digest)
-    try:
-        facts, standing, lines = explain_partner(computation, partner)
-    except KeyError:
-        raise ConfigError(f"no partner with id {partner!r} in the input") from None
-    statements.print_explanation(out, computation, facts, standing, lines, plugins)
+        try:
+            facts, standing, lines = explain_partner(computation, partner)
+        except KeyError:
+            raise ConfigError(f"no partner with id {partner!r} in the input") from None
+        # while the ledger is open: a plugin's statement section may read the earlier periods' lines
+        statements.print_explanation(out, computation, facts, standing, lines, plugins)
 
 
 @app.command()

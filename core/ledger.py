@@ -789,6 +789,7 @@ class Ledger:
         self._empty: Engine | None = None
         self._deferred_holds: dict[str, Callable[[], None]] = {}
         self._checkpointer: threading.Thread | None = None
+        self._closed = False
 
     # -- opening and closing ------------------------------------------------------------------------
 
@@ -851,9 +852,18 @@ class Ledger:
 
     def close(self) -> None:
         self._wait_for_checkpoint()
+        self._closed = True
         self._engine.dispose()
         if self._empty is not None:
             self._empty.dispose()
+
+    def _connect(self, engine: Engine | None = None) -> Connection:
+        """A connection of ``engine`` (the ledger's own by default). Refused once the ledger is closed: a
+        connection taken then would belong to no pool :meth:`close` empties, and stay open until garbage
+        collected."""
+        if self._closed:
+            raise RuntimeError(f"the ledger at {self.url} is closed")
+        return (engine or self._engine).connect()
 
     @property
     def exists(self) -> bool:
@@ -875,7 +885,7 @@ class Ledger:
         delays = list(CONNECT_RETRY_DELAYS)
         while True:
             try:
-                with self._engine.connect() as conn:
+                with self._connect() as conn:
                     if self._pg:
                         self._pg_schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
                         if self._pg_schema is None:
@@ -926,7 +936,7 @@ class Ledger:
         do; on PostgreSQL, whose default lets each statement see what committed before it, the read is
         REPEATABLE READ). ``stored`` reads the database even before the ledger exists in it."""
         engine = self._engine if self._exists or stored else self._empty_engine()
-        with self._guard(), engine.connect() as conn:
+        with self._guard(), self._connect(engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -978,7 +988,7 @@ class Ledger:
 
     @contextlib.contextmanager
     def _transaction(self, *, serial: bool, checkpoint: bool = True) -> Iterator[Connection]:
-        with self._guard(), self._engine.connect() as conn:
+        with self._guard(), self._connect() as conn:
             conn.execution_options(cosell_write=True)
             driver = None if checkpoint else conn.connection.driver_connection
             if driver is not None:
@@ -1127,7 +1137,7 @@ class Ledger:
                         hint="make it writable, or point --ledger at another file",
                     )
         if self._pg:
-            with self._guard(), self._engine.connect() as conn:
+            with self._guard(), self._connect() as conn:
                 read_only = conn.execute(sa.text("SELECT current_setting('transaction_read_only')")).scalar()
             if read_only == "on":
                 raise ConfigError(
@@ -1138,7 +1148,7 @@ class Ledger:
         if not self._exists:
             return
         # A write that changes nothing, rolled back: the server (or SQLite) says whether it may write.
-        with self._guard(), self._engine.connect() as conn:
+        with self._guard(), self._connect() as conn:
             conn.execution_options(cosell_write=True)
             transaction = conn.begin()
             try:
@@ -1303,7 +1313,7 @@ class Ledger:
         lock_key = self._pg_key(name)
         hold = (threading.get_ident(), name)
         deadline = time.monotonic() + wait_seconds
-        with self._guard(), self._engine.connect() as conn:
+        with self._guard(), self._connect() as conn:
             while True:
                 got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_key))).scalar_one()
                 conn.commit()

@@ -354,6 +354,17 @@ def test_history_sees_only_earlier_periods_oldest_first(ledger: Ledger) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+def test_a_history_asked_after_its_ledger_closed_is_refused_rather_than_opening_a_connection(
+    ledger_url: str,
+) -> None:
+    # a connection taken after close belongs to no pool close empties: it would stay open until collected
+    with Ledger.connect(ledger_url) as ledger:
+        record(ledger, Q1, lines=[line("A", "1.00")], standings=[standing("A", "1.00")])
+        history = ledger.history(Q2)
+    with pytest.raises(RuntimeError, match="is closed"):
+        history.tiers_of("A")
+
+
 def test_finish_run_keeps_its_status_and_summary(ledger: Ledger) -> None:
     run_id = record(ledger)
     assert ledger.run(run_id) is not None

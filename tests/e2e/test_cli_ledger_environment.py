@@ -1,10 +1,12 @@
 """A broken or shared ledger gets a clear answer (exit 2, 4 or 5), and a refused run writes nothing."""
 
+import gc
 import json
 import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -336,3 +338,19 @@ def test_the_next_run_marks_a_killed_run_interrupted(work):
     with Ledger.connect(f"sqlite:///{work / 'cosell.db'}") as ledger:
         assert ledger.run(killed)["status"] == "interrupted"
         assert ledger.run(killed + 1)["status"] == "done"
+
+
+# --- connections closed ------------------------------------------------------------------------------
+
+
+def test_explain_leaves_no_ledger_connection_open(work, ledger_url):
+    # the mdf plugin's statement section reads the earlier periods' lines as explain prints the partner
+    assert cosell(*RUN, "--period", "2026-Q3", "--ledger", ledger_url).exit_code == 0
+    explain = ("explain", "P003", "--program", "program.yaml", "--input", "data", "--period", "2026-Q4")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = cosell(*explain, "--ledger", ledger_url)
+        gc.collect()  # a connection left open warns as it is collected
+    assert result.exit_code == 0, result.output
+    assert "Fabrikam Resellers (P003)" in result.output
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -509,7 +509,8 @@ def validate(program: Annotated[Path, typer.Argument(help="The program file to c
 def schema() -> None:
     """Print the program file's JSON Schema (for editors), with the settings of every installed plugin
     under `plugins:`."""
-    models = {key: model for key, (_, model) in installed(keep_broken=True).settings_models().items()}
+    with printed_to_stderr(True):  # stdout is the schema alone, whatever a plugin prints as it loads
+        models = {key: model for key, (_, model) in installed(keep_broken=True).settings_models().items()}
     out.print_json(json.dumps(program_json_schema(models)))
 
 
@@ -636,19 +637,21 @@ def statement(
     the_period = period_option("--period", period)
     if output is not None and per_partner is not None:
         raise ConfigError("--output and --per-partner: give one of them")
-    plugins = _plugins()
-    renderers = statements.statement_renderers(plugins)
-    renderer = statements.renderer_of(format, renderers)
-    loaded = load_program(program) if program else None
-    definitions = {name: d for name, (_, d) in plugins.metric_definitions().items()}
-    with _existing_ledger(ledger) as book:
-        doc = statements.document(
-            book, the_period.key, partner, loaded.program if loaded else None, definitions
-        )
-    if per_partner is not None:
-        _write_per_partner(per_partner, doc, format, renderer)
-        return
-    body = renderer(doc)
+    # --format json: what plugins print goes to stderr; stdout is the statement document alone
+    with printed_to_stderr(format == "json"):
+        plugins = _plugins()
+        renderers = statements.statement_renderers(plugins)
+        renderer = statements.renderer_of(format, renderers)
+        loaded = load_program(program) if program else None
+        definitions = {name: d for name, (_, d) in plugins.metric_definitions().items()}
+        with _existing_ledger(ledger) as book:
+            doc = statements.document(
+                book, the_period.key, partner, loaded.program if loaded else None, definitions
+            )
+        if per_partner is not None:
+            _write_per_partner(per_partner, doc, format, renderer)
+            return
+        body = renderer(doc)
     if output:
         write_output(output, body)
         err.print(f"wrote {_escape(str(output))}")
@@ -702,7 +705,8 @@ def close(
 def plugins(as_json: JsonOpt = False) -> None:
     """List every plugin: its package, version and file, what it provides (metrics, line kinds, settings,
     connectors) and its hooks; a plugin that cannot load is listed with the reason."""
-    infos = installed(keep_broken=True).describe()
+    with printed_to_stderr(as_json):  # --json: stdout is the list alone, whatever a plugin prints as it loads
+        infos = installed(keep_broken=True).describe()
     if as_json:
         out.print_json(json.dumps([_plugin_json(i) for i in infos]))
         return

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from . import compare_render
 from .cli_connectors import connector
-from .cli_shared import err
+from .cli_shared import err, printed_to_stderr
 from .compare import Comparison, checked_settings, compare_programs
 from .errors import ConfigError, Problem, ProgramError
 from .ledger import Ledger
@@ -74,22 +74,24 @@ def compare(
             "cosell compare needs two or more --program files: the base first, then each variant"
         )
     loaded = _loaded(programs)
-    plugins = installed()
-    settings = checked_settings(loaded, plugins)
-    source = connector(
-        plugins,
-        connector_name,
-        input,
-        None,
-        command="compare",
-        read_only=True,
-        loaded=loaded[0],
-        settings=settings[0],
-    )
-    with Ledger.connect(ledger, create=False, upgrade=False) as book:
-        comparison = compare_programs(
-            loaded, source, book, plugins, period=_period(period), settings=settings
+    # --format json: what plugins print while computing goes to stderr; stdout is the comparison alone
+    with printed_to_stderr(format == "json"):
+        plugins = installed()
+        settings = checked_settings(loaded, plugins)
+        source = connector(
+            plugins,
+            connector_name,
+            input,
+            None,
+            command="compare",
+            read_only=True,
+            loaded=loaded[0],
+            settings=settings[0],
         )
+        with Ledger.connect(ledger, create=False, upgrade=False) as book:
+            comparison = compare_programs(
+                loaded, source, book, plugins, period=_period(period), settings=settings
+            )
     _emit(comparison, format, output)
 
 

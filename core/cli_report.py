@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .cli_shared import period_option, write_output
+from .cli_shared import period_option, printed_to_stderr, write_output
 from .errors import ConfigError
 from .ledger import Ledger
 from .pluginmanager import installed
@@ -39,14 +39,16 @@ def report(
     the_period = period_option("--period", period)
     if format not in FORMATS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
-    kinds = {name: kind for name, (_, kind) in installed().line_kinds().items()}
-    with Ledger.connect(ledger, create=False) as book:
-        if not book.exists:
-            raise ConfigError(
-                f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
-            )
-        document = build(book, the_period, periods, kinds)
-    text = render(document, format)
+    # --format json: what plugins print as they load goes to stderr; stdout is the report alone
+    with printed_to_stderr(format == "json"):
+        kinds = {name: kind for name, (_, kind) in installed().line_kinds().items()}
+        with Ledger.connect(ledger, create=False) as book:
+            if not book.exists:
+                raise ConfigError(
+                    f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
+                )
+            document = build(book, the_period, periods, kinds)
+        text = render(document, format)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -252,6 +252,48 @@ def test_what_hooks_print_goes_to_stderr_under_json_so_stdout_stays_one_json_doc
     assert "2026-Q3: " in shown.stdout and "records written" in shown.stdout
 
 
+class ChattyAsItLoads(Chatty):
+    """Prints from the hooks that every command loading its plugins calls, too."""
+
+    @hookimpl
+    def cosell_plugin_settings(self):
+        print("declaring no settings")
+
+    @hookimpl
+    def cosell_line_kinds(self):
+        print("declaring no line kind")
+        return ()
+
+    @hookimpl
+    def cosell_statement_renderers(self, register):
+        print("registering no format")
+
+
+JSON_COMMANDS = {
+    "statement": ("statement", "--period", "2026-Q3", "--format", "json"),
+    "compare": ("compare", "-p", "program.yaml", "-p", "variant.yaml", "-i", "data", "--format", "json"),
+    "report": ("report", "--period", "2026-Q3", "--format", "json"),
+    "plugins": ("plugins", "--json"),
+    "schema": ("schema",),
+}
+
+
+@pytest.mark.parametrize("command", JSON_COMMANDS)
+def test_what_hooks_print_goes_to_stderr_under_every_json_format_so_stdout_stays_one_json_document(
+    tmp_path, command
+):
+    cli = CosellCli(tmp_path, {"chatty": ChattyAsItLoads()})
+    cli.write_program(program_text())
+    (tmp_path / "variant.yaml").write_text(program_text(), encoding="utf-8")
+    cli.write_records([partner("P1")])
+    assert cli.run().exit_code == 0
+    result = cli.invoke(*JSON_COMMANDS[command])
+    assert result.exit_code == 0, result.stderr
+    json.loads(result.stdout)  # the document alone
+    printed = {"declaring no settings", "declaring no line kind", "registering no format"}
+    assert printed & set(result.stderr.splitlines())  # what the plugin printed, on stderr
+
+
 def test_the_schema_lists_each_installed_plugins_settings_under_plugins(tmp_path):
     cli = CosellCli(tmp_path, [Loyalty()])
     result = cli.invoke("schema")

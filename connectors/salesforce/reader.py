@@ -246,10 +246,17 @@ class StreamReader:
         are fetched one by one. A record read early may change while the rest is read, and later rows
         show newer stamps; the sync's cursor never passes this time, so the next read asks for every
         change made since the read began."""
+        self.stamp_seen: datetime | None = None
+        """Set by a full read that gives no record at all (no MDF claim yet, or none the stream's filter
+        matches): the time Salesforce answered it (:attr:`read_began`), taken as the cursor (see
+        :func:`~cosell.connectors.common.stamp_seen`). A record created or changed since is stamped
+        later, so the next syncs ask for the records stamped since rather than read the object whole
+        again."""
 
     def pages(self, since: datetime | None) -> Iterator[list[Row]]:
         stream = self.stream
         self.read_began = None
+        self.stamp_seen = None
         if since is None:
             text, everything = stream.soql(stream.live_where()), stream.archived
         else:
@@ -265,9 +272,14 @@ class StreamReader:
             )
             for row in self.source.rows(text, stream.sobject, include_deleted=everything)
         )
+        given = False
         while page := list(islice(rows, _PAGE)):
+            given = True
             yield page
         self.read_began = self.source.began  # the main query's (read whole by now)
+        if since is None and not given:
+            # no record at all: one created later is stamped after Salesforce answered this read
+            self.stamp_seen = self.read_began
         if since is not None:
             yield from self._through_parents(since)
 

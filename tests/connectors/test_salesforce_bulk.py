@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 import pytest
 import responses
@@ -470,3 +471,20 @@ def test_a_read_without_a_date_header_keeps_the_newest_stamp_as_its_cursor(ledge
         json={"totalSize": 1, "done": True, "records": [_deal(1, "2027-03-01T11:59:00.000+0000")]},
     )
     assert _synced_cursor(Source(client(), SalesforceSettings()), ledger) == "2027-03-01T11:59:00Z"
+
+
+@responses.activate
+@pytest.mark.parametrize("threshold", [None, 3000], ids=["rest", "bulk threshold"])
+def test_a_full_read_of_an_object_without_records_saves_the_time_of_the_read_as_its_cursor(
+    ledger: Ledger, threshold: int | None
+) -> None:
+    nothing = {"totalSize": 0, "done": True, "records": []}
+    responses.get(f"{API}/query/", json=nothing, headers=_dated(12, 0))
+    responses.get(f"{API}/queryAll/", json=nothing, headers=_dated(13, 0))
+    source = Source(client(), SalesforceSettings(bulk_query_threshold=threshold))
+    assert _synced_cursor(source, ledger) == "2027-03-01T12:00:00Z"
+    # the next sync asks for the records stamped since the read, less the overlap, not for every record
+    assert _synced_cursor(source, ledger) == "2027-03-01T12:00:00Z"
+    asked = [unquote_plus(urlsplit(c.request.url).query) for c in responses.calls]
+    assert [urlsplit(c.request.url).path.rsplit("/", 2)[-2] for c in responses.calls] == ["query", "queryAll"]
+    assert "SystemModstamp >= 2027-03-01T11:55:00Z" in asked[1]

@@ -861,9 +861,12 @@ class Ledger:
         """A connection of ``engine`` (the ledger's own by default). Refused once the ledger is closed: a
         connection taken then would belong to no pool :meth:`close` empties, and stay open until garbage
         collected."""
+        self._refuse_if_closed()
+        return (engine or self._engine).connect()
+
+    def _refuse_if_closed(self) -> None:
         if self._closed:
             raise RuntimeError(f"the ledger at {self.url} is closed")
-        return (engine or self._engine).connect()
 
     @property
     def exists(self) -> bool:
@@ -935,6 +938,7 @@ class Ledger:
         """A read transaction: every query in it sees the ledger as of one moment (SQLite's transactions
         do; on PostgreSQL, whose default lets each statement see what committed before it, the read is
         REPEATABLE READ). ``stored`` reads the database even before the ledger exists in it."""
+        self._refuse_if_closed()  # before making the in-memory engine a ledger not created yet reads
         engine = self._engine if self._exists or stored else self._empty_engine()
         with self._guard(), self._connect(engine) as conn:
             if conn.dialect.name == "postgresql":

@@ -200,6 +200,19 @@ def test_a_clean_folder_is_read_by_columns_with_the_cell_paths_records(
     assert columnar.partners[0].name == 'Northwind, "Partners" EMEA'  # a name is read on one line
 
 
+def _problems_read_by_rows(rows: dict[str, list[list[str]]], folder: Path, program: Program) -> list[str]:
+    """The input problems of the files ``rows`` written to ``folder``, which the columnar read leaves to
+    the read by rows."""
+    for name, cells in rows.items():
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(cells)
+        (folder / name).write_text(out.getvalue(), "utf-8")
+    assert reader._read_columnar(folder, program) is None
+    with pytest.raises(InputError) as caught:
+        reader.read_folder(folder, program)
+    return [str(p) for p in caught.value.problems]
+
+
 def test_a_folder_the_columns_cannot_prove_gets_the_cell_paths_errors(
     program: Program, tmp_path: Path
 ) -> None:
@@ -207,14 +220,7 @@ def test_a_folder_the_columns_cannot_prove_gets_the_cell_paths_errors(
     rows["deals.csv"][3][2] = "-500"
     rows["deals.csv"][4][5] = "closed"
     rows["activities.csv"][2][1] = "P999"
-    for name, cells in rows.items():
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(cells)
-        (tmp_path / name).write_text(out.getvalue(), "utf-8")
-    assert reader._read_columnar(tmp_path, program) is None
-    with pytest.raises(InputError) as caught:
-        reader.read_folder(tmp_path, program)
-    assert [str(p) for p in caught.value.problems] == [
+    assert _problems_read_by_rows(rows, tmp_path, program) == [
         "deals.csv:4: amount: '-500' must be at least 0: a refund is a refunded_on date, not a negative amount",
         "deals.csv:5: status: 'closed' must be one of open, won, lost",
         "activities.csv:3: partner_id: no partner 'P999' in partners.csv",
@@ -239,14 +245,7 @@ def test_a_refund_the_columns_cannot_prove_gets_the_cell_paths_error(
     deals = rows[reader.DEALS_FILE]
     line = next(n for n, cells in enumerate(deals) if cells[0] == deal)
     deals[line][deals[0].index("refunded_on")] = refund
-    for name, cells in rows.items():
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(cells)
-        (tmp_path / name).write_text(out.getvalue(), "utf-8")
-    assert reader._read_columnar(tmp_path, program) is None
-    with pytest.raises(InputError) as caught:
-        reader.read_folder(tmp_path, program)
-    assert [str(p) for p in caught.value.problems] == [problem]
+    assert _problems_read_by_rows(rows, tmp_path, program) == [problem]
 
 
 def test_the_columns_see_every_space_python_strips() -> None:

@@ -45,6 +45,15 @@ def _report(ledger: Ledger, period: str = "2026-Q3", before: int = 4) -> dict:
     return build(ledger, Period.parse(period), before, kinds)
 
 
+def _report_after_q2_and_q3(url: str, partners: list) -> dict:
+    """The 2026-Q3 report of a ledger where the test program ran 2026-Q2 then 2026-Q3 over ``partners``."""
+    loaded = program(**PROGRAM)
+    with Ledger.connect(url) as ledger:
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q2")
+        run_program(loaded, partners, [], ledger=ledger, period="2026-Q3")
+        return _report(ledger)
+
+
 def test_a_partner_within_ten_percent_of_the_next_tier_is_listed_with_what_it_lacks(sqlite_url):
     with Ledger.connect(sqlite_url) as ledger:
         run_program(
@@ -294,11 +303,7 @@ def test_a_partner_that_has_left_is_counted_as_exited_not_under_the_tier_it_held
         partner("LATER", status="exiting", exit_on="2026-12-31"),
         partner("STAYING"),
     ]
-    loaded = program(**PROGRAM)
-    with Ledger.connect(sqlite_url) as ledger:
-        run_program(loaded, partners, [], ledger=ledger, period="2026-Q2")
-        run_program(loaded, partners, [], ledger=ledger, period="2026-Q3")
-        report = _report(ledger)
+    report = _report_after_q2_and_q3(sqlite_url, partners)
     rows = {r["id"]: r for r in report["partners"]}
     assert {pid: (r["tier"], r["tier_shown"], r["movement"]) for pid, r in rows.items()} == {
         "GONE": ("Registered", "Exited (was Registered)", "exited"),
@@ -336,11 +341,7 @@ def test_the_trend_counts_the_partners_in_the_program_as_the_tiers_do_never_the_
         partner("GONE", status="exited", exit_on="2025-01-31"),
         partner("STAYING"),
     ]
-    loaded = program(**PROGRAM)
-    with Ledger.connect(sqlite_url) as ledger:
-        run_program(loaded, partners, [], ledger=ledger, period="2026-Q2")
-        run_program(loaded, partners, [], ledger=ledger, period="2026-Q3")
-        report = _report(ledger)
+    report = _report_after_q2_and_q3(sqlite_url, partners)
     # 2026-Q2: GONE had left (LEAVING still held its tier); 2026-Q3: both had left
     assert [(t["partners"], t["exited"]) for t in report["trend"]] == [(2, 1), (1, 2)]
     for t in report["trend"]:

@@ -58,19 +58,21 @@ def test_a_table_that_fits_prints_as_rich_lays_it_out():
     assert printed(table(), 80) == buffer.getvalue().splitlines()
 
 
+def adjustments(amount: str, reason: str) -> Table:
+    """The table of ``cosell adjust list`` with one pending adjustment of ``amount`` for ``reason``."""
+    t = Table(title="Adjustments")
+    for column in ("Id", "Partner", "Amount", "State", "Period"):
+        t.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=True)
+    for column in ("Reason", "Proposed by", "Decided by", "Paid in"):
+        t.add_column(column)
+    t.add_row("1", "P002", amount, "pending", "2026-Q4", reason, "ann", "carol", "")
+    return t
+
+
 def test_no_column_is_narrowed_to_nothing_when_the_console_is_short_of_room():
     # rich, short of room, narrows columns of text to nothing: their titles and cells are gone
-    def table() -> Table:
-        t = Table(title="Adjustments")
-        for column in ("Id", "Partner", "Amount", "State", "Period"):
-            t.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=True)
-        for column in ("Reason", "Proposed by", "Decided by", "Paid in"):
-            t.add_column(column)
-        t.add_row("1", "P002", "-1234567.89", "pending", "2026-Q4", "booth at the summit", "ann", "carol", "")
-        return t
-
     for width in range(30, 101, 10):
-        text = "\n".join(printed(table(), width))
+        text = "\n".join(printed(adjustments("-1234567.89", "booth at the summit"), width))
         for shown in (
             "-1234567.89",
             "2026-Q4",
@@ -88,19 +90,8 @@ def test_no_column_is_narrowed_to_nothing_when_the_console_is_short_of_room():
 
 
 def test_titles_wrap_between_their_words_never_inside_one_and_fit_an_80_column_console():
-    def table() -> Table:
-        t = Table(title="Adjustments")
-        for column in ("Id", "Partner", "Amount", "State", "Period"):
-            t.add_column(column, justify="right" if column in ("Id", "Amount") else "left", no_wrap=True)
-        for column in ("Reason", "Proposed by", "Decided by", "Paid in"):
-            t.add_column(column)
-        t.add_row(
-            "1", "P002", "8453.12", "pending", "2026-Q4", "booth at the joint summit", "ann", "carol", ""
-        )
-        return t
-
     for width in range(30, 121):
-        lines = printed(table(), width)
+        lines = printed(adjustments("8453.12", "booth at the joint summit"), width)
         text = "\n".join(lines)
         for word in ("Reason", "Proposed", "Decided", "Paid", "by", "in", "Partner", "Period"):
             assert re.search(rf"(?<!\w){word}(?!\w)", text), (width, word, text)

@@ -7,39 +7,12 @@ import csv
 
 import pytest
 
-from invoke import cosell
-
-
-def ok(*args):
-    result = cosell(*args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def run(ledger, *extra):
-    return ok(
-        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, *extra
-    )
+from invoke import explain, ok, run
 
 
 def deal_row(work, deal_id):
     with open(work / "out" / "deals.csv", newline="", encoding="utf-8") as f:
         return next(row for row in csv.DictReader(f) if row["id"] == deal_id)
-
-
-def explain(ledger, partner, period="2026-Q4"):
-    return ok(
-        "explain",
-        partner,
-        "--program",
-        "program.yaml",
-        "--input",
-        "data",
-        "--ledger",
-        ledger,
-        "--period",
-        period,
-    ).stdout
 
 
 def edit(path, old, new):
@@ -63,7 +36,9 @@ def test_a_deal_of_a_closed_period_moved_to_another_partner_is_not_paid_again(wo
     row = deal_row(work, "D6001")
     assert row["cosell_incentive"] == paid["cosell_incentive"]  # what P006 was paid in 2026-Q3, once
     assert row["cosell_incentive_note"].endswith("; Fabrikam Resellers: 0.00 EUR")  # paid nothing on it
-    text = " ".join(explain(ledger_url, "P003").replace("│", " ").split())  # the table's cells, unwrapped
+    explained = explain(ledger_url, "P003", "2026-Q4")
+    assert explained.exit_code == 0, explained.output
+    text = " ".join(explained.stdout.replace("│", " ").split())  # the table's cells, unwrapped
     assert "not paid before" not in text
     assert (
         "Litware - Cloud desktops (D6001) won 2026-09-01: 0.00, its commission was paid in 2026-Q3 to "

@@ -11,27 +11,13 @@ import json
 import pytest
 
 from cosell.ledger import Ledger
-from invoke import cosell
+from invoke import cosell, explain, ok, run
 from ledgers import as_made_by_version
 
 
 @pytest.fixture
 def ledger(work, ledger_url):
     return ledger_url
-
-
-def run(ledger, *extra):
-    result = cosell(
-        "run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger, *extra
-    )
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def ok(*args):
-    result = cosell(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def runs_json(ledger, *extra):
@@ -60,21 +46,6 @@ def test_each_run_is_listed_with_the_sha256_of_the_program_files_bytes_and_what_
     assert [r["id"] for r in runs_json(ledger, "--period", "2026-Q4")] == [2]
     table = ok("runs", "--ledger", ledger).stdout
     assert expected[:12] in table
-
-
-def explain(ledger, partner="P001", period="2026-Q3"):
-    return cosell(
-        "explain",
-        partner,
-        "--program",
-        "program.yaml",
-        "--input",
-        "data",
-        "--ledger",
-        ledger,
-        "--period",
-        period,
-    )
 
 
 def test_a_closed_periods_statement_and_explanation_stay_byte_for_byte_when_the_program_is_edited(
@@ -521,38 +492,34 @@ def test_close_after_a_run_that_wrote_everything_back_closes_without_a_warning(w
     assert closed.output.strip() == "closed 2026-Q3"
 
 
-def test_close_waits_for_a_run_holding_the_period_and_exits_5_when_it_does_not_finish(work, monkeypatch):
+def held_by_another_run(work, monkeypatch, method, *args):
+    """``cosell ARGS --ledger URL`` (URL: a ledger of the example run for 2026-Q3) while another run
+    holds the period, ``Ledger.<method>`` waiting 0.2 s for it: exit 5. The URL, and that result."""
     from cosell.ledger import Ledger
 
     url = f"sqlite:///{work / 'held.db'}"
     run(url)
-    real_close = Ledger.close_period
-    monkeypatch.setattr(
-        Ledger, "close_period", lambda self, p, **k: real_close(self, p, **k, wait_seconds=0.2)
-    )
+    real = getattr(Ledger, method)
+    monkeypatch.setattr(Ledger, method, lambda self, p, **k: real(self, p, **k, wait_seconds=0.2))
     with Ledger.connect(url) as other, other.hold_period("2026-Q3"):
-        held = cosell("close", "--period", "2026-Q3", "--ledger", url)
+        held = cosell(*args, "--ledger", url)
     assert held.exit_code == 5, held.output
+    return url, held
+
+
+def test_close_waits_for_a_run_holding_the_period_and_exits_5_when_it_does_not_finish(work, monkeypatch):
+    args = ("close", "--period", "2026-Q3")
+    url, held = held_by_another_run(work, monkeypatch, "close_period", *args)
     assert "another run holds period 2026-Q3" in held.output
     assert "then run cosell close --period 2026-Q3 again" in held.output, held.output
-    ok("close", "--period", "2026-Q3", "--ledger", url)
+    ok(*args, "--ledger", url)
 
 
 def test_discard_exits_5_while_a_run_holds_the_period_and_says_to_run_discard_again(work, monkeypatch):
-    from cosell.ledger import Ledger
-
-    url = f"sqlite:///{work / 'held.db'}"
-    run(url)
-    real_discard = Ledger.discard_period
-    monkeypatch.setattr(
-        Ledger, "discard_period", lambda self, p, **k: real_discard(self, p, **k, wait_seconds=0.2)
-    )
-    args = ("discard", "--period", "2026-Q3", "--reason", "redo", "--by", "ann", "--ledger", url)
-    with Ledger.connect(url) as other, other.hold_period("2026-Q3"):
-        held = cosell(*args)
-    assert held.exit_code == 5, held.output
+    args = ("discard", "--period", "2026-Q3", "--reason", "redo", "--by", "ann")
+    url, held = held_by_another_run(work, monkeypatch, "discard_period", *args)
     assert "then run cosell discard --period 2026-Q3 again" in held.output, held.output
-    ok(*args)
+    ok(*args, "--ledger", url)
 
 
 def test_explain_of_a_closed_period_warns_when_the_records_differ_from_those_its_run_read(work, ledger):

@@ -54,6 +54,14 @@ def environment(sb: Sandbox, folder: Path) -> dict[str, str]:
     return {**env_of(sb, folder), "PROGRAM": str(program)}
 
 
+def after_a_first_run(sb: Sandbox, folder: Path) -> tuple[dict[str, str], Salesforce]:
+    """The environment of a program over the sandbox's org once :func:`first_run` ran, and a client of
+    the org."""
+    env = environment(sb, folder)
+    first_run(env)
+    return env, simple_salesforce(sb)
+
+
 def partners_alone_on_open_deals(env: dict[str, str]) -> list[tuple[str, list[str]]]:
     """Partners that are the only partner projected on some open deal, each with those deals, the
     partners with the most such deals first."""
@@ -88,9 +96,7 @@ def sf_values(sf: Salesforce, sobject: str, record_id: str, fields: tuple[str, .
 def test_salesforce_an_account_set_inactive_has_its_cosell_fields_cleared_once(
     sb: Sandbox, tmp_path: Path
 ) -> None:
-    env = environment(sb, tmp_path)
-    first_run(env)
-    sf = simple_salesforce(sb)
+    env, sf = after_a_first_run(sb, tmp_path)
     account, deals = next(
         (account, deals)
         for account, deals in partners_alone_on_open_deals(env)
@@ -117,9 +123,7 @@ def test_salesforce_an_account_set_inactive_has_its_cosell_fields_cleared_once(
 def test_salesforce_an_account_no_longer_a_partner_and_deleted_is_not_written(
     sb: Sandbox, tmp_path: Path
 ) -> None:
-    env = environment(sb, tmp_path)
-    first_run(env)
-    sf = simple_salesforce(sb)
+    env, sf = after_a_first_run(sb, tmp_path)
     (account, _), (purged, _) = partners_alone_on_open_deals(env)[:2]
     sf.Account.update(account, {"Partner_Status__c": "Inactive"})
     sf.Account.delete(account)  # in the recycle bin: the incremental read sees it deleted
@@ -136,9 +140,7 @@ def test_salesforce_an_account_no_longer_a_partner_and_deleted_is_not_written(
 def test_salesforce_an_account_set_inactive_mid_period_is_named_with_the_money_and_claims_the_period_drops(
     sb: Sandbox, tmp_path: Path
 ) -> None:
-    env = environment(sb, tmp_path)
-    first_run(env)
-    sf = simple_salesforce(sb)
+    env, sf = after_a_first_run(sb, tmp_path)
     claims = sf.query_all(
         "SELECT Id, ChannelPartnerId FROM PartnerFundClaim "
         "WHERE Approved_On__c >= 2026-07-01 AND Approved_On__c <= 2026-09-30"

@@ -13,10 +13,26 @@ from program_strategies import FAST
 TIERS = [{"name": "Registered", "min_score": 0, "commission_rate": "0.10"}]
 
 
+def history_of(*lines, closed=()):
+    """A history holding ``lines``, each under its partner in the order given; ``closed`` periods closed."""
+    by_partner = {}
+    for line in lines:
+        by_partner[line.partner_id] = (*by_partner.get(line.partner_id, ()), line)
+    return History(lines=MappingProxyType(by_partner), closed_periods=frozenset(closed))
+
+
+def paid(period, partner_id, amount, kind="commission"):
+    """A line of ``period`` that paid ``partner_id`` on deal D1."""
+    return LedgerLine(period, partner_id, kind, Decimal(amount), "paid", "D1")
+
+
+def taken_back(period, partner_id, amount):
+    """A clawback line of ``period`` taking back from ``partner_id`` what deal D1 paid."""
+    return LedgerLine(period, partner_id, "clawback", Decimal(amount), "taken back", "D1")
+
+
 def paid_in_q2(amount="1000.00", kind="commission"):
-    return History(
-        lines=MappingProxyType({"P1": (LedgerLine("2026-Q2", "P1", kind, Decimal(amount), "paid", "D1"),)})
-    )
+    return history_of(paid("2026-Q2", "P1", amount, kind))
 
 
 def clawbacks(refunded_on, history=None, window=90, closed="2026-06-15"):
@@ -42,16 +58,7 @@ def test_clawback_is_outside_the_cap():
 
 
 def test_clawback_happens_once_per_deal_and_partner():
-    history = History(
-        lines=MappingProxyType(
-            {
-                "P1": (
-                    LedgerLine("2026-Q2", "P1", "commission", Decimal("1000.00"), "paid", "D1"),
-                    LedgerLine("2026-Q2", "P1", "clawback", Decimal("-1000.00"), "taken back", "D1"),
-                )
-            }
-        )
-    )
+    history = history_of(paid("2026-Q2", "P1", "1000.00"), taken_back("2026-Q2", "P1", "-1000.00"))
     assert clawbacks("2026-07-01", history=history) == []
 
 
@@ -80,12 +87,7 @@ def test_deal_refunded_in_the_period_it_was_won_earns_a_zero_commission_with_the
 def test_a_refund_in_the_won_period_entered_after_that_period_was_run_is_clawed_back_in_the_next():
     """Won and paid in 2026-Q3 (run and closed before the refund was known), refunded on 2026-09-15:
     the 2026-Q4 run takes the commission back, as a closed period is never rewritten."""
-    paid_q3 = History(
-        lines=MappingProxyType(
-            {"P1": (LedgerLine("2026-Q3", "P1", "commission", Decimal("600.00"), "paid", "D1"),)}
-        ),
-        closed_periods=frozenset({"2026-Q3"}),
-    )
+    paid_q3 = history_of(paid("2026-Q3", "P1", "600.00"), closed=("2026-Q3",))
     d = deal(
         "D1", "6000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-09-15"
     )
@@ -100,15 +102,7 @@ def test_a_refund_in_the_won_period_entered_after_that_period_was_run_is_clawed_
 
 
 def paid_both_in_q3(p1="900.00", p2="100.00"):
-    return History(
-        lines=MappingProxyType(
-            {
-                "P1": (LedgerLine("2026-Q3", "P1", "commission", Decimal(p1), "paid", "D1"),),
-                "P2": (LedgerLine("2026-Q3", "P2", "commission", Decimal(p2), "paid", "D1"),),
-            }
-        ),
-        closed_periods=frozenset({"2026-Q3"}),
-    )
+    return history_of(paid("2026-Q3", "P1", p1), paid("2026-Q3", "P2", p2), closed=("2026-Q3",))
 
 
 def refund_after_partners_changed(on_deal, *, window=90, refunded_on="2026-10-20", history=None):
@@ -143,17 +137,11 @@ def test_a_partner_added_to_a_deal_after_it_was_paid_is_not_clawed_back_for_a_co
 
 
 def test_a_partner_taken_off_a_deal_is_clawed_back_once():
-    once = History(
-        lines=MappingProxyType(
-            {
-                **paid_both_in_q3().lines,
-                "P2": (
-                    LedgerLine("2026-Q3", "P2", "commission", Decimal("100.00"), "paid", "D1"),
-                    LedgerLine("2026-Q4", "P2", "clawback", Decimal("-100.00"), "taken back", "D1"),
-                ),
-            }
-        ),
-        closed_periods=frozenset({"2026-Q3", "2026-Q4"}),
+    once = history_of(
+        paid("2026-Q3", "P1", "900.00"),
+        paid("2026-Q3", "P2", "100.00"),
+        taken_back("2026-Q4", "P2", "-100.00"),
+        closed=("2026-Q3", "2026-Q4"),
     )
     d = deal(
         "D1", "10000", partners=["P1"], created_on="2026-07-01", won_on="2026-08-01", refunded_on="2026-10-20"

@@ -21,6 +21,13 @@ def edit(path, old, new):
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def explained_text(ledger):
+    """``cosell explain`` of P003 in 2026-Q4, its table's cells unwrapped into one line."""
+    explained = explain(ledger, "P003", "2026-Q4")
+    assert explained.exit_code == 0, explained.output
+    return " ".join(explained.stdout.replace("│", " ").split())
+
+
 def q3_closed(work, ledger):
     run(ledger)
     ok("close", "--period", "2026-Q3", "--ledger", ledger)
@@ -36,9 +43,7 @@ def test_a_deal_of_a_closed_period_moved_to_another_partner_is_not_paid_again(wo
     row = deal_row(work, "D6001")
     assert row["cosell_incentive"] == paid["cosell_incentive"]  # what P006 was paid in 2026-Q3, once
     assert row["cosell_incentive_note"].endswith("; Fabrikam Resellers: 0.00 EUR")  # paid nothing on it
-    explained = explain(ledger_url, "P003", "2026-Q4")
-    assert explained.exit_code == 0, explained.output
-    text = " ".join(explained.stdout.replace("│", " ").split())  # the table's cells, unwrapped
+    text = explained_text(ledger_url)
     assert "not paid before" not in text
     assert (
         "Litware - Cloud desktops (D6001) won 2026-09-01: 0.00, its commission was paid in 2026-Q3 to "
@@ -93,7 +98,7 @@ def test_a_deal_paid_in_a_closed_period_won_again_by_another_partner_is_not_paid
     row = deal_row(work, "D6001")
     assert row["cosell_incentive"] == paid["cosell_incentive"]  # what P006 was paid in 2026-Q3, once
     assert row["cosell_incentive_note"].endswith("; Fabrikam Resellers: 0.00 EUR")  # paid nothing on it
-    text = " ".join(explain(ledger_url, "P003").replace("│", " ").split())  # the table's cells, unwrapped
+    text = explained_text(ledger_url)
     assert (
         "Litware - Cloud desktops (D6001) won 2026-11-10: 0.00, its commission was paid in 2026-Q3 to "
         "another partner (a deal's commission is paid once, whoever holds the deal now)"

@@ -204,6 +204,7 @@ def _compute(
     pilot: PilotPlan | None = None,
 ) -> Computation:
     records, history = merged(convert(records, program), history)
+    records = _crm_tiers_first_read(records, history)
     facts = group_by_partner(records)
     kinds = plugins.line_kinds()
     context = RunContext(
@@ -312,6 +313,23 @@ def _checked_score(plugin: str, score: Score, partner_id: str, scale: Decimal | 
             "to the scale the plugin scores on",
         )
     return score if rounded == value and value is score.value else dataclasses.replace(score, value=rounded)
+
+
+def _crm_tiers_first_read(records: RecordSet, history: History) -> RecordSet:
+    """The records with each partner's ``crm_tier`` as the first stored run that read the partner found
+    it, when one did: the field may hold since what cosell wrote there, and a partner's starting tier is
+    never cosell's own (a rerun of the period gives what its first run gave on the same records)."""
+    recorded = history.crm_tiers
+    if not recorded:
+        return records
+    changed = False
+    partners = []
+    for partner in records.partners:
+        if partner.id in recorded and recorded[partner.id] != partner.crm_tier:
+            partner = dataclasses.replace(partner, crm_tier=recorded[partner.id])
+            changed = True
+        partners.append(partner)
+    return dataclasses.replace(records, partners=tuple(partners)) if changed else records
 
 
 def _tier(
@@ -932,6 +950,7 @@ def _store(
         tier_exceptions=[e.id for e in context.history.tier_exceptions],
         started_at=started,
         reopened=refused,
+        crm_tiers={facts.id: facts.partner.crm_tier for facts in computation.facts},
     )
 
 

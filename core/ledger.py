@@ -408,6 +408,20 @@ discards_table = sa.Table(
 removed and per partner their count and total (JSON: partner → [count, cents]), the outbox rows it
 superseded and the adjustments it sent back to approved (JSON list of ids). Never deleted."""
 
+crm_tiers_table = sa.Table(
+    "cosell_crm_tiers",
+    metadata,
+    sa.Column("partner_id", _Key, primary_key=True),
+    sa.Column("tier", sa.Text, nullable=True),
+    sa.Column("period", _Key, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+)
+"""Version 11: each partner's tier field as the first stored run that read the partner found it (None:
+empty), with that run and its period; never changed or deleted after (a discard keeps it). A run starts
+a partner with no tier in an earlier period from this, not from the field as read now, which holds what
+cosell has written there since (docs/decisions.md, "A partner's first tier is the CRM's as cosell first
+read it")."""
+
 _VERSION_1_TABLES = (
     schema_table,
     runs_table,
@@ -565,6 +579,13 @@ def _migrate_to_10(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE cosell_runs ADD COLUMN tier_exceptions TEXT"))
 
 
+def _migrate_to_11(conn: Connection) -> None:
+    # Version 11: each partner's tier field as cosell first read it, so that a rerun (or a run after a
+    # discard) does not start the partner from the tier cosell itself wrote there. Partners read before
+    # have none recorded: their next stored run records the field as it reads it then.
+    crm_tiers_table.create(conn)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -576,6 +597,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (8, _migrate_to_8),
     (9, _migrate_to_9),
     (10, _migrate_to_10),
+    (11, _migrate_to_11),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -1467,10 +1489,16 @@ class Ledger:
             elif allowed is not None:
                 adjustments = tuple(a for a in adjustments if allowed(a))
                 exceptions = tuple(e for e in exceptions if allowed(e))
+            crm_tiers = _crm_tiers(conn)
             generation = _generation(conn)
         if not earlier:  # nothing to look back at: no later read
-            return History(closed_periods=closed, adjustments=adjustments, tier_exceptions=exceptions)
-        return _LedgerHistory(self, before, earlier, generation, closed, adjustments, exceptions)
+            return History(
+                closed_periods=closed,
+                adjustments=adjustments,
+                tier_exceptions=exceptions,
+                crm_tiers=crm_tiers,
+            )
+        return _LedgerHistory(self, before, earlier, generation, closed, adjustments, exceptions, crm_tiers)
 
     @contextlib.contextmanager
     def _history_read(self, before: Period, generation: int) -> Iterator[Connection]:
@@ -1501,6 +1529,7 @@ class Ledger:
         tier_exceptions: Sequence[int] | None = None,
         started_at: datetime | None = None,
         reopened: Sequence[Refusal] = (),
+        crm_tiers: Mapping[str, str | None] | None = None,
     ) -> int:
         """Store one run of ``period`` in one transaction: its lines, standings and projections replace the
         period's previous ones, and ``writes`` become pending outbox rows that supersede the target's older
@@ -1525,7 +1554,10 @@ class Ledger:
 
         ``reopened`` are the approvals the run's program's governance would not have given (the run
         neither paid nor applied them): each adjustment or tier exception still approved goes back to
-        ``pending``, with a ``reopened`` event naming the run and why, for an approver to decide again."""
+        ``pending``, with a ``reopened`` event naming the run and why, for an approver to decide again.
+
+        ``crm_tiers`` are the partners' tier fields as the run read them (partner id → text, None when
+        empty): those of partners with none recorded yet are recorded, the others left as first read."""
         key = period.key
         self.confirm_held("nothing stored")
         with self._write(serial=True, bulk=True) as conn:
@@ -1626,6 +1658,8 @@ class Ledger:
                     for seq, st in enumerate(standings)
                 ),
             )
+            if crm_tiers:
+                self._record_crm_tiers(conn, key, run_id, crm_tiers)
             self._bulk_insert(
                 conn,
                 projections_table,
@@ -1661,6 +1695,24 @@ class Ledger:
                 skip=("id",),
             )
         return int(run_id)
+
+    def _record_crm_tiers(
+        self, conn: Connection, period: str, run_id: int, crm_tiers: Mapping[str, str | None]
+    ) -> None:
+        """Record the tier fields of the partners the ledger has none for (the first run to read them)."""
+        ct = crm_tiers_table
+        known = {row[0] for row in _raw_rows(conn.execute(sa.select(ct.c.partner_id)))}
+        self._bulk_insert(
+            conn,
+            ct,
+            ((pid, tier, period, run_id) for pid, tier in sorted(crm_tiers.items()) if pid not in known),
+        )
+
+    def crm_tiers(self) -> Mapping[str, str | None]:
+        """Each partner's tier field as the first stored run that read it found it (None: empty), by
+        partner id; a partner no stored run has read is not in it."""
+        with self._read() as conn:
+            return _crm_tiers(conn)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any] | None = None) -> None:
         """Record how a run ended (``done``, ``failed``, ``finished_with_failures``, ...) and its summary
@@ -2562,11 +2614,13 @@ class _LedgerHistory(History):
         closed_periods: frozenset[str],
         adjustments: tuple[ApprovedAdjustment, ...],
         tier_exceptions: tuple[TierException, ...],
+        crm_tiers: Mapping[str, str | None],
     ) -> None:
         # The data fields ``tiers`` and ``lines`` are properties here; the others are set as History sets them.
         object.__setattr__(self, "closed_periods", closed_periods)
         object.__setattr__(self, "adjustments", adjustments)
         object.__setattr__(self, "tier_exceptions", tier_exceptions)
+        object.__setattr__(self, "crm_tiers", crm_tiers)
         _set(self, "_ledger", ledger)
         _set(self, "_before", before)
         _set(self, "_periods", periods)
@@ -3652,6 +3706,12 @@ def _discarded_at(conn: Connection, period: str) -> str | None:
     p = periods_table
     when = conn.execute(sa.select(p.c.discarded_at).where(p.c.period == period)).scalar_one_or_none()
     return cast("str | None", when)
+
+
+def _crm_tiers(conn: Connection) -> Mapping[str, str | None]:
+    ct = crm_tiers_table
+    query = sa.select(ct.c.partner_id, ct.c.tier)
+    return MappingProxyType({pid: tier for pid, tier in _raw_rows(conn.execute(query))})
 
 
 def _closed_periods(conn: Connection) -> frozenset[str]:

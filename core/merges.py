@@ -266,6 +266,7 @@ class _MergedHistory(History):
         _set(self, "closed_periods", inner.closed_periods)
         _set(self, "adjustments", tuple(self._adjustment(a, found) for a in inner.adjustments))
         _set(self, "tier_exceptions", tuple(self._exception(e, found) for e in inner.tier_exceptions))
+        _set(self, "crm_tiers", self._crm_tiers(inner.crm_tiers, found))
         _set(self, "_inner", inner)
         _set(self, "_aliases", found)
         _set(self, "_formers", {k: tuple(v) for k, v in formers.items()})
@@ -287,6 +288,17 @@ class _MergedHistory(History):
 
     def __repr__(self) -> str:
         return f"<{self._inner!r} with {len(self._aliases.partners)} partner and {len(self._aliases.deals)} deal merges>"
+
+    @staticmethod
+    def _crm_tiers(recorded: Mapping[str, str | None], found: Aliases) -> Mapping[str, str | None]:
+        """The recorded tier fields under today's ids: a partner merged into one with none recorded lends
+        it its own (the first former one in id order)."""
+        current = dict(recorded)
+        for former in sorted(found.partners):
+            into = found.partners[former]
+            if former in recorded and into not in current:
+                current[into] = recorded[former]
+        return MappingProxyType(current)
 
     @staticmethod
     def _adjustment(adjustment: ApprovedAdjustment, found: Aliases) -> ApprovedAdjustment:

@@ -154,7 +154,9 @@ class Partner:
     exit_on: date | None = None
     """When an exiting or exited partner leaves (or left) the program."""
     crm_tier: Label | None = None
-    """The tier the CRM shows now (used when the ledger has no tier for the partner yet)."""
+    """The tier the CRM shows (used when the ledger has no tier for the partner yet). A run computes with
+    the value the first stored run that read the partner found (``History.crm_tiers``), not with what cosell
+    may have written to the field since."""
     attributes: ReadOnlyMapping = field(default_factory=_empty_mapping)
     """Every other column or mapped CRM field, text to text, read-only: where plugins read their own inputs."""
 

@@ -381,6 +381,10 @@ class History:
     """The approved adjustments the period being run pays (each once: the ledger marks it applied)."""
     tier_exceptions: tuple[TierException, ...] = ()
     """The approved tier exceptions in force in the period being run (``until`` not before it)."""
+    crm_tiers: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+    """Each partner's tier field as the first stored run that read the partner found it (None: empty), by
+    partner id; a partner no stored run has read is not in it. The run reads a partner's ``crm_tier`` as
+    this, not as the field holds it now: cosell may have written its own tier there since."""
     fx_rates: Mapping[str, Mapping[str, Decimal]] = field(default_factory=lambda: MappingProxyType({}))
     """The exchange rates each earlier period's run converted amounts with (its program's ``fx``: units of
     program currency for one unit of each currency; the program currency, always 1, is not in it), by

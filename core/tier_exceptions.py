@@ -47,7 +47,8 @@ def _noted(decision: TierDecision, note: str) -> TierDecision:
 
 def with_previous(decision: TierDecision, partner: PartnerFacts, context: RunContext) -> TierDecision:
     """The decision with ``previous`` filled in when it leaves it None: the tier the ledger holds for the
-    partner's latest earlier period, else the tier the CRM shows (a tier of the program), else None."""
+    partner's latest earlier period, else the tier the CRM showed before cosell (``crm_tier`` as the first
+    stored run read it: a tier of the program), else None."""
     if decision.previous is not None:
         return decision
     last = context.history.last_tiers(partner.id, 1)

@@ -71,7 +71,7 @@ def earned_tier(
     if last:
         current, source = last[-1].assigned, f"tier of {last[-1].period}"
     elif (shown := crm_tier_name(program, partner.partner.crm_tier)) is not None:
-        current, source = shown, "tier the CRM shows"
+        current, source = shown, "tier the CRM showed before cosell"
     else:
         current, source = program.tiers[0].name, "lowest tier"
     if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest

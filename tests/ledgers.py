@@ -12,6 +12,7 @@ TABLES_ADDED = {
     5: ("cosell_run_records", "cosell_discards"),
     6: ("cosell_tier_exception_events", "cosell_tier_exceptions"),
     8: ("cosell_run_variants",),
+    11: ("cosell_crm_tiers",),
 }
 """The tables each schema version added, in the order they are dropped to go back before it."""
 

@@ -216,3 +216,36 @@ def test_discard_takes_the_periods_lock_as_a_run_does(ledger: Ledger) -> None:
     ):
         ledger.discard_period(Q3, by="ann", reason="r", wait_seconds=0)
     assert len(ledger.lines("2026-Q3")) == 1
+
+
+def store_read(ledger: Ledger, period: Period, crm_tiers: dict[str, str | None]) -> int:
+    return ledger.record_run(
+        period=period, program="Global Partner Program", connector="files", target=TARGET, lines=[],
+        standings=[], projections=[], writes=[], crm_tiers=crm_tiers,
+    )  # fmt: skip
+
+
+def test_a_partners_crm_tier_is_kept_as_first_read_through_reruns_and_discards(ledger: Ledger) -> None:
+    store_read(ledger, Q3, {"P1": "Registered", "P2": None})
+    store_read(ledger, Q3, {"P1": "Gold", "P2": "Silver", "P3": "Silver"})  # what cosell wrote, and a new one
+    assert ledger.crm_tiers() == {"P1": "Registered", "P2": None, "P3": "Silver"}
+
+    ledger.discard_period(Q3, by="ann", reason="run 2026-Q2 first")
+    store_read(ledger, Q2, {"P1": "Gold", "P2": "Gold", "P3": "Gold", "P4": None})
+
+    assert ledger.crm_tiers() == {"P1": "Registered", "P2": None, "P3": "Silver", "P4": None}
+    assert ledger.history(Q3).crm_tiers == ledger.crm_tiers()  # with an earlier period, and without
+    assert ledger.history(Q2).crm_tiers == ledger.crm_tiers()
+
+
+def test_a_version_10_ledger_is_migrated_to_crm_tiers_its_partners_first_read_by_the_next_run(
+    ledger_url: str,
+) -> None:
+    with Ledger.connect(ledger_url) as made:
+        store_read(made, Q3, {"P1": "Registered"})
+    as_made_by_version(ledger_url, 10)
+    with Ledger.connect(ledger_url) as migrated:
+        assert migrated.crm_tiers() == {}
+        store_read(migrated, Q3, {"P1": "Gold"})
+        assert migrated.crm_tiers() == {"P1": "Gold"}
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": schema_version()}]

@@ -25,7 +25,8 @@ def run(ledger, program="program.yaml", data="data", period=PERIOD):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return {
-        row["id"]: (row["tier"], row["previous_tier"], row["earnings"]) for row in json.loads(result.output)["partners"]
+        row["id"]: (row["tier"], row["previous_tier"], row["earnings"])
+        for row in json.loads(result.output)["partners"]
     }
 
 
@@ -70,9 +71,20 @@ def test_a_rerun_of_an_open_period_starts_from_the_crm_tier_before_cosell_wrote_
     corrected = run(ledger)
 
     assert corrected == first_run  # P006 starts from Registered again, not from the Gold cosell wrote
-    explained = cosell("explain", "--period", PERIOD, "--partner", "P006", "--ledger", ledger)
+    explained = cosell(
+        "explain",
+        "P006",
+        "--program",
+        "program.yaml",
+        "--input",
+        "data",
+        "--period",
+        PERIOD,
+        "--ledger",
+        ledger,
+    )
     assert explained.exit_code == 0, explained.output
-    assert "keeps Gold" not in explained.output
+    assert "promoted to Silver (from Registered, lowest tier)" in " ".join(explained.output.split())
 
 
 def test_a_rerun_after_a_data_edit_starts_from_the_crm_tier_before_cosell_wrote_it(work, ledger):
@@ -88,10 +100,14 @@ def test_a_rerun_after_a_data_edit_starts_from_the_crm_tier_before_cosell_wrote_
     assert rerun["P005"][1] == "Registered"
 
 
-def test_a_discarded_period_run_again_starts_from_the_crm_tier_before_cosell_wrote_it(work, ledger, first_run):
+def test_a_discarded_period_run_again_starts_from_the_crm_tier_before_cosell_wrote_it(
+    work, ledger, first_run
+):
     run(ledger, gold_by_mistake(work))
     crm_shows_what_cosell_wrote(work)
-    discarded = cosell("discard", "--period", PERIOD, "--reason", "Gold by a typo", "--by", "ann", "--ledger", ledger)
+    discarded = cosell(
+        "discard", "--period", PERIOD, "--reason", "Gold by a typo", "--by", "ann", "--ledger", ledger
+    )
     assert discarded.exit_code == 0, discarded.output
 
     assert run(ledger) == first_run

@@ -12,9 +12,12 @@ TIERS = [
 SCORING = {"metrics": {"sourced_pipeline": {"weight": 1, "target": 100000}}}
 
 
-def decide(pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="2026-Q3", left=None):
+def decide(
+    pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="2026-Q3", left=None, first_read=None
+):
     """A partner whose score is pipeline ÷ 1000 (capped at 100) and whose won revenue is ``won``; one
-    that exited on ``left``, if given."""
+    that exited on ``left``, if given; ``first_read``: the tier field as the ledger says cosell first read it
+    (a mapping of one partner: ``{"P1": None}`` for an empty field)."""
     prog = program(tiers=TIERS, scoring=SCORING, demotion_grace_periods=grace, period=period)
     start = {"2026-Q3": "2026-07-01", "2026-Q4": "2026-10-01"}[period]
     deals = [deal("D1", pipeline, partners=["P1"], created_on=start)]
@@ -23,7 +26,9 @@ def decide(pipeline, *, won="0", history=(), grace=1, crm_tier=None, period="202
     fields = {"crm_tier": crm_tier} if crm_tier else {}
     if left is not None:
         fields.update(status="exited", exit_on=left)
-    hist = History(tiers=MappingProxyType({"P1": tuple(history)}))
+    hist = History(
+        tiers=MappingProxyType({"P1": tuple(history)}), crm_tiers=MappingProxyType(first_read or {})
+    )
     return compute_period(prog, [partner("P1", **fields)], deals, history=hist).standings[0].tier
 
 
@@ -76,6 +81,17 @@ def test_current_tier_comes_from_crm_when_ledger_has_none_else_lowest():
 def test_ledger_history_wins_over_crm_tier():
     history = [TierRecord("2026-Q2", Decimal(10), "Registered", "Registered")]
     assert decide("45000", history=history, crm_tier="Gold").assigned == "Silver"
+
+
+def test_the_crm_tier_as_cosell_first_read_it_wins_over_the_field_as_it_reads_now():
+    # the field holds Gold, which cosell wrote: the partner starts from the Registered first read
+    decision = decide("45000", crm_tier="Gold", first_read={"P1": "Registered"})
+    assert (decision.previous, decision.assigned) == ("Registered", "Silver")
+    assert "promoted to Silver (from Registered, tier the CRM showed before cosell)" in decision.reason
+    empty = decide("10000", crm_tier="Gold", first_read={"P1": None})  # first read empty: the lowest tier
+    assert (empty.previous, empty.assigned) == ("Registered", "Registered")
+    assert "Gold" not in empty.reason
+    assert decide("10000", crm_tier="Gold", first_read={"P2": "Silver"}).assigned == "Gold"  # another's
 
 
 def test_the_crm_tier_field_as_cosell_writes_it_names_the_tier_to_start_from():

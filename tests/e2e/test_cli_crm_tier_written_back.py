@@ -130,3 +130,17 @@ def _edit_deals(work, lost_ids):
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def test_an_earlier_period_run_after_a_discard_starts_from_the_crm_tier_before_cosell_wrote_it(
+    work, ledger, tmp_path
+):
+    first_q2 = run(f"sqlite:///{tmp_path / 'first.db'}", period="2026-Q2")
+    run(ledger, gold_by_mistake(work))  # 2026-Q3 run first, by mistake
+    assert crm_shows_what_cosell_wrote(work)["P001"] == "Gold"
+    discarded = cosell(
+        "discard", "--period", PERIOD, "--reason", "run 2026-Q2 first", "--by", "ann", "--ledger", ledger
+    )
+    assert discarded.exit_code == 0, discarded.output
+
+    assert run(ledger, period="2026-Q2") == first_q2  # P001 starts from its Silver, not the Gold cosell wrote

@@ -691,9 +691,15 @@ def close(
     ] = False,
 ) -> None:
     """Close a period: it is never rewritten; later facts about it land in a later period. Refused while
-    the period's latest run has not finished writing back (run the period again first)."""
+    the period's latest run has not finished writing back (run the period again first). A period already
+    closed is left as it is, and the command says when it was closed."""
     the_period = period_option("--period", period)
     with _existing_ledger(ledger) as book:
+        already = book.closed_at(the_period)
+        if already is not None:  # idempotent: nothing to do, and the user is told so, and when
+            when = already.replace("T", " ").replace("Z", " UTC")
+            out.print(f"{the_period.key} was already closed on {_escape(when)}: nothing changed")
+            return
         unsent = book.close_period(the_period, even_if_unsent=even_if_unsent)
     out.print(f"closed {the_period.key}")
     if unsent is not None:

@@ -1219,6 +1219,14 @@ class Ledger:
                     ),
                 )
 
+    def closed_at(self, period: Period) -> str | None:
+        """When ``period`` was closed (UTC, ISO 8601, as ``cosell_periods.closed_at`` holds it), or None
+        while it is open or has no run."""
+        p = periods_table
+        with self._read() as conn:
+            row = conn.execute(sa.select(p.c.status, p.c.closed_at).where(p.c.period == period.key)).first()
+        return None if row is None or row.status != "closed" else str(row.closed_at)
+
     def close_period(
         self, period: Period, *, even_if_unsent: bool = False, wait_seconds: float = 10.0
     ) -> str | None:

@@ -24,10 +24,16 @@ INDEXES_ADDED = {7: ("cosell_lines_kind", "cosell_lines_tagged"), 9: ("cosell_ou
 
 
 def execute(url: str, sql: str) -> None:
+    fetch(url, sql, rows=False)
+
+
+def fetch(url: str, sql: str, *, rows: bool = True) -> list[tuple]:
+    """The rows ``sql`` answers with, as plain tuples (none when ``rows`` is False: a statement)."""
     engine = sa.create_engine(make_url(url), poolclass=NullPool)
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql(sql)
+            result = conn.exec_driver_sql(sql)
+            return [tuple(row) for row in result] if rows else []
     finally:
         engine.dispose()
 

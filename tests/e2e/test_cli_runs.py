@@ -12,7 +12,7 @@ import pytest
 
 from cosell.ledger import Ledger
 from invoke import cosell, explain, ok, run
-from ledgers import as_made_by_version
+from ledgers import as_made_by_version, fetch
 
 
 @pytest.fixture
@@ -490,6 +490,17 @@ def test_close_after_a_run_that_wrote_everything_back_closes_without_a_warning(w
     run(ledger)
     closed = ok("close", "--period", "2026-Q3", "--ledger", ledger)
     assert closed.output.strip() == "closed 2026-Q3"
+
+
+def test_closing_a_closed_period_again_says_it_was_already_closed_and_when(work, ledger):
+    run(ledger)
+    ok("close", "--period", "2026-Q3", "--ledger", ledger)
+    ((closed_at,),) = fetch(ledger, "SELECT closed_at FROM cosell_periods WHERE period = '2026-Q3'")
+
+    again = ok("close", "--period", "2026-Q3", "--ledger", ledger)  # idempotent: exit 0
+
+    when = closed_at.replace("T", " ").replace("Z", " UTC")
+    assert again.output.strip() == f"2026-Q3 was already closed on {when}: nothing changed"
 
 
 def held_by_another_run(work, monkeypatch, method, *args):

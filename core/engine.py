@@ -769,7 +769,7 @@ def _steps(
         if not dry_run:
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
-        left = _partners_left(ledger, computation)  # before the run replaces the period's lines
+        left = _partners_left(ledger, computation, changes)  # before the run replaces the period's lines
         if dry_run:
             notes = (pilot.notes(program) if pilot else ()) + left
             notes += _governance_notes(ledger, computation, check.refused)
@@ -954,14 +954,18 @@ def _store(
     )
 
 
-def _partners_left(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
+def _partners_left(
+    ledger: Ledger, computation: Computation, changes: Sequence[FieldWrite]
+) -> tuple[str, ...]:
     """A note for each partner the period's stored lines (its previous run's) pay that the run computes
     nothing for: the read no longer gives it (taken out of the partner filter, out of ``partners.csv``)
     while no status said it was leaving, and the run replaces the period's lines with none of its own.
     Without a word, what it earned on deals already won in the period would vanish from the ledger
     unseen. A partner merged into one the records hold is no such partner: its lines are recomputed
     under the id it goes by now. Said by the run that drops the lines: once stored, the period's lines
-    no longer name the partner."""
+    no longer name the partner. The note says the account's fields are cleared only when ``changes``
+    (the run's planned writes) clear them: an account the target no longer holds (deleted) is not
+    written."""
     period = computation.context.period.key
     stored = ledger.report_partner_kinds(period)  # none on a period's first run
     if not stored:
@@ -976,14 +980,21 @@ def _partners_left(ledger: Ledger, computation: Computation) -> tuple[str, ...]:
         return ()
     names = {row[0]: row[1] for row in ledger.report_standings(period)}
     currency = computation.context.program.currency
+    cleared = {w.record_id for w in changes if w.object == "account" and w.record_id in cents}
     notes = []
     for partner_id in sorted(cents):
         name = names.get(partner_id)
         who = f"partner {partner_id}" + (f" ({name})" if name else "")
+        account = (
+            "its account's fields are cleared"
+            if partner_id in cleared
+            else "its account is not written: the write-back target no longer holds it, or holds no value of "
+            "it to clear"
+        )
         notes.append(
             f"{who} is no longer among the records: its lines of {period} from the period's previous run, "
-            f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid, and its account's "
-            "fields are cleared (to wind a partner down instead, keep it read, with status exited and its exit_on)"
+            f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid, and {account} "
+            "(to wind a partner down instead, keep it read, with status exited and its exit_on)"
         )
     return tuple(notes)
 

@@ -157,6 +157,7 @@ def test_salesforce_an_account_set_inactive_mid_period_is_named_with_the_money_a
     rerun = run(env)
     [left] = [n for n in rerun["notes"] if account in n and "no longer among the records" in n]
     assert f"its lines of {PERIOD} from the period's previous run" in left and "no longer paid" in left
+    assert "its account's fields are cleared" in left and account in changed_ids(rerun)
     [claimed] = [n for n in rerun["notes"] if "MDF claim" in n]
     assert f"approved in {PERIOD} left out" in claimed
     assert f"claim {its_claims[0]}: account {account}" in claimed or claimed.endswith("more)")
@@ -165,3 +166,23 @@ def test_salesforce_an_account_set_inactive_mid_period_is_named_with_the_money_a
     assert not any(account in n and "no longer among the records" in n for n in again["notes"])
     later = run_json(env, "salesforce", "--period", "2027-Q1")
     assert not any("MDF claim" in n for n in later["notes"])
+
+
+def test_salesforce_an_account_deleted_mid_period_is_named_without_saying_its_fields_are_cleared(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    env = environment(sb, tmp_path)
+    first_run(env)
+    with Ledger.connect(env["COSELL_LEDGER"]) as book:
+        account = sorted({line.partner_id for line in book.lines(PERIOD) if line.amount})[0]
+    simple_salesforce(sb).Account.delete(account)  # in the recycle bin: the incremental read sees it deleted
+
+    rerun = run(env)
+
+    [left] = [n for n in rerun["notes"] if account in n and "no longer among the records" in n]
+    assert "no longer paid" in left and "cleared" not in left
+    assert (
+        "its account is not written: the write-back target no longer holds it, or holds no value of it to clear"
+        in left
+    )
+    assert account not in changed_ids(rerun) and not rerun["failures"]

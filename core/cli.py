@@ -695,7 +695,7 @@ def close(
     closed is left as it is, and the command says when it was closed."""
     the_period = period_option("--period", period)
     with _existing_ledger(ledger) as book:
-        already = book.closed_at(the_period)
+        already = book.closed_at(the_period.key)
         if already is not None:  # idempotent: nothing to do, and the user is told so, and when
             when = already.replace("T", " ").replace("Z", " UTC")
             out.print(f"{the_period.key} was already closed on {_escape(when)}: nothing changed")

@@ -1219,12 +1219,12 @@ class Ledger:
                     ),
                 )
 
-    def closed_at(self, period: Period) -> str | None:
+    def closed_at(self, period: str) -> str | None:
         """When ``period`` was closed (UTC, ISO 8601, as ``cosell_periods.closed_at`` holds it), or None
         while it is open or has no run."""
         p = periods_table
         with self._read() as conn:
-            row = conn.execute(sa.select(p.c.status, p.c.closed_at).where(p.c.period == period.key)).first()
+            row = conn.execute(sa.select(p.c.status, p.c.closed_at).where(p.c.period == period)).first()
         return None if row is None or row.status != "closed" else str(row.closed_at)
 
     def close_period(

@@ -622,3 +622,23 @@ def test_after_two_undone_merges_and_a_third_each_link_answers_for_the_deals_its
         "D2": ["M2"],
         "D3": ["M3"],
     }
+
+
+def test_a_partner_merged_into_a_new_id_starts_from_the_crm_tier_its_former_id_was_first_read_with():
+    tiers = [
+        {"name": "Registered", "min_score": 0, "commission_rate": "0.05"},
+        {"name": "Gold", "min_score": 70, "commission_rate": "0.12"},
+    ]
+    # P9's field holds the Gold cosell wrote on P1; P3, first read itself, keeps its own over P2's
+    first_read = MappingProxyType({"P1": "Registered", "P2": "Gold", "P3": "Registered"})
+    computed = compute_period(
+        program(tiers=tiers, demotion_grace_periods=1),
+        [partner("P9", crm_tier="Gold"), partner("P3", crm_tier="Gold")],
+        [],
+        merges=[Merge("partner", "P1", "P9"), Merge("partner", "P2", "P3")],
+        history=History(crm_tiers=first_read),
+    )
+    assert {s.partner_id: s.tier.assigned for s in computed.standings} == {
+        "P9": "Registered",
+        "P3": "Registered",
+    }

@@ -17,8 +17,9 @@ def adjustment(amount: str, approved_by: str | None, id: int = 1) -> ApprovedAdj
 
 
 def test_a_threshold_approval_holds_at_or_below_the_runs_threshold_in_absolute_value() -> None:
+    assert ApprovalCheck(CAROL_DAVE)(adjustment("500", None))
+    assert ApprovalCheck(CAROL_DAVE)(adjustment("-500", None))
     check = ApprovalCheck(CAROL_DAVE)
-    assert check(adjustment("500", None)) and check(adjustment("-500", None))
     assert not check(adjustment("-500.01", None, id=7))
     (refusal,) = check.refused
     assert refusal == Refusal(
@@ -27,6 +28,22 @@ def test_a_threshold_approval_holds_at_or_below_the_runs_threshold_in_absolute_v
         "a program's threshold approved it, but its amount -500.01, in absolute value, is over the "
         "require_approval_over of 500.00",
     )
+
+
+def test_a_run_pays_a_partners_threshold_approvals_only_while_together_at_or_below_the_threshold() -> None:
+    check = ApprovalCheck(CAROL_DAVE)
+    assert check(adjustment("300", None, id=1))
+    assert not check(adjustment("-300", None, id=2))  # a clawback counts by its absolute value
+    assert check(adjustment("200", None, id=3))  # 300 + 200: what was refused does not count
+    assert not check(adjustment("0.01", None, id=4))
+    assert check(ApprovedAdjustment(5, "P2", Decimal("500"), "rebate", "ann", None))  # another partner
+    assert check(adjustment("9000", "carol", id=6))  # a person's approval is not the threshold's
+    assert [r.id for r in check.refused] == [2, 4]
+    assert check.refused[1].why == (
+        "a program's threshold approved it, but with adjustments 1 and 3 approved by the threshold, P1 "
+        "would receive 500.01 above the require_approval_over of 500.00"
+    )
+    assert "would have 600.00 moved, in absolute value," in check.refused[0].why
 
 
 def test_a_program_without_a_threshold_approves_nothing_by_threshold_and_without_approvers_anyone() -> None:

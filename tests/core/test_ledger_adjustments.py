@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from test_ledger import child_process, raw_rows, read_line, record
 
 from cosell.errors import ConfigError, LockHeldError, PeriodError
 from cosell.ledger import Ledger, schema_version
 from cosell.periods import Period
 from cosell.results import PayoutLine, adjustment_tag
-from ledgers import as_made_by_version
+from ledgers import as_made_by_version, execute
 
 Q2, Q3, Q4 = (Period.parse(f"2026-Q{q}") for q in (2, 3, 4))
 
@@ -236,3 +237,37 @@ def test_an_adjustment_approved_and_rejected_at_once_by_two_processes_is_decided
         assert events == ["proposed", "approved"] or events == ["proposed", "rejected"], (item, events)
     states = [a.state for a in ledger.adjustments() if a.id in ids]
     assert states.count("approved") == approved and states.count("rejected") == rejected
+
+
+def test_a_version_11_ledger_is_migrated_to_withdrawals_keeping_its_adjustments_and_events(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A version-11 ledger as the code before version 12 made it: its CHECK constraints know no withdrawn.
+    import cosell.ledger as ledger_module
+
+    full = ledger_module.MIGRATIONS
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", [m for m in full if m[0] <= 11])
+    with Ledger.connect(ledger_url) as made:
+        paid, waiting = propose(made), propose(made, "-40.00")
+        made.approve_adjustment(paid, by="bob")
+        made.approve_adjustment(waiting, by="bob")
+        store(made, Q3, paying(paid))
+        exception = made.propose_tier_exception(
+            partner_id="P1", tier="Gold", until=Q4, reason="launch", by="ann"
+        ).id
+        made.approve_tier_exception(exception, by="bob")
+        with pytest.raises(sa.exc.IntegrityError):  # the constraint version 12 widens
+            execute(ledger_url, f"UPDATE cosell_adjustments SET state = 'withdrawn' WHERE id = {waiting}")
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", full)
+    with Ledger.connect(ledger_url) as migrated:
+        assert raw_rows(ledger_url, "cosell_schema") == [{"id": 1, "version": schema_version()}]
+        assert [(a.id, a.state, a.amount) for a in migrated.adjustments()] == [
+            (paid, "applied", Decimal("250.00")),
+            (waiting, "approved", Decimal("-40.00")),
+        ]
+        assert [e.action for e in migrated.adjustment_events(paid)] == ["proposed", "approved", "applied"]
+        assert migrated.withdraw_adjustment(waiting, by="carol", reason="typo").state == "withdrawn"
+        assert migrated.withdraw_tier_exception(exception, by="carol", reason="late").state == "withdrawn"
+        assert propose(migrated) == waiting + 1  # ids go on from where they were
+    with pytest.raises(sa.exc.IntegrityError):  # still a constraint: another state is refused
+        execute(ledger_url, f"UPDATE cosell_adjustments SET state = 'gone' WHERE id = {paid}")

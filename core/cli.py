@@ -64,7 +64,7 @@ from .context import RunReport
 from .engine import check_program, compute, explain_partner, pilot_plan, settings_named
 from .engine import run as run_engine
 from .errors import ConfigError, CosellError, FinishedWithFailures, PluginError
-from .governance import ApprovalCheck
+from .governance import ApprovalCheck, over_threshold
 from .ledger import ADJUSTMENT_STATES, Ledger, StoredAdjustment
 from .money import parse_decimal, round_cents
 from .periods import Period
@@ -951,6 +951,8 @@ def adjust_propose(
     given = _governance(program)
     with Ledger.connect(ledger) as book:
         governance, _ = _ledger_governance(book, program, given)
+        # the threshold approves only a proposal made under a program (--program)
+        threshold = None if governance is None or program is None else governance.require_approval_over
         stored = book.propose_adjustment(
             partner_id=partner_id,
             amount=value,
@@ -959,9 +961,10 @@ def adjust_propose(
             period=the_period,
             deal_id=deal_id,
             approvers=None if governance is None else governance.approvers,
-            # the threshold approves only a proposal made under a program (--program)
-            threshold=None if governance is None or program is None else governance.require_approval_over,
+            threshold=threshold,
         )
+        # what kept the threshold from approving it, for the message
+        outstanding = book.threshold_outstanding(partner_id, before=stored.id)
         latest = book.latest_period_with_lines()
         unknown = latest is not None and not book.has_standing(latest, partner_id)
     if unknown:  # a typo (p002 for P002) would wait unpaid; a partner not read yet may be meant
@@ -975,6 +978,10 @@ def adjust_propose(
     out.print(stored.id)
     if stored.state == "approved":
         err.print(f"adjustment {stored.id} approved by the program's threshold: it pays at the next run")
+    elif threshold is not None and abs(value) <= threshold:
+        held = over_threshold(partner_id, outstanding, value, threshold)
+        if held is not None:
+            err.print(f"adjustment {stored.id} pending: {_escape(held)}")
 
 
 @adjust_app.command("approve")
@@ -991,6 +998,36 @@ def adjust_approve(
             adjustment, by=_one_line("--by", by), approvers=approvers, governed=governed
         )
     out.print(f"adjustment {stored.id} approved by {_escape(by.strip())}: it pays at the next run")
+
+
+@adjust_app.command("withdraw")
+@reports_errors
+def adjust_withdraw(
+    adjustment: AdjustIdArg,
+    by: ByOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+    program: AdjustProgramOpt = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Withdraw an approved adjustment not paid in a closed period: it pays nothing from now on. As an
+    approval: never by its proposer; when the program the ledger pays under names approvers, only by one
+    of them. One paid in a closed period is corrected by a counter-adjustment instead."""
+    with _existing_ledger(ledger) as book:
+        approvers, governed = _approvers_for(book, program)
+        stored = book.withdraw_adjustment(
+            adjustment,
+            by=_one_line("--by", by),
+            reason=_one_line("--reason", reason),
+            approvers=approvers,
+            governed=governed,
+        )
+    out.print(f"adjustment {stored.id} withdrawn by {_escape(by.strip())}: it pays nothing from now on")
+    if stored.applied_period is not None:
+        period = stored.applied_period
+        err.print(
+            f"the run of {period} (run {stored.applied_run}) still pays it: run {period} again (before "
+            "closing it or running a later period), and the rerun no longer pays it"
+        )
 
 
 @adjust_app.command("reject")
@@ -1050,7 +1087,8 @@ def _adjustment_row(a: StoredAdjustment) -> dict[str, Any]:
 @reports_errors
 def adjust_list(
     state: Annotated[
-        str | None, typer.Option("--state", help="Only these: pending, approved, rejected or applied.")
+        str | None,
+        typer.Option("--state", help="Only these: pending, approved, rejected, applied or withdrawn."),
     ] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     ledger: LedgerOpt = None,

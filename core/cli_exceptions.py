@@ -149,6 +149,26 @@ def approve(exception: int, by: str, program: Path | None = None, ledger: str | 
     )
 
 
+def withdraw(
+    exception: int, by: str, reason: str, program: Path | None = None, ledger: str | None = None
+) -> None:
+    """Withdraw a pending or approved tier exception that no period which can no longer be run applied:
+    as an approval, never by its proposer and only by an approver of the program the ledger pays under."""
+    with existing_ledger(ledger) as book:
+        approvers, governed = approvers_for(book, program)
+        stored = book.withdraw_tier_exception(
+            exception,
+            by=one_line("--by", by),
+            reason=one_line("--reason", reason),
+            approvers=approvers,
+            governed=governed,
+        )
+    out.print(
+        f"tier exception {stored.id} withdrawn by {terminal_text(by.strip())}: no run applies it from now on "
+        f"(a rerun of the open period computes {terminal_text(stored.partner_id)}'s tier without it)"
+    )
+
+
 def reject(exception: int, by: str, reason: str, ledger: str | None = None) -> None:
     """Reject a pending tier exception: it never applies."""
     with existing_ledger(ledger) as book:
@@ -236,7 +256,7 @@ def list_exceptions(
 
 
 def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
-    """Add ``cosell tier-override`` (propose, approve, reject, list) to ``app``."""
+    """Add ``cosell tier-override`` (propose, approve, reject, withdraw, list) to ``app``."""
 
     @tier_override_app.callback()
     @reports_errors
@@ -297,11 +317,24 @@ def register(app: typer.Typer, reports_errors: Callable[[Any], Any]) -> None:
         """Reject a pending tier exception: it never applies."""
         reject(exception, by, reason, ledger)
 
+    @tier_override_app.command("withdraw")
+    @reports_errors
+    def withdraw_command(
+        exception: IdArg,
+        by: ByOpt,
+        reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+        program: ProgramOpt = None,
+        ledger: LedgerOpt = None,
+    ) -> None:
+        """Withdraw a pending or approved tier exception not applied in a closed period (never by its
+        proposer; when the program the ledger pays under names approvers, only by one of them)."""
+        withdraw(exception, by, reason, program, ledger)
+
     @tier_override_app.command("list")
     @reports_errors
     def list_command(
         state: Annotated[
-            str | None, typer.Option("--state", help="Only these: pending, approved or rejected.")
+            str | None, typer.Option("--state", help="Only these: pending, approved, rejected or withdrawn.")
         ] = None,
         partner: Annotated[str | None, typer.Option("--partner", help="Only this partner's.")] = None,
         format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",

@@ -769,7 +769,8 @@ def _steps(
         if not dry_run:
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
-        left = _partners_left(ledger, computation, changes)  # before the run replaces the period's lines
+        # before the run replaces the period's lines: partners no longer read, adjustments withdrawn since
+        left = _partners_left(ledger, computation, changes) + ledger.withdrawn_notes(period)
         if dry_run:
             notes = (pilot.notes(program) if pilot else ()) + left
             notes += _governance_notes(ledger, computation, check.refused)

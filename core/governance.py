@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .money import show
 from .program import Governance
@@ -52,6 +53,39 @@ def not_approver(by: str, approvers: Sequence[str] | None) -> bool:
     return approvers is not None and not any(same_person(by, name) for name in approvers)
 
 
+def named(ids: Sequence[int]) -> str:
+    """``adjustment 1``, ``adjustments 1 and 2``, ``adjustments 1, 2 and 3``."""
+    texts = [str(i) for i in ids]
+    if len(texts) == 1:
+        return f"adjustment {texts[0]}"
+    return f"adjustments {', '.join(texts[:-1])} and {texts[-1]}"
+
+
+def over_threshold(
+    partner_id: str,
+    earlier: Sequence[tuple[int, Decimal]],
+    amount: Decimal,
+    threshold: Decimal,
+    limit: str = "the threshold",
+) -> str | None:
+    """Why the threshold does not approve ``amount`` for ``partner_id`` (None: it does), given the
+    ``earlier`` (id, amount) of the partner the threshold approved and not yet paid for good: together,
+    this one included, they may move at most the threshold, each counted by its absolute value (a
+    clawback moves money as a payment does). Splitting an amount into parts at or below the threshold
+    would otherwise pay it whole with no second person. ``limit`` names the threshold in the message."""
+    total = abs(amount) + sum((abs(a) for _, a in earlier), Decimal(0))
+    if total <= threshold or not earlier:
+        return None
+    signed = amount < 0 or any(a < 0 for _, a in earlier)
+    moved = (
+        f"would have {show(total)} moved, in absolute value," if signed else f"would receive {show(total)}"
+    )
+    return (
+        f"with {named([i for i, _ in earlier])} approved by the threshold, {partner_id} {moved} above "
+        f"{limit} of {show(threshold)}"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """An approval the governance of a run's program would not have given: ``noun`` is ``adjustment``
@@ -78,6 +112,8 @@ class ApprovalCheck:
 
     governance: Governance | None
     refused: list[Refusal] = field(default_factory=list)
+    by_threshold: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
+    """Per partner, the (id, amount) of the adjustments the threshold approved that the run pays so far."""
 
     def __call__(self, item: ApprovedAdjustment | TierException) -> bool:
         why = self._why(item)
@@ -99,6 +135,13 @@ class ApprovalCheck:
                     f"a program's threshold approved it, but its amount {amount} is over the "
                     f"require_approval_over of {show(threshold)}"
                 )
+            earlier = self.by_threshold.setdefault(item.partner_id, [])
+            split = over_threshold(
+                item.partner_id, earlier, item.amount, threshold, "the require_approval_over"
+            )
+            if split is not None:
+                return f"a program's threshold approved it, but {split}"
+            earlier.append((item.id, item.amount))
             return None
         approvers = None if g is None else g.approvers
         if not_approver(item.approved_by, approvers):

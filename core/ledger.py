@@ -36,7 +36,7 @@ from sqlalchemy.pool import StaticPool
 from .errors import ConfigError, LockHeldError, PeriodError, UnreachableError
 from .fields import FieldWrite, ObjectName, RecordKey
 from .gc_pause import gc_paused
-from .governance import Refusal, not_approver, same_person
+from .governance import Refusal, named, not_approver, over_threshold, same_person
 from .money import show, to_cents
 from .periods import Period, PeriodKind
 from .results import (
@@ -280,34 +280,43 @@ statement_partners_table = sa.Table(
 )
 """Version 3: per partner, what its statement needs (JSON: the score parts with the scale, the tier goals)."""
 
-ADJUSTMENT_STATES = ("pending", "approved", "rejected", "applied")
+ADJUSTMENT_STATES = ("pending", "approved", "rejected", "applied", "withdrawn")
 
-adjustments_table = sa.Table(
-    "cosell_adjustments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("partner_id", _Key, nullable=False),
-    sa.Column("amount_cents", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("period", _Key, nullable=True),
-    sa.Column("deal_id", _Key, nullable=True),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("proposed_by", sa.Text, nullable=False),
-    sa.Column("proposed_at", sa.Text, nullable=False),
-    sa.Column("approvers", sa.Text, nullable=True),
-    sa.Column("decided_by", sa.Text, nullable=True),
-    sa.Column("decided_at", sa.Text, nullable=True),
-    sa.Column("decision_reason", sa.Text, nullable=True),
-    sa.Column("applied_period", _Key, nullable=True),
-    sa.Column("applied_run", sa.Integer, nullable=True),
-    sa.CheckConstraint(
-        "state IN ('pending', 'approved', 'rejected', 'applied')", name="cosell_adjustments_state"
-    ),
-    sa.Index("cosell_adjustments_state", "state"),
-)
+
+def _states_check(states: Sequence[str], name: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"state IN ({', '.join(repr(s) for s in states)})", name=name)
+
+
+def _adjustments(meta: sa.MetaData, states: Sequence[str]) -> sa.Table:
+    return sa.Table(
+        "cosell_adjustments",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("partner_id", _Key, nullable=False),
+        sa.Column("amount_cents", sa.BigInteger, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("period", _Key, nullable=True),
+        sa.Column("deal_id", _Key, nullable=True),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("proposed_by", sa.Text, nullable=False),
+        sa.Column("proposed_at", sa.Text, nullable=False),
+        sa.Column("approvers", sa.Text, nullable=True),
+        sa.Column("decided_by", sa.Text, nullable=True),
+        sa.Column("decided_at", sa.Text, nullable=True),
+        sa.Column("decision_reason", sa.Text, nullable=True),
+        sa.Column("applied_period", _Key, nullable=True),
+        sa.Column("applied_run", sa.Integer, nullable=True),
+        _states_check(states, "cosell_adjustments_state"),
+        sa.Index("cosell_adjustments_state", "state"),
+    )
+
+
+adjustments_table = _adjustments(metadata, ADJUSTMENT_STATES)
 """Version 4: adjustments the governance body proposes and approves (``cosell adjust``). ``approvers``
 is the JSON list the program named when it was proposed (None: no list); ``decided_by`` is None for one
-the program's threshold approved. Rows are never deleted; every change is also an event below."""
+the program's threshold approved. Rows are never deleted; every change is also an event below. Version 12
+adds the state ``withdrawn`` (``cosell adjust withdraw``): ``decided_by`` stays who approved it, and
+``applied_period`` the open period whose lines still pay it until that period's next run."""
 
 adjustment_events_table = sa.Table(
     "cosell_adjustment_events",
@@ -325,29 +334,35 @@ adjustment_events_table = sa.Table(
 unapplied; reapplied when a rerun of the period pays it again), with who (None: the program's threshold or
 a run), when and why."""
 
-TIER_EXCEPTION_STATES = ("pending", "approved", "rejected")
+TIER_EXCEPTION_STATES = ("pending", "approved", "rejected", "withdrawn")
 
-tier_exceptions_table = sa.Table(
-    "cosell_tier_exceptions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("partner_id", _Key, nullable=False),
-    sa.Column("tier", sa.Text, nullable=False),
-    sa.Column("until", _Key, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("proposed_by", sa.Text, nullable=False),
-    sa.Column("proposed_at", sa.Text, nullable=False),
-    sa.Column("approvers", sa.Text, nullable=True),
-    sa.Column("decided_by", sa.Text, nullable=True),
-    sa.Column("decided_at", sa.Text, nullable=True),
-    sa.Column("decision_reason", sa.Text, nullable=True),
-    sa.CheckConstraint("state IN ('pending', 'approved', 'rejected')", name="cosell_tier_exceptions_state"),
-    sa.Index("cosell_tier_exceptions_state", "state"),
-)
+
+def _tier_exceptions(meta: sa.MetaData, states: Sequence[str]) -> sa.Table:
+    return sa.Table(
+        "cosell_tier_exceptions",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("partner_id", _Key, nullable=False),
+        sa.Column("tier", sa.Text, nullable=False),
+        sa.Column("until", _Key, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("proposed_by", sa.Text, nullable=False),
+        sa.Column("proposed_at", sa.Text, nullable=False),
+        sa.Column("approvers", sa.Text, nullable=True),
+        sa.Column("decided_by", sa.Text, nullable=True),
+        sa.Column("decided_at", sa.Text, nullable=True),
+        sa.Column("decision_reason", sa.Text, nullable=True),
+        _states_check(states, "cosell_tier_exceptions_state"),
+        sa.Index("cosell_tier_exceptions_state", "state"),
+    )
+
+
+tier_exceptions_table = _tier_exceptions(metadata, TIER_EXCEPTION_STATES)
 """Version 6: tier exceptions the governance body proposes and approves (``cosell tier-override``): the
-partner holds at least ``tier`` through the period ``until``. An approved one is never changed again: it
-ends by itself after ``until``. Rows are never deleted; every change is also an event below."""
+partner holds at least ``tier`` through the period ``until``. An approved one ends by itself after
+``until``, unless withdrawn (version 12: ``cosell tier-override withdraw``). Rows are never deleted; every
+change is also an event below."""
 
 tier_exception_events_table = sa.Table(
     "cosell_tier_exception_events",
@@ -506,6 +521,12 @@ _outbox_version_1 = sa.Table(
 """``cosell_outbox`` as version 1 made it (version 9 adds an index)."""
 
 
+_adjustments_version_4 = _adjustments(sa.MetaData(), ("pending", "approved", "rejected", "applied"))
+"""``cosell_adjustments`` as version 4 made it (version 12 adds the state ``withdrawn``)."""
+_tier_exceptions_version_6 = _tier_exceptions(sa.MetaData(), ("pending", "approved", "rejected"))
+"""``cosell_tier_exceptions`` as version 6 made it (version 12 adds the state ``withdrawn``)."""
+
+
 def _migrate_to_1(conn: Connection) -> None:
     # The other version-1 tables are unchanged since, so their definitions are today's. When a later
     # version changes one of them, copy its version-1 definition here first, as for cosell_periods.
@@ -534,7 +555,7 @@ def _migrate_to_3(conn: Connection) -> None:
 
 def _migrate_to_4(conn: Connection) -> None:
     # Version 4: adjustments and their append-only events (``cosell adjust``).
-    adjustments_table.create(conn)
+    _adjustments_version_4.create(conn)
     adjustment_events_table.create(conn)
 
 
@@ -548,7 +569,7 @@ def _migrate_to_5(conn: Connection) -> None:
 
 def _migrate_to_6(conn: Connection) -> None:
     # Version 6: tier exceptions and their append-only events (``cosell tier-override``).
-    tier_exceptions_table.create(conn)
+    _tier_exceptions_version_6.create(conn)
     tier_exception_events_table.create(conn)
 
 
@@ -586,6 +607,34 @@ def _migrate_to_11(conn: Connection) -> None:
     crm_tiers_table.create(conn)
 
 
+def _migrate_to_12(conn: Connection) -> None:
+    # Version 12: adjustments and tier exceptions may be withdrawn (``cosell adjust withdraw``,
+    # ``cosell tier-override withdraw``): their state's CHECK constraint admits ``withdrawn``.
+    for table, states in (
+        (adjustments_table, ADJUSTMENT_STATES),
+        (tier_exceptions_table, TIER_EXCEPTION_STATES),
+    ):
+        name = f"{table.name}_state"
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {table.name} DROP CONSTRAINT {name}"))
+            check = ", ".join(repr(s) for s in states)
+            conn.execute(
+                sa.text(f"ALTER TABLE {table.name} ADD CONSTRAINT {name} CHECK (state IN ({check}))")
+            )
+            continue
+        # SQLite alters no constraint: the table is made again with its rows. Its events refer to it, so
+        # their foreign keys are checked at commit, once every row is back (a row missing fails it).
+        conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+        columns = ", ".join(c.name for c in table.columns)
+        conn.execute(sa.text(f"CREATE TEMP TABLE cosell_rebuilt AS SELECT {columns} FROM {table.name}"))
+        conn.execute(sa.text(f"DROP TABLE {table.name}"))
+        table.create(conn)
+        conn.execute(
+            sa.text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM cosell_rebuilt ORDER BY id")
+        )
+        conn.execute(sa.text("DROP TABLE cosell_rebuilt"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_to_1),
     (2, _migrate_to_2),
@@ -598,6 +647,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (9, _migrate_to_9),
     (10, _migrate_to_10),
     (11, _migrate_to_11),
+    (12, _migrate_to_12),
 ]
 """Ordered (version, function) pairs; each function brings a ledger from the version before to its own."""
 
@@ -1248,6 +1298,13 @@ class Ledger:
                 )
             if status == "closed":
                 return None
+            still = [i for i, paid in _withdrawn_still_paid(conn) if paid == period.key]
+            if still:
+                raise PeriodError(
+                    f"period {period.key}: its latest run still pays {named(still)}, withdrawn since: "
+                    "closed, it would pay it for good",
+                    hint=f"run {period.key} again first: the rerun no longer pays it",
+                )
             unsent = _unfinished_write_back(conn, period.key)
             if unsent is not None and not even_if_unsent:
                 raise PeriodError(
@@ -1791,7 +1848,9 @@ class Ledger:
     ) -> StoredAdjustment:
         """Store a proposed adjustment (``pending``). ``approvers`` is the program's list of who may approve
         it (kept with it); when ``threshold`` is given and ``|amount|`` is at or below it, the program
-        approves it at once. PeriodError when ``period`` is of the other kind than the ledger's periods."""
+        approves it at once, unless with the partner's other adjustments the threshold approved and not
+        yet paid for good (:meth:`threshold_outstanding`) it would move more than the threshold. PeriodError
+        when ``period`` is of the other kind than the ledger's periods."""
         now = _utc_now()
         with self._write() as conn:
             kind = _period_kind(conn)
@@ -1800,7 +1859,12 @@ class Ledger:
                     f"--period {period.key} is a {period.kind}, but this ledger holds {kind}s",
                     hint=f"name a {kind}",
                 )
-            automatic = threshold is not None and abs(amount) <= threshold
+            automatic = (
+                threshold is not None
+                and abs(amount) <= threshold
+                and over_threshold(partner_id, _threshold_outstanding(conn, partner_id), amount, threshold)
+                is None
+            )
             inserted = conn.execute(
                 adjustments_table.insert().values(
                     partner_id=partner_id,
@@ -1838,6 +1902,48 @@ class Ledger:
         the program the ledger pays under (:meth:`governing_run`), None meaning it names none."""
         with self._write() as conn:
             _approve(conn, _ADJUSTMENTS, adjustment_id, by, approvers, governed)
+            return _stored_adjustment(conn, adjustment_id)
+
+    def threshold_outstanding(self, partner_id: str, before: int | None = None) -> list[tuple[int, Decimal]]:
+        """The (id, amount) of the adjustments of ``partner_id`` a program's threshold approved that are not
+        paid for good yet: approved, or paid in a period that can still be run (open and the latest).
+        With ``before``, only those of a lower id."""
+        with self._read() as conn:
+            found = _threshold_outstanding(conn, partner_id)
+        return [(i, amount) for i, amount in found if before is None or i < before]
+
+    def withdraw_adjustment(
+        self,
+        adjustment_id: int,
+        *,
+        by: str,
+        reason: str,
+        approvers: Sequence[str] | None = None,
+        governed: bool = False,
+    ) -> StoredAdjustment:
+        """Withdraw an approved adjustment not yet paid for good: it pays nothing from now on. Decided as
+        an approval is (never by its proposer; only by one of ``approvers``, under the rules of
+        :meth:`approve_adjustment`). ConfigError when it is not approved nor applied; PeriodError when it
+        was paid in a period that can no longer be run (closed, or older than the latest). One paid in
+        the open latest period keeps its ``applied_period`` until that period's next run no longer pays it."""
+        now = _utc_now()
+        with self._write() as conn:
+            row = _decidable(conn, _ADJUSTMENTS, adjustment_id, ("approved", "applied"), "withdraw")
+            _check_decider(conn, _ADJUSTMENTS, row, by, approvers, governed, "withdraw")
+            if row.state == "applied" and _settled(
+                conn, Period.parse(row.applied_period), _closed_periods(conn)
+            ):
+                raise PeriodError(
+                    f"adjustment {adjustment_id} was paid in {row.applied_period} (run {row.applied_run}), which "
+                    f"{_cannot_run_again(conn, row.applied_period)}: it is not withdrawn",
+                    hint="propose a counter-adjustment (cosell adjust propose with the opposite amount)",
+                )
+            conn.execute(
+                adjustments_table.update()
+                .where(adjustments_table.c.id == adjustment_id)
+                .values(state="withdrawn", decision_reason=f"withdrawn by {by}: {reason}")
+            )
+            _adjustment_event(conn, adjustment_id, "withdrawn", by, now, reason)
             return _stored_adjustment(conn, adjustment_id)
 
     def reject_adjustment(self, adjustment_id: int, *, by: str, reason: str) -> StoredAdjustment:
@@ -1884,6 +1990,26 @@ class Ledger:
             if (until := Period.parse(r.until)).kind != kind and until.end >= period.start
         ]
         return tuple(said)
+
+    def withdrawn_notes(self, period: Period) -> tuple[str, ...]:
+        """What a run of ``period`` says of the withdrawn adjustments its earlier run paid: it no longer
+        pays them."""
+        a = adjustments_table
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(a.c.id, a.c.decision_reason)
+                .where(a.c.state == "withdrawn", a.c.applied_period == period.key)
+                .order_by(a.c.id)
+            ).all()
+            events = {
+                r.id: [e for e in _events(conn, _ADJUSTMENTS, r.id) if e.action == "withdrawn"][-1]
+                for r in rows
+            }
+        return tuple(
+            f"adjustment {r.id} was withdrawn by {events[r.id].actor} ({events[r.id].reason}): this run no "
+            f"longer pays it; the period's previous run did"
+            for r in rows
+        )
 
     def adjustment_events(self, adjustment_id: int) -> list[AdjustmentEvent]:
         """An adjustment's state changes, oldest first."""
@@ -1948,6 +2074,38 @@ class Ledger:
             if until is not None:  # (an unknown id: _approve says so)
                 _check_applies(conn, Period.parse(until), f"tier exception {exception_id}: its last period")
             _approve(conn, _TIER_EXCEPTIONS, exception_id, by, approvers, governed)
+            return _stored_tier_exception(conn, exception_id)
+
+    def withdraw_tier_exception(
+        self,
+        exception_id: int,
+        *,
+        by: str,
+        reason: str,
+        approvers: Sequence[str] | None = None,
+        governed: bool = False,
+    ) -> StoredTierException:
+        """Withdraw a pending or approved tier exception that no period which can no longer be run (closed,
+        or older than the latest) applied: no run applies it from now on. Decided as an approval is (never
+        by its proposer; only by one of ``approvers``). ConfigError when it is rejected or withdrawn;
+        PeriodError when such a period applied it."""
+        now = _utc_now()
+        with self._write() as conn:
+            row = _decidable(conn, _TIER_EXCEPTIONS, exception_id, ("pending", "approved"), "withdraw")
+            _check_decider(conn, _TIER_EXCEPTIONS, row, by, approvers, governed, "withdraw")
+            applied = _settled_applying(conn, exception_id)
+            if applied is not None:
+                raise PeriodError(
+                    f"tier exception {exception_id} was applied in {applied}, which "
+                    f"{_cannot_run_again(conn, applied)}: it is not withdrawn",
+                    hint="it ends by itself after its last period; an adjustment corrects what it paid",
+                )
+            conn.execute(
+                tier_exceptions_table.update()
+                .where(tier_exceptions_table.c.id == exception_id)
+                .values(state="withdrawn", decision_reason=f"withdrawn by {by}: {reason}")
+            )
+            _event(conn, _TIER_EXCEPTIONS, exception_id, "withdrawn", by, now, reason)
             return _stored_tier_exception(conn, exception_id)
 
     def reject_tier_exception(self, exception_id: int, *, by: str, reason: str) -> StoredTierException:
@@ -2072,6 +2230,13 @@ class Ledger:
                     .order_by(a.c.id)
                 ).scalars()
             )
+            for withdrawn, paid in _withdrawn_still_paid(conn):
+                if paid == key:  # its line is gone with the period's lines
+                    conn.execute(
+                        a.update().where(a.c.id == withdrawn).values(applied_period=None, applied_run=None)
+                    )
+                    why = f"withdrawn, and the results of {key} were discarded: {reason}"
+                    _adjustment_event(conn, withdrawn, "unapplied", by, now, why, latest_run)
             for adjustment_id in unapplied:
                 conn.execute(
                     a.update()
@@ -3125,16 +3290,56 @@ _TIER_EXCEPTIONS = _Proposals(
 )
 
 
-def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.Row[Any]:
+def _decidable(
+    conn: Connection, kind: _Proposals, item_id: int, states: Sequence[str], verb: str
+) -> sa.Row[Any]:
     t = kind.table
     # FOR UPDATE (PostgreSQL): a second decision waits for the first to commit, then reads its state and
     # is refused; SQLite's write transaction serialises them already.
     row = conn.execute(sa.select(t).where(t.c.id == item_id).with_for_update()).first()
     if row is None:
         raise ConfigError(f"there is no {kind.noun} {item_id} in this ledger")
-    if row.state != "pending":
-        raise ConfigError(f"{kind.noun} {item_id} is {row.state}, not pending: cannot {verb} it")
+    if row.state not in states:
+        hint = None
+        if verb == "withdraw" and row.state == "pending":
+            hint = f"a pending {kind.noun} is rejected: cosell {_COMMANDS[kind.noun]} reject {item_id}"
+        raise ConfigError(
+            f"{kind.noun} {item_id} is {row.state}, not {' nor '.join(states)}: cannot {verb} it", hint=hint
+        )
     return row
+
+
+_COMMANDS = {"adjustment": "adjust", "tier exception": "tier-override"}
+
+
+def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.Row[Any]:
+    return _decidable(conn, kind, item_id, ("pending",), verb)
+
+
+def _check_decider(
+    conn: Connection,
+    kind: _Proposals,
+    row: sa.Row[Any],
+    by: str,
+    approvers: Sequence[str] | None,
+    governed: bool,
+    verb: str,
+) -> None:
+    """ConfigError when ``by`` may not approve (or withdraw) the proposal ``row``: its proposer, or not
+    among ``approvers`` (else the list kept from its proposal; ``governed``: see :func:`_approve`)."""
+    if same_person(by, row.proposed_by):
+        raise ConfigError(
+            f"{kind.noun} {row.id}: {by.strip()!r} proposed it and cannot {verb} it",
+            hint=f"another person {verb}s the {kind.noun} (two-person rule)",
+        )
+    allowed = approvers if approvers is not None or governed else _approvers_of(row.approvers)
+    if not_approver(by, allowed):
+        assert allowed is not None
+        raise ConfigError(
+            f"{kind.noun} {row.id}: {by!r} is not among the program's approvers "
+            f"({', '.join(allowed) or 'none named'})",
+            hint=f"governance.approvers in the program names who may {verb}",
+        )
 
 
 def _approve(
@@ -3151,19 +3356,7 @@ def _approve(
     that program names none (anyone but the proposer approves), whatever list the proposal kept."""
     now = _utc_now()
     row = _pending(conn, kind, item_id, "approve")
-    if same_person(by, row.proposed_by):
-        raise ConfigError(
-            f"{kind.noun} {item_id}: {by!r} proposed it and cannot approve it",
-            hint=f"another person approves the {kind.noun} (two-person rule)",
-        )
-    allowed = approvers if approvers is not None or governed else _approvers_of(row.approvers)
-    if not_approver(by, allowed):
-        assert allowed is not None
-        raise ConfigError(
-            f"{kind.noun} {item_id}: {by!r} is not among the program's approvers "
-            f"({', '.join(allowed) or 'none named'})",
-            hint="governance.approvers in the program names who may approve",
-        )
+    _check_decider(conn, kind, row, by, approvers, governed, "approve")
     named, held = getattr(row, kind.period), _period_kind(conn)
     if named is not None and held is not None and Period.parse(named).kind != held:
         # proposed before the ledger held a period: approved, no run of the ledger's kind would use it
@@ -3508,6 +3701,56 @@ def _due_adjustments(conn: Connection, period: Period) -> tuple[ApprovedAdjustme
     return tuple(due)
 
 
+def _threshold_outstanding(conn: Connection, partner_id: str) -> list[tuple[int, Decimal]]:
+    """Ledger.threshold_outstanding within a transaction."""
+    a = adjustments_table
+    rows = conn.execute(
+        sa.select(a.c.id, a.c.amount_cents, a.c.state, a.c.applied_period)
+        .where(
+            a.c.partner_id == partner_id,
+            a.c.state.in_(("approved", "applied")),
+            a.c.decided_by.is_(None),
+            a.c.decided_at.is_not(None),
+        )
+        .order_by(a.c.id)
+    ).all()
+    closed = _closed_periods(conn)
+    return [
+        (r.id, _cents_to_decimal(r.amount_cents))
+        for r in rows
+        if r.state == "approved" or not _settled(conn, Period.parse(r.applied_period), closed)
+    ]
+
+
+def _cannot_run_again(conn: Connection, period: str) -> str:
+    """Why ``period``, which can no longer be run, cannot: for a message."""
+    if period in _closed_periods(conn):
+        return "is closed"
+    return f"is older than {_latest_period(conn)}, the latest period run, so it is never run again"
+
+
+def _settled_applying(conn: Connection, exception_id: int) -> str | None:
+    """The first period that can no longer be run whose run applied tier exception ``exception_id``."""
+    closed = _closed_periods(conn)
+    periods = conn.execute(sa.select(periods_table.c.period).order_by(periods_table.c.starts_on)).scalars()
+    for key in periods:
+        period = Period.parse(key)
+        if _settled(conn, period, closed) and exception_id in _results_tier_exceptions(conn, period):
+            return str(key)
+    return None
+
+
+def _withdrawn_still_paid(conn: Connection) -> list[tuple[int, str]]:
+    """The withdrawn adjustments whose line an open period's run still holds: (id, applied_period)."""
+    a = adjustments_table
+    rows = conn.execute(
+        sa.select(a.c.id, a.c.applied_period)
+        .where(a.c.state == "withdrawn", a.c.applied_period.is_not(None))
+        .order_by(a.c.id)
+    )
+    return [(int(r.id), str(r.applied_period)) for r in rows]
+
+
 def _check_applies(conn: Connection, until: Period, what: str) -> None:
     """PeriodError when a tier exception through ``until`` could never apply: every period up to it is
     closed or older than the latest period run (none of them runs again)."""
@@ -3598,6 +3841,13 @@ def _apply_adjustments(conn: Connection, period: str, run_id: int, ids: Sequence
     earlier = conn.execute(
         sa.select(a.c.id).where(a.c.state == "applied", a.c.applied_period == period)
     ).scalars()
+    for withdrawn, paid in _withdrawn_still_paid(conn):
+        if paid != period:
+            continue
+        # Withdrawn since this period's earlier run paid it: this rerun's lines no longer hold it.
+        conn.execute(a.update().where(a.c.id == withdrawn).values(applied_period=None, applied_run=None))
+        why = f"withdrawn: the rerun of {period} no longer pays it"
+        _adjustment_event(conn, withdrawn, "unapplied", None, now, why, run_id)
     for dropped in sorted(set(earlier) - wanted):
         # This period's earlier run paid it, this rerun does not (its partner left the input, say): its
         # line is gone with the period's lines, so it is due again.
@@ -3761,6 +4011,14 @@ def _check_runnable(conn: Connection, period: Period) -> None:
             f"period {period.key} was closed{when}; later facts land in a later period",
             hint=f"run {period.next().key} or later",
         )
+    for withdrawn, paid in _withdrawn_still_paid(conn):
+        if paid != period.key:
+            # a later period's run would leave that one never run again, paying it for good
+            raise PeriodError(
+                f"period {paid} still pays adjustment {withdrawn}, withdrawn since: once {period.key} is run, "
+                f"{paid} is never run again and pays it for good",
+                hint=f"run {paid} again first: the rerun no longer pays it",
+            )
     latest = _latest_period(conn)
     if latest is not None and Period.parse(latest).start > period.start:
         raise PeriodError(

@@ -62,9 +62,9 @@ from .results import (
     Score,
     TierDecision,
     TierException,
-    exited_label,
     frozen_mapping,
     paid_adjustments,
+    tier_shown,
 )
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
@@ -1113,10 +1113,8 @@ def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
                 "score": f"{standing.score.value:.2f}",
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
-                "tier_shown": (
-                    exited_label(standing.tier.assigned)
-                    if facts.partner.left_by(computation.context.period.end)
-                    else standing.tier.shown
+                "tier_shown": tier_shown(
+                    standing.tier, left=facts.partner.left_by(computation.context.period.end)
                 ),
                 "tier_exception": _exception_json(standing.tier.exception),
                 "left": facts.partner.left_by(computation.context.period.end),

@@ -477,3 +477,35 @@ def test_the_exiting_partners_table_on_the_page_shows_paid_and_pending_approval_
     ]  # fmt: skip
     cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
     assert cells[3:] == ["500.00", "0.00", "0.00", "2,000.00", "0.00"]
+
+
+def test_a_partners_first_period_without_an_earlier_tier_is_new_and_one_the_crm_tier_seeds_moves_from_it(
+    sqlite_url,
+):
+    # First period in the ledger for all four. FRESH and RISING have no tier anywhere before it: they are
+    # new, whichever tier they reach (Registered, the lowest, or Silver), and no earlier tier is named.
+    # SEEDED and LIFTED start from the tier their CRM shows (Registered), which the demotion grace counts
+    # from too: SEEDED holds it, LIFTED is promoted from it.
+    partners = [
+        partner("FRESH"),
+        partner("RISING"),
+        partner("SEEDED", crm_tier="Registered"),
+        partner("LIFTED", crm_tier="Registered"),
+    ]
+    silver = [
+        deal(f"D{pid}", 120000, partners=[pid], created_on="2026-07-02", won_on="2026-08-01")
+        for pid in ("RISING", "LIFTED")
+    ]
+    with Ledger.connect(sqlite_url) as ledger:
+        run = run_program(program(**PROGRAM), partners, silver, ledger=ledger)
+        report = _report(ledger)
+    rows = {r["id"]: (r["previous_tier"], r["tier"], r["movement"]) for r in report["partners"]}
+    assert rows == {
+        "FRESH": (None, "Registered", "new"),
+        "RISING": (None, "Silver", "new"),
+        "SEEDED": ("Registered", "Registered", "held"),
+        "LIFTED": ("Registered", "Silver", "promoted"),
+    }
+    assert {r["id"]: r["previous_tier"] for r in run.report.partners} == {
+        "FRESH": None, "RISING": None, "SEEDED": "Registered", "LIFTED": "Registered"
+    }  # fmt: skip

@@ -1000,10 +1000,17 @@ def _partners_left(
     names = {row[0]: row[1] for row in ledger.report_standings(period)}
     currency = computation.context.program.currency
     cleared = {w.record_id for w in changes if w.object == "account" and w.record_id in cents}
+    later = {p.id for p in computation.not_joined}
     notes = []
     for partner_id in sorted(cents):
         name = names.get(partner_id)
         who = f"partner {partner_id}" + (f" ({name})" if name else "")
+        if partner_id in later:  # among the records, but joined after the period (its own note says so)
+            notes.append(
+                f"{who}: its lines of {period} from the period's previous run, "
+                f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid (it joined after {period})"
+            )
+            continue
         account = (
             "its account's fields are cleared"
             if partner_id in cleared

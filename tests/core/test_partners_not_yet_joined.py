@@ -108,3 +108,26 @@ def test_the_run_of_the_example_before_fabrikam_joined_leaves_it_out_and_explain
     explain = cosell("explain", "P003", *common, "--period", "2026-Q2")
     assert explain.exit_code == 2
     assert "joined the program on 2026-08-01, after 2026-Q2" in explain.output
+
+
+def test_a_rerun_after_joined_on_moved_past_the_period_says_the_partners_earlier_lines_are_no_longer_paid(
+    sqlite_url,
+):
+    loaded = program(**PROGRAM)
+    deals = [deal("WON", 10000, partners=["P1"], created_on="2026-04-02", won_on="2026-05-10")]
+    with Ledger.connect(sqlite_url) as ledger:
+        first = run_program(
+            loaded, [partner("P1", joined_on="2026-04-15")], deals, ledger=ledger, period="2026-Q2"
+        )
+        # signing bonus 1,000.00 + first win 2,500.00 + 10,000 × 5 % = 500.00 commission
+        assert sum(line.amount for line in first.lines) == Decimal("4000.00")
+        # the CRM's joined date corrected: P1 joins in 2026-Q3
+        again = run_program(
+            loaded, [partner("P1", joined_on="2026-07-15")], deals, ledger=ledger, period="2026-Q2"
+        )
+    assert again.lines == []
+    assert any(
+        "P1" in note and "4,000.00 USD in all, are no longer paid (it joined after 2026-Q2)" in note
+        for note in again.report.notes
+    )
+    assert not any("no longer among the records" in note for note in again.report.notes)

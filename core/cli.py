@@ -593,6 +593,13 @@ def explain(
         try:
             facts, standing, lines = explain_partner(computation, partner)
         except KeyError:
+            later = next((p for p in computation.not_joined if p.id == partner), None)
+            if later is not None:
+                raise ConfigError(
+                    f"partner {partner!r} joined the program on {later.joined_on.isoformat()}, after "
+                    f"{the_period.key}: it is not in that period's run",
+                    hint="explain a period from the one that holds its joined_on",
+                ) from None
             raise ConfigError(f"no partner with id {partner!r} in the input") from None
         # while the ledger is open: a plugin's statement section may read the earlier periods' lines
         statements.print_explanation(out, computation, facts, standing, lines, plugins)

@@ -177,7 +177,7 @@ def print_tables(console: Console, comparison: Comparison) -> None:
     for partner in shown:
         cells = [partner.id, partner.name]
         for i, (result, difference) in enumerate(zip(partner.results, partner.differences, strict=True)):
-            cells += [f"{result.tier} · {result.score:.2f}", show(result.earnings)]
+            cells += [f"{result.tier_shown} · {result.score:.2f}", show(result.earnings)]
             if i:
                 cells.append(("+" if difference > 0 else "") + show(difference))
         partners.add_row(*(terminal_text(c) for c in cells))
@@ -192,7 +192,7 @@ def print_tables(console: Console, comparison: Comparison) -> None:
     if moved:
         console.print("Partners whose tier changes:")
         for p in moved:
-            tiers = " → ".join(r.tier for r in p.results)
+            tiers = " → ".join(r.tier_shown for r in p.results)
             console.print(f"  {terminal_text(p.id)} {terminal_text(p.name)}: {terminal_text(tiers)}")
     else:
         console.print("No partner's tier changes.")

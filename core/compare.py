@@ -23,7 +23,7 @@ from .money import round_cents
 from .periods import Period
 from .pluginmanager import Plugins
 from .program import LoadedProgram
-from .results import INTERNAL_NOTE, LineKind, PayoutLine, in_basis
+from .results import INTERNAL_NOTE, LineKind, PayoutLine, in_basis, tier_shown
 from .snapshot import ReadThroughSnapshot
 
 HUNDRED = Decimal(100)
@@ -48,6 +48,10 @@ class ProgramTotals:
     won_margin: Decimal
     """Σ amount × share × margin % of those deals, where the deal has a margin."""
     partners_by_tier: Mapping[str, int]
+    """How many partners hold each tier at the period's end; a partner that has left the program by then
+    holds none (it keeps its tier's rate for the wind-down only): it is counted in ``exited``."""
+    exited: int
+    """How many partners had left the program by the period's end (exiting or exited, ``exit_on`` by then)."""
 
     @property
     def budget_used_pct(self) -> Decimal | None:
@@ -72,8 +76,12 @@ class ComparedProgram:
 @dataclass(frozen=True, slots=True)
 class PartnerResult:
     tier: str
+    """The tier assigned (an exited partner's is the one whose rate pays its wind-down)."""
     score: Decimal
     earnings: Decimal
+    tier_shown: str
+    """The tier as the run shows it: "Exited (was Silver)" once the partner has left, "Gold (exception
+    until 2027-Q2: <reason>)", or the tier."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,13 +237,17 @@ def comparison(
     )
     base = computations[0]
     standings = [{s.partner_id: s for s in c.standings} for c in computations]
+    end = base.context.period.end
     partners = tuple(
         PartnerComparison(
             facts.id,
             facts.partner.name,
             tuple(
                 PartnerResult(
-                    by_id[facts.id].tier.assigned, by_id[facts.id].score.value, c.earnings(facts.id)
+                    by_id[facts.id].tier.assigned,
+                    by_id[facts.id].score.value,
+                    c.earnings(facts.id),
+                    tier_shown(by_id[facts.id].tier, left=facts.partner.left_by(end)),
                 )
                 for c, by_id in zip(computations, standings, strict=True)
             ),
@@ -269,9 +281,14 @@ def _totals(computation: Computation, kinds: Mapping[str, LineKind]) -> ProgramT
             won_revenue += deal.amount * pd.share
             if deal.margin_pct is not None:
                 won_margin += deal.amount * pd.share * deal.margin_pct / HUNDRED
+    # counted as the run shows them and the report counts them: a partner that has left holds no tier
     tiers = dict.fromkeys((t.name for t in program.tiers), 0)
-    for standing in computation.standings:
-        tiers[standing.tier.assigned] = tiers.get(standing.tier.assigned, 0) + 1
+    exited = 0
+    for facts, standing in zip(computation.facts, computation.standings, strict=True):
+        if facts.partner.left_by(period.end):
+            exited += 1
+        else:
+            tiers[standing.tier.assigned] = tiers.get(standing.tier.assigned, 0) + 1
     return ProgramTotals(
         by_kind=by_kind,
         incentives=sum(by_kind.values(), ZERO),
@@ -281,6 +298,7 @@ def _totals(computation: Computation, kinds: Mapping[str, LineKind]) -> ProgramT
         won_revenue=round_cents(won_revenue),
         won_margin=round_cents(won_margin),
         partners_by_tier=tiers,
+        exited=exited,
     )
 
 

@@ -58,7 +58,12 @@ def to_json(comparison: Comparison) -> str:
                 "id": p.id,
                 "name": p.name,
                 "results": [
-                    {"tier": r.tier, "score": amount(r.score), "earnings": amount(r.earnings)}
+                    {
+                        "tier": r.tier,
+                        "tier_shown": r.tier_shown,
+                        "score": amount(r.score),
+                        "earnings": amount(r.earnings),
+                    }
                     for r in p.results
                 ],
             }
@@ -93,6 +98,7 @@ def _totals_json(totals: ProgramTotals) -> dict[str, Any]:
         "won_margin": amount(totals.won_margin),
         "pct_of_won_margin": amount(totals.pct_of_won_margin),
         "partners_by_tier": dict(totals.partners_by_tier),
+        "exited": totals.exited,
     }
 
 
@@ -110,7 +116,7 @@ def to_csv(comparison: Comparison) -> str:
         for program, result, difference in zip(
             comparison.programs, partner.results, partner.differences, strict=True
         ):
-            cells = (partner.id, partner.name, program.name, program.file, result.tier)
+            cells = (partner.id, partner.name, program.name, program.file, result.tier_shown)
             writer.writerow(
                 [spreadsheet_cell(c) for c in cells]
                 + [amount(result.score), amount(result.earnings), amount(difference)]
@@ -222,6 +228,7 @@ def program_rows(comparison: Comparison) -> list[tuple[str, list[str], bool]]:
     tiers = list(dict.fromkeys(name for t in totals for name in t.partners_by_tier))
     for tier in tiers:
         rows.append((f"Partners at {tier}", [str(t.partners_by_tier.get(tier, 0)) for t in totals], False))
+    rows.append(("Partners exited (no tier)", [str(t.exited) for t in totals], False))
     return rows
 
 
@@ -291,7 +298,7 @@ def _partners_table(comparison: Comparison, names: Sequence[str]) -> str:
     for partner in moved_first(comparison.partners):
         cells = [f"{partner.name} ({partner.id})"]
         for i, (result, difference) in enumerate(zip(partner.results, partner.differences, strict=True)):
-            cells += [result.tier, f"{result.score:.2f}", show(result.earnings)]
+            cells += [result.tier_shown, f"{result.score:.2f}", show(result.earnings)]
             if i:
                 cells.append(_signed(difference))
         rows.append(_row(cells))
@@ -304,7 +311,7 @@ def _tier_changes(comparison: Comparison, names: Sequence[str]) -> str:
         return '<p class="muted">Every partner holds the same tier under each program.</p>'
     rows = [_head(["Partner", *names], numeric_from=99)]
     for partner in moved:
-        rows.append(_row([f"{partner.name} ({partner.id})", *(r.tier for r in partner.results)], 99))
+        rows.append(_row([f"{partner.name} ({partner.id})", *(r.tier_shown for r in partner.results)], 99))
     return "<table>" + "".join(rows) + "</table>"
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from .context import PartnerFacts, RunContext
+from .records import Partner
 from .results import PartnerStanding, PayoutLine, Projection, period_earnings
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ class Computation:
     scored_by: Mapping[str, str] = field(default_factory=dict)
     """Partner id → the plugin that gave its score, for the partners a plugin other than cosell's own
     scored (``cosell_score``); the others were scored by the program's scoring section."""
+    not_joined: tuple[Partner, ...] = ()
+    """The partners of the records left out of the period: their ``joined_on`` is after its last day
+    (not in ``facts``: no score, tier or lines)."""
 
     def context_of(self, partner_id: str) -> RunContext:
         """The context a partner was computed in: the variant's for a pilot's test arm."""

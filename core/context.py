@@ -87,6 +87,13 @@ class RunContext:
         key = Period.containing(day, self.period.kind).key
         return key if key in closed else None
 
+    def in_program_on(self, partner: Partner, day: date) -> bool:
+        """True when ``day`` falls in a period the partner is in: the one holding its ``joined_on``, or a
+        later one. A partner is in no period that ends before it joined (the run leaves it out), and earns
+        nothing on what happened then (a deal won, an MDF claim approved), neither in that period nor
+        paid late in a later one."""
+        return day >= Period.containing(partner.joined_on, self.period.kind).start
+
     def deal(self, deal_id: str) -> Deal | None:
         """The run's deal of that id (amounts in the program currency), or None when the records hold no
         such deal (a merged deal goes by the id of the deal it lives on). For a deal a partner's facts no

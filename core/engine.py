@@ -50,7 +50,7 @@ from .pilots import PilotPlan, carried_to_merged, earlier_arms, stored_arms, wit
 from .pilots import plan as pilot_plan_of
 from .pluginmanager import Plugins, guarded, plugin_failure
 from .program import LoadedProgram, Program
-from .records import Involvement, RecordSet
+from .records import Involvement, Partner, RecordSet
 from .report import facts as report_facts
 from .results import (
     History,
@@ -62,9 +62,9 @@ from .results import (
     Score,
     TierDecision,
     TierException,
-    exited_label,
     frozen_mapping,
     paid_adjustments,
+    tier_shown,
 )
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
@@ -205,7 +205,7 @@ def _compute(
 ) -> Computation:
     records, history = merged(convert(records, program), history)
     records = _crm_tiers_first_read(records, history)
-    facts = group_by_partner(records)
+    facts, not_joined = _joined_by(group_by_partner(records), period)
     kinds = plugins.line_kinds()
     context = RunContext(
         program,
@@ -257,7 +257,25 @@ def _compute(
         pilot,
         variant,
         MappingProxyType(scored_by),
+        not_joined,
     )
+
+
+def _joined_by(
+    facts: Sequence[PartnerFacts], period: Period
+) -> tuple[tuple[PartnerFacts, ...], tuple[Partner, ...]]:
+    """The partners in the period's run (their ``joined_on`` on or before its last day), and those left
+    out of it: a partner not yet in the program has no score, tier or lines in a period before it joined
+    (its deals there, whatever their shares, pay it nothing; the other partners keep their own shares)."""
+    end = period.end
+    joined: list[PartnerFacts] = []
+    later: list[Partner] = []
+    for partner in facts:
+        if partner.partner.joined_on <= end:
+            joined.append(partner)
+        else:
+            later.append(partner.partner)
+    return tuple(joined), tuple(later)
 
 
 def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[str, Decimal | None]:
@@ -770,7 +788,11 @@ def _steps(
             target.enter_context(ledger.hold_target(target_of(connector), wait))
         changes = _plan(computation, connector, ledger, progress, mark)
         # before the run replaces the period's lines: partners no longer read, adjustments withdrawn since
-        left = _partners_left(ledger, computation, changes) + ledger.withdrawn_notes(period)
+        left = (
+            _not_joined_notes(computation)
+            + _partners_left(ledger, computation, changes)
+            + ledger.withdrawn_notes(period)
+        )
         if dry_run:
             notes = (pilot.notes(program) if pilot else ()) + left
             notes += _governance_notes(ledger, computation, check.refused)
@@ -982,10 +1004,17 @@ def _partners_left(
     names = {row[0]: row[1] for row in ledger.report_standings(period)}
     currency = computation.context.program.currency
     cleared = {w.record_id for w in changes if w.object == "account" and w.record_id in cents}
+    later = {p.id for p in computation.not_joined}
     notes = []
     for partner_id in sorted(cents):
         name = names.get(partner_id)
         who = f"partner {partner_id}" + (f" ({name})" if name else "")
+        if partner_id in later:  # among the records, but joined after the period (its own note says so)
+            notes.append(
+                f"{who}: its lines of {period} from the period's previous run, "
+                f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid (it joined after {period})"
+            )
+            continue
         account = (
             "its account's fields are cleared"
             if partner_id in cleared
@@ -996,6 +1025,32 @@ def _partners_left(
             f"{who} is no longer among the records: its lines of {period} from the period's previous run, "
             f"{show(from_cents(cents[partner_id]))} {currency} in all, are no longer paid, and {account} "
             "(to wind a partner down instead, keep it read, with status exited and its exit_on)"
+        )
+    return tuple(notes)
+
+
+NOT_JOINED_NAMED = 10
+"""Partners not yet in the program that a run's note names one by one (the others are counted)."""
+
+
+def _not_joined_notes(computation: Computation) -> tuple[str, ...]:
+    """A note for the partners the run left out because they joined after the period's last day: without
+    a word, a partner in the records with no row, no tier and no lines would look like a mistake."""
+    later = computation.not_joined
+    if not later:
+        return ()
+    period = computation.context.period
+    notes = [
+        f"partner {p.id} ({p.name}) joined the program on {p.joined_on.isoformat()}, after {period.key} "
+        f"(which ends on {period.end.isoformat()}): left out of the run of {period.key} (no score, tier or "
+        "lines); a partner not yet in the program earns nothing on that period's deals, activities or MDF "
+        "claims, neither in it nor paid late in a later period"
+        for p in later[:NOT_JOINED_NAMED]
+    ]
+    if len(later) > NOT_JOINED_NAMED:
+        notes.append(
+            f"… and {len(later) - NOT_JOINED_NAMED} more partners who joined after {period.key}, left out of "
+            "its run alike"
         )
     return tuple(notes)
 
@@ -1027,8 +1082,17 @@ def _waiting_adjustments(computation: Computation) -> tuple[str, ...]:
     if not missing:
         return ()
     by_case = {partner_id.casefold(): partner_id for partner_id in sorted(partners, reverse=True)}
+    later = {p.id: p for p in computation.not_joined}
+    period = computation.context.period.key
     notes = []
     for adjustment in missing:
+        joins = later.get(adjustment.partner_id)
+        if joins is not None:
+            notes.append(
+                f"adjustment {adjustment.id} for {adjustment.partner_id}: it joined the program on "
+                f"{joins.joined_on.isoformat()}, after {period}; it waits for the run of a period it is in"
+            )
+            continue
         note = (
             f"adjustment {adjustment.id} for {adjustment.partner_id}: no partner {adjustment.partner_id} "
             "among the records; it waits"
@@ -1114,10 +1178,8 @@ def _partner_rows(computation: Computation) -> tuple[PartnerRow, ...]:
                 "score": f"{standing.score.value:.2f}",
                 "eligible_tier": standing.tier.eligible,
                 "tier": standing.tier.assigned,
-                "tier_shown": (
-                    exited_label(standing.tier.assigned)
-                    if facts.partner.left_by(computation.context.period.end)
-                    else standing.tier.shown
+                "tier_shown": tier_shown(
+                    standing.tier, left=facts.partner.left_by(computation.context.period.end)
                 ),
                 "tier_exception": _exception_json(standing.tier.exception),
                 "left": facts.partner.left_by(computation.context.period.end),

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -1407,12 +1408,14 @@ class Ledger:
         with self._guard(), self._connect() as conn:
             while True:
                 got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_key))).scalar_one()
+                if got:  # the session says whose it is, for a waiter's message (pg_stat_activity)
+                    conn.execute(sa.select(sa.func.set_config("application_name", _PG_HOLDER, False)))
                 conn.commit()
                 if got:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise held("")
+                    raise held(_pg_holder_of(conn, lock_key))
                 time.sleep(min(_LOCK_POLL_SECONDS, remaining))
             self._pg_holds[hold] = (conn, lock_key, what)
             try:
@@ -3977,14 +3980,15 @@ def _closed_periods(conn: Connection) -> frozenset[str]:
     return frozenset(conn.execute(sa.select(p.c.period).where(p.c.status == "closed")).scalars())
 
 
-def _ledger_moved(conn: Connection, period: Period) -> LockHeldError:
+def _ledger_moved(conn: Connection, period: Period) -> LockHeldError | PeriodError:
     """The refusal of a run of ``period`` whose history the ledger changed since it read it: when the
     period can no longer be run (closed meanwhile, or a later period stored), it says so and what to run
-    instead, rather than "run again" that would be refused."""
+    instead, rather than "run again" that would be refused, and exits 2 as a run of that period started
+    now would (not 5: a scheduler retrying on 5 would retry a run that can never store)."""
     try:
         _check_runnable(conn, period)
     except PeriodError as exc:
-        return LockHeldError(
+        return PeriodError(
             f"the ledger changed while this run of {period.key} computed: {exc.message}: nothing stored",
             hint=exc.hint,
         )
@@ -4211,6 +4215,31 @@ def _outbox_items(rows: Sequence[sa.Row[Any]]) -> list[OutboxItem]:
         )
         for row, new, old in zip(rows, values, olds, strict=True)
     ]
+
+
+_PG_HOLDER = f"cosell process {os.getpid()} on {socket.gethostname()}"[:63]
+"""The ``application_name`` of the session that holds a lock on PostgreSQL (at most 63 characters)."""
+
+
+def _pg_holder_of(conn: Connection, lock_key: int) -> str:
+    """Who holds the advisory lock ``lock_key``, as a waiter's message says it: " (process 123 on host)"
+    when a cosell session holds it, else the server's backend pid; "" when it is gone by now. A bigint
+    advisory lock shows in ``pg_locks`` as its high and low 32 bits (``classid``, ``objid``)."""
+    row = conn.execute(
+        sa.text(
+            "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.classid = CAST(:high AS oid) AND l.objid = CAST(:low AS oid)"
+        ),
+        {"high": (lock_key >> 32) & 0xFFFFFFFF, "low": lock_key & 0xFFFFFFFF},
+    ).first()
+    conn.commit()
+    if row is None:
+        return ""
+    name = row.application_name or ""
+    if name.startswith("cosell process "):
+        return f" ({name.removeprefix('cosell ')})"
+    return f" (PostgreSQL session {row.pid})"
 
 
 def _holder_of(path: Path) -> str:

@@ -319,6 +319,13 @@ def exited_label(tier: str, most: int | None = None) -> str:
     return before + (tier if most is None else _shortened(tier, most - len(before) - len(after))) + after
 
 
+def tier_shown(decision: TierDecision, *, left: bool) -> str:
+    """A partner's tier as the run, its statement, the report and compare show it: "Exited (was Silver)"
+    once the partner has left the program (``left``: exiting or exited, ``exit_on`` by the period's end),
+    else the decision's own label (``Gold``, or ``Gold (exception until 2027-Q2: <reason>)``)."""
+    return exited_label(decision.assigned) if left else decision.shown
+
+
 def tier_label(tier: str, exception: TierException | None, most: int | None = None) -> str:
     """``Gold``, or ``Gold (exception until 2027-Q2: <reason>)`` for a tier held by exception. With
     ``most``, the whole label fits in ``most`` characters (a CRM text field's length): the reason is

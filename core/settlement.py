@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import PluginError
 from .money import amount_problem, round_cents, show
 from .periods import Period, PeriodKind
-from .results import KindedAmount, LineKind, exited_label
+from .results import KindedAmount, LineKind, tier_shown
 
 if TYPE_CHECKING:
     from .context import PartnerFacts, RunContext
@@ -221,7 +221,7 @@ def settlement_of(
         part = _checked_part(plugin, produced)
         if part is not None:
             parts.append(part)
-    tier = exited_label(standing.tier.assigned) if p.left_by(context.period.end) else standing.tier.shown
+    tier = tier_shown(standing.tier, left=p.left_by(context.period.end))
     return Settlement(
         p.id,
         p.name,

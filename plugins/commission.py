@@ -338,6 +338,7 @@ def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) 
         and pd.deal.closed_on is not None
         and pd.deal.id not in paid
         and context.closed_period_holding(pd.deal.closed_on) is not None
+        and context.in_program_on(partner.partner, pd.deal.closed_on)  # not won before it joined
     }
 
 

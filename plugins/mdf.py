@@ -199,6 +199,7 @@ def _late_claims(
             and c.approved_on is not None
             and c.id not in known
             and (key := context.closed_period_holding(c.approved_on)) is not None
+            and context.in_program_on(partner.partner, c.approved_on)  # not approved before it joined
         ),
         key=lambda found: (found[0], found[1]),
     )

@@ -1,4 +1,5 @@
-"""Milestones: ``first_win`` once ever, in the period of the partner's first won deal; ``activities``
+"""Milestones: ``first_win`` once ever, in the period of the partner's first won deal (a deal won in a
+period before the partner joined is none: it was not in the program then); ``activities``
 each period in which the partner's activities of a type add up to a count. None after ``exit_on``.
 
 A first win paid on a deal counts for whoever holds the deal: after an undone merge, a first win one of
@@ -66,6 +67,8 @@ def _first_win(
         if pd.deal.status == "won"
         and pd.deal.closed_on
         and not _refunded_within(pd.deal, window, context.period.end)
+        # a deal won in a period before the partner joined is no win in the program
+        and context.in_program_on(partner.partner, pd.deal.closed_on)
     ]
     if not won:
         return None

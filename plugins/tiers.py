@@ -74,8 +74,10 @@ def earned_tier(
         current, source = shown, "tier the CRM showed before cosell"
     else:
         current, source = program.tiers[0].name, "lowest tier"
+    new = source == "lowest tier"  # no tier in the ledger or the CRM: it held none before this period
     if program.tier(current) is None:  # a tier since renamed or removed: start from the lowest
         current, source = program.tiers[0].name, "lowest tier"
+    previous = None if new else current
     why = _why_eligible(program, eligible, score.value, metrics)
     left = partner.partner.exit_on if partner.partner.left_by(context.period.end) else None
     # A partner that has left keeps the tier assigned below for its wind-down (its commission rate), but
@@ -85,16 +87,18 @@ def earned_tier(
     if left is not None and program.tier_rank(eligible.name) > program.tier_rank(current):
         # tiers are earned for the time ahead: a partner that has left the program is never promoted
         reason = f"{why}; {gone}: no promotion from {current}, the {source}"
-        return TierDecision(current, current, current, 0, reason)
+        return TierDecision(current, current, previous, 0, reason)
     if program.tier_rank(eligible.name) >= program.tier_rank(current):
         if left is not None:
             reason = f"{why}; {gone}"
+        elif new:
+            reason = f"{why}; starts at {eligible.name} (no earlier tier)"
         else:
             verb = "promoted to" if eligible.name != current else "stays"
             reason = f"{why}; {verb} {eligible.name}" + (
                 "" if eligible.name == current else f" (from {current}, {source})"
             )
-        return TierDecision(eligible.name, eligible.name, current, 0, reason)
+        return TierDecision(eligible.name, eligible.name, previous, 0, reason)
     below = 1 + _periods_below_before(context, partner.id)
     grace = program.demotion_grace_periods
     if below > grace:
@@ -104,11 +108,11 @@ def earned_tier(
         )
         if left is not None:
             reason += f"; {gone}"
-        return TierDecision(eligible.name, eligible.name, current, below, reason)
+        return TierDecision(eligible.name, eligible.name, previous, below, reason)
     reason = f"{why}; keeps {current} ({source}): below it for {below} of {grace} grace period(s)"
     if left is not None:
         reason += f"; {gone}"
-    return TierDecision(eligible.name, current, current, below, reason)
+    return TierDecision(eligible.name, current, previous, below, reason)
 
 
 def _periods_below_before(context: RunContext, partner_id: str) -> int:

@@ -127,6 +127,7 @@ figure.chart { margin: 0; border: 1px solid var(--rule); border-radius: 8px; pad
 figure.chart svg { width: 100%; height: auto; display: block; }
 .lists { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 4px 20px; }
 .lists section { break-inside: avoid; }
+.lists section.full { grid-column: 1 / -1; }
 .empty { color: var(--muted); font-style: italic; margin: 4px 0 10px; }
 table.sortable th button { all: unset; cursor: pointer; }
 table.sortable th button:focus-visible { outline: 2px solid var(--accent); }
@@ -345,9 +346,18 @@ def _partners(report: Mapping[str, Any]) -> str:
     return _table(columns, rows, sortable=True, table_id="partners")
 
 
-def _list(title: str, empty: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]) -> str:
+def _list(
+    title: str,
+    empty: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[str]],
+    *,
+    full: bool = False,
+) -> str:
+    """A watch list; ``full`` takes the page's whole width (a table too wide for half of it)."""
     body = _table(columns, rows) if rows else f'<p class="empty">{escape(empty)}</p>'
-    return f"<section><h3>{escape(title)}</h3>{body}</section>"
+    css = ' class="full"' if full else ""
+    return f"<section{css}><h3>{escape(title)}</h3>{body}</section>"
 
 
 def _watch(report: Mapping[str, Any]) -> str:
@@ -366,9 +376,10 @@ def _watch(report: Mapping[str, Any]) -> str:
               [("Partner", ""), ("Name", ""), ("Tier", ""), ("Next", ""), ("What it lacks", "")],
               [[escape(r["id"]), escape(r["name"]), escape(r["tier"]), escape(r["next_tier"]), lacks(r)] for r in w["near_next_tier"]]),
         _list("Exiting partners and what is still owed", "No partner is exiting.",
-              [("Partner", ""), ("Name", ""), ("Exit on", "date"), ("Owed", "num"), ("May still be owed", "num"), ("May be taken back", "num")],
-              [[escape(r["id"]), escape(r["name"]), _plain(r["exit_on"]), _money(r["owed"]),
-                _money(r["projected"]), _money(r["at_risk"])] for r in w["exiting"]]),
+              [("Partner", ""), ("Name", ""), ("Exit on", "date"), ("Paid", "num"), ("Owed", "num"), ("May still be owed", "num"),
+               ("Pending approval", "num"), ("May be taken back", "num")],
+              [[escape(r["id"]), escape(r["name"]), _plain(r["exit_on"]), _money(r["paid"]), _money(r["owed"]),
+                _money(r["projected"]), _money(r["pending_approval"]), _money(r["at_risk"])] for r in w["exiting"]], full=True),
         _list("Deals withheld or floored by the guardrails", "No deal was withheld or floored this period.",
               [("Partner", ""), ("Deal", ""), ("Amount × share", "num"), ("Discount %", "num"), ("Margin %", "num"), ("Action", "")],
               [[escape(r["partner_id"]), escape(f"{r['deal_name']} ({r['deal_id']})"), _money(r["amount"]),

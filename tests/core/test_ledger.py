@@ -489,7 +489,7 @@ print("released", flush=True)
 """
 
 
-def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_with_its_process(
+def test_a_second_holder_gets_lock_held_error_naming_the_holding_process_and_the_lock_dies_with_it(
     ledger: Ledger, ledger_url: str
 ) -> None:
     with child_process(HOLDER, ledger_url, "2026-Q3", "120", "0") as holder:
@@ -502,6 +502,8 @@ def test_a_second_holder_gets_lock_held_error_after_the_wait_and_the_lock_dies_w
             pytest.fail("the lock is held by the child")
         assert time.monotonic() - started >= 0.6
         assert caught.value.exit_code == 5
+        # who holds it, so an operator can tell which scheduled run or colleague (on either ledger)
+        assert f"(process {holder.pid}" in caught.value.message, caught.value.message
         with ledger.hold_period("2026-Q4", wait_seconds=0):  # other periods are free
             pass
         holder.send_signal(signal.SIGKILL)
@@ -910,8 +912,8 @@ def test_record_run_refuses_to_store_when_another_run_stored_since_its_history_w
     assert ledger.generation() == now + 1
 
 
-def _rerun_of_q3_at(ledger: Ledger, generation: int) -> LockHeldError:
-    with pytest.raises(LockHeldError) as caught:
+def _rerun_of_q3_at(ledger: Ledger, generation: int) -> PeriodError:
+    with pytest.raises(PeriodError) as caught:
         ledger.record_run(
             period=Q3,
             program="p",
@@ -926,7 +928,7 @@ def _rerun_of_q3_at(ledger: Ledger, generation: int) -> LockHeldError:
     return caught.value
 
 
-def test_a_run_refused_because_its_period_was_closed_meanwhile_says_so_instead_of_run_again(
+def test_a_run_refused_because_its_period_was_closed_meanwhile_says_so_and_exits_2_not_run_again(
     ledger: Ledger,
 ) -> None:
     record(ledger, Q3, lines=[line("P1", "100.00")])
@@ -935,9 +937,10 @@ def test_a_run_refused_because_its_period_was_closed_meanwhile_says_so_instead_o
     refused = _rerun_of_q3_at(ledger, read_at)
     assert "period 2026-Q3 was closed" in refused.message and "nothing stored" in refused.message
     assert refused.hint == "run 2026-Q4 or later"
+    assert refused.exit_code == 2  # not 5: running it again would be refused too, so a retry loop stops
 
 
-def test_a_run_refused_because_a_later_period_was_stored_meanwhile_says_to_run_that_one(
+def test_a_run_refused_because_a_later_period_was_stored_meanwhile_says_to_run_that_one_and_exits_2(
     ledger: Ledger,
 ) -> None:
     record(ledger, Q3, lines=[line("P1", "100.00")])
@@ -945,6 +948,7 @@ def test_a_run_refused_because_a_later_period_was_stored_meanwhile_says_to_run_t
     record(ledger, Q4, lines=[line("P1", "10.00")])
     refused = _rerun_of_q3_at(ledger, read_at)
     assert "older than 2026-Q4" in refused.message and refused.hint == "run 2026-Q4 or later"
+    assert refused.exit_code == 2
 
 
 def test_closing_a_period_moves_the_generation_once(ledger: Ledger) -> None:

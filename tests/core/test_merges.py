@@ -377,7 +377,7 @@ def test_without_the_undone_merge_a_deal_of_a_closed_period_paid_to_another_pays
                 [deal("D1", "10000", partners=["P1"], won_on="2026-05-10")], ledger=cosell_ledger, period=Q2,
                 connector=target)  # fmt: skip
     cosell_ledger.close_period(Period.parse(Q2))
-    again = run_program(PROGRAM, [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-07-01")],
+    again = run_program(PROGRAM, [partner("P1", joined_on="2026-05-01"), partner("P9", joined_on="2026-05-02")],
                         [deal("D1", "10000", partners=["P9"], won_on="2026-05-10")], ledger=cosell_ledger,
                         period=Q3, connector=target)  # fmt: skip
     [commission] = [ln for ln in again.lines if ln.kind == "commission"]

@@ -166,8 +166,9 @@ def test_renaming_partners_and_deals_in_reverse_order_changes_no_partners_amount
     base = compute_strictly(loaded, data)
     other = compute_strictly(loaded, renamed(data, partners, deals))
     for pid in ids:
-        mine = base.lines[pid]
-        theirs = other.lines[partners[pid]]
+        # a partner that joins after the period has no lines (it is not in the period's run)
+        mine = base.lines.get(pid, ())
+        theirs = other.lines.get(partners[pid], ())
         assert Counter((ln.kind, ln.amount) for ln in mine if ln.kind != "budget") == Counter(
             (ln.kind, ln.amount) for ln in theirs if ln.kind != "budget"
         )

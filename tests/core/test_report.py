@@ -450,3 +450,62 @@ def test_the_report_and_a_discard_sum_the_largest_lines_exactly(ledger_url):
         assert report["totals"]["by_kind"]["grant"] == "100000000000000012.33"
         discarded = ledger.discard_period(Period.parse("2026-Q3"), by="test", reason="too large")
         assert discarded.partners["P1"][1] == Decimal("100000000000000012.33")
+
+
+def test_the_exiting_partners_table_on_the_page_shows_paid_and_pending_approval_too(sqlite_url):
+    from cosell.report.render import render
+
+    partners = [partner("LEAVING", status="exiting", exit_on="2026-08-15")]
+    # won within the wind-down: 10,000 × 5 % = 500.00 paid in the period
+    deals = [deal("WON", 10000, partners=["LEAVING"], created_on="2026-07-02", won_on="2026-08-20")]
+    with Ledger.connect(sqlite_url) as ledger:
+        ledger.propose_adjustment(
+            partner_id="LEAVING", amount=Decimal("2000.00"), reason="goodwill", by="ann"
+        )
+        run_program(program(**PROGRAM, wind_down_days=60), partners, deals, ledger=ledger)
+        report = _report(ledger)
+    [row] = report["watch"]["exiting"]
+    assert (row["paid"], row["pending_approval"]) == ("500.00", "2000.00")
+    page = render(report, "html")
+    # eight columns: the list takes the page's whole width rather than scroll its last ones out of sight
+    assert '<section class="full"><h3>Exiting partners and what is still owed</h3>' in page
+    section = page[page.index("Exiting partners and what is still owed") :]
+    section = section[: section.index("</section>")]
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", section)
+    assert heads == [
+        "Partner", "Name", "Exit on", "Paid", "Owed", "May still be owed", "Pending approval", "May be taken back"
+    ]  # fmt: skip
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
+    assert cells[3:] == ["500.00", "0.00", "0.00", "2,000.00", "0.00"]
+
+
+def test_a_partners_first_period_without_an_earlier_tier_is_new_and_one_the_crm_tier_seeds_moves_from_it(
+    sqlite_url,
+):
+    # First period in the ledger for all four. FRESH and RISING have no tier anywhere before it: they are
+    # new, whichever tier they reach (Registered, the lowest, or Silver), and no earlier tier is named.
+    # SEEDED and LIFTED start from the tier their CRM shows (Registered), which the demotion grace counts
+    # from too: SEEDED holds it, LIFTED is promoted from it.
+    partners = [
+        partner("FRESH"),
+        partner("RISING"),
+        partner("SEEDED", crm_tier="Registered"),
+        partner("LIFTED", crm_tier="Registered"),
+    ]
+    silver = [
+        deal(f"D{pid}", 120000, partners=[pid], created_on="2026-07-02", won_on="2026-08-01")
+        for pid in ("RISING", "LIFTED")
+    ]
+    with Ledger.connect(sqlite_url) as ledger:
+        run = run_program(program(**PROGRAM), partners, silver, ledger=ledger)
+        report = _report(ledger)
+    rows = {r["id"]: (r["previous_tier"], r["tier"], r["movement"]) for r in report["partners"]}
+    assert rows == {
+        "FRESH": (None, "Registered", "new"),
+        "RISING": (None, "Silver", "new"),
+        "SEEDED": ("Registered", "Registered", "held"),
+        "LIFTED": ("Registered", "Silver", "promoted"),
+    }
+    assert {r["id"]: r["previous_tier"] for r in run.report.partners} == {
+        "FRESH": None, "RISING": None, "SEEDED": "Registered", "LIFTED": "Registered"
+    }  # fmt: skip

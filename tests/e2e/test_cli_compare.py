@@ -67,7 +67,12 @@ def assert_agrees(compared, index, report, lines):
     by_id = {p["id"]: p["results"][index] for p in compared["partners"]}
     assert sorted(by_id) == sorted(row["id"] for row in report["partners"])
     for row in report["partners"]:
-        assert by_id[row["id"]] == {"tier": row["tier"], "score": row["score"], "earnings": row["earnings"]}
+        assert by_id[row["id"]] == {
+            "tier": row["tier"],
+            "tier_shown": row["tier_shown"],
+            "score": row["score"],
+            "earnings": row["earnings"],
+        }
     by_kind = defaultdict(Decimal)
     for line in lines:
         by_kind[line["kind"]] += Decimal(line["amount"])
@@ -125,8 +130,8 @@ def test_json_holds_each_programs_totals_and_each_partners_results_in_the_order_
     assert northwind["name"] == "Northwind Partners"
     # 180,000 EUR × 1.08 × share 1 × Silver 8 % = 15,552.00; at 10 %: 19,440.00 (under the 20,000 cap)
     assert northwind["results"] == [
-        {"tier": "Silver", "score": "80.30", "earnings": "15552.00"},
-        {"tier": "Silver", "score": "80.30", "earnings": "19440.00"},
+        {"tier": "Silver", "tier_shown": "Silver", "score": "80.30", "earnings": "15552.00"},
+        {"tier": "Silver", "tier_shown": "Silver", "score": "80.30", "earnings": "19440.00"},
     ]
     totals = compared["programs"][0]["totals"]
     # won in Q3: 194,400 + 320,000 + 150,000 + 95,000 + 40,000; margins 42, 38, 25, 40, 50 %
@@ -134,6 +139,46 @@ def test_json_holds_each_programs_totals_and_each_partners_results_in_the_order_
     assert totals["won_margin"] == "298748.00"
     assert totals["pct_of_won_revenue"] == f"{Decimal(totals['incentives']) * 100 / Decimal('799400'):.2f}"
     assert totals["program_budget"] is None and totals["budget_used_pct"] is None
+
+
+def test_a_partner_that_has_left_is_counted_and_shown_as_exited_as_the_run_and_the_report_do(
+    tmp_path, monkeypatch
+):
+    # The example: P004 (Tailspin, Silver) is exiting and left on 2026-08-15, inside 2026-Q3. It keeps
+    # Silver's rate for its wind-down but holds no tier: the run shows "Exited (was Silver)" and the
+    # report counts Silver 4, Gold 1 and 1 exited. Compare counts and shows it the same way.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COSELL_LEDGER", raising=False)
+    shutil.copytree(EXAMPLE / "data", tmp_path / "data")
+    text = (EXAMPLE / "program.yaml").read_text(encoding="utf-8")
+    (tmp_path / "program.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "variant.yaml").write_text(text.replace('"0.08"', '"0.10"'), encoding="utf-8")
+    compared = compare_json("--ledger", "sqlite:///compare.db")
+    for program in compared["programs"]:
+        assert program["totals"]["partners_by_tier"] == {"Registered": 0, "Silver": 4, "Gold": 1}
+        assert program["totals"]["exited"] == 1
+    tailspin = next(p for p in compared["partners"] if p["id"] == "P004")
+    assert [(r["tier"], r["tier_shown"]) for r in tailspin["results"]] == [
+        ("Silver", "Exited (was Silver)")
+    ] * 2
+    base_run = real_run("program.yaml", "sqlite:///base.db", "out-base")
+    assert_agrees(compared, 0, *base_run)
+    report = cosell("report", "--period", "2026-Q3", "--ledger", "sqlite:///base.db", "--format", "json")
+    totals = json.loads(report.output)["totals"]
+    assert (totals["tiers"], totals["exited"]) == ({"Silver": 4, "Gold": 1}, 1)
+
+    table = cosell("compare", "-p", "program.yaml", "-p", "variant.yaml", "--input", "data", "--ledger",
+                   "sqlite:///compare.db").output  # fmt: skip
+    flat = " ".join(table.split())
+    assert "Partners at Silver │ 4 │ 4" in flat and "Partners exited (no tier) │ 1 │ 1" in flat
+    assert "Exited (was" in table and "Silver · 47.44" not in flat
+    rows = list(csv.DictReader(io.StringIO(cosell("compare", "-p", "program.yaml", "-p", "variant.yaml",
+        "--input", "data", "--ledger", "sqlite:///compare.db", "--format", "csv").output)))  # fmt: skip
+    assert {r["tier"] for r in rows if r["partner_id"] == "P004"} == {"Exited (was Silver)"}
+    page = cosell("compare", "-p", "program.yaml", "-p", "variant.yaml", "--input", "data", "--ledger",
+                  "sqlite:///compare.db", "--format", "html").output  # fmt: skip
+    assert ">Exited (was Silver)</td>" in page
+    assert '<td>Partners exited (no tier)</td><td class="num">1</td>' in page
 
 
 def test_the_period_and_currency_of_every_program_must_agree(starter):

@@ -79,7 +79,12 @@ def check_compare_reads_changes_and_writes_nothing(
     report = json.loads(rerun.output[rerun.output.index("{") :])
     figures = {p["id"]: p["results"][0] for p in json.loads(compared.output)["partners"]}
     assert figures == {
-        row["id"]: {"tier": row["tier"], "score": row["score"], "earnings": row["earnings"]}
+        row["id"]: {
+            "tier": row["tier"],
+            "tier_shown": row["tier_shown"],
+            "score": row["score"],
+            "earnings": row["earnings"],
+        }
         for row in report["partners"]
     }
 

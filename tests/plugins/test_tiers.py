@@ -75,7 +75,10 @@ def test_a_period_back_at_the_tier_resets_the_grace_count():
 def test_current_tier_comes_from_crm_when_ledger_has_none_else_lowest():
     assert decide("45000", crm_tier="Gold").assigned == "Gold"  # within grace of the CRM's Gold
     assert decide("45000", crm_tier="Platinum").assigned == "Silver"  # unknown CRM tier: lowest, promoted
-    assert decide("10000").previous == "Registered"
+    # no tier in the ledger or the CRM: measured from the lowest tier, but it held none before (it is new)
+    fresh = decide("10000")
+    assert (fresh.previous, fresh.assigned) == (None, "Registered")
+    assert fresh.reason.endswith("; starts at Registered (no earlier tier)")
 
 
 def test_ledger_history_wins_over_crm_tier():
@@ -99,7 +102,9 @@ def test_the_crm_tier_field_as_cosell_writes_it_names_the_tier_to_start_from():
     for shown in ("Gold", "Gold (exception until 2027-Q2: launch partner)", "Exited (was Gold)"):
         decision = decide("10000", crm_tier=shown)
         assert (decision.previous, decision.assigned) == ("Gold", "Gold"), shown  # kept under the grace
-    assert decide("10000", crm_tier="Platinum (exception until 2027-Q2: x)").previous == "Registered"
+    assert (
+        decide("10000", crm_tier="Platinum (exception until 2027-Q2: x)").previous is None
+    )  # no tier of ours
 
 
 def test_a_partner_short_of_the_lowest_tier_holds_it_and_the_reason_says_it_was_not_reached():

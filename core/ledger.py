@@ -288,6 +288,20 @@ def _states_check(states: Sequence[str], name: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"state IN ({', '.join(repr(s) for s in states)})", name=name)
 
 
+def _decision_columns() -> list[sa.Column[Any]]:
+    """The columns of a proposal decided by people (adjustments, tier exceptions): its state, who proposed
+    it, the approvers named then, who decided it, when and why."""
+    return [
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("proposed_by", sa.Text, nullable=False),
+        sa.Column("proposed_at", sa.Text, nullable=False),
+        sa.Column("approvers", sa.Text, nullable=True),
+        sa.Column("decided_by", sa.Text, nullable=True),
+        sa.Column("decided_at", sa.Text, nullable=True),
+        sa.Column("decision_reason", sa.Text, nullable=True),
+    ]
+
+
 def _adjustments(meta: sa.MetaData, states: Sequence[str]) -> sa.Table:
     return sa.Table(
         "cosell_adjustments",
@@ -298,13 +312,7 @@ def _adjustments(meta: sa.MetaData, states: Sequence[str]) -> sa.Table:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("period", _Key, nullable=True),
         sa.Column("deal_id", _Key, nullable=True),
-        sa.Column("state", sa.Text, nullable=False),
-        sa.Column("proposed_by", sa.Text, nullable=False),
-        sa.Column("proposed_at", sa.Text, nullable=False),
-        sa.Column("approvers", sa.Text, nullable=True),
-        sa.Column("decided_by", sa.Text, nullable=True),
-        sa.Column("decided_at", sa.Text, nullable=True),
-        sa.Column("decision_reason", sa.Text, nullable=True),
+        *_decision_columns(),
         sa.Column("applied_period", _Key, nullable=True),
         sa.Column("applied_run", sa.Integer, nullable=True),
         _states_check(states, "cosell_adjustments_state"),
@@ -347,13 +355,7 @@ def _tier_exceptions(meta: sa.MetaData, states: Sequence[str]) -> sa.Table:
         sa.Column("tier", sa.Text, nullable=False),
         sa.Column("until", _Key, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("state", sa.Text, nullable=False),
-        sa.Column("proposed_by", sa.Text, nullable=False),
-        sa.Column("proposed_at", sa.Text, nullable=False),
-        sa.Column("approvers", sa.Text, nullable=True),
-        sa.Column("decided_by", sa.Text, nullable=True),
-        sa.Column("decided_at", sa.Text, nullable=True),
-        sa.Column("decision_reason", sa.Text, nullable=True),
+        *_decision_columns(),
         _states_check(states, "cosell_tier_exceptions_state"),
         sa.Index("cosell_tier_exceptions_state", "state"),
     )
@@ -1929,10 +1931,9 @@ class Ledger:
         :meth:`approve_adjustment`). ConfigError when it is not approved nor applied; PeriodError when it
         was paid in a period that can no longer be run (closed, or older than the latest). One paid in
         the open latest period keeps its ``applied_period`` until that period's next run no longer pays it."""
-        now = _utc_now()
         with self._write() as conn:
             row = _decidable(conn, _ADJUSTMENTS, adjustment_id, ("approved", "applied"), "withdraw")
-            _check_decider(conn, _ADJUSTMENTS, row, by, approvers, governed, "withdraw")
+            _check_decider(_ADJUSTMENTS, row, by, approvers, governed, "withdraw")
             if row.state == "applied" and _settled(
                 conn, Period.parse(row.applied_period), _closed_periods(conn)
             ):
@@ -1941,12 +1942,7 @@ class Ledger:
                     f"{_cannot_run_again(conn, row.applied_period)}: it is not withdrawn",
                     hint="propose a counter-adjustment (cosell adjust propose with the opposite amount)",
                 )
-            conn.execute(
-                adjustments_table.update()
-                .where(adjustments_table.c.id == adjustment_id)
-                .values(state="withdrawn", decision_reason=f"withdrawn by {by}: {reason}")
-            )
-            _adjustment_event(conn, adjustment_id, "withdrawn", by, now, reason)
+            _withdraw(conn, _ADJUSTMENTS, adjustment_id, by, reason)
             return _stored_adjustment(conn, adjustment_id)
 
     def reject_adjustment(self, adjustment_id: int, *, by: str, reason: str) -> StoredAdjustment:
@@ -2092,10 +2088,9 @@ class Ledger:
         or older than the latest) applied: no run applies it from now on. Decided as an approval is (never
         by its proposer; only by one of ``approvers``). ConfigError when it is rejected or withdrawn;
         PeriodError when such a period applied it."""
-        now = _utc_now()
         with self._write() as conn:
             row = _decidable(conn, _TIER_EXCEPTIONS, exception_id, ("pending", "approved"), "withdraw")
-            _check_decider(conn, _TIER_EXCEPTIONS, row, by, approvers, governed, "withdraw")
+            _check_decider(_TIER_EXCEPTIONS, row, by, approvers, governed, "withdraw")
             applied = _settled_applying(conn, exception_id)
             if applied is not None:
                 raise PeriodError(
@@ -2103,12 +2098,7 @@ class Ledger:
                     f"{_cannot_run_again(conn, applied)}: it is not withdrawn",
                     hint="it ends by itself after its last period; an adjustment corrects what it paid",
                 )
-            conn.execute(
-                tier_exceptions_table.update()
-                .where(tier_exceptions_table.c.id == exception_id)
-                .values(state="withdrawn", decision_reason=f"withdrawn by {by}: {reason}")
-            )
-            _event(conn, _TIER_EXCEPTIONS, exception_id, "withdrawn", by, now, reason)
+            _withdraw(conn, _TIER_EXCEPTIONS, exception_id, by, reason)
             return _stored_tier_exception(conn, exception_id)
 
     def reject_tier_exception(self, exception_id: int, *, by: str, reason: str) -> StoredTierException:
@@ -3320,7 +3310,6 @@ def _pending(conn: Connection, kind: _Proposals, item_id: int, verb: str) -> sa.
 
 
 def _check_decider(
-    conn: Connection,
     kind: _Proposals,
     row: sa.Row[Any],
     by: str,
@@ -3359,7 +3348,7 @@ def _approve(
     that program names none (anyone but the proposer approves), whatever list the proposal kept."""
     now = _utc_now()
     row = _pending(conn, kind, item_id, "approve")
-    _check_decider(conn, kind, row, by, approvers, governed, "approve")
+    _check_decider(kind, row, by, approvers, governed, "approve")
     named, held = getattr(row, kind.period), _period_kind(conn)
     if named is not None and held is not None and Period.parse(named).kind != held:
         # proposed before the ledger held a period: approved, no run of the ledger's kind would use it
@@ -3374,6 +3363,17 @@ def _approve(
         .values(state="approved", decided_by=by, decided_at=now)
     )
     _event(conn, kind, item_id, "approved", by, now, None)
+
+
+def _withdraw(conn: Connection, kind: _Proposals, item_id: int, by: str, reason: str) -> None:
+    """The proposal is withdrawn (checked by the caller): no run uses it from now on. ``decided_by`` and
+    ``decided_at`` stay its approval's; the event says who withdrew it, when and why."""
+    conn.execute(
+        kind.table.update()
+        .where(kind.table.c.id == item_id)
+        .values(state="withdrawn", decision_reason=f"withdrawn by {by}: {reason}")
+    )
+    _event(conn, kind, item_id, "withdrawn", by, _utc_now(), reason)
 
 
 def _reject(conn: Connection, kind: _Proposals, item_id: int, by: str, reason: str) -> None:

@@ -4,39 +4,13 @@ could never be taken back (``cosell adjust withdraw``, ``cosell tier-override wi
 
 import json
 
-import pytest
+from test_cli_governance_of_the_ledger import LAX, adjust, ledger, override, run, tier, with_section
 
 from invoke import cosell
 
+__all__ = ["ledger"]  # the fixture: each test on both backends
+
 THRESHOLD = "governance: {approvers: [carol, dave], require_approval_over: 5000}\n"
-LAX = "governance: {require_approval_over: 1000000}\n"
-
-
-@pytest.fixture
-def ledger(work, ledger_url):
-    """Each test on both backends: a SQLite file, or a PostgreSQL schema of its own."""
-    return ledger_url
-
-
-def with_section(work, name, section):
-    path = work / name
-    path.write_text((work / "program.yaml").read_text(encoding="utf-8") + section, encoding="utf-8")
-    return path
-
-
-def run(ledger, *extra):
-    args = ["run", "--program", "program.yaml", "--input", "data", "--output", "out", "--ledger", ledger]
-    result = cosell(*args, "--json", *extra)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
-
-
-def adjust(ledger, *args):
-    return cosell("adjust", *args, "--ledger", ledger)
-
-
-def override(ledger, *args):
-    return cosell("tier-override", *args, "--ledger", ledger)
 
 
 def propose(ledger, partner, amount, *extra, by="ann"):
@@ -63,11 +37,6 @@ def adjustment_lines(ledger, partner, period="2026-Q3"):
     args = ["statement", "--period", period, "--partner", partner, "--format", "json", "--ledger", ledger]
     (statement,) = json.loads(cosell(*args).output)["partners"]
     return [ln for ln in statement["lines"] if ln["kind"] == "adjustment"]
-
-
-def tier(report, partner):
-    (row,) = [p for p in report["partners"] if p["id"] == partner]
-    return row["tier"]
 
 
 def audit(ledger, record, ref):

@@ -177,7 +177,9 @@ def build(
         "partners": partners,
         "campaigns": _campaigns(periods),
         "watch": _watch(shown, partners, settlements),
-        "governance": _governance(ledger, period, names, partners),
+        "governance": _governance(
+            ledger, period, names, partners, settled=shown.status == "closed" or period.key != max(held)
+        ),
     }
 
 
@@ -295,12 +297,20 @@ def _totals(p: _Period) -> dict[str, Any]:
 
 
 def _governance(
-    ledger: Ledger, period: Period, names: Mapping[str, str], partners: Sequence[Mapping[str, Any]]
+    ledger: Ledger,
+    period: Period,
+    names: Mapping[str, str],
+    partners: Sequence[Mapping[str, Any]],
+    *,
+    settled: bool,
 ) -> dict[str, Any]:
     """The governance body's decisions as they bear on the period, read from the ledger as it holds them
     now (``cosell adjust list``, ``cosell tier-override list``): the adjustments the period's run paid,
     those still pending approval that a run of the period or a later one may pay, and the approved tier
-    exceptions in force in the period, with whether its run held the partner at the exception's tier."""
+    exceptions in force in the period, with whether its run held the partner at the exception's tier.
+    Of a period that can no longer be run (``settled``), an exception approved after its run is not in
+    force: no run of the period will apply it."""
+    run = ledger.latest_run(period.key) if settled else None
     adjustments = ledger.adjustments()
     paid = [a for a in adjustments if a.state == "applied" and a.applied_period == period.key]
     pending = [a for a in adjustments if a.state == "pending" and _not_later(a.period, period)]
@@ -311,6 +321,7 @@ def _governance(
         if (until := _period_of(e.until)) is not None
         and until.kind == period.kind
         and until.start >= period.start
+        and (run is None or (e.decided_at is not None and e.decided_at < run.started_at))
     ]
     return {
         "adjustments_paid": [

@@ -112,3 +112,17 @@ def test_the_report_shows_the_adjustments_paid_and_pending_and_the_tier_exceptio
     assert cell[("2026-Q3", "governance:adjustments_paid", "2", "approved_by")] == ""
     assert cell[("2026-Q3", "governance:tier_exceptions", "1", "tier")] == "Gold"
     assert cell[("2026-Q3", "program", "", "budget.outside_by_kind.adjustment")] == "940.00"
+
+
+def test_a_closed_periods_report_lists_no_exception_approved_after_its_run_nor_adjustments_paid_later(
+    tmp_path, sqlite_url
+):
+    _example_with_decisions(tmp_path, sqlite_url)
+    q2 = json.loads(ok("report", "--period", "2026-Q2", "--ledger", sqlite_url, "--format", "json").stdout)
+    governance = q2["governance"]
+    # exception 1 runs until 2026-Q4 but was approved after 2026-Q2's run: it never applied to 2026-Q2
+    assert governance["tier_exceptions"] == []
+    assert governance["adjustments_paid"] == [] and governance["adjustments_paid_total"] == "0.00"
+    assert q2["totals"]["budget"]["outside_by_kind"] == {}
+    # pending: the one of no period (the next run pays it once approved); 2026-Q3's and 2026-Q4's are later
+    assert governance["pending_approval"] == {"count": 1, "amount": "-300.00"}

@@ -10,12 +10,18 @@ from typing import Annotated
 
 import typer
 
-from .cli_shared import period_option, printed_to_stderr, write_output
+from .cli_shared import out, period_option, printed_to_stderr, write_output
 from .errors import ConfigError
 from .ledger import Ledger
 from .pluginmanager import installed
 from .report.model import build
 from .report.render import FORMATS, render
+from .report.terminal import print_summary
+
+
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (someone typed the command), not a pipe or a file."""
+    return out.is_terminal
 
 
 def report(
@@ -28,8 +34,13 @@ def report(
         typer.Option("--ledger", help="Ledger URL (default: $COSELL_LEDGER, else sqlite:///cosell.db)."),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="html (one self-contained page), json or csv.")
-    ] = "html",
+        str | None,
+        typer.Option(
+            "--format",
+            help="html (one self-contained page; the default), json or csv. On a terminal, without "
+            "--format or -o: a text summary.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -37,6 +48,9 @@ def report(
     """The program report: incentives against budget and margin, pipeline, win rate, velocity, MDF,
     every partner's tier and figures, the watch lists and the charts, for a period and those before it."""
     the_period = period_option("--period", period)
+    summary = format is None and output is None and stdout_is_terminal()
+    if format is None:
+        format = "html"
     if format not in FORMATS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
     # --format json: what plugins print as they load goes to stderr; stdout is the report alone
@@ -48,6 +62,9 @@ def report(
                     f"there is no ledger at {book.url} yet", hint="run `cosell run` first, or give --ledger"
                 )
             document = build(book, the_period, periods, kinds)
+        if summary:
+            print_summary(out, document)
+            return
         text = render(document, format)
     if output is None:
         sys.stdout.write(text)

@@ -163,6 +163,7 @@ def build(
     partners = _partners(shown, previous)
     leaving = [pid for pid in shown.partners if shown.fact(pid, "status") in ("exiting", "exited")]
     settlements = settlements_in(ledger, period, leaving)
+    names = {row["id"]: row["name"] for row in partners}
     return {
         "program": shown.program.get("program"),
         "currency": shown.program.get("currency"),
@@ -176,6 +177,9 @@ def build(
         "partners": partners,
         "campaigns": _campaigns(periods),
         "watch": _watch(shown, partners, settlements),
+        "governance": _governance(
+            ledger, period, names, partners, settled=shown.status == "closed" or period.key != max(held)
+        ),
     }
 
 
@@ -242,6 +246,7 @@ def _totals(p: _Period) -> dict[str, Any]:
     earnings = sum((a for k, a in by_kind.items() if p.earns(k)), ZERO)
     mdf = sum((a for k, a in by_kind.items() if not p.earns(k)), ZERO)
     in_budget = sum((a for k, a in by_kind.items() if p.against_budget(k)), ZERO)
+    outside = {k: a for k, a in by_kind.items() if not p.against_budget(k)}
     budget = _decimal(p.program.get("program_budget"))
     won_revenue = _decimal(p.total("won_revenue"))
     won_margin = _decimal(p.total("won_margin"))
@@ -267,6 +272,9 @@ def _totals(p: _Period) -> dict[str, Any]:
             "program_budget": money(budget),
             "in_budget": money(in_budget),
             "used": ratio(in_budget, budget),
+            # what the period paid besides: adjustments the governance body decided, clawbacks, MDF
+            "outside_budget": money(sum(outside.values(), ZERO)),
+            "outside_by_kind": {kind: money(outside[kind]) for kind in sorted(outside)},
         },
         "won_revenue": money(won_revenue),
         "won_margin": money(won_margin),
@@ -286,6 +294,85 @@ def _totals(p: _Period) -> dict[str, Any]:
         "tiers": {tier: n for tier, n in sorted(held.items()) if n},
         EXITED: None if p.exited is None else sum(p.exited.values()),
     }
+
+
+def _governance(
+    ledger: Ledger,
+    period: Period,
+    names: Mapping[str, str],
+    partners: Sequence[Mapping[str, Any]],
+    *,
+    settled: bool,
+) -> dict[str, Any]:
+    """The governance body's decisions as they bear on the period, read from the ledger as it holds them
+    now (``cosell adjust list``, ``cosell tier-override list``): the adjustments the period's run paid,
+    those still pending approval that a run of the period or a later one may pay, and the approved tier
+    exceptions in force in the period, with whether its run held the partner at the exception's tier.
+    Of a period that can no longer be run (``settled``), an exception approved after its run is not in
+    force: no run of the period will apply it."""
+    run = ledger.latest_run(period.key) if settled else None
+    adjustments = ledger.adjustments()
+    paid = [a for a in adjustments if a.state == "applied" and a.applied_period == period.key]
+    pending = [a for a in adjustments if a.state == "pending" and _not_later(a.period, period)]
+    held = {(r["id"], r["tier"]) for r in partners if r["movement"] == "exception"}
+    exceptions = [
+        e
+        for e in ledger.tier_exceptions(state="approved")
+        if (until := _period_of(e.until)) is not None
+        and until.kind == period.kind
+        and until.start >= period.start
+        and (run is None or (e.decided_at is not None and e.decided_at < run.started_at))
+    ]
+    return {
+        "adjustments_paid": [
+            {
+                "id": a.id,
+                "partner_id": a.partner_id,
+                "name": names.get(a.partner_id, ""),
+                "amount": money(a.amount),
+                "reason": a.reason,
+                "period": a.period,
+                "deal_id": a.deal_id,
+                "proposed_by": a.proposed_by,
+                # None: the program's threshold approved it on proposal (`adjust list`: program threshold)
+                "approved_by": a.decided_by,
+            }
+            for a in paid
+        ],
+        "adjustments_paid_total": money(sum((a.amount for a in paid), ZERO)),
+        "pending_approval": {
+            "count": len(pending),
+            "amount": money(sum((a.amount for a in pending), ZERO)),
+        },
+        "tier_exceptions": [
+            {
+                "id": e.id,
+                "partner_id": e.partner_id,
+                "name": names.get(e.partner_id, ""),
+                "tier": e.tier,
+                "until": e.until,
+                "reason": e.reason,
+                "proposed_by": e.proposed_by,
+                "approved_by": e.decided_by,
+                "held": (e.partner_id, e.tier) in held,
+            }
+            for e in exceptions
+        ],
+    }
+
+
+def _period_of(key: str) -> Period | None:
+    try:
+        return Period.parse(key)
+    except ValueError:
+        return None
+
+
+def _not_later(key: str | None, period: Period) -> bool:
+    """An adjustment of ``key`` (None: of no period) may be paid by a run of ``period`` or of one before
+    it: its period is not a later one."""
+    named = None if key is None else _period_of(key)
+    return named is None or named.start <= period.end
 
 
 def _days(value: Decimal | None) -> str | None:

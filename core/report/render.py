@@ -79,6 +79,15 @@ def csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str, An
                     value,
                 )
 
+    governance = report["governance"]
+    yield period, "governance", "", "adjustments_paid_total", governance["adjustments_paid_total"]
+    for figure, value in _flat("pending_approval", governance["pending_approval"]):
+        yield period, "governance", "", figure, value
+    for name in ("adjustments_paid", "tier_exceptions"):
+        for row in governance[name]:
+            for figure, value in _flat("", {k: v for k, v in row.items() if k != "id"}):
+                yield period, f"governance:{name}", f"{row['id']}", figure, value
+
 
 def as_csv(report: Mapping[str, Any]) -> str:
     out = io.StringIO()
@@ -223,9 +232,9 @@ def _headline(report: Mapping[str, Any]) -> str:
     kinds = ", ".join(f"{escape(k)} {_money(v, r)}" for k, v in t["by_kind"].items()) or "no lines"
     budget_sub = (
         f"{_money(budget['in_budget'], r)} inside the budget of {_money(budget['program_budget'], r)} "
-        f"({_percent(budget['used'], r)})"
+        f"({_percent(budget['used'], r)}); {_outside(t)}"
         if budget["program_budget"] is not None
-        else "no program budget"
+        else f"no program budget; {_outside(t)}"
     )
     cards = [
         _card(
@@ -264,6 +273,46 @@ def _headline(report: Mapping[str, Any]) -> str:
         ),
     ]
     return f'<div class="cards">{"".join(cards)}</div><p class="meta">By kind: {kinds}.</p>'
+
+
+def _outside(totals: Mapping[str, Any]) -> str:
+    """What the period paid outside the program budget, by kind, and the total cost with it: the budget's
+    percentage alone would hide what the governance body decided to pay besides."""
+    r = totals["recorded"]
+    outside = totals[BUDGET]["outside_by_kind"]
+    parts = ", ".join(f"{escape(k)} {_money(v, r)}" for k, v in outside.items()) or "nothing"
+    return f"outside it: {parts}; total cost {_money(totals['incentives'], r)}"
+
+
+def _who(approved_by: str | None) -> str:
+    return "by the program's threshold" if approved_by is None else escape(approved_by)
+
+
+def _governance(report: Mapping[str, Any]) -> str:
+    g = report["governance"]
+    pending = g["pending_approval"]
+    paid = g["adjustments_paid"]
+    summary = (
+        f'<p class="meta">Adjustments paid this period: {len(paid):,}, {_money(g["adjustments_paid_total"])} '
+        "(outside the per-partner cap and the program budget). Pending approval: "
+        f"{pending['count']:,}, {_money(pending['amount'])}. As <code>cosell adjust list</code> and "
+        "<code>cosell tier-override list</code> show them.</p>"
+    )
+    parts = [
+        _list("Adjustments paid this period", "No adjustment was paid this period.",
+              [("Id", "num"), ("Partner", ""), ("Name", ""), ("Amount", "num"), ("Reason", ""),
+               ("Proposed by", ""), ("Approved by", "")],
+              [[f"{a['id']}", escape(a["partner_id"]), escape(a["name"]), _money(a["amount"]),
+                escape(a["reason"]), escape(a["proposed_by"]), _who(a["approved_by"])] for a in paid], full=True),
+        _list("Tier exceptions in force", "No tier exception is in force this period.",
+              [("Id", "num"), ("Partner", ""), ("Name", ""), ("Tier held", ""), ("Until", "date"),
+               ("Reason", ""), ("Approved by", ""), ("Held by the run", "")],
+              [[f"{e['id']}", escape(e["partner_id"]), escape(e["name"]), escape(e["tier"]), escape(e["until"]),
+                escape(e["reason"]), _plain(e["approved_by"]),
+                "yes" if e["held"] else '<span class="muted">no: earned, left, or approved after the run</span>']
+               for e in g["tier_exceptions"]], full=True),
+    ]  # fmt: skip
+    return f'{summary}<div class="lists">{"".join(parts)}</div>'
 
 
 def _table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], *, sortable: bool = False,
@@ -453,6 +502,7 @@ def as_html(report: Mapping[str, Any]) -> str:
         f"<h2>Headline</h2>{_headline(report)}"
         f"<h2>Trend</h2>{_trend(report)}"
         f"<h2>Charts</h2>{_charts(report)}"
+        f"<h2>Governance</h2>{_governance(report)}"
         f"<h2>Watch lists</h2>{_watch(report)}"
         f"<h2>Tiers</h2>{_tiers(report)}"
         f"<h2>Partners ({_partners_count(report)})</h2>"

@@ -252,7 +252,12 @@ def _partner(
         ),
         _card("Tier", tier_card, tier_sub),
         _card("Score", f"{s.score:.2f}", scale),
-        _card("Projected", show(s.projected), "open deals, if won: not paid", "projected")
+        _card(
+            "Projected",
+            show(s.projected),
+            "open deals, if won: not paid" + (f"; {note}" if (note := s.projection_note()) else ""),
+            "projected",
+        )
         if s.projections
         else "",
         "</div>",
@@ -526,6 +531,8 @@ def _projections(s: PartnerStatement, money_unit: str) -> list[str]:
     counted in no total."""
     if not s.projections:
         return []
+    note = s.projection_note()
+    beside = "" if note is None else f"<div class='small muted'>{_e(note)}</div>"
     rows = "".join(
         f"<tr class='projection'><td>{_deal_cell(s, p.deal_id)}<div class='small muted'>{_e(s.with_deal_names(p.explanation))}"
         f"</div></td><td class='num'>{_e(show(p.amount))}"
@@ -538,7 +545,7 @@ def _projections(s: PartnerStatement, money_unit: str) -> list[str]:
         "<p class='small muted'>What each open deal would pay if it were won by the period's end, at this "
         "period's tier. Projected, not paid: in no total of this statement.</p>",
         f"<table class='lines projections'><thead><tr><th>Deal</th><th class='num' style='width:30%'>"
-        f"If won</th></tr></thead><tbody>{rows}<tr class='subtotal quiet'><th>Projected, not paid</th>"
+        f"If won</th></tr></thead><tbody>{rows}<tr class='subtotal quiet'><th>Projected, not paid{beside}</th>"
         f"<td class='num'>{_e(show(s.projected) + money_unit)}</td></tr></tbody></table>",
     ]
 

@@ -398,6 +398,15 @@ class PartnerStatement:
         """The sum of the projections (withheld ones are 0): what open deals would pay, never paid."""
         return sum((p.amount for p in self.projections), ZERO)
 
+    def projection_note(self) -> str | None:
+        """What the statement says beside the projections when the partner's lines of the period already
+        reach its per-partner cap: a projection is commission before the caps (the CRM's deal field holds
+        it so), and a deal won now would add nothing under the cap. None otherwise."""
+        cap = self.adjustments.per_partner_cap
+        if not self.projections or cap is None or self.adjustments.after_cap < cap:
+            return None
+        return f"before the per-partner cap of {show(cap)}, which your lines this period already reach"
+
     @property
     def year_to_date(self) -> PeriodTotal | None:
         """This period and the earlier ones of its calendar year, summed; None without ``periods``."""

@@ -227,6 +227,8 @@ def test_mdf_per_campaign_exits_and_guardrails_reach_the_watch_lists(tmp_path, s
         "program_budget": "115000.00",
         "in_budget": "115000.00",
         "used": "1.0000",
+        "outside_budget": "35600.00",
+        "outside_by_kind": {"clawback": "-8400.00", "mdf": "44000.00"},
     }
     campaigns = {c["campaign"]: c for c in report["campaigns"]}
     # M001 12,000 and M002 25,000 approved for P002 (Gold, MDF budget 30,000): 12,000 + 18,000 funded.

@@ -70,7 +70,7 @@ def test_a_rerun_of_an_open_period_starts_from_the_crm_tier_before_cosell_wrote_
 
     corrected = run(ledger)
 
-    assert corrected == first_run  # P006 starts from Registered again, not from the Gold cosell wrote
+    assert corrected == first_run  # P006 starts anew again, not from the Gold cosell wrote
     explained = cosell(
         "explain",
         "P006",
@@ -84,7 +84,7 @@ def test_a_rerun_of_an_open_period_starts_from_the_crm_tier_before_cosell_wrote_
         ledger,
     )
     assert explained.exit_code == 0, explained.output
-    assert "promoted to Silver (from Registered, lowest tier)" in " ".join(explained.output.split())
+    assert "starts at Silver (no earlier tier)" in " ".join(explained.output.split())  # a new partner
 
 
 def test_a_rerun_after_a_data_edit_starts_from_the_crm_tier_before_cosell_wrote_it(work, ledger):

@@ -91,9 +91,9 @@ def test_the_crm_tier_as_cosell_first_read_it_wins_over_the_field_as_it_reads_no
     decision = decide("45000", crm_tier="Gold", first_read={"P1": "Registered"})
     assert (decision.previous, decision.assigned) == ("Registered", "Silver")
     assert "promoted to Silver (from Registered, tier the CRM showed before cosell)" in decision.reason
-    empty = decide("10000", crm_tier="Gold", first_read={"P1": None})  # first read empty: the lowest tier
-    assert (empty.previous, empty.assigned) == ("Registered", "Registered")
-    assert "Gold" not in empty.reason
+    empty = decide("10000", crm_tier="Gold", first_read={"P1": None})  # first read empty: a new partner
+    assert (empty.previous, empty.assigned) == (None, "Registered")
+    assert "starts at Registered (no earlier tier)" in empty.reason and "Gold" not in empty.reason
     assert decide("10000", crm_tier="Gold", first_read={"P2": "Silver"}).assigned == "Gold"  # another's
 
 

@@ -155,7 +155,7 @@ def document(
         and not lines
         and not any(s.partner_id == partner_id for s in ledger.standings(period))
     ):
-        raise ConfigError(f"the ledger has no partner {partner_id!r} in period {period}")
+        raise ConfigError(_not_in_run(ledger, period, partner_id))
     record = recorded(ledger, period)
     return StatementDocument(
         period=period,
@@ -168,6 +168,20 @@ def document(
         recorded=record is not None,
         definitions=definitions or {},
     )
+
+
+def _not_in_run(ledger: Ledger, period: str, partner_id: str) -> str:
+    """Why the period's run holds no such partner, as far as the ledger tells: a partner joining after a
+    period's last day is left out of its run, and the ledger keeps no word of it, only the later periods
+    the partner is in (the first of them named when none before ``period`` holds it)."""
+    said = f"no partner {partner_id!r} in {period}'s run"
+    why = "(a partner joining after a period's last day is not in its run)"
+    keys = [key for key, _ in ledger.periods()]
+    holding = (k for k in keys if any(s.partner_id == partner_id for s in ledger.standings(k)))
+    first = next(holding, None)
+    if first is not None and period in keys and keys.index(first) > keys.index(period):
+        return f"{said}: its first period in the ledger is {first} {why}"
+    return f"{said} {why}"
 
 
 def by_partner(lines: Sequence[LedgerLine]) -> dict[str, list[LedgerLine]]:

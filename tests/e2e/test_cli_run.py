@@ -88,6 +88,24 @@ def test_statement_csv_has_the_spec_columns_and_two_place_amounts(work):
     assert any(line.startswith("P001,2026-Q3,commission,D1001,13996.80,") for line in lines)
 
 
+def test_a_statement_of_a_partner_not_in_a_periods_run_says_a_partner_joining_later_is_not_in_it(work):
+    # P003 joined on 2026-08-01: the run of 2026-Q2 left it out, the run of 2026-Q3 holds it
+    assert cosell(*run_args(["--period", "2026-Q2"])).exit_code == 0
+    assert cosell("close", "--period", "2026-Q2").exit_code == 0
+    assert cosell(*run_args()).exit_code == 0
+    result = cosell("statement", "--partner", "P003", "--period", "2026-Q2")
+    assert result.exit_code == 2
+    assert (
+        "no partner 'P003' in 2026-Q2's run: its first period in the ledger is 2026-Q3 (a partner joining "
+        "after a period's last day is not in its run)"
+    ) in " ".join(result.output.split())
+    unknown = cosell("statement", "--partner", "P999", "--period", "2026-Q2")
+    assert unknown.exit_code == 2
+    assert (
+        "no partner 'P999' in 2026-Q2's run (a partner joining after a period's last day is not in its run)"
+    ) in " ".join(unknown.output.split())
+
+
 def test_statement_json_lists_partners_with_tier_and_earnings(work):
     assert cosell(*run_args()).exit_code == 0
     doc = json.loads(cosell("statement", "--period", "2026-Q3", "--format", "json").output)

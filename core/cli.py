@@ -644,8 +644,8 @@ def statement(
     the_period = period_option("--period", period)
     if output is not None and per_partner is not None:
         raise ConfigError("--output and --per-partner: give one of them")
-    # --format json: what plugins print goes to stderr; stdout is the statement document alone
-    with printed_to_stderr(format == "json"):
+    # a document (any format but terminal): what plugins print goes to stderr; stdout is the document alone
+    with printed_to_stderr(format != "terminal"):
         plugins = _plugins()
         renderers = statements.statement_renderers(plugins)
         renderer = statements.renderer_of(format, renderers)
@@ -1154,7 +1154,10 @@ def add_plugin_commands(
     reports errors as cosell's own commands do, a typer app becomes a group of sub-commands. Returns
     the names added. With ``left_out``, a plugin whose hook fails adds none, and its error goes there."""
     added = []
-    for name, (_, command) in plugins.cli_commands(_command_names(target), left_out=left_out).items():
+    # before the command is known: what a plugin prints here must not reach the document it may print
+    with printed_to_stderr(True):
+        commands = plugins.cli_commands(_command_names(target), left_out=left_out)
+    for name, (_, command) in commands.items():
         if isinstance(command, typer.Typer):
             target.add_typer(command, name=name)
         else:
@@ -1187,13 +1190,15 @@ COMMANDS_LEFT_OUT: list[PluginError] = []
 
 
 def _add_installed_commands() -> None:
-    try:
-        # A plugin that cannot load is left out here (every command that loads the plugins names it).
-        plugins = Plugins(keep_broken=True)
-    except CosellError:
-        # A broken installed plugin must not take the command line down: the built-in commands still
-        # come, and every command that loads the plugins reports the error.
-        plugins = Plugins(entry_points=False)
+    # What a plugin prints as it is imported goes to stderr, as in add_plugin_commands.
+    with printed_to_stderr(True):
+        try:
+            # A plugin that cannot load is left out here (every command that loads the plugins names it).
+            plugins = Plugins(keep_broken=True)
+        except CosellError:
+            # A broken installed plugin must not take the command line down: the built-in commands still
+            # come, and every command that loads the plugins reports the error.
+            plugins = Plugins(entry_points=False)
     PLUGIN_COMMANDS.update(add_plugin_commands(app, plugins, left_out=COMMANDS_LEFT_OUT))
 
 

@@ -74,8 +74,9 @@ def compare(
             "cosell compare needs two or more --program files: the base first, then each variant"
         )
     loaded = _loaded(programs)
-    # --format json: what plugins print while computing goes to stderr; stdout is the comparison alone
-    with printed_to_stderr(format == "json"):
+    # a document (json, csv, html): what plugins print while computing goes to stderr; stdout is the
+    # comparison alone. The table, for a person to read, shows it with the table.
+    with printed_to_stderr(format != "table"):
         plugins = installed()
         settings = checked_settings(loaded, plugins)
         source = connector(

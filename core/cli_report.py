@@ -53,8 +53,9 @@ def report(
         format = "html"
     if format not in FORMATS:
         raise ConfigError(f"--format: {format!r} is not one of {', '.join(FORMATS)}")
-    # --format json: what plugins print as they load goes to stderr; stdout is the report alone
-    with printed_to_stderr(format == "json"):
+    # a document (html, json, csv): what plugins print as they load goes to stderr; stdout is the report
+    # alone. The summary, for a person to read, shows it with the summary.
+    with printed_to_stderr(not summary):
         kinds = {name: kind for name, (_, kind) in installed().line_kinds().items()}
         with Ledger.connect(ledger, create=False) as book:
             if not book.exists:

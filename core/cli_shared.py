@@ -48,9 +48,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 @contextmanager
 def printed_to_stderr(active: bool) -> Iterator[None]:
-    """Inside the block, when ``active`` (``--json``), what is printed on standard output (a plugin's
-    hook printing a message, say) goes to standard error: standard output stays the one JSON document
-    the command prints after the block."""
+    """Inside the block, when ``active`` (the command prints a document: JSON, CSV, HTML, a plugin's
+    format...), what is printed on standard output (a plugin's hook printing a message, say) goes to
+    standard error: standard output stays the one document the command prints after the block. Only
+    text for a person to read (a table, a terminal statement, the report's summary) keeps it there."""
     if not active:
         yield
         return

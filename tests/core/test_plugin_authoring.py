@@ -18,7 +18,16 @@ from cosell.errors import ConfigError, PluginError
 from cosell.ledger import Ledger
 from cosell.pluginmanager import Plugins
 from cosell.results import LineKind, MetricDefinition, PayoutLine
-from cosell.testing import CosellCli, compute_period, deal, partner, program, program_text, run_program
+from cosell.testing import (
+    CosellCli,
+    compute_period,
+    deal,
+    partner,
+    plugins_for,
+    program,
+    program_text,
+    run_program,
+)
 
 
 def _rate(deal_seen):
@@ -269,29 +278,71 @@ class ChattyAsItLoads(Chatty):
         print("registering no format")
 
 
-JSON_COMMANDS = {
-    "statement": ("statement", "--period", "2026-Q3", "--format", "json"),
-    "compare": ("compare", "-p", "program.yaml", "-p", "variant.yaml", "-i", "data", "--format", "json"),
-    "report": ("report", "--period", "2026-Q3", "--format", "json"),
-    "plugins": ("plugins", "--json"),
-    "schema": ("schema",),
-}
-
-
-@pytest.mark.parametrize("command", JSON_COMMANDS)
-def test_what_hooks_print_goes_to_stderr_under_every_json_format_so_stdout_stays_one_json_document(
-    tmp_path, command
-):
+def chatty_cli_after_a_run(tmp_path):
+    """A folder run once with a plugin printing as it loads, and a variant program to compare with."""
     cli = CosellCli(tmp_path, {"chatty": ChattyAsItLoads()})
     cli.write_program(program_text())
     (tmp_path / "variant.yaml").write_text(program_text(), encoding="utf-8")
     cli.write_records([partner("P1")])
     assert cli.run().exit_code == 0
-    result = cli.invoke(*JSON_COMMANDS[command])
+    return cli
+
+
+COMPARE = ("compare", "-p", "program.yaml", "-p", "variant.yaml", "-i", "data")
+DOCUMENT_COMMANDS = {
+    "statement json": ("statement", "--period", "2026-Q3", "--format", "json"),
+    "statement csv": ("statement", "--period", "2026-Q3"),
+    "statement html": ("statement", "--period", "2026-Q3", "--format", "html"),
+    "compare json": (*COMPARE, "--format", "json"),
+    "compare csv": (*COMPARE, "--format", "csv"),
+    "compare html": (*COMPARE, "--format", "html"),
+    "report json": ("report", "--period", "2026-Q3", "--format", "json"),
+    "report csv": ("report", "--period", "2026-Q3", "--format", "csv"),
+    "report html": ("report", "--period", "2026-Q3"),
+    "plugins json": ("plugins", "--json"),
+    "schema json": ("schema",),
+}
+
+
+@pytest.mark.parametrize("command", DOCUMENT_COMMANDS)
+def test_what_hooks_print_goes_to_stderr_under_every_document_format_so_stdout_stays_the_document(
+    tmp_path, command
+):
+    cli = chatty_cli_after_a_run(tmp_path)
+    result = cli.invoke(*DOCUMENT_COMMANDS[command])
     assert result.exit_code == 0, result.stderr
-    json.loads(result.stdout)  # the document alone
     printed = {"declaring no settings", "declaring no line kind", "registering no format"}
+    assert not printed & set(result.stdout.splitlines())  # the document alone
+    if command.endswith("json"):
+        json.loads(result.stdout)  # one JSON document
     assert printed & set(result.stderr.splitlines())  # what the plugin printed, on stderr
+
+
+def test_what_hooks_print_under_a_format_for_a_person_shows_on_stdout_with_the_text(tmp_path):
+    cli = chatty_cli_after_a_run(tmp_path)
+    shown = cli.invoke("statement", "--period", "2026-Q3", "--format", "terminal")
+    assert shown.exit_code == 0, shown.stderr
+    assert "registering no format" in shown.stdout
+
+
+class PrintsAsItRegisters:
+    @hookimpl
+    def cosell_cli_commands(self, register):
+        print("registering no command")
+
+
+def test_what_plugins_print_as_the_command_line_starts_goes_to_stderr_so_no_command_output_carries_it(
+    capsys,
+):
+    # before any command runs, whichever it is (`cosell audit` writing its CSV on stdout, say)
+    import typer
+
+    from cosell import cli
+
+    cli.add_plugin_commands(typer.Typer(), plugins_for({"chatty": PrintsAsItRegisters()}))
+    printed = capsys.readouterr()
+    assert "registering no command" not in printed.out
+    assert "registering no command" in printed.err
 
 
 def test_the_schema_lists_each_installed_plugins_settings_under_plugins(tmp_path):

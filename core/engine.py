@@ -267,15 +267,19 @@ def _joined_by(
     """The partners in the period's run (their ``joined_on`` on or before its last day), and those left
     out of it: a partner not yet in the program has no score, tier or lines in a period before it joined
     (its deals there, whatever their shares, pay it nothing; the other partners keep their own shares)."""
-    end = period.end
     joined: list[PartnerFacts] = []
     later: list[Partner] = []
     for partner in facts:
-        if partner.partner.joined_on <= end:
+        if _in_run(partner.partner, period):
             joined.append(partner)
         else:
             later.append(partner.partner)
     return tuple(joined), tuple(later)
+
+
+def _in_run(partner: Partner, period: Period) -> bool:
+    """True when the partner is in the period's run: it joined on or before the period's last day."""
+    return partner.joined_on <= period.end
 
 
 def _metrics(hooks: _Hooks, partner: PartnerFacts, context: RunContext) -> dict[str, Decimal | None]:
@@ -871,16 +875,18 @@ def _history(ledger: Ledger, period: Period, check: ApprovalCheck) -> tuple[int,
 def pilot_plan(
     loaded: LoadedProgram, plugins: Plugins, records: RecordSet, ledger: Ledger, period: Period
 ) -> PilotPlan | None:
-    """The pilot's arms for this period (None without a pilot): kept from the period's own stored run
-    (a rerun, an explain of a recorded period) and else from the pilot's earlier periods in the ledger,
-    while the cohort definition is the same."""
+    """The pilot's arms for this period (None without a pilot), of the partners in its run: kept from the
+    period's own stored run (a rerun, an explain of a recorded period) and else from the pilot's earlier
+    periods in the ledger, while the cohort definition is the same."""
     pilot = loaded.program.pilot
     if pilot is None or loaded.variant is None:
         return None
     merged = aliases(records).partners
     earlier = carried_to_merged(earlier_arms(ledger, period, pilot.name), merged)
     stored = carried_to_merged(stored_arms(ledger, period, pilot.name), merged)
-    return pilot_plan_of(loaded, check_program(loaded.variant, plugins), records.partners, earlier, stored)
+    # Only the partners in the period's run hold an arm: one joining after its last day is in neither.
+    partners = [p for p in records.partners if _in_run(p, period)]
+    return pilot_plan_of(loaded, check_program(loaded.variant, plugins), partners, earlier, stored)
 
 
 def _plan(

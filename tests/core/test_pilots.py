@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 
 from cosell.engine import check_program, compute
 from cosell.errors import ProgramError
+from cosell.ledger import Ledger
+from cosell.pilot_report import report
 from cosell.pilots import CONTROL, TEST, EarlierArm, PilotPlan, cohort_digest, defined_arm, plan, share_point
 from cosell.pluginmanager import Plugins
 from cosell.program import Cohort, load_program, parse_program
 from cosell.records import Partner, RecordSet
 from cosell.results import History
+from cosell.testing import run_program
 from program_strategies import FAST, PARTNERS, build_program, compute_strictly, datas, program_docs
 
 BASE = """\
@@ -33,8 +36,8 @@ pilot:
 """
 
 
-def partner(pid, region="NA"):
-    return Partner(pid, f"Partner {pid}", date(2025, 1, 1), attributes={"region": region})
+def partner(pid, region="NA", joined_on=date(2025, 1, 1)):
+    return Partner(pid, f"Partner {pid}", joined_on, attributes={"region": region})
 
 
 def write(tmp_path, cohort='{share: "0.5", seed: 7}', variant=BASE):
@@ -235,3 +238,29 @@ def test_each_arm_is_computed_exactly_as_a_plain_computation_of_its_program(base
 
 def projected(computation, partner_id):
     return sorted(repr(p) for p in computation.projections if p.partner_id == partner_id)
+
+
+def test_a_partner_joining_after_the_period_is_in_neither_arm_of_the_pilot_nor_its_report(
+    tmp_path, sqlite_url
+):
+    loaded = load_program(write(tmp_path, cohort="{attribute: region, values: [EMEA]}"))
+    partners = [
+        partner("EMEA1", "EMEA"),
+        partner("NA1"),
+        # both join after 2026-Q3's last day (2026-09-30): not in its run
+        partner("EMEA2", "EMEA", date(2026, 10, 1)),
+        partner("NA2", joined_on=date(2026, 11, 15)),
+    ]
+    with Ledger.connect(sqlite_url) as ledger:
+        run = run_program(loaded, partners, ledger=ledger, period="2026-Q3")
+        dry = run_program(loaded, partners, ledger=ledger, period="2026-Q3", dry_run=True)
+        [pilot] = report(ledger)
+
+    said = (
+        f"pilot richer-rate: 1 partner(s) in the test arm (rules of {loaded.variant.source}), "
+        "1 in the control arm"
+    )
+    assert said in run.report.notes
+    assert said in dry.report.notes
+    [q3] = [c for c in pilot.periods if c.period == "2026-Q3"]
+    assert q3.partners == {"test": 1, "control": 1}

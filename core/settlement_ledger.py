@@ -11,6 +11,7 @@ from .errors import ConfigError
 from .ledger import Ledger, StoredAdjustment
 from .periods import Period
 from .settlement import OWED, PAID, PENDING, Settlement, SettlementItem, SettlementPart
+from .statements.document import not_in_run
 from .statements.facts import decode_partner
 
 
@@ -25,7 +26,7 @@ def settlement_in(book: Ledger, period: Period, partner_id: str) -> Settlement:
         )
     text = stored[1].get(partner_id)
     if text is None:
-        raise ConfigError(f"the ledger has no partner {partner_id!r} in period {period.key}")
+        raise ConfigError(not_in_run(book, period.key, partner_id))
     record = decode_partner(text)
     if record.settlement is None:
         raise ConfigError(

@@ -155,7 +155,7 @@ def document(
         and not lines
         and not any(s.partner_id == partner_id for s in ledger.standings(period))
     ):
-        raise ConfigError(_not_in_run(ledger, period, partner_id))
+        raise ConfigError(not_in_run(ledger, period, partner_id))
     record = recorded(ledger, period)
     return StatementDocument(
         period=period,
@@ -170,10 +170,11 @@ def document(
     )
 
 
-def _not_in_run(ledger: Ledger, period: str, partner_id: str) -> str:
-    """Why the period's run holds no such partner, as far as the ledger tells: a partner joining after a
-    period's last day is left out of its run, and the ledger keeps no word of it, only the later periods
-    the partner is in (the first of them named when none before ``period`` holds it)."""
+def not_in_run(ledger: Ledger, period: str, partner_id: str) -> str:
+    """Why the period's run holds no such partner, as far as the ledger tells (``cosell statement`` and
+    ``cosell settlement`` say the same): a partner joining after a period's last day is left out of its
+    run, and the ledger keeps no word of it, only the later periods the partner is in (the first of them
+    named when none before ``period`` holds it)."""
     said = f"no partner {partner_id!r} in {period}'s run"
     why = "(a partner joining after a period's last day is not in its run)"
     keys = [key for key, _ in ledger.periods()]

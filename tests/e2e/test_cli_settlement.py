@@ -202,3 +202,22 @@ def test_a_wind_down_commission_is_shown_paid_as_the_cap_and_budget_left_it(work
     run(ledger, "2026-Q4")
     later = json.loads(settlement(ledger, "--period", "2026-Q4", "--format", "json"))
     assert [i for p in later["parts"] for i in p["items"] if i["status"] == "paid"] == [paid]
+
+
+def test_a_settlement_of_a_partner_not_in_a_periods_run_says_what_the_statement_says(work, ledger):
+    # P003 joined on 2026-08-01: the run of 2026-Q2 left it out, the run of 2026-Q3 holds it
+    run(ledger, "2026-Q2")
+    assert cosell("close", "--period", "2026-Q2", "--ledger", ledger).exit_code == 0
+    run(ledger, "2026-Q3")
+    for partner in ("P003", "P999"):
+        settled = cosell("settlement", partner, "--ledger", ledger, "--period", "2026-Q2")
+        stated = cosell("statement", "--partner", partner, "--period", "2026-Q2", "--ledger", ledger)
+        assert settled.exit_code == stated.exit_code == 2
+        said = " ".join(stated.output.split())
+        assert f"no partner '{partner}' in 2026-Q2's run" in said
+        assert said in " ".join(settled.output.split())
+    first = cosell("settlement", "P003", "--ledger", ledger, "--period", "2026-Q2")
+    assert (
+        "no partner 'P003' in 2026-Q2's run: its first period in the ledger is 2026-Q3 (a partner joining "
+        "after a period's last day is not in its run)"
+    ) in " ".join(first.output.split())

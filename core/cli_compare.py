@@ -148,6 +148,9 @@ def _write(comparison: Comparison, format: str, output: Path | None) -> None:
             "html": compare_render.to_html,
         }
         text = render[format](comparison)
+        if format == "csv":  # rows of partners: the notes go to stderr, as a run's do under --json
+            for note in compare_render.notes(comparison):
+                err.print(terminal_text(note))
         if output is None:
             sys.stdout.write(text)
         else:
@@ -165,6 +168,8 @@ def print_tables(console: Console, comparison: Comparison) -> None:
         style = "bold" if total else None
         programs.add_row(*(terminal_text(c) for c in (label, *cells)), style=style)
     print_table(console, programs)
+    for note in compare_render.notes(comparison):
+        console.print(terminal_text(note))
 
     partners = Table(title="Partners (earnings difference: each variant less the base)")
     partners.add_column("Partner")

@@ -18,6 +18,7 @@ from .computation import Computation
 from .connector import Connector
 from .engine import check_program, compute, pilot_plan
 from .errors import ConfigError, Problem, ProgramError
+from .governance import ApprovalCheck
 from .ledger import Ledger
 from .money import round_cents
 from .periods import Period
@@ -71,6 +72,9 @@ class ComparedProgram:
     file: str
     name: str
     totals: ProgramTotals
+    notes: tuple[str, ...] = ()
+    """What this program's run would say of the approved adjustments and tier exceptions it leaves out:
+    those its governance would not have approved (the run's own notes, word for word)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,20 +166,24 @@ def compare_programs(
     ledger.check_currency(base.currency, period.key)  # and a currency other than the ledger's lines'
     history = ledger.history(period)
     records = connector.read(base, ReadThroughSnapshot(ledger))
+    # Each program pays only the approvals its own governance would have given, as its run would
+    # (docs/governance.md): the same check, of the same history; what it refuses is noted, not stored.
+    checks = [ApprovalCheck(loaded.program.governance) for loaded in programs]
     # A program with a pilot computes its test arm by the variant's rules, as its run would
     computations = [
         compute(
             loaded.program,
             period,
             records,
-            history,
+            history.allowing(check),
             plugins,
             program_settings,
             pilot=pilot_plan(loaded, plugins, records, ledger, period),
         )
-        for loaded, program_settings in zip(programs, settings, strict=True)
+        for loaded, program_settings, check in zip(programs, settings, checks, strict=True)
     ]
-    return comparison(programs, computations, plugins.line_kinds())
+    notes = [tuple(refusal.note() for refusal in check.refused) for check in checks]
+    return comparison(programs, computations, plugins.line_kinds(), notes)
 
 
 def checked_settings(programs: Sequence[LoadedProgram], plugins: Plugins) -> list[Mapping[str, BaseModel]]:
@@ -226,14 +234,17 @@ def comparison(
     programs: Sequence[LoadedProgram],
     computations: Sequence[Computation],
     declared: Mapping[str, tuple[str, LineKind]],
+    notes: Sequence[tuple[str, ...]] | None = None,
 ) -> Comparison:
-    """The figures of computations of one period from the same records, one per program."""
+    """The figures of computations of one period from the same records, one per program; ``notes``: what
+    each program's run would say of the approvals its governance would not have given (none if None)."""
+    said = list(notes) if notes is not None else [()] * len(computations)
     used = {line.kind for c in computations for line in c.all_lines()}
     kinds = {name: kind for name, (_, kind) in declared.items() if name in used}
     kinds.update({name: LineKind(name, name) for name in sorted(used - kinds.keys())})
     compared = tuple(
-        ComparedProgram(loaded.source, loaded.program.program, _totals(c, kinds))
-        for loaded, c in zip(programs, computations, strict=True)
+        ComparedProgram(loaded.source, loaded.program.program, _totals(c, kinds), notes)
+        for loaded, c, notes in zip(programs, computations, said, strict=True)
     )
     base = computations[0]
     standings = [{s.partner_id: s for s in c.standings} for c in computations]

@@ -32,6 +32,15 @@ def labels(comparison: Comparison) -> list[str]:
     ]
 
 
+def notes(comparison: Comparison) -> list[str]:
+    """Each program's notes, headed by its label: what its run would say of the approvals it leaves out."""
+    return [
+        f"{name}: {note}"
+        for name, p in zip(labels(comparison), comparison.programs, strict=True)
+        for note in p.notes
+    ]
+
+
 def treatment_text(result: DealTreatment) -> str:
     if not result.present:
         return "no line"
@@ -51,7 +60,8 @@ def to_json(comparison: Comparison) -> str:
     document = {
         "period": comparison.period.key,
         "programs": [
-            {"file": p.file, "name": p.name, "totals": _totals_json(p.totals)} for p in comparison.programs
+            {"file": p.file, "name": p.name, "totals": _totals_json(p.totals), "notes": list(p.notes)}
+            for p in comparison.programs
         ],
         "partners": [
             {
@@ -164,6 +174,7 @@ def to_html(comparison: Comparison) -> str:
         "differences are each variant less the base.</p>",
         "<h2>Programs</h2>",
         _programs_table(comparison, names),
+        _notes(comparison),
         "<h2>Change in period earnings per partner</h2>",
         _chart(comparison, names),
         "<h2>Partners</h2>",
@@ -237,6 +248,13 @@ def _programs_table(comparison: Comparison, names: Sequence[str]) -> str:
     for label, cells, total in program_rows(comparison):
         rows.append(_row([label, *cells], css="total" if total else ""))
     return "<table>" + "".join(rows) + "</table>"
+
+
+def _notes(comparison: Comparison) -> str:
+    said = notes(comparison)
+    if not said:
+        return ""
+    return "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in said) + "</ul>"
 
 
 def _signed(value: Decimal) -> str:

@@ -2808,6 +2808,18 @@ class _LedgerHistory(History):
     def __repr__(self) -> str:
         return f"<History before {self._before.key}: {len(self._periods)} period(s) in {self._ledger.url}>"
 
+    def allowing(self, allowed: Callable[[ApprovedAdjustment | TierException], bool]) -> History:
+        # The view reads the ledger at this history's generation and shares the answers kept per
+        # question (they do not depend on the adjustments or tier exceptions): each is read once.
+        view = object.__new__(_LedgerHistory)
+        _set(view, "closed_periods", self.closed_periods)
+        _set(view, "adjustments", tuple(a for a in self.adjustments if allowed(a)))
+        _set(view, "tier_exceptions", tuple(e for e in self.tier_exceptions if allowed(e)))
+        _set(view, "crm_tiers", self.crm_tiers)
+        for name in _LedgerHistory.__slots__:
+            _set(view, name, getattr(self, name))
+        return view
+
     def _read(self) -> contextlib.AbstractContextManager[Connection]:
         return self._ledger._history_read(self._before, self._generation)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -401,6 +401,16 @@ class History:
         """The ``fx`` table the run of earlier period ``period`` converted amounts with; None when that
         run recorded none (it ran before cosell recorded them)."""
         return self.fx_rates.get(period)
+
+    def allowing(self, allowed: Callable[[ApprovedAdjustment | TierException], bool]) -> History:
+        """This history holding only the adjustments and tier exceptions ``allowed`` says a run may use
+        (its program's governance would have approved them: ``cosell.governance.ApprovalCheck``), asked
+        of each in the order a run's history asks; the rest is this history's."""
+        return replace(
+            self,
+            adjustments=tuple(a for a in self.adjustments if allowed(a)),
+            tier_exceptions=tuple(e for e in self.tier_exceptions if allowed(e)),
+        )
 
     def tier_exceptions_of(self, partner_id: str) -> tuple[TierException, ...]:
         """The partner's approved tier exceptions in force in the period being run, oldest first."""

@@ -368,3 +368,52 @@ def test_a_ledger_of_an_older_schema_is_refused_not_upgraded(starter, ledger_url
     assert result.exit_code == 2
     assert "has schema version 3, older than this cosell's" in result.output
     assert snapshot_rows(ledger_url) == before
+
+
+@pytest.mark.parametrize("earlier_run", [False, True], ids=["new ledger", "after a run of 2026-Q2"])
+def test_each_program_compared_pays_only_the_approvals_its_own_governance_gives_as_its_run_would(
+    starter, earlier_run
+):
+    # Two programs alike but for who approves: an adjustment carol approved is paid under the program
+    # that names her, and left out, with the run's note, under the one that names only dave. With an
+    # earlier period in the ledger, each program reads the history the rules ask of it.
+    text = (starter / "program.yaml").read_text(encoding="utf-8")
+    (starter / "carol.yaml").write_text(text + "\ngovernance: {approvers: [carol]}\n", encoding="utf-8")
+    (starter / "dave.yaml").write_text(text + "\ngovernance: {approvers: [dave]}\n", encoding="utf-8")
+    ledger = ("--ledger", "sqlite:///governed.db")
+    if earlier_run:
+        real_run("carol.yaml", "sqlite:///governed.db", "out-q2", period="2026-Q2")
+    args = ("--partner", "P001", "--amount", "1000", "--reason", "booth", "--by", "ann", "--json")
+    args += ("--period", "2026-Q3")
+    proposed = cosell("adjust", "propose", *args, *ledger)
+    assert proposed.exit_code == 0, proposed.output
+    adjustment = json.loads(proposed.output)["id"]
+    approved = cosell("adjust", "approve", str(adjustment), "--by", "carol", *ledger)
+    assert approved.exit_code == 0, approved.output
+    result = cosell(
+        "compare", "-p", "carol.yaml", "-p", "dave.yaml", "--input", "data", "--format", "json", *ledger
+    )
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.output)
+    carol, dave = compared["programs"]
+    assert carol["totals"]["by_kind"]["adjustment"] == "1000.00"
+    assert dave["totals"]["by_kind"].get("adjustment", "0.00") == "0.00"
+    (p001,) = [p for p in compared["partners"] if p["id"] == "P001"]
+    assert Decimal(p001["results"][0]["earnings"]) - Decimal(p001["results"][1]["earnings"]) == 1000
+    assert carol["notes"] == []
+    assert dave["notes"] == [
+        f"adjustment {adjustment} is not paid: approved by carol, but carol is not among its approvers "
+        "(dave), under the governance of the program this run computes with; a run that stores sets it "
+        "back to pending, for an approver to approve"
+    ]
+    # as the dry run of that program says, and nothing is stored: the adjustment is still approved
+    dry = cosell(
+        "run", "-p", "dave.yaml", "--input", "data", "--output", "out", "--dry-run", "--json", *ledger
+    )
+    assert dry.exit_code == 0, dry.output
+    assert dave["notes"][0] in json.loads(dry.output)["notes"]
+    listed = cosell("adjust", "list", "--state", "approved", "--format", "csv", *ledger)
+    assert [row["id"] for row in csv.DictReader(io.StringIO(listed.output))] == [str(adjustment)]
+    text_table = cosell("compare", "-p", "carol.yaml", "-p", "dave.yaml", "--input", "data", *ledger)
+    assert text_table.exit_code == 0, text_table.output
+    assert f"dave.yaml: adjustment {adjustment} is not paid" in " ".join(text_table.output.split())

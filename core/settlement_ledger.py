@@ -67,7 +67,8 @@ def _adjustments_part(
 ) -> SettlementPart:
     """The adjustments proposed or approved for the partner, under its id or one it had before a merge
     (the run pays those to it): pending, owed (approved, paid after ``period``), and paid (by the run of
-    ``period`` or of one since the period that holds the exit)."""
+    ``period`` or of one since the period that holds the exit; one withdrawn since is paid while the
+    stored lines of the open period pay it, marked withdrawn)."""
     paid_from = period
     if settled.exit_on is not None:
         exit_period = Period.containing(settled.exit_on, period.kind)
@@ -83,11 +84,14 @@ def _adjustments_part(
             due = a.period if a.period is not None and Period.parse(a.period).start > period.start else None
             when = f"paid at the run of {due}" if due else "paid at the next run"
             items.append(SettlementItem(OWED, a.amount, f"{what}, approved: {when}", a.deal_id, due))
-        elif a.state == "applied" and a.applied_period:
+        elif a.state in ("applied", "withdrawn") and a.applied_period:
+            # withdrawn, yet still paid: the period's stored lines pay it until the period is run again
             applied = Period.parse(a.applied_period).start
             if applied < paid_from.start:  # paid before the exit's period: no part of the exit
                 continue
             text = f"{what}, approved: paid in {a.applied_period}"
+            if a.state == "withdrawn":
+                text += f"; withdrawn: the next run of {a.applied_period} no longer pays it"
             status = OWED if applied > period.start else PAID  # paid by a later run, or paid by now
             items.append(SettlementItem(status, a.amount, text, a.deal_id, a.applied_period))
     return SettlementPart("Adjustments", tuple(items), "adjustments the governance body proposed or approved")

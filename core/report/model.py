@@ -312,7 +312,8 @@ def _governance(
     force: no run of the period will apply it."""
     run = ledger.latest_run(period.key) if settled else None
     adjustments = ledger.adjustments()
-    paid = [a for a in adjustments if a.state == "applied" and a.applied_period == period.key]
+    # a withdrawn one the period's stored lines still pay is paid until the period is run again
+    paid = [a for a in adjustments if a.state in ("applied", "withdrawn") and a.applied_period == period.key]
     pending = [a for a in adjustments if a.state == "pending" and _not_later(a.period, period)]
     held = {(r["id"], r["tier"]) for r in partners if r["movement"] == "exception"}
     exceptions = [
@@ -336,6 +337,8 @@ def _governance(
                 "proposed_by": a.proposed_by,
                 # None: the program's threshold approved it on proposal (`adjust list`: program threshold)
                 "approved_by": a.decided_by,
+                # withdrawn since the run: the next run of the period no longer pays it
+                "withdrawn": a.state == "withdrawn",
             }
             for a in paid
         ],

@@ -288,6 +288,10 @@ def _who(approved_by: str | None) -> str:
     return "by the program's threshold" if approved_by is None else escape(approved_by)
 
 
+_WITHDRAWN = " (withdrawn: the next run of the period no longer pays it)"
+"""After the reason of an adjustment the period's stored lines pay that was withdrawn since."""
+
+
 def _governance(report: Mapping[str, Any]) -> str:
     g = report["governance"]
     pending = g["pending_approval"]
@@ -303,7 +307,8 @@ def _governance(report: Mapping[str, Any]) -> str:
               [("Id", "num"), ("Partner", ""), ("Name", ""), ("Amount", "num"), ("Reason", ""),
                ("Proposed by", ""), ("Approved by", "")],
               [[f"{a['id']}", escape(a["partner_id"]), escape(a["name"]), _money(a["amount"]),
-                escape(a["reason"]), escape(a["proposed_by"]), _who(a["approved_by"])] for a in paid], full=True),
+                escape(a["reason"] + (_WITHDRAWN if a["withdrawn"] else "")), escape(a["proposed_by"]), _who(a["approved_by"])]
+               for a in paid], full=True),
         _list("Tier exceptions in force", "No tier exception is in force this period.",
               [("Id", "num"), ("Partner", ""), ("Name", ""), ("Tier held", ""), ("Until", "date"),
                ("Reason", ""), ("Approved by", ""), ("Held by the run", "")],

@@ -232,3 +232,36 @@ def test_a_tier_exception_applied_in_a_closed_period_is_not_withdrawn(work, ledg
     text = one_line(refused.output)
     assert f"tier exception {exception}" in text and "2026-Q3" in text
     assert exception_states(ledger) == {exception: "approved"}
+
+
+def test_settlement_and_report_show_a_withdrawn_adjustment_the_periods_stored_lines_still_pay(work, ledger):
+    # Tailspin (P004) exits in 2026-Q3. Withdrawn after the run paid it, adjustment pays on until the
+    # period is run again: the settlement and the report say what the stored lines pay, marked withdrawn.
+    run(ledger)
+    adjustment = proposed(ledger, "P004", "300")["id"]
+    assert adjust(ledger, "approve", adjustment, "--by", "bob").exit_code == 0
+    run(ledger)
+    assert withdraw(ledger, adjustment, "bob", "wrong amount").exit_code == 0
+    assert [ln["amount"] for ln in adjustment_lines(ledger, "P004")] == ["300.00"]
+
+    def settled():
+        args = ["settlement", "P004", "--period", "2026-Q3", "--format", "json", "--ledger", ledger]
+        doc = json.loads(cosell(*args).output)
+        return [i for p in doc["parts"] if p["title"] == "Adjustments" for i in p["items"]]
+
+    def reported():
+        args = ["report", "--period", "2026-Q3", "--format", "json", "--ledger", ledger]
+        return json.loads(cosell(*args).output)["governance"]
+
+    (item,) = settled()
+    assert (item["status"], item["amount"], item["due"]) == ("paid", "300.00", "2026-Q3")
+    assert "withdrawn: the next run of 2026-Q3 no longer pays it" in item["explanation"]
+    governance = reported()
+    assert [(a["id"], a["amount"], a["withdrawn"]) for a in governance["adjustments_paid"]] == [
+        (adjustment, "300.00", True)
+    ]
+    assert governance["adjustments_paid_total"] == "300.00"
+    run(ledger)  # the rerun no longer pays it: neither does the settlement nor the report
+    assert adjustment_lines(ledger, "P004") == [] and settled() == []
+    governance = reported()
+    assert governance["adjustments_paid"] == [] and governance["adjustments_paid_total"] == "0.00"

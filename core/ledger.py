@@ -2749,6 +2749,7 @@ class _LedgerHistory(History):
         "_on_deals",
         "_paid",
         "_periods",
+        "_periods_with",
         "_rank",
         "_seen_periods",
         "_tagged",
@@ -2762,6 +2763,7 @@ class _LedgerHistory(History):
     _all_tiers: Mapping[str, tuple[TierRecord, ...]] | None
     _by_kind: dict[str, dict[str, _Ordered]]
     _paid: dict[str, dict[str, frozenset[str]]]
+    _periods_with: dict[frozenset[str], dict[str, frozenset[str]]]
     _tagged: dict[str, dict[str, tuple[LedgerLine, ...]]]
     _last: dict[int, dict[str, tuple[TierRecord, ...]]]
     _on_deals: dict[frozenset[str], Mapping[str, tuple[LedgerLine, ...]]]
@@ -2796,6 +2798,7 @@ class _LedgerHistory(History):
         _set(self, "_all_tiers", None)
         _set(self, "_by_kind", {})
         _set(self, "_paid", {})
+        _set(self, "_periods_with", {})
         _set(self, "_tagged", {})
         _set(self, "_last", {})
         _set(self, "_on_deals", {})
@@ -2964,6 +2967,7 @@ class _LedgerHistory(History):
         p, li = periods_table, lines_table
         loaded: dict[str, dict[str, tuple[list[int], list[LedgerLine]]]] = {kind: {} for kind in missing}
         strings: dict[str, str] = {}
+        tag_sets: dict[str, frozenset[str]] = {}  # one set per stored text: most tagged lines share a few
         rank = self._rank
         with self._read() as conn:
             result = conn.execute(
@@ -2986,6 +2990,9 @@ class _LedgerHistory(History):
             ) in _raw_rows(result):
                 keys, lines = loaded[kind].setdefault(partner_id, ([], []))
                 keys.append(rank[period] << 32 | seq)
+                tag_set = _NO_TAGS if tags == "[]" else tag_sets.get(tags)
+                if tag_set is None:
+                    tag_set = tag_sets[tags] = _tags_of(tags)
                 lines.append(
                     LedgerLine(
                         period=strings.setdefault(period, period),
@@ -2996,13 +3003,35 @@ class _LedgerHistory(History):
                         deal_id=deal_id,
                         withheld=bool(withheld),
                         uncapped=bool(uncapped),
-                        tags=_tags_of(tags) if tags != "[]" else _NO_TAGS,
+                        tags=tag_set,
                     )
                 )
         for kind, partners in loaded.items():  # in history order already
             self._by_kind[kind] = {
                 pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()
             }
+
+    def periods_of(self, partner_id: str, kinds: Collection[str]) -> frozenset[str]:
+        wanted = _kind_set(kinds)
+        if self._all_lines is not None or wanted <= self._by_kind.keys():  # the lines are read already
+            return super().periods_of(partner_id, wanted)
+        found = self._periods_with.get(wanted)
+        if found is None:
+            # (partner, period) pairs alone, from the index on (kind, period, partner_id, deal_id): no
+            # line is built (write-back asks it of the cap and budget kinds, for every partner paid on a
+            # won deal before; reading those lines whole cost 0.3 s a period at 6,000 partners)
+            li = lines_table
+            periods: dict[str, set[str]] = {}
+            with self._read() as conn:
+                result = conn.execute(
+                    sa.select(li.c.partner_id, li.c.period)
+                    .where(li.c.kind.in_(sorted(wanted)), li.c.period.in_(self._periods))
+                    .distinct()
+                )
+                for partner, period in _raw_rows(result):
+                    periods.setdefault(partner, set()).add(period)
+            found = self._periods_with[wanted] = {k: frozenset(v) for k, v in periods.items()}
+        return found.get(partner_id, frozenset())
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         if self._all_lines is not None or (kind in self._by_kind and kind not in self._paid):
@@ -3122,29 +3151,25 @@ class _LedgerHistory(History):
         wanted = _kind_set(kinds)
         if wanted not in self._on_deals:
             self._load_kinds(wanted)
-            partners = {pid for kind in wanted for pid in self._by_kind[kind]}
+            by_kind = [self._by_kind[kind] for kind in sorted(wanted)]
+            partners = {pid for lines in by_kind for pid in lines}
             first_seen = self._first_seen_of(partners)
-            # (where the partner first appears, where the line is, the line): unique places, so sorting a
-            # deal's few lines never compares lines
-            found: dict[str, list[tuple[tuple[int, int], int, LedgerLine]]] = {}
-            for kind in wanted:
-                for partner_id, (keys, lines) in self._by_kind[kind].items():
-                    first = first_seen[partner_id]
-                    for key, ln in zip(keys, lines, strict=True):
-                        if ln.deal_id is not None:
-                            found.setdefault(ln.deal_id, []).append((first, key, ln))
-            # Deals in the order of their first line, as a walk of every line in history order finds them
-            # (whatever the order of the kinds asked for and of each kind's partners)
-            for items in found.values():
-                if len(items) > 1:
-                    items.sort()
-            ordered = sorted(found.items(), key=lambda item: item[1][0][:2])
-            self._on_deals[wanted] = MappingProxyType(
-                {
-                    deal: (items[0][2],) if len(items) == 1 else tuple(ln for _, _, ln in items)
-                    for deal, items in ordered
-                }
-            )
+            # Every line in the order asked: partner by partner from the one first seen, each partner's
+            # lines in history order. The walk meets each deal's lines in that order, and the deals in
+            # the order of their first line, with no sort of the lines or the deals (sorting 47,000
+            # lines and 38,000 deals cost a third of this question at 300,000 deals and two periods).
+            found: dict[str, list[LedgerLine]] = {}
+            for partner_id in sorted(partners, key=first_seen.__getitem__):
+                held = [lines[partner_id] for lines in by_kind if partner_id in lines]
+                if len(held) == 1:
+                    partner_lines = held[0][1]
+                else:  # several kinds: back in history order (each line's place is unique)
+                    places = sorted((k, ln) for keys, ls in held for k, ln in zip(keys, ls, strict=True))
+                    partner_lines = tuple(ln for _, ln in places)
+                for ln in partner_lines:
+                    if ln.deal_id is not None:
+                        found.setdefault(ln.deal_id, []).append(ln)
+            self._on_deals[wanted] = MappingProxyType({deal: tuple(lines) for deal, lines in found.items()})
         return self._on_deals[wanted]
 
     def _first_seen_of(self, partners: set[str]) -> dict[str, tuple[int, int]]:

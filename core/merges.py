@@ -442,6 +442,9 @@ class _MergedHistory(History):
                     ]
         return self._in_order(groups, _line_period)
 
+    def periods_of(self, partner_id: str, kinds: Collection[str]) -> frozenset[str]:
+        return frozenset().union(*(self._inner.periods_of(pid, kinds) for pid in self._ids(partner_id)))
+
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         deals = self._aliases.deals
         paid = {

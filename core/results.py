@@ -372,7 +372,7 @@ def paid_adjustments(lines: Iterable[PayoutLine]) -> tuple[int, ...]:
 class History:
     """A read-only view of the ledger before the period being run (what rules may look back at).
 
-    Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``paid_deal_ids``,
+    Rules ask it questions (``last_tiers``, ``lines_of`` with ``kinds``, ``periods_of``, ``paid_deal_ids``,
     ``named_deal_ids``, ``has_tag``, ``lines_on_deals``, ``lines_naming``, ``fx_of``): a run's history
     reads from the ledger only what is asked, the first time it is asked, for every partner at once.
     ``tiers`` and ``lines`` hold everything, read in full when first used: built for tests,
@@ -437,6 +437,11 @@ class History:
         ``deal_ids`` when given (ask for the kinds a rule needs: the ledger then reads only those)."""
         lines = self.lines.get(partner_id, ())
         return _only(lines, kinds, deal_ids)
+
+    def periods_of(self, partner_id: str, kinds: Collection[str]) -> frozenset[str]:
+        """The earlier periods in which the partner has a line of ``kinds`` (whatever its amount): "was
+        its total capped in that period?" without reading the lines themselves."""
+        return frozenset(ln.period for ln in self.lines_of(partner_id, kinds=kinds))
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
         """The deals the partner's lines of ``kind`` name in earlier periods (whatever their amount)."""

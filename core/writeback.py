@@ -329,8 +329,7 @@ class _AdjustedPeriods:
             return self._now_mark if paid_now and partner_id in self._now else ""
         adjusted = self._adjusted.get(partner_id)
         if adjusted is None:
-            found = {ln.period for ln in self._history.lines_of(partner_id, kinds=self._kinds)}
-            adjusted = self._adjusted[partner_id] = frozenset(found)
+            adjusted = self._adjusted[partner_id] = self._history.periods_of(partner_id, self._kinds)
         marked = sorted(earlier & adjusted)
         if paid_now and partner_id in self._now:
             marked.append(self._current)  # after every earlier period

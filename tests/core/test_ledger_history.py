@@ -97,6 +97,8 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
             )
         for kind in ("commission", "clawback", "mdf"):
             assert asked.paid_deal_ids(pid, kind) == memory.paid_deal_ids(pid, kind)
+        for kinds in KIND_SETS:
+            assert asked.periods_of(pid, kinds) == memory.periods_of(pid, kinds)
         for tag in ("milestone:first_win", "mdf_stage:release", "late", "mdf_stage"):
             assert asked.tagged_lines(pid, tag) == memory.tagged_lines(pid, tag)
             assert asked.has_tag(pid, tag) == memory.has_tag(pid, tag)
@@ -124,6 +126,9 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
         ("2026-Q3", "Gold"),
     ]
     assert [t.period for t in asked.last_tiers("C", 2)] == ["2026-Q2"]
+    assert asked.periods_of("A", ("commission",)) == {"2026-Q1", "2026-Q2", "2026-Q3"}
+    assert asked.periods_of("A", ("baseline", "accelerator")) == {"2026-Q1", "2026-Q3"}
+    assert asked.periods_of("C", ("mdf",)) == frozenset()
 
 
 def test_the_history_answers_each_question_in_one_read_for_every_partner(
@@ -145,7 +150,9 @@ def test_the_history_answers_each_question_in_one_read_for_every_partner(
         history.has_tag(pid, "milestone:first_win")
         history.last_tiers(pid, 2)
         history.last_tiers(pid, 1)  # answered from the two latest
-    assert len(reads) == 4
+        history.periods_of(pid, ("baseline", "accelerator"))
+        history.periods_of(pid, ("commission",))  # from the commission lines read above
+    assert len(reads) == 5
 
 
 def test_a_question_asked_after_the_ledger_moved_is_refused_and_earlier_answers_stand(ledger: Ledger) -> None:

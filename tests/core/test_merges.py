@@ -110,6 +110,7 @@ def test_history_answers_a_partners_questions_with_its_former_ids_lines_under_it
         (Q2, "C", "DC", Decimal(30)),
     ]
     assert history.paid_deal_ids("C", "commission") == {"DB", "DC"}
+    assert history.periods_of("C", ["commission"]) == {"2025-Q4", "2026-Q1", Q2}  # A's and B's too
     assert [ln.amount for ln in history.lines_of("C", deal_ids=["DC"])] == [5, 10, 30]
     assert history.has_tag("C", "first_win") and [
         ln.partner_id for ln in history.tagged_lines("C", "first_win")

@@ -492,6 +492,10 @@ def same_value(a: str | None, b: str | None) -> bool:
         return a is b
     if a == b:
         return True
+    if " " in a.strip() or " " in b.strip():
+        # no number has a space inside: a note or a label differs without the Decimal that fails on it
+        # (a raised InvalidOperation costs 1 µs, a run compares 150,000 changed notes a period)
+        return False
     try:
         return Decimal(a) == Decimal(b)
     except (InvalidOperation, ValueError):

@@ -199,6 +199,12 @@ def test_only_fields_that_differ_are_written_and_numbers_compare_as_numbers():
     assert same_value("7200.0", "7200.00") and same_value("", None) and not same_value("Gold", "Silver")
 
 
+def test_a_number_with_spaces_around_it_compares_as_that_number_and_a_text_with_spaces_inside_as_text():
+    assert same_value(" 7200.0 ", "7200.00") and same_value("7200.00", "\u20037200\u2003")
+    assert not same_value("7 200.00", "7200.00") and not same_value("7200.00", "72 00")
+    assert not same_value("Earned: Acme: 10.00 USD", "Earned: Acme: 10.0 USD")
+
+
 def test_the_tier_field_fits_its_80_characters_whatever_the_tier_names_length():
     from datetime import date
 

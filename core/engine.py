@@ -968,12 +968,7 @@ def _store(
         projections=computation.projections,
         writes=changes,
         generation=generation,
-        statement=with_pilot(
-            report_facts.with_report(
-                statement_facts.encode(statement_facts.run_record(computation, plugins)), computation, plugins
-            ),
-            computation,
-        ),
+        statement=stored_statement(computation, plugins),
         adjustments=paid_adjustments(lines),
         provenance=recorded,
         tier_exceptions=[e.id for e in context.history.tier_exceptions],
@@ -981,6 +976,22 @@ def _store(
         reopened=refused,
         crm_tiers={facts.id: facts.partner.crm_tier for facts in computation.facts},
     )
+
+
+def stored_statement(computation: Computation, plugins: Plugins) -> tuple[str, Mapping[str, str]]:
+    """What the statements and the report read of the run, as ``Ledger.record_run`` stores it: the
+    program-wide text (with the report's document and the pilot's part) and each partner's text.
+    One pass over the partners makes both a partner's statement record and its report facts: each reads
+    the partner's deals, scattered over the run's memory, and the second read finds them in the
+    processor's cache (a pass of its own cost 0.35 s of CPU a 300,000-deal run)."""
+    report = report_facts.ReportDocument(computation, plugins)
+    partners: dict[str, str] = {}
+    for facts, standing, record in statement_facts.partner_records(computation, plugins):
+        partners[facts.id] = statement_facts.encode_partner(record)
+        report.add(facts, standing)
+    run_text = statement_facts.encode_run(statement_facts.run_wide_record(computation))
+    statement = report_facts.with_report_doc((run_text, partners), report.doc())
+    return with_pilot(statement, computation)
 
 
 def _partners_left(

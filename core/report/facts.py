@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
@@ -100,8 +101,7 @@ def merged_facts(plugins: Plugins, partner: PartnerFacts, standing: PartnerStand
             continue
         if not isinstance(result, ReportFacts):
             raise PluginError(plugin, f"cosell_report_facts returned {result!r}, not a ReportFacts")
-        for name in _FACT_NAMES:
-            value = getattr(result, name)
+        for name, value in zip(_FACT_NAMES, _fact_values(result), strict=True):
             if value is None:
                 continue
             if name in given:
@@ -121,26 +121,32 @@ _AMOUNT_FACTS = ("won_revenue", "won_margin", "margin_known_revenue", "sourced_p
 def _check_fact(plugin: str, name: str, value: object) -> None:
     """The amounts among a plugin's facts are finite Decimals cosell can keep (a fact is a sum of amount ×
     share or a ratio, so it need not be in cents); ``guarded`` and ``campaigns`` hold their own types."""
-    checked: list[tuple[str, object]] = []
     if name in _AMOUNT_FACTS:
-        checked.append((name, value))
+        _check_amount(plugin, value, name)
     elif name in ("guarded", "campaigns"):
         kind = GuardedDeal if name == "guarded" else CampaignFunds
         if not isinstance(value, tuple) or not all(isinstance(item, kind) for item in value):
             raise PluginError(plugin, f"{HOOK}: {name} is {value!r}, not a tuple of {kind.__name__}")
         for item in value:
             if isinstance(item, GuardedDeal):
-                checked.append((f"guarded deal {item.deal_id!r}: amount", item.amount))
+                _check_amount(plugin, item.amount, "guarded deal {!r}: amount", item.deal_id)
             else:
-                checked += [(f"campaign {item.campaign!r}: {f}", getattr(item, f)) for f in _CAMPAIGN_AMOUNTS]
-    for what, amount in checked:
-        problem = amount_problem(amount, cents=False, ints=True)
-        if problem is not None:
-            raise PluginError(plugin, f"{HOOK}: {what} {problem}")
+                for f in _CAMPAIGN_AMOUNTS:
+                    _check_amount(plugin, getattr(item, f), "campaign {!r}: " + f, item.campaign)
+
+
+def _check_amount(plugin: str, amount: object, what: str, *named: object) -> None:
+    """``what`` (a format of the ``named`` items) names the amount when it is wrong: the words are made
+    only then, not for each of a run's many right amounts."""
+    problem = amount_problem(amount, cents=False, ints=True)
+    if problem is not None:
+        raise PluginError(plugin, f"{HOOK}: {what.format(*named)} {problem}")
 
 
 _CAMPAIGN_AMOUNTS = ("funded", "released", "pending", "pipeline")
 _FACT_NAMES = tuple(f.name for f in fields(ReportFacts))
+_fact_values = attrgetter(*_FACT_NAMES)
+"""A ReportFacts' fields, in the order of ``_FACT_NAMES``, in one call."""
 
 
 # --- at run time ------------------------------------------------------------------------------------
@@ -238,39 +244,59 @@ aligned with ``partners.id``): a column parses far faster than one object per pa
 
 def report_doc(computation: Computation, plugins: Plugins) -> dict[str, Any]:
     """The period's report document: the tiers, and every partner's facts by column."""
-    context = computation.context
-    projected: dict[str, Decimal] = {}
-    for projection in computation.projections:
-        if not projection.withheld:
-            projected[projection.partner_id] = (
-                projected.get(projection.partner_id, Decimal(0)) + projection.amount
-            )
-    columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
-    every: list[ReportFacts] = []
-    exited: dict[str, int] = {}
-    implementations = plugins.implementations(HOOK)
+    report = ReportDocument(computation, plugins)
     for facts, standing in zip(computation.facts, computation.standings, strict=True):
+        report.add(facts, standing)
+    return report.doc()
+
+
+class ReportDocument:
+    """The period's report document (:func:`report_doc`), added to a partner at a time, so that a run can
+    gather a partner's report facts while its deals are at hand for its statement's."""
+
+    def __init__(self, computation: Computation, plugins: Plugins) -> None:
+        self._computation = computation
+        self._plugins = plugins
+        self._implementations = plugins.implementations(HOOK)
+        self._projected: dict[str, Decimal] = {}
+        for projection in computation.projections:
+            if not projection.withheld:
+                self._projected[projection.partner_id] = (
+                    self._projected.get(projection.partner_id, Decimal(0)) + projection.amount
+                )
+        self._columns: dict[str, list[Any]] = {"id": [], **{name: [] for name in FIELDS}}
+        self._every: list[ReportFacts] = []
+        self._exited: dict[str, int] = {}
+
+    def add(self, facts: PartnerFacts, standing: PartnerStanding) -> None:
+        """The facts of one partner of the run, with its standing."""
+        computation = self._computation
         lines = computation.lines.get(facts.id, ())
         own = computation.context_of(facts.id)  # a pilot's test arm: the variant's tiers, quotas, rules
-        merged = merged_facts(plugins, facts, standing, lines, own, implementations)
-        every.append(merged)
-        doc = partner_doc(merged, facts, standing, projected.get(facts.id, Decimal(0)), own.program)
+        merged = merged_facts(self._plugins, facts, standing, lines, own, self._implementations)
+        self._every.append(merged)
+        doc = partner_doc(merged, facts, standing, self._projected.get(facts.id, Decimal(0)), own.program)
+        columns = self._columns
         columns["id"].append(facts.id)
         for name in FIELDS:
             columns[name].append(doc[name])
-        if facts.partner.left_by(context.period.end):
-            exited[standing.tier.assigned] = exited.get(standing.tier.assigned, 0) + 1
-    return {
-        "version": VERSION,
-        "tiers": tiers_doc(
-            context.program,
-            *(() if computation.variant_context is None else (computation.variant_context.program,)),
-        ),
-        "totals": {**totals_doc(every), EXITED: dict(sorted(exited.items()))},
-        # Kept as JSON text inside the document: a report reads the program-wide totals of every period
-        # it shows, and parses the partners of its own period only.
-        "partners": json.dumps(columns, separators=(",", ":")),
-    }
+        if facts.partner.left_by(computation.context.period.end):
+            self._exited[standing.tier.assigned] = self._exited.get(standing.tier.assigned, 0) + 1
+
+    def doc(self) -> dict[str, Any]:
+        """The document of the partners added so far."""
+        computation = self._computation
+        return {
+            "version": VERSION,
+            "tiers": tiers_doc(
+                computation.context.program,
+                *(() if computation.variant_context is None else (computation.variant_context.program,)),
+            ),
+            "totals": {**totals_doc(self._every), EXITED: dict(sorted(self._exited.items()))},
+            # Kept as JSON text inside the document: a report reads the program-wide totals of every
+            # period it shows, and parses the partners of its own period only.
+            "partners": json.dumps(self._columns, separators=(",", ":")),
+        }
 
 
 def _total(values: Iterable[Decimal | int | None]) -> str | None:
@@ -318,10 +344,18 @@ def with_report(
 ) -> tuple[str, Mapping[str, str]]:
     """The statement record (as ``cosell.statements.facts.encode`` makes it) with the report's
     document added to its program-wide text."""
+    return with_report_doc(statement, report_doc(computation, plugins))
+
+
+def with_report_doc(
+    statement: tuple[str, Mapping[str, str]], doc: dict[str, Any]
+) -> tuple[str, Mapping[str, str]]:
+    """The statement record with the report's document ``doc`` (:func:`report_doc`) added to its
+    program-wide text."""
     run_text, partner_texts = statement
-    doc = json.loads(run_text)
-    doc[REPORT_KEY] = report_doc(computation, plugins)
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")), partner_texts
+    run_doc = json.loads(run_text)
+    run_doc[REPORT_KEY] = doc
+    return json.dumps(run_doc, sort_keys=True, separators=(",", ":")), partner_texts
 
 
 def recorded(run_doc: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -509,3 +509,34 @@ def test_a_partners_first_period_without_an_earlier_tier_is_new_and_one_the_crm_
     assert {r["id"]: r["previous_tier"] for r in run.report.partners} == {
         "FRESH": None, "RISING": None, "SEEDED": "Registered", "LIFTED": "Registered"
     }  # fmt: skip
+
+
+def test_the_run_stores_in_one_pass_what_the_statement_record_and_the_report_document_make():
+    """``stored_statement`` makes each partner's statement record and report facts in one pass over the
+    partners: the texts are those of ``run_record``, ``encode``, ``with_report`` and ``with_pilot``."""
+    from cosell.engine import stored_statement
+    from cosell.pilots import with_pilot
+    from cosell.report.facts import with_report
+    from cosell.statements.facts import encode, run_record
+
+    plugins = Plugins()
+    computation = compute_period(
+        program(**PROGRAM),
+        [partner("P1"), partner("P2", status="exiting", exit_on="2026-12-31"), partner("P3")],
+        [
+            deal("D1", 60000, partners=["P1"], won_on="2026-08-01", discount_pct=30),
+            deal("D2", 90000, partners=["P1", ("P2", "cosell", "0.4")], won_on="2026-08-10", margin_pct=20),
+            deal("D3", 40000, partners=["P2"], campaign="Push"),
+            deal("D4", 20000, partners=["P3"], lost_on="2026-09-01"),
+        ],
+        mdf_claims=[mdf_claim("M1", "P2", "Push", 5000, approved_on="2026-07-15")],
+        period="2026-Q3",
+        plugins=plugins,
+    )
+    run_text, partner_texts = stored_statement(computation, plugins)
+    expected_run, expected_partners = with_pilot(
+        with_report(encode(run_record(computation, plugins)), computation, plugins), computation
+    )
+    assert run_text == expected_run
+    assert list(partner_texts.items()) == list(expected_partners.items())
+    assert json.loads(partner_texts["P1"])["deal_names"] == {"D1": "Deal D1", "D2": "Deal D2"}

@@ -1,6 +1,7 @@
 """Which deal names a statement keeps: the deals its lines and projections name, and the deals whose ids
 stand as words in its lines' explanations. The page shows a name wherever its id stands as a word."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from cosell.context import PartnerDeal, PartnerFacts
 from cosell.records import Deal, Partner
 from cosell.results import PayoutLine, Projection
-from cosell.statements.facts import deal_names_of
+from cosell.statements.facts import deal_names_of, words_of
 from cosell.statements.model import named_deals
 
 
@@ -192,3 +193,20 @@ def test_a_persons_reason_on_an_adjustment_reads_on_the_page_as_written(cosell_l
     assert "booth fee for the summit (3); proposed by ann" in page
     assert "summit (Acme - Renewal)" not in page
     assert "Acme - Renewal won 2026-08-01" in page  # the commission line still names its deal
+
+
+# ASCII letters, digits, "_" and "-" (a word's), ASCII punctuation and whitespace (no word's), and beyond
+# ASCII: letters and digits a word holds (é, Arabic-Indic three, superscript two, Roman twelve), signs
+# and spaces it does not (×, €, no-break and em spaces), a lone surrogate, a separator str.split splits at
+TEXT = st.text(alphabet="aZ09_- \t\n,.()'/:×é€\u00a0\u2003\u0663\u00b2\u216b\ud800\x1c", max_size=40)
+
+
+@given(TEXT)
+def test_the_words_of_a_text_are_those_the_word_pattern_finds(text):
+    assert words_of(text) == set(re.findall(r"[\w-]+", text))
+
+
+def test_an_id_a_word_cannot_hold_is_found_as_a_word_of_the_text_beside_any_character():
+    partner = facts("OPP.7", "é.1", "D-4", "x_y")
+    lines = [line("counted OPP.7×2, (é.1) and D-4/x_y")]
+    assert deal_names_of(partner, lines, []) == {i: f"Deal {i}" for i in ("OPP.7", "é.1", "D-4", "x_y")}

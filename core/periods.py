@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
 PeriodKind = Literal["quarter", "month"]
@@ -55,9 +56,7 @@ class Period:
 
     @classmethod
     def containing(cls, day: date, kind: PeriodKind) -> Period:
-        if kind == "quarter":
-            return cls.quarter(day.year, (day.month - 1) // 3 + 1)
-        return cls.month(day.year, day.month)
+        return _containing(day, kind)
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.start <= day <= self.end
@@ -70,6 +69,16 @@ class Period:
 
     def __str__(self) -> str:
         return self.key
+
+
+@lru_cache(maxsize=1 << 16)
+def _containing(day: date, kind: PeriodKind) -> Period:
+    # Rules ask this of every won deal's date, a partner's joined_on, a closed period's days: 140,000
+    # times in a run of 300,000 deals, for a few thousand distinct days. Built once per day, a Period
+    # (frozen) is shared: that saves about 6% of the compute step.
+    if kind == "quarter":
+        return Period.quarter(day.year, (day.month - 1) // 3 + 1)
+    return Period.month(day.year, day.month)
 
 
 def _last_day(year: int, month: int) -> date:

@@ -6,7 +6,7 @@ commission. Open deals get the same arithmetic as a projection, written back and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -88,21 +88,28 @@ def cosell_payout_lines(
 ) -> Iterable[PayoutLine]:
     period = context.period
     card = RateCard.of(partner, standing, context.program)
-    unpaid_late = _unpaid_deals_of_closed_periods(partner, context)
     paid_before = context.history.paid_deal_ids(partner.id, KIND)  # asked once: deals won again are rare
-    late_paid_to = _paid_to_others(partner.id, unpaid_late, context) if unpaid_late else {}
-    won_paid_to = _kept_by_others(
-        partner,
-        paid_before,
-        context,
-        lambda d: d.status == "won" and d.closed_on is not None and period.start <= d.closed_on <= period.end,
-    )
-    lines = []
+    # One walk of the partner's deals picks the deals to pay: won in the period, or won inside a closed
+    # period and never paid (late); the questions below look at those alone.
+    due: list[tuple[PartnerDeal, bool]] = []
     for involvement in partner.deals:
         deal = involvement.deal
         if deal.status != "won" or deal.closed_on is None:
             continue
         if period.start <= deal.closed_on <= period.end:
+            due.append((involvement, False))
+        elif _unpaid_of_closed_period(partner, deal, deal.closed_on, paid_before, context):
+            due.append((involvement, True))
+    unpaid_late = {involvement.deal.id for involvement, late in due if late}
+    late_paid_to = _paid_to_others(partner.id, unpaid_late, context) if unpaid_late else {}
+    won_paid_to = _kept_by_others(
+        partner.id, [involvement for involvement, late in due if not late], paid_before, context
+    )
+    lines = []
+    for involvement, late in due:
+        deal = involvement.deal
+        assert deal.closed_on is not None
+        if not late:
             paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
             if paid:  # re-opened and won again: a deal's commission is paid once
                 text = (
@@ -116,7 +123,7 @@ def cosell_payout_lines(
                 lines.append(_paid_to_another_line(partner.id, deal, deal.closed_on, paid_to))
                 continue
             lines.append(commission_line(card, involvement, context, deal.closed_on))
-        elif deal.id in unpaid_late:
+        else:
             paid_to = late_paid_to.get(deal.id)
             if paid_to:  # paid to the partner that held it then: a deal's commission is paid once
                 lines.append(_paid_to_another_line(partner.id, deal, deal.closed_on, paid_to))
@@ -133,27 +140,26 @@ def cosell_projections(
     card = RateCard.of(partner, standing, context.program)
     end = context.period.end
     paid_before = context.history.paid_deal_ids(partner.id, KIND)
-    paid_to = _kept_by_others(
-        partner, paid_before, context, lambda d: d.status == "open" and d.created_on <= end
-    )
+    # One walk of the partner's deals picks the open ones; the questions below look at those alone.
+    open_deals = [pd for pd in partner.deals if pd.deal.status == "open" and pd.deal.created_on <= end]
+    paid_to = _kept_by_others(partner.id, open_deals, paid_before, context)
     out = []
-    for involvement in partner.deals:
+    for involvement in open_deals:
         deal = involvement.deal
-        if deal.status == "open" and deal.created_on <= end:
-            paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
-            if paid:  # re-opened after its commission was paid: winning it again pays nothing
-                text = f"its commission was paid in {', '.join(paid)}; winning it again pays nothing"
-                out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
-                continue
-            if deal.id in paid_to:  # re-opened after another partner was paid, who keeps it
-                text = (
-                    f"its commission was paid in {paid_to[deal.id]} to another partner; winning it again pays "
-                    "nothing (a deal's commission is paid once, whoever holds the deal now)"
-                )
-                out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
-                continue
-            amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
-            out.append(Projection(partner.id, deal.id, round_cents(amount), terms, withheld))
+        paid = _paid_before(partner.id, deal.id, context) if deal.id in paid_before else []
+        if paid:  # re-opened after its commission was paid: winning it again pays nothing
+            text = f"its commission was paid in {', '.join(paid)}; winning it again pays nothing"
+            out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
+            continue
+        if deal.id in paid_to:  # re-opened after another partner was paid, who keeps it
+            text = (
+                f"its commission was paid in {paid_to[deal.id]} to another partner; winning it again pays "
+                "nothing (a deal's commission is paid once, whoever holds the deal now)"
+            )
+            out.append(Projection(partner.id, deal.id, ZERO, text, withheld=True))
+            continue
+        amount, terms, withheld, _ = commission_terms(card, involvement, end, context, projected=True)
+        out.append(Projection(partner.id, deal.id, round_cents(amount), terms, withheld))
     return out
 
 
@@ -325,39 +331,30 @@ def _percent(value: Decimal) -> str:
     return show_percent(value)
 
 
-def _unpaid_deals_of_closed_periods(partner: PartnerFacts, context: RunContext) -> set[str]:
-    """Deals won inside a closed period that the ledger never paid this partner (paid once, now)."""
-    closed = context.history.closed_periods
-    if not closed:
-        return set()
-    paid = context.history.paid_deal_ids(partner.id, KIND)
-    return {
-        pd.deal.id
-        for pd in partner.deals
-        if pd.deal.status == "won"
-        and pd.deal.closed_on is not None
-        and pd.deal.id not in paid
-        and context.closed_period_holding(pd.deal.closed_on) is not None
-        and context.in_program_on(partner.partner, pd.deal.closed_on)  # not won before it joined
-    }
+def _unpaid_of_closed_period(
+    partner: PartnerFacts, deal: Deal, won_on: date, paid: Collection[str], context: RunContext
+) -> bool:
+    """True for a deal won inside a closed period that the ledger never paid this partner (``paid``: the
+    deals its commission lines name): paid once, now."""
+    return (
+        deal.id not in paid
+        and context.closed_period_holding(won_on) is not None
+        and context.in_program_on(partner.partner, won_on)  # not won before it joined
+    )
 
 
 def _kept_by_others(
-    partner: PartnerFacts, paid_before: Collection[str], context: RunContext, asked: Callable[[Deal], bool]
+    partner_id: str, deals: Iterable[PartnerDeal], paid_before: Collection[str], context: RunContext
 ) -> dict[str, str]:
-    """Of the partner's deals ``asked`` accepts that the ledger never paid it, those whose commission an
-    earlier period paid another partner, who keeps it (a deal re-opened and moved to this partner, or
-    shared with it), each with the periods that paid it. A set of every deal paid before picks the few
-    to ask the history about: a deal paid twice is rare."""
+    """Of the partner's ``deals``, those the ledger never paid it whose commission an earlier period paid
+    another partner, who keeps it (a deal re-opened and moved to this partner, or shared with it), each
+    with the periods that paid it. A set of every deal paid before picks the few to ask the history
+    about: a deal paid twice is rare."""
     named = context.history.named_deal_ids(KIND)
     if not named:
         return {}
-    deals = {
-        pd.deal.id
-        for pd in partner.deals
-        if pd.deal.id in named and pd.deal.id not in paid_before and asked(pd.deal)
-    }
-    return _paid_to_others(partner.id, deals, context) if deals else {}
+    asked = {pd.deal.id for pd in deals if pd.deal.id in named and pd.deal.id not in paid_before}
+    return _paid_to_others(partner_id, asked, context) if asked else {}
 
 
 def _paid_to_another_line(partner_id: str, deal: Deal, won_on: date, paid_to: str) -> PayoutLine:

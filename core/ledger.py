@@ -2847,25 +2847,23 @@ class _LedgerHistory(History):
     @property
     def tiers(self) -> Mapping[str, tuple[TierRecord, ...]]:
         if self._all_tiers is None:
-            p, s = periods_table, standings_table
-            tiers: dict[str, list[TierRecord]] = {}
             with self._read() as conn:
-                for r in conn.execute(
-                    sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
-                    .join(p, p.c.period == s.c.period)
-                    .where(s.c.period.in_(self._periods))
-                    .order_by(p.c.starts_on, s.c.seq)
-                ):
-                    record = TierRecord(
-                        period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
-                    )
-                    tiers.setdefault(r.partner_id, []).append(record)
-            read: Mapping[str, tuple[TierRecord, ...]] = MappingProxyType(
-                {k: tuple(v) for k, v in tiers.items()}
-            )
+                read: Mapping[str, tuple[TierRecord, ...]] = MappingProxyType(
+                    _tier_records(conn.execute(self._tiers_query()))
+                )
             _set(self, "_all_tiers", read)
             return read
         return self._all_tiers
+
+    def _tiers_query(self) -> sa.Select[Any]:
+        """Every tier record of the history, in period order."""
+        p, s = periods_table, standings_table
+        return (
+            sa.select(s.c.period, s.c.partner_id, s.c.score, s.c.eligible, s.c.assigned)
+            .join(p, p.c.period == s.c.period)
+            .where(s.c.period.in_(self._periods))
+            .order_by(p.c.starts_on, s.c.seq)
+        )
 
     @property
     def lines(self) -> Mapping[str, tuple[LedgerLine, ...]]:
@@ -2897,13 +2895,20 @@ class _LedgerHistory(History):
             return ()
         if self._all_tiers is not None:
             return super().last_tiers(partner_id, n)
-        known = next((m for m in sorted(self._last) if m >= n), None)
-        if known is None:
-            self._last[n] = self._read_last_tiers(n)
-            known = n
-        return self._last[known].get(partner_id, ())[-n:]
+        latest = self._last.get(n)  # asked for every partner: one lookup once the answer is read
+        if latest is None:
+            # The latest records of a larger n hold these (and the latest of as many as the periods are
+            # every record): kept under n too, never read twice
+            most = min(n, len(self._periods))
+            known = next((m for m in sorted(self._last) if m >= most), None)
+            latest = self._read_last_tiers(most) if known is None else self._last[known]
+            self._last[n] = latest
+        return latest.get(partner_id, ())[-n:]
 
     def _read_last_tiers(self, n: int) -> dict[str, tuple[TierRecord, ...]]:
+        if n >= len(self._periods):  # every record: read without ranking (the ranking costs 3 × the read)
+            with self._read() as conn:
+                return _tier_records(conn.execute(self._tiers_query()))
         p, s = periods_table, standings_table
         latest = (
             sa.func.row_number()
@@ -2918,20 +2923,15 @@ class _LedgerHistory(History):
             .where(s.c.period.in_(self._periods))
             .subquery()
         )
-        tiers: dict[str, list[TierRecord]] = {}
         with self._read() as conn:
-            for r in conn.execute(
+            result = conn.execute(
                 sa.select(
                     ranked.c.period, ranked.c.partner_id, ranked.c.score, ranked.c.eligible, ranked.c.assigned
                 )
                 .where(ranked.c.latest <= n)
                 .order_by(ranked.c.starts_on)
-            ):
-                record = TierRecord(
-                    period=r.period, score=Decimal(r.score), eligible=r.eligible, assigned=r.assigned
-                )
-                tiers.setdefault(r.partner_id, []).append(record)
-        return {k: tuple(v) for k, v in tiers.items()}
+            )
+            return _tier_records(result)
 
     def lines_of(
         self,
@@ -3189,6 +3189,21 @@ class _LedgerHistory(History):
                     seen.setdefault(partner, (rank, first))
                 _set(self, "_seen_periods", self._seen_periods + 1)
         return seen
+
+
+def _tier_records(result: sa.CursorResult[Any]) -> dict[str, tuple[TierRecord, ...]]:
+    """Rows of (period, partner_id, score, eligible, assigned), oldest first, as each partner's records."""
+    tiers: dict[str, list[TierRecord]] = {}
+    strings: dict[str, str] = {}
+    for period, partner_id, score, eligible, assigned in _raw_rows(result):  # text columns only
+        record = TierRecord(
+            period=strings.setdefault(period, period),
+            score=Decimal(score),
+            eligible=strings.setdefault(eligible, eligible),
+            assigned=strings.setdefault(assigned, assigned),
+        )
+        tiers.setdefault(partner_id, []).append(record)
+    return {k: tuple(v) for k, v in tiers.items()}
 
 
 def _first(item: tuple[int, LedgerLine]) -> int:

@@ -9,7 +9,7 @@ from cosell import hookimpl
 from cosell.context import PartnerFacts, RunContext
 from cosell.money import show_number
 from cosell.program import Program, Tier, crm_tier_name
-from cosell.results import Score, TierDecision
+from cosell.results import Score, TierDecision, TierRecord
 
 
 def eligible_tier(program: Program, score: Decimal, metrics: Mapping[str, Decimal | None]) -> Tier:
@@ -51,6 +51,11 @@ def short_of(value: Decimal, needed: Decimal) -> tuple[str, str]:
     return f"{value.normalize():,f}", f"{needed.normalize():,f}"
 
 
+_GRACE_LOOKBACK = 2
+"""The latest tier records a demotion looks at first are the grace plus these: more are read only while
+every one of them was below the tier held."""
+
+
 @hookimpl(tryfirst=True)
 def cosell_tier(
     partner: PartnerFacts, score: Score, metrics: Mapping[str, Decimal | None], context: RunContext
@@ -67,7 +72,10 @@ def earned_tier(
     after the grace, counted from the tier the partner held (by exception or not)."""
     program = context.program
     eligible = eligible_tier(program, score.value, metrics)
-    last = context.history.last_tiers(partner.id, 1)
+    # The records a demotion looks back at, asked once (one read of the ledger for every partner, not
+    # one for the tier held and another for the grace): the last of them is the tier held.
+    recent = context.history.last_tiers(partner.id, _GRACE_LOOKBACK + program.demotion_grace_periods)
+    last = recent[-1:]
     if last:
         current, source = last[-1].assigned, f"tier of {last[-1].period}"
     elif (shown := crm_tier_name(program, partner.partner.crm_tier)) is not None:
@@ -99,7 +107,7 @@ def earned_tier(
                 "" if eligible.name == current else f" (from {current}, {source})"
             )
         return TierDecision(eligible.name, eligible.name, previous, 0, reason)
-    below = 1 + _periods_below_before(context, partner.id)
+    below = 1 + _periods_below_before(context, partner.id, recent)
     grace = program.demotion_grace_periods
     if below > grace:
         reason = (
@@ -115,13 +123,13 @@ def earned_tier(
     return TierDecision(eligible.name, current, previous, below, reason)
 
 
-def _periods_below_before(context: RunContext, partner_id: str) -> int:
+def _periods_below_before(context: RunContext, partner_id: str, records: tuple[TierRecord, ...]) -> int:
     """Consecutive earlier periods, back from the one just before this, whose eligible tier was below
-    the tier the partner held then."""
+    the tier the partner held then; ``records`` are the partner's latest ``last_tiers`` of the grace plus
+    ``_GRACE_LOOKBACK``."""
     program = context.program
-    n = program.demotion_grace_periods + 2  # the latest records first; more only while all were below
+    n = program.demotion_grace_periods + _GRACE_LOOKBACK
     while True:
-        records = context.history.last_tiers(partner_id, n)
         expected = context.period.previous()
         count = 0
         for record in reversed(records):
@@ -134,6 +142,7 @@ def _periods_below_before(context: RunContext, partner_id: str) -> int:
         if len(records) < n:
             return count
         n *= 2
+        records = context.history.last_tiers(partner_id, n)
 
 
 def _why_eligible(program: Program, tier: Tier, score: Decimal, metrics: Mapping[str, Decimal | None]) -> str:

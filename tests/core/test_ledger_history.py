@@ -155,6 +155,32 @@ def test_the_history_answers_each_question_in_one_read_for_every_partner(
     assert len(reads) == 5
 
 
+def test_the_latest_tier_records_of_as_many_periods_as_the_history_holds_are_read_without_ranking(
+    ledger: Ledger,
+) -> None:
+    """Fewer latest records than the history has periods are ranked by the query; as many or more are
+    every record, read as stored (ranking them costs three times the read): the same answers either way."""
+    three_periods(ledger)
+    memory = History(tiers=ledger.history(Q4).tiers)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "cosell_standings" in statement:
+            statements.append(statement.upper())
+
+    sa.event.listen(ledger._engine, "before_cursor_execute", seen)
+    try:
+        for n, ranked in ((1, True), (2, True), (3, False), (5, False)):
+            asked = ledger.history(Q4)  # a history of its own: n is the first question it reads
+            statements.clear()
+            for pid in ("A", "B", "C", "nobody"):
+                assert asked.last_tiers(pid, n) == memory.last_tiers(pid, n)
+                assert asked.last_tiers(pid, 1) == memory.last_tiers(pid, 1)  # from the same read
+            assert len(statements) == 1 and ("ROW_NUMBER" in statements[0]) == ranked
+    finally:
+        sa.event.remove(ledger._engine, "before_cursor_execute", seen)
+
+
 def test_a_question_asked_after_the_ledger_moved_is_refused_and_earlier_answers_stand(ledger: Ledger) -> None:
     three_periods(ledger)
     history = ledger.history(Q4)

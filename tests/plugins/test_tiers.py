@@ -59,6 +59,37 @@ def test_demotion_waits_for_more_than_the_grace_periods_below():
     assert (second.eligible, second.assigned, second.periods_below) == ("Registered", "Registered", 2)
 
 
+def test_periods_below_count_every_consecutive_one_past_the_first_records_looked_at():
+    # grace 1: the three latest records are looked at first; all below Gold, so the fourth is read too
+    history = [
+        TierRecord(period, Decimal(45), "Silver", "Gold")
+        for period in ("2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2")
+    ]
+    decision = decide("45000", history=history)
+    assert (decision.eligible, decision.assigned, decision.periods_below) == ("Silver", "Silver", 5)
+
+
+def test_a_partner_below_its_tier_is_decided_from_one_question_to_the_history():
+    # The latest records of the grace plus two, asked once: a ledger reads them for every partner in one
+    # query, where asking for the tier held and then for the grace would read twice.
+    asked: list[int] = []
+
+    class Counted(History):
+        __slots__ = ()
+
+        def last_tiers(self, partner_id: str, n: int = 1) -> tuple[TierRecord, ...]:
+            asked.append(n)
+            return super().last_tiers(partner_id, n)
+
+    prog = program(tiers=TIERS, scoring=SCORING, demotion_grace_periods=1)
+    q2 = TierRecord("2026-Q2", Decimal(80), "Gold", "Gold")
+    history = Counted(tiers=MappingProxyType({"P1": (q2,)}))
+    deals = [deal("D1", "45000", partners=["P1"], created_on="2026-07-01")]
+    decision = compute_period(prog, [partner("P1")], deals, history=history).standings[0].tier
+    assert (decision.eligible, decision.assigned, decision.periods_below) == ("Silver", "Gold", 1)
+    assert asked == [3]
+
+
 def test_demotion_with_zero_grace_is_immediate():
     q2 = TierRecord("2026-Q2", Decimal(80), "Gold", "Gold")
     assert decide("45000", history=[q2], grace=0).assigned == "Silver"

@@ -8,6 +8,7 @@ import codecs
 import csv
 import io
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -274,3 +275,98 @@ def test_a_long_column_reads_the_same_texts_whether_or_not_it_repeats_them(disti
     values = reader._Values({"campaign": pa.array(cells)}, reader.Deal, ())
     values.text("campaign")
     assert values.columns["campaign"] == [cell or None for cell in cells]
+
+
+def test_whole_numbers_read_by_arrow_are_the_decimals_parse_decimal_reads() -> None:
+    # Digits are read as integers (and bounded by arrow's min and max); a negative zero, decimal places
+    # or a number beyond 64 bits keep the text path. Each way the Decimals are parse_decimal's, exponent
+    # and sign included.
+    columns = {
+        "whole": ["42", "007", "-5", "0", "-1000000000000", "100"],
+        "negative zero": ["-0", "12", "-00"],
+        "places": ["1.50", "2", "0.10"],
+        "beyond 64 bits": ["99999999999999999999", "1"],
+    }
+    for name, cells in columns.items():
+        values = reader._Values({"margin_pct": pa.array(cells)}, reader.Deal, ())
+        if name == "beyond 64 bits":
+            with pytest.raises(reader._Unproven):  # too large for a margin: refused either way
+                values.convert("margin_pct", reader.parse_decimal)
+            assert reader._whole_numbers(pa.array(cells)) is None
+            continue
+        values.convert("margin_pct", reader.parse_decimal)
+        assert repr(values.columns["margin_pct"]) == repr([reader.parse_decimal(c) for c in cells]), name
+    assert reader._whole_numbers(pa.array(columns["negative zero"])) is None
+    assert reader._whole_numbers(pa.array(columns["places"])) is None
+
+
+def test_a_whole_number_out_of_bounds_is_found_by_arrows_min_and_max() -> None:
+    for cells in (["5", "-1", "7"], ["5", "101", "7"]):
+        values = reader._Values({"discount_pct": pa.array(cells)}, reader.Deal, ())
+        with pytest.raises(reader._Unproven):
+            values.convert("discount_pct", reader.parse_decimal)
+
+
+def test_each_deals_own_involvement_is_built_once_for_equal_cells_as_the_file_wrote_them() -> None:
+    deals = {
+        "partner_id": pa.array(["P1", "P1", "P1", "", "P2", "P1"]),
+        "role": pa.array(["", "cosell", "COSELL", "", "influenced", ""]),
+        "share": pa.array(["0.50", "0.5", "0.5", "", "", "0.50"]),
+    }
+    partners, links = reader._one_involvement_each(deals)
+    half, half_written_long = Decimal("0.5"), Decimal("0.50")
+    assert partners == [
+        (reader.Involvement("P1", "sourced", half_written_long),),
+        (reader.Involvement("P1", "cosell", half),),
+        (reader.Involvement("P1", "cosell", half),),
+        (),
+        (reader.Involvement("P2", "influenced", None),),
+        (reader.Involvement("P1", "sourced", half_written_long),),
+    ]
+    assert str(partners[0][0].share) == "0.50"
+    assert partners[0][0] is partners[5][0]  # equal cells share one record
+    assert set(links.texts("partner_id").to_pylist()) == {"", "P1", "P2"}
+
+
+@pytest.mark.parametrize(
+    "cells", [["COSELL", "boss"], ["\x00", "sourced"]], ids=["not a role", "a NUL"]
+)  # fmt: skip
+def test_an_own_involvement_the_columns_cannot_prove_is_left_to_the_cell_path(cells: list[str]) -> None:
+    deals = {"partner_id": pa.array(["P1", "P2"]), "role": pa.array(cells)}
+    with pytest.raises(reader._Unproven):
+        reader._one_involvement_each(deals)
+
+
+def test_known_ids_are_checked_once_each_text_without_hashing_the_ids() -> None:
+    ids = pa.array(["P1", "P2", "P3"])
+    reader._Columnar._known(pa.array(["P1", "", "P1", "P3", ""]), ids)
+    reader._Columnar._known(pa.array(["", ""]), ids)
+    for unknown in (["P1", "P4"], ["P4", "P4"], ["p1"]):
+        with pytest.raises(reader._Unproven):
+            reader._Columnar._known(pa.array(unknown), ids)
+
+
+@pytest.mark.parametrize(
+    ("links", "problem"),
+    [
+        ([["D1001", "P006", "influenced", ""], ["D1001", "P006", "cosell", ""]], None),
+        ([["D1001", "P001", "influenced", ""]], None),
+        ([["D2002", "P002", "sourced", "0.6"], ["D2002", "P006", "cosell", "0.5"]],
+         "deal_partners.csv:3: share: the shares of deal 'D2002' add up to 1.1, more than 1"),
+    ],
+    ids=["two rows", "the deal's own partner", "shares over 1"],
+)  # fmt: skip
+def test_a_partner_twice_on_a_deal_or_shares_over_1_are_left_to_the_cell_path(
+    program: Program, tmp_path: Path, links: list[list[str]], problem: str | None
+) -> None:
+    rows = _example()
+    rows[reader.DEAL_PARTNERS_FILE] = [rows[reader.DEAL_PARTNERS_FILE][0], *links]
+    for name, cells in rows.items():
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(cells)
+        (tmp_path / name).write_text(out.getvalue(), "utf-8")
+    assert reader._read_columnar(tmp_path, program) is None
+    outcome = _outcome(lambda: reader.read_folder(tmp_path, program))
+    assert outcome == _outcome(lambda: reader._Folder(tmp_path, program).read())
+    if problem is not None:
+        assert outcome[0] == "rejected" and any(p.startswith(problem) for p in outcome[1])  # type: ignore[union-attr]

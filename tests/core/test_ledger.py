@@ -743,6 +743,28 @@ def test_every_row_is_stored_exactly_whether_or_not_it_fills_a_whole_insert_stat
     ]
 
 
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 9])
+def test_columns_fixed_for_every_row_are_stored_as_if_each_row_gave_them(
+    ledger: Ledger, ledger_url: str, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    # On SQLite, 20 parameters a statement: the 4 fixed ones once, then 4 rows of 4 columns each.
+    monkeypatch.setattr(ledger_module, "_SQLITE_VARIABLES", 20)
+    table = ledger_module.outbox_table
+    given = [(7, "t", "deal", f"D{i}", f'{{"n":"{i}"}}', "{}", "pending", None) for i in range(count)]
+    fixed = {"run_id": 8, "target": "u", "status": "done", "error": None}
+    shared = [("deal", f"E{i}", f'{{"n":"{i}"}}', "{}") for i in range(count)]
+    with ledger._write() as conn:
+        ledger._bulk_insert(conn, table, given, skip=("id",))
+        ledger._bulk_insert(conn, table, shared, skip=("id",), fixed=fixed)
+    rows = raw_rows(ledger_url, "cosell_outbox", without=("id",))
+    assert rows == [
+        {"run_id": run_id, "target": target, "object": "deal", "record_id": f"{letter}{i}",
+         "field_values": f'{{"n":"{i}"}}', "old_values": "{}", "status": status, "error": None}
+        for letter, run_id, target, status in (("D", 7, "t", "pending"), ("E", 8, "u", "done"))
+        for i in range(count)
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
 # schema and connection
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,12 @@ last period with the second, `period 8 / period 2: X.XX`: the first run starts f
 folder and has no deal won earlier to write again, so the second shows what the history's length costs.
 Peak memory is the process's peak resident set size, or, while the run has a child process (it takes
 its records digest in one on Linux), the most the process and its children held together (their
-proportional set sizes, sampled every second). CPU times include the children's.
+proportional set sizes, sampled every second). CPU times include the children's. With --periods, each
+period's line gives that period's own peak: on Linux the process's peak is set back to what it holds
+before each run (`/proc/self/clear_refs`), as a `cosell run` in its own process would start afresh, but
+what the earlier periods left in the process (freed memory Python and the C library keep) still counts;
+elsewhere it is the peak so far. A line before the last compares the peaks, `memory: period 8 / period
+1: X.XX, period 8 / period 2: X.XX`; the last line's peak is the most any one period took.
 
 The line before it, `results sha256 ...`, is a digest of what the runs produced: the output folder's
 files and the ledger's rows (less clock times and the temporary folder's path). The same input gives the
@@ -159,6 +164,18 @@ def peak_mib() -> float:
     except OSError:
         pass
     return max(own, FAMILY_PEAK[0])
+
+
+def restart_peak() -> bool:
+    """Set this process's peak resident set back to what it holds now, and forget the children's: the
+    next run's peak is then its own. False where the system cannot (the peak then runs on)."""
+    FAMILY_PEAK[0] = 0.0
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # Linux: "reset the peak resident set size" of this process
+    except OSError:
+        return False
+    return True
 
 
 FAMILY_PEAK = [0.0]
@@ -333,16 +350,22 @@ def main() -> None:
         timings: list[Timing] = []
         stop = threading.Event()
         threading.Thread(target=watch_family, args=(stop,), daemon=True).start()
+        peaks: list[float] = []
         for n in range(args.periods):
+            gc.collect()
+            own = restart_peak()
             timing = one_run(folder, output, ledger, period)
             timings.append(timing)
-            print(f"{period.key}: whole run {timing.whole:.1f} s, peak so far {peak_mib():,.0f} MiB")
+            peaks.append(peak_mib())
+            print(
+                f"{period.key}: whole run {timing.whole:.1f} s, peak {'' if own else 'so far '}{peaks[-1]:,.0f} MiB"
+            )
             report(timing)
             if args.periods > 1:
                 invoke(["close", "--period", period.key, "--ledger", ledger])
                 period = period.next() if n + 1 < args.periods else period
         stop.set()
-        peak = peak_mib()
+        peak = max(peaks)
         print(f"results sha256 {results_digest(output, ledger)}")
         first, last = timings[0], timings[-1]
         if args.periods > 2:
@@ -354,6 +377,14 @@ def main() -> None:
                 f"(CPU {last.whole_cpu / second.whole_cpu:.2f})"
             )
         if args.periods > 1:
+            print(
+                f"memory: period {args.periods} / period 1: {peaks[-1] / peaks[0]:.2f}"
+                + (
+                    f", period {args.periods} / period 2: {peaks[-1] / peaks[1]:.2f}"
+                    if args.periods > 2
+                    else ""
+                )
+            )
             print(f"CPU time: period {args.periods} / period 1: {last.whole_cpu / first.whole_cpu:.2f}")
             print(f"period {args.periods} / period 1: {last.whole / first.whole:.2f}, peak {peak:,.0f} MiB")
         else:

@@ -16,9 +16,9 @@ import io
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -50,6 +50,9 @@ _CHANGES_AT_ONCE = 10_000
 """Changes turned into ``changes.csv`` text at a time."""
 _ROWS_AT_ONCE = 20_000
 """Rows of ``accounts.csv``/``deals.csv`` turned into text at a time."""
+_SHARED_AT_MOST = 4_096
+"""Distinct cells of a managed column kept for sharing, as read: a column of notes or amounts, each
+new, holds no more than this many (what it shares is the first values, the statuses among them)."""
 
 
 def _csv_writer_text(rows: Iterable[Sequence[str]], kept: int | None = None) -> str:
@@ -112,14 +115,42 @@ def column_of(field_name: str) -> str:
     return COLUMN_PREFIX + field_name
 
 
+Row = tuple[str, ...]
+"""An output file's row: a cell for each column of its table's header, in the header's order (an empty
+cell where the file had none). A tuple holds a row in about a third of the memory a dict by column name
+does, the header naming the columns once per table."""
+
+
 @dataclass
 class _OutputTable:
     """One output file in memory: its header (id, the managed columns, any column a user added) and
     its rows by record id. ``stamp`` identifies the file version it was read from."""
 
     header: list[str]
-    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    rows: dict[str, Row] = field(default_factory=dict)
     stamp: tuple[int, int, int] | None = None
+
+
+class _HeldValues(Mapping[RecordKey, FieldValues]):
+    """What ``current_values`` answers: the managed values of each record found, by key. A record's
+    values are built when asked for, from its row as the file held it at the call (rows are tuples, never
+    changed in place: a later write does not show here)."""
+
+    def __init__(self, found: dict[RecordKey, Row]) -> None:
+        self._found = found
+
+    def __getitem__(self, key: RecordKey) -> FieldValues:
+        row = self._found[key]
+        return {name: row[i] or None for i, name in enumerate(MANAGED_FIELDS[key[0]], 1)}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._found
+
+    def __iter__(self) -> Iterator[RecordKey]:
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)
 
 
 def _check_names(path: Path, names: Sequence[str]) -> None:
@@ -328,28 +359,21 @@ class FilesConnector:
         except OSError as exc:  # a full disk, a folder in the file's place: the writes fail, kept pending
             self._unstarted = _cannot_write(path, exc)
 
-    def current_values(self, keys: Sequence[RecordKey]) -> dict[RecordKey, FieldValues]:
+    def current_values(self, keys: Sequence[RecordKey]) -> Mapping[RecordKey, FieldValues]:
         """The managed values the output files hold for ``keys``; a record not in its file is left out."""
-        found: dict[RecordKey, FieldValues] = {}
-        tables: dict[str, tuple[dict[str, dict[str, str]], list[tuple[str, str]]] | None] = {}
+        found: dict[RecordKey, Row] = {}
+        tables: dict[str, dict[str, Row] | None] = {}
         for key in keys:
             if key[0] not in tables:  # the file's stamp is checked once per call, not per key
                 object_name = _object_name(key[0])
-                tables[key[0]] = (
-                    None
-                    if object_name is None
-                    else (
-                        self._table(object_name).rows,
-                        [(name, column_of(name)) for name in MANAGED_FIELDS[object_name]],
-                    )
-                )
-            table = tables[key[0]]
-            if table is None:
+                tables[key[0]] = None if object_name is None else self._table(object_name).rows
+            rows = tables[key[0]]
+            if rows is None:
                 continue
-            row = table[0].get(key[1])
+            row = rows.get(key[1])
             if row is not None:
-                found[key] = {name: row.get(column) or None for name, column in table[1]}
-        return found
+                found[key] = row
+        return _HeldValues(found)
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteOutcome]:
         """Upsert the values into ``accounts.csv``/``deals.csv``; append what changed to ``changes.csv``.
@@ -495,6 +519,14 @@ class FilesConnector:
             table = _OutputTable(header, stamp=stamp)
             rows = table.rows
             width, at = len(names), names.index("id")
+            # Where each of the file's columns goes in the header's order: its rows are kept that way.
+            place = [header.index(name) if name else None for name in names]
+            as_written = names == header
+            blank = ("",) * len(header)
+            # A managed column repeats few values (a status, an amount): equal cells share one string.
+            shared: list[tuple[int, dict[str, str]]] = [
+                (i, {}) for i, name in enumerate(names) if name in ours and i != at
+            ]
             unmark = [i for i, name in enumerate(names) if name in ours] if marked else []
             unnamed = [i for i, name in enumerate(names) if not name]
             line = reader.line_num
@@ -528,7 +560,22 @@ class FilesConnector:
                     first = _line_of(path, at, record_id, marked)
                     what = f"record {record_id!r} has a row already (line {first})"
                     raise _refused(path, start, what, "keep one of the two rows")
-                rows[record_id] = dict(zip(names, raw, strict=False))
+                for i, seen in shared:
+                    if i < len(raw):
+                        cell = raw[i]
+                        kept = seen.get(cell)
+                        if kept is not None:
+                            raw[i] = kept
+                        elif len(seen) < _SHARED_AT_MOST:
+                            seen[cell] = cell
+                if as_written and len(raw) == width:
+                    rows[record_id] = tuple(raw)
+                else:
+                    cells = list(blank)
+                    for to, cell in zip(place, raw, strict=False):
+                        if to is not None:
+                            cells[to] = cell
+                    rows[record_id] = tuple(cells)
         return table
 
     def _upserted(
@@ -538,7 +585,8 @@ class FilesConnector:
         in pieces), and how to dump the new file (None when the file need not be rewritten)."""
         table = self._table(object_name)
         rows = table.rows
-        columns = {name: column_of(name) for name in MANAGED_FIELDS[object_name]}
+        # a managed field's place in a row: the header starts with id, then the managed columns
+        columns = {name: at for at, name in enumerate(MANAGED_FIELDS[object_name], 1)}
         # The changes are kept as the CSV text they become, a few thousand rows a piece: a million
         # changes kept as tuples until written would hold twice the memory. Until then they are kept
         # as the columns of changes.csv after its first (the object, the same for all of them).
@@ -548,29 +596,36 @@ class FilesConnector:
         olds: list[str] = []
         news: list[str] = []
         added = False
+        width = len(table.header)
         for write in writes:
             record_id = write.record_id
             row = rows.get(record_id)
             if row is None:  # every value a new record holds is a change from an empty cell
-                row = rows[record_id] = {"id": record_id}
+                cells = [record_id, *([""] * (width - 1))]
                 added = True
                 for name, value in write.values.items():
                     if value:
-                        row[columns[name]] = value
+                        cells[columns[name]] = value
                         ids.append(record_id)
                         names.append(name)
                         olds.append("")
                         news.append(value)
+                rows[record_id] = tuple(cells)
             else:
+                changed: list[str] | None = None
                 for name, value in write.values.items():
-                    column = columns[name]
-                    old, new = row.get(column, ""), value or ""
+                    at = columns[name]
+                    old, new = row[at], value or ""
                     if new != old:
-                        row[column] = new
+                        if changed is None:
+                            changed = list(row)
+                        changed[at] = new
                         ids.append(record_id)
                         names.append(name)
                         olds.append(old)
                         news.append(new)
+                if changed is not None:
+                    rows[record_id] = tuple(changed)
             if len(ids) >= _CHANGES_AT_ONCE:
                 texts.append(_columns_text([[object_name] * len(ids), ids, names, olds, news]))
                 ids, names, olds, news = [], [], [], []
@@ -583,7 +638,7 @@ class FilesConnector:
         def dump(handle: TextIO) -> None:
             kept = len(columns) + 1  # id and the managed columns, then the ones a user added
             handle.write(_columns_text([[name] for name in header], kept))
-            cells = [methodcaller("get", name, "") for name in header]
+            cells = [itemgetter(at) for at in range(len(header))]
             ids = sorted(rows)
             for start in range(0, len(ids), _ROWS_AT_ONCE):
                 chunk = list(map(rows.__getitem__, ids[start : start + _ROWS_AT_ONCE]))

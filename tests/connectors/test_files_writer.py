@@ -217,6 +217,22 @@ def test_current_values_see_an_edit_made_outside_cosell(connector: FilesConnecto
     assert connector.current_values([("account", "P1")])[("account", "P1")]["tier"] == "Bronze!"
 
 
+def test_current_values_are_what_the_files_held_when_asked_a_later_write_does_not_change_them(
+    connector: FilesConnector, tmp_path: Path
+) -> None:
+    connector.write(FIRST_RUN)
+    held = connector.current_values([("deal", "D1"), ("deal", "D9"), ("account", "P2")])
+    connector.write([deal("D1", incentive="7.00"), deal("D9", incentive="1.00"), account("P2", tier="Gold")])
+    assert list(held) == [("deal", "D1"), ("account", "P2")] and len(held) == 2
+    assert held[("deal", "D1")] == {
+        "incentive": "120.00",
+        "incentive_status": "Earned",
+        "incentive_note": "12% of 1000.00",
+    }
+    assert held[("account", "P2")]["tier"] == "Silver" and ("deal", "D9") not in held
+    assert connector.current_values([("deal", "D1")])[("deal", "D1")]["incentive"] == "7.00"
+
+
 def test_begin_run_starts_changes_csv_afresh(connector: FilesConnector, tmp_path: Path) -> None:
     connector.write(FIRST_RUN)
     connector.begin_run()

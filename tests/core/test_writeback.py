@@ -124,6 +124,29 @@ def test_unchanged_benefits_are_not_written_again_and_changed_ones_are():
     assert change.values == {"tier_benefits": "partner portal\ndeal registration"}
 
 
+def test_a_change_keeps_the_old_values_of_just_the_fields_it_changes_in_the_order_written():
+    desired = {"incentive": "5.00", "incentive_status": "Earned", "incentive_note": "new"}
+    held = {
+        ("deal", "D1"): {"incentive_note": "old", "incentive": "4.00", "incentive_status": "Projected"},
+        ("deal", "D2"): {"incentive": "4.00", "incentive_status": "Earned", "incentive_note": "old"},
+        ("deal", "D3"): {"incentive": "4.00", "incentive_status": "Projected", "incentive_note": "old"},
+    }
+    changes = changed_writes([FieldWrite("deal", d, desired) for d in ("D1", "D2", "D3")], held)
+    assert [(w.record_id, list(w.values.items()), list(w.old.items())) for w in changes] == [
+        (
+            "D1",
+            list(desired.items()),
+            [("incentive", "4.00"), ("incentive_status", "Projected"), ("incentive_note", "old")],
+        ),
+        (
+            "D2",
+            [("incentive", "5.00"), ("incentive_note", "new")],
+            [("incentive", "4.00"), ("incentive_note", "old")],
+        ),
+        ("D3", list(desired.items()), list(held[("deal", "D3")].items())),
+    ]
+
+
 def test_clawed_back_deal_holds_the_net_of_its_lines_with_status_clawed_back():
     from cosell.results import History, LedgerLine
 

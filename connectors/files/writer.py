@@ -143,6 +143,10 @@ class _HeldValues(Mapping[RecordKey, FieldValues]):
         row = self._found[key]
         return {name: row[i] or None for i, name in enumerate(MANAGED_FIELDS[key[0]], 1)}
 
+    def get(self, key: RecordKey, default: Any = None) -> Any:
+        # Mapping.get catches a KeyError per record not found: a first run's records, each of them
+        return self[key] if key in self._found else default
+
     def __contains__(self, key: object) -> bool:
         return key in self._found
 

@@ -214,15 +214,16 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
-def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
-    """Write a file through a temp file in its folder and ``os.replace``: readers see old or new, never
-    half. ``write`` gets the open text file."""
+@contextlib.contextmanager
+def _atomic_handle(path: Path) -> Iterator[TextIO]:
+    """An open text file that replaces ``path`` when the block ends (a temp file in its folder, then
+    ``os.replace``): readers see old or new, never half. An exception leaves ``path`` as it was."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     # os.open with 0o666 lets the umask decide the mode, as for any file the user creates.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -230,6 +231,55 @@ def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
         temp.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
+    """Write a file through :func:`_atomic_handle`; ``write`` gets the open text file."""
+    with _atomic_handle(path) as handle:
+        write(handle)
+
+
+class _ChangesUnwritable(Exception):
+    """The new ``changes.csv`` could not be written (``error``): every write of the batch fails."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _ChangesDraft:
+    """The new ``changes.csv``: what it held (``before``), then each object's changes as their text is
+    made, written to its temp file at once rather than kept until all are made. Nothing is opened until
+    the first change; ``spans`` says where each object's text lies, for a rewrite without it."""
+
+    def __init__(self, path: Path, before: str, stack: contextlib.ExitStack) -> None:
+        self.path, self.before, self._stack = path, before, stack
+        self.handle: TextIO | None = None
+        self.size = 0
+        self.spans: dict[ObjectName, list[tuple[int, int]]] = {}
+
+    def add(self, object_name: ObjectName, text: str) -> None:
+        try:
+            if self.handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.handle = self._stack.enter_context(_atomic_handle(self.path))
+                head = _changes_head(self.before)
+                self.handle.write(head)
+                self.size = len(head)
+            self.handle.write(text)
+        except OSError as exc:
+            raise _ChangesUnwritable(exc) from None
+        self.spans.setdefault(object_name, []).append((self.size, self.size + len(text)))
+        self.size += len(text)
+
+
+def _changes_head(before: str) -> str:
+    """What a rewritten ``changes.csv`` starts with: what it held (a line end added), else its header."""
+    if before:
+        return before if before.endswith("\n") else before + "\n"
+    text = io.StringIO()
+    CsvWriter(text).writerow(CHANGES_HEADER)
+    return text.getvalue()
 
 
 _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp")
@@ -398,38 +448,37 @@ class FilesConnector:
         if self._unstarted is not None:
             return [WriteOutcome(w.key, ok=False, error=self._unstarted) for w in writes]
         failed: dict[ObjectName, str] = {}
-        planned: dict[ObjectName, tuple[list[str], Dump | None]] = {}
+        planned: dict[ObjectName, Dump | None] = {}
         changes_file = folder / CHANGES_FILE
         try:
-            for object_name, object_writes in by_object.items():
-                try:
-                    planned[object_name] = self._upserted(object_name, object_writes)
-                except OSError as exc:
-                    self._fail(folder, object_name, exc, failed)
-            changes = [text for object_changes, _ in planned.values() for text in object_changes]
             before = changes_file.read_text(encoding="utf-8") if changes_file.is_file() else ""
-            if changes:
-                # changes.csv first: a run killed after it replaced accounts.csv or deals.csv has still
-                # listed what it changed there. The whole file is replaced, never appended in place.
-                folder.mkdir(parents=True, exist_ok=True)
-                self._write_changes(changes_file, before, changes)
-        except OSError as exc:  # nothing replaced: every write fails, the changed tables are read again
-            self._forget(planned)
-            return [WriteOutcome(w.key, ok=False, error=_cannot_write(changes_file, exc)) for w in writes]
+            # changes.csv first: a run killed after it replaced accounts.csv or deals.csv has still
+            # listed what it changed there. The whole file is replaced (when the block ends), never
+            # appended in place.
+            with contextlib.ExitStack() as stack:
+                draft = _ChangesDraft(changes_file, before, stack)
+                for object_name, object_writes in by_object.items():
+                    try:
+                        planned[object_name] = self._upserted(object_name, object_writes, draft)
+                    except OSError as exc:
+                        self._fail(folder, object_name, exc, failed)
+        except (OSError, _ChangesUnwritable) as exc:  # nothing replaced: every write fails
+            self._forget(by_object)  # the changed tables are read again
+            error = exc.error if isinstance(exc, _ChangesUnwritable) else exc
+            return [WriteOutcome(w.key, ok=False, error=_cannot_write(changes_file, error)) for w in writes]
         except BaseException:  # a file refused (ConfigError), say
-            self._forget(planned)
+            self._forget(by_object)
             raise
-        for object_name, (_, dump) in planned.items():
+        for object_name, dump in planned.items():
             if dump is None:
                 continue
             try:
                 self._replace(folder, object_name, dump)
             except OSError as exc:
                 self._fail(folder, object_name, exc, failed)
-        if failed and changes:
-            kept = [text for name, (rows, _) in planned.items() if name not in failed for text in rows]
+        if failed and draft.spans:
             with contextlib.suppress(OSError):  # else it also lists the failed writes, sent again next run
-                self._write_changes(changes_file, before, kept)
+                self._drop_changes(changes_file, draft, failed)
         if not failed:
             return [confirmed((w.object, w.record_id)) for w in writes]
         return [WriteOutcome(w.key, ok=w.object not in failed, error=failed.get(w.object)) for w in writes]
@@ -583,18 +632,19 @@ class FilesConnector:
         return table
 
     def _upserted(
-        self, object_name: ObjectName, writes: Iterable[FieldWrite]
-    ) -> tuple[list[str], Dump | None]:
-        """Apply ``writes`` to the table in memory: the changes (the text of their ``changes.csv`` rows,
-        in pieces), and how to dump the new file (None when the file need not be rewritten)."""
+        self, object_name: ObjectName, writes: Iterable[FieldWrite], draft: _ChangesDraft
+    ) -> Dump | None:
+        """Apply ``writes`` to the table in memory, adding the changes to ``draft`` (the text of their
+        ``changes.csv`` rows, in pieces): how to dump the new file (None when it need not be rewritten)."""
         table = self._table(object_name)
         rows = table.rows
         # a managed field's place in a row: the header starts with id, then the managed columns
         columns = {name: at for at, name in enumerate(MANAGED_FIELDS[object_name], 1)}
-        # The changes are kept as the CSV text they become, a few thousand rows a piece: a million
-        # changes kept as tuples until written would hold twice the memory. Until then they are kept
-        # as the columns of changes.csv after its first (the object, the same for all of them).
-        texts: list[str] = []
+        # The changes are written as the CSV text they become, a few thousand rows a piece: a million
+        # changes kept until all are made would hold as much memory as their text, as tuples twice
+        # that. Until then they are kept as the columns of changes.csv after its first (the object,
+        # the same for all of them).
+        changed_any = False
         ids: list[str] = []
         names: list[str] = []
         olds: list[str] = []
@@ -631,12 +681,14 @@ class FilesConnector:
                 if changed is not None:
                     rows[record_id] = tuple(changed)
             if len(ids) >= _CHANGES_AT_ONCE:
-                texts.append(_columns_text([[object_name] * len(ids), ids, names, olds, news]))
+                draft.add(object_name, _columns_text([[object_name] * len(ids), ids, names, olds, news]))
                 ids, names, olds, news = [], [], [], []
+                changed_any = True
         if ids:
-            texts.append(_columns_text([[object_name] * len(ids), ids, names, olds, news]))
-        if not (texts or added):
-            return texts, None
+            draft.add(object_name, _columns_text([[object_name] * len(ids), ids, names, olds, news]))
+            changed_any = True
+        if not (changed_any or added):
+            return None
         header = table.header
 
         def dump(handle: TextIO) -> None:
@@ -648,7 +700,7 @@ class FilesConnector:
                 chunk = list(map(rows.__getitem__, ids[start : start + _ROWS_AT_ONCE]))
                 handle.write(_columns_text([list(map(cell, chunk)) for cell in cells], kept))
 
-        return texts, dump
+        return dump
 
     def _replace(self, folder: Path, object_name: ObjectName, dump: Dump) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -658,14 +710,14 @@ class FilesConnector:
         if table is not None:  # the file just written is the table in memory: no need to read it again
             table.stamp = _stamp(path)
 
-    def _write_changes(self, path: Path, before: str, changes: Sequence[str]) -> None:
-        """Replace ``changes.csv`` by what it held (``before``) and ``changes`` (its rows' text) after it."""
-
-        def dump(handle: TextIO) -> None:
-            if before:
-                handle.write(before if before.endswith("\n") else before + "\n")
-            if not before:
-                CsvWriter(handle).writerow(CHANGES_HEADER)
-            handle.writelines(changes)
-
-        _write_atomically(path, dump)
+    def _drop_changes(self, path: Path, draft: _ChangesDraft, failed: Iterable[ObjectName]) -> None:
+        """Replace ``changes.csv`` by what ``draft`` wrote there less the changes of ``failed`` objects."""
+        with path.open(encoding="utf-8", newline="") as handle:
+            text = handle.read()
+        dropped = sorted(span for name in failed for span in draft.spans.get(name, ()))
+        kept, at = [], 0
+        for start, end in dropped:
+            kept.append(text[at:start])
+            at = end
+        kept.append(text[at:])
+        _write_atomically(path, lambda handle: handle.writelines(kept))

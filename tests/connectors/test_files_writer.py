@@ -355,6 +355,34 @@ def test_a_file_that_cannot_be_replaced_fails_its_writes_only(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["accounts.csv", "changes.csv"]
 
 
+def test_a_failed_file_leaves_changes_csv_as_a_batch_without_its_writes_would_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """changes.csv lists the batch's changes before the files are replaced; those of a file that then
+    cannot be replaced are taken out again, the earlier batches' and the other file's kept byte for byte."""
+    earlier = [
+        deal("D1", incentive="1.00", incentive_note='line\r\nbreak, "quoted"'),
+        account("P1", tier="=Gold"),
+    ]
+    batch = [deal("D1", incentive="2.00"), account("P1", tier="Silver"), deal("D2", incentive="3.00")]
+    wanted, failing = FilesConnector(output=tmp_path / "wanted"), FilesConnector(output=tmp_path / "failing")
+    for connector in (wanted, failing):
+        connector.begin_run()
+        connector.write(earlier)
+    wanted.write([w for w in batch if w.object == "account"])
+    replace = os.replace
+
+    def refusing(source: str, target: Path) -> None:
+        if Path(target).name == "deals.csv":
+            raise PermissionError(13, "Permission denied")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", refusing)
+    assert [o.ok for o in failing.write(batch)] == [False, True, False]
+    for name in ("changes.csv", "accounts.csv", "deals.csv"):
+        assert (tmp_path / "failing" / name).read_bytes() == (tmp_path / "wanted" / name).read_bytes()
+
+
 def test_a_changes_csv_that_cannot_be_started_fails_every_write_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "changes.csv").mkdir(parents=True)  # a folder where the file goes: it cannot be replaced

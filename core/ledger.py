@@ -10,17 +10,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import operator
 import os
 import re
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import chain, islice
+from itertools import chain, count, groupby, islice, repeat
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal, TypeVar, cast
@@ -2451,8 +2454,7 @@ class Ledger:
         if partner_id is not None:
             query = query.where(li.c.partner_id == partner_id)
         with self._read() as conn:
-            strings: dict[str, str] = {}
-            return [_ledger_line(r, strings) for r in _raw_rows(conn.execute(query.order_by(li.c.seq)))]
+            return list(_LineBuilder().read(conn.execute(query.order_by(li.c.seq))))
 
     def has_standing(self, period: str, partner_id: str) -> bool:
         """Whether the run of ``period`` stored a standing (score, tier) for ``partner_id``."""
@@ -2865,7 +2867,6 @@ class _LedgerHistory(History):
         if self._all_lines is None:
             p, li = periods_table, lines_table
             lines: dict[str, list[LedgerLine]] = {}
-            strings: dict[str, str] = {}
             with self._read() as conn:
                 result = conn.execute(
                     sa.select(*_line_columns())
@@ -2873,8 +2874,7 @@ class _LedgerHistory(History):
                     .where(li.c.period.in_(self._periods))
                     .order_by(p.c.starts_on, li.c.seq)
                 )
-                for row in _raw_rows(result):
-                    line = _ledger_line(row, strings)
+                for line in _LineBuilder().read(result):
                     lines.setdefault(line.partner_id, []).append(line)
             every: Mapping[str, tuple[LedgerLine, ...]] = MappingProxyType(
                 {k: tuple(v) for k, v in lines.items()}
@@ -2960,10 +2960,12 @@ class _LedgerHistory(History):
         if not missing:
             return
         p, li = periods_table, lines_table
-        loaded: dict[str, dict[str, tuple[list[int], list[LedgerLine]]]] = {kind: {} for kind in missing}
-        strings: dict[str, str] = {}
-        tag_sets: dict[str, frozenset[str]] = {}  # one set per stored text: most tagged lines share a few
+        builder = _LineBuilder()
         rank = self._rank
+        lines: list[LedgerLine] = []
+        places: list[int] = []
+        kind_of: list[str] = []
+        partner_of: list[str] = []
         with self._read() as conn:
             result = conn.execute(
                 sa.select(li.c.seq, *_line_columns())
@@ -2971,40 +2973,24 @@ class _LedgerHistory(History):
                 .where(li.c.kind.in_(missing), li.c.period.in_(self._periods))
                 .order_by(p.c.starts_on, li.c.seq)
             )
-            for (
-                seq,
-                period,
-                partner_id,
-                kind,
-                cents,
-                explanation,
-                deal_id,
-                withheld,
-                uncapped,
-                tags,
-            ) in _raw_rows(result):
-                keys, lines = loaded[kind].setdefault(partner_id, ([], []))
-                keys.append(rank[period] << 32 | seq)
-                tag_set = _NO_TAGS if tags == "[]" else tag_sets.get(tags)
-                if tag_set is None:
-                    tag_set = tag_sets[tags] = _tags_of(tags)
-                lines.append(
-                    LedgerLine(
-                        period=strings.setdefault(period, period),
-                        partner_id=strings.setdefault(partner_id, partner_id),
-                        kind=strings.setdefault(kind, kind),
-                        amount=_cents_to_decimal(cents),
-                        explanation=explanation,
-                        deal_id=deal_id,
-                        withheld=bool(withheld),
-                        uncapped=bool(uncapped),
-                        tags=tag_set,
-                    )
-                )
-        for kind, partners in loaded.items():  # in history order already
-            self._by_kind[kind] = {
-                pid: (tuple(keys), tuple(lines)) for pid, (keys, lines) in partners.items()
-            }
+            for page in _raw_pages(result):
+                seqs, *columns = zip(*page, strict=True)
+                read = builder.lines_of(columns)
+                lines.extend(read)
+                # Each line's place: its period's rank, then its stored order
+                ranks = map(rank.__getitem__, columns[0])
+                places.extend(map(operator.or_, map(operator.lshift, ranks, repeat(32)), seqs))
+                kind_of.extend(map(attrgetter("kind"), read))
+                partner_of.extend(map(attrgetter("partner_id"), read))
+        # Each (kind, partner)'s lines in history order, a kind's partners in the order of their first line
+        loaded: dict[str, dict[str, _Ordered]] = {kind: {} for kind in missing}
+        for at, members in _groups(zip(kind_of, partner_of, strict=True)):
+            group = list(members)
+            loaded[kind_of[at]][partner_of[at]] = (
+                tuple(map(places.__getitem__, group)),
+                tuple(map(lines.__getitem__, group)),
+            )
+        self._by_kind.update(loaded)
 
     def periods_of(self, partner_id: str, kinds: Collection[str]) -> frozenset[str]:
         wanted = _kind_set(kinds)
@@ -3039,7 +3025,6 @@ class _LedgerHistory(History):
         if tag not in self._tagged:
             p, li = periods_table, lines_table
             found: dict[str, list[LedgerLine]] = {}
-            strings: dict[str, str] = {}
             # The JSON text of the tag within the stored list picks the candidates; each is then checked.
             text = _TAGS_JSON.encode(tag)
             with self._read() as conn:
@@ -3053,8 +3038,7 @@ class _LedgerHistory(History):
                     )
                     .order_by(p.c.starts_on, li.c.seq)
                 )
-                for row in _raw_rows(result):
-                    line = _ledger_line(row, strings)
+                for line in _LineBuilder().read(result):
                     if tag in line.tags:
                         found.setdefault(line.partner_id, []).append(line)
             self._tagged[tag] = {k: tuple(v) for k, v in found.items()}
@@ -3083,7 +3067,7 @@ class _LedgerHistory(History):
             found: dict[str, list[LedgerLine]] = {}
             if named:
                 p, li = periods_table, lines_table
-                strings: dict[str, str] = {}
+                builder = _LineBuilder()
                 on_deals = sorted({deal for on in named.values() for deal in on})
                 with self._read() as conn:
                     for partners in _chunks(sorted(named), 200):
@@ -3099,8 +3083,7 @@ class _LedgerHistory(History):
                                 )
                                 .order_by(p.c.starts_on, li.c.seq)
                             )
-                            for row in _raw_rows(result):
-                                line = _ledger_line(row, strings)
+                            for line in builder.read(result):
                                 if line.deal_id in named[line.partner_id]:
                                     found.setdefault(line.deal_id, []).append(line)
             for lines in found.values():
@@ -3199,6 +3182,16 @@ def _tier_records(result: sa.CursorResult[Any]) -> dict[str, tuple[TierRecord, .
         )
         tiers.setdefault(partner_id, []).append(record)
     return {k: tuple(v) for k, v in tiers.items()}
+
+
+def _groups(keys: Iterable[Hashable]) -> Iterator[tuple[int, Iterator[int]]]:
+    """The positions of ``keys`` grouped by key, the groups in the order of their first position, each
+    with that position and its positions in order. No Python step per key: each key's group is numbered
+    by its first position, and a stable sort on that number brings each group's positions together."""
+    numbers: dict[Hashable, int] = {}
+    first: list[int] = list(map(numbers.setdefault, keys, count()))
+    first_of: Callable[[int], int] = first.__getitem__
+    return groupby(sorted(range(len(first)), key=first_of), first_of)
 
 
 def _first(item: tuple[int, LedgerLine]) -> int:
@@ -4174,28 +4167,76 @@ def _cents_to_decimal(cents: int) -> Decimal:
 
 
 def _raw_rows(result: sa.CursorResult[Any]) -> Iterator[Sequence[Any]]:
-    """The DBAPI cursor's plain tuples, in pages: no SQLAlchemy Row per line when reading millions. Only
-    for columns that need no result processing (text, integers; booleans are passed through bool())."""
+    """The DBAPI cursor's plain tuples, read in pages: no SQLAlchemy Row per line when reading millions.
+    Only for columns that need no result processing (text, integers; booleans are passed through bool())."""
+    return chain.from_iterable(_raw_pages(result))
+
+
+def _raw_pages(result: sa.CursorResult[Any]) -> Iterator[Sequence[Sequence[Any]]]:
+    """``_raw_rows`` a page at a time."""
     cursor = result.cursor
     while rows := cursor.fetchmany(_CHUNK):
-        yield from rows
+        yield rows
     result.close()
 
 
-def _ledger_line(row: Sequence[Any], strings: dict[str, str]) -> LedgerLine:
-    """A stored line as a LedgerLine; ``strings`` shares the many equal period, partner and kind strings."""
-    period, partner_id, kind, cents, explanation, deal_id, withheld, uncapped, tags = row
-    return LedgerLine(
-        period=strings.setdefault(period, period),
-        partner_id=strings.setdefault(partner_id, partner_id),
-        kind=strings.setdefault(kind, kind),
-        amount=_cents_to_decimal(cents),
-        explanation=explanation,
-        deal_id=deal_id,
-        withheld=bool(withheld),
-        uncapped=bool(uncapped),
-        tags=_tags_of(tags) if tags != "[]" else _NO_TAGS,
+class _LineBuilder:
+    """Stored lines (rows of ``_line_columns``) as LedgerLines, built a page at a time field by field,
+    each field of every line of the page in one pass, rather than line by line through ``LedgerLine``'s
+    ``__init__``: a history reads hundreds of thousands. The equal period, partner and kind strings are
+    shared, and so is the tag set of each stored tags text."""
+
+    __slots__ = ("_strings", "_tag_sets")
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._tag_sets: dict[str, frozenset[str]] = {"[]": _NO_TAGS}
+
+    def read(self, result: sa.CursorResult[Any]) -> Iterator[LedgerLine]:
+        """The lines of a query of ``_line_columns``, in its order."""
+        return chain.from_iterable(map(self._page, _raw_pages(result)))
+
+    def _page(self, rows: Sequence[Sequence[Any]]) -> list[LedgerLine]:
+        return self.lines_of(tuple(zip(*rows, strict=True)))
+
+    def lines_of(self, columns: Sequence[Sequence[Any]]) -> list[LedgerLine]:
+        """The lines of one page, given as its columns (those of ``_line_columns``, in that order)."""
+        periods, partner_ids, kinds, cents, explanations, deal_ids, withheld, uncapped, tags = columns
+        strings, tag_sets = self._strings, self._tag_sets
+        for text in set(tags).difference(tag_sets):
+            tag_sets[text] = _tags_of(text)
+        lines: list[LedgerLine] = list(map(_new_line, repeat(LedgerLine, len(periods))))
+        values = (
+            map(strings.setdefault, periods, periods),
+            map(strings.setdefault, partner_ids, partner_ids),
+            map(strings.setdefault, kinds, kinds),
+            map(operator.mul, map(Decimal, cents), repeat(_CENT)),  # as _cents_to_decimal
+            explanations,
+            deal_ids,
+            map(bool, withheld),
+            map(bool, uncapped),
+            map(tag_sets.__getitem__, tags),
+        )
+        for setter, column in zip(_LINE_SETTERS, values, strict=True):
+            deque(map(setter, lines, column), maxlen=0)
+        return lines
+
+
+_new_line = cast(Callable[[type[LedgerLine]], LedgerLine], object.__new__)
+"""A LedgerLine with no field set yet, for ``_LineBuilder`` to set each (it has no ``__post_init__``)."""
+
+
+def _line_setters() -> tuple[Callable[[LedgerLine, Any], None], ...]:
+    """What sets each field of a LedgerLine (a frozen, slotted dataclass), in the order of
+    ``_line_columns``: its slots' own setters, which its frozen ``__setattr__`` does not stand in front of."""
+    names = [f.name for f in fields(LedgerLine)]
+    assert names == [c.name.removesuffix("_cents") for c in _line_columns()] and not hasattr(
+        LedgerLine, "__post_init__"
     )
+    return tuple(LedgerLine.__dict__[name].__set__ for name in names)
+
+
+_LINE_SETTERS = _line_setters()
 
 
 _NO_TAGS: frozenset[str] = frozenset()

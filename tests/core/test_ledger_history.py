@@ -131,6 +131,52 @@ def test_every_question_answers_from_the_ledger_as_from_all_lines_in_memory(ledg
     assert asked.periods_of("C", ("mdf",)) == frozenset()
 
 
+def test_lines_come_back_from_every_question_as_stored_field_for_field_page_after_page(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each question builds the lines it reads a page of rows at a time (two rows a page here): every
+    field as stored, the amount to the cent (1.00, not 1), the flags, each line's own tags, no deal None."""
+    monkeypatch.setattr(ledger_module, "_CHUNK", 2)
+    stored = [
+        PayoutLine(
+            "A", "commission", Decimal("1"), "one", "D1", uncapped=True, tags=frozenset({"late", "x"})
+        ),
+        PayoutLine("B", "commission", Decimal("0"), "withheld", "D2", withheld=True),
+        PayoutLine("A", "cap", Decimal("-0.05"), "capped"),
+        PayoutLine("A", "commission", Decimal("-12.3"), "clawed", "D2", tags=frozenset({"late"})),
+        PayoutLine("C", "milestone", Decimal("1000000"), "big", "D3", tags=frozenset({"x"})),
+    ]
+    record(ledger, Q1, stored, [])
+    record(ledger, Q2, stored[:2], [])
+
+    def fields(lines: Any) -> list[tuple[Any, ...]]:
+        return [
+            (ln.period, ln.partner_id, ln.kind, str(ln.amount), ln.explanation, ln.deal_id, ln.withheld,
+             ln.uncapped, sorted(ln.tags))
+            for ln in lines
+        ]  # fmt: skip
+
+    a1 = ("2026-Q1", "A", "commission", "1.00", "one", "D1", False, True, ["late", "x"])
+    b1 = ("2026-Q1", "B", "commission", "0.00", "withheld", "D2", True, False, [])
+    cap = ("2026-Q1", "A", "cap", "-0.05", "capped", None, False, False, [])
+    a2 = ("2026-Q1", "A", "commission", "-12.30", "clawed", "D2", False, False, ["late"])
+    c1 = ("2026-Q1", "C", "milestone", "1000000.00", "big", "D3", False, False, ["x"])
+    a1q2, b1q2 = (("2026-Q2", *a1[1:]), ("2026-Q2", *b1[1:]))
+    assert fields(ledger.lines("2026-Q1")) == [a1, b1, cap, a2, c1]
+    history = ledger.history(Q3)
+    assert fields(history.lines_of("A", kinds=("commission", "cap"))) == [a1, cap, a2, a1q2]
+    assert {deal: fields(lines) for deal, lines in history.lines_on_deals(("commission", "milestone")).items()} == {
+        "D1": [a1, a1q2], "D2": [a2, b1, b1q2], "D3": [c1],
+    }  # fmt: skip
+    assert fields(history.tagged_lines("A", "late")) == [a1, a2, a1q2]
+    assert fields(history.lines_naming(["D2"], ["commission"])["D2"]) == [
+        b1,
+        a2,
+        b1q2,
+    ]  # period, then stored order
+    assert fields(ledger.history(Q3).lines["A"]) == [a1, cap, a2, a1q2]
+
+
 def test_the_history_answers_each_question_in_one_read_for_every_partner(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

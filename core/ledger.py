@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain, count, groupby, islice, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal, TypeVar, cast
@@ -2308,18 +2308,21 @@ class Ledger:
         have written there."""
         o = outbox_table
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(o.c.record_id).where(o.c.target == target, o.c.object == _ACCOUNT).distinct()
-            ).scalars()
-            return {str(rid) for rid in rows}
+            return _first_column(
+                conn.execute(
+                    sa.select(o.c.record_id).where(o.c.target == target, o.c.object == _ACCOUNT).distinct()
+                )
+            )
 
     def projected_deal_ids(self, period: str) -> set[str]:
         """The deals ``period``'s results project (Projected or Withheld): the deals whose projection
         its latest run planned, read from its projections, not from the outbox's deal rows."""
         pr = projections_table
         query = sa.select(pr.c.deal_id).where(pr.c.period == period)
-        with self._read() as conn:  # plain rows, each deal once by the set: a run's open deals, 400,000 say
-            return {row[0] for row in _raw_rows(conn.execute(query))}
+        # Plain rows, each deal once by the set (a run's open deals, 400,000 say): SELECT DISTINCT costs SQLite
+        # a temporary b-tree, 2.5 × the read at 190,000 rows
+        with self._read() as conn:
+            return _first_column(conn.execute(query))
 
     def paid_deal_ids(self, period: str, kinds: Collection[str]) -> set[str]:
         """The deals ``period``'s stored lines of ``kinds`` name (the index on kind and period answers it
@@ -2331,7 +2334,7 @@ class Ledger:
             li.c.kind.in_(sorted(kinds)), li.c.period == period, li.c.deal_id.is_not(None)
         )
         with self._read() as conn:
-            return {row[0] for row in _raw_rows(conn.execute(query))}
+            return _first_column(conn.execute(query))
 
     def unconfirmed_deal_ids(self, target: str) -> set[str]:
         """The deals ``target``'s latest run planned writes for that the target did not confirm (refused,
@@ -3000,18 +3003,22 @@ class _LedgerHistory(History):
         if found is None:
             # (partner, period) pairs alone, from the index on (kind, period, partner_id, deal_id): no
             # line is built (write-back asks it of the cap and budget kinds, for every partner paid on a
-            # won deal before; reading those lines whole cost 0.3 s a period at 6,000 partners)
+            # won deal before; reading those lines whole cost 0.3 s a period at 6,000 partners). Ordered by
+            # partner, each partner's periods come together, and SQLite reads the pairs from that index
+            # alone (unordered, it looked up the kind of every line of the periods: twice the time).
             li = lines_table
-            periods: dict[str, set[str]] = {}
             with self._read() as conn:
                 result = conn.execute(
                     sa.select(li.c.partner_id, li.c.period)
                     .where(li.c.kind.in_(sorted(wanted)), li.c.period.in_(self._periods))
                     .distinct()
+                    .order_by(li.c.partner_id)
                 )
-                for partner, period in _raw_rows(result):
-                    periods.setdefault(partner, set()).add(period)
-            found = self._periods_with[wanted] = {k: frozenset(v) for k, v in periods.items()}
+                found = {
+                    partner: frozenset(map(_second, pairs))
+                    for partner, pairs in groupby(_raw_rows(result), _first_of_row)
+                }
+            self._periods_with[wanted] = found
         return found.get(partner_id, frozenset())
 
     def paid_deal_ids(self, partner_id: str, kind: str) -> frozenset[str]:
@@ -3192,6 +3199,9 @@ def _groups(keys: Iterable[Hashable]) -> Iterator[tuple[int, Iterator[int]]]:
     first: list[int] = list(map(numbers.setdefault, keys, count()))
     first_of: Callable[[int], int] = first.__getitem__
     return groupby(sorted(range(len(first)), key=first_of), first_of)
+
+
+_first_of_row, _second = itemgetter(0), itemgetter(1)
 
 
 def _first(item: tuple[int, LedgerLine]) -> int:
@@ -4178,6 +4188,14 @@ def _raw_pages(result: sa.CursorResult[Any]) -> Iterator[Sequence[Sequence[Any]]
     while rows := cursor.fetchmany(_CHUNK):
         yield rows
     result.close()
+
+
+def _first_column(result: sa.CursorResult[Any]) -> set[Any]:
+    """The distinct values of the plain rows' first (only) column, with no Python step per row."""
+    found: set[Any] = set()
+    for page in _raw_pages(result):
+        found.update(chain.from_iterable(page))
+    return found
 
 
 class _LineBuilder:

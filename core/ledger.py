@@ -4224,7 +4224,7 @@ class _LineBuilder:
         for text in set(tags).difference(tag_sets):
             tag_sets[text] = _tags_of(text)
         lines: list[LedgerLine] = list(map(_new_line, repeat(LedgerLine, len(periods))))
-        values = (
+        values: tuple[Iterable[Any], ...] = (
             map(strings.setdefault, periods, periods),
             map(strings.setdefault, partner_ids, partner_ids),
             map(strings.setdefault, kinds, kinds),

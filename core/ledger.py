@@ -17,9 +17,8 @@ import socket
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain, count, groupby, islice, repeat
@@ -55,6 +54,7 @@ from .results import (
     frozen_mapping,
 )
 from .runrecords import PluginVersion, RunProvenance
+from .slotted import from_columns
 
 __all__ = [
     "ADJUSTMENT_STATES",
@@ -4223,7 +4223,6 @@ class _LineBuilder:
         strings, tag_sets = self._strings, self._tag_sets
         for text in set(tags).difference(tag_sets):
             tag_sets[text] = _tags_of(text)
-        lines: list[LedgerLine] = list(map(_new_line, repeat(LedgerLine, len(periods))))
         values: tuple[Iterable[Any], ...] = (
             map(strings.setdefault, periods, periods),
             map(strings.setdefault, partner_ids, partner_ids),
@@ -4235,26 +4234,11 @@ class _LineBuilder:
             map(bool, uncapped),
             map(tag_sets.__getitem__, tags),
         )
-        for setter, column in zip(_LINE_SETTERS, values, strict=True):
-            deque(map(setter, lines, column), maxlen=0)
-        return lines
+        return from_columns(LedgerLine, len(periods), dict(zip(_LINE_FIELDS, values, strict=True)))
 
 
-_new_line = cast(Callable[[type[LedgerLine]], LedgerLine], object.__new__)
-"""A LedgerLine with no field set yet, for ``_LineBuilder`` to set each (it has no ``__post_init__``)."""
-
-
-def _line_setters() -> tuple[Callable[[LedgerLine, Any], None], ...]:
-    """What sets each field of a LedgerLine (a frozen, slotted dataclass), in the order of
-    ``_line_columns``: its slots' own setters, which its frozen ``__setattr__`` does not stand in front of."""
-    names = [f.name for f in fields(LedgerLine)]
-    assert names == [c.name.removesuffix("_cents") for c in _line_columns()] and not hasattr(
-        LedgerLine, "__post_init__"
-    )
-    return tuple(LedgerLine.__dict__[name].__set__ for name in names)
-
-
-_LINE_SETTERS = _line_setters()
+_LINE_FIELDS = tuple(c.name.removesuffix("_cents") for c in _line_columns())
+"""The LedgerLine field each of ``_line_columns`` holds, in that order."""
 
 
 _NO_TAGS: frozenset[str] = frozenset()

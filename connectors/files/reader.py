@@ -14,7 +14,6 @@ the cell-by-cell path: the records and the messages are the same either way.
 from __future__ import annotations
 
 import codecs
-import collections
 import csv
 import dataclasses
 import difflib
@@ -59,6 +58,7 @@ from cosell.records import (
     Role,
     one_line_text,
 )
+from cosell.slotted import from_columns
 
 PARTNERS_FILE = "partners.csv"
 DEALS_FILE = "deals.csv"
@@ -1145,21 +1145,13 @@ class _Values:
         """The records, built from the checked columns: what ``record(*fields)`` builds, a field of every
         record at a time. A record is a frozen, slotted dataclass whose ``__init__`` does nothing but set
         its fields, so each field is set through its slot directly (half the time on a million deals)."""
-        built = list(map(object.__new__, itertools.repeat(self.record, self.size)))
-        for f in dataclasses.fields(self.record):
-            column = (
-                self.columns[f.name] if f.name in self.columns else itertools.repeat(self.defaults[f.name])
-            )
-            collections.deque(map(_slot_setter(self.record, f.name), built, column), maxlen=0)
-        return tuple(built)
-
-
-def _slot_setter(record: type[Any], name: str) -> Callable[[Any, Any], None]:
-    """What sets field ``name`` of a ``record`` (a slotted dataclass with no ``__post_init__``)."""
-    slot = record.__dict__[name]
-    assert type(slot).__name__ == "member_descriptor" and not hasattr(record, "__post_init__")
-    setter: Callable[[Any, Any], None] = slot.__set__
-    return setter
+        columns = {
+            f.name: self.columns[f.name]
+            if f.name in self.columns
+            else itertools.repeat(self.defaults[f.name])
+            for f in dataclasses.fields(self.record)
+        }
+        return tuple(from_columns(self.record, self.size, columns))
 
 
 _SAMPLE = 4096

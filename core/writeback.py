@@ -121,16 +121,15 @@ def planned_writes(
             # runs once per deal, and the calls would cost more than the text).
             p = items[0]
             shown = WITHHELD if p.withheld else PROJECTED
-            note = (
-                f"{headings[shown]}{names.get(p.partner_id, p.partner_id)}: "
-                f"{round_cents(p.amount / rate):,.2f} {currency}"
-            )
+            amount = round_cents(p.amount / rate)
+            note = f"{headings[shown]}{names.get(p.partner_id, p.partner_id)}: {amount:,.2f} {currency}"
             if p.withheld:
                 note += f" ({p.explanation})"
             if len(note) > NOTE_LIMIT:
                 note = _cut_at_word(note)
             values = {
-                "incentive": f"{round_cents((ZERO + p.amount) / rate):.2f}",  # sum((p.amount,), ZERO)
+                # the total, sum((p.amount,), ZERO): the amount, a -0.00 made 0.00
+                "incentive": f"{amount + ZERO:.2f}",
                 "incentive_status": shown,
                 "incentive_note": note if "\x00" not in note else without_nul(note),
             }
@@ -352,6 +351,28 @@ def _won_deal_write(
 ) -> FieldWrite:
     """A won deal's write: the net of its lines over its partners, in the deal's currency at ``rate``,
     or line by line at ``line_rates`` (the rates of the periods that paid them)."""
+    if len(items) == 1 and line_rates is None:
+        # paid by one line (most won deals; a period replans every deal won before it): the same text
+        # as below, without the sums and calls that several lines or partners need
+        line = items[0]
+        reason = ""
+        if line.kind in reversing:
+            status = CLAWED_BACK
+        elif line.withheld:
+            status, reason = WITHHELD, " (" + line.explanation.split(": ", 1)[-1] + ")"
+        else:
+            status = EARNED
+        pid = line.partner_id
+        shown = round_cents((ZERO + line.amount) / rate)  # the partner's amount and the deal's total alike
+        note = f"{status}{reason}: {names.get(pid, pid)}: {shown:,.2f} {currency}{adjusted.mark(pid, items)}"
+        if len(note) > NOTE_LIMIT:
+            note = _cut_at_word(note)
+        values = {
+            "incentive": f"{shown + ZERO:.2f}",
+            "incentive_status": status,
+            "incentive_note": _no_nul(note),
+        }
+        return field_write("deal", deal_id, values, _UNKNOWN_DEAL)
     if any(line.kind in reversing for line in items):
         status = CLAWED_BACK
     elif all(line.withheld for line in items):

@@ -5,6 +5,8 @@ from decimal import Decimal
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cosell.connector import FieldWrite
 from cosell.errors import FinishedWithFailures
@@ -680,3 +682,37 @@ def test_a_deal_paid_in_a_period_not_capped_is_not_marked_when_a_later_capped_pe
     assert writes["D2"]["incentive_note"] == (
         "Earned: Partner P1: 2,000.00 USD (partner total capped/scaled in 2026-Q3)"
     )
+
+
+_CENTS = st.integers(min_value=-(10**9), max_value=10**9).map(lambda c: Decimal(c).scaleb(-2))
+
+
+@given(
+    amount=st.one_of(st.just(Decimal("0.00")), st.just(Decimal("-0.00")), _CENTS),
+    part=st.integers(min_value=0, max_value=100),
+    rate=st.one_of(st.just(Decimal(1)), st.decimals(min_value="0.0001", max_value="10000", places=4)),
+    kind=st.sampled_from(["commission", "clawback"]),
+    withheld=st.booleans(),
+    name=st.text(min_size=0, max_size=300),
+)
+def test_a_deal_paid_by_one_line_reads_as_the_same_amount_paid_by_two_lines_of_its_partner(
+    amount, part, rate, kind, withheld, name
+):
+    """The planner writes a deal paid by one line (most won deals) without the sums that several lines
+    need: the same values as the same amount split over two lines of the same partner, kind and flag."""
+    from cosell.results import PayoutLine
+    from cosell.writeback import _AdjustedPeriods, _won_deal_write
+
+    first = (amount * part / 100).quantize(Decimal("0.01"))
+    explanation = "commission: withheld: discount over the limit"
+
+    def paid(*amounts: Decimal) -> list[PayoutLine]:
+        return [PayoutLine("P1", kind, a, explanation, "D1", withheld=withheld) for a in amounts]
+
+    def write(lines: list[PayoutLine]) -> FieldWrite:
+        adjusted = _AdjustedPeriods(None, (), "2026-Q3", (), frozenset({"clawback"}))  # type: ignore[arg-type]
+        return _won_deal_write("D1", "EUR", rate, lines, {"P1": name}, adjusted, frozenset({"clawback"}))
+
+    one, two = write(paid(amount)), write(paid(first, amount - first))
+    assert dict(one.values) == dict(two.values)
+    assert list(one.values) == list(two.values)

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from cosell.connector import FieldWrite
 from cosell.errors import FinishedWithFailures
 from cosell.records import Merge
+from cosell.results import PayoutLine
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
-from cosell.writeback import changed_writes, planned_writes, same_value
+from cosell.writeback import _AdjustedPeriods, _won_deal_write, changed_writes, planned_writes, same_value
 from ledgers import execute
 
 PROGRAM = program(
@@ -700,9 +701,6 @@ def test_a_deal_paid_by_one_line_reads_as_the_same_amount_paid_by_two_lines_of_i
 ):
     """The planner writes a deal paid by one line (most won deals) without the sums that several lines
     need: the same values as the same amount split over two lines of the same partner, kind and flag."""
-    from cosell.results import PayoutLine
-    from cosell.writeback import _AdjustedPeriods, _won_deal_write
-
     first = (amount * part / 100).quantize(Decimal("0.01"))
     explanation = "commission: withheld: discount over the limit"
 

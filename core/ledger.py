@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain, count, groupby, islice, repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal, TypeVar, cast
@@ -2983,8 +2983,8 @@ class _LedgerHistory(History):
                 # Each line's place: its period's rank, then its stored order
                 ranks = map(rank.__getitem__, columns[0])
                 places.extend(map(operator.or_, map(operator.lshift, ranks, repeat(32)), seqs))
-                kind_of.extend(map(attrgetter("kind"), read))
-                partner_of.extend(map(attrgetter("partner_id"), read))
+                partner_of.extend(columns[1])
+                kind_of.extend(columns[2])
         # Each (kind, partner)'s lines in history order, a kind's partners in the order of their first line
         loaded: dict[str, dict[str, _Ordered]] = {kind: {} for kind in missing}
         for at, members in _groups(zip(kind_of, partner_of, strict=True)):

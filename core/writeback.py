@@ -365,14 +365,7 @@ def _won_deal_write(
         pid = line.partner_id
         shown = round_cents((ZERO + line.amount) / rate)  # the partner's amount and the deal's total alike
         note = f"{status}{reason}: {names.get(pid, pid)}: {shown:,.2f} {currency}{adjusted.mark(pid, items)}"
-        if len(note) > NOTE_LIMIT:
-            note = _cut_at_word(note)
-        values = {
-            "incentive": f"{shown + ZERO:.2f}",
-            "incentive_status": status,
-            "incentive_note": _no_nul(note),
-        }
-        return field_write("deal", deal_id, values, _UNKNOWN_DEAL)
+        return _deal_fields(deal_id, shown, status, note)
     if any(line.kind in reversing for line in items):
         status = CLAWED_BACK
     elif all(line.withheld for line in items):

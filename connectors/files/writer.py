@@ -644,7 +644,6 @@ class FilesConnector:
         # changes kept until all are made would hold as much memory as their text, as tuples twice
         # that. Until then they are kept as the columns of changes.csv after its first (the object,
         # the same for all of them).
-        changed_any = False
         ids: list[str] = []
         names: list[str] = []
         olds: list[str] = []
@@ -683,11 +682,9 @@ class FilesConnector:
             if len(ids) >= _CHANGES_AT_ONCE:
                 draft.add(object_name, _columns_text([[object_name] * len(ids), ids, names, olds, news]))
                 ids, names, olds, news = [], [], [], []
-                changed_any = True
         if ids:
             draft.add(object_name, _columns_text([[object_name] * len(ids), ids, names, olds, news]))
-            changed_any = True
-        if not (changed_any or added):
+        if not (object_name in draft.spans or added):
             return None
         header = table.header
 

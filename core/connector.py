@@ -220,6 +220,19 @@ class SendsInParts(Protocol):
 
 
 @runtime_checkable
+class WritesLocally(Protocol):
+    """Connectors that write a batch at once to a target on this machine, in seconds (the files
+    connector: its output folder), not through a remote service. While such a connector writes a large
+    batch, the outbox marks the batch written in a transaction it commits only once the connector
+    confirmed every write (else rolls back, and the rows stay pending): the ledger's work goes on beside
+    the connector's instead of after it. That transaction holds the ledger's write lock meanwhile: such a
+    connector's ``write`` must not write to the ledger, and a write to a remote service, minutes long,
+    must not claim to be local."""
+
+    writes_locally: bool
+
+
+@runtime_checkable
 class ReadsFresh(Protocol):
     """Connectors whose ``current_values`` answer from the records they synced can also read the managed
     values from the target itself: the engine asks that for the records an interrupted run may have

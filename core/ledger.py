@@ -1474,7 +1474,7 @@ class Ledger:
                         o.c.status == "pending", sa.or_(*(o.c.id.between(low, high) for low, high in chunk))
                     )
                 ).scalar_one()
-        if found != (len(ids) if isinstance(ids, range) else len(set(ids))):
+        if found != _distinct_count(ids):
             raise LockHeldError(
                 f"another run stored writes for {target} while this one was sending them (this run's "
                 "pending writes were superseded): nothing more is sent",
@@ -2414,16 +2414,56 @@ class Ledger:
         rows are numbered in a row) are marked by range, a few statements for a million writes."""
         if not ids:
             return
-        o = outbox_table
         with self._write(bulk=len(ids) >= _BULK_ROWS) as conn:
-            for chunk in _chunks(_id_ranges(ids), 200):
-                conn.execute(
-                    o.update()
-                    .where(  # a row a later run superseded meanwhile stays superseded
-                        o.c.status == "pending", sa.or_(*(o.c.id.between(low, high) for low, high in chunk))
-                    )
-                    .values(status="done", error=None)
-                )
+            _mark_done(conn, ids)
+
+    @contextlib.contextmanager
+    def marking_written(self, ids: Sequence[int]) -> Iterator[Callable[[], bool]]:
+        """Mark ``ids`` written while the block sends them, in a transaction that commits only when the
+        block calls the function it is given, once the target confirmed every write. The marking is
+        the database's own work (on SQLite, seconds for a million rows, made without Python's lock):
+        in a thread of its own, it goes on beside the sending. The function returns True once the
+        rows are marked; False when they were not (a row another run superseded meanwhile, say): the
+        caller then marks them with :meth:`mark_written`, which leaves such rows alone. A block that ends
+        without calling it, or by an exception, rolls the marking back: the rows stay pending.
+
+        Meant for a target written at once in a few seconds (an output folder): the transaction holds
+        the ledger's write lock for as long as the block sends."""
+        decided, marked, wanted = threading.Event(), threading.Event(), threading.Event()
+        # As :meth:`_write` does for a bulk transaction, the commit leaves copying the rows into the
+        # SQLite file to a thread of its own.
+        deferred = len(ids) >= _BULK_ROWS and self._sqlite_path is not None
+
+        class _Undone(Exception):
+            pass
+
+        def mark() -> None:
+            try:
+                with self._transaction(serial=False, checkpoint=not deferred) as conn:
+                    count = _mark_done(conn, ids)
+                    decided.wait()
+                    if not wanted.is_set() or count != _distinct_count(ids):
+                        raise _Undone  # rolled back
+                marked.set()
+            except Exception:  # _Undone, or the database's error, which mark_written meets again
+                pass
+
+        thread = threading.Thread(target=mark, name="cosell-ledger-mark", daemon=True)
+        thread.start()
+
+        def commit() -> bool:
+            wanted.set()
+            decided.set()
+            thread.join()
+            return marked.is_set()
+
+        try:
+            yield commit
+        finally:
+            decided.set()
+            thread.join()
+            if marked.is_set() and deferred:
+                self._checkpoint_in_background()
 
     def mark_failed(self, failures: Mapping[int, str]) -> None:
         """The target refused these writes: status ``failed``, with the target's error text."""
@@ -4295,6 +4335,24 @@ def _id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((i, i))
     return ranges
+
+
+def _mark_done(conn: Connection, ids: Sequence[int]) -> int:
+    """Mark the outbox rows ``ids`` done, a few statements for a million (they are numbered in a row);
+    a row a later run superseded meanwhile stays superseded. How many rows were marked."""
+    o = outbox_table
+    marked = 0
+    for chunk in _chunks(_id_ranges(ids), 200):
+        marked += conn.execute(
+            o.update()
+            .where(o.c.status == "pending", sa.or_(*(o.c.id.between(low, high) for low, high in chunk)))
+            .values(status="done", error=None)
+        ).rowcount
+    return marked
+
+
+def _distinct_count(ids: Sequence[int]) -> int:
+    return len(ids) if isinstance(ids, range) else len(set(ids))
 
 
 def _outbox_items(rows: Sequence[sa.Row[Any]]) -> list[OutboxItem]:

@@ -3,10 +3,19 @@ confirmed write marked done, each refused one kept with the target's error for t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 
 from .computation import Progress
-from .connector import BeginsRun, Connector, FieldValues, FieldWrite, RecordKey, SendsInParts
+from .connector import (
+    BeginsRun,
+    Connector,
+    FieldValues,
+    FieldWrite,
+    RecordKey,
+    SendsInParts,
+    WritesLocally,
+)
 from .ledger import Ledger
 from .writeback import same_value
 
@@ -86,11 +95,15 @@ def write_pending(
             # PostgreSQL a lock lives in a session the server may close, and the other run then goes ahead.
             ledger.confirm_held()
             ledger.confirm_pending(target, batch_ids)
-            answers = connector.write(batch)
             ok: Sequence[int]
             failed: dict[int, str] = {}
-            if [a.key for a in answers] == batch_keys and all(a.ok for a in answers):
-                ok = batch_ids  # one confirmation per write, in order (as a rule): each write confirmed
+            with _marking(ledger, connector, batch_ids) as commit:
+                answers = connector.write(batch)
+                # one confirmation per write, in order (as a rule): each write confirmed
+                every = [a.key for a in answers] == batch_keys and all(a.ok for a in answers)
+                marked = every and commit is not None and commit()
+            if every:
+                ok = batch_ids
             else:
                 ok = []
                 outcomes = {o.key: o for o in answers}
@@ -106,7 +119,8 @@ def write_pending(
                         )
                         failed[row_id] = error or "refused"
                         failures.append(f"{write.object} {write.record_id}: {error}")
-            ledger.mark_written(ok)
+            if not marked:
+                ledger.mark_written(ok)
             ledger.mark_failed(failed)
             written += len(ok)
             advance(len(batch))
@@ -114,3 +128,14 @@ def write_pending(
         if parts is not None:
             parts.check_before_each_call(None)
     return written, failures
+
+
+def _marking(
+    ledger: Ledger, connector: Connector, ids: Sequence[int]
+) -> contextlib.AbstractContextManager[Callable[[], bool] | None]:
+    """For a connector that writes locally (``WritesLocally``), the ledger marking the batch written
+    while the connector writes it (``Ledger.marking_written``); for any other, nothing (None): its batch
+    is marked once sent."""
+    if isinstance(connector, WritesLocally) and connector.writes_locally and ids:
+        return ledger.marking_written(ids)
+    return contextlib.nullcontext()

@@ -345,6 +345,9 @@ class FilesConnector:
     name = "files"
     write_batch_size = 1_000_000
     """One call replaces each file once with all its rows: the larger the batch, the fewer rewrites."""
+    writes_locally = True
+    """The output folder is on this machine, written in seconds: the ledger marks a batch written while
+    the files are written (``cosell.connector.WritesLocally``)."""
 
     def __init__(self, input: Path | None = None, output: Path | None = None) -> None:
         self.input = Path(input) if input is not None else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,7 +70,13 @@ from .results import (
 from .runrecords import RunProvenance, digest_alongside, provenance
 from .statements import facts as statement_facts
 from .tier_exceptions import held_by_exception, with_previous
-from .writeback import changed_writes, former_deal_writes, former_partner_writes, planned_writes
+from .writeback import (
+    changed_writes,
+    each_planned_write,
+    former_deal_writes,
+    former_partner_writes,
+    planned_keys,
+)
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -898,9 +905,6 @@ def _plan(
     target = target_of(connector)
     unconfirmed = ledger.unconfirmed_deals(target)  # none unless the latest run did not finish cleanly
     paid = _paid_before(ledger, computation, target)
-    desired = planned_writes(  # under the ids merges gave
-        computation, computation.context.history, unpaid_if_won=paid | unconfirmed.keys()
-    )
     # A deal the latest run meant to clear and did not see cleared (cut short after storing, or refused)
     # is cleared whatever it shows, as then: the lines that paid it are no longer the period's.
     cleared = {deal_id for deal_id, clears in unconfirmed.items() if clears}
@@ -909,13 +913,18 @@ def _plan(
         *former_deal_writes(computation, _projected_before(ledger) | unconfirmed.keys(), paid, cleared),
     ]
     progress.step("comparing with the target")
-    current = _current_values(connector, ledger, [w.key for w in (*desired, *former)], mark)
+    current = _current_values(connector, ledger, [*planned_keys(computation), *(w.key for w in former)], mark)
     # A former partner's account, a deal no longer read, is no record the CRM read gave (the partner or
     # deal filter no longer selects it): what the CRM holds on it is asked of the CRM itself.
     unread = [w.key for w in former if w.key not in current]
     if unread and isinstance(connector, ReadsFresh):
         current = {**current, **connector.fresh_values(unread)}
-    return changed_writes([*desired, *former], current)
+    # Each planned write is compared as it is made, and kept only if it changes something: a later
+    # period plans every deal again, a million writes that need not be held at once.
+    desired = each_planned_write(  # under the ids merges gave
+        computation, computation.context.history, unpaid_if_won=paid | unconfirmed.keys()
+    )
+    return changed_writes(itertools.chain(desired, former), current)
 
 
 def _projected_before(ledger: Ledger) -> set[str]:

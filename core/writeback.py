@@ -4,7 +4,7 @@ what the target holds. Pure: sending them is the outbox's (``cosell.outbox``).""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -42,7 +42,28 @@ _NONE_FOR: dict[tuple[str, ...], FieldValues] = {}
 def planned_writes(
     computation: Computation, history: History, *, unpaid_if_won: Collection[str] = ()
 ) -> list[FieldWrite]:
-    """Every managed field value the records should hold after this run, accounts then deals.
+    """Every managed field value the records should hold after this run, accounts then deals: the writes
+    :func:`each_planned_write` makes, as a list."""
+    return list(each_planned_write(computation, history, unpaid_if_won=unpaid_if_won))
+
+
+def planned_keys(computation: Computation) -> list[RecordKey]:
+    """The records :func:`each_planned_write` writes, in its order, without making the writes: every
+    partner's account, then every deal read (a lost deal is cleared, an open one shows its projection or
+    none, a won one what it earned or nothing). What the target holds for them is read before the writes
+    are made, so that each can be compared as it is made and a million unchanged writes need not be
+    kept at once (a later period's run plans every deal again)."""
+    return [
+        *(("account", facts.id) for facts in computation.facts),
+        *(("deal", deal.id) for deal in computation.context.records.deals),
+    ]
+
+
+def each_planned_write(
+    computation: Computation, history: History, *, unpaid_if_won: Collection[str] = ()
+) -> Iterator[FieldWrite]:
+    """Every managed field value the records should hold after this run, accounts then deals, one write
+    a record as :func:`planned_keys` lists them, each made when it is asked for.
 
     A won deal holds the net of its commission and clawback lines over all periods, an open one its
     projection, a lost one nothing. Deals cosell has nothing to say about are left alone. The writes'
@@ -54,7 +75,7 @@ def planned_writes(
     cleared only where it shows a projection (one won before the ledger keeps its Earned).
     """
     program = computation.context.program
-    writes = [
+    yield from (
         field_write(
             "account",
             facts.id,
@@ -71,7 +92,7 @@ def planned_writes(
             _UNKNOWN_ACCOUNT,
         )
         for facts, standing in zip(computation.facts, computation.standings, strict=True)
-    ]
+    )
     names = {f.id: f.partner.name for f in computation.facts}
     if computation.pilot is not None:  # the deal's note says which arm of the pilot paid each partner
         names = {pid: f"{name} ({computation.pilot.label(pid)})" for pid, name in names.items()}
@@ -108,14 +129,14 @@ def planned_writes(
             known = program.fx_rate(currency)  # rates are positive; None: the run refused the currency
             rate = rates[currency] = Decimal(1) if known is None else known
         if status == "lost":
-            writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
+            yield field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL)
         elif status == "open":
             items = projections.get(deal.id)
             if items is None:  # no partner projects it (any more): a projection written before goes
-                writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
+                yield field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL)
                 continue
             if len(items) > 1:
-                writes.append(_projected_write(deal.id, currency, rate, items, names, headings))
+                yield _projected_write(deal.id, currency, rate, items, names, headings)
                 continue
             # Most open deals have one partner: _projected_write's text, written out here (this loop
             # runs once per deal, and the calls would cost more than the text).
@@ -133,19 +154,16 @@ def planned_writes(
                 "incentive_status": shown,
                 "incentive_note": note if "\x00" not in note else without_nul(note),
             }
-            writes.append(field_write("deal", deal.id, values, _UNKNOWN_DEAL))
+            yield field_write("deal", deal.id, values, _UNKNOWN_DEAL)
         elif status == "won" and deal.id in deal_lines:
             paid = deal_lines[deal.id]
             # each line in the deal's currency at the rate of the period that paid it (None: all at `rate`)
             line_rates = None if currency == program.currency else paid_at.rates(paid, currency)
-            writes.append(
-                _won_deal_write(deal.id, currency, rate, paid, names, adjusted, reversing, line_rates)
-            )
+            yield _won_deal_write(deal.id, currency, rate, paid, names, adjusted, reversing, line_rates)
         elif status == "won" and deal.id in unpaid_if_won:  # paid before in this period, nothing now
-            writes.append(field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL))
+            yield field_write("deal", deal.id, _CLEARED, _UNKNOWN_DEAL)
         elif status == "won":  # won with nothing paid on it: a projection written before did not come true
-            writes.append(field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL))
-    return writes
+            yield field_write("deal", deal.id, _CLEARED_IF_PROJECTED, _UNKNOWN_DEAL)
 
 
 def former_partner_writes(computation: Computation, written: Collection[str]) -> list[FieldWrite]:
@@ -517,9 +535,11 @@ def same_value(a: str | None, b: str | None) -> bool:
 
 
 def changed_writes(
-    desired: Sequence[FieldWrite], current: Mapping[RecordKey, FieldValues]
+    desired: Iterable[FieldWrite], current: Mapping[RecordKey, FieldValues]
 ) -> list[FieldWrite]:
-    """Only the fields whose value differs from the target's, with the old values kept for the report."""
+    """Only the fields whose value differs from the target's, with the old values kept for the report.
+    ``desired`` may be made as it is read (:func:`each_planned_write`): a write is kept only if it
+    changes something."""
     changes = []
     held = current.get if current else None  # a first run: the target holds none of the records
     for write in desired:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cosell.connector import FieldWrite
@@ -13,7 +13,14 @@ from cosell.errors import FinishedWithFailures
 from cosell.records import Merge
 from cosell.results import PayoutLine
 from cosell.testing import MemoryConnector, compute_period, deal, partner, program, run_program
-from cosell.writeback import _AdjustedPeriods, _won_deal_write, changed_writes, planned_writes, same_value
+from cosell.writeback import (
+    _AdjustedPeriods,
+    _won_deal_write,
+    changed_writes,
+    planned_keys,
+    planned_writes,
+    same_value,
+)
 from ledgers import execute
 
 PROGRAM = program(
@@ -714,3 +721,41 @@ def test_a_deal_paid_by_one_line_reads_as_the_same_amount_paid_by_two_lines_of_i
     one, two = write(paid(amount)), write(paid(first, amount - first))
     assert dict(one.values) == dict(two.values)
     assert list(one.values) == list(two.values)
+
+
+_DEAL_KINDS = ["open", "open alone", "open over the discount limit", "won", "won alone", "won by two", "lost"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(_DEAL_KINDS), max_size=8),
+    rate=st.sampled_from(["0", "0.10", "1"]),
+    limit=st.sampled_from([0, 30, 100]),
+    partners=st.integers(min_value=0, max_value=2),
+)
+def test_the_records_planned_are_those_planned_keys_names_in_the_same_order(kinds, rate, limit, partners):
+    """A run reads what the target holds for the records ``planned_keys`` names, then compares each
+    planned write as it is made: they must be the same records, in the same order."""
+    deals = []
+    for i, kind in enumerate(kinds):
+        who = (
+            []
+            if "alone" in kind
+            else [("P1", "sourced", "0.5"), ("P2", "cosell")]
+            if "two" in kind
+            else ["P1"]
+        )
+        closed = {"won_on": "2026-08-01"} if kind.startswith("won") else {}
+        closed |= {"lost_on": "2026-08-01"} if kind == "lost" else {}
+        discount = {"discount_pct": "30"} if "limit" in kind else {}
+        deals.append(deal(f"D{i}", "1000", partners=who, **closed, **discount))
+    computation = compute_period(
+        program(
+            tiers=[{"name": "Silver", "min_score": 0, "commission_rate": rate}],
+            guardrails={"max_discount_pct": limit},
+        ),
+        [partner(f"P{n}") for n in range(1, partners + 1)],
+        deals,
+    )
+    writes = planned_writes(computation, computation.context.history)
+    assert [w.key for w in writes] == planned_keys(computation)

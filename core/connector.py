@@ -222,8 +222,8 @@ class SendsInParts(Protocol):
 @runtime_checkable
 class WritesLocally(Protocol):
     """Connectors that write a batch at once to a target on this machine, in seconds (the files
-    connector: its output folder), not through a remote service. While such a connector writes a large
-    batch, the outbox marks the batch written in a transaction it commits only once the connector
+    connector: its output folder), not through a remote service. While such a connector writes a batch,
+    the outbox marks the batch written in a transaction it commits only once the connector
     confirmed every write (else rolls back, and the rows stay pending): the ledger's work goes on beside
     the connector's instead of after it. That transaction holds the ledger's write lock meanwhile: such a
     connector's ``write`` must not write to the ledger, and a write to a remote service, minutes long,

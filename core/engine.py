@@ -913,7 +913,9 @@ def _plan(
         *former_deal_writes(computation, _projected_before(ledger) | unconfirmed.keys(), paid, cleared),
     ]
     progress.step("comparing with the target")
-    current = _current_values(connector, ledger, [*planned_keys(computation), *(w.key for w in former)], mark)
+    keys = planned_keys(computation)
+    keys.extend(w.key for w in former)
+    current = _current_values(connector, ledger, keys, mark)
     # A former partner's account, a deal no longer read, is no record the CRM read gave (the partner or
     # deal filter no longer selects it): what the CRM holds on it is asked of the CRM itself.
     unread = [w.key for w in former if w.key not in current]

@@ -2429,22 +2429,21 @@ class Ledger:
 
         Meant for a target written at once in a few seconds (an output folder): the transaction holds
         the ledger's write lock for as long as the block sends."""
-        decided, marked, wanted = threading.Event(), threading.Event(), threading.Event()
+        decided = threading.Event()
+        confirmed = marked = False
         # As :meth:`_write` does for a bulk transaction, the commit leaves copying the rows into the
         # SQLite file to a thread of its own.
         deferred = len(ids) >= _BULK_ROWS and self._sqlite_path is not None
 
-        class _Undone(Exception):
-            pass
-
         def mark() -> None:
+            nonlocal marked
             try:
                 with self._transaction(serial=False, checkpoint=not deferred) as conn:
                     count = _mark_done(conn, ids)
                     decided.wait()
-                    if not wanted.is_set() or count != _distinct_count(ids):
-                        raise _Undone  # rolled back
-                marked.set()
+                    if not confirmed or count != _distinct_count(ids):
+                        raise _Undone  # rolls the transaction back
+                marked = True
             except Exception:  # _Undone, or the database's error, which mark_written meets again
                 pass
 
@@ -2452,17 +2451,18 @@ class Ledger:
         thread.start()
 
         def commit() -> bool:
-            wanted.set()
+            nonlocal confirmed
+            confirmed = True
             decided.set()
             thread.join()
-            return marked.is_set()
+            return marked
 
         try:
             yield commit
         finally:
             decided.set()
             thread.join()
-            if marked.is_set() and deferred:
+            if marked and deferred:
                 self._checkpoint_in_background()
 
     def mark_failed(self, failures: Mapping[int, str]) -> None:
@@ -4349,6 +4349,10 @@ def _mark_done(conn: Connection, ids: Sequence[int]) -> int:
             .values(status="done", error=None)
         ).rowcount
     return marked
+
+
+class _Undone(Exception):
+    """Rolls back a marking the target did not confirm (``Ledger.marking_written``)."""
 
 
 def _distinct_count(ids: Sequence[int]) -> int:

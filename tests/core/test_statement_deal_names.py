@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cosell.context import PartnerDeal, PartnerFacts
 from cosell.records import Deal, Partner
 from cosell.results import PayoutLine, Projection
-from cosell.statements.facts import deal_names_of, words_of
+from cosell.statements.facts import as_word, deal_names_of, listed_ids, read_as_word, words_of
 from cosell.statements.model import named_deals
 
 
@@ -210,3 +210,70 @@ def test_an_id_a_word_cannot_hold_is_found_as_a_word_of_the_text_beside_any_char
     partner = facts("OPP.7", "é.1", "D-4", "x_y")
     lines = [line("counted OPP.7×2, (é.1) and D-4/x_y")]
     assert deal_names_of(partner, lines, []) == {i: f"Deal {i}" for i in ("OPP.7", "é.1", "D-4", "x_y")}
+
+
+def names_deal_by_deal(partner: PartnerFacts, lines, projections) -> dict[str, str]:
+    """What a statement keeps, read deal by deal: each of the partner's deals with a name that a line or
+    a projection names, a list of ids holds, ``Name (id)`` names, or the text holds as a word."""
+    text = "\n".join(ln.explanation for ln in lines)
+    named = {ln.deal_id for ln in lines if ln.deal_id} | {p.deal_id for p in projections}
+    inners = [inner for ln in lines for inner in re.findall(r"\(([^()]*)\)", ln.explanation)]
+    listed = {item for inner in inners for item in listed_ids(inner)}
+    names = {}
+    for pd in partner.deals:
+        deal = pd.deal
+        if deal.name and (
+            deal.id in named
+            or deal.id in listed
+            or (deal.id in inners and f"{deal.name} ({deal.id})" in text)
+            or (read_as_word(deal.id) and re.search(as_word(deal.id), text) is not None)
+        ):
+            names[deal.id] = deal.name
+    return names
+
+
+MIXED_ID = st.text(alphabet="D17-.x_é", min_size=1, max_size=3)
+
+
+@given(
+    st.lists(
+        st.tuples(MIXED_ID, st.sampled_from(["", "Acme", "Deal 1", "x (D1)"])),
+        max_size=6,
+        unique_by=lambda d: d[0],
+    ),
+    st.lists(
+        st.tuples(st.text(alphabet="D17-.x_é ,()Acme", max_size=24), st.one_of(st.none(), MIXED_ID)),
+        max_size=4,
+    ),
+    st.lists(MIXED_ID, max_size=3),
+    st.data(),
+)
+def test_the_names_kept_are_those_a_deal_by_deal_reading_keeps(deals, texts, projected, data):
+    """Whichever deals the lines and projections name, whatever the explanations say (``Name (id)``
+    included) and whether a deal has a name at all."""
+    partner = PartnerFacts(
+        Partner(id="P1", name="Acme", joined_on=date(2025, 1, 1)),
+        tuple(
+            PartnerDeal(
+                Deal(
+                    id=i,
+                    name=name,
+                    amount=Decimal(100),
+                    currency="USD",
+                    stage="Proposal",
+                    status="open",
+                    created_on=date(2026, 7, 1),
+                ),
+                "sourced",
+                Decimal(1),
+            )
+            for i, name in deals
+        ),
+    )
+    # an explanation may also name one of the deals as a plugin writes it: "Name (id)"
+    if deals and data.draw(st.booleans()):
+        i, name = data.draw(st.sampled_from(deals))
+        texts = [*texts, (f"{name} ({i}) won", None)]
+    lines = [line(text, deal_id) for text, deal_id in texts]
+    projections = [Projection("P1", i, Decimal(5), "if won") for i in projected]
+    assert deal_names_of(partner, lines, projections) == names_deal_by_deal(partner, lines, projections)
